@@ -1,0 +1,254 @@
+"""Loading a task's examples: data root, file formats, split selection, templates, answers.
+
+Data comes from ``$SUITE_DATA_DIR``, else ``../shared/data`` beside the repository, else the
+Hugging Face Hub. Loaded splits are cached in-process: the suite asks for the same ones often.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import suite
+from suite.errors import SpecError
+from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
+
+DEFAULT_DATA_DIR = Path(suite.__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Example:
+    """One prompt of a task: what the models see, and what a good answer looks like."""
+
+    id: str
+    instruction: str
+    prompt: str
+    reference: str | None
+    answer: str | None
+
+
+def data_root() -> Path | None:
+    """``$SUITE_DATA_DIR``, else ``../shared/data`` if it exists; None means: use the Hub."""
+    env = os.environ.get("SUITE_DATA_DIR")
+    if env:
+        return Path(env)
+    return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None
+
+
+def normalize_number(text: str) -> str:
+    """Make '1,000', '$18', '51.0' and '18.' compare equal to '1000', '18', '51' and '18'."""
+    value = text.strip().replace(",", "").replace("$", "").rstrip(".")
+    if re.fullmatch(r"-?\d+\.\d+", value):
+        value = value.rstrip("0").rstrip(".")
+    if value == "-0":
+        value = "0"
+    return value if re.search(r"\d", value) else ""
+
+
+@functools.lru_cache(maxsize=256)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def extract_answer(spec: TaskSpec, text: str | None) -> str | None:
+    """The spec's answer from any text (a reference or a generation); None if there is none."""
+    if spec.answer is None or text is None:
+        return None
+    for pattern in spec.answer.patterns:
+        regex = _regex(pattern.regex)
+        matches = list(regex.finditer(text))
+        if not matches:
+            continue
+        match = matches[0] if pattern.select == "first" else matches[-1]
+        value = match.group(1) if regex.groups else match.group(0)
+        if value is None:
+            continue
+        value = normalize_number(value) if spec.answer.normalize == "number" else value.strip()
+        if value:
+            return value
+    return None
+
+
+def record_hash(record: dict[str, Any]) -> float:
+    """Stable position in [0, 1) from sha256 of the record's canonical JSON (nulls dropped).
+
+    Splitting by content, not by position, keeps a record in its split when the file is reordered.
+    """
+    kept = {k: v for k, v in record.items() if v is not None}
+    canonical = json.dumps(kept, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return int(digest[:16], 16) / 2**64
+
+
+def read_xml_records(path: Path, tag: str) -> list[dict[str, str]]:
+    """Each ``<tag>`` element as a dict of its attributes and its children's (stripped) text."""
+    records = []
+    for element in ET.parse(path).getroot().iter(tag):
+        record = dict(element.attrib)
+        for child in element:
+            record[child.tag] = (child.text or "").strip()
+        records.append(record)
+    return records
+
+
+@contextlib.contextmanager
+def _quiet_datasets():
+    """No progress bars while reading small local files; restore the user's setting after."""
+    import datasets
+
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield datasets
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
+def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]]:
+    field = f"splits.{split.name}.files"
+    paths = []
+    for i, name in enumerate(split.files):
+        path = root / name
+        if not path.is_file():
+            raise SpecError(
+                spec.path, f"{field}[{i}]", name, f"file not found under data root {root}"
+            )
+        paths.append(path)
+    fmt = spec.source.format
+    try:
+        if fmt == "xml":
+            return [r for p in paths for r in read_xml_records(p, spec.source.record_tag)]
+        with _quiet_datasets() as datasets:
+            files = [str(p) for p in paths]
+            return datasets.load_dataset("json", data_files=files, split="train").to_list()
+    except Exception as e:  # parse errors from xml.etree, pyarrow or datasets
+        raise SpecError(spec.path, field, list(split.files), f"cannot read as {fmt}: {e}") from e
+
+
+def _read_hub(spec: TaskSpec, split: Split) -> list[dict[str, Any]]:
+    hub = spec.source.hub
+    if hub is None:
+        raise SpecError(
+            spec.path,
+            "source.hub",
+            None,
+            "no local data root ($SUITE_DATA_DIR or ../shared/data) and no Hub source",
+        )
+    try:
+        with _quiet_datasets() as datasets:
+            return datasets.load_dataset(hub.path, hub.config, split=split.hub_split).to_list()
+    except Exception as e:  # network, authentication or unknown dataset
+        raise SpecError(spec.path, "source.hub.path", hub.path, f"cannot load from Hub: {e}") from e
+
+
+def _read_ids(spec: TaskSpec, split: Split, root: Path | None) -> set[str]:
+    field = f"splits.{split.name}.id_files"
+    if root is None:
+        raise SpecError(spec.path, field, list(split.id_files), "ID lists need a local data root")
+    ids: set[str] = set()
+    for i, name in enumerate(split.id_files):
+        path = root / name
+        if not path.is_file():
+            raise SpecError(
+                spec.path, f"{field}[{i}]", name, f"file not found under data root {root}"
+            )
+        ids.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+    ids.discard("")
+    return ids
+
+
+def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, split: str) -> str:
+    try:
+        return compile_template(source).render(record)
+    except jinja2.TemplateError as e:
+        message = f"cannot render record {index} of split '{split}': {e}"
+        raise SpecError(spec.path, field, source, message) from e
+
+
+def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path | None):
+    """(position in the source, record) pairs the split keeps, in file order."""
+    keep_ids = _read_ids(spec, split, root) if split.id_files else None
+    for index, record in enumerate(rows):
+        if keep_ids is not None and str(record.get(split.id_field)) not in keep_ids:
+            continue
+        if split.hash_range is not None:
+            low, high = split.hash_range
+            if not low <= record_hash(record) < high:
+                continue
+        yield index, record
+
+
+def _stamps(split: Split, root: Path | None) -> tuple:
+    """File sizes and times in the cache key, so an edited data file is read again."""
+    if root is None:
+        return ()
+    stamps = []
+    for name in split.files + split.id_files:
+        with contextlib.suppress(OSError):
+            st = (root / name).stat()
+            stamps.append((name, st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+def _example(spec: TaskSpec, split: str, index: int, record: dict) -> Example:
+    def render(field: str, source: str) -> str:
+        return _render(spec, field, source, record, index, split)
+
+    instruction = render("instruction", spec.instruction_template)
+    reference = render("reference", spec.reference_template) if spec.reference_template else ""
+    answer = None
+    if spec.answer is not None:
+        answer = extract_answer(spec, render("answer.template", spec.answer.template))
+    return Example(
+        id=render("id", spec.id_template) if spec.id_template else f"{split}/{index}",
+        instruction=instruction,
+        prompt=format_prompt(instruction),
+        reference=reference or None,  # an empty reference means: none
+        answer=answer,
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _examples(spec: TaskSpec, split_name: str, root: Path | None, stamps: tuple) -> tuple:
+    """Cached by spec, data root and file stamps: a changed input is never served stale."""
+    split = spec.split(split_name)
+    rows = _read_local(spec, split, root) if root is not None else _read_hub(spec, split)
+    examples = [_example(spec, split_name, i, r) for i, r in _select(spec, split, rows, root)]
+    if not examples:
+        files = list(split.files)
+        raise SpecError(spec.path, f"splits.{split_name}", files, "split is empty after selection")
+    seen: set[str] = set()
+    for example in examples:
+        if example.id in seen:
+            message = f"duplicate example id in split '{split_name}'"
+            raise SpecError(spec.path, "id", example.id, message)
+        seen.add(example.id)
+    return tuple(examples)
+
+
+def load_examples(
+    task: str | TaskSpec,
+    split: str,
+    *,
+    limit: int | None = None,
+    tasks_dir: str | Path | None = None,
+) -> list[Example]:
+    """The examples of one split, in file order; ``limit`` keeps the first ones."""
+    spec = task if isinstance(task, TaskSpec) else load_task(task, tasks_dir)
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise SpecError(spec.path, "limit", limit, "expected a non-negative integer")
+    root = data_root()
+    stamps = _stamps(spec.split(split), root)  # an unknown split names the known ones
+    examples = _examples(spec, split, root, stamps)
+    return list(examples if limit is None else examples[:limit])

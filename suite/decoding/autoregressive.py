@@ -1,0 +1,52 @@
+"""Target-only sampling through the same sampling function and seed handling as the decoder."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from suite.decoding.plumbing import CachedModel, StopCondition, check_positive_int, prompt_ids
+from suite.decoding.sampling import check_temperature, probs_from_logits, sample
+from suite.decoding.speculative import GenerationResult, GenerationStats
+
+
+def autoregressive_generate(
+    target,
+    input_ids,
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    eos_token_id: int | None = None,
+    stop_strings: tuple[str, ...] | list[str] = (),
+    tokenizer=None,
+) -> GenerationResult:
+    """The baseline γ is measured against: one target forward per token."""
+    temperature = check_temperature(temperature)
+    check_positive_int(max_new_tokens, "max_new_tokens")
+    stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
+    seq = prompt_ids(input_ids)
+    n_prompt = len(seq)
+    generator = torch.Generator().manual_seed(int(seed))
+    model = CachedModel(target)
+    stats = GenerationStats()
+    finish = "length"
+    start = time.perf_counter()
+    with torch.inference_mode():
+        while True:
+            p = probs_from_logits(model.extend(seq, len(seq), keep=1)[-1], temperature)
+            seq.append(int(sample(p, generator)))
+            stats.steps += 1
+            cut = stop.cut(seq[n_prompt:], len(seq) - n_prompt - 1)
+            if cut is not None:
+                del seq[n_prompt + cut[0] :]
+                finish = cut[1]
+                break
+            if len(seq) - n_prompt >= max_new_tokens:
+                break
+    stats.wall_seconds = time.perf_counter() - start
+    stats.target_seconds = model.seconds
+    tokens = seq[n_prompt:]
+    stats.tokens_emitted = len(tokens)
+    return GenerationResult(tokens=tokens, stats=stats, finish_reason=finish)

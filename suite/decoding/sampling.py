@@ -1,0 +1,91 @@
+"""Pure sampling math shared by the speculative decoder, the baseline and the analytic engine.
+
+Every function takes tensors (and an explicit ``torch.Generator``) and touches no model, cache or
+clock, so the acceptance rule can be tested against enumerated distributions.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+# Below this residual mass p and q agree to float32 precision; the draw falls back to p.
+RESIDUAL_EPS = 1e-6
+
+
+def check_temperature(temperature: float, name: str = "temperature") -> float:
+    """Reject negative, NaN and infinite temperatures instead of silently clamping them."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {temperature!r}") from None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {temperature!r}")
+    return value
+
+
+def probs_from_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """softmax(logits / τ) in float32; τ = 0 is the one-hot argmax (first index wins ties).
+
+    Greedy decoding is speculative sampling with one-hot distributions: a draft token is accepted
+    exactly when it is the target's argmax, and the residual is the target's argmax.
+    """
+    logits = logits.float()
+    if temperature == 0:
+        index = logits.argmax(dim=-1, keepdim=True)
+        return torch.zeros_like(logits).scatter_(-1, index, 1.0)
+    return torch.softmax(logits / temperature, dim=-1)
+
+
+def sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One draw per row of ``probs`` (..., V) -> (...) int64."""
+    flat = probs.reshape(-1, probs.shape[-1])
+    draws = torch.multinomial(flat, 1, generator=generator).squeeze(-1)
+    return draws.reshape(probs.shape[:-1])
+
+
+def expected_acceptance(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """β = Σ_x min(p(x), q(x)) = 1 - TV(p, q), over the last dimension."""
+    return torch.minimum(p.float(), q.float()).sum(dim=-1)
+
+
+def verify_block(
+    p: torch.Tensor,
+    q: torch.Tensor,
+    draft_tokens: torch.Tensor,
+    generator: torch.Generator,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Speculative sampling's verification of one block (Leviathan et al.; Chen et al., 2023).
+
+    p: (B, K+1, V) target probabilities at the K drafted positions and the bonus position.
+    q: (B, K, V) draft probabilities the drafted tokens were sampled from.
+    draft_tokens: (B, K) int64.
+    Returns (num_accepted (B,), next_token (B,)): token i is kept with probability
+    min(1, p_i(x_i) / q_i(x_i)); at the first rejection the next token comes from
+    normalize(max(0, p_i - q_i)); when all K are kept it comes from p_{K+1}.
+    """
+    p = p.float()
+    q = q.float()
+    batch, k = draft_tokens.shape
+    if p.shape[:2] != (batch, k + 1) or q.shape[:2] != (batch, k) or p.shape[-1] != q.shape[-1]:
+        raise ValueError(
+            f"shape mismatch: p {tuple(p.shape)}, q {tuple(q.shape)}, "
+            f"draft_tokens {tuple(draft_tokens.shape)}"
+        )
+    index = draft_tokens.unsqueeze(-1)
+    p_tok = p[:, :k].gather(-1, index).squeeze(-1)
+    q_tok = q.gather(-1, index).squeeze(-1)
+    u = torch.rand((batch, k), generator=generator, dtype=torch.float32)
+    # u < p/q without dividing: q_tok > 0 because x_i was drawn from q_i.
+    accepted = u * q_tok < p_tok
+    num_accepted = accepted.to(torch.int64).cumprod(dim=-1).sum(dim=-1)
+
+    rows = torch.arange(batch)
+    p_next = p[rows, num_accepted]
+    q_pad = torch.cat([q, q.new_zeros(batch, 1, q.shape[-1])], dim=1)
+    residual = (p_next - q_pad[rows, num_accepted]).clamp_min(0.0)
+    mass = residual.sum(dim=-1, keepdim=True)
+    degenerate = mass <= RESIDUAL_EPS
+    residual = torch.where(degenerate, p_next, residual / mass.clamp_min(RESIDUAL_EPS))
+    return num_accepted, sample(residual, generator)

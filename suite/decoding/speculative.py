@@ -1,0 +1,141 @@
+"""The reference speculative decoder: lossless at every temperature, batch size 1."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from suite.decoding.plumbing import (
+    CachedModel,
+    StopCondition,
+    check_pair,
+    check_positive_int,
+    prompt_ids,
+)
+from suite.decoding.sampling import check_temperature, probs_from_logits, sample, verify_block
+
+
+@dataclass
+class GenerationStats:
+    """What one generation measured. Timing fields are the only non-deterministic ones."""
+
+    steps: int = 0
+    proposed: int = 0
+    accepted: int = 0
+    proposed_per_position: list[int] = field(default_factory=list)
+    accepted_per_position: list[int] = field(default_factory=list)
+    tokens_emitted: int = 0
+    draft_seconds: float = 0.0
+    target_seconds: float = 0.0
+    wall_seconds: float = 0.0
+
+    TIMING_FIELDS = ("draft_seconds", "target_seconds", "wall_seconds")
+
+    @property
+    def acceptance_rate(self) -> float:
+        """α: accepted draft tokens / proposed draft tokens (NaN when nothing was proposed)."""
+        return self.accepted / self.proposed if self.proposed else float("nan")
+
+    @property
+    def mean_accepted_length(self) -> float:
+        """Tokens per target forward: 1 + accepted per step."""
+        return 1.0 + self.accepted / self.steps if self.steps else float("nan")
+
+    @property
+    def position_acceptance(self) -> list[float]:
+        """Acceptance rate at each draft position (1-based position i at index i-1)."""
+        return [
+            a / n if n else float("nan")
+            for a, n in zip(self.accepted_per_position, self.proposed_per_position, strict=True)
+        ]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(
+            acceptance_rate=self.acceptance_rate,
+            mean_accepted_length=self.mean_accepted_length,
+            position_acceptance=self.position_acceptance,
+        )
+        return out
+
+
+@dataclass
+class GenerationResult:
+    tokens: list[int]
+    stats: GenerationStats
+    finish_reason: str  # "length", "eos" or "stop"
+
+
+def speculative_generate(
+    target,
+    draft,
+    input_ids,
+    *,
+    num_draft_tokens: int,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    eos_token_id: int | None = None,
+    stop_strings: tuple[str, ...] | list[str] = (),
+    tokenizer=None,
+) -> GenerationResult:
+    """Sample from ``target`` at ``temperature`` with ``draft`` proposing ``num_draft_tokens``.
+
+    The output is distributed exactly as ``autoregressive_generate(target, ...)``; at
+    temperature 0 it is token-identical to the target's greedy decoding.
+    """
+    temperature = check_temperature(temperature)
+    k_max = check_positive_int(num_draft_tokens, "num_draft_tokens")
+    check_positive_int(max_new_tokens, "max_new_tokens")
+    check_pair(target, draft)
+    stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
+    seq = prompt_ids(input_ids)
+    n_prompt = len(seq)
+    generator = torch.Generator().manual_seed(int(seed))
+    stats = GenerationStats(proposed_per_position=[0] * k_max, accepted_per_position=[0] * k_max)
+    t_model, d_model = CachedModel(target), CachedModel(draft)
+    finish = "length"
+    start = time.perf_counter()
+    with torch.inference_mode():
+        while True:
+            base = len(seq)
+            # Never draft past the budget: the last token of a block is the target's own.
+            k = min(k_max, max_new_tokens - (base - n_prompt) - 1)
+            q_rows = []
+            for _ in range(k):
+                q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1], temperature)
+                q_rows.append(q)
+                seq.append(int(sample(q, generator)))
+            p = probs_from_logits(t_model.extend(seq, len(seq), keep=k + 1), temperature)
+            vocab = p.shape[-1]
+            q_block = torch.stack(q_rows) if q_rows else p.new_zeros(0, vocab)
+            drafted = torch.tensor([seq[base:]], dtype=torch.long)
+            n_acc, nxt = verify_block(p[None], q_block[None], drafted, generator)
+            n_acc = int(n_acc)
+            del seq[base + n_acc :]
+            seq.append(int(nxt))
+            t_model.rollback(len(seq) - 1)
+            d_model.rollback(len(seq) - 1)
+
+            stats.steps += 1
+            stats.proposed += k
+            stats.accepted += n_acc
+            for i in range(k):
+                stats.proposed_per_position[i] += 1
+                stats.accepted_per_position[i] += int(i < n_acc)
+
+            cut = stop.cut(seq[n_prompt:], base - n_prompt)
+            if cut is not None:
+                del seq[n_prompt + cut[0] :]
+                finish = cut[1]
+                break
+            if len(seq) - n_prompt >= max_new_tokens:
+                break
+    stats.wall_seconds = time.perf_counter() - start
+    stats.draft_seconds = d_model.seconds
+    stats.target_seconds = t_model.seconds
+    tokens = seq[n_prompt:]
+    stats.tokens_emitted = len(tokens)
+    return GenerationResult(tokens=tokens, stats=stats, finish_reason=finish)

@@ -1,0 +1,52 @@
+"""Loading models and tokenizers: safetensors only, no remote code unless asked for by flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+from suite.errors import SpecError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+
+
+def check_weights_folder(path: str | Path, field: str = "model") -> Path:
+    """A local ``save_pretrained`` folder whose weights are safetensors and nothing else."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise SpecError(folder, field, str(path), "not a folder holding a save_pretrained model")
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise SpecError(
+            folder, field, pickles[0], "pickle checkpoints are refused; save with safetensors"
+        )
+    if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
+        raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
+    return folder
+
+
+def load_causal_lm(
+    path: str | Path, *, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False
+):
+    """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
+    local = Path(path).exists()
+    if local:
+        check_weights_folder(path)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(path), dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+    )
+    return model.eval()
+
+
+def load_tokenizer(path: str | Path, *, trust_remote_code: bool = False):
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+
+
+def parameter_count(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def model_config(path: str | Path):
+    return AutoConfig.from_pretrained(str(path))

@@ -1,0 +1,347 @@
+"""Task specs: one YAML file per dataset, validated into frozen dataclasses.
+
+A task is data, not code (as in lm-evaluation-harness): adding a dataset means adding a YAML file
+to ``tasks/``. Every bad input raises :class:`SpecError` naming the file, the field and the value.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+import yaml
+
+import suite
+from suite.errors import SpecError
+
+INSTRUCTION_FORMAT = "### Instruction:\n{instruction}\n\n### Response:\n"
+DEFAULT_STOP = ("### Instruction",)
+DEFAULT_MAX_NEW_TOKENS = 256
+FORMATS = ("json", "jsonl", "jsonl.gz", "xml")
+NORMALIZERS = ("text", "number")
+SELECTS = ("first", "last")
+TASKS_DIR = Path(suite.__file__).resolve().parents[1] / "tasks"
+
+_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def format_prompt(instruction: str) -> str:
+    """The one instruction format of the suite: training, KD and decoding all see the same text."""
+    return INSTRUCTION_FORMAT.format(instruction=instruction)
+
+
+def format_training_text(instruction: str, response: str) -> str:
+    """Prompt plus response; the tokenizer side appends EOS so the model learns where to stop."""
+    return format_prompt(instruction) + response
+
+
+@functools.lru_cache(maxsize=256)
+def compile_template(source: str) -> jinja2.Template:
+    """Compile once per source text: thousands of records render through the same template."""
+    return _JINJA.from_string(source)
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where the same records live on the Hugging Face Hub, for users without the local mirror."""
+
+    path: str
+    config: str | None = None
+
+
+@dataclass(frozen=True)
+class Source:
+    format: str
+    hub: HubSource | None = None
+    record_tag: str | None = None  # XML only: the element that holds one record
+
+
+@dataclass(frozen=True)
+class Split:
+    """Files of one split, optionally narrowed by a stable hash range or by a list of IDs."""
+
+    name: str
+    files: tuple[str, ...]
+    hub_split: str
+    hash_range: tuple[float, float] | None = None
+    id_field: str | None = None
+    id_files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AnswerPattern:
+    regex: str
+    select: str = "first"  # which match when the regex matches several times
+
+
+@dataclass(frozen=True)
+class AnswerSpec:
+    """How to pull a comparable answer out of a reference or of a model's generation."""
+
+    template: str
+    patterns: tuple[AnswerPattern, ...]
+    normalize: str = "text"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    description: str
+    license: str
+    source: Source
+    splits: tuple[Split, ...]
+    instruction_template: str
+    path: Path
+    reference_template: str | None = None
+    id_template: str | None = None
+    answer: AnswerSpec | None = None
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    stop: tuple[str, ...] = DEFAULT_STOP
+
+    @property
+    def split_names(self) -> tuple[str, ...]:
+        return tuple(s.name for s in self.splits)
+
+    def split(self, name: str) -> Split:
+        for s in self.splits:
+            if s.name == name:
+                return s
+        known = ", ".join(self.split_names)
+        raise SpecError(self.path, "splits", name, f"unknown split; known: {known}")
+
+
+class _Reader:
+    """Type-checks one YAML file, keeping the file path for every error."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def error(self, field: str | None, value: Any, message: str) -> SpecError:
+        return SpecError(self.path, field, value, message)
+
+    def mapping(self, value: Any, field: str, required: set[str], optional: set[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.error(field or None, value, "expected a mapping")
+        prefix = f"{field}." if field else ""
+        known = required | optional
+        for key in value:
+            if key not in known:
+                names = ", ".join(sorted(known))
+                raise self.error(f"{prefix}{key}", value[key], f"unknown field; known: {names}")
+        for key in sorted(required):
+            if key not in value:
+                raise self.error(f"{prefix}{key}", None, "missing required field")
+        return value
+
+    def string(self, value: Any, field: str, *, blank: bool = False) -> str:
+        """A non-empty string; ``blank`` admits whitespace only (stop strings like '\\n\\n')."""
+        if not isinstance(value, str):
+            raise self.error(field, value, f"expected a string, got {type(value).__name__}")
+        if not (value if blank else value.strip()):
+            raise self.error(field, value, "must not be empty")
+        return value
+
+    def positive_int(self, value: Any, field: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(field, value, f"expected an integer, got {type(value).__name__}")
+        if value <= 0:
+            raise self.error(field, value, "must be positive")
+        return value
+
+    def strings(self, value: Any, field: str, *, blank: bool = False) -> tuple[str, ...]:
+        if not isinstance(value, list) or not value:
+            raise self.error(field, value, "expected a non-empty list of strings")
+        return tuple(self.string(v, f"{field}[{i}]", blank=blank) for i, v in enumerate(value))
+
+    def relative_paths(self, value: Any, field: str) -> tuple[str, ...]:
+        """Data paths stay under the data root: no absolute paths, no ``..``."""
+        paths = self.strings(value, field)
+        for i, p in enumerate(paths):
+            posix = PurePosixPath(p.replace("\\", "/"))
+            if posix.is_absolute() or re.match(r"^[A-Za-z]:", p) or ".." in posix.parts:
+                raise self.error(
+                    f"{field}[{i}]", p, "must be relative to the data root, without '..'"
+                )
+        return paths
+
+    def template(self, value: Any, field: str) -> str:
+        source = self.string(value, field)
+        try:
+            compile_template(source)
+        except jinja2.TemplateSyntaxError as e:
+            raise self.error(
+                field, source, f"bad Jinja2 template: {e.message} (line {e.lineno})"
+            ) from None
+        return source
+
+    def choice(self, value: Any, field: str, options: tuple[str, ...]) -> str:
+        if value not in options:
+            raise self.error(field, value, f"expected one of: {', '.join(options)}")
+        return value
+
+
+def _read_source(r: _Reader, raw: Any) -> Source:
+    d = r.mapping(raw, "source", {"format"}, {"hub", "record_tag"})
+    fmt = r.choice(d["format"], "source.format", FORMATS)
+    hub = None
+    if "hub" in d:
+        h = r.mapping(d["hub"], "source.hub", {"path"}, {"config"})
+        config = h.get("config")
+        hub = HubSource(
+            path=r.string(h["path"], "source.hub.path"),
+            config=None if config is None else r.string(config, "source.hub.config"),
+        )
+    record_tag = None
+    if "record_tag" in d:
+        record_tag = r.string(d["record_tag"], "source.record_tag")
+    if fmt == "xml" and record_tag is None:
+        raise r.error("source.record_tag", None, "required when source.format is 'xml'")
+    if fmt != "xml" and record_tag is not None:
+        raise r.error("source.record_tag", record_tag, "only valid when source.format is 'xml'")
+    return Source(format=fmt, hub=hub, record_tag=record_tag)
+
+
+def _read_hash_range(r: _Reader, value: Any, field: str) -> tuple[float, float]:
+    ok = isinstance(value, list) and len(value) == 2
+    ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    if not ok or not 0.0 <= value[0] < value[1] <= 1.0:
+        raise r.error(field, value, "expected [low, high] with 0 <= low < high <= 1")
+    return (float(value[0]), float(value[1]))
+
+
+def _read_splits(r: _Reader, raw: Any) -> tuple[Split, ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise r.error("splits", raw, "expected a non-empty mapping of split name to split")
+    splits = []
+    for name, body in raw.items():
+        field = f"splits.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+            raise r.error(field, name, "split names are letters, digits, '_' and '-'")
+        d = r.mapping(body, field, {"files"}, {"hub_split", "hash_range", "id_field", "id_files"})
+        id_field = None
+        id_files: tuple[str, ...] = ()
+        if ("id_field" in d) != ("id_files" in d):
+            missing = "id_files" if "id_field" in d else "id_field"
+            raise r.error(f"{field}.{missing}", None, "id_field and id_files go together")
+        if "id_field" in d:
+            id_field = r.string(d["id_field"], f"{field}.id_field")
+            id_files = r.relative_paths(d["id_files"], f"{field}.id_files")
+        hash_range = None
+        if "hash_range" in d:
+            hash_range = _read_hash_range(r, d["hash_range"], f"{field}.hash_range")
+        hub_split = name
+        if "hub_split" in d:
+            hub_split = r.string(d["hub_split"], f"{field}.hub_split")
+        files = r.relative_paths(d["files"], f"{field}.files")
+        splits.append(Split(name, files, hub_split, hash_range, id_field, id_files))
+    return tuple(splits)
+
+
+def _read_answer(r: _Reader, raw: Any) -> AnswerSpec:
+    d = r.mapping(raw, "answer", {"template", "patterns"}, {"normalize"})
+    if not isinstance(d["patterns"], list) or not d["patterns"]:
+        raise r.error("answer.patterns", d["patterns"], "expected a non-empty list")
+    patterns = []
+    for i, p in enumerate(d["patterns"]):
+        field = f"answer.patterns[{i}]"
+        p = r.mapping(p, field, {"regex"}, {"select"})
+        regex = r.string(p["regex"], f"{field}.regex")
+        try:
+            compiled = re.compile(regex)
+        except re.error as e:
+            raise r.error(f"{field}.regex", regex, f"bad regular expression: {e}") from None
+        if compiled.groups > 1:
+            raise r.error(f"{field}.regex", regex, "at most one capture group (the answer)")
+        select = r.choice(p.get("select", "first"), f"{field}.select", SELECTS)
+        patterns.append(AnswerPattern(regex, select))
+    return AnswerSpec(
+        template=r.template(d["template"], "answer.template"),
+        patterns=tuple(patterns),
+        normalize=r.choice(d.get("normalize", "text"), "answer.normalize", NORMALIZERS),
+    )
+
+
+_TOP_REQUIRED = {"name", "description", "license", "source", "splits", "instruction"}
+_TOP_OPTIONAL = {"id", "reference", "answer", "generation"}
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Parse and validate one task file; data files are checked when examples are loaded."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read task spec: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    r = _Reader(path)
+    if not isinstance(raw, dict):
+        raise r.error(None, raw, "expected a YAML mapping at the top level")
+    d = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
+    name = r.string(d["name"], "name")
+    if name != path.stem:
+        raise r.error("name", name, f"must match the file name '{path.stem}'")
+    max_new_tokens, stop = DEFAULT_MAX_NEW_TOKENS, DEFAULT_STOP
+    if "generation" in d:
+        g = r.mapping(d["generation"], "generation", set(), {"max_new_tokens", "stop"})
+        if "max_new_tokens" in g:
+            max_new_tokens = r.positive_int(g["max_new_tokens"], "generation.max_new_tokens")
+        if "stop" in g:
+            extra = r.strings(g["stop"], "generation.stop", blank=True)
+            stop = tuple(dict.fromkeys(DEFAULT_STOP + extra))
+    optional_templates = {}
+    for key in ("id", "reference"):
+        if key in d:
+            optional_templates[key] = r.template(d[key], key)
+    return TaskSpec(
+        name=name,
+        description=r.string(d["description"], "description"),
+        license=r.string(d["license"], "license"),
+        source=_read_source(r, d["source"]),
+        splits=_read_splits(r, d["splits"]),
+        instruction_template=r.template(d["instruction"], "instruction"),
+        path=path,
+        reference_template=optional_templates.get("reference"),
+        id_template=optional_templates.get("id"),
+        answer=_read_answer(r, d["answer"]) if "answer" in d else None,
+        max_new_tokens=max_new_tokens,
+        stop=stop,
+    )
+
+
+def tasks_dir(folder: str | Path | None = None) -> Path:
+    """The folder argument, else ``$SUITE_TASKS_DIR``, else the repository's ``tasks/``."""
+    if folder is not None:
+        return Path(folder)
+    env = os.environ.get("SUITE_TASKS_DIR")
+    return Path(env) if env else TASKS_DIR
+
+
+def load_specs(folder: str | Path | None = None) -> dict[str, TaskSpec]:
+    """Every task spec in a folder (``*.yaml``/``*.yml``, not recursive), keyed by name."""
+    folder = tasks_dir(folder)
+    if not folder.is_dir():
+        raise SpecError(folder, "tasks_dir", str(folder), "task folder not found")
+    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    specs: dict[str, TaskSpec] = {}
+    for path in files:
+        spec = load_spec(path)
+        if spec.name in specs:
+            other = specs[spec.name].path.name
+            raise SpecError(path, "name", spec.name, f"duplicate task name (also in {other})")
+        specs[spec.name] = spec
+    return specs
+
+
+def load_task(name: str, folder: str | Path | None = None) -> TaskSpec:
+    """One task by name; an unknown name lists the known ones, so a typo is easy to fix."""
+    specs = load_specs(folder)
+    if name not in specs:
+        known = ", ".join(sorted(specs)) or "(none)"
+        raise SpecError(tasks_dir(folder), "task", name, f"unknown task; known: {known}")
+    return specs[name]
