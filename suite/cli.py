@@ -61,10 +61,83 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from suite.distill.pretrain import load_recipe, run_model, run_tokenizer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = load_recipe(args.recipe)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in args.only:
+        if part == "tokenizer":
+            run_tokenizer(recipe, out)
+        else:
+            info = run_model(recipe, part, out)
+            print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    return 0
+
+
+def _cmd_manifest(args) -> int:
+    from pathlib import Path
+
+    from suite.bundle import build_manifest
+
+    manifest = build_manifest(Path(args.reference), prompts=args.prompts)
+    for name, entry in sorted(manifest["artifacts"].items()):
+        print(f"{name:40s} {entry['kind']:9s} {entry.get('parameters', '')}")
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from pathlib import Path
+
+    from suite.bundle import load_manifest, verify
+
+    root = Path(args.reference)
+    problems = verify(root, load=not args.hashes_only)
+    count = len(load_manifest(root)["artifacts"])
+    for problem in problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    print(f"{count} artifacts, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def _cmd_distill(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from suite.distill.recipes import is_done, kd_grid, load_kd_recipe, run_distill, select_drafts
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = load_kd_recipe(args.recipe)
+    out = Path(args.out)
+    drafts = select_drafts(kd_grid(recipe, full_grid=args.full_grid), args.only)
+    if args.list:
+        for draft in drafts:
+            print(f"{draft.name:28s} {'done' if is_done(out, draft) else 'todo'}")
+        return 0
+    for info in run_distill(recipe, out, drafts):
+        print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from suite import bench
 
     return bench.run(args)
+
+
+def _reference_dir():
+    from suite.bundle import REFERENCE_DIR
+
+    return REFERENCE_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +166,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("train", help="train the tokenizer, the target and the base draft")
+    p.add_argument("--recipe", default="reference/recipes/llama.yaml", help="recipe YAML")
+    p.add_argument("--out", default="reference/llama", help="folder for the artifacts")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=["tokenizer", "target", "draft"],
+        choices=["tokenizer", "target", "draft"],
+        help="which artifacts to build, in order",
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("distill", help="distil the KD drafts of a recipe from the base draft")
+    p.add_argument("--recipe", default="reference/recipes/kd-llama.yaml", help="KD recipe YAML")
+    p.add_argument("--out", default="reference/llama", help="folder of target, draft, tokenizer")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="build only these drafts")
+    p.add_argument("--full-grid", action="store_true", help="τ_kd in the paper's 0.1 steps")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--list", action="store_true", help="list the drafts and whether each is built")
+    p.set_defaults(func=_cmd_distill)
+
+    p = sub.add_parser("manifest", help="hash the bundle and write reference/MANIFEST.json")
+    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument("--prompts", type=int, default=48, help="test prompts for draft acceptance")
+    p.set_defaults(func=_cmd_manifest)
+
+    p = sub.add_parser("verify", help="check every bundled file's sha256 and load every model")
+    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
+    p.set_defaults(func=_cmd_verify)
 
     try:
         from suite import bench

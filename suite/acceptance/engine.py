@@ -1,0 +1,259 @@
+"""The analytic acceptance engine: α̂ from target samples and β = Σ min(p, q), without decoding.
+
+Speculative decoding's output follows the target, so the contexts it visits are target samples.
+Sampling them once per τ_dec and scoring every draft on them with one batched forward evaluates a
+whole τ_kd × τ_dec grid in minutes, where end-to-end decoding would take hours (DESIGN section 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from transformers import DynamicCache
+
+from suite.acceptance.records import AcceptanceResult, Continuations, summarize
+from suite.decoding.plumbing import check_pair, check_positive_int, prompt_ids, vocab_size
+from suite.decoding.sampling import (
+    check_temperature,
+    expected_acceptance,
+    probs_from_logits,
+    sample,
+)
+
+
+class PaddedBatch(NamedTuple):
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    position_ids: torch.Tensor
+
+
+def acceptance_from_logits(
+    target_logits: torch.Tensor, draft_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """β at each position, with p and q both at τ_dec; clamped to [0, 1] against float rounding."""
+    p = probs_from_logits(target_logits, temperature)
+    q = probs_from_logits(draft_logits, temperature)
+    return expected_acceptance(p, q).clamp(0.0, 1.0)
+
+
+def prompt_seed(seed: int, index: int) -> int:
+    """The seed of prompt ``index``'s generator: independent of batching and of other prompts."""
+    state = np.random.SeedSequence((seed, index)).generate_state(1, dtype=np.uint64)
+    return int(state[0])
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_token_id: int = 0, device=None) -> PaddedBatch:
+    """Right-align rows so the last real tokens share a column; positions count real tokens only."""
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
+        mask[row, width - len(seq) :] = 1
+    positions = (mask.cumsum(dim=-1) - 1).clamp_min(0)
+    return PaddedBatch(ids.to(device), mask.to(device), positions.to(device))
+
+
+def sample_continuations(
+    target,
+    prompts,
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    eos_token_id: int | None = None,
+    batch_size: int = 16,
+) -> Continuations:
+    """Sample one target continuation per prompt at τ_dec, batched with a KV cache.
+
+    Each prompt draws from its own generator seeded by (seed, prompt index), so its continuation
+    does not depend on the batch it was in. A row stops at EOS (kept) or ``max_new_tokens``.
+    """
+    temperature = check_temperature(temperature)
+    check_positive_int(max_new_tokens, "max_new_tokens")
+    check_positive_int(batch_size, "batch_size")
+    seed = _check_seed(seed)
+    vocab = vocab_size(target)
+    prompts = _check_prompts(prompts, vocab)
+    _check_token(eos_token_id, vocab, "eos_token_id")
+    tokens: list[tuple[int, ...]] = [()] * len(prompts)
+    for chunk in _chunks_by_length(prompts, batch_size):
+        generators = [torch.Generator().manual_seed(prompt_seed(seed, i)) for i in chunk]
+        rows = _sample_batch(
+            target,
+            [prompts[i] for i in chunk],
+            generators,
+            temperature,
+            max_new_tokens,
+            eos_token_id,
+        )
+        for i, row in zip(chunk, rows, strict=True):
+            tokens[i] = tuple(row)
+    return Continuations(
+        prompts=prompts,
+        tokens=tuple(tokens),
+        temperature=temperature,
+        seed=seed,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_token_id,
+    )
+
+
+def score_continuations(
+    target,
+    drafts: Mapping[str, object],
+    continuations: Continuations,
+    *,
+    batch_size: int = 16,
+    n_boot: int = 1000,
+) -> dict[str, AcceptanceResult]:
+    """β of every draft at every continuation position, at the τ_dec the samples were drawn at."""
+    if not isinstance(continuations, Continuations):
+        raise ValueError(
+            f"continuations must come from sample_continuations, got {type(continuations).__name__}"
+        )
+    _check_drafts(target, drafts)
+    check_positive_int(batch_size, "batch_size")
+    check_positive_int(n_boot, "n_boot")
+    temperature = continuations.temperature
+    # Score x + y[:-1]: the logits at its last len(y) positions predicted y.
+    sequences = [
+        p + c[:-1] for p, c in zip(continuations.prompts, continuations.tokens, strict=True)
+    ]
+    betas: dict[str, list[np.ndarray]] = {name: [np.empty(0)] * len(sequences) for name in drafts}
+    with torch.inference_mode():
+        for chunk in _chunks_by_length(sequences, batch_size):
+            keep = max(len(continuations.tokens[i]) for i in chunk)
+            batch = [sequences[i] for i in chunk]
+            target_logits = _last_logits(target, batch, keep)
+            for name, draft in drafts.items():
+                draft_logits = _last_logits(draft, batch, keep).to(target_logits.device)
+                beta = acceptance_from_logits(target_logits, draft_logits, temperature)
+                beta = beta.double().cpu().numpy()
+                for row, i in enumerate(chunk):
+                    betas[name][i] = beta[row, keep - len(continuations.tokens[i]) :]
+    return {name: summarize(values, continuations, n_boot) for name, values in betas.items()}
+
+
+def analytic_acceptance(
+    target,
+    drafts: Mapping[str, object],
+    prompts,
+    *,
+    temperature: float,
+    max_new_tokens: int,
+    seed: int,
+    eos_token_id: int | None = None,
+    batch_size: int = 16,
+    n_boot: int = 1000,
+) -> dict[str, AcceptanceResult]:
+    """α̂ of every draft at τ_dec, on one shared set of target continuations.
+
+    Each result holds the continuations (``result.continuations``) for reuse by callers.
+    """
+    _check_drafts(target, drafts)
+    check_positive_int(n_boot, "n_boot")
+    continuations = sample_continuations(
+        target,
+        prompts,
+        temperature=temperature,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        eos_token_id=eos_token_id,
+        batch_size=batch_size,
+    )
+    return score_continuations(target, drafts, continuations, batch_size=batch_size, n_boot=n_boot)
+
+
+def _sample_batch(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
+    """Ancestral sampling for a batch of prompts; finished rows are fed pad tokens and ignored."""
+    device = _device(model)
+    batch = left_pad(prompts, device=device)
+    ids, mask, positions = batch
+    cache = DynamicCache(config=model.config)
+    rows: list[list[int]] = [[] for _ in prompts]
+    live = list(range(len(prompts)))
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            out = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                cache=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            probs = probs_from_logits(out.logits[:, -1].float().cpu(), temperature)
+            step = torch.zeros((len(prompts), 1), dtype=torch.long)
+            for i in live:
+                token = int(sample(probs[i], generators[i]))
+                rows[i].append(token)
+                step[i, 0] = token
+            live = [i for i in live if rows[i][-1] != eos_token_id]
+            if not live:
+                break
+            ids = step.to(device)
+            positions = positions[:, -1:] + 1
+            mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
+    return rows
+
+
+def _last_logits(model, sequences, keep: int) -> torch.Tensor:
+    """Float32 logits at the last ``keep`` positions of left-padded ``sequences``."""
+    ids, mask, positions = left_pad(sequences, device=_device(model))
+    out = model(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep)
+    return out.logits[:, -keep:].float()
+
+
+def _chunks_by_length(sequences, batch_size: int) -> list[list[int]]:
+    """Indices in batches of similar length, to waste little on padding; results stay per index."""
+    order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _check_prompts(prompts, vocab: int) -> tuple[tuple[int, ...], ...]:
+    if isinstance(prompts, torch.Tensor) or not isinstance(prompts, Sequence) or not prompts:
+        raise ValueError("prompts must be a non-empty list of token-id lists")
+    checked = []
+    for index, prompt in enumerate(prompts):
+        try:
+            ids = prompt_ids(prompt)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"prompts[{index}]: {err}") from None
+        bad = [t for t in ids if not 0 <= t < vocab]
+        if bad:
+            raise ValueError(
+                f"prompts[{index}]: token id {bad[0]} outside the vocabulary [0, {vocab})"
+            )
+        checked.append(tuple(ids))
+    return tuple(checked)
+
+
+def _check_drafts(target, drafts) -> None:
+    if not isinstance(drafts, Mapping) or not drafts:
+        raise ValueError("drafts must be a non-empty dict of name -> model")
+    for name, draft in drafts.items():
+        try:
+            check_pair(target, draft)
+        except ValueError as err:
+            raise ValueError(f"drafts[{name!r}]: {err}") from None
+
+
+def _check_token(token, vocab: int, name: str) -> None:
+    if token is None:
+        return
+    if isinstance(token, bool) or not isinstance(token, int) or not 0 <= token < vocab:
+        raise ValueError(f"{name} must be a token id in [0, {vocab}) or None, got {token!r}")
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return seed
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device

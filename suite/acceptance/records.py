@@ -1,0 +1,139 @@
+"""Records of the analytic engine and the statistics that fill them: α̂, its bootstrap, and γ.
+
+Pure numpy, no models: the unit is the prompt, so every interval resamples prompts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from suite.decoding.plumbing import check_positive_int
+from suite.decoding.sampling import check_temperature
+
+CONFIDENCE_LEVEL = 0.95
+# Spawn key of the bootstrap stream, apart from the per-prompt sampling streams.
+_BOOTSTRAP_STREAM = 2**31 - 1
+_BOOTSTRAP_BLOCK = 128
+
+
+class ConfidenceInterval(NamedTuple):
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class Continuations:
+    """Target samples at ``temperature``, one per prompt, kept so every draft is scored on them."""
+
+    prompts: tuple[tuple[int, ...], ...]
+    tokens: tuple[tuple[int, ...], ...]
+    temperature: float
+    seed: int
+    max_new_tokens: int
+    eos_token_id: int | None = None
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __getitem__(self, index: int) -> tuple[int, ...]:
+        return self.tokens[index]
+
+    def __iter__(self):
+        return iter(self.tokens)
+
+
+@dataclass(frozen=True)
+class AcceptanceResult:
+    """α̂ for one draft at one τ_dec, with the per-prompt numbers that paired tests need.
+
+    ``acceptance_rate`` is the token-weighted mean of β; the interval is a percentile bootstrap
+    over prompts (the unit of the study), with the same resamples for every draft of a call.
+    """
+
+    acceptance_rate: float
+    confidence_interval: ConfidenceInterval
+    standard_error: float
+    prompt_acceptance: tuple[float, ...] = field(repr=False)
+    prompt_tokens: tuple[int, ...] = field(repr=False)
+    position_acceptance: tuple[float, ...] = field(repr=False)
+    tokens: int
+    temperature: float
+    n_boot: int
+    confidence_level: float = CONFIDENCE_LEVEL
+    continuations: Continuations | None = field(default=None, repr=False, compare=False)
+
+    def mean_accepted_length(self, k: int) -> float:
+        return mean_accepted_length(self.acceptance_rate, k)
+
+    def projected_speedup(self, k: int, cost_ratio: float) -> float:
+        return projected_speedup(self.acceptance_rate, k, cost_ratio)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready record for the results store; the continuations stay out of it."""
+        out = asdict(self)
+        out.pop("continuations")
+        out["confidence_interval"] = list(self.confidence_interval)
+        out["prompt_acceptance"] = list(self.prompt_acceptance)
+        out["prompt_tokens"] = list(self.prompt_tokens)
+        out["position_acceptance"] = list(self.position_acceptance)
+        return out
+
+
+def mean_accepted_length(alpha: float, k: int) -> float:
+    """(1 − α^{K+1}) / (1 − α) tokens per target forward, summed as Σ_{i≤K} α^i: exact at α = 1."""
+    alpha = _check_rate(alpha)
+    k = check_positive_int(k, "k")
+    return float(sum(alpha**i for i in range(k + 1)))
+
+
+def projected_speedup(alpha: float, k: int, cost_ratio: float) -> float:
+    """γ ≈ mean accepted length / (K·c + 1): one target and K draft forwards per step."""
+    cost_ratio = check_temperature(cost_ratio, "cost_ratio")
+    return mean_accepted_length(alpha, k) / (k * cost_ratio + 1.0)
+
+
+def summarize(
+    betas: list[np.ndarray], continuations: Continuations, n_boot: int
+) -> AcceptanceResult:
+    """Ratio of sums over prompts, and its percentile bootstrap with prompts as the unit."""
+    sums = np.array([b.sum() for b in betas])
+    counts = np.array([len(b) for b in betas], dtype=np.int64)
+    alpha = float(sums.sum() / counts.sum())
+    rng = np.random.default_rng(np.random.SeedSequence((continuations.seed, _BOOTSTRAP_STREAM)))
+    n = len(betas)
+    boot = np.empty(n_boot)
+    for start in range(0, n_boot, _BOOTSTRAP_BLOCK):
+        stop = min(start + _BOOTSTRAP_BLOCK, n_boot)
+        index = rng.integers(0, n, size=(stop - start, n))
+        boot[start:stop] = sums[index].sum(axis=1) / counts[index].sum(axis=1)
+    tail = (1.0 - CONFIDENCE_LEVEL) / 2
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    width = int(counts.max())
+    grid = np.full((n, width), np.nan)
+    for row, b in enumerate(betas):
+        grid[row, : len(b)] = b
+    return AcceptanceResult(
+        acceptance_rate=alpha,
+        confidence_interval=ConfidenceInterval(float(low), float(high)),
+        standard_error=float(boot.std(ddof=1)) if n_boot > 1 else float("nan"),
+        prompt_acceptance=tuple(float(s / c) for s, c in zip(sums, counts, strict=True)),
+        prompt_tokens=tuple(int(c) for c in counts),
+        position_acceptance=tuple(float(x) for x in np.nanmean(grid, axis=0)),
+        tokens=int(counts.sum()),
+        temperature=continuations.temperature,
+        n_boot=n_boot,
+        continuations=continuations,
+    )
+
+
+def _check_rate(alpha) -> float:
+    try:
+        value = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    return value

@@ -1,0 +1,225 @@
+"""The bundle in ``reference/``: every artifact listed in MANIFEST.json with its files' sha256.
+
+``python -m suite verify`` recomputes every hash and loads every model and tokenizer, so a
+corrupted, missing or unlisted file is caught before any result is computed from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import suite
+from suite.errors import SpecError
+
+REFERENCE_DIR = Path(suite.__file__).resolve().parents[1] / "reference"
+MANIFEST = "MANIFEST.json"
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def artifact_files(folder: Path) -> dict[str, str]:
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def load_manifest(root: Path = REFERENCE_DIR) -> dict:
+    path = root / MANIFEST
+    if not path.is_file():
+        raise SpecError(
+            path, None, None, "no bundle manifest; build it with `python -m suite manifest`"
+        )
+    return json.loads(path.read_text())
+
+
+def write_manifest(manifest: dict, root: Path = REFERENCE_DIR) -> Path:
+    path = root / MANIFEST
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def artifact_path(name: str, root: Path = REFERENCE_DIR) -> Path:
+    """The folder of a bundled artifact by its manifest name (e.g. ``llama/target``)."""
+    manifest = load_manifest(root)
+    if name not in manifest["artifacts"]:
+        known = ", ".join(sorted(manifest["artifacts"]))
+        raise SpecError(root / MANIFEST, "artifact", name, f"not in the bundle; known: {known}")
+    return root / manifest["artifacts"][name]["path"]
+
+
+def verify(root: Path = REFERENCE_DIR, *, load: bool = True) -> list[str]:
+    """Problems found (empty when the bundle is intact): hash mismatches, missing or extra files."""
+    from suite.models import load_causal_lm, load_tokenizer
+
+    manifest = load_manifest(root)
+    problems = []
+    for name, entry in sorted(manifest["artifacts"].items()):
+        folder = root / entry["path"]
+        if not folder.is_dir():
+            problems.append(f"{name}: folder {folder} is missing")
+            continue
+        actual = artifact_files(folder)
+        for fname, digest in entry["files"].items():
+            if fname not in actual:
+                problems.append(f"{name}: file {fname} is missing")
+            elif actual[fname] != digest:
+                problems.append(f"{name}: {fname} sha256 {actual[fname][:12]} != {digest[:12]}")
+        for fname in sorted(set(actual) - set(entry["files"])):
+            problems.append(f"{name}: file {fname} is not listed in the manifest")
+        if load and not problems:
+            if entry["kind"] == "tokenizer":
+                load_tokenizer(folder)
+            else:
+                model = load_causal_lm(folder)
+                count = sum(p.numel() for p in model.parameters())
+                if count != entry["parameters"]:
+                    problems.append(
+                        f"{name}: {count} parameters, manifest says {entry['parameters']}"
+                    )
+    return problems
+
+
+def compact(folder: Path, tokenizer, datasets: list[str], limit: int, tolerance: float) -> dict:
+    """Store the weights in fp16 when that moves held-out loss by less than ``tolerance`` nats."""
+    import torch
+
+    from suite.distill.pretrain import heldout_loss
+    from suite.models import load_causal_lm
+
+    model = load_causal_lm(folder)
+    if next(iter(model.parameters())).dtype != torch.float32 or (folder / ".fp32").exists():
+        return {"dtype": str(model.config.dtype)}
+    before = heldout_loss(model, tokenizer, datasets, limit)
+    half = load_causal_lm(folder).to(torch.float16).float()
+    after = heldout_loss(half, tokenizer, datasets, limit)
+    shift = max(abs(after[k] - before[k]) for k in before)
+    info = {"fp32_heldout": before, "fp16_heldout": after, "max_shift_nats": shift}
+    if shift < tolerance:
+        load_causal_lm(folder).to(torch.float16).save_pretrained(str(folder))
+        info["dtype"] = "float16"
+    else:
+        (folder / ".fp32").touch()
+        info["dtype"] = "float32"
+    return info
+
+
+def build_manifest(
+    root: Path = REFERENCE_DIR,
+    *,
+    decode_temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    prompts: int = 48,
+    max_new_tokens: int = 64,
+    seed: int = 0,
+    fp16_tolerance: float = 0.005,
+) -> dict:
+    """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec."""
+    from suite.acceptance import analytic_acceptance, measure_cost_ratio
+    from suite.data import load_examples
+    from suite.models import load_causal_lm, load_tokenizer
+
+    artifacts: dict[str, dict] = {}
+    for info_path in sorted(root.glob("*/*/training.json")):
+        folder = info_path.parent
+        info = json.loads(info_path.read_text())
+        name = f"{folder.parent.name}/{folder.name}"
+        kind = (
+            "tokenizer"
+            if info["artifact"] == "tokenizer"
+            else ("target" if info["artifact"] == "target" else "draft")
+        )
+        artifacts[name] = {"path": f"{folder.parent.name}/{folder.name}", "kind": kind, **info}
+
+    by_family: dict[str, list[str]] = {}
+    for name in artifacts:
+        by_family.setdefault(name.split("/")[0], []).append(name)
+    for family, names in by_family.items():
+        target_name = f"{family}/target"
+        if target_name not in artifacts:
+            continue
+        tokenizer = load_tokenizer(root / family / "tokenizer")
+        for name in names:
+            if artifacts[name]["kind"] != "tokenizer":
+                datasets = artifacts[name].get("datasets") or [artifacts[name].get("dataset")]
+                artifacts[name]["storage"] = compact(
+                    root / artifacts[name]["path"],
+                    tokenizer,
+                    [d for d in datasets if d],
+                    100,
+                    fp16_tolerance,
+                )
+        target = load_causal_lm(root / family / "target")
+        drafts = {
+            n: load_causal_lm(root / artifacts[n]["path"])
+            for n in names
+            if artifacts[n]["kind"] == "draft"
+        }
+        datasets = sorted(
+            {
+                d
+                for n in drafts
+                for d in (
+                    [artifacts[n]["dataset"]]
+                    if artifacts[n].get("dataset")
+                    else ["alpaca", "gsm8k"]
+                )
+            }
+        )
+        for dataset in datasets:
+            ids = [
+                tokenizer(ex.prompt, add_special_tokens=False).input_ids
+                for ex in load_examples(dataset, "test", limit=prompts)
+            ]
+            chosen = {
+                n: m for n, m in drafts.items() if artifacts[n].get("dataset") in (None, dataset)
+            }
+            for tau in decode_temperatures:
+                results = analytic_acceptance(
+                    target,
+                    chosen,
+                    ids,
+                    temperature=tau,
+                    max_new_tokens=max_new_tokens,
+                    seed=seed,
+                    eos_token_id=tokenizer.eos_token_id,
+                    n_boot=200,
+                )
+                for n, res in results.items():
+                    ci = res.confidence_interval
+                    artifacts[n].setdefault("acceptance", {}).setdefault(dataset, {})[
+                        f"{tau:.1f}"
+                    ] = {
+                        "alpha": res.acceptance_rate,
+                        "ci95": [ci.low, ci.high],
+                        "tokens": res.tokens,
+                    }
+        for n, model in drafts.items():
+            cost = measure_cost_ratio(target, model)
+            artifacts[n]["cost_ratio"] = cost.cost_ratio
+        ratio = artifacts[target_name]["parameters"]
+        for n in drafts:
+            artifacts[n]["parameter_ratio"] = ratio / artifacts[n]["parameters"]
+
+    for entry in artifacts.values():
+        entry["files"] = artifact_files(root / entry["path"])
+    manifest = {
+        "acceptance_protocol": {
+            "engine": "analytic (suite.acceptance)",
+            "split": "test",
+            "prompts": prompts,
+            "max_new_tokens": max_new_tokens,
+            "seed": seed,
+            "decode_temperatures": list(decode_temperatures),
+        },
+        "artifacts": artifacts,
+    }
+    write_manifest(manifest, root)
+    return manifest

@@ -1,0 +1,148 @@
+"""One training loop for pretraining and distillation: AdamW, warmup + cosine decay, checkpoints.
+
+Checkpoints live outside the repository (``$SUITE_CHECKPOINT_DIR``, default
+``~/.cache/suite/checkpoints``) and are written atomically, so a killed run resumes where it
+stopped with the same data order and learning-rate schedule.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+
+def checkpoint_root() -> Path:
+    return Path(os.environ.get("SUITE_CHECKPOINT_DIR", Path.home() / ".cache/suite/checkpoints"))
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    max_steps: int
+    lr: float
+    min_lr: float
+    warmup_steps: int
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    batch_size: int = 16
+    block_size: int = 256
+    checkpoint_every_s: float = 300.0
+    log_every: int = 25
+    seed: int = 0
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup_steps:
+            return self.lr * (step + 1) / self.warmup_steps
+        frac = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
+        return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * min(1, frac)))
+
+
+def _atomic(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save(ckpt: Path, model, optimizer, step: int, extra: dict) -> None:
+    ckpt.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    if getattr(model.config, "tie_word_embeddings", False):
+        state.pop("lm_head.weight", None)
+    _atomic(ckpt / "model.safetensors", lambda p: save_file(state, str(p)))
+    _atomic(ckpt / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
+    meta = {"step": step, **extra}
+    _atomic(ckpt / "state.json", lambda p: p.write_text(json.dumps(meta)))
+
+
+def _load(ckpt: Path, model, optimizer) -> dict | None:
+    if not (ckpt / "state.json").exists():
+        return None
+    meta = json.loads((ckpt / "state.json").read_text())
+    model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    if getattr(model.config, "tie_word_embeddings", False):
+        model.tie_weights()
+    optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    return meta
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    groups = [
+        {"params": decay, "weight_decay": cfg.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=False)
+
+
+def train(
+    model,
+    cfg: TrainConfig,
+    batch_at: Callable[[int], object],
+    loss_fn: Callable[[object, object], torch.Tensor],
+    ckpt_dir: Path,
+    *,
+    desc: str = "train",
+    eval_fn: Callable[[], dict] | None = None,
+    eval_every: int = 0,
+    stop_at: int | None = None,
+) -> dict:
+    """Run to ``cfg.max_steps``; ``batch_at(step)`` must be a pure function of the step.
+
+    ``stop_at`` ends the run early after a checkpoint, as a kill would; rerunning resumes.
+
+    Returns the log summary: final training loss (mean of the last 50 steps), wall time.
+    """
+    optimizer = make_optimizer(model, cfg)
+    meta = _load(ckpt_dir, model, optimizer) or {"step": 0, "seconds": 0.0, "losses": []}
+    step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
+    log_path = ckpt_dir / "log.jsonl"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    model.train()
+    last_save = time.monotonic()
+    bar = tqdm(total=cfg.max_steps, initial=step, desc=desc, dynamic_ncols=True)
+    end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
+    while step < end:
+        start = time.perf_counter()
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr_at(step)
+        loss = loss_fn(model, batch_at(step))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        seconds += time.perf_counter() - start
+        value = float(loss.detach())
+        losses.append(value)
+        losses = losses[-200:]
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{value:.3f}")
+        record = {"step": step, "loss": value, "lr": cfg.lr_at(step - 1), "seconds": seconds}
+        if eval_fn is not None and eval_every and step % eval_every == 0:
+            model.eval()
+            record["eval"] = eval_fn()
+            model.train()
+            tqdm.write(f"{desc} step {step}: {json.dumps(record['eval'])}")
+        if step % cfg.log_every == 0 or "eval" in record:
+            with log_path.open("a") as fh:
+                fh.write(json.dumps(record) + "\n")
+        if time.monotonic() - last_save > cfg.checkpoint_every_s or step in (end, cfg.max_steps):
+            _save(ckpt_dir, model, optimizer, step, {"seconds": seconds, "losses": losses})
+            last_save = time.monotonic()
+    bar.close()
+    model.eval()
+    tail = losses[-50:]
+    return {
+        "steps": step,
+        "train_loss": sum(tail) / max(1, len(tail)),
+        "train_seconds": seconds,
+    }

@@ -1,0 +1,263 @@
+"""Offline KD (SeqKD): the target samples responses at τ_kd once; the draft learns them with CE.
+
+A KD set is generated once per (dataset, τ_kd) and cached outside the repository under
+``checkpoint_root()/kd-data``, keyed by a hash of everything that decides its tokens (target
+weights, dataset, τ_kd, seed, sizes, prompts). Generation runs in parts, each written atomically,
+so a killed run resumes at the first missing part and produces the same tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from suite.acceptance import prompt_seed, sample_continuations
+from suite.decoding.sampling import check_temperature
+from suite.distill.loop import checkpoint_root
+
+
+@dataclass(frozen=True)
+class KDData:
+    """Training sequences: for each, the prompt it answers and the response the target sampled."""
+
+    prompts: tuple[tuple[int, ...], ...]  # the prompt pool
+    prompt_index: tuple[int, ...]  # per sequence: which prompt
+    responses: tuple[tuple[int, ...], ...]  # per sequence: the target's tokens (EOS kept)
+    temperatures: tuple[float, ...]  # per sequence: the τ_kd it was sampled at
+
+    def __len__(self) -> int:
+        return len(self.responses)
+
+    def to_json(self) -> dict:
+        return {
+            "prompts": [list(p) for p in self.prompts],
+            "prompt_index": list(self.prompt_index),
+            "responses": [list(r) for r in self.responses],
+            "temperatures": list(self.temperatures),
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict) -> KDData:
+        return cls(
+            prompts=tuple(tuple(p) for p in raw["prompts"]),
+            prompt_index=tuple(raw["prompt_index"]),
+            responses=tuple(tuple(r) for r in raw["responses"]),
+            temperatures=tuple(float(t) for t in raw["temperatures"]),
+        )
+
+    def sha256(self) -> str:
+        """Hash of the token data itself: what ``training.json`` records as the data sha256."""
+        return hashlib.sha256(json.dumps(self.to_json(), sort_keys=True).encode()).hexdigest()
+
+
+def format_temperature(kd_temperature: float) -> str:
+    """0.4 -> '0.4', 1 -> '1.0', 0.25 -> '0.25': the spelling used in names and cache folders."""
+    text = f"{float(kd_temperature):.2f}"
+    return text[:-1] if text.endswith("0") else text
+
+
+def tokens_sha256(sequences: Sequence[Sequence[int]]) -> str:
+    return hashlib.sha256(json.dumps([list(s) for s in sequences]).encode()).hexdigest()
+
+
+def kd_data_key(
+    *,
+    target_sha: str,
+    dataset: str,
+    kd_temperature: float,
+    seed: int,
+    prompts: Sequence[Sequence[int]],
+    samples: int,
+    max_new_tokens: int,
+    chunk_size: int,
+    eos_token_id: int | None,
+) -> str:
+    """Everything that decides a set's tokens; batch size is left out: seeds are per prompt."""
+    fields = {
+        "target_sha": target_sha,
+        "dataset": dataset,
+        "kd_temperature": float(kd_temperature),
+        "seed": int(seed),
+        "num_prompts": len(prompts),
+        "prompts_sha": tokens_sha256(prompts),
+        "samples": int(samples),
+        "max_new_tokens": int(max_new_tokens),
+        "chunk_size": int(chunk_size),
+        "eos_token_id": eos_token_id,
+    }
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def generate_kd_data(
+    target,
+    prompts: Sequence[Sequence[int]],
+    *,
+    kd_temperature: float,
+    samples_per_prompt: int,
+    max_new_tokens: int,
+    seed: int,
+    eos_token_id: int | None,
+    target_sha: str,
+    dataset: str,
+    batch_size: int = 32,
+    chunk_size: int = 256,
+    cache_root: Path | None = None,
+) -> KDData:
+    """The target's responses to ``prompts`` at τ_kd, from the cache when it holds them.
+
+    Greedy decoding (τ_kd = 0) has one answer per prompt, so it takes one sample; τ_kd > 0 takes
+    ``samples_per_prompt``. Part (round r, chunk c) seeds its prompts from (seed, r, c) only.
+    """
+    kd_temperature = check_temperature(kd_temperature, "kd_temperature")
+    samples = 1 if kd_temperature == 0 else int(samples_per_prompt)
+    prompts = tuple(tuple(int(t) for t in p) for p in prompts)
+    key = kd_data_key(
+        target_sha=target_sha,
+        dataset=dataset,
+        kd_temperature=kd_temperature,
+        seed=seed,
+        prompts=prompts,
+        samples=samples,
+        max_new_tokens=max_new_tokens,
+        chunk_size=chunk_size,
+        eos_token_id=eos_token_id,
+    )
+    root = cache_root if cache_root is not None else checkpoint_root() / "kd-data"
+    folder = root / f"{dataset}-t{format_temperature(kd_temperature)}-{key[:16]}"
+    final = folder / "data.json"
+    if final.exists():
+        return KDData.from_json(json.loads(final.read_text()))
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks = [
+        range(i, min(i + chunk_size, len(prompts))) for i in range(0, len(prompts), chunk_size)
+    ]
+    parts = [(r, c) for r in range(samples) for c in range(len(chunks))]
+    desc = f"kd-data {dataset} t{format_temperature(kd_temperature)}"
+    for r, c in tqdm(parts, desc=desc, dynamic_ncols=True):
+        path = folder / f"part-{r:03d}-{c:05d}.json"
+        if path.exists():
+            continue
+        out = sample_continuations(
+            target,
+            [prompts[i] for i in chunks[c]],
+            temperature=kd_temperature,
+            max_new_tokens=max_new_tokens,
+            seed=prompt_seed(prompt_seed(seed, r), c),
+            eos_token_id=eos_token_id,
+            batch_size=batch_size,
+        )
+        _write_json(path, [list(t) for t in out.tokens])
+    index, responses = [], []
+    for r, c in parts:
+        rows = json.loads((folder / f"part-{r:03d}-{c:05d}.json").read_text())
+        index.extend(chunks[c])
+        responses.extend(tuple(row) for row in rows)
+    data = KDData(prompts, tuple(index), tuple(responses), (kd_temperature,) * len(responses))
+    _write_json(final, data.to_json() | {"key": key})
+    for r, c in parts:
+        (folder / f"part-{r:03d}-{c:05d}.json").unlink(missing_ok=True)
+    return data
+
+
+def compose_kd_data(sets: Mapping[float, KDData], seed: int) -> KDData:
+    """Our reading of the paper's data-centric recipe: each sequence from one drawn τ_kd.
+
+    Sequence j takes sequence j of the set at a temperature drawn uniformly (seeded), so the mix
+    has as many sequences as one set and every prompt keeps its share: the budget is unchanged.
+    """
+    temperatures = sorted(sets)
+    first = sets[temperatures[0]]
+    for t in temperatures[1:]:
+        if sets[t].prompt_index != first.prompt_index or sets[t].prompts != first.prompts:
+            raise ValueError(
+                f"KD sets at τ_kd {temperatures[0]} and {t} differ in prompts or samples per "
+                "prompt; the recipe composes sets of the same layout"
+            )
+    draws = np.random.default_rng(seed).integers(0, len(temperatures), size=len(first))
+    chosen = [temperatures[int(k)] for k in draws]
+    responses = tuple(sets[t].responses[j] for j, t in enumerate(chosen))
+    return KDData(first.prompts, first.prompt_index, responses, tuple(chosen))
+
+
+class ResponseBatches:
+    """Batch of step s = sequences at positions s·B … s·B+B−1 of a per-epoch seeded permutation.
+
+    A pure function of the step, so a resumed run sees the same batches. Rows are right-padded;
+    ``loss_mask`` marks the positions whose next token is a response token.
+    """
+
+    def __init__(self, data: KDData, batch_size: int, seed: int, pad_token_id: int = 0):
+        if not len(data):
+            raise ValueError("KD data holds no sequences")
+        self.data, self.batch_size, self.seed, self.pad = data, batch_size, seed, pad_token_id
+        self._order: tuple[int, torch.Tensor] | None = None
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        if self._order is None or self._order[0] != epoch:
+            gen = torch.Generator().manual_seed(prompt_seed(self.seed, epoch))
+            self._order = (epoch, torch.randperm(len(self.data), generator=gen))
+        return self._order[1]
+
+    def __call__(self, step: int) -> dict[str, torch.Tensor]:
+        n = len(self.data)
+        rows = []
+        for j in range(self.batch_size):
+            i = step * self.batch_size + j
+            k = int(self._permutation(i // n)[i % n])
+            rows.append((self.data.prompts[self.data.prompt_index[k]], self.data.responses[k]))
+        return collate(rows, self.pad)
+
+
+def collate(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_token_id: int = 0) -> dict:
+    """(prompt, response) pairs -> right-padded ``input_ids``, ``attention_mask``, ``loss_mask``.
+
+    ``loss_mask[b, t]`` is true where logits at t predict a response token (t + 1 in the response).
+    """
+    width = max(len(p) + len(r) for p, r in rows)
+    ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
+    attn = torch.zeros((len(rows), width), dtype=torch.long)
+    loss_mask = torch.zeros((len(rows), width - 1), dtype=torch.bool)
+    for b, (prompt, response) in enumerate(rows):
+        seq = list(prompt) + list(response)
+        ids[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+        attn[b, : len(seq)] = 1
+        loss_mask[b, len(prompt) - 1 : len(seq) - 1] = True
+    return {"input_ids": ids, "attention_mask": attn, "loss_mask": loss_mask}
+
+
+def response_ce_loss(model, batch: dict) -> torch.Tensor:
+    """Mean cross-entropy on response tokens only: the prompt is given, not learned."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = logits[:, :-1].float()
+    nll = F.cross_entropy(logits.transpose(1, 2), batch["input_ids"][:, 1:], reduction="none")
+    mask = batch["loss_mask"]
+    return (nll * mask).sum() / mask.sum().clamp_min(1)
+
+
+@torch.no_grad()
+def response_ce(model, data: KDData, batch_size: int = 16, pad_token_id: int = 0) -> float:
+    """Mean nats per response token of ``model`` on all of ``data`` (token-weighted)."""
+    total, count = 0.0, 0
+    for start in range(0, len(data), batch_size):
+        ks = range(start, min(start + batch_size, len(data)))
+        rows = [(data.prompts[data.prompt_index[k]], data.responses[k]) for k in ks]
+        batch = collate(rows, pad_token_id)
+        tokens = int(batch["loss_mask"].sum())
+        total += float(response_ce_loss(model, batch)) * tokens
+        count += tokens
+    return total / max(1, count)

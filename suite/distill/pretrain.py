@@ -1,0 +1,209 @@
+"""Tokenizer, target and base draft trained from scratch on the training splits.
+
+The recipe (YAML) holds every size, step count, learning rate and seed; the command line only
+says which recipe and where to write. Artifacts are ``save_pretrained`` folders (safetensors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import yaml
+from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+from suite.data import load_examples
+from suite.distill.loop import TrainConfig, checkpoint_root, train
+from suite.distill.tokenizer import train_tokenizer
+from suite.errors import SpecError
+from suite.specs import format_prompt, format_training_text
+
+
+def load_recipe(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(path, "recipe", str(path), "recipe file not found")
+    recipe = yaml.safe_load(path.read_text())
+    for key in ("name", "seed", "datasets", "tokenizer", "models"):
+        if key not in recipe:
+            raise SpecError(path, key, None, "missing required field")
+    recipe["_path"] = str(path)
+    return recipe
+
+
+def train_config(raw: dict, path: str) -> TrainConfig:
+    known = {f.name for f in fields(TrainConfig)}
+    for key in raw:
+        if key not in known:
+            message = f"unknown field; known: {sorted(known)}"
+            raise SpecError(path, f"train.{key}", raw[key], message)
+    return TrainConfig(**raw)
+
+
+def training_pairs(datasets: list[str], split: str) -> list[tuple[str, str]]:
+    """(instruction, response) pairs of the given datasets; records without a reference skipped."""
+    return [
+        (ex.instruction, ex.reference)
+        for name in datasets
+        for ex in load_examples(name, split)
+        if ex.reference
+    ]
+
+
+def data_sha256(datasets: list[str], split: str) -> str:
+    digest = hashlib.sha256()
+    for instruction, response in training_pairs(datasets, split):
+        digest.update(format_training_text(instruction, response).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def encode_pairs(tokenizer, pairs) -> list[list[int]]:
+    eos = tokenizer.eos_token_id
+    texts = [format_training_text(i, r) for i, r in pairs]
+    return [[*ids, eos] for ids in tokenizer(texts, add_special_tokens=False).input_ids]
+
+
+class PackedBlocks:
+    """Documents shuffled per epoch, concatenated and cut into blocks: batch = f(step) only."""
+
+    def __init__(self, docs: list[list[int]], block_size: int, batch_size: int, seed: int):
+        self.docs, self.block, self.batch, self.seed = docs, block_size + 1, batch_size, seed
+        self.n_blocks = sum(map(len, docs)) // self.block
+        self._epochs: dict[int, torch.Tensor] = {}
+
+    def _epoch(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._epochs:
+            order = list(range(len(self.docs)))
+            random.Random(self.seed * 1_000_003 + epoch).shuffle(order)
+            stream = [t for i in order for t in self.docs[i]]
+            stream = torch.tensor(stream[: self.n_blocks * self.block], dtype=torch.long)
+            self._epochs = {epoch: stream.view(self.n_blocks, self.block)}
+        return self._epochs[epoch]
+
+    def __call__(self, step: int) -> torch.Tensor:
+        rows = []
+        for j in range(self.batch):
+            i = step * self.batch + j
+            rows.append(self._epoch(i // self.n_blocks)[i % self.n_blocks])
+        return torch.stack(rows)
+
+
+def lm_loss(model, batch: torch.Tensor) -> torch.Tensor:
+    logits = model(input_ids=batch[:, :-1]).logits
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
+
+
+@torch.no_grad()
+def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: int = 16) -> dict:
+    """Mean nats per response token on each dataset's test split, given the prompt."""
+    model.eval()
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    out = {}
+    for name in datasets:
+        rows = [ex for ex in load_examples(name, "test") if ex.reference][:limit]
+        total, count = 0.0, 0
+        for start in range(0, len(rows), batch_size):
+            seqs, masks = [], []
+            for ex in rows[start : start + batch_size]:
+                p = tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids
+                r = [*tokenizer(ex.reference, add_special_tokens=False).input_ids, eos]
+                seqs.append((p + r)[:1024])
+                masks.append(([0] * len(p) + [1] * len(r))[:1024])
+            width = max(map(len, seqs))
+            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
+            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
+            target_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks])[:, 1:].bool()
+            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+            nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+            total += float(nll[target_mask].sum())
+            count += int(target_mask.sum())
+        out[name] = total / max(1, count)
+    return out
+
+
+def build_model(config: dict, tokenizer, seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+        **config,
+    )
+    return LlamaForCausalLM(cfg)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def run_tokenizer(recipe: dict, out: Path) -> None:
+    pairs = training_pairs(recipe["datasets"], "train")
+    texts = [format_training_text(i, r) for i, r in pairs]
+    start = time.time()
+    train_tokenizer(texts, **recipe["tokenizer"], out_dir=out / "tokenizer")
+    _write_json(
+        out / "tokenizer" / "training.json",
+        {
+            "artifact": "tokenizer",
+            "recipe": recipe["_path"],
+            "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
+            "data_sha256": data_sha256(recipe["datasets"], "train"),
+            "wall_seconds": time.time() - start,
+            **recipe["tokenizer"],
+        },
+    )
+
+
+def run_model(recipe: dict, role: str, out: Path) -> dict:
+    """Train ``recipe['models'][role]`` from scratch and save it to ``out/<role>``."""
+    spec = recipe["models"][role]
+    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
+    cfg = train_config(spec["train"], recipe["_path"])
+    model = build_model(spec["config"], tokenizer, recipe["seed"])
+    docs = encode_pairs(tokenizer, training_pairs(recipe["datasets"], "train"))
+    blocks = PackedBlocks(docs, cfg.block_size, cfg.batch_size, recipe["seed"])
+    ckpt = checkpoint_root() / recipe["name"] / role
+    limit = recipe.get("eval_examples", 200)
+    summary = train(
+        model,
+        cfg,
+        blocks,
+        lm_loss,
+        ckpt,
+        desc=role,
+        eval_fn=lambda: heldout_loss(model, tokenizer, recipe["datasets"], min(limit, 64)),
+        eval_every=spec.get("eval_every", 500),
+    )
+    heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
+    folder = out / role
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    info = {
+        "artifact": role,
+        "recipe": recipe["_path"],
+        "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
+        "seed": recipe["seed"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data_sha256": data_sha256(recipe["datasets"], "train"),
+        "tokens_per_epoch": blocks.n_blocks * blocks.block,
+        "epochs": summary["steps"] * cfg.batch_size / max(1, blocks.n_blocks),
+        "train_loss": summary["train_loss"],
+        "heldout_loss": heldout,
+        "heldout_examples_per_dataset": limit,
+        "wall_seconds": summary["train_seconds"],
+        "config": spec,
+    }
+    _write_json(folder / "training.json", info)
+    return info

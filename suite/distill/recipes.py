@@ -1,0 +1,289 @@
+"""The KD grid: which drafts to build from the base draft, and building them with one budget.
+
+Every draft starts from the base draft and trains with the same steps, batch size and learning-rate
+schedule, so drafts differ only in their KD data: method (offline SeqKD or online token-level KD),
+training dataset and τ_kd. The data-centric drafts (``kd-<method>-<dataset>-recipe``) are our
+reading of the paper's recipe, whose exact form is unknown: each sequence's τ_kd is drawn from
+``recipe_temperatures``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+from transformers import AutoTokenizer
+
+from suite.data import load_examples
+from suite.decoding.plumbing import check_pair
+from suite.distill.divergence import DIVERGENCES
+from suite.distill.loop import checkpoint_root, train
+from suite.distill.offline import (
+    ResponseBatches,
+    compose_kd_data,
+    format_temperature,
+    generate_kd_data,
+    response_ce_loss,
+    tokens_sha256,
+)
+from suite.distill.online import OnlineKDLoss, PromptBatches
+from suite.distill.pretrain import heldout_loss, train_config
+from suite.errors import SpecError
+from suite.models import load_causal_lm
+from suite.specs import format_prompt
+
+METHODS = ("offline", "online")
+RECIPE_LABEL = "our reading of the paper's recipe"
+_REQUIRED = (
+    "name",
+    "seed",
+    "models",
+    "datasets",
+    "methods",
+    "kd_temperatures",
+    "full_grid_kd_temperatures",
+    "recipe_temperatures",
+    "divergence",
+    "prompts",
+    "offline",
+    "train",
+)
+
+
+@dataclass(frozen=True)
+class KDDraft:
+    """One draft of the grid; a recipe draft has several τ_kd, a grid draft exactly one."""
+
+    name: str
+    method: str
+    dataset: str
+    kd_temperatures: tuple[float, ...]
+    divergence: str
+    is_recipe: bool = False
+
+    @property
+    def kd_temperature(self) -> float | None:
+        return None if self.is_recipe else self.kd_temperatures[0]
+
+
+def draft_name(method: str, dataset: str, kd_temperature: float | None = None) -> str:
+    """``kd-offline-gsm8k-t0.4``; ``kd-offline-gsm8k-recipe`` when ``kd_temperature`` is None."""
+    suffix = "recipe" if kd_temperature is None else f"t{format_temperature(kd_temperature)}"
+    return f"kd-{method}-{dataset}-{suffix}"
+
+
+def _temperatures(path: str, recipe: dict, key: str, *, positive: bool = False) -> tuple:
+    values = recipe[key]
+    if not isinstance(values, list) or not values:
+        raise SpecError(path, key, values, "expected a non-empty list of temperatures")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (positive and v == 0):
+            bound = "> 0" if positive else ">= 0"
+            raise SpecError(path, key, v, f"every temperature must be a number {bound}")
+    return tuple(float(v) for v in values)
+
+
+def load_kd_recipe(path: str | Path) -> dict:
+    """Read and check a KD recipe; errors name the file, the field and the value."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(path, "recipe", str(path), "recipe file not found")
+    recipe = yaml.safe_load(path.read_text())
+    if not isinstance(recipe, dict):
+        raise SpecError(path, None, recipe, "a KD recipe is a mapping")
+    for key in _REQUIRED:
+        if key not in recipe:
+            raise SpecError(path, key, None, "missing required field")
+    for method in recipe["methods"]:
+        if method not in METHODS:
+            raise SpecError(path, "methods", method, f"unknown method; known: {list(METHODS)}")
+    if recipe["divergence"] not in DIVERGENCES:
+        raise SpecError(path, "divergence", recipe["divergence"], f"known: {list(DIVERGENCES)}")
+    for key in ("target", "base_draft", "tokenizer"):
+        if key not in recipe["models"]:
+            raise SpecError(path, f"models.{key}", None, "missing required field")
+    for key in ("per_dataset", "max_prompt_tokens", "max_new_tokens"):
+        if key not in recipe["prompts"]:
+            raise SpecError(path, f"prompts.{key}", None, "missing required field")
+    for key in ("kd_temperatures", "full_grid_kd_temperatures"):
+        _temperatures(str(path), recipe, key)
+    _temperatures(str(path), recipe, "recipe_temperatures", positive=True)
+    train_config(recipe["train"], str(path))
+    recipe["_path"] = str(path)
+    return recipe
+
+
+def kd_grid(recipe: dict, *, full_grid: bool = False) -> list[KDDraft]:
+    """Per dataset and method: one draft per τ_kd, then the data-centric recipe draft."""
+    key = "full_grid_kd_temperatures" if full_grid else "kd_temperatures"
+    temperatures = [float(t) for t in recipe[key]]
+    drafts = []
+    for dataset in recipe["datasets"]:
+        for method in recipe["methods"]:
+            for t in temperatures:
+                name = draft_name(method, dataset, t)
+                drafts.append(KDDraft(name, method, dataset, (t,), recipe["divergence"]))
+            mix = tuple(float(t) for t in recipe["recipe_temperatures"])
+            name = draft_name(method, dataset)
+            drafts.append(KDDraft(name, method, dataset, mix, recipe["divergence"], True))
+    return drafts
+
+
+def select_drafts(drafts: list[KDDraft], only: list[str] | None) -> list[KDDraft]:
+    if not only:
+        return drafts
+    by_name = {d.name: d for d in drafts}
+    unknown = [n for n in only if n not in by_name]
+    if unknown:
+        raise ValueError(f"unknown draft {unknown[0]!r}; see --list (--full-grid for 0.1 steps)")
+    return [by_name[n] for n in only]
+
+
+def prompt_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed: int) -> list:
+    """KD prompts of one dataset: the first ``size`` of a seeded permutation of its training split
+    that fit in ``max_prompt_tokens``. Offline and online drafts share it, so only the method
+    differs."""
+    examples = load_examples(dataset, "train")
+    pool = []
+    for i in np.random.default_rng(seed).permutation(len(examples)):
+        ids = tokenizer(format_prompt(examples[i].instruction), add_special_tokens=False).input_ids
+        if len(ids) <= max_prompt_tokens:
+            pool.append(tuple(ids))
+        if len(pool) == size:
+            return pool
+    raise ValueError(f"{dataset}: only {len(pool)} training prompts fit {max_prompt_tokens} tokens")
+
+
+def weights_sha256(folder: Path) -> str:
+    """One hash over a save_pretrained folder's safetensors files: what keys cached KD data."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")):
+        digest.update(path.name.encode())
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def is_done(out: Path, draft: KDDraft) -> bool:
+    return (out / draft.name / "training.json").exists()
+
+
+def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: str) -> dict:
+    """Distil one draft from the base draft and save it to ``out/<name>`` with training.json."""
+    start = time.time()
+    tokenizer, target = shared["tokenizer"], shared["target"]
+    seed, prompts_cfg, offline_cfg = recipe["seed"], recipe["prompts"], recipe["offline"]
+    cfg = train_config(recipe["train"], recipe["_path"])
+    model = load_causal_lm(out / recipe["models"]["base_draft"])
+    check_pair(target, model)
+    pool = prompt_pool(
+        tokenizer,
+        draft.dataset,
+        prompts_cfg["per_dataset"],
+        prompts_cfg["max_prompt_tokens"],
+        seed,
+    )
+    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    if draft.method == "offline":
+        sets = {
+            t: generate_kd_data(
+                target,
+                pool,
+                kd_temperature=t,
+                samples_per_prompt=offline_cfg["samples_per_prompt"],
+                max_new_tokens=prompts_cfg["max_new_tokens"],
+                seed=seed,
+                eos_token_id=eos,
+                target_sha=shared["target_sha"],
+                dataset=draft.dataset,
+                batch_size=offline_cfg.get("batch_size", 32),
+                chunk_size=offline_cfg.get("chunk_size", 256),
+            )
+            for t in draft.kd_temperatures
+        }
+        data = compose_kd_data(sets, seed) if draft.is_recipe else sets[draft.kd_temperature]
+        batches = ResponseBatches(data, cfg.batch_size, seed, pad)
+        loss_fn, data_sha, sequences = response_ce_loss, data.sha256(), len(data)
+    else:
+        batches = PromptBatches(pool, cfg.batch_size, seed, draft.kd_temperatures)
+        loss_fn = OnlineKDLoss(
+            target,
+            divergence=draft.divergence,
+            max_new_tokens=prompts_cfg["max_new_tokens"],
+            eos_token_id=eos,
+            pad_token_id=pad,
+        )
+        data_sha, sequences = tokens_sha256(pool), None
+    limit = recipe.get("eval_examples", 200)
+    summary = train(
+        model,
+        cfg,
+        batches,
+        loss_fn,
+        checkpoint_root() / recipe["name"] / draft.name,
+        desc=draft.name,
+        eval_fn=lambda: heldout_loss(model, tokenizer, [draft.dataset], min(limit, 64)),
+        eval_every=recipe.get("eval_every", 0),
+    )
+    heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
+    folder = out / draft.name
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    info = {
+        "artifact": draft.name,
+        "recipe": recipe["_path"],
+        "command": command,
+        "seed": seed,
+        "method": draft.method,
+        "dataset": draft.dataset,
+        "kd_temperature": draft.kd_temperature,
+        "kd_temperatures": list(draft.kd_temperatures),
+        "data_centric_recipe": RECIPE_LABEL if draft.is_recipe else None,
+        "divergence": draft.divergence if draft.method == "online" else "cross_entropy",
+        "base_draft": recipe["models"]["base_draft"],
+        "target_sha256": shared["target_sha"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "data_sha256": data_sha,
+        "prompts": len(pool),
+        "kd_sequences": sequences,
+        "train_loss": summary["train_loss"],
+        "heldout_loss": heldout,
+        "heldout_examples_per_dataset": limit,
+        "steps": summary["steps"],
+        "wall_seconds": summary["train_seconds"],
+        "total_seconds": time.time() - start,
+        "config": {k: recipe[k] for k in ("prompts", "offline", "train")},
+    }
+    _write_json(folder / "training.json", info)
+    return info
+
+
+def run_distill(
+    recipe: dict, out: Path, drafts: list[KDDraft], command: str | None = None
+) -> list[dict]:
+    """Build every draft not yet built (a folder with training.json counts as built)."""
+    command = command or " ".join(["python", "-m", "suite", *sys.argv[1:]])
+    todo = [d for d in drafts if not is_done(out, d)]
+    if not todo:
+        return []
+    models = recipe["models"]
+    shared = {
+        "tokenizer": AutoTokenizer.from_pretrained(str(out / models["tokenizer"])),
+        "target": load_causal_lm(out / models["target"]),
+        "target_sha": weights_sha256(out / models["target"]),
+    }
+    return [run_draft(recipe, d, out, shared, command) for d in todo]
