@@ -164,6 +164,10 @@ def test_stats_account_for_every_emitted_token():
     assert s.accepted + s.steps == len(out.tokens)
     assert s.mean_accepted_length == pytest.approx(len(out.tokens) / s.steps)
     assert s.acceptance_rate == pytest.approx(s.accepted / s.proposed)
+    # Judged = accepted + one rejection per step that had one; never more than proposed.
+    assert s.accepted <= s.judged <= s.proposed
+    assert s.judged - s.accepted <= s.steps
+    assert s.judged_acceptance_rate >= s.acceptance_rate
     assert s.accepted_per_position[0] >= s.accepted_per_position[-1]
     assert s.wall_seconds >= s.draft_seconds + s.target_seconds > 0
 
@@ -237,6 +241,16 @@ def test_vocabulary_mismatch_is_refused():
         speculative_generate(
             target, draft, [1], num_draft_tokens=2, temperature=1.0, max_new_tokens=4, seed=0
         )
+
+
+def test_draft_equal_to_target_has_every_draft_accepted_and_judged():
+    target = tiny_llama(VOCAB, seed=0, sharpness=10.0)
+    out = speculative_generate(
+        target, target, PROMPT, num_draft_tokens=3, temperature=1.0, max_new_tokens=41, seed=2
+    )
+    s = out.stats
+    assert s.accepted == s.judged == s.proposed == 30
+    assert s.steps == 11 and s.mean_accepted_length == pytest.approx(41 / 11)
 
 
 def test_same_seed_gives_same_tokens():

@@ -24,6 +24,7 @@ class GenerationStats:
     steps: int = 0
     proposed: int = 0
     accepted: int = 0
+    judged: int = 0
     proposed_per_position: list[int] = field(default_factory=list)
     accepted_per_position: list[int] = field(default_factory=list)
     tokens_emitted: int = 0
@@ -37,6 +38,15 @@ class GenerationStats:
     def acceptance_rate(self) -> float:
         """α: accepted draft tokens / proposed draft tokens (NaN when nothing was proposed)."""
         return self.accepted / self.proposed if self.proposed else float("nan")
+
+    @property
+    def judged_acceptance_rate(self) -> float:
+        """Accepted / judged: drafts after a rejection are never judged by the target.
+
+        This is the per-token acceptance that β = Σ min(p, q) estimates and that the formula
+        (1 − α^{K+1}) / (1 − α) assumes.
+        """
+        return self.accepted / self.judged if self.judged else float("nan")
 
     @property
     def mean_accepted_length(self) -> float:
@@ -55,6 +65,7 @@ class GenerationStats:
         out = asdict(self)
         out.update(
             acceptance_rate=self.acceptance_rate,
+            judged_acceptance_rate=self.judged_acceptance_rate,
             mean_accepted_length=self.mean_accepted_length,
             position_acceptance=self.position_acceptance,
         )
@@ -122,6 +133,7 @@ def speculative_generate(
             stats.steps += 1
             stats.proposed += k
             stats.accepted += n_acc
+            stats.judged += min(k, n_acc + 1)
             for i in range(k):
                 stats.proposed_per_position[i] += 1
                 stats.accepted_per_position[i] += int(i < n_acc)
