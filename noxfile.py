@@ -38,6 +38,20 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def train(session: nox.Session) -> None:
+    """Tokenizer, target and base draft from reference/recipes/llama.yaml (hours on a CPU)."""
+    _install(session)
+    session.run("python", "-m", "suite", "train", *session.posargs)
+
+
+@nox.session
+def distill(session: nox.Session) -> None:
+    """The KD drafts from reference/recipes/kd-llama.yaml (resumable; skips finished drafts)."""
+    _install(session)
+    session.run("python", "-m", "suite", "distill", *session.posargs)
+
+
+@nox.session
 def reproduce(session: nox.Session) -> None:
     """Every study, the statistics and the HTML report (not available yet)."""
     session.error(

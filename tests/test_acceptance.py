@@ -25,6 +25,7 @@ from suite.acceptance import (
 )
 from suite.decoding import autoregressive_generate, speculative_generate
 from suite.decoding.sampling import expected_acceptance, probs_from_logits, sample, verify_block
+from tests.models import tiny_llama
 
 VOCAB = 8
 EOS = 3
@@ -33,22 +34,7 @@ AGREEMENT_Z = 3.5
 
 
 def _llama(hidden: int, layers: int, seed: int, sharpness: float = 5.0) -> LlamaForCausalLM:
-    """A random model; ``sharpness`` scales the output layer so next-token distributions peak."""
-    torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=hidden,
-        intermediate_size=2 * hidden,
-        num_hidden_layers=layers,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        tie_word_embeddings=False,
-    )
-    model = LlamaForCausalLM(config).eval()
-    with torch.no_grad():
-        model.lm_head.weight.mul_(sharpness)
-    return model
+    return tiny_llama(VOCAB, hidden=hidden, layers=layers, seed=seed, sharpness=sharpness)
 
 
 def _prompts(count: int, seed: int = 5) -> list[list[int]]:

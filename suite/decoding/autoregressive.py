@@ -31,19 +31,14 @@ def autoregressive_generate(
     generator = torch.Generator().manual_seed(int(seed))
     model = CachedModel(target)
     stats = GenerationStats()
-    finish = "length"
     start = time.perf_counter()
     with torch.inference_mode():
         while True:
             p = probs_from_logits(model.extend(seq, len(seq), keep=1)[-1], temperature)
             seq.append(int(sample(p, generator)))
             stats.steps += 1
-            cut = stop.cut(seq[n_prompt:], len(seq) - n_prompt - 1)
-            if cut is not None:
-                del seq[n_prompt + cut[0] :]
-                finish = cut[1]
-                break
-            if len(seq) - n_prompt >= max_new_tokens:
+            finish = stop.finished(seq, n_prompt, len(seq) - n_prompt - 1, max_new_tokens)
+            if finish is not None:
                 break
     stats.wall_seconds = time.perf_counter() - start
     stats.target_seconds = model.seconds

@@ -68,6 +68,17 @@ class StopCondition:
         if self.stop_strings and self.tokenizer is None:
             raise ValueError("stop_strings need a tokenizer to decode the generated text")
 
+    def finished(self, seq: list[int], n_prompt: int, first_new: int, budget: int) -> str | None:
+        """Truncate ``seq`` in place at a stop; the finish reason, or None to go on.
+
+        ``first_new`` is the index (within the generated tokens) of the first token of this step.
+        """
+        cut = self.cut(seq[n_prompt:], first_new)
+        if cut is not None:
+            del seq[n_prompt + cut[0] :]
+            return cut[1]
+        return "length" if len(seq) - n_prompt >= budget else None
+
     def cut(self, tokens: list[int], first_new: int) -> tuple[int, str] | None:
         """The length to keep and the reason, if a stop happened in ``tokens[first_new:]``."""
         for j in range(first_new, len(tokens)):

@@ -107,7 +107,6 @@ def speculative_generate(
     generator = torch.Generator().manual_seed(int(seed))
     stats = GenerationStats(proposed_per_position=[0] * k_max, accepted_per_position=[0] * k_max)
     t_model, d_model = CachedModel(target), CachedModel(draft)
-    finish = "length"
     start = time.perf_counter()
     with torch.inference_mode():
         while True:
@@ -138,12 +137,8 @@ def speculative_generate(
                 stats.proposed_per_position[i] += 1
                 stats.accepted_per_position[i] += int(i < n_acc)
 
-            cut = stop.cut(seq[n_prompt:], base - n_prompt)
-            if cut is not None:
-                del seq[n_prompt + cut[0] :]
-                finish = cut[1]
-                break
-            if len(seq) - n_prompt >= max_new_tokens:
+            finish = stop.finished(seq, n_prompt, base - n_prompt, max_new_tokens)
+            if finish is not None:
                 break
     stats.wall_seconds = time.perf_counter() - start
     stats.draft_seconds = d_model.seconds
