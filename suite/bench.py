@@ -29,13 +29,14 @@ from suite.acceptance import (
     projected_speedup,
     prompt_seed,
 )
+from suite.bundle import REFERENCE_DIR
 from suite.decoding import autoregressive_generate, speculative_generate
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
 
 METHODS = ("target", "speculative", "assisted")
-REFERENCE_TARGET = Path("reference/llama/target")
-REFERENCE_DRAFT = Path("reference/llama/draft")
+REFERENCE_FAMILY = REFERENCE_DIR / "llama"
+PROMPT_TASKS = ("gsm8k", "alpaca")
 PROMPT_LENGTHS = (16, 32)
 # A 34M-parameter target against a 2.5M-parameter draft: the target's per-token latency sits well
 # above Python overhead on a 2-core CPU, and the pair's parameter ratio is above 10.
@@ -492,6 +493,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", type=Path, help="save_pretrained folder of the target")
     parser.add_argument("--draft", type=Path, help="save_pretrained folder of the draft")
     parser.add_argument(
+        "--random-pair",
+        action="store_true",
+        help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -513,42 +519,57 @@ def _check_args(args) -> None:
 
 
 def choose_pair(args):
-    """Given folders first, then the bundled pair where it exists, else the random pair."""
+    """Given folders first, else the random pair on request, else the bundled pair.
+
+    Returns (target, draft, info, tokenizer); the tokenizer is None for the random pair.
+    """
+    from suite.models import load_tokenizer
+
     if args.target is not None:
         target, draft = load_pair(args.target, args.draft)
-        return (
-            target,
-            draft,
-            {"kind": "given", "target_path": str(args.target), "draft_path": str(args.draft)},
+        info = {"kind": "given", "target_path": str(args.target), "draft_path": str(args.draft)}
+        has_tokenizer = (Path(args.target) / "tokenizer.json").exists()
+        return target, draft, info, load_tokenizer(args.target) if has_tokenizer else None
+    if args.random_pair:
+        target, draft = random_pair(seed=args.seed)
+        note = RANDOM_PAIR_NOTE.format(
+            second=SECOND_SUCCESSOR,
+            draft_hidden=DRAFT_SHAPE["hidden_size"],
+            target_hidden=TARGET_SHAPE["hidden_size"],
         )
-    if REFERENCE_TARGET.is_dir() and REFERENCE_DRAFT.is_dir():
-        target, draft = load_pair(REFERENCE_TARGET, REFERENCE_DRAFT)
-        return (
-            target,
-            draft,
-            {
-                "kind": "reference",
-                "target_path": str(REFERENCE_TARGET),
-                "draft_path": str(REFERENCE_DRAFT),
-            },
+        info = {"kind": "random-subspace", "seed": args.seed, "construction": note}
+        return target, draft, info, None
+    if not (REFERENCE_FAMILY / "target").is_dir():
+        raise ValueError(
+            f"no bundled pair in {REFERENCE_FAMILY}; pass --target and --draft, or --random-pair"
         )
-    target, draft = random_pair(seed=args.seed)
-    note = RANDOM_PAIR_NOTE.format(
-        second=SECOND_SUCCESSOR,
-        draft_hidden=DRAFT_SHAPE["hidden_size"],
-        target_hidden=TARGET_SHAPE["hidden_size"],
-    )
-    return target, draft, {"kind": "random-subspace", "seed": args.seed, "construction": note}
+    target, draft = load_pair(REFERENCE_FAMILY / "target", REFERENCE_FAMILY / "draft")
+    info = {"kind": "reference", "target": "llama/target", "draft": "llama/draft"}
+    return target, draft, info, load_tokenizer(REFERENCE_FAMILY / "tokenizer")
+
+
+def task_prompts(tokenizer, count: int) -> list[list[int]]:
+    """Test-split instructions in the suite's format, alternating GSM8K and Alpaca."""
+    from suite.data import load_examples
+
+    per_task = [load_examples(task, "test", limit=count) for task in PROMPT_TASKS]
+    examples = [ex for group in zip(*per_task, strict=True) for ex in group][:count]
+    return [tokenizer(ex.prompt, add_special_tokens=False).input_ids for ex in examples]
 
 
 def run(args, pair=None) -> int:
-    """The ``bench`` subcommand; ``pair`` = (target, draft, info) lets tests bring tiny models."""
+    """The ``bench`` subcommand; ``pair`` = (target, draft, info, tokenizer) for tests."""
     _check_args(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    target, draft, info = pair if pair is not None else choose_pair(args)
-    vocab = target.get_output_embeddings().weight.shape[0]
-    prompts = make_prompts(args.prompts, vocab, args.seed)
+    target, draft, info, tokenizer = pair if pair is not None else choose_pair(args)
+    if tokenizer is not None:
+        prompts = task_prompts(tokenizer, args.prompts)
+        info["prompts"] = f"test-split instructions of {', '.join(PROMPT_TASKS)}, alternating"
+    else:
+        vocab = target.get_output_embeddings().weight.shape[0]
+        prompts = make_prompts(args.prompts, vocab, args.seed)
+        info["prompts"] = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
     settings = configure_assistant(draft, args.num_draft_tokens)
     started = datetime.now(UTC)
     load_before = os.getloadavg()

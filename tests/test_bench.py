@@ -52,7 +52,7 @@ def result(tmp_path_factory):
     target, draft = bench.random_pair(
         vocab_size=64, target_shape=TINY_TARGET, draft_shape=TINY_DRAFT, seed=0
     )
-    assert bench.run(_args(out), pair=(target, draft, {"kind": "tiny"})) == 0
+    assert bench.run(_args(out), pair=(target, draft, {"kind": "tiny"}, None)) == 0
     latest = json.loads((out / "latest.json").read_text())
     stamped = [p for p in out.iterdir() if p.name.startswith("bench-")]
     assert len(stamped) == 1
