@@ -16,6 +16,7 @@ from suite.errors import SpecError
 
 REFERENCE_DIR = Path(suite.__file__).resolve().parents[1] / "reference"
 MANIFEST = "MANIFEST.json"
+TRAINING_DATASETS = ("alpaca", "gsm8k")
 
 
 def sha256_file(path: Path) -> str:
@@ -112,6 +113,13 @@ def compact(folder: Path, tokenizer, datasets: list[str], limit: int, tolerance:
     return info
 
 
+def _datasets(entry: dict) -> list[str]:
+    """The datasets an artifact was trained on: a KD draft's one, else the recipe's training set."""
+    if entry.get("dataset"):
+        return [entry["dataset"]]
+    return list(entry.get("datasets") or TRAINING_DATASETS)
+
+
 def build_manifest(
     root: Path = REFERENCE_DIR,
     *,
@@ -148,11 +156,10 @@ def build_manifest(
         tokenizer = load_tokenizer(root / family / "tokenizer")
         for name in names:
             if artifacts[name]["kind"] != "tokenizer":
-                datasets = artifacts[name].get("datasets") or [artifacts[name].get("dataset")]
                 artifacts[name]["storage"] = compact(
                     root / artifacts[name]["path"],
                     tokenizer,
-                    [d for d in datasets if d],
+                    _datasets(artifacts[name]),
                     100,
                     fp16_tolerance,
                 )
@@ -162,25 +169,13 @@ def build_manifest(
             for n in names
             if artifacts[n]["kind"] == "draft"
         }
-        datasets = sorted(
-            {
-                d
-                for n in drafts
-                for d in (
-                    [artifacts[n]["dataset"]]
-                    if artifacts[n].get("dataset")
-                    else ["alpaca", "gsm8k"]
-                )
-            }
-        )
+        datasets = sorted({d for n in drafts for d in _datasets(artifacts[n])})
         for dataset in datasets:
             ids = [
                 tokenizer(ex.prompt, add_special_tokens=False).input_ids
                 for ex in load_examples(dataset, "test", limit=prompts)
             ]
-            chosen = {
-                n: m for n, m in drafts.items() if artifacts[n].get("dataset") in (None, dataset)
-            }
+            chosen = {n: m for n, m in drafts.items() if dataset in _datasets(artifacts[n])}
             for tau in decode_temperatures:
                 results = analytic_acceptance(
                     target,
