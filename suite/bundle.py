@@ -113,6 +113,51 @@ def compact(folder: Path, tokenizer, datasets: list[str], limit: int, tolerance:
     return info
 
 
+def evaluate_target(target, tokenizer, *, prompts: int = 100, max_new_tokens: int = 256) -> dict:
+    """Greedy GSM8K test accuracy (exact match on the final number) and a few greedy samples."""
+    from suite.acceptance import sample_continuations
+    from suite.data import extract_answer, load_examples
+    from suite.specs import DEFAULT_STOP, load_task
+
+    spec = load_task("gsm8k")
+    examples = load_examples(spec, "test", limit=prompts)
+    ids = [tokenizer(ex.prompt, add_special_tokens=False).input_ids for ex in examples]
+    out = sample_continuations(
+        target,
+        ids,
+        temperature=0.0,
+        max_new_tokens=max_new_tokens,
+        seed=0,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    texts = [tokenizer.decode(t, skip_special_tokens=True) for t in out.tokens]
+    texts = [min((t.split(s)[0] for s in DEFAULT_STOP), key=len) for t in texts]
+    correct = [extract_answer(spec, t) == ex.answer for t, ex in zip(texts, examples, strict=True)]
+    samples = []
+    for task in ("gsm8k", "alpaca"):
+        for ex in load_examples(task, "test", limit=2):
+            ids = tokenizer(ex.prompt, add_special_tokens=False).input_ids
+            cont = sample_continuations(
+                target,
+                [ids],
+                temperature=0.0,
+                max_new_tokens=96,
+                seed=0,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            text = tokenizer.decode(cont.tokens[0], skip_special_tokens=True)
+            samples.append({"task": task, "instruction": ex.instruction, "greedy": text})
+    return {
+        "gsm8k_test_accuracy": {
+            "correct": sum(correct),
+            "prompts": len(correct),
+            "accuracy": sum(correct) / len(correct),
+            "decoding": f"greedy, {max_new_tokens} new tokens, answer = last number",
+        },
+        "greedy_samples": samples,
+    }
+
+
 def _datasets(entry: dict) -> list[str]:
     """The datasets an artifact was trained on: a KD draft's one, else the recipe's training set."""
     if entry.get("dataset"):
@@ -164,6 +209,7 @@ def build_manifest(
                     fp16_tolerance,
                 )
         target = load_causal_lm(root / family / "target")
+        artifacts[target_name]["evaluation"] = evaluate_target(target, tokenizer)
         drafts = {
             n: load_causal_lm(root / artifacts[n]["path"])
             for n in names
