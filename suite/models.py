@@ -31,8 +31,7 @@ def load_causal_lm(
     path: str | Path, *, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False
 ):
     """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
-    local = Path(path).exists()
-    if local:
+    if Path(path).exists() or str(path).startswith((".", "/", "~")):
         check_weights_folder(path)
     model = AutoModelForCausalLM.from_pretrained(
         str(path), dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
@@ -41,6 +40,8 @@ def load_causal_lm(
 
 
 def load_tokenizer(path: str | Path, *, trust_remote_code: bool = False):
+    if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
+        raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
 
 
