@@ -92,13 +92,16 @@ def verify(root: Path = REFERENCE_DIR, *, load: bool = True) -> list[str]:
 def compact(folder: Path, tokenizer, datasets: list[str], limit: int, tolerance: float) -> dict:
     """Store the weights in fp16 when that moves held-out loss by less than ``tolerance`` nats."""
     import torch
+    from safetensors import safe_open
 
     from suite.distill.pretrain import heldout_loss
     from suite.models import load_causal_lm
 
+    with safe_open(str(folder / "model.safetensors"), "pt") as fh:
+        stored = fh.get_tensor(next(iter(fh.keys()))).dtype
+    if stored != torch.float32 or (folder / ".fp32").exists():
+        return {"dtype": str(stored).removeprefix("torch.")}
     model = load_causal_lm(folder)
-    if next(iter(model.parameters())).dtype != torch.float32 or (folder / ".fp32").exists():
-        return {"dtype": str(model.config.dtype)}
     before = heldout_loss(model, tokenizer, datasets, limit)
     half = load_causal_lm(folder).to(torch.float16).float()
     after = heldout_loss(half, tokenizer, datasets, limit)
@@ -174,21 +177,32 @@ def build_manifest(
     seed: int = 0,
     fp16_tolerance: float = 0.005,
 ) -> dict:
-    """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec."""
+    """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec.
+
+    Measurements of artifacts whose files (and target) are unchanged since the last manifest,
+    under the same protocol, are carried over instead of recomputed.
+    """
     from suite.acceptance import analytic_acceptance, measure_cost_ratio
     from suite.data import load_examples
     from suite.models import load_causal_lm, load_tokenizer
+
+    protocol = {
+        "engine": "analytic (suite.acceptance)",
+        "split": "test",
+        "prompts": prompts,
+        "max_new_tokens": max_new_tokens,
+        "seed": seed,
+        "decode_temperatures": list(decode_temperatures),
+    }
+    previous = load_manifest(root) if (root / MANIFEST).is_file() else {}
+    old = previous.get("artifacts", {}) if previous.get("acceptance_protocol") == protocol else {}
 
     artifacts: dict[str, dict] = {}
     for info_path in sorted(root.glob("*/*/training.json")):
         folder = info_path.parent
         info = json.loads(info_path.read_text())
         name = f"{folder.parent.name}/{folder.name}"
-        kind = (
-            "tokenizer"
-            if info["artifact"] == "tokenizer"
-            else ("target" if info["artifact"] == "target" else "draft")
-        )
+        kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
         artifacts[name] = {"path": f"{folder.parent.name}/{folder.name}", "kind": kind, **info}
 
     by_family: dict[str, list[str]] = {}
@@ -200,21 +214,36 @@ def build_manifest(
             continue
         tokenizer = load_tokenizer(root / family / "tokenizer")
         for name in names:
-            if artifacts[name]["kind"] != "tokenizer":
-                artifacts[name]["storage"] = compact(
-                    root / artifacts[name]["path"],
-                    tokenizer,
-                    _datasets(artifacts[name]),
-                    100,
-                    fp16_tolerance,
+            entry = artifacts[name]
+            if entry["kind"] != "tokenizer":
+                kept = old.get(name, {}).get("storage")
+                storage = compact(
+                    root / entry["path"], tokenizer, _datasets(entry), 100, fp16_tolerance
                 )
+                entry["storage"] = kept if kept and storage.keys() == {"dtype"} else storage
+            entry["files"] = artifact_files(root / entry["path"])
+
+        def unchanged(name: str) -> bool:
+            return bool(old.get(name)) and old[name].get("files") == artifacts[name]["files"]
+
+        target_same = unchanged(target_name)
         target = load_causal_lm(root / family / "target")
-        artifacts[target_name]["evaluation"] = evaluate_target(target, tokenizer)
-        drafts = {
-            n: load_causal_lm(root / artifacts[n]["path"])
-            for n in names
-            if artifacts[n]["kind"] == "draft"
-        }
+        if target_same and "evaluation" in old[target_name]:
+            artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
+        else:
+            artifacts[target_name]["evaluation"] = evaluate_target(target, tokenizer)
+        drafts = {}
+        for n in names:
+            if artifacts[n]["kind"] != "draft":
+                continue
+            artifacts[n]["parameter_ratio"] = (
+                artifacts[target_name]["parameters"] / (artifacts[n]["parameters"])
+            )
+            if target_same and unchanged(n) and "acceptance" in old[n]:
+                artifacts[n]["acceptance"] = old[n]["acceptance"]
+                artifacts[n]["cost_ratio"] = old[n]["cost_ratio"]
+            else:
+                drafts[n] = load_causal_lm(root / artifacts[n]["path"])
         datasets = sorted({d for n in drafts for d in _datasets(artifacts[n])})
         for dataset in datasets:
             ids = [
@@ -243,24 +272,10 @@ def build_manifest(
                         "tokens": res.tokens,
                     }
         for n, model in drafts.items():
-            cost = measure_cost_ratio(target, model)
-            artifacts[n]["cost_ratio"] = cost.cost_ratio
-        ratio = artifacts[target_name]["parameters"]
-        for n in drafts:
-            artifacts[n]["parameter_ratio"] = ratio / artifacts[n]["parameters"]
+            artifacts[n]["cost_ratio"] = measure_cost_ratio(target, model).cost_ratio
 
     for entry in artifacts.values():
-        entry["files"] = artifact_files(root / entry["path"])
-    manifest = {
-        "acceptance_protocol": {
-            "engine": "analytic (suite.acceptance)",
-            "split": "test",
-            "prompts": prompts,
-            "max_new_tokens": max_new_tokens,
-            "seed": seed,
-            "decode_temperatures": list(decode_temperatures),
-        },
-        "artifacts": artifacts,
-    }
+        entry.setdefault("files", artifact_files(root / entry["path"]))
+    manifest = {"acceptance_protocol": protocol, "artifacts": artifacts}
     write_manifest(manifest, root)
     return manifest
