@@ -176,6 +176,7 @@ def build_manifest(
     max_new_tokens: int = 64,
     seed: int = 0,
     fp16_tolerance: float = 0.005,
+    evaluation_prompts: int = 100,
 ) -> dict:
     """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec.
 
@@ -231,7 +232,9 @@ def build_manifest(
         if target_same and "evaluation" in old[target_name]:
             artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
         else:
-            artifacts[target_name]["evaluation"] = evaluate_target(target, tokenizer)
+            artifacts[target_name]["evaluation"] = evaluate_target(
+                target, tokenizer, prompts=evaluation_prompts
+            )
         drafts = {}
         for n in names:
             if artifacts[n]["kind"] != "draft":

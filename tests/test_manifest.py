@@ -1,0 +1,66 @@
+"""Building the manifest on a tiny bundle: hashes, fp16 storage, acceptance, carry-over."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from suite.bundle import build_manifest, verify
+from suite.distill.pretrain import load_recipe, run_tokenizer
+from tests.models import tiny_llama
+
+
+@pytest.fixture
+def bundle(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    recipe_path = tmp_path / "r.yaml"
+    recipe_path.write_text(
+        yaml.safe_dump(
+            {
+                "name": "tiny",
+                "seed": 0,
+                "datasets": ["gsm8k"],
+                "tokenizer": {"vocab_size": 300},
+                "models": {},
+            }
+        )
+    )
+    root = tmp_path / "reference"
+    family = root / "tiny"
+    run_tokenizer(load_recipe(recipe_path), family)
+    for role, hidden in (("target", 32), ("draft", 16)):
+        model = tiny_llama(300, hidden=hidden, layers=1, seed=hidden)
+        model.save_pretrained(family / role)
+        info = {"artifact": role, "parameters": sum(p.numel() for p in model.parameters())}
+        (family / role / "training.json").write_text(json.dumps(info | {"datasets": ["gsm8k"]}))
+    return root
+
+
+def _build(root):
+    return build_manifest(
+        root, decode_temperatures=(0.0, 1.0), prompts=3, max_new_tokens=4, evaluation_prompts=2
+    )
+
+
+def test_manifest_hashes_compacts_and_measures_then_carries_over(bundle):
+    first = _build(bundle)
+    arts = first["artifacts"]
+    assert set(arts) == {"tiny/tokenizer", "tiny/target", "tiny/draft"}
+    assert arts["tiny/draft"]["storage"]["dtype"] == "float16"
+    assert arts["tiny/draft"]["storage"]["max_shift_nats"] < 0.005
+    assert set(arts["tiny/draft"]["acceptance"]["gsm8k"]) == {"0.0", "1.0"}
+    assert 0 <= arts["tiny/draft"]["acceptance"]["gsm8k"]["1.0"]["alpha"] <= 1
+    assert arts["tiny/draft"]["parameter_ratio"] > 1
+    assert arts["tiny/target"]["evaluation"]["gsm8k_test_accuracy"]["prompts"] == 2
+    assert verify(bundle) == []
+    # Nothing changed: the rebuilt manifest is identical, measurements included.
+    assert _build(bundle) == first
+    # A draft's weights change: its hash changes and verify reports the stale manifest.
+    tiny_llama(300, hidden=16, layers=1, seed=99).save_pretrained(bundle / "tiny" / "draft")
+    assert any("model.safetensors sha256" in p for p in verify(bundle, load=False))
+    rebuilt = _build(bundle)["artifacts"]["tiny/draft"]
+    assert rebuilt["files"] != arts["tiny/draft"]["files"]
+    assert rebuilt["acceptance"] != arts["tiny/draft"]["acceptance"]  # measured anew
+    assert verify(bundle) == []
