@@ -199,14 +199,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
     p.set_defaults(func=_cmd_verify)
 
-    try:
-        from suite import bench
-    except ImportError:  # pragma: no cover - bench is part of the package
-        bench = None
-    if bench is not None:
-        p = sub.add_parser("bench", help="time target alone, our decoder and assisted generation")
-        bench.add_arguments(p)
-        p.set_defaults(func=_cmd_bench)
+    from suite import bench
+
+    p = sub.add_parser("bench", help="time target alone, our decoder and assisted generation")
+    bench.add_arguments(p)
+    p.set_defaults(func=_cmd_bench)
     return parser
 
 
