@@ -128,6 +128,28 @@ def _cmd_distill(args) -> int:
     return 0
 
 
+def _cmd_run(args) -> int:
+    from suite.profiles import load_profile
+    from suite.runner import run_plan
+    from suite.studies import load_studies, plan_studies
+
+    profile = load_profile(args.profile)
+    studies = load_studies(args.studies)
+    engines = tuple(args.engine) if args.engine else None
+    plan = plan_studies(studies, profile, engines)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = args.out or f"results/{profile.name}"
+    report = run_plan(plan, out, workers=args.workers, progress=not args.quiet)
+    print(
+        f"{report.cells} cells in {report.folder}: {report.already_done} already done, "
+        f"{report.ran} run in {report.seconds:.1f} s"
+    )
+    return 0
+
+
 def _cmd_bench(args) -> int:
     from suite import bench
 
@@ -198,6 +220,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
     p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("run", help="run studies (tasks/studies) under a profile, resumably")
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument(
+        "--engine", nargs="+", choices=["analytic", "empirical"], help="only these engines"
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
 
     from suite import bench
 

@@ -28,21 +28,33 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
 
 
 def load_causal_lm(
-    path: str | Path, *, dtype: torch.dtype = torch.float32, trust_remote_code: bool = False
+    path: str | Path,
+    *,
+    dtype: torch.dtype = torch.float32,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
 ):
     """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
     if Path(path).exists() or str(path).startswith((".", "/", "~")):
         check_weights_folder(path)
     model = AutoModelForCausalLM.from_pretrained(
-        str(path), dtype=dtype, use_safetensors=True, trust_remote_code=trust_remote_code
+        str(path),
+        dtype=dtype,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
     )
     return model.eval()
 
 
-def load_tokenizer(path: str | Path, *, trust_remote_code: bool = False):
+def load_tokenizer(
+    path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
+):
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
-    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code)
+    return AutoTokenizer.from_pretrained(
+        str(path), trust_remote_code=trust_remote_code, revision=revision
+    )
 
 
 def parameter_count(model) -> int:

@@ -7,6 +7,7 @@ to ``tasks/``. Every bad input raises :class:`SpecError` naming the file, the fi
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ class TaskSpec:
         raise SpecError(self.path, "splits", name, f"unknown split; known: {known}")
 
 
-class _Reader:
+class Reader:
     """Type-checks one YAML file, keeping the file path for every error."""
 
     def __init__(self, path: Path):
@@ -136,6 +137,15 @@ class _Reader:
         for key in sorted(required):
             if key not in value:
                 raise self.error(f"{prefix}{key}", None, "missing required field")
+        return value
+
+    def named(self, value: Any, field: str) -> dict:
+        """A mapping whose keys are names chosen by the user (families, drafts, datasets)."""
+        if not isinstance(value, dict):
+            raise self.error(field or None, value, "expected a mapping")
+        for key in value:
+            if not isinstance(key, str) or not key.strip():
+                raise self.error(field, key, "keys must be non-empty strings")
         return value
 
     def string(self, value: Any, field: str, *, blank: bool = False) -> str:
@@ -179,13 +189,28 @@ class _Reader:
             ) from None
         return source
 
+    def temperatures(self, value: Any, field: str) -> tuple[float, ...]:
+        """A non-empty list of distinct temperatures, each finite and >= 0."""
+        if not isinstance(value, list) or not value:
+            raise self.error(field, value, "expected a non-empty list of temperatures")
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise self.error(f"{field}[{i}]", v, "expected a number")
+            if not math.isfinite(v) or v < 0:
+                raise self.error(f"{field}[{i}]", v, "a temperature must be finite and >= 0")
+            if float(v) in out:
+                raise self.error(f"{field}[{i}]", v, "listed twice")
+            out.append(float(v))
+        return tuple(out)
+
     def choice(self, value: Any, field: str, options: tuple[str, ...]) -> str:
         if value not in options:
             raise self.error(field, value, f"expected one of: {', '.join(options)}")
         return value
 
 
-def _read_source(r: _Reader, raw: Any) -> Source:
+def _read_source(r: Reader, raw: Any) -> Source:
     d = r.mapping(raw, "source", {"format"}, {"hub", "record_tag"})
     fmt = r.choice(d["format"], "source.format", FORMATS)
     hub = None
@@ -206,7 +231,7 @@ def _read_source(r: _Reader, raw: Any) -> Source:
     return Source(format=fmt, hub=hub, record_tag=record_tag)
 
 
-def _read_hash_range(r: _Reader, value: Any, field: str) -> tuple[float, float]:
+def _read_hash_range(r: Reader, value: Any, field: str) -> tuple[float, float]:
     ok = isinstance(value, list) and len(value) == 2
     ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
     if not ok or not 0.0 <= value[0] < value[1] <= 1.0:
@@ -214,7 +239,7 @@ def _read_hash_range(r: _Reader, value: Any, field: str) -> tuple[float, float]:
     return (float(value[0]), float(value[1]))
 
 
-def _read_splits(r: _Reader, raw: Any) -> tuple[Split, ...]:
+def _read_splits(r: Reader, raw: Any) -> tuple[Split, ...]:
     if not isinstance(raw, dict) or not raw:
         raise r.error("splits", raw, "expected a non-empty mapping of split name to split")
     splits = []
@@ -242,7 +267,7 @@ def _read_splits(r: _Reader, raw: Any) -> tuple[Split, ...]:
     return tuple(splits)
 
 
-def _read_answer(r: _Reader, raw: Any) -> AnswerSpec:
+def _read_answer(r: Reader, raw: Any) -> AnswerSpec:
     d = r.mapping(raw, "answer", {"template", "patterns"}, {"normalize"})
     if not isinstance(d["patterns"], list) or not d["patterns"]:
         raise r.error("answer.patterns", d["patterns"], "expected a non-empty list")
@@ -279,7 +304,7 @@ def load_spec(path: str | Path) -> TaskSpec:
         raise SpecError(path, None, None, f"cannot read task spec: {e.strerror}") from None
     except yaml.YAMLError as e:
         raise SpecError(path, None, None, f"invalid YAML: {e}") from None
-    r = _Reader(path)
+    r = Reader(path)
     if not isinstance(raw, dict):
         raise r.error(None, raw, "expected a YAML mapping at the top level")
     d = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)

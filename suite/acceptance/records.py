@@ -64,6 +64,8 @@ class AcceptanceResult:
     n_boot: int
     confidence_level: float = CONFIDENCE_LEVEL
     continuations: Continuations | None = field(default=None, repr=False, compare=False)
+    # β at every position of every prompt's continuation, for analyses by token.
+    prompt_betas: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
 
     def mean_accepted_length(self, k: int) -> float:
         return mean_accepted_length(self.acceptance_rate, k)
@@ -75,6 +77,7 @@ class AcceptanceResult:
         """A JSON-ready record for the results store; the continuations stay out of it."""
         out = asdict(self)
         out.pop("continuations")
+        out.pop("prompt_betas")
         out["confidence_interval"] = list(self.confidence_interval)
         out["prompt_acceptance"] = list(self.prompt_acceptance)
         out["prompt_tokens"] = list(self.prompt_tokens)
@@ -126,6 +129,7 @@ def summarize(
         temperature=continuations.temperature,
         n_boot=n_boot,
         continuations=continuations,
+        prompt_betas=tuple(betas),
     )
 
 

@@ -1,0 +1,314 @@
+"""Running cells: the analytic engine on a group of cells, the decoders on one empirical cell.
+
+Everything random is seeded from the cell, so a cell's record is the same on every run except
+under ``"timing"`` (clocks, and what is computed from them: c, γ).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+import torch
+import transformers
+
+from suite.acceptance import measure_cost_ratio
+from suite.acceptance.engine import prompt_seed, sample_continuations, score_continuations
+from suite.acceptance.records import mean_accepted_length
+from suite.data import load_examples
+from suite.decoding import autoregressive_generate, speculative_generate
+from suite.models import load_causal_lm, load_tokenizer
+from suite.profiles import REPO_ROOT, ModelRef, Profile
+from suite.provenance import code_version, hardware, packages
+from suite.specs import load_task
+from suite.studies import Cell
+
+N_BOOT = 1000
+transformers.utils.logging.disable_progress_bar()
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a worker needs besides the cells: the profile (models, sizes) and model hashes."""
+
+    profile: Profile
+    fingerprints: dict[str, str]  # model location -> sha256 (or Hub id@revision)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+@functools.lru_cache(maxsize=64)
+def _model(location: str, revision: str | None, dtype: str, device: str):
+    model = load_causal_lm(location, dtype=_DTYPES[dtype], revision=revision)
+    return model.to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _tokenizer(location: str, revision: str | None):
+    return load_tokenizer(location, revision=revision)
+
+
+@functools.lru_cache(maxsize=128)
+def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str) -> float:
+    return measure_cost_ratio(
+        _model(target.location, target.revision, dtype, device),
+        _model(draft.location, draft.revision, dtype, device),
+    ).cost_ratio
+
+
+@functools.lru_cache(maxsize=8)
+def _token_chars(location: str, revision: str | None) -> np.ndarray:
+    """Characters of each vocabulary entry's decoded text, surrounding whitespace stripped."""
+    tokenizer = _tokenizer(location, revision)
+    return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
+
+
+def by_token_chars(betas, tokens, chars: np.ndarray, longest: int = 8) -> dict[str, list]:
+    """Σβ and count by token length in characters (the last bucket holds ``longest`` and up)."""
+    sums, counts = np.zeros(longest + 1), np.zeros(longest + 1, dtype=np.int64)
+    for beta, toks in zip(betas, tokens, strict=True):
+        length = np.minimum(chars[np.asarray(toks[: len(beta)], dtype=np.int64)], longest)
+        np.add.at(sums, length, beta)
+        np.add.at(counts, length, 1)
+    return {str(n): [float(sums[n]), int(counts[n])] for n in range(longest + 1) if counts[n]}
+
+
+@functools.lru_cache(maxsize=32)
+def _examples(dataset: str, split: str, prompts: int):
+    return load_examples(dataset, split, limit=prompts)
+
+
+class Models:
+    """Loads models of one family once per process, on the profile's device and dtype."""
+
+    def __init__(self, ctx: Context, family: str):
+        self.ctx = ctx
+        self.family = ctx.profile.models[family]
+        self.device = resolve_device(ctx.profile.device)
+        self.dtype = ctx.profile.dtype
+
+    def load(self, ref: ModelRef):
+        return _model(ref.location, ref.revision, self.dtype, self.device)
+
+    def target(self):
+        return self.load(self.family.target)
+
+    def draft(self, name: str):
+        return self.load(self.family.drafts[name])
+
+    def tokenizer(self):
+        ref = self.family.tokenizer
+        return _tokenizer(ref.location, ref.revision)
+
+    def token_chars(self) -> np.ndarray:
+        ref = self.family.tokenizer
+        return _token_chars(ref.location, ref.revision)
+
+    def cost_ratio(self, name: str) -> float:
+        draft = self.family.drafts[name]
+        return _cost_ratio(self.family.target, draft, self.dtype, self.device)
+
+    def provenance(self, draft: str) -> dict:
+        fp = self.ctx.fingerprints
+        refs = {
+            "tokenizer": self.family.tokenizer,
+            "target": self.family.target,
+            "draft": self.family.drafts[draft],
+        }
+        return {
+            **code_version(),
+            "packages": packages(),
+            "hardware": hardware(self.device),
+            "profile": self.ctx.profile.name,
+            "models": {
+                role: {"location": _portable(ref), "sha256": fp.get(ref.location)}
+                for role, ref in refs.items()
+            },
+        }
+
+
+def _portable(ref: ModelRef) -> str:
+    """Bundle paths relative to the repository, so records do not depend on the checkout path."""
+    if ref.path is None:
+        return f"{ref.hub}@{ref.revision or 'main'}"
+    try:
+        return str(ref.path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(ref.path)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _prompt_ids(tokenizer, examples) -> list[list[int]]:
+    return [tokenizer(ex.prompt).input_ids for ex in examples]
+
+
+def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[dict]:
+    """One group: the target's continuations sampled once, each draft scored on them."""
+    first = cells[0]
+    models = Models(ctx, first.family)
+    tokenizer = models.tokenizer()
+    target = models.target()
+    examples = _examples(first.dataset, first.split, first.prompts)
+    start = time.perf_counter()
+    continuations = sample_continuations(
+        target,
+        _prompt_ids(tokenizer, examples),
+        temperature=first.decode_temperature,
+        max_new_tokens=first.max_new_tokens,
+        seed=first.seed,
+        eos_token_id=tokenizer.eos_token_id,
+        batch_size=ctx.profile.sizes["analytic"].batch_size,
+    )
+    sample_seconds = time.perf_counter() - start
+    names = list(dict.fromkeys(c.draft for c in cells))
+    for name in names:
+        start = time.perf_counter()
+        result = score_continuations(
+            target, {name: models.draft(name)}, continuations, n_boot=N_BOOT
+        )[name]
+        score_seconds = time.perf_counter() - start
+        chars = models.token_chars()
+        prompt_chars = [
+            float(chars[np.asarray(toks, dtype=np.int64)].mean()) if toks else float("nan")
+            for toks in continuations.tokens
+        ]
+        by_chars = by_token_chars(result.prompt_betas, continuations.tokens, chars)
+        c = models.cost_ratio(name)
+        for cell in (c_ for c_ in cells if c_.draft == name):
+            k = cell.num_draft_tokens
+            yield {
+                "key": cell.key,
+                "cell": cell.to_dict(),
+                "prompt_ids": [ex.id for ex in examples],
+                "result": {
+                    **result.to_dict(),
+                    "mean_accepted_length": mean_accepted_length(result.acceptance_rate, k),
+                    "prompt_token_chars": prompt_chars,
+                    "acceptance_by_token_chars": by_chars,
+                },
+                "provenance": models.provenance(name),
+                "timing": {
+                    "cost_ratio": c,
+                    "projected_speedup": result.projected_speedup(k, c),
+                    "sample_seconds": sample_seconds,
+                    "score_seconds": score_seconds,
+                    "finished_at": _now(),
+                },
+            }
+
+
+def _decoded(out, tokenizer) -> dict:
+    return {
+        "tokens": len(out.tokens),
+        "finish_reason": out.finish_reason,
+        "text": tokenizer.decode(out.tokens, skip_special_tokens=True),
+    }
+
+
+def run_empirical(cell: Cell, ctx: Context) -> dict:
+    """Speculative decoding and the target alone on the same prompts and seeds, interleaved."""
+    models = Models(ctx, cell.family)
+    tokenizer, target, draft = models.tokenizer(), models.target(), models.draft(cell.draft)
+    spec = load_task(cell.dataset)
+    examples = _examples(cell.dataset, cell.split, cell.prompts)
+    common = dict(
+        temperature=cell.decode_temperature,
+        max_new_tokens=cell.max_new_tokens,
+        eos_token_id=tokenizer.eos_token_id,
+        stop_strings=spec.stop,
+        tokenizer=tokenizer,
+    )
+    per_prompt, timing = [], []
+    k = cell.num_draft_tokens
+    totals = np.zeros(4, dtype=np.int64)  # proposed, accepted, judged, steps
+    position = np.zeros((2, k), dtype=np.int64)
+    for i, ids in enumerate(_prompt_ids(tokenizer, examples)):
+        seed = prompt_seed(cell.seed, i)
+        outs = {}
+        # Alternate which decoder goes first, so drift in machine load hits both alike.
+        for which in ("target", "speculative") if i % 2 == 0 else ("speculative", "target"):
+            if which == "target":
+                outs[which] = autoregressive_generate(target, list(ids), seed=seed, **common)
+            else:
+                outs[which] = speculative_generate(
+                    target, draft, list(ids), num_draft_tokens=k, seed=seed, **common
+                )
+        s, t = outs["speculative"], outs["target"]
+        st = s.stats
+        totals += (st.proposed, st.accepted, st.judged, st.steps)
+        position += np.array([st.proposed_per_position, st.accepted_per_position])
+        per_prompt.append(
+            {
+                "id": examples[i].id,
+                "seed": seed,
+                "acceptance_rate": st.acceptance_rate,
+                "judged_acceptance_rate": st.judged_acceptance_rate,
+                "mean_accepted_length": st.mean_accepted_length,
+                "steps": st.steps,
+                "proposed": st.proposed,
+                "accepted": st.accepted,
+                "judged": st.judged,
+                "proposed_per_position": st.proposed_per_position,
+                "accepted_per_position": st.accepted_per_position,
+                "identical": s.tokens == t.tokens,
+                "speculative": _decoded(s, tokenizer),
+                "target": _decoded(t, tokenizer),
+            }
+        )
+        s_rate = st.wall_seconds / max(len(s.tokens), 1)
+        t_rate = t.stats.wall_seconds / max(len(t.tokens), 1)
+        timing.append(
+            {
+                "speculative_seconds": st.wall_seconds,
+                "draft_seconds": st.draft_seconds,
+                "target_seconds": st.target_seconds,
+                "baseline_seconds": t.stats.wall_seconds,
+                "speedup": t_rate / s_rate,
+            }
+        )
+    proposed, accepted, judged, steps = (int(x) for x in totals)
+    spec_tokens = sum(p["speculative"]["tokens"] for p in per_prompt)
+    base_tokens = sum(p["target"]["tokens"] for p in per_prompt)
+    spec_seconds = sum(t["speculative_seconds"] for t in timing)
+    base_seconds = sum(t["baseline_seconds"] for t in timing)
+    return {
+        "key": cell.key,
+        "cell": cell.to_dict(),
+        "prompt_ids": [ex.id for ex in examples],
+        "result": {
+            "acceptance_rate": accepted / proposed if proposed else float("nan"),
+            "judged_acceptance_rate": accepted / judged if judged else float("nan"),
+            "mean_accepted_length": 1.0 + accepted / steps if steps else float("nan"),
+            "position_acceptance": [
+                a / n if n else float("nan") for n, a in zip(*position.tolist(), strict=True)
+            ],
+            "proposed": proposed,
+            "accepted": accepted,
+            "judged": judged,
+            "steps": steps,
+            "tokens_speculative": spec_tokens,
+            "tokens_target": base_tokens,
+            "identical_outputs": sum(p["identical"] for p in per_prompt),
+            "per_prompt": per_prompt,
+        },
+        "provenance": models.provenance(cell.draft),
+        "timing": {
+            "speedup": (base_seconds / max(base_tokens, 1)) / (spec_seconds / max(spec_tokens, 1)),
+            "speculative_seconds": spec_seconds,
+            "baseline_seconds": base_seconds,
+            "per_prompt": timing,
+            "finished_at": _now(),
+        },
+    }

@@ -1,0 +1,215 @@
+"""Profiles: the sizes of a run (prompts, seeds, tokens) and the models it runs on.
+
+A profile changes sizes and model locations, never code paths (DESIGN section 9). ``smoke``,
+``quick`` and ``full`` run on the bundle in ``reference/``; ``paper`` names the paper's own models
+on the Hugging Face Hub and validates here without a network, because nothing is fetched until a
+model is loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import suite
+from suite.errors import SpecError
+from suite.specs import Reader
+
+REPO_ROOT = Path(suite.__file__).resolve().parents[1]
+PROFILES_DIR = REPO_ROOT / "tasks" / "profiles"
+ENGINES = ("analytic", "empirical")
+DEVICES = ("cpu", "cuda", "auto")
+DTYPES = ("float32", "float16", "bfloat16")
+BASE_DRAFT = "base"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_NOT_DRAFTS = ("tokenizer", "target")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model by local folder or by Hub id (with an optional pinned revision)."""
+
+    name: str
+    path: Path | None = None
+    hub: str | None = None
+    revision: str | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.path is not None else self.hub
+
+    def fingerprint(self) -> str:
+        """sha256 over the folder's files (name and content), or the Hub id at its revision."""
+        if self.path is None:
+            return f"hub:{self.hub}@{self.revision or 'main'}"
+        return _folder_digest(self.path)
+
+
+@dataclass(frozen=True)
+class FamilyModels:
+    """One model family of a profile: tokenizer, target, and every draft by name."""
+
+    family: str
+    tokenizer: ModelRef
+    target: ModelRef
+    drafts: dict[str, ModelRef]
+
+
+@dataclass(frozen=True)
+class EngineSizes:
+    prompts: int
+    seeds: int
+    max_new_tokens: int
+    batch_size: int = 16
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    device: str
+    dtype: str
+    models: dict[str, FamilyModels]
+    sizes: dict[str, EngineSizes]
+    path: Path
+
+    def family(self, name: str, where: Path, field: str) -> FamilyModels:
+        if name not in self.models:
+            known = ", ".join(sorted(self.models))
+            message = f"profile '{self.name}' has no such model family; known: {known}"
+            raise SpecError(where, field, name, message)
+        return self.models[name]
+
+
+def _folder_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for p in sorted(folder.iterdir()):
+        if p.is_file():
+            digest.update(p.name.encode() + b"\0")
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _local(r: Reader, value: Any, field: str) -> Path:
+    path = Path(r.string(value, field)).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
+    d = r.mapping(raw, field, set(), {"hub", "revision", "path"})
+    if ("hub" in d) == ("path" in d):
+        raise r.error(field, raw, "give exactly one of 'hub' (a Hub id) or 'path' (a folder)")
+    if "path" in d:
+        return ModelRef(name, path=_local(r, d["path"], f"{field}.path"))
+    hub = r.string(d["hub"], f"{field}.hub")
+    if not _HUB_ID.match(hub):
+        raise r.error(f"{field}.hub", hub, "expected a Hub id like 'owner/name'")
+    revision = r.string(d["revision"], f"{field}.revision") if "revision" in d else None
+    return ModelRef(name, hub=hub, revision=revision)
+
+
+def _bundle_drafts(folder: Path) -> dict[str, ModelRef]:
+    """Every model folder in a bundle besides tokenizer and target; ``draft`` is the base draft."""
+    drafts = {}
+    for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
+        if sub.name in _NOT_DRAFTS or not (sub / "config.json").is_file():
+            continue
+        name = BASE_DRAFT if sub.name == "draft" else sub.name
+        drafts[name] = ModelRef(name, path=sub)
+    return drafts
+
+
+def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
+    field = f"models.{family}"
+    d = r.mapping(raw, field, set(), {"bundle", "target", "tokenizer", "drafts", "drafts_dir"})
+    if "bundle" in d:
+        if set(d) - {"bundle", "drafts_dir"}:
+            raise r.error(field, sorted(d), "a bundle names its own target, tokenizer and drafts")
+        folder = _local(r, d["bundle"], f"{field}.bundle")
+        if not (folder / "target").is_dir():
+            raise r.error(f"{field}.bundle", d["bundle"], f"no target in {folder}")
+        target = ModelRef("target", path=folder / "target")
+        tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
+        drafts = _bundle_drafts(folder)
+    else:
+        if "target" not in d:
+            raise r.error(f"{field}.target", None, "missing required field (or give 'bundle')")
+        target = _model_ref(r, "target", d["target"], f"{field}.target")
+        tokenizer = (
+            _model_ref(r, "tokenizer", d["tokenizer"], f"{field}.tokenizer")
+            if "tokenizer" in d
+            else ModelRef("tokenizer", target.path, target.hub, target.revision)
+        )
+        drafts = {}
+        for name, ref in r.named(d.get("drafts", {}), f"{field}.drafts").items():
+            drafts[name] = _model_ref(r, name, ref, f"{field}.drafts.{name}")
+    if "drafts_dir" in d:
+        # Extra drafts (say, the full τ_kd grid from `suite distill --full-grid`), if built.
+        extra = _bundle_drafts(_local(r, d["drafts_dir"], f"{field}.drafts_dir"))
+        drafts.update({k: v for k, v in extra.items() if k not in drafts})
+    return FamilyModels(family, tokenizer, target, drafts)
+
+
+def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
+    d = r.mapping(raw, "sizes", set(ENGINES), set())
+    out = {}
+    for engine in ENGINES:
+        field = f"sizes.{engine}"
+        e = r.mapping(d[engine], field, {"prompts", "seeds", "max_new_tokens"}, {"batch_size"})
+        out[engine] = EngineSizes(
+            prompts=r.positive_int(e["prompts"], f"{field}.prompts"),
+            seeds=r.positive_int(e["seeds"], f"{field}.seeds"),
+            max_new_tokens=r.positive_int(e["max_new_tokens"], f"{field}.max_new_tokens"),
+            batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size"),
+        )
+    return out
+
+
+def load_profile_file(path: str | Path) -> Profile:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read profile: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    r = Reader(path)
+    d = r.mapping(raw, "", {"name", "description", "models", "sizes"}, {"device", "dtype"})
+    name = r.string(d["name"], "name")
+    if name != path.stem:
+        raise r.error("name", name, f"must match the file name '{path.stem}'")
+    models = r.named(d["models"], "models")
+    if not models:
+        raise r.error("models", models, "name at least one model family")
+    return Profile(
+        name=name,
+        description=r.string(d["description"], "description"),
+        device=r.choice(d.get("device", "cpu"), "device", DEVICES),
+        dtype=r.choice(d.get("dtype", "float32"), "dtype", DTYPES),
+        models={fam: _family(r, fam, spec) for fam, spec in models.items()},
+        sizes=_sizes(r, d["sizes"]),
+        path=path,
+    )
+
+
+def profile_names(folder: Path = PROFILES_DIR) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_profile(name: str, folder: Path = PROFILES_DIR) -> Profile:
+    """A profile by name (``tasks/profiles/<name>.yaml``) or by path to a YAML file."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_profile_file(candidate)
+    path = folder / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(profile_names(folder)) or "(none)"
+        raise SpecError(folder, "profile", name, f"unknown profile; known: {known}")
+    return load_profile_file(path)

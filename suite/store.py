@@ -1,0 +1,129 @@
+"""The results store: one JSON line per finished cell, appended atomically, resumable.
+
+``run.json`` says which studies and profile a folder holds, so a second run of the same command
+resumes and a different one is refused. Each record is written with one ``write`` on an
+``O_APPEND`` descriptor and fsynced; a line torn by a crash (no trailing newline) is cut away on
+the next open, so a killed run loses at most the cell it was writing and never leaves a corrupt or
+duplicated line. Timing fields live under ``"timing"`` so the rest of a record is reproducible.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from suite.errors import SpecError
+
+RUN_FILE = "run.json"
+CELLS_FILE = "cells.jsonl"
+TIMING = "timing"
+
+
+def clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (strict JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
+def dumps(record: dict) -> str:
+    return json.dumps(clean(record), sort_keys=True, ensure_ascii=False, allow_nan=False)
+
+
+def without_timing(record: dict) -> dict:
+    return {k: v for k, v in record.items() if k != TIMING}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+class ResultsStore:
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self.cells_path = self.folder / CELLS_FILE
+        self.run_path = self.folder / RUN_FILE
+
+    def check(self, header: dict) -> None:
+        """Refuse a folder that holds another run's results; writes nothing."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise SpecError(self.folder, "out", str(self.folder), "exists and is not a folder")
+        if self.run_path.is_file():
+            try:
+                held = json.loads(self.run_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as err:
+                message = f"unreadable run header: {err}"
+                raise SpecError(self.run_path, None, None, message) from None
+            for field in ("studies", "profile"):
+                if held.get(field) != header[field]:
+                    raise SpecError(
+                        self.run_path,
+                        field,
+                        held.get(field),
+                        f"this folder holds the results of another run (asked for "
+                        f"{header[field]!r}); choose another --out",
+                    )
+        elif self.cells_path.exists():
+            raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
+
+    def open(self, header: dict) -> dict[str, dict]:
+        """Create the folder, (re)write the header, repair a torn tail; return finished records."""
+        self.check(header)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomic(self.run_path, json.dumps(header, indent=2, sort_keys=True) + "\n")
+        return self.load(repair=True)
+
+    def header(self) -> dict:
+        return json.loads(self.run_path.read_text(encoding="utf-8"))
+
+    def load(self, *, repair: bool = False) -> dict[str, dict]:
+        """Finished records by cell key, in file order; the first of any duplicate wins."""
+        if not self.cells_path.is_file():
+            return {}
+        data = self.cells_path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data) and repair:
+            with self.cells_path.open("r+b") as fh:
+                fh.truncate(end)
+                os.fsync(fh.fileno())
+        records: dict[str, dict] = {}
+        for number, line in enumerate(data[:end].splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
+            records.setdefault(record["key"], record)
+        return records
+
+    def append(self, record: dict) -> None:
+        line = (dumps(record) + "\n").encode("utf-8")
+        fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(line)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def finalize(self, order: list[str]) -> None:
+        """Rewrite the file in plan order, so equal runs give equal files (timing aside)."""
+        records = self.load()
+        rank = {key: i for i, key in enumerate(order)}
+        keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
+        write_atomic(self.cells_path, "".join(dumps(records[k]) + "\n" for k in keys))

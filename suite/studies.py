@@ -1,0 +1,270 @@
+"""Study specs (``tasks/studies/*.yaml``) and their expansion into cells.
+
+A study names the grid of one claim group: datasets, drafts, decoding temperatures, K and the
+engines. The profile gives the sizes (prompts, seeds, tokens) and the models. A cell is one point
+of the grid for one seed and one engine; identical cells of different studies are run once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from suite.errors import SpecError
+from suite.profiles import ENGINES, REPO_ROOT, Profile
+from suite.specs import Reader, load_task
+
+STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
+_GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
+
+
+@dataclass(frozen=True)
+class Grid:
+    """``datasets`` pairs each evaluation set with the dataset its drafts were distilled on."""
+
+    datasets: tuple[tuple[str, str], ...]
+    drafts: tuple[str, ...]
+    decode_temperatures: tuple[float, ...]
+    num_draft_tokens: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    title: str
+    description: str
+    claims: tuple[int, ...]
+    family: str
+    engines: tuple[str, ...]
+    grid: Grid
+    empirical: dict  # overrides of grid fields for the (slower) empirical engine
+    profiles: dict  # profile name -> {"grid": overrides, "empirical": overrides}
+    split: str
+    path: Path
+
+    def grid_for(self, profile: str, engine: str) -> Grid:
+        """Grid, then the profile's grid overrides; for the empirical engine its own on top."""
+        over = self.profiles.get(profile, {})
+        grid = replace(self.grid, **over.get("grid", {}))
+        if engine == "empirical":
+            grid = replace(grid, **{**self.empirical, **over.get("empirical", {})})
+        return grid
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a study grid, for one seed: the unit of work and of the results store."""
+
+    engine: str
+    family: str
+    dataset: str
+    split: str
+    draft: str
+    decode_temperature: float
+    num_draft_tokens: int
+    seed: int
+    prompts: int
+    max_new_tokens: int
+
+    @property
+    def key(self) -> str:
+        return (
+            f"{self.engine}/{self.family}/{self.dataset}:{self.split}/{self.draft}"
+            f"/t{self.decode_temperature:g}/K{self.num_draft_tokens}/s{self.seed}"
+            f"/n{self.prompts}/m{self.max_new_tokens}"
+        )
+
+    @property
+    def group(self) -> tuple:
+        """Analytic cells in one group share the target's continuations: sampled once."""
+        return (
+            self.family,
+            self.dataset,
+            self.split,
+            self.decode_temperature,
+            self.seed,
+            self.prompts,
+            self.max_new_tokens,
+        )
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Cell:
+        return cls(**{f.name: d[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class Plan:
+    profile: Profile
+    studies: tuple[StudySpec, ...]
+    cells: tuple[Cell, ...]
+    study_cells: dict[str, tuple[str, ...]]
+
+
+def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
+    """A list of names, or a mapping evaluation set -> the dataset the drafts were distilled on."""
+    if isinstance(value, list):
+        return tuple((name, name) for name in r.strings(value, field))
+    d = r.named(value, field)
+    if not d:
+        raise r.error(field, value, "name at least one dataset")
+    return tuple((name, r.string(kd, f"{field}.{name}")) for name, kd in d.items())
+
+
+def _ints(r: Reader, value: Any, field: str) -> tuple[int, ...]:
+    values = value if isinstance(value, list) else [value]
+    return tuple(r.positive_int(v, field) for v in values)
+
+
+def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
+    d = r.mapping(raw, field, required, _GRID_FIELDS - required)
+    out: dict[str, Any] = {}
+    prefix = f"{field}." if field else ""
+    if "datasets" in d:
+        out["datasets"] = _datasets(r, d["datasets"], f"{prefix}datasets")
+    if "drafts" in d:
+        out["drafts"] = r.strings(d["drafts"], f"{prefix}drafts")
+    if "decode_temperatures" in d:
+        out["decode_temperatures"] = r.temperatures(
+            d["decode_temperatures"], f"{prefix}decode_temperatures"
+        )
+    if "num_draft_tokens" in d:
+        out["num_draft_tokens"] = _ints(r, d["num_draft_tokens"], f"{prefix}num_draft_tokens")
+    return out
+
+
+def load_study(path: str | Path) -> StudySpec:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read study: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    r = Reader(path)
+    d = r.mapping(
+        raw,
+        "",
+        {"name", "title", "description", "claims", "family", "engines", "grid"},
+        {"empirical", "profiles", "split"},
+    )
+    name = r.string(d["name"], "name")
+    if name != path.stem:
+        raise r.error("name", name, f"must match the file name '{path.stem}'")
+    claims = _ints(r, d["claims"], "claims")
+    engines = r.strings(d["engines"], "engines")
+    for i, engine in enumerate(engines):
+        r.choice(engine, f"engines[{i}]", ENGINES)
+    grid = Grid(**_grid_fields(r, d["grid"], "grid", set(_GRID_FIELDS)))
+    empirical = _grid_fields(r, d.get("empirical", {}), "empirical", set())
+    profiles = {}
+    for prof, over in r.named(d.get("profiles", {}), "profiles").items():
+        o = r.mapping(over, f"profiles.{prof}", set(), {"grid", "empirical"})
+        profiles[prof] = {
+            part: _grid_fields(r, o[part], f"profiles.{prof}.{part}", set()) for part in o
+        }
+    return StudySpec(
+        name=name,
+        title=r.string(d["title"], "title"),
+        description=r.string(d["description"], "description"),
+        claims=claims,
+        family=r.string(d["family"], "family"),
+        engines=engines,
+        grid=grid,
+        empirical=empirical,
+        profiles=profiles,
+        split=r.string(d.get("split", "test"), "split"),
+        path=path,
+    )
+
+
+def study_names(folder: Path = STUDIES_DIR) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR) -> list[StudySpec]:
+    """Studies by name (``all`` for every one) or by path to a YAML file."""
+    known = study_names(folder)
+    if list(names) == ["all"]:
+        names = known
+    studies = []
+    for name in names:
+        candidate = Path(name)
+        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+            studies.append(load_study(candidate))
+        elif name in known:
+            studies.append(load_study(folder / f"{name}.yaml"))
+        else:
+            raise SpecError(folder, "study", name, f"unknown study; known: {', '.join(known)}")
+    if not studies:
+        raise SpecError(folder, "study", list(names), "no study to run")
+    return studies
+
+
+def _resolve_drafts(study: StudySpec, grid: Grid, kd_dataset: str, available: dict, profile: str):
+    chosen: list[str] = []
+    for i, pattern in enumerate(grid.drafts):
+        name = pattern.replace("{kd_dataset}", kd_dataset)
+        matches = sorted(fnmatch.filter(available, name))
+        if not matches:
+            known = ", ".join(sorted(available)) or "(none)"
+            raise SpecError(
+                study.path,
+                f"grid.drafts[{i}]",
+                pattern,
+                f"matches no draft of family '{study.family}' in profile '{profile}'; "
+                f"known: {known}",
+            )
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def plan_studies(
+    studies: list[StudySpec], profile: Profile, engines: tuple[str, ...] | None = None
+) -> Plan:
+    """Every cell of every study under ``profile``, validated, deduplicated, in a stable order."""
+    cells: dict[str, Cell] = {}
+    study_cells: dict[str, tuple[str, ...]] = {}
+    checked_tasks: set[str] = set()
+    for study in studies:
+        models = profile.family(study.family, study.path, "family")
+        keys: list[str] = []
+        for engine in study.engines:
+            if engines is not None and engine not in engines:
+                continue
+            grid = study.grid_for(profile.name, engine)
+            sizes = profile.sizes[engine]
+            for dataset, kd_dataset in grid.datasets:
+                if dataset not in checked_tasks:
+                    try:
+                        load_task(dataset).split(study.split)
+                    except SpecError as err:
+                        raise SpecError(study.path, "grid.datasets", dataset, str(err)) from None
+                    checked_tasks.add(dataset)
+                drafts = _resolve_drafts(study, grid, kd_dataset, models.drafts, profile.name)
+                for tau in grid.decode_temperatures:
+                    for draft in drafts:
+                        for k in grid.num_draft_tokens:
+                            for seed in range(sizes.seeds):
+                                cell = Cell(
+                                    engine=engine,
+                                    family=study.family,
+                                    dataset=dataset,
+                                    split=study.split,
+                                    draft=draft,
+                                    decode_temperature=tau,
+                                    num_draft_tokens=k,
+                                    seed=seed,
+                                    prompts=sizes.prompts,
+                                    max_new_tokens=sizes.max_new_tokens,
+                                )
+                                cells.setdefault(cell.key, cell)
+                                keys.append(cell.key)
+        study_cells[study.name] = tuple(dict.fromkeys(keys))
+    return Plan(profile, tuple(studies), tuple(cells.values()), study_cells)

@@ -1,0 +1,198 @@
+"""The runner and the results store on a tiny bundle: resume, SIGKILL, determinism, workers."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from suite.errors import SpecError
+from suite.profiles import load_profile
+from suite.runner import run_plan
+from suite.store import ResultsStore, without_timing
+from suite.studies import load_study, plan_studies
+from tests.models import perturbed, tiny_llama
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A bundle of tiny models with the real tokenizer, a profile and two studies over it."""
+    root = tmp_path_factory.mktemp("tiny")
+    bundle = root / "bundle"
+    shutil.copytree(REPO / "reference" / "llama" / "tokenizer", bundle / "tokenizer")
+    target = tiny_llama(vocab=4096, hidden=32, layers=2, seed=0, sharpness=8.0)
+    target.save_pretrained(bundle / "target")
+    perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
+    perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
+    profile = {
+        "name": "tiny",
+        "description": "tiny models for tests",
+        "models": {"llama": {"bundle": str(bundle)}},
+        "sizes": {
+            "analytic": {"prompts": 3, "seeds": 2, "max_new_tokens": 8},
+            "empirical": {"prompts": 2, "seeds": 1, "max_new_tokens": 8},
+        },
+    }
+    (root / "tiny.yaml").write_text(yaml.safe_dump(profile))
+    study = {
+        "name": "grid",
+        "title": "Grid",
+        "description": "Both engines over two drafts.",
+        "claims": [1],
+        "family": "llama",
+        "engines": ["analytic", "empirical"],
+        "grid": {
+            "datasets": ["gsm8k"],
+            "drafts": ["base", "kd-offline-{kd_dataset}-t*"],
+            "decode_temperatures": [0.0, 0.7, 1.3],
+            "num_draft_tokens": 3,
+        },
+    }
+    (root / "grid.yaml").write_text(yaml.safe_dump(study))
+    other = {**study, "name": "other", "engines": ["analytic"]}
+    (root / "other.yaml").write_text(yaml.safe_dump(other))
+    return root
+
+
+def _plan(tiny, name="grid"):
+    return plan_studies([load_study(tiny / f"{name}.yaml")], load_profile(str(tiny / "tiny.yaml")))
+
+
+def _lines(folder: Path) -> list[dict]:
+    return [json.loads(line) for line in (folder / "cells.jsonl").read_text().splitlines()]
+
+
+def _cli(tiny, out, *extra):
+    return [
+        sys.executable, "-m", "suite", "run", str(tiny / "grid.yaml"),
+        "--profile", str(tiny / "tiny.yaml"), "--out", str(out), "--quiet", "--threads", "1",
+        *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny):
+    out = tiny / "reference"
+    report = run_plan(_plan(tiny), out, progress=False)
+    return out, report
+
+
+def test_a_run_writes_one_record_per_cell_with_provenance(tiny, reference_run):
+    out, report = reference_run
+    plan = _plan(tiny)
+    records = _lines(out)
+    assert report.ran == len(plan.cells) == len(records) == 3 * 2 * 2 + 3 * 2 * 1
+    assert [r["key"] for r in records] == [c.key for c in plan.cells]
+    for r in records:
+        prov = r["provenance"]
+        assert prov["profile"] == "tiny" and prov["packages"]["torch"].startswith("2.13")
+        assert len(prov["models"]["target"]["sha256"]) == 64
+        assert {"cpu", "cpu_count", "torch_threads"} <= set(prov["hardware"])
+        assert 0.0 <= r["result"]["acceptance_rate"] <= 1.0
+    empirical = [r for r in records if r["cell"]["engine"] == "empirical"]
+    for r in empirical:
+        assert len(r["result"]["per_prompt"]) == 2 and r["timing"]["speedup"] > 0
+        # Greedy speculative decoding is token-identical to the target's own greedy decoding.
+        if r["cell"]["decode_temperature"] == 0.0:
+            assert r["result"]["identical_outputs"] == 2
+    analytic = [r for r in records if r["cell"]["engine"] == "analytic"]
+    assert all(len(r["result"]["prompt_acceptance"]) == 3 for r in analytic)
+
+
+def test_rerunning_the_same_command_skips_finished_cells(tiny, reference_run):
+    out, _ = reference_run
+    before = (out / "cells.jsonl").read_bytes()
+    report = run_plan(_plan(tiny), out, progress=False)
+    assert (report.ran, report.already_done) == (0, report.cells)
+    assert (out / "cells.jsonl").read_bytes() == before
+
+
+def test_two_runs_with_the_same_seeds_give_identical_records_but_timing(tiny, reference_run):
+    out, _ = reference_run
+    again = tiny / "again"
+    run_plan(_plan(tiny), again, progress=False)
+    first, second = _lines(out), _lines(again)
+    assert [without_timing(r) for r in first] == [without_timing(r) for r in second]
+    assert any(a["timing"] != b["timing"] for a, b in zip(first, second, strict=True))
+
+
+def test_two_workers_give_the_same_records_as_one(tiny, reference_run):
+    out, _ = reference_run
+    parallel = tiny / "parallel"
+    run_plan(_plan(tiny), parallel, workers=2, progress=False)
+    assert [without_timing(r) for r in _lines(parallel)] == [without_timing(r) for r in _lines(out)]
+
+
+def test_sigkill_at_any_moment_loses_no_finished_cell_and_leaves_no_corrupt_line(
+    tiny, reference_run
+):
+    out, _ = reference_run
+    killed = tiny / "killed"
+    expected = {r["key"]: without_timing(r) for r in _lines(out)}
+    # Kill after 1, then 3, then 6 finished cells, then let it finish.
+    for threshold in (1, 3, 6):
+        proc = subprocess.Popen(_cli(tiny, killed), cwd=REPO, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        path = killed / "cells.jsonl"
+        while time.monotonic() < deadline and proc.poll() is None:
+            if path.is_file() and path.read_bytes().count(b"\n") >= threshold:
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        lines = path.read_bytes().split(b"\n")
+        # Every complete line parses; only a torn tail may lack its newline.
+        for line in lines[:-1]:
+            json.loads(line)
+        assert len(lines) - 1 >= threshold
+    subprocess.run(_cli(tiny, killed), cwd=REPO, check=True, stderr=subprocess.DEVNULL)
+    records = _lines(killed)
+    keys = [r["key"] for r in records]
+    assert len(keys) == len(set(keys)) == len(expected)
+    assert {r["key"]: without_timing(r) for r in records} == expected
+
+
+def test_a_torn_last_line_is_cut_away_on_open(tiny, reference_run):
+    out, _ = reference_run
+    torn = tiny / "torn"
+    shutil.copytree(out, torn)
+    good = (torn / "cells.jsonl").read_bytes()
+    keep = good[: good.rstrip(b"\n").rfind(b"\n") + 1]  # drop the last record...
+    (torn / "cells.jsonl").write_bytes(keep + b'{"key": "analytic/ll')  # ...and tear one
+    report = run_plan(_plan(tiny), torn, progress=False)
+    assert report.ran == 1
+    assert [without_timing(r) for r in _lines(torn)] == [without_timing(r) for r in _lines(out)]
+
+
+def test_a_folder_holding_another_studys_results_is_refused_untouched(tiny, reference_run):
+    out, _ = reference_run
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(SpecError, match="another run") as err:
+        run_plan(_plan(tiny, "other"), out, progress=False)
+    assert err.value.field == "studies"
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_workers_must_be_positive(tiny):
+    with pytest.raises(ValueError, match="workers"):
+        run_plan(_plan(tiny), tiny / "never", workers=0, progress=False)
+    assert not (tiny / "never").exists()
+
+
+def test_the_store_writes_strict_json_without_nan(tmp_path):
+    store = ResultsStore(tmp_path)
+    store.open({"studies": ["x"], "profile": "p"})
+    store.append({"key": "k", "value": float("nan"), "timing": {"t": 1.0}})
+    line = (tmp_path / "cells.jsonl").read_text()
+    assert "NaN" not in line and json.loads(line)["value"] is None
+    assert os.path.getsize(tmp_path / "run.json") > 0
