@@ -38,6 +38,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def quality(session: nox.Session) -> None:
+    """GSM8K accuracy, target alone versus speculative decoding at τ_dec 0 and 0.7 (lm-eval)."""
+    _install(session)
+    session.run("python", "-m", "suite.quality", "--out", "results/quality", *session.posargs)
+
+
+@nox.session
 def train(session: nox.Session) -> None:
     """Tokenizer, target and base draft from reference/recipes/llama.yaml (hours on a CPU)."""
     _install(session)

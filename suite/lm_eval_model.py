@@ -1,0 +1,298 @@
+"""Our decoders as the lm-eval model ``specdec``: lm-eval builds requests and scores, we sample.
+
+With a draft, every generation goes through ``speculative_generate``; without one, the target
+samples alone through ``autoregressive_generate``. Both share one sampling function, so the two
+conditions differ only in how tokens are proposed, never in the distribution they come from.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import lm_eval.models  # noqa: F401  (lm-eval's own models stay reachable once ours is registered)
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+from tqdm import tqdm
+
+from suite.acceptance.engine import prompt_seed
+from suite.decoding import autoregressive_generate, speculative_generate
+from suite.decoding.plumbing import check_pair, vocab_size
+from suite.decoding.sampling import check_temperature
+from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
+from suite.specs import DEFAULT_MAX_NEW_TOKENS
+
+MODEL_NAME = "specdec"
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+# Sampling is fixed by the model's own arguments: a task asking for greedy decoding must not
+# silently turn a τ_dec = 0.7 run into a greedy one, so these request keys are ignored, once noted.
+IGNORED_GEN_KWARGS = ("do_sample", "temperature", "top_p", "top_k")
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One generation as the decoder saw it: enough to pair conditions prompt by prompt."""
+
+    index: int
+    task: str | None
+    doc_id: int | None
+    seed: int
+    prompt_tokens: int
+    tokens: tuple[int, ...]
+    text: str
+    finish_reason: str
+    steps: int
+    proposed: int
+    accepted: int
+
+
+@dataclass
+class DecoderTotals:
+    """Running sums over every request served; acceptance is accepted / proposed."""
+
+    requests: int = 0
+    steps: int = 0
+    proposed: int = 0
+    accepted: int = 0
+    tokens: int = 0
+
+    @property
+    def acceptance_rate(self) -> float:
+        return self.accepted / self.proposed if self.proposed else float("nan")
+
+    def to_dict(self) -> dict:
+        return {
+            "requests": self.requests,
+            "steps": self.steps,
+            "proposed": self.proposed,
+            "accepted": self.accepted,
+            "tokens": self.tokens,
+            "acceptance_rate": None if self.proposed == 0 else self.acceptance_rate,
+        }
+
+
+def _int_arg(value, name: str, minimum: int) -> int:
+    """Integers from lm-eval's arg strings arrive as int; from a dict they may be digit strings."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{MODEL_NAME}: {name} must be an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _folder_arg(value, name: str) -> Path:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError(
+            f"{MODEL_NAME}: {name} is required (a save_pretrained folder), got {value!r}"
+        )
+    check_weights_folder(value, field=name)
+    return Path(value)
+
+
+def default_tokenizer(target: Path) -> Path:
+    """The target's own folder if it holds a tokenizer, else a sibling ``tokenizer`` folder."""
+    if any((target / name).is_file() for name in TOKENIZER_FILES):
+        return target
+    sibling = target.parent / "tokenizer"
+    if sibling.is_dir():
+        return sibling
+    raise ValueError(
+        f"{MODEL_NAME}: tokenizer not given and none found in target={str(target)!r} or its "
+        f"sibling {str(sibling)!r}; pass tokenizer=<folder>"
+    )
+
+
+def _until(gen_kwargs: dict) -> tuple[str, ...]:
+    until = gen_kwargs.get("until") or ()
+    if isinstance(until, str):
+        until = (until,)
+    if not all(isinstance(s, str) for s in until):
+        raise ValueError(
+            f"{MODEL_NAME}: until must be a string or a list of strings, got {until!r}"
+        )
+    return tuple(s for s in until if s)
+
+
+def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
+    """lm-eval's convention: the text before the first occurrence of any stop string."""
+    for stop in until:
+        text = text.split(stop)[0]
+    return text
+
+
+@register_model(MODEL_NAME)
+class SpecDecLM(LM):
+    """Batch size 1, one request at a time; request i is sampled with ``prompt_seed(seed, i)``.
+
+    Seeds follow the position in the request list lm-eval hands over, so repeats of one context
+    (``repeats > 1``) are independent samples while a rerun with the same seed is identical.
+    """
+
+    def __init__(
+        self,
+        target=None,
+        draft=None,
+        tokenizer=None,
+        temperature=0.0,
+        num_draft_tokens=4,
+        seed=0,
+        max_new_tokens=DEFAULT_MAX_NEW_TOKENS,
+        batch_size=None,
+        max_batch_size=None,
+        device=None,
+    ) -> None:
+        super().__init__()
+        self.temperature = check_temperature(temperature, f"{MODEL_NAME}: temperature")
+        self.num_draft_tokens = _int_arg(num_draft_tokens, "num_draft_tokens", 1)
+        self.seed = _int_arg(seed, "seed", 0)
+        self.max_new_tokens = _int_arg(max_new_tokens, "max_new_tokens", 1)
+        if batch_size not in (None, 1, "1"):
+            raise ValueError(f"{MODEL_NAME}: batch_size must be 1, got {batch_size!r}")
+        if device not in (None, "cpu"):
+            raise ValueError(f"{MODEL_NAME}: device must be 'cpu', got {device!r}")
+        self.target_path = _folder_arg(target, "target")
+        self.draft_path = None if draft is None else _folder_arg(draft, "draft")
+        if tokenizer is None:
+            self.tokenizer_path = default_tokenizer(self.target_path)
+        else:
+            self.tokenizer_path = Path(tokenizer)
+            if not self.tokenizer_path.is_dir():
+                raise ValueError(f"{MODEL_NAME}: tokenizer={tokenizer!r} is not a folder")
+        self.target = load_causal_lm(self.target_path)
+        self.draft = None if self.draft_path is None else load_causal_lm(self.draft_path)
+        self.tokenizer = load_tokenizer(self.tokenizer_path)
+        if self.draft is not None:
+            check_pair(self.target, self.draft)
+        if len(self.tokenizer) > vocab_size(self.target):
+            raise ValueError(
+                f"{MODEL_NAME}: tokenizer={str(self.tokenizer_path)!r} has {len(self.tokenizer)} "
+                f"tokens, more than the target's {vocab_size(self.target)}"
+            )
+        self.eos_token_id = self._eos_token_id()
+        self.max_length = int(getattr(self.target.config, "max_position_embeddings", 0) or 0)
+        self.totals = DecoderTotals()
+        self.records: list[RequestRecord] = []
+        self._ignored_noted: set[str] = set()
+
+    def _eos_token_id(self) -> int | None:
+        eos = self.tokenizer.eos_token_id
+        if eos is None:
+            eos = getattr(self.target.config, "eos_token_id", None)
+            eos = eos[0] if isinstance(eos, list | tuple) and eos else eos
+        return eos if isinstance(eos, int) else None
+
+    @property
+    def method(self) -> str:
+        return "target" if self.draft is None else "speculative"
+
+    @property
+    def tokenizer_name(self) -> str:
+        return str(self.tokenizer_path)
+
+    def get_model_info(self) -> dict:
+        """Merged by ``simple_evaluate`` into ``results['config']``."""
+        return {
+            "specdec_method": self.method,
+            "specdec_target": str(self.target_path),
+            "specdec_draft": None if self.draft_path is None else str(self.draft_path),
+            "specdec_tokenizer": str(self.tokenizer_path),
+            "specdec_temperature": self.temperature,
+            "specdec_num_draft_tokens": self.num_draft_tokens,
+            "specdec_seed": self.seed,
+        }
+
+    def loglikelihood(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError(
+            f"{MODEL_NAME} only generates (generate_until): loglikelihood requests, as in "
+            "multiple-choice tasks, are not supported"
+        )
+
+    def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+        raise NotImplementedError(
+            f"{MODEL_NAME} only generates (generate_until): loglikelihood_rolling requests, as in "
+            "perplexity tasks, are not supported"
+        )
+
+    def _note_ignored(self, gen_kwargs: dict) -> None:
+        for key in IGNORED_GEN_KWARGS:
+            if key in gen_kwargs and key not in self._ignored_noted:
+                self._ignored_noted.add(key)
+                log.warning(
+                    "%s: request asks for %s=%r; ignored, sampling uses temperature=%s",
+                    MODEL_NAME,
+                    key,
+                    gen_kwargs[key],
+                    self.temperature,
+                )
+
+    def _prompt_ids(self, context: str, budget: int) -> list[int]:
+        ids = self.tokenizer(context, add_special_tokens=False).input_ids
+        if self.max_length:
+            room = self.max_length - budget
+            if room < 1:
+                raise ValueError(
+                    f"{MODEL_NAME}: max_gen_toks={budget} leaves no room for a prompt in the "
+                    f"target's {self.max_length} positions"
+                )
+            ids = ids[-room:]  # left-truncate, as lm-eval's HF model does
+        if not ids:
+            raise ValueError(f"{MODEL_NAME}: context {context!r} encodes to no tokens")
+        return ids
+
+    def generate_one(self, context: str, gen_kwargs: dict, index: int, request=None) -> str:
+        """Generate for one request, record it, and return the text cut at the stop strings."""
+        gen_kwargs = dict(gen_kwargs or {})
+        self._note_ignored(gen_kwargs)
+        until = _until(gen_kwargs)
+        budget = _int_arg(gen_kwargs.get("max_gen_toks", self.max_new_tokens), "max_gen_toks", 1)
+        ids = self._prompt_ids(context, budget)
+        seed = prompt_seed(self.seed, index)
+        common = {
+            "temperature": self.temperature,
+            "max_new_tokens": budget,
+            "seed": seed,
+            "eos_token_id": self.eos_token_id,
+            "stop_strings": until,
+            "tokenizer": self.tokenizer,
+        }
+        if self.draft is None:
+            out = autoregressive_generate(self.target, ids, **common)
+        else:
+            out = speculative_generate(
+                self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
+            )
+        text = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), until)
+        stats = out.stats
+        self.totals.requests += 1
+        self.totals.steps += stats.steps
+        self.totals.proposed += stats.proposed
+        self.totals.accepted += stats.accepted
+        self.totals.tokens += stats.tokens_emitted
+        self.records.append(
+            RequestRecord(
+                index=index,
+                task=getattr(request, "task_name", None),
+                doc_id=getattr(request, "doc_id", None),
+                seed=seed,
+                prompt_tokens=len(ids),
+                tokens=tuple(out.tokens),
+                text=text,
+                finish_reason=out.finish_reason,
+                steps=stats.steps,
+                proposed=stats.proposed,
+                accepted=stats.accepted,
+            )
+        )
+        return text
+
+    def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
+        outputs = []
+        for index, request in enumerate(tqdm(requests, disable=disable_tqdm, desc=self.method)):
+            context, gen_kwargs = request.args[0], request.args[1]
+            text = self.generate_one(context, gen_kwargs, index, request)
+            self.cache_hook.add_partial("generate_until", (context, gen_kwargs), text)
+            outputs.append(text)
+        return outputs
