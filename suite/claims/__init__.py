@@ -1,0 +1,170 @@
+"""Deciding the paper's claims from a results folder: per engine, adjusted, with a verdict.
+
+Each claim is tested on the cells of its study, once per engine. The p-values of one engine's
+claims are Holm-adjusted as a family. The verdict rule, per engine:
+
+- ``reproduced``: adjusted p < 0.05 and the estimate's 95% interval on the paper's side;
+- ``not reproduced``: the data significantly contradict the claim (interval on the other side,
+  or a significant trend against it);
+- ``inconclusive``: anything else; a flat grid lands here, never in ``reproduced``.
+
+The analytic engine (many prompts) gives the verdict; when the empirical engine contradicts it
+decisively, the verdict becomes ``inconclusive`` and says why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from suite import stats
+from suite.claims.checks import (
+    ALPHA,
+    CLAIMS,
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REPRODUCED,
+    ClaimResult,
+    Evaluation,
+    load_paper,
+)
+from suite.store import ResultsStore
+from suite.tables import prompt_rows, read_records, seed_means
+
+ENGINES = ("analytic", "empirical")
+RULE = (
+    "reproduced: Holm-adjusted p < 0.05 across the claims and the 95% interval on the paper's "
+    "side; not reproduced: significant evidence against; otherwise inconclusive"
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    claims: list[ClaimResult]
+    per_engine: dict[str, list[ClaimResult]]
+    agreement: dict
+
+
+def _verdict(ev: Evaluation | None, p_adj: float | None) -> str:
+    if ev is None:
+        return NOT_RUN
+    if ev.test is None:  # the study ran, but too little of it for the test
+        return INCONCLUSIVE
+    if p_adj is not None and p_adj < ALPHA and ev.direction_ok:
+        return REPRODUCED
+    if ev.contradicted:
+        return NOT_REPRODUCED
+    return INCONCLUSIVE
+
+
+def _result(number, paper, engine, ev, p_adj, verdict, rule=RULE) -> ClaimResult:
+    info = paper["claims"][number]
+    return ClaimResult(
+        number=number,
+        title=info["title"],
+        statement=" ".join(info["statement"].split()),
+        source=info["source"],
+        paper_numbers=info.get("numbers", []),
+        engine=engine,
+        verdict=verdict,
+        rule=rule,
+        summary=ev.summary if ev is not None else "the claim's study was not run",
+        test=ev.test.to_dict() if ev is not None and ev.test is not None else None,
+        pvalue_adjusted=p_adj,
+        evidence=ev.evidence if ev is not None else [],
+        numbers=ev.numbers if ev is not None else {},
+    )
+
+
+def evaluate(rows: pd.DataFrame, header: dict, records: list[dict]) -> dict:
+    """Evaluation per engine per claim, on the cells of the claim's study."""
+    out: dict[str, dict[int, Evaluation | None]] = {e: {} for e in ENGINES}
+    for number, (study, check) in CLAIMS.items():
+        keys = set(header.get("study_cells", {}).get(study, []))
+        for engine in ENGINES:
+            part = rows[rows["key"].isin(keys) & (rows["engine"] == engine)] if keys else rows[:0]
+            if part.empty:
+                out[engine][number] = None
+                continue
+            frame = seed_means(part)
+            args = (frame, [r for r in records if r["key"] in keys]) if number == 7 else (frame,)
+            try:
+                out[engine][number] = check(*args)
+            except ValueError as err:  # too few prompts or conditions for the test
+                out[engine][number] = Evaluation(None, False, False, f"not enough data: {err}")
+    return out
+
+
+def decide(evaluations: dict, paper: dict) -> Decision:
+    per_engine: dict[str, list[ClaimResult]] = {}
+    for engine in ENGINES:
+        evs = evaluations[engine]
+        numbers = sorted(evs)
+        raw = [evs[n].test.pvalue if evs[n] and evs[n].test else np.nan for n in numbers]
+        adjusted = stats.adjust_pvalues(np.array(raw, dtype=float), method="holm")
+        per_engine[engine] = [
+            _result(
+                n,
+                paper,
+                engine,
+                evs[n],
+                None if np.isnan(p) else float(p),
+                _verdict(evs[n], None if np.isnan(p) else float(p)),
+            )
+            for n, p in zip(numbers, adjusted, strict=True)
+        ]
+    claims = []
+    for a, e in zip(per_engine["analytic"], per_engine["empirical"], strict=True):
+        primary, other = (a, e) if a.verdict != NOT_RUN else (e, a)
+        verdict, rule = primary.verdict, RULE
+        decisive = {REPRODUCED, NOT_REPRODUCED}
+        if verdict in decisive and other.verdict in decisive and other.verdict != verdict:
+            verdict = INCONCLUSIVE
+            rule = (
+                f"{RULE}; the engines disagree ({a.engine}: {a.verdict}, {e.engine}: {e.verdict})"
+            )
+        claims.append(ClaimResult(**{**primary.to_dict(), "verdict": verdict, "rule": rule}))
+    return Decision(claims=claims, per_engine=per_engine, agreement={})
+
+
+def engine_agreement(rows: pd.DataFrame) -> dict:
+    """Analytic α̂ against the empirical judged acceptance rate, cell by cell, on shared prompts."""
+    keys = ["dataset", "draft", "decode_temperature", "num_draft_tokens"]
+    if rows.empty or set(rows["engine"]) != set(ENGINES):
+        return {"cells": 0}
+    per_prompt = rows.pivot_table(
+        index=[*keys, "prompt"], columns="engine", values="alpha", aggfunc="mean"
+    ).dropna()
+    if per_prompt.empty:
+        return {"cells": 0}
+    cells = per_prompt.groupby(level=keys).mean()
+    a, e = cells["analytic"].to_numpy(), cells["empirical"].to_numpy()
+    pairs = [
+        {**dict(zip(keys, idx, strict=True)), "analytic": float(x), "empirical": float(y)}
+        for idx, x, y in zip(cells.index, a, e, strict=True)
+    ]
+    out = {
+        "cells": len(pairs),
+        "prompts": int(per_prompt.index.get_level_values("prompt").nunique()),
+        "mean_difference": float(np.mean(e - a)),
+        "mean_absolute_difference": float(np.mean(np.abs(e - a))),
+        "pairs": pairs,
+    }
+    if len(pairs) >= 3:
+        out["pearson_r"] = float(np.corrcoef(a, e)[0, 1])
+        out["difference_ci"] = [float(x) for x in stats.bootstrap_ci(e - a)]
+    return out
+
+
+def decide_folder(folder: str | Path, paper_path: Path | None = None) -> Decision:
+    store = ResultsStore(folder)
+    header = store.header()
+    records = read_records(folder)
+    rows = prompt_rows(records)
+    paper = load_paper() if paper_path is None else load_paper(paper_path)
+    decision = decide(evaluate(rows, header, records), paper)
+    return Decision(decision.claims, decision.per_engine, engine_agreement(seed_means(rows)))

@@ -1,0 +1,471 @@
+"""The paper's claims (DESIGN section 7), one function each, decided on the results of a run.
+
+Each claim function takes the per-prompt table of one engine and returns an :class:`Evaluation`:
+the primary test whose p-value enters the family-wise adjustment, the estimate with its interval,
+and every per-series test as evidence. :func:`decide` adjusts the p-values across claims (Holm)
+and applies the verdict rule. The prompt is the unit; seeds are averaged within it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy import stats as sps
+
+from suite import stats
+from suite.profiles import REPO_ROOT
+from suite.tables import cube, matrix
+
+PAPER_FILE = REPO_ROOT / "reference" / "paper.yaml"
+ALPHA = 0.05
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
+    "reproduced",
+    "not reproduced",
+    "inconclusive",
+    "not run",
+)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One engine's answer to one claim, before the adjustment across claims."""
+
+    test: stats.TestResult | None
+    direction_ok: bool  # the estimate's interval lies on the paper's side of the null
+    contradicted: bool  # a test in the opposite direction is significant
+    summary: str
+    evidence: list[dict] = field(default_factory=list)
+    numbers: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ClaimResult:
+    number: int
+    title: str
+    statement: str
+    source: str
+    paper_numbers: list
+    engine: str
+    verdict: str
+    rule: str
+    summary: str
+    test: dict | None
+    pvalue_adjusted: float | None
+    evidence: list[dict]
+    numbers: dict
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def load_paper(path: Path = PAPER_FILE) -> dict:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _series(frame: pd.DataFrame, by: list[str]):
+    if frame.empty:
+        return
+    for key, part in frame.groupby(by, sort=True, dropna=False):
+        yield (key if isinstance(key, tuple) else (key,)), part
+
+
+def _stouffer(pvalues: list[float]) -> float:
+    """Combined one-sided p of several series (the claim holds 'typically', not 'always')."""
+    p = np.clip(np.array([x for x in pvalues if np.isfinite(x)]), 1e-300, 1 - 1e-16)
+    if p.size == 0:
+        return float("nan")
+    z = sps.norm.isf(p).sum() / math.sqrt(p.size)
+    return float(sps.norm.sf(z))
+
+
+def _evidence(label: dict, result: stats.TestResult) -> dict:
+    return {**label, **result.to_dict()}
+
+
+def _empty(summary: str) -> Evaluation:
+    return Evaluation(None, False, False, summary)
+
+
+# --- claim 1: higher τ_dec lowers α, for every draft --------------------------------------------
+
+
+def claim_degradation(frame: pd.DataFrame) -> Evaluation:
+    """Page's trend test per (dataset, draft); the claim needs every series (intersection-union)."""
+    kd = frame[frame["method"].isin(["base", "offline", "online"]) & ~frame["recipe"]]
+    evidence, down, up = [], [], []
+    for (dataset, draft), part in _series(kd, ["dataset", "draft"]):
+        y, taus, _ = matrix(part, "decode_temperature", "alpha")
+        if len(taus) < 3 or len(y) < 2:
+            continue
+        res = stats.trend_test(y, np.array(taus), alternative="decreasing")
+        rev = stats.trend_test(y, np.array(taus), alternative="increasing")
+        evidence.append(_evidence({"dataset": dataset, "draft": draft}, res))
+        down.append(res)
+        up.append(rev.pvalue)
+    if not down:
+        return _empty("no draft has three or more decoding temperatures")
+    weakest = max(down, key=lambda r: r.pvalue)
+    contradicted = any(p < ALPHA for p in up)
+    falling = sum(r.pvalue < ALPHA for r in down)
+    return Evaluation(
+        test=weakest,
+        direction_ok=weakest.ci[1] < 0,
+        contradicted=contradicted,
+        summary=(
+            f"α falls with τ_dec for {falling} of {len(down)} drafts × datasets (Page, p < 0.05); "
+            f"it rises significantly for {sum(p < ALPHA for p in up)}. "
+            f"The weakest series' mean per-prompt Spearman ρ is {weakest.estimate:.2f}."
+        ),
+        evidence=evidence,
+    )
+
+
+# --- claim 2: the diagonal of the τ_kd × τ_dec grid ----------------------------------------------
+
+
+def claim_alignment(frame: pd.DataFrame) -> Evaluation:
+    grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
+    evidence, results = [], []
+    for (dataset, method), part in _series(grid, ["dataset", "method"]):
+        g, rows, cols = cube(part, "decode_temperature", "kd_temperature", "alpha")
+        if len(rows) < 3 or len(cols) < 3 or len(g) < 2:
+            continue
+        res = stats.alignment_test(g, np.array(rows), np.array(cols))
+        evidence.append(_evidence({"dataset": dataset, "method": method}, res))
+        results.append(res)
+    if not results:
+        return _empty("no τ_kd × τ_dec grid with at least 3 × 3 points")
+    p = _stouffer([r.pvalue for r in results])
+    best = [r.details.get("within_one_step", float("nan")) for r in results]
+    combined = stats.TestResult(
+        test="alignment permutation test per series, combined by Stouffer",
+        statistic=float(np.mean([r.statistic for r in results])),
+        pvalue=p,
+        estimate=float(np.mean([r.estimate for r in results])),
+        estimate_name="mean diagonal advantage in α over the series",
+        ci=(
+            float(np.mean([r.ci[0] for r in results])),
+            float(np.mean([r.ci[1] for r in results])),
+        ),
+        n=int(sum(r.n for r in results)),
+        alternative="greater",
+        details={"series": len(results)},
+    )
+    return Evaluation(
+        test=combined,
+        direction_ok=all(r.ci[0] > 0 for r in results) or combined.ci[0] > 0,
+        contradicted=all(r.ci[1] < 0 for r in results),
+        summary=(
+            f"Over {len(results)} dataset × method grids the best τ_kd tracks τ_dec with mean "
+            f"Spearman ρ {combined.statistic:.2f}; the best draft is within one grid step of the "
+            f"diagonal in {np.nanmean(best):.0%} of rows."
+        ),
+        evidence=evidence,
+    )
+
+
+# --- claim 3: online beats offline, more at higher τ ---------------------------------------------
+
+
+def _online_minus_offline(frame: pd.DataFrame) -> pd.DataFrame:
+    grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
+    if grid.empty:
+        return grid
+    wide = grid.pivot_table(
+        index=["dataset", "prompt", "decode_temperature", "kd_temperature"],
+        columns="method",
+        values="alpha",
+        aggfunc="mean",
+    ).dropna()
+    if "online" not in wide or "offline" not in wide:
+        return pd.DataFrame()
+    return (wide["online"] - wide["offline"]).rename("alpha").reset_index()
+
+
+def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
+    diff = _online_minus_offline(frame)
+    if diff.empty:
+        return _empty("no τ_kd with both an online and an offline draft")
+    diff["prompt"] = diff["dataset"] + "/" + diff["prompt"]
+    per_prompt = diff.groupby("prompt")["alpha"].mean().to_numpy()
+    overall = stats.one_sample_test(per_prompt, alternative="greater")
+    by_tau, taus, _ = matrix(diff, "decode_temperature", "alpha")
+    evidence = [_evidence({"part": "online − offline, all temperatures"}, overall)]
+    for tau in taus:
+        part = diff[diff["decode_temperature"] == tau].groupby("prompt")["alpha"].mean()
+        res = stats.one_sample_test(part.to_numpy(), alternative="greater")
+        evidence.append(_evidence({"part": "online − offline", "decode_temperature": tau}, res))
+    if len(taus) >= 3:
+        trend = stats.trend_test(by_tau, np.array(taus), alternative="increasing")
+        evidence.append(_evidence({"part": "gap grows with τ_dec"}, trend))
+        p = max(overall.pvalue, trend.pvalue)
+    else:
+        trend, p = None, overall.pvalue
+    test = stats.TestResult(
+        test="intersection-union: online > offline (Wilcoxon) and the gap grows (Page)",
+        statistic=overall.statistic,
+        pvalue=p,
+        estimate=overall.estimate,
+        estimate_name="mean α(online) − α(offline) per prompt",
+        ci=overall.ci,
+        n=overall.n,
+        alternative="greater",
+        details={"trend_pvalue": None if trend is None else trend.pvalue},
+    )
+    return Evaluation(
+        test=test,
+        direction_ok=overall.ci[0] > 0,
+        contradicted=overall.ci[1] < 0,
+        summary=(
+            f"Online minus offline α, mean per prompt: {overall.estimate:+.3f} "
+            f"[{overall.ci[0]:+.3f}, {overall.ci[1]:+.3f}]"
+            + (f"; its trend over τ_dec: Page p = {trend.pvalue:.3g}." if trend else ".")
+        ),
+        evidence=evidence,
+    )
+
+
+# --- claim 4: KD flattens the fall ---------------------------------------------------------------
+
+
+def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
+    evidence, units = [], []
+    for (dataset,), part in _series(frame, ["dataset"]):
+        base = part[part["method"] == "base"]
+        kd = part[part["method"].isin(["offline", "online"]) & ~part["recipe"]]
+        if base.empty or kd.empty:
+            continue
+        yb, taus_b, prompts_b = matrix(base, "decode_temperature", "alpha")
+        if len(taus_b) < 3:
+            continue
+        slopes_kd = []
+        for _, draft in _series(kd, ["draft"]):
+            yk, taus_k, prompts_k = matrix(draft, "decode_temperature", "alpha")
+            if taus_k != taus_b or prompts_k != prompts_b:
+                continue
+            slopes_kd.append(stats.slopes(yk, np.array(taus_k)))
+        if not slopes_kd:
+            continue
+        gap = np.mean(slopes_kd, axis=0) - stats.slopes(yb, np.array(taus_b))
+        res = stats.one_sample_test(gap, alternative="greater")
+        evidence.append(_evidence({"dataset": dataset, "kd_drafts": len(slopes_kd)}, res))
+        units.append(gap)
+    if not units:
+        return _empty("no dataset with the base draft and KD drafts on three or more τ_dec")
+    res = stats.one_sample_test(np.concatenate(units), alternative="greater")
+    return Evaluation(
+        test=res,
+        direction_ok=res.ci[0] > 0,
+        contradicted=res.ci[1] < 0,
+        summary=(
+            f"Slope of α over τ_dec, KD drafts minus base draft, mean per prompt: "
+            f"{res.estimate:+.3f} per unit τ [{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]."
+        ),
+        evidence=evidence,
+    )
+
+
+# --- claim 5: U-curve of γ at out-of-range τ -----------------------------------------------------
+
+
+def claim_u_curve(frame: pd.DataFrame) -> Evaluation:
+    evidence, results = [], []
+    for (dataset, draft), part in _series(frame, ["dataset", "draft"]):
+        y, taus, _ = matrix(part, "decode_temperature", "speedup")
+        if len(taus) < 5 or max(taus) <= 1.0 or len(y) < 2:
+            continue
+        res = stats.u_shape_test(y, np.array(taus))
+        evidence.append(_evidence({"dataset": dataset, "draft": draft}, res))
+        results.append(res)
+    if not results:
+        return _empty("no series reaches τ_dec above 1 with five or more temperatures")
+    p = _stouffer([r.pvalue for r in results])
+    u_count = sum(r.pvalue < ALPHA for r in results)
+    mean_vertex = float(np.nanmean([r.estimate for r in results]))
+    test = stats.TestResult(
+        test="two-lines test per dataset × draft, combined by Stouffer",
+        statistic=float(u_count),
+        pvalue=p,
+        estimate=mean_vertex,
+        estimate_name="mean vertex τ_dec of the quadratic fits",
+        ci=(
+            float(np.nanmean([r.ci[0] for r in results])),
+            float(np.nanmean([r.ci[1] for r in results])),
+        ),
+        n=int(sum(r.n for r in results)),
+        alternative="greater",
+        details={"series": len(results), "series_with_u": u_count},
+    )
+    return Evaluation(
+        test=test,
+        direction_ok=u_count > len(results) / 2,
+        contradicted=u_count == 0 and all(r.details.get("p1", 1) < ALPHA for r in results),
+        summary=(
+            f"A significant U (two-lines test) in {u_count} of {len(results)} dataset × draft "
+            f"series of γ over τ_dec up to {frame['decode_temperature'].max():g}."
+        ),
+        evidence=evidence,
+    )
+
+
+# --- claim 6: the data-centric recipe at high τ --------------------------------------------------
+
+
+def claim_recipe(frame: pd.DataFrame) -> Evaluation:
+    evidence, rec_units, single_units = [], [], []
+    for (dataset, method), part in _series(
+        frame[frame["method"].isin(["offline", "online"])], ["dataset", "method"]
+    ):
+        recipe = part[part["recipe"]]
+        single = part[~part["recipe"]]
+        if recipe.empty or single.empty:
+            continue
+        taus = sorted(set(recipe["decode_temperature"]) & set(single["decode_temperature"]))
+        if not taus:
+            continue
+        r = recipe[recipe["decode_temperature"].isin(taus)]
+        s = single[single["decode_temperature"].isin(taus)]
+        # The best single-temperature draft, chosen on these very data: a conservative rival.
+        best = s.groupby("draft")["speedup"].mean().idxmax()
+        rv = r.groupby("prompt")["speedup"].mean()
+        sv = s[s["draft"] == best].groupby("prompt")["speedup"].mean()
+        both = rv.index.intersection(sv.index)
+        if len(both) < 2:
+            continue
+        res = stats.paired_test(rv[both].to_numpy(), sv[both].to_numpy(), alternative="greater")
+        label = {"dataset": dataset, "method": method, "rival": best, "decode_temperatures": taus}
+        evidence.append(_evidence(label, res))
+        rec_units.append(rv[both].to_numpy())
+        single_units.append(sv[both].to_numpy())
+    if not evidence:
+        return _empty("no recipe draft beside single-temperature drafts")
+    res = stats.paired_test(
+        np.concatenate(rec_units), np.concatenate(single_units), alternative="greater"
+    )
+    rel = res.details.get("relative", float("nan"))
+    rel_ci = res.details.get("relative_ci", [float("nan"), float("nan")])
+    return Evaluation(
+        test=res,
+        direction_ok=res.ci[0] > 0,
+        contradicted=res.ci[1] < 0,
+        summary=(
+            f"γ of the recipe drafts against the best single-temperature draft at high τ_dec: "
+            f"{rel:+.1%} [{rel_ci[0]:+.1%}, {rel_ci[1]:+.1%}] (the paper: +12% to +20%)."
+        ),
+        evidence=evidence,
+        numbers={"relative_gain": rel, "relative_gain_ci": rel_ci},
+    )
+
+
+# --- claim 7: GSM8K is easier than Alpaca; token length tracks difficulty ------------------------
+
+
+def claim_difficulty(frame: pd.DataFrame, records: list[dict] | None = None) -> Evaluation:
+    base = frame[frame["method"] == "base"]
+    sets = set(base["dataset"]) if not base.empty else set()
+    if not {"gsm8k", "alpaca"} <= sets:
+        return _empty("the base draft was not run on both GSM8K and Alpaca")
+    g = base[base["dataset"] == "gsm8k"].groupby("prompt")["alpha"].mean().to_numpy()
+    a = base[base["dataset"] == "alpaca"].groupby("prompt")["alpha"].mean().to_numpy()
+    easier = stats.independent_test(g, a, alternative="greater")
+    evidence = [_evidence({"part": "α, GSM8K − Alpaca (base draft)"}, easier)]
+    p = easier.pvalue
+    numbers: dict = {}
+    chars = base.dropna(subset=["token_chars"])
+    if not chars.empty:
+        gc = chars[chars["dataset"] == "gsm8k"].groupby("prompt")["token_chars"].mean()
+        ac = chars[chars["dataset"] == "alpaca"].groupby("prompt")["token_chars"].mean()
+        shorter = stats.independent_test(gc.to_numpy(), ac.to_numpy(), alternative="less")
+        evidence.append(_evidence({"part": "characters per token, GSM8K − Alpaca"}, shorter))
+        p = max(p, shorter.pvalue)
+    if records:
+        numbers["acceptance_by_token_chars"] = _by_token_chars(records)
+        buckets = numbers["acceptance_by_token_chars"]
+        if len(buckets) >= 3:
+            x = np.array([b["chars"] for b in buckets], dtype=float)
+            y = np.array([b["beta"] for b in buckets])
+            w = np.array([b["count"] for b in buckets], dtype=float)
+            numbers["weighted_spearman_chars_beta"] = stats.weighted_spearman(x, y, w)
+    return Evaluation(
+        test=stats.TestResult(
+            test="intersection-union: α higher on GSM8K and tokens shorter (Mann-Whitney)",
+            statistic=easier.statistic,
+            pvalue=p,
+            estimate=easier.estimate,
+            estimate_name="mean α(GSM8K) − mean α(Alpaca), base draft",
+            ci=easier.ci,
+            n=easier.n,
+            alternative="greater",
+        ),
+        direction_ok=easier.ci[0] > 0,
+        contradicted=easier.ci[1] < 0,
+        summary=(
+            f"Base draft α, GSM8K minus Alpaca: {easier.estimate:+.3f} "
+            f"[{easier.ci[0]:+.3f}, {easier.ci[1]:+.3f}]"
+            + (
+                f"; weighted Spearman ρ(token length, β) = "
+                f"{numbers['weighted_spearman_chars_beta']:+.2f}."
+                if "weighted_spearman_chars_beta" in numbers
+                else "."
+            )
+        ),
+        evidence=evidence,
+        numbers=numbers,
+    )
+
+
+def _by_token_chars(records: list[dict]) -> list[dict]:
+    sums: dict[int, list[float]] = {}
+    for rec in records:
+        if rec["cell"]["engine"] != "analytic" or rec["cell"]["draft"] != "base":
+            continue
+        for chars, (beta_sum, count) in rec["result"].get("acceptance_by_token_chars", {}).items():
+            s = sums.setdefault(int(chars), [0.0, 0])
+            s[0] += beta_sum
+            s[1] += count
+    return [{"chars": c, "beta": s / n, "count": n} for c, (s, n) in sorted(sums.items()) if n]
+
+
+# --- claim 8: online KD with high τ_kd at τ_dec = 0 ----------------------------------------------
+
+
+def claim_online_greedy(frame: pd.DataFrame) -> Evaluation:
+    diff = _online_minus_offline(frame)
+    if diff.empty or 0.0 not in set(diff["decode_temperature"]):
+        return _empty("no online and offline drafts at τ_dec = 0")
+    at0 = diff[diff["decode_temperature"] == 0.0]
+    high = at0["kd_temperature"].max()
+    if high <= 0.5:
+        return _empty("no online draft with τ_kd above 0.5")
+    part = at0[at0["kd_temperature"] == high]
+    units = (part["dataset"] + "/" + part["prompt"]).to_numpy()
+    values = part.groupby(units)["alpha"].mean().to_numpy()
+    res = stats.one_sample_test(values, alternative="less")
+    return Evaluation(
+        test=res,
+        direction_ok=res.ci[1] < 0,
+        contradicted=res.ci[0] > 0,
+        summary=(
+            f"At τ_dec = 0, online minus offline α at τ_kd = {high:g}: {res.estimate:+.3f} "
+            f"[{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]."
+        ),
+        evidence=[_evidence({"kd_temperature": high}, res)],
+    )
+
+
+CLAIMS: dict[int, tuple[str, Callable]] = {
+    1: ("degradation", claim_degradation),
+    2: ("alignment", claim_alignment),
+    3: ("online_offline", claim_online_offline),
+    4: ("degradation", claim_kd_flattens),
+    5: ("out_of_domain", claim_u_curve),
+    6: ("recipe", claim_recipe),
+    7: ("difficulty", claim_difficulty),
+    8: ("online_offline", claim_online_greedy),
+}
