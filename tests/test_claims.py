@@ -1,0 +1,174 @@
+"""The claims on synthetic results with known answers: planted effects found, flat grids never
+called reproduced."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from suite.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, decide_folder
+from suite.store import ResultsStore
+from suite.studies import Cell
+
+GRID = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+OOD = [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0]
+PROMPTS = 40
+
+
+def _kd_names() -> list[str]:
+    return [f"kd-{m}-{{d}}-t{t:.1f}" for m in ("offline", "online") for t in GRID]
+
+
+def _record(cell: Cell, alphas: np.ndarray) -> dict:
+    return {
+        "key": cell.key,
+        "cell": cell.to_dict(),
+        "prompt_ids": [f"test/{i}" for i in range(len(alphas))],
+        "result": {
+            "acceptance_rate": float(alphas.mean()),
+            "prompt_acceptance": [float(a) for a in alphas],
+            "prompt_tokens": [64] * len(alphas),
+            "prompt_token_chars": [3.0] * len(alphas),
+            "acceptance_by_token_chars": {},
+        },
+        "timing": {"cost_ratio": 0.25},
+    }
+
+
+def _write(folder: Path, studies: dict[str, list[tuple]], alpha: Callable) -> Path:
+    """studies: name -> [(dataset, draft, τ_dec)]; alpha(rng, dataset, draft, τ) -> per-prompt α."""
+    rng = np.random.default_rng(0)
+    prompt_effect = rng.normal(0, 0.03, PROMPTS)
+    records, study_cells = {}, {}
+    for study, cells in studies.items():
+        keys = []
+        for dataset, draft, tau in cells:
+            cell = Cell("analytic", "llama", dataset, "test", draft, tau, 4, 0, PROMPTS, 64)
+            if cell.key not in records:
+                values = alpha(rng, dataset, draft, tau) + prompt_effect
+                records[cell.key] = _record(cell, np.clip(values, 0.01, 0.99))
+            keys.append(cell.key)
+        study_cells[study] = keys
+    store = ResultsStore(folder)
+    store.open({"studies": sorted(studies), "profile": "synthetic", "study_cells": study_cells})
+    for record in records.values():
+        store.append(record)
+    return folder
+
+
+def _grid_cells(dataset="gsm8k", drafts=None, taus=GRID) -> list[tuple]:
+    names = drafts or [n.format(d=dataset) for n in _kd_names()]
+    return [(dataset, d, t) for d in names for t in taus]
+
+
+def _tau_kd(draft: str) -> float:
+    return float(draft.rsplit("-t", 1)[1])
+
+
+def _noise(rng, scale=0.03):
+    return rng.normal(0, scale, PROMPTS)
+
+
+def _verdicts(folder) -> dict[int, str]:
+    return {c.number: c.verdict for c in decide_folder(folder).claims}
+
+
+def test_a_planted_diagonal_is_found(tmp_path):
+    def alpha(rng, dataset, draft, tau):
+        return 0.7 - 0.3 * abs(_tau_kd(draft) - tau) + _noise(rng)
+
+    folder = _write(tmp_path, {"alignment": _grid_cells()}, alpha)
+    decision = decide_folder(folder)
+    claim = decision.claims[1]
+    assert claim.number == 2 and claim.verdict == REPRODUCED
+    assert claim.pvalue_adjusted < 0.05 and claim.test["estimate"] > 0.05
+    # Claims whose studies were not run say so.
+    assert {c.number: c.verdict for c in decision.claims}[6] == NOT_RUN
+
+
+def test_a_planted_u_is_detected_and_a_monotone_fall_is_not(tmp_path):
+    cells = _grid_cells("svamp", ["base", "kd-online-gsm8k-t1.0"], OOD)
+
+    def u(rng, dataset, draft, tau):
+        return 0.35 + 0.25 * (tau - 1.2) ** 2 + _noise(rng)
+
+    def fall(rng, dataset, draft, tau):
+        return 0.8 - 0.2 * tau + _noise(rng)
+
+    assert _verdicts(_write(tmp_path / "u", {"out_of_domain": cells}, u))[5] == REPRODUCED
+    assert _verdicts(_write(tmp_path / "fall", {"out_of_domain": cells}, fall))[5] != REPRODUCED
+
+
+def test_planted_degradation_and_online_advantage_are_reproduced(tmp_path):
+    drafts = ["base", *[n.format(d="gsm8k") for n in _kd_names()]]
+
+    def alpha(rng, dataset, draft, tau):
+        slope = -0.3 if draft == "base" else -0.1  # KD falls, but less steeply
+        online = 0.03 + 0.05 * tau if "online" in draft else 0.0
+        return 0.75 + slope * tau + online + _noise(rng)
+
+    cells = _grid_cells(drafts=drafts)
+    studies = {"degradation": cells, "online_offline": _grid_cells()}
+    verdicts = _verdicts(_write(tmp_path, studies, alpha))
+    assert verdicts[1] == REPRODUCED
+    assert verdicts[3] == REPRODUCED
+    assert verdicts[4] == REPRODUCED
+    # Online is better at τ_dec = 0 too, so the open question (claim 8) is contradicted.
+    assert verdicts[8] == NOT_REPRODUCED
+
+
+def test_a_rising_series_makes_claim_1_not_reproduced(tmp_path):
+    def alpha(rng, dataset, draft, tau):
+        return 0.5 + (0.2 if draft == "base" else -0.2) * tau + _noise(rng)
+
+    drafts = ["base", "kd-offline-gsm8k-t0.0", "kd-online-gsm8k-t1.0"]
+    verdicts = _verdicts(_write(tmp_path, {"degradation": _grid_cells(drafts=drafts)}, alpha))
+    assert verdicts[1] == NOT_REPRODUCED
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_flat_grid_is_never_called_reproduced(tmp_path, seed):
+    drafts = ["base", *[n.format(d="gsm8k") for n in _kd_names()]]
+    recipe = ["kd-offline-gsm8k-recipe", "kd-online-gsm8k-recipe", "kd-online-gsm8k-t1.0"]
+    rng_seed = np.random.default_rng(seed)
+
+    def flat(rng, dataset, draft, tau):
+        return 0.6 + rng_seed.normal(0, 0.05, PROMPTS)
+
+    studies = {
+        "degradation": _grid_cells(drafts=drafts),
+        "alignment": _grid_cells(),
+        "online_offline": _grid_cells(),
+        "out_of_domain": _grid_cells("svamp", ["base", "kd-online-gsm8k-t1.0"], OOD),
+        "recipe": _grid_cells(drafts=recipe, taus=[0.6, 0.8, 1.0]),
+        "difficulty": _grid_cells(drafts=["base"]) + _grid_cells("alpaca", ["base"]),
+    }
+    verdicts = _verdicts(_write(tmp_path, studies, flat))
+    assert set(verdicts) == set(range(1, 9))
+    assert REPRODUCED not in verdicts.values(), verdicts
+    assert set(verdicts.values()) <= {INCONCLUSIVE, NOT_REPRODUCED}
+
+
+def test_a_recipe_gain_is_measured_as_a_relative_speedup(tmp_path):
+    drafts = ["kd-offline-gsm8k-recipe", "kd-offline-gsm8k-t1.0", "kd-offline-gsm8k-t0.8"]
+
+    def alpha(rng, dataset, draft, tau):
+        return (0.75 if "recipe" in draft else 0.6) + _noise(rng, 0.02)
+
+    folder = _write(tmp_path, {"recipe": _grid_cells(drafts=drafts, taus=[0.6, 0.8, 1.0])}, alpha)
+    claim = {c.number: c for c in decide_folder(folder).claims}[6]
+    assert claim.verdict == REPRODUCED
+    gain = claim.numbers["relative_gain"]
+    assert 0.1 < gain < 0.5
+    assert json.loads(json.dumps(claim.to_dict()))["number"] == 6
+
+
+def test_an_anti_diagonal_is_not_taken_for_alignment(tmp_path):
+    def alpha(rng, dataset, draft, tau):
+        return 0.7 - 0.3 * abs(_tau_kd(draft) - (1.0 - tau)) + _noise(rng)
+
+    assert _verdicts(_write(tmp_path, {"alignment": _grid_cells()}, alpha))[2] != REPRODUCED
