@@ -173,17 +173,19 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[dict]:
     )
     sample_seconds = time.perf_counter() - start
     names = list(dict.fromkeys(c.draft for c in cells))
+    start = time.perf_counter()
+    # One call for all drafts: the target's logits are computed once for the whole group.
+    results = score_continuations(
+        target, {name: models.draft(name) for name in names}, continuations, n_boot=N_BOOT
+    )
+    score_seconds = time.perf_counter() - start
+    chars = models.token_chars()
+    prompt_chars = [
+        float(chars[np.asarray(toks, dtype=np.int64)].mean()) if toks else float("nan")
+        for toks in continuations.tokens
+    ]
     for name in names:
-        start = time.perf_counter()
-        result = score_continuations(
-            target, {name: models.draft(name)}, continuations, n_boot=N_BOOT
-        )[name]
-        score_seconds = time.perf_counter() - start
-        chars = models.token_chars()
-        prompt_chars = [
-            float(chars[np.asarray(toks, dtype=np.int64)].mean()) if toks else float("nan")
-            for toks in continuations.tokens
-        ]
+        result = results[name]
         by_chars = by_token_chars(result.prompt_betas, continuations.tokens, chars)
         c = models.cost_ratio(name)
         for cell in (c_ for c_ in cells if c_.draft == name):
