@@ -60,9 +60,16 @@ def distill(session: nox.Session) -> None:
 
 @nox.session
 def reproduce(session: nox.Session) -> None:
-    """Every study, the statistics and the HTML report (not available yet)."""
-    session.error(
-        "nox -s reproduce cannot run yet: the bundled models, the studies and the report are "
-        "not built. Today the suite offers the decoder, the analytic engine, the task specs, "
-        "`nox -s tests` and `nox -s bench`."
-    )
+    """Every study (quick profile), the claims and the HTML report; resumes when rerun.
+
+    `nox -s reproduce -- --profile full` runs the paper's grid; `--out DIR` picks the folder.
+    """
+    _install(session)
+    session.run("python", "-m", "suite", "reproduce", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Render the HTML report from an existing results folder: `nox -s report -- results/quick`."""
+    _install(session)
+    session.run("python", "-m", "suite", "report", *(session.posargs or ["results/quick"]))

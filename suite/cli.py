@@ -156,6 +156,33 @@ def _cmd_bench(args) -> int:
     return bench.run(args)
 
 
+def _cmd_report(args) -> int:
+    from suite.report.folder import check_folder
+
+    folder = check_folder(args.dir)  # before the heavy imports: a wrong path fails at once
+    from suite.claims import decide_folder
+    from suite.report.render import claims_table, render_report
+
+    decision = decide_folder(folder)
+    path = render_report(folder, args.out, decision=decision)
+    print(claims_table(decision))
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_reproduce(args) -> int:
+    from suite.reproduce import reproduce
+
+    reproduce(
+        profile=args.profile,
+        studies=tuple(args.studies),
+        out=args.out,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    return 0
+
+
 def _reference_dir():
     from suite.bundle import REFERENCE_DIR
 
@@ -232,6 +259,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("report", help="render the HTML report of a results folder")
+    p.add_argument("dir", metavar="DIR", help="results folder of `python -m suite run`")
+    p.add_argument("--out", help="folder for the report files (default: DIR)")
+    p.set_defaults(func=_cmd_report)
+
+    p = sub.add_parser("reproduce", help="every study, the claims and the HTML report")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
+    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_reproduce)
 
     from suite import bench
 

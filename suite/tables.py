@@ -6,7 +6,6 @@ comparisons are paired.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from suite.acceptance.records import mean_accepted_length
-from suite.store import CELLS_FILE
+from suite.store import ResultsStore
 
 _KD_NAME = re.compile(
     r"^kd-(?P<method>offline|online)-(?P<dataset>[\w.]+?)-(?:t(?P<tau>[\d.]+)|recipe)$"
@@ -40,8 +39,8 @@ def draft_info(name: str) -> dict:
 
 
 def read_records(folder: str | Path) -> list[dict]:
-    path = Path(folder) / CELLS_FILE
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    """Finished records, as the store sees them: a torn last line is not a record."""
+    return list(ResultsStore(folder).load().values())
 
 
 def _projected(alpha: float, k: int, c: float) -> float:

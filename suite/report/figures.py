@@ -1,0 +1,402 @@
+"""The report's figures: each a function of the seed-averaged per-prompt table, returning PNG bytes.
+
+A figure whose data are absent returns None, so the report can say so instead of drawing an empty
+frame. Drawing is deterministic (see :mod:`suite.report.plotting`); a low dpi and a 256-colour
+palette keep the inlined HTML small.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.patches import Rectangle
+
+from suite.report.plotting import (
+    MAX_CHARS,
+    METRICS,
+    SEED,
+    draft_order,
+    draft_styles,
+    draw_band,
+    kd_grid,
+    of_engine,
+    palette_for,
+    png_figure,
+    shade_out_of_range,
+    side_legend,
+    summarize,
+    tau_label,
+)
+
+
+@png_figure
+def temperature_heatmaps(frame: pd.DataFrame) -> plt.Figure | None:
+    """Mean α and γ over τ_kd × τ_dec per dataset and method; the diagonal τ_kd = τ_dec boxed."""
+    grid = kd_grid(frame)
+    if (
+        grid.empty
+        or grid["kd_temperature"].nunique() < 2
+        or grid["decode_temperature"].nunique() < 2
+    ):
+        return None
+    series = sorted(grid.groupby(["dataset", "method"]).groups)
+    fig, axes = plt.subplots(
+        len(series), 2, figsize=(9.5, 3.2 * len(series)), squeeze=False, layout="constrained"
+    )
+    for row, (dataset, method) in enumerate(series):
+        part = grid[(grid["dataset"] == dataset) & (grid["method"] == method)]
+        for col, (metric, label) in enumerate(METRICS.items()):
+            ax = axes[row, col]
+            table = part.pivot_table(
+                index="decode_temperature", columns="kd_temperature", values=metric, aggfunc="mean"
+            )
+            values = table.to_numpy(dtype=float)
+            image = ax.imshow(values, cmap="viridis", aspect="auto")
+            fig.colorbar(image, ax=ax, label=label, shrink=0.9)
+            span = np.nanmax(values) - np.nanmin(values) or 1.0
+            for (i, j), v in np.ndenumerate(values):
+                if np.isfinite(v):
+                    light = (v - np.nanmin(values)) / span > 0.6
+                    ax.text(
+                        j,
+                        i,
+                        f"{v:.2f}",
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="black" if light else "white",
+                    )
+                if np.isclose(table.index[i], table.columns[j]):
+                    ax.add_patch(
+                        Rectangle((j - 0.45, i - 0.45), 0.9, 0.9, fill=False, ec="red", lw=2)
+                    )
+            ax.set_xticks(range(len(table.columns)), [tau_label(c) for c in table.columns])
+            ax.set_yticks(range(len(table.index)), [tau_label(i) for i in table.index])
+            ax.grid(False)
+            ax.set_xlabel("τ_kd (distillation)")
+            ax.set_ylabel("τ_dec (decoding)")
+            ax.set_title(f"{dataset} · {method} KD · {label.split(' ')[0]}", fontsize="medium")
+    return fig
+
+
+@png_figure
+def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
+    """α and γ against τ_dec per draft and dataset with 95% bootstrap intervals over prompts.
+
+    The analytic engine's cells when there are any (many prompts), else the empirical ones.
+    """
+    engine = "analytic"
+    part = of_engine(frame, engine)
+    if part.empty:
+        engine = "empirical"
+        part = of_engine(frame, engine)
+    if part.empty or part["decode_temperature"].nunique() < 2:
+        return None
+    datasets = sorted(part["dataset"].unique())
+    drafts = draft_order(part["draft"])
+    styles = draft_styles(drafts)
+    fig, axes = plt.subplots(
+        len(datasets), 2, figsize=(10, 2.8 * len(datasets)), squeeze=False, layout="constrained"
+    )
+    handles = {}
+    for row, dataset in enumerate(datasets):
+        sub = part[part["dataset"] == dataset]
+        taus = np.sort(sub["decode_temperature"].unique())
+        for col, (metric, label) in enumerate(METRICS.items()):
+            ax = axes[row, col]
+            shade_out_of_range(ax, taus)
+            stats = summarize(sub, ["draft", "decode_temperature"], metric)
+            for draft, s in stats.groupby("draft", sort=False):
+                handles[draft] = draw_band(
+                    ax, s, "decode_temperature", label=draft, **styles[draft]
+                )
+            ax.set_xticks(taus, [tau_label(t) for t in taus])
+            ax.set_xlabel("τ_dec")
+            ax.set_ylabel(label)
+            ax.set_title(f"{dataset} ({engine})", fontsize="medium")
+    order = [d for d in drafts if d in handles]
+    fig.legend(
+        [handles[d] for d in order],
+        order,
+        title="draft",
+        loc="outside right upper",
+        fontsize="small",
+        title_fontsize="small",
+        frameon=False,
+    )
+    return fig
+
+
+@png_figure
+def online_offline_gap(frame: pd.DataFrame) -> plt.Figure | None:
+    """Online minus offline α per prompt by τ_dec, averaged over the τ_kd both methods share."""
+    grid = kd_grid(frame)
+    if grid.empty:
+        return None
+    wide = grid.pivot_table(
+        index=["dataset", "prompt", "decode_temperature", "kd_temperature"],
+        columns="method",
+        values="alpha",
+        aggfunc="mean",
+    )
+    if "online" not in wide or "offline" not in wide:
+        return None
+    wide = wide.dropna(subset=["online", "offline"])
+    if wide.empty:
+        return None
+    diff = (wide["online"] - wide["offline"]).rename("gap").reset_index()
+    diff = diff.groupby(["dataset", "prompt", "decode_temperature"], as_index=False)["gap"].mean()
+    taus = np.sort(diff["decode_temperature"].unique())
+    stats = summarize(diff, ["dataset", "decode_temperature"], "gap")
+    datasets = sorted(stats["dataset"].unique())
+    colors = palette_for(datasets)
+    fig, ax = plt.subplots(figsize=(7.5, 3.4), layout="constrained")
+    ax.axhline(0.0, color="0.3", lw=1)
+    shade_out_of_range(ax, taus)
+    dodge = 0.015 * (np.ptp(taus) or 1.0)  # keeps the datasets' intervals apart
+    for i, dataset in enumerate(datasets):
+        s = stats[stats["dataset"] == dataset].copy()
+        s["decode_temperature"] += dodge * (i - (len(datasets) - 1) / 2)
+        draw_band(ax, s, "decode_temperature", colors[dataset], dataset, bars=True)
+    ax.set_xticks(taus, [tau_label(t) for t in taus])
+    ax.set_xlabel("τ_dec")
+    ax.set_ylabel("α(online) − α(offline)")
+    side_legend(ax, *ax.get_legend_handles_labels(), "dataset")
+    return fig
+
+
+@png_figure
+def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
+    """γ of the recipe drafts beside single-temperature drafts, at the recipe's τ_dec."""
+    part = of_engine(frame, "analytic")
+    if part.empty:
+        return None
+    part = part[part["method"].isin(["offline", "online"])]
+    is_recipe = part["recipe"].astype(bool)
+    panels = []
+    for dataset in sorted(part[is_recipe]["dataset"].unique()):
+        sub = part[part["dataset"] == dataset]
+        mask = sub["recipe"].astype(bool)
+        taus = set(sub[mask]["decode_temperature"]) & set(sub[~mask]["decode_temperature"])
+        if taus:
+            panels.append((dataset, sub[sub["decode_temperature"].isin(taus)]))
+    if not panels:
+        return None
+    fig, axes = plt.subplots(
+        len(panels), 1, figsize=(9, 3.2 * len(panels)), squeeze=False, layout="constrained"
+    )
+    for ax, (dataset, sub) in zip(axes[:, 0], panels, strict=True):
+        drafts = draft_order(sub["draft"])
+        colors = dict(zip(drafts, sns.color_palette("Paired", len(drafts)), strict=True))
+        taus = sorted(sub["decode_temperature"].unique())
+        stats = summarize(sub, ["draft", "decode_temperature"], "speedup")
+        width = 0.8 / len(drafts)
+        for i, draft in enumerate(drafts):
+            s = stats[stats["draft"] == draft]
+            x = np.array([taus.index(t) for t in s["decode_temperature"]]) + (i + 0.5) * width - 0.4
+            err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
+            ax.bar(
+                x,
+                s["mean"],
+                width,
+                yerr=err,
+                capsize=2,
+                color=colors[draft],
+                label=draft,
+                hatch="//" if "recipe" in draft else None,
+                edgecolor="white",
+            )
+        ax.set_xticks(range(len(taus)), [tau_label(t) for t in taus])
+        ax.set_xlabel("τ_dec")
+        ax.set_ylabel("γ (speedup)")
+        ax.set_title(
+            f"{dataset}: recipe drafts (hatched) and single-temperature drafts", fontsize="medium"
+        )
+        side_legend(ax, *ax.get_legend_handles_labels(), "draft")
+    return fig
+
+
+@png_figure
+def position_acceptance(records: list[dict]) -> plt.Figure | None:
+    """Empirical share of drafted tokens accepted at each draft position, per draft and τ_dec."""
+    rows = [
+        {
+            "draft": r["cell"]["draft"],
+            "decode_temperature": r["cell"]["decode_temperature"],
+            "position": i + 1,
+            "acceptance": float(v),
+        }
+        for r in records
+        if r["cell"]["engine"] == "empirical"
+        for i, v in enumerate(r["result"].get("position_acceptance") or [])
+        if v is not None
+    ]
+    if not rows:
+        return None
+    data = pd.DataFrame(rows).groupby(["decode_temperature", "draft", "position"], as_index=False)
+    data = data["acceptance"].mean()
+    taus = sorted(data["decode_temperature"].unique())
+    drafts = draft_order(data["draft"])
+    styles = draft_styles(drafts)
+    ncols = min(len(taus), 3)
+    nrows = -(-len(taus) // ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(3.3 * ncols + 2.4, 2.6 * nrows),
+        squeeze=False,
+        sharey=True,
+        layout="constrained",
+    )
+    for ax in axes.flat[len(taus) :]:
+        ax.set_visible(False)
+    handles = {}
+    for ax, tau in zip(axes.flat, taus, strict=False):
+        sub = data[data["decode_temperature"] == tau]
+        for draft, s in sub.groupby("draft", sort=False):
+            (handles[draft],) = ax.plot(
+                s["position"], s["acceptance"], marker="o", ms=4, label=draft, **styles[draft]
+            )
+        ax.set_xticks(sorted(sub["position"].unique()))
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("draft position")
+        ax.set_ylabel("accepted share")
+        ax.set_title(f"τ_dec = {tau_label(tau)}", fontsize="medium")
+    order = [d for d in drafts if d in handles]
+    fig.legend(
+        [handles[d] for d in order],
+        order,
+        title="draft",
+        loc="outside right upper",
+        fontsize="small",
+        title_fontsize="small",
+        frameon=False,
+    )
+    return fig
+
+
+@png_figure
+def engine_agreement(agreement: dict) -> plt.Figure | None:
+    """Analytic α̂ against the empirical judged rate, cell by cell, with the identity line."""
+    pairs = agreement.get("pairs") or []
+    if not pairs:
+        return None
+    data = pd.DataFrame(pairs)
+    fig, ax = plt.subplots(figsize=(5.6, 4.4), layout="constrained")
+    ax.plot([0, 1], [0, 1], color="0.4", lw=1, ls="--", label="identity")
+    taus = sorted(data["decode_temperature"].unique())
+    colors = dict(zip(taus, sns.color_palette("viridis", len(taus)), strict=True))
+    markers = dict(zip(sorted(data["dataset"].unique()), "osD^vP*X", strict=False))
+    for (tau, dataset), s in data.groupby(["decode_temperature", "dataset"], sort=True):
+        ax.scatter(
+            s["analytic"],
+            s["empirical"],
+            s=36,
+            color=colors[tau],
+            marker=markers.get(dataset, "o"),
+            label=f"{dataset}, τ_dec = {tau_label(tau)}",
+        )
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_aspect("equal")
+    ax.set_xlabel("analytic α̂ (expected acceptance)")
+    ax.set_ylabel("empirical judged acceptance")
+    side_legend(ax, *ax.get_legend_handles_labels(), "")
+    return fig
+
+
+def _token_char_buckets(records: list[dict]) -> pd.DataFrame:
+    sums: dict[tuple[str, int], list[float]] = {}
+    for rec in records:
+        cell = rec["cell"]
+        if cell["engine"] != "analytic" or cell["draft"] != "base":
+            continue
+        for chars, (beta_sum, count) in (
+            rec["result"].get("acceptance_by_token_chars") or {}
+        ).items():
+            s = sums.setdefault((cell["dataset"], min(int(chars), MAX_CHARS)), [0.0, 0])
+            s[0] += beta_sum
+            s[1] += count
+    rows = [
+        {"dataset": d, "chars": c, "beta": s / n, "count": n}
+        for (d, c), (s, n) in sorted(sums.items())
+        if n
+    ]
+    return pd.DataFrame(rows)
+
+
+@png_figure
+def token_length(records: list[dict]) -> plt.Figure | None:
+    """Mean β by token length in characters (base draft, analytic), with the tokens per bucket."""
+    data = _token_char_buckets(records)
+    if data.empty:
+        return None
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(7.5, 5.0), sharex=True, height_ratios=[2, 1], layout="constrained"
+    )
+    datasets = sorted(data["dataset"].unique())
+    colors = palette_for(datasets)
+    width = 0.8 / len(datasets)
+    for i, dataset in enumerate(datasets):
+        sub = data[data["dataset"] == dataset]
+        top.plot(sub["chars"], sub["beta"], marker="o", ms=4, color=colors[dataset], label=dataset)
+        bottom.bar(
+            sub["chars"] + (i - (len(datasets) - 1) / 2) * width,
+            sub["count"],
+            width,
+            color=colors[dataset],
+        )
+    top.set_ylabel("mean β")
+    top.set_ylim(-0.02, 1.02)
+    side_legend(top, *top.get_legend_handles_labels(), "dataset")
+    ticks = sorted(data["chars"].unique())
+    bottom.set_xticks(ticks, [f"{t}+" if t == MAX_CHARS else str(t) for t in ticks])
+    bottom.set_xlabel("token length (characters)")
+    bottom.set_ylabel("tokens")
+    return fig
+
+
+@png_figure
+def dataset_difficulty(frame: pd.DataFrame) -> plt.Figure | None:
+    """Per-prompt α of the base draft by dataset and τ_dec (analytic), mean with 95% interval."""
+    part = of_engine(frame, "analytic")
+    part = part[part["method"] == "base"] if not part.empty else part
+    if part.empty:
+        return None
+    datasets = sorted(part["dataset"].unique())
+    taus = sorted(part["decode_temperature"].unique())
+    colors = dict(zip(taus, sns.color_palette("crest", len(taus)), strict=True))
+    stats = summarize(part, ["dataset", "decode_temperature"], "alpha")
+    rng = np.random.default_rng(SEED)
+    width = 0.7 / len(taus)
+    fig, ax = plt.subplots(figsize=(7.5, 3.3), layout="constrained")
+    for j, tau in enumerate(taus):
+        offset = (j + 0.5) * width - 0.35
+        pts = part[part["decode_temperature"] == tau]
+        x = np.array([datasets.index(d) for d in pts["dataset"]]) + offset
+        ax.scatter(
+            x + rng.uniform(-0.3, 0.3, len(x)) * width,
+            pts["alpha"],
+            s=6,
+            alpha=0.35,
+            color=colors[tau],
+        )
+        s = stats[stats["decode_temperature"] == tau]
+        xs = np.array([datasets.index(d) for d in s["dataset"]]) + offset
+        err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
+        ax.errorbar(
+            xs,
+            s["mean"],
+            yerr=err,
+            fmt="D",
+            ms=5,
+            capsize=3,
+            color=colors[tau],
+            label=tau_label(tau),
+        )
+    ax.set_xticks(range(len(datasets)), datasets)
+    ax.set_ylabel("α per prompt (base draft)")
+    side_legend(ax, *ax.get_legend_handles_labels(), "τ_dec")
+    return fig

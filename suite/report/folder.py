@@ -1,0 +1,28 @@
+"""Is this a results folder? Checked before the heavy imports, so a typo fails fast and clearly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from suite.errors import SpecError
+from suite.store import CELLS_FILE, RUN_FILE, ResultsStore
+
+
+def check_folder(folder: str | Path) -> Path:
+    """The folder as a Path, or a SpecError that names it (the CLI prints it and exits 2)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise SpecError(path, None, None, "no such results folder")
+    for name in (RUN_FILE, CELLS_FILE):
+        if not (path / name).is_file():
+            message = f"no {name} in this folder: not the results of `python -m suite run`"
+            raise SpecError(path, None, None, message)
+    store = ResultsStore(path)
+    try:
+        store.header()
+    except json.JSONDecodeError as err:
+        raise SpecError(store.run_path, None, None, f"unreadable run header: {err}") from None
+    if not store.load():  # a corrupt line raises a SpecError naming the file and the line
+        raise SpecError(store.cells_path, None, None, "no finished cell yet: nothing to report")
+    return path

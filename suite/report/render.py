@@ -1,0 +1,259 @@
+"""Render a results folder: report.html, summary.json, prompts.csv and cells.csv, atomically.
+
+The HTML is one self-contained file (images as data URIs, inline CSS, no script, no network), so
+it can be mailed or archived as is. Jinja escapes every string: the text comes from result files.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from suite.claims import ENGINES, Decision, decide_folder
+from suite.claims.checks import CLAIMS, load_paper
+from suite.profiles import REPO_ROOT
+from suite.report import figures, views
+from suite.report.folder import check_folder
+from suite.store import ResultsStore, clean, write_atomic
+from suite.tables import draft_info, prompt_rows, read_records, seed_means
+
+TEMPLATE_DIR = REPO_ROOT / "reports" / "templates"
+TEMPLATE = "report.html.j2"
+REPORT, SUMMARY, PROMPTS, CELLS = "report.html", "summary.json", "prompts.csv", "cells.csv"
+PROMPT_COLUMNS = [
+    "engine", "family", "dataset", "draft", "decode_temperature", "num_draft_tokens", "seed",
+    "key", "method", "kd_temperature", "kd_dataset", "recipe", "prompt", "alpha",
+    "mean_accepted_length", "speedup", "tokens", "token_chars",
+]  # fmt: skip
+CELL_COLUMNS = [
+    "key", "engine", "family", "dataset", "split", "draft", "method", "kd_temperature",
+    "kd_dataset", "recipe", "decode_temperature", "num_draft_tokens", "seed", "prompts",
+    "max_new_tokens", "acceptance_rate", "ci_low", "ci_high", "judged_acceptance_rate",
+    "mean_accepted_length", "speedup", "speedup_kind", "cost_ratio",
+]  # fmt: skip
+
+# Figures per claim: (figure function, what it takes, caption). "frame" is the claim's study,
+# seed-averaged; "records" the study's raw records.
+CLAIM_FIGURES: dict[int, list[tuple[Callable, str, str]]] = {
+    1: [(figures.temperature_curves, "frame",
+         "α and γ against τ_dec for each draft (panel titles name the engine); bands are 95% "
+         "bootstrap intervals over prompts; the grey band marks τ_dec above 1.")],
+    2: [(figures.temperature_heatmaps, "frame",
+         "Mean α and γ over τ_kd × τ_dec for single-temperature KD drafts (the paper's Figure 2); "
+         "red boxes mark the diagonal τ_kd = τ_dec.")],
+    3: [(figures.online_offline_gap, "frame",
+         "Online minus offline α per prompt, averaged over the τ_kd both methods share, with 95% "
+         "bootstrap intervals over prompts.")],
+    4: [(figures.temperature_curves, "frame",
+         "α and γ against τ_dec: KD drafts beside the base draft; a flatter fall is the claim.")],
+    5: [(figures.temperature_curves, "frame",
+         "α and γ against τ_dec up to 2 on out-of-domain sets; the grey band is out of range.")],
+    6: [(figures.recipe_comparison, "frame",
+         "γ of the recipe drafts beside single-temperature drafts at the recipe study's τ_dec, "
+         "with 95% bootstrap intervals over prompts.")],
+    7: [(figures.dataset_difficulty, "frame",
+         "Per-prompt α of the base draft by dataset and τ_dec: points are prompts, diamonds "
+         "means with 95% intervals."),
+        (figures.token_length, "records",
+         "Mean β by token length in characters for the base draft (analytic); below, how many "
+         "continuation tokens each bucket holds.")],
+    8: [(figures.online_offline_gap, "frame",
+         "Online minus offline α by τ_dec; the claim concerns τ_dec = 0 at the highest τ_kd.")],
+}  # fmt: skip
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars and arrays to Python values, so json can write them."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def strict_json(value: Any) -> str:
+    return json.dumps(clean(_plain(value)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def cell_table(records: list[dict]) -> pd.DataFrame:
+    """One row per cell: its coordinates, α with its interval, accepted length and γ."""
+    rows = []
+    for rec in records:
+        cell, result, timing = rec["cell"], rec["result"], rec.get("timing") or {}
+        ci = result.get("confidence_interval") or [None, None]
+        analytic = cell["engine"] == "analytic"
+        info = draft_info(cell["draft"])
+        rows.append(
+            {**{k: cell.get(k) for k in CELL_COLUMNS if k in cell}, **info, "key": rec["key"]}
+            | {
+                "acceptance_rate": result.get("acceptance_rate"),
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+                "judged_acceptance_rate": result.get("judged_acceptance_rate"),
+                "mean_accepted_length": result.get("mean_accepted_length"),
+                "speedup": timing.get("projected_speedup" if analytic else "speedup"),
+                "speedup_kind": "projected" if analytic else "measured",
+                "cost_ratio": timing.get("cost_ratio"),
+            }
+        )
+    return pd.DataFrame(rows).reindex(columns=CELL_COLUMNS)
+
+
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+class _Figures:
+    """Each figure drawn once per (function, study), however many claims show it."""
+
+    def __init__(self, rows: pd.DataFrame, records: list[dict], header: dict):
+        self.rows, self.records, self.header = rows, records, header
+        self.cache: dict[tuple, bytes | None] = {}
+
+    def study(self, study: str | None) -> tuple[pd.DataFrame, list[dict]]:
+        if study is None:
+            return seed_means(self.rows), self.records
+        keys = set(self.header.get("study_cells", {}).get(study, []))
+        part = self.rows[self.rows["key"].isin(keys)] if not self.rows.empty else self.rows
+        return seed_means(part), [r for r in self.records if r["key"] in keys]
+
+    def draw(self, func: Callable, takes: str, study: str | None, arg: Any = None) -> bytes | None:
+        key = (func.__name__, study)
+        if key not in self.cache:
+            if arg is None:
+                frame, records = self.study(study)
+                arg = frame if takes == "frame" else records
+            self.cache[key] = func(arg) if not _empty(arg) else None
+        return self.cache[key]
+
+
+def _empty(arg: Any) -> bool:
+    return len(arg) == 0 if isinstance(arg, pd.DataFrame | list | dict) else arg is None
+
+
+def _claim_figures(number: int, draw: _Figures) -> list[dict]:
+    study = CLAIMS[number][0] if number in CLAIMS else None
+    out = []
+    for func, takes, caption in CLAIM_FIGURES.get(number, []):
+        png = draw.draw(func, takes, study)
+        out.append({"uri": _data_uri(png) if png else None, "caption": caption, "study": study})
+    return out
+
+
+def build_context(folder: Path, decision: Decision, records: list[dict], header: dict) -> dict:
+    """Everything the template needs, formatted."""
+    summary = views.decision_dict(decision)
+    rows = prompt_rows(records)
+    draw = _Figures(rows, records, header)
+    per_engine = {e: {c["number"]: c for c in summary["per_engine"].get(e, [])} for e in ENGINES}
+    sections = [
+        views.claim_section(
+            claim,
+            {
+                e: per_engine[e][claim["number"]]
+                for e in ENGINES
+                if claim["number"] in per_engine[e]
+            },
+            _claim_figures(claim["number"], draw),
+        )
+        for claim in summary["claims"]
+    ]
+    agreement_png = draw.draw(figures.engine_agreement, "agreement", None, decision.agreement)
+    position_png = draw.draw(figures.position_acceptance, "records", None, records)
+    paper = load_paper()["paper"]
+    prov = views.provenance(records, header)
+    return {
+        "title": f"Reproduction report: {paper['title']}",
+        "description": (
+            f"{len(records)} cells of the studies {', '.join(header.get('studies', []))} under "
+            f"the {header.get('profile')} profile, tested against the paper's claims "
+            f"(arXiv {paper.get('arxiv', '')})."
+        ),
+        "folder": folder.name,
+        "claims": [views.claim_row(c) for c in summary["claims"]],
+        "sections": sections,
+        "agreement": views.agreement_view(decision.agreement),
+        "agreement_pairs": decision.agreement.get("pairs", []),
+        "agreement_figure": _data_uri(agreement_png) if agreement_png else None,
+        "position_figure": _data_uri(position_png) if position_png else None,
+        "examples": views.examples(records),
+        "provenance": prov,
+        "study_titles": header.get("study_titles", {}),
+        "fmt": views.number,
+    }
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(TEMPLATE_DIR)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def render_report(
+    folder: str | Path, out_dir: str | Path | None = None, *, decision: Decision | None = None
+) -> Path:
+    """Write the four report files into ``out_dir`` (default: the results folder); return the HTML.
+
+    ``decision`` may be passed when the caller already decided the folder, to skip doing it twice.
+    """
+    folder = check_folder(folder)
+    out = Path(out_dir) if out_dir is not None else folder
+    out.mkdir(parents=True, exist_ok=True)
+    header = ResultsStore(folder).header()
+    records = read_records(folder)
+    decision = decision if decision is not None else decide_folder(folder)
+    context = build_context(folder, decision, records, header)
+    html = _environment().get_template(TEMPLATE).render(**context)
+    summary = {
+        "title": context["title"],
+        "profile": header.get("profile"),
+        "studies": header.get("studies", []),
+        **views.decision_dict(decision),
+        "provenance": context["provenance"],
+    }
+    prompts = prompt_rows(records).reindex(columns=PROMPT_COLUMNS)
+    write_atomic(out / SUMMARY, strict_json(summary))
+    write_atomic(out / PROMPTS, prompts.to_csv(index=False))
+    write_atomic(out / CELLS, cell_table(records).to_csv(index=False))
+    write_atomic(out / REPORT, html)
+    return out / REPORT
+
+
+def claims_table(decision: Decision) -> str:
+    """The claims as a plain-text table for the terminal."""
+    head = ["#", "verdict", "engine", "estimate [95% CI]", "p adj.", "claim"]
+    lines = []
+    for claim in decision.claims:
+        row = views.claim_row(claim.to_dict())
+        estimate = "—" if row["estimate"] == "—" else f"{row['estimate']} {row['ci']}"
+        lines.append(
+            [
+                str(row["number"]),
+                row["verdict"],
+                row["engine"],
+                estimate,
+                row["p_adjusted"],
+                row["title"],
+            ]
+        )
+    widths = [max(len(r[i]) for r in [head, *lines]) for i in range(len(head) - 1)]
+
+    def fmt(r: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+
+    return "\n".join([fmt(head), fmt(["-" * w for w in widths] + ["-" * 5]), *map(fmt, lines)])

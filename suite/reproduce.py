@@ -1,0 +1,43 @@
+"""``nox -s reproduce``: every study under a profile, then the claims and the HTML report.
+
+A rerun resumes: finished cells are read back, not recomputed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from suite.profiles import load_profile
+from suite.runner import run_plan
+from suite.studies import load_studies, plan_studies
+
+
+def reproduce(
+    *,
+    profile: str = "quick",
+    studies: tuple[str, ...] = ("all",),
+    out: str | Path | None = None,
+    workers: int = 2,
+    progress: bool = True,
+) -> Path:
+    """Run, decide, render; print the claims table and the report's path; return that path."""
+    start = time.perf_counter()
+    chosen = load_profile(profile)
+    plan = plan_studies(load_studies(list(studies)), chosen)
+    folder = Path(out or f"results/{chosen.name}")
+    report = run_plan(plan, folder, workers=workers, progress=progress)
+    ran = time.perf_counter() - start
+    from suite.claims import decide_folder
+    from suite.report.render import claims_table, render_report
+
+    decision = decide_folder(folder)
+    path = render_report(folder, decision=decision)
+    total = time.perf_counter() - start
+    print(claims_table(decision))
+    print(
+        f"\n{report.cells} cells ({report.ran} run now, {report.already_done} resumed) in "
+        f"{ran:.0f} s; statistics and report in {total - ran:.0f} s; total {total:.0f} s"
+    )
+    print(f"report: {path}")
+    return path
