@@ -248,7 +248,7 @@ def test_the_csvs_have_the_expected_columns(results, report):
 
 def test_the_terminal_table_lists_every_claim():
     from suite.claims import Decision
-    from suite.claims.checks import ClaimResult
+    from suite.claims.model import ClaimResult
 
     claim = ClaimResult(
         1,

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from suite import stats
-from suite.claims.checks import (
+from suite.claims.checks import CLAIMS
+from suite.claims.model import (
     ALPHA,
-    CLAIMS,
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,

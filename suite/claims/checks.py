@@ -8,89 +8,21 @@ and applies the verdict rule. The prompt is the unit; seeds are averaged within 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
-from scipy import stats as sps
 
 from suite import stats
-from suite.profiles import REPO_ROOT
-from suite.tables import cube, matrix
-
-PAPER_FILE = REPO_ROOT / "reference" / "paper.yaml"
-ALPHA = 0.05
-REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
-    "reproduced",
-    "not reproduced",
-    "inconclusive",
-    "not run",
+from suite.claims.model import (
+    ALPHA,
+    Evaluation,
+    empty,
+    evidence_row,
+    series,
+    stouffer,
 )
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """One engine's answer to one claim, before the adjustment across claims."""
-
-    test: stats.TestResult | None
-    direction_ok: bool  # the estimate's interval lies on the paper's side of the null
-    contradicted: bool  # a test in the opposite direction is significant
-    summary: str
-    evidence: list[dict] = field(default_factory=list)
-    numbers: dict = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ClaimResult:
-    number: int
-    title: str
-    statement: str
-    source: str
-    paper_numbers: list
-    engine: str
-    verdict: str
-    rule: str
-    summary: str
-    test: dict | None
-    pvalue_adjusted: float | None
-    evidence: list[dict]
-    numbers: dict
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def load_paper(path: Path = PAPER_FILE) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
-
-def _series(frame: pd.DataFrame, by: list[str]):
-    if frame.empty:
-        return
-    for key, part in frame.groupby(by, sort=True, dropna=False):
-        yield (key if isinstance(key, tuple) else (key,)), part
-
-
-def _stouffer(pvalues: list[float]) -> float:
-    """Combined one-sided p of several series (the claim holds 'typically', not 'always')."""
-    p = np.clip(np.array([x for x in pvalues if np.isfinite(x)]), 1e-300, 1 - 1e-16)
-    if p.size == 0:
-        return float("nan")
-    z = sps.norm.isf(p).sum() / math.sqrt(p.size)
-    return float(sps.norm.sf(z))
-
-
-def _evidence(label: dict, result: stats.TestResult) -> dict:
-    return {**label, **result.to_dict()}
-
-
-def _empty(summary: str) -> Evaluation:
-    return Evaluation(None, False, False, summary)
-
+from suite.tables import cube, matrix
 
 # --- claim 1: higher τ_dec lowers α, for every draft --------------------------------------------
 
@@ -99,17 +31,17 @@ def claim_degradation(frame: pd.DataFrame) -> Evaluation:
     """Page's trend test per (dataset, draft); the claim needs every series (intersection-union)."""
     kd = frame[frame["method"].isin(["base", "offline", "online"]) & ~frame["recipe"]]
     evidence, down, up = [], [], []
-    for (dataset, draft), part in _series(kd, ["dataset", "draft"]):
+    for (dataset, draft), part in series(kd, ["dataset", "draft"]):
         y, taus, _ = matrix(part, "decode_temperature", "alpha")
         if len(taus) < 3 or len(y) < 2:
             continue
         res = stats.trend_test(y, np.array(taus), alternative="decreasing")
         rev = stats.trend_test(y, np.array(taus), alternative="increasing")
-        evidence.append(_evidence({"dataset": dataset, "draft": draft}, res))
+        evidence.append(evidence_row({"dataset": dataset, "draft": draft}, res))
         down.append(res)
         up.append(rev.pvalue)
     if not down:
-        return _empty("no draft has three or more decoding temperatures")
+        return empty("no draft has three or more decoding temperatures")
     weakest = max(down, key=lambda r: r.pvalue)
     # Many series: a rise counts against the claim only after Holm across the series.
     rising = int((stats.adjust_pvalues(np.array(up), method="holm") < ALPHA).sum())
@@ -134,16 +66,16 @@ def claim_degradation(frame: pd.DataFrame) -> Evaluation:
 def claim_alignment(frame: pd.DataFrame) -> Evaluation:
     grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
     evidence, results = [], []
-    for (dataset, method), part in _series(grid, ["dataset", "method"]):
+    for (dataset, method), part in series(grid, ["dataset", "method"]):
         g, rows, cols = cube(part, "decode_temperature", "kd_temperature", "alpha")
         if len(rows) < 3 or len(cols) < 3 or len(g) < 2:
             continue
         res = stats.alignment_test(g, np.array(rows), np.array(cols))
-        evidence.append(_evidence({"dataset": dataset, "method": method}, res))
+        evidence.append(evidence_row({"dataset": dataset, "method": method}, res))
         results.append(res)
     if not results:
-        return _empty("no τ_kd × τ_dec grid with at least 3 × 3 points")
-    p = _stouffer([r.pvalue for r in results])
+        return empty("no τ_kd × τ_dec grid with at least 3 × 3 points")
+    p = stouffer([r.pvalue for r in results])
     best = [r.details.get("within_one_step", float("nan")) for r in results]
     combined = stats.TestResult(
         test="alignment permutation test per series, combined by Stouffer",
@@ -193,19 +125,19 @@ def _online_minus_offline(frame: pd.DataFrame) -> pd.DataFrame:
 def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
     diff = _online_minus_offline(frame)
     if diff.empty:
-        return _empty("no τ_kd with both an online and an offline draft")
+        return empty("no τ_kd with both an online and an offline draft")
     diff["prompt"] = diff["dataset"] + "/" + diff["prompt"]
     per_prompt = diff.groupby("prompt")["alpha"].mean().to_numpy()
     overall = stats.one_sample_test(per_prompt, alternative="greater")
     by_tau, taus, _ = matrix(diff, "decode_temperature", "alpha")
-    evidence = [_evidence({"part": "online − offline, all temperatures"}, overall)]
+    evidence = [evidence_row({"part": "online − offline, all temperatures"}, overall)]
     for tau in taus:
         part = diff[diff["decode_temperature"] == tau].groupby("prompt")["alpha"].mean()
         res = stats.one_sample_test(part.to_numpy(), alternative="greater")
-        evidence.append(_evidence({"part": "online − offline", "decode_temperature": tau}, res))
+        evidence.append(evidence_row({"part": "online − offline", "decode_temperature": tau}, res))
     if len(taus) >= 3:
         trend = stats.trend_test(by_tau, np.array(taus), alternative="increasing")
-        evidence.append(_evidence({"part": "gap grows with τ_dec"}, trend))
+        evidence.append(evidence_row({"part": "gap grows with τ_dec"}, trend))
         p = max(overall.pvalue, trend.pvalue)
     else:
         trend, p = None, overall.pvalue
@@ -238,7 +170,7 @@ def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
 
 def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
     evidence, units = [], []
-    for (dataset,), part in _series(frame, ["dataset"]):
+    for (dataset,), part in series(frame, ["dataset"]):
         base = part[part["method"] == "base"]
         kd = part[part["method"].isin(["offline", "online"]) & ~part["recipe"]]
         if base.empty or kd.empty:
@@ -247,7 +179,7 @@ def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
         if len(taus_b) < 3:
             continue
         slopes_kd = []
-        for _, draft in _series(kd, ["draft"]):
+        for _, draft in series(kd, ["draft"]):
             yk, taus_k, prompts_k = matrix(draft, "decode_temperature", "alpha")
             if taus_k != taus_b or prompts_k != prompts_b:
                 continue
@@ -256,10 +188,10 @@ def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
             continue
         gap = np.mean(slopes_kd, axis=0) - stats.slopes(yb, np.array(taus_b))
         res = stats.one_sample_test(gap, alternative="greater")
-        evidence.append(_evidence({"dataset": dataset, "kd_drafts": len(slopes_kd)}, res))
+        evidence.append(evidence_row({"dataset": dataset, "kd_drafts": len(slopes_kd)}, res))
         units.append(gap)
     if not units:
-        return _empty("no dataset with the base draft and KD drafts on three or more τ_dec")
+        return empty("no dataset with the base draft and KD drafts on three or more τ_dec")
     res = stats.one_sample_test(np.concatenate(units), alternative="greater")
     return Evaluation(
         test=res,
@@ -278,16 +210,16 @@ def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
 
 def claim_u_curve(frame: pd.DataFrame) -> Evaluation:
     evidence, results = [], []
-    for (dataset, draft), part in _series(frame, ["dataset", "draft"]):
+    for (dataset, draft), part in series(frame, ["dataset", "draft"]):
         y, taus, _ = matrix(part, "decode_temperature", "speedup")
         if len(taus) < 5 or max(taus) <= 1.0 or len(y) < 2:
             continue
         res = stats.u_shape_test(y, np.array(taus))
-        evidence.append(_evidence({"dataset": dataset, "draft": draft}, res))
+        evidence.append(evidence_row({"dataset": dataset, "draft": draft}, res))
         results.append(res)
     if not results:
-        return _empty("no series reaches τ_dec above 1 with five or more temperatures")
-    p = _stouffer([r.pvalue for r in results])
+        return empty("no series reaches τ_dec above 1 with five or more temperatures")
+    p = stouffer([r.pvalue for r in results])
     u_count = sum(r.pvalue < ALPHA for r in results)
     mean_vertex = float(np.nanmean([r.estimate for r in results]))
     test = stats.TestResult(
@@ -321,7 +253,7 @@ def claim_u_curve(frame: pd.DataFrame) -> Evaluation:
 
 def claim_recipe(frame: pd.DataFrame) -> Evaluation:
     evidence, rec_units, single_units = [], [], []
-    for (dataset, method), part in _series(
+    for (dataset, method), part in series(
         frame[frame["method"].isin(["offline", "online"])], ["dataset", "method"]
     ):
         recipe = part[part["recipe"]]
@@ -342,11 +274,11 @@ def claim_recipe(frame: pd.DataFrame) -> Evaluation:
             continue
         res = stats.paired_test(rv[both].to_numpy(), sv[both].to_numpy(), alternative="greater")
         label = {"dataset": dataset, "method": method, "rival": best, "decode_temperatures": taus}
-        evidence.append(_evidence(label, res))
+        evidence.append(evidence_row(label, res))
         rec_units.append(rv[both].to_numpy())
         single_units.append(sv[both].to_numpy())
     if not evidence:
-        return _empty("no recipe draft beside single-temperature drafts")
+        return empty("no recipe draft beside single-temperature drafts")
     res = stats.paired_test(
         np.concatenate(rec_units), np.concatenate(single_units), alternative="greater"
     )
@@ -372,11 +304,11 @@ def claim_difficulty(frame: pd.DataFrame, records: list[dict] | None = None) -> 
     base = frame[frame["method"] == "base"]
     sets = set(base["dataset"]) if not base.empty else set()
     if not {"gsm8k", "alpaca"} <= sets:
-        return _empty("the base draft was not run on both GSM8K and Alpaca")
+        return empty("the base draft was not run on both GSM8K and Alpaca")
     g = base[base["dataset"] == "gsm8k"].groupby("prompt")["alpha"].mean().to_numpy()
     a = base[base["dataset"] == "alpaca"].groupby("prompt")["alpha"].mean().to_numpy()
     easier = stats.independent_test(g, a, alternative="greater")
-    evidence = [_evidence({"part": "α, GSM8K − Alpaca (base draft)"}, easier)]
+    evidence = [evidence_row({"part": "α, GSM8K − Alpaca (base draft)"}, easier)]
     p = easier.pvalue
     numbers: dict = {}
     chars = base.dropna(subset=["token_chars"])
@@ -384,7 +316,7 @@ def claim_difficulty(frame: pd.DataFrame, records: list[dict] | None = None) -> 
         gc = chars[chars["dataset"] == "gsm8k"].groupby("prompt")["token_chars"].mean()
         ac = chars[chars["dataset"] == "alpaca"].groupby("prompt")["token_chars"].mean()
         shorter = stats.independent_test(gc.to_numpy(), ac.to_numpy(), alternative="less")
-        evidence.append(_evidence({"part": "characters per token, GSM8K − Alpaca"}, shorter))
+        evidence.append(evidence_row({"part": "characters per token, GSM8K − Alpaca"}, shorter))
         p = max(p, shorter.pvalue)
     if records:
         numbers["acceptance_by_token_chars"] = _by_token_chars(records)
@@ -440,11 +372,11 @@ def _by_token_chars(records: list[dict]) -> list[dict]:
 def claim_online_greedy(frame: pd.DataFrame) -> Evaluation:
     diff = _online_minus_offline(frame)
     if diff.empty or 0.0 not in set(diff["decode_temperature"]):
-        return _empty("no online and offline drafts at τ_dec = 0")
+        return empty("no online and offline drafts at τ_dec = 0")
     at0 = diff[diff["decode_temperature"] == 0.0]
     high = at0["kd_temperature"].max()
     if high <= 0.5:
-        return _empty("no online draft with τ_kd above 0.5")
+        return empty("no online draft with τ_kd above 0.5")
     part = at0[at0["kd_temperature"] == high]
     units = (part["dataset"] + "/" + part["prompt"]).to_numpy()
     values = part.groupby(units)["alpha"].mean().to_numpy()
@@ -457,7 +389,7 @@ def claim_online_greedy(frame: pd.DataFrame) -> Evaluation:
             f"At τ_dec = 0, online minus offline α at τ_kd = {high:g}: {res.estimate:+.3f} "
             f"[{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]."
         ),
-        evidence=[_evidence({"kd_temperature": high}, res)],
+        evidence=[evidence_row({"kd_temperature": high}, res)],
     )
 
 

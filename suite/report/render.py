@@ -17,7 +17,8 @@ import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, Decision, decide_folder
-from suite.claims.checks import CLAIMS, load_paper
+from suite.claims.checks import CLAIMS
+from suite.claims.model import load_paper
 from suite.profiles import REPO_ROOT
 from suite.report import figures, views
 from suite.report.folder import check_folder

@@ -11,7 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 from suite.claims import Decision
-from suite.claims.checks import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from suite.claims.model import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
 
 BADGES = {
     REPRODUCED: "ok",
