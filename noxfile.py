@@ -73,3 +73,11 @@ def report(session: nox.Session) -> None:
     """Render the HTML report from an existing results folder: `nox -s report -- results/quick`."""
     _install(session)
     session.run("python", "-m", "suite", "report", *(session.posargs or ["results/quick"]))
+
+
+@nox.session
+def submit(session: nox.Session) -> None:
+    """Validate and score a submitted draft: `nox -s submit -- submissions/NAME --profile smoke`."""
+    _install(session)
+    args = session.posargs or ["submissions/example-base-copy"]
+    session.run("python", "-m", "suite", "submit", *args)

@@ -183,6 +183,28 @@ def _cmd_reproduce(args) -> int:
     return 0
 
 
+def _cmd_submit(args) -> int:
+    from suite.submit import submit
+
+    result = submit(
+        args.folder,
+        profile=args.profile,
+        out=args.out,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    from suite.report.leaderboard import terminal_table
+    from suite.report.render import SUMMARY
+
+    summary = json.loads((result.folder / SUMMARY).read_text(encoding="utf-8"))
+    print(terminal_table(summary.get("leaderboard")))
+    print(
+        f"\n{result.cells} cells in {result.folder} ({result.ran} run now) in "
+        f"{result.seconds:.0f} s\nreport: {result.report}"
+    )
+    return 0
+
+
 def _reference_dir():
     from suite.bundle import REFERENCE_DIR
 
@@ -272,6 +294,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2, help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce)
+
+    p = sub.add_parser("submit", help="validate a submitted draft and score it beside the bundle")
+    p.add_argument("folder", metavar="FOLDER", help="submissions/<name> (holds submission.yaml)")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--out", help="results folder (default: results/submissions/<name>-<profile>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_submit)
 
     from suite import bench
 

@@ -77,6 +77,7 @@ class Profile:
     models: dict[str, FamilyModels]
     sizes: dict[str, EngineSizes]
     path: Path
+    max_draft_parameters: int | None = None  # submissions above it are refused; None: no limit
 
     def family(self, name: str, where: Path, field: str) -> FamilyModels:
         if name not in self.models:
@@ -181,7 +182,12 @@ def load_profile_file(path: str | Path) -> Profile:
     except yaml.YAMLError as e:
         raise SpecError(path, None, None, f"invalid YAML: {e}") from None
     r = Reader(path)
-    d = r.mapping(raw, "", {"name", "description", "models", "sizes"}, {"device", "dtype"})
+    d = r.mapping(
+        raw,
+        "",
+        {"name", "description", "models", "sizes"},
+        {"device", "dtype", "max_draft_parameters"},
+    )
     name = r.string(d["name"], "name")
     if name != path.stem:
         raise r.error("name", name, f"must match the file name '{path.stem}'")
@@ -196,6 +202,11 @@ def load_profile_file(path: str | Path) -> Profile:
         models={fam: _family(r, fam, spec) for fam, spec in models.items()},
         sizes=_sizes(r, d["sizes"]),
         path=path,
+        max_draft_parameters=(
+            r.positive_int(d["max_draft_parameters"], "max_draft_parameters")
+            if d.get("max_draft_parameters") is not None
+            else None
+        ),
     )
 
 

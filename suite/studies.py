@@ -20,6 +20,7 @@ from suite.specs import Reader, load_task
 
 STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
+MISSING = ("error", "skip")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class StudySpec:
     profiles: dict  # profile name -> {"grid": overrides, "empirical": overrides}
     split: str
     path: Path
+    # "skip": draft patterns that match nothing are left out (the leaderboard scores a submission
+    # against whatever the bundle holds); "error": they are a mistake in the study.
+    missing_drafts: str = "error"
 
     def grid_for(self, profile: str, engine: str) -> Grid:
         """Grid, then the profile's grid overrides; for the empirical engine its own on top."""
@@ -152,7 +156,7 @@ def load_study(path: str | Path) -> StudySpec:
         raw,
         "",
         {"name", "title", "description", "claims", "family", "engines", "grid"},
-        {"empirical", "profiles", "split"},
+        {"empirical", "profiles", "split", "missing_drafts"},
     )
     name = r.string(d["name"], "name")
     if name != path.stem:
@@ -181,6 +185,7 @@ def load_study(path: str | Path) -> StudySpec:
         profiles=profiles,
         split=r.string(d.get("split", "test"), "split"),
         path=path,
+        missing_drafts=r.choice(d.get("missing_drafts", "error"), "missing_drafts", MISSING),
     )
 
 
@@ -189,11 +194,17 @@ def study_names(folder: Path = STUDIES_DIR) -> list[str]:
 
 
 def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR) -> list[StudySpec]:
-    """Studies by name (``all`` for every one) or by path to a YAML file."""
+    """Studies by name (``all``: every study that tests a claim) or by path to a YAML file.
+
+    Studies without claims (the submissions' leaderboard) stay out of ``all``, so ``reproduce``
+    and its results folders are the same with or without them.
+    """
     known = study_names(folder)
     if list(names) == ["all"]:
-        names = known
-    studies = []
+        every = [load_study(folder / f"{name}.yaml") for name in known]
+        names, studies = [], [s for s in every if s.claims]
+    else:
+        studies = []
     for name in names:
         candidate = Path(name)
         if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
@@ -203,7 +214,7 @@ def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR)
         else:
             raise SpecError(folder, "study", name, f"unknown study; known: {', '.join(known)}")
     if not studies:
-        raise SpecError(folder, "study", list(names), "no study to run")
+        raise SpecError(folder, "study", list(names) or "all", "no study to run")
     return studies
 
 
@@ -212,6 +223,8 @@ def _resolve_drafts(study: StudySpec, grid: Grid, kd_dataset: str, available: di
     for i, pattern in enumerate(grid.drafts):
         name = pattern.replace("{kd_dataset}", kd_dataset)
         matches = sorted(fnmatch.filter(available, name))
+        if not matches and study.missing_drafts == "skip":
+            continue
         if not matches:
             known = ", ".join(sorted(available)) or "(none)"
             raise SpecError(
@@ -222,6 +235,9 @@ def _resolve_drafts(study: StudySpec, grid: Grid, kd_dataset: str, available: di
                 f"known: {known}",
             )
         chosen.extend(m for m in matches if m not in chosen)
+    if not chosen:
+        message = f"matches no draft for {kd_dataset} in profile '{profile}'"
+        raise SpecError(study.path, "grid.drafts", list(grid.drafts), message)
     return chosen
 
 

@@ -19,13 +19,19 @@ from suite.store import ResultsStore
 _KD_NAME = re.compile(
     r"^kd-(?P<method>offline|online)-(?P<dataset>[\w.]+?)-(?:t(?P<tau>[\d.]+)|recipe)$"
 )
+SUBMISSION_PREFIX = "sub-"  # a submission runs as the draft ``sub-<name>`` (suite.submissions)
 KEYS = ["engine", "family", "dataset", "draft", "decode_temperature", "num_draft_tokens"]
 
 
 def draft_info(name: str) -> dict:
-    """Method, τ_kd and training set of a bundled draft from its name: ``kd-online-gsm8k-t0.4``."""
-    if name == "base":
-        return {"method": "base", "kd_temperature": np.nan, "kd_dataset": None, "recipe": False}
+    """Method, τ_kd and training set of a bundled draft from its name: ``kd-online-gsm8k-t0.4``.
+
+    Submitted drafts (``sub-<name>``) get the method "submission", which no claim selects; the
+    claims also read only their own studies' cells, and no claim study holds a submission.
+    """
+    plain = "base" if name == "base" else "submission" if name.startswith(SUBMISSION_PREFIX) else ""
+    if plain:
+        return {"method": plain, "kd_temperature": np.nan, "kd_dataset": None, "recipe": False}
     m = _KD_NAME.match(name)
     if not m:
         return {"method": "other", "kd_temperature": np.nan, "kd_dataset": None, "recipe": False}

@@ -18,9 +18,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, Decision, decide_folder
 from suite.claims.checks import CLAIMS
-from suite.claims.model import load_paper
+from suite.claims.model import NOT_RUN, load_paper
 from suite.profiles import REPO_ROOT
-from suite.report import figures, views
+from suite.report import figures, leaderboard, views
 from suite.report.folder import check_folder
 from suite.store import ResultsStore, clean, write_atomic
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
@@ -28,6 +28,7 @@ from suite.tables import draft_info, prompt_rows, read_records, seed_means
 TEMPLATE_DIR = REPO_ROOT / "reports" / "templates"
 TEMPLATE = "report.html.j2"
 REPORT, SUMMARY, PROMPTS, CELLS = "report.html", "summary.json", "prompts.csv", "cells.csv"
+SUBMISSION = "submission.json"  # written by `python -m suite submit` beside the results
 PROMPT_COLUMNS = [
     "engine", "family", "dataset", "draft", "decode_temperature", "num_draft_tokens", "seed",
     "key", "method", "kd_temperature", "kd_dataset", "recipe", "prompt", "alpha",
@@ -152,10 +153,30 @@ def _claim_figures(number: int, draw: _Figures) -> list[dict]:
     return out
 
 
+def _submission(folder: Path) -> dict | None:
+    """What ``suite submit`` recorded about the submission; None when absent or unreadable."""
+    try:
+        data = json.loads((folder / SUBMISSION).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:
+    """The leaderboard's numbers (for summary.json) and its view with the figure, if any."""
+    board = leaderboard.build(rows, _submission(folder))
+    if board is None:
+        return None, None
+    png = leaderboard.figure(seed_means(rows))
+    return board, leaderboard.view(board) | {"figure": _data_uri(png) if png else None}
+
+
 def build_context(folder: Path, decision: Decision, records: list[dict], header: dict) -> dict:
     """Everything the template needs, formatted."""
     summary = views.decision_dict(decision)
     rows = prompt_rows(records)
+    board, board_view = _leaderboard(folder, rows)
+    claims_run = any(c["verdict"] != NOT_RUN for c in summary["claims"])
     draw = _Figures(rows, records, header)
     per_engine = {e: {c["number"]: c for c in summary["per_engine"].get(e, [])} for e in ENGINES}
     sections = [
@@ -174,13 +195,24 @@ def build_context(folder: Path, decision: Decision, records: list[dict], header:
     position_png = draw.draw(figures.position_acceptance, "records", None, records)
     paper = load_paper()["paper"]
     prov = views.provenance(records, header)
+    title = f"Reproduction report: {paper['title']}"
+    description = (
+        f"{len(records)} cells of the studies {', '.join(header.get('studies', []))} under "
+        f"the {header.get('profile')} profile, tested against the paper's claims "
+        f"(arXiv {paper.get('arxiv', '')})."
+    )
+    if board is not None and not claims_run:
+        title = f"Draft submission: {', '.join(board['drafts'])}"
+        description = (
+            f"{len(records)} cells under the {header.get('profile')} profile: the submitted draft "
+            f"beside the bundled drafts of the suite for {paper['title']}."
+        )
     return {
-        "title": f"Reproduction report: {paper['title']}",
-        "description": (
-            f"{len(records)} cells of the studies {', '.join(header.get('studies', []))} under "
-            f"the {header.get('profile')} profile, tested against the paper's claims "
-            f"(arXiv {paper.get('arxiv', '')})."
-        ),
+        "title": title,
+        "description": description,
+        "show_claims": claims_run or board is None,
+        "leaderboard": board_view,
+        "leaderboard_data": board,
         "folder": folder.name,
         "claims": [views.claim_row(c) for c in summary["claims"]],
         "sections": sections,
@@ -225,6 +257,7 @@ def render_report(
         "profile": header.get("profile"),
         "studies": header.get("studies", []),
         **views.decision_dict(decision),
+        "leaderboard": context["leaderboard_data"],
         "provenance": context["provenance"],
     }
     prompts = prompt_rows(records).reindex(columns=PROMPT_COLUMNS)

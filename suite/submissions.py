@@ -1,0 +1,403 @@
+"""Submissions: a draft model a researcher brings, checked before anything is run or written.
+
+``submissions/<name>/submission.yaml`` names the model (a ``save_pretrained`` folder inside the
+submission folder, or a Hub id at a pinned commit), the family it drafts for, how it was trained
+and its license. :func:`validate` refuses what the suite could not load safely (pickles, remote
+code, paths or symlinks leaving the folder) or not compare fairly (another vocabulary, a model too
+large for the profile), with a :class:`SpecError` naming the file, the field and the value.
+
+``python -m suite.submissions make-example`` builds the example submission's weights from the
+bundled base draft (weights stay out of git); ``check FOLDER`` validates without running.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from suite.errors import SpecError
+from suite.models import PICKLE_SUFFIXES
+from suite.profiles import _HUB_ID, REPO_ROOT, ModelRef, Profile
+from suite.specs import Reader
+from suite.tables import SUBMISSION_PREFIX as DRAFT_PREFIX
+
+SUBMISSION_FILE = "submission.yaml"
+SUBMISSIONS_DIR = REPO_ROOT / "submissions"
+EXAMPLE = "example-base-copy"
+METHODS = ("offline", "online", "other")
+NAME = re.compile(r"^[a-z0-9_-]+$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+VOCAB_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
+_UNSNIFFED = (".safetensors", ".json", ".txt", ".md", ".model")  # parsed elsewhere, or text
+HUB_CACHE = Path(
+    os.environ.get("SUITE_SUBMISSION_CACHE", "~/.cache/suite/submissions")
+).expanduser()
+
+
+@dataclass(frozen=True)
+class Training:
+    method: str
+    kd_temperature: float | None
+    data: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    name: str
+    authors: tuple[str, ...]
+    target: str
+    training: Training
+    license: str
+    description: str | None
+    folder: Path  # the submission folder, resolved
+    model_path: Path | None  # resolved, inside ``folder``
+    hub: str | None
+    revision: str | None
+
+    @property
+    def path(self) -> Path:
+        return self.folder / SUBMISSION_FILE
+
+    @property
+    def draft(self) -> str:
+        return f"{DRAFT_PREFIX}{self.name}"
+
+    @property
+    def model_field(self) -> str:
+        return "model.path" if self.model_path is not None else "model.hub"
+
+    def to_dict(self) -> dict:
+        """What the report shows about the submission (all of it user-written text)."""
+        return {
+            "name": self.name,
+            "draft": self.draft,
+            "authors": list(self.authors),
+            "target": self.target,
+            "model": str(self.model_path.relative_to(self.folder))
+            if self.model_path is not None
+            else f"{self.hub}@{self.revision}",
+            "training": {
+                "method": self.training.method,
+                "kd_temperature": self.training.kd_temperature,
+                "data": self.training.data,
+            },
+            "license": self.license,
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A submission that passed :func:`validate`: the local folder to load and its size."""
+
+    submission: Submission
+    model: ModelRef
+    parameters: int
+
+
+def _remote_code_field(value: Any, field: str = "") -> str | None:
+    """The dotted field of the first ``trust_remote_code`` key anywhere in the YAML."""
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            name = f"{field}.{key}" if field else str(key)
+            if key == "trust_remote_code":
+                return name
+            found = _remote_code_field(sub, name)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            found = _remote_code_field(sub, f"{field}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
+    """A relative path that stays in the submission folder, symlinks resolved."""
+    text = r.string(value, field)
+    posix = PurePosixPath(text.replace("\\", "/"))
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:", text):
+        raise r.error(field, text, "must be relative to the submission folder, not absolute")
+    if ".." in posix.parts:
+        raise r.error(field, text, "must not leave the submission folder ('..')")
+    resolved = (folder / posix).resolve()
+    if not resolved.is_relative_to(folder):
+        raise r.error(field, text, f"leaves the submission folder through a symlink: {resolved}")
+    return resolved
+
+
+def _training(r: Reader, raw: Any) -> Training:
+    d = r.mapping(raw, "training", {"method", "kd_temperature", "data"}, set())
+    tau = d["kd_temperature"]
+    if tau is not None:
+        if isinstance(tau, bool) or not isinstance(tau, int | float):
+            raise r.error("training.kd_temperature", tau, "expected a number or null")
+        if not math.isfinite(tau) or tau < 0:
+            raise r.error("training.kd_temperature", tau, "a temperature must be finite and >= 0")
+        tau = float(tau)
+    return Training(
+        method=r.choice(d["method"], "training.method", METHODS),
+        kd_temperature=tau,
+        data=r.string(d["data"], "training.data"),
+    )
+
+
+def load_submission(folder: str | Path) -> Submission:
+    """``<folder>/submission.yaml``, every field checked; nothing is loaded or fetched."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpecError(folder, None, None, "no such submission folder")
+    folder = folder.resolve()
+    path = folder / SUBMISSION_FILE
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read submission: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    r = Reader(path)
+    remote = _remote_code_field(raw)
+    if remote:
+        value = raw.get(remote) if isinstance(raw, dict) else None
+        raise r.error(remote, value, "remote code is refused: the model must load without it")
+    d = r.mapping(
+        raw, "", {"name", "authors", "model", "target", "training", "license"}, {"description"}
+    )
+    name = r.string(d["name"], "name")
+    if not NAME.match(name):
+        raise r.error("name", name, "use lower-case letters, digits, '-' and '_' only")
+    if name != folder.name:
+        raise r.error("name", name, f"must match the folder name '{folder.name}'")
+    model = r.mapping(d["model"], "model", set(), {"path", "hub", "revision"})
+    if ("path" in model) == ("hub" in model):
+        raise r.error("model", model, "give exactly one of 'path' (a folder) or 'hub' (a Hub id)")
+    model_path = hub = revision = None
+    if "path" in model:
+        if "revision" in model:
+            raise r.error("model.revision", model["revision"], "a revision goes with 'hub' only")
+        model_path = _inside(r, folder, model["path"], "model.path")
+    else:
+        hub = r.string(model["hub"], "model.hub")
+        if not _HUB_ID.match(hub):
+            raise r.error("model.hub", hub, "expected a Hub id like 'owner/name'")
+        revision = model.get("revision")
+        if not isinstance(revision, str) or not SHA.match(revision):
+            raise r.error("model.revision", revision, "pin the model: a 40-hex commit sha")
+    description = d.get("description")
+    return Submission(
+        name=name,
+        authors=r.strings(d["authors"], "authors"),
+        target=r.string(d["target"], "target"),
+        training=_training(r, d["training"]),
+        license=r.string(d["license"], "license"),
+        description=None if description is None else r.string(description, "description"),
+        folder=folder,
+        model_path=model_path,
+        hub=hub,
+        revision=revision,
+    )
+
+
+def _is_pickle(path: Path) -> bool:
+    """A pickle (protocol 2+) or a torch.save zip, whatever the file is called."""
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
+        return True
+    if head == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(path) as z:
+                return any(n.endswith(".pkl") for n in z.namelist())
+        except zipfile.BadZipFile:
+            return False
+    return False
+
+
+def model_files(folder: Path, root: Path, field: str) -> list[Path]:
+    """Every file under ``folder``; refuses pickles and symlinks that leave ``root``."""
+    files, seen, stack = [], set(), [folder]
+    while stack:
+        current = stack.pop()
+        if current.resolve() in seen:
+            continue
+        seen.add(current.resolve())
+        for p in sorted(current.iterdir()):
+            if p.is_symlink() and not p.resolve().is_relative_to(root):
+                message = "a symlink that leaves the submission folder"
+                raise SpecError(p, field, os.readlink(p), message)
+            if p.is_dir():
+                stack.append(p)
+                continue
+            pickled = p.suffix.lower() in PICKLE_SUFFIXES
+            if not pickled and p.is_file() and p.suffix.lower() not in _UNSNIFFED:
+                pickled = _is_pickle(p)
+            if pickled:
+                message = "pickle weights are refused (they can run code); save with safetensors"
+                raise SpecError(p, field, p.name, message)
+            if p.is_file():
+                files.append(p)
+    return files
+
+
+def count_parameters(files: list[Path], field: str = "model") -> int:
+    """Parameters from the safetensors headers alone: no tensor is read."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in files:
+        try:
+            with safe_open(str(path), framework="pt") as fh:
+                for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
+                    total += math.prod(fh.get_slice(key).get_shape())
+        except Exception as err:  # safetensors raises its own error type for a bad header
+            message = f"not a readable safetensors file: {err}"
+            raise SpecError(path, field, path.name, message) from None
+    return total
+
+
+def _json(path: Path, field: str) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SpecError(path, field, path.name, f"unreadable JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise SpecError(path, field, type(data).__name__, "expected a JSON object")
+    return data
+
+
+def _config(folder: Path) -> dict:
+    """config.json (and tokenizer_config.json) without remote code, of a causal LM type."""
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    path = folder / "config.json"
+    if not path.is_file():
+        raise SpecError(path, "config.json", str(folder), "no config.json: not a model folder")
+    config = _json(path, "config.json")
+    for name in ("config.json", "tokenizer_config.json"):
+        data = config if name == "config.json" else None
+        if data is None and (folder / name).is_file():
+            data = _json(folder / name, name)
+        if data and "auto_map" in data:
+            message = "auto_map asks for remote code, which is refused"
+            raise SpecError(folder / name, "auto_map", data["auto_map"], message)
+    model_type = config.get("model_type")
+    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        message = "not a causal LM type this transformers knows without remote code"
+        raise SpecError(path, "model_type", model_type, message)
+    return config
+
+
+def _tokenizer(location: str, revision: str | None, where: Path):
+    from suite.models import load_tokenizer
+
+    try:
+        return load_tokenizer(location, revision=revision)
+    except SpecError:
+        raise
+    except Exception as err:  # transformers raises OSError, ValueError, and more
+        raise SpecError(where, "tokenizer", location, f"cannot load the tokenizer: {err}") from None
+
+
+def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
+    """Same tokens with the same ids, same special tokens, same logits width as the target."""
+    from transformers import AutoConfig
+
+    shipped = [n for n in VOCAB_FILES if (folder / n).is_file()]
+    if not shipped:
+        message = f"ship the tokenizer files ({', '.join(VOCAB_FILES)}) beside the weights"
+        raise SpecError(folder, "tokenizer", str(folder.name), message)
+    where = folder / shipped[0]
+    theirs = _tokenizer(str(folder), None, where)
+    ours = _tokenizer(family.tokenizer.location, family.tokenizer.revision, where)
+    tv, ov = theirs.get_vocab(), ours.get_vocab()
+    if tv != ov:
+        token = min(set(tv) ^ set(ov) or {t for t in tv if tv[t] != ov[t]})
+        value = {token: tv.get(token)}
+        message = f"vocabulary differs from the '{target}' tokenizer's (there: {ov.get(token)})"
+        raise SpecError(where, "vocabulary", value, message)
+    special = folder / "tokenizer_config.json"
+    for attr in ("eos_token_id", "bos_token_id", "pad_token_id"):
+        if getattr(theirs, attr) != getattr(ours, attr):
+            message = f"the '{target}' tokenizer's is {getattr(ours, attr)!r}"
+            raise SpecError(
+                special if special.is_file() else where, attr, getattr(theirs, attr), message
+            )
+    ref = family.target
+    try:
+        want = AutoConfig.from_pretrained(ref.location, revision=ref.revision).vocab_size
+    except Exception as err:
+        message = f"cannot read the target's config: {err}"
+        raise SpecError(ref.location, "config.json", ref.location, message) from None
+    if config.get("vocab_size") != want:
+        message = f"the '{target}' target's vocab_size is {want}"
+        raise SpecError(folder / "config.json", "vocab_size", config.get("vocab_size"), message)
+
+
+def _fetch_hub(sub: Submission) -> Path:
+    """The pinned Hub revision as plain files in a local folder (no pickles are downloaded)."""
+    from huggingface_hub import HfApi, snapshot_download
+
+    try:
+        listed = HfApi().list_repo_files(sub.hub, revision=sub.revision)
+        pickles = [f for f in listed if PurePosixPath(f).suffix.lower() in PICKLE_SUFFIXES]
+        if pickles:
+            message = "pickle weights are refused (they can run code); publish safetensors"
+            raise SpecError(sub.path, "model.hub", f"{sub.hub}/{pickles[0]}", message)
+        local = HUB_CACHE / sub.name / sub.revision
+        patterns = ["*.json", "*.safetensors", "*.model", "*.txt"]
+        snapshot_download(sub.hub, revision=sub.revision, local_dir=local, allow_patterns=patterns)
+    except SpecError:
+        raise
+    except Exception as err:  # network, authentication, unknown revision
+        raise SpecError(sub.path, "model.hub", sub.hub, f"cannot fetch the model: {err}") from None
+    return local
+
+
+def validate(sub: Submission, profile: Profile) -> Checked:
+    """Every check that needs the model's files and the profile; loads no weights."""
+    if sub.target not in profile.models:
+        known = ", ".join(sorted(profile.models))
+        message = f"profile '{profile.name}' has no such model family; known: {known}"
+        raise SpecError(sub.path, "target", sub.target, message)
+    family = profile.models[sub.target]
+    if sub.draft in family.drafts:
+        message = f"profile '{profile.name}' already has a draft named '{sub.draft}'"
+        raise SpecError(sub.path, "name", sub.name, message)
+    folder = sub.model_path if sub.model_path is not None else _fetch_hub(sub)
+    root = sub.folder if sub.model_path is not None else folder.resolve()
+    if not folder.is_dir():
+        hint = "a save_pretrained folder with safetensors weights"
+        if sub.name == EXAMPLE:
+            hint = "build it first: python -m suite.submissions make-example"
+        raise SpecError(sub.path, sub.model_field, str(folder), f"no model folder; {hint}")
+    files = model_files(folder, root, sub.model_field)
+    weights = [p for p in files if p.suffix == ".safetensors"]
+    if not weights:
+        raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
+    config = _config(folder)
+    parameters = count_parameters(weights, sub.model_field)
+    limit = profile.max_draft_parameters
+    if limit is not None and parameters > limit:
+        message = (
+            f"{parameters:,} parameters (safetensors headers); profile '{profile.name}' allows "
+            f"at most {limit:,} (max_draft_parameters)"
+        )
+        raise SpecError(weights[0], "parameters", parameters, message)
+    _same_vocabulary(folder, config, family, sub.target)
+    return Checked(sub, ModelRef(sub.draft, path=folder), parameters)
+
+
+if __name__ == "__main__":
+    from suite.submit import main
+
+    sys.exit(main())

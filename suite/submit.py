@@ -1,0 +1,176 @@
+"""``python -m suite submit``: validate a submission, score it beside the bundled drafts, report.
+
+The submission joins its family's drafts as ``sub-<name>`` and every draft list of the leaderboard
+study (``tasks/studies/leaderboard.yaml``); the runner and the report then treat it like any
+bundled draft. Nothing is written before the submission and the results folder pass their checks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from suite.errors import SpecError
+from suite.profiles import REPO_ROOT, Profile, load_profile
+from suite.runner import header_for, run_plan
+from suite.store import ResultsStore, write_atomic
+from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
+from suite.submissions import (
+    DRAFT_PREFIX,
+    EXAMPLE,
+    SUBMISSIONS_DIR,
+    Checked,
+    load_submission,
+    validate,
+)
+
+LEADERBOARD = STUDIES_DIR / "leaderboard.yaml"
+SUBMISSION_JSON = "submission.json"  # beside the results: what the report says about the entry
+
+
+@dataclass(frozen=True)
+class SubmitReport:
+    folder: Path
+    report: Path
+    cells: int
+    ran: int
+    seconds: float
+
+
+def with_submission(study: StudySpec, family: str, draft: str) -> StudySpec:
+    """The study for ``family`` with ``draft`` added to its grid and to every drafts override."""
+
+    def add(over: dict) -> dict:
+        return {**over, "drafts": (*over["drafts"], draft)} if "drafts" in over else over
+
+    profiles = {name: {part: add(o) for part, o in p.items()} for name, p in study.profiles.items()}
+    return replace(
+        study,
+        family=family,
+        grid=replace(study.grid, drafts=(*study.grid.drafts, draft)),
+        empirical=add(study.empirical),
+        profiles=profiles,
+    )
+
+
+def with_draft(profile: Profile, checked: Checked) -> Profile:
+    """A copy of the profile whose target family also holds the submission (frozen: no mutation)."""
+    family = profile.models[checked.submission.target]
+    drafts = {**family.drafts, checked.model.name: checked.model}
+    models = {**profile.models, family.family: replace(family, drafts=drafts)}
+    return replace(profile, models=models)
+
+
+def submission_plan(checked: Checked, profile: Profile, study: Path = LEADERBOARD) -> Plan:
+    sub = checked.submission
+    spec = with_submission(load_study(study), sub.target, sub.draft)
+    return plan_studies([spec], with_draft(profile, checked))
+
+
+def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> None:
+    """Refuse a folder holding another run, another submission, or this one's older weights."""
+    store = ResultsStore(out)
+    store.check(header_for(plan))
+    draft = checked.submission.draft
+    for record in store.load().values():
+        name = record["cell"]["draft"]
+        if name.startswith(DRAFT_PREFIX) and name != draft:
+            message = f"holds the results of another submission; choose another --out for {draft}"
+            raise SpecError(store.cells_path, "draft", name, message)
+        held = record.get("provenance", {}).get("models", {}).get("draft", {}).get("sha256")
+        if name == draft and held != fingerprint:
+            message = "the submission's files changed since these results; choose another --out"
+            raise SpecError(store.cells_path, "sha256", held, message)
+
+
+def submit(
+    folder: str | Path,
+    *,
+    profile: str = "quick",
+    out: str | Path | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    study: Path = LEADERBOARD,
+) -> SubmitReport:
+    """Validate, run the leaderboard study with the submission, render the report into ``out``."""
+    start = time.perf_counter()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")  # before any write
+    chosen = load_profile(profile)
+    checked = validate(load_submission(folder), chosen)
+    plan = submission_plan(checked, chosen, study)
+    folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
+    _check_out(folder_out, plan, checked, checked.model.fingerprint())
+    folder_out.mkdir(parents=True, exist_ok=True)
+    info = checked.submission.to_dict() | {
+        "parameters": checked.parameters,
+        "sha256": checked.model.fingerprint(),
+        "profile": chosen.name,
+    }
+    write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
+    run = run_plan(plan, folder_out, workers=workers, progress=progress)
+    from suite.report.render import render_report
+
+    path = render_report(folder_out)
+    return SubmitReport(folder_out, path, run.cells, run.ran, time.perf_counter() - start)
+
+
+def make_example(
+    noise: float = 0.05, seed: int = 0, bundle: Path | None = None, target: Path | None = None
+) -> Path:
+    """The example's weights: the bundled base draft with a little seeded noise, safetensors.
+
+    Written to ``submissions/example-base-copy/model`` (git-ignored) through a temporary folder,
+    so an interrupted run leaves no half-written model behind.
+    """
+    import torch
+
+    from suite.models import load_causal_lm
+
+    bundle = bundle or REPO_ROOT / "reference" / "llama"
+    if noise < 0 or noise != noise:
+        raise ValueError(f"noise must be >= 0, got {noise}")
+    model = load_causal_lm(bundle / "draft")
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for param in model.parameters():
+            scale = noise * float(param.std()) if param.numel() > 1 else 0.0
+            param.add_(scale * torch.randn(param.shape, generator=gen))
+    target = target or SUBMISSIONS_DIR / EXAMPLE / "model"
+    tmp = target.with_name(".model.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.half().save_pretrained(tmp)  # the bundle stores its drafts in float16
+    for name in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy2(bundle / "tokenizer" / name, tmp / name)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m suite.submissions", description="Build the example or check a submission."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser("make-example", help=f"write submissions/{EXAMPLE}/model (git-ignored)")
+    p.add_argument("--noise", type=float, default=0.05, help="relative weight noise (0: a copy)")
+    p.add_argument("--seed", type=int, default=0)
+    p = sub.add_parser("check", help="validate a submission against a profile; run nothing")
+    p.add_argument("folder", help="submissions/<name>")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "make-example":
+            print(f"wrote {make_example(noise=args.noise, seed=args.seed)}")
+        else:
+            checked = validate(load_submission(args.folder), load_profile(args.profile))
+            print(f"ok: {checked.submission.draft}, {checked.parameters:,} parameters")
+    except (SpecError, ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
