@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 import suite
 from suite.errors import SpecError
-from suite.specs import Reader
+from suite.specs import Reader, read_yaml
 
 REPO_ROOT = Path(suite.__file__).resolve().parents[1]
 PROFILES_DIR = REPO_ROOT / "tasks" / "profiles"
@@ -175,12 +173,7 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
 
 def load_profile_file(path: str | Path) -> Profile:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SpecError(path, None, None, f"cannot read profile: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    raw = read_yaml(path, "profile")
     r = Reader(path)
     d = r.mapping(
         raw,

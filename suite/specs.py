@@ -116,6 +116,16 @@ class TaskSpec:
         raise SpecError(self.path, "splits", name, f"unknown split; known: {known}")
 
 
+def read_yaml(path: Path, what: str) -> Any:
+    """Parse one YAML file; an unreadable or malformed file is a SpecError naming it."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read {what}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+
+
 class Reader:
     """Type-checks one YAML file, keeping the file path for every error."""
 
@@ -298,12 +308,7 @@ _TOP_OPTIONAL = {"id", "reference", "answer", "generation"}
 def load_spec(path: str | Path) -> TaskSpec:
     """Parse and validate one task file; data files are checked when examples are loaded."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SpecError(path, None, None, f"cannot read task spec: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    raw = read_yaml(path, "task spec")
     r = Reader(path)
     if not isinstance(raw, dict):
         raise r.error(None, raw, "expected a YAML mapping at the top level")

@@ -12,11 +12,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from suite.errors import SpecError
 from suite.profiles import ENGINES, REPO_ROOT, Profile
-from suite.specs import Reader, load_task
+from suite.specs import Reader, load_task, read_yaml
 
 STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
@@ -145,12 +143,7 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
 
 def load_study(path: str | Path) -> StudySpec:
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SpecError(path, None, None, f"cannot read study: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    raw = read_yaml(path, "study")
     r = Reader(path)
     d = r.mapping(
         raw,

@@ -22,12 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from suite.errors import SpecError
 from suite.models import PICKLE_SUFFIXES
 from suite.profiles import _HUB_ID, REPO_ROOT, ModelRef, Profile
-from suite.specs import Reader
+from suite.specs import Reader, read_yaml
 from suite.tables import SUBMISSION_PREFIX as DRAFT_PREFIX
 
 SUBMISSION_FILE = "submission.yaml"
@@ -159,12 +157,7 @@ def load_submission(folder: str | Path) -> Submission:
         raise SpecError(folder, None, None, "no such submission folder")
     folder = folder.resolve()
     path = folder / SUBMISSION_FILE
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise SpecError(path, None, None, f"cannot read submission: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    raw = read_yaml(path, "submission")
     r = Reader(path)
     remote = _remote_code_field(raw)
     if remote:
