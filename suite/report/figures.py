@@ -210,7 +210,7 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
             )
         ax.set_xticks(range(len(taus)), [tau_label(t) for t in taus])
         ax.set_xlabel("τ_dec")
-        ax.set_ylabel("γ (speedup)")
+        ax.set_ylabel(METRICS["speedup"])
         ax.set_title(
             f"{dataset}: recipe drafts (hatched) and single-temperature drafts", fontsize="medium"
         )

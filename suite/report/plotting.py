@@ -25,7 +25,7 @@ from suite.tables import draft_info
 DPI = 90
 SEED = 0
 N_BOOT = 1000
-METRICS = {"alpha": "α (acceptance rate)", "speedup": "γ (speedup)"}
+METRICS = {"alpha": "α (acceptance rate)", "speedup": "γ (projected if analytic)"}
 OUT_OF_RANGE = 1.0  # the paper distils and decodes at τ ≤ 1; above is "out of range"
 MAX_CHARS = 12  # token lengths from here on share one bucket ("12+")
 
