@@ -11,6 +11,7 @@ from suite.acceptance.engine import (
     analytic_acceptance,
     left_pad,
     prompt_seed,
+    right_pad,
     sample_continuations,
     score_continuations,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "measure_cost_ratio",
     "projected_speedup",
     "prompt_seed",
+    "right_pad",
     "sample_continuations",
     "score_continuations",
 ]

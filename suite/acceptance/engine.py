@@ -3,6 +3,7 @@
 Speculative decoding's output follows the target, so the contexts it visits are target samples.
 Sampling them once per τ_dec and scoring every draft on them with one batched forward evaluates a
 whole τ_kd × τ_dec grid in minutes, where end-to-end decoding would take hours (DESIGN section 5).
+For encoder-decoder pairs (T5) the prompts are encoder inputs and continuations decoder tokens.
 """
 
 from __future__ import annotations
@@ -12,10 +13,17 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, EncoderDecoderCache
 
 from suite.acceptance.records import AcceptanceResult, Continuations, summarize
-from suite.decoding.plumbing import check_pair, check_positive_int, prompt_ids, vocab_size
+from suite.decoding.plumbing import (
+    check_pair,
+    check_positive_int,
+    decoder_start_token_id,
+    is_encoder_decoder,
+    prompt_ids,
+    vocab_size,
+)
 from suite.decoding.sampling import (
     check_temperature,
     expected_acceptance,
@@ -57,6 +65,23 @@ def left_pad(sequences: Sequence[Sequence[int]], pad_token_id: int = 0, device=N
     return PaddedBatch(ids.to(device), mask.to(device), positions.to(device))
 
 
+def right_pad(
+    sequences: Sequence[Sequence[int]], pad_token_id: int = 0, device=None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Left-align rows with a mask: encoder and decoder inputs of encoder-decoder models.
+
+    Real tokens keep positions 0..n-1, which absolute (BART) and relative (T5) position schemes
+    both need, and a causal decoder's real positions never see the padding after them.
+    """
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        ids[row, : len(seq)] = torch.tensor(list(seq), dtype=torch.long)
+        mask[row, : len(seq)] = 1
+    return ids.to(device), mask.to(device)
+
+
 def sample_continuations(
     target,
     prompts,
@@ -80,9 +105,10 @@ def sample_continuations(
     prompts = _check_prompts(prompts, vocab)
     _check_token(eos_token_id, vocab, "eos_token_id")
     tokens: list[tuple[int, ...]] = [()] * len(prompts)
+    sample_batch = _sample_batch_seq2seq if is_encoder_decoder(target) else _sample_batch
     for chunk in _chunks_by_length(prompts, batch_size):
         generators = [torch.Generator().manual_seed(prompt_seed(seed, i)) for i in chunk]
-        rows = _sample_batch(
+        rows = sample_batch(
             target,
             [prompts[i] for i in chunk],
             generators,
@@ -119,22 +145,29 @@ def score_continuations(
     check_positive_int(batch_size, "batch_size")
     check_positive_int(n_boot, "n_boot")
     temperature = continuations.temperature
-    # Score x + y[:-1]: the logits at its last len(y) positions predicted y.
-    sequences = [
-        p + c[:-1] for p, c in zip(continuations.prompts, continuations.tokens, strict=True)
-    ]
+    prompts, tokens = continuations.prompts, continuations.tokens
+    # Score x + y[:-1]: the logits at its last len(y) positions predicted y. An encoder-decoder
+    # reads x in its encoder and [start] + y[:-1] in its decoder, whose len(y) logits predicted y.
+    sequences = [p + c[:-1] for p, c in zip(prompts, tokens, strict=True)]
+    seq2seq = is_encoder_decoder(target)
+    start = (decoder_start_token_id(target),) if seq2seq else ()
     betas: dict[str, list[np.ndarray]] = {name: [np.empty(0)] * len(sequences) for name in drafts}
     with torch.inference_mode():
         for chunk in _chunks_by_length(sequences, batch_size):
-            keep = max(len(continuations.tokens[i]) for i in chunk)
-            batch = [sequences[i] for i in chunk]
-            target_logits = _last_logits(target, batch, keep)
+            keep = max(len(tokens[i]) for i in chunk)
+            if seq2seq:
+                batch = ([prompts[i] for i in chunk], [start + tokens[i][:-1] for i in chunk])
+            else:
+                batch = [sequences[i] for i in chunk]
+            target_logits = _scoring_logits(target, batch, keep)
             for name, draft in drafts.items():
-                draft_logits = _last_logits(draft, batch, keep).to(target_logits.device)
+                draft_logits = _scoring_logits(draft, batch, keep).to(target_logits.device)
                 beta = acceptance_from_logits(target_logits, draft_logits, temperature)
                 beta = beta.double().cpu().numpy()
                 for row, i in enumerate(chunk):
-                    betas[name][i] = beta[row, keep - len(continuations.tokens[i]) :]
+                    n = len(tokens[i])
+                    # Decoder inputs are right-padded, causal-LM sequences left-padded.
+                    betas[name][i] = beta[row, :n] if seq2seq else beta[row, keep - n :]
     return {name: summarize(values, continuations, n_boot) for name, values in betas.items()}
 
 
@@ -199,6 +232,64 @@ def _sample_batch(model, prompts, generators, temperature, max_new_tokens, eos_t
             positions = positions[:, -1:] + 1
             mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
     return rows
+
+
+def _sample_batch_seq2seq(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
+    """``_sample_batch`` for an encoder-decoder: encode once, then every row's decoder advances
+    one token per step from the start token, so decoder inputs need no padding."""
+    device = _device(model)
+    ids, mask = right_pad(prompts, _pad_id(model), device)
+    cache = EncoderDecoderCache(DynamicCache(), DynamicCache())  # see CachedSeq2Seq
+    step = torch.full((len(prompts), 1), decoder_start_token_id(model), dtype=torch.long)
+    rows: list[list[int]] = [[] for _ in prompts]
+    live = list(range(len(prompts)))
+    with torch.inference_mode():
+        encoder_outputs = model.get_encoder()(input_ids=ids, attention_mask=mask)
+        for _ in range(max_new_tokens):
+            out = model(
+                encoder_outputs=encoder_outputs,
+                attention_mask=mask,
+                decoder_input_ids=step.to(device),
+                cache=cache,
+                use_cache=True,
+            )
+            probs = probs_from_logits(out.logits[:, -1].float().cpu(), temperature)
+            step = torch.full((len(prompts), 1), _pad_id(model), dtype=torch.long)
+            for i in live:
+                token = int(sample(probs[i], generators[i]))
+                rows[i].append(token)
+                step[i, 0] = token
+            live = [i for i in live if rows[i][-1] != eos_token_id]
+            if not live:
+                break
+    return rows
+
+
+def _scoring_logits(model, batch, keep: int) -> torch.Tensor:
+    """Logits at the positions that predicted the continuations, (B, keep, V)."""
+    if is_encoder_decoder(model):
+        return _decoder_logits(model, *batch)
+    return _last_logits(model, batch, keep)
+
+
+def _decoder_logits(model, prompts, decoder_inputs) -> torch.Tensor:
+    """Float32 decoder logits over right-padded ``decoder_inputs`` given right-padded prompts."""
+    device = _device(model)
+    ids, mask = right_pad(prompts, _pad_id(model), device)
+    dec_ids, dec_mask = right_pad(decoder_inputs, _pad_id(model), device)
+    out = model(
+        input_ids=ids,
+        attention_mask=mask,
+        decoder_input_ids=dec_ids,
+        decoder_attention_mask=dec_mask,
+        use_cache=False,
+    )
+    return out.logits.float()
+
+
+def _pad_id(model) -> int:
+    pad = getattr(model.config, "pad_token_id", None)
+    return 0 if pad is None else int(pad)
 
 
 def _last_logits(model, sequences, keep: int) -> torch.Tensor:

@@ -6,7 +6,13 @@ import time
 
 import torch
 
-from suite.decoding.plumbing import CachedModel, StopCondition, check_positive_int, prompt_ids
+from suite.decoding.plumbing import (
+    StopCondition,
+    cached_model,
+    check_positive_int,
+    decoder_prefix,
+    prompt_ids,
+)
 from suite.decoding.sampling import check_temperature, probs_from_logits, sample
 from suite.decoding.speculative import GenerationResult, GenerationStats
 
@@ -22,14 +28,18 @@ def autoregressive_generate(
     stop_strings: tuple[str, ...] | list[str] = (),
     tokenizer=None,
 ) -> GenerationResult:
-    """The baseline γ is measured against: one target forward per token."""
+    """The baseline γ is measured against: one target forward per token.
+
+    Encoder-decoder targets as in ``speculative_generate``: the prompt is encoded once.
+    """
     temperature = check_temperature(temperature)
     check_positive_int(max_new_tokens, "max_new_tokens")
     stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
-    seq = prompt_ids(input_ids)
+    prompt = prompt_ids(input_ids)
+    seq = decoder_prefix(target, prompt)
     n_prompt = len(seq)
     generator = torch.Generator().manual_seed(int(seed))
-    model = CachedModel(target)
+    model = cached_model(target, prompt)
     stats = GenerationStats()
     start = time.perf_counter()
     with torch.inference_mode():

@@ -1,6 +1,7 @@
 """Model plumbing for the decoders: KV caches with rollback, stop conditions, timing.
 
-Kept apart from ``sampling`` so that the acceptance math stays a pure function.
+Kept apart from ``sampling`` so that the acceptance math stays a pure function. Decoder-only and
+encoder-decoder models differ only here: the decoders see one ``extend``/``rollback`` interface.
 """
 
 from __future__ import annotations
@@ -10,21 +11,49 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache
+from transformers import DynamicCache, EncoderDecoderCache
 
 
 def vocab_size(model) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
 
 
+def is_encoder_decoder(model) -> bool:
+    return bool(getattr(model.config, "is_encoder_decoder", False))
+
+
+def decoder_start_token_id(model) -> int:
+    """The token an encoder-decoder model's decoder starts from (config, else generation config)."""
+    token = getattr(model.config, "decoder_start_token_id", None)
+    if token is None:
+        token = getattr(getattr(model, "generation_config", None), "decoder_start_token_id", None)
+    if token is None:
+        raise ValueError("encoder-decoder model has no decoder_start_token_id in its configs")
+    return int(token)
+
+
 def check_pair(target, draft) -> None:
-    """Speculative decoding needs one vocabulary: same size and same special tokens."""
+    """Speculative decoding needs one vocabulary (same size and special tokens) and one kind of
+    model: the draft's tokens must mean the same thing in the same sequence as the target's."""
+    kinds = [
+        "encoder-decoder" if is_encoder_decoder(m) else "decoder-only" for m in (target, draft)
+    ]
+    if kinds[0] != kinds[1]:
+        raise ValueError(
+            f"architecture mismatch: target is {kinds[0]}, draft is {kinds[1]}; pair two "
+            "decoder-only or two encoder-decoder models"
+        )
     vt, vd = vocab_size(target), vocab_size(draft)
     if vt != vd:
         raise ValueError(f"vocabulary mismatch: target has {vt} tokens, draft has {vd}")
     for key in ("eos_token_id", "bos_token_id", "pad_token_id"):
         a, b = getattr(target.config, key, None), getattr(draft.config, key, None)
         if a is not None and b is not None and a != b:
+            raise ValueError(f"vocabulary mismatch: target {key}={a}, draft {key}={b}")
+    if kinds[0] == "encoder-decoder":
+        a, b = decoder_start_token_id(target), decoder_start_token_id(draft)
+        if a != b:
+            key = "decoder_start_token_id"
             raise ValueError(f"vocabulary mismatch: target {key}={a}, draft {key}={b}")
 
 
@@ -44,16 +73,61 @@ class CachedModel:
             raise RuntimeError("extend called with nothing new to feed")
         ids = torch.tensor([list(new)], dtype=torch.long)
         start = time.perf_counter()
-        out = self.model(input_ids=ids, cache=self.cache, use_cache=True, logits_to_keep=keep)
+        logits = self._forward(ids, keep)
         self.seconds += time.perf_counter() - start
         self.length = upto
-        return out.logits[0, -keep:].float()
+        return logits[0, -keep:].float()
+
+    def _forward(self, ids: torch.Tensor, keep: int) -> torch.Tensor:
+        out = self.model(input_ids=ids, cache=self.cache, use_cache=True, logits_to_keep=keep)
+        return out.logits
 
     def rollback(self, length: int) -> None:
         """Drop cached positions at and beyond ``length`` (rejected draft tokens)."""
         if length < self.length:
             self.cache.crop(length - self.length)  # negative: tokens to remove
             self.length = length
+
+
+class CachedSeq2Seq(CachedModel):
+    """An encoder-decoder model: the prompt is encoded once, and ``sequence`` is the decoder's.
+
+    ``EncoderDecoderCache.crop`` trims only the decoder self-attention cache; the cross-attention
+    keys over the encoder outputs are computed at the first forward and kept for good. Its layers
+    are created lazily (no config): ``DynamicCache(config=T5Config)`` would size the cache by the
+    encoder's ``num_layers``, not ``num_decoder_layers``.
+    """
+
+    def __init__(self, model, encoder_ids: Sequence[int]):
+        super().__init__(model)
+        self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
+        self.encoder_ids = torch.tensor([list(encoder_ids)], dtype=torch.long)
+        self.encoder_outputs = None
+
+    def _forward(self, ids: torch.Tensor, keep: int) -> torch.Tensor:
+        mask = torch.ones_like(self.encoder_ids)
+        if self.encoder_outputs is None:  # timed with the first decoder step, as prefill is
+            self.encoder_outputs = self.model.get_encoder()(
+                input_ids=self.encoder_ids, attention_mask=mask
+            )
+        out = self.model(
+            encoder_outputs=self.encoder_outputs,
+            attention_mask=mask,
+            decoder_input_ids=ids,
+            cache=self.cache,
+            use_cache=True,
+        )
+        return out.logits  # seq2seq heads take no logits_to_keep; extend slices
+
+
+def cached_model(model, prompt: Sequence[int]) -> CachedModel:
+    """The cached wrapper for ``model``; an encoder-decoder encodes ``prompt`` at its first step."""
+    return CachedSeq2Seq(model, prompt) if is_encoder_decoder(model) else CachedModel(model)
+
+
+def decoder_prefix(model, prompt: Sequence[int]) -> list[int]:
+    """The tokens generation continues: the prompt, or an encoder-decoder's start token."""
+    return [decoder_start_token_id(model)] if is_encoder_decoder(model) else list(prompt)
 
 
 @dataclass

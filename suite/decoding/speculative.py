@@ -8,10 +8,11 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from suite.decoding.plumbing import (
-    CachedModel,
     StopCondition,
+    cached_model,
     check_pair,
     check_positive_int,
+    decoder_prefix,
     prompt_ids,
 )
 from suite.decoding.sampling import check_temperature, probs_from_logits, sample, verify_block
@@ -95,18 +96,20 @@ def speculative_generate(
     """Sample from ``target`` at ``temperature`` with ``draft`` proposing ``num_draft_tokens``.
 
     The output is distributed exactly as ``autoregressive_generate(target, ...)``; at
-    temperature 0 it is token-identical to the target's greedy decoding.
+    temperature 0 it is token-identical to the target's greedy decoding. For an encoder-decoder
+    pair ``input_ids`` is the encoder input and ``tokens`` are decoder tokens after the start one.
     """
     temperature = check_temperature(temperature)
     k_max = check_positive_int(num_draft_tokens, "num_draft_tokens")
     check_positive_int(max_new_tokens, "max_new_tokens")
     check_pair(target, draft)
     stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
-    seq = prompt_ids(input_ids)
+    prompt = prompt_ids(input_ids)
+    seq = decoder_prefix(target, prompt)
     n_prompt = len(seq)
     generator = torch.Generator().manual_seed(int(seed))
     stats = GenerationStats(proposed_per_position=[0] * k_max, accepted_per_position=[0] * k_max)
-    t_model, d_model = CachedModel(target), CachedModel(draft)
+    t_model, d_model = cached_model(target, prompt), cached_model(draft, prompt)
     start = time.perf_counter()
     with torch.inference_mode():
         while True:
