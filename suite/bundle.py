@@ -1,7 +1,8 @@
 """The bundle in ``reference/``: every artifact listed in MANIFEST.json with its files' sha256.
 
 ``python -m suite verify`` recomputes every hash and loads every model and tokenizer, so a
-corrupted, missing or unlisted file is caught before any result is computed from it.
+corrupted, missing or unlisted file is caught before any result is computed from it. A family
+folder holds decoder-only (llama) or encoder-decoder (t5) models; ``load_model`` tells which.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def artifact_path(name: str, root: Path = REFERENCE_DIR) -> Path:
 
 def verify(root: Path = REFERENCE_DIR, *, load: bool = True) -> list[str]:
     """Problems found (empty when the bundle is intact): hash mismatches, missing or extra files."""
-    from suite.models import load_causal_lm, load_tokenizer
+    from suite.models import load_model, load_tokenizer
 
     manifest = load_manifest(root)
     problems = []
@@ -80,7 +81,7 @@ def verify(root: Path = REFERENCE_DIR, *, load: bool = True) -> list[str]:
             if entry["kind"] == "tokenizer":
                 load_tokenizer(folder)
             else:
-                model = load_causal_lm(folder)
+                model = load_model(folder)
                 count = sum(p.numel() for p in model.parameters())
                 if count != entry["parameters"]:
                     problems.append(
@@ -95,20 +96,20 @@ def compact(folder: Path, tokenizer, datasets: list[str], limit: int, tolerance:
     from safetensors import safe_open
 
     from suite.distill.pretrain import heldout_loss
-    from suite.models import load_causal_lm
+    from suite.models import load_model
 
     with safe_open(str(folder / "model.safetensors"), "pt") as fh:
         stored = fh.get_tensor(next(iter(fh.keys()))).dtype
     if stored != torch.float32 or (folder / ".fp32").exists():
         return {"dtype": str(stored).removeprefix("torch.")}
-    model = load_causal_lm(folder)
+    model = load_model(folder)
     before = heldout_loss(model, tokenizer, datasets, limit)
-    half = load_causal_lm(folder).to(torch.float16).float()
+    half = load_model(folder).to(torch.float16).float()
     after = heldout_loss(half, tokenizer, datasets, limit)
     shift = max(abs(after[k] - before[k]) for k in before)
     info = {"fp32_heldout": before, "fp16_heldout": after, "max_shift_nats": shift}
     if shift < tolerance:
-        load_causal_lm(folder).to(torch.float16).save_pretrained(str(folder))
+        load_model(folder).to(torch.float16).save_pretrained(str(folder))
         info["dtype"] = "float16"
     else:
         (folder / ".fp32").touch()
@@ -185,7 +186,7 @@ def build_manifest(
     """
     from suite.acceptance import analytic_acceptance, measure_cost_ratio
     from suite.data import load_examples
-    from suite.models import load_causal_lm, load_tokenizer
+    from suite.models import load_model, load_tokenizer
 
     protocol = {
         "engine": "analytic (suite.acceptance)",
@@ -228,7 +229,7 @@ def build_manifest(
             return bool(old.get(name)) and old[name].get("files") == artifacts[name]["files"]
 
         target_same = unchanged(target_name)
-        target = load_causal_lm(root / family / "target")
+        target = load_model(root / family / "target")
         if target_same and "evaluation" in old[target_name]:
             artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
         else:
@@ -246,7 +247,7 @@ def build_manifest(
                 artifacts[n]["acceptance"] = old[n]["acceptance"]
                 artifacts[n]["cost_ratio"] = old[n]["cost_ratio"]
             else:
-                drafts[n] = load_causal_lm(root / artifacts[n]["path"])
+                drafts[n] = load_model(root / artifacts[n]["path"])
         datasets = sorted({d for n in drafts for d in _datasets(artifacts[n])})
         for dataset in datasets:
             ids = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from suite.errors import SpecError
 
@@ -38,6 +38,36 @@ def load_causal_lm(
     if Path(path).exists() or str(path).startswith((".", "/", "~")):
         check_weights_folder(path)
     model = AutoModelForCausalLM.from_pretrained(
+        str(path),
+        dtype=dtype,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
+    )
+    return model.eval()
+
+
+def load_model(
+    path: str | Path,
+    *,
+    dtype: torch.dtype = torch.float32,
+    trust_remote_code: bool = False,
+    revision: str | None = None,
+):
+    """A causal LM or, when its config says encoder-decoder (T5), a seq2seq LM, in eval mode.
+
+    One loader for both families, so the bundle and the KD code need not know which they hold.
+    """
+    if Path(path).exists() or str(path).startswith((".", "/", "~")):
+        check_weights_folder(path)
+    config = AutoConfig.from_pretrained(
+        str(path), trust_remote_code=trust_remote_code, revision=revision
+    )
+    if not getattr(config, "is_encoder_decoder", False):
+        return load_causal_lm(
+            path, dtype=dtype, trust_remote_code=trust_remote_code, revision=revision
+        )
+    model = AutoModelForSeq2SeqLM.from_pretrained(
         str(path),
         dtype=dtype,
         use_safetensors=True,

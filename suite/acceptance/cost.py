@@ -8,9 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
-from transformers import DynamicCache
 
-from suite.decoding.plumbing import check_pair, check_positive_int, vocab_size
+from suite.decoding.plumbing import (
+    cached_model,
+    check_pair,
+    check_positive_int,
+    decoder_prefix,
+    is_encoder_decoder,
+    vocab_size,
+)
 
 
 @dataclass(frozen=True)
@@ -37,31 +43,35 @@ def measure_cost_ratio(
 
     Target and draft forwards alternate, so a load change on the machine hits both alike; each
     latency is the median of ``repeats`` single-token forwards after ``warmup`` untimed ones.
+    An encoder-decoder pair encodes the context once (cached, as in decoding) and its decoder
+    holds ``context_tokens`` tokens, the start token first: the per-token cost is the decoder's.
     """
     check_pair(target, draft)
     check_positive_int(context_tokens, "context_tokens")
     check_positive_int(repeats, "repeats")
     check_positive_int(warmup, "warmup", minimum=0)
     vocab = vocab_size(target)
-    context = torch.arange(context_tokens, dtype=torch.long)[None] % vocab
-    step = torch.tensor([[context_tokens % vocab]], dtype=torch.long)
+    context = [t % vocab for t in range(context_tokens)]
     models = (target, draft)
     times: tuple[list[float], list[float]] = ([], [])
     with torch.inference_mode():
-        caches = []
+        cached, sequences = [], []
         for model in models:
-            cache = DynamicCache(config=model.config)
-            model(input_ids=context.to(_device(model)), cache=cache, use_cache=True)
-            caches.append(cache)
+            prefix = decoder_prefix(model, context)
+            if is_encoder_decoder(model):
+                prefix += context[: context_tokens - 1]
+            wrapper = cached_model(model, context)
+            wrapper.extend(prefix, len(prefix), 1)  # prefill: encoder and decoder context
+            cached.append(wrapper)
+            sequences.append([*prefix, context_tokens % vocab])
         for r in range(warmup + repeats):
-            for model, cache, spent in zip(models, caches, times, strict=True):
-                ids = step.to(_device(model))
+            for model, wrapper, seq, spent in zip(models, cached, sequences, times, strict=True):
                 _synchronize(model)
                 start = clock()
-                model(input_ids=ids, cache=cache, use_cache=True)
+                wrapper.extend(seq, len(seq), 1)
                 _synchronize(model)
                 elapsed = clock() - start
-                cache.crop(-1)  # negative: tokens to remove, so the context length stays put
+                wrapper.rollback(len(seq) - 1)  # the context length stays put
                 if r >= warmup:
                     spent.append(elapsed)
     target_seconds = statistics.median(times[0])

@@ -62,6 +62,7 @@ class CachedModel:
 
     def __init__(self, model):
         self.model = model
+        self.device = next(model.parameters()).device
         self.cache = DynamicCache()
         self.length = 0
         self.seconds = 0.0
@@ -71,7 +72,7 @@ class CachedModel:
         new = sequence[self.length : upto]
         if not new:
             raise RuntimeError("extend called with nothing new to feed")
-        ids = torch.tensor([list(new)], dtype=torch.long)
+        ids = torch.tensor([list(new)], dtype=torch.long, device=self.device)
         start = time.perf_counter()
         logits = self._forward(ids, keep)
         self.seconds += time.perf_counter() - start
@@ -101,7 +102,7 @@ class CachedSeq2Seq(CachedModel):
     def __init__(self, model, encoder_ids: Sequence[int]):
         super().__init__(model)
         self.cache = EncoderDecoderCache(DynamicCache(), DynamicCache())
-        self.encoder_ids = torch.tensor([list(encoder_ids)], dtype=torch.long)
+        self.encoder_ids = torch.tensor([list(encoder_ids)], dtype=torch.long, device=self.device)
         self.encoder_outputs = None
 
     def _forward(self, ids: torch.Tensor, keep: int) -> torch.Tensor:

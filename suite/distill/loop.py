@@ -54,7 +54,7 @@ def _atomic(path: Path, write: Callable[[Path], None]) -> None:
 def _save(ckpt: Path, model, optimizer, step: int, extra: dict) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
-    if getattr(model.config, "tie_word_embeddings", False):
+    if _tied(model):
         state.pop("lm_head.weight", None)
     _atomic(ckpt / "model.safetensors", lambda p: save_file(state, str(p)))
     _atomic(ckpt / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
@@ -62,12 +62,20 @@ def _save(ckpt: Path, model, optimizer, step: int, extra: dict) -> None:
     _atomic(ckpt / "state.json", lambda p: p.write_text(json.dumps(meta)))
 
 
+def _tied(model) -> bool:
+    """Whether the output layer is the input embedding. Not the config's word: T5's in
+    transformers 5 always says tied, and our T5 models carry their own output layer."""
+    out, inp = model.get_output_embeddings(), model.get_input_embeddings()
+    return out is not None and out.weight is inp.weight
+
+
 def _load(ckpt: Path, model, optimizer) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
     meta = json.loads((ckpt / "state.json").read_text())
+    tied = _tied(model)
     model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
-    if getattr(model.config, "tie_word_embeddings", False):
+    if tied:
         model.tie_weights()
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
     return meta

@@ -3,7 +3,8 @@
 A KD set is generated once per (dataset, τ_kd) and cached outside the repository under
 ``checkpoint_root()/kd-data``, keyed by a hash of everything that decides its tokens (target
 weights, dataset, τ_kd, seed, sizes, prompts). Generation runs in parts, each written atomically,
-so a killed run resumes at the first missing part and produces the same tokens.
+so a killed run resumes at the first missing part and produces the same tokens. For an
+encoder-decoder target (T5) the prompt is the encoder's input and the response its decoder's.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from suite.acceptance import prompt_seed, sample_continuations
+from suite.acceptance import prompt_seed, right_pad, sample_continuations
+from suite.decoding.plumbing import decoder_start_token_id, is_encoder_decoder
 from suite.decoding.sampling import check_temperature
 from suite.distill.loop import checkpoint_root
 
@@ -198,13 +200,22 @@ class ResponseBatches:
     """Batch of step s = sequences at positions s·B … s·B+B−1 of a per-epoch seeded permutation.
 
     A pure function of the step, so a resumed run sees the same batches. Rows are right-padded;
-    ``loss_mask`` marks the positions whose next token is a response token.
+    ``loss_mask`` marks the positions whose logits predict a response token. With
+    ``decoder_start_token_id`` (an encoder-decoder) rows are collated for the encoder and decoder.
     """
 
-    def __init__(self, data: KDData, batch_size: int, seed: int, pad_token_id: int = 0):
+    def __init__(
+        self,
+        data: KDData,
+        batch_size: int,
+        seed: int,
+        pad_token_id: int = 0,
+        decoder_start_token_id: int | None = None,
+    ):
         if not len(data):
             raise ValueError("KD data holds no sequences")
         self.data, self.batch_size, self.seed, self.pad = data, batch_size, seed, pad_token_id
+        self.start = decoder_start_token_id
         self._order: tuple[int, torch.Tensor] | None = None
 
     def _permutation(self, epoch: int) -> torch.Tensor:
@@ -220,14 +231,28 @@ class ResponseBatches:
             i = step * self.batch_size + j
             k = int(self._permutation(i // n)[i % n])
             rows.append((self.data.prompts[self.data.prompt_index[k]], self.data.responses[k]))
-        return collate(rows, self.pad)
+        return collate(rows, self.pad, self.start)
 
 
-def collate(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_token_id: int = 0) -> dict:
-    """(prompt, response) pairs -> right-padded ``input_ids``, ``attention_mask``, ``loss_mask``.
+def decoder_start(model) -> int | None:
+    """The decoder start token of an encoder-decoder model; None for a decoder-only one."""
+    return decoder_start_token_id(model) if is_encoder_decoder(model) else None
 
-    ``loss_mask[b, t]`` is true where logits at t predict a response token (t + 1 in the response).
+
+def collate(
+    rows: Sequence[tuple[Sequence[int], Sequence[int]]],
+    pad_token_id: int = 0,
+    decoder_start_token_id: int | None = None,
+) -> dict:
+    """(prompt, response) pairs -> right-padded model inputs, ``labels`` and ``loss_mask``.
+
+    Decoder-only: ``input_ids`` = prompt + response; ``loss_mask[b, t]`` is true where logits at t
+    predict a response token (t + 1 in the response), and ``labels`` = ``input_ids[:, 1:]``.
+    Encoder-decoder (``decoder_start_token_id`` given): the prompt is the encoder's input, the
+    decoder reads [start] + response[:-1], and its logits at t predict ``labels[b, t]``.
     """
+    if decoder_start_token_id is not None:
+        return _collate_seq2seq(rows, pad_token_id, decoder_start_token_id)
     width = max(len(p) + len(r) for p, r in rows)
     ids = torch.full((len(rows), width), pad_token_id, dtype=torch.long)
     attn = torch.zeros((len(rows), width), dtype=torch.long)
@@ -237,14 +262,36 @@ def collate(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_token_id: i
         ids[b, : len(seq)] = torch.tensor(seq, dtype=torch.long)
         attn[b, : len(seq)] = 1
         loss_mask[b, len(prompt) - 1 : len(seq) - 1] = True
-    return {"input_ids": ids, "attention_mask": attn, "loss_mask": loss_mask}
+    return {"input_ids": ids, "attention_mask": attn, "labels": ids[:, 1:], "loss_mask": loss_mask}
+
+
+def _collate_seq2seq(rows, pad_token_id: int, start: int) -> dict:
+    ids, attn = right_pad([p for p, _ in rows], pad_token_id)
+    dec_ids, dec_attn = right_pad([(start, *r[:-1]) for _, r in rows], pad_token_id)
+    labels, loss_mask = right_pad([r for _, r in rows], pad_token_id)
+    return {
+        "input_ids": ids,
+        "attention_mask": attn,
+        "decoder_input_ids": dec_ids,
+        "decoder_attention_mask": dec_attn,
+        "labels": labels,
+        "loss_mask": loss_mask.bool(),
+    }
+
+
+def response_logits(model, batch: dict) -> torch.Tensor:
+    """Logits aligned with ``batch['labels']`` and ``batch['loss_mask']``, either kind of model."""
+    if "decoder_input_ids" in batch:
+        keys = ("input_ids", "attention_mask", "decoder_input_ids", "decoder_attention_mask")
+        return model(**{k: batch[k] for k in keys}).logits
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    return logits[:, :-1]
 
 
 def response_ce_loss(model, batch: dict) -> torch.Tensor:
     """Mean cross-entropy on response tokens only: the prompt is given, not learned."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    logits = logits[:, :-1].float()
-    nll = F.cross_entropy(logits.transpose(1, 2), batch["input_ids"][:, 1:], reduction="none")
+    logits = response_logits(model, batch).float()
+    nll = F.cross_entropy(logits.transpose(1, 2), batch["labels"], reduction="none")
     mask = batch["loss_mask"]
     return (nll * mask).sum() / mask.sum().clamp_min(1)
 
@@ -256,7 +303,7 @@ def response_ce(model, data: KDData, batch_size: int = 16, pad_token_id: int = 0
     for start in range(0, len(data), batch_size):
         ks = range(start, min(start + batch_size, len(data)))
         rows = [(data.prompts[data.prompt_index[k]], data.responses[k]) for k in ks]
-        batch = collate(rows, pad_token_id)
+        batch = collate(rows, pad_token_id, decoder_start(model))
         tokens = int(batch["loss_mask"].sum())
         total += float(response_ce_loss(model, batch)) * tokens
         count += tokens

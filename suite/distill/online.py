@@ -3,7 +3,8 @@
 Each step, the draft (current weights, no grad) samples responses at τ_kd to a batch of training
 prompts; at every response position the loss is divergence(p_target at τ_kd, q_draft at τ_kd),
 forward KL by default (see ``divergence`` for τ_kd = 0). The batch of step s and its sampling seeds
-are functions of s only, so a resumed run repeats an uninterrupted one exactly.
+are functions of s only, so a resumed run repeats an uninterrupted one exactly. For an
+encoder-decoder pair the prompts are encoder inputs and the positions are decoder positions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from suite.acceptance import prompt_seed, sample_continuations
 from suite.decoding.sampling import check_temperature
 from suite.distill.divergence import DIVERGENCES, per_position
-from suite.distill.offline import collate
+from suite.distill.offline import collate, decoder_start, response_logits
 
 
 @dataclass(frozen=True)
@@ -113,11 +114,12 @@ class OnlineKDLoss:
 
     def __call__(self, draft, batch: PromptBatch) -> torch.Tensor:
         responses = self.responses(draft, batch)
-        inputs = collate(list(zip(batch.prompts, responses, strict=True)), self.pad)
-        ids, attn, mask = inputs["input_ids"], inputs["attention_mask"], inputs["loss_mask"]
+        rows = list(zip(batch.prompts, responses, strict=True))
+        inputs = collate(rows, self.pad, decoder_start(self.target))
+        mask = inputs["loss_mask"]
         with torch.no_grad():
-            target_logits = self.target(input_ids=ids, attention_mask=attn).logits[:, :-1]
-        draft_logits = draft(input_ids=ids, attention_mask=attn).logits[:, :-1]
+            target_logits = response_logits(self.target, inputs)
+        draft_logits = response_logits(draft, inputs)
         taus = torch.tensor(batch.temperatures).unsqueeze(-1).expand_as(mask)
         total = draft_logits.new_zeros((), dtype=torch.float32)
         for tau in sorted(set(batch.temperatures)):

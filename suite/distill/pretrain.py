@@ -2,6 +2,8 @@
 
 The recipe (YAML) holds every size, step count, learning rate and seed; the command line only
 says which recipe and where to write. Artifacts are ``save_pretrained`` folders (safetensors).
+``architecture: llama`` (the default) trains decoder-only models on packed blocks;
+``architecture: t5`` trains encoder-decoders on (prompt -> response) pairs, padded, not packed.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import hashlib
 import json
 import os
 import random
+import shutil
 import sys
 import time
 from dataclasses import fields
@@ -18,13 +21,30 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 import yaml
-from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+from transformers import (
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    T5Config,
+    T5ForConditionalGeneration,
+)
 
 from suite.data import load_examples
+from suite.decoding.plumbing import is_encoder_decoder
 from suite.distill.loop import TrainConfig, checkpoint_root, train
+from suite.distill.offline import (
+    KDData,
+    ResponseBatches,
+    collate,
+    decoder_start,
+    response_ce_loss,
+    response_logits,
+)
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.specs import format_prompt, format_training_text
+
+ARCHITECTURES = ("llama", "t5")
 
 
 def load_recipe(path: str | Path) -> dict:
@@ -35,6 +55,9 @@ def load_recipe(path: str | Path) -> dict:
     for key in ("name", "seed", "datasets", "tokenizer", "models"):
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")
+    architecture = recipe.setdefault("architecture", "llama")
+    if architecture not in ARCHITECTURES:
+        raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
     recipe["_path"] = str(path)
     return recipe
 
@@ -70,6 +93,20 @@ def encode_pairs(tokenizer, pairs) -> list[list[int]]:
     eos = tokenizer.eos_token_id
     texts = [format_training_text(i, r) for i, r in pairs]
     return [[*ids, eos] for ids in tokenizer(texts, add_special_tokens=False).input_ids]
+
+
+def encode_seq2seq(tokenizer, pairs, max_tokens: int) -> KDData:
+    """Encoder inputs (formatted prompts, their last ``max_tokens`` kept: the response marker)
+    and decoder targets (response + EOS, cut at ``max_tokens``), one sequence per pair."""
+    eos = tokenizer.eos_token_id
+    prompts = tokenizer([format_prompt(i) for i, _ in pairs], add_special_tokens=False).input_ids
+    responses = tokenizer([r for _, r in pairs], add_special_tokens=False).input_ids
+    return KDData(
+        prompts=tuple(tuple(p[-max_tokens:]) for p in prompts),
+        prompt_index=tuple(range(len(pairs))),
+        responses=tuple(tuple([*r, eos][:max_tokens]) for r in responses),
+        temperatures=(1.0,) * len(pairs),  # the references: samples of the data itself
+    )
 
 
 class PackedBlocks:
@@ -112,12 +149,20 @@ def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: 
         rows = [ex for ex in load_examples(name, "test") if ex.reference][:limit]
         total, count = 0.0, 0
         for start in range(0, len(rows), batch_size):
-            seqs, masks = [], []
+            seqs, masks, pairs = [], [], []
             for ex in rows[start : start + batch_size]:
                 p = tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids
                 r = [*tokenizer(ex.reference, add_special_tokens=False).input_ids, eos]
+                pairs.append((p[-1024:], r[:1024]))
                 seqs.append((p + r)[:1024])
                 masks.append(([0] * len(p) + [1] * len(r))[:1024])
+            if is_encoder_decoder(model):
+                batch = collate(pairs, pad, decoder_start(model))
+                logits = response_logits(model, batch).float()
+                nll = F.cross_entropy(logits.transpose(1, 2), batch["labels"], reduction="none")
+                total += float(nll[batch["loss_mask"]].sum())
+                count += int(batch["loss_mask"].sum())
+                continue
             width = max(map(len, seqs))
             ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
             attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
@@ -130,8 +175,10 @@ def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: 
     return out
 
 
-def build_model(config: dict, tokenizer, seed: int) -> LlamaForCausalLM:
+def build_model(config: dict, tokenizer, seed: int, architecture: str = "llama"):
     torch.manual_seed(seed)
+    if architecture == "t5":
+        return build_t5(config, tokenizer)
     cfg = LlamaConfig(
         vocab_size=len(tokenizer),
         eos_token_id=tokenizer.eos_token_id,
@@ -142,13 +189,66 @@ def build_model(config: dict, tokenizer, seed: int) -> LlamaForCausalLM:
     return LlamaForCausalLM(cfg)
 
 
+def build_t5(config: dict, tokenizer) -> T5ForConditionalGeneration:
+    """A T5 whose decoder starts from the pad token (T5's convention).
+
+    ``tie_word_embeddings: false`` (T5 v1.1) means no output scaling and an output layer of its
+    own; transformers 5 ties T5's lm_head regardless, so it is untied here, initialised at
+    std d_model^-0.5 (unit-scale logits), and save/load keep it apart as the values differ.
+    """
+    pad = tokenizer.pad_token_id
+    cfg = T5Config(
+        vocab_size=len(tokenizer),
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=pad,
+        decoder_start_token_id=pad,
+        **config,
+    )
+    model = T5ForConditionalGeneration(cfg)
+    if config.get("tie_word_embeddings") is False:
+        head = torch.randn(model.lm_head.weight.shape) * cfg.d_model**-0.5
+        model.lm_head.weight = torch.nn.Parameter(head)
+    return model
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     os.replace(tmp, path)
 
 
+def copy_tokenizer(recipe: dict, out: Path) -> None:
+    """Share another family's tokenizer (``tokenizer.copy_from``, relative to the recipe file):
+    one vocabulary per family, and the same one across families for comparable prompts."""
+    source = (Path(recipe["_path"]).parent / recipe["tokenizer"]["copy_from"]).resolve()
+    if not (source / "tokenizer.json").is_file():
+        message = f"no tokenizer.json in {source}"
+        raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
+    folder = out / "tokenizer"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and path.name != "training.json":
+            shutil.copyfile(path, folder / path.name)
+    origin = source / "training.json"
+    facts = json.loads(origin.read_text()) if origin.is_file() else {}
+    keep = ("vocab_size", "min_frequency", "data_sha256", "recipe", "command")
+    _write_json(
+        folder / "training.json",
+        {
+            "artifact": "tokenizer",
+            "recipe": recipe["_path"],
+            "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
+            "copied_from": recipe["tokenizer"]["copy_from"],
+            "source": {k: facts[k] for k in keep if k in facts},
+            "vocab_size": len(AutoTokenizer.from_pretrained(str(folder))),
+        },
+    )
+
+
 def run_tokenizer(recipe: dict, out: Path) -> None:
+    if "copy_from" in recipe["tokenizer"]:
+        copy_tokenizer(recipe, out)
+        return
     pairs = training_pairs(recipe["datasets"], "train")
     texts = [format_training_text(i, r) for i, r in pairs]
     start = time.time()
@@ -171,16 +271,26 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
     spec = recipe["models"][role]
     tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
     cfg = train_config(spec["train"], recipe["_path"])
-    model = build_model(spec["config"], tokenizer, recipe["seed"])
-    docs = encode_pairs(tokenizer, training_pairs(recipe["datasets"], "train"))
-    blocks = PackedBlocks(docs, cfg.block_size, cfg.batch_size, recipe["seed"])
+    model = build_model(spec["config"], tokenizer, recipe["seed"], recipe["architecture"])
+    pairs = training_pairs(recipe["datasets"], "train")
+    if is_encoder_decoder(model):
+        data = encode_seq2seq(tokenizer, pairs, cfg.block_size)
+        pad, start = tokenizer.pad_token_id, decoder_start(model)
+        batches = ResponseBatches(data, cfg.batch_size, recipe["seed"], pad, start)
+        loss_fn, per_epoch = response_ce_loss, len(data)
+        tokens = sum(len(data.prompts[i]) + len(r) for i, r in enumerate(data.responses))
+    else:
+        docs = encode_pairs(tokenizer, pairs)
+        batches = PackedBlocks(docs, cfg.block_size, cfg.batch_size, recipe["seed"])
+        loss_fn, per_epoch = lm_loss, batches.n_blocks
+        tokens = batches.n_blocks * batches.block
     ckpt = checkpoint_root() / recipe["name"] / role
     limit = recipe.get("eval_examples", 200)
     summary = train(
         model,
         cfg,
-        blocks,
-        lm_loss,
+        batches,
+        loss_fn,
         ckpt,
         desc=role,
         eval_fn=lambda: heldout_loss(model, tokenizer, recipe["datasets"], min(limit, 64)),
@@ -195,10 +305,11 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
         "recipe": recipe["_path"],
         "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
         "seed": recipe["seed"],
+        "architecture": recipe["architecture"],
         "parameters": sum(p.numel() for p in model.parameters()),
         "data_sha256": data_sha256(recipe["datasets"], "train"),
-        "tokens_per_epoch": blocks.n_blocks * blocks.block,
-        "epochs": summary["steps"] * cfg.batch_size / max(1, blocks.n_blocks),
+        "tokens_per_epoch": tokens,
+        "epochs": summary["steps"] * cfg.batch_size / max(1, per_epoch),
         "train_loss": summary["train_loss"],
         "heldout_loss": heldout,
         "heldout_examples_per_dataset": limit,

@@ -4,7 +4,8 @@ Every draft starts from the base draft and trains with the same steps, batch siz
 schedule, so drafts differ only in their KD data: method (offline SeqKD or online token-level KD),
 training dataset and τ_kd. The data-centric drafts (``kd-<method>-<dataset>-recipe``) are our
 reading of the paper's recipe, whose exact form is unknown: each sequence's τ_kd is drawn from
-``recipe_temperatures``.
+``recipe_temperatures`` (an empty list leaves them out). Decoder-only and encoder-decoder (T5)
+families share this code: the models say which they are.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from suite.distill.loop import checkpoint_root, train
 from suite.distill.offline import (
     ResponseBatches,
     compose_kd_data,
+    decoder_start,
     format_temperature,
     generate_kd_data,
     response_ce_loss,
@@ -36,7 +38,7 @@ from suite.distill.offline import (
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.pretrain import heldout_loss, train_config
 from suite.errors import SpecError
-from suite.models import load_causal_lm
+from suite.models import load_model
 from suite.specs import format_prompt
 
 METHODS = ("offline", "online")
@@ -79,9 +81,11 @@ def draft_name(method: str, dataset: str, kd_temperature: float | None = None) -
     return f"kd-{method}-{dataset}-{suffix}"
 
 
-def _temperatures(path: str, recipe: dict, key: str, *, positive: bool = False) -> tuple:
+def _temperatures(
+    path: str, recipe: dict, key: str, *, positive: bool = False, empty: bool = False
+) -> tuple:
     values = recipe[key]
-    if not isinstance(values, list) or not values:
+    if not isinstance(values, list) or not (values or empty):
         raise SpecError(path, key, values, "expected a non-empty list of temperatures")
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (positive and v == 0):
@@ -114,14 +118,14 @@ def load_kd_recipe(path: str | Path) -> dict:
             raise SpecError(path, f"prompts.{key}", None, "missing required field")
     for key in ("kd_temperatures", "full_grid_kd_temperatures"):
         _temperatures(str(path), recipe, key)
-    _temperatures(str(path), recipe, "recipe_temperatures", positive=True)
+    _temperatures(str(path), recipe, "recipe_temperatures", positive=True, empty=True)
     train_config(recipe["train"], str(path))
     recipe["_path"] = str(path)
     return recipe
 
 
 def kd_grid(recipe: dict, *, full_grid: bool = False) -> list[KDDraft]:
-    """Per dataset and method: one draft per τ_kd, then the data-centric recipe draft."""
+    """Per dataset and method: one draft per τ_kd, then the data-centric recipe draft (if any)."""
     key = "full_grid_kd_temperatures" if full_grid else "kd_temperatures"
     temperatures = [float(t) for t in recipe[key]]
     drafts = []
@@ -131,8 +135,9 @@ def kd_grid(recipe: dict, *, full_grid: bool = False) -> list[KDDraft]:
                 name = draft_name(method, dataset, t)
                 drafts.append(KDDraft(name, method, dataset, (t,), recipe["divergence"]))
             mix = tuple(float(t) for t in recipe["recipe_temperatures"])
-            name = draft_name(method, dataset)
-            drafts.append(KDDraft(name, method, dataset, mix, recipe["divergence"], True))
+            if mix:
+                name = draft_name(method, dataset)
+                drafts.append(KDDraft(name, method, dataset, mix, recipe["divergence"], True))
     return drafts
 
 
@@ -188,7 +193,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     tokenizer, target = shared["tokenizer"], shared["target"]
     seed, prompts_cfg, offline_cfg = recipe["seed"], recipe["prompts"], recipe["offline"]
     cfg = train_config(recipe["train"], recipe["_path"])
-    model = load_causal_lm(out / recipe["models"]["base_draft"])
+    model = load_model(out / recipe["models"]["base_draft"])
     check_pair(target, model)
     pool = prompt_pool(
         tokenizer,
@@ -216,7 +221,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
             for t in draft.kd_temperatures
         }
         data = compose_kd_data(sets, seed) if draft.is_recipe else sets[draft.kd_temperature]
-        batches = ResponseBatches(data, cfg.batch_size, seed, pad)
+        batches = ResponseBatches(data, cfg.batch_size, seed, pad, decoder_start(model))
         loss_fn, data_sha, sequences = response_ce_loss, data.sha256(), len(data)
     else:
         batches = PromptBatches(pool, cfg.batch_size, seed, draft.kd_temperatures)
@@ -283,7 +288,7 @@ def run_distill(
     models = recipe["models"]
     shared = {
         "tokenizer": AutoTokenizer.from_pretrained(str(out / models["tokenizer"])),
-        "target": load_causal_lm(out / models["target"]),
+        "target": load_model(out / models["target"]),
         "target_sha": weights_sha256(out / models["target"]),
     }
     return [run_draft(recipe, d, out, shared, command) for d in todo]
