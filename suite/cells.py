@@ -21,7 +21,7 @@ from suite.acceptance.engine import prompt_seed, sample_continuations, score_con
 from suite.acceptance.records import mean_accepted_length
 from suite.data import load_examples
 from suite.decoding import autoregressive_generate, speculative_generate
-from suite.models import load_causal_lm, load_tokenizer
+from suite.models import load_model, load_tokenizer
 from suite.profiles import REPO_ROOT, ModelRef, Profile
 from suite.provenance import code_version, hardware, packages
 from suite.specs import load_task
@@ -48,7 +48,7 @@ def resolve_device(device: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _model(location: str, revision: str | None, dtype: str, device: str):
-    model = load_causal_lm(location, dtype=_DTYPES[dtype], revision=revision)
+    model = load_model(location, dtype=_DTYPES[dtype], revision=revision)
     return model.to(device)
 
 
