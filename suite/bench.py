@@ -504,6 +504,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch threads for every method (default 1: batch-1 decoding of small models gains "
         "little from more, and a busy 2-core machine makes more threads erratic); 0 keeps torch's",
     )
+    parser.add_argument(
+        "--executor-compare",
+        action="store_true",
+        help="instead: the quick profile's empirical cells in-process versus on local Ray with "
+        "two workers (wall times, ratio, records equal); writes executors-latest.json",
+    )
+    parser.add_argument(
+        "--limit-cells", type=int, default=0, help="with --executor-compare: the first N cells"
+    )
 
 
 def _check_args(args) -> None:
@@ -512,6 +521,7 @@ def _check_args(args) -> None:
     check_positive_int(args.prompts, "--prompts")
     check_positive_int(args.seed, "--seed", minimum=0)
     check_positive_int(args.threads, "--threads", minimum=0)
+    check_positive_int(args.limit_cells, "--limit-cells", minimum=0)
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
     if (args.target is None) != (args.draft is None):
@@ -560,6 +570,10 @@ def task_prompts(tokenizer, count: int) -> list[list[int]]:
 def run(args, pair=None) -> int:
     """The ``bench`` subcommand; ``pair`` = (target, draft, info, tokenizer) for tests."""
     _check_args(args)
+    if args.executor_compare:
+        from suite.bench_executors import compare
+
+        return compare(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     target, draft, info, tokenizer = pair if pair is not None else choose_pair(args)

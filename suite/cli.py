@@ -32,11 +32,11 @@ def _cmd_tasks(args) -> int:
 
 def _cmd_generate(args) -> int:
     from suite.decoding import autoregressive_generate, speculative_generate
-    from suite.models import load_causal_lm, load_tokenizer
+    from suite.models import load_model, load_tokenizer
     from suite.specs import DEFAULT_STOP, format_prompt
 
     tokenizer = load_tokenizer(args.tokenizer or args.target)
-    target = load_causal_lm(args.target)
+    target = load_model(args.target)
     ids = tokenizer(format_prompt(args.prompt), return_tensors="pt").input_ids
     common = dict(
         temperature=args.temperature,
@@ -49,7 +49,7 @@ def _cmd_generate(args) -> int:
     if args.draft:
         out = speculative_generate(
             target,
-            load_causal_lm(args.draft),
+            load_model(args.draft),
             ids,
             num_draft_tokens=args.num_draft_tokens,
             **common,
@@ -142,7 +142,15 @@ def _cmd_run(args) -> int:
 
         torch.set_num_threads(args.threads)
     out = args.out or f"results/{profile.name}"
-    report = run_plan(plan, out, workers=args.workers, progress=not args.quiet)
+    report = run_plan(
+        plan,
+        out,
+        workers=args.workers,
+        progress=not args.quiet,
+        executor=args.executor,
+        address=args.address,
+        threads=args.threads,
+    )
     print(
         f"{report.cells} cells in {report.folder}: {report.already_done} already done, "
         f"{report.ran} run in {report.seconds:.1f} s"
@@ -179,6 +187,8 @@ def _cmd_reproduce(args) -> int:
         out=args.out,
         workers=args.workers,
         progress=not args.quiet,
+        executor=args.executor,
+        address=args.address,
     )
     return 0
 
@@ -209,6 +219,19 @@ def _reference_dir():
     from suite.bundle import REFERENCE_DIR
 
     return REFERENCE_DIR
+
+
+def _executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine's processes; ray: one Ray actor per worker",
+    )
+    p.add_argument(
+        "--address",
+        help="with --executor ray: the cluster's HEAD:6379 (default: start a local Ray instance)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,11 +297,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--out", help="results folder (default: results/<profile>)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (Ray: actors)")
+    _executor_arguments(p)
     p.add_argument(
         "--engine", nargs="+", choices=["analytic", "empirical"], help="only these engines"
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads, per worker too (0: torch's default; workers share the CPUs out)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
 
@@ -291,7 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
     p.add_argument("--out", help="results folder (default: results/<profile>)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (Ray: actors)")
+    _executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce)
 

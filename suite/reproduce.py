@@ -20,13 +20,20 @@ def reproduce(
     out: str | Path | None = None,
     workers: int = 2,
     progress: bool = True,
+    executor: str = "local",
+    address: str | None = None,
 ) -> Path:
-    """Run, decide, render; print the claims table and the report's path; return that path."""
+    """Run, decide, render; print the claims table and the report's path; return that path.
+
+    ``executor="ray"`` runs the cells on Ray actors (``address``: a running cluster).
+    """
     start = time.perf_counter()
     chosen = load_profile(profile)
     plan = plan_studies(load_studies(list(studies)), chosen)
     folder = Path(out or f"results/{chosen.name}")
-    report = run_plan(plan, folder, workers=workers, progress=progress)
+    report = run_plan(
+        plan, folder, workers=workers, progress=progress, executor=executor, address=address
+    )
     ran = time.perf_counter() - start
     from suite.claims import decide_folder
     from suite.report.render import claims_table, render_report

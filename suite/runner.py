@@ -1,7 +1,8 @@
-"""The runner: a plan's unfinished cells, run in this process or in worker processes.
+"""The runner: a plan's unfinished cells, run in this process, in worker processes or on Ray.
 
-Only the parent process writes to the store, one record at a time, as cells finish. Analytic
-cells that share the target's continuations run together as one unit of work.
+Only the parent process writes to the store, one record at a time, as cells finish, and skips a
+key it already holds. Analytic cells that share the target's continuations run together as one
+unit of work.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,10 +84,59 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def run_plan(plan: Plan, out: str | Path, *, workers: int = 1, progress: bool = True) -> RunReport:
-    """Run every cell not yet in ``out``; a rerun of the same command resumes."""
+EXECUTORS = ("local", "ray")
+
+
+def _records(
+    todo: list[tuple[str, list[Cell]]], ctx: Context, workers: int, executor: str, address, threads
+) -> Iterator[dict]:
+    """Records of ``todo`` as units finish: in this process, a spawn pool, or Ray actors."""
+    if executor == "ray":
+        from suite.ray_executor import ray_records
+
+        yield from ray_records(todo, ctx, workers=workers, address=address, threads=threads)
+    elif workers == 1:
+        for unit in todo:
+            yield from execute(unit, ctx)
+    else:
+        threads = threads or max(1, (os.cpu_count() or 1) // workers)
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, spawn, _init_worker, (threads,)) as pool:
+            futures = [pool.submit(_execute_all, unit, ctx) for unit in todo]
+            for future in as_completed(futures):
+                yield from future.result()
+
+
+def _check_options(workers, executor: str, address: str | None) -> None:
+    """Bad options fail before anything is written."""
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
+    if address and executor != "ray":
+        raise ValueError("--address names a Ray cluster: it needs --executor ray")
+    if executor == "ray":
+        from suite.ray_executor import require_ray
+
+        require_ray()
+
+
+def run_plan(
+    plan: Plan,
+    out: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+    executor: str = "local",
+    address: str | None = None,
+    threads: int = 0,
+) -> RunReport:
+    """Run every cell not yet in ``out``; a rerun of the same command resumes.
+
+    ``executor="ray"`` runs units on ``workers`` Ray actors (a local instance, or the cluster at
+    ``address``); ``threads`` (0: the machine's CPUs shared out) is torch's per worker.
+    """
+    _check_options(workers, executor, address)
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
@@ -100,21 +151,14 @@ def run_plan(plan: Plan, out: str | Path, *, workers: int = 1, progress: bool = 
         desc=f"{plan.profile.name}",
         unit="cell",
     )
+    written = set(done)
     try:
-        if workers == 1:
-            for unit in units(pending):
-                for record in execute(unit, ctx):
-                    store.append(record)
-                    bar.update()
-        else:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, spawn, _init_worker, (threads,)) as pool:
-                futures = [pool.submit(_execute_all, unit, ctx) for unit in units(pending)]
-                for future in as_completed(futures):
-                    for record in future.result():
-                        store.append(record)
-                        bar.update()
+        for record in _records(units(pending), ctx, workers, executor, address, threads):
+            if record["key"] in written:  # a retried unit may bring a finished cell again
+                continue
+            store.append(record)
+            written.add(record["key"])
+            bar.update()
     finally:
         bar.close()
     store.finalize([c.key for c in plan.cells])
