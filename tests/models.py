@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import shutil
+from pathlib import Path
 
 import torch
+import yaml
 from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def tiny_llama(
@@ -75,3 +80,43 @@ def tiny_t5(
     head = torch.randn(model.lm_head.weight.shape) * sharpness
     model.lm_head.weight = torch.nn.Parameter(head)
     return model
+
+
+def write_tiny_run(root: Path) -> Path:
+    """A bundle of tiny models with the real tokenizer, a profile and a two-engine study over it.
+
+    ``root/bundle`` holds target, base draft and one KD draft; ``root/tiny.yaml`` is the profile
+    and ``root/grid.yaml`` the study (both engines, three temperatures, two drafts).
+    """
+    bundle = root / "bundle"
+    shutil.copytree(REPO / "reference" / "llama" / "tokenizer", bundle / "tokenizer")
+    target = tiny_llama(vocab=4096, hidden=32, layers=2, seed=0, sharpness=8.0)
+    target.save_pretrained(bundle / "target")
+    perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
+    perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
+    profile = {
+        "name": "tiny",
+        "description": "tiny models for tests",
+        "models": {"llama": {"bundle": str(bundle)}},
+        "sizes": {
+            "analytic": {"prompts": 3, "seeds": 2, "max_new_tokens": 8},
+            "empirical": {"prompts": 2, "seeds": 1, "max_new_tokens": 8},
+        },
+    }
+    (root / "tiny.yaml").write_text(yaml.safe_dump(profile))
+    study = {
+        "name": "grid",
+        "title": "Grid",
+        "description": "Both engines over two drafts.",
+        "claims": [1],
+        "family": "llama",
+        "engines": ["analytic", "empirical"],
+        "grid": {
+            "datasets": ["gsm8k"],
+            "drafts": ["base", "kd-offline-{kd_dataset}-t*"],
+            "decode_temperatures": [0.0, 0.7, 1.3],
+            "num_draft_tokens": 3,
+        },
+    }
+    (root / "grid.yaml").write_text(yaml.safe_dump(study))
+    return root

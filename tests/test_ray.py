@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 ray = pytest.importorskip("ray")
 
@@ -25,7 +23,7 @@ from suite.ray_executor import FAULT_ENV, Queue, affinity, start  # noqa: E402
 from suite.runner import run_plan, units  # noqa: E402
 from suite.store import without_timing  # noqa: E402
 from suite.studies import load_study, plan_studies  # noqa: E402
-from tests.models import perturbed, tiny_llama  # noqa: E402
+from tests.models import write_tiny_run  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -33,38 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """Tiny models with the real tokenizer, a profile and a two-engine study over them."""
-    root = tmp_path_factory.mktemp("tiny-ray")
-    bundle = root / "bundle"
-    shutil.copytree(REPO / "reference" / "llama" / "tokenizer", bundle / "tokenizer")
-    target = tiny_llama(vocab=4096, hidden=32, layers=2, seed=0, sharpness=8.0)
-    target.save_pretrained(bundle / "target")
-    perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
-    perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
-    profile = {
-        "name": "tiny",
-        "description": "tiny models for tests",
-        "models": {"llama": {"bundle": str(bundle)}},
-        "sizes": {
-            "analytic": {"prompts": 3, "seeds": 2, "max_new_tokens": 8},
-            "empirical": {"prompts": 2, "seeds": 1, "max_new_tokens": 8},
-        },
-    }
-    (root / "tiny.yaml").write_text(yaml.safe_dump(profile))
-    study = {
-        "name": "grid",
-        "title": "Grid",
-        "description": "Both engines over two drafts.",
-        "claims": [1],
-        "family": "llama",
-        "engines": ["analytic", "empirical"],
-        "grid": {
-            "datasets": ["gsm8k"],
-            "drafts": ["base", "kd-offline-{kd_dataset}-t*"],
-            "decode_temperatures": [0.0, 0.7, 1.3],
-            "num_draft_tokens": 3,
-        },
-    }
-    (root / "grid.yaml").write_text(yaml.safe_dump(study))
+    root = write_tiny_run(tmp_path_factory.mktemp("tiny-ray"))
     return root
 
 

@@ -19,46 +19,16 @@ from suite.profiles import load_profile
 from suite.runner import run_plan
 from suite.store import ResultsStore, without_timing
 from suite.studies import load_study, plan_studies
-from tests.models import perturbed, tiny_llama
+from tests.models import write_tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    """A bundle of tiny models with the real tokenizer, a profile and two studies over it."""
-    root = tmp_path_factory.mktemp("tiny")
-    bundle = root / "bundle"
-    shutil.copytree(REPO / "reference" / "llama" / "tokenizer", bundle / "tokenizer")
-    target = tiny_llama(vocab=4096, hidden=32, layers=2, seed=0, sharpness=8.0)
-    target.save_pretrained(bundle / "target")
-    perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
-    perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
-    profile = {
-        "name": "tiny",
-        "description": "tiny models for tests",
-        "models": {"llama": {"bundle": str(bundle)}},
-        "sizes": {
-            "analytic": {"prompts": 3, "seeds": 2, "max_new_tokens": 8},
-            "empirical": {"prompts": 2, "seeds": 1, "max_new_tokens": 8},
-        },
-    }
-    (root / "tiny.yaml").write_text(yaml.safe_dump(profile))
-    study = {
-        "name": "grid",
-        "title": "Grid",
-        "description": "Both engines over two drafts.",
-        "claims": [1],
-        "family": "llama",
-        "engines": ["analytic", "empirical"],
-        "grid": {
-            "datasets": ["gsm8k"],
-            "drafts": ["base", "kd-offline-{kd_dataset}-t*"],
-            "decode_temperatures": [0.0, 0.7, 1.3],
-            "num_draft_tokens": 3,
-        },
-    }
-    (root / "grid.yaml").write_text(yaml.safe_dump(study))
+    """Tiny models with the real tokenizer, a profile and a two-engine study over them."""
+    root = write_tiny_run(tmp_path_factory.mktemp("tiny"))
+    study = yaml.safe_load((root / "grid.yaml").read_text())
     other = {**study, "name": "other", "engines": ["analytic"]}
     (root / "other.yaml").write_text(yaml.safe_dump(other))
     return root
