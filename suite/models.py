@@ -27,6 +27,19 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
     return folder
 
 
+def _load(auto_cls, path, dtype, trust_remote_code, revision):
+    if Path(path).exists() or str(path).startswith((".", "/", "~")):
+        check_weights_folder(path)
+    model = auto_cls.from_pretrained(
+        str(path),
+        dtype=dtype,
+        use_safetensors=True,
+        trust_remote_code=trust_remote_code,
+        revision=revision,
+    )
+    return model.eval()
+
+
 def load_causal_lm(
     path: str | Path,
     *,
@@ -35,16 +48,7 @@ def load_causal_lm(
     revision: str | None = None,
 ):
     """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
-    if Path(path).exists() or str(path).startswith((".", "/", "~")):
-        check_weights_folder(path)
-    model = AutoModelForCausalLM.from_pretrained(
-        str(path),
-        dtype=dtype,
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-        revision=revision,
-    )
-    return model.eval()
+    return _load(AutoModelForCausalLM, path, dtype, trust_remote_code, revision)
 
 
 def load_model(
@@ -63,18 +67,9 @@ def load_model(
     config = AutoConfig.from_pretrained(
         str(path), trust_remote_code=trust_remote_code, revision=revision
     )
-    if not getattr(config, "is_encoder_decoder", False):
-        return load_causal_lm(
-            path, dtype=dtype, trust_remote_code=trust_remote_code, revision=revision
-        )
-    model = AutoModelForSeq2SeqLM.from_pretrained(
-        str(path),
-        dtype=dtype,
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-        revision=revision,
-    )
-    return model.eval()
+    seq2seq = getattr(config, "is_encoder_decoder", False)
+    auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    return _load(auto_cls, path, dtype, trust_remote_code, revision)
 
 
 def load_tokenizer(

@@ -219,19 +219,25 @@ def _sample_batch(model, prompts, generators, temperature, max_new_tokens, eos_t
                 use_cache=True,
                 logits_to_keep=1,
             )
-            probs = probs_from_logits(out.logits[:, -1].float().cpu(), temperature)
             step = torch.zeros((len(prompts), 1), dtype=torch.long)
-            for i in live:
-                token = int(sample(probs[i], generators[i]))
-                rows[i].append(token)
-                step[i, 0] = token
-            live = [i for i in live if rows[i][-1] != eos_token_id]
+            live = _draw(out.logits, temperature, generators, rows, live, step, eos_token_id)
             if not live:
                 break
             ids = step.to(device)
             positions = positions[:, -1:] + 1
             mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
     return rows
+
+
+def _draw(logits, temperature, generators, rows, live, step, eos_token_id) -> list[int]:
+    """One token for every live row from its own generator, written into ``rows`` and ``step``;
+    returns the rows still live (a row ends at EOS)."""
+    probs = probs_from_logits(logits[:, -1].float().cpu(), temperature)
+    for i in live:
+        token = int(sample(probs[i], generators[i]))
+        rows[i].append(token)
+        step[i, 0] = token
+    return [i for i in live if rows[i][-1] != eos_token_id]
 
 
 def _sample_batch_seq2seq(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
@@ -253,13 +259,8 @@ def _sample_batch_seq2seq(model, prompts, generators, temperature, max_new_token
                 cache=cache,
                 use_cache=True,
             )
-            probs = probs_from_logits(out.logits[:, -1].float().cpu(), temperature)
             step = torch.full((len(prompts), 1), _pad_id(model), dtype=torch.long)
-            for i in live:
-                token = int(sample(probs[i], generators[i]))
-                rows[i].append(token)
-                step[i, 0] = token
-            live = [i for i in live if rows[i][-1] != eos_token_id]
+            live = _draw(out.logits, temperature, generators, rows, live, step, eos_token_id)
             if not live:
                 break
     return rows
