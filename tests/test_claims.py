@@ -39,22 +39,37 @@ def _record(cell: Cell, alphas: np.ndarray) -> dict:
     }
 
 
-def _write(folder: Path, studies: dict[str, list[tuple]], alpha: Callable) -> Path:
-    """studies: name -> [(dataset, draft, τ_dec)]; alpha(rng, dataset, draft, τ) -> per-prompt α."""
+def _write(
+    folder: Path,
+    studies: dict[str, list[tuple]],
+    alpha: Callable,
+    claims: dict[str, list[int]] | None = None,
+    families: dict[str, str] | None = None,
+) -> Path:
+    """studies: name -> [(dataset, draft, τ_dec)]; alpha(rng, dataset, draft, τ) -> per-prompt α.
+
+    ``families``: study -> model family (llama when absent); alpha then also gets ``family=``.
+    ``claims``: study -> the claims it tests, as a run's header records them.
+    """
     rng = np.random.default_rng(0)
     prompt_effect = rng.normal(0, 0.03, PROMPTS)
     records, study_cells = {}, {}
     for study, cells in studies.items():
         keys = []
+        family = (families or {}).get(study, "llama")
         for dataset, draft, tau in cells:
-            cell = Cell("analytic", "llama", dataset, "test", draft, tau, 4, 0, PROMPTS, 64)
+            cell = Cell("analytic", family, dataset, "test", draft, tau, 4, 0, PROMPTS, 64)
             if cell.key not in records:
-                values = alpha(rng, dataset, draft, tau) + prompt_effect
+                kw = {"family": family} if families else {}
+                values = alpha(rng, dataset, draft, tau, **kw) + prompt_effect
                 records[cell.key] = _record(cell, np.clip(values, 0.01, 0.99))
             keys.append(cell.key)
         study_cells[study] = keys
+    header = {"studies": sorted(studies), "profile": "synthetic", "study_cells": study_cells}
+    if claims is not None:
+        header["study_claims"] = claims
     store = ResultsStore(folder)
-    store.open({"studies": sorted(studies), "profile": "synthetic", "study_cells": study_cells})
+    store.open(header)
     for record in records.values():
         store.append(record)
     return folder
@@ -172,3 +187,81 @@ def test_an_anti_diagonal_is_not_taken_for_alignment(tmp_path):
         return 0.7 - 0.3 * abs(_tau_kd(draft) - (1.0 - tau)) + _noise(rng)
 
     assert _verdicts(_write(tmp_path, {"alignment": _grid_cells()}, alpha))[2] != REPRODUCED
+
+
+T5_KD = [0.0, 0.5, 1.0]
+
+
+def _two_families(tmp_path, alpha) -> Path:
+    """Llama studies on the 6 × 6 grid and T5 studies on τ_kd {0, 0.5, 1}, drafts named alike."""
+    t5 = ["base", *[f"kd-{m}-gsm8k-t{t:.1f}" for m in ("offline", "online") for t in T5_KD]]
+    llama = ["base", *[n.format(d="gsm8k") for n in _kd_names()]]
+    studies = {
+        "degradation": _grid_cells(drafts=llama),
+        "alignment": _grid_cells(),
+        "degradation_t5": _grid_cells(drafts=t5),
+        "alignment_t5": _grid_cells(drafts=t5[1:]),
+    }
+    claims = {"degradation": [1, 4], "alignment": [2]}
+    claims |= {"degradation_t5": [1, 4], "alignment_t5": [2]}
+    families = {"degradation_t5": "t5", "alignment_t5": "t5"}
+    return _write(tmp_path, studies, alpha, claims, families)
+
+
+def test_a_claim_is_tested_on_every_family_and_each_family_alone(tmp_path):
+    def alpha(rng, dataset, draft, tau, family):
+        if draft == "base":
+            return 0.7 - 0.3 * tau + _noise(rng)
+        return 0.8 - 0.15 * abs(_tau_kd(draft) - tau) - 0.3 * tau + _noise(rng)
+
+    decision = decide_folder(_two_families(tmp_path, alpha))
+    claims = {c.number: c for c in decision.claims}
+    assert claims[2].verdict == REPRODUCED and claims[1].verdict == REPRODUCED
+    # Series of both families enter the test, each labelled with its family.
+    assert {row["family"] for row in claims[2].evidence} == {"llama", "t5"}
+    t5_rows = [r for r in claims[1].evidence if r["family"] == "t5"]
+    assert len(t5_rows) == 7  # the base draft and six KD drafts of T5, not merged with Llama's
+    for number in (1, 2):
+        families = claims[number].families
+        assert set(families) == {"llama", "t5"}
+        assert all(f["direction_ok"] and not f["contradicted"] for f in families.values())
+    assert claims[1].families["t5"]["test"]["pvalue"] < 0.05
+    # Three τ_kd columns allow 3! = 6 orders: one series' exact permutation p is at least 1/6, so
+    # T5's grid alone cannot reach significance; its diagonal advantage still shows.
+    t5_alignment = claims[2].families["t5"]["test"]
+    assert t5_alignment["pvalue"] > 0.05 and t5_alignment["ci"][0] > 0
+    assert claims[2].families["llama"]["test"]["pvalue"] < 0.05
+
+
+def test_a_family_that_contradicts_the_claim_is_seen_alone_and_together(tmp_path):
+    def alpha(rng, dataset, draft, tau, family):
+        if family == "t5":  # the T5 drafts improve with τ_dec: against claim 1
+            return 0.4 + 0.3 * tau + _noise(rng)
+        return 0.7 - 0.3 * tau + _noise(rng)
+
+    claims = {c.number: c for c in decide_folder(_two_families(tmp_path, alpha)).claims}
+    assert claims[1].verdict == NOT_REPRODUCED
+    llama, t5 = claims[1].families["llama"], claims[1].families["t5"]
+    assert llama["direction_ok"] and not llama["contradicted"]
+    assert t5["contradicted"] and not t5["direction_ok"]
+
+
+def test_the_report_compares_the_families_and_draws_each_familys_study(tmp_path):
+    from suite.report.render import render_report
+
+    def alpha(rng, dataset, draft, tau, family):
+        off = 0.3 if draft == "base" else abs(_tau_kd(draft) - tau)
+        return 0.8 - 0.15 * off - 0.3 * tau + _noise(rng)
+
+    folder = _two_families(tmp_path / "results", alpha)
+    html = render_report(folder).read_text(encoding="utf-8")
+    table = html.split('<table id="family-comparison">', 1)[1].split("</table>", 1)[0]
+    assert "<th>llama</th><th>t5</th>" in table
+    assert "on the paper&#39;s side" in table or "on the paper's side" in table
+    # Claim 2's heat maps: one figure per family's study.
+    section = html.split('id="claim-2"', 1)[1].split("</section>", 1)[0]
+    assert "Study: alignment." in section and "Study: alignment_t5." in section
+    assert section.count('<img src="data:image/png;base64,') == 2
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    claim2 = next(c for c in summary["claims"] if c["number"] == 2)
+    assert set(claim2["families"]) == {"llama", "t5"}

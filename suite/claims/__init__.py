@@ -14,7 +14,7 @@ decisively, the verdict becomes ``inconclusive`` and says why.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -77,25 +77,69 @@ def _result(number, paper, engine, ev, p_adj, verdict, rule=RULE) -> ClaimResult
         pvalue_adjusted=p_adj,
         evidence=ev.evidence if ev is not None else [],
         numbers=ev.numbers if ev is not None else {},
+        families=ev.families if ev is not None else {},
     )
 
 
+def claim_studies(number: int, header: dict) -> list[str]:
+    """The studies whose cells test claim ``number``: every study that lists it."""
+    listed = header.get("study_claims")
+    if listed is None:
+        return [CLAIMS[number][0]]
+    return sorted(study for study, numbers in listed.items() if number in numbers)
+
+
+def _check(number: int, frame: pd.DataFrame, records: list[dict]) -> Evaluation:
+    check = CLAIMS[number][1]
+    args = (frame, records) if number == 7 else (frame,)
+    try:
+        return check(*args)
+    except ValueError as err:  # too few prompts or conditions for the test
+        return Evaluation(None, False, False, f"not enough data: {err}")
+
+
+def _family_view(ev: Evaluation) -> dict:
+    """One family's answer, unadjusted: for comparing the families, not for the verdict."""
+    return {
+        "summary": ev.summary,
+        "test": ev.test.to_dict() if ev.test is not None else None,
+        "direction_ok": ev.direction_ok,
+        "contradicted": ev.contradicted,
+    }
+
+
 def evaluate(rows: pd.DataFrame, header: dict, records: list[dict]) -> dict:
-    """Evaluation per engine per claim, on the cells of the claim's study."""
+    """Evaluation per engine per claim, on the cells of every study that tests the claim.
+
+    The claim is tested on all its families together (each series within one family); when
+    more than one family ran, each is also tested alone, for the families' comparison.
+    """
     out: dict[str, dict[int, Evaluation | None]] = {e: {} for e in ENGINES}
-    for number, (study, check) in CLAIMS.items():
-        keys = set(header.get("study_cells", {}).get(study, []))
+    cells = header.get("study_cells", {})
+    for number in CLAIMS:
+        keys = {k for study in claim_studies(number, header) for k in cells.get(study, [])}
+        claim_records = [r for r in records if r["key"] in keys]
         for engine in ENGINES:
             part = rows[rows["key"].isin(keys) & (rows["engine"] == engine)] if keys else rows[:0]
             if part.empty:
                 out[engine][number] = None
                 continue
             frame = seed_means(part)
-            args = (frame, [r for r in records if r["key"] in keys]) if number == 7 else (frame,)
-            try:
-                out[engine][number] = check(*args)
-            except ValueError as err:  # too few prompts or conditions for the test
-                out[engine][number] = Evaluation(None, False, False, f"not enough data: {err}")
+            ev = _check(number, frame, claim_records)
+            families = sorted(frame["family"].unique())
+            if len(families) > 1:
+                per_family = {
+                    family: _family_view(
+                        _check(
+                            number,
+                            frame[frame["family"] == family],
+                            [r for r in claim_records if r["cell"]["family"] == family],
+                        )
+                    )
+                    for family in families
+                }
+                ev = replace(ev, families=per_family)
+            out[engine][number] = ev
     return out
 
 
@@ -133,7 +177,7 @@ def decide(evaluations: dict, paper: dict) -> Decision:
 
 def engine_agreement(rows: pd.DataFrame) -> dict:
     """Analytic α̂ against the empirical judged acceptance rate, cell by cell, on shared prompts."""
-    keys = ["dataset", "draft", "decode_temperature", "num_draft_tokens"]
+    keys = ["family", "dataset", "draft", "decode_temperature", "num_draft_tokens"]
     if rows.empty or set(rows["engine"]) != set(ENGINES):
         return {"cells": 0}
     per_prompt = rows.pivot_table(

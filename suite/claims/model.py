@@ -34,6 +34,7 @@ class Evaluation:
     summary: str
     evidence: list[dict] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
+    families: dict = field(default_factory=dict)  # family -> its own answer, when several ran
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class ClaimResult:
     pvalue_adjusted: float | None
     evidence: list[dict]
     numbers: dict
+    families: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

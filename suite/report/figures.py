@@ -223,6 +223,7 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
     """Empirical share of drafted tokens accepted at each draft position, per draft and τ_dec."""
     rows = [
         {
+            "family": r["cell"]["family"],
             "draft": r["cell"]["draft"],
             "decode_temperature": r["cell"]["decode_temperature"],
             "position": i + 1,
@@ -235,9 +236,11 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
     ]
     if not rows:
         return None
-    data = pd.DataFrame(rows).groupby(["decode_temperature", "draft", "position"], as_index=False)
-    data = data["acceptance"].mean()
-    taus = sorted(data["decode_temperature"].unique())
+    keys = ["family", "decode_temperature", "draft", "position"]
+    data = pd.DataFrame(rows).groupby(keys, as_index=False)["acceptance"].mean()
+    # One panel per family and τ_dec: drafts of different families may share a name.
+    taus = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
+    several = data["family"].nunique() > 1
     drafts = draft_order(data["draft"])
     styles = draft_styles(drafts)
     ncols = min(len(taus), 3)
@@ -253,8 +256,8 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
     for ax in axes.flat[len(taus) :]:
         ax.set_visible(False)
     handles = {}
-    for ax, tau in zip(axes.flat, taus, strict=False):
-        sub = data[data["decode_temperature"] == tau]
+    for ax, (family, tau) in zip(axes.flat, taus, strict=False):
+        sub = data[(data["decode_temperature"] == tau) & (data["family"] == family)]
         for draft, s in sub.groupby("draft", sort=False):
             (handles[draft],) = ax.plot(
                 s["position"], s["acceptance"], marker="o", ms=4, label=draft, **styles[draft]
@@ -263,7 +266,8 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("draft position")
         ax.set_ylabel("accepted share")
-        ax.set_title(f"τ_dec = {tau_label(tau)}", fontsize="medium")
+        title = f"τ_dec = {tau_label(tau)}"
+        ax.set_title(f"{family}, {title}" if several else title, fontsize="medium")
     order = [d for d in drafts if d in handles]
     fig.legend(
         [handles[d] for d in order],

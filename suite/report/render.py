@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from suite.claims import ENGINES, Decision, decide_folder
+from suite.claims import ENGINES, Decision, claim_studies, decide_folder
 from suite.claims.checks import CLAIMS
 from suite.claims.model import NOT_RUN, load_paper
 from suite.profiles import REPO_ROOT
@@ -145,11 +145,14 @@ def _empty(arg: Any) -> bool:
 
 
 def _claim_figures(number: int, draw: _Figures) -> list[dict]:
-    study = CLAIMS[number][0] if number in CLAIMS else None
+    """The claim's figures, once for each study (one per model family) that tests it."""
+    studies = claim_studies(number, draw.header) if number in CLAIMS else [None]
+    ran = [s for s in studies if draw.header.get("study_cells", {}).get(s)] or studies[:1]
     out = []
-    for func, takes, caption in CLAIM_FIGURES.get(number, []):
-        png = draw.draw(func, takes, study)
-        out.append({"uri": _data_uri(png) if png else None, "caption": caption, "study": study})
+    for study in ran:
+        for func, takes, caption in CLAIM_FIGURES.get(number, []):
+            png = draw.draw(func, takes, study)
+            out.append({"uri": _data_uri(png) if png else None, "caption": caption, "study": study})
     return out
 
 
@@ -215,6 +218,7 @@ def build_context(folder: Path, decision: Decision, records: list[dict], header:
         "leaderboard_data": board,
         "folder": folder.name,
         "claims": [views.claim_row(c) for c in summary["claims"]],
+        "families": views.families_overview(summary["claims"]),
         "sections": sections,
         "agreement": views.agreement_view(decision.agreement),
         "agreement_pairs": decision.agreement.get("pairs", []),

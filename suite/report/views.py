@@ -162,8 +162,71 @@ def claim_section(claim: dict, per_engine: dict[str, dict], figures: list[dict])
         "rule": claim["rule"],
         "numbers": [(k, value_text(v)) for k, v in (claim.get("numbers") or {}).items()],
         "engines": engines,
+        "families": family_rows(per_engine),
         "figures": figures,
     }
+
+
+def _side(answer: dict) -> str:
+    if answer.get("test") is None:
+        return "no test"
+    if answer.get("direction_ok"):
+        return "on the paper's side"
+    return "against the paper" if answer.get("contradicted") else "undecided"
+
+
+def family_rows(per_engine: dict[str, dict]) -> list[dict]:
+    """Each family tested alone, per engine: unadjusted, to compare the families."""
+    rows = []
+    for engine, result in per_engine.items():
+        for family, answer in sorted((result.get("families") or {}).items()):
+            test = answer.get("test") or {}
+            rows.append(
+                {
+                    "engine": engine,
+                    "family": family,
+                    "summary": answer.get("summary", ""),
+                    "estimate": number(test.get("estimate"), signed=True) if test else "—",
+                    "ci": interval(test.get("ci"), signed=True) if test else "—",
+                    "p": pvalue(test.get("pvalue")) if test else "—",
+                    "side": _side(answer),
+                }
+            )
+    return rows
+
+
+def families_overview(claims: list[dict]) -> dict | None:
+    """Claims × families for the verdict's engine: where the two families agree and differ."""
+    families = sorted({f for c in claims for f in (c.get("families") or {})})
+    if len(families) < 2:
+        return None
+    rows = []
+    for claim in claims:
+        answers = claim.get("families") or {}
+        if not answers:
+            continue
+        cells = []
+        for family in families:
+            answer = answers.get(family)
+            test = (answer or {}).get("test") or {}
+            cells.append(
+                "not run"
+                if answer is None
+                else f"{number(test.get('estimate'), signed=True)} "
+                f"{interval(test.get('ci'), signed=True)}: {_side(answer)}"
+                if test
+                else _side(answer)
+            )
+        rows.append(
+            {
+                "number": claim["number"],
+                "anchor": f"claim-{claim['number']}",
+                "title": claim["title"],
+                "engine": claim["engine"],
+                "cells": cells,
+            }
+        )
+    return {"families": families, "rows": rows} if rows else None
 
 
 def agreement_view(agreement: dict) -> list[tuple[str, str]]:
