@@ -247,7 +247,7 @@ def test_a_family_that_contradicts_the_claim_is_seen_alone_and_together(tmp_path
 
 
 def test_the_report_compares_the_families_and_draws_each_familys_study(tmp_path):
-    from suite.report.render import render_report
+    from suite.report.render import claims_table, render_report
 
     def alpha(rng, dataset, draft, tau, family):
         off = 0.3 if draft == "base" else abs(_tau_kd(draft) - tau)
@@ -265,3 +265,5 @@ def test_the_report_compares_the_families_and_draws_each_familys_study(tmp_path)
     summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
     claim2 = next(c for c in summary["claims"] if c["number"] == 2)
     assert set(claim2["families"]) == {"llama", "t5"}
+    terminal = claims_table(decide_folder(folder)).split("Each family alone", 1)[1]
+    assert "  2  llama: +" in terminal and "; t5: +" in terminal

@@ -294,4 +294,18 @@ def claims_table(decision: Decision) -> str:
     def fmt(r: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
 
-    return "\n".join([fmt(head), fmt(["-" * w for w in widths] + ["-" * 5]), *map(fmt, lines)])
+    table = [fmt(head), fmt(["-" * w for w in widths] + ["-" * 5]), *map(fmt, lines)]
+    overview = views.families_overview([c.to_dict() for c in decision.claims])
+    if overview:
+        table += ["", f"Each family alone ({claim_engines(decision)}, unadjusted):"]
+        for row in overview["rows"]:
+            cells = "; ".join(
+                f"{f}: {c}" for f, c in zip(overview["families"], row["cells"], strict=True)
+            )
+            table.append(f"  {row['number']}  {cells}")
+    return "\n".join(table)
+
+
+def claim_engines(decision: Decision) -> str:
+    engines = sorted({c.engine for c in decision.claims if c.families})
+    return ", ".join(f"{e} engine" for e in engines)
