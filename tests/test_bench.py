@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import LlamaForCausalLM
 
-from suite import bench
+from suite import bench, bench_pairs
 
 K, N = 3, 6
 TINY_TARGET = {
@@ -49,7 +49,7 @@ def _args(out, **overrides):
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
-    target, draft = bench.random_pair(
+    target, draft = bench_pairs.random_pair(
         vocab_size=64, target_shape=TINY_TARGET, draft_shape=TINY_DRAFT, seed=0
     )
     assert bench.run(_args(out), pair=(target, draft, {"kind": "tiny"}, None)) == 0
@@ -139,10 +139,10 @@ def test_greedy_outputs_of_all_methods_match_the_target(result):
 def test_random_pair_has_one_vocabulary_and_a_tenfold_parameter_ratio():
     def params(shape):
         with torch.device("meta"):
-            model = LlamaForCausalLM(bench._config(shape, bench.VOCAB_SIZE))
+            model = LlamaForCausalLM(bench_pairs._config(shape, bench_pairs.VOCAB_SIZE))
         return sum(p.numel() for p in model.parameters())
 
-    assert params(bench.TARGET_SHAPE) >= 10 * params(bench.DRAFT_SHAPE)
+    assert params(bench_pairs.TARGET_SHAPE) >= 10 * params(bench_pairs.DRAFT_SHAPE)
 
 
 def test_target_without_draft_is_refused(tmp_path):
@@ -152,7 +152,7 @@ def test_target_without_draft_is_refused(tmp_path):
 
 
 def test_given_folders_are_loaded_and_named_in_the_json(tmp_path):
-    target, draft = bench.random_pair(
+    target, draft = bench_pairs.random_pair(
         vocab_size=64, target_shape=TINY_TARGET, draft_shape=TINY_DRAFT, seed=1
     )
     target.save_pretrained(tmp_path / "target")
