@@ -181,8 +181,9 @@ def build_manifest(
 ) -> dict:
     """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec.
 
-    Measurements of artifacts whose files (and target) are unchanged since the last manifest,
-    under the same protocol, are carried over instead of recomputed.
+    Each draft is measured at the grid's τ_dec and at every τ_kd of its family's drafts that the
+    grid lacks. Measurements of artifacts whose files (and target) are unchanged since the last
+    manifest, under the same protocol and at all these temperatures, are carried over.
     """
     from suite.acceptance import analytic_acceptance, measure_cost_ratio
     from suite.data import load_examples
@@ -236,6 +237,26 @@ def build_manifest(
             artifacts[target_name]["evaluation"] = evaluate_target(
                 target, tokenizer, prompts=evaluation_prompts
             )
+        # The grid, plus each KD temperature of the family's drafts that the grid lacks (T5's
+        # τ_kd 0.5): every draft is measured at its own temperature.
+        temperatures = sorted(
+            set(decode_temperatures)
+            | {
+                float(artifacts[n]["kd_temperature"])
+                for n in names
+                if artifacts[n]["kind"] == "draft"
+                and artifacts[n].get("kd_temperature") is not None
+            }
+        )
+
+        def measured(name: str, temperatures: list[float] = temperatures) -> bool:
+            acc = old[name].get("acceptance", {})
+            return all(
+                f"{tau:.1f}" in acc.get(d, {})
+                for d in _datasets(artifacts[name])
+                for tau in temperatures
+            )
+
         drafts = {}
         for n in names:
             if artifacts[n]["kind"] != "draft":
@@ -243,7 +264,7 @@ def build_manifest(
             artifacts[n]["parameter_ratio"] = (
                 artifacts[target_name]["parameters"] / (artifacts[n]["parameters"])
             )
-            if target_same and unchanged(n) and "acceptance" in old[n]:
+            if target_same and unchanged(n) and "acceptance" in old[n] and measured(n):
                 artifacts[n]["acceptance"] = old[n]["acceptance"]
                 artifacts[n]["cost_ratio"] = old[n]["cost_ratio"]
             else:
@@ -255,7 +276,7 @@ def build_manifest(
                 for ex in load_examples(dataset, "test", limit=prompts)
             ]
             chosen = {n: m for n, m in drafts.items() if dataset in _datasets(artifacts[n])}
-            for tau in decode_temperatures:
+            for tau in temperatures:
                 results = analytic_acceptance(
                     target,
                     chosen,

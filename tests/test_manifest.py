@@ -64,3 +64,16 @@ def test_manifest_hashes_compacts_and_measures_then_carries_over(bundle):
     assert rebuilt["files"] != arts["tiny/draft"]["files"]
     assert rebuilt["acceptance"] != arts["tiny/draft"]["acceptance"]  # measured anew
     assert verify(bundle) == []
+
+
+def test_a_draft_is_measured_at_its_own_kd_temperature_off_the_grid(bundle):
+    family = bundle / "tiny"
+    draft = tiny_llama(300, hidden=16, layers=1, seed=7)
+    draft.save_pretrained(family / "kd-offline-gsm8k-t0.5")
+    info = {"artifact": "kd-offline-gsm8k-t0.5", "parameters": 1, "dataset": "gsm8k"}
+    info |= {"kd_temperature": 0.5, "method": "offline"}
+    (family / "kd-offline-gsm8k-t0.5" / "training.json").write_text(json.dumps(info))
+    first = _build(bundle)
+    for name in ("tiny/draft", "tiny/kd-offline-gsm8k-t0.5"):
+        assert set(first["artifacts"][name]["acceptance"]["gsm8k"]) == {"0.0", "0.5", "1.0"}
+    assert _build(bundle) == first  # carried over, 0.5 included
