@@ -189,3 +189,21 @@ def test_cli_rejects_bad_input_with_exit_2_and_writes_nothing(tmp_path):
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.startswith("error: ") and "field" in proc.stderr
         assert not out.exists()
+
+
+def test_the_quick_profile_runs_the_t5_family_beside_llama():
+    profile = load_profile("quick")
+    studies = load_studies(["all"])
+    plan = plan_studies(studies, profile)
+    by_study = {name: {k.split("/")[1] for k in keys} for name, keys in plan.study_cells.items()}
+    for name in ("degradation_t5", "alignment_t5", "online_offline_t5"):
+        assert by_study[name] == {"t5"}, name
+        twin = load_study(STUDIES_DIR / f"{name}.yaml")
+        llama_twin = load_study(STUDIES_DIR / f"{name.removesuffix('_t5')}.yaml")
+        assert twin.claims == llama_twin.claims  # the same claims, the other family
+    assert by_study["degradation"] == {"llama"}
+    t5_drafts = {c.draft for c in plan.cells if c.family == "t5"}
+    assert {"base", "kd-offline-gsm8k-t0.5", "kd-online-gsm8k-t1.0"} <= t5_drafts
+    # The KD studies of the Llama family cover both training sets.
+    llama_sets = {c.dataset for c in plan.cells if c.family == "llama" and c.draft != "base"}
+    assert {"alpaca", "gsm8k"} <= llama_sets
