@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -27,16 +28,31 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
     return folder
 
 
+class _UntiedT5Notice(logging.Filter):
+    """transformers 5 always declares T5's lm_head tied to its embeddings and warns when a T5
+    v1.1-style checkpoint (the bundle's) holds both with different values; it then keeps them
+    apart, as trained. That expected case is not worth a warning per load."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "tie shared.weight to lm_head.weight" not in record.getMessage()
+
+
 def _load(auto_cls, path, dtype, trust_remote_code, revision):
     if Path(path).exists() or str(path).startswith((".", "/", "~")):
         check_weights_folder(path)
-    model = auto_cls.from_pretrained(
-        str(path),
-        dtype=dtype,
-        use_safetensors=True,
-        trust_remote_code=trust_remote_code,
-        revision=revision,
-    )
+    quiet = _UntiedT5Notice()
+    logger = logging.getLogger("transformers.modeling_utils")
+    logger.addFilter(quiet)
+    try:
+        model = auto_cls.from_pretrained(
+            str(path),
+            dtype=dtype,
+            use_safetensors=True,
+            trust_remote_code=trust_remote_code,
+            revision=revision,
+        )
+    finally:
+        logger.removeFilter(quiet)
     return model.eval()
 
 

@@ -267,3 +267,23 @@ def test_the_report_compares_the_families_and_draws_each_familys_study(tmp_path)
     assert set(claim2["families"]) == {"llama", "t5"}
     terminal = claims_table(decide_folder(folder)).split("Each family alone", 1)[1]
     assert "  2  llama: +" in terminal and "; t5: +" in terminal
+
+
+def test_families_on_different_temperature_grids_are_tested_together(tmp_path):
+    t5 = [f"kd-{m}-gsm8k-t{t:.1f}" for m in ("offline", "online") for t in T5_KD]
+    quarter = [0.0, 0.25, 0.5, 0.75, 1.0]
+
+    def alpha(rng, dataset, draft, tau, family):
+        online = 0.02 + 0.06 * tau if "online" in draft else 0.0
+        return 0.7 - 0.2 * tau + online + _noise(rng)
+
+    studies = {
+        "online_offline": _grid_cells(),
+        "online_offline_t5": _grid_cells(drafts=t5, taus=quarter),
+    }
+    claims = {"online_offline": [3, 8], "online_offline_t5": [3, 8]}
+    folder = _write(tmp_path, studies, alpha, claims, {"online_offline_t5": "t5"})
+    claim = {c.number: c for c in decide_folder(folder).claims}[3]
+    assert claim.verdict == REPRODUCED, claim.summary
+    trends = [r for r in claim.evidence if r.get("part") == "gap grows with τ_dec"]
+    assert {r["family"] for r in trends} == {"llama", "t5"}

@@ -36,3 +36,25 @@ def test_missing_model_folder_exits_2_with_a_message(tmp_path, capsys):
     assert main(["generate", "hi", "--target", missing]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "no such tokenizer folder" in err
+
+
+def test_an_untied_t5_loads_as_saved_without_the_tie_warning(tmp_path, caplog):
+    import torch
+
+    from suite.models import load_model
+    from tests.models import tiny_t5
+
+    saved = tiny_t5(seed=3)
+    saved.save_pretrained(tmp_path / "t5")
+    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+        loaded = load_model(tmp_path / "t5")
+    assert "tie shared.weight" not in caplog.text
+    assert loaded.lm_head.weight.data_ptr() != loaded.shared.weight.data_ptr()
+    assert torch.equal(loaded.lm_head.weight, saved.lm_head.weight)
+    assert not loaded.config.scale_decoder_outputs
+    # Other warnings of the same logger still get through.
+    import logging
+
+    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+        logging.getLogger("transformers.modeling_utils").warning("another warning")
+    assert "another warning" in caplog.text

@@ -131,20 +131,25 @@ def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
         return empty("no τ_kd with both an online and an offline draft")
     per_prompt = diff.groupby("prompt")["alpha"].mean().to_numpy()
     overall = stats.one_sample_test(per_prompt, alternative="greater")
-    by_tau, taus, _ = matrix(diff, "decode_temperature", "alpha")
     evidence = [evidence_row({"part": "online − offline, all temperatures"}, overall)]
-    for tau in taus:
-        part = diff[diff["decode_temperature"] == tau].groupby("prompt")["alpha"].mean()
-        res = stats.one_sample_test(part.to_numpy(), alternative="greater")
-        evidence.append(evidence_row({"part": "online − offline", "decode_temperature": tau}, res))
-    if len(taus) >= 3:
-        trend = stats.trend_test(by_tau, np.array(taus), alternative="increasing")
-        evidence.append(evidence_row({"part": "gap grows with τ_dec"}, trend))
-        p = max(overall.pvalue, trend.pvalue)
-    else:
-        trend, p = None, overall.pvalue
+    trends = []
+    # Per family: its prompts share its τ_dec grid (the families' grids may differ).
+    for (family,), part in series(diff, ["family"]):
+        by_tau, taus, _ = matrix(part, "decode_temperature", "alpha")
+        for tau in taus:
+            at = part[part["decode_temperature"] == tau].groupby("prompt")["alpha"].mean()
+            res = stats.one_sample_test(at.to_numpy(), alternative="greater")
+            label = {"family": family, "part": "online − offline", "decode_temperature": tau}
+            evidence.append(evidence_row(label, res))
+        if len(taus) >= 3 and len(by_tau) >= 2:
+            trend = stats.trend_test(by_tau, np.array(taus), alternative="increasing")
+            evidence.append(evidence_row({"family": family, "part": "gap grows with τ_dec"}, trend))
+            trends.append(trend.pvalue)
+    trend_p = stouffer(trends) if trends else None
+    p = overall.pvalue if trend_p is None else max(overall.pvalue, trend_p)
     test = stats.TestResult(
-        test="intersection-union: online > offline (Wilcoxon) and the gap grows (Page)",
+        test="intersection-union: online > offline (Wilcoxon) and the gap grows (Page, "
+        "per family, combined by Stouffer)",
         statistic=overall.statistic,
         pvalue=p,
         estimate=overall.estimate,
@@ -152,7 +157,7 @@ def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
         ci=overall.ci,
         n=overall.n,
         alternative="greater",
-        details={"trend_pvalue": None if trend is None else trend.pvalue},
+        details={"trend_pvalue": trend_p},
     )
     return Evaluation(
         test=test,
@@ -161,7 +166,7 @@ def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
         summary=(
             f"Online minus offline α, mean per prompt: {overall.estimate:+.3f} "
             f"[{overall.ci[0]:+.3f}, {overall.ci[1]:+.3f}]"
-            + (f"; its trend over τ_dec: Page p = {trend.pvalue:.3g}." if trend else ".")
+            + (f"; its trend over τ_dec: Page p = {trend_p:.3g}." if trend_p is not None else ".")
         ),
         evidence=evidence,
     )
