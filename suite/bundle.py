@@ -249,14 +249,6 @@ def build_manifest(
             }
         )
 
-        def measured(name: str, temperatures: list[float] = temperatures) -> bool:
-            acc = old[name].get("acceptance", {})
-            return all(
-                f"{tau:.1f}" in acc.get(d, {})
-                for d in _datasets(artifacts[name])
-                for tau in temperatures
-            )
-
         drafts = {}
         for n in names:
             if artifacts[n]["kind"] != "draft":
@@ -264,7 +256,10 @@ def build_manifest(
             artifacts[n]["parameter_ratio"] = (
                 artifacts[target_name]["parameters"] / (artifacts[n]["parameters"])
             )
-            if target_same and unchanged(n) and "acceptance" in old[n] and measured(n):
+            keys = {f"{tau:.1f}" for tau in temperatures}
+            acc = old.get(n, {}).get("acceptance", {})
+            measured = all(keys <= set(acc.get(d, {})) for d in _datasets(artifacts[n]))
+            if target_same and unchanged(n) and measured:
                 artifacts[n]["acceptance"] = old[n]["acceptance"]
                 artifacts[n]["cost_ratio"] = old[n]["cost_ratio"]
             else:

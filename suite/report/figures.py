@@ -239,12 +239,12 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
     keys = ["family", "decode_temperature", "draft", "position"]
     data = pd.DataFrame(rows).groupby(keys, as_index=False)["acceptance"].mean()
     # One panel per family and τ_dec: drafts of different families may share a name.
-    taus = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
+    panels = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
     several = data["family"].nunique() > 1
     drafts = draft_order(data["draft"])
     styles = draft_styles(drafts)
-    ncols = min(len(taus), 3)
-    nrows = -(-len(taus) // ncols)
+    ncols = min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
         nrows,
         ncols,
@@ -253,10 +253,10 @@ def position_acceptance(records: list[dict]) -> plt.Figure | None:
         sharey=True,
         layout="constrained",
     )
-    for ax in axes.flat[len(taus) :]:
+    for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
     handles = {}
-    for ax, (family, tau) in zip(axes.flat, taus, strict=False):
+    for ax, (family, tau) in zip(axes.flat, panels, strict=False):
         sub = data[(data["decode_temperature"] == tau) & (data["family"] == family)]
         for draft, s in sub.groupby("draft", sort=False):
             (handles[draft],) = ax.plot(
