@@ -292,19 +292,67 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path, method):
 # --- the grid and the command ------------------------------------------------------------------
 
 
-def test_grid_has_28_drafts_and_the_full_grid_11_temperatures():
+def test_grid_has_28_configurations_times_3_seeds_and_the_full_grid_11_temperatures():
     recipe = recipes.load_kd_recipe(RECIPE)
-    names = [d.name for d in recipes.kd_grid(recipe)]
-    assert len(names) == len(set(names)) == 2 * 2 * 6 + 2 * 2
-    assert {"kd-offline-gsm8k-t0.4", "kd-online-alpaca-t1.0", "kd-offline-gsm8k-recipe"} <= set(
-        names
-    )
-    assert "kd-online-gsm8k-t0.0" in names
+    grid = recipes.kd_grid(recipe)
+    names = [d.name for d in grid]
+    assert len(names) == len(set(names)) == 3 * (2 * 2 * 6 + 2 * 2)
+    assert {
+        "kd-offline-gsm8k-t0.4-s0",
+        "kd-online-alpaca-t1.0-s2",
+        "kd-offline-gsm8k-recipe-s1",
+    } <= set(names)
+    assert {d.seed for d in grid} == {0, 1, 2}
+    assert all(d.name.endswith(f"-s{d.seed}") for d in grid)
+    # The pilot (seed 0, τ_kd 0 and 1, both methods and datasets) comes first in the queue.
+    pilot = grid[:8]
+    assert {(d.seed, d.kd_temperature) for d in pilot} == {(0, 0.0), (0, 1.0)}
+    assert {(d.method, d.dataset) for d in pilot} == {
+        (m, ds) for m in ("offline", "online") for ds in ("alpaca", "gsm8k")
+    }
     full = recipes.kd_grid(recipe, full_grid=True)
     grid_temps = {d.kd_temperature for d in full if not d.is_recipe}
-    assert len(grid_temps) == 11 and len(full) == 2 * 2 * 11 + 2 * 2
-    recipe_draft = next(d for d in full if d.name == "kd-online-alpaca-recipe")
+    assert len(grid_temps) == 11 and len(full) == 3 * (2 * 2 * 11 + 2 * 2)
+    recipe_draft = next(d for d in full if d.name == "kd-online-alpaca-recipe-s0")
     assert recipe_draft.kd_temperatures == (0.6, 0.8, 1.0)
+
+
+def test_a_recipe_without_seeds_keeps_one_draft_per_configuration(tmp_path):
+    raw = yaml.safe_load(RECIPE.read_text())
+    raw.pop("seeds")
+    path = tmp_path / "one-seed.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    grid = recipes.kd_grid(recipes.load_kd_recipe(path))
+    assert len(grid) == 28 and "kd-online-gsm8k-t0.0" in {d.name for d in grid}
+    assert {d.seed for d in grid} == {raw["seed"]}
+
+
+@pytest.mark.parametrize("seeds", [[], [0, 0], [-1], ["a"], 3])
+def test_bad_seeds_are_refused_naming_the_field(tmp_path, seeds):
+    raw = yaml.safe_load(RECIPE.read_text()) | {"seeds": seeds}
+    path = tmp_path / "bad-seeds.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError) as err:
+        recipes.load_kd_recipe(path)
+    assert err.value.field == "seeds"
+
+
+def test_a_draft_claimed_by_a_live_worker_is_skipped_and_a_dead_ones_lock_is_taken(tmp_path):
+    import os
+    import socket
+
+    lock = tmp_path / "locks" / "kd-x.lock"
+    with recipes.claim(lock) as mine:
+        assert mine and lock.read_text() == f"{socket.gethostname()} {os.getpid()}"
+        with recipes.claim(lock) as other:
+            assert not other  # a second worker (here: this live process) is refused
+    assert not lock.exists()
+    lock.write_text(f"{socket.gethostname()} 999999999")  # a worker that died
+    with recipes.claim(lock) as mine:
+        assert mine
+    lock.write_text("another-host 1")  # unknown liveness: left alone
+    with recipes.claim(lock) as mine:
+        assert not mine
 
 
 def test_bad_recipe_names_the_file_the_field_and_the_value(tmp_path):
@@ -314,9 +362,9 @@ def test_bad_recipe_names_the_file_the_field_and_the_value(tmp_path):
     with pytest.raises(SpecError) as err:
         recipes.load_kd_recipe(path)
     assert err.value.field == "divergence" and err.value.value == "kl"
-    with pytest.raises(ValueError, match=r"kd-offline-gsm8k-t0\.3"):
+    with pytest.raises(ValueError, match=r"kd-offline-gsm8k-t0\.3-s0"):
         recipes.select_drafts(
-            recipes.kd_grid(recipes.load_kd_recipe(RECIPE)), ["kd-offline-gsm8k-t0.3"]
+            recipes.kd_grid(recipes.load_kd_recipe(RECIPE)), ["kd-offline-gsm8k-t0.3-s0"]
         )
 
 
@@ -350,20 +398,24 @@ def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
     out = tmp_path / "llama"
     _tiny_artifacts(out)
     raw = yaml.safe_load(RECIPE.read_text())
-    raw |= {"datasets": ["gsm8k"], "eval_examples": 2, "eval_every": 0}
+    raw |= {"datasets": ["gsm8k"], "eval_examples": 2, "eval_every": 0, "seeds": [0, 3]}
     raw["prompts"] = {"per_dataset": 4, "max_prompt_tokens": 600, "max_new_tokens": 4}
     raw["offline"] = {"samples_per_prompt": 2, "batch_size": 4, "chunk_size": 4}
     raw["train"] |= {"max_steps": 2, "batch_size": 2, "warmup_steps": 1}
     path = tmp_path / "kd-tiny.yaml"
     path.write_text(yaml.safe_dump(raw))
-    names = ["kd-offline-gsm8k-t0.6", "kd-online-gsm8k-recipe"]
+    names = ["kd-offline-gsm8k-t0.6-s0", "kd-online-gsm8k-recipe-s0", "kd-offline-gsm8k-t0.6-s3"]
     args = ["distill", "--recipe", str(path), "--out", str(out), "--threads", "1"]
     assert main([*args, "--only", *names]) == 0
-    for name in names:
+    for name, seed in zip(names, (0, 0, 3), strict=True):
         info = json.loads((out / name / "training.json").read_text())
         assert (out / name / "model.safetensors").exists()
-        assert info["steps"] == 2 and info["seed"] == 0 and set(info["heldout_loss"]) == {"gsm8k"}
+        assert info["steps"] == 2 and info["seed"] == seed
+        assert set(info["heldout_loss"]) == {"gsm8k"}
         assert len(info["data_sha256"]) == 64 and info["wall_seconds"] > 0
+    # Another seed samples other KD data for the same configuration.
+    sha = [json.loads((out / n / "training.json").read_text())["data_sha256"] for n in names]
+    assert sha[0] != sha[2]
     online = json.loads((out / names[1] / "training.json").read_text())
     assert online["method"] == "online" and online["kd_temperature"] is None
     assert online["data_centric_recipe"] == recipes.RECIPE_LABEL
@@ -374,6 +426,6 @@ def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
     capsys.readouterr()
     assert main([*args, "--list"]) == 0
     listing = capsys.readouterr().out.splitlines()
-    assert len(listing) == 14
-    assert sum(line.split()[1] == "done" for line in listing) == 2
-    assert main([*args, "--only", "kd-online-gsm8k-t0.3"]) == 2  # not in the default grid
+    assert len(listing) == 2 * 14
+    assert sum(line.split()[1] == "done" for line in listing) == 3
+    assert main([*args, "--only", "kd-online-gsm8k-t0.3-s0"]) == 2  # not in the default grid

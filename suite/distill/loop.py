@@ -12,12 +12,14 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
+
+from suite.errors import SpecError
 
 
 def checkpoint_root() -> Path:
@@ -43,6 +45,16 @@ class TrainConfig:
             return self.lr * (step + 1) / self.warmup_steps
         frac = (step - self.warmup_steps) / max(1, self.max_steps - self.warmup_steps)
         return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * min(1, frac)))
+
+
+def train_config(raw: dict, path: str) -> TrainConfig:
+    """A recipe's ``train`` mapping as a TrainConfig; an unknown field names file and value."""
+    known = {f.name for f in fields(TrainConfig)}
+    for key in raw:
+        if key not in known:
+            message = f"unknown field; known: {sorted(known)}"
+            raise SpecError(path, f"train.{key}", raw[key], message)
+    return TrainConfig(**raw)
 
 
 def _atomic(path: Path, write: Callable[[Path], None]) -> None:

@@ -15,7 +15,6 @@ import random
 import shutil
 import sys
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import torch
@@ -31,7 +30,14 @@ from transformers import (
 
 from suite.data import load_examples
 from suite.decoding.plumbing import is_encoder_decoder
-from suite.distill.loop import TrainConfig, checkpoint_root, train
+from suite.distill.align import (
+    align,
+    check_align_spec,
+    greedy_quality,
+    own_entropy,
+    source_folder,
+)
+from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
     KDData,
     ResponseBatches,
@@ -42,6 +48,8 @@ from suite.distill.offline import (
 )
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
+from suite.io import weights_sha256
+from suite.models import load_model
 from suite.specs import format_prompt, format_training_text
 
 ARCHITECTURES = ("llama", "t5")
@@ -60,15 +68,6 @@ def load_recipe(path: str | Path) -> dict:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
     recipe["_path"] = str(path)
     return recipe
-
-
-def train_config(raw: dict, path: str) -> TrainConfig:
-    known = {f.name for f in fields(TrainConfig)}
-    for key in raw:
-        if key not in known:
-            message = f"unknown field; known: {sorted(known)}"
-            raise SpecError(path, f"train.{key}", raw[key], message)
-    return TrainConfig(**raw)
 
 
 def training_pairs(datasets: list[str], split: str) -> list[tuple[str, str]]:
@@ -267,7 +266,70 @@ def run_tokenizer(recipe: dict, out: Path) -> None:
 
 
 def run_model(recipe: dict, role: str, out: Path) -> dict:
-    """Train ``recipe['models'][role]`` from scratch and save it to ``out/<role>``."""
+    """Train ``recipe['models'][role]`` and save it to ``out/<role>``.
+
+    With an ``align`` section, pretraining saves to ``out/<align.from>`` (skipped when that folder
+    is already built) and the alignment step fine-tunes it into ``out/<role>``.
+    """
+    spec = recipe["models"][role]
+    if "align" not in spec:
+        return pretrain_model(recipe, role, out, role)
+    check_align_spec(spec["align"], recipe["_path"], f"models.{role}.align")
+    source = out / spec["align"]["from"]
+    if not (source / "training.json").is_file():
+        pretrain_model(recipe, role, out, spec["align"]["from"])
+    return align_model(recipe, role, out)
+
+
+def align_model(recipe: dict, role: str, out: Path) -> dict:
+    spec, path = recipe["models"][role], recipe["_path"]
+    source = source_folder(out, spec["align"], path)
+    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
+    model = load_model(source)
+    source_sha = weights_sha256(source)
+    facts = align(
+        model,
+        tokenizer,
+        spec["align"],
+        recipe["datasets"],
+        seed=recipe["seed"],
+        name=recipe["name"],
+        source_sha=source_sha,
+    )
+    limit = recipe.get("eval_examples", 200)
+    folder = out / role
+    model.save_pretrained(str(folder), safe_serialization=True)
+    tokenizer.save_pretrained(str(folder))
+    n = spec["align"]["eval_prompts"]
+    draft = out / "draft"
+    others = {"base_draft": load_model(draft)} if (draft / "training.json").is_file() else {}
+    info = {
+        "artifact": role,
+        "recipe": path,
+        "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
+        "seed": recipe["seed"],
+        "architecture": recipe["architecture"],
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "aligned_from": spec["align"]["from"],
+        "aligned_from_sha256": source_sha,
+        "alignment": {k: v for k, v in facts.items() if k not in ("steps", "train_loss")},
+        "data_sha256": facts["data_sha256"],
+        "steps": facts["steps"],
+        "train_loss": facts["train_loss"],
+        "heldout_loss": heldout_loss(model, tokenizer, recipe["datasets"], limit),
+        "heldout_examples_per_dataset": limit,
+        "heldout_quality": greedy_quality(model, tokenizer, recipe["datasets"], n, 128),
+        "entropy_at_tau_1": own_entropy(model, others, tokenizer, recipe["datasets"], n, 48),
+        "eval_prompts_per_dataset": n,
+        "wall_seconds": facts["train_seconds"],
+        "config": spec,
+    }
+    _write_json(folder / "training.json", info)
+    return info
+
+
+def pretrain_model(recipe: dict, role: str, out: Path, folder_name: str) -> dict:
+    """Train ``recipe['models'][role]`` from scratch and save it to ``out/<folder_name>``."""
     spec = recipe["models"][role]
     tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
     cfg = train_config(spec["train"], recipe["_path"])
@@ -297,11 +359,11 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
         eval_every=spec.get("eval_every", 500),
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
-    folder = out / role
+    folder = out / folder_name
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     info = {
-        "artifact": role,
+        "artifact": folder_name,
         "recipe": recipe["_path"],
         "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
         "seed": recipe["seed"],

@@ -10,9 +10,10 @@ families share this code: the models say which they are.
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import json
 import os
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from transformers import AutoTokenizer
 from suite.data import load_examples
 from suite.decoding.plumbing import check_pair
 from suite.distill.divergence import DIVERGENCES
-from suite.distill.loop import checkpoint_root, train
+from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
     ResponseBatches,
     compose_kd_data,
@@ -36,8 +37,9 @@ from suite.distill.offline import (
     tokens_sha256,
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
-from suite.distill.pretrain import heldout_loss, train_config
+from suite.distill.pretrain import heldout_loss
 from suite.errors import SpecError
+from suite.io import weights_sha256
 from suite.models import load_model
 from suite.specs import format_prompt
 
@@ -69,16 +71,21 @@ class KDDraft:
     kd_temperatures: tuple[float, ...]
     divergence: str
     is_recipe: bool = False
+    seed: int = 0
 
     @property
     def kd_temperature(self) -> float | None:
         return None if self.is_recipe else self.kd_temperatures[0]
 
 
-def draft_name(method: str, dataset: str, kd_temperature: float | None = None) -> str:
-    """``kd-offline-gsm8k-t0.4``; ``kd-offline-gsm8k-recipe`` when ``kd_temperature`` is None."""
+def draft_name(
+    method: str, dataset: str, kd_temperature: float | None = None, seed: int | None = None
+) -> str:
+    """``kd-offline-gsm8k-t0.4-s1``; ``kd-offline-gsm8k-recipe-s1`` when ``kd_temperature`` is
+    None; without a seed, no ``-s`` suffix."""
     suffix = "recipe" if kd_temperature is None else f"t{format_temperature(kd_temperature)}"
-    return f"kd-{method}-{dataset}-{suffix}"
+    name = f"kd-{method}-{dataset}-{suffix}"
+    return name if seed is None else f"{name}-s{seed}"
 
 
 def _temperatures(
@@ -119,25 +126,49 @@ def load_kd_recipe(path: str | Path) -> dict:
     for key in ("kd_temperatures", "full_grid_kd_temperatures"):
         _temperatures(str(path), recipe, key)
     _temperatures(str(path), recipe, "recipe_temperatures", positive=True, empty=True)
+    seeds = recipe.get("seeds")
+    if seeds is not None and (
+        not isinstance(seeds, list)
+        or not seeds
+        or len(set(seeds)) != len(seeds)
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
+    ):
+        raise SpecError(path, "seeds", seeds, "expected a list of distinct integers >= 0")
     train_config(recipe["train"], str(path))
     recipe["_path"] = str(path)
     return recipe
 
 
 def kd_grid(recipe: dict, *, full_grid: bool = False) -> list[KDDraft]:
-    """Per dataset and method: one draft per τ_kd, then the data-centric recipe draft (if any)."""
+    """Every (seed, dataset, method, τ_kd) draft plus each seed's data-centric recipe drafts.
+
+    Ordered seed by seed, and within a seed τ_kd 0 and 1 (the pilot's ends of the grid) first,
+    so a queue run in order builds the pilot before the rest.
+    """
     key = "full_grid_kd_temperatures" if full_grid else "kd_temperatures"
     temperatures = [float(t) for t in recipe[key]]
+    ends = [t for t in temperatures if t in (0.0, 1.0)]
+    middle = [t for t in temperatures if t not in (0.0, 1.0)]
+    mix = tuple(float(t) for t in recipe["recipe_temperatures"])
+    seeds = recipe.get("seeds")
     drafts = []
-    for dataset in recipe["datasets"]:
-        for method in recipe["methods"]:
-            for t in temperatures:
-                name = draft_name(method, dataset, t)
-                drafts.append(KDDraft(name, method, dataset, (t,), recipe["divergence"]))
-            mix = tuple(float(t) for t in recipe["recipe_temperatures"])
-            if mix:
-                name = draft_name(method, dataset)
-                drafts.append(KDDraft(name, method, dataset, mix, recipe["divergence"], True))
+    for seed in seeds if seeds is not None else [recipe["seed"]]:
+        suffix = seed if seeds is not None else None
+        for group in (ends, middle):
+            for dataset in recipe["datasets"]:
+                for method in recipe["methods"]:
+                    for t in group:
+                        name = draft_name(method, dataset, t, suffix)
+                        drafts.append(
+                            KDDraft(name, method, dataset, (t,), recipe["divergence"], seed=seed)
+                        )
+        for dataset in recipe["datasets"]:
+            for method in recipe["methods"]:
+                if mix:
+                    name = draft_name(method, dataset, None, suffix)
+                    drafts.append(
+                        KDDraft(name, method, dataset, mix, recipe["divergence"], True, seed)
+                    )
     return drafts
 
 
@@ -166,17 +197,6 @@ def prompt_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed
     raise ValueError(f"{dataset}: only {len(pool)} training prompts fit {max_prompt_tokens} tokens")
 
 
-def weights_sha256(folder: Path) -> str:
-    """One hash over a save_pretrained folder's safetensors files: what keys cached KD data."""
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.safetensors")):
-        digest.update(path.name.encode())
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -191,7 +211,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     """Distil one draft from the base draft and save it to ``out/<name>`` with training.json."""
     start = time.time()
     tokenizer, target = shared["tokenizer"], shared["target"]
-    seed, prompts_cfg, offline_cfg = recipe["seed"], recipe["prompts"], recipe["offline"]
+    seed, prompts_cfg, offline_cfg = draft.seed, recipe["prompts"], recipe["offline"]
     cfg = train_config(recipe["train"], recipe["_path"])
     model = load_model(out / recipe["models"]["base_draft"])
     check_pair(target, model)
@@ -280,7 +300,11 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
 def run_distill(
     recipe: dict, out: Path, drafts: list[KDDraft], command: str | None = None
 ) -> list[dict]:
-    """Build every draft not yet built (a folder with training.json counts as built)."""
+    """Build every draft not yet built (a folder with training.json counts as built).
+
+    Several workers may share one queue: each draft is claimed with a lock file under the
+    checkpoint root, and a worker skips drafts another live worker holds.
+    """
     command = command or " ".join(["python", "-m", "suite", *sys.argv[1:]])
     todo = [d for d in drafts if not is_done(out, d)]
     if not todo:
@@ -291,4 +315,46 @@ def run_distill(
         "target": load_model(out / models["target"]),
         "target_sha": weights_sha256(out / models["target"]),
     }
-    return [run_draft(recipe, d, out, shared, command) for d in todo]
+    locks = checkpoint_root() / recipe["name"] / "locks"
+    built = []
+    for draft in todo:
+        with claim(locks / f"{draft.name}.lock") as mine:
+            if mine and not is_done(out, draft):
+                built.append(run_draft(recipe, draft, out, shared, command))
+    return built
+
+
+@contextlib.contextmanager
+def claim(lock: Path):
+    """Yield True when this process holds ``lock`` (created exclusively, holding host and pid);
+    a lock left by a dead process on this host is taken over."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            host, _, pid = lock.read_text().partition(" ")
+            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+                lock.unlink(missing_ok=True)
+                continue
+            yield False
+            return
+        with os.fdopen(fd, "w") as fh:
+            fh.write(me)
+        try:
+            yield True
+        finally:
+            lock.unlink(missing_ok=True)
+        return
+    yield False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,258 @@
+"""The target's alignment step: rejection-sampling fine-tuning (best-of-n), as chat tuning does.
+
+The paper's target, Llama-2-13B-chat, is an aligned model whose next-token distributions are
+peaked, while its draft was pretrained on generic text. The pretrained miniature target is as flat
+as its draft, so it is aligned here: for each training prompt it samples ``samples_per_prompt``
+responses at a low ``temperature``, keeps the best by a reward (a finished response first, then a
+correct final answer where the task has one, then token F1 with the reference answer), and is
+fine-tuned on those with cross-entropy. The base draft is not aligned, as Llama-68M is not.
+
+The samples are cached like offline KD data (resumable parts under the checkpoint root), and the
+fine-tuning resumes from its checkpoint, so a killed run picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from suite.acceptance import sample_continuations
+from suite.data import Example, extract_answer, load_examples
+from suite.distill.loop import checkpoint_root, train, train_config
+from suite.distill.offline import (
+    KDData,
+    ResponseBatches,
+    collate,
+    decoder_start,
+    generate_kd_data,
+    response_ce_loss,
+    response_logits,
+)
+from suite.errors import SpecError
+from suite.specs import format_prompt, load_task
+
+ALIGN_FIELDS = {
+    "from": str,
+    "prompts_per_dataset": int,
+    "max_prompt_tokens": int,
+    "samples_per_prompt": int,
+    "temperature": float,
+    "max_new_tokens": int,
+    "batch_size": int,
+    "chunk_size": int,
+    "eval_prompts": int,
+    "train": dict,
+}
+
+
+def check_align_spec(spec: dict, path: str, field: str) -> dict:
+    """Every field present with the right type; errors name the file, the field and the value."""
+    if not isinstance(spec, dict):
+        raise SpecError(path, field, spec, "expected a mapping")
+    for key, kind in ALIGN_FIELDS.items():
+        value = spec.get(key)
+        ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
+        if value is None or isinstance(value, bool) or not ok:
+            raise SpecError(path, f"{field}.{key}", value, f"expected {kind.__name__}")
+        if kind in (int, float) and not value > 0:
+            raise SpecError(path, f"{field}.{key}", value, "must be > 0")
+    unknown = sorted(set(spec) - set(ALIGN_FIELDS))
+    if unknown:
+        raise SpecError(path, f"{field}.{unknown[0]}", spec[unknown[0]], "unknown field")
+    return spec
+
+
+_WORD = re.compile(r"\w+")
+
+
+def token_f1(response: str, reference: str) -> float:
+    """SQuAD-style F1 over lower-cased word tokens: overlap with the reference, order ignored."""
+    got = Counter(_WORD.findall(response.lower()))
+    want = Counter(_WORD.findall(reference.lower()))
+    common = sum((got & want).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(got.values()), common / sum(want.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+@dataclass(frozen=True)
+class Reward:
+    """A response's reward, ordered: finished first, then a correct answer, then F1."""
+
+    finished: bool
+    correct: bool
+    f1: float
+
+    def key(self) -> tuple:
+        return (self.finished, self.correct, self.f1)
+
+
+def reward(example: Example, text: str, finished: bool, dataset: str) -> Reward:
+    spec = load_task(dataset)
+    correct = (
+        example.answer is not None
+        and spec.answer is not None
+        and extract_answer(spec, text) == example.answer
+    )
+    return Reward(finished, bool(correct), token_f1(text, example.reference or ""))
+
+
+def alignment_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed: int):
+    """The first ``size`` training examples of a seeded permutation whose prompt fits."""
+    examples = [ex for ex in load_examples(dataset, "train") if ex.reference]
+    pool = []
+    for i in np.random.default_rng(seed).permutation(len(examples)):
+        ids = tokenizer(format_prompt(examples[i].instruction), add_special_tokens=False).input_ids
+        if len(ids) <= max_prompt_tokens:
+            pool.append((examples[i], tuple(ids)))
+        if len(pool) == size:
+            return pool
+    raise ValueError(f"{dataset}: only {len(pool)} training prompts fit {max_prompt_tokens} tokens")
+
+
+def best_of_n(data: KDData, pool, tokenizer, dataset: str) -> tuple[KDData, dict]:
+    """One response per prompt: the best of its samples by ``reward`` (first on ties)."""
+    eos = tokenizer.eos_token_id
+    best: dict[int, tuple[tuple, int]] = {}
+    for k, (i, tokens) in enumerate(zip(data.prompt_index, data.responses, strict=True)):
+        finished = bool(tokens) and tokens[-1] == eos
+        text = tokenizer.decode(list(tokens), skip_special_tokens=True)
+        key = reward(pool[i][0], text, finished, dataset).key()
+        if i not in best or key > best[i][0]:
+            best[i] = (key, k)
+    chosen = [best[i] for i in sorted(best)]
+    kept = KDData(
+        prompts=data.prompts,
+        prompt_index=tuple(data.prompt_index[k] for _, k in chosen),
+        responses=tuple(data.responses[k] for _, k in chosen),
+        temperatures=tuple(data.temperatures[k] for _, k in chosen),
+    )
+    summary = {
+        "prompts": len(chosen),
+        "finished": float(np.mean([key[0] for key, _ in chosen])),
+        "correct": float(np.mean([key[1] for key, _ in chosen])),
+        "f1": float(np.mean([key[2] for key, _ in chosen])),
+    }
+    return kept, summary
+
+
+def concat(sets: list[KDData]) -> KDData:
+    """Several datasets' selections as one training set (prompt indices shifted)."""
+    prompts, index, responses, temps = [], [], [], []
+    for data in sets:
+        offset = len(prompts)
+        prompts.extend(data.prompts)
+        index.extend(offset + i for i in data.prompt_index)
+        responses.extend(data.responses)
+        temps.extend(data.temperatures)
+    return KDData(tuple(prompts), tuple(index), tuple(responses), tuple(temps))
+
+
+def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name: str, source_sha):
+    """Fine-tune ``model`` (the pretrained target) in place on its best-of-n responses."""
+    cfg = train_config(spec["train"], f"{name} align.train")
+    selections, facts = [], {}
+    for dataset in datasets:
+        pool = alignment_pool(
+            tokenizer, dataset, spec["prompts_per_dataset"], spec["max_prompt_tokens"], seed
+        )
+        samples = generate_kd_data(
+            model,
+            [ids for _, ids in pool],
+            kd_temperature=spec["temperature"],
+            samples_per_prompt=spec["samples_per_prompt"],
+            max_new_tokens=spec["max_new_tokens"],
+            seed=seed,
+            eos_token_id=tokenizer.eos_token_id,
+            target_sha=source_sha,
+            dataset=f"align-{dataset}",
+            batch_size=spec["batch_size"],
+            chunk_size=spec["chunk_size"],
+        )
+        kept, facts[dataset] = best_of_n(samples, pool, tokenizer, dataset)
+        selections.append(kept)
+    data = concat(selections)
+    pad, start = tokenizer.pad_token_id, decoder_start(model)
+    batches = ResponseBatches(data, cfg.batch_size, seed, pad, start)
+    ckpt = checkpoint_root() / name / "target-align"
+    summary = train(model, cfg, batches, response_ce_loss, ckpt, desc="align")
+    return {"selected": facts, "sequences": len(data), "data_sha256": data.sha256(), **summary}
+
+
+@torch.no_grad()
+def greedy_quality(model, tokenizer, datasets: list[str], limit: int, max_new_tokens: int) -> dict:
+    """Held-out quality of greedy responses, the measure that fits an aligned model: token F1
+    with the reference answer (and GSM8K final-answer accuracy), on each dataset's test split."""
+    out = {}
+    for dataset in datasets:
+        examples = [ex for ex in load_examples(dataset, "test") if ex.reference][:limit]
+        prompts = [
+            tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
+            for ex in examples
+        ]
+        conts = sample_continuations(
+            model,
+            prompts,
+            temperature=0.0,
+            max_new_tokens=max_new_tokens,
+            seed=0,
+            eos_token_id=tokenizer.eos_token_id,
+            batch_size=32,
+        )
+        scores = [
+            reward(ex, tokenizer.decode(list(t), skip_special_tokens=True), True, dataset)
+            for ex, t in zip(examples, conts.tokens, strict=True)
+        ]
+        out[dataset] = {
+            "f1": float(np.mean([s.f1 for s in scores])),
+            "accuracy": float(np.mean([s.correct for s in scores])),
+            "prompts": len(scores),
+        }
+    return out
+
+
+@torch.no_grad()
+def own_entropy(target, others: dict, tokenizer, datasets, limit: int, max_new_tokens: int) -> dict:
+    """Mean next-token entropy (nats) at τ = 1 of the target on its own τ = 1 continuations of
+    each dataset's test prompts, and of each model in ``others`` on the same continuations."""
+    out = {}
+    for dataset in datasets:
+        examples = load_examples(dataset, "test")[:limit]
+        prompts = [
+            tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
+            for ex in examples
+        ]
+        conts = sample_continuations(
+            target,
+            prompts,
+            temperature=1.0,
+            max_new_tokens=max_new_tokens,
+            seed=0,
+            eos_token_id=tokenizer.eos_token_id,
+            batch_size=16,
+        )
+        rows = [(p, t) for p, t in zip(prompts, conts.tokens, strict=True) if t]
+        sums = {name: 0.0 for name in ["target", *others]}
+        count = 0
+        for start in range(0, len(rows), 16):
+            batch = collate(rows[start : start + 16], tokenizer.pad_token_id, decoder_start(target))
+            mask = batch["loss_mask"]
+            for name, model in [("target", target), *others.items()]:
+                logp = response_logits(model, batch)[mask].float().log_softmax(-1)
+                sums[name] += float(-(logp.exp() * logp).sum())
+            count += int(mask.sum())
+        out[dataset] = {name: total / max(1, count) for name, total in sums.items()}
+    return out
+
+
+def source_folder(out: Path, spec: dict, path: str) -> Path:
+    folder = out / spec["from"]
+    if not (folder / "training.json").is_file():
+        raise SpecError(path, "align.from", spec["from"], f"no trained model in {folder}")
+    return folder
