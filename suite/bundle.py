@@ -206,6 +206,8 @@ def build_manifest(
         info = json.loads(info_path.read_text())
         name = f"{folder.parent.name}/{folder.name}"
         kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
+        if info["artifact"].endswith("-pretrained"):
+            kind = "pretrained"  # a stage of the target before alignment: no acceptance
         artifacts[name] = {"path": f"{folder.parent.name}/{folder.name}", "kind": kind, **info}
 
     by_family: dict[str, list[str]] = {}

@@ -16,6 +16,7 @@ from typing import Any
 
 import jinja2
 import yaml
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 import suite
 from suite.errors import SpecError
@@ -28,7 +29,9 @@ NORMALIZERS = ("text", "number")
 SELECTS = ("first", "last")
 TASKS_DIR = Path(suite.__file__).resolve().parents[1] / "tasks"
 
-_JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+# A task file is data: its templates render in a sandbox (no attribute of Python internals, no
+# mutation), so a hostile template is refused with a SpecError instead of running code.
+_JINJA = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 def format_prompt(instruction: str) -> str:

@@ -314,6 +314,25 @@ def test_undefined_template_variable_names_the_template(toy):
     assert "'prompt' is undefined" in message
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ question.__class__.__init__.__globals__ }}",
+        "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+        "{% set x = [] %}{{ x.append(1) }}{{ question }}",
+    ],
+)
+def test_a_template_reaching_python_internals_is_refused_not_run(toy, template, tmp_path):
+    _, tasks, write = toy
+    marker = tmp_path / "ran"
+    write(toy_spec("toy_hostile", instruction=template.replace("MARKER", str(marker))))
+    message = _error("toy_hostile", tasks)
+    assert "toy_hostile.yaml: field 'instruction'" in message
+    assert "cannot render record 0" in message and "unsafe" in message
+    assert not marker.exists()
+
+
 def test_empty_split_is_an_error(toy):
     data, tasks, write = toy
     (data / "toy" / "none.txt").write_text("nothing-matches\n", encoding="utf-8")
