@@ -5,6 +5,7 @@ The CLI prints it and exits with status 2; every module raises it for input that
 
 from __future__ import annotations
 
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,14 @@ def _show_path(path: str | Path | None) -> str:
         return str(p)
 
 
+_REPR = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, 160, 160
+_REPR.maxdict = _REPR.maxlist = _REPR.maxtuple = _REPR.maxset = 6
+
+
 def _show_value(value: Any) -> str:
-    text = repr(value)
+    """A bounded repr: a huge or deeply nested value is cut while it is written, not after."""
+    text = _REPR.repr(value)
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 3] + "..."
     return text

@@ -119,12 +119,42 @@ class TaskSpec:
         raise SpecError(self.path, "splits", name, f"unknown split; known: {known}")
 
 
+MAX_YAML_BYTES = 1 << 20
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """yaml's safe loader without aliases: an alias chain ("billion laughs") or a recursive alias
+    could expand without bound, and no file of the suite needs one."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"found alias *{event.anchor}: YAML aliases are refused",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+
 def read_yaml(path: Path, what: str) -> Any:
-    """Parse one YAML file; an unreadable or malformed file is a SpecError naming it."""
+    """Parse one YAML file; an unreadable, oversized, non-UTF-8 or malformed file, or one with an
+    alias, is a SpecError naming it."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_YAML_BYTES + 1)
     except OSError as e:
         raise SpecError(path, None, None, f"cannot read {what}: {e.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise SpecError(path, None, None, f"{what} is over {MAX_YAML_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        message = f"{what} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r})"
+        raise SpecError(path, None, None, message) from None
+    try:
+        return yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as e:
         raise SpecError(path, None, None, f"invalid YAML: {e}") from None
 

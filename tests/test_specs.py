@@ -20,6 +20,7 @@ from suite.specs import (
     load_spec,
     load_specs,
     load_task,
+    read_yaml,
 )
 
 BUNDLED = {
@@ -304,3 +305,44 @@ def test_unknown_split_lists_the_known_ones():
 def test_missing_tasks_folder_is_a_spec_error(tmp_path):
     with pytest.raises(SpecError, match="task folder not found"):
         load_specs(tmp_path / "absent")
+
+
+# --- YAML that explodes or is not text ---------------------------------------------------------
+
+BILLION_LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(9)
+)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (BILLION_LAUGHS, "YAML aliases are refused"),
+        ("a: &a [*a]\n", "YAML aliases are refused"),
+        ("name: x\nbase: &b {k: 1}\nother: *b\n", "found alias *b"),
+        (b"name: caf\xe9\n", "is not UTF-8 (byte 9"),
+        ("a: " + "x" * (1 << 20) + "\n", "is over 1048576 bytes"),
+    ],
+)
+def test_yaml_with_aliases_oversized_or_not_utf8_is_refused_naming_the_file(
+    tmp_path, content, expected
+):
+    path = tmp_path / "bomb.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(SpecError) as err:
+        read_yaml(path, "study")
+    assert expected in str(err.value) and "bomb.yaml" in str(err.value)
+
+
+def test_an_anchor_without_alias_and_plain_yaml_still_load(tmp_path):
+    path = tmp_path / "ok.yaml"
+    path.write_text("name: &n ok\nsizes: [1, 2]\n", encoding="utf-8")
+    assert read_yaml(path, "study") == {"name": "ok", "sizes": [1, 2]}
+
+
+def test_error_values_are_cut_while_written_not_after():
+    huge = {"x": [list(range(10**6))] * 3}
+    text = str(SpecError("f.yaml", "field", huge, "bad"))
+    assert len(text) < 300 and text.startswith("f.yaml: field 'field' = {'x': [[0, 1, 2")

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-import yaml
 from transformers import (
     AutoTokenizer,
     LlamaConfig,
@@ -50,7 +49,7 @@ from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256
 from suite.models import load_model
-from suite.specs import format_prompt, format_training_text
+from suite.specs import format_prompt, format_training_text, read_yaml
 
 ARCHITECTURES = ("llama", "t5")
 
@@ -59,7 +58,7 @@ def load_recipe(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "recipe", str(path), "recipe file not found")
-    recipe = yaml.safe_load(path.read_text())
+    recipe = read_yaml(path, "recipe")
     for key in ("name", "seed", "datasets", "tokenizer", "models"):
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import yaml
 from transformers import AutoTokenizer
 
 from suite.data import load_examples
@@ -41,7 +40,7 @@ from suite.distill.pretrain import heldout_loss
 from suite.errors import SpecError
 from suite.io import weights_sha256
 from suite.models import load_model
-from suite.specs import format_prompt
+from suite.specs import format_prompt, read_yaml
 
 METHODS = ("offline", "online")
 RECIPE_LABEL = "our reading of the paper's recipe"
@@ -106,7 +105,7 @@ def load_kd_recipe(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "recipe", str(path), "recipe file not found")
-    recipe = yaml.safe_load(path.read_text())
+    recipe = read_yaml(path, "recipe")
     if not isinstance(recipe, dict):
         raise SpecError(path, None, recipe, "a KD recipe is a mapping")
     for key in _REQUIRED:
