@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import sys
 import urllib.request
@@ -24,23 +25,63 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+MAX_FILE_BYTES = 256 << 20
+_HEX = set("0123456789abcdef")
+
+
+def _entries(sources: Path) -> list[dict]:
+    """The sources file's entries, each checked: a relative path that stays inside the folder,
+    an https URL and a sha256; errors name the file, the field and the value."""
+    text = sources.read_text(encoding="utf-8")
+    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
+        raise ValueError(f"{sources}: YAML aliases are refused")
+    raw = yaml.safe_load(text)
+    files = raw.get("files") if isinstance(raw, dict) else None
+    if not isinstance(files, list):
+        raise ValueError(f"{sources}: field 'files' = {files!r:.80}: expected a list")
+    for i, entry in enumerate(files):
+        where = f"{sources}: field 'files[{i}]"
+        if not isinstance(entry, dict):
+            raise ValueError(f"{where}' = {entry!r:.80}: expected a mapping")
+        path, url, digest = entry.get("path"), entry.get("url"), entry.get("sha256")
+        parts = Path(path).parts if isinstance(path, str) else ()
+        if not parts or Path(path).is_absolute() or ".." in parts or "\\" in path:
+            raise ValueError(f"{where}.path' = {path!r:.80}: not a relative path inside DEST")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
+        if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
+            raise ValueError(f"{where}.sha256' = {digest!r:.80}: expected 64 hex digits")
+    return files
+
+
+def _download(url: str, opener) -> bytes:
+    """At most MAX_FILE_BYTES; a broken or short transfer is an error naming the URL."""
+    try:
+        with opener(url, timeout=120) as response:
+            data = response.read(MAX_FILE_BYTES + 1)
+    except (OSError, http.client.HTTPException) as e:
+        raise ValueError(f"{url}: download failed ({type(e).__name__}: {e})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"{url}: larger than {MAX_FILE_BYTES} bytes; refused")
+    return data
+
+
 def fetch(dest: Path, sources: Path = SOURCES, opener=urllib.request.urlopen) -> list[str]:
     """Download what is missing; return the paths written. Raises on a hash mismatch."""
-    entries = yaml.safe_load(sources.read_text(encoding="utf-8"))["files"]
+    entries = _entries(sources)
     written = []
     for entry in entries:
         path = dest / entry["path"]
         if path.is_file() and _sha256(path.read_bytes()) == entry["sha256"]:
             continue
-        with opener(entry["url"], timeout=120) as response:
-            data = response.read()
+        data = _download(entry["url"], opener)
         if _sha256(data) != entry["sha256"]:
             raise ValueError(
                 f"{sources}: field 'sha256' of {entry['path']} = {entry['sha256']}: the file at "
                 f"{entry['url']} hashes to {_sha256(data)}"
             )
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
         written.append(entry["path"])

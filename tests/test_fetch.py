@@ -48,3 +48,57 @@ def test_a_file_whose_hash_differs_is_refused_and_not_written(tmp_path, mirror):
     assert "svamp/SVAMP.json" in str(err.value)
     assert not (tmp_path / "svamp" / "SVAMP.json").exists()
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def _sources(tmp_path: Path, files) -> Path:
+    path = tmp_path / "sources.yaml"
+    path.write_text(yaml.safe_dump({"files": files}))
+    return path
+
+
+GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0" * 64}
+
+
+@pytest.mark.parametrize(
+    ("entry", "field"),
+    [
+        (GOOD | {"path": "../outside.json"}, "files[0].path"),
+        (GOOD | {"path": "/etc/passwd"}, "files[0].path"),
+        (GOOD | {"path": "toy/../../x"}, "files[0].path"),
+        (GOOD | {"path": ""}, "files[0].path"),
+        (GOOD | {"url": "file:///etc/passwd"}, "files[0].url"),
+        (GOOD | {"sha256": "abc"}, "files[0].sha256"),
+        ("just-a-string", "files[0]"),
+    ],
+)
+def test_a_source_outside_dest_or_unpinned_is_refused_before_any_download(tmp_path, entry, field):
+    calls = []
+    sources = _sources(tmp_path, [entry])
+    with pytest.raises(ValueError) as err:
+        fetch(tmp_path / "dest", sources, opener=lambda url, timeout: calls.append(url))
+    assert f"field '{field}'" in str(err.value) and str(sources) in str(err.value)
+    assert (
+        calls == []
+        and not (tmp_path / "dest").exists()
+        and not (tmp_path / "outside.json").exists()
+    )
+
+
+def test_aliases_in_the_sources_file_are_refused(tmp_path):
+    path = tmp_path / "sources.yaml"
+    path.write_text("a: &a [x, x]\nfiles: [*a, *a]\n")
+    with pytest.raises(ValueError, match="aliases are refused"):
+        fetch(tmp_path / "dest", path, opener=None)
+
+
+def test_a_short_transfer_is_an_error_naming_the_url_and_writes_nothing(tmp_path):
+    import http.client
+
+    class Broken(io.BytesIO):
+        def read(self, n=-1):
+            raise http.client.IncompleteRead(b"partial", 100)
+
+    sources = _sources(tmp_path, [GOOD])
+    with pytest.raises(ValueError, match=r"https://example\.org/a\.json: download failed"):
+        fetch(tmp_path / "dest", sources, opener=lambda url, timeout: Broken())
+    assert not list((tmp_path).rglob("a.json")) and not list(tmp_path.rglob("*.tmp"))
