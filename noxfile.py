@@ -1,4 +1,11 @@
-"""Entry points of the suite. Offline: torch pinned to its CPU build, no Python download."""
+"""Entry points of the suite. Offline: torch pinned to its CPU build, no Python download.
+
+Environments are reused between runs (``nox -s reproduce`` twice installs once). torch is
+installed first, pinned, with PyTorch's CPU index as an extra index: where pip already has a
+local torch wheel (a configured ``find-links``) it takes that one, and on a fresh machine or a CI
+runner it takes the CPU build (``2.13.0+cpu`` sorts above PyPI's CUDA ``2.13.0``) instead of
+several GB of CUDA packages. Each session installs only what it needs.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +13,31 @@ import nox
 
 nox.options.default_venv_backend = "venv"
 nox.options.download_python = "never"
+nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests", "lint"]
 
+TORCH = "torch==2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+RUFF = "ruff==0.17.6"
 
-def _install(session: nox.Session) -> None:
+
+def _install(session: nox.Session, extras: str = "") -> None:
     # torch first and pinned: an unpinned resolve would pull several GB of CUDA wheels.
-    session.install("torch==2.13.0")
-    session.install("-e", ".[dev]")
+    session.install(TORCH, "--extra-index-url", TORCH_CPU_INDEX)
+    session.install("-e", f".[{extras}]" if extras else ".")
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (pytest)."""
-    _install(session)
+    _install(session, "dev")
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check."""
-    session.install("ruff>=0.6")
+    session.install(RUFF)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -34,7 +46,7 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Per-token wall time: target alone, our decoder, transformers' assisted generation; then
     the quick profile's empirical cells in-process versus on local Ray with two workers."""
-    _install(session)
+    _install(session, "ray")
     session.run("python", "-m", "suite", "bench", "--out", "results/bench", *session.posargs)
     session.run("python", "-m", "suite", "bench", "--executor-compare", "--out", "results/bench")
 
