@@ -228,6 +228,8 @@ def test_kd_t5_recipe_builds_six_drafts_that_load(tmp_path, capsys):
     out = tmp_path / "t5"
     _tiny_bundle(out, tmp_path)
     raw = yaml.safe_load(KD_RECIPE.read_text()) | {"eval_examples": 2, "eval_every": 0}
+    assert raw["seeds"] == [0, 1, 2]
+    raw["seeds"] = [0]
     raw["prompts"] = {"per_dataset": 4, "max_prompt_tokens": 600, "max_new_tokens": 3}
     raw["offline"] = {"samples_per_prompt": 2, "batch_size": 4, "chunk_size": 4}
     raw["train"] |= {"max_steps": 2, "batch_size": 2, "warmup_steps": 1}
@@ -235,8 +237,9 @@ def test_kd_t5_recipe_builds_six_drafts_that_load(tmp_path, capsys):
     path.write_text(yaml.safe_dump(raw))
     args = ["distill", "--recipe", str(path), "--out", str(out), "--threads", "1"]
     assert main(args) == 0
-    names = [d.name for d in recipes.kd_grid(recipes.load_kd_recipe(KD_RECIPE))]
-    assert len(names) == 6 and "kd-online-gsm8k-t0.5" in names
+    assert len(recipes.kd_grid(recipes.load_kd_recipe(KD_RECIPE))) == 18
+    names = [d.name for d in recipes.kd_grid(recipes.load_kd_recipe(path))]
+    assert len(names) == 6 and "kd-online-gsm8k-t0.5-s0" in names
     base = load_model(out / "draft")
     for name in names:
         info = json.loads((out / name / "training.json").read_text())
