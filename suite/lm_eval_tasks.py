@@ -118,8 +118,3 @@ def build_task(
     finally:
         if enabled:
             datasets.enable_progress_bars()
-
-
-def build_tasks(names: Sequence[str], workdir: str | Path, **kwargs) -> dict[str, ConfigurableTask]:
-    """Several tasks keyed by our task name; each gets its own JSONL under ``workdir``."""
-    return {name: build_task(name, workdir, **kwargs) for name in names}

@@ -96,11 +96,3 @@ def load_tokenizer(
     return AutoTokenizer.from_pretrained(
         str(path), trust_remote_code=trust_remote_code, revision=revision
     )
-
-
-def parameter_count(model) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def model_config(path: str | Path):
-    return AutoConfig.from_pretrained(str(path))

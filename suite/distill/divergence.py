@@ -85,23 +85,3 @@ def divergence(
 ) -> torch.Tensor:
     """Mean divergence over the masked positions: online KD's loss (gradients reach the draft)."""
     return masked_mean(per_position(name, target_logits, draft_logits, kd_temperature), mask)
-
-
-def forward_kl(target_logits, draft_logits, mask=None, kd_temperature: float = 1.0):
-    """KL(p || q): mass-covering, the default; at τ_kd = 0 the cross-entropy to the argmax."""
-    return divergence("forward_kl", target_logits, draft_logits, mask, kd_temperature)
-
-
-def reverse_kl(target_logits, draft_logits, mask=None, kd_temperature: float = 1.0):
-    """KL(q || p): mode-seeking; forward KL at τ_kd = 0, where it would be infinite."""
-    return divergence("reverse_kl", target_logits, draft_logits, mask, kd_temperature)
-
-
-def total_variation(target_logits, draft_logits, mask=None, kd_temperature: float = 1.0):
-    """½ Σ |p − q| = 1 − β: the quantity speculative acceptance depends on, in [0, 1]."""
-    return divergence("total_variation", target_logits, draft_logits, mask, kd_temperature)
-
-
-def jsd(target_logits, draft_logits, mask=None, kd_temperature: float = 1.0):
-    """Jensen-Shannon divergence: symmetric, in [0, log 2]."""
-    return divergence("jsd", target_logits, draft_logits, mask, kd_temperature)
