@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
-import suite
 from suite.errors import SpecError
+from suite.io import write_json_atomic
+from suite.paths import REFERENCE_DIR
 
-REFERENCE_DIR = Path(suite.__file__).resolve().parents[1] / "reference"
 MANIFEST = "MANIFEST.json"
 TRAINING_DATASETS = ("alpaca", "gsm8k")
 
@@ -43,9 +42,7 @@ def load_manifest(root: Path = REFERENCE_DIR) -> dict:
 
 def write_manifest(manifest: dict, root: Path = REFERENCE_DIR) -> Path:
     path = root / MANIFEST
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_json_atomic(path, manifest)
     return path
 
 

@@ -216,7 +216,7 @@ def _cmd_submit(args) -> int:
 
 
 def _reference_dir():
-    from suite.bundle import REFERENCE_DIR
+    from suite.paths import REFERENCE_DIR
 
     return REFERENCE_DIR
 

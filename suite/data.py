@@ -19,11 +19,9 @@ from typing import Any
 
 import jinja2
 
-import suite
 from suite.errors import SpecError
+from suite.paths import DEFAULT_DATA_DIR
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
-
-DEFAULT_DATA_DIR = Path(suite.__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,10 @@ from pathlib import Path
 
 import yaml
 
-# No suite imports: this runs before the package's dependencies are installed.
-SOURCES = Path(__file__).resolve().parents[1] / "reference" / "data_sources.yaml"
+# Only suite.paths (no dependencies): this runs before the package's dependencies are installed.
+from suite.paths import DATA_SOURCES
+
+SOURCES = DATA_SOURCES
 
 
 def _sha256(data: bytes) -> str:

@@ -1,9 +1,56 @@
-"""Shared file basics: one hash of a model folder's weights."""
+"""Shared file basics: atomic writes (unique temporary name, fsync, rename, directory synced),
+JSON written the one way, and one hash of a model folder's weights."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """``write(tmp)`` to a uniquely named file beside ``path``, then rename it over ``path`` and
+    sync the folder: readers see the old file or the new one, never half of one, and two writers
+    never share a temporary file."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _sync_dir(path.parent)
+
+
+def _sync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return  # a platform without directory handles
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomic(path: Path, data, *, indent: int | None = 2) -> None:
+    """JSON with sorted keys (and a final newline when indented), written atomically."""
+    text = json.dumps(data, indent=indent, sort_keys=True)
+    write_text_atomic(path, text + "\n" if indent is not None else text)
 
 
 def weights_sha256(folder: Path) -> str:

@@ -16,11 +16,11 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from suite.acceptance.engine import prompt_seed
 from suite.decoding import autoregressive_generate, speculative_generate
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
+from suite.seeding import prompt_seed
 from suite.specs import DEFAULT_MAX_NEW_TOKENS
 
 MODEL_NAME = "specdec"

@@ -25,12 +25,12 @@ from scipy import stats
 
 from suite.acceptance import CONFIDENCE_LEVEL, ConfidenceInterval
 from suite.bench import machine_info, write_json_atomic
-from suite.bundle import REFERENCE_DIR
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
+from suite.paths import REFERENCE_DIR
 from suite.specs import load_task
 
 BUNDLE = REFERENCE_DIR / "llama"

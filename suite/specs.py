@@ -18,8 +18,8 @@ import jinja2
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-import suite
 from suite.errors import SpecError
+from suite.paths import TASKS_DIR
 
 INSTRUCTION_FORMAT = "### Instruction:\n{instruction}\n\n### Response:\n"
 DEFAULT_STOP = ("### Instruction",)
@@ -27,7 +27,7 @@ DEFAULT_MAX_NEW_TOKENS = 256
 FORMATS = ("json", "jsonl", "jsonl.gz", "xml")
 NORMALIZERS = ("text", "number")
 SELECTS = ("first", "last")
-TASKS_DIR = Path(suite.__file__).resolve().parents[1] / "tasks"
+
 
 # A task file is data: its templates render in a sandbox (no attribute of Python internals, no
 # mutation), so a hostile template is refused with a SpecError instead of running code.

@@ -30,6 +30,7 @@ from suite.decoding.sampling import (
     probs_from_logits,
     sample,
 )
+from suite.seeding import prompt_seed
 
 
 class PaddedBatch(NamedTuple):
@@ -45,12 +46,6 @@ def acceptance_from_logits(
     p = probs_from_logits(target_logits, temperature)
     q = probs_from_logits(draft_logits, temperature)
     return expected_acceptance(p, q).clamp(0.0, 1.0)
-
-
-def prompt_seed(seed: int, index: int) -> int:
-    """The seed of prompt ``index``'s generator: independent of batching and of other prompts."""
-    state = np.random.SeedSequence((seed, index)).generate_state(1, dtype=np.uint64)
-    return int(state[0])
 
 
 def left_pad(sequences: Sequence[Sequence[int]], pad_token_id: int = 0, device=None) -> PaddedBatch:

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from suite.errors import SpecError
+from suite.io import atomic_write
 
 
 def checkpoint_root() -> Path:
@@ -57,21 +58,15 @@ def train_config(raw: dict, path: str) -> TrainConfig:
     return TrainConfig(**raw)
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.replace(tmp, path)
-
-
 def _save(ckpt: Path, model, optimizer, step: int, extra: dict) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     if _tied(model):
         state.pop("lm_head.weight", None)
-    _atomic(ckpt / "model.safetensors", lambda p: save_file(state, str(p)))
-    _atomic(ckpt / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
+    atomic_write(ckpt / "model.safetensors", lambda p: save_file(state, str(p)))
+    atomic_write(ckpt / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
     meta = {"step": step, **extra}
-    _atomic(ckpt / "state.json", lambda p: p.write_text(json.dumps(meta)))
+    atomic_write(ckpt / "state.json", lambda p: p.write_text(json.dumps(meta)))
 
 
 def _tied(model) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,12 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from suite.acceptance import prompt_seed, right_pad, sample_continuations
+from suite.acceptance import right_pad, sample_continuations
 from suite.decoding.plumbing import decoder_start_token_id, is_encoder_decoder
 from suite.decoding.sampling import check_temperature
 from suite.distill.loop import checkpoint_root
+from suite.io import write_json_atomic
+from suite.seeding import prompt_seed
 
 
 @dataclass(frozen=True)
@@ -99,12 +100,6 @@ def kd_data_key(
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
 
-def _write_json(path: Path, data) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
 def generate_kd_data(
     target,
     prompts: Sequence[Sequence[int]],
@@ -163,14 +158,14 @@ def generate_kd_data(
             eos_token_id=eos_token_id,
             batch_size=batch_size,
         )
-        _write_json(path, [list(t) for t in out.tokens])
+        write_json_atomic(path, [list(t) for t in out.tokens], indent=None)
     index, responses = [], []
     for r, c in parts:
         rows = json.loads((folder / f"part-{r:03d}-{c:05d}.json").read_text())
         index.extend(chunks[c])
         responses.extend(tuple(row) for row in rows)
     data = KDData(prompts, tuple(index), tuple(responses), (kd_temperature,) * len(responses))
-    _write_json(final, data.to_json() | {"key": key})
+    write_json_atomic(final, data.to_json() | {"key": key}, indent=None)
     for r, c in parts:
         (folder / f"part-{r:03d}-{c:05d}.json").unlink(missing_ok=True)
     return data

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from suite.acceptance import prompt_seed, sample_continuations
+from suite.acceptance import sample_continuations
 from suite.decoding.sampling import check_temperature
 from suite.distill.divergence import DIVERGENCES, per_position
 from suite.distill.offline import collate, decoder_start, response_logits
+from suite.seeding import prompt_seed
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import shutil
 import sys
@@ -47,7 +46,7 @@ from suite.distill.offline import (
 )
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
-from suite.io import weights_sha256
+from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
 from suite.specs import format_prompt, format_training_text, read_yaml
 
@@ -209,12 +208,6 @@ def build_t5(config: dict, tokenizer) -> T5ForConditionalGeneration:
     return model
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def copy_tokenizer(recipe: dict, out: Path) -> None:
     """Share another family's tokenizer (``tokenizer.copy_from``, relative to the recipe file):
     one vocabulary per family, and the same one across families for comparable prompts."""
@@ -230,7 +223,7 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
     origin = source / "training.json"
     facts = json.loads(origin.read_text()) if origin.is_file() else {}
     keep = ("vocab_size", "min_frequency", "data_sha256", "recipe", "command")
-    _write_json(
+    write_json_atomic(
         folder / "training.json",
         {
             "artifact": "tokenizer",
@@ -251,7 +244,7 @@ def run_tokenizer(recipe: dict, out: Path) -> None:
     texts = [format_training_text(i, r) for i, r in pairs]
     start = time.time()
     train_tokenizer(texts, **recipe["tokenizer"], out_dir=out / "tokenizer")
-    _write_json(
+    write_json_atomic(
         out / "tokenizer" / "training.json",
         {
             "artifact": "tokenizer",
@@ -323,7 +316,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
         "wall_seconds": facts["train_seconds"],
         "config": spec,
     }
-    _write_json(folder / "training.json", info)
+    write_json_atomic(folder / "training.json", info)
     return info
 
 
@@ -377,5 +370,5 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder_name: str) -> dict
         "wall_seconds": summary["train_seconds"],
         "config": spec,
     }
-    _write_json(folder / "training.json", info)
+    write_json_atomic(folder / "training.json", info)
     return info

@@ -11,7 +11,6 @@ families share this code: the models say which they are.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -38,7 +37,7 @@ from suite.distill.offline import (
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.pretrain import heldout_loss
 from suite.errors import SpecError
-from suite.io import weights_sha256
+from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
 from suite.specs import format_prompt, read_yaml
 
@@ -196,12 +195,6 @@ def prompt_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed
     raise ValueError(f"{dataset}: only {len(pool)} training prompts fit {max_prompt_tokens} tokens")
 
 
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
-
-
 def is_done(out: Path, draft: KDDraft) -> bool:
     return (out / draft.name / "training.json").exists()
 
@@ -292,7 +285,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         "total_seconds": time.time() - start,
         "config": {k: recipe[k] for k in ("prompts", "offline", "train")},
     }
-    _write_json(folder / "training.json", info)
+    write_json_atomic(folder / "training.json", info)
     return info
 
 
