@@ -185,29 +185,41 @@ def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name:
     return {"selected": facts, "sequences": len(data), "data_sha256": data.sha256(), **summary}
 
 
+def heldout_continuations(
+    model, tokenizer, dataset: str, limit: int, temperature: float, tokens: int
+):
+    """The first ``limit`` test examples of ``dataset`` (with a reference), their prompts, and
+    one continuation of each sampled from ``model`` at ``temperature`` (seed 0)."""
+    examples = [ex for ex in load_examples(dataset, "test") if ex.reference][:limit]
+    prompts = [
+        tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
+        for ex in examples
+    ]
+    conts = sample_continuations(
+        model,
+        prompts,
+        temperature=temperature,
+        max_new_tokens=tokens,
+        seed=0,
+        eos_token_id=tokenizer.eos_token_id,
+        batch_size=16,
+    )
+    return examples, prompts, conts.tokens
+
+
 @torch.no_grad()
 def greedy_quality(model, tokenizer, datasets: list[str], limit: int, max_new_tokens: int) -> dict:
     """Held-out quality of greedy responses, the measure that fits an aligned model: token F1
-    with the reference answer (and GSM8K final-answer accuracy), on each dataset's test split."""
+    with the reference answer (and GSM8K final-answer accuracy), on each dataset's test split.
+    Held-out loss on the references would not fit: alignment moves a model away from them."""
     out = {}
     for dataset in datasets:
-        examples = [ex for ex in load_examples(dataset, "test") if ex.reference][:limit]
-        prompts = [
-            tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
-            for ex in examples
-        ]
-        conts = sample_continuations(
-            model,
-            prompts,
-            temperature=0.0,
-            max_new_tokens=max_new_tokens,
-            seed=0,
-            eos_token_id=tokenizer.eos_token_id,
-            batch_size=32,
+        examples, _, tokens = heldout_continuations(
+            model, tokenizer, dataset, limit, 0.0, max_new_tokens
         )
         scores = [
             reward(ex, tokenizer.decode(list(t), skip_special_tokens=True), True, dataset)
-            for ex, t in zip(examples, conts.tokens, strict=True)
+            for ex, t in zip(examples, tokens, strict=True)
         ]
         out[dataset] = {
             "f1": float(np.mean([s.f1 for s in scores])),
@@ -223,21 +235,10 @@ def own_entropy(target, others: dict, tokenizer, datasets, limit: int, max_new_t
     each dataset's test prompts, and of each model in ``others`` on the same continuations."""
     out = {}
     for dataset in datasets:
-        examples = load_examples(dataset, "test")[:limit]
-        prompts = [
-            tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
-            for ex in examples
-        ]
-        conts = sample_continuations(
-            target,
-            prompts,
-            temperature=1.0,
-            max_new_tokens=max_new_tokens,
-            seed=0,
-            eos_token_id=tokenizer.eos_token_id,
-            batch_size=16,
+        _, prompts, tokens = heldout_continuations(
+            target, tokenizer, dataset, limit, 1.0, max_new_tokens
         )
-        rows = [(p, t) for p, t in zip(prompts, conts.tokens, strict=True) if t]
+        rows = [(p, t) for p, t in zip(prompts, tokens, strict=True) if t]
         sums = {name: 0.0 for name in ["target", *others]}
         count = 0
         for start in range(0, len(rows), 16):
