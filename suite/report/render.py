@@ -101,7 +101,7 @@ class _Figures:
         return seed_means(part), [r for r in self.records if r["key"] in keys]
 
     def draw(self, func: Callable, takes: str, study: str | None, arg: Any = None) -> bytes | None:
-        key = (func.__name__, study)
+        key = (func, study)
         if key not in self.cache:
             if arg is None:
                 frame, records = self.study(study)
