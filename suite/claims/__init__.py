@@ -1,7 +1,7 @@
 """Deciding the paper's claims from a results folder: per engine, adjusted, with a verdict.
 
-Each claim is tested on the cells of its study, once per engine. The p-values of one engine's
-claims are Holm-adjusted as a family. The verdict rule, per engine:
+Each claim is tested on the cells of the studies it reads, once per engine. The p-values of one
+engine's claims are Holm-adjusted as a family. The verdict rule, per engine:
 
 - ``reproduced``: adjusted p < 0.05 and the estimate's 95% interval on the paper's side;
 - ``not reproduced``: the data significantly contradict the claim (interval on the other side,
@@ -13,7 +13,7 @@ decisively, the verdict becomes ``inconclusive`` and says why.
 
 The claims are those of a :class:`~suite.claims.registry.ClaimRegistry`, by default
 :data:`~suite.claims.registry.REGISTRY`, which the modules imported here fill with
-:func:`~suite.claims.registry.register_claim`.
+``@register_claim``; their words come from ``reference/paper.yaml``.
 """
 
 from __future__ import annotations

@@ -122,15 +122,4 @@ def _validate(number, studies, metric, figures) -> None:
 REGISTRY = ClaimRegistry()  # the paper's claims; suite.claims imports the modules that fill it
 
 
-def register_claim(
-    number: int,
-    *,
-    studies: tuple[str, ...] | list[str],
-    metric: str,
-    figures: tuple[Figure, ...] | list[Figure] = (),
-    reads_records: bool = False,
-) -> Callable[[Check], Check]:
-    """Register a check as claim ``number`` of the suite (see :meth:`ClaimRegistry.register`)."""
-    return REGISTRY.register(
-        number, studies=studies, metric=metric, figures=figures, reads_records=reads_records
-    )
+register_claim = REGISTRY.register  # @register_claim(number, studies=..., metric=..., figures=...)
