@@ -9,10 +9,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
-from suite.claims import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED, decide_folder
+from suite import stats
+from suite.claims import (
+    INCONCLUSIVE,
+    NOT_REPRODUCED,
+    NOT_RUN,
+    REGISTRY,
+    REPRODUCED,
+    ClaimData,
+    Evaluation,
+    Figure,
+    decide_folder,
+    register_claim,
+)
+from suite.claims.model import PAPER_FILE, check_words, load_paper
+from suite.errors import SpecError
 from suite.store import ResultsStore
-from suite.studies import Cell
+from suite.studies import Cell, load_studies
 
 GRID = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 OOD = [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0]
@@ -287,3 +302,111 @@ def test_families_on_different_temperature_grids_are_tested_together(tmp_path):
     assert claim.verdict == REPRODUCED, claim.summary
     trends = [r for r in claim.evidence if r.get("part") == "gap grows with τ_dec"]
     assert {r["family"] for r in trends} == {"llama", "t5"}
+
+
+# --- the registry: a claim in one place -----------------------------------------------------------
+
+
+def _kd_beats_base(data: ClaimData) -> Evaluation:
+    """KD drafts accept more than the base draft, paired on the prompt (a claim for the tests)."""
+    frame = data.frame
+    kd = frame[frame["method"] != "base"].groupby("prompt")["alpha"].mean()
+    base = frame[frame["method"] == "base"].groupby("prompt")["alpha"].mean()
+    res = stats.paired_test(kd[base.index].to_numpy(), base.to_numpy(), alternative="greater")
+    summary = f"KD minus base α per prompt: {res.estimate:+.3f}."
+    return Evaluation(res, res.ci[0] > 0, res.ci[1] < 0, summary)
+
+
+def _gap_figure(frame) -> bytes:
+    """A figure of the claim's own: mean α per draft."""
+    import matplotlib.pyplot as plt
+
+    from suite.report.plotting import png
+
+    fig, ax = plt.subplots(figsize=(3, 2))
+    frame.groupby("draft")["alpha"].mean().plot.bar(ax=ax)
+    return png(fig)
+
+
+def test_a_claim_registered_in_one_place_is_decided_and_rendered(tmp_path):
+    from suite.report.render import render_report
+
+    registry = REGISTRY.copy()
+    caption = "α against τ_dec, drawn for claim nine."
+    registry.register(
+        9,
+        studies=["degradation"],
+        metric="acceptance_rate",
+        figures=[Figure("temperature_curves", caption), Figure(_gap_figure, "Mean α per draft.")],
+    )(_kd_beats_base)
+    paper = load_paper()
+    paper["claims"][9] = {
+        "title": "KD drafts beat the base draft",
+        "statement": "Distilled drafts are accepted more often than the draft they start from.",
+        "source": "a test",
+    }
+    paper_path = tmp_path / "paper.yaml"
+    paper_path.write_text(yaml.safe_dump(paper, allow_unicode=True), encoding="utf-8")
+
+    def alpha(rng, dataset, draft, tau):
+        return (0.5 if draft == "base" else 0.7) - 0.1 * tau + _noise(rng)
+
+    drafts = ["base", "kd-offline-gsm8k-t0.0", "kd-online-gsm8k-t1.0"]
+    folder = _write(tmp_path / "results", {"degradation": _grid_cells(drafts=drafts)}, alpha)
+    decision = decide_folder(folder, paper_path, registry)
+    claim = decision.claims[-1]
+    assert [c.number for c in decision.claims] == list(range(1, 10))
+    assert claim.number == 9 and claim.verdict == REPRODUCED
+    assert claim.title == "KD drafts beat the base draft" and claim.pvalue_adjusted < 0.05
+    assert 0.15 < claim.test["estimate"] < 0.25
+
+    html = render_report(folder, registry=registry, paper_path=paper_path).read_text("utf-8")
+    section = html.split('id="claim-9"', 1)[1].split("</section>", 1)[0]
+    assert "KD drafts beat the base draft" in section and caption in section
+    assert "Mean α per draft." in section
+    assert section.count('<img src="data:image/png;base64,') == 2
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    assert summary["claims"][-1]["number"] == 9 and summary["claims"][-1]["verdict"] == REPRODUCED
+    # The suite's own registry and report are untouched.
+    assert list(REGISTRY) == list(range(1, 9))
+    assert [c.number for c in decide_folder(folder).claims] == list(range(1, 9))
+
+
+def test_a_claim_number_already_taken_is_refused():
+    registry = REGISTRY.copy()
+    taken = r"claim 7 is already registered \(suite\.claims\.difficulty\.claim_difficulty\)"
+    with pytest.raises(ValueError, match=taken):
+        registry.register(7, studies=["difficulty"], metric="acceptance_rate")(_kd_beats_base)
+    assert registry[7].check is REGISTRY[7].check
+    with pytest.raises(ValueError, match="claim 1 is already registered"):
+        register_claim(1, studies=["degradation"], metric="acceptance_rate")(_kd_beats_base)
+    assert REGISTRY[1].check.__name__ == "claim_degradation"
+    with pytest.raises(ValueError, match="studies must be a list"):
+        registry.register(10, studies="degradation", metric="acceptance_rate")
+
+
+def test_the_paper_file_holds_the_words_of_exactly_the_registered_claims(tmp_path):
+    check_words(load_paper(), list(REGISTRY), PAPER_FILE)
+    paper = load_paper()
+    with pytest.raises(SpecError, match="claim 9 is registered but has no words") as err:
+        check_words(paper, [*REGISTRY, 9], tmp_path / "paper.yaml")
+    assert err.value.field == "claims.9"
+    paper["claims"][1]["metric"] = "acceptance_rate"  # how to test it belongs to the registration
+    with pytest.raises(SpecError, match="not the paper's words") as err:
+        check_words(paper, list(REGISTRY), tmp_path / "paper.yaml")
+    assert err.value.field == "claims.1.metric" and err.value.value == "acceptance_rate"
+    with pytest.raises(SpecError, match="no claim 8 is registered"):
+        check_words(load_paper(), list(range(1, 8)), tmp_path / "paper.yaml")
+
+
+def test_every_registration_names_studies_that_run_and_figures_that_exist():
+    from suite.report.render import figure_function
+
+    run = {s.name: s for s in load_studies(["all"])}
+    for number, claim in REGISTRY.items():
+        assert set(claim.studies) <= set(run), (number, claim.studies)
+        assert claim.figures and all(figure_function(number, f) for f in claim.figures)
+    # A study that says it tests a claim (every study with claims runs in `all`) is read by it.
+    for study in run.values():
+        for number in study.claims:
+            assert study.name in REGISTRY[number].studies, (study.name, number)

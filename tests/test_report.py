@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from suite.claims.checks import CLAIMS
+from suite.claims import REGISTRY
 from suite.cli import main
 from suite.report.render import CELL_COLUMNS, PROMPT_COLUMNS, claims_table, render_report
 
@@ -174,12 +174,13 @@ def write_results(folder: Path) -> Path:
         for tau in (0.0, 1.0)
     ]
     keys = [r["key"] for r in records]
-    studies = sorted({study for study, _ in CLAIMS.values()})
+    home = {n: claim.studies[0] for n, claim in REGISTRY.items()}  # the Llama family's study
+    studies = sorted(set(home.values()))
     header = {
         "studies": studies,
         "profile": "synthetic",
         "study_cells": {s: keys for s in studies},
-        "study_claims": {s: [n for n, (t, _) in CLAIMS.items() if t == s] for s in studies},
+        "study_claims": {s: [n for n, t in home.items() if t == s] for s in studies},
         "study_titles": {s: f"Study {s} {PAYLOAD}" for s in studies},
     }
     folder.mkdir(parents=True)

@@ -1,7 +1,7 @@
 """Deciding the paper's claims from a results folder: per engine, adjusted, with a verdict.
 
-Each claim is tested on the cells of its study, once per engine. The p-values of one engine's
-claims are Holm-adjusted as a family. The verdict rule, per engine:
+Each claim is tested on the cells of the studies it reads, once per engine. The p-values of one
+engine's claims are Holm-adjusted as a family. The verdict rule, per engine:
 
 - ``reproduced``: adjusted p < 0.05 and the estimate's 95% interval on the paper's side;
 - ``not reproduced``: the data significantly contradict the claim (interval on the other side,
@@ -10,6 +10,10 @@ claims are Holm-adjusted as a family. The verdict rule, per engine:
 
 The analytic engine (many prompts) gives the verdict; when the empirical engine contradicts it
 decisively, the verdict becomes ``inconclusive`` and says why.
+
+The claims are those of a :class:`~suite.claims.registry.ClaimRegistry`, by default
+:data:`~suite.claims.registry.REGISTRY`, which the modules imported here fill with
+``@register_claim``; their words come from ``reference/paper.yaml``.
 """
 
 from __future__ import annotations
@@ -21,19 +25,43 @@ import numpy as np
 import pandas as pd
 
 from suite import stats
-from suite.claims.checks import CLAIMS
+from suite.claims import checks, difficulty, online  # noqa: F401  (they register the claims)
 from suite.claims.model import (
     ALPHA,
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,
+    PAPER_FILE,
     REPRODUCED,
+    ClaimData,
     ClaimResult,
     Evaluation,
+    check_words,
     load_paper,
 )
+from suite.claims.registry import REGISTRY, Claim, ClaimRegistry, Figure, register_claim
 from suite.store import ResultsStore
 from suite.tables import prompt_rows, read_records, seed_means
+
+__all__ = [
+    "ENGINES",
+    "INCONCLUSIVE",
+    "NOT_REPRODUCED",
+    "NOT_RUN",
+    "REGISTRY",
+    "REPRODUCED",
+    "Claim",
+    "ClaimData",
+    "ClaimRegistry",
+    "ClaimResult",
+    "Decision",
+    "Evaluation",
+    "Figure",
+    "decide",
+    "decide_folder",
+    "evaluate",
+    "register_claim",
+]
 
 ENGINES = ("analytic", "empirical")
 RULE = (
@@ -81,19 +109,10 @@ def _result(number, paper, engine, ev, p_adj, verdict, rule=RULE) -> ClaimResult
     )
 
 
-def claim_studies(number: int, header: dict) -> list[str]:
-    """The studies whose cells test claim ``number``: every study that lists it."""
-    listed = header.get("study_claims")
-    if listed is None:
-        return [CLAIMS[number][0]]
-    return sorted(study for study, numbers in listed.items() if number in numbers)
-
-
-def _check(number: int, frame: pd.DataFrame, records: list[dict]) -> Evaluation:
-    check = CLAIMS[number][1]
-    args = (frame, records) if number == 7 else (frame,)
+def _check(claim: Claim, frame: pd.DataFrame, records: list[dict]) -> Evaluation:
+    data = ClaimData(frame, records if claim.reads_records else [])
     try:
-        return check(*args)
+        return claim.check(data)
     except ValueError as err:  # too few prompts or conditions for the test
         return Evaluation(None, False, False, f"not enough data: {err}")
 
@@ -108,30 +127,32 @@ def _family_view(ev: Evaluation) -> dict:
     }
 
 
-def evaluate(rows: pd.DataFrame, header: dict, records: list[dict]) -> dict:
-    """Evaluation per engine per claim, on the cells of every study that tests the claim.
+def evaluate(
+    rows: pd.DataFrame, header: dict, records: list[dict], registry: ClaimRegistry = REGISTRY
+) -> dict:
+    """Evaluation per engine per claim, on the cells of every study the claim reads.
 
     The claim is tested on all its families together (each series within one family); when
     more than one family ran, each is also tested alone, for the families' comparison.
     """
     out: dict[str, dict[int, Evaluation | None]] = {e: {} for e in ENGINES}
     cells = header.get("study_cells", {})
-    for number in CLAIMS:
-        keys = {k for study in claim_studies(number, header) for k in cells.get(study, [])}
-        claim_records = [r for r in records if r["key"] in keys]
+    for number, claim in registry.items():
+        keys = {k for study in claim.studies for k in cells.get(study, [])}
+        claim_records = [r for r in records if r["key"] in keys] if claim.reads_records else []
         for engine in ENGINES:
             part = rows[rows["key"].isin(keys) & (rows["engine"] == engine)] if keys else rows[:0]
             if part.empty:
                 out[engine][number] = None
                 continue
             frame = seed_means(part)
-            ev = _check(number, frame, claim_records)
+            ev = _check(claim, frame, claim_records)
             families = sorted(frame["family"].unique())
             if len(families) > 1:
                 per_family = {
                     family: _family_view(
                         _check(
-                            number,
+                            claim,
                             frame[frame["family"] == family],
                             [r for r in claim_records if r["cell"]["family"] == family],
                         )
@@ -204,11 +225,16 @@ def engine_agreement(rows: pd.DataFrame) -> dict:
     return out
 
 
-def decide_folder(folder: str | Path, paper_path: Path | None = None) -> Decision:
+def decide_folder(
+    folder: str | Path, paper_path: Path | None = None, registry: ClaimRegistry = REGISTRY
+) -> Decision:
+    """Decide the registry's claims on a results folder, with their words from ``paper_path``."""
     store = ResultsStore(folder)
     header = store.header()
     records = read_records(folder)
     rows = prompt_rows(records)
-    paper = load_paper() if paper_path is None else load_paper(paper_path)
-    decision = decide(evaluate(rows, header, records), paper)
+    paper_path = PAPER_FILE if paper_path is None else Path(paper_path)
+    paper = load_paper(paper_path)
+    check_words(paper, list(registry), paper_path)
+    decision = decide(evaluate(rows, header, records, registry), paper)
     return Decision(decision.claims, decision.per_engine, engine_agreement(seed_means(rows)))

@@ -1,34 +1,48 @@
-"""The paper's claims (DESIGN section 7), one function each, decided on the results of a run.
+"""The paper's claims (DESIGN section 7) on how α and γ move over τ_dec and τ_kd, one each.
 
-Each claim function takes the per-prompt table of one engine and returns an :class:`Evaluation`:
-the primary test whose p-value enters the family-wise adjustment, the estimate with its interval,
-and every per-series test as evidence. :func:`decide` adjusts the p-values across claims (Holm)
-and applies the verdict rule. The prompt is the unit; seeds are averaged within it.
+Each check takes :class:`ClaimData` (one engine's per-prompt table of the claim's studies) and
+returns an :class:`Evaluation`: the primary test whose p-value enters the family-wise adjustment,
+the estimate with its interval, and every per-series test as evidence. :func:`suite.claims.decide`
+adjusts the p-values across claims (Holm) and applies the verdict rule. The prompt is the unit;
+seeds are averaged within it. Claims 3 and 8 (online against offline KD) are in
+:mod:`suite.claims.online`, claim 7 (datasets compared) in :mod:`suite.claims.difficulty`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import pandas as pd
 
 from suite import stats
 from suite.claims.model import (
     ALPHA,
+    ClaimData,
     Evaluation,
     empty,
     evidence_row,
     series,
     stouffer,
 )
+from suite.claims.registry import REGISTRY, Figure, register_claim
 from suite.tables import cube, matrix
 
 # --- claim 1: higher τ_dec lowers α, for every draft --------------------------------------------
 
 
-def claim_degradation(frame: pd.DataFrame) -> Evaluation:
+@register_claim(
+    1,
+    studies=("degradation", "degradation_t5"),
+    metric="acceptance_rate",
+    figures=[
+        Figure(
+            "temperature_curves",
+            "α and γ against τ_dec for each draft (panel titles name the engine); bands are 95% "
+            "bootstrap intervals over prompts; the grey band marks τ_dec above 1.",
+        )
+    ],
+)
+def claim_degradation(data: ClaimData) -> Evaluation:
     """Page's trend test per (dataset, draft); the claim needs every series (intersection-union)."""
+    frame = data.frame
     kd = frame[frame["method"].isin(["base", "offline", "online"]) & ~frame["recipe"]]
     evidence, down, up = [], [], []
     for (family, dataset, draft), part in series(kd, ["family", "dataset", "draft"]):
@@ -63,7 +77,20 @@ def claim_degradation(frame: pd.DataFrame) -> Evaluation:
 # --- claim 2: the diagonal of the τ_kd × τ_dec grid ----------------------------------------------
 
 
-def claim_alignment(frame: pd.DataFrame) -> Evaluation:
+@register_claim(
+    2,
+    studies=("alignment", "alignment_t5"),
+    metric="acceptance_rate",
+    figures=[
+        Figure(
+            "temperature_heatmaps",
+            "Mean α and γ over τ_kd × τ_dec for single-temperature KD drafts (the paper's "
+            "Figure 2); red boxes mark the diagonal τ_kd = τ_dec.",
+        )
+    ],
+)
+def claim_alignment(data: ClaimData) -> Evaluation:
+    frame = data.frame
     grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
     evidence, results = [], []
     for (family, dataset, method), part in series(grid, ["family", "dataset", "method"]):
@@ -104,80 +131,23 @@ def claim_alignment(frame: pd.DataFrame) -> Evaluation:
     )
 
 
-# --- claim 3: online beats offline, more at higher τ ---------------------------------------------
-
-
-def _online_minus_offline(frame: pd.DataFrame) -> pd.DataFrame:
-    grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
-    if grid.empty:
-        return grid
-    wide = grid.pivot_table(
-        index=["family", "dataset", "prompt", "decode_temperature", "kd_temperature"],
-        columns="method",
-        values="alpha",
-        aggfunc="mean",
-    ).dropna()
-    if "online" not in wide or "offline" not in wide:
-        return pd.DataFrame()
-    diff = (wide["online"] - wide["offline"]).rename("alpha").reset_index()
-    # The unit of the tests: one prompt of one dataset under one family's models.
-    diff["prompt"] = diff["family"] + "/" + diff["dataset"] + "/" + diff["prompt"]
-    return diff
-
-
-def claim_online_offline(frame: pd.DataFrame) -> Evaluation:
-    diff = _online_minus_offline(frame)
-    if diff.empty:
-        return empty("no τ_kd with both an online and an offline draft")
-    per_prompt = diff.groupby("prompt")["alpha"].mean().to_numpy()
-    overall = stats.one_sample_test(per_prompt, alternative="greater")
-    evidence = [evidence_row({"part": "online − offline, all temperatures"}, overall)]
-    trends = []
-    # Per family: its prompts share its τ_dec grid (the families' grids may differ).
-    for (family,), part in series(diff, ["family"]):
-        by_tau, taus, _ = matrix(part, "decode_temperature", "alpha")
-        for tau in taus:
-            at = part[part["decode_temperature"] == tau].groupby("prompt")["alpha"].mean()
-            res = stats.one_sample_test(at.to_numpy(), alternative="greater")
-            label = {"family": family, "part": "online − offline", "decode_temperature": tau}
-            evidence.append(evidence_row(label, res))
-        if len(taus) >= 3 and len(by_tau) >= 2:
-            trend = stats.trend_test(by_tau, np.array(taus), alternative="increasing")
-            evidence.append(evidence_row({"family": family, "part": "gap grows with τ_dec"}, trend))
-            trends.append(trend.pvalue)
-    trend_p = stouffer(trends) if trends else None
-    p = overall.pvalue if trend_p is None else max(overall.pvalue, trend_p)
-    test = stats.TestResult(
-        test="intersection-union: online > offline (Wilcoxon) and the gap grows (Page, "
-        "per family, combined by Stouffer)",
-        statistic=overall.statistic,
-        pvalue=p,
-        estimate=overall.estimate,
-        estimate_name="mean α(online) − α(offline) per prompt",
-        ci=overall.ci,
-        n=overall.n,
-        alternative="greater",
-        details={"trend_pvalue": trend_p},
-    )
-    return Evaluation(
-        test=test,
-        direction_ok=overall.ci[0] > 0,
-        contradicted=overall.ci[1] < 0,
-        summary=(
-            f"Online minus offline α, mean per prompt: {overall.estimate:+.3f} "
-            f"[{overall.ci[0]:+.3f}, {overall.ci[1]:+.3f}]"
-            + (f"; its trend over τ_dec: Page p = {trend_p:.3g}." if trend_p is not None else ".")
-        ),
-        evidence=evidence,
-    )
-
-
 # --- claim 4: KD flattens the fall ---------------------------------------------------------------
 
 
-def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
+@register_claim(
+    4,
+    studies=("degradation", "degradation_t5"),
+    metric="acceptance_rate",
+    figures=[
+        Figure(
+            "temperature_curves",
+            "α and γ against τ_dec: KD drafts beside the base draft; a flatter fall is the claim.",
+        )
+    ],
+)
+def claim_kd_flattens(data: ClaimData) -> Evaluation:
     evidence, units = [], []
-    for (family, dataset), part in series(frame, ["family", "dataset"]):
+    for (family, dataset), part in series(data.frame, ["family", "dataset"]):
         base = part[part["method"] == "base"]
         kd = part[part["method"].isin(["offline", "online"]) & ~part["recipe"]]
         if base.empty or kd.empty:
@@ -216,7 +186,19 @@ def claim_kd_flattens(frame: pd.DataFrame) -> Evaluation:
 # --- claim 5: U-curve of γ at out-of-range τ -----------------------------------------------------
 
 
-def claim_u_curve(frame: pd.DataFrame) -> Evaluation:
+@register_claim(
+    5,
+    studies=("out_of_domain",),
+    metric="speedup",
+    figures=[
+        Figure(
+            "temperature_curves",
+            "α and γ against τ_dec up to 2 on out-of-domain sets; the grey band is out of range.",
+        )
+    ],
+)
+def claim_u_curve(data: ClaimData) -> Evaluation:
+    frame = data.frame
     evidence, results = [], []
     for (family, dataset, draft), part in series(frame, ["family", "dataset", "draft"]):
         y, taus, _ = matrix(part, "decode_temperature", "speedup")
@@ -259,7 +241,20 @@ def claim_u_curve(frame: pd.DataFrame) -> Evaluation:
 # --- claim 6: the data-centric recipe at high τ --------------------------------------------------
 
 
-def claim_recipe(frame: pd.DataFrame) -> Evaluation:
+@register_claim(
+    6,
+    studies=("recipe",),
+    metric="speedup",
+    figures=[
+        Figure(
+            "recipe_comparison",
+            "γ of the recipe drafts beside single-temperature drafts at the recipe study's "
+            "τ_dec, with 95% bootstrap intervals over prompts.",
+        )
+    ],
+)
+def claim_recipe(data: ClaimData) -> Evaluation:
+    frame = data.frame
     evidence, rec_units, single_units = [], [], []
     for (family, dataset, method), part in series(
         frame[frame["method"].isin(["offline", "online"])], ["family", "dataset", "method"]
@@ -306,115 +301,9 @@ def claim_recipe(frame: pd.DataFrame) -> Evaluation:
     )
 
 
-# --- claim 7: GSM8K is easier than Alpaca; token length tracks difficulty ------------------------
-
-
-def claim_difficulty(frame: pd.DataFrame, records: list[dict] | None = None) -> Evaluation:
-    base = frame[frame["method"] == "base"]
-    base = base.assign(prompt=base["family"] + "/" + base["prompt"])  # one unit per family
-    sets = set(base["dataset"]) if not base.empty else set()
-    if not {"gsm8k", "alpaca"} <= sets:
-        return empty("the base draft was not run on both GSM8K and Alpaca")
-    g = base[base["dataset"] == "gsm8k"].groupby("prompt")["alpha"].mean().to_numpy()
-    a = base[base["dataset"] == "alpaca"].groupby("prompt")["alpha"].mean().to_numpy()
-    easier = stats.independent_test(g, a, alternative="greater")
-    evidence = [evidence_row({"part": "α, GSM8K − Alpaca (base draft)"}, easier)]
-    p = easier.pvalue
-    numbers: dict = {}
-    chars = base.dropna(subset=["token_chars"])
-    if not chars.empty:
-        gc = chars[chars["dataset"] == "gsm8k"].groupby("prompt")["token_chars"].mean()
-        ac = chars[chars["dataset"] == "alpaca"].groupby("prompt")["token_chars"].mean()
-        shorter = stats.independent_test(gc.to_numpy(), ac.to_numpy(), alternative="less")
-        evidence.append(evidence_row({"part": "characters per token, GSM8K − Alpaca"}, shorter))
-        p = max(p, shorter.pvalue)
-    if records:
-        numbers["acceptance_by_token_chars"] = _by_token_chars(records)
-        buckets = numbers["acceptance_by_token_chars"]
-        if len(buckets) >= 3:
-            x = np.array([b["chars"] for b in buckets], dtype=float)
-            y = np.array([b["beta"] for b in buckets])
-            w = np.array([b["count"] for b in buckets], dtype=float)
-            numbers["weighted_spearman_chars_beta"] = stats.weighted_spearman(x, y, w)
-    return Evaluation(
-        test=stats.TestResult(
-            test="intersection-union: α higher on GSM8K and tokens shorter (Mann-Whitney)",
-            statistic=easier.statistic,
-            pvalue=p,
-            estimate=easier.estimate,
-            estimate_name="mean α(GSM8K) − mean α(Alpaca), base draft",
-            ci=easier.ci,
-            n=easier.n,
-            alternative="greater",
-        ),
-        direction_ok=easier.ci[0] > 0,
-        contradicted=easier.ci[1] < 0,
-        summary=(
-            f"Base draft α, GSM8K minus Alpaca: {easier.estimate:+.3f} "
-            f"[{easier.ci[0]:+.3f}, {easier.ci[1]:+.3f}]"
-            + (
-                f"; weighted Spearman ρ(token length, β) = "
-                f"{numbers['weighted_spearman_chars_beta']:+.2f}."
-                if "weighted_spearman_chars_beta" in numbers
-                else "."
-            )
-        ),
-        evidence=evidence,
-        numbers=numbers,
-    )
-
-
-def _by_token_chars(records: list[dict]) -> list[dict]:
-    sums: dict[int, list[float]] = {}
-    for rec in records:
-        if rec["cell"]["engine"] != "analytic" or rec["cell"]["draft"] != "base":
-            continue
-        for chars, (beta_sum, count) in rec["result"].get("acceptance_by_token_chars", {}).items():
-            s = sums.setdefault(int(chars), [0.0, 0])
-            s[0] += beta_sum
-            s[1] += count
-    return [{"chars": c, "beta": s / n, "count": n} for c, (s, n) in sorted(sums.items()) if n]
-
-
-# --- claim 8: online KD with high τ_kd at τ_dec = 0 ----------------------------------------------
-
-
-def claim_online_greedy(frame: pd.DataFrame) -> Evaluation:
-    diff = _online_minus_offline(frame)
-    if diff.empty or 0.0 not in set(diff["decode_temperature"]):
-        return empty("no online and offline drafts at τ_dec = 0")
-    at0 = diff[diff["decode_temperature"] == 0.0]
-    # Each family's highest τ_kd (they need not share a grid).
-    high_by_family = at0.groupby("family")["kd_temperature"].max()
-    high_by_family = high_by_family[high_by_family > 0.5]
-    if high_by_family.empty:
-        return empty("no online draft with τ_kd above 0.5")
-    part = at0[at0["kd_temperature"] == at0["family"].map(high_by_family)]
-    values = part.groupby("prompt")["alpha"].mean().to_numpy()
-    res = stats.one_sample_test(values, alternative="less")
-    # Each family alone is tested by the caller (suite.claims.evaluate), as for every claim.
-    at = ", ".join(f"{tau:g} ({family})" for family, tau in high_by_family.items())
-    return Evaluation(
-        test=res,
-        direction_ok=res.ci[1] < 0,
-        contradicted=res.ci[0] > 0,
-        summary=(
-            f"At τ_dec = 0, online minus offline α at the highest τ_kd, {at}: "
-            f"{res.estimate:+.3f} [{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]."
-        ),
-        evidence=[evidence_row({"kd_temperature": at}, res)],
-    )
-
-
-# Each claim's check and its home study. A run's header says which studies test which claim
-# (``study_claims``: each family has its own study files); the home study serves headers without.
-CLAIMS: dict[int, tuple[str, Callable]] = {
-    1: ("degradation", claim_degradation),
-    2: ("alignment", claim_alignment),
-    3: ("online_offline", claim_online_offline),
-    4: ("degradation", claim_kd_flattens),
-    5: ("out_of_domain", claim_u_curve),
-    6: ("recipe", claim_recipe),
-    7: ("difficulty", claim_difficulty),
-    8: ("online_offline", claim_online_greedy),
-}
+def __getattr__(name: str):
+    """``CLAIMS`` as it was before the registry, {number: (home study, check)}, for callers not yet
+    reading :data:`suite.claims.registry.REGISTRY` (tests/test_submissions.py)."""
+    if name == "CLAIMS":
+        return {number: (claim.studies[0], claim.check) for number, claim in REGISTRY.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
-"""What a claim check returns, the verdict words, and the helpers every check shares."""
+"""What a claim check reads and returns, the verdict words, the paper's words, and the helpers every
+check shares."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import yaml
 from scipy import stats as sps
 
 from suite import stats
+from suite.errors import SpecError
 from suite.profiles import REPO_ROOT
 
 PAPER_FILE = REPO_ROOT / "reference" / "paper.yaml"
@@ -22,6 +24,15 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
     "inconclusive",
     "not run",
 )
+
+
+@dataclass(frozen=True)
+class ClaimData:
+    """What a check reads: one engine's per-prompt table of the claim's studies, seeds averaged,
+    and the studies' raw cell records when the claim declares ``reads_records``."""
+
+    frame: pd.DataFrame
+    records: list[dict] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,35 @@ class ClaimResult:
         return asdict(self)
 
 
+WORDS = {"title", "statement", "source"}  # every claim's entry in the paper file has these
+PAPER_NUMBERS = "numbers"  # and may list the numbers the paper reports
+
+
 def load_paper(path: Path = PAPER_FILE) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def check_words(paper: dict, numbers: list[int], path: Path = PAPER_FILE) -> None:
+    """The paper file holds the words of exactly the registered claims, and nothing but words."""
+    claims = paper.get("claims") or {}
+    for number in numbers:
+        if number not in claims:
+            need = ", ".join(sorted(WORDS))
+            message = f"claim {number} is registered but has no words here: add its {need}"
+            raise SpecError(path, f"claims.{number}", None, message)
+    for number, entry in claims.items():
+        where = f"claims.{number}"
+        if not isinstance(entry, dict):
+            raise SpecError(path, where, entry, "expected a mapping with the claim's words")
+        if number not in numbers:
+            message = f"no claim {number} is registered: decorate its check with @register_claim"
+            raise SpecError(path, where, entry.get("title"), message)
+        missing = sorted(WORDS - set(entry))
+        if missing:
+            raise SpecError(path, where, entry, f"missing {', '.join(missing)}")
+        for key in sorted(set(entry) - WORDS - {PAPER_NUMBERS}):
+            message = "not the paper's words or numbers: declare it in the claim's registration"
+            raise SpecError(path, f"{where}.{key}", entry[key], message)
 
 
 def series(frame: pd.DataFrame, by: list[str]):

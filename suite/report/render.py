@@ -16,9 +16,8 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from suite.claims import ENGINES, Decision, claim_studies, decide_folder
-from suite.claims.checks import CLAIMS
-from suite.claims.model import NOT_RUN, load_paper
+from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
+from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.profiles import REPO_ROOT
 from suite.report import figures, leaderboard, views
 from suite.report.folder import check_folder
@@ -40,35 +39,6 @@ CELL_COLUMNS = [
     "max_new_tokens", "acceptance_rate", "ci_low", "ci_high", "judged_acceptance_rate",
     "mean_accepted_length", "speedup", "speedup_kind", "cost_ratio",
 ]  # fmt: skip
-
-# Figures per claim: (figure function, what it takes, caption). "frame" is the claim's study,
-# seed-averaged; "records" the study's raw records.
-CLAIM_FIGURES: dict[int, list[tuple[Callable, str, str]]] = {
-    1: [(figures.temperature_curves, "frame",
-         "α and γ against τ_dec for each draft (panel titles name the engine); bands are 95% "
-         "bootstrap intervals over prompts; the grey band marks τ_dec above 1.")],
-    2: [(figures.temperature_heatmaps, "frame",
-         "Mean α and γ over τ_kd × τ_dec for single-temperature KD drafts (the paper's Figure 2); "
-         "red boxes mark the diagonal τ_kd = τ_dec.")],
-    3: [(figures.online_offline_gap, "frame",
-         "Online minus offline α per prompt, averaged over the τ_kd both methods share, with 95% "
-         "bootstrap intervals over prompts.")],
-    4: [(figures.temperature_curves, "frame",
-         "α and γ against τ_dec: KD drafts beside the base draft; a flatter fall is the claim.")],
-    5: [(figures.temperature_curves, "frame",
-         "α and γ against τ_dec up to 2 on out-of-domain sets; the grey band is out of range.")],
-    6: [(figures.recipe_comparison, "frame",
-         "γ of the recipe drafts beside single-temperature drafts at the recipe study's τ_dec, "
-         "with 95% bootstrap intervals over prompts.")],
-    7: [(figures.dataset_difficulty, "frame",
-         "Per-prompt α of the base draft by dataset and τ_dec: points are prompts, diamonds "
-         "means with 95% intervals."),
-        (figures.token_length, "records",
-         "Mean β by token length in characters for the base draft (analytic); below, how many "
-         "continuation tokens each bucket holds.")],
-    8: [(figures.online_offline_gap, "frame",
-         "Online minus offline α by τ_dec; the claim concerns τ_dec = 0 at the highest τ_kd.")],
-}  # fmt: skip
 
 
 def _plain(value: Any) -> Any:
@@ -131,7 +101,7 @@ class _Figures:
         return seed_means(part), [r for r in self.records if r["key"] in keys]
 
     def draw(self, func: Callable, takes: str, study: str | None, arg: Any = None) -> bytes | None:
-        key = (func.__name__, study)
+        key = (func, study)
         if key not in self.cache:
             if arg is None:
                 frame, records = self.study(study)
@@ -144,15 +114,26 @@ def _empty(arg: Any) -> bool:
     return len(arg) == 0 if isinstance(arg, pd.DataFrame | list | dict) else arg is None
 
 
-def _claim_figures(number: int, draw: _Figures) -> list[dict]:
-    """The claim's figures, once for each study (one per model family) that tests it."""
-    studies = claim_studies(number, draw.header) if number in CLAIMS else [None]
-    ran = [s for s in studies if draw.header.get("study_cells", {}).get(s)] or studies[:1]
+def figure_function(number: int, figure: Figure) -> Callable:
+    """What draws a claim's figure: the function of suite.report.figures it names, or its own."""
+    func = figure.draw if callable(figure.draw) else getattr(figures, figure.draw, None)
+    if not callable(func):
+        raise ValueError(f"claim {number}: no figure {figure.draw!r} in suite.report.figures")
+    return func
+
+
+def _claim_figures(number: int, draw: _Figures, registry: ClaimRegistry) -> list[dict]:
+    """The claim's registered figures, once for each study (one per model family) it reads that
+    ran; an empty placeholder when its studies were planned but yielded no cells."""
+    claim = registry.get(number)
+    cells = draw.header.get("study_cells", {})
+    planned = [s for s in claim.studies if s in cells] if claim is not None else []
     out = []
-    for study in ran:
-        for func, takes, caption in CLAIM_FIGURES.get(number, []):
-            png = draw.draw(func, takes, study)
-            out.append({"uri": _data_uri(png) if png else None, "caption": caption, "study": study})
+    for study in [s for s in planned if cells[s]] or planned[:1]:
+        for figure in claim.figures:
+            png = draw.draw(figure_function(number, figure), figure.takes, study)
+            uri = _data_uri(png) if png else None
+            out.append({"uri": uri, "caption": figure.caption, "study": study})
     return out
 
 
@@ -174,7 +155,14 @@ def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | 
     return board, leaderboard.view(board) | {"figure": _data_uri(png) if png else None}
 
 
-def build_context(folder: Path, decision: Decision, records: list[dict], header: dict) -> dict:
+def build_context(
+    folder: Path,
+    decision: Decision,
+    records: list[dict],
+    header: dict,
+    registry: ClaimRegistry = REGISTRY,
+    paper_path: Path = PAPER_FILE,
+) -> dict:
     """Everything the template needs, formatted."""
     summary = views.decision_dict(decision)
     rows = prompt_rows(records)
@@ -190,13 +178,13 @@ def build_context(folder: Path, decision: Decision, records: list[dict], header:
                 for e in ENGINES
                 if claim["number"] in per_engine[e]
             },
-            _claim_figures(claim["number"], draw),
+            _claim_figures(claim["number"], draw, registry),
         )
         for claim in summary["claims"]
     ]
     agreement_png = draw.draw(figures.engine_agreement, "agreement", None, decision.agreement)
     position_png = draw.draw(figures.position_acceptance, "records", None, records)
-    paper = load_paper()["paper"]
+    paper = load_paper(paper_path)["paper"]
     prov = views.provenance(records, header)
     title = f"Reproduction report: {paper['title']}"
     description = (
@@ -242,19 +230,27 @@ def _environment() -> Environment:
 
 
 def render_report(
-    folder: str | Path, out_dir: str | Path | None = None, *, decision: Decision | None = None
+    folder: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    decision: Decision | None = None,
+    registry: ClaimRegistry = REGISTRY,
+    paper_path: str | Path | None = None,
 ) -> Path:
     """Write the four report files into ``out_dir`` (default: the results folder); return the HTML.
 
-    ``decision`` may be passed when the caller already decided the folder, to skip doing it twice.
+    ``decision`` may be passed when the caller already decided the folder, to skip doing it twice;
+    ``registry`` and ``paper_path`` name the claims and their words (default: the paper's).
     """
     folder = check_folder(folder)
     out = Path(out_dir) if out_dir is not None else folder
     out.mkdir(parents=True, exist_ok=True)
     header = ResultsStore(folder).header()
     records = read_records(folder)
-    decision = decision if decision is not None else decide_folder(folder)
-    context = build_context(folder, decision, records, header)
+    paper_path = PAPER_FILE if paper_path is None else Path(paper_path)
+    if decision is None:
+        decision = decide_folder(folder, paper_path, registry)
+    context = build_context(folder, decision, records, header, registry, paper_path)
     html = _environment().get_template(TEMPLATE).render(**context)
     summary = {
         "title": context["title"],
