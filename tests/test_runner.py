@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -159,10 +161,14 @@ def test_workers_must_be_positive(tiny):
     assert not (tiny / "never").exists()
 
 
-def test_the_store_writes_strict_json_without_nan(tmp_path):
+def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
+    out, _ = reference_run
+    record = next(iter(ResultsStore(out).load().values()))
+    undefined = replace(record, result=replace(record.result, acceptance_rate=float("nan")))
     store = ResultsStore(tmp_path)
     store.open({"studies": ["x"], "profile": "p"})
-    store.append({"key": "k", "value": float("nan"), "timing": {"t": 1.0}})
+    store.append(undefined)
     line = (tmp_path / "cells.jsonl").read_text()
-    assert "NaN" not in line and json.loads(line)["value"] is None
+    assert "NaN" not in line and json.loads(line)["result"]["acceptance_rate"] is None
+    assert math.isnan(store.load()[record.key].result.acceptance_rate)
     assert os.path.getsize(tmp_path / "run.json") > 0
