@@ -438,9 +438,10 @@ class _Reader:
             raise RecordError(self.name(key), value, "expected a list")
         return value
 
-    def numbers(self, key: str, convert=None) -> tuple:
+    def numbers(self, key: str, convert=None, *, optional: bool = True) -> tuple:
         convert = convert or _number
-        return tuple(convert(v, f"{self.name(key)}[{i}]") for i, v in enumerate(self.items(key)))
+        values = self.items(key, optional=optional)
+        return tuple(convert(v, f"{self.name(key)}[{i}]") for i, v in enumerate(values))
 
 
 def _number(value: Any, field: str) -> float | None:
@@ -510,8 +511,8 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
 
 def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
     n = len(prompt_ids)
-    alphas = r.numbers("prompt_acceptance", _rate)
-    tokens = r.numbers("prompt_tokens", _integer)
+    alphas = r.numbers("prompt_acceptance", _rate, optional=False)
+    tokens = r.numbers("prompt_tokens", _integer, optional=False)
     chars = r.numbers("prompt_token_chars", _rate) or (math.nan,) * n
     for key, values in (("prompt_acceptance", alphas), ("prompt_tokens", tokens)):
         if len(values) != n:

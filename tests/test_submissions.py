@@ -21,7 +21,7 @@ from suite.errors import SpecError
 from suite.profiles import load_profile, load_profile_file
 from suite.studies import load_studies, study_names
 from suite.submissions import EXAMPLE, load_submission, validate
-from suite.submit import LEADERBOARD, make_example, submit
+from suite.submit import LEADERBOARD, make_example, submission_plan, submit
 from suite.tables import prompt_rows, read_records
 from tests.models import perturbed, tiny_llama, write_training
 
@@ -249,6 +249,37 @@ def test_a_valid_submission_counts_parameters_from_the_headers(tiny):
     assert (facts.origin, facts.method, facts.kd_temperature, facts.dataset) == (
         "submission", "offline", 0.5, None,
     )  # fmt: skip
+
+
+def test_a_submission_states_its_facts_in_its_yaml_and_joins_the_leaderboard_once(tiny, tmp_path):
+    folder = _copy(tiny, tmp_path)
+    training = {
+        "method": "offline",
+        "kd_temperature": 0.0,
+        "data": "GSM8K train, SeqKD",
+        "dataset": "gsm8k",
+        "seed": 2,
+        "divergence": "cross_entropy",
+    }
+    _edit(folder, training=training)
+    sub = load_submission(folder)
+    facts = sub.training.facts
+    assert (facts.method, facts.dataset, facts.kd_temperature, facts.seed) == (
+        "offline", "gsm8k", 0.0, 2,
+    )  # fmt: skip
+    assert (facts.origin, facts.source) == ("submission", "submission.yaml")
+    profile = load_profile_file(_profile(tiny))
+    plan = submission_plan(validate(sub, profile), profile)
+    # Its facts match the bundled τ_kd 0 draft's, but the leaderboard's bundled drafts are
+    # selected with origin: bundle; the submission joins once, by its label.
+    drafts = [c.draft for c in plan.cells if c.engine == "analytic" and c.dataset == "gsm8k"]
+    assert drafts == ["base", "kd-offline-gsm8k-t0.0", "sub-tiny-draft"] * 2  # τ_dec 0 and 1
+    submitted = next(c for c in plan.cells if c.draft == "sub-tiny-draft")
+    assert submitted.draft_facts == facts
+    _edit(folder, training={**training, "seed": "two"})
+    with pytest.raises(SpecError) as err:
+        load_submission(folder)
+    assert (err.value.field, err.value.value) == ("training.seed", "two")
 
 
 @pytest.fixture(scope="module")
