@@ -6,9 +6,9 @@ resumes and a different one is refused. Each record is written with one ``write`
 the next open, so a killed run loses at most the cell it was writing and never leaves a corrupt or
 duplicated line. Timing fields live under ``"timing"`` so the rest of a record is reproducible.
 
-The store writes and reads :class:`suite.records.ResultRecord`; it is the one place that turns
-records into JSON and back. A line that is not a record is refused naming the file, the line and
-the field.
+The store writes and reads :class:`suite.records.ResultRecord`, in the layout of
+:mod:`suite.record_json`: it is the one place that turns records into JSON and back. A line that
+is not a record is refused naming the file, the line, the field and the value.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
-from suite.records import RecordError, ResultRecord, as_record
+from suite.record_json import RecordError, as_record
+from suite.records import ResultRecord
 
 RUN_FILE = "run.json"
 CELLS_FILE = "cells.jsonl"

@@ -9,14 +9,14 @@ never from its name: ``method``, ``kd_temperature``, ``kd_dataset``, ``recipe``,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from suite.drafts import BASE, SUBMISSION, DraftFacts, facts_from_name
-from suite.records import ANALYTIC, ResultRecord, as_record
+from suite.records import ANALYTIC, ResultRecord
 from suite.store import ResultsStore
 
 KEYS = ["engine", "family", "dataset", "draft", "decode_temperature", "num_draft_tokens"]
@@ -54,10 +54,10 @@ def read_records(folder: str | Path) -> list[ResultRecord]:
     return list(ResultsStore(folder).load().values())
 
 
-def prompt_rows(records: Iterable[ResultRecord | Mapping]) -> pd.DataFrame:
+def prompt_rows(records: Iterable[ResultRecord]) -> pd.DataFrame:
     """Per-prompt α, mean accepted length and γ (measured, or projected with the measured c)."""
     rows = []
-    for rec in map(as_record, records):
+    for rec in records:
         cell = rec.cell
         base = {key: getattr(cell, key) for key in KEYS} | {"seed": cell.seed, "key": rec.key}
         base |= draft_columns(cell.draft, rec.facts)
