@@ -1,13 +1,27 @@
 """What a draft is, told by facts: method, KD dataset, τ_kd, divergence, training seed, origin.
 
 A draft's name is a label. Its facts come from the ``training.json`` that ``suite distill`` writes
-beside the weights, from a profile, or from a submission's YAML; studies select drafts by them and
-the tables group by them. Only records written before drafts carried facts are read by name
-(:func:`facts_from_name`), so that old results folders still load.
+beside the weights, from a profile, or from a submission's YAML; studies select drafts by them
+(:class:`DraftSelector`) and the tables group by them. Only records written before drafts carried
+facts are read by name (:func:`facts_from_name`), so that old results folders still load.
+
+A study's selectors::
+
+    drafts:
+      - {method: base}
+      - {method: [offline, online], dataset: "{kd_dataset}", kd_temperature: any}
+      - {method: online, dataset: "{kd_dataset}", recipe: true, seed: all}
+
+Each key is a fact (``method``, ``dataset``, ``kd_temperature``, ``divergence``, ``seed``,
+``recipe``, ``origin``) or ``name``, a label or glob; a plain string is a ``name``. A value is
+one value, a list of values (any of them), ``null`` (the fact is absent), ``any`` (present, any
+value) or ``all`` (no condition, as when the key is left out: every training seed, say).
+``{kd_dataset}`` stands for the dataset the evaluation set's drafts were distilled on.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import re
@@ -17,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
+from suite.specs import Reader
 
 TRAINING_FILE = "training.json"
 BASE, OFFLINE, ONLINE, OTHER = "base", "offline", "online", "other"
@@ -216,3 +231,118 @@ def facts_from_name(name: str) -> DraftFacts:
         recipe=tau is None,
         source="name",
     )
+
+
+# --- selection by facts ---------------------------------------------------------------------------
+
+ANY, ALL = "any", "all"
+# What a selector may ask of a draft: its label and its facts, with the type of a wanted value.
+_SELECTABLE = {
+    "name": str,
+    "method": str,
+    "dataset": str,
+    "kd_temperature": float,
+    "divergence": str,
+    "seed": int,
+    "recipe": bool,
+    "origin": str,
+}
+
+
+@dataclass(frozen=True)
+class DraftSelector:
+    """Drafts whose facts hold every condition: ``(fact, wanted)`` pairs, wanted values in a tuple.
+
+    ``spec`` is the selector as the study wrote it, for errors and display.
+    """
+
+    conditions: tuple[tuple[str, Any], ...]
+    spec: Any
+
+    @classmethod
+    def by_name(cls, pattern: str) -> DraftSelector:
+        return cls((("name", (pattern,)),), pattern)
+
+    def matches(self, name: str, facts: DraftFacts | None, kd_dataset: str) -> bool:
+        facts = facts or DraftFacts(OTHER, source="none")
+        for key, wanted in self.conditions:
+            if key == "name":
+                if not any(fnmatch.fnmatchcase(name, _fill(w, kd_dataset)) for w in wanted):
+                    return False
+            elif wanted == ANY:
+                if getattr(facts, key) is None:
+                    return False
+            elif not any(_same(getattr(facts, key), _fill(w, kd_dataset)) for w in wanted):
+                return False
+        return True
+
+
+def _fill(value: Any, kd_dataset: str) -> Any:
+    return value.replace("{kd_dataset}", kd_dataset) if isinstance(value, str) else value
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _same(have: Any, wanted: Any) -> bool:
+    """Equal; temperatures compare as numbers (0.4 from YAML is the τ_kd 0.4 of a record)."""
+    if _is_number(have) and _is_number(wanted):
+        return math.isclose(have, wanted, rel_tol=0.0, abs_tol=1e-9)
+    return have == wanted
+
+
+def _wanted(r: Reader, key: str, value: Any, field: str) -> Any:
+    """One condition's wanted values as a tuple, or ANY; None when it sets no condition (all)."""
+    if value in (ANY, ALL):
+        if key == "name":
+            raise r.error(field, value, "a name condition takes a label or a glob")
+        return None if value == ALL else ANY
+    kind = _SELECTABLE[key]
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise r.error(field, value, "expected a value or a non-empty list")
+    out = []
+    for v in values:
+        if v is None and key != "name":
+            out.append(None)
+        elif kind is float and _is_number(v):
+            if not math.isfinite(v) or v < 0:
+                raise r.error(field, v, "a temperature must be finite and >= 0")
+            out.append(float(v))
+        elif _of_kind(v, kind):
+            out.append(v)
+        else:
+            expected = {float: "a number", int: "an integer", str: "a string", bool: "true/false"}
+            raise r.error(field, v, f"expected {expected[kind]}, a list of them, any or all")
+    return tuple(out)
+
+
+def _of_kind(value: Any, kind: type) -> bool:
+    if kind is int:
+        return _is_number(value) and isinstance(value, int)
+    if kind is str:
+        return isinstance(value, str) and bool(value.strip())
+    return isinstance(value, kind)
+
+
+def read_selectors(r: Reader, value: Any, field: str) -> tuple[DraftSelector, ...]:
+    """A list of drafts: names (or globs) and mappings of facts."""
+    if not isinstance(value, list) or not value:
+        raise r.error(field, value, "expected a non-empty list of drafts")
+    out = []
+    for i, item in enumerate(value):
+        where = f"{field}[{i}]"
+        if isinstance(item, str):
+            out.append(DraftSelector.by_name(r.string(item, where)))
+            continue
+        d = r.mapping(item, where, set(), set(_SELECTABLE))
+        if not d:
+            raise r.error(where, item, "name at least one fact (or write 'name: \"*\"')")
+        conditions = []
+        for key, wanted in d.items():
+            parsed = _wanted(r, key, wanted, f"{where}.{key}")
+            if parsed is not None:
+                conditions.append((key, parsed))
+        out.append(DraftSelector(tuple(conditions), item))
+    return tuple(out)

@@ -4,29 +4,17 @@ A study names the grid of one claim group: datasets, drafts, decoding temperatur
 engines. The profile gives the sizes (prompts, seeds, tokens) and the models. A cell is one point
 of the grid for one seed and one engine; identical cells of different studies are run once.
 
-Drafts are selected by their facts (:class:`suite.drafts.DraftFacts`), not by their names::
-
-    drafts:
-      - {method: base}
-      - {method: [offline, online], dataset: "{kd_dataset}", kd_temperature: any}
-      - {method: online, dataset: "{kd_dataset}", recipe: true, seed: all}
-
-Each key is a fact (``method``, ``dataset``, ``kd_temperature``, ``divergence``, ``seed``,
-``recipe``, ``origin``) or ``name``, a label or glob; a plain string is a ``name``. A value is
-one value, a list of values (any of them), ``null`` (the fact is absent), ``any`` (present, any
-value) or ``all`` (no condition, as when the key is left out: every training seed, say).
-``{kd_dataset}`` stands for the dataset the evaluation set's drafts were distilled on.
+A study selects drafts by their facts, not by their names (:class:`suite.drafts.DraftSelector`):
+``{method: online, dataset: "{kd_dataset}", kd_temperature: any}``.
 """
 
 from __future__ import annotations
 
-import fnmatch
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from suite.drafts import OTHER, DraftFacts
+from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.profiles import ENGINES, REPO_ROOT, ModelRef, Profile
 from suite.specs import Reader, load_task, read_yaml
@@ -34,62 +22,6 @@ from suite.specs import Reader, load_task, read_yaml
 STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
-ANY, ALL = "any", "all"
-# What a selector may ask of a draft: its label and its facts, with the type of a wanted value.
-_SELECTABLE = {
-    "name": str,
-    "method": str,
-    "dataset": str,
-    "kd_temperature": float,
-    "divergence": str,
-    "seed": int,
-    "recipe": bool,
-    "origin": str,
-}
-_UNKNOWN = DraftFacts(OTHER, source="none")
-
-
-@dataclass(frozen=True)
-class DraftSelector:
-    """Drafts whose facts hold every condition: ``(fact, wanted)`` pairs, wanted values in a tuple.
-
-    ``spec`` is the selector as the study wrote it, for errors and display.
-    """
-
-    conditions: tuple[tuple[str, Any], ...]
-    spec: Any
-
-    @classmethod
-    def by_name(cls, pattern: str) -> DraftSelector:
-        return cls((("name", (pattern,)),), pattern)
-
-    def matches(self, name: str, facts: DraftFacts | None, kd_dataset: str) -> bool:
-        facts = facts or _UNKNOWN
-        for key, wanted in self.conditions:
-            if key == "name":
-                if not any(fnmatch.fnmatchcase(name, _fill(w, kd_dataset)) for w in wanted):
-                    return False
-            elif wanted == ANY:
-                if getattr(facts, key) is None:
-                    return False
-            elif not any(_same(getattr(facts, key), _fill(w, kd_dataset)) for w in wanted):
-                return False
-        return True
-
-
-def _fill(value: Any, kd_dataset: str) -> Any:
-    return value.replace("{kd_dataset}", kd_dataset) if isinstance(value, str) else value
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _same(have: Any, wanted: Any) -> bool:
-    """Equal; temperatures compare as numbers (0.4 from YAML is the τ_kd 0.4 of a record)."""
-    if _is_number(have) and _is_number(wanted):
-        return math.isclose(have, wanted, rel_tol=0.0, abs_tol=1e-9)
-    return have == wanted
 
 
 @dataclass(frozen=True)
@@ -202,62 +134,6 @@ def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, r.string(kd, f"{field}.{name}")) for name, kd in d.items())
 
 
-def _wanted(r: Reader, key: str, value: Any, field: str) -> Any:
-    """One condition's wanted values as a tuple, or ANY; None when it sets no condition (all)."""
-    if value in (ANY, ALL):
-        if key == "name":
-            raise r.error(field, value, "a name condition takes a label or a glob")
-        return None if value == ALL else ANY
-    kind = _SELECTABLE[key]
-    values = value if isinstance(value, list) else [value]
-    if not values:
-        raise r.error(field, value, "expected a value or a non-empty list")
-    out = []
-    for v in values:
-        if v is None and key != "name":
-            out.append(None)
-        elif kind is float and _is_number(v):
-            if not math.isfinite(v) or v < 0:
-                raise r.error(field, v, "a temperature must be finite and >= 0")
-            out.append(float(v))
-        elif _of_kind(v, kind):
-            out.append(v)
-        else:
-            expected = {float: "a number", int: "an integer", str: "a string", bool: "true/false"}
-            raise r.error(field, v, f"expected {expected[kind]}, a list of them, any or all")
-    return tuple(out)
-
-
-def _of_kind(value: Any, kind: type) -> bool:
-    if kind is int:
-        return _is_number(value) and isinstance(value, int)
-    if kind is str:
-        return isinstance(value, str) and bool(value.strip())
-    return isinstance(value, kind)
-
-
-def _selectors(r: Reader, value: Any, field: str) -> tuple[DraftSelector, ...]:
-    """A list of drafts: names (or globs) and mappings of facts."""
-    if not isinstance(value, list) or not value:
-        raise r.error(field, value, "expected a non-empty list of drafts")
-    out = []
-    for i, item in enumerate(value):
-        where = f"{field}[{i}]"
-        if isinstance(item, str):
-            out.append(DraftSelector.by_name(r.string(item, where)))
-            continue
-        d = r.mapping(item, where, set(), set(_SELECTABLE))
-        if not d:
-            raise r.error(where, item, "name at least one fact (or write 'name: \"*\"')")
-        conditions = []
-        for key, wanted in d.items():
-            parsed = _wanted(r, key, wanted, f"{where}.{key}")
-            if parsed is not None:
-                conditions.append((key, parsed))
-        out.append(DraftSelector(tuple(conditions), item))
-    return tuple(out)
-
-
 def _ints(r: Reader, value: Any, field: str) -> tuple[int, ...]:
     values = value if isinstance(value, list) else [value]
     return tuple(r.positive_int(v, field) for v in values)
@@ -270,7 +146,7 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
     if "datasets" in d:
         out["datasets"] = _datasets(r, d["datasets"], f"{prefix}datasets")
     if "drafts" in d:
-        out["drafts"] = _selectors(r, d["drafts"], f"{prefix}drafts")
+        out["drafts"] = read_selectors(r, d["drafts"], f"{prefix}drafts")
     if "decode_temperatures" in d:
         out["decode_temperatures"] = r.temperatures(
             d["decode_temperatures"], f"{prefix}decode_temperatures"

@@ -16,12 +16,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite.drafts import SUBMISSION
+from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError
 from suite.profiles import REPO_ROOT, Profile, load_profile
 from suite.runner import header_for, run_plan
 from suite.store import ResultsStore, write_atomic
-from suite.studies import STUDIES_DIR, DraftSelector, Plan, StudySpec, load_study, plan_studies
+from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
     EXAMPLE,
     SUBMISSIONS_DIR,
