@@ -5,12 +5,14 @@ The layout is the one the store has always written (``key``, ``cell``, ``prompt_
 token-length buckets open in an analytic result. Records written before either still read: their
 facts come from the draft's name, their open bucket is 8. A malformed record is refused with a
 :class:`RecordError` naming the field and the value; the store adds the file and the line.
+The records it reads are :class:`StoredRecord`: records that also read as their JSON.
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from suite.drafts import facts_from_mapping
@@ -42,6 +44,27 @@ class RecordError(ValueError):
     def __init__(self, field: str, value: Any, message: str):
         super().__init__(field, value, message)
         self.field, self.value, self.message = field, value, message
+
+
+class StoredRecord(ResultRecord, Mapping):
+    """A record as the store hands it out: it also reads as the JSON it is stored as.
+
+    ``record["cell"]["draft"]`` is a read-only view for code that still reads records by JSON key
+    (``suite/claims``, ``suite/report/render.py``) until it moves to the attributes.
+    """
+
+    @functools.cached_property
+    def _json(self) -> dict:
+        return record_to_json(self)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._json[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._json)
+
+    def __len__(self) -> int:
+        return len(self._json)
 
 
 def record_to_json(record: ResultRecord) -> dict:
@@ -441,7 +464,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
     )
 
 
-def record_from_json(data: Any) -> ResultRecord:
+def record_from_json(data: Any) -> StoredRecord:
     r = _Reader(data)
     cell = _read_cell(r.sub("cell"))
     key = r.string("key")
@@ -456,7 +479,7 @@ def record_from_json(data: Any) -> ResultRecord:
         cell_result = _analytic_result(result, prompt_ids, cell.num_draft_tokens)
     else:
         cell_result = _empirical_result(result, prompt_ids)
-    return ResultRecord(
+    return StoredRecord(
         cell=cell,
         result=cell_result,
         provenance=_read_provenance(r.sub("provenance", optional=True)),

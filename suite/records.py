@@ -8,9 +8,8 @@ JSON layout lives in :mod:`suite.record_json`, and nothing past the store parses
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -165,12 +164,8 @@ class Timing:
 
 
 @dataclass(frozen=True)
-class ResultRecord(Mapping):
-    """One finished cell.
-
-    The record also reads as the JSON mapping it is stored as (``record["cell"]["draft"]``), a
-    read-only view for code that has not moved to the attributes yet.
-    """
+class ResultRecord:
+    """One finished cell."""
 
     cell: Cell
     result: CellResult
@@ -201,35 +196,6 @@ class ResultRecord(Mapping):
             return tuple(nan_if_none(t.speedup) if t else math.nan for t in times)
         k, c = self.cell.num_draft_tokens, nan_if_none(self.timing.cost_ratio)
         return tuple(_projected(p.alpha, k, c) for p in self.result.prompts)
-
-    def to_json(self) -> dict:
-        """The stored layout (:mod:`suite.record_json`)."""
-        from suite.record_json import record_to_json
-
-        return record_to_json(self)
-
-    @classmethod
-    def from_json(cls, data: Any) -> ResultRecord:
-        """A record from its stored layout; :class:`suite.record_json.RecordError` if malformed."""
-        from suite.record_json import record_from_json
-
-        return record_from_json(data)
-
-    # The read-only JSON view.
-    @functools.cached_property
-    def _json(self) -> dict:
-        return self.to_json()
-
-    def __getitem__(self, key: str) -> Any:
-        return self._json[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._json)
-
-    def __len__(self) -> int:
-        return len(self._json)
-
-    __hash__ = None  # type: ignore[assignment]  # provenance holds dicts: not hashable
 
 
 def nan_if_none(value: float | None) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
-from suite.record_json import RecordError, as_record
+from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
 
 RUN_FILE = "run.json"
@@ -95,7 +95,7 @@ class ResultsStore:
     def header(self) -> dict:
         return json.loads(self.run_path.read_text(encoding="utf-8"))
 
-    def load(self, *, repair: bool = False) -> dict[str, ResultRecord]:
+    def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
         """Finished records by cell key, in file order; the first of any duplicate wins."""
         if not self.cells_path.is_file():
             return {}
@@ -105,12 +105,12 @@ class ResultsStore:
             with self.cells_path.open("r+b") as fh:
                 fh.truncate(end)
                 os.fsync(fh.fileno())
-        records: dict[str, ResultRecord] = {}
+        records: dict[str, StoredRecord] = {}
         for number, line in enumerate(data[:end].splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                record = ResultRecord.from_json(json.loads(line))
+                record = record_from_json(json.loads(line))
             except json.JSONDecodeError as err:
                 raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
             except RecordError as err:
@@ -121,7 +121,7 @@ class ResultsStore:
 
     def append(self, record: ResultRecord | dict) -> None:
         """Append one record (a JSON mapping is read into one first: only records are written)."""
-        line = (dumps(as_record(record).to_json()) + "\n").encode("utf-8")
+        line = (dumps(record_to_json(as_record(record))) + "\n").encode("utf-8")
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             view = memoryview(line)
@@ -136,5 +136,5 @@ class ResultsStore:
         records = self.load()
         rank = {key: i for i, key in enumerate(order)}
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
-        lines = "".join(dumps(records[k].to_json()) + "\n" for k in keys)
+        lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
         write_atomic(self.cells_path, lines)

@@ -12,6 +12,7 @@ import pytest
 
 from suite.cells import by_token_chars
 from suite.errors import SpecError
+from suite.record_json import record_from_json, record_to_json
 from suite.records import LEGACY_TOKEN_CHARS_OPEN, TOKEN_CHARS_OPEN, ResultRecord
 from suite.store import ResultsStore, dumps
 from suite.tables import prompt_rows, token_char_buckets
@@ -148,10 +149,10 @@ def test_an_old_results_folder_loads_with_facts_read_from_the_draft_names(tmp_pa
     # Its token-length buckets stopped at 8, and say so.
     assert analytic.result.analytic.by_token_chars.open_from == LEGACY_TOKEN_CHARS_OPEN == 8
     # It writes back as it was read (the facts stay derived), plus where its open bucket starts.
-    again = analytic.to_json()
+    again = record_to_json(analytic)
     assert again["result"].pop("token_chars_open_bucket") == 8
     assert dumps(again) == dumps(old_analytic())
-    assert dumps(empirical.to_json()) == dumps(old_empirical())
+    assert dumps(record_to_json(empirical)) == dumps(old_empirical())
 
 
 def test_both_engines_give_one_per_prompt_shape_and_the_table_its_numbers(tmp_path):
@@ -205,7 +206,7 @@ def test_tokens_past_8_characters_get_their_own_buckets_and_the_open_one_is_labe
     buckets = by_token_chars([np.array([1.0, 0.5, 0.25, 0.0])], [[0, 1, 2, 3]], chars)
     assert buckets.open_from == TOKEN_CHARS_OPEN == 12
     assert buckets.buckets == ((3, 1.0, 1), (8, 0.5, 1), (10, 0.25, 1), (12, 0.0, 1))
-    record = ResultRecord.from_json(old_analytic())
+    record = record_from_json(old_analytic())
     new = _with_buckets(record, buckets)
     table = token_char_buckets([new])
     assert table["label"].tolist() == ["3", "8", "10", "12+"]
