@@ -1,7 +1,7 @@
 """Running cells: the analytic engine on a group of cells, the decoders on one empirical cell.
 
-Everything random is seeded from the cell, so a cell's record is the same on every run except
-under ``"timing"`` (clocks, and what is computed from them: c, γ).
+Everything random is seeded from the cell, so a cell's record (:class:`suite.records.ResultRecord`)
+is the same on every run except its ``timing`` (clocks, and what is computed from them: c, γ).
 """
 
 from __future__ import annotations
@@ -24,6 +24,22 @@ from suite.decoding import autoregressive_generate, speculative_generate
 from suite.models import load_model, load_tokenizer
 from suite.profiles import REPO_ROOT, ModelRef, Profile
 from suite.provenance import code_version, hardware, packages
+from suite.records import (
+    TOKEN_CHARS_OPEN,
+    AnalyticResult,
+    CellResult,
+    EmpiricalPrompt,
+    EmpiricalResult,
+    Generation,
+    ModelProvenance,
+    PromptResult,
+    PromptTiming,
+    Provenance,
+    ResultRecord,
+    Timing,
+    TokenCharBuckets,
+    accepted_length,
+)
 from suite.specs import load_task
 from suite.studies import Cell
 
@@ -72,14 +88,17 @@ def _token_chars(location: str, revision: str | None) -> np.ndarray:
     return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
-def by_token_chars(betas, tokens, chars: np.ndarray, longest: int = 8) -> dict[str, list]:
+def by_token_chars(
+    betas, tokens, chars: np.ndarray, longest: int = TOKEN_CHARS_OPEN
+) -> TokenCharBuckets:
     """Σβ and count by token length in characters (the last bucket holds ``longest`` and up)."""
     sums, counts = np.zeros(longest + 1), np.zeros(longest + 1, dtype=np.int64)
     for beta, toks in zip(betas, tokens, strict=True):
         length = np.minimum(chars[np.asarray(toks[: len(beta)], dtype=np.int64)], longest)
         np.add.at(sums, length, beta)
         np.add.at(counts, length, 1)
-    return {str(n): [float(sums[n]), int(counts[n])] for n in range(longest + 1) if counts[n]}
+    buckets = tuple((n, float(sums[n]), int(counts[n])) for n in range(longest + 1) if counts[n])
+    return TokenCharBuckets(longest, buckets)
 
 
 @functools.lru_cache(maxsize=32)
@@ -117,23 +136,25 @@ class Models:
         draft = self.family.drafts[name]
         return _cost_ratio(self.family.target, draft, self.dtype, self.device)
 
-    def provenance(self, draft: str) -> dict:
+    def provenance(self, draft: str) -> Provenance:
         fp = self.ctx.fingerprints
         refs = {
             "tokenizer": self.family.tokenizer,
             "target": self.family.target,
             "draft": self.family.drafts[draft],
         }
-        return {
-            **code_version(),
-            "packages": packages(),
-            "hardware": hardware(self.device),
-            "profile": self.ctx.profile.name,
-            "models": {
-                role: {"location": _portable(ref), "sha256": fp.get(ref.location)}
+        code = code_version()
+        return Provenance(
+            git_commit=code["git_commit"],
+            git_dirty=code["git_dirty"],
+            packages=packages(),
+            hardware=hardware(self.device),
+            profile=self.ctx.profile.name,
+            models={
+                role: ModelProvenance(_portable(ref), fp.get(ref.location))
                 for role, ref in refs.items()
             },
-        }
+        )
 
 
 def _portable(ref: ModelRef) -> str:
@@ -154,7 +175,7 @@ def _prompt_ids(tokenizer, examples) -> list[list[int]]:
     return [tokenizer(ex.prompt).input_ids for ex in examples]
 
 
-def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[dict]:
+def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     """One group: the target's continuations sampled once, each draft scored on them."""
     first = cells[0]
     models = Models(ctx, first.family)
@@ -186,40 +207,51 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[dict]:
     ]
     for name in names:
         result = results[name]
-        by_chars = by_token_chars(result.prompt_betas, continuations.tokens, chars)
+        analytic = AnalyticResult(
+            confidence_interval=tuple(result.confidence_interval),
+            standard_error=result.standard_error,
+            tokens=result.tokens,
+            temperature=result.temperature,
+            n_boot=result.n_boot,
+            confidence_level=result.confidence_level,
+            by_token_chars=by_token_chars(result.prompt_betas, continuations.tokens, chars),
+        )
         c = models.cost_ratio(name)
         for cell in (c_ for c_ in cells if c_.draft == name):
             k = cell.num_draft_tokens
-            yield {
-                "key": cell.key,
-                "cell": cell.to_dict(),
-                "prompt_ids": [ex.id for ex in examples],
-                "result": {
-                    **result.to_dict(),
-                    "mean_accepted_length": mean_accepted_length(result.acceptance_rate, k),
-                    "prompt_token_chars": prompt_chars,
-                    "acceptance_by_token_chars": by_chars,
-                },
-                "provenance": models.provenance(name),
-                "timing": {
-                    "cost_ratio": c,
-                    "projected_speedup": result.projected_speedup(k, c),
-                    "sample_seconds": sample_seconds,
-                    "score_seconds": score_seconds,
-                    "finished_at": _now(),
-                },
-            }
+            prompts = tuple(
+                PromptResult(ex.id, alpha, accepted_length(alpha, k), tokens, ch)
+                for ex, alpha, tokens, ch in zip(
+                    examples, result.prompt_acceptance, result.prompt_tokens, prompt_chars,
+                    strict=True,
+                )
+            )  # fmt: skip
+            yield ResultRecord(
+                cell=cell,
+                result=CellResult(
+                    acceptance_rate=result.acceptance_rate,
+                    mean_accepted_length=mean_accepted_length(result.acceptance_rate, k),
+                    position_acceptance=tuple(result.position_acceptance),
+                    prompts=prompts,
+                    analytic=analytic,
+                ),
+                provenance=models.provenance(name),
+                timing=Timing(
+                    finished_at=_now(),
+                    cost_ratio=c,
+                    projected_speedup=result.projected_speedup(k, c),
+                    sample_seconds=sample_seconds,
+                    score_seconds=score_seconds,
+                ),
+            )
 
 
-def _decoded(out, tokenizer) -> dict:
-    return {
-        "tokens": len(out.tokens),
-        "finish_reason": out.finish_reason,
-        "text": tokenizer.decode(out.tokens, skip_special_tokens=True),
-    }
+def _decoded(out, tokenizer) -> Generation:
+    text = tokenizer.decode(out.tokens, skip_special_tokens=True)
+    return Generation(len(out.tokens), out.finish_reason, text)
 
 
-def run_empirical(cell: Cell, ctx: Context) -> dict:
+def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
     """Speculative decoding and the target alone on the same prompts and seeds, interleaved."""
     models = Models(ctx, cell.family)
     tokenizer, target, draft = models.tokenizer(), models.target(), models.draft(cell.draft)
@@ -232,7 +264,8 @@ def run_empirical(cell: Cell, ctx: Context) -> dict:
         stop_strings=spec.stop,
         tokenizer=tokenizer,
     )
-    per_prompt, timing = [], []
+    per_prompt: list[PromptResult] = []
+    timing: list[PromptTiming] = []
     k = cell.num_draft_tokens
     totals = np.zeros(4, dtype=np.int64)  # proposed, accepted, judged, steps
     position = np.zeros((2, k), dtype=np.int64)
@@ -251,66 +284,72 @@ def run_empirical(cell: Cell, ctx: Context) -> dict:
         st = s.stats
         totals += (st.proposed, st.accepted, st.judged, st.steps)
         position += np.array([st.proposed_per_position, st.accepted_per_position])
+        generated = _decoded(s, tokenizer)
         per_prompt.append(
-            {
-                "id": examples[i].id,
-                "seed": seed,
-                "acceptance_rate": st.acceptance_rate,
-                "judged_acceptance_rate": st.judged_acceptance_rate,
-                "mean_accepted_length": st.mean_accepted_length,
-                "steps": st.steps,
-                "proposed": st.proposed,
-                "accepted": st.accepted,
-                "judged": st.judged,
-                "proposed_per_position": st.proposed_per_position,
-                "accepted_per_position": st.accepted_per_position,
-                "identical": s.tokens == t.tokens,
-                "speculative": _decoded(s, tokenizer),
-                "target": _decoded(t, tokenizer),
-            }
+            PromptResult(
+                prompt=examples[i].id,
+                # β estimates the judged rate: drafts after a rejection are never judged.
+                alpha=st.judged_acceptance_rate,
+                mean_accepted_length=st.mean_accepted_length,
+                tokens=generated.tokens,
+                token_chars=float("nan"),
+                empirical=EmpiricalPrompt(
+                    seed=seed,
+                    acceptance_rate=st.acceptance_rate,
+                    steps=st.steps,
+                    proposed=st.proposed,
+                    accepted=st.accepted,
+                    judged=st.judged,
+                    proposed_per_position=tuple(st.proposed_per_position),
+                    accepted_per_position=tuple(st.accepted_per_position),
+                    identical=s.tokens == t.tokens,
+                    speculative=generated,
+                    target=_decoded(t, tokenizer),
+                ),
+            )
         )
         s_rate = st.wall_seconds / max(len(s.tokens), 1)
         t_rate = t.stats.wall_seconds / max(len(t.tokens), 1)
         timing.append(
-            {
-                "speculative_seconds": st.wall_seconds,
-                "draft_seconds": st.draft_seconds,
-                "target_seconds": st.target_seconds,
-                "baseline_seconds": t.stats.wall_seconds,
-                "speedup": t_rate / s_rate,
-            }
+            PromptTiming(
+                speculative_seconds=st.wall_seconds,
+                draft_seconds=st.draft_seconds,
+                target_seconds=st.target_seconds,
+                baseline_seconds=t.stats.wall_seconds,
+                speedup=t_rate / s_rate,
+            )
         )
     proposed, accepted, judged, steps = (int(x) for x in totals)
-    spec_tokens = sum(p["speculative"]["tokens"] for p in per_prompt)
-    base_tokens = sum(p["target"]["tokens"] for p in per_prompt)
-    spec_seconds = sum(t["speculative_seconds"] for t in timing)
-    base_seconds = sum(t["baseline_seconds"] for t in timing)
-    return {
-        "key": cell.key,
-        "cell": cell.to_dict(),
-        "prompt_ids": [ex.id for ex in examples],
-        "result": {
-            "acceptance_rate": accepted / proposed if proposed else float("nan"),
-            "judged_acceptance_rate": accepted / judged if judged else float("nan"),
-            "mean_accepted_length": 1.0 + accepted / steps if steps else float("nan"),
-            "position_acceptance": [
+    spec_tokens = sum(p.tokens for p in per_prompt)
+    base_tokens = sum(p.empirical.target.tokens for p in per_prompt)
+    spec_seconds = sum(t.speculative_seconds for t in timing)
+    base_seconds = sum(t.baseline_seconds for t in timing)
+    return ResultRecord(
+        cell=cell,
+        result=CellResult(
+            acceptance_rate=accepted / proposed if proposed else float("nan"),
+            mean_accepted_length=1.0 + accepted / steps if steps else float("nan"),
+            position_acceptance=tuple(
                 a / n if n else float("nan") for n, a in zip(*position.tolist(), strict=True)
-            ],
-            "proposed": proposed,
-            "accepted": accepted,
-            "judged": judged,
-            "steps": steps,
-            "tokens_speculative": spec_tokens,
-            "tokens_target": base_tokens,
-            "identical_outputs": sum(p["identical"] for p in per_prompt),
-            "per_prompt": per_prompt,
-        },
-        "provenance": models.provenance(cell.draft),
-        "timing": {
-            "speedup": (base_seconds / max(base_tokens, 1)) / (spec_seconds / max(spec_tokens, 1)),
-            "speculative_seconds": spec_seconds,
-            "baseline_seconds": base_seconds,
-            "per_prompt": timing,
-            "finished_at": _now(),
-        },
-    }
+            ),
+            prompts=tuple(per_prompt),
+            empirical=EmpiricalResult(
+                judged_acceptance_rate=accepted / judged if judged else float("nan"),
+                proposed=proposed,
+                accepted=accepted,
+                judged=judged,
+                steps=steps,
+                tokens_speculative=spec_tokens,
+                tokens_target=base_tokens,
+                identical_outputs=sum(p.empirical.identical for p in per_prompt),
+            ),
+        ),
+        provenance=models.provenance(cell.draft),
+        timing=Timing(
+            finished_at=_now(),
+            speedup=(base_seconds / max(base_tokens, 1)) / (spec_seconds / max(spec_tokens, 1)),
+            speculative_seconds=spec_seconds,
+            baseline_seconds=base_seconds,
+            per_prompt=tuple(timing),
+        ),
+    )

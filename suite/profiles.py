@@ -4,17 +4,22 @@ A profile changes sizes and model locations, never code paths (DESIGN section 9)
 ``quick`` and ``full`` run on the bundle in ``reference/``; ``paper`` names the paper's own models
 on the Hugging Face Hub and validates here without a network, because nothing is fetched until a
 model is loaded.
+
+Every draft carries its facts (:class:`suite.drafts.DraftFacts`): a bundle's drafts from their
+``training.json``, a profile's drafts from a ``facts`` mapping or, for a local folder, its
+``training.json``. The draft named ``base`` is the base draft (a role, like ``target``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import suite
+from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
 from suite.specs import Reader, read_yaml
 
@@ -23,7 +28,7 @@ PROFILES_DIR = REPO_ROOT / "tasks" / "profiles"
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
-BASE_DRAFT = "base"
+BASE_DRAFT = BASE
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _NOT_DRAFTS = ("tokenizer", "target")
 
@@ -36,6 +41,7 @@ class ModelRef:
     path: Path | None = None
     hub: str | None = None
     revision: str | None = None
+    facts: DraftFacts | None = None  # drafts only: how the model was made
 
     @property
     def location(self) -> str:
@@ -114,6 +120,21 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     return ModelRef(name, hub=hub, revision=revision)
 
 
+def _draft_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
+    """A profile's draft: its facts as stated, else its folder's training.json, else its role."""
+    d = r.mapping(raw, field, set(), {"hub", "revision", "path", "facts"})
+    ref = _model_ref(r, name, {k: v for k, v in d.items() if k != "facts"}, field)
+    if "facts" in d:
+        if not isinstance(d["facts"], dict):
+            raise r.error(f"{field}.facts", d["facts"], "expected a mapping")
+        facts = facts_from_mapping(d["facts"], r.error, f"{field}.facts.")
+    elif ref.path is not None:
+        facts = read_training_facts(ref.path, base=name == BASE_DRAFT)
+    else:
+        facts = DraftFacts(BASE if name == BASE_DRAFT else OTHER, source="profile")
+    return replace(ref, facts=facts)
+
+
 def _bundle_drafts(folder: Path) -> dict[str, ModelRef]:
     """Every model folder in a bundle besides tokenizer and target; ``draft`` is the base draft."""
     drafts = {}
@@ -121,7 +142,8 @@ def _bundle_drafts(folder: Path) -> dict[str, ModelRef]:
         if sub.name in _NOT_DRAFTS or not (sub / "config.json").is_file():
             continue
         name = BASE_DRAFT if sub.name == "draft" else sub.name
-        drafts[name] = ModelRef(name, path=sub)
+        facts = read_training_facts(sub, base=name == BASE_DRAFT)
+        drafts[name] = ModelRef(name, path=sub, facts=facts)
     return drafts
 
 
@@ -148,7 +170,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         )
         drafts = {}
         for name, ref in r.named(d.get("drafts", {}), f"{field}.drafts").items():
-            drafts[name] = _model_ref(r, name, ref, f"{field}.drafts.{name}")
+            drafts[name] = _draft_ref(r, name, ref, f"{field}.drafts.{name}")
     if "drafts_dir" in d:
         # Extra drafts (say, the full τ_kd grid from `suite distill --full-grid`), if built.
         extra = _bundle_drafts(_local(r, d["drafts_dir"], f"{field}.drafts_dir"))

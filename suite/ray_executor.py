@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Iterator
 
 from suite.cells import Context
+from suite.records import ResultRecord
 from suite.studies import Cell
 
 Unit = tuple[str, list[Cell]]
@@ -69,7 +70,7 @@ class UnitWorker:
     def ready(self) -> int:
         return os.getpid()
 
-    def run(self, unit: Unit) -> list[dict]:
+    def run(self, unit: Unit) -> list[ResultRecord]:
         from suite.runner import execute
 
         records = []
@@ -160,7 +161,7 @@ def ray_records(
     workers: int,
     address: str | None = None,
     threads: int = 0,
-) -> Iterator[dict]:
+) -> Iterator[ResultRecord]:
     """Every record of ``units``, as each unit finishes on one of ``workers`` actors."""
     ray = require_ray()
     if not units:
@@ -201,7 +202,7 @@ class _Pool:
         self.last[actor] = affinity(queue.units[index])
         self.inflight[actor.run.remote(queue.units[index])] = (actor, index)
 
-    def records(self, units: list[Unit]) -> Iterator[dict]:
+    def records(self, units: list[Unit]) -> Iterator[ResultRecord]:
         queue = Queue(units)
         attempts = [0] * len(units)
         lost = _lost_errors(self.ray)

@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from suite.cells import Context, run_analytic, run_empirical
+from suite.records import ResultRecord
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
 
@@ -74,7 +75,7 @@ def execute(unit: tuple[str, list[Cell]], ctx: Context):
         yield run_empirical(cells[0], ctx)
 
 
-def _execute_all(unit, ctx) -> list[dict]:
+def _execute_all(unit, ctx) -> list[ResultRecord]:
     return list(execute(unit, ctx))
 
 
@@ -89,7 +90,7 @@ EXECUTORS = ("local", "ray")
 
 def _records(
     todo: list[tuple[str, list[Cell]]], ctx: Context, workers: int, executor: str, address, threads
-) -> Iterator[dict]:
+) -> Iterator[ResultRecord]:
     """Records of ``todo`` as units finish: in this process, a spawn pool, or Ray actors."""
     if executor == "ray":
         from suite.ray_executor import ray_records
@@ -154,10 +155,10 @@ def run_plan(
     written = set(done)
     try:
         for record in _records(units(pending), ctx, workers, executor, address, threads):
-            if record["key"] in written:  # a retried unit may bring a finished cell again
+            if record.key in written:  # a retried unit may bring a finished cell again
                 continue
             store.append(record)
-            written.add(record["key"])
+            written.add(record.key)
             bar.update()
     finally:
         bar.close()

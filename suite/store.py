@@ -5,6 +5,10 @@ resumes and a different one is refused. Each record is written with one ``write`
 ``O_APPEND`` descriptor and fsynced; a line torn by a crash (no trailing newline) is cut away on
 the next open, so a killed run loses at most the cell it was writing and never leaves a corrupt or
 duplicated line. Timing fields live under ``"timing"`` so the rest of a record is reproducible.
+
+The store writes and reads :class:`suite.records.ResultRecord`, in the layout of
+:mod:`suite.record_json`: it is the one place that turns records into JSON and back. A line that
+is not a record is refused naming the file, the line, the field and the value.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
+from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
+from suite.records import ResultRecord
 
 RUN_FILE = "run.json"
 CELLS_FILE = "cells.jsonl"
@@ -89,7 +95,7 @@ class ResultsStore:
     def header(self) -> dict:
         return json.loads(self.run_path.read_text(encoding="utf-8"))
 
-    def load(self, *, repair: bool = False) -> dict[str, dict]:
+    def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
         """Finished records by cell key, in file order; the first of any duplicate wins."""
         if not self.cells_path.is_file():
             return {}
@@ -99,19 +105,23 @@ class ResultsStore:
             with self.cells_path.open("r+b") as fh:
                 fh.truncate(end)
                 os.fsync(fh.fileno())
-        records: dict[str, dict] = {}
+        records: dict[str, StoredRecord] = {}
         for number, line in enumerate(data[:end].splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
+                record = record_from_json(json.loads(line))
             except json.JSONDecodeError as err:
                 raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
-            records.setdefault(record["key"], record)
+            except RecordError as err:
+                field = f"line {number}: {err.field}"
+                raise SpecError(self.cells_path, field, err.value, err.message) from None
+            records.setdefault(record.key, record)
         return records
 
-    def append(self, record: dict) -> None:
-        line = (dumps(record) + "\n").encode("utf-8")
+    def append(self, record: ResultRecord | dict) -> None:
+        """Append one record (a JSON mapping is read into one first: only records are written)."""
+        line = (dumps(record_to_json(as_record(record))) + "\n").encode("utf-8")
         fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             view = memoryview(line)
@@ -126,4 +136,5 @@ class ResultsStore:
         records = self.load()
         rank = {key: i for i, key in enumerate(order)}
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
-        write_atomic(self.cells_path, "".join(dumps(records[k]) + "\n" for k in keys))
+        lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
+        write_atomic(self.cells_path, lines)

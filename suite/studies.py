@@ -3,17 +3,20 @@
 A study names the grid of one claim group: datasets, drafts, decoding temperatures, K and the
 engines. The profile gives the sizes (prompts, seeds, tokens) and the models. A cell is one point
 of the grid for one seed and one engine; identical cells of different studies are run once.
+
+A study selects drafts by their facts, not by their names (:class:`suite.drafts.DraftSelector`):
+``{method: online, dataset: "{kd_dataset}", kd_temperature: any}``.
 """
 
 from __future__ import annotations
 
-import fnmatch
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
-from suite.profiles import ENGINES, REPO_ROOT, Profile
+from suite.profiles import ENGINES, REPO_ROOT, ModelRef, Profile
 from suite.specs import Reader, load_task, read_yaml
 
 STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
@@ -26,7 +29,7 @@ class Grid:
     """``datasets`` pairs each evaluation set with the dataset its drafts were distilled on."""
 
     datasets: tuple[tuple[str, str], ...]
-    drafts: tuple[str, ...]
+    drafts: tuple[DraftSelector, ...]
     decode_temperatures: tuple[float, ...]
     num_draft_tokens: tuple[int, ...]
 
@@ -65,12 +68,13 @@ class Cell:
     family: str
     dataset: str
     split: str
-    draft: str
+    draft: str  # the draft's label
     decode_temperature: float
     num_draft_tokens: int
     seed: int
     prompts: int
     max_new_tokens: int
+    draft_facts: DraftFacts | None = None  # what the draft is; not part of the key
 
     @property
     def key(self) -> str:
@@ -94,11 +98,22 @@ class Cell:
         )
 
     def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> Cell:
-        return cls(**{f.name: d[f.name] for f in fields(cls)})
+        """The cell as a record stores it; the facts only when the cell has them."""
+        out = {
+            "engine": self.engine,
+            "family": self.family,
+            "dataset": self.dataset,
+            "split": self.split,
+            "draft": self.draft,
+            "decode_temperature": self.decode_temperature,
+            "num_draft_tokens": self.num_draft_tokens,
+            "seed": self.seed,
+            "prompts": self.prompts,
+            "max_new_tokens": self.max_new_tokens,
+        }
+        if self.draft_facts is not None:
+            out["draft_facts"] = self.draft_facts.to_json()
+        return out
 
 
 @dataclass(frozen=True)
@@ -131,7 +146,7 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
     if "datasets" in d:
         out["datasets"] = _datasets(r, d["datasets"], f"{prefix}datasets")
     if "drafts" in d:
-        out["drafts"] = r.strings(d["drafts"], f"{prefix}drafts")
+        out["drafts"] = read_selectors(r, d["drafts"], f"{prefix}drafts")
     if "decode_temperatures" in d:
         out["decode_temperatures"] = r.temperatures(
             d["decode_temperatures"], f"{prefix}decode_temperatures"
@@ -211,11 +226,15 @@ def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR)
     return studies
 
 
-def _resolve_drafts(study: StudySpec, grid: Grid, kd_dataset: str, available: dict, profile: str):
+def _resolve_drafts(
+    study: StudySpec, grid: Grid, kd_dataset: str, available: dict[str, ModelRef], profile: str
+) -> list[str]:
+    """The drafts each selector picks by their facts, in the study's order, by label within one."""
     chosen: list[str] = []
-    for i, pattern in enumerate(grid.drafts):
-        name = pattern.replace("{kd_dataset}", kd_dataset)
-        matches = sorted(fnmatch.filter(available, name))
+    for i, selector in enumerate(grid.drafts):
+        matches = sorted(
+            name for name, ref in available.items() if selector.matches(name, ref.facts, kd_dataset)
+        )
         if not matches and study.missing_drafts == "skip":
             continue
         if not matches:
@@ -223,14 +242,14 @@ def _resolve_drafts(study: StudySpec, grid: Grid, kd_dataset: str, available: di
             raise SpecError(
                 study.path,
                 f"grid.drafts[{i}]",
-                pattern,
-                f"matches no draft of family '{study.family}' in profile '{profile}'; "
-                f"known: {known}",
+                selector.spec,
+                f"matches no draft of family '{study.family}' for {kd_dataset} in profile "
+                f"'{profile}'; known: {known}",
             )
         chosen.extend(m for m in matches if m not in chosen)
     if not chosen:
         message = f"matches no draft for {kd_dataset} in profile '{profile}'"
-        raise SpecError(study.path, "grid.drafts", list(grid.drafts), message)
+        raise SpecError(study.path, "grid.drafts", [d.spec for d in grid.drafts], message)
     return chosen
 
 
@@ -272,6 +291,7 @@ def plan_studies(
                                     seed=seed,
                                     prompts=sizes.prompts,
                                     max_new_tokens=sizes.max_new_tokens,
+                                    draft_facts=models.drafts[draft].facts,
                                 )
                                 cells.setdefault(cell.key, cell)
                                 keys.append(cell.key)

@@ -2,6 +2,7 @@
 
 ``submissions/<name>/submission.yaml`` names the model (a ``save_pretrained`` folder inside the
 submission folder, or a Hub id at a pinned commit), the family it drafts for, how it was trained
+(the draft's facts: method, τ_kd, and optionally the KD dataset, divergence and training seed)
 and its license. :func:`validate` refuses what the suite could not load safely (pickles, remote
 code, paths or symlinks leaving the folder) or not compare fairly (another vocabulary, a model too
 large for the profile), with a :class:`SpecError` naming the file, the field and the value.
@@ -22,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
+from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError
 from suite.models import PICKLE_SUFFIXES
 from suite.profiles import _HUB_ID, REPO_ROOT, ModelRef, Profile
 from suite.specs import Reader, read_yaml
-from suite.tables import SUBMISSION_PREFIX as DRAFT_PREFIX
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
@@ -43,9 +45,18 @@ HUB_CACHE = Path(
 
 @dataclass(frozen=True)
 class Training:
-    method: str
-    kd_temperature: float | None
+    """How the draft was made: its facts, as the submission states them, and its data in words."""
+
+    facts: DraftFacts
     data: str
+
+    @property
+    def method(self) -> str:
+        return self.facts.method
+
+    @property
+    def kd_temperature(self) -> float | None:
+        return self.facts.kd_temperature
 
 
 @dataclass(frozen=True)
@@ -87,6 +98,9 @@ class Submission:
                 "method": self.training.method,
                 "kd_temperature": self.training.kd_temperature,
                 "data": self.training.data,
+                "dataset": self.training.facts.dataset,
+                "divergence": self.training.facts.divergence,
+                "seed": self.training.facts.seed,
             },
             "license": self.license,
             "description": self.description,
@@ -135,19 +149,15 @@ def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
 
 
 def _training(r: Reader, raw: Any) -> Training:
-    d = r.mapping(raw, "training", {"method", "kd_temperature", "data"}, set())
-    tau = d["kd_temperature"]
-    if tau is not None:
-        if isinstance(tau, bool) or not isinstance(tau, int | float):
-            raise r.error("training.kd_temperature", tau, "expected a number or null")
-        if not math.isfinite(tau) or tau < 0:
-            raise r.error("training.kd_temperature", tau, "a temperature must be finite and >= 0")
-        tau = float(tau)
-    return Training(
-        method=r.choice(d["method"], "training.method", METHODS),
-        kd_temperature=tau,
-        data=r.string(d["data"], "training.data"),
+    """The draft's facts as stated: studies and tables read them, never the draft's name."""
+    optional = {"dataset", "kd_temperatures", "divergence", "seed", "recipe"}
+    d = r.mapping(raw, "training", {"method", "kd_temperature", "data"}, optional)
+    r.choice(d["method"], "training.method", METHODS)
+    stated = {k: v for k, v in d.items() if k != "data"}
+    facts = facts_from_mapping(
+        stated, r.error, "training.", origin=SUBMISSION, source="submission.yaml"
     )
+    return Training(facts=facts, data=r.string(d["data"], "training.data"))
 
 
 def load_submission(folder: str | Path) -> Submission:
@@ -387,7 +397,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         )
         raise SpecError(weights[0], "parameters", parameters, message)
     _same_vocabulary(folder, config, family, sub.target)
-    return Checked(sub, ModelRef(sub.draft, path=folder), parameters)
+    return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)
 
 
 if __name__ == "__main__":

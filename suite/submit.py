@@ -1,8 +1,9 @@
 """``python -m suite submit``: validate a submission, score it beside the bundled drafts, report.
 
-The submission joins its family's drafts as ``sub-<name>`` and every draft list of the leaderboard
-study (``tasks/studies/leaderboard.yaml``); the runner and the report then treat it like any
-bundled draft. Nothing is written before the submission and the results folder pass their checks.
+The submission joins its family's drafts under the label ``sub-<name>``, with the facts its YAML
+states (origin ``submission``), and every draft list of the leaderboard study
+(``tasks/studies/leaderboard.yaml``); the runner and the report then treat it like any bundled
+draft. Nothing is written before the submission and the results folder pass their checks.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError
 from suite.profiles import REPO_ROOT, Profile, load_profile
 from suite.runner import header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
-    DRAFT_PREFIX,
     EXAMPLE,
     SUBMISSIONS_DIR,
     Checked,
@@ -44,15 +45,16 @@ class SubmitReport:
 
 def with_submission(study: StudySpec, family: str, draft: str) -> StudySpec:
     """The study for ``family`` with ``draft`` added to its grid and to every drafts override."""
+    chosen = DraftSelector.by_name(draft)
 
     def add(over: dict) -> dict:
-        return {**over, "drafts": (*over["drafts"], draft)} if "drafts" in over else over
+        return {**over, "drafts": (*over["drafts"], chosen)} if "drafts" in over else over
 
     profiles = {name: {part: add(o) for part, o in p.items()} for name, p in study.profiles.items()}
     return replace(
         study,
         family=family,
-        grid=replace(study.grid, drafts=(*study.grid.drafts, draft)),
+        grid=replace(study.grid, drafts=(*study.grid.drafts, chosen)),
         empirical=add(study.empirical),
         profiles=profiles,
     )
@@ -78,11 +80,12 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
     store.check(header_for(plan))
     draft = checked.submission.draft
     for record in store.load().values():
-        name = record["cell"]["draft"]
-        if name.startswith(DRAFT_PREFIX) and name != draft:
+        name = record.cell.draft
+        if record.facts.origin == SUBMISSION and name != draft:
             message = f"holds the results of another submission; choose another --out for {draft}"
             raise SpecError(store.cells_path, "draft", name, message)
-        held = record.get("provenance", {}).get("models", {}).get("draft", {}).get("sha256")
+        models = record.provenance.models if record.provenance is not None else {}
+        held = models["draft"].sha256 if "draft" in models else None
         if name == draft and held != fingerprint:
             message = "the submission's files changed since these results; choose another --out"
             raise SpecError(store.cells_path, "sha256", held, message)

@@ -1,116 +1,128 @@
 """Records to tables: one row per (cell, prompt), seeds averaged within a prompt.
 
 The prompt is the unit of every test; ``matrix`` lines up the same prompts across conditions so
-comparisons are paired.
+comparisons are paired. A draft's columns come from its facts (:class:`suite.drafts.DraftFacts`),
+never from its name: ``method``, ``kd_temperature``, ``kd_dataset``, ``recipe``, and
+``training_seed``, ``draft_config`` (the configuration without the seed, to group seeds),
+``divergence`` and ``draft_origin``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from suite.acceptance.records import mean_accepted_length
+from suite.drafts import BASE, SUBMISSION, DraftFacts, facts_from_name
+from suite.records import ANALYTIC, ResultRecord
 from suite.store import ResultsStore
 
-_KD_NAME = re.compile(
-    r"^kd-(?P<method>offline|online)-(?P<dataset>[\w.]+?)-(?:t(?P<tau>[\d.]+)|recipe)$"
-)
-SUBMISSION_PREFIX = "sub-"  # a submission runs as the draft ``sub-<name>`` (suite.submissions)
 KEYS = ["engine", "family", "dataset", "draft", "decode_temperature", "num_draft_tokens"]
+DRAFT_COLUMNS = [
+    "method", "kd_temperature", "kd_dataset", "recipe", "training_seed", "draft_config",
+    "divergence", "draft_origin",
+]  # fmt: skip
 
 
-def draft_info(name: str) -> dict:
-    """Method, τ_kd and training set of a bundled draft from its name: ``kd-online-gsm8k-t0.4``.
-
-    Submitted drafts (``sub-<name>``) get the method "submission", which no claim selects; the
-    claims also read only their own studies' cells, and no claim study holds a submission.
-    """
-    plain = "base" if name == "base" else "submission" if name.startswith(SUBMISSION_PREFIX) else ""
-    if plain:
-        return {"method": plain, "kd_temperature": np.nan, "kd_dataset": None, "recipe": False}
-    m = _KD_NAME.match(name)
-    if not m:
-        return {"method": "other", "kd_temperature": np.nan, "kd_dataset": None, "recipe": False}
-    tau = m.group("tau")
+def draft_columns(label: str, facts: DraftFacts) -> dict:
+    """A draft's table columns. ``method`` is "submission" for a submitted draft, which no claim
+    selects; its own method stays in its facts."""
     return {
-        "method": m.group("method"),
-        "kd_temperature": float(tau) if tau else np.nan,
-        "kd_dataset": m.group("dataset"),
-        "recipe": tau is None,
+        "method": SUBMISSION if facts.origin == SUBMISSION else facts.method,
+        "kd_temperature": np.nan if facts.kd_temperature is None else facts.kd_temperature,
+        "kd_dataset": facts.dataset,
+        "recipe": facts.recipe,
+        "training_seed": facts.seed,
+        "draft_config": facts.configuration(label),
+        "divergence": facts.divergence,
+        "draft_origin": facts.origin,
     }
 
 
-def read_records(folder: str | Path) -> list[dict]:
+def draft_info(name: str) -> dict:
+    """The columns of a draft known only by its name, as records written before facts were.
+
+    Kept for callers that have only a label; records carry facts (``record.facts``).
+    """
+    return draft_columns(name, facts_from_name(name))
+
+
+def read_records(folder: str | Path) -> list[ResultRecord]:
     """Finished records, as the store sees them: a torn last line is not a record."""
     return list(ResultsStore(folder).load().values())
 
 
-def _projected(alpha: float, k: int, c: float) -> float:
-    if not np.isfinite(alpha):
-        return np.nan
-    return mean_accepted_length(min(max(alpha, 0.0), 1.0), k) / (k * c + 1.0)
-
-
-def prompt_rows(records: Iterable[dict]) -> pd.DataFrame:
+def prompt_rows(records: Iterable[ResultRecord]) -> pd.DataFrame:
     """Per-prompt α, mean accepted length and γ (measured, or projected with the measured c)."""
     rows = []
     for rec in records:
-        cell, result, timing = rec["cell"], rec["result"], rec.get("timing", {})
-        base = {key: cell[key] for key in KEYS} | {"seed": cell["seed"], "key": rec["key"]}
-        base |= draft_info(cell["draft"])
-        k = cell["num_draft_tokens"]
-        if cell["engine"] == "analytic":
-            c = timing.get("cost_ratio", np.nan)
-            chars = result.get("prompt_token_chars") or [np.nan] * len(rec["prompt_ids"])
-            for pid, alpha, tokens, ch in zip(
-                rec["prompt_ids"], result["prompt_acceptance"], result["prompt_tokens"], chars,
-                strict=True,
-            ):  # fmt: skip
-                alpha = np.nan if alpha is None else alpha
-                rows.append(
-                    base
-                    | {
-                        "prompt": pid,
-                        "alpha": alpha,
-                        "mean_accepted_length": mean_accepted_length(alpha, k)
-                        if np.isfinite(alpha)
-                        else np.nan,
-                        "speedup": _projected(alpha, k, c),
-                        "tokens": tokens,
-                        "token_chars": np.nan if ch is None else ch,
-                    }
-                )
-        else:
-            per_time = timing.get("per_prompt") or [{}] * len(result["per_prompt"])
-            for p, t in zip(result["per_prompt"], per_time, strict=True):
-                # β estimates the judged rate: drafts after a rejection are never judged.
-                alpha = p["judged_acceptance_rate"]
-                rows.append(
-                    base
-                    | {
-                        "prompt": p["id"],
-                        "alpha": np.nan if alpha is None else alpha,
-                        "mean_accepted_length": p["mean_accepted_length"],
-                        "speedup": t.get("speedup", np.nan),
-                        "tokens": p["speculative"]["tokens"],
-                        "token_chars": np.nan,
-                    }
-                )
+        cell = rec.cell
+        base = {key: getattr(cell, key) for key in KEYS} | {"seed": cell.seed, "key": rec.key}
+        base |= draft_columns(cell.draft, rec.facts)
+        for p, speedup in zip(rec.result.prompts, rec.prompt_speedups(), strict=True):
+            rows.append(
+                base
+                | {
+                    "prompt": p.prompt,
+                    "alpha": p.alpha,
+                    "mean_accepted_length": p.mean_accepted_length,
+                    "speedup": speedup,
+                    "tokens": p.tokens,
+                    "token_chars": p.token_chars,
+                }
+            )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
-    return frame.astype({"alpha": float, "speedup": float, "mean_accepted_length": float})
+    return frame.astype(
+        {
+            "alpha": float,
+            "speedup": float,
+            "mean_accepted_length": float,
+            "training_seed": "Int64",
+        }
+    )
+
+
+def token_char_buckets(records: Iterable[ResultRecord]) -> pd.DataFrame:
+    """Mean β by token length in characters, per dataset, for the base draft (analytic cells).
+
+    The last bucket holds that length and up, labelled "12+"; records of older runs, whose open
+    bucket was lower, lower it for all, so a label never claims more than the data hold.
+    """
+    chosen = [
+        r for r in records if r.engine == ANALYTIC and r.facts.method == BASE and r.result.analytic
+    ]
+    if not chosen:
+        return pd.DataFrame(columns=["dataset", "chars", "label", "beta", "count"])
+    open_from = min(r.result.analytic.by_token_chars.open_from for r in chosen)
+    sums: dict[tuple[str, int], list[float]] = {}
+    for rec in chosen:
+        for chars, beta_sum, count in rec.result.analytic.by_token_chars.buckets:
+            s = sums.setdefault((rec.cell.dataset, min(chars, open_from)), [0.0, 0])
+            s[0] += beta_sum
+            s[1] += count
+    rows = [
+        {
+            "dataset": dataset,
+            "chars": chars,
+            "label": f"{chars}+" if chars == open_from else str(chars),
+            "beta": total / count,
+            "count": count,
+        }
+        for (dataset, chars), (total, count) in sorted(sums.items())
+        if count
+    ]
+    return pd.DataFrame(rows)
 
 
 def seed_means(frame: pd.DataFrame) -> pd.DataFrame:
     """Average seeds within each prompt: seeds are nested in the unit, never extra units."""
     if frame.empty:
         return frame
-    group = [*KEYS, "method", "kd_temperature", "kd_dataset", "recipe", "prompt"]
+    group = [*KEYS, *DRAFT_COLUMNS, "prompt"]
     values = ["alpha", "mean_accepted_length", "speedup", "tokens", "token_chars"]
     out = frame.groupby(group, dropna=False, sort=True)[values].mean().reset_index()
     return out

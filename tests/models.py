@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -82,6 +83,22 @@ def tiny_t5(
     return model
 
 
+def write_training(folder: Path, **facts) -> Path:
+    """The ``training.json`` that ``suite distill`` writes beside a draft: what the draft is."""
+    record = {
+        "method": "offline",
+        "dataset": "gsm8k",
+        "kd_temperature": 0.0,
+        "kd_temperatures": [0.0],
+        "divergence": "cross_entropy",
+        "seed": 0,
+        "data_centric_recipe": None,
+    }
+    record.update(facts)
+    (folder / "training.json").write_text(json.dumps(record))
+    return folder
+
+
 def write_tiny_run(root: Path) -> Path:
     """A bundle of tiny models with the real tokenizer, a profile and a two-engine study over it.
 
@@ -94,6 +111,7 @@ def write_tiny_run(root: Path) -> Path:
     target.save_pretrained(bundle / "target")
     perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
     perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
+    write_training(bundle / "kd-offline-gsm8k-t0.0")
     profile = {
         "name": "tiny",
         "description": "tiny models for tests",
@@ -113,7 +131,10 @@ def write_tiny_run(root: Path) -> Path:
         "engines": ["analytic", "empirical"],
         "grid": {
             "datasets": ["gsm8k"],
-            "drafts": ["base", "kd-offline-{kd_dataset}-t*"],
+            "drafts": [
+                {"method": "base"},
+                {"method": "offline", "dataset": "{kd_dataset}", "kd_temperature": "any"},
+            ],
             "decode_temperatures": [0.0, 0.7, 1.3],
             "num_draft_tokens": 3,
         },

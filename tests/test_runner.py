@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,9 @@ import yaml
 
 from suite.errors import SpecError
 from suite.profiles import load_profile
+from suite.record_json import record_to_json
 from suite.runner import run_plan
-from suite.store import ResultsStore, without_timing
+from suite.store import ResultsStore, dumps, without_timing
 from suite.studies import load_study, plan_studies
 from tests.models import write_tiny_run
 
@@ -77,6 +80,26 @@ def test_a_run_writes_one_record_per_cell_with_provenance(tiny, reference_run):
             assert r["result"]["identical_outputs"] == 2
     analytic = [r for r in records if r["cell"]["engine"] == "analytic"]
     assert all(len(r["result"]["prompt_acceptance"]) == 3 for r in analytic)
+
+
+def test_every_stored_line_reads_into_a_record_that_writes_the_same_line(reference_run):
+    out, _ = reference_run
+    lines = (out / "cells.jsonl").read_text().splitlines()
+    records = list(ResultsStore(out).load().values())
+    assert [dumps(record_to_json(r)) for r in records] == lines
+    # The layout stays what the store always wrote, plus the draft's facts in the cell.
+    first = json.loads(lines[0])
+    assert set(first) == {"key", "cell", "prompt_ids", "result", "provenance", "timing"}
+    facts = {r.cell.draft: r.cell.draft_facts for r in records}
+    assert facts["base"].method == "base"
+    kd = facts["kd-offline-gsm8k-t0.0"]
+    assert (kd.method, kd.dataset, kd.kd_temperature, kd.seed) == ("offline", "gsm8k", 0.0, 0)
+    # One per-prompt shape for both engines: α, tokens, mean accepted length on every prompt.
+    for r in records:
+        assert len(r.result.prompts) == r.cell.prompts
+        assert all(0.0 <= p.alpha <= 1.0 and p.tokens > 0 for p in r.result.prompts)
+        assert all(1.0 <= p.mean_accepted_length <= 5.0 for p in r.result.prompts)
+        assert (r.result.analytic is None) == (r.engine == "empirical")
 
 
 def test_rerunning_the_same_command_skips_finished_cells(tiny, reference_run):
@@ -159,10 +182,14 @@ def test_workers_must_be_positive(tiny):
     assert not (tiny / "never").exists()
 
 
-def test_the_store_writes_strict_json_without_nan(tmp_path):
+def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
+    out, _ = reference_run
+    record = next(iter(ResultsStore(out).load().values()))
+    undefined = replace(record, result=replace(record.result, acceptance_rate=float("nan")))
     store = ResultsStore(tmp_path)
     store.open({"studies": ["x"], "profile": "p"})
-    store.append({"key": "k", "value": float("nan"), "timing": {"t": 1.0}})
+    store.append(undefined)
     line = (tmp_path / "cells.jsonl").read_text()
-    assert "NaN" not in line and json.loads(line)["value"] is None
+    assert "NaN" not in line and json.loads(line)["result"]["acceptance_rate"] is None
+    assert math.isnan(store.load()[record.key].result.acceptance_rate)
     assert os.path.getsize(tmp_path / "run.json") > 0

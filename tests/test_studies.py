@@ -97,7 +97,10 @@ def test_profile_overrides_change_sizes_not_the_study():
     assert study.grid_for("full", "analytic").decode_temperatures[1] == 0.1
     # The empirical section narrows the grid; the profile's empirical overrides come last.
     assert study.grid_for("quick", "empirical").decode_temperatures == (0.0, 0.6, 1.0)
-    assert study.grid_for("smoke", "empirical").drafts == ("base", "kd-online-{kd_dataset}-t1.0")
+    assert [d.spec for d in study.grid_for("smoke", "empirical").drafts] == [
+        {"method": "base"},
+        {"method": "online", "dataset": "{kd_dataset}", "kd_temperature": 1.0},
+    ]
 
 
 @pytest.mark.parametrize(

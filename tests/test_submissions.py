@@ -21,9 +21,9 @@ from suite.errors import SpecError
 from suite.profiles import load_profile, load_profile_file
 from suite.studies import load_studies, study_names
 from suite.submissions import EXAMPLE, load_submission, validate
-from suite.submit import LEADERBOARD, make_example, submit
-from suite.tables import draft_info, prompt_rows, read_records
-from tests.models import perturbed, tiny_llama
+from suite.submit import LEADERBOARD, make_example, submission_plan, submit
+from suite.tables import prompt_rows, read_records
+from tests.models import perturbed, tiny_llama, write_training
 
 REPO = Path(__file__).resolve().parents[1]
 TOKENIZER = REPO / "reference" / "llama" / "tokenizer"
@@ -48,6 +48,7 @@ def tiny(tmp_path_factory):
     target.save_pretrained(bundle / "target")
     perturbed(target, 0.3, seed=1).save_pretrained(bundle / "draft")
     perturbed(target, 0.1, seed=2).save_pretrained(bundle / "kd-offline-gsm8k-t0.0")
+    write_training(bundle / "kd-offline-gsm8k-t0.0")
     (root / "profiles").mkdir()
     profile = {
         "name": "smoke",
@@ -243,7 +244,42 @@ def test_a_valid_submission_counts_parameters_from_the_headers(tiny):
     model = tiny_llama(vocab=4096, hidden=32, layers=2)
     assert checked.parameters == sum(p.numel() for p in model.parameters())
     assert checked.model.name == "sub-tiny-draft" and sub.training.kd_temperature == 0.5
-    assert draft_info("sub-tiny-draft")["method"] == "submission"
+    # The submission's YAML states its facts; its label is only a label.
+    facts = checked.model.facts
+    assert (facts.origin, facts.method, facts.kd_temperature, facts.dataset) == (
+        "submission", "offline", 0.5, None,
+    )  # fmt: skip
+
+
+def test_a_submission_states_its_facts_in_its_yaml_and_joins_the_leaderboard_once(tiny, tmp_path):
+    folder = _copy(tiny, tmp_path)
+    training = {
+        "method": "offline",
+        "kd_temperature": 0.0,
+        "data": "GSM8K train, SeqKD",
+        "dataset": "gsm8k",
+        "seed": 2,
+        "divergence": "cross_entropy",
+    }
+    _edit(folder, training=training)
+    sub = load_submission(folder)
+    facts = sub.training.facts
+    assert (facts.method, facts.dataset, facts.kd_temperature, facts.seed) == (
+        "offline", "gsm8k", 0.0, 2,
+    )  # fmt: skip
+    assert (facts.origin, facts.source) == ("submission", "submission.yaml")
+    profile = load_profile_file(_profile(tiny))
+    plan = submission_plan(validate(sub, profile), profile)
+    # Its facts match the bundled τ_kd 0 draft's, but the leaderboard's bundled drafts are
+    # selected with origin: bundle; the submission joins once, by its label.
+    drafts = [c.draft for c in plan.cells if c.engine == "analytic" and c.dataset == "gsm8k"]
+    assert drafts == ["base", "kd-offline-gsm8k-t0.0", "sub-tiny-draft"] * 2  # τ_dec 0 and 1
+    submitted = next(c for c in plan.cells if c.draft == "sub-tiny-draft")
+    assert submitted.draft_facts == facts
+    _edit(folder, training={**training, "seed": "two"})
+    with pytest.raises(SpecError) as err:
+        load_submission(folder)
+    assert (err.value.field, err.value.value) == ("training.seed", "two")
 
 
 @pytest.fixture(scope="module")
@@ -264,6 +300,12 @@ def test_submit_scores_the_draft_with_both_engines_and_renders_a_leaderboard(tin
     }
     drafts = {r["cell"]["draft"] for r in records}
     assert drafts == {"base", "kd-offline-gsm8k-t0.0", "sub-tiny-draft"}
+    # In the tables a submission's method is "submission", whatever it states: no claim takes it.
+    rows = prompt_rows(records).drop_duplicates("draft").set_index("draft")
+    assert rows.loc["sub-tiny-draft", ["method", "draft_origin"]].tolist() == ["submission"] * 2
+    assert rows.loc["kd-offline-gsm8k-t0.0", ["method", "draft_origin"]].tolist() == [
+        "offline", "bundle",
+    ]  # fmt: skip
     empirical = {r["cell"]["draft"] for r in records if r["cell"]["engine"] == "empirical"}
     assert empirical == {"base", "sub-tiny-draft"}
     assert result.ran == result.cells == len(records)

@@ -1,4 +1,5 @@
-"""The report's figures: each a function of the seed-averaged per-prompt table, returning PNG bytes.
+"""The report's figures: each a function of the seed-averaged per-prompt table (or of the typed
+records, :class:`suite.records.ResultRecord`), returning PNG bytes.
 
 A figure whose data are absent returns None, so the report can say so instead of drawing an empty
 frame. Drawing is deterministic (see :mod:`suite.report.plotting`); a low dpi and a 256-colour
@@ -13,8 +14,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Rectangle
 
+from suite.records import EMPIRICAL, ResultRecord
 from suite.report.plotting import (
-    MAX_CHARS,
     METRICS,
     SEED,
     draft_order,
@@ -29,6 +30,7 @@ from suite.report.plotting import (
     summarize,
     tau_label,
 )
+from suite.tables import draft_columns, token_char_buckets
 
 
 @png_figure
@@ -95,8 +97,8 @@ def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
     if part.empty or part["decode_temperature"].nunique() < 2:
         return None
     datasets = sorted(part["dataset"].unique())
-    drafts = draft_order(part["draft"])
-    styles = draft_styles(drafts)
+    drafts = draft_order(part)
+    styles = draft_styles(part)
     fig, axes = plt.subplots(
         len(datasets), 2, figsize=(10, 2.8 * len(datasets)), squeeze=False, layout="constrained"
     )
@@ -188,7 +190,8 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
         len(panels), 1, figsize=(9, 3.2 * len(panels)), squeeze=False, layout="constrained"
     )
     for ax, (dataset, sub) in zip(axes[:, 0], panels, strict=True):
-        drafts = draft_order(sub["draft"])
+        drafts = draft_order(sub)
+        recipes = set(sub.loc[sub["recipe"].astype(bool), "draft"])
         colors = dict(zip(drafts, sns.color_palette("Paired", len(drafts)), strict=True))
         taus = sorted(sub["decode_temperature"].unique())
         stats = summarize(sub, ["draft", "decode_temperature"], "speedup")
@@ -205,7 +208,7 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
                 capsize=2,
                 color=colors[draft],
                 label=draft,
-                hatch="//" if "recipe" in draft else None,
+                hatch="//" if draft in recipes else None,
                 edgecolor="white",
             )
         ax.set_xticks(range(len(taus)), [tau_label(t) for t in taus])
@@ -219,30 +222,32 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
 
 
 @png_figure
-def position_acceptance(records: list[dict]) -> plt.Figure | None:
+def position_acceptance(records: list[ResultRecord]) -> plt.Figure | None:
     """Empirical share of drafted tokens accepted at each draft position, per draft and τ_dec."""
     rows = [
         {
-            "family": r["cell"]["family"],
-            "draft": r["cell"]["draft"],
-            "decode_temperature": r["cell"]["decode_temperature"],
+            "family": r.cell.family,
+            "draft": r.cell.draft,
+            "decode_temperature": r.cell.decode_temperature,
             "position": i + 1,
             "acceptance": float(v),
         }
+        | draft_columns(r.cell.draft, r.facts)
         for r in records
-        if r["cell"]["engine"] == "empirical"
-        for i, v in enumerate(r["result"].get("position_acceptance") or [])
-        if v is not None
+        if r.engine == EMPIRICAL
+        for i, v in enumerate(r.result.position_acceptance)
+        if np.isfinite(v)
     ]
     if not rows:
         return None
+    facts = pd.DataFrame(rows).drop_duplicates("draft")
     keys = ["family", "decode_temperature", "draft", "position"]
     data = pd.DataFrame(rows).groupby(keys, as_index=False)["acceptance"].mean()
     # One panel per family and τ_dec: drafts of different families may share a name.
     panels = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
     several = data["family"].nunique() > 1
-    drafts = draft_order(data["draft"])
-    styles = draft_styles(drafts)
+    drafts = draft_order(facts)
+    styles = draft_styles(facts)
     ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
@@ -311,30 +316,10 @@ def engine_agreement(agreement: dict) -> plt.Figure | None:
     return fig
 
 
-def _token_char_buckets(records: list[dict]) -> pd.DataFrame:
-    sums: dict[tuple[str, int], list[float]] = {}
-    for rec in records:
-        cell = rec["cell"]
-        if cell["engine"] != "analytic" or cell["draft"] != "base":
-            continue
-        for chars, (beta_sum, count) in (
-            rec["result"].get("acceptance_by_token_chars") or {}
-        ).items():
-            s = sums.setdefault((cell["dataset"], min(int(chars), MAX_CHARS)), [0.0, 0])
-            s[0] += beta_sum
-            s[1] += count
-    rows = [
-        {"dataset": d, "chars": c, "beta": s / n, "count": n}
-        for (d, c), (s, n) in sorted(sums.items())
-        if n
-    ]
-    return pd.DataFrame(rows)
-
-
 @png_figure
-def token_length(records: list[dict]) -> plt.Figure | None:
+def token_length(records: list[ResultRecord]) -> plt.Figure | None:
     """Mean β by token length in characters (base draft, analytic), with the tokens per bucket."""
-    data = _token_char_buckets(records)
+    data = token_char_buckets(records)
     if data.empty:
         return None
     fig, (top, bottom) = plt.subplots(
@@ -355,8 +340,8 @@ def token_length(records: list[dict]) -> plt.Figure | None:
     top.set_ylabel("mean β")
     top.set_ylim(-0.02, 1.02)
     side_legend(top, *top.get_legend_handles_labels(), "dataset")
-    ticks = sorted(data["chars"].unique())
-    bottom.set_xticks(ticks, [f"{t}+" if t == MAX_CHARS else str(t) for t in ticks])
+    ticks = data.drop_duplicates("chars").sort_values("chars")
+    bottom.set_xticks(ticks["chars"], ticks["label"])
     bottom.set_xlabel("token length (characters)")
     bottom.set_ylabel("tokens")
     return fig

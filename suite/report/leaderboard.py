@@ -2,8 +2,9 @@
 
 At each τ_dec the submission is compared with the best bundled draft there (highest mean α) and
 with the base draft, on the same prompts (seeds averaged within a prompt): a two-sided Wilcoxon
-signed-rank test of per-prompt α, as everywhere in the suite. Only results holding ``sub-*``
-drafts get a leaderboard; the claims never see them (method "submission", leaderboard study).
+signed-rank test of per-prompt α, as everywhere in the suite. Only results holding submitted
+drafts (facts of origin "submission") get a leaderboard; the claims never see them (method
+"submission" in the tables, and only the leaderboard study holds them).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from suite import stats
+from suite.drafts import BASE, SUBMISSION
 from suite.report.plotting import METRICS, draw_band, png_figure, summarize, tau_label
 from suite.report.views import interval, number, pvalue
 from suite.tables import matrix, seed_means
 
-SUBMISSION = "submission"
 HIGHLIGHT = "tab:red"
 
 
@@ -55,7 +56,7 @@ def build(rows: pd.DataFrame, submission: dict | None = None) -> dict | None:
     if rows.empty:
         return None
     frame = seed_means(rows)
-    subs = sorted(frame.loc[frame["method"] == SUBMISSION, "draft"].unique())
+    subs = sorted(frame.loc[frame["draft_origin"] == SUBMISSION, "draft"].unique())
     if not subs:
         return None
     tables = []
@@ -66,15 +67,16 @@ def build(rows: pd.DataFrame, submission: dict | None = None) -> dict | None:
                 continue
             entries = []
             for tau, at in part.groupby("decode_temperature", sort=True):
-                bundled = at[at["method"] != SUBMISSION]
+                bundled = at[at["draft_origin"] != SUBMISSION]
                 means = bundled.groupby("draft")["alpha"].mean().dropna()
                 best = None if means.empty else sorted(means.index, key=lambda d: -means[d])[0]
+                base = sorted(bundled.loc[bundled["method"] == BASE, "draft"].unique())
                 entries.append(
                     {
                         "decode_temperature": float(tau),
                         "submission": _metrics(at, sub),
                         "best": _metrics(at, best),
-                        "base": _metrics(at, "base"),
+                        "base": _metrics(at, base[0] if base else None),
                         "test": _paired(at, sub, best),
                     }
                 )
@@ -145,6 +147,8 @@ def view(board: dict) -> dict:
         ("training", training.get("method")),
         ("τ_kd", number(training.get("kd_temperature"), 2)),
         ("training data", training.get("data")),
+        ("KD dataset", training.get("dataset")),
+        ("training seed", training.get("seed")),
         ("license", meta.get("license")),
         ("description", meta.get("description")),
         ("sha256", meta.get("sha256")),
@@ -163,7 +167,7 @@ def figure(frame: pd.DataFrame) -> plt.Figure | None:
     engine = "analytic"
     if part.empty:
         part, engine = frame[frame["engine"] == "empirical"], "empirical"
-    if part.empty or SUBMISSION not in set(part["method"]):
+    if part.empty or SUBMISSION not in set(part["draft_origin"]):
         return None
     datasets = sorted(part["dataset"].unique())
     fig, axes = plt.subplots(
@@ -177,11 +181,11 @@ def figure(frame: pd.DataFrame) -> plt.Figure | None:
             ax = axes[row, col]
             summary = summarize(sub, ["draft", "decode_temperature"], metric)
             for draft, s in summary.groupby("draft", sort=True):
-                method = sub.loc[sub["draft"] == draft, "method"].iloc[0]
-                if method == SUBMISSION:
+                facts = sub.loc[sub["draft"] == draft].iloc[0]
+                if facts["draft_origin"] == SUBMISSION:
                     handles[draft] = draw_band(ax, s, "decode_temperature", HIGHLIGHT, draft)
                     handles[draft].set_linewidth(2.5)
-                elif draft == "base":
+                elif facts["method"] == BASE:
                     (handles["base"],) = ax.plot(
                         s["decode_temperature"], s["mean"], color="0.25", lw=1.2, ls="--"
                     )

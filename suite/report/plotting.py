@@ -20,14 +20,11 @@ import pandas as pd
 import seaborn as sns
 from PIL import Image
 
-from suite.tables import draft_info
-
 DPI = 90
 SEED = 0
 N_BOOT = 1000
 METRICS = {"alpha": "α (acceptance rate)", "speedup": "γ (projected if analytic)"}
 OUT_OF_RANGE = 1.0  # the paper distils and decodes at τ ≤ 1; above is "out of range"
-MAX_CHARS = 12  # token lengths from here on share one bucket ("12+")
 
 
 def png(fig: plt.Figure) -> bytes:
@@ -93,17 +90,27 @@ def tau_label(value: float) -> str:
     return f"{value:g}"
 
 
-def draft_order(drafts) -> list[str]:
-    return sorted(set(drafts), key=lambda d: (d != "base", "recipe" not in d, d))
+def _drafts(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per draft of a per-prompt table: its method, τ_kd and recipe flag, by label."""
+    return frame.drop_duplicates("draft").set_index("draft")[["method", "kd_temperature", "recipe"]]
 
 
-def draft_styles(drafts: list[str]) -> dict[str, dict]:
+def draft_order(frame: pd.DataFrame) -> list[str]:
+    """The base draft first, then recipe drafts, then the others, each by label."""
+    drafts = _drafts(frame)
+    return sorted(
+        drafts.index,
+        key=lambda d: (drafts.at[d, "method"] != "base", not drafts.at[d, "recipe"], d),
+    )
+
+
+def draft_styles(frame: pd.DataFrame) -> dict[str, dict]:
     """Colour by τ_kd (base black, recipe red), line style by method: legible with many drafts."""
-    infos = {d: draft_info(d) for d in drafts}
-    taus = sorted({i["kd_temperature"] for i in infos.values() if np.isfinite(i["kd_temperature"])})
+    drafts = _drafts(frame)
+    taus = sorted(set(drafts["kd_temperature"].dropna()))
     shades = dict(zip(taus, sns.color_palette("viridis", max(len(taus), 1)), strict=False))
     styles = {}
-    for draft, info in infos.items():
+    for draft, info in drafts.iterrows():
         if info["method"] == "base":
             color = "black"
         elif info["recipe"]:

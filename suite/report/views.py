@@ -12,6 +12,7 @@ from typing import Any
 
 from suite.claims import Decision
 from suite.claims.model import INCONCLUSIVE, NOT_REPRODUCED, NOT_RUN, REPRODUCED
+from suite.records import EMPIRICAL, ResultRecord
 
 BADGES = {
     REPRODUCED: "ok",
@@ -250,31 +251,30 @@ def _clip(text: Any) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + " […]"
 
 
-def examples(records: list[dict], limit: int = MAX_EXAMPLES) -> list[dict]:
+def examples(records: list[ResultRecord], limit: int = MAX_EXAMPLES) -> list[dict]:
     """A few generations, spread over (dataset, τ_dec) groups, in a fixed order."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
-    for rec in sorted(records, key=lambda r: r["key"]):
-        cell = rec["cell"]
-        if cell["engine"] != "empirical":
+    for rec in sorted(records, key=lambda r: r.key):
+        cell = rec.cell
+        if cell.engine != EMPIRICAL:
             continue
-        for p in rec["result"].get("per_prompt") or []:
-            spec, target = p.get("speculative") or {}, p.get("target") or {}
-            groups[(cell["dataset"], cell["decode_temperature"])].append(
+        for p in rec.result.prompts:
+            e = p.empirical
+            spec, target = e.speculative, e.target
+            groups[(cell.dataset, cell.decode_temperature)].append(
                 {
-                    "dataset": cell["dataset"],
-                    "prompt": p.get("id", ""),
-                    "draft": cell["draft"],
-                    "decode_temperature": value_text(float(cell["decode_temperature"])),
-                    "num_draft_tokens": cell["num_draft_tokens"],
-                    "seed": value_text(p.get("seed")),
-                    "acceptance": number(p.get("judged_acceptance_rate")),
-                    "identical": bool(p.get("identical")),
-                    "speculative": _clip(spec.get("text")),
-                    "speculative_finish": f"{spec.get('tokens', '?')} tokens, "
-                    f"{spec.get('finish_reason', '?')}",
-                    "target": _clip(target.get("text")),
-                    "target_finish": f"{target.get('tokens', '?')} tokens, "
-                    f"{target.get('finish_reason', '?')}",
+                    "dataset": cell.dataset,
+                    "prompt": p.prompt,
+                    "draft": cell.draft,
+                    "decode_temperature": value_text(float(cell.decode_temperature)),
+                    "num_draft_tokens": cell.num_draft_tokens,
+                    "seed": value_text(e.seed),
+                    "acceptance": number(p.alpha),
+                    "identical": e.identical,
+                    "speculative": _clip(spec.text),
+                    "speculative_finish": f"{spec.tokens} tokens, {spec.finish_reason or '?'}",
+                    "target": _clip(target.text),
+                    "target_finish": f"{target.tokens} tokens, {target.finish_reason or '?'}",
                 }
             )
     out: list[dict] = []
@@ -286,34 +286,30 @@ def examples(records: list[dict], limit: int = MAX_EXAMPLES) -> list[dict]:
     return out
 
 
-def provenance(records: list[dict], header: dict) -> dict:
+def provenance(records: list[ResultRecord], header: dict) -> dict:
     """Where the numbers came from: code, packages, machine, models, seeds and time spent."""
     commits, dirty, hardware, models = set(), False, [], {}
     packages: dict[str, set] = defaultdict(set)
     seconds = {"analytic": 0.0, "empirical": 0.0}
     finished = []
-    for rec in records:
-        prov = rec.get("provenance") or {}
-        if prov.get("git_commit"):
-            commits.add(prov["git_commit"])
-        dirty = dirty or bool(prov.get("git_dirty"))
-        for name, version in (prov.get("packages") or {}).items():
-            packages[name].add(str(version))
-        if prov.get("hardware") and prov["hardware"] not in hardware:
-            hardware.append(prov["hardware"])
-        for role, ref in (prov.get("models") or {}).items():
-            models[(role, ref.get("location", ""))] = ref.get("sha256", "")
-        timing = rec.get("timing") or {}
-        keys = ("sample_seconds", "score_seconds")
-        if rec["cell"]["engine"] == "empirical":
-            keys = ("speculative_seconds", "baseline_seconds")
-        engine = rec["cell"]["engine"]
-        seconds[engine] = seconds.get(engine, 0.0) + sum(float(timing.get(k) or 0.0) for k in keys)
-        if timing.get("finished_at"):
-            finished.append(timing["finished_at"])
     engines = defaultdict(int)
     for rec in records:
-        engines[rec["cell"]["engine"]] += 1
+        engine = rec.engine
+        engines[engine] += 1
+        prov = rec.provenance
+        if prov is not None:
+            if prov.git_commit:
+                commits.add(prov.git_commit)
+            dirty = dirty or bool(prov.git_dirty)
+            for name, version in prov.packages.items():
+                packages[name].add(str(version))
+            if prov.hardware and dict(prov.hardware) not in hardware:
+                hardware.append(dict(prov.hardware))
+            for role, ref in prov.models.items():
+                models[(role, ref.location or "")] = ref.sha256
+        seconds[engine] = seconds.get(engine, 0.0) + rec.timing.seconds(engine)
+        if rec.timing.finished_at:
+            finished.append(rec.timing.finished_at)
     return {
         "profile": header.get("profile"),
         "studies": header.get("studies", []),
@@ -321,7 +317,7 @@ def provenance(records: list[dict], header: dict) -> dict:
         "git_dirty": dirty,
         "packages": {k: ", ".join(sorted(v)) for k, v in sorted(packages.items())},
         "hardware": hardware,
-        "seeds": sorted({rec["cell"]["seed"] for rec in records}),
+        "seeds": sorted({rec.cell.seed for rec in records}),
         "models": [
             {"role": role, "location": loc, "sha256": sha}
             for (role, loc), sha in sorted(models.items())
