@@ -8,11 +8,8 @@ and is our decoder at least as fast as the library users would otherwise reach f
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -32,6 +29,7 @@ from suite.bench_pairs import choose_pair
 from suite.decoding import autoregressive_generate, speculative_generate
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.timing import machine_info, model_info, write_json_atomic
 
 METHODS = ("target", "speculative", "assisted")
 PROMPT_TASKS = ("gsm8k", "alpaca")
@@ -312,44 +310,6 @@ def summarize(runs: list[Run], temperature: float, cost, k: int) -> dict:
         "speedup_predicted_with_verify_cost": mal / (verify_cost + k * cost.cost_ratio),
         "runs": [asdict(r) for r in runs],
     }
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "dtype": "float32",
-    }
-
-
-def model_info(model) -> dict:
-    return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "config": model.config.to_diff_dict(),
-    }
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Readers of ``latest.json`` never see half a file: write beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 COLUMNS = (  # header, width, value of a temperature row

@@ -22,6 +22,7 @@ from suite.profiles import load_profile
 from suite.runner import run_plan
 from suite.store import without_timing
 from suite.studies import Plan, load_studies, plan_studies
+from suite.timing import machine_info, write_json_atomic
 
 RAY_WORKERS = 2
 ENGINES = ("empirical",)
@@ -65,7 +66,6 @@ def _records(folder: Path) -> list[dict]:
 
 def compare(args) -> int:
     """Run both executors into temporary folders, check the records agree, write the JSON."""
-    from suite.bench import machine_info, write_json_atomic
     from suite.ray_executor import require_ray, start
 
     ray = require_ray()
