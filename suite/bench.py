@@ -45,8 +45,9 @@ NOTES = [
     "Assisted generation's acceptance is derived from forward-hook counts: steps = target "
     "forwards, proposed = draft forwards, accepted = tokens - steps.",
     f"c is timed with {TIMER} at the mean decoding context (prompt + max_new_tokens/2), per "
-    "draft after each temperature's warmup: the median over blocked repeats of alternating "
-    "target and draft rounds (cost_ratio.timer).",
+    "draft after each temperature's warmup: in alternating target/draft rounds, the ratio of "
+    "the two block medians per round; c is the median of those ratios (cost_ratio.timer). "
+    "target_seconds and draft_seconds are the medians over all blocks.",
     "Per prompt, the target and every (draft, K) of ours and assisted generation run once, in a "
     "seeded shuffled order; one untimed warmup of the target and of each draft's two methods "
     "per temperature.",
@@ -100,10 +101,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "little from more, and a busy 2-core machine makes more threads erratic); 0 keeps torch's",
     )
     parser.add_argument(
+        "--cost-rounds",
+        type=int,
+        default=30,
+        help="c: alternating target/draft rounds of blocked timing; c is the median ratio",
+    )
+    parser.add_argument(
         "--cost-run-time",
         type=float,
-        default=0.2,
-        help="seconds of blocked timing per model and round when measuring c (default 0.2)",
+        default=0.02,
+        help="c: seconds of blocked timing per model and round (default 0.02)",
     )
     parser.add_argument(
         "--executor-compare",
@@ -127,6 +134,7 @@ def _check_args(args) -> None:
     check_positive_int(args.seed, "--seed", minimum=0)
     check_positive_int(args.threads, "--threads", minimum=0)
     check_positive_int(args.limit_cells, "--limit-cells", minimum=0)
+    check_positive_int(args.cost_rounds, "--cost-rounds")
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
     if not args.cost_run_time > 0:
@@ -200,7 +208,11 @@ def build_result(pair: Pair, prompts, prompt_note: str, rows: list[dict], args) 
         "seed": args.seed,
         "prompt_seeds": [prompt_seed(args.seed, i) for i in range(len(prompts))],
         "temperatures": list(args.temperatures),
-        "cost_timer": {"name": TIMER, "min_run_time": args.cost_run_time},
+        "cost_timer": {
+            "name": TIMER,
+            "rounds": args.cost_rounds,
+            "min_run_time": args.cost_run_time,
+        },
         "assisted_generation": {
             "draft_generation_config": {str(k): assistant_settings(k) for k in ks},
             "generate_kwargs": {

@@ -39,7 +39,7 @@ class DraftChoice:
     lacking: list[str] = field(default_factory=list)
 
     def folders(self) -> dict[str, Path]:
-        return {"base": self.base, "best-kd": self.best_kd}
+        return {"base": self.base, "best KD": self.best_kd}
 
     def record(self) -> dict:
         return {

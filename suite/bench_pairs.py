@@ -108,12 +108,12 @@ def _label(folder: Path, taken: dict) -> str:
     return folder.name if folder.name not in taken else str(folder)
 
 
-def load_drafts(folders: dict[str, Path]) -> tuple[dict[str, object], dict[str, dict]]:
-    """Load ``role -> folder``; returns ``label -> model`` and ``label -> facts`` for the JSON."""
+def load_drafts(folders: list[tuple[str, Path]]) -> tuple[dict[str, object], dict[str, dict]]:
+    """Load ``(role, folder)`` pairs; returns ``label -> model`` and ``label -> facts``."""
     from suite.models import load_causal_lm
 
     models, facts = {}, {}
-    for role, folder in folders.items():
+    for role, folder in folders:
         label = _label(Path(folder), models)
         models[label] = load_causal_lm(folder)
         training = read_training(folder) or {}
@@ -129,8 +129,7 @@ def _given(args) -> Pair:
     target_dir = Path(args.target) if args.target is not None else REFERENCE_FAMILY / "target"
     if not target_dir.is_dir():
         raise ValueError(f"no target folder {target_dir}; pass --target")
-    folders = {f"given {i + 1}": Path(folder) for i, folder in enumerate(args.draft)}
-    drafts, facts = load_drafts(folders)
+    drafts, facts = load_drafts([("given", Path(folder)) for folder in args.draft])
     info = {"kind": "given", "target_path": str(target_dir), "drafts": facts}
     if (target_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(target_dir)
@@ -164,7 +163,7 @@ def _bundled(family_dir: Path | None = None) -> Pair:
             f"no bundled pair in {family_dir}; pass --target and --draft, or --random-pair"
         )
     choice = choose_drafts(family_dir)
-    drafts, facts = load_drafts(choice.folders())
+    drafts, facts = load_drafts(list(choice.folders().items()))
     info = {"kind": "reference", "target": f"{family_dir.name}/target", "drafts": facts}
     info["selection"] = choice.record()
     target = load_causal_lm(family_dir / "target")

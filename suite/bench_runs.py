@@ -240,7 +240,11 @@ def time_temperature(pair, prompts, temperature, args, counter) -> tuple[list[Ru
     context = round(statistics.fmean(len(p) for p in prompts)) + args.max_new_tokens // 2
     costs = {
         label: blocked_cost_ratio(
-            pair.target, draft, context_tokens=context, min_run_time=args.cost_run_time
+            pair.target,
+            draft,
+            context_tokens=context,
+            min_run_time=args.cost_run_time,
+            rounds=args.cost_rounds,
         )
         for label, draft in pair.drafts.items()
     }

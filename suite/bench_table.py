@@ -28,7 +28,7 @@ LEGEND = (
     "(1-α*^(K+1))/(1-α*). γ meas = target/ours (* the best K of that draft and τ); γ pred =",
     "MAL(α*)/(K·c+1); γ HF = target/assisted; HF/ours = assisted/ours; verify× = our K+1-token",
     "verify forward / one-token forward; γ pred' = MAL(α*)/(verify× + K·c); c is the median of",
-    "blocked repeats (torch.utils.benchmark).",
+    "draft/target ratios of blocked repeats in alternating rounds (torch.utils.benchmark).",
 )
 
 
