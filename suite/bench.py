@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,7 +42,8 @@ DEFAULT_KS = (1, 2, 3, 4, 6, 8)
 NOTES = [
     "ms_per_token is the outer wall time of each call divided by the tokens it emitted; "
     "speedup_measured (target/ours), speedup_assisted (target/assisted) and assisted_over_ours "
-    "are quotients of the totals. Every row of one τ_dec shares the same target runs.",
+    "are quotients of the totals. Every row of one τ_dec shares the same target runs, stored "
+    "once in target_runs; c per draft and τ_dec with its timer's details is in cost_ratios.",
     "Assisted generation's acceptance is derived from forward-hook counts: steps = target "
     "forwards, proposed = draft forwards, accepted = tokens - steps.",
     f"c is timed with {TIMER} at the mean decoding context (prompt + max_new_tokens/2), per "
@@ -163,20 +165,23 @@ def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
     return make_prompts(args.prompts, vocab, args.seed), note
 
 
-def measure(pair: Pair, prompts, args) -> list[dict]:
-    """Every τ_dec, draft and K timed; one row each, the best K of each draft and τ marked."""
+def measure(pair: Pair, prompts, args) -> dict:
+    """Every τ_dec, draft and K timed: a row each, the target's runs and c once per τ_dec."""
     verbosity = transformers.logging.get_verbosity()
     transformers.logging.set_verbosity_error()  # per-call flag warnings would bury the table
     counter = ForwardCounter(pair.target, pair.drafts.values())
-    rows = []
+    measured = {"rows": [], "target_runs": {}, "cost_ratios": {label: {} for label in pair.drafts}}
     try:
         for tau in args.temperatures:
             runs, costs = time_temperature(pair, prompts, tau, args, counter)
-            rows += sweep_rows(runs, tau, costs, args.num_draft_tokens, pair.drafts)
+            measured["rows"] += sweep_rows(runs, tau, costs, args.num_draft_tokens, pair.drafts)
+            measured["target_runs"][str(tau)] = [asdict(r) for r in runs if r.method == "target"]
+            for label, cost in costs.items():
+                measured["cost_ratios"][label][str(tau)] = cost
     finally:
         counter.close()
         transformers.logging.set_verbosity(verbosity)
-    return rows
+    return measured
 
 
 def _pair_record(pair: Pair, prompt_note: str) -> dict:
@@ -191,14 +196,12 @@ def _pair_record(pair: Pair, prompt_note: str) -> dict:
     }
 
 
-def build_result(pair: Pair, prompts, prompt_note: str, rows: list[dict], args) -> dict:
-    ks, n = args.num_draft_tokens, args.max_new_tokens
+def build_result(pair: Pair, prompts, prompt_note: str, measured: dict, args) -> dict:
+    ks, n, rows = args.num_draft_tokens, args.max_new_tokens, measured["rows"]
     best = best_k(rows, ks)
     for row in rows:
-        row["best_k"] = (
-            best[row["draft"]][str(row["temperature"])]["num_draft_tokens"]
-            == row["num_draft_tokens"]
-        )
+        chosen = best[row["draft"]][str(row["temperature"])]["num_draft_tokens"]
+        row["best_k"] = row["num_draft_tokens"] == chosen
     result = {
         "pair": _pair_record(pair, prompt_note),
         "num_draft_tokens": ks,
@@ -222,6 +225,8 @@ def build_result(pair: Pair, prompts, prompt_note: str, rows: list[dict], args) 
         "notes": list(NOTES),
         "best_num_draft_tokens": best,
         "headline": headline(best),
+        "cost_ratios": measured["cost_ratios"],
+        "target_runs": measured["target_runs"],
         "rows": rows,
     }
     if pair.target.config.eos_token_id is not None:
@@ -253,13 +258,13 @@ def run(args, pair: Pair | None = None) -> int:
     prompts, prompt_note = _prompts(pair, args)
     started = datetime.now(UTC)
     load_before = os.getloadavg()
-    rows = measure(pair, prompts, args)
+    measured = measure(pair, prompts, args)
     machine = machine_info() | {
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
     }
     result = {"started_utc": started.isoformat(), "machine": machine}
-    result |= build_result(pair, prompts, prompt_note, rows, args)
+    result |= build_result(pair, prompts, prompt_note, measured, args)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     write_json_atomic(args.out / f"bench-{stamp}.json", result)
     write_json_atomic(args.out / "latest.json", result)

@@ -81,7 +81,8 @@ def _projections(methods: dict, cost: dict, k: int) -> dict:
 
 def summarize(runs: list[Run], temperature: float, cost: dict, k: int, draft: str) -> dict:
     """One row: the target's runs and one draft's runs at one K, with the ratios the issue asks
-    for, all computed from the stored numbers."""
+    for, all computed from the stored numbers. The row keeps the draft's runs; the target's,
+    shared by every row of the τ_dec, and the timer's details of c are stored once beside."""
     methods = {}
     for method in METHODS:
         mine = sorted((r for r in runs if r.method == method), key=lambda r: r.prompt_index)
@@ -99,7 +100,7 @@ def summarize(runs: list[Run], temperature: float, cost: dict, k: int, draft: st
         "draft": draft,
         "num_draft_tokens": k,
         "temperature": temperature,
-        "cost_ratio": cost,
+        "cost_ratio": {key: value for key, value in cost.items() if key != "timer"},
         "methods": methods,
         "speedup_measured": a / b,
         "speedup_measured_median": statistics.median(per_prompt),
@@ -111,7 +112,7 @@ def summarize(runs: list[Run], temperature: float, cost: dict, k: int, draft: st
             "ours_at_least_as_fast_as_assisted": c / b >= 1.0,
         },
         **projections,
-        "runs": [asdict(r) for r in runs],
+        "runs": [asdict(r) for r in runs if r.method != "target"],  # the target's: target_runs
     }
 
 

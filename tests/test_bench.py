@@ -102,7 +102,8 @@ def test_json_records_setup_machine_and_pair(result):
 
 def test_cost_ratio_is_the_median_of_paired_blocked_rounds(result):
     for row in result["rows"]:
-        cost = row["cost_ratio"]
+        cost = result["cost_ratios"][row["draft"]][str(row["temperature"])]
+        assert row["cost_ratio"] == {k: v for k, v in cost.items() if k != "timer"}
         timer = cost["timer"]
         assert timer["name"] == "torch.utils.benchmark.Timer.blocked_autorange"
         assert timer["min_run_time"] == 0.005 and timer["rounds"] == 3
@@ -116,9 +117,13 @@ def test_cost_ratio_is_the_median_of_paired_blocked_rounds(result):
     assert result["cost_timer"]["name"] == "torch.utils.benchmark.Timer.blocked_autorange"
 
 
+def _all_runs(result, row):
+    return result["target_runs"][str(row["temperature"])] + row["runs"]
+
+
 def test_every_method_emits_max_new_tokens_and_counts_its_forwards(result):
     for row in result["rows"]:
-        runs = {r["method"]: r for r in row["runs"]}
+        runs = {r["method"]: r for r in _all_runs(result, row)}
         assert set(runs) == set(bench.METHODS)
         for run in runs.values():
             assert run["tokens"] == N
@@ -135,19 +140,22 @@ def test_every_method_emits_max_new_tokens_and_counts_its_forwards(result):
             assert 0 <= run["accepted"] <= run["proposed"]
 
 
-def test_rows_of_one_temperature_share_the_target_runs(result):
-    for tau in result["temperatures"]:
-        targets = [
-            [r for r in row["runs"] if r["method"] == "target"] for row in _rows(result, tau=tau)
-        ]
-        assert all(t == targets[0] for t in targets)
+def test_rows_store_their_draft_runs_and_the_target_runs_once_per_temperature(result):
+    assert list(result["target_runs"]) == ["0.0", "1.0"]
+    for row in result["rows"]:
+        assert {r["method"] for r in row["runs"]} == {"speculative", "assisted"}
+        assert {(r["draft"], r["num_draft_tokens"]) for r in row["runs"]} == {
+            (row["draft"], row["num_draft_tokens"])
+        }
+    for runs in result["target_runs"].values():
+        assert [r["method"] for r in runs] == ["target"] * result["prompts"]
 
 
 def test_ratios_are_quotients_of_the_stored_times(result):
     for row in result["rows"]:
         methods, k = row["methods"], row["num_draft_tokens"]
         for name, entry in methods.items():
-            runs = [r for r in row["runs"] if r["method"] == name]
+            runs = [r for r in _all_runs(result, row) if r["method"] == name]
             assert entry["total_seconds"] == pytest.approx(sum(r["seconds"] for r in runs))
             assert entry["tokens"] == sum(r["tokens"] for r in runs)
             assert entry["ms_per_token"] == pytest.approx(
