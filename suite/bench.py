@@ -76,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
+    _add_pair_arguments(parser)
+    _add_timing_arguments(parser)
+
+
+def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target", type=Path, help="save_pretrained folder of the target (with --draft)"
     )
@@ -95,6 +100,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle",
     )
+
+
+def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
