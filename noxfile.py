@@ -44,8 +44,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Per-token wall time: target alone, our decoder, transformers' assisted generation; then
-    the quick profile's empirical cells in-process versus on local Ray with two workers."""
+    """Per-token wall time: target alone, our decoder, transformers' assisted generation, for the
+    base and the best KD draft over a sweep of K; then the quick profile's empirical cells
+    in-process versus on local Ray with two workers."""
     _install(session, "ray")
     session.run("python", "-m", "suite", "bench", "--out", "results/bench", *session.posargs)
     session.run("python", "-m", "suite", "bench", "--executor-compare", "--out", "results/bench")

@@ -1,425 +1,126 @@
 """Wall time per emitted token: the target alone, our speculative decoder, transformers' assisted
-generation, on one target/draft pair at batch size 1.
+generation, at batch size 1, for the base draft and the best KD draft over a sweep of K.
 
-Two questions: does the measured speedup γ match the projection from α, K and c (DESIGN section 5),
-and is our decoder at least as fast as the library users would otherwise reach for?
+Three questions: does the measured speedup γ match the projection from α, K and c (DESIGN
+section 5), which K pays best for each draft, and is our decoder at least as fast as the library
+users would otherwise reach for?
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import statistics
-import tempfile
-import time
-from dataclasses import asdict, dataclass
+import sys
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import torch
 import transformers
 
-from suite.acceptance import (
-    mean_accepted_length,
-    measure_cost_ratio,
-    projected_speedup,
-    prompt_seed,
+from suite.acceptance import prompt_seed
+from suite.bench_drafts import NoKDDraft
+from suite.bench_pairs import Pair, choose_pair
+from suite.bench_runs import (
+    METHODS,
+    PROMPT_LENGTHS,
+    ForwardCounter,
+    assistant_settings,
+    assisted_kwargs,
+    make_prompts,
+    time_temperature,
 )
-from suite.bench_pairs import choose_pair
-from suite.decoding import autoregressive_generate, speculative_generate
+from suite.bench_summary import best_k, headline, sweep_rows
+from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.timing import TIMER, machine_info, model_info, write_json_atomic
 
-METHODS = ("target", "speculative", "assisted")
+__all__ = ["METHODS", "add_arguments", "machine_info", "main", "run", "write_json_atomic"]
 PROMPT_TASKS = ("gsm8k", "alpaca")
-PROMPT_LENGTHS = (16, 32)
-
-
-@dataclass(frozen=True)
-class Run:
-    """One timed generation; forward counts come from hooks, the same for every method."""
-
-    method: str
-    prompt_index: int
-    seed: int
-    tokens: int
-    seconds: float
-    target_forwards: int
-    draft_forwards: int
-    steps: int
-    proposed: int
-    accepted: int
-    judged: int | None = None
-    target_seconds: float | None = None
-    draft_seconds: float | None = None
-    tokens_match_target: bool | None = None
-    tokens_match_speculative: bool | None = None
-
-    @property
-    def ms_per_token(self) -> float:
-        return 1000.0 * self.seconds / self.tokens
-
-
-class ForwardCounter:
-    """Forward calls of target and draft: our only window into assisted generation's steps."""
-
-    def __init__(self, target, draft):
-        self.target = self.draft = 0
-        self._handles = [
-            target.register_forward_pre_hook(lambda *_: self._bump("target")),
-            draft.register_forward_pre_hook(lambda *_: self._bump("draft")),
-        ]
-
-    def _bump(self, name: str) -> None:
-        setattr(self, name, getattr(self, name) + 1)
-
-    def read(self) -> tuple[int, int]:
-        return self.target, self.draft
-
-    def close(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-
-
-def make_prompts(count: int, vocab_size: int, seed: int, lengths=PROMPT_LENGTHS) -> list[list[int]]:
-    """Random token prompts: random models have no text, and the decoders see only ids."""
-    rng = np.random.default_rng(np.random.SeedSequence((seed, 0x50524F4D)))
-    return [
-        rng.integers(0, vocab_size, size=int(rng.integers(lengths[0], lengths[1] + 1))).tolist()
-        for _ in range(count)
-    ]
-
-
-def configure_assistant(draft, num_draft_tokens: int) -> dict:
-    """Fix K for assisted generation where transformers reads it: the draft's generation_config.
-
-    ``AssistedCandidateGenerator`` copies ``num_assistant_tokens``, its schedule and the
-    confidence threshold from the assistant's config; a threshold of 0 (falsy) adds no
-    ``ConfidenceCriteria`` and skips the threshold's adaptation, so drafting never stops early.
-    """
-    settings = {
-        "num_assistant_tokens": num_draft_tokens,
-        "num_assistant_tokens_schedule": "constant",
-        "assistant_confidence_threshold": 0.0,
-    }
-    for key, value in settings.items():
-        setattr(draft.generation_config, key, value)
-    return settings
-
-
-def assisted_kwargs(temperature: float, max_new_tokens: int, settings: dict) -> dict:
-    kwargs = {
-        "do_sample": temperature > 0,
-        "top_k": 0,
-        "top_p": 1.0,
-        "max_new_tokens": max_new_tokens,
-        "min_new_tokens": max_new_tokens,
-        **settings,
-    }
-    if temperature > 0:
-        kwargs["temperature"] = temperature
-    return kwargs
-
-
-def run_one(method, target, draft, prompt, *, index, seed, temperature, args, counter, settings):
-    """Time one generation with the same outer clock for every method."""
-    n = args.max_new_tokens
-    before = counter.read()
-    if method == "target":
-        start = time.perf_counter()
-        out = autoregressive_generate(
-            target, prompt, temperature=temperature, max_new_tokens=n, seed=seed
-        )
-        seconds = time.perf_counter() - start
-        tokens, stats = out.tokens, out.stats
-    elif method == "speculative":
-        start = time.perf_counter()
-        out = speculative_generate(
-            target,
-            draft,
-            prompt,
-            num_draft_tokens=args.num_draft_tokens,
-            temperature=temperature,
-            max_new_tokens=n,
-            seed=seed,
-        )
-        seconds = time.perf_counter() - start
-        tokens, stats = out.tokens, out.stats
-    else:
-        ids = torch.tensor([prompt], dtype=torch.long)
-        torch.manual_seed(seed)  # transformers samples from the global generator
-        start = time.perf_counter()
-        seq = target.generate(
-            ids,
-            attention_mask=torch.ones_like(ids),
-            assistant_model=draft,
-            **assisted_kwargs(temperature, n, settings),
-        )
-        seconds = time.perf_counter() - start
-        tokens, stats = seq[0, len(prompt) :].tolist(), None
-    t_fw, d_fw = (a - b for a, b in zip(counter.read(), before, strict=True))
-    judged = None
-    if method == "speculative":
-        steps, proposed, accepted = stats.steps, stats.proposed, stats.accepted
-        judged = stats.judged
-    elif method == "assisted":
-        # One target forward per step, one draft forward per drafted token; each step emits its
-        # accepted tokens plus one of the target's.
-        steps, proposed, accepted = t_fw, d_fw, len(tokens) - t_fw
-    else:
-        steps, proposed, accepted = t_fw, 0, 0
-    return Run(
-        method=method,
-        prompt_index=index,
-        seed=seed,
-        tokens=len(tokens),
-        seconds=seconds,
-        target_forwards=t_fw,
-        draft_forwards=d_fw,
-        steps=steps,
-        proposed=proposed,
-        accepted=accepted,
-        judged=judged,
-        target_seconds=stats.target_seconds if stats else None,
-        draft_seconds=stats.draft_seconds if stats else None,
-    ), tokens
-
-
-def bench_temperature(target, draft, prompts, temperature, args, counter, settings) -> dict:
-    """Warm up, measure c, then run the three methods per prompt in rotating order."""
-    seeds = [prompt_seed(args.seed, i) for i in range(len(prompts))]
-    common = {"temperature": temperature, "args": args, "counter": counter, "settings": settings}
-    for method in METHODS:
-        run_one(method, target, draft, prompts[0], index=-1, seed=seeds[0], **common)
-    mean_prompt = round(statistics.fmean(len(p) for p in prompts))
-    cost = measure_cost_ratio(target, draft, context_tokens=mean_prompt + args.max_new_tokens // 2)
-    runs: list[Run] = []
-    for i, (prompt, seed) in enumerate(zip(prompts, seeds, strict=True)):
-        order = METHODS[i % 3 :] + METHODS[: i % 3]
-        outputs = {}
-        for method in order:
-            run, outputs[method] = run_one(
-                method, target, draft, prompt, index=i, seed=seed, **common
-            )
-            runs.append(run)
-        runs[-3:] = [_with_matches(r, outputs, temperature) for r in runs[-3:]]
-    row = summarize(runs, temperature, cost, args.num_draft_tokens)
-    print(f"τ_dec {temperature}: {len(prompts)} prompts timed", flush=True)
-    return row
-
-
-def _with_matches(run: Run, outputs: dict, temperature: float) -> Run:
-    """Greedy outputs must equal the target's; sampled ones only where the random streams agree.
-
-    Seeded alike, transformers' global generator and ours draw the same numbers in the same order
-    (draft samples, acceptance uniforms, residual sample; observed with transformers 5.24), so
-    assisted generation's tokens equal ours at every τ; a mismatch there is worth a look.
-    """
-    same_as_target = outputs[run.method] == outputs["target"] if temperature == 0 else None
-    same_as_ours = (
-        outputs[run.method] == outputs["speculative"] if run.method == "assisted" else None
-    )
-    return Run(
-        **asdict(run)
-        | {"tokens_match_target": same_as_target, "tokens_match_speculative": same_as_ours}
-    )
-
-
-def summarize(runs: list[Run], temperature: float, cost, k: int) -> dict:
-    """Per-method totals and medians, and the ratios the issue asks for, from stored numbers."""
-    methods = {}
-    for method in METHODS:
-        mine = sorted((r for r in runs if r.method == method), key=lambda r: r.prompt_index)
-        seconds = sum(r.seconds for r in mine)
-        tokens = sum(r.tokens for r in mine)
-        entry = {
-            "total_seconds": seconds,
-            "tokens": tokens,
-            "ms_per_token": 1000.0 * seconds / tokens,
-            "ms_per_token_median": statistics.median(r.ms_per_token for r in mine),
-            "target_forwards": sum(r.target_forwards for r in mine),
-            "draft_forwards": sum(r.draft_forwards for r in mine),
-        }
-        if method != "target":
-            steps = sum(r.steps for r in mine)
-            proposed = sum(r.proposed for r in mine)
-            accepted = sum(r.accepted for r in mine)
-            entry.update(
-                steps=steps,
-                proposed=proposed,
-                accepted=accepted,
-                acceptance_rate=accepted / proposed if proposed else float("nan"),
-                mean_accepted_length=1.0 + accepted / steps,
-            )
-        if method == "speculative":
-            judged = sum(r.judged for r in mine)
-            entry.update(
-                judged=judged,
-                judged_acceptance_rate=entry["accepted"] / judged if judged else float("nan"),
-                target_seconds=sum(r.target_seconds for r in mine),
-                draft_seconds=sum(r.draft_seconds for r in mine),
-            )
-            entry["other_seconds"] = seconds - entry["target_seconds"] - entry["draft_seconds"]
-        if temperature == 0:
-            entry["tokens_match_target"] = sum(bool(r.tokens_match_target) for r in mine)
-        if method == "assisted":
-            entry["tokens_match_speculative"] = sum(bool(r.tokens_match_speculative) for r in mine)
-        methods[method] = entry
-    a, b, c = (methods[m]["ms_per_token"] for m in METHODS)
-    alpha = methods["speculative"]["judged_acceptance_rate"]
-    predicted = projected_speedup(alpha, k, cost.cost_ratio)
-    naive = projected_speedup(methods["speculative"]["acceptance_rate"], k, cost.cost_ratio)
-    per_prompt = [
-        ra.ms_per_token / rb.ms_per_token
-        for ra in runs
-        if ra.method == "target"
-        for rb in runs
-        if rb.method == "speculative" and rb.prompt_index == ra.prompt_index
-    ]
-    ours = methods["speculative"]
-    step_ms = {
-        "single_target_forward": 1000.0 * cost.target_seconds,
-        "verify_forward": 1000.0 * ours["target_seconds"] / ours["steps"],
-        "draft_forward": 1000.0 * ours["draft_seconds"] / max(ours["draft_forwards"], 1),
-        "other_per_step": 1000.0 * ours["other_seconds"] / ours["steps"],
-    }
-    # The projection prices a step at one single-token target forward; on a CPU scoring K + 1
-    # tokens costs more. Pricing it at the measured verify forward shows how much of a gap that is.
-    verify_cost = step_ms["verify_forward"] / step_ms["single_target_forward"]
-    mal = mean_accepted_length(alpha, k)
-    return {
-        "temperature": temperature,
-        "cost_ratio": asdict(cost),
-        "methods": methods,
-        "mean_accepted_length_predicted": mal,
-        "speedup_measured": a / b,
-        "speedup_measured_median": statistics.median(per_prompt),
-        "speedup_predicted": predicted,
-        "speedup_predicted_from_accepted_over_proposed": naive,
-        "speedup_predicted_from_measured_length": ours["mean_accepted_length"]
-        / (k * cost.cost_ratio + 1.0),
-        "measured_over_predicted": (a / b) / predicted,
-        "assisted_over_ours": c / b,
-        "goals": {
-            "measured_within_10_percent_of_predicted": abs((a / b) / predicted - 1.0) <= 0.10,
-            "ours_at_least_as_fast_as_assisted": c / b >= 1.0,
-        },
-        "step_ms": step_ms,
-        "verify_over_single_forward": verify_cost,
-        "speedup_predicted_with_verify_cost": mal / (verify_cost + k * cost.cost_ratio),
-        "runs": [asdict(r) for r in runs],
-    }
-
-
-def machine_info() -> dict:
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "python": platform.python_version(),
-        "cpu_count": os.cpu_count(),
-        "torch": torch.__version__,
-        "transformers": transformers.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "dtype": "float32",
-    }
-
-
-def model_info(model) -> dict:
-    return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "config": model.config.to_diff_dict(),
-    }
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Readers of ``latest.json`` never see half a file: write beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-COLUMNS = (  # header, width, value of a temperature row
-    ("τ", 4, lambda r: f"{r['temperature']:.1f}"),
-    ("target", 13, lambda r: _ms(r, "target")),
-    ("ours", 13, lambda r: _ms(r, "speculative")),
-    ("assisted", 13, lambda r: _ms(r, "assisted")),
-    ("α ours", 6, lambda r: f"{r['methods']['speculative']['acceptance_rate']:.3f}"),
-    ("α HF", 6, lambda r: f"{r['methods']['assisted']['acceptance_rate']:.3f}"),
-    ("α* ours", 7, lambda r: f"{r['methods']['speculative']['judged_acceptance_rate']:.3f}"),
-    ("MAL", 5, lambda r: f"{r['methods']['speculative']['mean_accepted_length']:.2f}"),
-    ("MAL(α*)", 7, lambda r: f"{r['mean_accepted_length_predicted']:.2f}"),
-    ("c", 5, lambda r: f"{r['cost_ratio']['cost_ratio']:.3f}"),
-    ("γ meas", 6, lambda r: f"{r['speedup_measured']:.2f}"),
-    ("γ pred", 6, lambda r: f"{r['speedup_predicted']:.2f}"),
-    ("meas/pred", 9, lambda r: f"{r['measured_over_predicted']:.3f}"),
-    ("HF/ours", 7, lambda r: f"{r['assisted_over_ours']:.3f}"),
-    ("verify×", 7, lambda r: f"{r['verify_over_single_forward']:.2f}"),
-    ("γ pred'", 7, lambda r: f"{r['speedup_predicted_with_verify_cost']:.2f}"),
-)
-
-
-def _ms(row: dict, method: str) -> str:
-    entry = row["methods"][method]
-    return f"{entry['ms_per_token']:.2f} ({entry['ms_per_token_median']:.2f})"
-
-
-def format_table(result: dict) -> str:
-    pair, k, n = result["pair"], result["num_draft_tokens"], result["max_new_tokens"]
-    t_par, d_par = pair["target"]["parameters"], pair["draft"]["parameters"]
-    lines = [
-        f"pair {pair['kind']}: target {t_par / 1e6:.1f}M, draft {d_par / 1e6:.2f}M parameters "
-        f"({t_par / d_par:.1f}x); K={k}, {n} new tokens, {result['prompts']} prompts, "
-        f"{result['machine']['torch_threads']} thread(s), float32",
-        " ".join(f"{head:>{width}}" for head, width, _ in COLUMNS),
-    ]
-    for row in result["temperatures"]:
-        lines.append(" ".join(f"{value(row):>{width}}" for _, width, value in COLUMNS))
-    lines += [
-        "target/ours/assisted: ms per emitted token, total over prompts (median of prompts).",
-        "α = accepted/proposed; α* = accepted/judged (the α of the formulas); MAL measured and",
-        "(1-α*^(K+1))/(1-α*). γ meas = target/ours; γ pred = MAL(α*)/(K·c+1); HF/ours =",
-        "assisted/ours; verify× = our K+1-token verify forward / one-token forward; γ pred' =",
-        "MAL(α*)/(verify× + K·c).",
-    ]
-    return "\n".join(lines)
+DEFAULT_KS = (1, 2, 3, 4, 6, 8)
+NOTES = [
+    "ms_per_token is the outer wall time of each call divided by the tokens it emitted; "
+    "speedup_measured (target/ours), speedup_assisted (target/assisted) and assisted_over_ours "
+    "are quotients of the totals. Every row of one τ_dec shares the same target runs, stored "
+    "once in target_runs; c per draft and τ_dec with its timer's details is in cost_ratios.",
+    "Assisted generation's acceptance is derived from forward-hook counts: steps = target "
+    "forwards, proposed = draft forwards, accepted = tokens - steps.",
+    f"c is timed with {TIMER} at the mean decoding context (prompt + max_new_tokens/2), per "
+    "draft after each temperature's warmup: in alternating target/draft rounds, the ratio of "
+    "the two block medians per round; c is the median of those ratios (cost_ratio.timer). "
+    "target_seconds and draft_seconds are the medians over all blocks.",
+    "Per prompt, the target and every (draft, K) of ours and assisted generation run once, in a "
+    "seeded shuffled order; one untimed warmup of the target and of each draft's two methods "
+    "per temperature.",
+    "best_num_draft_tokens: per draft and τ_dec, the K with the highest speedup_measured (ties to "
+    "the smaller K); at_edge_of_sweep says the best may lie outside the K swept.",
+]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--num-draft-tokens", type=int, default=4, help="K (default 4)")
+    parser.add_argument(
+        "--num-draft-tokens",
+        type=int,
+        nargs="+",
+        default=list(DEFAULT_KS),
+        metavar="K",
+        help=f"K values to sweep (default {' '.join(map(str, DEFAULT_KS))})",
+    )
     parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per generation")
-    parser.add_argument("--prompts", type=int, default=8, help="random prompts of 16-32 tokens")
+    parser.add_argument(
+        "--prompts", type=int, default=8, help="test-split prompts (random ids for a random pair)"
+    )
     parser.add_argument(
         "--temperatures", type=float, nargs="+", default=[0.0, 1.0], help="τ_dec values"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
-    parser.add_argument("--target", type=Path, help="save_pretrained folder of the target")
-    parser.add_argument("--draft", type=Path, help="save_pretrained folder of the draft")
+    _add_pair_arguments(parser)
+    _add_timing_arguments(parser)
+
+
+def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target", type=Path, help="save_pretrained folder of the target (with --draft)"
+    )
+    parser.add_argument(
+        "--draft",
+        type=Path,
+        action="append",
+        default=[],
+        help="a draft folder to time instead of the bundle's base and best KD drafts; repeat "
+        "for several (the target defaults to the bundle's)",
+    )
+    parser.add_argument(
+        "--drafts", type=Path, nargs="+", default=[], help="several --draft folders at once"
+    )
     parser.add_argument(
         "--random-pair",
         action="store_true",
         help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle",
     )
+
+
+def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
         type=int,
         default=1,
         help="torch threads for every method (default 1: batch-1 decoding of small models gains "
         "little from more, and a busy 2-core machine makes more threads erratic); 0 keeps torch's",
+    )
+    parser.add_argument(
+        "--cost-rounds",
+        type=int,
+        default=30,
+        help="c: alternating target/draft rounds of blocked timing; c is the median ratio",
+    )
+    parser.add_argument(
+        "--cost-run-time",
+        type=float,
+        default=0.02,
+        help="c: seconds of blocked timing per model and round (default 0.02)",
     )
     parser.add_argument(
         "--executor-compare",
@@ -433,16 +134,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _check_args(args) -> None:
-    check_positive_int(args.num_draft_tokens, "--num-draft-tokens")
+    args.draft = [*args.draft, *args.drafts]
+    args.drafts = []
+    args.num_draft_tokens = sorted(
+        {check_positive_int(k, "--num-draft-tokens") for k in args.num_draft_tokens}
+    )
     check_positive_int(args.max_new_tokens, "--max-new-tokens")
     check_positive_int(args.prompts, "--prompts")
     check_positive_int(args.seed, "--seed", minimum=0)
     check_positive_int(args.threads, "--threads", minimum=0)
     check_positive_int(args.limit_cells, "--limit-cells", minimum=0)
+    check_positive_int(args.cost_rounds, "--cost-rounds")
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
-    if (args.target is None) != (args.draft is None):
-        raise ValueError("--target and --draft go together: give both folders or neither")
+    if not args.cost_run_time > 0:
+        raise ValueError(f"--cost-run-time must be positive, got {args.cost_run_time}")
+    if args.target is not None and not args.draft:
+        raise ValueError("--target and --draft go together: --target needs at least one --draft")
+    if len(set(args.draft)) != len(args.draft):
+        raise ValueError("a --draft folder is given twice")
 
 
 def task_prompts(tokenizer, count: int) -> list[list[int]]:
@@ -454,8 +164,89 @@ def task_prompts(tokenizer, count: int) -> list[list[int]]:
     return [tokenizer(ex.prompt, add_special_tokens=False).input_ids for ex in examples]
 
 
-def run(args, pair=None) -> int:
-    """The ``bench`` subcommand; ``pair`` = (target, draft, info, tokenizer) for tests."""
+def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
+    if pair.tokenizer is not None:
+        note = f"test-split instructions of {', '.join(PROMPT_TASKS)}, alternating"
+        return task_prompts(pair.tokenizer, args.prompts), note
+    vocab = pair.target.get_output_embeddings().weight.shape[0]
+    note = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
+    return make_prompts(args.prompts, vocab, args.seed), note
+
+
+def measure(pair: Pair, prompts, args) -> dict:
+    """Every τ_dec, draft and K timed: a row each, the target's runs and c once per τ_dec."""
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()  # per-call flag warnings would bury the table
+    counter = ForwardCounter(pair.target, pair.drafts.values())
+    measured = {"rows": [], "target_runs": {}, "cost_ratios": {label: {} for label in pair.drafts}}
+    try:
+        for tau in args.temperatures:
+            runs, costs = time_temperature(pair, prompts, tau, args, counter)
+            measured["rows"] += sweep_rows(runs, tau, costs, args.num_draft_tokens, pair.drafts)
+            measured["target_runs"][str(tau)] = [asdict(r) for r in runs if r.method == "target"]
+            for label, cost in costs.items():
+                measured["cost_ratios"][label][str(tau)] = cost
+    finally:
+        counter.close()
+        transformers.logging.set_verbosity(verbosity)
+    return measured
+
+
+def _pair_record(pair: Pair, prompt_note: str) -> dict:
+    drafts = pair.info.get("drafts", {})
+    return pair.info | {
+        "prompts": prompt_note,
+        "target": model_info(pair.target),
+        "drafts": {
+            label: drafts.get(label, {"role": "given"}) | {"model": model_info(draft)}
+            for label, draft in pair.drafts.items()
+        },
+    }
+
+
+def build_result(pair: Pair, prompts, prompt_note: str, measured: dict, args) -> dict:
+    ks, n, rows = args.num_draft_tokens, args.max_new_tokens, measured["rows"]
+    best = best_k(rows, ks)
+    for row in rows:
+        chosen = best[row["draft"]][str(row["temperature"])]["num_draft_tokens"]
+        row["best_k"] = row["num_draft_tokens"] == chosen
+    result = {
+        "pair": _pair_record(pair, prompt_note),
+        "num_draft_tokens": ks,
+        "max_new_tokens": n,
+        "prompts": len(prompts),
+        "prompt_lengths": [len(p) for p in prompts],
+        "seed": args.seed,
+        "prompt_seeds": [prompt_seed(args.seed, i) for i in range(len(prompts))],
+        "temperatures": list(args.temperatures),
+        "cost_timer": {
+            "name": TIMER,
+            "rounds": args.cost_rounds,
+            "min_run_time": args.cost_run_time,
+        },
+        "assisted_generation": {
+            "draft_generation_config": {str(k): assistant_settings(k) for k in ks},
+            "generate_kwargs": {
+                str(t): {str(k): assisted_kwargs(t, n, k) for k in ks} for t in args.temperatures
+            },
+        },
+        "notes": list(NOTES),
+        "best_num_draft_tokens": best,
+        "headline": headline(best),
+        "cost_ratios": measured["cost_ratios"],
+        "target_runs": measured["target_runs"],
+        "rows": rows,
+    }
+    if pair.target.config.eos_token_id is not None:
+        result["notes"].append(
+            "The target has an EOS token: min_new_tokens masks it in assisted generation's "
+            "target distribution, while our decoders are run without eos_token_id."
+        )
+    return result
+
+
+def run(args, pair: Pair | None = None) -> int:
+    """The ``bench`` subcommand; ``pair`` is given by tests."""
     _check_args(args)
     if args.executor_compare:
         from suite.bench_executors import compare
@@ -463,61 +254,25 @@ def run(args, pair=None) -> int:
         return compare(args)
     if args.threads:
         torch.set_num_threads(args.threads)
-    target, draft, info, tokenizer = pair if pair is not None else choose_pair(args)
-    if tokenizer is not None:
-        prompts = task_prompts(tokenizer, args.prompts)
-        info["prompts"] = f"test-split instructions of {', '.join(PROMPT_TASKS)}, alternating"
-    else:
-        vocab = target.get_output_embeddings().weight.shape[0]
-        prompts = make_prompts(args.prompts, vocab, args.seed)
-        info["prompts"] = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
-    settings = configure_assistant(draft, args.num_draft_tokens)
+    try:
+        pair = pair if pair is not None else choose_pair(args)
+    except NoKDDraft as err:
+        print(
+            f"bench: measuring nothing: {err}. Time chosen folders with --draft (repeatable), "
+            "or rebuild the manifest with `python -m suite manifest`.",
+            file=sys.stderr,
+        )
+        return 1
+    prompts, prompt_note = _prompts(pair, args)
     started = datetime.now(UTC)
     load_before = os.getloadavg()
-    verbosity = transformers.logging.get_verbosity()
-    transformers.logging.set_verbosity_error()  # per-call flag warnings would bury the table
-    counter = ForwardCounter(target, draft)
-    try:
-        rows = [
-            bench_temperature(target, draft, prompts, tau, args, counter, settings)
-            for tau in args.temperatures
-        ]
-    finally:
-        counter.close()
-        transformers.logging.set_verbosity(verbosity)
-    result = {
-        "started_utc": started.isoformat(),
-        "machine": machine_info()
-        | {"load_average_before": load_before, "load_average_after": os.getloadavg()},
-        "pair": info | {"target": model_info(target), "draft": model_info(draft)},
-        "num_draft_tokens": args.num_draft_tokens,
-        "max_new_tokens": args.max_new_tokens,
-        "prompts": len(prompts),
-        "prompt_lengths": [len(p) for p in prompts],
-        "seed": args.seed,
-        "prompt_seeds": [prompt_seed(args.seed, i) for i in range(len(prompts))],
-        "assisted_generation": {
-            "draft_generation_config": settings,
-            "generate_kwargs": {
-                str(t): assisted_kwargs(t, args.max_new_tokens, settings) for t in args.temperatures
-            },
-        },
-        "notes": [
-            "ms_per_token is the outer wall time of each call divided by the tokens it emitted; "
-            "speedup_measured and assisted_over_ours are quotients of the totals.",
-            "Assisted generation's acceptance is derived from forward-hook counts: steps = target "
-            "forwards, proposed = draft forwards, accepted = tokens - steps.",
-            "c is measure_cost_ratio at the mean decoding context (prompt + max_new_tokens/2), "
-            "measured after each temperature's warmup.",
-            "Methods rotate order per prompt; one untimed warmup of each per temperature.",
-        ],
-        "temperatures": rows,
+    measured = measure(pair, prompts, args)
+    machine = machine_info() | {
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg(),
     }
-    if target.config.eos_token_id is not None:
-        result["notes"].append(
-            "The target has an EOS token: min_new_tokens masks it in assisted generation's "
-            "target distribution, while our decoders are run without eos_token_id."
-        )
+    result = {"started_utc": started.isoformat(), "machine": machine}
+    result |= build_result(pair, prompts, prompt_note, measured, args)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     write_json_atomic(args.out / f"bench-{stamp}.json", result)
     write_json_atomic(args.out / "latest.json", result)

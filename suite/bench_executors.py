@@ -22,6 +22,7 @@ from suite.profiles import load_profile
 from suite.runner import run_plan
 from suite.store import without_timing
 from suite.studies import Plan, load_studies, plan_studies
+from suite.timing import machine_info, write_json_atomic
 
 RAY_WORKERS = 2
 ENGINES = ("empirical",)
@@ -63,19 +64,10 @@ def _records(folder: Path) -> list[dict]:
     return [without_timing(json.loads(line)) for line in lines]
 
 
-def compare(args) -> int:
-    """Run both executors into temporary folders, check the records agree, write the JSON."""
-    from suite.bench import machine_info, write_json_atomic
-    from suite.ray_executor import require_ray, start
+def _time_both(plan: Plan, ray, threads: int) -> dict:
+    """Run the plan in this process, then on a fresh local Ray; wall times and both records."""
+    from suite.ray_executor import start
 
-    ray = require_ray()
-    threads = args.threads or torch.get_num_threads()
-    torch.set_num_threads(threads)  # the same thread count in both runs: equal provenance
-    plan, skipped = plan_cells(limit=args.limit_cells)
-    studies = sorted(s.name for s in plan.studies)
-    print(f"{len(plan.cells)} empirical cells of {', '.join(studies)} (quick profile)", flush=True)
-    started = datetime.now(UTC)
-    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="executor-compare-") as tmp:
         clock = time.perf_counter()
         run_plan(plan, Path(tmp) / "local", progress=False)
@@ -99,7 +91,30 @@ def compare(args) -> int:
             if ours:
                 ray.shutdown()
         local, remote = _records(Path(tmp) / "local"), _records(Path(tmp) / "ray")
-    differing = [a["key"] for a, b in zip(local, remote, strict=True) if a != b]
+    return {
+        "local_seconds": local_seconds,
+        "ray_startup_seconds": startup_seconds,
+        "ray_seconds": ray_seconds,
+        "ray_speedup": local_seconds / ray_seconds,
+        "ray_speedup_with_startup": local_seconds / (ray_seconds + startup_seconds),
+        "differing": [a["key"] for a, b in zip(local, remote, strict=True) if a != b],
+    }
+
+
+def compare(args) -> int:
+    """Run both executors into temporary folders, check the records agree, write the JSON."""
+    from suite.ray_executor import require_ray
+
+    ray = require_ray()
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(threads)  # the same thread count in both runs: equal provenance
+    plan, skipped = plan_cells(limit=args.limit_cells)
+    studies = sorted(s.name for s in plan.studies)
+    print(f"{len(plan.cells)} empirical cells of {', '.join(studies)} (quick profile)", flush=True)
+    started = datetime.now(UTC)
+    load_before = os.getloadavg()
+    timed = _time_both(plan, ray, threads)
+    differing = timed.pop("differing")
     result = {
         "started_utc": started.isoformat(),
         "machine": machine_info()
@@ -113,11 +128,7 @@ def compare(args) -> int:
         "threads_per_worker": threads,
         "ray_workers": RAY_WORKERS,
         "ray_version": ray.__version__,
-        "local_seconds": local_seconds,
-        "ray_startup_seconds": startup_seconds,
-        "ray_seconds": ray_seconds,
-        "ray_speedup": local_seconds / ray_seconds,
-        "ray_speedup_with_startup": local_seconds / (ray_seconds + startup_seconds),
+        **timed,
         "records_equal": not differing,
         "records_differing": differing,
         "notes": [
@@ -131,13 +142,18 @@ def compare(args) -> int:
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     write_json_atomic(args.out / f"executors-{stamp}.json", result)
     write_json_atomic(args.out / "executors-latest.json", result)
+    _print_summary(result, skipped)
+    print(f"wrote {args.out / f'executors-{stamp}.json'} and {args.out / 'executors-latest.json'}")
+    return 0 if not differing else 1
+
+
+def _print_summary(result: dict, skipped: dict) -> None:
+    differing = result["records_differing"]
     print(
-        f"{len(plan.cells)} cells: in-process {local_seconds:.1f} s, Ray ×{RAY_WORKERS} "
-        f"{ray_seconds:.1f} s (+{startup_seconds:.1f} s ray.init): ratio "
+        f"{result['cells']} cells: in-process {result['local_seconds']:.1f} s, Ray ×{RAY_WORKERS} "
+        f"{result['ray_seconds']:.1f} s (+{result['ray_startup_seconds']:.1f} s ray.init): ratio "
         f"{result['ray_speedup']:.2f} ({result['ray_speedup_with_startup']:.2f} with start-up); "
         f"records {'equal' if not differing else f'DIFFER in {len(differing)} cells'}"
     )
     if skipped:
         print(f"left out (cannot plan): {', '.join(sorted(skipped))}")
-    print(f"wrote {args.out / f'executors-{stamp}.json'} and {args.out / 'executors-latest.json'}")
-    return 0 if not differing else 1

@@ -1,14 +1,17 @@
-"""The target/draft pairs the benchmark times: the bundled pair, two given folders, or a random
-pair built to agree like a distilled one (``--random-pair``), for machines without the bundle.
+"""The target and drafts the benchmark times: the bundle's base and best KD drafts, given folders,
+or a random pair built to agree like a distilled one (``--random-pair``), for machines without
+the bundle.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from suite.bench_drafts import choose_drafts, read_training
 from suite.bundle import REFERENCE_DIR
 
 REFERENCE_FAMILY = REFERENCE_DIR / "llama"
@@ -28,6 +31,7 @@ DRAFT_SHAPE = {
 }
 VOCAB_SIZE = 8192
 SECOND_SUCCESSOR = 0.9
+TRAINING_FACTS = ("method", "dataset", "kd_temperature", "seed", "divergence", "parameters")
 RANDOM_PAIR_NOTE = (
     "Random-weight LlamaForCausalLM pair with shared token geometry: every token has a preferred "
     "successor, a close second (weight {second}) and a broad tail; the draft's embedding and "
@@ -89,37 +93,88 @@ def random_pair(
     return target, draft
 
 
-def load_pair(target_path, draft_path):
+@dataclass
+class Pair:
+    """One target and the drafts timed against it; ``drafts`` maps a label to a model."""
+
+    target: object
+    drafts: dict[str, object]
+    info: dict
+    tokenizer: object = None
+
+
+def _label(folder: Path, taken: dict) -> str:
+    """A folder's name, or its whole path where two given folders share a name."""
+    return folder.name if folder.name not in taken else str(folder)
+
+
+def load_drafts(folders: list[tuple[str, Path]]) -> tuple[dict[str, object], dict[str, dict]]:
+    """Load ``(role, folder)`` pairs; returns ``label -> model`` and ``label -> facts``."""
     from suite.models import load_causal_lm
 
-    return load_causal_lm(target_path), load_causal_lm(draft_path)
+    models, facts = {}, {}
+    for role, folder in folders:
+        label = _label(Path(folder), models)
+        models[label] = load_causal_lm(folder)
+        training = read_training(folder) or {}
+        facts[label] = {"role": role, "path": str(folder)} | {
+            key: training.get(key) for key in TRAINING_FACTS if key in training
+        }
+    return models, facts
 
 
-def choose_pair(args):
-    """Given folders first, else the random pair on request, else the bundled pair.
+def _given(args) -> Pair:
+    from suite.models import load_causal_lm, load_tokenizer
 
-    Returns (target, draft, info, tokenizer); the tokenizer is None for the random pair.
-    """
-    from suite.models import load_tokenizer
+    target_dir = Path(args.target) if args.target is not None else REFERENCE_FAMILY / "target"
+    if not target_dir.is_dir():
+        raise ValueError(f"no target folder {target_dir}; pass --target")
+    drafts, facts = load_drafts([("given", Path(folder)) for folder in args.draft])
+    info = {"kind": "given", "target_path": str(target_dir), "drafts": facts}
+    if (target_dir / "tokenizer.json").exists():
+        tokenizer = load_tokenizer(target_dir)
+    elif args.target is None:
+        tokenizer = load_tokenizer(REFERENCE_FAMILY / "tokenizer")
+    else:
+        tokenizer = None
+    return Pair(load_causal_lm(target_dir), drafts, info, tokenizer)
 
-    if args.target is not None:
-        target, draft = load_pair(args.target, args.draft)
-        info = {"kind": "given", "target_path": str(args.target), "draft_path": str(args.draft)}
-        has_tokenizer = (Path(args.target) / "tokenizer.json").exists()
-        return target, draft, info, load_tokenizer(args.target) if has_tokenizer else None
-    if args.random_pair:
-        target, draft = random_pair(seed=args.seed)
-        note = RANDOM_PAIR_NOTE.format(
-            second=SECOND_SUCCESSOR,
-            draft_hidden=DRAFT_SHAPE["hidden_size"],
-            target_hidden=TARGET_SHAPE["hidden_size"],
-        )
-        info = {"kind": "random-subspace", "seed": args.seed, "construction": note}
-        return target, draft, info, None
-    if not (REFERENCE_FAMILY / "target").is_dir():
+
+def _random(seed: int) -> Pair:
+    target, draft = random_pair(seed=seed)
+    note = RANDOM_PAIR_NOTE.format(
+        second=SECOND_SUCCESSOR,
+        draft_hidden=DRAFT_SHAPE["hidden_size"],
+        target_hidden=TARGET_SHAPE["hidden_size"],
+    )
+    info = {"kind": "random-subspace", "seed": seed, "construction": note}
+    info["drafts"] = {"random-draft": {"role": "random"}}
+    return Pair(target, {"random-draft": draft}, info, None)
+
+
+def _bundled(family_dir: Path | None = None) -> Pair:
+    """The bundle's target, base draft and best KD draft (``NoKDDraft`` where it cannot say)."""
+    from suite.models import load_causal_lm, load_tokenizer
+
+    family_dir = Path(family_dir or REFERENCE_FAMILY)
+
+    if not (family_dir / "target").is_dir():
         raise ValueError(
-            f"no bundled pair in {REFERENCE_FAMILY}; pass --target and --draft, or --random-pair"
+            f"no bundled pair in {family_dir}; pass --target and --draft, or --random-pair"
         )
-    target, draft = load_pair(REFERENCE_FAMILY / "target", REFERENCE_FAMILY / "draft")
-    info = {"kind": "reference", "target": "llama/target", "draft": "llama/draft"}
-    return target, draft, info, load_tokenizer(REFERENCE_FAMILY / "tokenizer")
+    choice = choose_drafts(family_dir)
+    drafts, facts = load_drafts(list(choice.folders().items()))
+    info = {"kind": "reference", "target": f"{family_dir.name}/target", "drafts": facts}
+    info["selection"] = choice.record()
+    target = load_causal_lm(family_dir / "target")
+    return Pair(target, drafts, info, load_tokenizer(family_dir / "tokenizer"))
+
+
+def choose_pair(args) -> Pair:
+    """Given folders first, else the random pair on request, else the bundle's base draft and
+    best KD draft against its target. The tokenizer is None for the random pair."""
+    if args.draft:
+        return _given(args)
+    if args.random_pair:
+        return _random(args.seed)
+    return _bundled()
