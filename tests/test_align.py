@@ -117,8 +117,8 @@ def test_train_pretrains_then_aligns_a_peakier_target(tmp_path, monkeypatch):
     pre = json.loads((out / "target-pretrained" / "training.json").read_text())
     assert pre["artifact"] == "target-pretrained" and info["artifact"] == "target"
     assert info["aligned_from"] == "target-pretrained"
-    assert info["alignment"]["selected"]["gsm8k"]["prompts"] == 8
-    assert info["alignment"]["sequences"] == 8
+    (first,) = info["alignment"]["rounds"]  # rounds: 1 by default
+    assert first["selected"]["gsm8k"]["prompts"] == 8 and first["sequences"] == 8
     assert set(info["heldout_quality"]["gsm8k"]) == {"f1", "accuracy", "prompts"}
     from suite.models import load_model
 
@@ -131,3 +131,34 @@ def test_train_pretrains_then_aligns_a_peakier_target(tmp_path, monkeypatch):
     h_before = align.own_entropy(before, {}, tok, ["gsm8k"], 3, 8)["gsm8k"]["target"]
     h_after = info["entropy_at_tau_1"]["gsm8k"]["target"]
     assert h_after < h_before
+
+
+def test_a_second_round_samples_from_the_first_rounds_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    raw = json.loads(json.dumps(TINY))
+    model = raw["models"].pop("draft")
+    model["align"] = {
+        "from": "target-pretrained",
+        "rounds": 2,
+        "prompts_per_dataset": 4,
+        "max_prompt_tokens": 400,
+        "samples_per_prompt": 2,
+        "temperature": 0.3,
+        "max_new_tokens": 6,
+        "batch_size": 4,
+        "chunk_size": 4,
+        "eval_prompts": 2,
+        "train": {"max_steps": 4, "lr": 1e-2, "min_lr": 1e-3, "warmup_steps": 1, "batch_size": 4},
+    }
+    raw["models"]["target"] = model
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    recipe = load_recipe(path)
+    out = tmp_path / "bundle"
+    run_tokenizer(recipe, out)
+    info = run_model(recipe, "target", out)
+    first, second = info["alignment"]["rounds"]
+    assert first["sampled_from_sha256"] == info["aligned_from_sha256"]
+    assert second["sampled_from_sha256"] != first["sampled_from_sha256"]
+    assert first["data_sha256"] != second["data_sha256"]
+    assert info["steps"] == 8 and (tmp_path / "ckpt" / "tiny" / "target-align-r2").is_dir()

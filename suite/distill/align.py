@@ -13,6 +13,7 @@ fine-tuning resumes from its checkpoint, so a killed run picks up where it stopp
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from suite.specs import format_prompt, load_task
 
 ALIGN_FIELDS = {
     "from": str,
+    "rounds": int,
     "prompts_per_dataset": int,
     "max_prompt_tokens": int,
     "samples_per_prompt": int,
@@ -48,6 +50,7 @@ ALIGN_FIELDS = {
     "eval_prompts": int,
     "train": dict,
 }
+OPTIONAL = {"rounds"}  # default 1
 
 
 def check_align_spec(spec: dict, path: str, field: str) -> dict:
@@ -55,6 +58,8 @@ def check_align_spec(spec: dict, path: str, field: str) -> dict:
     if not isinstance(spec, dict):
         raise SpecError(path, field, spec, "expected a mapping")
     for key, kind in ALIGN_FIELDS.items():
+        if key in OPTIONAL and key not in spec:
+            continue
         value = spec.get(key)
         ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
         if value is None or isinstance(value, bool) or not ok:
@@ -155,7 +160,25 @@ def concat(sets: list[KDData]) -> KDData:
 
 
 def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name: str, source_sha):
-    """Fine-tune ``model`` (the pretrained target) in place on its best-of-n responses."""
+    """Fine-tune ``model`` (the pretrained target) in place on its best-of-n responses, for
+    ``rounds`` rounds (expert iteration): round r samples from the model round r - 1 made, on a
+    prompt pool of its own (seed + r), and fine-tunes it further."""
+    rounds = []
+    sha = source_sha
+    for r in range(spec.get("rounds", 1)):
+        rounds.append(align_round(model, tokenizer, spec, datasets, seed + r, name, sha, r))
+        sha = state_sha256(model)
+    last = rounds[-1]
+    return {
+        "rounds": rounds,
+        "data_sha256": last["data_sha256"],
+        "steps": sum(r["steps"] for r in rounds),
+        "train_loss": last["train_loss"],
+        "train_seconds": sum(r["train_seconds"] for r in rounds),
+    }
+
+
+def align_round(model, tokenizer, spec, datasets, seed: int, name: str, sha: str, r: int) -> dict:
     cfg = train_config(spec["train"], f"{name} align.train")
     selections, facts = [], {}
     for dataset in datasets:
@@ -170,7 +193,7 @@ def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name:
             max_new_tokens=spec["max_new_tokens"],
             seed=seed,
             eos_token_id=tokenizer.eos_token_id,
-            target_sha=source_sha,
+            target_sha=sha,
             dataset=f"align-{dataset}",
             batch_size=spec["batch_size"],
             chunk_size=spec["chunk_size"],
@@ -180,9 +203,24 @@ def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name:
     data = concat(selections)
     pad, start = tokenizer.pad_token_id, decoder_start(model)
     batches = ResponseBatches(data, cfg.batch_size, seed, pad, start)
-    ckpt = checkpoint_root() / name / "target-align"
-    summary = train(model, cfg, batches, response_ce_loss, ckpt, desc="align")
-    return {"selected": facts, "sequences": len(data), "data_sha256": data.sha256(), **summary}
+    ckpt = checkpoint_root() / name / ("target-align" if r == 0 else f"target-align-r{r + 1}")
+    summary = train(model, cfg, batches, response_ce_loss, ckpt, desc=f"align round {r + 1}")
+    return {
+        "selected": facts,
+        "sequences": len(data),
+        "data_sha256": data.sha256(),
+        "sampled_from_sha256": sha,
+        **summary,
+    }
+
+
+def state_sha256(model) -> str:
+    """A hash of a model's current weights (names and bytes): keys the next round's samples."""
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().contiguous().cpu().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def heldout_continuations(

@@ -251,7 +251,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         cfg,
         batches,
         loss_fn,
-        checkpoint_root() / recipe["name"] / draft.name,
+        checkpoint_root() / recipe["name"] / f"{draft.name}-{shared['target_sha'][:12]}",
         desc=draft.name,
         eval_fn=lambda: heldout_loss(model, tokenizer, [draft.dataset], min(limit, 64)),
         eval_every=recipe.get("eval_every", 0),
