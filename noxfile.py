@@ -56,7 +56,7 @@ def bench(session: nox.Session) -> None:
 def quality(session: nox.Session) -> None:
     """GSM8K accuracy, target alone versus speculative decoding at τ_dec 0 and 0.7 (lm-eval)."""
     _install(session)
-    session.run("python", "-m", "suite.quality", "--out", "results/quality", *session.posargs)
+    session.run("python", "-m", "suite", "quality", "--out", "results/quality", *session.posargs)
 
 
 @nox.session

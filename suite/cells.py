@@ -353,3 +353,12 @@ def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
             per_prompt=tuple(timing),
         ),
     )
+
+
+def execute_unit(unit: tuple[str, list], ctx: Context):
+    """Records of one unit of work: an analytic group (one call) or one empirical cell."""
+    engine, cells = unit
+    if engine == "analytic":
+        yield from run_analytic(cells, ctx)
+    else:
+        yield run_empirical(cells[0], ctx)

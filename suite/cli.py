@@ -338,10 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="time target alone, our decoder and assisted generation")
     bench.add_arguments(p)
     p.set_defaults(func=_cmd_bench)
+    _forwarding_commands(sub)
     return parser
 
 
+# Commands whose own parsers live in their modules; `suite --help` lists them with the rest.
+FORWARDED = {
+    "submissions": ("suite.submit", "build the example submission or check one (no scoring)"),
+    "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
+    "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
+}
+
+
+def _forwarding_commands(sub) -> None:
+    for name, (_, help_text) in FORWARDED.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=None)
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
+        import importlib
+
+        return int(importlib.import_module(FORWARDED[argv[0]][0]).main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -91,7 +91,7 @@ def fetch(dest: Path, sources: Path = SOURCES, opener=urllib.request.urlopen) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m suite.fetch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m suite fetch", description=__doc__)
     parser.add_argument("dest", help="folder to fill; then set SUITE_DATA_DIR to it")
     args = parser.parse_args(argv)
     try:

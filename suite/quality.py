@@ -347,7 +347,7 @@ def run(args) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m suite.quality", description=__doc__.splitlines()[0]
+        prog="python -m suite quality", description=__doc__.splitlines()[0]
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

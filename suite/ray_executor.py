@@ -16,7 +16,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 
-from suite.cells import Context
+from suite.cells import Context, execute_unit
 from suite.records import ResultRecord
 from suite.studies import Cell
 
@@ -71,10 +71,8 @@ class UnitWorker:
         return os.getpid()
 
     def run(self, unit: Unit) -> list[ResultRecord]:
-        from suite.runner import execute
-
         records = []
-        for record in execute(unit, self.ctx):
+        for record in execute_unit(unit, self.ctx):
             records.append(record)
             _fault_injection()
         return records

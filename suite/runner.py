@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from suite.cells import Context, run_analytic, run_empirical
+from suite.cells import Context, execute_unit
 from suite.records import ResultRecord
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
@@ -67,16 +67,8 @@ def units(cells: list[Cell]) -> list[tuple[str, list[Cell]]]:
     return out
 
 
-def execute(unit: tuple[str, list[Cell]], ctx: Context):
-    engine, cells = unit
-    if engine == "analytic":
-        yield from run_analytic(cells, ctx)
-    else:
-        yield run_empirical(cells[0], ctx)
-
-
 def _execute_all(unit, ctx) -> list[ResultRecord]:
-    return list(execute(unit, ctx))
+    return list(execute_unit(unit, ctx))
 
 
 def _init_worker(threads: int) -> None:
@@ -98,7 +90,7 @@ def _records(
         yield from ray_records(todo, ctx, workers=workers, address=address, threads=threads)
     elif workers == 1:
         for unit in todo:
-            yield from execute(unit, ctx)
+            yield from execute_unit(unit, ctx)
     else:
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         spawn = multiprocessing.get_context("spawn")

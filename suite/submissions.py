@@ -7,7 +7,7 @@ and its license. :func:`validate` refuses what the suite could not load safely (
 code, paths or symlinks leaving the folder) or not compare fairly (another vocabulary, a model too
 large for the profile), with a :class:`SpecError` naming the file, the field and the value.
 
-``python -m suite.submissions make-example`` builds the example submission's weights from the
+``python -m suite submissions make-example`` builds the example submission's weights from the
 bundled base draft (weights stay out of git); ``check FOLDER`` validates without running.
 """
 
@@ -17,7 +17,6 @@ import json
 import math
 import os
 import re
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -381,7 +380,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     if not folder.is_dir():
         hint = "a save_pretrained folder with safetensors weights"
         if sub.name == EXAMPLE:
-            hint = "build it first: python -m suite.submissions make-example"
+            hint = "build it first: python -m suite submissions make-example"
         raise SpecError(sub.path, sub.model_field, str(folder), f"no model folder; {hint}")
     files = model_files(folder, root, sub.model_field)
     weights = [p for p in files if p.suffix == ".safetensors"]
@@ -398,9 +397,3 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         raise SpecError(weights[0], "parameters", parameters, message)
     _same_vocabulary(folder, config, family, sub.target)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)
-
-
-if __name__ == "__main__":
-    from suite.submit import main
-
-    sys.exit(main())

@@ -157,7 +157,7 @@ def make_example(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m suite.submissions", description="Build the example or check a submission."
+        prog="python -m suite submissions", description="Build the example or check a submission."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("make-example", help=f"write submissions/{EXAMPLE}/model (git-ignored)")

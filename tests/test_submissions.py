@@ -366,7 +366,7 @@ def test_the_cli_exits_2_on_bad_input_and_tells_how_to_build_the_example(tiny, t
     example.mkdir()
     shutil.copy2(REPO / "submissions" / EXAMPLE / "submission.yaml", example)
     assert main(["submit", str(example), "--profile", _profile(tiny), "--out", str(out)]) == 2
-    assert "python -m suite.submissions make-example" in capsys.readouterr().err
+    assert "python -m suite submissions make-example" in capsys.readouterr().err
     good = str(tiny / "good" / "tiny-draft")
     assert (
         main(["submit", good, "--profile", _profile(tiny), "--out", str(out), "--workers", "0"])
