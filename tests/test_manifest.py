@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 import yaml
+from safetensors import safe_open
 
 from suite.bundle import build_manifest, verify
 from suite.distill.pretrain import load_recipe, run_tokenizer
@@ -77,3 +79,18 @@ def test_a_draft_is_measured_at_its_own_kd_temperature_off_the_grid(bundle):
     for name in ("tiny/draft", "tiny/kd-offline-gsm8k-t0.5"):
         assert set(first["artifacts"][name]["acceptance"]["gsm8k"]) == {"0.0", "0.5", "1.0"}
     assert _build(bundle) == first  # carried over, 0.5 included
+
+
+def test_half_stored_weights_load_in_float32_with_a_plain_from_pretrained(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from suite.bundle import compute_in_float32
+    from tests.models import tiny_llama
+
+    tiny_llama(16, hidden=16, layers=1, seed=0).to(torch.float16).save_pretrained(tmp_path)
+    assert AutoModelForCausalLM.from_pretrained(tmp_path).dtype == torch.float16
+    compute_in_float32(tmp_path)
+    model = AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert model.dtype == torch.float32
+    with safe_open(str(tmp_path / "model.safetensors"), "pt") as fh:
+        assert fh.get_tensor(next(iter(fh.keys()))).dtype == torch.float16  # half the bytes
