@@ -133,8 +133,27 @@ def run_plan(
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
+    with store.lock():
+        return _run_locked(plan, store, header, workers, progress, executor, address, threads)
+
+
+def stale(record: ResultRecord, prints: dict[str, str], profile: str) -> bool:
+    """A record made by another profile or from a model whose files have changed since."""
+    if record.provenance.profile not in (None, profile):
+        return True
+    return any(
+        m.location in prints and m.sha256 != prints[m.location]
+        for m in record.provenance.models.values()
+    )
+
+
+def _run_locked(plan, store, header, workers, progress, executor, address, threads) -> RunReport:
     ctx = Context(plan.profile, fingerprints(plan))
     done = store.open(header)
+    old = {k for k, r in done.items() if stale(r, ctx.fingerprints, plan.profile.name)}
+    if old:  # recomputed, never mixed with records of other models
+        store.drop(old)
+        done = {k: r for k, r in done.items() if k not in old}
     pending = [c for c in plan.cells if c.key not in done]
     start = time.perf_counter()
     bar = tqdm(
@@ -156,7 +175,7 @@ def run_plan(
         bar.close()
     store.finalize([c.key for c in plan.cells])
     return RunReport(
-        folder=Path(out),
+        folder=store.folder,
         cells=len(plan.cells),
         already_done=len(plan.cells) - len(pending),
         ran=len(pending),

@@ -13,17 +13,22 @@ is not a record is refused naming the file, the line, the field and the value.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import math
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
+from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
 
 RUN_FILE = "run.json"
+LOCK_FILE = ".lock"
 CELLS_FILE = "cells.jsonl"
 TIMING = "timing"
 
@@ -45,16 +50,6 @@ def dumps(record: dict) -> str:
 
 def without_timing(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != TIMING}
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename over it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class ResultsStore:
@@ -84,6 +79,32 @@ class ResultsStore:
                     )
         elif self.cells_path.exists():
             raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the folder for one run: a second runner on it is refused, naming the holder.
+        An OS lock (flock), so a killed runner releases it with its process."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = path.read_text(encoding="utf-8").strip() or "another process"
+                message = f"another run holds this results folder ({holder}); wait for it to end"
+                raise SpecError(self.folder, "out", str(self.folder), message) from None
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
+            yield
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+
+    def drop(self, keys: set[str]) -> None:
+        """Rewrite the file without the records of ``keys`` (stale ones, to be recomputed)."""
+        records = self.load()
+        kept = "".join(dumps(record_to_json(r)) + "\n" for k, r in records.items() if k not in keys)
+        write_atomic(self.cells_path, kept)
 
     def open(self, header: dict) -> dict[str, dict]:
         """Create the folder, (re)write the header, repair a torn tail; return finished records."""

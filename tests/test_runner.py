@@ -193,3 +193,39 @@ def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
     assert "NaN" not in line and json.loads(line)["result"]["acceptance_rate"] is None
     assert math.isnan(store.load()[record.key].result.acceptance_rate)
     assert os.path.getsize(tmp_path / "run.json") > 0
+
+
+def test_a_second_runner_on_a_held_folder_is_refused_naming_the_holder(tiny, reference_run):
+    out, _ = reference_run
+    held = tiny / "held"
+    shutil.copytree(out, held)
+    before = (held / "cells.jsonl").read_bytes()
+    code = "import time\nfrom suite.store import ResultsStore\nwith ResultsStore({!r}).lock():\n"
+    code = code.format(str(held)) + "    print('held', flush=True); time.sleep(60)\n"
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SpecError, match=f"pid {holder.pid} on"):
+            run_plan(_plan(tiny), held, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (held / "cells.jsonl").read_bytes() == before
+    report = run_plan(_plan(tiny), held, progress=False)  # the dead holder's lock is gone
+    assert report.ran == 0
+
+
+def test_a_record_from_a_model_that_has_changed_is_recomputed_on_resume(tiny, reference_run):
+    out, report = reference_run
+    moved = tiny / "moved"
+    shutil.copytree(out, moved)
+    lines = (moved / "cells.jsonl").read_text().splitlines()
+    first = json.loads(lines[0])
+    for model in first["provenance"]["models"].values():
+        model["sha256"] = "0" * 64  # as if made from other weights at the same location
+    lines[0] = dumps(first)
+    (moved / "cells.jsonl").write_text("\n".join(lines) + "\n")
+    again = run_plan(_plan(tiny), moved, progress=False)
+    assert again.ran == 1 and again.already_done == report.cells - 1
+    recomputed = _lines(moved)
+    assert [without_timing(r) for r in recomputed] == [without_timing(r) for r in _lines(out)]
