@@ -247,6 +247,8 @@ def _resolve_drafts(
                 f"'{profile}'; known: {known}",
             )
         chosen.extend(m for m in matches if m not in chosen)
+    if not chosen and study.missing_drafts == "skip":
+        return []  # the bundle holds none of them: this dataset of the study has no cells
     if not chosen:
         message = f"matches no draft for {kd_dataset} in profile '{profile}'"
         raise SpecError(study.path, "grid.drafts", [d.spec for d in grid.drafts], message)

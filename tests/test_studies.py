@@ -151,6 +151,25 @@ def test_unknown_dataset_and_unmatched_draft_are_refused_at_planning(tmp_path):
     assert err.value.field == "grid.drafts[0]" and err.value.value == "kd-none-*"
 
 
+def test_drafts_a_bundle_lacks_are_left_out_when_the_study_says_skip(tmp_path):
+    from tests.models import write_tiny_run
+
+    root = write_tiny_run(tmp_path)
+    profile = load_profile(str(root / "tiny.yaml"))
+    study = yaml.safe_load((root / "grid.yaml").read_text())
+    study["grid"]["drafts"] = [{"method": "base"}, {"method": "online"}]
+    study["engines"] = ["analytic"]
+    strict = load_study(_write(tmp_path, "strict", {**study, "name": "strict"}))
+    with pytest.raises(SpecError, match="matches no draft"):
+        plan_studies([strict], profile)
+    lenient = {**study, "name": "lenient", "missing_drafts": "skip"}
+    plan = plan_studies([load_study(_write(tmp_path, "lenient", lenient))], profile)
+    assert {c.draft for c in plan.cells} == {"base"} and len(plan.cells) == 3 * 2
+    lenient["grid"] = {**study["grid"], "drafts": [{"method": "online"}]}
+    empty = plan_studies([load_study(_write(tmp_path, "lenient", lenient))], profile)
+    assert empty.cells == () and empty.study_cells == {"lenient": ()}
+
+
 def test_unknown_study_and_profile_list_the_known_ones():
     with pytest.raises(SpecError, match=r"known: .*degradation") as err:
         load_studies(["degradaton"])
