@@ -172,6 +172,19 @@ def evaluate_target(target, tokenizer, *, prompts: int = 100, max_new_tokens: in
     }
 
 
+def greedy_quality_pair(target, draft, tokenizer, datasets: list[str], prompts: int = 48) -> dict:
+    """Held-out greedy quality (token F1 with the reference, GSM8K accuracy) of the target and
+    its base draft on the same prompts: how an aligned target is judged better than its draft
+    (held-out loss on the references is not: alignment moves a model away from them)."""
+    from suite.distill.align import greedy_quality
+
+    return {
+        "prompts_per_dataset": prompts,
+        "target": greedy_quality(target, tokenizer, datasets, prompts, 128),
+        "base_draft": greedy_quality(draft, tokenizer, datasets, prompts, 128),
+    }
+
+
 def _datasets(entry: dict) -> list[str]:
     """The datasets an artifact was trained on: a KD draft's one, else the recipe's training set."""
     if entry.get("dataset"):
@@ -246,9 +259,13 @@ def build_manifest(
         if target_same and "evaluation" in old[target_name]:
             artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
         else:
-            artifacts[target_name]["evaluation"] = evaluate_target(
-                target, tokenizer, prompts=evaluation_prompts
-            )
+            evaluation = evaluate_target(target, tokenizer, prompts=evaluation_prompts)
+            base = root / family / "draft"
+            if (base / "training.json").is_file():
+                evaluation["greedy_quality"] = greedy_quality_pair(
+                    target, load_model(base), tokenizer, _datasets(artifacts[target_name])
+                )
+            artifacts[target_name]["evaluation"] = evaluation
         # The grid, plus each KD temperature of the family's drafts that the grid lacks (T5's
         # τ_kd 0.5): every draft is measured at its own temperature.
         temperatures = sorted(

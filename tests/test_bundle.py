@@ -27,14 +27,20 @@ def test_bundle_lists_tokenizer_target_and_base_draft_with_their_training_facts(
     for entry in (target, draft):
         for key in ("command", "seed", "data_sha256", "train_loss", "heldout_loss", "wall_seconds"):
             assert key in entry, key
-    # The target must be clearly better than the draft on both held-out sets.
+    # The pretrained target is clearly better than the draft on both held-out sets; the aligned
+    # target gives better greedy answers than the draft, and is peaked where the draft is flat.
+    pretrained = artifacts["llama/target-pretrained"]
+    quality = target["evaluation"]["greedy_quality"]
+    entropy = target["entropy_at_tau_1"]
     for dataset in ("alpaca", "gsm8k"):
-        assert target["heldout_loss"][dataset] < draft["heldout_loss"][dataset] - 0.1
+        assert pretrained["heldout_loss"][dataset] < draft["heldout_loss"][dataset] - 0.1
+        assert quality["target"][dataset]["f1"] > quality["base_draft"][dataset]["f1"]
+        assert entropy[dataset]["target"] <= 0.5 * entropy[dataset]["base_draft"]
     assert draft["cost_ratio"] <= 0.3
     assert set(draft["acceptance"]) == {"alpaca", "gsm8k"}
     assert all(0 < v["alpha"] < 1 for v in draft["acceptance"]["gsm8k"].values())
     total = sum(p.stat().st_size for p in REFERENCE_DIR.rglob("*") if p.is_file())
-    assert total <= 100 * 2**20
+    assert total <= 250 * 2**20
 
 
 def test_tampered_file_is_reported(tmp_path):

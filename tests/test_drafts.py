@@ -62,7 +62,7 @@ def _profile(root: Path, bundle: Path, **family) -> Path:
         "name": "mine",
         "description": "a bundle in a temporary folder",
         "models": {"llama": {"bundle": str(bundle), **family}},
-        "sizes": {"analytic": sizes, "empirical": sizes},
+        "sizes": {"analytic": sizes, "empirical": dict(sizes)},  # no YAML alias
     }
     path.write_text(yaml.safe_dump(profile))
     return path
