@@ -11,8 +11,9 @@ import hashlib
 import json
 from pathlib import Path
 
+from suite.cards import model_card
 from suite.errors import SpecError
-from suite.io import write_json_atomic
+from suite.io import write_json_atomic, write_text_atomic
 from suite.paths import REFERENCE_DIR
 
 MANIFEST = "MANIFEST.json"
@@ -323,8 +324,10 @@ def build_manifest(
         for n, model in drafts.items():
             artifacts[n]["cost_ratio"] = measure_cost_ratio(target, model).cost_ratio
 
-    for entry in artifacts.values():
-        entry.setdefault("files", artifact_files(root / entry["path"]))
+    for name, entry in artifacts.items():
+        if entry["kind"] != "tokenizer":  # every model folder gets its card, then its hashes
+            write_text_atomic(root / entry["path"] / "README.md", model_card(name, entry))
+        entry["files"] = artifact_files(root / entry["path"])
     manifest = {"acceptance_protocol": protocol, "artifacts": artifacts}
     write_manifest(manifest, root)
     return manifest

@@ -94,3 +94,34 @@ def test_half_stored_weights_load_in_float32_with_a_plain_from_pretrained(tmp_pa
     assert model.dtype == torch.float32
     with safe_open(str(tmp_path / "model.safetensors"), "pt") as fh:
         assert fh.get_tensor(next(iter(fh.keys()))).dtype == torch.float16  # half the bytes
+
+
+def test_every_model_folder_gets_a_card_from_its_manifest_entry():
+    from suite.cards import model_card
+
+    entry = {
+        "kind": "draft",
+        "parameters": 610_000,
+        "method": "offline",
+        "dataset": "gsm8k",
+        "kd_temperature": 0.0,
+        "seed": 2,
+        "command": "python -m suite distill",
+        "recipe": "reference/recipes/kd-llama.yaml",
+        "heldout_loss": {"gsm8k": 2.5},
+        "acceptance": {"gsm8k": {"0.0": {"alpha": 0.81}}},
+        "cost_ratio": 0.25,
+    }
+    card = model_card("llama/kd-offline-gsm8k-t0.0-s2", entry)
+    assert card.startswith("# llama/kd-offline-gsm8k-t0.0-s2\n")
+    for text in (
+        "Parameters: 610,000",
+        "training seed: 2",
+        "`python -m suite distill`",
+        "2.500 nats",
+        "τ 0.0: 0.810",
+        "GSM8K (MIT)",
+        "c against the target",
+    ):
+        assert text in card, text
+    assert "Alpaca" not in card  # a GSM8K draft names only its own data's licence
