@@ -114,7 +114,7 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     if "path" in d:
         return ModelRef(name, path=_local(r, d["path"], f"{field}.path"))
     hub = r.string(d["hub"], f"{field}.hub")
-    if not _HUB_ID.match(hub):
+    if not _HUB_ID.fullmatch(hub):
         raise r.error(f"{field}.hub", hub, "expected a Hub id like 'owner/name'")
     revision = r.string(d["revision"], f"{field}.revision") if "revision" in d else None
     return ModelRef(name, hub=hub, revision=revision)

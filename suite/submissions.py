@@ -13,9 +13,11 @@ bundled base draft (weights stay out of git); ``check FOLDER`` validates without
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import pickletools
 import re
 import zipfile
 from dataclasses import dataclass
@@ -115,13 +117,13 @@ class Checked:
     parameters: int
 
 
-def _remote_code_field(value: Any, field: str = "") -> str | None:
-    """The dotted field of the first ``trust_remote_code`` key anywhere in the YAML."""
+def _remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
+    """The dotted field and value of the first ``trust_remote_code`` key anywhere in the YAML."""
     if isinstance(value, dict):
         for key, sub in value.items():
             name = f"{field}.{key}" if field else str(key)
             if key == "trust_remote_code":
-                return name
+                return name, sub
             found = _remote_code_field(sub, name)
             if found:
                 return found
@@ -170,13 +172,13 @@ def load_submission(folder: str | Path) -> Submission:
     r = Reader(path)
     remote = _remote_code_field(raw)
     if remote:
-        value = raw.get(remote) if isinstance(raw, dict) else None
-        raise r.error(remote, value, "remote code is refused: the model must load without it")
+        field, value = remote
+        raise r.error(field, value, "remote code is refused: the model must load without it")
     d = r.mapping(
         raw, "", {"name", "authors", "model", "target", "training", "license"}, {"description"}
     )
     name = r.string(d["name"], "name")
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise r.error("name", name, "use lower-case letters, digits, '-' and '_' only")
     if name != folder.name:
         raise r.error("name", name, f"must match the folder name '{folder.name}'")
@@ -190,10 +192,10 @@ def load_submission(folder: str | Path) -> Submission:
         model_path = _inside(r, folder, model["path"], "model.path")
     else:
         hub = r.string(model["hub"], "model.hub")
-        if not _HUB_ID.match(hub):
+        if not _HUB_ID.fullmatch(hub):
             raise r.error("model.hub", hub, "expected a Hub id like 'owner/name'")
         revision = model.get("revision")
-        if not isinstance(revision, str) or not SHA.match(revision):
+        if not isinstance(revision, str) or not SHA.fullmatch(revision):
             raise r.error("model.revision", revision, "pin the model: a 40-hex commit sha")
     description = d.get("description")
     return Submission(
@@ -211,17 +213,29 @@ def load_submission(folder: str | Path) -> Submission:
 
 
 def _is_pickle(path: Path) -> bool:
-    """A pickle (protocol 2+) or a torch.save zip, whatever the file is called."""
+    """A pickle of any protocol or a torch.save zip, whatever the file is called."""
     with path.open("rb") as fh:
-        head = fh.read(4)
+        head = fh.read(1 << 16)
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    if head == b"PK\x03\x04":
+    if head[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(path) as z:
                 return any(n.endswith(".pkl") for n in z.namelist())
         except zipfile.BadZipFile:
             return False
+    return _parses_as_pickle(head)
+
+
+def _parses_as_pickle(data: bytes) -> bool:
+    """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes that ends in STOP
+    (read, never executed). Other files fail on their first bytes."""
+    try:
+        for opcode, _, _ in pickletools.genops(io.BytesIO(data)):
+            if opcode.name == "STOP":
+                return True
+    except (ValueError, EOFError, UnicodeDecodeError):
+        return False
     return False
 
 

@@ -212,6 +212,25 @@ CASES = {
     "too many parameters for the profile": (
         _too_big, "model.safetensors", "parameters", "BIG",
     ),
+    "a protocol-0 pickle under another name": (
+        lambda f: (f / "model" / "weights.dat").write_bytes(pickle.dumps({"w": 1}, protocol=0)),
+        "weights.dat", "model.path", "weights.dat",
+    ),
+    "a protocol-1 pickle under another name": (
+        lambda f: (f / "model" / "w.data").write_bytes(pickle.dumps([1, 2], protocol=1)),
+        "w.data", "model.path", "w.data",
+    ),
+    "a nested trust_remote_code": (
+        lambda f: _edit(f, model={"path": "model", "options": {"trust_remote_code": True}}),
+        "submission.yaml", "model.options.trust_remote_code", True,
+    ),
+    "a name with a trailing newline": (
+        lambda f: _edit(f, name=f.name + "\n"), "submission.yaml", "name", "NEWLINE",
+    ),
+    "a revision with a trailing newline": (
+        lambda f: _edit(f, model={"hub": "owner/draft", "revision": "a" * 40 + "\n"}),
+        "submission.yaml", "model.revision", "a" * 40 + "\n",
+    ),
 }  # fmt: skip
 
 
@@ -231,6 +250,8 @@ def test_each_refusal_names_file_field_and_value_and_writes_nothing(tiny, tmp_pa
         assert not Path(e.value).resolve().is_relative_to(folder)
     elif value == "NAN":
         assert math.isnan(e.value)
+    elif value == "NEWLINE":
+        assert e.value == folder.name + "\n"
     elif value == "BIG":
         assert e.value > LIMIT and f"{LIMIT:,}" in str(e)
     else:
