@@ -21,7 +21,7 @@ from typing import Any
 import suite
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
-from suite.specs import Reader, read_yaml
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_yaml
 
 REPO_ROOT = Path(suite.__file__).resolve().parents[1]
 PROFILES_DIR = REPO_ROOT / "tasks" / "profiles"
@@ -186,8 +186,10 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
         e = r.mapping(d[engine], field, {"prompts", "seeds", "max_new_tokens"}, {"batch_size"})
         out[engine] = EngineSizes(
             prompts=r.positive_int(e["prompts"], f"{field}.prompts"),
-            seeds=r.positive_int(e["seeds"], f"{field}.seeds"),
-            max_new_tokens=r.positive_int(e["max_new_tokens"], f"{field}.max_new_tokens"),
+            seeds=r.positive_int(e["seeds"], f"{field}.seeds", MAX_SEEDS),
+            max_new_tokens=r.positive_int(
+                e["max_new_tokens"], f"{field}.max_new_tokens", MAX_NEW_TOKENS
+            ),
             batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size"),
         )
     return out
@@ -218,7 +220,7 @@ def load_profile_file(path: str | Path) -> Profile:
         sizes=_sizes(r, d["sizes"]),
         path=path,
         max_draft_parameters=(
-            r.positive_int(d["max_draft_parameters"], "max_draft_parameters")
+            r.positive_int(d["max_draft_parameters"], "max_draft_parameters", 10**12)
             if d.get("max_draft_parameters") is not None
             else None
         ),

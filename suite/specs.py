@@ -120,6 +120,9 @@ class TaskSpec:
 
 
 MAX_YAML_BYTES = 1 << 20
+MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
+MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
+MAX_SEEDS = 1_000
 
 
 class _NoAliasLoader(yaml.SafeLoader):
@@ -199,11 +202,14 @@ class Reader:
             raise self.error(field, value, "must not be empty")
         return value
 
-    def positive_int(self, value: Any, field: str) -> int:
+    def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
+        """A positive integer no larger than ``maximum``: no size in a file is unbounded."""
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(field, value, f"expected an integer, got {type(value).__name__}")
         if value <= 0:
             raise self.error(field, value, "must be positive")
+        if value > maximum:
+            raise self.error(field, value, f"must be at most {maximum:,}")
         return value
 
     def strings(self, value: Any, field: str, *, blank: bool = False) -> tuple[str, ...]:
@@ -353,7 +359,9 @@ def load_spec(path: str | Path) -> TaskSpec:
     if "generation" in d:
         g = r.mapping(d["generation"], "generation", set(), {"max_new_tokens", "stop"})
         if "max_new_tokens" in g:
-            max_new_tokens = r.positive_int(g["max_new_tokens"], "generation.max_new_tokens")
+            max_new_tokens = r.positive_int(
+                g["max_new_tokens"], "generation.max_new_tokens", MAX_NEW_TOKENS
+            )
         if "stop" in g:
             extra = r.strings(g["stop"], "generation.stop", blank=True)
             stop = tuple(dict.fromkeys(DEFAULT_STOP + extra))

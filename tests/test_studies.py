@@ -194,6 +194,19 @@ def test_bad_profile_fields_are_named(tmp_path):
     assert (err.value.field, err.value.value) == ("models.llama.target.hub", "not a hub id")
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("seeds", 10**9), ("prompts", 10**12), ("max_new_tokens", 10**6), ("batch_size", 10**7)],
+)
+def test_sizes_in_a_profile_are_bounded(tmp_path, field, value):
+    data = yaml.safe_load((PROFILES_DIR / "smoke.yaml").read_text())
+    data["name"] = "mine"
+    data["sizes"]["analytic"][field] = value
+    with pytest.raises(SpecError, match="must be at most") as err:
+        load_profile(str(_write(tmp_path, "mine", data)))
+    assert (err.value.field, err.value.value) == (f"sizes.analytic.{field}", value)
+
+
 def test_cli_rejects_bad_input_with_exit_2_and_writes_nothing(tmp_path):
     out = tmp_path / "out"
     bad = _write(tmp_path, "mini", _study(grid={**_study()["grid"], "decode_temperatures": [-1.0]}))
