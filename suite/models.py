@@ -44,15 +44,21 @@ def _load(auto_cls, path, dtype, trust_remote_code, revision):
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
     try:
-        model = auto_cls.from_pretrained(
+        model, info = auto_cls.from_pretrained(
             str(path),
             dtype=dtype,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
             revision=revision,
+            output_loading_info=True,
         )
     finally:
         logger.removeFilter(quiet)
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k) for k in info.get(kind) or ())
+        if keys:  # a model with random or ignored weights would be scored as if trained
+            message = f"{len(keys)} {kind.replace('_', ' ')} between config and weights"
+            raise SpecError(path, kind, keys[0], message)
     return model.eval()
 
 

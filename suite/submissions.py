@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import pickletools
 import re
@@ -265,20 +264,58 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
     return files
 
 
-def count_parameters(files: list[Path], field: str = "model") -> int:
-    """Parameters from the safetensors headers alone: no tensor is read."""
+MAX_LAYERS = 1_024  # a config asking for more is refused before any model is built
+
+
+def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[int, ...]]:
+    """Every tensor's name and shape from the safetensors headers alone: no tensor is read."""
     from safetensors import safe_open
 
-    total = 0
+    shapes: dict[str, tuple[int, ...]] = {}
     for path in files:
         try:
             with safe_open(str(path), framework="pt") as fh:
                 for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
-                    total += math.prod(fh.get_slice(key).get_shape())
+                    shapes[key] = tuple(fh.get_slice(key).get_shape())
         except Exception as err:  # safetensors raises its own error type for a bad header
             message = f"not a readable safetensors file: {err}"
             raise SpecError(path, field, path.name, message) from None
-    return total
+    return shapes
+
+
+def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_type: str) -> int:
+    """Build the model its config describes on the meta device (no memory, no weights) and
+    require its parameters to be exactly the shipped tensors, names and shapes; the parameter
+    count is the model's. A config of another architecture, or one whose sizes disagree with
+    the weights, would load with random or missing weights, so it is refused here."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    path = folder / "config.json"
+    if config.get("model_type") != model_type:
+        message = f"the family's models are '{model_type}'"
+        raise SpecError(path, "model_type", config.get("model_type"), message)
+    for key, value in config.items():
+        if "layers" in key and isinstance(value, int) and value > MAX_LAYERS:
+            raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
+    try:
+        cfg = AutoConfig.for_model(**config)
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(cfg)
+    except Exception as err:  # transformers raises many types for a bad config
+        raise SpecError(path, "config.json", path.name, f"cannot build the model: {err}") from None
+    expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    for name in sorted(set(expected) | set(shapes)):
+        if name not in shapes:
+            message = "the config's model has this parameter; the weights lack it"
+            raise SpecError(path, "missing weight", name, message)
+        if name not in expected:
+            message = "the weights hold this tensor; the config's model has no such parameter"
+            raise SpecError(path, "unexpected weight", name, message)
+        if expected[name] != shapes[name]:
+            message = f"shape {list(shapes[name])} in the weights, {list(expected[name])} in config"
+            raise SpecError(path, "weight shape", name, message)
+    return sum(p.numel() for p in model.parameters())
 
 
 def _json(path: Path, field: str) -> dict:
@@ -359,6 +396,18 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
         raise SpecError(folder / "config.json", "vocab_size", config.get("vocab_size"), message)
 
 
+def _model_type(family) -> str:
+    """The ``model_type`` of the family's target: a submitted draft must share it."""
+    from transformers import AutoConfig
+
+    ref = family.target
+    try:
+        return AutoConfig.from_pretrained(ref.location, revision=ref.revision).model_type
+    except Exception as err:
+        message = f"cannot read the target's config: {err}"
+        raise SpecError(ref.location, "config.json", ref.location, message) from None
+
+
 def _fetch_hub(sub: Submission) -> Path:
     """The pinned Hub revision as plain files in a local folder (no pickles are downloaded)."""
     from huggingface_hub import HfApi, snapshot_download
@@ -401,13 +450,14 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     if not weights:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
     config = _config(folder)
-    parameters = count_parameters(weights, sub.model_field)
+    _same_vocabulary(folder, config, family, sub.target)
+    shapes = weight_shapes(weights, sub.model_field)
+    parameters = check_weights_match_config(folder, config, shapes, _model_type(family))
     limit = profile.max_draft_parameters
     if limit is not None and parameters > limit:
         message = (
-            f"{parameters:,} parameters (safetensors headers); profile '{profile.name}' allows "
+            f"{parameters:,} parameters; profile '{profile.name}' allows "
             f"at most {limit:,} (max_draft_parameters)"
         )
         raise SpecError(weights[0], "parameters", parameters, message)
-    _same_vocabulary(folder, config, family, sub.target)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)

@@ -58,3 +58,19 @@ def test_an_untied_t5_loads_as_saved_without_the_tie_warning(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
         logging.getLogger("transformers.modeling_utils").warning("another warning")
     assert "another warning" in caplog.text
+
+
+def test_a_model_whose_weights_do_not_fill_its_config_is_refused_not_random(tmp_path):
+    import json
+
+    from suite.errors import SpecError
+    from suite.models import load_model
+    from tests.models import tiny_llama
+
+    tiny_llama(16, hidden=16, layers=1, seed=0).save_pretrained(tmp_path)
+    assert load_model(tmp_path) is not None
+    config = json.loads((tmp_path / "config.json").read_text())
+    (tmp_path / "config.json").write_text(json.dumps(config | {"num_hidden_layers": 2}))
+    with pytest.raises(SpecError) as err:
+        load_model(tmp_path)
+    assert err.value.field == "missing_keys" and err.value.value.startswith("model.layers.1.")

@@ -212,6 +212,32 @@ CASES = {
     "too many parameters for the profile": (
         _too_big, "model.safetensors", "parameters", "BIG",
     ),
+    "a config asking for thousands of layers": (
+        lambda f: _json_edit(
+            f / "model" / "config.json", lambda d: d.update(num_hidden_layers=5000)
+        ),
+        "config.json", "num_hidden_layers", 5000,
+    ),
+    "a config of another architecture": (
+        lambda f: _json_edit(
+            f / "model" / "config.json", lambda d: d.update(model_type="mistral")
+        ),
+        "config.json", "model_type", "mistral",
+    ),
+    "a config whose sizes disagree with the weights": (
+        lambda f: _json_edit(
+            f / "model" / "config.json",
+            lambda d: d.update(intermediate_size=d["intermediate_size"] + 8),
+        ),
+        "config.json", "weight shape", "model.layers.0.mlp.down_proj.weight",
+    ),
+    "a config with one layer more than the weights": (
+        lambda f: _json_edit(
+            f / "model" / "config.json",
+            lambda d: d.update(num_hidden_layers=d["num_hidden_layers"] + 1),
+        ),
+        "config.json", "missing weight", "LAYER",
+    ),
     "a protocol-0 pickle under another name": (
         lambda f: (f / "model" / "weights.dat").write_bytes(pickle.dumps({"w": 1}, protocol=0)),
         "weights.dat", "model.path", "weights.dat",
@@ -250,6 +276,8 @@ def test_each_refusal_names_file_field_and_value_and_writes_nothing(tiny, tmp_pa
         assert not Path(e.value).resolve().is_relative_to(folder)
     elif value == "NAN":
         assert math.isnan(e.value)
+    elif value == "LAYER":
+        assert e.value.startswith("model.layers.") and "missing" in e.field
     elif value == "NEWLINE":
         assert e.value == folder.name + "\n"
     elif value == "BIG":
