@@ -27,6 +27,7 @@ from suite.bench_runs import (
     ForwardCounter,
     assistant_settings,
     assisted_kwargs,
+    eos_of,
     make_prompts,
     time_temperature,
 )
@@ -206,6 +207,7 @@ def _pair_record(pair: Pair, prompt_note: str) -> dict:
 
 def build_result(pair: Pair, prompts, prompt_note: str, measured: dict, args) -> dict:
     ks, n, rows = args.num_draft_tokens, args.max_new_tokens, measured["rows"]
+    eos = eos_of(pair)
     best = best_k(rows, ks)
     for row in rows:
         chosen = best[row["draft"]][str(row["temperature"])]["num_draft_tokens"]
@@ -227,7 +229,8 @@ def build_result(pair: Pair, prompts, prompt_note: str, measured: dict, args) ->
         "assisted_generation": {
             "draft_generation_config": {str(k): assistant_settings(k) for k in ks},
             "generate_kwargs": {
-                str(t): {str(k): assisted_kwargs(t, n, k) for k in ks} for t in args.temperatures
+                str(t): {str(k): assisted_kwargs(t, n, k, eos) for k in ks}
+                for t in args.temperatures
             },
         },
         "notes": list(NOTES),
@@ -237,7 +240,12 @@ def build_result(pair: Pair, prompts, prompt_note: str, measured: dict, args) ->
         "target_runs": measured["target_runs"],
         "rows": rows,
     }
-    if pair.target.config.eos_token_id is not None:
+    if eos is not None:
+        result["notes"].append(
+            f"Every method stops at EOS (token {eos}), as served answers do; ms per token is over "
+            "the tokens each generation emitted."
+        )
+    elif pair.target.config.eos_token_id is not None:
         result["notes"].append(
             "The target has an EOS token: min_new_tokens masks it in assisted generation's "
             "target distribution, while our decoders are run without eos_token_id."

@@ -100,26 +100,47 @@ def assistant_settings(num_draft_tokens: int) -> dict:
     }
 
 
-def assisted_kwargs(temperature: float, max_new_tokens: int, num_draft_tokens: int) -> dict:
+def assisted_kwargs(
+    temperature: float, max_new_tokens: int, num_draft_tokens: int, eos_token_id: int | None = None
+) -> dict:
+    """generate() arguments of assisted generation; it stops at ``eos_token_id`` as ours do."""
     kwargs = {
         "do_sample": temperature > 0,
         "top_k": 0,
         "top_p": 1.0,
         "max_new_tokens": max_new_tokens,
-        "min_new_tokens": max_new_tokens,
+        "eos_token_id": eos_token_id,
+        "pad_token_id": eos_token_id if eos_token_id is not None else 0,
         **assistant_settings(num_draft_tokens),
     }
+    if eos_token_id is None:  # a model that has an EOS in its config must not stop on it
+        kwargs["min_new_tokens"] = max_new_tokens
     if temperature > 0:
         kwargs["temperature"] = temperature
     return kwargs
 
 
+def eos_of(pair) -> int | None:
+    """The EOS every method stops at: the tokenizer's (a bundled pair), else none (random ids)."""
+    return getattr(pair.tokenizer, "eos_token_id", None) if pair.tokenizer is not None else None
+
+
 def _generate(job: Job, pair, prompt, *, seed: int, temperature: float, max_new_tokens: int):
-    """Run one job under the outer clock: (tokens, seconds, our stats or None)."""
+    """Run one job under the outer clock: (tokens, seconds, our stats or None).
+
+    Every method stops at the pair's EOS, as a served model does: tokens a finished answer would
+    never contain are not timed (greedy outputs, and so their lengths, are equal across methods).
+    """
+    eos = eos_of(pair)
     if job.method == "target":
         start = time.perf_counter()
         out = autoregressive_generate(
-            pair.target, prompt, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed
+            pair.target,
+            prompt,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            seed=seed,
+            eos_token_id=eos,
         )
         return out.tokens, time.perf_counter() - start, out.stats
     draft = pair.drafts[job.draft]
@@ -133,9 +154,10 @@ def _generate(job: Job, pair, prompt, *, seed: int, temperature: float, max_new_
             temperature=temperature,
             max_new_tokens=max_new_tokens,
             seed=seed,
+            eos_token_id=eos,
         )
         return out.tokens, time.perf_counter() - start, out.stats
-    kwargs = assisted_kwargs(temperature, max_new_tokens, job.num_draft_tokens)
+    kwargs = assisted_kwargs(temperature, max_new_tokens, job.num_draft_tokens, eos)
     for key, value in assistant_settings(job.num_draft_tokens).items():
         setattr(draft.generation_config, key, value)
     ids = torch.tensor([prompt], dtype=torch.long)

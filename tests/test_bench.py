@@ -363,3 +363,28 @@ def test_given_folders_are_loaded_and_named_in_the_json(tmp_path):
     assert pair["target"]["parameters"] == sum(p.numel() for p in target.parameters())
     # Two folders share a name: the second is labelled by its path.
     assert list(pair["drafts"]) == ["draft", str(tmp_path / "b" / "draft")]
+
+
+def test_every_method_stops_at_the_pairs_eos():
+    """With a tokenizer's EOS, ours, the target alone and assisted generation all end at it (as a
+    served answer does), and greedy outputs stay equal; without one, the length is fixed."""
+    from types import SimpleNamespace
+
+    from suite.bench_runs import Job, _generate, assisted_kwargs
+
+    target, draft = bench_pairs.random_pair(
+        vocab_size=64, target_shape=TINY_TARGET, draft_shape=TINY_DRAFT, seed=0
+    )
+    prompt = list(range(3, 20))
+    free = Pair(target, {"d": draft}, {"kind": "tiny"}, None)
+    jobs = [Job("target"), Job("speculative", "d", 2), Job("assisted", "d", 2)]
+    common = {"seed": 0, "temperature": 0.0, "max_new_tokens": 24}
+    long = [_generate(job, free, prompt, **common)[0] for job in jobs]
+    assert all(len(tokens) == 24 for tokens in long) and long[0] == long[1] == long[2]
+    eos = long[0][5]  # a token the greedy answer emits at position 5 (maybe earlier too)
+    stop = long[0].index(eos) + 1
+    served = Pair(target, {"d": draft}, {"kind": "tiny"}, SimpleNamespace(eos_token_id=eos))
+    short = [_generate(job, served, prompt, **common)[0] for job in jobs]
+    assert all(tokens == long[0][:stop] for tokens in short)
+    assert "min_new_tokens" not in assisted_kwargs(0.0, 24, 2, eos)
+    assert assisted_kwargs(0.0, 24, 2, None)["min_new_tokens"] == 24
