@@ -12,9 +12,15 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from suite.bench_drafts import choose_drafts, read_training
-from suite.bundle import REFERENCE_DIR
+from suite.paths import bundle_dir
 
-REFERENCE_FAMILY = REFERENCE_DIR / "llama"
+REFERENCE_FAMILY: Path | None = None  # the bundle's llama/ (a test may point elsewhere)
+
+
+def reference_family() -> Path:
+    return REFERENCE_FAMILY if REFERENCE_FAMILY is not None else bundle_dir() / "llama"
+
+
 # A 34M-parameter target against a 2.5M-parameter draft: the target's per-token latency sits well
 # above Python overhead on a 2-core CPU, and the pair's parameter ratio is above 10.
 TARGET_SHAPE = {
@@ -126,7 +132,7 @@ def load_drafts(folders: list[tuple[str, Path]]) -> tuple[dict[str, object], dic
 def _given(args) -> Pair:
     from suite.models import load_causal_lm, load_tokenizer
 
-    target_dir = Path(args.target) if args.target is not None else REFERENCE_FAMILY / "target"
+    target_dir = Path(args.target) if args.target is not None else reference_family() / "target"
     if not target_dir.is_dir():
         raise ValueError(f"no target folder {target_dir}; pass --target")
     drafts, facts = load_drafts([("given", Path(folder)) for folder in args.draft])
@@ -134,7 +140,7 @@ def _given(args) -> Pair:
     if (target_dir / "tokenizer.json").exists():
         tokenizer = load_tokenizer(target_dir)
     elif args.target is None:
-        tokenizer = load_tokenizer(REFERENCE_FAMILY / "tokenizer")
+        tokenizer = load_tokenizer(reference_family() / "tokenizer")
     else:
         tokenizer = None
     return Pair(load_causal_lm(target_dir), drafts, info, tokenizer)
@@ -156,7 +162,7 @@ def _bundled(family_dir: Path | None = None) -> Pair:
     """The bundle's target, base draft and best KD draft (``NoKDDraft`` where it cannot say)."""
     from suite.models import load_causal_lm, load_tokenizer
 
-    family_dir = Path(family_dir or REFERENCE_FAMILY)
+    family_dir = Path(family_dir or reference_family())
 
     if not (family_dir / "target").is_dir():
         raise ValueError(

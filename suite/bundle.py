@@ -14,9 +14,10 @@ from pathlib import Path
 from suite.cards import model_card
 from suite.errors import SpecError
 from suite.io import write_json_atomic, write_text_atomic
-from suite.paths import REFERENCE_DIR
+from suite.paths import bundle_dir
 
 MANIFEST = "MANIFEST.json"
+REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
 TRAINING_DATASETS = ("alpaca", "gsm8k")
 
 
@@ -32,8 +33,18 @@ def artifact_files(folder: Path) -> dict[str, str]:
     return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def load_manifest(root: Path = REFERENCE_DIR) -> dict:
+def load_manifest(root: Path | None = None) -> dict:
+    """The bundle's MANIFEST.json (``root`` defaults to the bundle, ``$SUITE_BUNDLE``)."""
+    root = bundle_dir() if root is None else root
     path = root / MANIFEST
+    if not root.is_dir():
+        raise SpecError(
+            root,
+            "bundle",
+            str(root),
+            "no bundle folder: pass --bundle DIR or set SUITE_BUNDLE "
+            "to a bundle (a checkout's reference/ folder)",
+        )
     if not path.is_file():
         raise SpecError(
             path, None, None, "no bundle manifest; build it with `python -m suite manifest`"
@@ -41,14 +52,15 @@ def load_manifest(root: Path = REFERENCE_DIR) -> dict:
     return json.loads(path.read_text())
 
 
-def write_manifest(manifest: dict, root: Path = REFERENCE_DIR) -> Path:
-    path = root / MANIFEST
+def write_manifest(manifest: dict, root: Path | None = None) -> Path:
+    path = (bundle_dir() if root is None else root) / MANIFEST
     write_json_atomic(path, manifest)
     return path
 
 
-def artifact_path(name: str, root: Path = REFERENCE_DIR) -> Path:
+def artifact_path(name: str, root: Path | None = None) -> Path:
     """The folder of a bundled artifact by its manifest name (e.g. ``llama/target``)."""
+    root = bundle_dir() if root is None else root
     manifest = load_manifest(root)
     if name not in manifest["artifacts"]:
         known = ", ".join(sorted(manifest["artifacts"]))
@@ -56,10 +68,11 @@ def artifact_path(name: str, root: Path = REFERENCE_DIR) -> Path:
     return root / manifest["artifacts"][name]["path"]
 
 
-def verify(root: Path = REFERENCE_DIR, *, load: bool = True) -> list[str]:
+def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
     """Problems found (empty when the bundle is intact): hash mismatches, missing or extra files."""
     from suite.models import load_model, load_tokenizer
 
+    root = bundle_dir() if root is None else root
     manifest = load_manifest(root)
     problems = []
     for name, entry in sorted(manifest["artifacts"].items()):
@@ -194,7 +207,7 @@ def _datasets(entry: dict) -> list[str]:
 
 
 def build_manifest(
-    root: Path = REFERENCE_DIR,
+    root: Path | None = None,
     *,
     decode_temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
     prompts: int = 48,
@@ -213,6 +226,7 @@ def build_manifest(
     from suite.data import load_examples
     from suite.models import load_model, load_tokenizer
 
+    root = bundle_dir() if root is None else root
     protocol = {
         "engine": "analytic (suite.acceptance)",
         "split": "test",

@@ -22,7 +22,8 @@ from suite.acceptance.records import mean_accepted_length
 from suite.data import load_examples
 from suite.decoding import autoregressive_generate, speculative_generate
 from suite.models import load_model, load_tokenizer
-from suite.profiles import REPO_ROOT, ModelRef, Profile
+from suite.paths import portable_path
+from suite.profiles import ModelRef, Profile
 from suite.provenance import code_version, hardware, packages
 from suite.records import (
     TOKEN_CHARS_OPEN,
@@ -161,10 +162,7 @@ def _portable(ref: ModelRef) -> str:
     """Bundle paths relative to the repository, so records do not depend on the checkout path."""
     if ref.path is None:
         return f"{ref.hub}@{ref.revision or 'main'}"
-    try:
-        return str(ref.path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(ref.path)
+    return portable_path(ref.path)
 
 
 def _now() -> str:

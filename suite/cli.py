@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from suite.errors import SpecError
@@ -216,9 +217,9 @@ def _cmd_submit(args) -> int:
 
 
 def _reference_dir():
-    from suite.paths import REFERENCE_DIR
+    from suite.paths import bundle_dir
 
-    return REFERENCE_DIR
+    return bundle_dir()
 
 
 def _executor_arguments(p: argparse.ArgumentParser) -> None:
@@ -238,6 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m suite",
         description="Temperature, knowledge distillation and speculative decoding: the suite.",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="the model bundle, before the command (default: $SUITE_BUNDLE, else the "
+        "checkout's reference/)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -357,8 +364,20 @@ def _forwarding_commands(sub) -> None:
         p.set_defaults(func=None)
 
 
+def _take_bundle(argv: list[str]) -> list[str]:
+    """``--bundle DIR`` before the command sets ``$SUITE_BUNDLE`` for every subcommand."""
+    if argv and argv[0].startswith("--bundle="):
+        os.environ["SUITE_BUNDLE"] = argv[0].split("=", 1)[1]
+        return argv[1:]
+    if len(argv) >= 2 and argv[0] == "--bundle":
+        os.environ["SUITE_BUNDLE"] = argv[1]
+        return argv[2:]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _take_bundle(argv)
     if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
         import importlib
 

@@ -1,7 +1,9 @@
 """Loading a task's examples: data root, file formats, split selection, templates, answers.
 
 Data comes from ``$SUITE_DATA_DIR``, else ``../shared/data`` beside the repository, else the
-Hugging Face Hub. Loaded splits are cached in-process: the suite asks for the same ones often.
+suite's data cache, where each file a task needs is fetched on first use from the pinned,
+sha256-checked sources of ``reference/data_sources.yaml`` (the same files, so the same records,
+as the local mirror). Loaded splits are cached in-process: the suite asks for the same ones often.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import jinja2
 
 from suite.errors import SpecError
-from suite.paths import DEFAULT_DATA_DIR
+from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
 
 
@@ -35,12 +37,39 @@ class Example:
     answer: str | None
 
 
-def data_root() -> Path | None:
-    """``$SUITE_DATA_DIR``, else ``../shared/data`` if it exists; None means: use the Hub."""
+def data_root() -> Path:
+    """``$SUITE_DATA_DIR``, else ``../shared/data`` if it exists, else the data cache."""
     env = os.environ.get("SUITE_DATA_DIR")
     if env:
         return Path(env)
-    return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None
+    return DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else data_cache_dir()
+
+
+def _missing(spec: TaskSpec, field: str, name: str, root: Path) -> Path:
+    """A data file not under the root: fetched into the cache (pinned URL, sha256 checked) when
+    the root is the cache, else an error that names the fix."""
+    from suite.fetch import fetch_one, source_entry
+
+    fix = (
+        f"fetch the suite's datasets with `python -m suite fetch {root}`, or set SUITE_DATA_DIR "
+        "to a folder that holds them"
+    )
+    if root != data_cache_dir():
+        raise SpecError(spec.path, field, name, f"file not found under data root {root}; {fix}")
+    entry = source_entry(name)
+    if entry is None:
+        raise SpecError(
+            spec.path,
+            field,
+            name,
+            f"not in the data cache {root} and not a file of the suite's data sources; set "
+            "SUITE_DATA_DIR to a folder that holds it",
+        )
+    try:
+        fetch_one(root, entry)
+    except (OSError, ValueError) as e:
+        raise SpecError(spec.path, field, name, f"cannot fetch into the data cache: {e}") from e
+    return root / name
 
 
 def normalize_number(text: str) -> str:
@@ -119,9 +148,7 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
     for i, name in enumerate(split.files):
         path = root / name
         if not path.is_file():
-            raise SpecError(
-                spec.path, f"{field}[{i}]", name, f"file not found under data root {root}"
-            )
+            path = _missing(spec, f"{field}[{i}]", name, root)
         paths.append(path)
     fmt = spec.source.format
     try:
@@ -134,33 +161,13 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
         raise SpecError(spec.path, field, list(split.files), f"cannot read as {fmt}: {e}") from e
 
 
-def _read_hub(spec: TaskSpec, split: Split) -> list[dict[str, Any]]:
-    hub = spec.source.hub
-    if hub is None:
-        raise SpecError(
-            spec.path,
-            "source.hub",
-            None,
-            "no local data root ($SUITE_DATA_DIR or ../shared/data) and no Hub source",
-        )
-    try:
-        with _quiet_datasets() as datasets:
-            return datasets.load_dataset(hub.path, hub.config, split=split.hub_split).to_list()
-    except Exception as e:  # network, authentication or unknown dataset
-        raise SpecError(spec.path, "source.hub.path", hub.path, f"cannot load from Hub: {e}") from e
-
-
-def _read_ids(spec: TaskSpec, split: Split, root: Path | None) -> set[str]:
+def _read_ids(spec: TaskSpec, split: Split, root: Path) -> set[str]:
     field = f"splits.{split.name}.id_files"
-    if root is None:
-        raise SpecError(spec.path, field, list(split.id_files), "ID lists need a local data root")
     ids: set[str] = set()
     for i, name in enumerate(split.id_files):
         path = root / name
         if not path.is_file():
-            raise SpecError(
-                spec.path, f"{field}[{i}]", name, f"file not found under data root {root}"
-            )
+            path = _missing(spec, f"{field}[{i}]", name, root)
         ids.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
     ids.discard("")
     return ids
@@ -174,7 +181,7 @@ def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, s
         raise SpecError(spec.path, field, source, message) from e
 
 
-def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path | None):
+def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path):
     """(position in the source, record) pairs the split keeps, in file order."""
     keep_ids = _read_ids(spec, split, root) if split.id_files else None
     for index, record in enumerate(rows):
@@ -187,10 +194,8 @@ def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path | None):
         yield index, record
 
 
-def _stamps(split: Split, root: Path | None) -> tuple:
+def _stamps(split: Split, root: Path) -> tuple:
     """File sizes and times in the cache key, so an edited data file is read again."""
-    if root is None:
-        return ()
     stamps = []
     for name in split.files + split.id_files:
         with contextlib.suppress(OSError):
@@ -218,10 +223,10 @@ def _example(spec: TaskSpec, split: str, index: int, record: dict) -> Example:
 
 
 @functools.lru_cache(maxsize=64)
-def _examples(spec: TaskSpec, split_name: str, root: Path | None, stamps: tuple) -> tuple:
+def _examples(spec: TaskSpec, split_name: str, root: Path, stamps: tuple) -> tuple:
     """Cached by spec, data root and file stamps: a changed input is never served stale."""
     split = spec.split(split_name)
-    rows = _read_local(spec, split, root) if root is not None else _read_hub(spec, split)
+    rows = _read_local(spec, split, root)
     examples = [_example(spec, split_name, i, r) for i, r in _select(spec, split, rows, root)]
     if not examples:
         files = list(split.files)

@@ -1,8 +1,9 @@
 """Fetch the datasets for machines without the local mirror: pinned GitHub files, sha256-checked.
 
-``python -m suite.fetch DEST`` downloads every file of ``reference/data_sources.yaml`` into DEST
+``python -m suite fetch DEST`` downloads every file of ``reference/data_sources.yaml`` into DEST
 (skipping files already there with the right hash), then ``SUITE_DATA_DIR=DEST`` points the suite
-at them. A file whose hash differs is refused and nothing is left half-written.
+at them. Without a data folder, the suite fetches each file it needs into its data cache on first
+use, the same way. A file whose hash differs is refused and nothing is left half-written.
 """
 
 from __future__ import annotations
@@ -68,26 +69,38 @@ def _download(url: str, opener) -> bytes:
     return data
 
 
-def fetch(dest: Path, sources: Path = SOURCES, opener=urllib.request.urlopen) -> list[str]:
+def source_entry(path: str, sources: Path = SOURCES) -> dict | None:
+    """The checked entry of ``sources`` for one data file (``gsm8k/test.jsonl``), or None."""
+    return next((e for e in _entries(sources) if e["path"] == path), None)
+
+
+def fetch_one(dest: Path, entry: dict, opener=None, sources: Path = SOURCES) -> bool:
+    """Download one checked entry into ``dest`` unless it is there with its hash; True if
+    written. A hash mismatch raises and writes nothing."""
+    opener = opener or urllib.request.urlopen
+    path = dest / entry["path"]
+    if path.is_file() and _sha256(path.read_bytes()) == entry["sha256"]:
+        return False
+    data = _download(entry["url"], opener)
+    if _sha256(data) != entry["sha256"]:
+        raise ValueError(
+            f"{sources}: field 'sha256' of {entry['path']} = {entry['sha256']}: the file at "
+            f"{entry['url']} hashes to {_sha256(data)}"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def fetch(dest: Path, sources: Path = SOURCES, opener=None) -> list[str]:
     """Download what is missing; return the paths written. Raises on a hash mismatch."""
-    entries = _entries(sources)
-    written = []
-    for entry in entries:
-        path = dest / entry["path"]
-        if path.is_file() and _sha256(path.read_bytes()) == entry["sha256"]:
-            continue
-        data = _download(entry["url"], opener)
-        if _sha256(data) != entry["sha256"]:
-            raise ValueError(
-                f"{sources}: field 'sha256' of {entry['path']} = {entry['sha256']}: the file at "
-                f"{entry['url']} hashes to {_sha256(data)}"
-            )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-        written.append(entry["path"])
-    return written
+    return [
+        entry["path"]
+        for entry in _entries(sources)
+        if fetch_one(dest, entry, opener=opener, sources=sources)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

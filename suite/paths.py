@@ -1,11 +1,81 @@
-"""Where a checkout keeps things: the repository's task specs, bundle and data mirror."""
+"""Where things live: the suite's own files, the model bundle, the data and the caches.
+
+The suite's own files (task specs, studies, profiles, the report template, the paper's claims and
+the data sources) are package data: an installed wheel holds a copy under ``suite/_resources``,
+read through :mod:`importlib.resources`; a checkout reads them where they are edited (``tasks/``,
+``reports/templates/``, ``reference/``).
+
+The model bundle is ``$SUITE_BUNDLE`` (or a command's ``--bundle``), else the checkout's
+``reference/``. Data is ``$SUITE_DATA_DIR``, else ``../shared/data`` beside a checkout, else a
+cache (``$XDG_CACHE_HOME/suite/data``) that is filled on first use from pinned, sha256-checked
+sources.
+"""
 
 from __future__ import annotations
 
+import os
+from importlib import resources
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-TASKS_DIR = REPO_ROOT / "tasks"
-REFERENCE_DIR = REPO_ROOT / "reference"
-DATA_SOURCES = REFERENCE_DIR / "data_sources.yaml"
+
+
+def _resource_root() -> Path:
+    """The wheel's copy of the suite's files if there is one, else the checkout."""
+    packaged = Path(str(resources.files("suite").joinpath("_resources")))
+    return packaged if packaged.is_dir() else REPO_ROOT
+
+
+RESOURCE_ROOT = _resource_root()
+PACKAGED = RESOURCE_ROOT != REPO_ROOT
+TASKS_DIR = RESOURCE_ROOT / "tasks"
+PROFILES_DIR = TASKS_DIR / "profiles"
+STUDIES_DIR = TASKS_DIR / "studies"
+TEMPLATE_DIR = RESOURCE_ROOT / "reports" / "templates"
+PAPER_FILE = RESOURCE_ROOT / "reference" / "paper.yaml"
+DATA_SOURCES = RESOURCE_ROOT / "reference" / "data_sources.yaml"
+CHECKOUT_REFERENCE = REPO_ROOT / "reference"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/suite`` (default ``~/.cache/suite``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "suite"
+
+
+def data_cache_dir() -> Path:
+    """Where datasets are fetched on first use when no data folder is given."""
+    return cache_dir() / "data"
+
+
+def bundle_dir() -> Path:
+    """``$SUITE_BUNDLE``, else the checkout's ``reference/`` (which an installed wheel lacks)."""
+    env = os.environ.get("SUITE_BUNDLE")
+    if env:
+        return Path(env).expanduser().resolve()
+    return CHECKOUT_REFERENCE
+
+
+def bundle_path(path: str | Path) -> Path:
+    """A path as a profile or submission writes it: ``reference/...`` is inside the bundle
+    (wherever it lives), another relative path is relative to the checkout (or, for an
+    installed wheel, to the working directory)."""
+    path = Path(path).expanduser()
+    if path.is_absolute():
+        return path
+    if path.parts and path.parts[0] == "reference":
+        return bundle_dir().joinpath(*path.parts[1:])
+    return (Path.cwd() if PACKAGED else REPO_ROOT) / path
+
+
+def portable_path(path: Path) -> str:
+    """The inverse for records: ``reference/...`` for a bundle file, so results do not depend on
+    where the bundle or the checkout lie; any other path as it is."""
+    resolved = path.resolve()
+    for root, prefix in ((bundle_dir(), Path("reference")), (REPO_ROOT, Path())):
+        try:
+            return str(prefix / resolved.relative_to(root.resolve()))
+        except ValueError:
+            continue
+    return str(path)

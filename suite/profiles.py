@@ -18,13 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import suite
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
+from suite.paths import PROFILES_DIR, bundle_path
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_yaml
 
-REPO_ROOT = Path(suite.__file__).resolve().parents[1]
-PROFILES_DIR = REPO_ROOT / "tasks" / "profiles"
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -103,8 +101,7 @@ def _folder_digest(folder: Path) -> str:
 
 
 def _local(r: Reader, value: Any, field: str) -> Path:
-    path = Path(r.string(value, field)).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
+    return bundle_path(r.string(value, field))
 
 
 def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:

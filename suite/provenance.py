@@ -10,7 +10,7 @@ from importlib import metadata
 
 import torch
 
-from suite.profiles import REPO_ROOT
+from suite.paths import REPO_ROOT
 
 PACKAGES = (
     "specdec-temperature-suite",

@@ -30,10 +30,10 @@ from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
-from suite.paths import REFERENCE_DIR
+from suite.paths import bundle_dir
 from suite.specs import load_task
 
-BUNDLE = REFERENCE_DIR / "llama"
+BUNDLE = bundle_dir() / "llama"
 METHODS = ("target", "speculative")
 _BOOTSTRAP_STREAM = 0xC4F
 

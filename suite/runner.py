@@ -18,6 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from suite.cells import Context, execute_unit
+from suite.data import load_examples
 from suite.records import ResultRecord
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
@@ -130,11 +131,19 @@ def run_plan(
     ``address``); ``threads`` (0: the machine's CPUs shared out) is torch's per worker.
     """
     _check_options(workers, executor, address)
+    check_datasets(plan)
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
     with store.lock():
         return _run_locked(plan, store, header, workers, progress, executor, address, threads)
+
+
+def check_datasets(plan: Plan) -> None:
+    """Load every dataset split the plan reads before the first cell: a missing or unreadable
+    file fails the run now, with an error naming the fix, and nothing is written."""
+    for dataset, split in sorted({(c.dataset, c.split) for c in plan.cells}):
+        load_examples(dataset, split)
 
 
 def stale(record: ResultRecord, prints: dict[str, str], profile: str) -> bool:

@@ -52,7 +52,10 @@ def compile_template(source: str) -> jinja2.Template:
 
 @dataclass(frozen=True)
 class HubSource:
-    """Where the same records live on the Hugging Face Hub, for users without the local mirror."""
+    """Where the dataset lives on the Hugging Face Hub: provenance, shown to users. The suite reads
+    the split's pinned files (a data folder, or its data cache filled from the data sources), never
+    an unpinned Hub copy, whose records could differ from the files' (Alpaca's 52k set is not the
+    5,000-record subset)."""
 
     path: str
     config: str | None = None

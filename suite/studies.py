@@ -16,10 +16,10 @@ from typing import Any
 
 from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
-from suite.profiles import ENGINES, REPO_ROOT, ModelRef, Profile
+from suite.paths import STUDIES_DIR
+from suite.profiles import ENGINES, ModelRef, Profile
 from suite.specs import Reader, load_task, read_yaml
 
-STUDIES_DIR = REPO_ROOT / "tasks" / "studies"
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
 

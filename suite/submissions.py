@@ -27,7 +27,8 @@ from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError
 from suite.models import PICKLE_SUFFIXES
-from suite.profiles import _HUB_ID, REPO_ROOT, ModelRef, Profile
+from suite.paths import REPO_ROOT
+from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
 
 SUBMISSION_FILE = "submission.yaml"

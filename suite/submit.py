@@ -18,7 +18,8 @@ from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError
-from suite.profiles import REPO_ROOT, Profile, load_profile
+from suite.paths import bundle_dir
+from suite.profiles import Profile, load_profile
 from suite.runner import header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
@@ -135,7 +136,7 @@ def make_example(
 
     from suite.models import load_causal_lm
 
-    bundle = bundle or REPO_ROOT / "reference" / "llama"
+    bundle = bundle or bundle_dir() / "llama"
     if noise < 0 or noise != noise:
         raise ValueError(f"noise must be >= 0, got {noise}")
     model = load_causal_lm(bundle / "draft")

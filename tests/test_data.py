@@ -220,7 +220,7 @@ def test_data_root_prefers_env_then_shared_data(monkeypatch, tmp_path):
     monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path))
     assert data_root() == tmp_path
     monkeypatch.delenv("SUITE_DATA_DIR")
-    expected = DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else None
+    expected = DEFAULT_DATA_DIR if DEFAULT_DATA_DIR.is_dir() else suite.data.data_cache_dir()
     assert data_root() == expected
     assert DEFAULT_DATA_DIR.parts[-2:] == ("shared", "data")
 
@@ -268,26 +268,63 @@ def test_id_files_keep_only_listed_records_in_file_order(toy):
     assert [e.id for e in load_examples("toy_ids", "test", tasks_dir=tasks)] == ["0", "2"]
 
 
-def test_hub_is_the_fallback_without_a_data_root(toy, monkeypatch):
-    import datasets
+def test_without_a_data_folder_a_sources_file_is_fetched_into_the_cache_on_first_use(
+    toy, tmp_path, monkeypatch
+):
+    """No $SUITE_DATA_DIR and no mirror: the data cache is the root, a missing file listed in the
+    data sources is downloaded there (pinned URL, sha256 checked) once, an unlisted one is an
+    error naming the fix, and a mismatched download writes nothing."""
+    import hashlib
+    import io
+
+    import suite.fetch
 
     _, tasks, write = toy
-    calls = []
-
-    def fake_load_dataset(path, config=None, split=None):
-        calls.append((path, config, split))
-        return datasets.Dataset.from_list(TOY_RECORDS)
-
-    monkeypatch.setattr(suite.data, "data_root", lambda: None)
-    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
-    write(
-        toy_spec("toy_hub", source={"format": "jsonl", "hub": {"path": "org/toy", "config": "c"}})
+    lines = "".join(json.dumps(r) + "\n" for r in TOY_RECORDS).encode()
+    sources = tmp_path / "sources.yaml"
+    entry = {
+        "path": "toy/test.jsonl",
+        "url": "https://example.org/toy/test.jsonl",
+        "sha256": hashlib.sha256(lines).hexdigest(),
+    }
+    sources.write_text(yaml.safe_dump({"files": [entry]}), encoding="utf-8")
+    cache = tmp_path / "cache"
+    monkeypatch.delenv("SUITE_DATA_DIR", raising=False)
+    monkeypatch.setattr(suite.data, "DEFAULT_DATA_DIR", tmp_path / "no-mirror")
+    monkeypatch.setattr(suite.data, "data_cache_dir", lambda: cache)
+    monkeypatch.setattr(suite.fetch, "SOURCES", sources)
+    monkeypatch.setattr(
+        suite.fetch, "source_entry", lambda path: entry if path == entry["path"] else None
     )
-    examples = load_examples("toy_hub", "test", tasks_dir=tasks)
-    assert calls == [("org/toy", "c", "test")]
+    served = {"bytes": lines + b"tampered", "calls": 0}
+
+    def urlopen(url, timeout):
+        served["calls"] += 1
+        return io.BytesIO(served["bytes"])
+
+    monkeypatch.setattr(suite.fetch.urllib.request, "urlopen", urlopen)
+    assert suite.data.data_root() == cache
+    write(toy_spec("toy_cached", source={"format": "jsonl"}))
+    with pytest.raises(SpecError, match=r"field 'splits\.test\.files\[0\]' = 'toy/test\.jsonl'"):
+        load_examples("toy_cached", "test", tasks_dir=tasks)
+    assert not (cache / "toy" / "test.jsonl").exists()
+    served["bytes"] = lines
+    examples = load_examples("toy_cached", "test", tasks_dir=tasks)
     assert [e.answer for e in examples] == ["5", "1000", None]
-    with pytest.raises(SpecError, match=r"toy\.yaml: field 'source\.hub' = None: no local data"):
-        load_examples("toy", "test", tasks_dir=tasks)
+    assert (cache / "toy" / "test.jsonl").read_bytes() == lines
+    calls = served["calls"]
+    load_examples("toy_cached", "test", tasks_dir=tasks)
+    assert served["calls"] == calls  # fetched once
+    write(toy_spec("toy_other", splits={"test": {"files": ["other/x.jsonl"]}}))
+    with pytest.raises(SpecError, match="not a file of the suite's data sources"):
+        load_examples("toy_other", "test", tasks_dir=tasks)
+
+
+def test_a_file_missing_from_a_given_data_folder_names_the_fetch_command(toy, tmp_path):
+    _, tasks, write = toy
+    write(toy_spec("toy_gone", splits={"test": {"files": ["gone/x.jsonl"]}}))
+    with pytest.raises(SpecError, match=r"python -m suite fetch"):
+        load_examples("toy_gone", "test", tasks_dir=tasks)
 
 
 def _error(task: str, tasks: Path, split: str = "test") -> str:
@@ -301,7 +338,8 @@ def test_missing_data_file_names_spec_field_file_and_root(toy):
     write(toy_spec("toy_missing", splits={"test": {"files": ["x.jsonl"]}}))
     assert _error("toy_missing", tasks) == (
         f"{tasks / 'toy_missing.yaml'}: field 'splits.test.files[0]' = 'x.jsonl': "
-        f"file not found under data root {data}"
+        f"file not found under data root {data}; fetch the suite's datasets with "
+        f"`python -m suite fetch {data}`, or set SUITE_DATA_DIR to a folder that holds them"
     )
 
 

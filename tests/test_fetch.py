@@ -25,7 +25,7 @@ def _opener_from(root: Path, entries: list[dict], corrupt: str | None = None):
 @pytest.fixture
 def mirror():
     root = data_root()
-    if root is None:
+    if not (root / "gsm8k" / "test.jsonl").is_file():
         pytest.skip("needs the local data mirror (../shared/data or $SUITE_DATA_DIR)")
     return root
 

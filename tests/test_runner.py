@@ -182,6 +182,14 @@ def test_workers_must_be_positive(tiny):
     assert not (tiny / "never").exists()
 
 
+def test_a_missing_dataset_fails_before_the_first_cell_naming_the_fix(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "empty"))
+    out = tmp_path / "out"
+    with pytest.raises(SpecError, match=r"python -m suite fetch .*empty"):
+        run_plan(_plan(tiny), out, progress=False)
+    assert not out.exists()
+
+
 def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
     out, _ = reference_run
     record = next(iter(ResultsStore(out).load().values()))

@@ -14,9 +14,8 @@ from scipy import stats as sps
 
 from suite import stats
 from suite.errors import SpecError
-from suite.profiles import REPO_ROOT
+from suite.paths import PAPER_FILE
 
-PAPER_FILE = REPO_ROOT / "reference" / "paper.yaml"
 ALPHA = 0.05
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_RUN = (
     "reproduced",

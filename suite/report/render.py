@@ -18,13 +18,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
-from suite.profiles import REPO_ROOT
+from suite.paths import TEMPLATE_DIR
 from suite.report import figures, leaderboard, views
 from suite.report.folder import check_folder
 from suite.store import ResultsStore, clean, write_atomic
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
 
-TEMPLATE_DIR = REPO_ROOT / "reports" / "templates"
 TEMPLATE = "report.html.j2"
 REPORT, SUMMARY, PROMPTS, CELLS = "report.html", "summary.json", "prompts.csv", "cells.csv"
 SUBMISSION = "submission.json"  # written by `python -m suite submit` beside the results
