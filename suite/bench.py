@@ -75,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--temperatures", type=float, nargs="+", default=[0.0, 1.0], help="τ_dec values"
     )
+    parser.add_argument(
+        "--tasks",
+        nargs="+",
+        help="test prompts from these tasks, alternating (default: the best KD draft's KD "
+        f"dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)})",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
     parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
     _add_pair_arguments(parser)
@@ -156,19 +162,24 @@ def _check_args(args) -> None:
         raise ValueError("a --draft folder is given twice")
 
 
-def task_prompts(tokenizer, count: int) -> list[list[int]]:
-    """Test-split instructions in the suite's format, alternating GSM8K and Alpaca."""
+def task_prompts(tokenizer, count: int, tasks=PROMPT_TASKS) -> list[list[int]]:
+    """Test-split instructions in the suite's format, alternating between ``tasks``."""
     from suite.data import load_examples
 
-    per_task = [load_examples(task, "test", limit=count) for task in PROMPT_TASKS]
+    per_task = [load_examples(task, "test", limit=count) for task in tasks]
     examples = [ex for group in zip(*per_task, strict=True) for ex in group][:count]
     return [tokenizer(ex.prompt, add_special_tokens=False).input_ids for ex in examples]
 
 
 def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
     if pair.tokenizer is not None:
-        note = f"test-split instructions of {', '.join(PROMPT_TASKS)}, alternating"
-        return task_prompts(pair.tokenizer, args.prompts), note
+        tasks = tuple(args.tasks or pair.info.get("prompt_tasks") or PROMPT_TASKS)
+        note = f"test-split instructions of {', '.join(tasks)}" + (
+            ", alternating" if len(tasks) > 1 else " (the best KD draft's KD dataset)"
+        )
+        if args.tasks:
+            note = f"test-split instructions of {', '.join(tasks)} (--tasks)"
+        return task_prompts(pair.tokenizer, args.prompts, tasks), note
     vocab = pair.target.get_output_embeddings().weight.shape[0]
     note = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
     return make_prompts(args.prompts, vocab, args.seed), note

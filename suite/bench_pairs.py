@@ -172,6 +172,9 @@ def _bundled(family_dir: Path | None = None) -> Pair:
     drafts, facts = load_drafts(list(choice.folders().items()))
     info = {"kind": "reference", "target": f"{family_dir.name}/target", "drafts": facts}
     info["selection"] = choice.record()
+    dataset = choice.candidates.get(choice.best_kd.name, {}).get("dataset")
+    if dataset:  # timed in the KD draft's own domain, as the paper times its drafts
+        info["prompt_tasks"] = [dataset]
     target = load_causal_lm(family_dir / "target")
     return Pair(target, drafts, info, load_tokenizer(family_dir / "tokenizer"))
 

@@ -258,7 +258,10 @@ def bundle(tmp_path):
             {"gsm8k": 0.7},
         ),
         "kd-online-mix-s1": (kd | {"method": "online", "seed": 1}, {"gsm8k": 0.9, "alpaca": 0.6}),
-        "kd-online-alpaca-t0.0-s2": (kd | {"method": "online", "seed": 2}, {"alpaca": 0.76}),
+        "kd-online-alpaca-t0.0-s2": (
+            kd | {"method": "online", "seed": 2, "dataset": "alpaca"},
+            {"alpaca": 0.76},
+        ),
         "kd-offline-gsm8k-t0.0": (kd | {"kd_temperature": 1.0}, {"gsm8k": 0.95}),
         "kd-offline-recipe": (kd | {"kd_temperature": None}, {"gsm8k": 0.97}),
     }
@@ -299,11 +302,19 @@ def test_a_kd_draft_missing_from_the_manifest_is_passed_over_and_named(bundle):
 
 def test_bundle_times_base_and_best_kd_side_by_side(bundle, tmp_path, monkeypatch):
     monkeypatch.setattr(bench_pairs, "REFERENCE_FAMILY", bundle)
-    monkeypatch.setattr(bench, "task_prompts", lambda tok, count: [[5, 6, 7, 8]] * count)
+    asked = []
+
+    def task_prompts(tok, count, tasks):
+        asked.append(tasks)
+        return [[5, 6, 7, 8]] * count
+
+    monkeypatch.setattr(bench, "task_prompts", task_prompts)
     out = tmp_path / "out"
     argv = ["--out", str(out), *FAST, "--temperatures", "0", "--num-draft-tokens", "1", "2"]
     assert bench.main(argv) == 0
     result = json.loads((out / "latest.json").read_text())
+    # Timed in the best KD draft's own domain (its training facts' dataset); --tasks overrides.
+    assert asked == [("alpaca",)] and "alpaca" in result["pair"]["prompts"]
     drafts = result["pair"]["drafts"]
     assert list(drafts) == ["draft", "kd-online-alpaca-t0.0-s2"]
     assert [d["role"] for d in drafts.values()] == ["base", "best KD"]
