@@ -58,6 +58,9 @@ def write_manifest(manifest: dict, root: Path | None = None) -> Path:
     return path
 
 
+MODEL_FILES = ("model.safetensors", "config.json")
+
+
 def artifact_path(name: str, root: Path | None = None) -> Path:
     """The folder of a bundled artifact by its manifest name (e.g. ``llama/target``)."""
     root = bundle_dir() if root is None else root
@@ -219,13 +222,10 @@ def build_manifest(
     """Hash every artifact, record its training facts and, for drafts, α̂ at each τ_dec.
 
     Each draft is measured at the grid's τ_dec and at every τ_kd of its family's drafts that the
-    grid lacks. Measurements of artifacts whose files (and target) are unchanged since the last
-    manifest, under the same protocol and at all these temperatures, are carried over.
+    grid lacks. Measurements of artifacts whose weights and config (and target) are unchanged
+    since the last manifest, under the same protocol and at all these temperatures, are carried
+    over.
     """
-    from suite.acceptance import analytic_acceptance, measure_cost_ratio
-    from suite.data import load_examples
-    from suite.models import load_model, load_tokenizer
-
     root = bundle_dir() if root is None else root
     protocol = {
         "engine": "analytic (suite.acceptance)",
@@ -237,107 +237,16 @@ def build_manifest(
     }
     previous = load_manifest(root) if (root / MANIFEST).is_file() else {}
     old = previous.get("artifacts", {}) if previous.get("acceptance_protocol") == protocol else {}
-
-    artifacts: dict[str, dict] = {}
-    for info_path in sorted(root.glob("*/*/training.json")):
-        folder = info_path.parent
-        info = json.loads(info_path.read_text())
-        name = f"{folder.parent.name}/{folder.name}"
-        kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
-        if info["artifact"].endswith("-pretrained"):
-            kind = "pretrained"  # a stage of the target before alignment: no acceptance
-        artifacts[name] = {"path": f"{folder.parent.name}/{folder.name}", "kind": kind, **info}
-
+    artifacts = _read_artifacts(root)
     by_family: dict[str, list[str]] = {}
     for name in artifacts:
         by_family.setdefault(name.split("/")[0], []).append(name)
     for family, names in by_family.items():
-        target_name = f"{family}/target"
-        if target_name not in artifacts:
-            continue
-        tokenizer = load_tokenizer(root / family / "tokenizer")
-        for name in names:
-            entry = artifacts[name]
-            if entry["kind"] != "tokenizer":
-                kept = old.get(name, {}).get("storage")
-                storage = compact(
-                    root / entry["path"], tokenizer, _datasets(entry), 100, fp16_tolerance
-                )
-                entry["storage"] = kept if kept and storage.keys() == {"dtype"} else storage
-            entry["files"] = artifact_files(root / entry["path"])
-
-        def unchanged(name: str) -> bool:
-            return bool(old.get(name)) and old[name].get("files") == artifacts[name]["files"]
-
-        target_same = unchanged(target_name)
-        target = load_model(root / family / "target")
-        if target_same and "evaluation" in old[target_name]:
-            artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
-        else:
-            evaluation = evaluate_target(target, tokenizer, prompts=evaluation_prompts)
-            base = root / family / "draft"
-            if (base / "training.json").is_file():
-                evaluation["greedy_quality"] = greedy_quality_pair(
-                    target, load_model(base), tokenizer, _datasets(artifacts[target_name])
-                )
-            artifacts[target_name]["evaluation"] = evaluation
-        # The grid, plus each KD temperature of the family's drafts that the grid lacks (T5's
-        # τ_kd 0.5): every draft is measured at its own temperature.
-        temperatures = sorted(
-            set(decode_temperatures)
-            | {
-                float(artifacts[n]["kd_temperature"])
-                for n in names
-                if artifacts[n]["kind"] == "draft"
-                and artifacts[n].get("kd_temperature") is not None
-            }
-        )
-
-        drafts = {}
-        for n in names:
-            if artifacts[n]["kind"] != "draft":
-                continue
-            artifacts[n]["parameter_ratio"] = (
-                artifacts[target_name]["parameters"] / (artifacts[n]["parameters"])
+        if f"{family}/target" in artifacts:
+            family_artifacts = {n: artifacts[n] for n in names}
+            _measure_family(
+                root, family, family_artifacts, old, protocol, fp16_tolerance, evaluation_prompts
             )
-            keys = {f"{tau:.1f}" for tau in temperatures}
-            acc = old.get(n, {}).get("acceptance", {})
-            measured = all(keys <= set(acc.get(d, {})) for d in _datasets(artifacts[n]))
-            if target_same and unchanged(n) and measured:
-                artifacts[n]["acceptance"] = old[n]["acceptance"]
-                artifacts[n]["cost_ratio"] = old[n]["cost_ratio"]
-            else:
-                drafts[n] = load_model(root / artifacts[n]["path"])
-        datasets = sorted({d for n in drafts for d in _datasets(artifacts[n])})
-        for dataset in datasets:
-            ids = [
-                tokenizer(ex.prompt, add_special_tokens=False).input_ids
-                for ex in load_examples(dataset, "test", limit=prompts)
-            ]
-            chosen = {n: m for n, m in drafts.items() if dataset in _datasets(artifacts[n])}
-            for tau in temperatures:
-                results = analytic_acceptance(
-                    target,
-                    chosen,
-                    ids,
-                    temperature=tau,
-                    max_new_tokens=max_new_tokens,
-                    seed=seed,
-                    eos_token_id=tokenizer.eos_token_id,
-                    n_boot=200,
-                )
-                for n, res in results.items():
-                    ci = res.confidence_interval
-                    artifacts[n].setdefault("acceptance", {}).setdefault(dataset, {})[
-                        f"{tau:.1f}"
-                    ] = {
-                        "alpha": res.acceptance_rate,
-                        "ci95": [ci.low, ci.high],
-                        "tokens": res.tokens,
-                    }
-        for n, model in drafts.items():
-            artifacts[n]["cost_ratio"] = measure_cost_ratio(target, model).cost_ratio
-
     for name, entry in artifacts.items():
         if entry["kind"] != "tokenizer":  # every model folder gets its card, then its hashes
             write_text_atomic(root / entry["path"] / "README.md", model_card(name, entry))
@@ -345,3 +254,107 @@ def build_manifest(
     manifest = {"acceptance_protocol": protocol, "artifacts": artifacts}
     write_manifest(manifest, root)
     return manifest
+
+
+def _read_artifacts(root: Path) -> dict[str, dict]:
+    """Every bundled folder with a ``training.json``, by ``family/folder``, with its facts."""
+    artifacts: dict[str, dict] = {}
+    for info_path in sorted(root.glob("*/*/training.json")):
+        folder = info_path.parent
+        info = json.loads(info_path.read_text())
+        name = f"{folder.parent.name}/{folder.name}"
+        kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
+        artifacts[name] = {"path": name, "kind": kind, **info}
+    return artifacts
+
+
+def _unchanged(old: dict, name: str, artifacts: dict) -> bool:
+    """The same weights and config as in the last manifest: its α̂ and c still hold."""
+    before, now = old.get(name, {}).get("files", {}), artifacts[name]["files"]
+    return bool(before) and all(before.get(f) == now.get(f) for f in MODEL_FILES)
+
+
+def _measure_family(root, family, artifacts, old, protocol, fp16_tolerance, eval_prompts) -> None:
+    """Fill one family's entries in place: storage, hashes, the target's evaluation, α̂ and c."""
+    from suite.models import load_model, load_tokenizer
+
+    tokenizer = load_tokenizer(root / family / "tokenizer")
+    for name, entry in artifacts.items():
+        if entry["kind"] != "tokenizer":
+            kept = old.get(name, {}).get("storage")
+            folder = root / entry["path"]
+            storage = compact(folder, tokenizer, _datasets(entry), 100, fp16_tolerance)
+            entry["storage"] = kept if kept and storage.keys() == {"dtype"} else storage
+        entry["files"] = artifact_files(root / entry["path"])
+    target_name = f"{family}/target"
+    target_same = _unchanged(old, target_name, artifacts)
+    target = load_model(root / family / "target")
+    if target_same and "evaluation" in old[target_name]:
+        artifacts[target_name]["evaluation"] = old[target_name]["evaluation"]
+    else:
+        evaluation = evaluate_target(target, tokenizer, prompts=eval_prompts)
+        base = root / family / "draft"
+        if (base / "training.json").is_file():
+            evaluation["greedy_quality"] = greedy_quality_pair(
+                target, load_model(base), tokenizer, _datasets(artifacts[target_name])
+            )
+        artifacts[target_name]["evaluation"] = evaluation
+    temperatures = _temperatures(protocol["decode_temperatures"], artifacts)
+    keys = {f"{tau:.1f}" for tau in temperatures}
+    drafts = {}
+    for n, entry in artifacts.items():
+        if entry["kind"] != "draft":
+            continue
+        entry["parameter_ratio"] = artifacts[target_name]["parameters"] / entry["parameters"]
+        acc = old.get(n, {}).get("acceptance", {})
+        measured = all(keys <= set(acc.get(d, {})) for d in _datasets(entry))
+        if target_same and _unchanged(old, n, artifacts) and measured:
+            entry["acceptance"], entry["cost_ratio"] = old[n]["acceptance"], old[n]["cost_ratio"]
+        else:
+            drafts[n] = load_model(root / entry["path"])
+    _measure_acceptance(target, drafts, artifacts, tokenizer, temperatures, protocol)
+
+
+def _temperatures(grid, artifacts: dict) -> list[float]:
+    """The grid, plus each KD temperature of the family's drafts that the grid lacks (T5's
+    τ_kd 0.5): every draft is measured at its own temperature."""
+    own = {
+        float(e["kd_temperature"])
+        for e in artifacts.values()
+        if e["kind"] == "draft" and e.get("kd_temperature") is not None
+    }
+    return sorted(set(grid) | own)
+
+
+def _measure_acceptance(target, drafts, artifacts, tokenizer, temperatures, protocol) -> None:
+    """α̂ with its 95% interval at each temperature on each draft's datasets, then c."""
+    from suite.acceptance import analytic_acceptance, measure_cost_ratio
+    from suite.data import load_examples
+
+    for dataset in sorted({d for n in drafts for d in _datasets(artifacts[n])}):
+        ids = [
+            tokenizer(ex.prompt, add_special_tokens=False).input_ids
+            for ex in load_examples(dataset, "test", limit=protocol["prompts"])
+        ]
+        chosen = {n: m for n, m in drafts.items() if dataset in _datasets(artifacts[n])}
+        for tau in temperatures:
+            results = analytic_acceptance(
+                target,
+                chosen,
+                ids,
+                temperature=tau,
+                max_new_tokens=protocol["max_new_tokens"],
+                seed=protocol["seed"],
+                eos_token_id=tokenizer.eos_token_id,
+                n_boot=200,
+            )
+            for n, res in results.items():
+                ci = res.confidence_interval
+                by_tau = artifacts[n].setdefault("acceptance", {}).setdefault(dataset, {})
+                by_tau[f"{tau:.1f}"] = {
+                    "alpha": res.acceptance_rate,
+                    "ci95": [ci.low, ci.high],
+                    "tokens": res.tokens,
+                }
+    for n, model in drafts.items():
+        artifacts[n]["cost_ratio"] = measure_cost_ratio(target, model).cost_ratio

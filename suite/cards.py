@@ -8,7 +8,6 @@ DATA_LICENCES = {
 }
 ROLES = {
     "target": "the target model (speculative decoding keeps its distribution)",
-    "pretrained": "the target before its alignment step (kept so the alignment can be rerun)",
     "draft": "a draft model (it proposes tokens the target verifies)",
 }
 
@@ -34,8 +33,9 @@ def model_card(name: str, entry: dict) -> str:
     if entry.get("aligned_from"):
         lines += [
             "",
-            f"Aligned from `{entry['aligned_from']}` by best-of-n fine-tuning on its own responses "
-            "(`suite/distill/align.py`).",
+            "Pretrained from scratch, then aligned by best-of-n fine-tuning on its own responses "
+            "(`suite/distill/align.py`); the pretrained stage is not bundled, its facts are under "
+            "`pretrained` in `training.json`.",
         ]
     lines += ["", "## Figures", "", *_figures(entry)]
     datasets = [entry["dataset"]] if entry.get("dataset") else ["alpaca", "gsm8k"]
@@ -43,7 +43,8 @@ def model_card(name: str, entry: dict) -> str:
     lines += [f"- Trained on {DATA_LICENCES.get(d, d)}" for d in datasets]
     lines += [
         "- Weights: safetensors, float16 on disk, computed in float32 (config `dtype`).",
-        "- Load with `transformers` (`AutoModelForCausalLM` or `AutoModelForSeq2SeqLM`).",
+        "- Load with `transformers` (`AutoModelForCausalLM` or `AutoModelForSeq2SeqLM`); the "
+        "family's tokenizer is the sibling folder `../tokenizer`.",
         "",
     ]
     return "\n".join(lines)
@@ -55,6 +56,9 @@ def _role(entry: dict) -> str:
 
 def _figures(entry: dict) -> list[str]:
     out = []
+    before = (entry.get("pretrained") or {}).get("heldout_loss") or {}
+    for dataset, loss in sorted(before.items()):
+        out.append(f"- Held-out loss on {dataset} before alignment: {loss:.3f} nats per token")
     for dataset, loss in sorted((entry.get("heldout_loss") or {}).items()):
         out.append(f"- Held-out loss on {dataset} test references: {loss:.3f} nats per token")
     for dataset, values in sorted((entry.get("entropy_at_tau_1") or {}).items()):

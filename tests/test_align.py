@@ -114,15 +114,17 @@ def test_train_pretrains_then_aligns_a_peakier_target(tmp_path, monkeypatch):
     out = tmp_path / "bundle"
     run_tokenizer(recipe, out)
     info = run_model(recipe, "target", out)
-    pre = json.loads((out / "target-pretrained" / "training.json").read_text())
+    stage = tmp_path / "ckpt" / recipe["name"] / "stages" / "target-pretrained"
+    pre = json.loads((stage / "training.json").read_text())
     assert pre["artifact"] == "target-pretrained" and info["artifact"] == "target"
-    assert info["aligned_from"] == "target-pretrained"
+    assert info["aligned_from"] == "target-pretrained" and info["pretrained"] == pre
+    assert not (out / "target-pretrained").exists()  # a build stage, not part of the bundle
     (first,) = info["alignment"]["rounds"]  # rounds: 1 by default
     assert first["selected"]["gsm8k"]["prompts"] == 8 and first["sequences"] == 8
     assert set(info["heldout_quality"]["gsm8k"]) == {"f1", "accuracy", "prompts"}
     from suite.models import load_model
 
-    before = load_model(out / "target-pretrained")
+    before = load_model(stage)
     after = load_model(out / "target")
     assert not torch.equal(before.lm_head.weight, after.lm_head.weight)
     from transformers import AutoTokenizer

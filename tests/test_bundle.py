@@ -29,7 +29,7 @@ def test_bundle_lists_tokenizer_target_and_base_draft_with_their_training_facts(
             assert key in entry, key
     # The pretrained target is clearly better than the draft on both held-out sets; the aligned
     # target gives better greedy answers than the draft, and is peaked where the draft is flat.
-    pretrained = artifacts["llama/target-pretrained"]
+    pretrained = target["pretrained"]  # the stage before alignment, recorded with the target
     quality = target["evaluation"]["greedy_quality"]
     entropy = target["entropy_at_tau_1"]
     for dataset in ("alpaca", "gsm8k"):

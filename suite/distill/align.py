@@ -290,8 +290,8 @@ def own_entropy(target, others: dict, tokenizer, datasets, limit: int, max_new_t
     return out
 
 
-def source_folder(out: Path, spec: dict, path: str) -> Path:
-    folder = out / spec["from"]
+def source_folder(folder: Path, spec: dict, path: str) -> Path:
+    """The pretrained stage ``folder`` the alignment starts from, refused when not built."""
     if not (folder / "training.json").is_file():
         raise SpecError(path, "align.from", spec["from"], f"no trained model in {folder}")
     return folder

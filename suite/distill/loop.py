@@ -98,6 +98,17 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=False)
 
 
+def _step(model, optimizer, cfg: TrainConfig, loss: torch.Tensor, step: int) -> float:
+    """One optimiser step at the schedule's learning rate, gradients clipped; the loss value."""
+    for group in optimizer.param_groups:
+        group["lr"] = cfg.lr_at(step)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    optimizer.step()
+    return float(loss.detach())
+
+
 def train(
     model,
     cfg: TrainConfig,
@@ -127,17 +138,9 @@ def train(
     end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
     while step < end:
         start = time.perf_counter()
-        for group in optimizer.param_groups:
-            group["lr"] = cfg.lr_at(step)
-        loss = loss_fn(model, batch_at(step))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
+        value = _step(model, optimizer, cfg, loss_fn(model, batch_at(step)), step)
         seconds += time.perf_counter() - start
-        value = float(loss.detach())
-        losses.append(value)
-        losses = losses[-200:]
+        losses = [*losses[-199:], value]
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{value:.3f}")

@@ -147,25 +147,29 @@ def generate_kd_data(
     desc = f"kd-data {dataset} t{format_temperature(kd_temperature)}"
     for r, c in tqdm(parts, desc=desc, dynamic_ncols=True):
         path = folder / f"part-{r:03d}-{c:05d}.json"
-        if path.exists():
-            continue
-        out = sample_continuations(
-            target,
-            [prompts[i] for i in chunks[c]],
-            temperature=kd_temperature,
-            max_new_tokens=max_new_tokens,
-            seed=prompt_seed(prompt_seed(seed, r), c),
-            eos_token_id=eos_token_id,
-            batch_size=batch_size,
-        )
-        write_json_atomic(path, [list(t) for t in out.tokens], indent=None)
+        if not path.exists():  # parts already written by an interrupted run are kept
+            out = sample_continuations(
+                target,
+                [prompts[i] for i in chunks[c]],
+                temperature=kd_temperature,
+                max_new_tokens=max_new_tokens,
+                seed=prompt_seed(prompt_seed(seed, r), c),
+                eos_token_id=eos_token_id,
+                batch_size=batch_size,
+            )
+            write_json_atomic(path, [list(t) for t in out.tokens], indent=None)
+    return _assemble(folder, prompts, chunks, parts, kd_temperature, key)
+
+
+def _assemble(folder: Path, prompts, chunks, parts, kd_temperature: float, key: str) -> KDData:
+    """Join the parts into one ``data.json`` (written atomically), then remove the parts."""
     index, responses = [], []
     for r, c in parts:
         rows = json.loads((folder / f"part-{r:03d}-{c:05d}.json").read_text())
         index.extend(chunks[c])
         responses.extend(tuple(row) for row in rows)
     data = KDData(prompts, tuple(index), tuple(responses), (kd_temperature,) * len(responses))
-    write_json_atomic(final, data.to_json() | {"key": key}, indent=None)
+    write_json_atomic(folder / "data.json", data.to_json() | {"key": key}, indent=None)
     for r, c in parts:
         (folder / f"part-{r:03d}-{c:05d}.json").unlink(missing_ok=True)
     return data

@@ -260,22 +260,29 @@ def run_tokenizer(recipe: dict, out: Path) -> None:
 def run_model(recipe: dict, role: str, out: Path) -> dict:
     """Train ``recipe['models'][role]`` and save it to ``out/<role>``.
 
-    With an ``align`` section, pretraining saves to ``out/<align.from>`` (skipped when that folder
-    is already built) and the alignment step fine-tunes it into ``out/<role>``.
+    With an ``align`` section, pretraining saves to the stage folder ``<align.from>`` beside the
+    checkpoints (skipped when already built; a build intermediate, not part of the bundle) and
+    the alignment step fine-tunes it into ``out/<role>``, whose ``training.json`` keeps the
+    pretrained stage's facts under ``pretrained``.
     """
     spec = recipe["models"][role]
     if "align" not in spec:
-        return pretrain_model(recipe, role, out, role)
+        return pretrain_model(recipe, role, out, out / role)
     check_align_spec(spec["align"], recipe["_path"], f"models.{role}.align")
-    source = out / spec["align"]["from"]
+    source = stage_folder(recipe, spec["align"])
     if not (source / "training.json").is_file():
-        pretrain_model(recipe, role, out, spec["align"]["from"])
+        pretrain_model(recipe, role, out, source)
     return align_model(recipe, role, out)
+
+
+def stage_folder(recipe: dict, align_spec: dict) -> Path:
+    """Where a target's pretrained stage lives: under the checkpoints, outside the bundle."""
+    return checkpoint_root() / recipe["name"] / "stages" / align_spec["from"]
 
 
 def align_model(recipe: dict, role: str, out: Path) -> dict:
     spec, path = recipe["models"][role], recipe["_path"]
-    source = source_folder(out, spec["align"], path)
+    source = source_folder(stage_folder(recipe, spec["align"]), spec["align"], path)
     tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
     model = load_model(source)
     source_sha = weights_sha256(source)
@@ -304,6 +311,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         "aligned_from": spec["align"]["from"],
         "aligned_from_sha256": source_sha,
+        "pretrained": json.loads((source / "training.json").read_text()),
         "alignment": {k: v for k, v in facts.items() if k not in ("steps", "train_loss")},
         "data_sha256": facts["data_sha256"],
         "steps": facts["steps"],
@@ -320,8 +328,8 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
     return info
 
 
-def pretrain_model(recipe: dict, role: str, out: Path, folder_name: str) -> dict:
-    """Train ``recipe['models'][role]`` from scratch and save it to ``out/<folder_name>``."""
+def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
+    """Train ``recipe['models'][role]`` from scratch into ``folder`` (tokenizer: out/tokenizer)."""
     spec = recipe["models"][role]
     tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
     cfg = train_config(spec["train"], recipe["_path"])
@@ -351,11 +359,10 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder_name: str) -> dict
         eval_every=spec.get("eval_every", 500),
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
-    folder = out / folder_name
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     info = {
-        "artifact": folder_name,
+        "artifact": folder.name,
         "recipe": recipe["_path"],
         "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
         "seed": recipe["seed"],

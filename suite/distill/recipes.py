@@ -199,44 +199,24 @@ def is_done(out: Path, draft: KDDraft) -> bool:
     return (out / draft.name / "training.json").exists()
 
 
-def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: str) -> dict:
-    """Distil one draft from the base draft and save it to ``out/<name>`` with training.json."""
-    start = time.time()
-    tokenizer, target = shared["tokenizer"], shared["target"]
-    seed, prompts_cfg, offline_cfg = draft.seed, recipe["prompts"], recipe["offline"]
-    cfg = train_config(recipe["train"], recipe["_path"])
-    model = load_model(out / recipe["models"]["base_draft"])
-    check_pair(target, model)
-    pool = prompt_pool(
-        tokenizer,
-        draft.dataset,
-        prompts_cfg["per_dataset"],
-        prompts_cfg["max_prompt_tokens"],
-        seed,
-    )
+@dataclass(frozen=True)
+class KDTraining:
+    """What one draft is trained on: its batches and loss, and the facts of its data."""
+
+    batches: object
+    loss_fn: object
+    data_sha256: str
+    sequences: int | None
+
+
+def kd_training(recipe: dict, draft: KDDraft, shared: dict, pool: list, model, cfg) -> KDTraining:
+    """Offline KD: the target's samples at each of the draft's τ_kd (composed for the recipe),
+    trained on with cross-entropy. Online KD: prompts, the target scored on the draft's own
+    samples at each step."""
+    tokenizer, target, seed = shared["tokenizer"], shared["target"], draft.seed
+    prompts_cfg, offline_cfg = recipe["prompts"], recipe["offline"]
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
-    if draft.method == "offline":
-        sets = {
-            t: generate_kd_data(
-                target,
-                pool,
-                kd_temperature=t,
-                samples_per_prompt=offline_cfg["samples_per_prompt"],
-                max_new_tokens=prompts_cfg["max_new_tokens"],
-                seed=seed,
-                eos_token_id=eos,
-                target_sha=shared["target_sha"],
-                dataset=draft.dataset,
-                batch_size=offline_cfg.get("batch_size", 32),
-                chunk_size=offline_cfg.get("chunk_size", 256),
-            )
-            for t in draft.kd_temperatures
-        }
-        data = compose_kd_data(sets, seed) if draft.is_recipe else sets[draft.kd_temperature]
-        batches = ResponseBatches(data, cfg.batch_size, seed, pad, decoder_start(model))
-        loss_fn, data_sha, sequences = response_ce_loss, data.sha256(), len(data)
-    else:
-        batches = PromptBatches(pool, cfg.batch_size, seed, draft.kd_temperatures)
+    if draft.method == "online":
         loss_fn = OnlineKDLoss(
             target,
             divergence=draft.divergence,
@@ -244,13 +224,50 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
             eos_token_id=eos,
             pad_token_id=pad,
         )
-        data_sha, sequences = tokens_sha256(pool), None
+        batches = PromptBatches(pool, cfg.batch_size, seed, draft.kd_temperatures)
+        return KDTraining(batches, loss_fn, tokens_sha256(pool), None)
+    sets = {
+        t: generate_kd_data(
+            target,
+            pool,
+            kd_temperature=t,
+            samples_per_prompt=offline_cfg["samples_per_prompt"],
+            max_new_tokens=prompts_cfg["max_new_tokens"],
+            seed=seed,
+            eos_token_id=eos,
+            target_sha=shared["target_sha"],
+            dataset=draft.dataset,
+            batch_size=offline_cfg.get("batch_size", 32),
+            chunk_size=offline_cfg.get("chunk_size", 256),
+        )
+        for t in draft.kd_temperatures
+    }
+    data = compose_kd_data(sets, seed) if draft.is_recipe else sets[draft.kd_temperature]
+    batches = ResponseBatches(data, cfg.batch_size, seed, pad, decoder_start(model))
+    return KDTraining(batches, response_ce_loss, data.sha256(), len(data))
+
+
+def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: str) -> dict:
+    """Distil one draft from the base draft and save it to ``out/<name>`` with training.json."""
+    start = time.time()
+    tokenizer, prompts_cfg = shared["tokenizer"], recipe["prompts"]
+    cfg = train_config(recipe["train"], recipe["_path"])
+    model = load_model(out / recipe["models"]["base_draft"])
+    check_pair(shared["target"], model)
+    pool = prompt_pool(
+        tokenizer,
+        draft.dataset,
+        prompts_cfg["per_dataset"],
+        prompts_cfg["max_prompt_tokens"],
+        draft.seed,
+    )
+    kd = kd_training(recipe, draft, shared, pool, model, cfg)
     limit = recipe.get("eval_examples", 200)
     summary = train(
         model,
         cfg,
-        batches,
-        loss_fn,
+        kd.batches,
+        kd.loss_fn,
         checkpoint_root() / recipe["name"] / f"{draft.name}-{shared['target_sha'][:12]}",
         desc=draft.name,
         eval_fn=lambda: heldout_loss(model, tokenizer, [draft.dataset], min(limit, 64)),
@@ -258,13 +275,12 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     folder = out / draft.name
-    model.save_pretrained(str(folder), safe_serialization=True)
-    tokenizer.save_pretrained(str(folder))
+    model.save_pretrained(str(folder), safe_serialization=True)  # tokenizer: the family's
     info = {
         "artifact": draft.name,
         "recipe": recipe["_path"],
         "command": command,
-        "seed": seed,
+        "seed": draft.seed,
         "method": draft.method,
         "dataset": draft.dataset,
         "kd_temperature": draft.kd_temperature,
@@ -274,9 +290,9 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         "base_draft": recipe["models"]["base_draft"],
         "target_sha256": shared["target_sha"],
         "parameters": sum(p.numel() for p in model.parameters()),
-        "data_sha256": data_sha,
+        "data_sha256": kd.data_sha256,
         "prompts": len(pool),
-        "kd_sequences": sequences,
+        "kd_sequences": kd.sequences,
         "train_loss": summary["train_loss"],
         "heldout_loss": heldout,
         "heldout_examples_per_dataset": limit,
