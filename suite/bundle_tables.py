@@ -1,0 +1,88 @@
+"""Markdown tables of the bundle, from ``MANIFEST.json`` alone: the models, and α̂ of every KD
+configuration over τ_dec (mean over its training seeds, with their spread)."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+
+def _config(entry: dict) -> tuple[str, str]:
+    """(method, τ_kd label) of a draft: its facts, never its folder name."""
+    if entry.get("method") in (None, "base"):
+        return ("base", "")
+    tau = entry.get("kd_temperature")
+    return (entry["method"], "recipe" if tau is None else f"{float(tau):.1f}")
+
+
+def _cell(values: list[float], bold: bool) -> str:
+    text = f"{statistics.fmean(values):.3f}"
+    if len(values) > 1:
+        text += f" ± {statistics.stdev(values):.3f}"
+    return f"**{text}**" if bold else text
+
+
+def acceptance_tables(manifest: dict) -> str:
+    """One table per (family, dataset): a row per KD configuration, α̂ at each τ_dec as the mean
+    over the configuration's seeds ± their standard deviation (n seeds in the last column)."""
+    rows: dict[tuple[str, str], dict[tuple[str, str], list[dict]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for name, entry in manifest["artifacts"].items():
+        if entry.get("kind") != "draft":
+            continue
+        family = name.split("/")[0]
+        for dataset, by_tau in (entry.get("acceptance") or {}).items():
+            rows[(family, dataset)][_config(entry)].append(by_tau)
+    out = []
+    for (family, dataset), configs in sorted(rows.items()):
+        taus = sorted({t for runs in configs.values() for r in runs for t in r}, key=float)
+        out += [f"{family}, {dataset}:", ""]
+        out.append("| draft | " + " | ".join(f"τ_dec {t}" for t in taus) + " | seeds |")
+        out.append("| --- " * (len(taus) + 2) + "|")
+        for (method, kd), runs in sorted(configs.items(), key=lambda kv: _order(kv[0])):
+            label = {"base": "base draft", "recipe": f"{method} recipe"}.get(
+                method if method == "base" else kd, f"{method} τ_kd {kd}"
+            )
+            cells = [
+                _cell([r[t]["alpha"] for r in runs if t in r], t == kd)
+                if any(t in r for r in runs)
+                else ""
+                for t in taus
+            ]
+            out.append(f"| {label} | " + " | ".join(cells) + f" | {len(runs)} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def _order(config: tuple[str, str]) -> tuple:
+    method, kd = config
+    return ({"base": 0, "offline": 1, "online": 2}.get(method, 3), kd == "recipe", kd)
+
+
+def model_table(manifest: dict, root: Path | None = None) -> str:
+    """Targets and base drafts: parameters, held-out loss, entropy and greedy answer quality."""
+    out = [
+        "| model | parameters | held-out loss alpaca / gsm8k | entropy at τ 1 alpaca / gsm8k "
+        "(target vs base draft, on the target's samples) |",
+        "| --- | --- | --- | --- |",
+    ]
+    artifacts = manifest["artifacts"]
+    for name, entry in sorted(artifacts.items()):
+        if entry.get("kind") == "target" or name.endswith("/draft"):
+            loss = entry.get("heldout_loss") or {}
+            shown = " / ".join(f"{loss[d]:.2f}" for d in ("alpaca", "gsm8k") if d in loss)
+            ent = entry.get("entropy_at_tau_1") or {}
+            h = " / ".join(
+                f"{ent[d]['target']:.2f} vs {ent[d]['base_draft']:.2f}"
+                for d in ("alpaca", "gsm8k")
+                if d in ent and "base_draft" in ent[d]
+            )
+            out.append(f"| `{name}` | {entry.get('parameters', 0):,} | {shown} | {h} |")
+    drafts = [e for e in artifacts.values() if e.get("kind") == "draft"]
+    out += ["", f"{len(drafts)} drafts in all (base drafts included)."]
+    if root is not None:
+        total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        out.append(f"Bundle size: {total / 2**20:.1f} MiB.")
+    return "\n".join(out)
