@@ -24,6 +24,7 @@ from suite.decoding import autoregressive_generate, speculative_generate
 from suite.models import load_model, load_tokenizer
 from suite.paths import portable_path
 from suite.profiles import ModelRef, Profile
+from suite.prompts import ensure_pad, prompt_format, prompts_ids
 from suite.provenance import code_version, hardware, packages
 from suite.records import (
     TOKEN_CHARS_OPEN,
@@ -71,7 +72,7 @@ def _model(location: str, revision: str | None, dtype: str, device: str):
 
 @functools.lru_cache(maxsize=8)
 def _tokenizer(location: str, revision: str | None):
-    return load_tokenizer(location, revision=revision)
+    return ensure_pad(load_tokenizer(location, revision=revision))
 
 
 @functools.lru_cache(maxsize=128)
@@ -151,6 +152,7 @@ class Models:
             packages=packages(),
             hardware=hardware(self.device),
             profile=self.ctx.profile.name,
+            prompt_format=prompt_format(self.tokenizer()),
             models={
                 role: ModelProvenance(_portable(ref), fp.get(ref.location))
                 for role, ref in refs.items()
@@ -170,7 +172,7 @@ def _now() -> str:
 
 
 def _prompt_ids(tokenizer, examples) -> list[list[int]]:
-    return [tokenizer(ex.prompt).input_ids for ex in examples]
+    return prompts_ids(tokenizer, examples)
 
 
 def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:

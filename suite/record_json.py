@@ -185,6 +185,7 @@ def _provenance_json(p: Provenance) -> dict:
         "packages": dict(p.packages),
         "hardware": dict(p.hardware),
         "profile": p.profile,
+        "prompt_format": p.prompt_format,
         "models": {
             role: {"location": m.location, "sha256": m.sha256} for role, m in p.models.items()
         },
@@ -461,6 +462,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
         hardware=dict(hardware.data) if hardware else {},
         profile=r.string("profile", optional=True),
         models=models,
+        prompt_format=r.string("prompt_format", optional=True) or "instruction",
     )
 
 

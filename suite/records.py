@@ -128,6 +128,7 @@ class Provenance:
     hardware: Mapping[str, Any]
     profile: str | None
     models: Mapping[str, ModelProvenance]  # role (tokenizer, target, draft) -> model
+    prompt_format: str = "instruction"  # or chat_template: suite.prompts
 
 
 @dataclass(frozen=True)
