@@ -90,13 +90,21 @@ def _token_chars(location: str, revision: str | None) -> np.ndarray:
     return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
+def lookup_chars(chars: np.ndarray, tokens) -> np.ndarray:
+    """Characters of each token; 0 for ids past the tokenizer (a model's vocabulary may be padded
+    beyond it: T5's 32,128 rows for 32,100 tokens, or a random model sampling anywhere)."""
+    ids = np.asarray(tokens, dtype=np.int64)
+    inside = ids < len(chars)
+    return np.where(inside, chars[np.where(inside, ids, 0)], 0)
+
+
 def by_token_chars(
     betas, tokens, chars: np.ndarray, longest: int = TOKEN_CHARS_OPEN
 ) -> TokenCharBuckets:
     """Σβ and count by token length in characters (the last bucket holds ``longest`` and up)."""
     sums, counts = np.zeros(longest + 1), np.zeros(longest + 1, dtype=np.int64)
     for beta, toks in zip(betas, tokens, strict=True):
-        length = np.minimum(chars[np.asarray(toks[: len(beta)], dtype=np.int64)], longest)
+        length = np.minimum(lookup_chars(chars, toks[: len(beta)]), longest)
         np.add.at(sums, length, beta)
         np.add.at(counts, length, 1)
     buckets = tuple((n, float(sums[n]), int(counts[n])) for n in range(longest + 1) if counts[n])
@@ -202,7 +210,7 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     score_seconds = time.perf_counter() - start
     chars = models.token_chars()
     prompt_chars = [
-        float(chars[np.asarray(toks, dtype=np.int64)].mean()) if toks else float("nan")
+        float(lookup_chars(chars, toks).mean()) if toks else float("nan")
         for toks in continuations.tokens
     ]
     for name in names:
