@@ -179,17 +179,19 @@ def _timing_json(t: Timing, engine: str) -> dict:
 
 
 def _provenance_json(p: Provenance) -> dict:
-    return {
+    out = {
         "git_commit": p.git_commit,
         "git_dirty": p.git_dirty,
         "packages": dict(p.packages),
         "hardware": dict(p.hardware),
         "profile": p.profile,
-        "prompt_format": p.prompt_format,
         "models": {
             role: {"location": m.location, "sha256": m.sha256} for role, m in p.models.items()
         },
     }
+    if p.prompt_format is not None:  # an older record writes back as it was read
+        out["prompt_format"] = p.prompt_format
+    return out
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -462,7 +464,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
         hardware=dict(hardware.data) if hardware else {},
         profile=r.string("profile", optional=True),
         models=models,
-        prompt_format=r.string("prompt_format", optional=True) or "instruction",
+        prompt_format=r.string("prompt_format", optional=True),
     )
 
 

@@ -301,7 +301,7 @@ def provenance(records: list[ResultRecord], header: dict) -> dict:
             if prov.git_commit:
                 commits.add(prov.git_commit)
             dirty = dirty or bool(prov.git_dirty)
-            formats.add(prov.prompt_format)
+            formats.add(prov.prompt_format or "instruction")
             for name, version in prov.packages.items():
                 packages[name].add(str(version))
             if prov.hardware and dict(prov.hardware) not in hardware:
