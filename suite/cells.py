@@ -24,6 +24,7 @@ from suite.decoding import autoregressive_generate, speculative_generate
 from suite.models import load_model, load_tokenizer
 from suite.paths import portable_path
 from suite.profiles import ModelRef, Profile
+from suite.prompts import ensure_pad, prompt_format, prompts_ids
 from suite.provenance import code_version, hardware, packages
 from suite.records import (
     TOKEN_CHARS_OPEN,
@@ -71,7 +72,7 @@ def _model(location: str, revision: str | None, dtype: str, device: str):
 
 @functools.lru_cache(maxsize=8)
 def _tokenizer(location: str, revision: str | None):
-    return load_tokenizer(location, revision=revision)
+    return ensure_pad(load_tokenizer(location, revision=revision))
 
 
 @functools.lru_cache(maxsize=128)
@@ -89,13 +90,21 @@ def _token_chars(location: str, revision: str | None) -> np.ndarray:
     return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
+def lookup_chars(chars: np.ndarray, tokens) -> np.ndarray:
+    """Characters of each token; 0 for ids past the tokenizer (a model's vocabulary may be padded
+    beyond it: T5's 32,128 rows for 32,100 tokens, or a random model sampling anywhere)."""
+    ids = np.asarray(tokens, dtype=np.int64)
+    inside = ids < len(chars)
+    return np.where(inside, chars[np.where(inside, ids, 0)], 0)
+
+
 def by_token_chars(
     betas, tokens, chars: np.ndarray, longest: int = TOKEN_CHARS_OPEN
 ) -> TokenCharBuckets:
     """Σβ and count by token length in characters (the last bucket holds ``longest`` and up)."""
     sums, counts = np.zeros(longest + 1), np.zeros(longest + 1, dtype=np.int64)
     for beta, toks in zip(betas, tokens, strict=True):
-        length = np.minimum(chars[np.asarray(toks[: len(beta)], dtype=np.int64)], longest)
+        length = np.minimum(lookup_chars(chars, toks[: len(beta)]), longest)
         np.add.at(sums, length, beta)
         np.add.at(counts, length, 1)
     buckets = tuple((n, float(sums[n]), int(counts[n])) for n in range(longest + 1) if counts[n])
@@ -151,6 +160,7 @@ class Models:
             packages=packages(),
             hardware=hardware(self.device),
             profile=self.ctx.profile.name,
+            prompt_format=prompt_format(self.tokenizer()),
             models={
                 role: ModelProvenance(_portable(ref), fp.get(ref.location))
                 for role, ref in refs.items()
@@ -170,7 +180,7 @@ def _now() -> str:
 
 
 def _prompt_ids(tokenizer, examples) -> list[list[int]]:
-    return [tokenizer(ex.prompt).input_ids for ex in examples]
+    return prompts_ids(tokenizer, examples)
 
 
 def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
@@ -200,7 +210,7 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     score_seconds = time.perf_counter() - start
     chars = models.token_chars()
     prompt_chars = [
-        float(chars[np.asarray(toks, dtype=np.int64)].mean()) if toks else float("nan")
+        float(lookup_chars(chars, toks).mean()) if toks else float("nan")
         for toks in continuations.tokens
     ]
     for name in names:

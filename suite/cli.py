@@ -10,6 +10,15 @@ import sys
 from suite.errors import SpecError
 
 
+class HELP(argparse.ArgumentDefaultsHelpFormatter):
+    """Help texts show each option's default, where it has one a user can read."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def _cmd_tasks(args) -> int:
     from suite.data import load_examples
     from suite.specs import load_specs
@@ -300,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("run", help="run studies (tasks/studies) under a profile, resumably")
+    p = sub.add_parser(
+        "run", help="run studies (tasks/studies) under a profile, resumably", formatter_class=HELP
+    )
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--out", help="results folder (default: results/<profile>)")
@@ -323,7 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="folder for the report files (default: DIR)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("reproduce", help="every study, the claims and the HTML report")
+    p = sub.add_parser(
+        "reproduce", help="every study, the claims and the HTML report", formatter_class=HELP
+    )
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
     p.add_argument("--out", help="results folder (default: results/<profile>)")
@@ -332,7 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce)
 
-    p = sub.add_parser("submit", help="validate a submitted draft and score it beside the bundle")
+    p = sub.add_parser(
+        "submit",
+        help="validate a submitted draft and score it beside the bundle",
+        formatter_class=HELP,
+    )
     p.add_argument("folder", metavar="FOLDER", help="submissions/<name> (holds submission.yaml)")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--out", help="results folder (default: results/submissions/<name>-<profile>)")
@@ -354,6 +371,10 @@ FORWARDED = {
     "submissions": ("suite.submit", "build the example submission or check one (no scoring)"),
     "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
     "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
+    "lm-eval": (
+        "suite.lm_eval_cli",
+        "export our tasks as lm-eval YAML; lm-eval's run with specdec",
+    ),
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lm_eval.models  # noqa: F401  (lm-eval's own models stay reachable once ours is registered)
+import torch
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
@@ -28,6 +29,11 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 # Sampling is fixed by the model's own arguments: a task asking for greedy decoding must not
 # silently turn a τ_dec = 0.7 run into a greedy one, so these request keys are ignored, once noted.
 IGNORED_GEN_KWARGS = ("do_sample", "temperature", "top_p", "top_k")
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+# The decoder's counts for the latest generation of each document, by the document's own id:
+# lm-eval's process_results hook sees the document and the text only, so the hooks of our exported
+# tasks (suite.lm_eval_hooks) read α and the accepted length from here.
+DOC_STATS: dict[str, DocStats] = {}
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,16 @@ class RequestRecord:
     steps: int
     proposed: int
     accepted: int
+
+
+@dataclass
+class DocStats:
+    """Sums over the generations of one document (more than one when the task repeats it)."""
+
+    steps: int = 0
+    proposed: int = 0
+    accepted: int = 0
+    tokens: int = 0
 
 
 @dataclass
@@ -90,6 +106,35 @@ def _folder_arg(value, name: str) -> Path:
         )
     check_weights_folder(value, field=name)
     return Path(value)
+
+
+def pick_device(device) -> torch.device:
+    """``cpu`` (the default), ``cuda``/``cuda:N``, or ``auto``: the GPU when there is one.
+
+    A CUDA device on a machine without one falls back to the CPU, with a warning.
+    """
+    if device in (None, "", "cpu"):
+        return torch.device("cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
+        if not torch.cuda.is_available():
+            # lm-eval's command line asks for cuda:0 unless told; its own hf model falls back too.
+            log.warning(
+                "%s: device=%r but torch sees no CUDA device; using cpu", MODEL_NAME, device
+            )
+            return torch.device("cpu")
+        return torch.device(device)
+    raise ValueError(f"{MODEL_NAME}: device must be cpu, cuda, cuda:N or auto, got {device!r}")
+
+
+def pick_dtype(dtype, device: torch.device) -> torch.dtype:
+    """float32 on a CPU (half precision is slow there), bfloat16 on a GPU, unless told."""
+    if dtype in (None, "", "auto"):
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    if dtype not in DTYPES:
+        raise ValueError(f"{MODEL_NAME}: dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    return DTYPES[dtype]
 
 
 def default_tokenizer(target: Path) -> Path:
@@ -143,6 +188,7 @@ class SpecDecLM(LM):
         batch_size=None,
         max_batch_size=None,
         device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         self.temperature = check_temperature(temperature, f"{MODEL_NAME}: temperature")
@@ -151,8 +197,8 @@ class SpecDecLM(LM):
         self.max_new_tokens = _int_arg(max_new_tokens, "max_new_tokens", 1)
         if batch_size not in (None, 1, "1"):
             raise ValueError(f"{MODEL_NAME}: batch_size must be 1, got {batch_size!r}")
-        if device not in (None, "cpu"):
-            raise ValueError(f"{MODEL_NAME}: device must be 'cpu', got {device!r}")
+        self._device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self._device)
         self.target_path = _folder_arg(target, "target")
         self.draft_path = None if draft is None else _folder_arg(draft, "draft")
         if tokenizer is None:
@@ -161,8 +207,8 @@ class SpecDecLM(LM):
             self.tokenizer_path = Path(tokenizer)
             if not self.tokenizer_path.is_dir():
                 raise ValueError(f"{MODEL_NAME}: tokenizer={tokenizer!r} is not a folder")
-        self.target = load_causal_lm(self.target_path)
-        self.draft = None if self.draft_path is None else load_causal_lm(self.draft_path)
+        self.target = self._load(self.target_path)
+        self.draft = None if self.draft_path is None else self._load(self.draft_path)
         self.tokenizer = load_tokenizer(self.tokenizer_path)
         if self.draft is not None:
             check_pair(self.target, self.draft)
@@ -176,6 +222,9 @@ class SpecDecLM(LM):
         self.totals = DecoderTotals()
         self.records: list[RequestRecord] = []
         self._ignored_noted: set[str] = set()
+
+    def _load(self, path: Path):
+        return load_causal_lm(path, dtype=self.dtype).to(self._device)
 
     def _eos_token_id(self) -> int | None:
         eos = self.tokenizer.eos_token_id
@@ -202,6 +251,8 @@ class SpecDecLM(LM):
             "specdec_temperature": self.temperature,
             "specdec_num_draft_tokens": self.num_draft_tokens,
             "specdec_seed": self.seed,
+            "specdec_device": str(self._device),
+            "specdec_dtype": str(self.dtype).removeprefix("torch."),
         }
 
     def loglikelihood(self, requests, disable_tqdm: bool = False):
@@ -271,6 +322,13 @@ class SpecDecLM(LM):
         self.totals.proposed += stats.proposed
         self.totals.accepted += stats.accepted
         self.totals.tokens += stats.tokens_emitted
+        doc_id = (getattr(request, "doc", None) or {}).get("id")
+        if isinstance(doc_id, str):
+            doc = DOC_STATS.setdefault(doc_id, DocStats())
+            doc.steps += stats.steps
+            doc.proposed += stats.proposed
+            doc.accepted += stats.accepted
+            doc.tokens += stats.tokens_emitted
         self.records.append(
             RequestRecord(
                 index=index,
@@ -290,6 +348,8 @@ class SpecDecLM(LM):
 
     def generate_until(self, requests, disable_tqdm: bool = False) -> list[str]:
         outputs = []
+        for request in requests:  # these documents' counts start afresh
+            DOC_STATS.pop((getattr(request, "doc", None) or {}).get("id"), None)
         for index, request in enumerate(tqdm(requests, disable=disable_tqdm, desc=self.method)):
             context, gen_kwargs = request.args[0], request.args[1]
             text = self.generate_one(context, gen_kwargs, index, request)

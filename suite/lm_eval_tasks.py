@@ -1,46 +1,32 @@
 """lm-eval tasks built from our task specs, offline: our prompts, stop strings and answer rules.
 
 lm-eval's own GSM8K task uses its own prompt and answer regexes; ours must see exactly the text the
-models were trained on and score with the spec's extraction, so each task is a ConfigurableTask
-over a JSONL of our examples, written outside the repository.
+models were trained on and score with the spec's extraction, so each task is a generate_until task
+over a JSONL of our examples, written outside the repository. :func:`build_task` makes one in
+Python; :func:`export_tasks` writes the same tasks as YAML files that lm-eval's own command line
+loads (``python -m suite lm-eval export --out DIR``).
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import datasets
-import sacrebleu
+import yaml
 from lm_eval.api.task import ConfigurableTask
 
-from suite.data import Example, extract_answer, load_examples
+from suite import lm_eval_hooks as hooks
+from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
+from suite.lm_eval_hooks import score
 from suite.specs import TaskSpec, load_task
 
 NUMERIC_TASKS = ("gsm8k", "svamp", "asdiv")
 TASK_PREFIX = "suite_"
-
-
-def score(spec: TaskSpec, doc: dict, text: str) -> dict[str, float]:
-    """exact_match of the spec's extracted answer; chrF against the reference where there is one.
-
-    chrF is sentence-level (sacrebleu defaults, 0-100): a continuous measure that still moves when
-    no answer is right, as with a small target on GSM8K.
-    """
-    predicted = extract_answer(spec, text)
-    expected = doc.get("answer")
-    metrics = {"exact_match": float(predicted is not None and predicted == expected)}
-    if doc.get("reference"):
-        metrics["chrf"] = sacrebleu.sentence_chrf(text, [doc["reference"]]).score
-    return metrics
-
-
-def process_results(spec: TaskSpec, doc: dict, results: Sequence[str]) -> dict[str, float]:
-    """lm-eval's hook: ``results`` holds one generation per request of the doc (take_first)."""
-    return score(spec, doc, results[0])
+DECODER_METRICS = ("acceptance_rate", "mean_accepted_length")
+__all__ = ["NUMERIC_TASKS", "TASK_PREFIX", "build_task", "export_tasks", "score", "write_docs"]
 
 
 def write_docs(examples: Sequence[Example], path: Path) -> Path:
@@ -58,6 +44,50 @@ def write_docs(examples: Sequence[Example], path: Path) -> Path:
     return path
 
 
+def _examples(name, split, limit, examples) -> tuple[TaskSpec, list[Example]]:
+    spec = load_task(name)
+    if spec.answer is None or name not in NUMERIC_TASKS:
+        raise ValueError(f"task {name!r} has no answer rules; only {NUMERIC_TASKS} are scored")
+    if examples is None:
+        examples = load_examples(spec, split, limit=limit)
+    elif limit is not None:
+        examples = list(examples)[:limit]
+    if not examples:
+        raise ValueError(f"task {name!r}: no examples to evaluate (limit={limit!r})")
+    return spec, list(examples)
+
+
+def task_config(spec, split, path, examples, *, max_gen_toks=None, repeats=1) -> dict:
+    """The task as lm-eval's config mapping; the hooks are this module's functions."""
+    if max_gen_toks is not None:
+        check_positive_int(max_gen_toks, "max_gen_toks")
+    check_positive_int(repeats, "repeats")
+    metrics = ["exact_match"] + (["chrf"] if any(ex.reference for ex in examples) else [])
+    metric_list = [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in metrics]
+    metric_list += [
+        {"metric": m, "aggregation": hooks.pooled_ratio, "higher_is_better": True}
+        for m in DECODER_METRICS
+    ]
+    return {
+        "task": f"{TASK_PREFIX}{spec.name}",
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {split: str(Path(path).resolve())}},
+        "test_split": split,
+        "doc_to_text": "prompt",
+        "doc_to_target": "answer",
+        "output_type": "generate_until",
+        "generation_kwargs": {
+            "until": list(spec.stop),
+            "max_gen_toks": spec.max_new_tokens if max_gen_toks is None else max_gen_toks,
+        },
+        "process_results": getattr(hooks, f"process_{spec.name}"),
+        "metric_list": metric_list,
+        "num_fewshot": 0,
+        "repeats": repeats,
+        "metadata": {"version": 1, "spec": spec.path.name, "split": split},
+    }
+
+
 def build_task(
     name: str,
     workdir: str | Path,
@@ -73,44 +103,11 @@ def build_task(
     ``workdir`` receives the JSONL and the datasets cache; keep it outside the repository.
     ``examples`` replaces the spec's data (tests use it for hand-written prompts).
     """
-    if max_gen_toks is not None:
-        check_positive_int(max_gen_toks, "max_gen_toks")
-    check_positive_int(repeats, "repeats")
-    spec = load_task(name)
-    if examples is None:
-        examples = load_examples(spec, split, limit=limit)
-    elif limit is not None:
-        examples = list(examples)[:limit]
-    if not examples:
-        raise ValueError(f"task {name!r}: no examples to evaluate (limit={limit!r})")
-    if spec.answer is None:
-        raise ValueError(f"task {name!r} has no answer rules; only {NUMERIC_TASKS} are scored")
+    spec, examples = _examples(name, split, limit, examples)
     workdir = Path(workdir)
     path = write_docs(examples, workdir / f"{name}-{split}.jsonl")
-    metrics = ["exact_match"] + (["chrf"] if any(ex.reference for ex in examples) else [])
-    config = {
-        "task": f"{TASK_PREFIX}{name}",
-        "dataset_path": "json",
-        "dataset_kwargs": {
-            "data_files": {split: str(path)},
-            "cache_dir": str(workdir / "datasets-cache"),
-        },
-        "test_split": split,
-        "doc_to_text": "prompt",
-        "doc_to_target": "answer",
-        "output_type": "generate_until",
-        "generation_kwargs": {
-            "until": list(spec.stop),
-            "max_gen_toks": spec.max_new_tokens if max_gen_toks is None else max_gen_toks,
-        },
-        "process_results": functools.partial(process_results, spec),
-        "metric_list": [
-            {"metric": m, "aggregation": "mean", "higher_is_better": True} for m in metrics
-        ],
-        "num_fewshot": 0,
-        "repeats": repeats,
-        "metadata": {"version": 1, "spec": str(spec.path), "split": split},
-    }
+    config = task_config(spec, split, path, examples, max_gen_toks=max_gen_toks, repeats=repeats)
+    config["dataset_kwargs"]["cache_dir"] = str(workdir / "datasets-cache")
     enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()  # a bar per small local file buries the evaluation's output
     try:
@@ -118,3 +115,50 @@ def build_task(
     finally:
         if enabled:
             datasets.enable_progress_bars()
+
+
+class _TaskDumper(yaml.SafeDumper):
+    """Functions become lm-eval's ``!function module.name`` tags; no anchors or aliases."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+_TaskDumper.add_representer(
+    type(hooks.pooled_ratio),
+    lambda dumper, fn: dumper.represent_scalar("!function", f"{fn.__module__}.{fn.__name__}"),
+)
+
+
+def export_tasks(
+    out: str | Path,
+    names: Sequence[str] = NUMERIC_TASKS,
+    *,
+    split: str = "test",
+    limit: int | None = None,
+    max_gen_toks: int | None = None,
+) -> list[Path]:
+    """``suite_<name>.yaml`` and its ``<name>-<split>.jsonl`` in ``out``, for every task named.
+
+    The YAML names its JSONL by absolute path, so ``lm_eval --tasks OUT/suite_gsm8k.yaml`` runs
+    from any folder; move the folder and export again.
+    """
+    out = Path(out)
+    written = []
+    for name in names:
+        spec, examples = _examples(name, split, limit, None)
+        path = write_docs(examples, out / f"{name}-{split}.jsonl")
+        config = task_config(spec, split, path, examples, max_gen_toks=max_gen_toks)
+        target = out / f"{TASK_PREFIX}{name}.yaml"
+        text = yaml.dump(config, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True)
+        target.write_text(_HEADER.format(name=name, n=len(examples)) + text, encoding="utf-8")
+        written.append(target)
+    return written
+
+
+_HEADER = """\
+# lm-eval task: the suite's {name} spec, {n} examples, our prompts and answer rules.
+# Written by `python -m suite lm-eval export`; the !function hooks import suite, which registers
+# the `specdec` model. Run: lm_eval --model specdec --model_args target=...,draft=... \\
+#   --tasks THIS_FILE (see docs/lm-eval.md)
+"""

@@ -28,6 +28,7 @@ DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
 BASE_DRAFT = BASE
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _NOT_DRAFTS = ("tokenizer", "target")
 
 
@@ -114,6 +115,9 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     if not _HUB_ID.fullmatch(hub):
         raise r.error(f"{field}.hub", hub, "expected a Hub id like 'owner/name'")
     revision = r.string(d["revision"], f"{field}.revision") if "revision" in d else None
+    if revision is not None and not _COMMIT.fullmatch(revision):
+        # A branch or tag moves; only a commit pins the weights a result was measured on.
+        raise r.error(f"{field}.revision", revision, "expected a 40-hex commit of the Hub repo")
     return ModelRef(name, hub=hub, revision=revision)
 
 

@@ -179,7 +179,7 @@ def _timing_json(t: Timing, engine: str) -> dict:
 
 
 def _provenance_json(p: Provenance) -> dict:
-    return {
+    out = {
         "git_commit": p.git_commit,
         "git_dirty": p.git_dirty,
         "packages": dict(p.packages),
@@ -189,6 +189,9 @@ def _provenance_json(p: Provenance) -> dict:
             role: {"location": m.location, "sha256": m.sha256} for role, m in p.models.items()
         },
     }
+    if p.prompt_format is not None:  # an older record writes back as it was read
+        out["prompt_format"] = p.prompt_format
+    return out
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -461,6 +464,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
         hardware=dict(hardware.data) if hardware else {},
         profile=r.string("profile", optional=True),
         models=models,
+        prompt_format=r.string("prompt_format", optional=True),
     )
 
 

@@ -128,6 +128,9 @@ class Provenance:
     hardware: Mapping[str, Any]
     profile: str | None
     models: Mapping[str, ModelProvenance]  # role (tokenizer, target, draft) -> model
+    # instruction or chat_template (suite.prompts); None in records made before it was recorded,
+    # which all used the instruction format
+    prompt_format: str | None = None
 
 
 @dataclass(frozen=True)

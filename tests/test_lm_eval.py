@@ -105,7 +105,14 @@ def test_greedy_speculative_equals_target_alone_through_lm_eval(pair, tmp_path):
     assert 0 < spec.totals.accepted < spec.totals.proposed
     assert spec.totals.tokens == alone.totals.tokens == sum(len(r.tokens) for r in spec.records)
     assert alone.totals.proposed == 0 and alone.totals.steps == alone.totals.tokens
-    assert outs[0]["results"]["suite_gsm8k"] == outs[1]["results"]["suite_gsm8k"]
+    results = [o["results"]["suite_gsm8k"] for o in outs]
+    for metric in ("exact_match,none", "chrf,none"):
+        assert results[0][metric] == results[1][metric]
+    assert math.isnan(results[0]["acceptance_rate,none"])  # the target alone proposes nothing
+    assert results[1]["acceptance_rate,none"] == spec.totals.accepted / spec.totals.proposed
+    assert results[0]["mean_accepted_length,none"] == 1.0
+    mal = results[1]["mean_accepted_length,none"]
+    assert mal == spec.totals.tokens / spec.totals.steps and mal > 1.0
 
 
 def test_repeats_get_distinct_seeds_and_a_rerun_is_identical(pair, tmp_path):

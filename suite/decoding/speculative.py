@@ -118,10 +118,11 @@ def speculative_generate(
             k = min(k_max, max_new_tokens - (base - n_prompt) - 1)
             q_rows = []
             for _ in range(k):
-                q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1], temperature)
+                q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature)
                 q_rows.append(q)
                 seq.append(int(sample(q, generator)))
-            p = probs_from_logits(t_model.extend(seq, len(seq), keep=k + 1), temperature)
+            # Sampling and verification run on the CPU (its generator), whatever the device.
+            p = probs_from_logits(t_model.extend(seq, len(seq), keep=k + 1).cpu(), temperature)
             vocab = p.shape[-1]
             q_block = torch.stack(q_rows) if q_rows else p.new_zeros(0, vocab)
             drafted = torch.tensor([seq[base:]], dtype=torch.long)

@@ -288,7 +288,7 @@ def examples(records: list[ResultRecord], limit: int = MAX_EXAMPLES) -> list[dic
 
 def provenance(records: list[ResultRecord], header: dict) -> dict:
     """Where the numbers came from: code, packages, machine, models, seeds and time spent."""
-    commits, dirty, hardware, models = set(), False, [], {}
+    commits, dirty, hardware, models, formats = set(), False, [], {}, set()
     packages: dict[str, set] = defaultdict(set)
     seconds = {"analytic": 0.0, "empirical": 0.0}
     finished = []
@@ -301,6 +301,7 @@ def provenance(records: list[ResultRecord], header: dict) -> dict:
             if prov.git_commit:
                 commits.add(prov.git_commit)
             dirty = dirty or bool(prov.git_dirty)
+            formats.add(prov.prompt_format or "instruction")
             for name, version in prov.packages.items():
                 packages[name].add(str(version))
             if prov.hardware and dict(prov.hardware) not in hardware:
@@ -314,6 +315,7 @@ def provenance(records: list[ResultRecord], header: dict) -> dict:
         "profile": header.get("profile"),
         "studies": header.get("studies", []),
         "git_commits": sorted(commits),
+        "prompt_formats": sorted(formats),
         "git_dirty": dirty,
         "packages": {k: ", ".join(sorted(v)) for k, v in sorted(packages.items())},
         "hardware": hardware,

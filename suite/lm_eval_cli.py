@@ -1,0 +1,80 @@
+"""``python -m suite lm-eval``: our tasks as lm-eval YAML, and lm-eval's own command line.
+
+``export`` writes ``suite_gsm8k.yaml``, ``suite_svamp.yaml`` and ``suite_asdiv.yaml`` (with their
+JSONL documents) into a folder. ``run`` is lm-eval's command line (``lm_eval run ...``, every
+argument as lm-eval takes it) with ``specdec`` registered first, so tasks can be named
+(``--include_path DIR --tasks suite_gsm8k``) as well as given by path. Stock ``lm_eval`` reads no
+plugin entry points in lm-eval 0.4.x and builds the model before it loads tasks found by name;
+with a task file's path (``--tasks DIR/suite_gsm8k.yaml``) it loads the file first, and the
+file's ``!function`` hooks import the suite, which registers the model. See docs/lm-eval.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from suite.lm_eval_tasks import NUMERIC_TASKS
+
+
+def _export(args) -> int:
+    from suite.lm_eval_tasks import export_tasks
+
+    for path in export_tasks(
+        args.out, args.tasks, split=args.split, limit=args.limit, max_gen_toks=args.max_gen_toks
+    ):
+        print(path)
+    return 0
+
+
+def run_lm_eval(argv: list[str]) -> int:
+    """lm-eval's own ``run`` with ``specdec`` registered; returns its exit status."""
+    from lm_eval.__main__ import cli_evaluate
+
+    import suite.lm_eval_model  # noqa: F401  (registers specdec)
+
+    saved = sys.argv
+    sys.argv = ["lm_eval", "run", *argv]
+    try:
+        cli_evaluate()
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        sys.argv = saved
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m suite lm-eval",
+        description="The suite's tasks and decoder through lm-eval's own command line.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = sub.add_parser(
+        "export",
+        help="write our tasks as lm-eval YAML (suite_<task>.yaml) with their documents",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--out", required=True, help="folder for the YAML and JSONL files")
+    p.add_argument("--tasks", nargs="+", default=list(NUMERIC_TASKS), choices=NUMERIC_TASKS)
+    p.add_argument("--split", default="test", help="the task spec's split")
+    p.add_argument("--limit", type=int, help="only the first N examples (default: all)")
+    p.add_argument("--max-gen-toks", type=int, help="token budget (default: the task spec's)")
+    sub.add_parser(
+        "run",
+        help="lm-eval's `run` with specdec registered (every lm-eval argument, see run --help)",
+        add_help=False,
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] == "run":
+        return run_lm_eval(argv[1:])
+    args = build_parser().parse_args(argv)
+    return _export(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

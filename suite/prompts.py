@@ -1,0 +1,40 @@
+"""Prompts as the target expects them: its chat template where it has one, else our format.
+
+The bundled models were trained on the suite's ``### Instruction:`` format (already in each
+example's ``prompt``); a chat model such as Llama-2-13B-chat expects its own template. The format
+used is recorded in every record's provenance (``prompt_format``) and shown in the report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
+CHAT_TEMPLATE = "chat_template"
+
+
+def prompt_format(tokenizer) -> str:
+    """``chat_template`` when the tokenizer carries one, else ``instruction``."""
+    return CHAT_TEMPLATE if getattr(tokenizer, "chat_template", None) else INSTRUCTION
+
+
+def ensure_pad(tokenizer):
+    """Pad with EOS where the tokenizer has no pad token (Llama's has none); returns it."""
+    if tokenizer.pad_token_id is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def prompt_ids(tokenizer, example) -> list[int]:
+    """One example's prompt tokens: the user turn through the chat template, or our prompt."""
+    if prompt_format(tokenizer) == CHAT_TEMPLATE:
+        messages = [{"role": "user", "content": example.instruction}]
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
+            ids = ids["input_ids"]
+        return [int(t) for t in ids]
+    return list(tokenizer(example.prompt).input_ids)
+
+
+def prompts_ids(tokenizer, examples: Sequence) -> list[list[int]]:
+    return [prompt_ids(tokenizer, ex) for ex in examples]
