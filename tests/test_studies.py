@@ -85,7 +85,7 @@ def test_paper_profile_names_the_papers_models_and_plans_without_network(monkeyp
     assert llama.drafts["base"].hub == "JackFram/llama-68m"
     t5 = profile.models["t5"]
     assert (t5.target.hub, t5.drafts["base"].hub) == ("google-t5/t5-3b", "google-t5/t5-small")
-    assert profile.device == "auto" and profile.dtype == "float16"
+    assert profile.device == "auto" and profile.dtype == "bfloat16"
     study = load_study(_write(tmp_path, "mini", _study(engines=["analytic", "empirical"])))
     plan = plan_studies([study], profile)
     assert {c.engine for c in plan.cells} == {"analytic", "empirical"}
