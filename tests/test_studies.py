@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -86,6 +87,8 @@ def test_paper_profile_names_the_papers_models_and_plans_without_network(monkeyp
     t5 = profile.models["t5"]
     assert (t5.target.hub, t5.drafts["base"].hub) == ("google-t5/t5-3b", "google-t5/t5-small")
     assert profile.device == "auto" and profile.dtype == "bfloat16"
+    pinned = [llama.target, llama.drafts["base"], t5.target, t5.drafts["base"]]
+    assert all(re.fullmatch(r"[0-9a-f]{40}", ref.revision or "") for ref in pinned)
     study = load_study(_write(tmp_path, "mini", _study(engines=["analytic", "empirical"])))
     plan = plan_studies([study], profile)
     assert {c.engine for c in plan.cells} == {"analytic", "empirical"}
