@@ -93,7 +93,10 @@ def test_paper_profile_names_the_papers_models_and_plans_without_network(monkeyp
     plan = plan_studies([study], profile)
     assert {c.engine for c in plan.cells} == {"analytic", "empirical"}
     assert all(c.draft == "base" for c in plan.cells)
-    assert llama.drafts["base"].fingerprint() == "hub:JackFram/llama-68m@main"
+    assert (
+        llama.drafts["base"].fingerprint()
+        == "hub:JackFram/llama-68m@964a5d77df908b69f8d6476fb70e940425b04cb5"
+    )
 
 
 def test_profile_overrides_change_sizes_not_the_study():
