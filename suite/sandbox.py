@@ -67,6 +67,8 @@ def template_problem(source: str) -> str | None:
             return (
                 f"filter '{node.name}' is not allowed; allowed: {', '.join(sorted(SAFE_FILTERS))}"
             )
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            return f"attribute '{node.attr}' is private: a template reads fields only"
         big = isinstance(node, nodes.Const) and isinstance(node.value, int | str)
         if big and len(str(node.value)) > 1024:
             return "a constant of over 1,024 characters"
