@@ -285,8 +285,11 @@ def plan_studies(
                         raise SpecError(study.path, "grid.datasets", dataset, str(err)) from None
                     checked_tasks.add(dataset)
                 drafts = _resolve_drafts(study, grid, kd_dataset, models.drafts, profile.name)
-                planned += len(grid.decode_temperatures) * len(drafts) * sizes.seeds * len(
-                    grid.num_draft_tokens
+                planned += (
+                    len(grid.decode_temperatures)
+                    * len(drafts)
+                    * sizes.seeds
+                    * len(grid.num_draft_tokens)
                 )
                 if planned > MAX_CELLS:
                     message = f"the plan would hold over {MAX_CELLS:,} cells; refused"
