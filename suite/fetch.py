@@ -16,10 +16,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import yaml
-
-# Only suite.paths (no dependencies): this runs before the package's dependencies are installed.
+# Only suite.paths and suite.strict (yaml and the standard library): this runs before the
+# package's other dependencies are installed.
+from suite.errors import SpecError
 from suite.paths import DATA_SOURCES
+from suite.strict import read_yaml
 
 SOURCES = DATA_SOURCES
 
@@ -29,19 +30,21 @@ def _sha256(data: bytes) -> str:
 
 
 MAX_FILE_BYTES = 256 << 20
+MAX_ENTRIES = 1_000
+MAX_SOURCES_BYTES = 1 << 20
 _HEX = set("0123456789abcdef")
 
 
 def _entries(sources: Path) -> list[dict]:
     """The sources file's entries, each checked: a relative path that stays inside the folder,
     an https URL and a sha256; errors name the file, the field and the value."""
-    text = sources.read_text(encoding="utf-8")
-    if any(isinstance(event, yaml.AliasEvent) for event in yaml.parse(text)):
-        raise ValueError(f"{sources}: YAML aliases are refused")
-    raw = yaml.safe_load(text)
+    raw = read_yaml(sources, "data sources", MAX_SOURCES_BYTES)
     files = raw.get("files") if isinstance(raw, dict) else None
     if not isinstance(files, list):
-        raise ValueError(f"{sources}: field 'files' = {files!r:.80}: expected a list")
+        raise SpecError(sources, "files", files, "expected a list")
+    if len(files) > MAX_ENTRIES:
+        raise SpecError(sources, "files", len(files), f"at most {MAX_ENTRIES:,} entries")
+    seen: set[str] = set()
     for i, entry in enumerate(files):
         where = f"{sources}: field 'files[{i}]"
         if not isinstance(entry, dict):
@@ -54,6 +57,11 @@ def _entries(sources: Path) -> list[dict]:
             raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
             raise ValueError(f"{where}.sha256' = {digest!r:.80}: expected 64 hex digits")
+        if len(url) > 2048 or any(c.isspace() or not c.isprintable() for c in url):
+            raise ValueError(f"{where}.url' = {url!r:.80}: at most 2,048 printable characters")
+        if len(path) > 255 or any(not c.isprintable() for c in path) or path in seen:
+            raise ValueError(f"{where}.path' = {path!r:.80}: printable, unique, 255 at most")
+        seen.add(path)
     return files
 
 
@@ -106,9 +114,12 @@ def fetch(dest: Path, sources: Path = SOURCES, opener=None) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m suite fetch", description=__doc__)
     parser.add_argument("dest", help="folder to fill; then set SUITE_DATA_DIR to it")
+    parser.add_argument(
+        "--sources", default=str(SOURCES), help="the pinned sources YAML (default: the suite's)"
+    )
     args = parser.parse_args(argv)
     try:
-        written = fetch(Path(args.dest))
+        written = fetch(Path(args.dest), Path(args.sources))
     except (OSError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

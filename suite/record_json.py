@@ -236,6 +236,10 @@ class _Reader:
         """A number where missing means undefined: NaN (strict JSON stores NaN as null)."""
         return nan_if_none(self.number(key, optional=optional))
 
+    def alpha(self, key: str) -> float:
+        """An acceptance rate in [0, 1], NaN where missing."""
+        return _alpha(self.data.get(key), self.name(key))
+
     def boolean(self, key: str) -> bool | None:
         value = self.data.get(key)
         if value is not None and not isinstance(value, bool):
@@ -261,6 +265,8 @@ def _number(value: Any, field: str) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RecordError(field, value, "expected a number")
+    if not math.isfinite(value):
+        raise RecordError(field, value, "expected a finite number")
     return float(value)
 
 
@@ -269,11 +275,21 @@ def _integer(value: Any, field: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(field, value, "expected an integer")
+    if value < 0:
+        raise RecordError(field, value, "a count must be >= 0")
     return value
 
 
 def _rate(value: Any, field: str) -> float:
     return nan_if_none(_number(value, field))
+
+
+def _alpha(value: Any, field: str) -> float:
+    """An acceptance rate: in [0, 1], or undefined (null, read as NaN)."""
+    alpha = _rate(value, field)
+    if not (math.isnan(alpha) or 0.0 <= alpha <= 1.0):
+        raise RecordError(field, value, "an acceptance rate must be in [0, 1]")
+    return alpha
 
 
 def _read_cell(r: _Reader) -> Cell:
@@ -323,7 +339,7 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
 
 def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
     n = len(prompt_ids)
-    alphas = r.numbers("prompt_acceptance", _rate, optional=False)
+    alphas = r.numbers("prompt_acceptance", _alpha, optional=False)
     tokens = r.numbers("prompt_tokens", _integer, optional=False)
     chars = r.numbers("prompt_token_chars", _rate) or (math.nan,) * n
     for key, values in (("prompt_acceptance", alphas), ("prompt_tokens", tokens)):
@@ -340,9 +356,9 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
     if ci and len(ci) != 2:
         raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
     return CellResult(
-        acceptance_rate=r.rate("acceptance_rate"),
+        acceptance_rate=r.alpha("acceptance_rate"),
         mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _rate),
+        position_acceptance=r.numbers("position_acceptance", _alpha),
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
@@ -368,13 +384,13 @@ def _empirical_prompt(r: _Reader) -> PromptResult:
     identical = r.boolean("identical")
     return PromptResult(
         prompt=r.string("id"),
-        alpha=r.rate("judged_acceptance_rate"),
+        alpha=r.alpha("judged_acceptance_rate"),
         mean_accepted_length=r.rate("mean_accepted_length"),
         tokens=spec.tokens,
         token_chars=math.nan,
         empirical=EmpiricalPrompt(
             seed=r.integer("seed"),
-            acceptance_rate=r.rate("acceptance_rate"),
+            acceptance_rate=r.alpha("acceptance_rate"),
             steps=r.integer("steps"),
             proposed=r.integer("proposed"),
             accepted=r.integer("accepted"),
@@ -398,12 +414,12 @@ def _empirical_result(r: _Reader, prompt_ids: list[str]) -> CellResult:
     if ids != list(prompt_ids):
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
     return CellResult(
-        acceptance_rate=r.rate("acceptance_rate"),
+        acceptance_rate=r.alpha("acceptance_rate"),
         mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _rate),
+        position_acceptance=r.numbers("position_acceptance", _alpha),
         prompts=prompts,
         empirical=EmpiricalResult(
-            judged_acceptance_rate=r.rate("judged_acceptance_rate"),
+            judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
             proposed=r.integer("proposed"),
             accepted=r.integer("accepted"),
             judged=r.integer("judged"),

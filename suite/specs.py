@@ -15,11 +15,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import jinja2
-import yaml
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from suite.errors import SpecError
 from suite.paths import TASKS_DIR
+from suite.sandbox import JINJA, regex_problem, template_problem
+from suite.strict import MAX_YAML_BYTES, read_yaml  # noqa: F401 (read_yaml: the readers' one)
 
 INSTRUCTION_FORMAT = "### Instruction:\n{instruction}\n\n### Response:\n"
 DEFAULT_STOP = ("### Instruction",)
@@ -27,11 +27,6 @@ DEFAULT_MAX_NEW_TOKENS = 256
 FORMATS = ("json", "jsonl", "jsonl.gz", "xml")
 NORMALIZERS = ("text", "number")
 SELECTS = ("first", "last")
-
-
-# A task file is data: its templates render in a sandbox (no attribute of Python internals, no
-# mutation), so a hostile template is refused with a SpecError instead of running code.
-_JINJA = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
 
 
 def format_prompt(instruction: str) -> str:
@@ -47,7 +42,7 @@ def format_training_text(instruction: str, response: str) -> str:
 @functools.lru_cache(maxsize=256)
 def compile_template(source: str) -> jinja2.Template:
     """Compile once per source text: thousands of records render through the same template."""
-    return _JINJA.from_string(source)
+    return JINJA.from_string(source)
 
 
 @dataclass(frozen=True)
@@ -122,47 +117,14 @@ class TaskSpec:
         raise SpecError(self.path, "splits", name, f"unknown split; known: {known}")
 
 
-MAX_YAML_BYTES = 1 << 20
 MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_SEEDS = 1_000
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """yaml's safe loader without aliases: an alias chain ("billion laughs") or a recursive alias
-    could expand without bound, and no file of the suite needs one."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                f"found alias *{event.anchor}: YAML aliases are refused",
-                event.start_mark,
-            )
-        return super().compose_node(parent, index)
-
-
-def read_yaml(path: Path, what: str) -> Any:
-    """Parse one YAML file; an unreadable, oversized, non-UTF-8 or malformed file, or one with an
-    alias, is a SpecError naming it."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_YAML_BYTES + 1)
-    except OSError as e:
-        raise SpecError(path, None, None, f"cannot read {what}: {e.strerror}") from None
-    if len(raw) > MAX_YAML_BYTES:
-        raise SpecError(path, None, None, f"{what} is over {MAX_YAML_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        message = f"{what} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r})"
-        raise SpecError(path, None, None, message) from None
-    try:
-        return yaml.load(text, Loader=_NoAliasLoader)
-    except yaml.YAMLError as e:
-        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
 
 
 class Reader:
@@ -203,6 +165,8 @@ class Reader:
             raise self.error(field, value, f"expected a string, got {type(value).__name__}")
         if not (value if blank else value.strip()):
             raise self.error(field, value, "must not be empty")
+        if _CONTROL.search(value):
+            raise self.error(field, value, "control characters are refused (tab and newline aside)")
         return value
 
     def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
@@ -234,11 +198,15 @@ class Reader:
     def template(self, value: Any, field: str) -> str:
         source = self.string(value, field)
         try:
-            compile_template(source)
+            problem = template_problem(source)  # before compiling: jinja folds constants
+            if problem is None:
+                compile_template(source)
         except jinja2.TemplateSyntaxError as e:
             raise self.error(
                 field, source, f"bad Jinja2 template: {e.message} (line {e.lineno})"
             ) from None
+        if problem:
+            raise self.error(field, source, problem)
         return source
 
     def temperatures(self, value: Any, field: str) -> tuple[float, ...]:
@@ -329,9 +297,11 @@ def _read_answer(r: Reader, raw: Any) -> AnswerSpec:
         p = r.mapping(p, field, {"regex"}, {"select"})
         regex = r.string(p["regex"], f"{field}.regex")
         try:
-            compiled = re.compile(regex)
+            problem, compiled = regex_problem(regex), re.compile(regex)
         except re.error as e:
             raise r.error(f"{field}.regex", regex, f"bad regular expression: {e}") from None
+        if problem:
+            raise r.error(f"{field}.regex", regex, problem)
         if compiled.groups > 1:
             raise r.error(f"{field}.regex", regex, "at most one capture group (the answer)")
         select = r.choice(p.get("select", "first"), f"{field}.select", SELECTS)

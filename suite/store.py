@@ -14,11 +14,13 @@ is not a record is refused naming the file, the line, the field and the value.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import math
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +28,14 @@ from suite.errors import SpecError
 from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
+from suite.strict import loads_json, read_bytes, read_json
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CELLS_FILE = "cells.jsonl"
 TIMING = "timing"
+MAX_RUN_BYTES = 16 << 20
+MAX_CELLS_BYTES = 512 << 20  # 100,000 cells of ~5 KiB each
 
 
 def clean(value: Any) -> Any:
@@ -62,12 +67,8 @@ class ResultsStore:
         """Refuse a folder that holds another run's results; writes nothing."""
         if self.folder.exists() and not self.folder.is_dir():
             raise SpecError(self.folder, "out", str(self.folder), "exists and is not a folder")
-        if self.run_path.is_file():
-            try:
-                held = json.loads(self.run_path.read_text(encoding="utf-8"))
-            except json.JSONDecodeError as err:
-                message = f"unreadable run header: {err}"
-                raise SpecError(self.run_path, None, None, message) from None
+        if self.run_path.exists() or self.run_path.is_symlink():
+            held = self.header()
             for field in ("studies", "profile"):
                 if held.get(field) != header[field]:
                     raise SpecError(
@@ -77,7 +78,8 @@ class ResultsStore:
                         f"this folder holds the results of another run (asked for "
                         f"{header[field]!r}); choose another --out",
                     )
-        elif self.cells_path.exists():
+            self.load()  # every line is read before the lock is taken or anything written
+        elif self.cells_path.exists() or self.cells_path.is_symlink():
             raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
 
     @contextlib.contextmanager
@@ -86,7 +88,7 @@ class ResultsStore:
         An OS lock (flock), so a killed runner releases it with its process."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOCK_FILE
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_regular(path, os.O_RDWR | os.O_CREAT)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -114,36 +116,46 @@ class ResultsStore:
         return self.load(repair=True)
 
     def header(self) -> dict:
-        return json.loads(self.run_path.read_text(encoding="utf-8"))
+        """The run header: a JSON object (a regular file, not a link), else a SpecError."""
+        held = read_json(self.run_path, "run header", MAX_RUN_BYTES, nofollow=True)
+        if not isinstance(held, dict):
+            raise SpecError(self.run_path, None, held, "the run header must be a JSON object")
+        for field in ("studies", "profile"):
+            if field in held and not isinstance(held[field], str | list):
+                raise SpecError(self.run_path, field, held[field], "expected a name or a list")
+        return held
 
     def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
         """Finished records by cell key, in file order; the first of any duplicate wins."""
-        if not self.cells_path.is_file():
+        if not (self.cells_path.exists() or self.cells_path.is_symlink()):
             return {}
-        data = self.cells_path.read_bytes()
+        data = read_bytes(self.cells_path, CELLS_FILE, MAX_CELLS_BYTES, nofollow=True)
         end = data.rfind(b"\n") + 1
         if end < len(data) and repair:
-            with self.cells_path.open("r+b") as fh:
-                fh.truncate(end)
-                os.fsync(fh.fileno())
+            fd = _open_regular(self.cells_path, os.O_RDWR)
+            try:
+                os.ftruncate(fd, end)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         records: dict[str, StoredRecord] = {}
         for number, line in enumerate(data[:end].splitlines(), start=1):
             if not line.strip():
                 continue
             try:
-                record = record_from_json(json.loads(line))
-            except json.JSONDecodeError as err:
-                raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
+                record = record_from_json(loads_json(line))
             except RecordError as err:
                 field = f"line {number}: {err.field}"
                 raise SpecError(self.cells_path, field, err.value, err.message) from None
+            except ValueError as err:  # malformed JSON, or a value no record can hold
+                raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
             records.setdefault(record.key, record)
         return records
 
     def append(self, record: ResultRecord | dict) -> None:
         """Append one record (a JSON mapping is read into one first: only records are written)."""
         line = (dumps(record_to_json(as_record(record))) + "\n").encode("utf-8")
-        fd = os.open(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = _open_regular(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             view = memoryview(line)
             while view:
@@ -159,3 +171,17 @@ class ResultsStore:
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
         lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
         write_atomic(self.cells_path, lines)
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """A descriptor on a regular file that is not a link: a results folder is not trusted, and a
+    link planted in it must not make the store truncate or append to a file elsewhere."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
+    except OSError as e:
+        why = "is a symbolic link" if e.errno == errno.ELOOP else f"cannot be opened: {e.strerror}"
+        raise SpecError(path, None, None, f"{why}; refused") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SpecError(path, None, None, "is not a regular file; refused")
+    return fd

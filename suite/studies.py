@@ -134,9 +134,13 @@ def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, r.string(kd, f"{field}.{name}")) for name, kd in d.items())
 
 
-def _ints(r: Reader, value: Any, field: str) -> tuple[int, ...]:
+MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
+MAX_CELLS = 100_000  # a plan's cells, counted before any is built
+
+
+def _ints(r: Reader, value: Any, field: str, maximum: int) -> tuple[int, ...]:
     values = value if isinstance(value, list) else [value]
-    return tuple(r.positive_int(v, field) for v in values)
+    return tuple(r.positive_int(v, field, maximum) for v in values)
 
 
 def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
@@ -152,7 +156,9 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
             d["decode_temperatures"], f"{prefix}decode_temperatures"
         )
     if "num_draft_tokens" in d:
-        out["num_draft_tokens"] = _ints(r, d["num_draft_tokens"], f"{prefix}num_draft_tokens")
+        out["num_draft_tokens"] = _ints(
+            r, d["num_draft_tokens"], f"{prefix}num_draft_tokens", MAX_DRAFT_TOKENS
+        )
     return out
 
 
@@ -169,7 +175,7 @@ def load_study(path: str | Path) -> StudySpec:
     name = r.string(d["name"], "name")
     if name != path.stem:
         raise r.error("name", name, f"must match the file name '{path.stem}'")
-    claims = _ints(r, d["claims"], "claims")
+    claims = _ints(r, d["claims"], "claims", 100)
     engines = r.strings(d["engines"], "engines")
     for i, engine in enumerate(engines):
         r.choice(engine, f"engines[{i}]", ENGINES)
@@ -262,6 +268,7 @@ def plan_studies(
     cells: dict[str, Cell] = {}
     study_cells: dict[str, tuple[str, ...]] = {}
     checked_tasks: set[str] = set()
+    planned = 0
     for study in studies:
         models = profile.family(study.family, study.path, "family")
         keys: list[str] = []
@@ -278,6 +285,15 @@ def plan_studies(
                         raise SpecError(study.path, "grid.datasets", dataset, str(err)) from None
                     checked_tasks.add(dataset)
                 drafts = _resolve_drafts(study, grid, kd_dataset, models.drafts, profile.name)
+                planned += (
+                    len(grid.decode_temperatures)
+                    * len(drafts)
+                    * sizes.seeds
+                    * len(grid.num_draft_tokens)
+                )
+                if planned > MAX_CELLS:
+                    message = f"the plan would hold over {MAX_CELLS:,} cells; refused"
+                    raise SpecError(study.path, "grid", planned, message)
                 for tau in grid.decode_temperatures:
                     for draft in drafts:
                         for k in grid.num_draft_tokens:

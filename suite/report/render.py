@@ -18,10 +18,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
+from suite.errors import SpecError
 from suite.paths import TEMPLATE_DIR
 from suite.report import figures, leaderboard, views
 from suite.report.folder import check_folder
 from suite.store import ResultsStore, clean, write_atomic
+from suite.strict import read_json
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
 
 TEMPLATE = "report.html.j2"
@@ -137,12 +139,15 @@ def _claim_figures(number: int, draw: _Figures, registry: ClaimRegistry) -> list
 
 
 def _submission(folder: Path) -> dict | None:
-    """What ``suite submit`` recorded about the submission; None when absent or unreadable."""
-    try:
-        data = json.loads((folder / SUBMISSION).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    """What ``suite submit`` recorded about the submission; None when absent. A malformed one (or
+    a link, FIFO or oversized file) is a SpecError naming it: a results folder is not trusted."""
+    path = folder / SUBMISSION
+    if not (path.exists() or path.is_symlink()):
         return None
-    return data if isinstance(data, dict) else None
+    data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
+    if not isinstance(data, dict):
+        raise SpecError(path, None, data, "expected a JSON object")
+    return data
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:

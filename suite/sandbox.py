@@ -1,0 +1,121 @@
+"""What a task file may compute: templates that only fill in fields, regexes that run in linear-ish
+time. A task file comes from ``--tasks-dir`` and is data, so both are checked when it is read.
+
+Templates render in jinja2's ``ImmutableSandboxedEnvironment`` (no Python internals, no mutation)
+and, beyond that, may only print fields, index them, compare them and choose with ``if``: no loops,
+no assignments, no calls, no ``*``, ``**`` or ``%`` and only filters that cannot multiply their
+input. Jinja folds constants while compiling, so ``{{ "x" * 10**10 }}`` would fill memory before
+any render; the syntax tree is checked first. A template's output is then at most linear in its
+length and its record's size.
+
+Answer-extraction regexes run over every generation: a nested quantifier (``(a+)+``), a
+quantified alternation (``(a|a)*``) or a back-reference can take exponential time on a crafted
+text, so they are refused, as are patterns over 256 characters or with more than four unbounded
+repeats (each one more power of the text's length in the worst case).
+"""
+
+from __future__ import annotations
+
+import re
+
+import jinja2
+from jinja2 import nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+try:  # Python 3.11+
+    from re import _constants as sre_constants
+    from re import _parser as sre_parse
+except ImportError:  # pragma: no cover - older Pythons
+    import sre_constants  # type: ignore[no-redef]
+    import sre_parse  # type: ignore[no-redef]
+
+MAX_TEMPLATE_CHARS = 4096
+MAX_REGEX_CHARS = 256
+MAX_UNBOUNDED_REPEATS = 4
+SAFE_FILTERS = frozenset(
+    {"trim", "lower", "upper", "title", "capitalize", "default", "d", "string", "first", "last"}
+    | {"length", "count", "int", "float", "abs", "round", "striptags", "wordcount", "join"}
+)
+_ALLOWED_NODES = (
+    nodes.Template, nodes.Output, nodes.TemplateData, nodes.If, nodes.Name, nodes.Const,
+    nodes.Getitem, nodes.Getattr, nodes.Slice, nodes.CondExpr, nodes.Compare, nodes.Operand,
+    nodes.And, nodes.Or, nodes.Not, nodes.Neg, nodes.Pos, nodes.Concat, nodes.Add, nodes.Sub,
+    nodes.Filter, nodes.Test, nodes.Tuple, nodes.List, nodes.Keyword,
+)  # fmt: skip
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox with no globals (``range``, ``lipsum``, ``namespace``, ``dict``, ``cycler``)."""
+
+    def __init__(self):
+        super().__init__(undefined=jinja2.StrictUndefined, autoescape=False)
+        self.globals.clear()
+        self.filters = {k: v for k, v in self.filters.items() if k in SAFE_FILTERS}
+
+
+JINJA = _Environment()
+
+
+def template_problem(source: str) -> str | None:
+    """Why a template is refused, or None. Syntax errors raise TemplateSyntaxError."""
+    if len(source) > MAX_TEMPLATE_CHARS:
+        return f"a template is at most {MAX_TEMPLATE_CHARS:,} characters"
+    for node in JINJA.parse(source).find_all(nodes.Node):
+        if not isinstance(node, _ALLOWED_NODES):
+            return f"{type(node).__name__} is not allowed in a task template (fields, if, filters)"
+        if isinstance(node, nodes.Filter) and node.name not in SAFE_FILTERS:
+            return (
+                f"filter '{node.name}' is not allowed; allowed: {', '.join(sorted(SAFE_FILTERS))}"
+            )
+        if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+            return f"attribute '{node.attr}' is private: a template reads fields only"
+        big = isinstance(node, nodes.Const) and isinstance(node.value, int | str)
+        if big and len(str(node.value)) > 1024:
+            return "a constant of over 1,024 characters"
+    return None
+
+
+_REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
+_REPEATS |= {getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
+
+
+def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
+    """Depth-first over a parsed pattern; the first dangerous construct's name, or None."""
+    for op, arg in items:
+        if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
+            return "a back-reference"
+        if op in _REPEATS:
+            _low, high, body = arg
+            many = high is sre_constants.MAXREPEAT or high > 1
+            if many and inside_repeat:
+                return "a nested quantifier (a repeat inside a repeat)"
+            counts["unbounded"] += high is sre_constants.MAXREPEAT
+            problem = _walk(body, inside_repeat or many, counts)
+        elif op is sre_constants.BRANCH:
+            if inside_repeat:
+                return "an alternation inside a repeat"
+            problem = next((p for b in arg[1] if (p := _walk(b, False, counts))), None)
+        elif op is sre_constants.SUBPATTERN:
+            problem = _walk(arg[-1], inside_repeat, counts)
+        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
+            problem = _walk(arg[1], inside_repeat, counts)
+        else:
+            problem = None
+        if problem:
+            return problem
+    return None
+
+
+def regex_problem(pattern: str) -> str | None:
+    """Why an answer regex is refused (it could take super-linear time), or None. A pattern that
+    does not compile raises re.error."""
+    if len(pattern) > MAX_REGEX_CHARS:
+        return f"a pattern is at most {MAX_REGEX_CHARS} characters"
+    re.compile(pattern)
+    counts = {"unbounded": 0}
+    problem = _walk(sre_parse.parse(pattern), False, counts)
+    if problem:
+        return f"{problem} can take exponential time; refused"
+    if counts["unbounded"] > MAX_UNBOUNDED_REPEATS:
+        return f"more than {MAX_UNBOUNDED_REPEATS} unbounded repeats; refused"
+    return None

@@ -1,0 +1,175 @@
+"""Strict reading of files the suite does not trust: one place for every YAML and JSON it reads.
+
+A file is read only if it is a regular file (a FIFO would block, a device never ends), up to a
+byte bound, as UTF-8. YAML has no aliases (an alias chain expands without bound), no duplicate
+keys (the last one would silently win), no integer of more than 100 digits and at most 64
+levels of nesting (each reader checks that its numbers are finite, naming the field); JSON the
+same, and without NaN or infinities. Every refusal is a :class:`SpecError` naming the
+file. Only yaml and the standard library: ``suite.fetch`` uses it before the suite is installed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from suite.errors import SpecError
+
+MAX_YAML_BYTES = 1 << 20
+MAX_DEPTH = 64
+MAX_INT_DIGITS = 100
+
+
+def read_bytes(path: Path, what: str, limit: int, *, nofollow: bool = False) -> bytes:
+    """At most ``limit`` bytes of a regular file; a FIFO, device, folder, oversized file or (with
+    ``nofollow``) a symbolic link is refused without blocking or reading it."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | (os.O_NOFOLLOW if nofollow else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as e:
+        if nofollow and e.errno == errno.ELOOP:
+            raise SpecError(path, None, None, f"{what} is a symbolic link; refused") from None
+        raise SpecError(path, None, None, f"cannot read {what}: {e.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecError(path, None, None, f"{what} is not a regular file; refused")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as e:
+        raise SpecError(path, None, None, f"cannot read {what}: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise SpecError(path, None, None, f"{what} is over {limit} bytes; refused")
+    return b"".join(chunks)
+
+
+def decode(raw: bytes, path: Path, what: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        message = f"{what} is not UTF-8 (byte {e.start}: {raw[e.start : e.start + 1]!r})"
+        raise SpecError(path, None, None, message) from None
+
+
+class StrictLoader(yaml.SafeLoader):
+    """yaml's safe loader without aliases, duplicate keys, huge integers or deep nesting."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            message = f"found alias *{event.anchor}: YAML aliases are refused"
+            raise yaml.composer.ComposerError(None, None, message, event.start_mark)
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                message = f"nested deeper than {MAX_DEPTH} levels; refused"
+                raise yaml.composer.ComposerError(None, None, message, mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a scalar", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r:.80}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node):
+        if len(str(node.value)) > MAX_INT_DIGITS:
+            message = f"an integer of over {MAX_INT_DIGITS} digits is refused"
+            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
+StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+
+
+def parse_yaml(text: str, path: Path) -> Any:
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as e:
+        raise SpecError(path, None, None, f"invalid YAML: {e}") from None
+    except (ValueError, RecursionError) as e:
+        raise SpecError(path, None, None, f"invalid YAML: {type(e).__name__}: {e}") from None
+
+
+def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES) -> Any:
+    """Parse one YAML file strictly; anything refused is a SpecError naming the file."""
+    return parse_yaml(decode(read_bytes(path, what, limit), path, what), path)
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict:
+    out: dict = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r:.80}")
+        out[key] = value
+    return out
+
+
+def _constant(name: str):
+    raise ValueError(f"{name} is refused: numbers must be finite")
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of over {MAX_INT_DIGITS} digits is refused")
+    return int(text)
+
+
+def _depth_ok(value: Any) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return False
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+def loads_json(text: str | bytes) -> Any:
+    """Strict JSON: duplicate keys, NaN, infinities, huge integers and deep nesting raise a
+    ValueError (JSONDecodeError for malformed text)."""
+    try:
+        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int)
+    except RecursionError:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
+    if not _depth_ok(value):
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def read_json(path: Path, what: str, limit: int, *, nofollow: bool = False) -> Any:
+    """One JSON file, strictly; anything refused is a SpecError naming the file."""
+    text = decode(read_bytes(path, what, limit, nofollow=nofollow), path, what)
+    try:
+        return loads_json(text)
+    except ValueError as e:
+        raise SpecError(path, None, None, f"invalid JSON in {what}: {e}") from None

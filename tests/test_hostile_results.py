@@ -1,0 +1,160 @@
+"""Hostile results folders (``python -m suite report DIR``) and fetch sources (``python -m suite
+fetch DEST --sources FILE``): refused with exit 2, naming file, field and value, nothing changed."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+import yaml
+
+from suite.report.folder import check_folder
+from tests.hostile import refused
+from tests.test_records import HEADER, old_analytic
+
+LINE = json.dumps(old_analytic())
+
+
+def _sub(old: str, new: str) -> str:
+    assert old in LINE
+    return LINE.replace(old, new, 1) + "\n"
+
+
+# (id, cells.jsonl text, run.json text, texts the error must name)
+CASES = [
+    ("nan", _sub('"acceptance_rate": 0.625', '"acceptance_rate": NaN'), None, "line 1", "NaN"),
+    ("infinity", _sub('"tokens": 32', '"tokens": Infinity'), None, "line 1", "Infinity"),
+    ("alpha-above-1", _sub('"prompt_acceptance": [0.5, 0.75]',
+                           '"prompt_acceptance": [0.5, 7.5]'), None, "prompt_acceptance[1]", "7.5"),
+    ("alpha-negative", _sub('"acceptance_rate": 0.625', '"acceptance_rate": -0.1'), None,
+     "acceptance_rate", "-0.1"),
+    ("position-alpha", _sub('"position_acceptance": [0.75, null]',
+                            '"position_acceptance": [2, null]'), None, "position_acceptance", "2"),
+    ("tokens-negative", _sub("[16, 16]", "[-16, 16]"), None, "prompt_tokens[0]", "-16"),
+    ("tokens-float", _sub("[16, 16]", "[1.5, 16]"), None, "prompt_tokens[0]", "1.5"),
+    ("duplicate-key", _sub('{"cell"', '{"key": "x", "cell"'), None, "line 1", "duplicate"),
+    ("deep", "[" * 5000 + "]" * 5000 + "\n", None, "line 1", "nested"),
+    ("huge-int", _sub('"tokens": 32', '"tokens": ' + "9" * 5000), None, "line 1", "digits"),
+    ("list-line", "[1, 2]\n", None, "line 1: record", "[1, 2]"),
+    ("string-line", '"x"\n', None, "line 1: record", "'x'"),
+    ("no-key", json.dumps({"cell": {}}) + "\n", None, "line 1", "cell"),
+    ("wrong-key", _sub('"key": "', '"key": "zz'), None, "line 1: key", "zz"),
+    ("engine", _sub('"engine": "analytic"', '"engine": "magic"'), None, "cell.engine", "magic"),
+    ("not-utf8", LINE[:20] + "\udcff\n", None, "line 1", ""),
+    ("garbage", "not json\n", None, "line 1", "not json"),
+    ("run-list", LINE + "\n", "[1]", "run.json", "JSON object"),
+    ("run-nan", LINE + "\n", '{"studies": NaN}', "run.json", "NaN"),
+    ("run-duplicate", LINE + "\n", '{"profile": "a", "profile": "b"}', "run.json", "duplicate"),
+    ("run-deep", LINE + "\n", "[" * 5000 + "]" * 5000, "run.json", "nested"),
+    ("run-garbage", LINE + "\n", "{", "run.json", "invalid JSON"),
+    ("run-studies-type", LINE + "\n", '{"studies": 5, "profile": "x"}', "studies", "5"),
+]  # fmt: skip
+
+
+def _folder(tmp_path, cells: str, run: str | None):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "run.json").write_text(run if run is not None else json.dumps(HEADER))
+    (folder / "cells.jsonl").write_bytes(cells.encode("utf-8", "surrogateescape"))
+    return folder
+
+
+def test_the_good_folder_is_read(tmp_path):
+    assert check_folder(_folder(tmp_path, LINE + "\n", None))
+
+
+@pytest.mark.parametrize(("cells", "run", "field", "value"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_a_hostile_results_folder_is_refused(tmp_path, capsys, cells, run, field, value):
+    folder = _folder(tmp_path, cells, run)
+    name = "run.json" if run is not None else "cells.jsonl"
+    refused(["report", str(folder)], tmp_path, capsys, name, field, value)
+
+
+def _plant(kind: str, folder, target):
+    path = folder / ("run.json" if kind.startswith("run") else "cells.jsonl")
+    path.unlink()
+    if kind.endswith("fifo"):
+        os.mkfifo(path)
+    else:
+        path.symlink_to(target)
+
+
+@pytest.mark.parametrize("kind", ["cells-link", "run-link", "cells-fifo", "run-fifo"])
+def test_links_and_fifos_in_a_results_folder_are_refused_without_reading(tmp_path, capsys, kind):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0\n")
+    folder = _folder(tmp_path, LINE + "\n", None)
+    _plant(kind, folder, secret)
+    err = refused(["report", str(folder)], tmp_path, capsys, "results")
+    assert "root:x" not in err
+
+
+def test_a_malformed_submission_json_is_refused(tmp_path, capsys):
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / "submission.json").write_text('{"name": "a", "name": "b"}')
+    refused(["report", str(folder)], tmp_path, capsys, "submission.json", "duplicate")
+
+
+GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0" * 64}
+FETCH = [
+    ("dotdot", {"path": "../x"}, "files[0].path", "../x"),
+    ("absolute", {"path": "/etc/x"}, "files[0].path", "/etc/x"),
+    ("backslash", {"path": "a\\..\\..\\x"}, "files[0].path", "a"),
+    ("empty-path", {"path": ""}, "files[0].path", "''"),
+    ("path-list", {"path": ["a"]}, "files[0].path", "['a']"),
+    ("ctrl-path", {"path": "a\x1b.json"}, "files[0].path", "a"),
+    ("long-path", {"path": "a" * 300}, "files[0].path", "aaaa"),
+    ("http", {"url": "http://example.org/a"}, "files[0].url", "http://"),
+    ("file-url", {"url": "file:///etc/passwd"}, "files[0].url", "file://"),
+    ("url-space", {"url": "https://a b"}, "files[0].url", "https://a b"),
+    ("long-url", {"url": "https://" + "a" * 3000}, "files[0].url", "https://aaa"),
+    ("sha-short", {"sha256": "0" * 63}, "files[0].sha256", "000"),
+    ("sha-upper", {"sha256": "A" * 64}, "files[0].sha256", "AAA"),
+    ("sha-int", {"sha256": 5}, "files[0].sha256", "5"),
+]  # fmt: skip
+FETCH_FILES = [
+    ("not-list", "files: 5\n", "files", "5"),
+    ("entry-list", "files: [[1]]\n", "files[0]", "[1]"),
+    ("too-many", yaml.safe_dump({"files": [dict(GOOD) for _ in range(1001)]}), "files", "1001"),
+    ("duplicate-path", yaml.safe_dump({"files": [dict(GOOD), dict(GOOD)]}), "files[1].path",
+     "toy/a.json"),
+    ("alias", "a: &x [1]\nfiles: *x\n", "sources.yaml", "alias"),
+    ("duplicate-key", "files: []\nfiles: []\n", "sources.yaml", "duplicate"),
+    ("oversized", "#" * (2 << 20), "sources.yaml", "bytes"),
+    ("not-utf8", b"files: [\xff]\n", "sources.yaml", "UTF-8"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "field", "value"), [c[1:] for c in FETCH],
+                         ids=[c[0] for c in FETCH])  # fmt: skip
+def test_a_hostile_fetch_entry_is_refused(tmp_path, capsys, change, field, value):
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"files": [GOOD | change]}))
+    dest = tmp_path / "dest"
+    refused(["fetch", str(dest), "--sources", str(sources)], tmp_path, capsys,
+            "sources.yaml", field, value)  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [c[1:] for c in FETCH_FILES],
+                         ids=[c[0] for c in FETCH_FILES])  # fmt: skip
+def test_a_hostile_fetch_sources_file_is_refused(tmp_path, capsys, text, field, value):
+    sources = tmp_path / "sources.yaml"
+    sources.write_bytes(text if isinstance(text, bytes) else text.encode())
+    refused(["fetch", str(tmp_path / "dest"), "--sources", str(sources)], tmp_path, capsys,
+            "sources.yaml", field, value)  # fmt: skip
+
+
+def test_good_sources_with_the_file_present_fetch_nothing(tmp_path, capsys):
+    from suite.cli import main
+
+    data = b"{}"
+    import hashlib
+
+    entry = GOOD | {"sha256": hashlib.sha256(data).hexdigest()}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"files": [entry]}))
+    (tmp_path / "dest" / "toy").mkdir(parents=True)
+    (tmp_path / "dest" / "toy" / "a.json").write_bytes(data)
+    assert main(["fetch", str(tmp_path / "dest"), "--sources", str(tmp_path / "sources.yaml")]) == 0
+    assert "0 files fetched" in capsys.readouterr().out

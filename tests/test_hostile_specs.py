@@ -1,0 +1,172 @@
+"""Hostile task specs (``--tasks-dir``): each is refused with exit status 2, naming the file, the
+field and the value, with no traceback and nothing written; the good spec is listed."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from suite.cli import main
+from tests.hostile import refused
+
+GOOD = {
+    "name": "toy",
+    "description": "A toy task.",
+    "license": "MIT",
+    "source": {"format": "jsonl"},
+    "splits": {"test": {"files": ["toy/test.jsonl"]}},
+    "instruction": "{{ question }}",
+    "reference": "{{ solution }}",
+    "answer": {"template": "{{ solution }}", "patterns": [{"regex": r"#### (\d+)"}]},
+    "generation": {"max_new_tokens": 32, "stop": ["\n\n"]},
+}
+TEXT = yaml.safe_dump(GOOD, sort_keys=False)
+
+
+def _with(dotted: str, value) -> str:
+    data = yaml.safe_load(TEXT)
+    *parents, last = dotted.split(".")
+    node = data
+    for key in parents:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    node[int(last) if isinstance(node, list) else last] = value
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _regex(pattern: str) -> str:
+    return _with("answer.patterns", [{"regex": pattern}])
+
+
+# (id, file text, texts the error must name: field and value)
+FIELD_CASES = [
+    ("jinja-class", _with("instruction", "{{ ().__class__ }}"), "instruction", "__class__"),
+    ("jinja-subclasses", _with("instruction", "{{ ''.__class__.__mro__[1].__subclasses__() }}"),
+     "instruction", "__subclasses__"),
+    ("jinja-call", _with("instruction", "{{ question.upper() }}"), "instruction", "Call"),
+    ("jinja-lipsum", _with("reference", "{{ lipsum(10**8) }}"), "reference", "lipsum"),
+    ("jinja-range", _with("id", "{% for i in range(99999) %}{{ i }}{% endfor %}"), "id", "For"),
+    ("jinja-mul", _with("instruction", '{{ "x" * 10**10 }}'), "instruction", "Mul"),
+    ("jinja-pow", _with("instruction", "{{ 9 ** 9 ** 9 }}"), "instruction", "Pow"),
+    ("jinja-mod", _with("instruction", '{{ "%99999999s" % "x" }}'), "instruction", "Mod"),
+    ("jinja-center", _with("instruction", '{{ "x"|center(10**10) }}'), "instruction", "center"),
+    ("jinja-indent", _with("instruction", "{{ question|indent(10**9) }}"), "instruction",
+     "indent"),
+    ("jinja-replace", _with("instruction", "{{ question|replace('a', 'aaaa') }}"), "instruction",
+     "replace"),
+    ("jinja-format", _with("instruction", "{{ '%s'|format(question) }}"), "instruction", "format"),
+    ("jinja-attr", _with("instruction", "{{ question|attr('__class__') }}"), "instruction", "attr"),
+    ("jinja-set", _with("instruction", "{% set x = 1 %}{{ x }}"), "instruction", "Assign"),
+    ("jinja-namespace", _with("instruction", "{% set n = namespace() %}"), "instruction",
+     "Assign"),
+    ("jinja-macro", _with("instruction", "{% macro m() %}x{% endmacro %}"), "instruction",
+     "Macro"),
+    ("jinja-include", _with("instruction", "{% include '/etc/passwd' %}"), "instruction",
+     "Include"),
+    ("jinja-import", _with("instruction", "{% import 'x' as y %}"), "instruction", "Import"),
+    ("jinja-extends", _with("instruction", "{% extends 'x' %}"), "instruction", "Extends"),
+    ("jinja-filter-block", _with("instruction", "{% filter upper %}x{% endfilter %}"),
+     "instruction", "FilterBlock"),
+    ("jinja-with", _with("instruction", "{% with a = 1 %}{{ a }}{% endwith %}"), "instruction",
+     "With"),
+    ("jinja-long", _with("instruction", "{{ question }}" + "x" * 5000), "instruction", "4,096"),
+    ("jinja-syntax", _with("instruction", "{{ question "), "instruction", "bad Jinja2"),
+    ("jinja-answer", _with("answer.template", "{{ ().__class__ }}"), "answer.template",
+     "__class__"),
+    ("redos-nested", _regex("(a+)+$"), "answer.patterns[0].regex", "nested quantifier"),
+    ("redos-nested-star", _regex("(\\d*)*x"), "answer.patterns[0].regex", "nested"),
+    ("redos-nested-braces", _regex("(a{1,9}){1,9}$"), "answer.patterns[0].regex", "nested"),
+    ("redos-alternation", _regex("(a|a)*$"), "answer.patterns[0].regex", "alternation"),
+    ("redos-alt-words", _regex("(?:ab|a)+c"), "answer.patterns[0].regex", "alternation"),
+    ("redos-backref", _regex("(a+)\\1"), "answer.patterns[0].regex", "back-reference"),
+    ("redos-poly", _regex("\\d*\\d*\\d*\\d*\\d*x"), "answer.patterns[0].regex", "unbounded"),
+    ("redos-lookahead", _regex("(?=(a+)+)b"), "answer.patterns[0].regex", "nested"),
+    ("regex-long", _regex("x" * 300), "answer.patterns[0].regex", "at most 256"),
+    ("regex-broken", _regex("(unclosed"), "answer.patterns[0].regex", "bad regular"),
+    ("regex-two-groups", _regex("(a)(b)"), "answer.patterns[0].regex", "capture group"),
+    ("ctrl-escape", _with("description", "a\x1b[31mred"), "description", "control"),
+    ("ctrl-nul", _with("license", "MIT\x00"), "license", "control"),
+    ("ctrl-bidi", _with("description", "abc\u202edef"), "description", "control"),
+    ("ctrl-line-sep", _with("description", "a\u2028b"), "description", "control"),
+    ("ctrl-stop", _with("generation.stop", ["\x07"]), "generation.stop[0]", "control"),
+    ("ctrl-name", _with("name", "to\x7fy"), "name", "control"),
+    ("tokens-huge", _with("generation.max_new_tokens", 10**9), "generation.max_new_tokens",
+     "1000000000"),
+    ("tokens-zero", _with("generation.max_new_tokens", 0), "generation.max_new_tokens", "0"),
+    ("tokens-float", _with("generation.max_new_tokens", 1.5), "generation.max_new_tokens", "1.5"),
+    ("tokens-bool", _with("generation.max_new_tokens", True), "generation.max_new_tokens",
+     "True"),
+    ("tokens-nan", TEXT.replace("max_new_tokens: 32", "max_new_tokens: .nan"),
+     "generation.max_new_tokens", "nan"),
+    ("range-inf", _with("splits.test.hash_range", [0, 1e400]), "splits.test.hash_range", "inf"),
+    ("range-nan", _with("splits.test", {"files": ["a"], "hash_range": [0.5, float("nan")]}),
+     "splits.test.hash_range", "nan"),
+    ("path-dotdot", _with("splits.test.files", ["../../etc/passwd"]), "splits.test.files[0]",
+     "../../etc/passwd"),
+    ("path-absolute", _with("splits.test.files", ["/etc/passwd"]), "splits.test.files[0]",
+     "/etc/passwd"),
+    ("path-drive", _with("splits.test.files", ["C:/x"]), "splits.test.files[0]", "C:/x"),
+    ("split-name", _with("splits", {"te st": {"files": ["a"]}}), "splits.te st", "te st"),
+    ("unknown-field", TEXT + "exec: rm -rf /\n", "exec", "rm -rf"),
+    ("format-unknown", _with("source.format", "pickle"), "source.format", "pickle"),
+    ("name-mismatch", _with("name", "other"), "name", "other"),
+    ("template-list", _with("instruction", ["a"]), "instruction", "['a']"),
+]  # fmt: skip
+
+# (id, file text or bytes, texts the error must name)
+FILE_CASES = [
+    ("duplicate-key", TEXT.replace("license: MIT", "license: MIT\nlicense: GPL"), "duplicate"),
+    ("duplicate-nested", TEXT.replace("format: jsonl", "format: jsonl\n  format: xml"),
+     "duplicate"),
+    ("alias", TEXT + "a: &x [1]\nb: *x\n", "alias"),
+    ("alias-recursive", TEXT + "a: &x [*x]\n", "alias"),
+    ("deep-list", TEXT + "x: " + "[" * 200 + "]" * 200 + "\n", "nested deeper"),
+    ("deep-map", TEXT + "x: " + "{a: " * 100 + "1" + "}" * 100 + "\n", "nested deeper"),
+    ("python-tag", TEXT + "x: !!python/object/apply:os.system ['true']\n", "constructor"),
+    ("big-int", TEXT.replace("max_new_tokens: 32", "max_new_tokens: " + "9" * 5000), "digits"),
+    ("list-key", TEXT + "? [1]\n: 2\n", "invalid YAML"),
+    ("not-utf8", TEXT.encode() + b"x: \xff\xfe\n", "not UTF-8"),
+    ("oversized", TEXT + "#" * (1 << 20) + "\n", "over 1048576 bytes"),
+    ("top-list", "- 1\n- 2\n", "mapping"),
+    ("top-scalar", "hello\n", "mapping"),
+    ("empty", "", "mapping"),
+    ("tabs", "name:\ttoy\n\tx: 1\n", "invalid YAML"),
+]  # fmt: skip
+
+
+def _folder(tmp_path, content):
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    path = folder / "toy.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return folder
+
+
+def test_the_good_spec_is_listed(tmp_path, capsys):
+    folder = _folder(tmp_path, TEXT)
+    assert main(["tasks", "--tasks-dir", str(folder)]) == 0
+    assert "toy" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [c[1:] for c in FIELD_CASES],
+                         ids=[c[0] for c in FIELD_CASES])  # fmt: skip
+def test_a_hostile_field_is_refused_naming_file_field_and_value(
+    tmp_path, capsys, text, field, value
+):
+    folder = _folder(tmp_path, text)
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", field, value)
+
+
+@pytest.mark.parametrize(("content", "why"), [c[1:] for c in FILE_CASES],
+                         ids=[c[0] for c in FILE_CASES])  # fmt: skip
+def test_a_hostile_file_is_refused_naming_it(tmp_path, capsys, content, why):
+    folder = _folder(tmp_path, content)
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", why)
+
+
+def test_a_fifo_or_folder_named_like_a_spec_is_refused_without_blocking(tmp_path, capsys):
+    folder = _folder(tmp_path, TEXT)
+    (folder / "toy.yaml").unlink()
+    import os
+
+    os.mkfifo(folder / "toy.yaml")
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", "regular file")

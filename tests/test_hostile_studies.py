@@ -1,0 +1,130 @@
+"""Hostile study and profile files (``python -m suite run PATH --profile PATH``), and memory and
+time bombs run in a subprocess under a 3 GiB address-space cap and a 60 s timeout."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from suite.studies import load_study
+from tests.hostile import refused
+from tests.test_studies import _study
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _grid(**over) -> dict:
+    study = _study()
+    study["grid"] = study["grid"] | over
+    return study
+
+
+STUDIES = [
+    ("k-huge", _grid(num_draft_tokens=129), "grid.num_draft_tokens", "129"),
+    ("k-zero", _grid(num_draft_tokens=0), "grid.num_draft_tokens", "0"),
+    ("k-string", _grid(num_draft_tokens="4"), "grid.num_draft_tokens", "'4'"),
+    ("tau-negative", _grid(decode_temperatures=[-1.0]), "grid.decode_temperatures[0]", "-1.0"),
+    ("tau-twice", _grid(decode_temperatures=[1.0, 1.0]), "grid.decode_temperatures[1]", "1.0"),
+    ("claims-huge", _study(claims=[10**9]), "claims", "1000000000"),
+    ("name-ctrl", _study(name="mi\x1bni"), "name", "mini"),
+    ("family-list", _study(family=["llama"]), "family", "['llama']"),
+    ("unknown-field", _study(run="rm -rf /"), "run", "rm -rf"),
+]  # fmt: skip
+
+
+def test_the_good_study_loads(tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(_study()))
+    assert load_study(path).name == "mini"
+
+
+@pytest.mark.parametrize(("data", "field", "value"), [c[1:] for c in STUDIES],
+                         ids=[c[0] for c in STUDIES])  # fmt: skip
+def test_a_hostile_study_is_refused(tmp_path, capsys, data, field, value):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "mini.yaml", field, value)
+
+
+def test_a_plan_over_100000_cells_is_refused_before_it_is_built(tmp_path, capsys):
+    taus = [i / 1000 for i in range(1000)]
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(_grid(decode_temperatures=taus, num_draft_tokens=list(
+        range(1, 129)))))  # fmt: skip
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "mini.yaml", "grid", "100,000 cells")
+
+
+SMOKE = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+PROFILES = [
+    ("seeds-huge", SMOKE.replace("seeds: 1, max", "seeds: 100000, max"), "seeds", "100000"),
+    ("prompts-huge", SMOKE.replace("prompts: 4", "prompts: 10000000"), "prompts", "10000000"),
+    ("tokens-huge", SMOKE.replace("max_new_tokens: 16}", "max_new_tokens: 99999}", 1),
+     "max_new_tokens", "99999"),
+    ("duplicate-key", SMOKE + "device: cuda\n", "smoke.yaml", "duplicate"),
+    ("alias", SMOKE + "x: &a [1]\ny: *a\n", "smoke.yaml", "alias"),
+    ("name-ctrl", SMOKE.replace("name: smoke", 'name: "smo\\x1bke"'), "name", "smo"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [c[1:] for c in PROFILES],
+                         ids=[c[0] for c in PROFILES])  # fmt: skip
+def test_a_hostile_profile_is_refused(tmp_path, capsys, text, field, value):
+    path = tmp_path / "smoke.yaml"
+    path.write_text(text)
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", field, value)
+
+
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{c}: &{c} [*{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}, *{p}]\n"
+    for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+)
+BOMBS = [
+    ("billion-laughs", "study", LAUGHS, "alias"),
+    ("recursive-alias", "study", "a: &a [*a]\n", "alias"),
+    ("deep-nesting", "study", "x: " + "[" * 100_000 + "]" * 100_000 + "\n", "nested deeper"),
+    ("template-mul", "task", '{{ "x" * 10**11 }}', "Mul"),
+    ("template-center", "task", '{{ "x"|center(10**11) }}', "center"),
+    ("template-loops", "task", "{% for a in range(99999) %}{% for b in range(99999) %}"
+                               "{% endfor %}{% endfor %}", "For"),
+    ("template-pow", "task", "{{ 10 ** 10 ** 10 }}", "Pow"),
+    ("redos", "task", "{{ question }}", "nested quantifier"),
+    ("huge-int", "study", "a: " + "9" * 200_000 + "\n", "digits"),
+]  # fmt: skip
+
+
+def _limit():
+    cap = 3 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _bomb_files(tmp_path: Path, kind: str, text: str, case: str) -> list[str]:
+    if kind == "study":
+        (tmp_path / "bomb.yaml").write_text(text)
+        return ["run", str(tmp_path / "bomb.yaml"), "--out", str(tmp_path / "out")]
+    from tests.test_hostile_specs import _regex, _with
+
+    spec = _regex("(a+)+$") if case == "redos" else _with("instruction", text)
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "tasks" / "toy.yaml").write_text(spec)
+    return ["tasks", "--tasks-dir", str(tmp_path / "tasks")]
+
+
+@pytest.mark.parametrize(("kind", "text", "why"), [c[1:] for c in BOMBS],
+                         ids=[c[0] for c in BOMBS])  # fmt: skip
+def test_a_bomb_is_refused_quickly_and_in_bounded_memory(tmp_path, kind, text, why, request):
+    argv = _bomb_files(tmp_path, kind, text, request.node.callspec.id)
+    proc = subprocess.run(
+        [sys.executable, "-m", "suite", *argv], cwd=REPO, capture_output=True, text=True,
+        timeout=60, preexec_fn=_limit,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and why in proc.stderr
+    assert not (tmp_path / "out").exists()
