@@ -61,6 +61,10 @@ def _order(config: tuple[str, str]) -> tuple:
     return ({"base": 0, "offline": 1, "online": 2}.get(method, 3), kd == "recipe", kd)
 
 
+def _losses(loss: dict | None) -> str:
+    return " / ".join(f"{loss[d]:.2f}" for d in ("alpaca", "gsm8k") if d in (loss or {}))
+
+
 def model_table(manifest: dict, root: Path | None = None) -> str:
     """Targets and base drafts: parameters, held-out loss, entropy and greedy answer quality."""
     out = [
@@ -71,8 +75,9 @@ def model_table(manifest: dict, root: Path | None = None) -> str:
     artifacts = manifest["artifacts"]
     for name, entry in sorted(artifacts.items()):
         if entry.get("kind") == "target" or name.endswith("/draft"):
-            loss = entry.get("heldout_loss") or {}
-            shown = " / ".join(f"{loss[d]:.2f}" for d in ("alpaca", "gsm8k") if d in loss)
+            shown = _losses(entry.get("heldout_loss"))
+            if entry.get("pretrained"):
+                shown += f" (pretrained stage {_losses(entry['pretrained'].get('heldout_loss'))})"
             ent = entry.get("entropy_at_tau_1") or {}
             h = " / ".join(
                 f"{ent[d]['target']:.2f} vs {ent[d]['base_draft']:.2f}"
@@ -86,3 +91,49 @@ def model_table(manifest: dict, root: Path | None = None) -> str:
         total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
         out.append(f"Bundle size: {total / 2**20:.1f} MiB.")
     return "\n".join(out)
+
+
+START, END = "<!-- bundle-tables:start -->", "<!-- bundle-tables:end -->"
+
+
+def markdown(manifest: dict, root: Path | None = None) -> str:
+    return model_table(manifest, root) + "\n\n" + acceptance_tables(manifest).rstrip() + "\n"
+
+
+def replace_block(text: str, tables: str, where: str) -> str:
+    """``text`` with the block between the bundle-tables markers replaced by ``tables``."""
+    if text.count(START) != 1 or text.count(END) != 1 or text.index(START) > text.index(END):
+        raise ValueError(f"{where}: needs one {START} line followed by one {END} line")
+    head, rest = text.split(START)
+    _, tail = rest.split(END)
+    return f"{head}{START}\n{tables}{END}{tail}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+    import sys
+
+    from suite.bundle import MANIFEST
+    from suite.io import write_text_atomic
+    from suite.paths import bundle_dir
+
+    parser = argparse.ArgumentParser(
+        prog="python -m suite bundle-tables",
+        description="Markdown tables of the bundle from its MANIFEST.json.",
+    )
+    parser.add_argument("--reference", help="bundle folder (default: the suite's bundle)")
+    parser.add_argument("--write", metavar="FILE", help="replace the marked block in FILE")
+    args = parser.parse_args(argv)
+    root = Path(args.reference) if args.reference else bundle_dir()
+    tables = markdown(json.loads((root / MANIFEST).read_text()), root)
+    if not args.write:
+        print(tables, end="")
+        return 0
+    path = Path(args.write)
+    try:
+        write_text_atomic(path, replace_block(path.read_text(), tables, str(path)))
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

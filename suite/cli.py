@@ -371,6 +371,7 @@ FORWARDED = {
     "submissions": ("suite.submit", "build the example submission or check one (no scoring)"),
     "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
     "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
+    "bundle-tables": ("suite.bundle_tables", "Markdown tables of the bundle from its manifest"),
     "lm-eval": (
         "suite.lm_eval_cli",
         "export our tasks as lm-eval YAML; lm-eval's run with specdec",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from suite.bundle_tables import acceptance_tables, model_table
+import json
+from pathlib import Path
+
+from suite.bundle import REFERENCE_DIR
+from suite.bundle_tables import END, START, acceptance_tables, main, markdown, model_table
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "reference.md"
 
 
 def _draft(method, tau, seed, alphas):
@@ -48,3 +54,18 @@ def test_model_table_shows_targets_and_base_drafts_only():
     table = model_table(manifest)
     assert "| `llama/target` | 9,000,000 | 7.00 / 3.80 | 0.72 vs 5.23 |" in table
     assert "kd-a" not in table and "2 drafts in all" in table
+
+
+def test_the_docs_show_the_tables_of_the_committed_manifest():
+    manifest = json.loads((REFERENCE_DIR / "MANIFEST.json").read_text())
+    text = DOCS.read_text()
+    block = text[text.index(START) + len(START) + 1 : text.index(END)]
+    assert block == markdown(manifest, REFERENCE_DIR), "run python -m suite bundle-tables --write"
+
+
+def test_write_refuses_a_file_without_one_marked_block(tmp_path, capsys):
+    target = tmp_path / "notes.md"
+    target.write_text("no markers here\n")
+    assert main(["--write", str(target)]) == 2
+    assert "bundle-tables:start" in capsys.readouterr().err
+    assert target.read_text() == "no markers here\n"
