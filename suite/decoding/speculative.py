@@ -35,6 +35,16 @@ class GenerationStats:
 
     TIMING_FIELDS = ("draft_seconds", "target_seconds", "wall_seconds")
 
+    def add_block(self, proposed: int, accepted: int) -> None:
+        """Count one verification step: ``proposed`` drafts, the first ``accepted`` kept."""
+        self.steps += 1
+        self.proposed += proposed
+        self.accepted += accepted
+        self.judged += min(proposed, accepted + 1)  # drafts after a rejection are never judged
+        for i in range(proposed):
+            self.proposed_per_position[i] += 1
+            self.accepted_per_position[i] += int(i < accepted)
+
     @property
     def acceptance_rate(self) -> float:
         """α: accepted draft tokens / proposed draft tokens (NaN when nothing was proposed)."""
@@ -80,6 +90,16 @@ class GenerationResult:
     finish_reason: str  # "length", "eos" or "stop"
 
 
+def _draft(d_model, seq: list[int], k: int, temperature: float, generator) -> list:
+    """Extend ``seq`` in place by ``k`` draft samples; their distributions q, one row each."""
+    q_rows = []
+    for _ in range(k):
+        q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature)
+        q_rows.append(q)
+        seq.append(int(sample(q, generator)))
+    return q_rows
+
+
 def speculative_generate(
     target,
     draft,
@@ -116,15 +136,10 @@ def speculative_generate(
             base = len(seq)
             # Never draft past the budget: the last token of a block is the target's own.
             k = min(k_max, max_new_tokens - (base - n_prompt) - 1)
-            q_rows = []
-            for _ in range(k):
-                q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature)
-                q_rows.append(q)
-                seq.append(int(sample(q, generator)))
+            q_rows = _draft(d_model, seq, k, temperature, generator)
             # Sampling and verification run on the CPU (its generator), whatever the device.
             p = probs_from_logits(t_model.extend(seq, len(seq), keep=k + 1).cpu(), temperature)
-            vocab = p.shape[-1]
-            q_block = torch.stack(q_rows) if q_rows else p.new_zeros(0, vocab)
+            q_block = torch.stack(q_rows) if q_rows else p.new_zeros(0, p.shape[-1])
             drafted = torch.tensor([seq[base:]], dtype=torch.long)
             n_acc, nxt = verify_block(p[None], q_block[None], drafted, generator)
             n_acc = int(n_acc)
@@ -132,15 +147,7 @@ def speculative_generate(
             seq.append(int(nxt))
             t_model.rollback(len(seq) - 1)
             d_model.rollback(len(seq) - 1)
-
-            stats.steps += 1
-            stats.proposed += k
-            stats.accepted += n_acc
-            stats.judged += min(k, n_acc + 1)
-            for i in range(k):
-                stats.proposed_per_position[i] += 1
-                stats.accepted_per_position[i] += int(i < n_acc)
-
+            stats.add_block(k, n_acc)
             finish = stop.finished(seq, n_prompt, base - n_prompt, max_new_tokens)
             if finish is not None:
                 break
