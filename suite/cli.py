@@ -354,6 +354,7 @@ FORWARDED = {
     "submissions": ("suite.submit", "build the example submission or check one (no scoring)"),
     "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
     "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
+    "calibrate": ("suite.calibration.cli", "error rates and power of every claim test, simulated"),
 }
 
 

@@ -110,8 +110,8 @@ def _indices(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
 def _boot_means(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """Mean over units of X for each bootstrap resample (rows of idx): (n_boot, *X.shape[1:])."""
     n_boot, n = idx.shape
-    counts = np.zeros((n_boot, n))
-    np.add.at(counts, (np.arange(n_boot)[:, None], idx), 1.0)
+    flat = (np.arange(n_boot)[:, None] * n + idx).ravel()
+    counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
     return (counts @ X.reshape(n, -1) / n).reshape(n_boot, *X.shape[1:])
 
 

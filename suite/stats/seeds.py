@@ -7,10 +7,11 @@ prompt p). Seeds and prompts are crossed random factors, so the grand mean's var
     Var = σ_seed² / S + σ_prompt² / n + σ_resid² / (S n),
 
 estimated from the two-way ANOVA mean squares as (MS_seed + MS_prompt - MS_resid) / (S n), with
-Satterthwaite's degrees of freedom (the standard crossed random-effects analysis). It is never
-below max(MS_seed, MS_prompt) / (S n), the variance with one random factor removed, so a
-negative component cannot make the test liberal. With S = 1 it is the one-sample t-test over
-prompts and the result is conditional on that checkpoint (``details.one_checkpoint``).
+Satterthwaite's degrees of freedom (the standard crossed random-effects analysis). When the
+prompt component is estimated at or below 0 it is the seed-level t-test, MS_seed / (S n) on
+S - 1 df: the seed term is never swapped for the prompt term's many degrees of freedom, which
+makes the test liberal whenever the seed mean square comes out small by chance. With S = 1 it
+is the one-sample t-test over prompts, conditional on that checkpoint (``one_checkpoint``).
 """
 
 from __future__ import annotations
@@ -53,9 +54,8 @@ def _variance_df(D: np.ndarray) -> tuple[float, float]:
     if S == 1:
         return ms_p / n, n - 1.0
     full = ms_s + ms_p - ms_r
-    floor_ms, floor_df = max((ms_s, S - 1.0), (ms_p, n - 1.0))
-    if full <= floor_ms:
-        return floor_ms / (S * n), floor_df
+    if full <= ms_s:  # no prompt component left over: the seed-level test, S - 1 df
+        return ms_s / (S * n), S - 1.0
     terms = (ms_s**2 / (S - 1)) + (ms_p**2 / (n - 1)) + (ms_r**2 / ((S - 1) * (n - 1)))
     return full / (S * n), full**2 / terms
 
