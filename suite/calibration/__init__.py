@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from suite.calibration.scenarios import simulate
-from suite.calibration.simulate import PROFILES
+from suite.calibration.synth import PROFILES
 from suite.claims import REGISTRY, check_family
 from suite.claims.model import NOT_REPRODUCED, REPRODUCED
 from suite.claims.verdicts import adjust_engine, combine_families, family_verdict

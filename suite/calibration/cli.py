@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from suite.calibration import calibrate, table_text, write
-from suite.calibration.simulate import PROFILES
+from suite.calibration.synth import PROFILES
 
 
 def main(argv: list[str] | None = None) -> int:

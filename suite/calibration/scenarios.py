@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from suite.calibration.simulate import Draft, Sizes, kd_drafts, table
+from suite.calibration.synth import Draft, Sizes, kd_drafts, table
 
 FAMILIES = ("llama", "t5")
 

@@ -121,10 +121,11 @@ def claim_u_curve(data: ClaimData) -> Evaluation:
 def claim_recipe(data: ClaimData) -> Evaluation:
     """Why this reading: "boosts speedup by 12% to 20% for high-temperature decoding" compares
     the recipe drafts with single-temperature KD at the study's high τ_dec; the rival is the
-    single-temperature draft aligned with that τ_dec (fixed in advance, see :func:`_rival`). Decided on α on the analytic engine
-    (one architecture, one c: γ is increasing in α) and on measured γ on the empirical engine,
-    with the training seed as the unit; the claim tested is "gain > 0". The relative gain in γ is
-    reported beside it, with its interval read against the paper's +12%."""
+    single-temperature draft aligned with that τ_dec (fixed in advance, see :func:`_rival`).
+    Decided on α on the analytic engine (one architecture, one c: γ is increasing in α) and on
+    measured γ on the empirical engine, with the training seed as the unit; the claim tested is
+    "gain > 0". The relative gain in γ is reported beside it, its interval read against the
+    paper's +12%."""
     metric, words = decision_metric(data.frame)
     frame = data.frame[data.frame["method"].isin(["offline", "online"])]
     evidence, per_seed, gamma = [], {}, []
