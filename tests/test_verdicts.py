@@ -213,3 +213,43 @@ def test_the_reduced_calibration_catches_an_inflated_test(monkeypatch):
     # The seed-level check on the same simulations stays within the bound.
     fair = [verdicts_of(3, simulate(3, PROFILES["quick"], False, i)) for i in range(12)]
     assert np.mean([v == REPRODUCED for _, per in fair for v in per.values()]) <= 4 / 24
+
+
+# --- defect 2: c is measured once per (target, draft architecture) -------------------------------
+
+
+def test_cost_ratio_is_measured_once_per_draft_architecture(monkeypatch):
+    import types
+
+    import suite.cells as cells
+    import suite.timing as timing
+    from suite.profiles import ModelRef
+
+    class Config:
+        def __init__(self, name, width):
+            self.name, self.width = name, width
+
+        def to_diff_dict(self):
+            return {"_name_or_path": self.name, "hidden_size": self.width}
+
+    models = {
+        loc: types.SimpleNamespace(config=Config(loc, width))
+        for loc, width in (("t", 64), ("s0", 16), ("s1", 16), ("wide", 32))
+    }
+    calls = []
+
+    def fake_timer(target, draft, **kw):
+        calls.append(draft.config.name)
+        return {"cost_ratio": 0.1 * len(calls)}
+
+    monkeypatch.setattr(cells, "_model", lambda loc, rev, dtype, device: models[loc])
+    monkeypatch.setattr(timing, "blocked_cost_ratio", fake_timer)
+    monkeypatch.setattr(cells, "_COST_RATIOS", {})
+    target = ModelRef("target", hub="t")
+    c = {
+        d: cells._cost_ratio(target, ModelRef(d, hub=d), "float32", "cpu")
+        for d in models
+        if d != "t"
+    }
+    assert c["s0"] == c["s1"]  # two checkpoints of one architecture: one c
+    assert c["wide"] != c["s0"] and calls == ["s0", "wide"]
