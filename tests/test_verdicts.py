@@ -253,3 +253,23 @@ def test_cost_ratio_is_measured_once_per_draft_architecture(monkeypatch):
     }
     assert c["s0"] == c["s1"]  # two checkpoints of one architecture: one c
     assert c["wide"] != c["s0"] and calls == ["s0", "wide"]
+
+
+def test_the_u_curve_figure_draws_for_a_claim_5_study():
+    from suite.report.figures import u_curve
+
+    frame = simulate(5, PROFILES["quick"], True, 0)["llama"]
+    png = u_curve(frame)
+    assert png is not None and png[:4] == b"\x89PNG"
+
+
+def test_calibrate_writes_the_json_the_issue_names(tmp_path):
+    import json
+
+    from suite.cli import main
+
+    assert main(["calibrate", "--n-sim", "1", "--claims", "7", "--out", str(tmp_path)]) == 0
+    entry = json.loads((tmp_path / "calibration.json").read_text())["claims"]["7"]
+    for key in ("false_reproduced_rate", "false_not_reproduced_rate", "power", "n_sim"):
+        assert key in entry
+    assert (tmp_path / "calibration.md").read_text().startswith("| claim |")
