@@ -22,7 +22,11 @@ def _online_minus_offline(frame: pd.DataFrame) -> pd.DataFrame:
     grid = frame[frame["method"].isin(["offline", "online"]) & ~frame["recipe"]]
     if grid.empty:
         return grid
-    grid = grid.assign(seed=grid["training_seed"].astype(float).fillna(-1.0))
+    seeded = grid.groupby("method")["training_seed"].apply(lambda s: s.notna().any())
+    if seeded.all():  # seed s of one method against seed s of the other
+        grid = grid.assign(seed=grid["training_seed"].astype(float).fillna(-1.0))
+    else:  # one side has no training seed: its checkpoint against the other side's mean
+        grid = grid.assign(seed=-1.0)
     wide = grid.pivot_table(
         index=["dataset", "prompt", "decode_temperature", "kd_temperature", "seed"],
         columns="method",
