@@ -30,6 +30,7 @@ from suite.report.plotting import (
     summarize,
     tau_label,
 )
+from suite.report.shape_figures import u_curve  # noqa: F401  (claim 5's figure, by its name)
 from suite.tables import draft_columns, token_char_buckets
 
 
@@ -389,18 +390,3 @@ def dataset_difficulty(frame: pd.DataFrame) -> plt.Figure | None:
     ax.set_ylabel("α per prompt (base draft)")
     side_legend(ax, *ax.get_legend_handles_labels(), "τ_dec")
     return fig
-
-
-from suite.report.shape_figures import u_curve  # noqa: E402  (claim 5's figure, by its name)
-
-__all__ = [
-    "dataset_difficulty",
-    "engine_agreement",
-    "online_offline_gap",
-    "position_acceptance",
-    "recipe_comparison",
-    "temperature_curves",
-    "temperature_heatmaps",
-    "token_length",
-    "u_curve",
-]

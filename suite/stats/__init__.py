@@ -13,16 +13,15 @@ from suite.stats.core import (
     CONFIDENCE,
     TestResult,
     adjust_pvalues,
-    alignment_test,
     bootstrap_ci,
     independent_test,
     one_sample_test,
     paired_test,
     slopes,
     trend_test,
-    u_shape_test,
     weighted_spearman,
 )
+from suite.stats.grids import alignment_test, u_shape_test
 from suite.stats.seeds import seed_contrast_test, split_u_slopes, split_u_test
 
 __all__ = [
