@@ -273,3 +273,19 @@ def test_calibrate_writes_the_json_the_issue_names(tmp_path):
     for key in ("false_reproduced_rate", "false_not_reproduced_rate", "power", "n_sim"):
         assert key in entry
     assert (tmp_path / "calibration.md").read_text().startswith("| claim |")
+
+
+def test_a_family_without_the_data_for_the_test_has_no_say():
+    from suite.claims.verdicts import engine_result
+
+    res = stats.seed_contrast_test(np.random.default_rng(0).normal(0.2, 0.05, (3, 30)))
+    per_family = {
+        "llama": Evaluation(res, True, 0.99, "tested"),
+        "t5": Evaluation(None, False, None, "no KD drafts"),
+    }
+    info = {"title": "t", "statement": "s", "source": "src"}
+    out = engine_result(
+        4, info, "analytic", per_family, {(4, "llama"): (0.001, 1.0), (4, "t5"): (None, None)}
+    )
+    assert out.verdict == REPRODUCED
+    assert any("untested for t5" in note for note in out.notes)

@@ -8,9 +8,11 @@ over all (claim, family) pairs of that engine. A family's verdict:
 - ``not reproduced``: the Holm-adjusted p of the test in the opposite direction < 0.05;
 - ``inconclusive``: anything else.
 
-A claim's verdict is ``reproduced`` only when every family that ran reproduces it, and ``not
-reproduced`` only when every family contradicts it (intersection-union: the claim is about the
-method, not one family's models); otherwise ``inconclusive``, naming the families' verdicts.
+A claim's verdict is ``reproduced`` only when every family that tested it reproduces it, and ``not
+reproduced`` only when every such family contradicts it (a family whose study ran without the
+data for the test, say without KD drafts, is named in a note but has no say). This is the
+intersection-union rule: the claim is about the method, not one family's models; otherwise
+``inconclusive``, naming the families' verdicts.
 
 Engines: the claim's ``decide_on`` engine gives the verdict when it ran on at least
 :data:`MIN_UNITS` units, the analytic engine otherwise. The other engine can only overturn a
@@ -120,7 +122,12 @@ def engine_result(number, info, engine, per_family, adjusted) -> ClaimResult:
         families[family] = family_entry(
             ev, family_verdict(ev, p_adj, against_adj), p_adj, against_adj
         )
-    verdict, why = combine_families({f: e["verdict"] for f, e in families.items()})
+    # A family whose study ran without the data for the test (say, no KD drafts) has no say.
+    tested_verdicts = {f: e["verdict"] for f, e in families.items() if e["test"] is not None}
+    verdict, why = combine_families(tested_verdicts) if tested_verdicts else (INCONCLUSIVE, "")
+    untested = sorted(set(families) - set(tested_verdicts))
+    if tested_verdicts and untested:
+        why = "; ".join(x for x in (why, f"untested for {', '.join(untested)}") if x)
     # The binding family: the largest adjusted p (the intersection-union p-value).
     tested = [f for f, e in families.items() if e["test"] is not None]
     bind = max(tested, key=lambda f: families[f]["pvalue_adjusted"] or 1.0) if tested else None
