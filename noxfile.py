@@ -96,3 +96,12 @@ def submit(session: nox.Session) -> None:
     _install(session)
     args = session.posargs or ["submissions/example-base-copy"]
     session.run("python", "-m", "suite", "submit", *args)
+
+
+@nox.session
+def calibrate(session: nox.Session) -> None:
+    """Error rates and power of every claim test on simulated results (quick and full sizes);
+    writes results/calibration/calibration.json and .md."""
+    _install(session)
+    args = session.posargs or ["--profiles", "quick", "--n-sim", "100"]
+    session.run("python", "-m", "suite", "calibrate", "--out", "results/calibration", *args)

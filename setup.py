@@ -21,6 +21,7 @@ RESOURCES = [
     ("reports/templates", "*.j2"),
     ("reference", "paper.yaml"),
     ("reference", "data_sources.yaml"),
+    ("reference", "calibration.json"),
 ]
 
 

@@ -372,6 +372,7 @@ FORWARDED = {
     "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
     "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
     "bundle-tables": ("suite.bundle_tables", "Markdown tables of the bundle from its manifest"),
+    "calibrate": ("suite.calibration.cli", "error rates and power of every claim test, simulated"),
     "lm-eval": (
         "suite.lm_eval_cli",
         "export our tasks as lm-eval YAML; lm-eval's run with specdec",

@@ -34,6 +34,7 @@ STUDIES_DIR = TASKS_DIR / "studies"
 TEMPLATE_DIR = RESOURCE_ROOT / "reports" / "templates"
 PAPER_FILE = RESOURCE_ROOT / "reference" / "paper.yaml"
 DATA_SOURCES = RESOURCE_ROOT / "reference" / "data_sources.yaml"
+CALIBRATION_FILE = RESOURCE_ROOT / "reference" / "calibration.json"  # python -m suite calibrate
 CHECKOUT_REFERENCE = REPO_ROOT / "reference"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
 

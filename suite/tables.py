@@ -144,7 +144,8 @@ def matrix(frame: pd.DataFrame, column: str, metric: str) -> tuple[np.ndarray, l
     """Units × conditions: rows are prompts present under every condition (paired)."""
     if frame.empty:
         return np.empty((0, 0)), [], []
-    wide = frame.pivot_table(index="prompt", columns=column, values=metric, aggfunc="mean")
+    # groupby + unstack: pivot_table's mean, sorted alike, at a fraction of the cost
+    wide = frame.groupby(["prompt", column], sort=True)[metric].mean().unstack(column)
     wide = wide.dropna(axis=0, how="any")
     return wide.to_numpy(dtype=float), list(wide.columns), list(wide.index)
 

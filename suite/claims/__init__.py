@@ -1,15 +1,9 @@
-"""Deciding the paper's claims from a results folder: per engine, adjusted, with a verdict.
+"""Deciding the paper's claims from a results folder: per engine, per family, adjusted.
 
-Each claim is tested on the cells of the studies it reads, once per engine. The p-values of one
-engine's claims are Holm-adjusted as a family. The verdict rule, per engine:
-
-- ``reproduced``: adjusted p < 0.05 and the estimate's 95% interval on the paper's side;
-- ``not reproduced``: the data significantly contradict the claim (interval on the other side,
-  or a significant trend against it);
-- ``inconclusive``: anything else; a flat grid lands here, never in ``reproduced``.
-
-The analytic engine (many prompts) gives the verdict; when the empirical engine contradicts it
-decisively, the verdict becomes ``inconclusive`` and says why.
+Each claim is tested on the cells of the studies it reads, once per engine and model family.
+The verdict rules (Holm across the (claim, family) tests of one engine, a real test in the
+opposite direction for "not reproduced", intersection-union across families, the engine that
+decides) are in :mod:`suite.claims.verdicts`.
 
 The claims are those of a :class:`~suite.claims.registry.ClaimRegistry`, by default
 :data:`~suite.claims.registry.REGISTRY`, which the modules imported here fill with
@@ -18,16 +12,21 @@ The claims are those of a :class:`~suite.claims.registry.ClaimRegistry`, by defa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from suite import stats
-from suite.claims import checks, difficulty, online  # noqa: F401  (they register the claims)
+from suite.claims import (  # noqa: F401  (they register the claims)
+    checks,
+    difficulty,
+    high_temperature,
+    online,
+    verdicts,
+)
 from suite.claims.model import (
-    ALPHA,
     INCONCLUSIVE,
     NOT_REPRODUCED,
     NOT_RUN,
@@ -64,10 +63,6 @@ __all__ = [
 ]
 
 ENGINES = ("analytic", "empirical")
-RULE = (
-    "reproduced: Holm-adjusted p < 0.05 across the claims and the 95% interval on the paper's "
-    "side; not reproduced: significant evidence against; otherwise inconclusive"
-)
 
 
 @dataclass(frozen=True)
@@ -77,65 +72,20 @@ class Decision:
     agreement: dict
 
 
-def _verdict(ev: Evaluation | None, p_adj: float | None) -> str:
-    if ev is None:
-        return NOT_RUN
-    if ev.test is None:  # the study ran, but too little of it for the test
-        return INCONCLUSIVE
-    if p_adj is not None and p_adj < ALPHA and ev.direction_ok:
-        return REPRODUCED
-    if ev.contradicted:
-        return NOT_REPRODUCED
-    return INCONCLUSIVE
-
-
-def _result(number, paper, engine, ev, p_adj, verdict, rule=RULE) -> ClaimResult:
-    info = paper["claims"][number]
-    return ClaimResult(
-        number=number,
-        title=info["title"],
-        statement=" ".join(info["statement"].split()),
-        source=info["source"],
-        paper_numbers=info.get("numbers", []),
-        engine=engine,
-        verdict=verdict,
-        rule=rule,
-        summary=ev.summary if ev is not None else "the claim's study was not run",
-        test=ev.test.to_dict() if ev is not None and ev.test is not None else None,
-        pvalue_adjusted=p_adj,
-        evidence=ev.evidence if ev is not None else [],
-        numbers=ev.numbers if ev is not None else {},
-        families=ev.families if ev is not None else {},
-    )
-
-
-def _check(claim: Claim, frame: pd.DataFrame, records: list[dict]) -> Evaluation:
+def check_family(claim: Claim, frame: pd.DataFrame, records: list[dict]) -> Evaluation:
+    """One family's evaluation; too little data for the test is an untested evaluation."""
     data = ClaimData(frame, records if claim.reads_records else [])
     try:
         return claim.check(data)
     except ValueError as err:  # too few prompts or conditions for the test
-        return Evaluation(None, False, False, f"not enough data: {err}")
-
-
-def _family_view(ev: Evaluation) -> dict:
-    """One family's answer, unadjusted: for comparing the families, not for the verdict."""
-    return {
-        "summary": ev.summary,
-        "test": ev.test.to_dict() if ev.test is not None else None,
-        "direction_ok": ev.direction_ok,
-        "contradicted": ev.contradicted,
-    }
+        return Evaluation(None, False, None, f"not enough data: {err}")
 
 
 def evaluate(
     rows: pd.DataFrame, header: dict, records: list[dict], registry: ClaimRegistry = REGISTRY
 ) -> dict:
-    """Evaluation per engine per claim, on the cells of every study the claim reads.
-
-    The claim is tested on all its families together (each series within one family); when
-    more than one family ran, each is also tested alone, for the families' comparison.
-    """
-    out: dict[str, dict[int, Evaluation | None]] = {e: {} for e in ENGINES}
+    """{engine: {claim: {family: Evaluation} or None}} on the cells of the claim's studies."""
+    out: dict[str, dict[int, dict | None]] = {e: {} for e in ENGINES}
     cells = header.get("study_cells", {})
     for number, claim in registry.items():
         keys = {k for study in claim.studies for k in cells.get(study, [])}
@@ -146,53 +96,32 @@ def evaluate(
                 out[engine][number] = None
                 continue
             frame = seed_means(part)
-            ev = _check(claim, frame, claim_records)
-            families = sorted(frame["family"].unique())
-            if len(families) > 1:
-                per_family = {
-                    family: _family_view(
-                        _check(
-                            claim,
-                            frame[frame["family"] == family],
-                            [r for r in claim_records if r["cell"]["family"] == family],
-                        )
-                    )
-                    for family in families
-                }
-                ev = replace(ev, families=per_family)
-            out[engine][number] = ev
+            out[engine][number] = {
+                family: check_family(
+                    claim,
+                    frame[frame["family"] == family],
+                    [r for r in claim_records if r["cell"]["family"] == family],
+                )
+                for family in sorted(frame["family"].unique())
+            }
     return out
 
 
-def decide(evaluations: dict, paper: dict) -> Decision:
+def decide(evaluations: dict, paper: dict, registry: ClaimRegistry = REGISTRY) -> Decision:
     per_engine: dict[str, list[ClaimResult]] = {}
     for engine in ENGINES:
         evs = evaluations[engine]
-        numbers = sorted(evs)
-        raw = [evs[n].test.pvalue if evs[n] and evs[n].test else np.nan for n in numbers]
-        adjusted = stats.adjust_pvalues(np.array(raw, dtype=float), method="holm")
+        adjusted = verdicts.adjust_engine(evs)
         per_engine[engine] = [
-            _result(
-                n,
-                paper,
-                engine,
-                evs[n],
-                None if np.isnan(p) else float(p),
-                _verdict(evs[n], None if np.isnan(p) else float(p)),
-            )
-            for n, p in zip(numbers, adjusted, strict=True)
+            verdicts.engine_result(n, paper["claims"][n], engine, evs[n] or {}, adjusted)
+            for n in sorted(evs)
         ]
     claims = []
-    for a, e in zip(per_engine["analytic"], per_engine["empirical"], strict=True):
-        primary, other = (a, e) if a.verdict != NOT_RUN else (e, a)
-        verdict, rule = primary.verdict, RULE
-        decisive = {REPRODUCED, NOT_REPRODUCED}
-        if verdict in decisive and other.verdict in decisive and other.verdict != verdict:
-            verdict = INCONCLUSIVE
-            rule = (
-                f"{RULE}; the engines disagree ({a.engine}: {a.verdict}, {e.engine}: {e.verdict})"
-            )
-        claims.append(ClaimResult(**{**primary.to_dict(), "verdict": verdict, "rule": rule}))
+    for results in zip(*(per_engine[e] for e in ENGINES), strict=True):
+        by_engine = dict(zip(ENGINES, results, strict=True))
+        number = results[0].number
+        decide_on = registry[number].decide_on if number in registry else "analytic"
+        claims.append(verdicts.across_engines(by_engine, decide_on))
     return Decision(claims=claims, per_engine=per_engine, agreement={})
 
 
@@ -236,5 +165,5 @@ def decide_folder(
     paper_path = PAPER_FILE if paper_path is None else Path(paper_path)
     paper = load_paper(paper_path)
     check_words(paper, list(registry), paper_path)
-    decision = decide(evaluate(rows, header, records, registry), paper)
+    decision = decide(evaluate(rows, header, records, registry), paper, registry)
     return Decision(decision.claims, decision.per_engine, engine_agreement(seed_means(rows)))

@@ -3,14 +3,12 @@ check shares."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
-from scipy import stats as sps
 
 from suite import stats
 from suite.errors import SpecError
@@ -40,11 +38,16 @@ class Evaluation:
 
     test: stats.TestResult | None
     direction_ok: bool  # the estimate's interval lies on the paper's side of the null
-    contradicted: bool  # a test in the opposite direction is significant
+    pvalue_against: float | None  # a real test in the opposite direction (None: none possible)
     summary: str
     evidence: list[dict] = field(default_factory=list)
     numbers: dict = field(default_factory=dict)
-    families: dict = field(default_factory=dict)  # family -> its own answer, when several ran
+    notes: list[str] = field(default_factory=list)  # e.g. "conditional on one checkpoint"
+    families: dict = field(default_factory=dict)  # unused by checks; kept for old callers
+
+    @property
+    def units(self) -> int:
+        return int(self.test.n) if self.test is not None else 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class ClaimResult:
     evidence: list[dict]
     numbers: dict
     families: dict = field(default_factory=dict)
+    pvalue_against_adjusted: float | None = None
+    notes: list = field(default_factory=list)
+    units: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,13 +112,9 @@ def series(frame: pd.DataFrame, by: list[str]):
         yield (key if isinstance(key, tuple) else (key,)), part
 
 
-def stouffer(pvalues: list[float]) -> float:
-    """Combined one-sided p of several series (the claim holds 'typically', not 'always')."""
-    p = np.clip(np.array([x for x in pvalues if np.isfinite(x)]), 1e-300, 1 - 1e-16)
-    if p.size == 0:
-        return float("nan")
-    z = sps.norm.isf(p).sum() / math.sqrt(p.size)
-    return float(sps.norm.sf(z))
+def combined(pvalues: list[float]) -> float:
+    """Combined one-sided p of several series (mid-p values; scipy's Stouffer)."""
+    return stats.combine_pvalues(pvalues, method="stouffer")
 
 
 def evidence_row(label: dict, result: stats.TestResult) -> dict:
@@ -120,4 +122,32 @@ def evidence_row(label: dict, result: stats.TestResult) -> dict:
 
 
 def empty(summary: str) -> Evaluation:
-    return Evaluation(None, False, False, summary)
+    return Evaluation(None, False, None, summary)
+
+
+def seed_groups(frame: pd.DataFrame) -> list[tuple[object, pd.DataFrame]]:
+    """The frame's drafts by training seed, in seed order; drafts without a seed (the base draft,
+    a submission) form one group."""
+    seeds = frame["training_seed"]
+    if seeds.isna().all():
+        return [(None, frame)]
+    return [(s, frame[seeds == s]) for s in sorted(seeds.dropna().unique())]
+
+
+def seed_note(res: stats.TestResult) -> list[str]:
+    if res.details.get("one_checkpoint"):
+        return ["conditional on one checkpoint: a single training seed per configuration"]
+    return []
+
+
+def stack_seeds(per_seed: list[pd.Series]) -> np.ndarray:
+    """Seeds x prompts from one prompt-indexed Series per seed (prompts present in all)."""
+    if not per_seed:
+        return np.empty((0, 0))
+    wide = pd.concat(per_seed, axis=1).dropna()
+    return wide.to_numpy(dtype=float).T
+
+
+def prefixed(values: pd.Series, prefix: str) -> pd.Series:
+    """A prompt-indexed Series with ``prefix/`` before each prompt (one unit per dataset)."""
+    return values.set_axis([f"{prefix}/{p}" for p in values.index])

@@ -47,6 +47,7 @@ class Claim:
     metric: str  # the per-prompt quantity it decides on
     figures: tuple[Figure, ...] = ()
     reads_records: bool = False  # the check also needs the cell records, not only the table
+    decide_on: str = "analytic"  # the engine whose verdict is primary when it ran on enough units
 
     @property
     def name(self) -> str:
@@ -90,21 +91,26 @@ class ClaimRegistry(Mapping[int, Claim]):
         metric: str,
         figures: tuple[Figure, ...] | list[Figure] = (),
         reads_records: bool = False,
+        decide_on: str = "analytic",
     ) -> Callable[[Check], Check]:
         """Decorator: register ``check`` as claim ``number``; the check is returned unchanged."""
-        _validate(number, studies, metric, figures)
+        _validate(number, studies, metric, figures, decide_on)
 
         def decorate(check: Check) -> Check:
             if not callable(check):
                 raise TypeError(f"claim {number}: the check must be a function, got {check!r}")
-            claim = Claim(number, check, tuple(studies), metric, tuple(figures), reads_records)
+            claim = Claim(
+                number, check, tuple(studies), metric, tuple(figures), reads_records, decide_on
+            )
             self.add(claim)
             return check
 
         return decorate
 
 
-def _validate(number, studies, metric, figures) -> None:
+def _validate(number, studies, metric, figures, decide_on="analytic") -> None:
+    if decide_on not in ("analytic", "empirical"):
+        raise ValueError(f"claim {number}: decide_on must be an engine, got {decide_on!r}")
     if isinstance(number, bool) or not isinstance(number, int) or number < 1:
         raise ValueError(f"a claim's number is a positive integer, got {number!r}")
     if isinstance(studies, str) or not studies or not all(isinstance(s, str) for s in studies):

@@ -111,6 +111,15 @@ class _Figures:
         return self.cache[key]
 
 
+def _calibration() -> dict | None:
+    """The calibration benchmark's result shipped with the suite (reference/calibration.json)."""
+    from suite.paths import CALIBRATION_FILE
+
+    if not CALIBRATION_FILE.is_file():
+        return None
+    return json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+
+
 def _empty(arg: Any) -> bool:
     return len(arg) == 0 if isinstance(arg, pd.DataFrame | list | dict) else arg is None
 
@@ -211,6 +220,7 @@ def build_context(
         "folder": folder.name,
         "claims": [views.claim_row(c) for c in summary["claims"]],
         "families": views.families_overview(summary["claims"]),
+        "calibration": views.calibration_view(_calibration()),
         "sections": sections,
         "agreement": views.agreement_view(decision.agreement),
         "agreement_pairs": decision.agreement.get("pairs", []),

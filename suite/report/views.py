@@ -149,6 +149,7 @@ def claim_section(claim: dict, per_engine: dict[str, dict], figures: list[dict])
                 "verdict": result["verdict"],
                 "badge": badge(result["verdict"]),
                 "summary": result["summary"],
+                "notes": result.get("notes") or [],
                 "test": _test_view(result),
                 "evidence": evidence_table(result.get("evidence") or []),
             }
@@ -171,6 +172,8 @@ def claim_section(claim: dict, per_engine: dict[str, dict], figures: list[dict])
 def _side(answer: dict) -> str:
     if answer.get("test") is None:
         return "no test"
+    if answer.get("verdict"):
+        return answer["verdict"]
     if answer.get("direction_ok"):
         return "on the paper's side"
     return "against the paper" if answer.get("contradicted") else "undecided"
@@ -190,10 +193,43 @@ def family_rows(per_engine: dict[str, dict]) -> list[dict]:
                     "estimate": number(test.get("estimate"), signed=True) if test else "—",
                     "ci": interval(test.get("ci"), signed=True) if test else "—",
                     "p": pvalue(test.get("pvalue")) if test else "—",
+                    "p_adjusted": pvalue(answer.get("pvalue_adjusted")),
+                    "p_against": pvalue(answer.get("pvalue_against_adjusted")),
+                    "seed_sd": _seed_spread(test),
                     "side": _side(answer),
+                    "notes": "; ".join(answer.get("notes") or []),
                 }
             )
     return rows
+
+
+def _seed_spread(test: dict) -> str:
+    """The seed-level spread of a between-drafts test: SD of the seed means (and how many)."""
+    details = (test or {}).get("details") or {}
+    if "n_seeds" not in details:
+        return "—"
+    if details.get("seed_sd") is None:
+        return "one checkpoint"
+    return f"{details['seed_sd']:.3f} ({details['n_seeds']} seeds)"
+
+
+def calibration_view(result: dict | None) -> dict | None:
+    """The calibration benchmark's table (overall, per family in brackets)."""
+    if not result:
+        return None
+    rows = []
+    for claim, entry in result.get("claims", {}).items():
+        for profile, r in entry.get("profiles", {claim: entry}).items():
+            f = r["per_family"]
+            rows.append(
+                [claim, profile]
+                + [
+                    f"{r[k]:.2f} ({f[k]:.2f})"
+                    for k in ("false_reproduced_rate", "false_not_reproduced_rate", "power")
+                ]
+                + [str(r["n_sim"])]
+            )
+    return {"rows": rows, "command": result.get("command", "python -m suite calibrate")}
 
 
 def families_overview(claims: list[dict]) -> dict | None:

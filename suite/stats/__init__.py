@@ -1,0 +1,47 @@
+"""Statistics for the report's claims, in three parts.
+
+- :mod:`suite.stats.core`: per-prompt tests within one checkpoint (the prompt is the unit).
+- :mod:`suite.stats.seeds`: comparisons between drafts, with the training seed as the unit and
+  prompts crossed with seeds (a two-way random-effects test), and the sample-split U test.
+- :mod:`suite.stats.combine`: combining series (mid-p, ``scipy.stats.combine_pvalues``) and joint
+  bootstrap intervals over shared prompts.
+"""
+
+from suite.stats.combine import combine_pvalues, joint_mean_ci, mid_p_signed_rank
+from suite.stats.core import (
+    ALTERNATIVES,
+    CONFIDENCE,
+    TestResult,
+    adjust_pvalues,
+    bootstrap_ci,
+    independent_test,
+    one_sample_test,
+    paired_test,
+    slopes,
+    trend_test,
+    weighted_spearman,
+)
+from suite.stats.grids import alignment_test, u_shape_test
+from suite.stats.seeds import seed_contrast_test, split_u_slopes, split_u_test
+
+__all__ = [
+    "ALTERNATIVES",
+    "CONFIDENCE",
+    "TestResult",
+    "adjust_pvalues",
+    "alignment_test",
+    "bootstrap_ci",
+    "combine_pvalues",
+    "independent_test",
+    "joint_mean_ci",
+    "mid_p_signed_rank",
+    "one_sample_test",
+    "paired_test",
+    "seed_contrast_test",
+    "slopes",
+    "split_u_slopes",
+    "split_u_test",
+    "trend_test",
+    "u_shape_test",
+    "weighted_spearman",
+]
