@@ -65,7 +65,7 @@ def _losses(loss: dict | None) -> str:
     return " / ".join(f"{loss[d]:.2f}" for d in ("alpaca", "gsm8k") if d in (loss or {}))
 
 
-def model_table(manifest: dict, root: Path | None = None) -> str:
+def model_table(manifest: dict) -> str:
     """Targets and base drafts: parameters, held-out loss, entropy and greedy answer quality."""
     out = [
         "| model | parameters | held-out loss alpaca / gsm8k | entropy at τ 1 alpaca / gsm8k "
@@ -87,17 +87,14 @@ def model_table(manifest: dict, root: Path | None = None) -> str:
             out.append(f"| `{name}` | {entry.get('parameters', 0):,} | {shown} | {h} |")
     drafts = [e for e in artifacts.values() if e.get("kind") == "draft"]
     out += ["", f"{len(drafts)} drafts in all (base drafts included)."]
-    if root is not None:
-        total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-        out.append(f"Bundle size: {total / 2**20:.1f} MiB.")
     return "\n".join(out)
 
 
 START, END = "<!-- bundle-tables:start -->", "<!-- bundle-tables:end -->"
 
 
-def markdown(manifest: dict, root: Path | None = None) -> str:
-    return model_table(manifest, root) + "\n\n" + acceptance_tables(manifest).rstrip() + "\n"
+def markdown(manifest: dict) -> str:
+    return model_table(manifest) + "\n\n" + acceptance_tables(manifest).rstrip() + "\n"
 
 
 def replace_block(text: str, tables: str, where: str) -> str:
@@ -126,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", metavar="FILE", help="replace the marked block in FILE")
     args = parser.parse_args(argv)
     root = Path(args.reference) if args.reference else bundle_dir()
-    tables = markdown(json.loads((root / MANIFEST).read_text()), root)
+    tables = markdown(json.loads((root / MANIFEST).read_text()))
     if not args.write:
         print(tables, end="")
         return 0

@@ -60,7 +60,7 @@ def test_the_docs_show_the_tables_of_the_committed_manifest():
     manifest = json.loads((REFERENCE_DIR / "MANIFEST.json").read_text())
     text = DOCS.read_text()
     block = text[text.index(START) + len(START) + 1 : text.index(END)]
-    assert block == markdown(manifest, REFERENCE_DIR), "run python -m suite bundle-tables --write"
+    assert block == markdown(manifest), "run python -m suite bundle-tables --write"
 
 
 def test_write_refuses_a_file_without_one_marked_block(tmp_path, capsys):
