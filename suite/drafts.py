@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
-from suite.specs import Reader
+from suite.specs import _CONTROL, Reader
 
 TRAINING_FILE = "training.json"
 BASE, OFFLINE, ONLINE, OTHER = "base", "offline", "online", "other"
@@ -107,6 +107,8 @@ def temperature_text(tau: float) -> str:
 def _text(value: Any, field: str, fail: Fail) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise fail(field, value, "expected a non-empty string or null")
+    if value is not None and _CONTROL.search(value):
+        raise fail(field, value, "control characters are refused (tab and newline aside)")
     return value
 
 
