@@ -22,7 +22,6 @@ value) or ``all`` (no condition, as when the key is left out: every training see
 from __future__ import annotations
 
 import fnmatch
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -31,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
-from suite.specs import Reader
+from suite.specs import _CONTROL, Reader
+from suite.strict import read_config
 
 TRAINING_FILE = "training.json"
 BASE, OFFLINE, ONLINE, OTHER = "base", "offline", "online", "other"
@@ -107,6 +107,8 @@ def temperature_text(tau: float) -> str:
 def _text(value: Any, field: str, fail: Fail) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise fail(field, value, "expected a non-empty string or null")
+    if value is not None and _CONTROL.search(value):
+        raise fail(field, value, "control characters are refused (tab and newline aside)")
     return value
 
 
@@ -184,12 +186,7 @@ def read_training_facts(folder: Path, *, base: bool = False) -> DraftFacts:
     path = folder / TRAINING_FILE
     if not path.is_file():
         return DraftFacts(method=BASE if base else OTHER, source="none")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SpecError(path, None, None, f"unreadable training record: {err}") from None
-    if not isinstance(data, dict):
-        raise SpecError(path, None, type(data).__name__, "expected a JSON object")
+    data = read_config(path)  # strict JSON, at most 16 MiB, an object
 
     def fail(field: str, value: Any, message: str) -> SpecError:
         return SpecError(path, field, value, message)

@@ -9,10 +9,12 @@ use, the same way. A file whose hash differs is refused and nothing is left half
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
 import os
 import sys
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -82,12 +84,47 @@ def source_entry(path: str, sources: Path = SOURCES) -> dict | None:
     return next((e for e in _entries(sources) if e["path"] == path), None)
 
 
+def _inside_without_links(dest: Path, path: Path, sources: Path, rel: str) -> None:
+    """Refuse a path under ``dest`` that passes through, or is, a symbolic link (or a non-folder
+    where a folder should be): a link planted in DEST would make the write land elsewhere."""
+    current = dest
+    for part in Path(rel).parts:
+        current = current / part
+        if current.is_symlink():
+            message = f"{current} is a symbolic link inside DEST; refused (fetch writes no link)"
+            raise SpecError(sources, "path", rel, message)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise SpecError(sources, "path", rel, f"{path.parent} is not a folder")
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    """A unique temporary name beside ``path`` (O_EXCL), fsync, rename, the folder synced."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
 def fetch_one(dest: Path, entry: dict, opener=None, sources: Path = SOURCES) -> bool:
     """Download one checked entry into ``dest`` unless it is there with its hash; True if
-    written. A hash mismatch raises and writes nothing."""
+    written. A hash mismatch raises and writes nothing; nothing is written through a link."""
     opener = opener or urllib.request.urlopen
     path = dest / entry["path"]
-    if path.is_file() and _sha256(path.read_bytes()) == entry["sha256"]:
+    _inside_without_links(dest, path, sources, entry["path"])
+    small = path.is_file() and path.stat().st_size <= MAX_FILE_BYTES
+    if small and _sha256(path.read_bytes()) == entry["sha256"]:
         return False
     data = _download(entry["url"], opener)
     if _sha256(data) != entry["sha256"]:
@@ -96,9 +133,8 @@ def fetch_one(dest: Path, entry: dict, opener=None, sources: Path = SOURCES) -> 
             f"{entry['url']} hashes to {_sha256(data)}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    _inside_without_links(dest, path, sources, entry["path"])  # nothing planted meanwhile
+    _write_new(path, data)
     return True
 
 

@@ -9,6 +9,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
 from suite.errors import SpecError
+from suite.strict import read_config
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 
@@ -25,6 +26,8 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
         )
     if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
         raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
+    if (folder / "config.json").exists():  # strict JSON, at most 16 MiB, before transformers
+        read_config(folder / "config.json")
     return folder
 
 

@@ -22,6 +22,7 @@ from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_train
 from suite.errors import SpecError
 from suite.paths import PROFILES_DIR, bundle_path
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_yaml
+from suite.strict import read_config
 
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
@@ -105,12 +106,28 @@ def _local(r: Reader, value: Any, field: str) -> Path:
     return bundle_path(r.string(value, field))
 
 
+def _model_folder(r: Reader, folder: Path, field: str, value: Any) -> Path:
+    """A model folder named by the profile holds a readable config.json (strict JSON, at most
+    16 MiB); refused naming the profile file, the field and the value otherwise."""
+    config = folder / "config.json"
+    if not config.is_file():
+        raise r.error(field, value, f"no config.json in {folder}: not a model folder")
+    try:
+        read_config(config)
+    except SpecError as err:
+        raise r.error(field, value, f"{config}: {err.message}") from None
+    return folder
+
+
 def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     d = r.mapping(raw, field, set(), {"hub", "revision", "path"})
     if ("hub" in d) == ("path" in d):
         raise r.error(field, raw, "give exactly one of 'hub' (a Hub id) or 'path' (a folder)")
     if "path" in d:
-        return ModelRef(name, path=_local(r, d["path"], f"{field}.path"))
+        folder = _local(r, d["path"], f"{field}.path")
+        if name != "tokenizer":  # a tokenizer folder has no model config
+            _model_folder(r, folder, f"{field}.path", d["path"])
+        return ModelRef(name, path=folder)
     hub = r.string(d["hub"], f"{field}.hub")
     if not _HUB_ID.fullmatch(hub):
         raise r.error(f"{field}.hub", hub, "expected a Hub id like 'owner/name'")
@@ -157,6 +174,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         folder = _local(r, d["bundle"], f"{field}.bundle")
         if not (folder / "target").is_dir():
             raise r.error(f"{field}.bundle", d["bundle"], f"no target in {folder}")
+        _model_folder(r, folder / "target", f"{field}.bundle", d["bundle"])
         target = ModelRef("target", path=folder / "target")
         tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
         drafts = _bundle_drafts(folder)

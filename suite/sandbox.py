@@ -67,6 +67,16 @@ def template_problem(source: str) -> str | None:
             return (
                 f"filter '{node.name}' is not allowed; allowed: {', '.join(sorted(SAFE_FILTERS))}"
             )
+        if isinstance(node, nodes.Filter) and node.name == "join":
+            # join(field) repeats the separator between every item: a field joined with
+            # itself is quadratic, nested joins cubic; only a short constant separator
+            args = [*node.args, *(k.value for k in node.kwargs)]
+            if (
+                node.dyn_args
+                or node.dyn_kwargs
+                or not all(isinstance(a, nodes.Const) and len(str(a.value)) <= 16 for a in args)
+            ):
+                return "filter 'join' takes a constant separator of at most 16 characters"
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             return f"attribute '{node.attr}' is private: a template reads fields only"
         big = isinstance(node, nodes.Const) and isinstance(node.value, int | str)
@@ -85,9 +95,10 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
         if op in (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS):
             return "a back-reference"
         if op in _REPEATS:
-            _low, high, body = arg
+            low, high, body = arg
             many = high is sre_constants.MAXREPEAT or high > 1
-            if many and inside_repeat:
+            if inside_repeat and (many or low != high):
+                # an optional part inside a repeat ((a?){30}) backtracks like a nested one
                 return "a nested quantifier (a repeat inside a repeat)"
             counts["unbounded"] += high is sre_constants.MAXREPEAT
             problem = _walk(body, inside_repeat or many, counts)

@@ -179,8 +179,10 @@ def _open_regular(path: Path, flags: int) -> int:
     try:
         fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK, 0o644)
     except OSError as e:
-        why = "is a symbolic link" if e.errno == errno.ELOOP else f"cannot be opened: {e.strerror}"
-        raise SpecError(path, None, None, f"{why}; refused") from None
+        if e.errno == errno.ELOOP:
+            target = os.readlink(path) if path.is_symlink() else None
+            raise SpecError(path, path.name, target, "is a symbolic link; refused") from None
+        raise SpecError(path, path.name, None, f"cannot be opened: {e.strerror}; refused") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise SpecError(path, None, None, "is not a regular file; refused")

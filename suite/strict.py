@@ -24,6 +24,7 @@ from suite.errors import SpecError
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 100
+MAX_CONFIG_BYTES = 16 << 20  # any model's config.json: real ones are a few kilobytes
 
 
 def read_bytes(path: Path, what: str, limit: int, *, nofollow: bool = False) -> bytes:
@@ -118,9 +119,9 @@ def parse_yaml(text: str, path: Path) -> Any:
         raise SpecError(path, None, None, f"invalid YAML: {type(e).__name__}: {e}") from None
 
 
-def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES) -> Any:
+def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES, *, nofollow: bool = False) -> Any:
     """Parse one YAML file strictly; anything refused is a SpecError naming the file."""
-    return parse_yaml(decode(read_bytes(path, what, limit), path, what), path)
+    return parse_yaml(decode(read_bytes(path, what, limit, nofollow=nofollow), path, what), path)
 
 
 def _pairs(pairs: list[tuple[str, Any]]) -> dict:
@@ -173,3 +174,12 @@ def read_json(path: Path, what: str, limit: int, *, nofollow: bool = False) -> A
         return loads_json(text)
     except ValueError as e:
         raise SpecError(path, None, None, f"invalid JSON in {what}: {e}") from None
+
+
+def read_config(path: Path, *, nofollow: bool = False) -> dict:
+    """A model's ``config.json`` (or another of its JSON files): strict JSON, at most 16 MiB, an
+    object; anything else is a SpecError naming the file."""
+    data = read_json(path, path.name, MAX_CONFIG_BYTES, nofollow=nofollow)
+    if not isinstance(data, dict):
+        raise SpecError(path, path.name, type(data).__name__, "expected a JSON object")
+    return data

@@ -14,10 +14,10 @@ bundled base draft (weights stay out of git); ``check FOLDER`` validates without
 from __future__ import annotations
 
 import io
-import json
 import os
 import pickletools
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -30,6 +30,7 @@ from suite.models import PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
+from suite.strict import read_config
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
@@ -38,7 +39,7 @@ METHODS = ("offline", "online", "other")
 NAME = re.compile(r"^[a-z0-9_-]+$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VOCAB_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
-_UNSNIFFED = (".safetensors", ".json", ".txt", ".md", ".model")  # parsed elsewhere, or text
+_UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
 HUB_CACHE = Path(
     os.environ.get("SUITE_SUBMISSION_CACHE", "~/.cache/suite/submissions")
 ).expanduser()
@@ -117,21 +118,23 @@ class Checked:
     parameters: int
 
 
+REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map")
+
+
 def _remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
-    """The dotted field and value of the first ``trust_remote_code`` key anywhere in the YAML."""
-    if isinstance(value, dict):
-        for key, sub in value.items():
-            name = f"{field}.{key}" if field else str(key)
-            if key == "trust_remote_code":
-                return name, sub
-            found = _remote_code_field(sub, name)
-            if found:
-                return found
-    elif isinstance(value, list):
-        for i, sub in enumerate(value):
-            found = _remote_code_field(sub, f"{field}[{i}]")
-            if found:
-                return found
+    """The dotted field and value of the first ``trust_remote_code`` or ``auto_map`` key anywhere
+    in a YAML or JSON value (iteratively: the readers bound its depth, this needs no stack)."""
+    stack = [(value, field)]
+    while stack:
+        item, where = stack.pop(0)
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                if key in REMOTE_CODE_KEYS:
+                    return name, sub
+                stack.append((sub, name))
+        elif isinstance(item, list):
+            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
     return None
 
 
@@ -146,6 +149,8 @@ def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
     resolved = (folder / posix).resolve()
     if not resolved.is_relative_to(folder):
         raise r.error(field, text, f"leaves the submission folder through a symlink: {resolved}")
+    if resolved == folder:
+        raise r.error(field, text, "must name a folder inside the submission folder, not itself")
     return resolved
 
 
@@ -168,7 +173,7 @@ def load_submission(folder: str | Path) -> Submission:
         raise SpecError(folder, None, None, "no such submission folder")
     folder = folder.resolve()
     path = folder / SUBMISSION_FILE
-    raw = read_yaml(path, "submission")
+    raw = read_yaml(path, "submission", nofollow=True)
     r = Reader(path)
     remote = _remote_code_field(raw)
     if remote:
@@ -240,28 +245,31 @@ def _parses_as_pickle(data: bytes) -> bool:
 
 
 def model_files(folder: Path, root: Path, field: str) -> list[Path]:
-    """Every file under ``folder``; refuses pickles and symlinks that leave ``root``."""
-    files, seen, stack = [], set(), [folder]
+    """Every file under ``folder``: plain files and folders only (a symbolic link could change
+    what is loaded after the check, a FIFO or device would block a reader), and no pickles."""
+    files, stack = [], [folder]
     while stack:
         current = stack.pop()
-        if current.resolve() in seen:
-            continue
-        seen.add(current.resolve())
         for p in sorted(current.iterdir()):
-            if p.is_symlink() and not p.resolve().is_relative_to(root):
-                message = "a symlink that leaves the submission folder"
-                raise SpecError(p, field, os.readlink(p), message)
-            if p.is_dir():
+            mode = p.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                target = os.readlink(p)
+                if not p.resolve().is_relative_to(root):
+                    raise SpecError(p, field, target, "a symlink that leaves the submission folder")
+                message = "a symbolic link; refused: ship plain files"
+                raise SpecError(p, field, target, message)
+            if stat.S_ISDIR(mode):
                 stack.append(p)
                 continue
+            if not stat.S_ISREG(mode):
+                raise SpecError(p, field, p.name, "not a regular file (a FIFO or device); refused")
             pickled = p.suffix.lower() in PICKLE_SUFFIXES
-            if not pickled and p.is_file() and p.suffix.lower() not in _UNSNIFFED:
+            if not pickled and p.suffix.lower() not in _UNSNIFFED:
                 pickled = _is_pickle(p)
             if pickled:
                 message = "pickle weights are refused (they can run code); save with safetensors"
                 raise SpecError(p, field, p.name, message)
-            if p.is_file():
-                files.append(p)
+            files.append(p)
     return files
 
 
@@ -297,8 +305,11 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         message = f"the family's models are '{model_type}'"
         raise SpecError(path, "model_type", config.get("model_type"), message)
     for key, value in config.items():
-        if "layers" in key and isinstance(value, int) and value > MAX_LAYERS:
-            raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
+        if key.startswith("num_") and key.endswith("layers"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SpecError(path, key, value, "expected an integer >= 0")
+            if value > MAX_LAYERS:
+                raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
     try:
         cfg = AutoConfig.for_model(**config)
         with torch.device("meta"):
@@ -319,31 +330,20 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
     return sum(p.numel() for p in model.parameters())
 
 
-def _json(path: Path, field: str) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise SpecError(path, field, path.name, f"unreadable JSON: {err}") from None
-    if not isinstance(data, dict):
-        raise SpecError(path, field, type(data).__name__, "expected a JSON object")
-    return data
-
-
-def _config(folder: Path) -> dict:
-    """config.json (and tokenizer_config.json) without remote code, of a causal LM type."""
+def _config(folder: Path, files: list[Path]) -> dict:
+    """config.json of a causal LM type; every JSON file of the model (config, tokenizer,
+    generation config) read strictly, at most 16 MiB, and without remote code anywhere in it."""
     from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
 
     path = folder / "config.json"
-    if not path.is_file():
+    if path not in files:
         raise SpecError(path, "config.json", str(folder), "no config.json: not a model folder")
-    config = _json(path, "config.json")
-    for name in ("config.json", "tokenizer_config.json"):
-        data = config if name == "config.json" else None
-        if data is None and (folder / name).is_file():
-            data = _json(folder / name, name)
-        if data and "auto_map" in data:
-            message = "auto_map asks for remote code, which is refused"
-            raise SpecError(folder / name, "auto_map", data["auto_map"], message)
+    for name in sorted(p for p in files if p.suffix.lower() == ".json"):
+        remote = _remote_code_field(read_config(name, nofollow=True))
+        if remote:
+            message = "remote code is refused: the model must load without it"
+            raise SpecError(name, remote[0], remote[1], message)
+    config = read_config(path, nofollow=True)
     model_type = config.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         message = "not a causal LM type this transformers knows without remote code"
@@ -363,9 +363,7 @@ def _tokenizer(location: str, revision: str | None, where: Path):
 
 
 def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
-    """Same tokens with the same ids, same special tokens, same logits width as the target."""
-    from transformers import AutoConfig
-
+    """Same tokens with the same ids and the same special tokens as the target's tokenizer."""
     shipped = [n for n in VOCAB_FILES if (folder / n).is_file()]
     if not shipped:
         message = f"ship the tokenizer files ({', '.join(VOCAB_FILES)}) beside the weights"
@@ -386,6 +384,12 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
             raise SpecError(
                 special if special.is_file() else where, attr, getattr(theirs, attr), message
             )
+
+
+def _same_vocab_size(folder: Path, config: dict, family, target: str) -> None:
+    """The logits' width is the target's (checked before any model is built)."""
+    from transformers import AutoConfig
+
     ref = family.target
     try:
         want = AutoConfig.from_pretrained(ref.location, revision=ref.revision).vocab_size
@@ -450,10 +454,13 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     weights = [p for p in files if p.suffix == ".safetensors"]
     if not weights:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
-    config = _config(folder)
-    _same_vocabulary(folder, config, family, sub.target)
+    config = _config(folder, files)
+    _same_vocab_size(folder, config, family, sub.target)
+    # the config is checked against the weights before transformers reads any file (a
+    # tokenizer load reads config.json too)
     shapes = weight_shapes(weights, sub.model_field)
     parameters = check_weights_match_config(folder, config, shapes, _model_type(family))
+    _same_vocabulary(folder, config, family, sub.target)
     limit = profile.max_draft_parameters
     if limit is not None and parameters > limit:
         message = (

@@ -367,7 +367,9 @@ def test_a_template_reaching_python_internals_is_refused_not_run(toy, template, 
     write(toy_spec("toy_hostile", instruction=template.replace("MARKER", str(marker))))
     message = _error("toy_hostile", tasks)
     assert "toy_hostile.yaml: field 'instruction'" in message
-    assert "cannot render record 0" in message and "unsafe" in message
+    # refused when the task file is read, before any record renders
+    assert "not allowed in a task template" in message or "is private" in message, message
+    assert "record 0" not in message
     assert not marker.exists()
 
 

@@ -50,6 +50,7 @@ def _kd(method="online", dataset="alpaca", tau=0.4, seed=0, **over) -> dict:
 def _bundle(root: Path) -> Path:
     bundle = root / "bundle"
     (bundle / "target").mkdir(parents=True)
+    (bundle / "target" / "config.json").write_text("{}")  # a profile's model folder holds one
     (bundle / "tokenizer").mkdir()
     _draft(bundle, "draft", artifact="draft", seed=0)
     return bundle

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -158,3 +159,53 @@ def test_good_sources_with_the_file_present_fetch_nothing(tmp_path, capsys):
     (tmp_path / "dest" / "toy" / "a.json").write_bytes(data)
     assert main(["fetch", str(tmp_path / "dest"), "--sources", str(tmp_path / "sources.yaml")]) == 0
     assert "0 files fetched" in capsys.readouterr().out
+
+
+def _plant_link(tmp_path: Path, kind: str) -> Path:
+    """A link inside DEST on the way to ``toy/a.json``; the outside target must stay intact."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "a.json").write_text("precious")
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    if kind == "folder-link":
+        (dest / "toy").symlink_to(outside, target_is_directory=True)
+    else:
+        (dest / "toy").mkdir()
+        (dest / "toy" / "a.json").symlink_to(outside / "a.json")
+    return dest
+
+
+@pytest.mark.parametrize("kind", ["folder-link", "file-link"])
+def test_fetch_does_not_write_through_a_link_inside_its_destination(tmp_path, capsys, kind):
+    dest = _plant_link(tmp_path, kind)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"files": [GOOD]}))
+    refused(["fetch", str(dest), "--sources", str(sources)], tmp_path, capsys,
+            "sources.yaml", "path", "toy/a.json", "symbolic link")  # fmt: skip
+    assert (tmp_path / "outside" / "a.json").read_text() == "precious"
+
+
+def test_fetch_writes_through_a_unique_temporary_name(tmp_path):
+    """A link planted at the old predictable temporary name is neither followed nor left."""
+    import hashlib
+    import io
+    import os
+
+    from suite.fetch import fetch
+
+    data = b'{"a": 1}\n'
+    entry = GOOD | {"sha256": hashlib.sha256(data).hexdigest()}
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"files": [entry]}))
+    (tmp_path / "outside").write_text("precious")
+    (tmp_path / "dest" / "toy").mkdir(parents=True)
+    planted = tmp_path / "dest" / "toy" / f".a.json.{os.getpid()}.tmp"
+    planted.symlink_to(tmp_path / "outside")
+    assert fetch(tmp_path / "dest", sources, opener=lambda url, timeout: io.BytesIO(data)) == [
+        "toy/a.json"
+    ]
+    assert (tmp_path / "dest" / "toy" / "a.json").read_bytes() == data
+    assert (tmp_path / "outside").read_text() == "precious"
+    left = sorted(p.name for p in (tmp_path / "dest" / "toy").iterdir())
+    assert left == [planted.name, "a.json"]

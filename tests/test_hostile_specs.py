@@ -80,6 +80,13 @@ FIELD_CASES = [
     ("redos-backref", _regex("(a+)\\1"), "answer.patterns[0].regex", "back-reference"),
     ("redos-poly", _regex("\\d*\\d*\\d*\\d*\\d*x"), "answer.patterns[0].regex", "unbounded"),
     ("redos-lookahead", _regex("(?=(a+)+)b"), "answer.patterns[0].regex", "nested"),
+    # the attacker round (issue 16): new inputs of the same classes, accepted before
+    ("jinja-join-self", _with("instruction", "{{ question|join(question) }}"), "instruction",
+     "join"),
+    ("jinja-join-nested", _with("reference", "{{ answer|join(answer|join(answer)) }}"),
+     "reference", "join"),
+    ("redos-optional-in-repeat", _regex("(?:a?){30}a{30}"), "answer.patterns[0].regex",
+     "nested"),
     ("regex-long", _regex("x" * 300), "answer.patterns[0].regex", "at most 256"),
     ("regex-broken", _regex("(unclosed"), "answer.patterns[0].regex", "bad regular"),
     ("regex-two-groups", _regex("(a)(b)"), "answer.patterns[0].regex", "capture group"),

@@ -128,3 +128,34 @@ def test_a_bomb_is_refused_quickly_and_in_bounded_memory(tmp_path, kind, text, w
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and why in proc.stderr
     assert not (tmp_path / "out").exists()
+
+
+def _model_profile(tmp_path: Path, config: str | bytes | None) -> Path:
+    """A profile whose target is a folder with this config.json (None: none at all)."""
+    model = tmp_path / "mymodel"
+    model.mkdir()
+    if config is not None:
+        data = config if isinstance(config, bytes) else config.encode()
+        (model / "config.json").write_bytes(data)
+    spec = yaml.safe_load(SMOKE)
+    spec["models"] = {"llama": {"target": {"path": str(model)}}}
+    path = tmp_path / "smoke.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+MODEL_FOLDERS = [
+    ("no-config", None, "no config.json"),
+    ("config-over-16mib", '{"a": "' + "x" * (17 << 20) + '"}', "16777216 bytes"),
+    ("config-nan", '{"model_type": NaN}', "NaN"),
+    ("config-list", "[]", "JSON object"),
+    ("config-not-utf8", b'{"a": "\xff"}', "UTF-8"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("config", "why"), [c[1:] for c in MODEL_FOLDERS],
+                         ids=[c[0] for c in MODEL_FOLDERS])  # fmt: skip
+def test_a_profile_model_folder_without_a_sound_config_is_refused(tmp_path, capsys, config, why):
+    path = _model_profile(tmp_path, config)
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.target.path", "mymodel", why)

@@ -237,3 +237,20 @@ def test_a_record_from_a_model_that_has_changed_is_recomputed_on_resume(tiny, re
     assert again.ran == 1 and again.already_done == report.cells - 1
     recomputed = _lines(moved)
     assert [without_timing(r) for r in recomputed] == [without_timing(r) for r in _lines(out)]
+
+
+def test_a_planted_lock_link_is_refused_when_a_run_takes_the_lock(tiny, reference_run):
+    out, _ = reference_run
+    planted = tiny / "planted"
+    shutil.copytree(out, planted)
+    victim = tiny / "victim.txt"
+    victim.write_text("precious")
+    (planted / ".lock").unlink(missing_ok=True)
+    (planted / ".lock").symlink_to(victim)
+    before = {p.name: p.read_bytes() for p in planted.iterdir() if not p.is_symlink()}
+    with pytest.raises(SpecError) as err:
+        run_plan(_plan(tiny), planted, progress=False)
+    assert err.value.field == ".lock" and err.value.value == str(victim)
+    assert "symbolic link" in str(err.value) and Path(err.value.path).name == ".lock"
+    assert victim.read_text() == "precious"
+    assert {p.name: p.read_bytes() for p in planted.iterdir() if not p.is_symlink()} == before

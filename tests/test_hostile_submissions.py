@@ -1,0 +1,293 @@
+"""Hostile submissions (``python -m suite submissions check`` and ``python -m suite submit``):
+each is refused with exit status 2, an ``error:`` naming file, field and value, no traceback, the
+submission folder byte for byte unchanged and no results folder; the good submission and the
+example built by ``make-example`` pass."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from suite.cli import main
+from tests.hostile import refused
+from tests.test_submissions import _copy, _json_edit, _profile, tiny  # noqa: F401 (a fixture)
+
+REPO = Path(__file__).resolve().parents[1]
+GOOD = {
+    "name": "tiny-draft",
+    "authors": ["A. Researcher"],
+    "model": {"path": "model"},
+    "target": "llama",
+    "training": {"method": "offline", "kd_temperature": 0.5, "data": "gsm8k train"},
+    "license": "Apache-2.0",
+}
+
+
+def _yaml(text: str | bytes):
+    """Replace submission.yaml with this text (or bytes)."""
+
+    def change(folder: Path) -> None:
+        path = folder / "submission.yaml"
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+
+    return change
+
+
+def _spec(**over):
+    """submission.yaml as the good one with these top-level fields replaced."""
+    return _yaml(yaml.safe_dump(GOOD | over, sort_keys=False))
+
+
+def _training(**over):
+    return _spec(training=GOOD["training"] | over)
+
+
+def _config(**over):
+    return lambda f: _json_edit(f / "model" / "config.json", lambda d: d.update(over))
+
+
+def _write(rel: str, data: bytes):
+    def change(folder: Path) -> None:
+        path = folder / "model" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    return change
+
+
+def _torch_zip() -> bytes:
+    buf = io.BytesIO()
+    torch.save({"w": torch.zeros(2)}, buf)
+    return buf.getvalue()
+
+
+def _link_out(name: str):
+    """model/<name> becomes a link to a copy of itself outside the submission folder."""
+
+    def change(folder: Path) -> None:
+        path = folder / "model" / name
+        outside = folder.parent / f"outside-{name}"
+        shutil.copy2(path, outside)
+        path.unlink()
+        path.symlink_to(outside)
+
+    return change
+
+
+def _link_in(name: str):
+    """model/<name> becomes a link to a copy inside the submission folder."""
+
+    def change(folder: Path) -> None:
+        path = folder / "model" / name
+        inside = folder / f"copy-{name}"
+        shutil.copy2(path, inside)
+        path.unlink()
+        path.symlink_to(inside)
+
+    return change
+
+
+def _fifo(name: str):
+    def change(folder: Path) -> None:
+        path = folder / "model" / name
+        if path.exists():
+            path.unlink()
+        os.mkfifo(path)
+
+    return change
+
+
+def _big_config(folder: Path) -> None:
+    path = folder / "model" / "config.json"
+    data = json.loads(path.read_text())
+    data["padding"] = "x" * (17 << 20)
+    path.write_text(json.dumps(data))
+
+
+def _nested_auto_map(folder: Path) -> None:
+    def change(d):
+        d["text_config"] = {"auto_map": {"AutoModelForCausalLM": "mine.Model"}}
+
+    _json_edit(folder / "model" / "config.json", change)
+
+
+def _yaml_in_place(old: str, new: str):
+    def change(folder: Path) -> None:
+        path = folder / "submission.yaml"
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+
+    return change
+
+
+DUMPED = yaml.safe_dump(GOOD, sort_keys=False)
+CASES = [
+    # bad YAML
+    ("yaml-duplicate-key", _yaml(DUMPED + "license: MIT\n"), "submission.yaml", "duplicate"),
+    ("yaml-alias", _yaml(DUMPED.replace("authors:\n- A. Researcher", "authors: &a\n- A. R")
+                         + "description: *a\n"), "submission.yaml", "alias"),
+    ("yaml-deep", _yaml(DUMPED + "description: " + "[" * 200 + "]" * 200 + "\n"),
+     "submission.yaml", "nested deeper"),
+    ("yaml-huge-int", _training(kd_temperature=10**150), "submission.yaml", "digits"),
+    ("yaml-inf-float", _yaml_in_place("kd_temperature: 0.5", "kd_temperature: 1.0e+999"),
+     "training.kd_temperature", "inf"),
+    ("yaml-nan", _yaml_in_place("kd_temperature: 0.5", "kd_temperature: .nan"),
+     "training.kd_temperature", "nan"),
+    ("yaml-negative-tau", _training(kd_temperature=-0.5), "training.kd_temperature", "-0.5"),
+    ("yaml-nan-in-list", _yaml_in_place("kd_temperature: 0.5", "kd_temperature: 0.5\n"
+                                        "  kd_temperatures: [0.5, .nan]"),
+     "training.kd_temperatures[1]", "nan"),
+    ("yaml-control-char", _spec(license="MIT\x1b[2J"), "license", "MIT"),
+    ("yaml-control-in-dataset", _training(dataset="gsm8k\x1b[31m"), "training.dataset", "gsm8k"),
+    ("yaml-bidi-author", _spec(authors=["A.\u202eB"]), "authors[0]", "A."),
+    ("yaml-not-utf8", _yaml(DUMPED.encode() + b"description: caf\xe9\n"), "submission.yaml",
+     "not UTF-8"),
+    ("yaml-not-mapping", _yaml("- a\n- b\n"), "submission.yaml", "mapping"),
+    ("yaml-over-1mib", _yaml(DUMPED + "description: " + "x" * (1 << 20) + "\n"),
+     "submission.yaml", "bytes"),
+    # names
+    ("name-newline", _spec(name="tiny-draft\n"), "name", "tiny-draft\\n"),
+    ("name-slash", _spec(name="tiny/draft"), "name", "tiny/draft"),
+    ("name-dotdot", _spec(name=".."), "name", ".."),
+    ("name-upper", _spec(name="Tiny-Draft"), "name", "Tiny-Draft"),
+    ("name-number", _spec(name=7), "name", "7"),
+    # paths
+    ("path-absolute", _spec(model={"path": "/etc"}), "model.path", "/etc"),
+    ("path-dotdot", _spec(model={"path": "model/../../tiny-draft/model"}), "model.path", ".."),
+    ("path-windows", _spec(model={"path": "C:\\model"}), "model.path", "C:"),
+    ("path-self", _spec(model={"path": "."}), "model.path", "'.'"),
+    ("path-empty", _spec(model={"path": ""}), "model.path", "''"),
+    ("path-missing", _spec(model={"path": "nowhere"}), "model.path", "nowhere"),
+    ("path-is-a-file", _spec(model={"path": "submission.yaml"}), "model.path", "submission.yaml"),
+    ("weights-link-out", _link_out("model.safetensors"), "model.safetensors", "outside"),
+    ("config-link-out", _link_out("config.json"), "config.json", "outside"),
+    ("tokenizer-link-out", _link_out("tokenizer.json"), "tokenizer.json", "outside"),
+    ("weights-link-in", _link_in("model.safetensors"), "model.safetensors", "symbolic link"),
+    ("config-link-in", _link_in("config.json"), "config.json", "symbolic link"),
+    ("weights-fifo", _fifo("model.safetensors"), "model.safetensors", "not a regular file"),
+    ("config-fifo", _fifo("config.json"), "config.json", "not a regular file"),
+    ("extra-fifo", _fifo("notes.dat"), "notes.dat", "not a regular file"),
+    ("submission-fifo", lambda f: (f / "submission.yaml").unlink() or os.mkfifo(
+        f / "submission.yaml"), "submission.yaml", "not a regular file"),
+    ("submission-link-out", lambda f: (f / "submission.yaml").unlink() or (
+        f / "submission.yaml").symlink_to("/etc/passwd"), "submission.yaml", "symbolic link"),
+    # pickles
+    *[(f"pickle-protocol-{p}", _write("weights.dat", pickle.dumps({"w": [1, 2]}, protocol=p)),
+       "weights.dat", "pickle") for p in range(pickle.HIGHEST_PROTOCOL + 1)],
+    ("pickle-bin", _write("pytorch_model.bin", b"not even a pickle"), "pytorch_model.bin",
+     "pickle"),
+    ("pickle-pt-nested", _write("sub/dir/w.pt", b""), "w.pt", "pickle"),
+    ("pickle-torch-zip", _write("weights.data", _torch_zip()), "weights.data", "pickle"),
+    ("pickle-named-txt", _write("notes.txt", pickle.dumps([1], protocol=0)), "notes.txt",
+     "pickle"),
+    ("pickle-named-model", _write("extra.model", pickle.dumps([1], protocol=2)), "extra.model",
+     "pickle"),
+    # config.json
+    ("config-over-16mib", _big_config, "config.json", "16777216 bytes"),
+    ("config-5000-layers", _config(num_hidden_layers=5000), "num_hidden_layers", "5000"),
+    ("config-layers-string", _config(num_hidden_layers="2"), "config.json", "'2'"),
+    ("config-duplicate-key", lambda f: (f / "model" / "config.json").write_text(
+        (f / "model" / "config.json").read_text().rstrip()[:-1] + ', "vocab_size": 4096}'),
+     "config.json", "duplicate"),
+    ("config-nan", _config(rms_norm_eps="NaN-placeholder"), "config.json", "NaN"),
+    ("config-not-object", lambda f: (f / "model" / "config.json").write_text("[1]"),
+     "config.json", "list"),
+    ("config-model-type-mistral", _config(model_type="mistral"), "model_type", "mistral"),
+    ("config-model-type-gpt2", _config(model_type="gpt2"), "model_type", "gpt2"),
+    ("config-model-type-bert", _config(model_type="bert"), "model_type", "bert"),
+    ("config-model-type-missing", lambda f: _json_edit(
+        f / "model" / "config.json", lambda d: d.pop("model_type")), "model_type", "None"),
+    ("config-shape-mismatch", _config(intermediate_size=72), "weight shape",
+     "model.layers.0.mlp.down_proj.weight"),
+    ("config-layer-more", _config(num_hidden_layers=3), "missing weight", "model.layers.2"),
+    ("config-layer-fewer", _config(num_hidden_layers=1), "unexpected weight", "model.layers.1"),
+    ("config-tied", _config(tie_word_embeddings=True), "unexpected weight", "lm_head.weight"),
+    ("vocab-size", _config(vocab_size=4000), "vocab_size", "4000"),
+    ("vocab-swap", lambda f: _json_edit(f / "model" / "tokenizer.json", lambda d: d["model"][
+        "vocab"].update({"!": d["model"]["vocab"]['"'], '"': d["model"]["vocab"]["!"]})),
+     "tokenizer.json", "vocabulary"),
+    # remote code
+    ("remote-yaml-top", _spec(trust_remote_code=True), "trust_remote_code", "True"),
+    ("remote-yaml-in-list", _spec(authors=[{"trust_remote_code": True}]),
+     "authors[0].trust_remote_code", "True"),
+    ("remote-config-auto-map", _config(auto_map={"AutoModelForCausalLM": "m.M"}), "auto_map",
+     "m.M"),
+    ("remote-config-nested-auto-map", _nested_auto_map, "text_config.auto_map", "mine.Model"),
+    ("remote-config-trust", _config(trust_remote_code=True), "trust_remote_code", "True"),
+    ("remote-tokenizer-auto-map", lambda f: _json_edit(
+        f / "model" / "tokenizer_config.json",
+        lambda d: d.update(auto_map={"AutoTokenizer": ["t.T", None]})), "auto_map", "t.T"),
+    ("remote-generation-config", lambda f: _json_edit(
+        f / "model" / "generation_config.json" if (f / "model" / "generation_config.json")
+        .exists() else f / "model" / "config.json", lambda d: d.update(
+            custom_generate={"trust_remote_code": True})), "trust_remote_code", "True"),
+    # facts
+    ("method-unknown", _training(method="magic"), "training.method", "magic"),
+    ("method-case", _training(method="Offline"), "training.method", "Offline"),
+    ("method-list", _training(method=["offline"]), "training.method", "['offline']"),
+    ("facts-origin", _training(origin="bundle"), "training.origin", "bundle"),
+    ("facts-seed-negative", _training(seed=-1), "training.seed", "-1"),
+    ("facts-tau-string", _training(kd_temperature="0.5"), "training.kd_temperature", "'0.5'"),
+]  # fmt: skip
+
+
+def _fix_nan(folder: Path) -> None:
+    """``config-nan``: write a bare NaN (json.dumps of a placeholder cannot)."""
+    path = folder / "model" / "config.json"
+    path.write_text(path.read_text().replace('"NaN-placeholder"', "NaN"))
+
+
+@pytest.mark.parametrize("command", ["check", "submit"])
+@pytest.mark.parametrize(("change", "field", "value"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_a_hostile_submission_is_refused(tiny, tmp_path, capsys, command, change, field, value):  # noqa: F811
+    folder = _copy(tiny, tmp_path)
+    change(folder)
+    if field == "config.json" and value == "NaN":
+        _fix_nan(folder)
+    out = tmp_path / "out"
+    if command == "check":
+        argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    else:
+        argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    refused(argv, tmp_path, capsys, field, value)
+    assert not out.exists()
+
+
+def test_the_good_submission_passes_the_check(tiny, capsys):  # noqa: F811
+    folder = tiny / "good" / "tiny-draft"
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+    assert capsys.readouterr().out.startswith("ok: sub-tiny-draft")
+
+
+def test_the_made_example_passes_the_check(tmp_path, capsys, monkeypatch):
+    from suite.submit import make_example
+
+    folder = tmp_path / "example-base-copy"
+    folder.mkdir()
+    shutil.copy2(REPO / "submissions" / "example-base-copy" / "submission.yaml", folder)
+    make_example(target=folder / "model")
+    assert main(["submissions", "check", str(folder), "--profile", "smoke"]) == 0
+    assert "ok: sub-example-base-copy" in capsys.readouterr().out
+
+
+def test_a_zip_that_is_not_torch_is_not_a_pickle(tiny, tmp_path, capsys):  # noqa: F811
+    """Good-input control for the sniffer: an extra zip of text passes."""
+    folder = _copy(tiny, tmp_path)
+    with zipfile.ZipFile(folder / "model" / "notes.zip", "w") as z:
+        z.writestr("notes.md", "# notes\n")
+    (folder / "model" / "README.md").write_text("# A tiny draft\n\nTrained on gsm8k.\n")
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
