@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import regex as timed_re
 
 from suite.errors import SpecError
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
@@ -82,22 +83,39 @@ def normalize_number(text: str) -> str:
     return value if re.search(r"\d", value) else ""
 
 
+# An answer pattern runs on text the models wrote. The reader refuses the shapes known to
+# backtrack without bound (nested quantifiers, repeated alternations, back-references), but
+# adjacent repeats over overlapping characters (`[a-z]*[a-z]*x`) still backtrack polynomially:
+# every search is also cut off by the clock, which turns a hang into an error naming the pattern.
+REGEX_SECONDS = 2.0
+
+
 @functools.lru_cache(maxsize=256)
-def _regex(pattern: str) -> re.Pattern:
-    return re.compile(pattern)
+def _regex(pattern: str):
+    return timed_re.compile(pattern)
+
+
+def _matches(spec: TaskSpec, index: int, pattern: str, text: str) -> list:
+    try:
+        return list(_regex(pattern).finditer(text, timeout=REGEX_SECONDS))
+    except TimeoutError:
+        message = (
+            f"took over {REGEX_SECONDS:g} s on a {len(text):,}-character text; an answer pattern "
+            "must not backtrack (adjacent repeats that can match the same characters do)"
+        )
+        raise SpecError(spec.path, f"answer.patterns[{index}].regex", pattern, message) from None
 
 
 def extract_answer(spec: TaskSpec, text: str | None) -> str | None:
     """The spec's answer from any text (a reference or a generation); None if there is none."""
     if spec.answer is None or text is None:
         return None
-    for pattern in spec.answer.patterns:
-        regex = _regex(pattern.regex)
-        matches = list(regex.finditer(text))
+    for index, pattern in enumerate(spec.answer.patterns):
+        matches = _matches(spec, index, pattern.regex, text)
         if not matches:
             continue
         match = matches[0] if pattern.select == "first" else matches[-1]
-        value = match.group(1) if regex.groups else match.group(0)
+        value = match.group(1) if _regex(pattern.regex).groups else match.group(0)
         if value is None:
             continue
         value = normalize_number(value) if spec.answer.normalize == "number" else value.strip()
