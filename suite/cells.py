@@ -205,16 +205,12 @@ def _prompt_ids(tokenizer, examples) -> list[list[int]]:
     return prompts_ids(tokenizer, examples)
 
 
-def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
-    """One group: the target's continuations sampled once, each draft scored on them."""
-    first = cells[0]
-    models = Models(ctx, first.family)
+def _sample(first: Cell, ctx: Context, models: Models, examples):
+    """The target's continuations of the group's prompts, and the seconds they took."""
     tokenizer = models.tokenizer()
-    target = models.target()
-    examples = _examples(first.dataset, first.split, first.prompts)
     start = time.perf_counter()
     continuations = sample_continuations(
-        target,
+        models.target(),
         _prompt_ids(tokenizer, examples),
         temperature=first.decode_temperature,
         max_new_tokens=first.max_new_tokens,
@@ -222,14 +218,65 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
         eos_token_id=tokenizer.eos_token_id,
         batch_size=ctx.profile.sizes["analytic"].batch_size,
     )
-    sample_seconds = time.perf_counter() - start
+    return continuations, time.perf_counter() - start
+
+
+def _analytic_result(result, continuations, chars: np.ndarray) -> AnalyticResult:
+    return AnalyticResult(
+        confidence_interval=tuple(result.confidence_interval),
+        standard_error=result.standard_error,
+        tokens=result.tokens,
+        temperature=result.temperature,
+        n_boot=result.n_boot,
+        confidence_level=result.confidence_level,
+        by_token_chars=by_token_chars(result.prompt_betas, continuations.tokens, chars),
+    )
+
+
+def _analytic_record(
+    cell: Cell, result, analytic: AnalyticResult, examples, prompt_chars, c: float, models, seconds
+) -> ResultRecord:
+    """One cell's record from its draft's scores; ``seconds`` are (sampling, scoring)."""
+    k = cell.num_draft_tokens
+    prompts = tuple(
+        PromptResult(ex.id, alpha, accepted_length(alpha, k), tokens, ch)
+        for ex, alpha, tokens, ch in zip(
+            examples, result.prompt_acceptance, result.prompt_tokens, prompt_chars, strict=True
+        )
+    )
+    return ResultRecord(
+        cell=cell,
+        result=CellResult(
+            acceptance_rate=result.acceptance_rate,
+            mean_accepted_length=mean_accepted_length(result.acceptance_rate, k),
+            position_acceptance=tuple(result.position_acceptance),
+            prompts=prompts,
+            analytic=analytic,
+        ),
+        provenance=models.provenance(cell.draft),
+        timing=Timing(
+            finished_at=_now(),
+            cost_ratio=c,
+            projected_speedup=result.projected_speedup(k, c),
+            sample_seconds=seconds[0],
+            score_seconds=seconds[1],
+        ),
+    )
+
+
+def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
+    """One group: the target's continuations sampled once, each draft scored on them."""
+    first = cells[0]
+    models = Models(ctx, first.family)
+    examples = _examples(first.dataset, first.split, first.prompts)
+    continuations, sample_seconds = _sample(first, ctx, models, examples)
     names = list(dict.fromkeys(c.draft for c in cells))
     start = time.perf_counter()
     # One call for all drafts: the target's logits are computed once for the whole group.
     results = score_continuations(
-        target, {name: models.draft(name) for name in names}, continuations, n_boot=N_BOOT
+        models.target(), {name: models.draft(name) for name in names}, continuations, n_boot=N_BOOT
     )
-    score_seconds = time.perf_counter() - start
+    seconds = (sample_seconds, time.perf_counter() - start)
     chars = models.token_chars()
     prompt_chars = [
         float(lookup_chars(chars, toks).mean()) if toks else float("nan")
@@ -237,48 +284,111 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     ]
     for name in names:
         result = results[name]
-        analytic = AnalyticResult(
-            confidence_interval=tuple(result.confidence_interval),
-            standard_error=result.standard_error,
-            tokens=result.tokens,
-            temperature=result.temperature,
-            n_boot=result.n_boot,
-            confidence_level=result.confidence_level,
-            by_token_chars=by_token_chars(result.prompt_betas, continuations.tokens, chars),
-        )
+        analytic = _analytic_result(result, continuations, chars)
         c = models.cost_ratio(name)
         for cell in (c_ for c_ in cells if c_.draft == name):
-            k = cell.num_draft_tokens
-            prompts = tuple(
-                PromptResult(ex.id, alpha, accepted_length(alpha, k), tokens, ch)
-                for ex, alpha, tokens, ch in zip(
-                    examples, result.prompt_acceptance, result.prompt_tokens, prompt_chars,
-                    strict=True,
-                )
-            )  # fmt: skip
-            yield ResultRecord(
-                cell=cell,
-                result=CellResult(
-                    acceptance_rate=result.acceptance_rate,
-                    mean_accepted_length=mean_accepted_length(result.acceptance_rate, k),
-                    position_acceptance=tuple(result.position_acceptance),
-                    prompts=prompts,
-                    analytic=analytic,
-                ),
-                provenance=models.provenance(name),
-                timing=Timing(
-                    finished_at=_now(),
-                    cost_ratio=c,
-                    projected_speedup=result.projected_speedup(k, c),
-                    sample_seconds=sample_seconds,
-                    score_seconds=score_seconds,
-                ),
+            yield _analytic_record(
+                cell, result, analytic, examples, prompt_chars, c, models, seconds
             )
 
 
 def _decoded(out, tokenizer) -> Generation:
     text = tokenizer.decode(out.tokens, skip_special_tokens=True)
     return Generation(len(out.tokens), out.finish_reason, text)
+
+
+def _decode_both(i: int, ids, target, draft, cell: Cell, seed: int, common: dict):
+    """The speculative decoder's and the target's outputs on one prompt."""
+    outs = {}
+    # Alternate which decoder goes first, so drift in machine load hits both alike.
+    for which in ("target", "speculative") if i % 2 == 0 else ("speculative", "target"):
+        if which == "target":
+            outs[which] = autoregressive_generate(target, list(ids), seed=seed, **common)
+        else:
+            outs[which] = speculative_generate(
+                target,
+                draft,
+                list(ids),
+                num_draft_tokens=cell.num_draft_tokens,
+                seed=seed,
+                **common,
+            )
+    return outs["speculative"], outs["target"]
+
+
+def _empirical_prompt(prompt: str, seed: int, s, t, tokenizer) -> PromptResult:
+    st = s.stats
+    generated = _decoded(s, tokenizer)
+    return PromptResult(
+        prompt=prompt,
+        # β estimates the judged rate: drafts after a rejection are never judged.
+        alpha=st.judged_acceptance_rate,
+        mean_accepted_length=st.mean_accepted_length,
+        tokens=generated.tokens,
+        token_chars=float("nan"),
+        empirical=EmpiricalPrompt(
+            seed=seed,
+            acceptance_rate=st.acceptance_rate,
+            steps=st.steps,
+            proposed=st.proposed,
+            accepted=st.accepted,
+            judged=st.judged,
+            proposed_per_position=tuple(st.proposed_per_position),
+            accepted_per_position=tuple(st.accepted_per_position),
+            identical=s.tokens == t.tokens,
+            speculative=generated,
+            target=_decoded(t, tokenizer),
+        ),
+    )
+
+
+def _prompt_timing(s, t) -> PromptTiming:
+    st = s.stats
+    s_rate = st.wall_seconds / max(len(s.tokens), 1)
+    t_rate = t.stats.wall_seconds / max(len(t.tokens), 1)
+    return PromptTiming(
+        speculative_seconds=st.wall_seconds,
+        draft_seconds=st.draft_seconds,
+        target_seconds=st.target_seconds,
+        baseline_seconds=t.stats.wall_seconds,
+        speedup=t_rate / s_rate,
+    )
+
+
+def _empirical_result(per_prompt: list[PromptResult], totals, position) -> CellResult:
+    proposed, accepted, judged, steps = (int(x) for x in totals)
+    return CellResult(
+        acceptance_rate=accepted / proposed if proposed else float("nan"),
+        mean_accepted_length=1.0 + accepted / steps if steps else float("nan"),
+        position_acceptance=tuple(
+            a / n if n else float("nan") for n, a in zip(*position.tolist(), strict=True)
+        ),
+        prompts=tuple(per_prompt),
+        empirical=EmpiricalResult(
+            judged_acceptance_rate=accepted / judged if judged else float("nan"),
+            proposed=proposed,
+            accepted=accepted,
+            judged=judged,
+            steps=steps,
+            tokens_speculative=sum(p.tokens for p in per_prompt),
+            tokens_target=sum(p.empirical.target.tokens for p in per_prompt),
+            identical_outputs=sum(p.empirical.identical for p in per_prompt),
+        ),
+    )
+
+
+def _empirical_timing(result: CellResult, timing: list[PromptTiming]) -> Timing:
+    spec_tokens = result.empirical.tokens_speculative
+    base_tokens = result.empirical.tokens_target
+    spec_seconds = sum(t.speculative_seconds for t in timing)
+    base_seconds = sum(t.baseline_seconds for t in timing)
+    return Timing(
+        finished_at=_now(),
+        speedup=(base_seconds / max(base_tokens, 1)) / (spec_seconds / max(spec_tokens, 1)),
+        speculative_seconds=spec_seconds,
+        baseline_seconds=base_seconds,
+        per_prompt=tuple(timing),
+    )
 
 
 def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
@@ -296,92 +406,20 @@ def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
     )
     per_prompt: list[PromptResult] = []
     timing: list[PromptTiming] = []
-    k = cell.num_draft_tokens
     totals = np.zeros(4, dtype=np.int64)  # proposed, accepted, judged, steps
-    position = np.zeros((2, k), dtype=np.int64)
+    position = np.zeros((2, cell.num_draft_tokens), dtype=np.int64)
     for i, ids in enumerate(_prompt_ids(tokenizer, examples)):
         seed = prompt_seed(cell.seed, i)
-        outs = {}
-        # Alternate which decoder goes first, so drift in machine load hits both alike.
-        for which in ("target", "speculative") if i % 2 == 0 else ("speculative", "target"):
-            if which == "target":
-                outs[which] = autoregressive_generate(target, list(ids), seed=seed, **common)
-            else:
-                outs[which] = speculative_generate(
-                    target, draft, list(ids), num_draft_tokens=k, seed=seed, **common
-                )
-        s, t = outs["speculative"], outs["target"]
+        s, t = _decode_both(i, ids, target, draft, cell, seed, common)
         st = s.stats
         totals += (st.proposed, st.accepted, st.judged, st.steps)
         position += np.array([st.proposed_per_position, st.accepted_per_position])
-        generated = _decoded(s, tokenizer)
-        per_prompt.append(
-            PromptResult(
-                prompt=examples[i].id,
-                # β estimates the judged rate: drafts after a rejection are never judged.
-                alpha=st.judged_acceptance_rate,
-                mean_accepted_length=st.mean_accepted_length,
-                tokens=generated.tokens,
-                token_chars=float("nan"),
-                empirical=EmpiricalPrompt(
-                    seed=seed,
-                    acceptance_rate=st.acceptance_rate,
-                    steps=st.steps,
-                    proposed=st.proposed,
-                    accepted=st.accepted,
-                    judged=st.judged,
-                    proposed_per_position=tuple(st.proposed_per_position),
-                    accepted_per_position=tuple(st.accepted_per_position),
-                    identical=s.tokens == t.tokens,
-                    speculative=generated,
-                    target=_decoded(t, tokenizer),
-                ),
-            )
-        )
-        s_rate = st.wall_seconds / max(len(s.tokens), 1)
-        t_rate = t.stats.wall_seconds / max(len(t.tokens), 1)
-        timing.append(
-            PromptTiming(
-                speculative_seconds=st.wall_seconds,
-                draft_seconds=st.draft_seconds,
-                target_seconds=st.target_seconds,
-                baseline_seconds=t.stats.wall_seconds,
-                speedup=t_rate / s_rate,
-            )
-        )
-    proposed, accepted, judged, steps = (int(x) for x in totals)
-    spec_tokens = sum(p.tokens for p in per_prompt)
-    base_tokens = sum(p.empirical.target.tokens for p in per_prompt)
-    spec_seconds = sum(t.speculative_seconds for t in timing)
-    base_seconds = sum(t.baseline_seconds for t in timing)
+        per_prompt.append(_empirical_prompt(examples[i].id, seed, s, t, tokenizer))
+        timing.append(_prompt_timing(s, t))
+    result = _empirical_result(per_prompt, totals, position)
+    provenance = models.provenance(cell.draft)
     return ResultRecord(
-        cell=cell,
-        result=CellResult(
-            acceptance_rate=accepted / proposed if proposed else float("nan"),
-            mean_accepted_length=1.0 + accepted / steps if steps else float("nan"),
-            position_acceptance=tuple(
-                a / n if n else float("nan") for n, a in zip(*position.tolist(), strict=True)
-            ),
-            prompts=tuple(per_prompt),
-            empirical=EmpiricalResult(
-                judged_acceptance_rate=accepted / judged if judged else float("nan"),
-                proposed=proposed,
-                accepted=accepted,
-                judged=judged,
-                steps=steps,
-                tokens_speculative=spec_tokens,
-                tokens_target=base_tokens,
-                identical_outputs=sum(p.empirical.identical for p in per_prompt),
-            ),
-        ),
-        provenance=models.provenance(cell.draft),
-        timing=Timing(
-            finished_at=_now(),
-            speedup=(base_seconds / max(base_tokens, 1)) / (spec_seconds / max(spec_tokens, 1)),
-            speculative_seconds=spec_seconds,
-            baseline_seconds=base_seconds,
-            per_prompt=tuple(timing),
-        ),
+        cell=cell, result=result, provenance=provenance, timing=_empirical_timing(result, timing)
     )
 
 

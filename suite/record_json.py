@@ -5,45 +5,28 @@ The layout is the one the store has always written (``key``, ``cell``, ``prompt_
 token-length buckets open in an analytic result. Records written before either still read: their
 facts come from the draft's name, their open bucket is 8. A malformed record is refused with a
 :class:`RecordError` naming the field and the value; the store adds the file and the line.
-The records it reads are :class:`StoredRecord`: records that also read as their JSON.
+The checking reader is :mod:`suite.record_read`; the records read here are
+:class:`StoredRecord`: records that also read as their JSON.
 """
 
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from suite.drafts import facts_from_mapping
+from suite.record_read import RecordError, read_record
 from suite.records import (
     ANALYTIC,
-    EMPIRICAL,
-    LEGACY_TOKEN_CHARS_OPEN,
-    AnalyticResult,
     CellResult,
-    EmpiricalPrompt,
-    EmpiricalResult,
     Generation,
-    ModelProvenance,
     PromptResult,
-    PromptTiming,
     Provenance,
     ResultRecord,
     Timing,
-    TokenCharBuckets,
-    accepted_length,
-    nan_if_none,
 )
-from suite.studies import Cell
 
-
-class RecordError(ValueError):
-    """A record that cannot be read: which field, which value, why."""
-
-    def __init__(self, field: str, value: Any, message: str):
-        super().__init__(field, value, message)
-        self.field, self.value, self.message = field, value, message
+__all__ = ["RecordError", "StoredRecord", "as_record", "record_from_json", "record_to_json"]
 
 
 class StoredRecord(ResultRecord, Mapping):
@@ -194,314 +177,9 @@ def _provenance_json(p: Provenance) -> dict:
     return out
 
 
-# --- reading -----------------------------------------------------------------------------------
-
-
-class _Reader:
-    """Typed access to one JSON object, naming the dotted field of any bad value."""
-
-    def __init__(self, data: Any, field: str = ""):
-        if not isinstance(data, dict):
-            raise RecordError(field or "record", data, "expected a JSON object")
-        self.data, self.field = data, field
-
-    def name(self, key: str) -> str:
-        return f"{self.field}.{key}" if self.field else key
-
-    def sub(self, key: str, *, optional: bool = False) -> _Reader | None:
-        if optional and self.data.get(key) is None:
-            return None
-        return _Reader(self.require(key), self.name(key))
-
-    def require(self, key: str) -> Any:
-        if key not in self.data:
-            raise RecordError(self.name(key), None, "missing required field")
-        return self.data[key]
-
-    def string(self, key: str, *, optional: bool = False) -> str | None:
-        value = self.data.get(key) if optional else self.require(key)
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise RecordError(self.name(key), value, "expected a string")
-        return value
-
-    def integer(self, key: str, *, optional: bool = True) -> int | None:
-        return _integer(self.data.get(key) if optional else self.require(key), self.name(key))
-
-    def number(self, key: str, *, optional: bool = True) -> float | None:
-        return _number(self.data.get(key) if optional else self.require(key), self.name(key))
-
-    def rate(self, key: str, *, optional: bool = True) -> float:
-        """A number where missing means undefined: NaN (strict JSON stores NaN as null)."""
-        return nan_if_none(self.number(key, optional=optional))
-
-    def alpha(self, key: str) -> float:
-        """An acceptance rate in [0, 1], NaN where missing."""
-        return _alpha(self.data.get(key), self.name(key))
-
-    def boolean(self, key: str) -> bool | None:
-        value = self.data.get(key)
-        if value is not None and not isinstance(value, bool):
-            raise RecordError(self.name(key), value, "expected true or false")
-        return value
-
-    def items(self, key: str, *, optional: bool = True) -> list:
-        value = self.data.get(key) if optional else self.require(key)
-        if value is None and optional:
-            return []
-        if not isinstance(value, list):
-            raise RecordError(self.name(key), value, "expected a list")
-        return value
-
-    def numbers(self, key: str, convert=None, *, optional: bool = True) -> tuple:
-        convert = convert or _number
-        values = self.items(key, optional=optional)
-        return tuple(convert(v, f"{self.name(key)}[{i}]") for i, v in enumerate(values))
-
-
-def _number(value: Any, field: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RecordError(field, value, "expected a number")
-    if not math.isfinite(value):
-        raise RecordError(field, value, "expected a finite number")
-    return float(value)
-
-
-def _integer(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(field, value, "expected an integer")
-    if value < 0:
-        raise RecordError(field, value, "a count must be >= 0")
-    return value
-
-
-def _rate(value: Any, field: str) -> float:
-    return nan_if_none(_number(value, field))
-
-
-def _alpha(value: Any, field: str) -> float:
-    """An acceptance rate: in [0, 1], or undefined (null, read as NaN)."""
-    alpha = _rate(value, field)
-    if not (math.isnan(alpha) or 0.0 <= alpha <= 1.0):
-        raise RecordError(field, value, "an acceptance rate must be in [0, 1]")
-    return alpha
-
-
-def _read_cell(r: _Reader) -> Cell:
-    facts_raw = r.sub("draft_facts", optional=True)
-    facts = None
-    if facts_raw is not None:
-
-        def fail(field: str, value: Any, message: str) -> RecordError:
-            return RecordError(field, value, message)
-
-        facts = facts_from_mapping(facts_raw.data, fail, f"{facts_raw.field}.")
-    engine = r.string("engine")
-    if engine not in (ANALYTIC, EMPIRICAL):
-        raise RecordError(r.name("engine"), engine, f"expected {ANALYTIC} or {EMPIRICAL}")
-    tau = r.number("decode_temperature", optional=False)
-    return Cell(
-        engine=engine,
-        family=r.string("family"),
-        dataset=r.string("dataset"),
-        split=r.string("split"),
-        draft=r.string("draft"),
-        decode_temperature=tau,
-        num_draft_tokens=r.integer("num_draft_tokens", optional=False),
-        seed=r.integer("seed", optional=False),
-        prompts=r.integer("prompts", optional=False),
-        max_new_tokens=r.integer("max_new_tokens", optional=False),
-        draft_facts=facts,
-    )
-
-
-def _read_buckets(r: _Reader) -> TokenCharBuckets:
-    raw = r.data.get("acceptance_by_token_chars") or {}
-    field = r.name("acceptance_by_token_chars")
-    if not isinstance(raw, dict):
-        raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
-    buckets = []
-    for chars, pair in raw.items():
-        where = f"{field}.{chars}"
-        if not str(chars).isdigit() or not isinstance(pair, list) or len(pair) != 2:
-            raise RecordError(where, pair, "expected a token length mapped to [Σβ, count]")
-        buckets.append((int(chars), _number(pair[0], where), _integer(pair[1], where)))
-    open_from = r.integer("token_chars_open_bucket")
-    return TokenCharBuckets(
-        LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from, tuple(sorted(buckets))
-    )
-
-
-def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
-    n = len(prompt_ids)
-    alphas = r.numbers("prompt_acceptance", _alpha, optional=False)
-    tokens = r.numbers("prompt_tokens", _integer, optional=False)
-    chars = r.numbers("prompt_token_chars", _rate) or (math.nan,) * n
-    for key, values in (("prompt_acceptance", alphas), ("prompt_tokens", tokens)):
-        if len(values) != n:
-            message = f"holds {len(values)} values for {n} prompt ids"
-            raise RecordError(r.name(key), len(values), message)
-    if len(chars) != n:
-        raise RecordError(r.name("prompt_token_chars"), len(chars), f"expected {n} values")
-    prompts = tuple(
-        PromptResult(pid, a, accepted_length(a, k), t, c)
-        for pid, a, t, c in zip(prompt_ids, alphas, tokens, chars, strict=True)
-    )
-    ci = r.numbers("confidence_interval")
-    if ci and len(ci) != 2:
-        raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
-    return CellResult(
-        acceptance_rate=r.alpha("acceptance_rate"),
-        mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _alpha),
-        prompts=prompts,
-        analytic=AnalyticResult(
-            confidence_interval=tuple(ci) if ci else None,
-            standard_error=r.number("standard_error"),
-            tokens=r.integer("tokens"),
-            temperature=r.number("temperature"),
-            n_boot=r.integer("n_boot"),
-            confidence_level=r.number("confidence_level"),
-            by_token_chars=_read_buckets(r),
-        ),
-    )
-
-
-def _generation(r: _Reader | None) -> Generation:
-    if r is None:
-        return Generation(0, None, None)
-    text, reason = r.string("text", optional=True), r.string("finish_reason", optional=True)
-    return Generation(r.integer("tokens") or 0, reason, text)
-
-
-def _empirical_prompt(r: _Reader) -> PromptResult:
-    spec = _generation(r.sub("speculative", optional=True))
-    identical = r.boolean("identical")
-    return PromptResult(
-        prompt=r.string("id"),
-        alpha=r.alpha("judged_acceptance_rate"),
-        mean_accepted_length=r.rate("mean_accepted_length"),
-        tokens=spec.tokens,
-        token_chars=math.nan,
-        empirical=EmpiricalPrompt(
-            seed=r.integer("seed"),
-            acceptance_rate=r.alpha("acceptance_rate"),
-            steps=r.integer("steps"),
-            proposed=r.integer("proposed"),
-            accepted=r.integer("accepted"),
-            judged=r.integer("judged"),
-            proposed_per_position=r.numbers("proposed_per_position", _integer),
-            accepted_per_position=r.numbers("accepted_per_position", _integer),
-            identical=bool(identical),
-            speculative=spec,
-            target=_generation(r.sub("target", optional=True)),
-        ),
-    )
-
-
-def _empirical_result(r: _Reader, prompt_ids: list[str]) -> CellResult:
-    field = r.name("per_prompt")
-    prompts = tuple(
-        _empirical_prompt(_Reader(p, f"{field}[{i}]"))
-        for i, p in enumerate(r.items("per_prompt", optional=False))
-    )
-    ids = [p.prompt for p in prompts]
-    if ids != list(prompt_ids):
-        raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
-    return CellResult(
-        acceptance_rate=r.alpha("acceptance_rate"),
-        mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _alpha),
-        prompts=prompts,
-        empirical=EmpiricalResult(
-            judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
-            proposed=r.integer("proposed"),
-            accepted=r.integer("accepted"),
-            judged=r.integer("judged"),
-            steps=r.integer("steps"),
-            tokens_speculative=r.integer("tokens_speculative"),
-            tokens_target=r.integer("tokens_target"),
-            identical_outputs=r.integer("identical_outputs"),
-        ),
-    )
-
-
-def _read_timing(r: _Reader | None, prompts: int) -> Timing:
-    if r is None:
-        return Timing(None)
-    field = r.name("per_prompt")
-    per_prompt = []
-    for i, p in enumerate(r.items("per_prompt")):
-        t = _Reader(p, f"{field}[{i}]")
-        per_prompt.append(
-            PromptTiming(
-                t.number("speculative_seconds"),
-                t.number("draft_seconds"),
-                t.number("target_seconds"),
-                t.number("baseline_seconds"),
-                t.number("speedup"),
-            )
-        )
-    if per_prompt and len(per_prompt) != prompts:
-        raise RecordError(field, len(per_prompt), f"expected one entry per prompt ({prompts})")
-    return Timing(
-        finished_at=r.string("finished_at", optional=True),
-        cost_ratio=r.number("cost_ratio"),
-        projected_speedup=r.number("projected_speedup"),
-        sample_seconds=r.number("sample_seconds"),
-        score_seconds=r.number("score_seconds"),
-        speedup=r.number("speedup"),
-        speculative_seconds=r.number("speculative_seconds"),
-        baseline_seconds=r.number("baseline_seconds"),
-        per_prompt=tuple(per_prompt),
-    )
-
-
-def _read_provenance(r: _Reader | None) -> Provenance | None:
-    if r is None:
-        return None
-    models = {}
-    raw = r.sub("models", optional=True)
-    for role in raw.data if raw is not None else {}:
-        m = raw.sub(role)
-        models[role] = ModelProvenance(
-            m.string("location", optional=True), m.string("sha256", optional=True)
-        )
-    packages, hardware = r.sub("packages", optional=True), r.sub("hardware", optional=True)
-    return Provenance(
-        git_commit=r.string("git_commit", optional=True),
-        git_dirty=r.boolean("git_dirty"),
-        packages=dict(packages.data) if packages else {},
-        hardware=dict(hardware.data) if hardware else {},
-        profile=r.string("profile", optional=True),
-        models=models,
-        prompt_format=r.string("prompt_format", optional=True),
-    )
-
-
 def record_from_json(data: Any) -> StoredRecord:
-    r = _Reader(data)
-    cell = _read_cell(r.sub("cell"))
-    key = r.string("key")
-    if key != cell.key:
-        raise RecordError("key", key, f"does not match its cell ({cell.key})")
-    prompt_ids = r.items("prompt_ids", optional=False)
-    for i, pid in enumerate(prompt_ids):
-        if not isinstance(pid, str):
-            raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
-    result = r.sub("result")
-    if cell.engine == ANALYTIC:
-        cell_result = _analytic_result(result, prompt_ids, cell.num_draft_tokens)
-    else:
-        cell_result = _empirical_result(result, prompt_ids)
+    """A stored record from its JSON (read and checked by :func:`suite.record_read.read_record`)."""
+    record = read_record(data)
     return StoredRecord(
-        cell=cell,
-        result=cell_result,
-        provenance=_read_provenance(r.sub("provenance", optional=True)),
-        timing=_read_timing(r.sub("timing", optional=True), len(cell_result.prompts)),
+        cell=record.cell, result=record.result, provenance=record.provenance, timing=record.timing
     )

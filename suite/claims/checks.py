@@ -42,8 +42,9 @@ MIN_DIAGONAL_ADVANTAGE = 0.01  # claim 2: the least diagonal advantage in α wor
     figures=[
         Figure(
             "temperature_curves",
-            "α and γ against τ_dec for each draft (panel titles name the engine); bands are 95% "
-            "bootstrap intervals over prompts; the grey band marks τ_dec above 1.",
+            "α and γ against τ_dec for each draft configuration (panel titles name the engine): "
+            "the mean over training seeds with their min–max as band, or for a single seed a 95% "
+            "bootstrap interval over prompts; the grey band marks τ_dec above 1.",
         )
     ],
 )

@@ -22,13 +22,16 @@ from suite.report.plotting import (
     draft_styles,
     draw_band,
     kd_grid,
+    legend_label,
     of_engine,
     palette_for,
     png_figure,
+    seed_summary,
     shade_out_of_range,
     side_legend,
     summarize,
     tau_label,
+    with_config_labels,
 )
 from suite.report.shape_figures import u_curve  # noqa: F401  (claim 5's figure, by its name)
 from suite.tables import draft_columns, token_char_buckets
@@ -86,9 +89,11 @@ def temperature_heatmaps(frame: pd.DataFrame) -> plt.Figure | None:
 
 @png_figure
 def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
-    """α and γ against τ_dec per draft and dataset with 95% bootstrap intervals over prompts.
+    """α and γ against τ_dec per draft configuration and dataset.
 
-    The analytic engine's cells when there are any (many prompts), else the empirical ones.
+    One line per configuration (a draft's facts without its training seed): with several seeds
+    the mean over seeds and their min–max as band; with one seed the 95% bootstrap interval over
+    prompts. The analytic engine's cells when there are any (many prompts), else the empirical.
     """
     engine = "analytic"
     part = of_engine(frame, engine)
@@ -97,32 +102,34 @@ def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
         part = of_engine(frame, engine)
     if part.empty or part["decode_temperature"].nunique() < 2:
         return None
+    part = with_config_labels(part)
     datasets = sorted(part["dataset"].unique())
-    drafts = draft_order(part)
-    styles = draft_styles(part)
+    configs = draft_order(part, "config_label")
+    styles = draft_styles(part, "config_label")
     fig, axes = plt.subplots(
         len(datasets), 2, figsize=(10, 2.8 * len(datasets)), squeeze=False, layout="constrained"
     )
-    handles = {}
+    handles, seeds = {}, {}
     for row, dataset in enumerate(datasets):
         sub = part[part["dataset"] == dataset]
         taus = np.sort(sub["decode_temperature"].unique())
         for col, (metric, label) in enumerate(METRICS.items()):
             ax = axes[row, col]
             shade_out_of_range(ax, taus)
-            stats = summarize(sub, ["draft", "decode_temperature"], metric)
-            for draft, s in stats.groupby("draft", sort=False):
-                handles[draft] = draw_band(
-                    ax, s, "decode_temperature", label=draft, **styles[draft]
+            stats = seed_summary(sub, ["decode_temperature"], metric)
+            for config, s in stats.groupby("config_label", sort=False):
+                handles[config] = draw_band(
+                    ax, s, "decode_temperature", label=config, **styles[config]
                 )
+                seeds[config] = max(seeds.get(config, 0), int(s["seeds"].iloc[0]))
             ax.set_xticks(taus, [tau_label(t) for t in taus])
             ax.set_xlabel("τ_dec")
             ax.set_ylabel(label)
             ax.set_title(f"{dataset} ({engine})", fontsize="medium")
-    order = [d for d in drafts if d in handles]
+    order = [c for c in configs if c in handles]
     fig.legend(
-        [handles[d] for d in order],
-        order,
+        [handles[c] for c in order],
+        [legend_label(c, seeds[c]) for c in order],
         title="draft",
         loc="outside right upper",
         fontsize="small",
@@ -224,7 +231,8 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
 
 @png_figure
 def position_acceptance(records: list[ResultRecord]) -> plt.Figure | None:
-    """Empirical share of drafted tokens accepted at each draft position, per draft and τ_dec."""
+    """Empirical share of drafted tokens accepted at each draft position, per draft configuration
+    and τ_dec: the mean over training seeds, their min–max as band when there are several."""
     rows = [
         {
             "family": r.cell.family,
@@ -241,14 +249,15 @@ def position_acceptance(records: list[ResultRecord]) -> plt.Figure | None:
     ]
     if not rows:
         return None
-    facts = pd.DataFrame(rows).drop_duplicates("draft")
     keys = ["family", "decode_temperature", "draft", "position"]
-    data = pd.DataFrame(rows).groupby(keys, as_index=False)["acceptance"].mean()
+    labelled = with_config_labels(pd.DataFrame(rows))
+    data = labelled.groupby([*keys, "config_label"], as_index=False)["acceptance"].mean()
+    facts = labelled.drop_duplicates("config_label")
     # One panel per family and τ_dec: drafts of different families may share a name.
     panels = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
     several = data["family"].nunique() > 1
-    drafts = draft_order(facts)
-    styles = draft_styles(facts)
+    configs = draft_order(facts, "config_label")
+    styles = draft_styles(facts, "config_label")
     ncols = min(len(panels), 3)
     nrows = -(-len(panels) // ncols)
     fig, axes = plt.subplots(
@@ -261,23 +270,28 @@ def position_acceptance(records: list[ResultRecord]) -> plt.Figure | None:
     )
     for ax in axes.flat[len(panels) :]:
         ax.set_visible(False)
-    handles = {}
+    handles, seeds = {}, {}
     for ax, (family, tau) in zip(axes.flat, panels, strict=False):
         sub = data[(data["decode_temperature"] == tau) & (data["family"] == family)]
-        for draft, s in sub.groupby("draft", sort=False):
-            (handles[draft],) = ax.plot(
-                s["position"], s["acceptance"], marker="o", ms=4, label=draft, **styles[draft]
+        for config, c in sub.groupby("config_label", sort=False):
+            s = c.groupby("position", as_index=False)["acceptance"].agg(["mean", "min", "max"])
+            (handles[config],) = ax.plot(
+                s["position"], s["mean"], marker="o", ms=4, label=config, **styles[config]
             )
+            seeds[config] = max(seeds.get(config, 0), c["draft"].nunique())
+            if c["draft"].nunique() > 1:  # several training seeds: their min–max
+                color = styles[config]["color"]
+                ax.fill_between(s["position"], s["min"], s["max"], color=color, alpha=0.12, lw=0)
         ax.set_xticks(sorted(sub["position"].unique()))
         ax.set_ylim(-0.02, 1.02)
         ax.set_xlabel("draft position")
         ax.set_ylabel("accepted share")
         title = f"τ_dec = {tau_label(tau)}"
         ax.set_title(f"{family}, {title}" if several else title, fontsize="medium")
-    order = [d for d in drafts if d in handles]
+    order = [c for c in configs if c in handles]
     fig.legend(
-        [handles[d] for d in order],
-        order,
+        [handles[c] for c in order],
+        [legend_label(c, seeds[c]) for c in order],
         title="draft",
         loc="outside right upper",
         fontsize="small",

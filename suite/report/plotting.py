@@ -90,23 +90,24 @@ def tau_label(value: float) -> str:
     return f"{value:g}"
 
 
-def _drafts(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per draft of a per-prompt table: its method, τ_kd and recipe flag, by label."""
-    return frame.drop_duplicates("draft").set_index("draft")[["method", "kd_temperature", "recipe"]]
+def _drafts(frame: pd.DataFrame, key: str = "draft") -> pd.DataFrame:
+    """One row per draft (or per ``key``, e.g. ``config_label``) of a per-prompt table: its
+    method, τ_kd and recipe flag."""
+    return frame.drop_duplicates(key).set_index(key)[["method", "kd_temperature", "recipe"]]
 
 
-def draft_order(frame: pd.DataFrame) -> list[str]:
+def draft_order(frame: pd.DataFrame, key: str = "draft") -> list[str]:
     """The base draft first, then recipe drafts, then the others, each by label."""
-    drafts = _drafts(frame)
+    drafts = _drafts(frame, key)
     return sorted(
         drafts.index,
         key=lambda d: (drafts.at[d, "method"] != "base", not drafts.at[d, "recipe"], d),
     )
 
 
-def draft_styles(frame: pd.DataFrame) -> dict[str, dict]:
+def draft_styles(frame: pd.DataFrame, key: str = "draft") -> dict[str, dict]:
     """Colour by τ_kd (base black, recipe red), line style by method: legible with many drafts."""
-    drafts = _drafts(frame)
+    drafts = _drafts(frame, key)
     taus = sorted(set(drafts["kd_temperature"].dropna()))
     shades = dict(zip(taus, sns.color_palette("viridis", max(len(taus), 1)), strict=False))
     styles = {}
@@ -119,6 +120,56 @@ def draft_styles(frame: pd.DataFrame) -> dict[str, dict]:
             color = shades.get(info["kd_temperature"], "0.5")
         styles[draft] = {"color": color, "ls": "--" if info["method"] == "offline" else "-"}
     return styles
+
+
+def _config_label(row: pd.Series, several_datasets: bool) -> str:
+    if row["method"] == "base":
+        return "base"
+    if row["method"] not in ("offline", "online"):
+        return row["draft_config"]  # a submission or a draft without KD facts: its own label
+    if row["recipe"]:
+        label = f"{row['method']} recipe"
+    elif pd.notna(row["kd_temperature"]):
+        label = f"{row['method']} τ_kd {tau_label(row['kd_temperature'])}"
+    else:
+        return row["draft_config"]
+    return f"{label} · {row['kd_dataset']}" if several_datasets else label
+
+
+def with_config_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """The table with ``config_label``: a legend label per draft configuration (its facts without
+    the training seed), e.g. "offline τ_kd 0.4" or "base"; the KD dataset is named when the table
+    holds several, and labels that would still collide fall back to the configuration's name."""
+    configs = frame.drop_duplicates("draft_config").set_index("draft_config", drop=False)
+    kd = configs[configs["method"].isin(["offline", "online"])]
+    several = kd["kd_dataset"].nunique() > 1
+    labels = {c: _config_label(row, several) for c, row in configs.iterrows()}
+    taken = pd.Series(labels).value_counts()
+    labels = {c: c if taken[label] > 1 else label for c, label in labels.items()}
+    return frame.assign(config_label=frame["draft_config"].map(labels))
+
+
+def seed_summary(data: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
+    """Mean of ``value`` per ``config_label`` and ``by``, with a band, and ``seeds``.
+
+    A configuration with several training seeds (drafts): the mean over its drafts of each
+    draft's mean, the band the drafts' min–max. A single-seed configuration: its mean with the
+    95% bootstrap interval over rows (:func:`summarize`).
+    """
+    parts = []
+    for label, part in data.groupby("config_label", sort=True):
+        seeds = part["draft"].nunique()
+        if seeds == 1:
+            s = summarize(part, by, value)
+        else:
+            per_seed = part.groupby(["draft", *by], as_index=False)[value].mean()
+            s = per_seed.groupby(by, as_index=False)[value].agg(mean="mean", lo="min", hi="max")
+        parts.append(s.assign(config_label=label, seeds=seeds))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def legend_label(label: str, seeds: int) -> str:
+    return f"{label} ({seeds} seeds)" if seeds > 1 else label
 
 
 def palette_for(names: list[str]) -> dict:

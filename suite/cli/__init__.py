@@ -1,0 +1,82 @@
+"""``python -m suite``: one command line for every entry point of the suite.
+
+Each command's arguments are in :mod:`suite.cli.parsers`, its handler in
+:mod:`suite.cli.commands`; the commands whose parsers live in their own modules are ``FORWARDED``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from suite.cli.parsers import COMMANDS, HELP  # noqa: F401  (HELP: the formatter, by its old name)
+from suite.errors import SpecError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m suite",
+        description="Temperature, knowledge distillation and speculative decoding: the suite.",
+    )
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="the model bundle, before the command (default: $SUITE_BUNDLE, else the "
+        "checkout's reference/)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    _forwarding_commands(sub)
+    return parser
+
+
+# Commands whose own parsers live in their modules; `suite --help` lists them with the rest.
+FORWARDED = {
+    "submissions": ("suite.submit", "build the example submission or check one (no scoring)"),
+    "quality": ("suite.quality", "GSM8K quality through lm-eval, target alone vs speculative"),
+    "fetch": ("suite.fetch", "download the pinned datasets, sha256-checked, into a folder"),
+    "bundle-tables": ("suite.bundle_tables", "Markdown tables of the bundle from its manifest"),
+    "calibrate": ("suite.calibration.cli", "error rates and power of every claim test, simulated"),
+    "lm-eval": (
+        "suite.lm_eval_cli",
+        "export our tasks as lm-eval YAML; lm-eval's run with specdec",
+    ),
+}
+
+
+def _forwarding_commands(sub) -> None:
+    for name, (_, help_text) in FORWARDED.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=None)
+
+
+def _take_bundle(argv: list[str]) -> list[str]:
+    """``--bundle DIR`` before the command sets ``$SUITE_BUNDLE`` for every subcommand."""
+    if argv and argv[0].startswith("--bundle="):
+        os.environ["SUITE_BUNDLE"] = argv[0].split("=", 1)[1]
+        return argv[1:]
+    if len(argv) >= 2 and argv[0] == "--bundle":
+        os.environ["SUITE_BUNDLE"] = argv[1]
+        return argv[2:]
+    return argv
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    argv = _take_bundle(argv)
+    if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
+        import importlib
+
+        return int(importlib.import_module(FORWARDED[argv[0]][0]).main(argv[1:]) or 0)
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

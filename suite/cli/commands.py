@@ -1,0 +1,213 @@
+"""The handlers of ``python -m suite``'s commands: each takes the parsed arguments, returns the
+exit status. Heavy imports stay inside each, so ``--help`` and a wrong path answer at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def cmd_tasks(args) -> int:
+    from suite.data import load_examples
+    from suite.specs import load_specs
+
+    specs = load_specs(args.tasks_dir)
+    if not args.name:
+        for name, spec in sorted(specs.items()):
+            splits = ", ".join(spec.split_names)
+            print(f"{name:14s} {spec.license:14s} splits: {splits:12s} {spec.description[:60]}")
+        return 0
+    from suite.specs import load_task
+
+    spec = load_task(args.name, args.tasks_dir)
+    for split in spec.split_names if args.split is None else [args.split]:
+        examples = load_examples(spec, split, tasks_dir=args.tasks_dir)
+        print(f"{spec.name}/{split}: {len(examples)} examples")
+        for ex in examples[: args.show]:
+            print(json.dumps(ex.__dict__, ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from suite.decoding import autoregressive_generate, speculative_generate
+    from suite.models import load_model, load_tokenizer
+    from suite.specs import DEFAULT_STOP, format_prompt
+
+    tokenizer = load_tokenizer(args.tokenizer or args.target)
+    target = load_model(args.target)
+    ids = tokenizer(format_prompt(args.prompt), return_tensors="pt").input_ids
+    common = dict(
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+        seed=args.seed,
+        eos_token_id=tokenizer.eos_token_id,
+        stop_strings=DEFAULT_STOP,
+        tokenizer=tokenizer,
+    )
+    if args.draft:
+        out = speculative_generate(
+            target,
+            load_model(args.draft),
+            ids,
+            num_draft_tokens=args.num_draft_tokens,
+            **common,
+        )
+    else:
+        out = autoregressive_generate(target, ids, **common)
+    print(tokenizer.decode(out.tokens, skip_special_tokens=True))
+    print(json.dumps(out.stats.to_dict() | {"finish_reason": out.finish_reason}), file=sys.stderr)
+    return 0
+
+
+def cmd_train(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from suite.distill.pretrain import load_recipe, run_model, run_tokenizer
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = load_recipe(args.recipe)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for part in args.only:
+        if part == "tokenizer":
+            run_tokenizer(recipe, out)
+        else:
+            info = run_model(recipe, part, out)
+            print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    return 0
+
+
+def cmd_manifest(args) -> int:
+    from pathlib import Path
+
+    from suite.bundle import build_manifest
+
+    manifest = build_manifest(Path(args.reference), prompts=args.prompts)
+    for name, entry in sorted(manifest["artifacts"].items()):
+        print(f"{name:40s} {entry['kind']:9s} {entry.get('parameters', '')}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from pathlib import Path
+
+    from suite.bundle import load_manifest, verify
+
+    root = Path(args.reference)
+    problems = verify(root, load=not args.hashes_only)
+    count = len(load_manifest(root)["artifacts"])
+    for problem in problems:
+        print(f"FAIL {problem}", file=sys.stderr)
+    print(f"{count} artifacts, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+def cmd_distill(args) -> int:
+    from pathlib import Path
+
+    import torch
+
+    from suite.distill.recipes import is_done, kd_grid, load_kd_recipe, run_distill, select_drafts
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    recipe = load_kd_recipe(args.recipe)
+    out = Path(args.out)
+    drafts = select_drafts(kd_grid(recipe, full_grid=args.full_grid), args.only)
+    if args.list:
+        for draft in drafts:
+            print(f"{draft.name:28s} {'done' if is_done(out, draft) else 'todo'}")
+        return 0
+    for info in run_distill(recipe, out, drafts):
+        print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    return 0
+
+
+def cmd_run(args) -> int:
+    from suite.profiles import load_profile
+    from suite.runner import run_plan
+    from suite.studies import load_studies, plan_studies
+
+    profile = load_profile(args.profile)
+    studies = load_studies(args.studies)
+    engines = tuple(args.engine) if args.engine else None
+    plan = plan_studies(studies, profile, engines)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = args.out or f"results/{profile.name}"
+    report = run_plan(
+        plan,
+        out,
+        workers=args.workers,
+        progress=not args.quiet,
+        executor=args.executor,
+        address=args.address,
+        threads=args.threads,
+    )
+    print(
+        f"{report.cells} cells in {report.folder}: {report.already_done} already done, "
+        f"{report.ran} run in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from suite import bench
+
+    return bench.run(args)
+
+
+def cmd_report(args) -> int:
+    from suite.report.folder import check_folder
+
+    folder = check_folder(args.dir)  # before the heavy imports: a wrong path fails at once
+    from suite.claims import decide_folder
+    from suite.report.render import claims_table, render_report
+
+    decision = decide_folder(folder)
+    path = render_report(folder, args.out, decision=decision)
+    print(claims_table(decision))
+    print(f"report: {path}")
+    return 0
+
+
+def cmd_reproduce(args) -> int:
+    from suite.reproduce import reproduce
+
+    reproduce(
+        profile=args.profile,
+        studies=tuple(args.studies),
+        out=args.out,
+        workers=args.workers,
+        progress=not args.quiet,
+        executor=args.executor,
+        address=args.address,
+    )
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from suite.submit import submit
+
+    result = submit(
+        args.folder,
+        profile=args.profile,
+        out=args.out,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    from suite.report.leaderboard import terminal_table
+    from suite.report.render import SUMMARY
+
+    summary = json.loads((result.folder / SUMMARY).read_text(encoding="utf-8"))
+    print(terminal_table(summary.get("leaderboard")))
+    print(
+        f"\n{result.cells} cells in {result.folder} ({result.ran} run now) in "
+        f"{result.seconds:.0f} s\nreport: {result.report}"
+    )
+    return 0

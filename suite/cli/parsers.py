@@ -1,0 +1,180 @@
+"""The arguments of each ``python -m suite`` command: one ``add_<command>(sub)`` per command,
+each adding its parser to the subparsers ``sub`` with its handler (:mod:`suite.cli.commands`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from suite.cli import commands
+
+
+class HELP(argparse.ArgumentDefaultsHelpFormatter):
+    """Help texts show each option's default, where it has one a user can read."""
+
+    def _get_help_string(self, action):
+        if action.default in (None, False) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _reference_dir():
+    from suite.paths import bundle_dir
+
+    return bundle_dir()
+
+
+def _executor_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: this machine's processes; ray: one Ray actor per worker",
+    )
+    p.add_argument(
+        "--address",
+        help="with --executor ray: the cluster's HEAD:6379 (default: start a local Ray instance)",
+    )
+
+
+def add_tasks(sub) -> None:
+    p = sub.add_parser("tasks", help="list the task specs, or show one task's examples")
+    p.add_argument("name", nargs="?", help="a task name; without it, list all tasks")
+    p.add_argument("--split", help="only this split")
+    p.add_argument("--show", type=int, default=2, help="examples to print per split")
+    p.add_argument("--tasks-dir", help="folder of task specs (default: tasks/)")
+    p.set_defaults(func=commands.cmd_tasks)
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser(
+        "generate", help="decode one instruction, speculatively when --draft is given"
+    )
+    p.add_argument("prompt", help="the instruction text")
+    p.add_argument("--target", required=True, help="save_pretrained folder or Hub id")
+    p.add_argument("--draft", help="save_pretrained folder or Hub id of the draft")
+    p.add_argument("--tokenizer", help="tokenizer folder (default: the target's)")
+    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--num-draft-tokens", type=int, default=4)
+    p.add_argument("--max-new-tokens", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=commands.cmd_generate)
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train the tokenizer, the target and the base draft")
+    p.add_argument("--recipe", default="reference/recipes/llama.yaml", help="recipe YAML")
+    p.add_argument("--out", default="reference/llama", help="folder for the artifacts")
+    p.add_argument(
+        "--only",
+        nargs="+",
+        default=["tokenizer", "target", "draft"],
+        choices=["tokenizer", "target", "draft"],
+        help="which artifacts to build, in order",
+    )
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.set_defaults(func=commands.cmd_train)
+
+
+def add_distill(sub) -> None:
+    p = sub.add_parser("distill", help="distil the KD drafts of a recipe from the base draft")
+    p.add_argument("--recipe", default="reference/recipes/kd-llama.yaml", help="KD recipe YAML")
+    p.add_argument("--out", default="reference/llama", help="folder of target, draft, tokenizer")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="build only these drafts")
+    p.add_argument("--full-grid", action="store_true", help="τ_kd in the paper's 0.1 steps")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--list", action="store_true", help="list the drafts and whether each is built")
+    p.set_defaults(func=commands.cmd_distill)
+
+
+def add_manifest(sub) -> None:
+    p = sub.add_parser("manifest", help="hash the bundle and write reference/MANIFEST.json")
+    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument("--prompts", type=int, default=48, help="test prompts for draft acceptance")
+    p.set_defaults(func=commands.cmd_manifest)
+
+
+def add_verify(sub) -> None:
+    p = sub.add_parser("verify", help="check every bundled file's sha256 and load every model")
+    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
+    p.set_defaults(func=commands.cmd_verify)
+
+
+def add_run(sub) -> None:
+    p = sub.add_parser(
+        "run", help="run studies (tasks/studies) under a profile, resumably", formatter_class=HELP
+    )
+    p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (Ray: actors)")
+    _executor_arguments(p)
+    p.add_argument(
+        "--engine", nargs="+", choices=["analytic", "empirical"], help="only these engines"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads, per worker too (0: torch's default; workers share the CPUs out)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.cmd_run)
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="render the HTML report of a results folder")
+    p.add_argument("dir", metavar="DIR", help="results folder of `python -m suite run`")
+    p.add_argument("--out", help="folder for the report files (default: DIR)")
+    p.set_defaults(func=commands.cmd_report)
+
+
+def add_reproduce(sub) -> None:
+    p = sub.add_parser(
+        "reproduce", help="every study, the claims and the HTML report", formatter_class=HELP
+    )
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
+    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--workers", type=int, default=2, help="worker processes (Ray: actors)")
+    _executor_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.cmd_reproduce)
+
+
+def add_submit(sub) -> None:
+    p = sub.add_parser(
+        "submit",
+        help="validate a submitted draft and score it beside the bundle",
+        formatter_class=HELP,
+    )
+    p.add_argument("folder", metavar="FOLDER", help="submissions/<name> (holds submission.yaml)")
+    p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
+    p.add_argument("--out", help="results folder (default: results/submissions/<name>-<profile>)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=commands.cmd_submit)
+
+
+def add_bench(sub) -> None:
+    from suite import bench
+
+    p = sub.add_parser("bench", help="time target alone, our decoder and assisted generation")
+    bench.add_arguments(p)
+    p.set_defaults(func=commands.cmd_bench)
+
+
+# Every command with its own parser here, in the order `suite --help` lists them.
+COMMANDS = (
+    add_tasks,
+    add_generate,
+    add_train,
+    add_distill,
+    add_manifest,
+    add_verify,
+    add_run,
+    add_report,
+    add_reproduce,
+    add_submit,
+    add_bench,
+)
