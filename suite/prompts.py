@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from suite.specs import format_prompt
+
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
 
@@ -25,15 +27,28 @@ def ensure_pad(tokenizer):
     return tokenizer
 
 
+def _chat_ids(tokenizer, instruction: str) -> list[int]:
+    messages = [{"role": "user", "content": instruction}]
+    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
+        ids = ids["input_ids"]
+    return [int(t) for t in ids]
+
+
 def prompt_ids(tokenizer, example) -> list[int]:
     """One example's prompt tokens: the user turn through the chat template, or our prompt."""
     if prompt_format(tokenizer) == CHAT_TEMPLATE:
-        messages = [{"role": "user", "content": example.instruction}]
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
-            ids = ids["input_ids"]
-        return [int(t) for t in ids]
+        return _chat_ids(tokenizer, example.instruction)
     return list(tokenizer(example.prompt).input_ids)
+
+
+def training_prompt_ids(tokenizer, instruction: str) -> list[int]:
+    """A prompt as KD and held-out losses give it: the chat template where the tokenizer has one
+    (as the runner prompts a chat target, so KD data comes from the prompts it is scored on), else
+    our format without special tokens (as the bundled models were trained)."""
+    if prompt_format(tokenizer) == CHAT_TEMPLATE:
+        return _chat_ids(tokenizer, instruction)
+    return list(tokenizer(format_prompt(instruction), add_special_tokens=False).input_ids)
 
 
 def prompts_ids(tokenizer, examples: Sequence) -> list[list[int]]:

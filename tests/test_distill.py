@@ -433,3 +433,15 @@ def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
     assert len(listing) == 2 * 14
     assert sum(line.split()[1] == "done" for line in listing) == 3
     assert main([*args, "--only", "kd-online-gsm8k-t0.3-s0"]) == 2  # not in the default grid
+
+
+def test_kd_prompts_go_through_the_chat_template_where_the_tokenizer_has_one():
+    from suite.models import load_tokenizer
+
+    tok = load_tokenizer(RECIPE.parents[1] / "llama" / "tokenizer")
+    plain = recipes.prompt_pool(tok, "gsm8k", 2, 10_000, seed=0)
+    assert tok.decode(plain[0]).startswith("### Instruction:")
+    tok.chat_template = "{% for m in messages %}[INST] {{ m['content'] }} [/INST]{% endfor %}"
+    chat = recipes.prompt_pool(tok, "gsm8k", 2, 10_000, seed=0)
+    assert tok.decode(chat[0]).startswith("[INST]") and len(chat) == 2
+    assert tok.decode(chat[0]).endswith("[/INST]")

@@ -4,9 +4,12 @@ The profile is ``tasks/profiles/paper.yaml`` as it stands (name, dtype, device, 
 each Hub model replaced by a randomly initialised model of the real architecture at reduced depth:
 Llama-68M's config as is, Llama-2-13B-chat's config with two layers, T5-3B's and T5-small's
 configs with two layers each; the Llama tokenizer carries Llama-2-chat's chat template. Models are
-saved and loaded in the profile's dtype (bfloat16). The run goes through the runner (both engines),
-the claims and the report, on a reduced study per family, so that no code path the paper's run
-takes is met for the first time on a GPU.
+saved and loaded in the profile's dtype (bfloat16). Each family's folder is laid out as
+``suite distill --out`` expects (target, draft, tokenizer); the real ``distill`` command builds
+two KD drafts into it from a tiny recipe in the shape of ``reference/recipes/kd-<family>.yaml``
+(offline at τ_kd 0, online at τ_kd 1, two steps each), and the profile's ``drafts_dir`` points at
+it. The run goes through the runner (both engines), the claims and the report, on a reduced study
+per family, so that no code path the paper's run takes is met for the first time on a GPU.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import torch
 import yaml
 from transformers import LlamaConfig, LlamaForCausalLM, T5Config, T5ForConditionalGeneration
 
+from suite.cli import main
 from suite.data import data_root
 from suite.models import load_tokenizer
 from suite.profiles import load_profile
@@ -50,6 +54,7 @@ LLAMA_2_CHAT_TEMPLATE = (
     "{{ ' ' + message['content'] | trim + ' ' + eos_token }}{% endif %}{% endfor %}"
 )
 DTYPE = torch.bfloat16
+KD_DRAFTS = ("kd-offline-gsm8k-t0.0-s0", "kd-online-gsm8k-t1.0-s0")
 
 
 def save_random(cls, config, folder: Path, seed: int) -> None:
@@ -69,32 +74,57 @@ def study(name: str, family: str) -> dict:
         "missing_drafts": "skip",
         "grid": {
             "datasets": ["gsm8k"],
-            "drafts": [{"method": "base"}],
+            "drafts": [
+                {"method": "base"},
+                {"method": ["offline", "online"], "dataset": "gsm8k", "kd_temperature": "any"},
+            ],
             "decode_temperatures": [0.0, 1.0],
             "num_draft_tokens": 3,
         },
     }
 
 
+def kd_recipe(family: str, path: Path) -> Path:
+    """The family's KD recipe cut to two drafts of two steps on tiny prompt pools."""
+    raw = yaml.safe_load((REPO / "reference" / "recipes" / f"kd-{family}.yaml").read_text())
+    raw |= {"datasets": ["gsm8k"], "methods": ["offline", "online"], "seeds": [0]}
+    raw |= {"kd_temperatures": [0.0, 1.0], "recipe_temperatures": [], "eval_examples": 2}
+    raw |= {"eval_every": 0, "models": {"target": "target", "base_draft": "draft"}}
+    raw["models"]["tokenizer"] = "tokenizer"
+    raw["prompts"] = {"per_dataset": 2, "max_prompt_tokens": 256, "max_new_tokens": 3}
+    raw["offline"] = {"samples_per_prompt": 1, "batch_size": 2, "chunk_size": 2}
+    raw["train"] |= {"max_steps": 2, "batch_size": 2, "warmup_steps": 1, "log_every": 1}
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def rehearsal(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("paper")
-    models = root / "models"
-    save_random(LlamaForCausalLM, LlamaConfig(**LLAMA_2_13B), models / "llama-target", 0)
-    save_random(LlamaForCausalLM, LlamaConfig(**LLAMA_68M), models / "llama-draft", 1)
-    save_random(T5ForConditionalGeneration, T5Config(**T5_3B), models / "t5-target", 2)
-    save_random(T5ForConditionalGeneration, T5Config(**T5_SMALL), models / "t5-draft", 3)
+    models = root / "models"  # one `suite distill --out` folder per family
+    save_random(LlamaForCausalLM, LlamaConfig(**LLAMA_2_13B), models / "llama" / "target", 0)
+    save_random(LlamaForCausalLM, LlamaConfig(**LLAMA_68M), models / "llama" / "draft", 1)
+    save_random(T5ForConditionalGeneration, T5Config(**T5_3B), models / "t5" / "target", 2)
+    save_random(T5ForConditionalGeneration, T5Config(**T5_SMALL), models / "t5" / "draft", 3)
     tokenizer = load_tokenizer(REPO / "reference" / "llama" / "tokenizer")
     tokenizer.chat_template = LLAMA_2_CHAT_TEMPLATE
-    tokenizer.save_pretrained(models / "llama-tokenizer")
+    tokenizer.save_pretrained(models / "llama" / "tokenizer")
+    t5_tokenizer = load_tokenizer(REPO / "reference" / "t5" / "tokenizer")
+    t5_tokenizer.save_pretrained(models / "t5" / "tokenizer")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SUITE_CHECKPOINT_DIR", str(root / "checkpoints"))
+        for family in ("llama", "t5"):
+            recipe = kd_recipe(family, root / f"kd-{family}.yaml")
+            out = models / family
+            args = ["distill", "--recipe", str(recipe), "--out", str(out), "--threads", "1"]
+            assert main([*args, "--only", *KD_DRAFTS]) == 0
     profile = yaml.safe_load((REPO / "tasks" / "profiles" / "paper.yaml").read_text())
     for family in ("llama", "t5"):
         spec = profile["models"][family]
-        spec["target"] = {"path": str(models / f"{family}-target")}
-        spec["drafts"] = {"base": {"path": str(models / f"{family}-draft")}}
-        spec["drafts_dir"] = str(models / "no-kd-drafts-yet")
-    profile["models"]["llama"]["tokenizer"] = {"path": str(models / "llama-tokenizer")}
-    profile["models"]["t5"]["tokenizer"] = {"path": str(REPO / "reference" / "t5" / "tokenizer")}
+        spec["target"] = {"path": str(models / family / "target")}
+        spec["drafts"] = {"base": {"path": str(models / family / "draft")}}
+        spec["drafts_dir"] = str(models / family)
+        spec["tokenizer"] = {"path": str(models / family / "tokenizer")}
     profile["sizes"] = {
         "analytic": {"prompts": 1, "seeds": 1, "max_new_tokens": 4, "batch_size": 1},
         "empirical": {"prompts": 1, "seeds": 1, "max_new_tokens": 4},
@@ -106,9 +136,27 @@ def rehearsal(tmp_path_factory) -> Path:
     return root
 
 
+def test_distill_builds_the_kd_drafts_of_the_real_architectures(rehearsal):
+    for family in ("llama", "t5"):
+        for name, method, tau in zip(KD_DRAFTS, ("offline", "online"), (0.0, 1.0), strict=True):
+            folder = rehearsal / "models" / family / name
+            info = json.loads((folder / "training.json").read_text())
+            assert (folder / "model.safetensors").is_file()
+            assert info["method"] == method and info["kd_temperature"] == tau
+            assert info["seed"] == 0 and info["steps"] == 2 and info["dataset"] == "gsm8k"
+            assert set(info["heldout_loss"]) == {"gsm8k"}
+            # KD prompts as the runner gives them: Llama-2-chat's template, T5's instruction.
+            fmt = "chat_template" if family == "llama" else "instruction"
+            assert info["prompt_format"] == fmt
+
+
 def test_the_paper_profile_runs_end_to_end_on_models_of_the_real_architectures(rehearsal):
     profile = load_profile(str(rehearsal / "profiles" / "paper.yaml"))
     assert profile.name == "paper" and profile.dtype == "bfloat16"
+    for family in ("llama", "t5"):
+        drafts = profile.models[family].drafts
+        assert set(drafts) == {"base", *KD_DRAFTS}
+        assert drafts[KD_DRAFTS[1]].facts.method == "online"
     out = rehearsal / "results"
     studies = tuple(str(rehearsal / f"rehearsal_{f}.yaml") for f in ("llama", "t5"))
     report = reproduce(
@@ -120,6 +168,8 @@ def test_the_paper_profile_runs_end_to_end_on_models_of_the_real_architectures(r
     )
     lines = [json.loads(x) for x in (out / "cells.jsonl").read_text().splitlines()]
     engines = {(rec["cell"]["family"], rec["cell"]["engine"]) for rec in lines}
+    used = {(rec["cell"]["family"], rec["cell"]["draft"]) for rec in lines}
+    assert used == {(f, d) for f in ("llama", "t5") for d in ("base", *KD_DRAFTS)}
     assert engines == {(f, e) for f in ("llama", "t5") for e in ("analytic", "empirical")}
     formats = {rec["cell"]["family"]: rec["provenance"]["prompt_format"] for rec in lines}
     assert formats == {"llama": "chat_template", "t5": "instruction"}

@@ -48,6 +48,7 @@ from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
+from suite.prompts import training_prompt_ids
 from suite.specs import format_prompt, format_training_text, read_yaml
 
 ARCHITECTURES = ("llama", "t5")
@@ -148,7 +149,7 @@ def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: 
         for start in range(0, len(rows), batch_size):
             seqs, masks, pairs = [], [], []
             for ex in rows[start : start + batch_size]:
-                p = tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids
+                p = training_prompt_ids(tokenizer, ex.instruction)
                 r = [*tokenizer(ex.reference, add_special_tokens=False).input_ids, eos]
                 pairs.append((p[-1024:], r[:1024]))
                 seqs.append((p + r)[:1024])

@@ -39,7 +39,8 @@ from suite.distill.pretrain import heldout_loss
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
-from suite.specs import format_prompt, read_yaml
+from suite.prompts import prompt_format, training_prompt_ids
+from suite.specs import read_yaml
 
 METHODS = ("offline", "online")
 RECIPE_LABEL = "our reading of the paper's recipe"
@@ -182,12 +183,12 @@ def select_drafts(drafts: list[KDDraft], only: list[str] | None) -> list[KDDraft
 
 def prompt_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed: int) -> list:
     """KD prompts of one dataset: the first ``size`` of a seeded permutation of its training split
-    that fit in ``max_prompt_tokens``. Offline and online drafts share it, so only the method
-    differs."""
+    that fit in ``max_prompt_tokens``, through the tokenizer's chat template where it has one.
+    Offline and online drafts share it, so only the method differs."""
     examples = load_examples(dataset, "train")
     pool = []
     for i in np.random.default_rng(seed).permutation(len(examples)):
-        ids = tokenizer(format_prompt(examples[i].instruction), add_special_tokens=False).input_ids
+        ids = training_prompt_ids(tokenizer, examples[i].instruction)
         if len(ids) <= max_prompt_tokens:
             pool.append(tuple(ids))
         if len(pool) == size:
@@ -292,6 +293,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         "parameters": sum(p.numel() for p in model.parameters()),
         "data_sha256": kd.data_sha256,
         "prompts": len(pool),
+        "prompt_format": prompt_format(tokenizer),
         "kd_sequences": kd.sequences,
         "train_loss": summary["train_loss"],
         "heldout_loss": heldout,
