@@ -21,7 +21,7 @@ from typing import Any
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
 from suite.paths import PROFILES_DIR, bundle_path
-from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_yaml
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_named
 from suite.strict import read_config
 
 ENGINES = ("analytic", "empirical")
@@ -216,17 +216,12 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
 
 def load_profile_file(path: str | Path) -> Profile:
     path = Path(path)
-    raw = read_yaml(path, "profile")
-    r = Reader(path)
-    d = r.mapping(
-        raw,
-        "",
+    r, d, name = read_named(
+        path,
+        "profile",
         {"name", "description", "models", "sizes"},
         {"device", "dtype", "max_draft_parameters"},
     )
-    name = r.string(d["name"], "name")
-    if name != path.stem:
-        raise r.error("name", name, f"must match the file name '{path.stem}'")
     models = r.named(d["models"], "models")
     if not models:
         raise r.error("models", models, "name at least one model family")

@@ -103,6 +103,22 @@ class _Reader:
         values = self.items(key, optional=optional)
         return tuple(convert(v, f"{self.name(key)}[{i}]") for i, v in enumerate(values))
 
+    def counts(self, *keys: str) -> dict[str, int | None]:
+        """Optional counts by field name, in order: keyword arguments of a record."""
+        return {key: self.integer(key) for key in keys}
+
+    def reals(self, *keys: str) -> dict[str, float | None]:
+        """Optional numbers by field name, in order: keyword arguments of a record."""
+        return {key: self.number(key) for key in keys}
+
+    def rates(self) -> dict:
+        """The rates both engines' results hold: α, mean accepted length, α per position."""
+        return {
+            "acceptance_rate": self.alpha("acceptance_rate"),
+            "mean_accepted_length": self.rate("mean_accepted_length"),
+            "position_acceptance": self.numbers("position_acceptance", _alpha),
+        }
+
 
 def _number(value: Any, field: str) -> float | None:
     if value is None:
@@ -200,9 +216,7 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
     if ci and len(ci) != 2:
         raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
     return CellResult(
-        acceptance_rate=r.alpha("acceptance_rate"),
-        mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _alpha),
+        **r.rates(),
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
@@ -235,10 +249,7 @@ def _empirical_prompt(r: _Reader) -> PromptResult:
         empirical=EmpiricalPrompt(
             seed=r.integer("seed"),
             acceptance_rate=r.alpha("acceptance_rate"),
-            steps=r.integer("steps"),
-            proposed=r.integer("proposed"),
-            accepted=r.integer("accepted"),
-            judged=r.integer("judged"),
+            **r.counts("steps", "proposed", "accepted", "judged"),
             proposed_per_position=r.numbers("proposed_per_position", _integer),
             accepted_per_position=r.numbers("accepted_per_position", _integer),
             identical=bool(identical),
@@ -257,20 +268,13 @@ def _empirical_result(r: _Reader, prompt_ids: list[str]) -> CellResult:
     ids = [p.prompt for p in prompts]
     if ids != list(prompt_ids):
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
+    totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
     return CellResult(
-        acceptance_rate=r.alpha("acceptance_rate"),
-        mean_accepted_length=r.rate("mean_accepted_length"),
-        position_acceptance=r.numbers("position_acceptance", _alpha),
+        **r.rates(),
         prompts=prompts,
         empirical=EmpiricalResult(
             judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
-            proposed=r.integer("proposed"),
-            accepted=r.integer("accepted"),
-            judged=r.integer("judged"),
-            steps=r.integer("steps"),
-            tokens_speculative=r.integer("tokens_speculative"),
-            tokens_target=r.integer("tokens_target"),
-            identical_outputs=r.integer("identical_outputs"),
+            **r.counts(*totals, "identical_outputs"),
         ),
     )
 
@@ -282,26 +286,14 @@ def _read_timing(r: _Reader | None, prompts: int) -> Timing:
     per_prompt = []
     for i, p in enumerate(r.items("per_prompt")):
         t = _Reader(p, f"{field}[{i}]")
-        per_prompt.append(
-            PromptTiming(
-                t.number("speculative_seconds"),
-                t.number("draft_seconds"),
-                t.number("target_seconds"),
-                t.number("baseline_seconds"),
-                t.number("speedup"),
-            )
-        )
+        seconds = ("speculative_seconds", "draft_seconds", "target_seconds", "baseline_seconds")
+        per_prompt.append(PromptTiming(**t.reals(*seconds, "speedup")))
     if per_prompt and len(per_prompt) != prompts:
         raise RecordError(field, len(per_prompt), f"expected one entry per prompt ({prompts})")
     return Timing(
         finished_at=r.string("finished_at", optional=True),
-        cost_ratio=r.number("cost_ratio"),
-        projected_speedup=r.number("projected_speedup"),
-        sample_seconds=r.number("sample_seconds"),
-        score_seconds=r.number("score_seconds"),
-        speedup=r.number("speedup"),
-        speculative_seconds=r.number("speculative_seconds"),
-        baseline_seconds=r.number("baseline_seconds"),
+        **r.reals("cost_ratio", "projected_speedup", "sample_seconds", "score_seconds"),
+        **r.reals("speedup", "speculative_seconds", "baseline_seconds"),
         per_prompt=tuple(per_prompt),
     )
 

@@ -317,17 +317,25 @@ _TOP_REQUIRED = {"name", "description", "license", "source", "splits", "instruct
 _TOP_OPTIONAL = {"id", "reference", "answer", "generation"}
 
 
-def load_spec(path: str | Path) -> TaskSpec:
-    """Parse and validate one task file; data files are checked when examples are loaded."""
-    path = Path(path)
-    raw = read_yaml(path, "task spec")
+def read_named(
+    path: Path, what: str, required: set[str], optional: set[str]
+) -> tuple[Reader, dict, str]:
+    """A spec file's top-level mapping and its ``name``, which must be the file's stem."""
+    raw = read_yaml(path, what)
     r = Reader(path)
     if not isinstance(raw, dict):
         raise r.error(None, raw, "expected a YAML mapping at the top level")
-    d = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
+    d = r.mapping(raw, "", required, optional)
     name = r.string(d["name"], "name")
     if name != path.stem:
         raise r.error("name", name, f"must match the file name '{path.stem}'")
+    return r, d, name
+
+
+def load_spec(path: str | Path) -> TaskSpec:
+    """Parse and validate one task file; data files are checked when examples are loaded."""
+    path = Path(path)
+    r, d, name = read_named(path, "task spec", _TOP_REQUIRED, _TOP_OPTIONAL)
     max_new_tokens, stop = DEFAULT_MAX_NEW_TOKENS, DEFAULT_STOP
     if "generation" in d:
         g = r.mapping(d["generation"], "generation", set(), {"max_new_tokens", "stop"})

@@ -18,7 +18,7 @@ from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.paths import STUDIES_DIR
 from suite.profiles import ENGINES, ModelRef, Profile
-from suite.specs import Reader, load_task, read_yaml
+from suite.specs import Reader, load_task, read_named
 
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
@@ -164,17 +164,12 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
 
 def load_study(path: str | Path) -> StudySpec:
     path = Path(path)
-    raw = read_yaml(path, "study")
-    r = Reader(path)
-    d = r.mapping(
-        raw,
-        "",
+    r, d, name = read_named(
+        path,
+        "study",
         {"name", "title", "description", "claims", "family", "engines", "grid"},
         {"empirical", "profiles", "split", "missing_drafts"},
     )
-    name = r.string(d["name"], "name")
-    if name != path.stem:
-        raise r.error("name", name, f"must match the file name '{path.stem}'")
     claims = _ints(r, d["claims"], "claims", 100)
     engines = r.strings(d["engines"], "engines")
     for i, engine in enumerate(engines):

@@ -5,7 +5,9 @@ submission folder, or a Hub id at a pinned commit), the family it drafts for, ho
 (the draft's facts: method, τ_kd, and optionally the KD dataset, divergence and training seed)
 and its license. :func:`validate` refuses what the suite could not load safely (pickles, remote
 code, paths or symlinks leaving the folder) or not compare fairly (another vocabulary, a model too
-large for the profile), with a :class:`SpecError` naming the file, the field and the value.
+large for the profile), with a :class:`SpecError` naming the file, the field and the value. The
+checks of the model folder's files (links, pickles, weights against the config) are in
+:mod:`suite.submission_files`.
 
 ``python -m suite submissions make-example`` builds the example submission's weights from the
 bundled base draft (weights stay out of git); ``check FOLDER`` validates without running.
@@ -13,12 +15,8 @@ bundled base draft (weights stay out of git); ``check FOLDER`` validates without
 
 from __future__ import annotations
 
-import io
 import os
-import pickletools
 import re
-import stat
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,7 +28,13 @@ from suite.models import PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
-from suite.strict import read_config
+from suite.submission_files import (
+    check_weights_match_config,
+    model_config,
+    model_files,
+    remote_code_field,
+    weight_shapes,
+)
 
 SUBMISSION_FILE = "submission.yaml"
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
@@ -39,7 +43,6 @@ METHODS = ("offline", "online", "other")
 NAME = re.compile(r"^[a-z0-9_-]+$")
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VOCAB_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
-_UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
 HUB_CACHE = Path(
     os.environ.get("SUITE_SUBMISSION_CACHE", "~/.cache/suite/submissions")
 ).expanduser()
@@ -118,26 +121,6 @@ class Checked:
     parameters: int
 
 
-REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map")
-
-
-def _remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
-    """The dotted field and value of the first ``trust_remote_code`` or ``auto_map`` key anywhere
-    in a YAML or JSON value (iteratively: the readers bound its depth, this needs no stack)."""
-    stack = [(value, field)]
-    while stack:
-        item, where = stack.pop(0)
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                name = f"{where}.{key}" if where else str(key)
-                if key in REMOTE_CODE_KEYS:
-                    return name, sub
-                stack.append((sub, name))
-        elif isinstance(item, list):
-            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
-    return None
-
-
 def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
     """A relative path that stays in the submission folder, symlinks resolved."""
     text = r.string(value, field)
@@ -175,7 +158,7 @@ def load_submission(folder: str | Path) -> Submission:
     path = folder / SUBMISSION_FILE
     raw = read_yaml(path, "submission", nofollow=True)
     r = Reader(path)
-    remote = _remote_code_field(raw)
+    remote = remote_code_field(raw)
     if remote:
         field, value = remote
         raise r.error(field, value, "remote code is refused: the model must load without it")
@@ -215,140 +198,6 @@ def load_submission(folder: str | Path) -> Submission:
         hub=hub,
         revision=revision,
     )
-
-
-def _is_pickle(path: Path) -> bool:
-    """A pickle of any protocol or a torch.save zip, whatever the file is called."""
-    with path.open("rb") as fh:
-        head = fh.read(1 << 16)
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return True
-    if head[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(path) as z:
-                return any(n.endswith(".pkl") for n in z.namelist())
-        except zipfile.BadZipFile:
-            return False
-    return _parses_as_pickle(head)
-
-
-def _parses_as_pickle(data: bytes) -> bool:
-    """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes that ends in STOP
-    (read, never executed). Other files fail on their first bytes."""
-    try:
-        for opcode, _, _ in pickletools.genops(io.BytesIO(data)):
-            if opcode.name == "STOP":
-                return True
-    except (ValueError, EOFError, UnicodeDecodeError):
-        return False
-    return False
-
-
-def model_files(folder: Path, root: Path, field: str) -> list[Path]:
-    """Every file under ``folder``: plain files and folders only (a symbolic link could change
-    what is loaded after the check, a FIFO or device would block a reader), and no pickles."""
-    files, stack = [], [folder]
-    while stack:
-        current = stack.pop()
-        for p in sorted(current.iterdir()):
-            mode = p.lstat().st_mode
-            if stat.S_ISLNK(mode):
-                target = os.readlink(p)
-                if not p.resolve().is_relative_to(root):
-                    raise SpecError(p, field, target, "a symlink that leaves the submission folder")
-                message = "a symbolic link; refused: ship plain files"
-                raise SpecError(p, field, target, message)
-            if stat.S_ISDIR(mode):
-                stack.append(p)
-                continue
-            if not stat.S_ISREG(mode):
-                raise SpecError(p, field, p.name, "not a regular file (a FIFO or device); refused")
-            pickled = p.suffix.lower() in PICKLE_SUFFIXES
-            if not pickled and p.suffix.lower() not in _UNSNIFFED:
-                pickled = _is_pickle(p)
-            if pickled:
-                message = "pickle weights are refused (they can run code); save with safetensors"
-                raise SpecError(p, field, p.name, message)
-            files.append(p)
-    return files
-
-
-MAX_LAYERS = 1_024  # a config asking for more is refused before any model is built
-
-
-def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and shape from the safetensors headers alone: no tensor is read."""
-    from safetensors import safe_open
-
-    shapes: dict[str, tuple[int, ...]] = {}
-    for path in files:
-        try:
-            with safe_open(str(path), framework="pt") as fh:
-                for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
-                    shapes[key] = tuple(fh.get_slice(key).get_shape())
-        except Exception as err:  # safetensors raises its own error type for a bad header
-            message = f"not a readable safetensors file: {err}"
-            raise SpecError(path, field, path.name, message) from None
-    return shapes
-
-
-def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_type: str) -> int:
-    """Build the model its config describes on the meta device (no memory, no weights) and
-    require its parameters to be exactly the shipped tensors, names and shapes; the parameter
-    count is the model's. A config of another architecture, or one whose sizes disagree with
-    the weights, would load with random or missing weights, so it is refused here."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    path = folder / "config.json"
-    if config.get("model_type") != model_type:
-        message = f"the family's models are '{model_type}'"
-        raise SpecError(path, "model_type", config.get("model_type"), message)
-    for key, value in config.items():
-        if key.startswith("num_") and key.endswith("layers"):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SpecError(path, key, value, "expected an integer >= 0")
-            if value > MAX_LAYERS:
-                raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
-    try:
-        cfg = AutoConfig.for_model(**config)
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(cfg)
-    except Exception as err:  # transformers raises many types for a bad config
-        raise SpecError(path, "config.json", path.name, f"cannot build the model: {err}") from None
-    expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
-    for name in sorted(set(expected) | set(shapes)):
-        if name not in shapes:
-            message = "the config's model has this parameter; the weights lack it"
-            raise SpecError(path, "missing weight", name, message)
-        if name not in expected:
-            message = "the weights hold this tensor; the config's model has no such parameter"
-            raise SpecError(path, "unexpected weight", name, message)
-        if expected[name] != shapes[name]:
-            message = f"shape {list(shapes[name])} in the weights, {list(expected[name])} in config"
-            raise SpecError(path, "weight shape", name, message)
-    return sum(p.numel() for p in model.parameters())
-
-
-def _config(folder: Path, files: list[Path]) -> dict:
-    """config.json of a causal LM type; every JSON file of the model (config, tokenizer,
-    generation config) read strictly, at most 16 MiB, and without remote code anywhere in it."""
-    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
-
-    path = folder / "config.json"
-    if path not in files:
-        raise SpecError(path, "config.json", str(folder), "no config.json: not a model folder")
-    for name in sorted(p for p in files if p.suffix.lower() == ".json"):
-        remote = _remote_code_field(read_config(name, nofollow=True))
-        if remote:
-            message = "remote code is refused: the model must load without it"
-            raise SpecError(name, remote[0], remote[1], message)
-    config = read_config(path, nofollow=True)
-    model_type = config.get("model_type")
-    if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
-        message = "not a causal LM type this transformers knows without remote code"
-        raise SpecError(path, "model_type", model_type, message)
-    return config
 
 
 def _tokenizer(location: str, revision: str | None, where: Path):
@@ -454,7 +303,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     weights = [p for p in files if p.suffix == ".safetensors"]
     if not weights:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
-    config = _config(folder, files)
+    config = model_config(folder, files)
     _same_vocab_size(folder, config, family, sub.target)
     # the config is checked against the weights before transformers reads any file (a
     # tokenizer load reads config.json too)

@@ -17,14 +17,7 @@ import torch
 import transformers
 from torch.utils.benchmark import Timer
 
-from suite.decoding.plumbing import (
-    cached_model,
-    check_pair,
-    check_positive_int,
-    decoder_prefix,
-    is_encoder_decoder,
-    vocab_size,
-)
+from suite.decoding.plumbing import check_pair, check_positive_int, prefilled
 
 TIMER = "torch.utils.benchmark.Timer.blocked_autorange"
 
@@ -70,15 +63,7 @@ def write_json_atomic(path: Path, payload: dict) -> None:
 def _one_token_forward(model, context_tokens: int):
     """A callable feeding ``model`` one token over a cache of ``context_tokens`` and dropping it
     again, so every call sees the same context (as ``measure_cost_ratio`` sets it up)."""
-    vocab = vocab_size(model)
-    context = [t % vocab for t in range(context_tokens)]
-    prefix = decoder_prefix(model, context)
-    if is_encoder_decoder(model):
-        prefix += context[: context_tokens - 1]
-    wrapper = cached_model(model, context)
-    sequence = [*prefix, context_tokens % vocab]
-    with torch.inference_mode():
-        wrapper.extend(prefix, len(prefix), 1)  # prefill, untimed
+    wrapper, sequence = prefilled(model, context_tokens)
 
     def forward() -> None:
         with torch.inference_mode():

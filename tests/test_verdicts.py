@@ -221,7 +221,7 @@ def test_the_reduced_calibration_catches_an_inflated_test(monkeypatch):
 def test_cost_ratio_is_measured_once_per_draft_architecture(monkeypatch):
     import types
 
-    import suite.cells as cells
+    import suite.cells.context as cells
     import suite.timing as timing
     from suite.profiles import ModelRef
 

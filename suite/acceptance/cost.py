@@ -9,14 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from suite.decoding.plumbing import (
-    cached_model,
-    check_pair,
-    check_positive_int,
-    decoder_prefix,
-    is_encoder_decoder,
-    vocab_size,
-)
+from suite.decoding.plumbing import check_pair, check_positive_int, prefilled
 
 
 @dataclass(frozen=True)
@@ -50,20 +43,10 @@ def measure_cost_ratio(
     check_positive_int(context_tokens, "context_tokens")
     check_positive_int(repeats, "repeats")
     check_positive_int(warmup, "warmup", minimum=0)
-    vocab = vocab_size(target)
-    context = [t % vocab for t in range(context_tokens)]
     models = (target, draft)
+    cached, sequences = zip(*(prefilled(model, context_tokens) for model in models), strict=True)
     times: tuple[list[float], list[float]] = ([], [])
     with torch.inference_mode():
-        cached, sequences = [], []
-        for model in models:
-            prefix = decoder_prefix(model, context)
-            if is_encoder_decoder(model):
-                prefix += context[: context_tokens - 1]
-            wrapper = cached_model(model, context)
-            wrapper.extend(prefix, len(prefix), 1)  # prefill: encoder and decoder context
-            cached.append(wrapper)
-            sequences.append([*prefix, context_tokens % vocab])
         for r in range(warmup + repeats):
             for model, wrapper, seq, spent in zip(models, cached, sequences, times, strict=True):
                 _synchronize(model)

@@ -32,6 +32,8 @@ from suite.decoding.sampling import (
 )
 from suite.seeding import prompt_seed
 
+BATCH_SIZE = 16  # sequences per batched forward, sampling and scoring alike
+
 
 class PaddedBatch(NamedTuple):
     input_ids: torch.Tensor
@@ -85,7 +87,7 @@ def sample_continuations(
     max_new_tokens: int,
     seed: int,
     eos_token_id: int | None = None,
-    batch_size: int = 16,
+    batch_size: int = BATCH_SIZE,
 ) -> Continuations:
     """Sample one target continuation per prompt at τ_dec, batched with a KV cache.
 
@@ -128,7 +130,7 @@ def score_continuations(
     drafts: Mapping[str, object],
     continuations: Continuations,
     *,
-    batch_size: int = 16,
+    batch_size: int = BATCH_SIZE,
     n_boot: int = 1000,
 ) -> dict[str, AcceptanceResult]:
     """β of every draft at every continuation position, at the τ_dec the samples were drawn at."""
@@ -167,32 +169,18 @@ def score_continuations(
 
 
 def analytic_acceptance(
-    target,
-    drafts: Mapping[str, object],
-    prompts,
-    *,
-    temperature: float,
-    max_new_tokens: int,
-    seed: int,
-    eos_token_id: int | None = None,
-    batch_size: int = 16,
-    n_boot: int = 1000,
+    target, drafts: Mapping[str, object], prompts, *, n_boot: int = 1000, **sampling
 ) -> dict[str, AcceptanceResult]:
     """α̂ of every draft at τ_dec, on one shared set of target continuations.
 
-    Each result holds the continuations (``result.continuations``) for reuse by callers.
+    ``sampling`` are :func:`sample_continuations`' keywords (``temperature``, ``max_new_tokens``
+    and ``seed``; optionally ``eos_token_id`` and ``batch_size``, which scoring uses too). Each
+    result holds the continuations (``result.continuations``) for reuse by callers.
     """
     _check_drafts(target, drafts)
     check_positive_int(n_boot, "n_boot")
-    continuations = sample_continuations(
-        target,
-        prompts,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        eos_token_id=eos_token_id,
-        batch_size=batch_size,
-    )
+    continuations = sample_continuations(target, prompts, **sampling)
+    batch_size = sampling.get("batch_size", BATCH_SIZE)
     return score_continuations(target, drafts, continuations, batch_size=batch_size, n_boot=n_boot)
 
 

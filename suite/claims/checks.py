@@ -22,31 +22,29 @@ from suite.claims.model import (
     empty,
     evidence_row,
     prefixed,
+    seed_contrast,
     seed_groups,
-    seed_note,
     series,
-    stack_seeds,
+    stack_per_seed,
 )
-from suite.claims.registry import REGISTRY, Figure, register_claim
+from suite.claims.registry import REGISTRY, Figure, claims_on, register_claim
 from suite.tables import cube, matrix
 
 MIN_DIAGONAL_ADVANTAGE = 0.01  # claim 2: the least diagonal advantage in α worth the name
 
+# Claims 1 and 4 read the same studies, decide on α and show the curves over τ_dec.
+_degradation_claim = claims_on(
+    ("degradation", "degradation_t5"), "acceptance_rate", "temperature_curves"
+)
+
 # --- claim 1: higher τ_dec lowers α, for every draft --------------------------------------------
 
 
-@register_claim(
+@_degradation_claim(
     1,
-    studies=("degradation", "degradation_t5"),
-    metric="acceptance_rate",
-    figures=[
-        Figure(
-            "temperature_curves",
-            "α and γ against τ_dec for each draft configuration (panel titles name the engine): "
-            "the mean over training seeds with their min–max as band, or for a single seed a 95% "
-            "bootstrap interval over prompts; the grey band marks τ_dec above 1.",
-        )
-    ],
+    "α and γ against τ_dec for each draft configuration (panel titles name the engine): the mean "
+    "over training seeds with their min–max as band, or for a single seed a 95% bootstrap "
+    "interval over prompts; the grey band marks τ_dec above 1.",
 )
 def claim_degradation(data: ClaimData) -> Evaluation:
     """Why this reading: the paper says the fall "persists across all KD temperatures, for both
@@ -132,23 +130,17 @@ def claim_alignment(data: ClaimData) -> Evaluation:
             per_seed.setdefault(seed, []).append(adv)
     if not per_seed:
         return empty("no τ_kd × τ_dec grid with at least 3 × 3 points")
-    D = stack_seeds([_mean_over_series(parts) for _, parts in sorted(per_seed.items(), key=str)])
-    res = stats.seed_contrast_test(
-        D, alternative="greater", null=MIN_DIAGONAL_ADVANTAGE, label="diagonal advantage in α"
-    )
-    against = stats.seed_contrast_test(D, alternative="less", null=0.0)
-    return Evaluation(
-        test=res,
-        direction_ok=res.ci[0] > 0,
-        pvalue_against=against.pvalue,
-        summary=(
+    return seed_contrast(
+        stack_per_seed(per_seed, _mean_over_series),
+        lambda res: (
             f"Diagonal advantage in α (the τ_kd ≈ τ_dec draft minus the others, per seed and "
             f"prompt): {res.estimate:+.3f} [{res.ci[0]:+.3f}, {res.ci[1]:+.3f}] over "
             f"{res.details['n_seeds']} seeds × {res.n} prompts (minimum effect "
             f"{MIN_DIAGONAL_ADVANTAGE}); seed-level SD {_sd(res)}."
         ),
+        null=MIN_DIAGONAL_ADVANTAGE,
+        label="diagonal advantage in α",
         evidence=evidence,
-        notes=seed_note(res),
     )
 
 
@@ -173,16 +165,8 @@ def _sd(res: stats.TestResult) -> str:
 # --- claim 4: KD flattens the fall ---------------------------------------------------------------
 
 
-@register_claim(
-    4,
-    studies=("degradation", "degradation_t5"),
-    metric="acceptance_rate",
-    figures=[
-        Figure(
-            "temperature_curves",
-            "α and γ against τ_dec: KD drafts beside the base draft; a flatter fall is the claim.",
-        )
-    ],
+@_degradation_claim(
+    4, "α and γ against τ_dec: KD drafts beside the base draft; a flatter fall is the claim."
 )
 def claim_kd_flattens(data: ClaimData) -> Evaluation:
     """Why this reading: "KD relieves the degradation of speedup when the temperature increases"
@@ -207,22 +191,17 @@ def claim_kd_flattens(data: ClaimData) -> Evaluation:
                 greedy.append(cold.mean())
     if not per_seed:
         return empty("no dataset with the base draft and KD drafts (τ_kd > 0) on three τ_dec")
-    D = stack_seeds([pd.concat(parts) for _, parts in sorted(per_seed.items(), key=str)])
-    res = stats.seed_contrast_test(D, alternative="greater", label="slope gap, KD − base")
-    against = stats.seed_contrast_test(D, alternative="less")
-    evidence.append(evidence_row({"part": "KD (τ_kd > 0) minus base slope"}, res))
     cold_text = f"; τ_kd = 0 drafts: {np.mean(greedy):+.3f}" if greedy else ""
-    return Evaluation(
-        test=res,
-        direction_ok=res.ci[0] > 0,
-        pvalue_against=against.pvalue,
-        summary=(
+    return seed_contrast(
+        stack_per_seed(per_seed),
+        lambda res: (
             f"Slope of α over τ_dec, KD drafts (τ_kd > 0) minus the base draft, per seed and "
             f"prompt: {res.estimate:+.3f} per unit τ [{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]; "
             f"seed-level SD {_sd(res)}{cold_text}."
         ),
+        label="slope gap, KD − base",
         evidence=evidence,
-        notes=seed_note(res),
+        evidence_label={"part": "KD (τ_kd > 0) minus base slope"},
     )
 
 

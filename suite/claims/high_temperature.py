@@ -13,10 +13,10 @@ from suite.claims.model import (
     empty,
     evidence_row,
     prefixed,
+    seed_contrast,
     seed_groups,
-    seed_note,
     series,
-    stack_seeds,
+    stack_per_seed,
 )
 from suite.claims.registry import Figure, register_claim
 from suite.tables import matrix
@@ -152,23 +152,18 @@ def claim_recipe(data: ClaimData) -> Evaluation:
             gamma.append((prefixed(rv[both], dataset), prefixed(sv[both], dataset)))
     if not per_seed:
         return empty("no recipe draft beside single-temperature drafts")
-    D = stack_seeds([pd.concat(parts) for _, parts in sorted(per_seed.items(), key=str)])
-    res = stats.seed_contrast_test(D, alternative="greater", label=f"gain in {words}")
-    against = stats.seed_contrast_test(D, alternative="less")
     numbers = _relative_gain(gamma)
-    return Evaluation(
-        test=res,
-        direction_ok=res.ci[0] > 0,
-        pvalue_against=against.pvalue,
-        summary=(
+    return seed_contrast(
+        stack_per_seed(per_seed),
+        lambda res: (
             f"Recipe minus the best single-temperature draft in {words} at high τ_dec, per seed "
             f"and prompt: {res.estimate:+.3f} [{res.ci[0]:+.3f}, {res.ci[1]:+.3f}]; relative "
             f"gain in γ {numbers['relative_gain']:+.1%} [{numbers['relative_gain_ci'][0]:+.1%}, "
             f"{numbers['relative_gain_ci'][1]:+.1%}] ({numbers['against_paper']})."
         ),
+        label=f"gain in {words}",
         evidence=evidence,
         numbers=numbers,
-        notes=seed_note(res),
     )
 
 

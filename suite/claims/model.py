@@ -148,6 +148,43 @@ def stack_seeds(per_seed: list[pd.Series]) -> np.ndarray:
     return wide.to_numpy(dtype=float).T
 
 
+def stack_per_seed(per_seed: dict, combine=pd.concat) -> np.ndarray:
+    """Seeds x prompts from {seed: [prompt-indexed Series, ...]}, each seed's parts combined."""
+    return stack_seeds([combine(parts) for _, parts in sorted(per_seed.items(), key=str)])
+
+
+def seed_contrast(
+    D: np.ndarray,
+    summary,
+    *,
+    alternative: str = "greater",
+    null: float = 0.0,
+    label: str = "contrast",
+    evidence: list[dict] | None = None,
+    evidence_label: dict | None = None,
+    numbers: dict | None = None,
+) -> Evaluation:
+    """A claim decided by one seed-level contrast test (:func:`suite.stats.seed_contrast_test`)
+    in the paper's direction, against ``null``; the test against it is the opposite direction
+    against 0. ``summary(test)`` words the result; with ``evidence_label`` the test also joins
+    the evidence."""
+    res = stats.seed_contrast_test(D, alternative=alternative, null=null, label=label)
+    opposite = "less" if alternative == "greater" else "greater"
+    against = stats.seed_contrast_test(D, alternative=opposite)
+    evidence = [] if evidence is None else evidence
+    if evidence_label is not None:
+        evidence.append(evidence_row(evidence_label, res))
+    return Evaluation(
+        test=res,
+        direction_ok=res.ci[0] > 0 if alternative == "greater" else res.ci[1] < 0,
+        pvalue_against=against.pvalue,
+        summary=summary(res),
+        evidence=evidence,
+        numbers=numbers or {},
+        notes=seed_note(res),
+    )
+
+
 def prefixed(values: pd.Series, prefix: str) -> pd.Series:
     """A prompt-indexed Series with ``prefix/`` before each prompt (one unit per dataset)."""
     return values.set_axis([f"{prefix}/{p}" for p in values.index])

@@ -11,8 +11,16 @@ import numpy as np
 import pandas as pd
 
 from suite import stats
-from suite.claims.model import ClaimData, Evaluation, empty, evidence_row, seed_note, stack_seeds
-from suite.claims.registry import Figure, register_claim
+from suite.claims.model import (
+    ClaimData,
+    Evaluation,
+    empty,
+    evidence_row,
+    seed_contrast,
+    seed_note,
+    stack_seeds,
+)
+from suite.claims.registry import claims_on
 
 # --- claim 3: online beats offline, more at higher τ ---------------------------------------------
 
@@ -55,17 +63,20 @@ def _slope_over(column: str):
     return per_prompt
 
 
-@register_claim(
+# Claims 3 and 8 read the same studies, decide on α and show the online − offline gap.
+_online_claim = claims_on(
+    ("online_offline", "online_offline_t5"), "acceptance_rate", "online_offline_gap"
+)
+
+
+def _mean_gap(part: pd.DataFrame) -> pd.Series:
+    return part.groupby("prompt")["alpha"].mean()
+
+
+@_online_claim(
     3,
-    studies=("online_offline", "online_offline_t5"),
-    metric="acceptance_rate",
-    figures=[
-        Figure(
-            "online_offline_gap",
-            "Online minus offline α per prompt, averaged over the τ_kd both methods share, with "
-            "95% bootstrap intervals over prompts.",
-        )
-    ],
+    "Online minus offline α per prompt, averaged over the τ_kd both methods share, with 95% "
+    "bootstrap intervals over prompts.",
 )
 def claim_online_offline(data: ClaimData) -> Evaluation:
     """Why this reading: "online distillation outperforms offline distillation, especially at
@@ -76,7 +87,7 @@ def claim_online_offline(data: ClaimData) -> Evaluation:
     diff = _online_minus_offline(data.frame)
     if diff.empty:
         return empty("no τ_kd with both an online and an offline draft")
-    D = _by_seed(diff, lambda part: part.groupby("prompt")["alpha"].mean())
+    D = _by_seed(diff, _mean_gap)
     overall = stats.seed_contrast_test(D, alternative="greater", label="α(online) − α(offline)")
     against = stats.seed_contrast_test(D, alternative="less")
     evidence = [evidence_row({"part": "online − offline, all temperatures"}, overall)]
@@ -116,16 +127,8 @@ def claim_online_offline(data: ClaimData) -> Evaluation:
 # --- claim 8: online KD with high τ_kd at τ_dec = 0 ----------------------------------------------
 
 
-@register_claim(
-    8,
-    studies=("online_offline", "online_offline_t5"),
-    metric="acceptance_rate",
-    figures=[
-        Figure(
-            "online_offline_gap",
-            "Online minus offline α by τ_dec; the claim concerns τ_dec = 0 at the highest τ_kd.",
-        )
-    ],
+@_online_claim(
+    8, "Online minus offline α by τ_dec; the claim concerns τ_dec = 0 at the highest τ_kd."
 )
 def claim_online_greedy(data: ClaimData) -> Evaluation:
     """Why this reading: "the performance of online distillation at decoding temperature 0 does
@@ -141,22 +144,18 @@ def claim_online_greedy(data: ClaimData) -> Evaluation:
         return empty("no online draft with τ_kd above 0.5")
     evidence = []
     for tau_kd, part in at0.groupby("kd_temperature"):
-        D_k = _by_seed(part, lambda p: p.groupby("prompt")["alpha"].mean())
+        D_k = _by_seed(part, _mean_gap)
         if D_k.size and D_k.shape[1] >= 2:
             res_k = stats.seed_contrast_test(D_k, alternative="less")
             evidence.append(evidence_row({"kd_temperature": float(tau_kd)}, res_k))
-    D = _by_seed(at0[at0["kd_temperature"] == high], lambda p: p.groupby("prompt")["alpha"].mean())
-    res = stats.seed_contrast_test(D, alternative="less", label="α(online) − α(offline)")
-    against = stats.seed_contrast_test(D, alternative="greater")
-    return Evaluation(
-        test=res,
-        direction_ok=res.ci[1] < 0,
-        pvalue_against=against.pvalue,
-        summary=(
+    return seed_contrast(
+        _by_seed(at0[at0["kd_temperature"] == high], _mean_gap),
+        lambda res: (
             f"At τ_dec = 0, online minus offline α at τ_kd {high:g}: {res.estimate:+.3f} "
             f"[{res.ci[0]:+.3f}, {res.ci[1]:+.3f}] over {res.details['n_seeds']} seeds × "
             f"{res.n} prompts."
         ),
+        alternative="less",
+        label="α(online) − α(offline)",
         evidence=evidence,
-        notes=seed_note(res),
     )

@@ -129,3 +129,15 @@ REGISTRY = ClaimRegistry()  # the paper's claims; suite.claims imports the modul
 
 
 register_claim = REGISTRY.register  # @register_claim(number, studies=..., metric=..., figures=...)
+
+
+def claims_on(studies: tuple[str, ...], metric: str, figure: str) -> Callable:
+    """A decorator maker for claims that read the same studies, decide on the same metric and
+    show the same figure, each with its own caption: ``@maker(number, caption)``."""
+
+    def register(number: int, caption: str) -> Callable[[Check], Check]:
+        return register_claim(
+            number, studies=studies, metric=metric, figures=[Figure(figure, caption)]
+        )
+
+    return register

@@ -6,13 +6,7 @@ import time
 
 import torch
 
-from suite.decoding.plumbing import (
-    StopCondition,
-    cached_model,
-    check_positive_int,
-    decoder_prefix,
-    prompt_ids,
-)
+from suite.decoding.plumbing import cached_model, check_positive_int, start_generation
 from suite.decoding.sampling import check_temperature, probs_from_logits, sample
 from suite.decoding.speculative import GenerationResult, GenerationStats
 
@@ -34,11 +28,10 @@ def autoregressive_generate(
     """
     temperature = check_temperature(temperature)
     check_positive_int(max_new_tokens, "max_new_tokens")
-    stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
-    prompt = prompt_ids(input_ids)
-    seq = decoder_prefix(target, prompt)
+    stop, prompt, seq, generator = start_generation(
+        target, input_ids, seed, eos_token_id, stop_strings, tokenizer
+    )
     n_prompt = len(seq)
-    generator = torch.Generator().manual_seed(int(seed))
     model = cached_model(target, prompt)
     stats = GenerationStats()
     start = time.perf_counter()
@@ -52,6 +45,4 @@ def autoregressive_generate(
                 break
     stats.wall_seconds = time.perf_counter() - start
     stats.target_seconds = model.seconds
-    tokens = seq[n_prompt:]
-    stats.tokens_emitted = len(tokens)
-    return GenerationResult(tokens=tokens, stats=stats, finish_reason=finish)
+    return GenerationResult.of(seq, n_prompt, stats, finish)

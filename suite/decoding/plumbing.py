@@ -187,3 +187,27 @@ def check_positive_int(value, name: str, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     return value
+
+
+def start_generation(target, input_ids, seed: int, eos_token_id, stop_strings, tokenizer):
+    """What every generation starts from: its stop rule, the prompt's ids, the decoder-side
+    sequence (the prompt, or an encoder-decoder's start token) and the sampling generator."""
+    stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
+    prompt = prompt_ids(input_ids)
+    seq = decoder_prefix(target, prompt)
+    return stop, prompt, seq, torch.Generator().manual_seed(int(seed))
+
+
+def prefilled(model, context_tokens: int) -> tuple[CachedModel, list[int]]:
+    """``model`` cached over a fixed context of ``context_tokens`` tokens, and the sequence one
+    token longer whose single-token forward a cost measurement times. An encoder-decoder encodes
+    the context once and its decoder holds ``context_tokens`` tokens, the start token first."""
+    vocab = vocab_size(model)
+    context = [t % vocab for t in range(context_tokens)]
+    prefix = decoder_prefix(model, context)
+    if is_encoder_decoder(model):
+        prefix += context[: context_tokens - 1]
+    wrapper = cached_model(model, context)
+    with torch.inference_mode():
+        wrapper.extend(prefix, len(prefix), 1)  # prefill, untimed: encoder and decoder context
+    return wrapper, [*prefix, context_tokens % vocab]

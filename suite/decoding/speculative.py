@@ -8,12 +8,10 @@ from dataclasses import asdict, dataclass, field
 import torch
 
 from suite.decoding.plumbing import (
-    StopCondition,
     cached_model,
     check_pair,
     check_positive_int,
-    decoder_prefix,
-    prompt_ids,
+    start_generation,
 )
 from suite.decoding.sampling import check_temperature, probs_from_logits, sample, verify_block
 
@@ -89,6 +87,13 @@ class GenerationResult:
     stats: GenerationStats
     finish_reason: str  # "length", "eos" or "stop"
 
+    @classmethod
+    def of(cls, seq: list[int], n_prompt: int, stats: GenerationStats, finish: str):
+        """The tokens after the prompt, counted in ``stats``."""
+        tokens = seq[n_prompt:]
+        stats.tokens_emitted = len(tokens)
+        return cls(tokens=tokens, stats=stats, finish_reason=finish)
+
 
 def _draft(d_model, seq: list[int], k: int, temperature: float, generator) -> list:
     """Extend ``seq`` in place by ``k`` draft samples; their distributions q, one row each."""
@@ -123,11 +128,10 @@ def speculative_generate(
     k_max = check_positive_int(num_draft_tokens, "num_draft_tokens")
     check_positive_int(max_new_tokens, "max_new_tokens")
     check_pair(target, draft)
-    stop = StopCondition(eos_token_id, tuple(stop_strings), tokenizer)
-    prompt = prompt_ids(input_ids)
-    seq = decoder_prefix(target, prompt)
+    stop, prompt, seq, generator = start_generation(
+        target, input_ids, seed, eos_token_id, stop_strings, tokenizer
+    )
     n_prompt = len(seq)
-    generator = torch.Generator().manual_seed(int(seed))
     stats = GenerationStats(proposed_per_position=[0] * k_max, accepted_per_position=[0] * k_max)
     t_model, d_model = cached_model(target, prompt), cached_model(draft, prompt)
     start = time.perf_counter()
@@ -154,6 +158,4 @@ def speculative_generate(
     stats.wall_seconds = time.perf_counter() - start
     stats.draft_seconds = d_model.seconds
     stats.target_seconds = t_model.seconds
-    tokens = seq[n_prompt:]
-    stats.tokens_emitted = len(tokens)
-    return GenerationResult(tokens=tokens, stats=stats, finish_reason=finish)
+    return GenerationResult.of(seq, n_prompt, stats, finish)

@@ -1,5 +1,6 @@
 """The report's figures: each a function of the seed-averaged per-prompt table (or of the typed
-records, :class:`suite.records.ResultRecord`), returning PNG bytes.
+records, :class:`suite.records.ResultRecord`, in :mod:`suite.report.record_figures`), returning PNG
+bytes. Claims name their figures by their names in this module.
 
 A figure whose data are absent returns None, so the report can say so instead of drawing an empty
 frame. Drawing is deterministic (see :mod:`suite.report.plotting`); a low dpi and a 256-colour
@@ -14,15 +15,14 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.patches import Rectangle
 
-from suite.records import EMPIRICAL, ResultRecord
 from suite.report.plotting import (
     METRICS,
     SEED,
+    config_legend,
     draft_order,
     draft_styles,
     draw_band,
     kd_grid,
-    legend_label,
     of_engine,
     palette_for,
     png_figure,
@@ -33,8 +33,8 @@ from suite.report.plotting import (
     tau_label,
     with_config_labels,
 )
-from suite.report.shape_figures import u_curve  # noqa: F401  (claim 5's figure, by its name)
-from suite.tables import draft_columns, token_char_buckets
+from suite.report.record_figures import position_acceptance, token_length  # noqa: F401
+from suite.report.shape_figures import u_curve  # noqa: F401  (claim 5's figure)
 
 
 @png_figure
@@ -126,16 +126,7 @@ def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
             ax.set_xlabel("τ_dec")
             ax.set_ylabel(label)
             ax.set_title(f"{dataset} ({engine})", fontsize="medium")
-    order = [c for c in configs if c in handles]
-    fig.legend(
-        [handles[c] for c in order],
-        [legend_label(c, seeds[c]) for c in order],
-        title="draft",
-        loc="outside right upper",
-        fontsize="small",
-        title_fontsize="small",
-        frameon=False,
-    )
+    config_legend(fig, handles, seeds, configs)
     return fig
 
 
@@ -230,78 +221,6 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
 
 
 @png_figure
-def position_acceptance(records: list[ResultRecord]) -> plt.Figure | None:
-    """Empirical share of drafted tokens accepted at each draft position, per draft configuration
-    and τ_dec: the mean over training seeds, their min–max as band when there are several."""
-    rows = [
-        {
-            "family": r.cell.family,
-            "draft": r.cell.draft,
-            "decode_temperature": r.cell.decode_temperature,
-            "position": i + 1,
-            "acceptance": float(v),
-        }
-        | draft_columns(r.cell.draft, r.facts)
-        for r in records
-        if r.engine == EMPIRICAL
-        for i, v in enumerate(r.result.position_acceptance)
-        if np.isfinite(v)
-    ]
-    if not rows:
-        return None
-    keys = ["family", "decode_temperature", "draft", "position"]
-    labelled = with_config_labels(pd.DataFrame(rows))
-    data = labelled.groupby([*keys, "config_label"], as_index=False)["acceptance"].mean()
-    facts = labelled.drop_duplicates("config_label")
-    # One panel per family and τ_dec: drafts of different families may share a name.
-    panels = sorted(set(zip(data["family"], data["decode_temperature"], strict=True)))
-    several = data["family"].nunique() > 1
-    configs = draft_order(facts, "config_label")
-    styles = draft_styles(facts, "config_label")
-    ncols = min(len(panels), 3)
-    nrows = -(-len(panels) // ncols)
-    fig, axes = plt.subplots(
-        nrows,
-        ncols,
-        figsize=(3.3 * ncols + 2.4, 2.6 * nrows),
-        squeeze=False,
-        sharey=True,
-        layout="constrained",
-    )
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    handles, seeds = {}, {}
-    for ax, (family, tau) in zip(axes.flat, panels, strict=False):
-        sub = data[(data["decode_temperature"] == tau) & (data["family"] == family)]
-        for config, c in sub.groupby("config_label", sort=False):
-            s = c.groupby("position", as_index=False)["acceptance"].agg(["mean", "min", "max"])
-            (handles[config],) = ax.plot(
-                s["position"], s["mean"], marker="o", ms=4, label=config, **styles[config]
-            )
-            seeds[config] = max(seeds.get(config, 0), c["draft"].nunique())
-            if c["draft"].nunique() > 1:  # several training seeds: their min–max
-                color = styles[config]["color"]
-                ax.fill_between(s["position"], s["min"], s["max"], color=color, alpha=0.12, lw=0)
-        ax.set_xticks(sorted(sub["position"].unique()))
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("draft position")
-        ax.set_ylabel("accepted share")
-        title = f"τ_dec = {tau_label(tau)}"
-        ax.set_title(f"{family}, {title}" if several else title, fontsize="medium")
-    order = [c for c in configs if c in handles]
-    fig.legend(
-        [handles[c] for c in order],
-        [legend_label(c, seeds[c]) for c in order],
-        title="draft",
-        loc="outside right upper",
-        fontsize="small",
-        title_fontsize="small",
-        frameon=False,
-    )
-    return fig
-
-
-@png_figure
 def engine_agreement(agreement: dict) -> plt.Figure | None:
     """Analytic α̂ against the empirical judged rate, cell by cell, with the identity line."""
     pairs = agreement.get("pairs") or []
@@ -328,37 +247,6 @@ def engine_agreement(agreement: dict) -> plt.Figure | None:
     ax.set_xlabel("analytic α̂ (expected acceptance)")
     ax.set_ylabel("empirical judged acceptance")
     side_legend(ax, *ax.get_legend_handles_labels(), "")
-    return fig
-
-
-@png_figure
-def token_length(records: list[ResultRecord]) -> plt.Figure | None:
-    """Mean β by token length in characters (base draft, analytic), with the tokens per bucket."""
-    data = token_char_buckets(records)
-    if data.empty:
-        return None
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(7.5, 5.0), sharex=True, height_ratios=[2, 1], layout="constrained"
-    )
-    datasets = sorted(data["dataset"].unique())
-    colors = palette_for(datasets)
-    width = 0.8 / len(datasets)
-    for i, dataset in enumerate(datasets):
-        sub = data[data["dataset"] == dataset]
-        top.plot(sub["chars"], sub["beta"], marker="o", ms=4, color=colors[dataset], label=dataset)
-        bottom.bar(
-            sub["chars"] + (i - (len(datasets) - 1) / 2) * width,
-            sub["count"],
-            width,
-            color=colors[dataset],
-        )
-    top.set_ylabel("mean β")
-    top.set_ylim(-0.02, 1.02)
-    side_legend(top, *top.get_legend_handles_labels(), "dataset")
-    ticks = data.drop_duplicates("chars").sort_values("chars")
-    bottom.set_xticks(ticks["chars"], ticks["label"])
-    bottom.set_xlabel("token length (characters)")
-    bottom.set_ylabel("tokens")
     return fig
 
 

@@ -172,6 +172,21 @@ def legend_label(label: str, seeds: int) -> str:
     return f"{label} ({seeds} seeds)" if seeds > 1 else label
 
 
+def config_legend(fig: plt.Figure, handles: dict, seeds: dict, configs: list[str]) -> None:
+    """One legend beside all panels: the drawn configurations in ``configs``' order, each with
+    its number of training seeds."""
+    order = [c for c in configs if c in handles]
+    fig.legend(
+        [handles[c] for c in order],
+        [legend_label(c, seeds[c]) for c in order],
+        title="draft",
+        loc="outside right upper",
+        fontsize="small",
+        title_fontsize="small",
+        frameon=False,
+    )
+
+
 def palette_for(names: list[str]) -> dict:
     return dict(
         zip(

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.errors import SpecError
+from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR
 from suite.report import figures, leaderboard, views
 from suite.report.folder import check_folder
@@ -42,21 +42,8 @@ CELL_COLUMNS = [
 ]  # fmt: skip
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars and arrays to Python values, so json can write them."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def strict_json(value: Any) -> str:
-    return json.dumps(clean(_plain(value)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return json.dumps(clean(jsonable(value)), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def cell_table(records: list[dict]) -> pd.DataFrame:
@@ -168,6 +155,37 @@ def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | 
     return board, leaderboard.view(board) | {"figure": _data_uri(png) if png else None}
 
 
+def _sections(summary: dict, draw: _Figures, registry: ClaimRegistry) -> list[dict]:
+    """Each claim's section: its verdict per engine and its figures."""
+    per_engine = {e: {c["number"]: c for c in summary["per_engine"].get(e, [])} for e in ENGINES}
+    return [
+        views.claim_section(
+            claim,
+            {
+                e: per_engine[e][claim["number"]]
+                for e in ENGINES
+                if claim["number"] in per_engine[e]
+            },
+            _claim_figures(claim["number"], draw, registry),
+        )
+        for claim in summary["claims"]
+    ]
+
+
+def _headline(records: list[dict], header: dict, paper: dict, board: dict | None, claims_run: bool):
+    """The report's title and description: a reproduction, or a submission's leaderboard."""
+    if board is not None and not claims_run:
+        return f"Draft submission: {', '.join(board['drafts'])}", (
+            f"{len(records)} cells under the {header.get('profile')} profile: the submitted draft "
+            f"beside the bundled drafts of the suite for {paper['title']}."
+        )
+    return f"Reproduction report: {paper['title']}", (
+        f"{len(records)} cells of the studies {', '.join(header.get('studies', []))} under "
+        f"the {header.get('profile')} profile, tested against the paper's claims "
+        f"(arXiv {paper.get('arxiv', '')})."
+    )
+
+
 def build_context(
     folder: Path,
     decision: Decision,
@@ -182,35 +200,11 @@ def build_context(
     board, board_view = _leaderboard(folder, rows)
     claims_run = any(c["verdict"] != NOT_RUN for c in summary["claims"])
     draw = _Figures(rows, records, header)
-    per_engine = {e: {c["number"]: c for c in summary["per_engine"].get(e, [])} for e in ENGINES}
-    sections = [
-        views.claim_section(
-            claim,
-            {
-                e: per_engine[e][claim["number"]]
-                for e in ENGINES
-                if claim["number"] in per_engine[e]
-            },
-            _claim_figures(claim["number"], draw, registry),
-        )
-        for claim in summary["claims"]
-    ]
+    sections = _sections(summary, draw, registry)
     agreement_png = draw.draw(figures.engine_agreement, "agreement", None, decision.agreement)
     position_png = draw.draw(figures.position_acceptance, "records", None, records)
     paper = load_paper(paper_path)["paper"]
-    prov = views.provenance(records, header)
-    title = f"Reproduction report: {paper['title']}"
-    description = (
-        f"{len(records)} cells of the studies {', '.join(header.get('studies', []))} under "
-        f"the {header.get('profile')} profile, tested against the paper's claims "
-        f"(arXiv {paper.get('arxiv', '')})."
-    )
-    if board is not None and not claims_run:
-        title = f"Draft submission: {', '.join(board['drafts'])}"
-        description = (
-            f"{len(records)} cells under the {header.get('profile')} profile: the submitted draft "
-            f"beside the bundled drafts of the suite for {paper['title']}."
-        )
+    title, description = _headline(records, header, paper, board, claims_run)
     return {
         "title": title,
         "description": description,
@@ -227,7 +221,7 @@ def build_context(
         "agreement_figure": _data_uri(agreement_png) if agreement_png else None,
         "position_figure": _data_uri(position_png) if position_png else None,
         "examples": views.examples(records),
-        "provenance": prov,
+        "provenance": views.provenance(records, header),
         "study_titles": header.get("study_titles", {}),
         "fmt": views.number,
     }

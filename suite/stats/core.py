@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from suite.jsonable import jsonable
+
 CONFIDENCE = 0.95
 ALTERNATIVES = ("greater", "less", "two-sided")
 MAX_EXACT_PERMUTATIONS = 5040
@@ -41,19 +43,7 @@ class TestResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready copy: tuples become lists, numpy scalars become Python numbers."""
-        return _jsonable(asdict(self))
-
-
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
+        return jsonable(asdict(self))
 
 
 def _array(values: Any, name: str, ndim: int) -> np.ndarray:
