@@ -24,7 +24,6 @@ from scipy import stats as sps
 
 from suite.stats.combine import mid_p_signed_rank
 from suite.stats.core import (
-    CONFIDENCE,
     TestResult,
     _array,
     _boot_means,
@@ -34,6 +33,7 @@ from suite.stats.core import (
     _signed_rank,
     slopes,
 )
+from suite.stats.intervals import CONFIDENCE
 
 
 def _mean_squares(D: np.ndarray) -> tuple[float, float, float]:
