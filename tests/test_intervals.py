@@ -11,6 +11,7 @@ from suite.stats.intervals import (
     bootstrap_mean_interval,
     mean_and_spread,
     percentile_interval,
+    t_interval,
     wilson_interval,
 )
 
@@ -71,6 +72,16 @@ def test_bootstrap_of_one_value_is_that_point_and_bad_options_are_refused():
         bootstrap_mean_interval([1.0, 2.0], n_boot=10, rng=np.random.default_rng(0), method="t")
     with pytest.raises(ValueError, match="non-empty"):
         bootstrap_mean_interval([], n_boot=10, rng=np.random.default_rng(0))
+
+
+def test_t_interval_is_the_one_sample_t_tests_interval():
+    x = np.random.default_rng(2).normal(0.3, 1.0, 25)
+    se = x.std(ddof=1) / np.sqrt(len(x))
+    expected = sps.ttest_1samp(x, 0.0).confidence_interval(0.95)
+    assert t_interval(float(x.mean()), float(se), len(x) - 1) == pytest.approx(
+        (expected.low, expected.high), rel=1e-12
+    )
+    assert t_interval(1.0, 0.0, 3) == (1.0, 1.0)
 
 
 def test_percentile_interval_ignores_undefined_resamples_and_works_per_column():

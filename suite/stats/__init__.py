@@ -29,6 +29,7 @@ from suite.stats.intervals import (
     bootstrap_mean_interval,
     mean_and_spread,
     percentile_interval,
+    t_interval,
     wilson_interval,
 )
 from suite.stats.seeds import seed_contrast_test, split_u_slopes, split_u_test
@@ -54,6 +55,7 @@ __all__ = [
     "slopes",
     "split_u_slopes",
     "split_u_test",
+    "t_interval",
     "trend_test",
     "u_shape_test",
     "weighted_spearman",

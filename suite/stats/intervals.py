@@ -3,6 +3,7 @@
 - :func:`wilson_interval`: ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")``.
 - :func:`bootstrap_mean_interval`: ``scipy.stats.bootstrap`` of a mean (percentile or BCa), its
   resamples drawn from a ``numpy.random.Generator`` the caller seeds.
+- :func:`t_interval`: estimate ± t quantile × standard error (the seed-level contrast test).
 - :func:`percentile_interval`: the percentile interval of resamples a caller drew itself (the
   claim tests' vectorised bootstraps, which resample several statistics with the same indices).
 - :func:`mean_and_spread`: the mean of a few values (training seeds) and their standard
@@ -70,6 +71,14 @@ def bootstrap_mean_interval(
     return ConfidenceInterval(
         float(res.confidence_interval.low), float(res.confidence_interval.high)
     )
+
+
+def t_interval(
+    estimate: float, standard_error: float, df: float, level: float = CONFIDENCE
+) -> ConfidenceInterval:
+    """estimate ± t quantile × standard error on ``df`` degrees of freedom."""
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * standard_error
+    return ConfidenceInterval(estimate - half, estimate + half)
 
 
 def percentile_interval(samples: Any, level: float = CONFIDENCE) -> Any:
