@@ -19,6 +19,10 @@ from suite.paths import bundle_dir
 MANIFEST = "MANIFEST.json"
 REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
 TRAINING_DATASETS = ("alpaca", "gsm8k")
+# Bootstrap resamples behind each stored ci95: the runner's cells take the engine's interval at
+# 1000 (suite.cells.N_BOOT), the manifest's carried-over intervals were measured at 200
+# (docs/reference.md, "The manifest and the runner").
+MANIFEST_N_BOOT = 200
 
 
 def sha256_file(path: Path) -> str:
@@ -330,12 +334,12 @@ def _measure_acceptance(target, drafts, artifacts, tokenizer, temperatures, prot
     """α̂ with its 95% interval at each temperature on each draft's datasets, then c."""
     from suite.acceptance import analytic_acceptance, measure_cost_ratio
     from suite.data import load_examples
+    from suite.prompts import prompts_ids
 
     for dataset in sorted({d for n in drafts for d in _datasets(artifacts[n])}):
-        ids = [
-            tokenizer(ex.prompt, add_special_tokens=False).input_ids
-            for ex in load_examples(dataset, "test", limit=protocol["prompts"])
-        ]
+        # The runner's prompts: the bundle's tokenizers add no special tokens, so these are the
+        # ids the stored α̂ were measured on.
+        ids = prompts_ids(tokenizer, load_examples(dataset, "test", limit=protocol["prompts"]))
         chosen = {n: m for n, m in drafts.items() if dataset in _datasets(artifacts[n])}
         for tau in temperatures:
             results = analytic_acceptance(
@@ -346,7 +350,7 @@ def _measure_acceptance(target, drafts, artifacts, tokenizer, temperatures, prot
                 max_new_tokens=protocol["max_new_tokens"],
                 seed=protocol["seed"],
                 eos_token_id=tokenizer.eos_token_id,
-                n_boot=200,
+                n_boot=MANIFEST_N_BOOT,
             )
             for n, res in results.items():
                 ci = res.confidence_interval

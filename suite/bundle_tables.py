@@ -3,9 +3,10 @@ configuration over τ_dec (mean over its training seeds, with their spread)."""
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from pathlib import Path
+
+from suite.stats.intervals import mean_and_spread
 
 
 def _config(entry: dict) -> tuple[str, str]:
@@ -17,9 +18,10 @@ def _config(entry: dict) -> tuple[str, str]:
 
 
 def _cell(values: list[float], bold: bool) -> str:
-    text = f"{statistics.fmean(values):.3f}"
-    if len(values) > 1:
-        text += f" ± {statistics.stdev(values):.3f}"
+    mean, spread = mean_and_spread(values)
+    text = f"{mean:.3f}"
+    if spread is not None:
+        text += f" ± {spread:.3f}"
     return f"**{text}**" if bold else text
 
 

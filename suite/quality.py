@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -23,7 +22,6 @@ import transformers
 from lm_eval.tasks import TaskManager
 from scipy import stats
 
-from suite.acceptance import CONFIDENCE_LEVEL, ConfidenceInterval
 from suite.bench import machine_info, write_json_atomic
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
@@ -32,6 +30,8 @@ from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
 from suite.specs import load_task
+from suite.stats import intervals
+from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, wilson_interval
 
 BUNDLE = bundle_dir() / "llama"
 METHODS = ("target", "speculative")
@@ -84,28 +84,13 @@ class Comparison:
     wilcoxon: dict | None
 
 
-def wilson_interval(successes: int, n: int, level: float = CONFIDENCE_LEVEL) -> ConfidenceInterval:
-    """Wilson score interval: sensible at 0/n, where the normal interval collapses to a point."""
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    p = successes / n
-    denom = 1 + z * z / n
-    center = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes == 0 else max(0.0, center - half)
-    high = 1.0 if successes == n else min(1.0, center + half)
-    return ConfidenceInterval(low, high)
-
-
 def bootstrap_mean_interval(
-    values, n_boot: int, seed: int, level: float = CONFIDENCE_LEVEL
+    values, n_boot: int, seed: int, level: float = CONFIDENCE
 ) -> ConfidenceInterval:
-    """Percentile bootstrap of the mean with prompts as the unit; seeded, so reruns agree."""
-    x = np.asarray(values, dtype=float)
+    """Percentile bootstrap of the mean with prompts as the unit, on its own stream of ``seed``,
+    so reruns agree (``suite.stats.intervals``, ``scipy.stats.bootstrap``)."""
     rng = np.random.default_rng(np.random.SeedSequence((seed, _BOOTSTRAP_STREAM)))
-    means = x[rng.integers(0, len(x), size=(n_boot, len(x)))].mean(axis=1)
-    tail = (1 - level) / 2
-    low, high = np.quantile(means, [tail, 1 - tail])
-    return ConfidenceInterval(float(low), float(high))
+    return intervals.bootstrap_mean_interval(values, n_boot=n_boot, rng=rng, level=level)
 
 
 def mcnemar_exact(a: list[bool], b: list[bool]) -> dict:
@@ -138,16 +123,7 @@ def overlap(a: ConfidenceInterval, b: ConfidenceInterval) -> bool:
 
 def evaluate_condition(method: str, temperature: float, args, workdir: Path) -> ConditionResult:
     """One lm-eval run of ``specdec``: a fresh model and a fresh task, so nothing carries over."""
-    model_args = {
-        "target": str(args.target),
-        "tokenizer": str(args.tokenizer),
-        "temperature": temperature,
-        "num_draft_tokens": args.num_draft_tokens,
-        "seed": args.seed,
-    }
-    if method == "speculative":
-        model_args["draft"] = str(args.draft)
-    lm = SpecDecLM.create_from_arg_obj(model_args)
+    lm = SpecDecLM.create_from_arg_obj(_model_args(method, temperature, args))
     task = build_task(
         args.task,
         workdir / f"{method}-{temperature}",
@@ -169,13 +145,42 @@ def evaluate_condition(method: str, temperature: float, args, workdir: Path) -> 
         for k, v in out["results"][name].items()
         if k.endswith(",none") and "_stderr" not in k
     }
-    spec = load_task(args.task)
-    records = {r.doc_id: r for r in lm.records}
-    per_prompt = []
-    for sample in sorted(out["samples"][name], key=lambda s: s["doc_id"]):
-        record = records[sample["doc_id"]]
+    per_prompt = _per_prompt(out["samples"][name], lm.records, load_task(args.task))
+    decoder = lm.totals.to_dict()
+    return _condition(
+        method,
+        temperature,
+        per_prompt,
+        args,
+        lm_eval_metrics=metrics,
+        acceptance_rate=decoder["acceptance_rate"],
+        decoder=decoder | {"model_info": lm.get_model_info()},
+        wall_seconds=wall,
+    )
+
+
+def _model_args(method: str, temperature: float, args) -> dict:
+    """``specdec``'s model arguments; the draft only for speculative decoding."""
+    model_args = {
+        "target": str(args.target),
+        "tokenizer": str(args.tokenizer),
+        "temperature": temperature,
+        "num_draft_tokens": args.num_draft_tokens,
+        "seed": args.seed,
+    }
+    if method == "speculative":
+        model_args["draft"] = str(args.draft)
+    return model_args
+
+
+def _per_prompt(samples, records, spec) -> list[PromptResult]:
+    """lm-eval's logged samples joined with the decoder's records, by document, in order."""
+    by_doc = {r.doc_id: r for r in records}
+    out = []
+    for sample in sorted(samples, key=lambda s: s["doc_id"]):
+        record = by_doc[sample["doc_id"]]
         text = sample["filtered_resps"][0]
-        per_prompt.append(
+        out.append(
             PromptResult(
                 doc_id=sample["doc_id"],
                 id=sample["doc"]["id"],
@@ -188,10 +193,14 @@ def evaluate_condition(method: str, temperature: float, args, workdir: Path) -> 
                 text=text,
             )
         )
+    return out
+
+
+def _condition(method, temperature, per_prompt, args, **run) -> ConditionResult:
+    """Accuracy with its Wilson interval and mean chrF with its bootstrap interval over prompts."""
     correct = sum(p.correct for p in per_prompt)
     chrfs = [p.chrf for p in per_prompt if p.chrf is not None]
     n = len(per_prompt)
-    decoder = lm.totals.to_dict()
     return ConditionResult(
         method=method,
         temperature=temperature,
@@ -200,11 +209,8 @@ def evaluate_condition(method: str, temperature: float, args, workdir: Path) -> 
         accuracy_ci=wilson_interval(correct, n),
         chrf=float(np.mean(chrfs)) if chrfs else None,
         chrf_ci=bootstrap_mean_interval(chrfs, args.n_boot, args.seed) if chrfs else None,
-        lm_eval_metrics=metrics,
-        acceptance_rate=decoder["acceptance_rate"],
-        decoder=decoder | {"model_info": lm.get_model_info()},
-        wall_seconds=wall,
         per_prompt=tuple(per_prompt),
+        **run,
     )
 
 
@@ -339,7 +345,7 @@ def run(args) -> dict:
         "num_draft_tokens": args.num_draft_tokens,
         "seed": args.seed,
         "n_boot": args.n_boot,
-        "confidence_level": CONFIDENCE_LEVEL,
+        "confidence_level": CONFIDENCE,
         "conditions": [_condition_json(c) for c in conditions],
         "comparisons": [asdict(c) for c in comparisons],
     }

@@ -81,6 +81,54 @@ def test_a_draft_is_measured_at_its_own_kd_temperature_off_the_grid(bundle):
     assert _build(bundle) == first  # carried over, 0.5 included
 
 
+def test_a_runner_cell_at_the_manifests_protocol_gives_its_alpha_and_tokens(bundle, tmp_path):
+    """The manifest is not a study of the runner (docs/reference.md, "The manifest and the
+    runner"), but both measure α̂ with the same engine on the same prompts and seed: only the
+    interval's resample count differs, so the runner's store cannot stand in for the manifest."""
+    from suite.bundle import MANIFEST_N_BOOT
+    from suite.cells import N_BOOT
+    from suite.profiles import load_profile
+    from suite.runner import run_plan
+    from suite.store import ResultsStore
+    from suite.studies import load_study, plan_studies
+
+    stored = _build(bundle)["artifacts"]["tiny/draft"]["acceptance"]["gsm8k"]
+    sizes = {"prompts": 3, "seeds": 1, "max_new_tokens": 4}  # the protocol of _build
+    profile = {
+        "name": "protocol",
+        "description": "the manifest's protocol",
+        "models": {"tiny": {"bundle": str(bundle / "tiny")}},
+        "sizes": {"analytic": sizes, "empirical": dict(sizes)},
+    }
+    study = {
+        "name": "manifest",
+        "title": "The manifest's measurements",
+        "description": "The base draft at the manifest's τ_dec.",
+        "claims": [1],
+        "family": "tiny",
+        "engines": ["analytic"],
+        "grid": {
+            "datasets": ["gsm8k"],
+            "drafts": [{"method": "base"}],
+            "decode_temperatures": [0.0, 1.0],
+            "num_draft_tokens": 4,
+        },
+    }
+    (tmp_path / "protocol.yaml").write_text(yaml.safe_dump(profile))
+    (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(study))
+    plan = plan_studies(
+        [load_study(tmp_path / "manifest.yaml")], load_profile(str(tmp_path / "protocol.yaml"))
+    )
+    run_plan(plan, tmp_path / "out", progress=False)
+    records = list(ResultsStore(tmp_path / "out").load().values())
+    assert sorted(r.cell.decode_temperature for r in records) == [0.0, 1.0]
+    for record in records:
+        entry = stored[f"{record.cell.decode_temperature:.1f}"]
+        assert record.result.acceptance_rate == entry["alpha"]
+        assert record.result.analytic.tokens == entry["tokens"]
+        assert record.result.analytic.n_boot == N_BOOT != MANIFEST_N_BOOT
+
+
 def test_half_stored_weights_load_in_float32_with_a_plain_from_pretrained(tmp_path):
     from transformers import AutoModelForCausalLM
 

@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 from scipy import stats as sps
 
-from suite.stats.core import CONFIDENCE
+from suite.stats.intervals import percentile_interval
 
 _FLIP = {"greater": "less", "less": "greater"}
 
@@ -73,6 +73,5 @@ def joint_mean_ci(
         warnings.simplefilter("ignore", RuntimeWarning)
         boots = np.array([statistic(np.nanmean(M[i], axis=0)) for i in idx], dtype=float)
         estimate = float(statistic(np.nanmean(M, axis=0)))
-        tail = 100 * (1 - CONFIDENCE) / 2
-        lo, hi = np.nanpercentile(boots, [tail, 100 - tail])
-    return estimate, float(lo), float(hi)
+    lo, hi = percentile_interval(boots)
+    return estimate, lo, hi

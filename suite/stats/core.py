@@ -9,7 +9,6 @@ that contain NaN are dropped and ``n`` reports how many were used. Every random 
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -18,8 +17,8 @@ import numpy as np
 from scipy import stats as sps
 
 from suite.jsonable import jsonable
+from suite.stats.intervals import percentile_interval as _ci
 
-CONFIDENCE = 0.95
 ALTERNATIVES = ("greater", "less", "two-sided")
 MAX_EXACT_PERMUTATIONS = 5040
 RANDOM_PERMUTATIONS = 5000
@@ -102,15 +101,6 @@ def _boot_means(X: np.ndarray, idx: np.ndarray) -> np.ndarray:
     flat = (np.arange(n_boot)[:, None] * n + idx).ravel()
     counts = np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
     return (counts @ X.reshape(n, -1) / n).reshape(n_boot, *X.shape[1:])
-
-
-def _ci(samples: np.ndarray) -> Any:
-    """Percentile interval along axis 0, ignoring resamples where the statistic is undefined."""
-    tail = 100 * (1 - CONFIDENCE) / 2
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo, hi = np.nanpercentile(np.asarray(samples, dtype=float), [tail, 100 - tail], axis=0)
-    return (float(lo), float(hi)) if np.ndim(lo) == 0 else np.column_stack([lo, hi]).tolist()
 
 
 def _signed_rank(d: np.ndarray, alternative: str) -> tuple[float, float]:

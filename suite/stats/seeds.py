@@ -24,7 +24,6 @@ from scipy import stats as sps
 
 from suite.stats.combine import mid_p_signed_rank
 from suite.stats.core import (
-    CONFIDENCE,
     TestResult,
     _array,
     _boot_means,
@@ -34,6 +33,7 @@ from suite.stats.core import (
     _signed_rank,
     slopes,
 )
+from suite.stats.intervals import t_interval
 
 
 def _mean_squares(D: np.ndarray) -> tuple[float, float, float]:
@@ -85,7 +85,7 @@ def seed_contrast_test(
     else:
         t = (estimate - null) / se
     p = float(sps.t.sf(t, df) if alternative == "greater" else sps.t.cdf(t, df))
-    half = float(sps.t.ppf(0.5 + CONFIDENCE / 2, df)) * se
+    ci = t_interval(estimate, se, df)
     seed_means = D.mean(axis=1)
     details = {
         "null": float(null),
@@ -102,7 +102,7 @@ def seed_contrast_test(
         f"one-sided, {alternative} than {null:g})"
     )
     return TestResult(
-        name, float(t), p, estimate, f"mean {label}", (estimate - half, estimate + half), n,
+        name, float(t), p, estimate, f"mean {label}", (ci.low, ci.high), n,
         alternative, details,
     )  # fmt: skip
 
