@@ -87,13 +87,14 @@ def add_distill(sub) -> None:
         "--device",
         default="cpu",
         type=_distill_device,
-        help="where the target and the drafts run: cpu, cuda or cuda:N",
+        help="where the target and the drafts run: cpu (the default), cuda or cuda:N",
     )
     p.add_argument(
         "--dtype",
         default="float32",
         choices=["float32", "bfloat16", "float16"],
-        help="the target's dtype; drafts keep float32 weights and compute under autocast to it",
+        help="the target's dtype (default float32); drafts keep float32 weights and compute "
+        "under autocast to it",
     )
     p.set_defaults(func=commands.cmd_distill)
 
