@@ -3,10 +3,12 @@
 ``export`` writes ``suite_gsm8k.yaml``, ``suite_svamp.yaml`` and ``suite_asdiv.yaml`` (with their
 JSONL documents) into a folder. ``run`` is lm-eval's command line (``lm_eval run ...``, every
 argument as lm-eval takes it) with ``specdec`` registered first, so tasks can be named
-(``--include_path DIR --tasks suite_gsm8k``) as well as given by path. Stock ``lm_eval`` reads no
-plugin entry points in lm-eval 0.4.x and builds the model before it loads tasks found by name;
-with a task file's path (``--tasks DIR/suite_gsm8k.yaml``) it loads the file first, and the
-file's ``!function`` hooks import the suite, which registers the model. See docs/lm-eval.md.
+(``--include_path DIR --tasks suite_gsm8k``) as well as given by path. Stock ``lm_eval`` 0.4.x
+cannot take them by name: it reads no plugin entry points, indexes an include path without
+importing anything, and builds the model before it loads a named task (whose ``!function`` hooks
+would import the suite). Given a task file or folder (``--tasks DIR/suite_gsm8k.yaml``,
+``--tasks DIR``) it loads the files first, and their hooks register the model. See
+docs/lm-eval.md.
 """
 
 from __future__ import annotations

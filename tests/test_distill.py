@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -18,6 +19,7 @@ from suite.distill.divergence import DIVERGENCES, divergence, per_position
 from suite.distill.loop import TrainConfig, train
 from suite.distill.offline import (
     KDData,
+    KDRequest,
     ResponseBatches,
     collate,
     compose_kd_data,
@@ -135,20 +137,17 @@ def test_gradients_flow_to_the_draft_for_every_divergence(name, tau):
 
 
 def _generate(target, prompts, cache_root, *, seed=0, tau=1.0, chunk_size=4):
-    return generate_kd_data(
-        target,
-        prompts,
+    request = KDRequest(
+        target_sha="tiny",
+        dataset="toy",
         kd_temperature=tau,
         samples_per_prompt=2,
         max_new_tokens=6,
         seed=seed,
         eos_token_id=EOS,
-        target_sha="tiny",
-        dataset="toy",
-        batch_size=8,
         chunk_size=chunk_size,
-        cache_root=cache_root,
     )
+    return generate_kd_data(target, prompts, request, batch_size=8, cache_root=cache_root)
 
 
 def test_offline_data_is_deterministic_given_the_seed_and_read_from_the_cache(
@@ -398,16 +397,22 @@ def _tiny_artifacts(out: Path) -> None:
         model.save_pretrained(str(out / role), safe_serialization=True)
 
 
-def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
-    out = tmp_path / "llama"
-    _tiny_artifacts(out)
+def _tiny_recipe(tmp_path: Path, seeds: list[int]) -> Path:
+    """The KD recipe on GSM8K with tiny prompt pools, KD sets and two training steps."""
     raw = yaml.safe_load(RECIPE.read_text())
-    raw |= {"datasets": ["gsm8k"], "eval_examples": 2, "eval_every": 0, "seeds": [0, 3]}
+    raw |= {"datasets": ["gsm8k"], "eval_examples": 2, "eval_every": 0, "seeds": seeds}
     raw["prompts"] = {"per_dataset": 4, "max_prompt_tokens": 600, "max_new_tokens": 4}
     raw["offline"] = {"samples_per_prompt": 2, "batch_size": 4, "chunk_size": 4}
     raw["train"] |= {"max_steps": 2, "batch_size": 2, "warmup_steps": 1}
     path = tmp_path / "kd-tiny.yaml"
     path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
+    out = tmp_path / "llama"
+    _tiny_artifacts(out)
+    path = _tiny_recipe(tmp_path, [0, 3])
     names = ["kd-offline-gsm8k-t0.6-s0", "kd-online-gsm8k-recipe-s0", "kd-offline-gsm8k-t0.6-s3"]
     args = ["distill", "--recipe", str(path), "--out", str(out), "--threads", "1"]
     assert main([*args, "--only", *names]) == 0
@@ -433,6 +438,68 @@ def test_distill_command_builds_drafts_once_and_lists_them(tmp_path, capsys):
     assert len(listing) == 2 * 14
     assert sum(line.split()[1] == "done" for line in listing) == 3
     assert main([*args, "--only", "kd-online-gsm8k-t0.3-s0"]) == 2  # not in the default grid
+
+
+def test_distill_in_bfloat16_keeps_float32_drafts_and_records_device_and_dtype(tmp_path):
+    from safetensors.torch import load_file
+
+    from suite.io import weights_sha256
+    from suite.models import load_tokenizer
+
+    out = tmp_path / "llama"
+    _tiny_artifacts(out)
+    names = ["kd-offline-gsm8k-t0.6-s0", "kd-online-gsm8k-t1.0-s0"]
+    args = ["distill", "--recipe", str(_tiny_recipe(tmp_path, [0])), "--out", str(out)]
+    assert main([*args, "--threads", "1", "--dtype", "bfloat16", "--only", *names]) == 0
+    base = load_file(str(out / "draft" / "model.safetensors"))
+    for name in names:
+        info = json.loads((out / name / "training.json").read_text())
+        assert (info["device"], info["dtype"], info["steps"]) == ("cpu", "bfloat16", 2)
+        assert math.isfinite(info["train_loss"]) and math.isfinite(info["heldout_loss"]["gsm8k"])
+        trained = load_file(str(out / name / "model.safetensors"))
+        assert {t.dtype for t in trained.values()} == {torch.float32}
+        assert any(not torch.equal(trained[k], base[k]) for k in base), name
+    # The bfloat16 target's KD set is cached under a key of its own: it samples other tokens.
+    (folder,) = (tmp_path / "checkpoints" / "kd-data").iterdir()
+    cached = json.loads((folder / "data.json").read_text())
+    eos = load_tokenizer(out / "tokenizer").eos_token_id
+    request = KDRequest(weights_sha256(out / "target"), "gsm8k", 0.6, 2, 4, 0, eos, chunk_size=4)
+    assert cached["key"] == request.key(cached["prompts"], "cpu/bfloat16")
+    assert cached["key"] != request.key(cached["prompts"])
+
+
+def test_the_default_kd_cache_key_is_unchanged_and_other_precisions_get_their_own():
+    request = KDRequest("sha", "gsm8k", 0.4, 3, 8, 1, 2, chunk_size=4)
+    prompts = [(5, 6, 7), (8, 9)]
+    fields = {
+        "target_sha": "sha",
+        "dataset": "gsm8k",
+        "kd_temperature": 0.4,
+        "seed": 1,
+        "num_prompts": 2,
+        "prompts_sha": offline.tokens_sha256(prompts),
+        "samples": 3,
+        "max_new_tokens": 8,
+        "chunk_size": 4,
+        "eos_token_id": 2,
+    }
+    before = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+    assert request.key(prompts) == request.key(prompts, "cpu/float32") == before
+    others = {request.key(prompts, p) for p in ("cpu/bfloat16", "cuda/bfloat16", "cuda/float32")}
+    assert len(others) == 3 and before not in others
+    assert KDRequest("sha", "gsm8k", 0.0, 3, 8, 1, 2).samples == 1  # greedy: one answer
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [("--dtype", "float8"), ("--dtype", "fp16"), ("--device", "tpu"), ("--device", "cuda:99")],
+)
+def test_bad_device_or_dtype_is_refused_with_status_2_naming_the_flag(flag, value, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["distill", "--list", flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {flag}:" in err and value in err
 
 
 def test_kd_prompts_go_through_the_chat_template_where_the_tokenizer_has_one():

@@ -1,5 +1,6 @@
 """lm-eval's own command line on the bundled pair: exported task YAML, stock ``lm_eval`` and
-``python -m suite lm-eval run``, with exact match, α and mean accepted length in the results."""
+``python -m suite lm-eval run``, with exact match, α and mean accepted length in the results; and
+why stock ``lm_eval`` cannot take our tasks by name, on a minimal task and model of its own."""
 
 from __future__ import annotations
 
@@ -21,10 +22,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = REFERENCE_DIR / "llama" / "target"
 DRAFT = REFERENCE_DIR / "llama" / "kd-offline-gsm8k-t0.0-s0"
 DATA = data_root()
-pytestmark = [
-    pytest.mark.skipif(not DRAFT.is_dir(), reason="bundled pair missing"),
-    pytest.mark.skipif(DATA is None or not (DATA / "gsm8k").is_dir(), reason="no data mirror"),
-]
+needs_pair = pytest.mark.skipif(
+    not DRAFT.is_dir() or DATA is None or not (DATA / "gsm8k").is_dir(),
+    reason="bundled pair or data mirror missing",
+)
 MODEL_ARGS = f"target={TARGET},draft={DRAFT},num_draft_tokens=4"
 
 
@@ -43,6 +44,7 @@ def check(results: dict, limit: int) -> None:
     assert results["n-samples"]["suite_gsm8k"]["effective"] == limit
 
 
+@needs_pair
 def test_export_writes_yaml_lm_eval_loads(tmp_path):
     paths = lm_eval_main(["export", "--out", str(tmp_path), "--limit", "3"])
     assert paths == 0
@@ -59,20 +61,89 @@ def test_export_writes_yaml_lm_eval_loads(tmp_path):
     assert raw["task"] == "suite_gsm8k" and raw["num_fewshot"] == "0"
 
 
-def test_stock_lm_eval_cli_runs_an_exported_task_file(tmp_path):
+def stock_lm_eval(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m lm_eval ARGS``: lm-eval's own command line, nothing of ours imported first."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false")
+    command = [sys.executable, "-m", "lm_eval", *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+
+
+@needs_pair
+@pytest.mark.parametrize("form", ["file", "folder"])
+def test_stock_lm_eval_cli_runs_exported_tasks_given_by_file_or_folder(tmp_path, form):
     tasks = tmp_path / "tasks"
     export_tasks(tasks, ["gsm8k"], limit=2)
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TOKENIZERS_PARALLELISM="false")
-    command = [sys.executable, "-m", "lm_eval", "--model", "specdec", "--model_args", MODEL_ARGS]
-    command += ["--tasks", str(tasks / "suite_gsm8k.yaml"), "--include_path", str(tasks)]
-    command += ["--device", "cpu", "--gen_kwargs", "max_gen_toks=8"]
-    command += ["--output_path", str(tmp_path / "out")]
-    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
+    given = tasks / "suite_gsm8k.yaml" if form == "file" else tasks
+    args = ["--model", "specdec", "--model_args", MODEL_ARGS, "--tasks", str(given)]
+    args += ["--device", "cpu", "--gen_kwargs", "max_gen_toks=8"]
+    done = stock_lm_eval([*args, "--output_path", str(tmp_path / "out")], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "acceptance_rate" in done.stdout and "exact_match" in done.stdout
     check(results_of(tmp_path / "out"), limit=2)
 
 
+MINIMAL_TASK = """\
+task: mini
+dataset_path: json
+dataset_kwargs: {{data_files: {{test: {docs}}}}}
+test_split: test
+doc_to_text: prompt
+doc_to_target: answer
+output_type: generate_until
+generation_kwargs: {{until: ["\\n"], max_gen_toks: 4}}
+process_results: !function plugin.process
+metric_list: [{{metric: hit, aggregation: mean, higher_is_better: true}}]
+metadata: {{version: 1}}
+"""
+MINIMAL_PLUGIN = """\
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+
+
+@register_model("plugin-lm")
+class PluginLM(LM):
+    def __init__(self, **kwargs):
+        super().__init__()
+
+    def generate_until(self, requests, disable_tqdm=False):
+        return ["42" for _ in requests]
+
+    def loglikelihood(self, requests, disable_tqdm=False):
+        raise NotImplementedError
+
+    def loglikelihood_rolling(self, requests, disable_tqdm=False):
+        raise NotImplementedError
+
+
+def process(doc, results):
+    return {"hit": float(results[0].strip() == doc["answer"])}
+"""
+
+
+def test_stock_lm_eval_builds_the_model_before_it_imports_a_named_tasks_hooks(tmp_path):
+    """Outside our control, shown without the suite: lm-eval 0.4.x registers a model only by
+    import and reads no plugin entry points; a task named from --include_path is indexed without
+    importing its !function module, and the model is built before the task is loaded. The same
+    two files work when the task is given by path, whose hooks are imported first."""
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    docs = folder / "docs.jsonl"
+    docs.write_text('{"prompt": "6 x 7 =", "answer": "42"}\n{"prompt": "1 + 1 =", "answer": "2"}\n')
+    (folder / "mini.yaml").write_text(MINIMAL_TASK.format(docs=docs))
+    (folder / "plugin.py").write_text(MINIMAL_PLUGIN)
+    args = ["--model", "plugin-lm", "--include_path", str(folder), "--tasks", "mini"]
+    by_name = stock_lm_eval(args, tmp_path)
+    assert by_name.returncode != 0
+    assert "Attempted to load model 'plugin-lm', but no model for this name found" in by_name.stderr
+    by_path = stock_lm_eval(
+        ["--model", "plugin-lm", "--tasks", str(folder / "mini.yaml")], tmp_path
+    )
+    assert by_path.returncode == 0, by_path.stderr[-3000:]
+    row = next(line for line in by_path.stdout.splitlines() if line.startswith("|mini"))
+    assert [cell.strip() for cell in row.split("|")][5:8] == ["hit", "↑", "0.5"]
+
+
+@needs_pair
 def test_suite_lm_eval_run_finds_tasks_by_name(tmp_path):
     tasks = tmp_path / "tasks"
     export_tasks(tasks, ["gsm8k"], limit=2)

@@ -110,6 +110,7 @@ def cmd_distill(args) -> int:
 
     import torch
 
+    from suite.distill.precision import Precision
     from suite.distill.recipes import is_done, kd_grid, load_kd_recipe, run_distill, select_drafts
 
     if args.threads:
@@ -121,7 +122,8 @@ def cmd_distill(args) -> int:
         for draft in drafts:
             print(f"{draft.name:28s} {'done' if is_done(out, draft) else 'todo'}")
         return 0
-    for info in run_distill(recipe, out, drafts):
+    precision = Precision(args.device, args.dtype)
+    for info in run_distill(recipe, out, drafts, precision=precision):
         print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
     return 0
 

@@ -83,7 +83,32 @@ def add_distill(sub) -> None:
     p.add_argument("--full-grid", action="store_true", help="τ_kd in the paper's 0.1 steps")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--list", action="store_true", help="list the drafts and whether each is built")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        type=_distill_device,
+        help="where the target and the drafts run: cpu (the default), cuda or cuda:N",
+    )
+    p.add_argument(
+        "--dtype",
+        default="float32",
+        choices=["float32", "bfloat16", "float16"],
+        help="the target's dtype (default float32); drafts keep float32 weights and compute "
+        "under autocast to it",
+    )
     p.set_defaults(func=commands.cmd_distill)
+
+
+def _distill_device(value: str) -> str:
+    """``--device`` checked at parse time: a GPU torch cannot see is refused with exit status 2."""
+    if value == "cpu":
+        return value  # the default: no torch import for --help or --list
+    from suite.distill.precision import check_device
+
+    try:
+        return check_device(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_manifest(sub) -> None:

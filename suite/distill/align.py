@@ -27,6 +27,7 @@ from suite.data import Example, extract_answer, load_examples
 from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
     KDData,
+    KDRequest,
     ResponseBatches,
     collate,
     decoder_start,
@@ -185,19 +186,18 @@ def align_round(model, tokenizer, spec, datasets, seed: int, name: str, sha: str
         pool = alignment_pool(
             tokenizer, dataset, spec["prompts_per_dataset"], spec["max_prompt_tokens"], seed
         )
-        samples = generate_kd_data(
-            model,
-            [ids for _, ids in pool],
+        request = KDRequest(
+            target_sha=sha,
+            dataset=f"align-{dataset}",
             kd_temperature=spec["temperature"],
             samples_per_prompt=spec["samples_per_prompt"],
             max_new_tokens=spec["max_new_tokens"],
             seed=seed,
             eos_token_id=tokenizer.eos_token_id,
-            target_sha=sha,
-            dataset=f"align-{dataset}",
-            batch_size=spec["batch_size"],
             chunk_size=spec["chunk_size"],
         )
+        prompts = [ids for _, ids in pool]
+        samples = generate_kd_data(model, prompts, request, batch_size=spec["batch_size"])
         kept, facts[dataset] = best_of_n(samples, pool, tokenizer, dataset)
         selections.append(kept)
     data = concat(selections)

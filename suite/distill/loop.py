@@ -19,6 +19,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
 from suite.errors import SpecError
 from suite.io import atomic_write
 
@@ -58,9 +59,11 @@ def train_config(raw: dict, path: str) -> TrainConfig:
     return TrainConfig(**raw)
 
 
-def _save(ckpt: Path, model, optimizer, step: int, extra: dict) -> None:
+def _save(ckpt: Path, model, optimizer, scaler, step: int, extra: dict) -> None:
     ckpt.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    if scaler.is_enabled():
+        extra = extra | {"scaler": scaler.state_dict()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     if _tied(model):
         state.pop("lm_head.weight", None)
     atomic_write(ckpt / "model.safetensors", lambda p: save_file(state, str(p)))
@@ -76,7 +79,7 @@ def _tied(model) -> bool:
     return out is not None and out.weight is inp.weight
 
 
-def _load(ckpt: Path, model, optimizer) -> dict | None:
+def _load(ckpt: Path, model, optimizer, scaler) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
     meta = json.loads((ckpt / "state.json").read_text())
@@ -85,6 +88,8 @@ def _load(ckpt: Path, model, optimizer) -> dict | None:
     if tied:
         model.tie_weights()
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    if meta.get("scaler"):
+        scaler.load_state_dict(meta["scaler"])
     return meta
 
 
@@ -98,14 +103,21 @@ def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr, betas=(0.9, 0.95), fused=False)
 
 
-def _step(model, optimizer, cfg: TrainConfig, loss: torch.Tensor, step: int) -> float:
-    """One optimiser step at the schedule's learning rate, gradients clipped; the loss value."""
+def _step(
+    model, optimizer, scaler, cfg: TrainConfig, step: int, loss_fn, batch, precision
+) -> float:
+    """One optimiser step at the schedule's learning rate, the loss under autocast, gradients
+    clipped (after unscaling, where the loss is scaled); the loss value."""
+    with precision.autocast():
+        loss = loss_fn(model, to_device(batch, model_device(model)))
     for group in optimizer.param_groups:
         group["lr"] = cfg.lr_at(step)
     optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+    scaler.scale(loss).backward()
+    scaler.unscale_(optimizer)
     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-    optimizer.step()
+    scaler.step(optimizer)
+    scaler.update()
     return float(loss.detach())
 
 
@@ -120,15 +132,18 @@ def train(
     eval_fn: Callable[[], dict] | None = None,
     eval_every: int = 0,
     stop_at: int | None = None,
+    precision: Precision = CPU_FLOAT32,
 ) -> dict:
     """Run to ``cfg.max_steps``; ``batch_at(step)`` must be a pure function of the step.
 
     ``stop_at`` ends the run early after a checkpoint, as a kill would; rerunning resumes.
+    The model sits on ``precision.device`` already; batches are moved there, the loss is
+    computed under ``precision.autocast()``.
 
     Returns the log summary: final training loss (mean of the last 50 steps), wall time.
     """
-    optimizer = make_optimizer(model, cfg)
-    meta = _load(ckpt_dir, model, optimizer) or {"step": 0, "seconds": 0.0, "losses": []}
+    optimizer, scaler = make_optimizer(model, cfg), precision.scaler()
+    meta = _load(ckpt_dir, model, optimizer, scaler) or {"step": 0, "seconds": 0.0, "losses": []}
     step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
     log_path = ckpt_dir / "log.jsonl"
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -138,7 +153,7 @@ def train(
     end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
     while step < end:
         start = time.perf_counter()
-        value = _step(model, optimizer, cfg, loss_fn(model, batch_at(step)), step)
+        value = _step(model, optimizer, scaler, cfg, step, loss_fn, batch_at(step), precision)
         seconds += time.perf_counter() - start
         losses = [*losses[-199:], value]
         step += 1
@@ -154,7 +169,8 @@ def train(
             with log_path.open("a") as fh:
                 fh.write(json.dumps(record) + "\n")
         if time.monotonic() - last_save > cfg.checkpoint_every_s or step in (end, cfg.max_steps):
-            _save(ckpt_dir, model, optimizer, step, {"seconds": seconds, "losses": losses})
+            extra = {"seconds": seconds, "losses": losses}
+            _save(ckpt_dir, model, optimizer, scaler, step, extra)
             last_save = time.monotonic()
     bar.close()
     model.eval()

@@ -2,9 +2,10 @@
 
 A KD set is generated once per (dataset, τ_kd) and cached outside the repository under
 ``checkpoint_root()/kd-data``, keyed by a hash of everything that decides its tokens (target
-weights, dataset, τ_kd, seed, sizes, prompts). Generation runs in parts, each written atomically,
-so a killed run resumes at the first missing part and produces the same tokens. For an
-encoder-decoder target (T5) the prompt is the encoder's input and the response its decoder's.
+weights, dataset, τ_kd, seed, sizes, prompts; the target's device and dtype where they are not
+CPU float32). Generation runs in parts, each written atomically, so a killed run resumes at the
+first missing part and produces the same tokens. For an encoder-decoder target (T5) the prompt
+is the encoder's input and the response its decoder's.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ from suite.acceptance import right_pad, sample_continuations
 from suite.decoding.plumbing import decoder_start_token_id, is_encoder_decoder
 from suite.decoding.sampling import check_temperature
 from suite.distill.loop import checkpoint_root
+from suite.distill.order import SeededOrder
+from suite.distill.precision import model_device, to_device
 from suite.io import write_json_atomic
 from suite.seeding import prompt_seed
+
+DEFAULT_TARGET_PRECISION = "cpu/float32"
 
 
 @dataclass(frozen=True)
@@ -72,93 +77,95 @@ def tokens_sha256(sequences: Sequence[Sequence[int]]) -> str:
     return hashlib.sha256(json.dumps([list(s) for s in sequences]).encode()).hexdigest()
 
 
-def kd_data_key(
-    *,
-    target_sha: str,
-    dataset: str,
-    kd_temperature: float,
-    seed: int,
-    prompts: Sequence[Sequence[int]],
-    samples: int,
-    max_new_tokens: int,
-    chunk_size: int,
-    eos_token_id: int | None,
-) -> str:
-    """Everything that decides a set's tokens; batch size is left out: seeds are per prompt."""
-    fields = {
-        "target_sha": target_sha,
-        "dataset": dataset,
-        "kd_temperature": float(kd_temperature),
-        "seed": int(seed),
-        "num_prompts": len(prompts),
-        "prompts_sha": tokens_sha256(prompts),
-        "samples": int(samples),
-        "max_new_tokens": int(max_new_tokens),
-        "chunk_size": int(chunk_size),
-        "eos_token_id": eos_token_id,
-    }
-    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+@dataclass(frozen=True)
+class KDRequest:
+    """Everything that decides a KD set's tokens besides the prompts and the target's precision.
+
+    Batch size is left out: seeds are per prompt. Greedy decoding (τ_kd = 0) has one answer per
+    prompt, so it takes one sample; τ_kd > 0 takes ``samples_per_prompt``.
+    """
+
+    target_sha: str
+    dataset: str
+    kd_temperature: float
+    samples_per_prompt: int
+    max_new_tokens: int
+    seed: int
+    eos_token_id: int | None
+    chunk_size: int = 256
+
+    def __post_init__(self) -> None:
+        tau = check_temperature(self.kd_temperature, "kd_temperature")
+        object.__setattr__(self, "kd_temperature", tau)
+
+    @property
+    def samples(self) -> int:
+        return 1 if self.kd_temperature == 0 else int(self.samples_per_prompt)
+
+    def key(
+        self, prompts: Sequence[Sequence[int]], precision: str = DEFAULT_TARGET_PRECISION
+    ) -> str:
+        """The cache key; a target run in another precision than CPU float32 samples other
+        tokens, so its precision joins the key (the default's keys are as they always were)."""
+        fields = {
+            "target_sha": self.target_sha,
+            "dataset": self.dataset,
+            "kd_temperature": self.kd_temperature,
+            "seed": int(self.seed),
+            "num_prompts": len(prompts),
+            "prompts_sha": tokens_sha256(prompts),
+            "samples": self.samples,
+            "max_new_tokens": int(self.max_new_tokens),
+            "chunk_size": int(self.chunk_size),
+            "eos_token_id": self.eos_token_id,
+        }
+        if precision != DEFAULT_TARGET_PRECISION:
+            fields["target_precision"] = precision
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
+
+
+def model_precision(model) -> str:
+    """``cpu/float32``, ``cuda/bfloat16``: where and in what dtype a model's weights are."""
+    weight = next(model.parameters())
+    return f"{weight.device.type}/{str(weight.dtype).removeprefix('torch.')}"
 
 
 def generate_kd_data(
     target,
     prompts: Sequence[Sequence[int]],
+    request: KDRequest,
     *,
-    kd_temperature: float,
-    samples_per_prompt: int,
-    max_new_tokens: int,
-    seed: int,
-    eos_token_id: int | None,
-    target_sha: str,
-    dataset: str,
     batch_size: int = 32,
-    chunk_size: int = 256,
     cache_root: Path | None = None,
 ) -> KDData:
-    """The target's responses to ``prompts`` at τ_kd, from the cache when it holds them.
-
-    Greedy decoding (τ_kd = 0) has one answer per prompt, so it takes one sample; τ_kd > 0 takes
-    ``samples_per_prompt``. Part (round r, chunk c) seeds its prompts from (seed, r, c) only.
-    """
-    kd_temperature = check_temperature(kd_temperature, "kd_temperature")
-    samples = 1 if kd_temperature == 0 else int(samples_per_prompt)
+    """The target's responses to ``prompts`` as ``request`` asks, from the cache when it holds
+    them. Part (round r, chunk c) seeds its prompts from (seed, r, c) only."""
     prompts = tuple(tuple(int(t) for t in p) for p in prompts)
-    key = kd_data_key(
-        target_sha=target_sha,
-        dataset=dataset,
-        kd_temperature=kd_temperature,
-        seed=seed,
-        prompts=prompts,
-        samples=samples,
-        max_new_tokens=max_new_tokens,
-        chunk_size=chunk_size,
-        eos_token_id=eos_token_id,
-    )
+    key = request.key(prompts, model_precision(target))
+    tau = format_temperature(request.kd_temperature)
     root = cache_root if cache_root is not None else checkpoint_root() / "kd-data"
-    folder = root / f"{dataset}-t{format_temperature(kd_temperature)}-{key[:16]}"
+    folder = root / f"{request.dataset}-t{tau}-{key[:16]}"
     final = folder / "data.json"
     if final.exists():
         return KDData.from_json(json.loads(final.read_text()))
     folder.mkdir(parents=True, exist_ok=True)
-    chunks = [
-        range(i, min(i + chunk_size, len(prompts))) for i in range(0, len(prompts), chunk_size)
-    ]
-    parts = [(r, c) for r in range(samples) for c in range(len(chunks))]
-    desc = f"kd-data {dataset} t{format_temperature(kd_temperature)}"
-    for r, c in tqdm(parts, desc=desc, dynamic_ncols=True):
+    size = request.chunk_size
+    chunks = [range(i, min(i + size, len(prompts))) for i in range(0, len(prompts), size)]
+    parts = [(r, c) for r in range(request.samples) for c in range(len(chunks))]
+    for r, c in tqdm(parts, desc=f"kd-data {request.dataset} t{tau}", dynamic_ncols=True):
         path = folder / f"part-{r:03d}-{c:05d}.json"
         if not path.exists():  # parts already written by an interrupted run are kept
             out = sample_continuations(
                 target,
                 [prompts[i] for i in chunks[c]],
-                temperature=kd_temperature,
-                max_new_tokens=max_new_tokens,
-                seed=prompt_seed(prompt_seed(seed, r), c),
-                eos_token_id=eos_token_id,
+                temperature=request.kd_temperature,
+                max_new_tokens=request.max_new_tokens,
+                seed=prompt_seed(prompt_seed(request.seed, r), c),
+                eos_token_id=request.eos_token_id,
                 batch_size=batch_size,
             )
             write_json_atomic(path, [list(t) for t in out.tokens], indent=None)
-    return _assemble(folder, prompts, chunks, parts, kd_temperature, key)
+    return _assemble(folder, prompts, chunks, parts, request.kd_temperature, key)
 
 
 def _assemble(folder: Path, prompts, chunks, parts, kd_temperature: float, key: str) -> KDData:
@@ -213,23 +220,16 @@ class ResponseBatches:
     ):
         if not len(data):
             raise ValueError("KD data holds no sequences")
-        self.data, self.batch_size, self.seed, self.pad = data, batch_size, seed, pad_token_id
+        self.data, self.batch_size, self.pad = data, batch_size, pad_token_id
         self.start = decoder_start_token_id
-        self._order: tuple[int, torch.Tensor] | None = None
-
-    def _permutation(self, epoch: int) -> torch.Tensor:
-        if self._order is None or self._order[0] != epoch:
-            gen = torch.Generator().manual_seed(prompt_seed(self.seed, epoch))
-            self._order = (epoch, torch.randperm(len(self.data), generator=gen))
-        return self._order[1]
+        self.order = SeededOrder(len(data), seed)
 
     def __call__(self, step: int) -> dict[str, torch.Tensor]:
-        n = len(self.data)
-        rows = []
-        for j in range(self.batch_size):
-            i = step * self.batch_size + j
-            k = int(self._permutation(i // n)[i % n])
-            rows.append((self.data.prompts[self.data.prompt_index[k]], self.data.responses[k]))
+        data = self.data
+        rows = [
+            (data.prompts[data.prompt_index[k]], data.responses[k])
+            for k in self.order(step, self.batch_size)
+        ]
         return collate(rows, self.pad, self.start)
 
 
@@ -302,7 +302,7 @@ def response_ce(model, data: KDData, batch_size: int = 16, pad_token_id: int = 0
     for start in range(0, len(data), batch_size):
         ks = range(start, min(start + batch_size, len(data)))
         rows = [(data.prompts[data.prompt_index[k]], data.responses[k]) for k in ks]
-        batch = collate(rows, pad_token_id, decoder_start(model))
+        batch = to_device(collate(rows, pad_token_id, decoder_start(model)), model_device(model))
         tokens = int(batch["loss_mask"].sum())
         total += float(response_ce_loss(model, batch)) * tokens
         count += tokens

@@ -19,6 +19,8 @@ from suite.acceptance import sample_continuations
 from suite.decoding.sampling import check_temperature
 from suite.distill.divergence import DIVERGENCES, per_position
 from suite.distill.offline import collate, decoder_start, response_logits
+from suite.distill.order import SeededOrder
+from suite.distill.precision import model_device, to_device
 from suite.seeding import prompt_seed
 
 
@@ -52,20 +54,10 @@ class PromptBatches:
         self.prompts = tuple(tuple(int(t) for t in p) for p in prompts)
         self.temperatures = tuple(check_temperature(t, "kd_temperature") for t in kd_temperatures)
         self.batch_size, self.seed = batch_size, seed
-        self._order: tuple[int, torch.Tensor] | None = None
-
-    def _permutation(self, epoch: int) -> torch.Tensor:
-        if self._order is None or self._order[0] != epoch:
-            gen = torch.Generator().manual_seed(prompt_seed(self.seed, epoch))
-            self._order = (epoch, torch.randperm(len(self.prompts), generator=gen))
-        return self._order[1]
+        self.order = SeededOrder(len(self.prompts), seed)
 
     def __call__(self, step: int) -> PromptBatch:
-        n = len(self.prompts)
-        rows = []
-        for j in range(self.batch_size):
-            i = step * self.batch_size + j
-            rows.append(self.prompts[int(self._permutation(i // n)[i % n])])
+        rows = [self.prompts[k] for k in self.order(step, self.batch_size)]
         step_seed = prompt_seed(prompt_seed(self.seed, 1), step)  # a stream of its own
         rng = np.random.default_rng(step_seed)
         draws = rng.integers(0, len(self.temperatures), size=self.batch_size)
@@ -116,12 +108,12 @@ class OnlineKDLoss:
     def __call__(self, draft, batch: PromptBatch) -> torch.Tensor:
         responses = self.responses(draft, batch)
         rows = list(zip(batch.prompts, responses, strict=True))
-        inputs = collate(rows, self.pad, decoder_start(self.target))
+        inputs = to_device(collate(rows, self.pad, decoder_start(self.target)), model_device(draft))
         mask = inputs["loss_mask"]
         with torch.no_grad():
             target_logits = response_logits(self.target, inputs)
         draft_logits = response_logits(draft, inputs)
-        taus = torch.tensor(batch.temperatures).unsqueeze(-1).expand_as(mask)
+        taus = torch.tensor(batch.temperatures, device=mask.device).unsqueeze(-1).expand_as(mask)
         total = draft_logits.new_zeros((), dtype=torch.float32)
         for tau in sorted(set(batch.temperatures)):
             keep = mask & (taus == tau)  # response positions of the rows sampled at this τ_kd

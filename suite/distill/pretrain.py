@@ -44,6 +44,8 @@ from suite.distill.offline import (
     response_ce_loss,
     response_logits,
 )
+from suite.distill.order import step_positions
+from suite.distill.precision import model_device, to_device
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
@@ -125,11 +127,8 @@ class PackedBlocks:
         return self._epochs[epoch]
 
     def __call__(self, step: int) -> torch.Tensor:
-        rows = []
-        for j in range(self.batch):
-            i = step * self.batch + j
-            rows.append(self._epoch(i // self.n_blocks)[i % self.n_blocks])
-        return torch.stack(rows)
+        positions = step_positions(step, self.batch, self.n_blocks)
+        return torch.stack([self._epoch(epoch)[i] for epoch, i in positions])
 
 
 def lm_loss(model, batch: torch.Tensor) -> torch.Tensor:
@@ -141,7 +140,7 @@ def lm_loss(model, batch: torch.Tensor) -> torch.Tensor:
 def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: int = 16) -> dict:
     """Mean nats per response token on each dataset's test split, given the prompt."""
     model.eval()
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    eos, pad, device = tokenizer.eos_token_id, tokenizer.pad_token_id, model_device(model)
     out = {}
     for name in datasets:
         rows = [ex for ex in load_examples(name, "test") if ex.reference][:limit]
@@ -155,16 +154,19 @@ def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: 
                 seqs.append((p + r)[:1024])
                 masks.append(([0] * len(p) + [1] * len(r))[:1024])
             if is_encoder_decoder(model):
-                batch = collate(pairs, pad, decoder_start(model))
+                batch = to_device(collate(pairs, pad, decoder_start(model)), device)
                 logits = response_logits(model, batch).float()
                 nll = F.cross_entropy(logits.transpose(1, 2), batch["labels"], reduction="none")
                 total += float(nll[batch["loss_mask"]].sum())
                 count += int(batch["loss_mask"].sum())
                 continue
             width = max(map(len, seqs))
-            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs])
-            attn = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs])
-            target_mask = torch.tensor([m + [0] * (width - len(m)) for m in masks])[:, 1:].bool()
+            ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=device)
+            attn = torch.tensor(
+                [[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device
+            )
+            mask = torch.tensor([m + [0] * (width - len(m)) for m in masks], device=device)
+            target_mask = mask[:, 1:].bool()
             logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
             nll = F.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
             total += float(nll[target_mask].sum())

@@ -15,7 +15,7 @@ import os
 import socket
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from suite.decoding.plumbing import check_pair
 from suite.distill.divergence import DIVERGENCES
 from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
+    KDRequest,
     ResponseBatches,
     compose_kd_data,
     decoder_start,
@@ -35,6 +36,7 @@ from suite.distill.offline import (
     tokens_sha256,
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
+from suite.distill.precision import CPU_FLOAT32, Precision
 from suite.distill.pretrain import heldout_loss
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
@@ -227,25 +229,35 @@ def kd_training(recipe: dict, draft: KDDraft, shared: dict, pool: list, model, c
         )
         batches = PromptBatches(pool, cfg.batch_size, seed, draft.kd_temperatures)
         return KDTraining(batches, loss_fn, tokens_sha256(pool), None)
-    sets = {
-        t: generate_kd_data(
-            target,
-            pool,
+    requests = {
+        t: KDRequest(
+            target_sha=shared["target_sha"],
+            dataset=draft.dataset,
             kd_temperature=t,
             samples_per_prompt=offline_cfg["samples_per_prompt"],
             max_new_tokens=prompts_cfg["max_new_tokens"],
             seed=seed,
             eos_token_id=eos,
-            target_sha=shared["target_sha"],
-            dataset=draft.dataset,
-            batch_size=offline_cfg.get("batch_size", 32),
             chunk_size=offline_cfg.get("chunk_size", 256),
         )
         for t in draft.kd_temperatures
     }
+    batch_size = offline_cfg.get("batch_size", 32)
+    sets = {
+        t: generate_kd_data(target, pool, r, batch_size=batch_size) for t, r in requests.items()
+    }
     data = compose_kd_data(sets, seed) if draft.is_recipe else sets[draft.kd_temperature]
     batches = ResponseBatches(data, cfg.batch_size, seed, pad, decoder_start(model))
     return KDTraining(batches, response_ce_loss, data.sha256(), len(data))
+
+
+def checkpoint_dir(recipe: dict, draft: KDDraft, shared: dict) -> Path:
+    """Per draft and target; another precision than CPU float32 resumes only its own runs."""
+    name = f"{draft.name}-{shared['target_sha'][:12]}"
+    precision = shared["precision"]
+    if not precision.is_default:
+        name += f"-{precision.label}"
+    return checkpoint_root() / recipe["name"] / name
 
 
 def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: str) -> dict:
@@ -253,7 +265,8 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     start = time.time()
     tokenizer, prompts_cfg = shared["tokenizer"], recipe["prompts"]
     cfg = train_config(recipe["train"], recipe["_path"])
-    model = load_model(out / recipe["models"]["base_draft"])
+    precision = shared["precision"]  # the draft keeps float32 weights on its device
+    model = load_model(out / recipe["models"]["base_draft"]).to(precision.device)
     check_pair(shared["target"], model)
     pool = prompt_pool(
         tokenizer,
@@ -269,10 +282,11 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         cfg,
         kd.batches,
         kd.loss_fn,
-        checkpoint_root() / recipe["name"] / f"{draft.name}-{shared['target_sha'][:12]}",
+        checkpoint_dir(recipe, draft, shared),
         desc=draft.name,
         eval_fn=lambda: heldout_loss(model, tokenizer, [draft.dataset], min(limit, 64)),
         eval_every=recipe.get("eval_every", 0),
+        precision=precision,
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     folder = out / draft.name
@@ -290,6 +304,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         "divergence": draft.divergence if draft.method == "online" else "cross_entropy",
         "base_draft": recipe["models"]["base_draft"],
         "target_sha256": shared["target_sha"],
+        **asdict(precision),  # device, dtype
         "parameters": sum(p.numel() for p in model.parameters()),
         "data_sha256": kd.data_sha256,
         "prompts": len(pool),
@@ -308,22 +323,29 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
 
 
 def run_distill(
-    recipe: dict, out: Path, drafts: list[KDDraft], command: str | None = None
+    recipe: dict,
+    out: Path,
+    drafts: list[KDDraft],
+    command: str | None = None,
+    precision: Precision = CPU_FLOAT32,
 ) -> list[dict]:
     """Build every draft not yet built (a folder with training.json counts as built).
 
     Several workers may share one queue: each draft is claimed with a lock file under the
-    checkpoint root, and a worker skips drafts another live worker holds.
+    checkpoint root, and a worker skips drafts another live worker holds. The target runs on
+    ``precision.device`` in ``precision.dtype``; each draft trains there (see ``precision``).
     """
     command = command or " ".join(["python", "-m", "suite", *sys.argv[1:]])
     todo = [d for d in drafts if not is_done(out, d)]
     if not todo:
         return []
     models = recipe["models"]
+    target = out / models["target"]
     shared = {
         "tokenizer": AutoTokenizer.from_pretrained(str(out / models["tokenizer"])),
-        "target": load_model(out / models["target"]),
-        "target_sha": weights_sha256(out / models["target"]),
+        "target": load_model(target, dtype=precision.torch_dtype).to(precision.device),
+        "target_sha": weights_sha256(target),
+        "precision": precision,
     }
     locks = checkpoint_root() / recipe["name"] / "locks"
     built = []
