@@ -23,6 +23,7 @@ from suite.report.plotting import (
     draft_styles,
     draw_band,
     kd_grid,
+    legend_label,
     of_engine,
     palette_for,
     png_figure,
@@ -189,35 +190,41 @@ def recipe_comparison(frame: pd.DataFrame) -> plt.Figure | None:
         len(panels), 1, figsize=(9, 3.2 * len(panels)), squeeze=False, layout="constrained"
     )
     for ax, (dataset, sub) in zip(axes[:, 0], panels, strict=True):
-        drafts = draft_order(sub)
-        recipes = set(sub.loc[sub["recipe"].astype(bool), "draft"])
-        colors = dict(zip(drafts, sns.color_palette("Paired", len(drafts)), strict=True))
-        taus = sorted(sub["decode_temperature"].unique())
-        stats = summarize(sub, ["draft", "decode_temperature"], "speedup")
-        width = 0.8 / len(drafts)
-        for i, draft in enumerate(drafts):
-            s = stats[stats["draft"] == draft]
-            x = np.array([taus.index(t) for t in s["decode_temperature"]]) + (i + 0.5) * width - 0.4
-            err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
-            ax.bar(
-                x,
-                s["mean"],
-                width,
-                yerr=err,
-                capsize=2,
-                color=colors[draft],
-                label=draft,
-                hatch="//" if draft in recipes else None,
-                edgecolor="white",
-            )
-        ax.set_xticks(range(len(taus)), [tau_label(t) for t in taus])
-        ax.set_xlabel("τ_dec")
-        ax.set_ylabel(METRICS["speedup"])
+        _recipe_bars(ax, with_config_labels(sub))
         ax.set_title(
             f"{dataset}: recipe drafts (hatched) and single-temperature drafts", fontsize="medium"
         )
         side_legend(ax, *ax.get_legend_handles_labels(), "draft")
     return fig
+
+
+def _recipe_bars(ax: plt.Axes, sub: pd.DataFrame) -> None:
+    """One bar per draft configuration and τ_dec: the mean over its training seeds with their
+    min–max (a single-seed configuration: its bootstrap interval over prompts)."""
+    configs = draft_order(sub, "config_label")
+    recipes = set(sub.loc[sub["recipe"].astype(bool), "config_label"])
+    colors = dict(zip(configs, sns.color_palette("Paired", len(configs)), strict=True))
+    taus = sorted(sub["decode_temperature"].unique())
+    stats = seed_summary(sub, ["decode_temperature"], "speedup")
+    width = 0.8 / len(configs)
+    for i, config in enumerate(configs):
+        s = stats[stats["config_label"] == config]
+        x = np.array([taus.index(t) for t in s["decode_temperature"]]) + (i + 0.5) * width - 0.4
+        err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
+        ax.bar(
+            x,
+            s["mean"],
+            width,
+            yerr=err,
+            capsize=2,
+            color=colors[config],
+            label=legend_label(config, int(s["seeds"].iloc[0])),
+            hatch="//" if config in recipes else None,
+            edgecolor="white",
+        )
+    ax.set_xticks(range(len(taus)), [tau_label(t) for t in taus])
+    ax.set_xlabel("τ_dec")
+    ax.set_ylabel(METRICS["speedup"])
 
 
 @png_figure
