@@ -15,6 +15,7 @@ import http.client
 import os
 import sys
 import tempfile
+import unicodedata
 import urllib.request
 from pathlib import Path
 
@@ -46,25 +47,71 @@ def _entries(sources: Path) -> list[dict]:
         raise SpecError(sources, "files", files, "expected a list")
     if len(files) > MAX_ENTRIES:
         raise SpecError(sources, "files", len(files), f"at most {MAX_ENTRIES:,} entries")
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, entry in enumerate(files):
         where = f"{sources}: field 'files[{i}]"
         if not isinstance(entry, dict):
             raise ValueError(f"{where}' = {entry!r:.80}: expected a mapping")
+        unknown = sorted(str(k) for k in entry if k not in ENTRY_KEYS)
+        if unknown:
+            raise ValueError(
+                f"{where}.{unknown[0]:.40}': unknown key; expected {sorted(ENTRY_KEYS)}"
+            )
         path, url, digest = entry.get("path"), entry.get("url"), entry.get("sha256")
-        parts = Path(path).parts if isinstance(path, str) else ()
-        if not parts or Path(path).is_absolute() or ".." in parts or "\\" in path:
-            raise ValueError(f"{where}.path' = {path!r:.80}: not a relative path inside DEST")
+        _check_path(path, f"{where}.path'")
         if not isinstance(url, str) or not url.startswith("https://"):
             raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
             raise ValueError(f"{where}.sha256' = {digest!r:.80}: expected 64 hex digits")
         if len(url) > 2048 or any(c.isspace() or not c.isprintable() for c in url):
             raise ValueError(f"{where}.url' = {url!r:.80}: at most 2,048 printable characters")
-        if len(path) > 255 or any(not c.isprintable() for c in path) or path in seen:
-            raise ValueError(f"{where}.path' = {path!r:.80}: printable, unique, 255 at most")
-        seen.add(path)
+        key = unicodedata.normalize("NFC", path).casefold()
+        if key in seen:
+            raise ValueError(
+                f"{where}.path' = {path!r:.80}: the same file as files[{seen[key]}] "
+                "(paths are compared case-folded and NFC-normalised)"
+            )
+        seen[key] = i
+    _check_no_file_is_a_folder(files, seen, sources)
     return files
+
+
+ENTRY_KEYS = frozenset({"path", "url", "sha256", "license"})
+
+
+def _check_path(path, where: str) -> None:
+    """A plain relative POSIX path: segments separated by single '/', none empty, '.' or '..',
+    none hidden (a leading '.': no '.git/config'), each at most 255 bytes, printable, no '\\'."""
+    problem = None
+    if not isinstance(path, str) or not path:
+        problem = "expected a relative path inside DEST"
+    elif len(path) > 1024 or "\\" in path or any(not c.isprintable() for c in path):
+        problem = "printable, no backslash, 1,024 characters at most"
+    else:
+        for segment in path.split("/"):
+            if not segment or segment.startswith("."):
+                problem = (
+                    "not a plain relative path inside DEST (empty, '.', '..' or hidden segment)"
+                )
+                break
+            if len(segment.encode("utf-8")) > 255:
+                problem = "a path segment longer than 255 bytes"
+                break
+    if problem:
+        raise ValueError(f"{where} = {path!r:.80}: {problem}")
+
+
+def _check_no_file_is_a_folder(files: list[dict], seen: dict[str, int], sources: Path) -> None:
+    """Refuse an entry whose path is a folder of another entry's (``toy`` beside ``toy/a.json``)."""
+    for key, i in seen.items():
+        parts = key.split("/")
+        for depth in range(1, len(parts)):
+            j = seen.get("/".join(parts[:depth]))
+            if j is not None:
+                raise ValueError(
+                    f"{sources}: field 'files[{j}].path' = {files[j]['path']!r:.80}: a folder of "
+                    f"files[{i}].path ({files[i]['path']!r:.80}); one path cannot be both"
+                )
 
 
 def _download(url: str, opener) -> bytes:

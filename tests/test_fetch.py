@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from suite.data import data_root
-from suite.fetch import SOURCES, fetch
+from suite.fetch import SOURCES, _entries, fetch
 
 
 def _opener_from(root: Path, entries: list[dict], corrupt: str | None = None):
@@ -69,6 +69,15 @@ GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0"
         (GOOD | {"url": "file:///etc/passwd"}, "files[0].url"),
         (GOOD | {"sha256": "abc"}, "files[0].sha256"),
         ("just-a-string", "files[0]"),
+        (GOOD | {"path": "./toy/a.json"}, "files[0].path"),
+        (GOOD | {"path": "toy/./a.json"}, "files[0].path"),
+        (GOOD | {"path": "toy//a.json"}, "files[0].path"),
+        (GOOD | {"path": "toy/a.json/"}, "files[0].path"),
+        (GOOD | {"path": "toy/."}, "files[0].path"),
+        (GOOD | {"path": ".git/config"}, "files[0].path"),
+        (GOOD | {"path": "toy/" + "é" * 200}, "files[0].path"),
+        (GOOD | {"path": "toy\\a.json"}, "files[0].path"),
+        (GOOD | {"exec": "rm -rf /"}, "files[0].exec"),
     ],
 )
 def test_a_source_outside_dest_or_unpinned_is_refused_before_any_download(tmp_path, entry, field):
@@ -102,3 +111,38 @@ def test_a_short_transfer_is_an_error_naming_the_url_and_writes_nothing(tmp_path
     with pytest.raises(ValueError, match=r"https://example\.org/a\.json: download failed"):
         fetch(tmp_path / "dest", sources, opener=lambda url, timeout: Broken())
     assert not list((tmp_path).rglob("a.json")) and not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        "TOY/A.json",  # the same file on a case-insensitive file system
+        "toy",  # a file where the other entry needs a folder
+    ],
+)
+def test_two_entries_for_one_file_or_a_file_over_a_folder_are_refused(tmp_path, second):
+    calls = []
+    sources = _sources(tmp_path, [GOOD, GOOD | {"path": second, "url": "https://example.org/b"}])
+    with pytest.raises(ValueError) as err:
+        fetch(tmp_path / "dest", sources, opener=lambda url, timeout: calls.append(url))
+    assert "files[1].path" in str(err.value) and str(sources) in str(err.value)
+    assert repr(second) in str(err.value)
+    assert calls == [] and not (tmp_path / "dest").exists()
+
+
+def test_distinct_plain_paths_are_accepted(tmp_path):
+    files = [GOOD, GOOD | {"path": "toy/b.json"}, GOOD | {"path": "toy2/a.json", "license": "MIT"}]
+    assert [e["path"] for e in _entries(_sources(tmp_path, files))] == [
+        "toy/a.json",
+        "toy/b.json",
+        "toy2/a.json",
+    ]
+
+
+def test_nfc_and_nfd_spellings_of_one_name_are_one_file(tmp_path):
+    nfc, nfd = "toy/\u00e1.json", "toy/a\u0301.json"
+    second = GOOD | {"path": nfd, "url": "https://x.org/b"}
+    sources = _sources(tmp_path, [GOOD | {"path": nfc}, second])
+    with pytest.raises(ValueError, match=r"files\[1\]\.path.*the same file as files\[0\]"):
+        fetch(tmp_path / "dest", sources, opener=lambda url, timeout: None)
+    assert not (tmp_path / "dest").exists()
