@@ -40,6 +40,7 @@ from suite.submission_files import (
 )
 
 SUBMISSION_FILE = "submission.yaml"
+MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
 EXAMPLE = "example-base-copy"
 METHODS = ("offline", "online", "other")
@@ -159,7 +160,7 @@ def load_submission(folder: str | Path) -> Submission:
         raise SpecError(folder, None, None, "no such submission folder")
     folder = folder.resolve()
     path = folder / SUBMISSION_FILE
-    raw = read_yaml(path, "submission", nofollow=True)
+    raw = read_yaml(path, "submission", MAX_SUBMISSION_BYTES, nofollow=True)
     r = Reader(path)
     remote = remote_code_field(raw)
     if remote:

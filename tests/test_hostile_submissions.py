@@ -194,6 +194,8 @@ CASES = [
     ("yaml-not-mapping", _yaml("- a\n- b\n"), "submission.yaml", "mapping"),
     ("yaml-over-1mib", _yaml(DUMPED + "description: " + "x" * (1 << 20) + "\n"),
      "submission.yaml", "bytes"),
+    ("yaml-long-list", _yaml(DUMPED + "x: [" + "0, " * 30_000 + "0]\n"), "submission.yaml",
+     "65536 bytes"),
     # names
     ("name-newline", _spec(name="tiny-draft\n"), "name", "tiny-draft\\n"),
     ("name-slash", _spec(name="tiny/draft"), "name", "tiny/draft"),
