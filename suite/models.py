@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
@@ -12,6 +13,48 @@ from suite.errors import SpecError
 from suite.strict import read_config
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+# keys that make transformers import code the model folder names: remote classes, attention or
+# MoE kernels fetched from the Hub, quantizers (which swap in other layers)
+REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map", "quantization_config")
+KERNEL_KEYS = ("attn_implementation", "_attn_implementation", "experts_implementation")
+BUILT_IN_KERNELS = ("eager", "sdpa")  # the only values a kernel key may hold
+ATTENTION = "sdpa"  # every model is loaded with this, whatever its config says
+
+
+def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
+    """The dotted field and value of the first key anywhere in a YAML or JSON value that would
+    make transformers import code: :data:`REMOTE_CODE_KEYS`, or a :data:`KERNEL_KEYS` key whose
+    value is not a built-in implementation. One walk with a stack, linear in the value's size
+    (the readers bound its depth); names are built for containers only."""
+    stack = [(value, field)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                if key in REMOTE_CODE_KEYS:
+                    return name, sub
+                if key in KERNEL_KEYS and sub is not None and sub not in BUILT_IN_KERNELS:
+                    return name, sub
+                if isinstance(sub, dict | list):
+                    stack.append((sub, name))
+        elif isinstance(item, list):
+            stack.extend(
+                (sub, f"{where}[{i}]") for i, sub in enumerate(item) if isinstance(sub, dict | list)
+            )
+    return None
+
+
+def remote_code_message(field: str) -> str:
+    """Why :func:`remote_code_field`'s field is refused."""
+    key = field.rsplit(".", 1)[-1]
+    if key in KERNEL_KEYS:
+        return f"code from outside the folder is refused: use {' or '.join(BUILT_IN_KERNELS)}"
+    if key == "quantization_config":
+        return (
+            "quantized models are refused (a quantizer swaps in other layers): ship float weights"
+        )
+    return "remote code is refused: the model must load without it"
 
 
 def check_weights_folder(path: str | Path, field: str = "model") -> Path:
@@ -26,8 +69,11 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
         )
     if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
         raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
-    if (folder / "config.json").exists():  # strict JSON, at most 16 MiB, before transformers
-        read_config(folder / "config.json")
+    config = folder / "config.json"
+    if config.exists():  # strict JSON, at most 16 MiB, no code named in it, before transformers
+        remote = remote_code_field(read_config(config))
+        if remote:
+            raise SpecError(config, remote[0], remote[1], remote_code_message(remote[0]))
     return folder
 
 
@@ -54,6 +100,7 @@ def _load(auto_cls, path, dtype, trust_remote_code, revision):
             trust_remote_code=trust_remote_code,
             revision=revision,
             output_loading_info=True,
+            attn_implementation=ATTENTION,  # never a kernel the config names
         )
     finally:
         logger.removeFilter(quiet)

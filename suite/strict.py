@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import stat
 from pathlib import Path
@@ -24,6 +25,7 @@ from suite.errors import SpecError
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 64
 MAX_INT_DIGITS = 100
+MAX_FLOAT_CHARS = 400  # a float's text (digits, point, exponent)
 MAX_CONFIG_BYTES = 16 << 20  # any model's config.json: real ones are a few kilobytes
 
 
@@ -137,6 +139,16 @@ def _constant(name: str):
     raise ValueError(f"{name} is refused: numbers must be finite")
 
 
+def _float(text: str) -> float:
+    """A JSON number with a fraction or exponent; one that overflows to infinity is refused."""
+    if len(text) > MAX_FLOAT_CHARS:
+        raise ValueError(f"a number of over {MAX_FLOAT_CHARS} characters is refused")
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is refused: numbers must be finite")
+    return value
+
+
 def _int(text: str) -> int:
     if len(text) > MAX_INT_DIGITS:
         raise ValueError(f"an integer of over {MAX_INT_DIGITS} digits is refused")
@@ -159,7 +171,13 @@ def loads_json(text: str | bytes) -> Any:
     """Strict JSON: duplicate keys, NaN, infinities, huge integers and deep nesting raise a
     ValueError (JSONDecodeError for malformed text)."""
     try:
-        value = json.loads(text, object_pairs_hook=_pairs, parse_constant=_constant, parse_int=_int)
+        value = json.loads(
+            text,
+            object_pairs_hook=_pairs,
+            parse_constant=_constant,
+            parse_int=_int,
+            parse_float=_float,
+        )
     except RecursionError:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     if not _depth_ok(value):

@@ -13,32 +13,12 @@ import pickletools
 import stat
 import zipfile
 from pathlib import Path
-from typing import Any
 
 from suite.errors import SpecError
-from suite.models import PICKLE_SUFFIXES
+from suite.models import ATTENTION, PICKLE_SUFFIXES, remote_code_field, remote_code_message
 from suite.strict import read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
-
-REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map")
-
-
-def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
-    """The dotted field and value of the first ``trust_remote_code`` or ``auto_map`` key anywhere
-    in a YAML or JSON value (iteratively: the readers bound its depth, this needs no stack)."""
-    stack = [(value, field)]
-    while stack:
-        item, where = stack.pop(0)
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                name = f"{where}.{key}" if where else str(key)
-                if key in REMOTE_CODE_KEYS:
-                    return name, sub
-                stack.append((sub, name))
-        elif isinstance(item, list):
-            stack.extend((sub, f"{where}[{i}]") for i, sub in enumerate(item))
-    return None
 
 
 def _is_pickle(path: Path) -> bool:
@@ -98,6 +78,9 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
 
 
 MAX_LAYERS = 1_024  # a config asking for more is refused before any model is built
+MAX_JSON_FILES = 64  # a model folder's JSON files (config, tokenizer, index, generation)
+MAX_JSON_BYTES = 32 << 20  # all of them together
+FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors' names; anything else is refused
 
 
 def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[int, ...]]:
@@ -109,7 +92,14 @@ def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[in
         try:
             with safe_open(str(path), framework="pt") as fh:
                 for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
-                    shapes[key] = tuple(fh.get_slice(key).get_shape())
+                    part = fh.get_slice(key)
+                    dtype = part.get_dtype()
+                    if dtype not in FLOAT_DTYPES:
+                        message = f"dtype {dtype}; weights must be {', '.join(FLOAT_DTYPES)}"
+                        raise SpecError(path, key, dtype, message)
+                    shapes[key] = tuple(part.get_shape())
+        except SpecError:
+            raise
         except Exception as err:  # safetensors raises its own error type for a bad header
             message = f"not a readable safetensors file: {err}"
             raise SpecError(path, field, path.name, message) from None
@@ -136,10 +126,15 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
                 raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
     try:
         cfg = AutoConfig.for_model(**config)
-        with torch.device("meta"):
-            model = AutoModelForCausalLM.from_config(cfg)
+        seq2seq = getattr(cfg, "is_encoder_decoder", False)  # load_model's class choice
+        if not seq2seq:
+            with torch.device("meta"):
+                model = AutoModelForCausalLM.from_config(cfg, attn_implementation=ATTENTION)
     except Exception as err:  # transformers raises many types for a bad config
         raise SpecError(path, "config.json", path.name, f"cannot build the model: {err}") from None
+    if seq2seq:
+        message = "an encoder-decoder config: it would load as another model than the family's"
+        raise SpecError(path, "is_encoder_decoder", config.get("is_encoder_decoder"), message)
     expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
     for name in sorted(set(expected) | set(shapes)):
         if name not in shapes:
@@ -162,14 +157,53 @@ def model_config(folder: Path, files: list[Path]) -> dict:
     path = folder / "config.json"
     if path not in files:
         raise SpecError(path, "config.json", str(folder), "no config.json: not a model folder")
-    for name in sorted(p for p in files if p.suffix.lower() == ".json"):
+    jsons = sorted(p for p in files if p.suffix.lower() == ".json")
+    total = sum(p.stat().st_size for p in jsons)
+    if len(jsons) > MAX_JSON_FILES or total > MAX_JSON_BYTES:
+        message = (
+            f"{len(jsons)} JSON files, {total:,} bytes in all; at most {MAX_JSON_FILES} files "
+            f"and {MAX_JSON_BYTES:,} bytes"
+        )
+        raise SpecError(folder, "*.json", str(folder.name), message)
+    for name in jsons:
         remote = remote_code_field(read_config(name, nofollow=True))
         if remote:
-            message = "remote code is refused: the model must load without it"
-            raise SpecError(name, remote[0], remote[1], message)
+            raise SpecError(name, remote[0], remote[1], remote_code_message(remote[0]))
     config = read_config(path, nofollow=True)
     model_type = config.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         message = "not a causal LM type this transformers knows without remote code"
         raise SpecError(path, "model_type", model_type, message)
     return config
+
+
+INDEX_SUFFIX = ".safetensors.index.json"
+
+
+def check_shard_indexes(folder: Path, files: list[Path], field: str) -> None:
+    """Every ``*.safetensors.index.json`` read strictly: its ``weight_map`` names, for each
+    tensor, the file name of a shard shipped beside it (transformers would follow any path)."""
+    for index in sorted(p for p in files if p.name.endswith(INDEX_SUFFIX)):
+        shards = {p.name for p in files if p.parent == index.parent and p.suffix == ".safetensors"}
+        weight_map = read_config(index, nofollow=True).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise SpecError(index, "weight_map", weight_map, "expected a tensor -> shard mapping")
+        for tensor, shard in weight_map.items():
+            if not isinstance(shard, str) or shard not in shards:
+                message = "must be the file name of a .safetensors shard in this folder"
+                raise SpecError(index, f"weight_map.{tensor}", shard, message)
+
+
+def check_finite(files: list[Path], field: str = "model") -> None:
+    """Every tensor's values are finite (NaN or infinite weights would give NaN probabilities
+    at run time); read one tensor at a time, after the size check."""
+    import torch
+    from safetensors import safe_open
+
+    for path in files:
+        with safe_open(str(path), framework="pt") as fh:
+            for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
+                tensor = fh.get_tensor(key)
+                if not bool(torch.isfinite(tensor).all()):
+                    value = "nan" if bool(torch.isnan(tensor).any()) else "inf"
+                    raise SpecError(path, key, value, "weights must be finite numbers")

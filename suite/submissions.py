@@ -29,14 +29,18 @@ from suite.paths import REPO_ROOT
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
 from suite.submission_files import (
+    check_finite,
+    check_shard_indexes,
     check_weights_match_config,
     model_config,
     model_files,
     remote_code_field,
+    remote_code_message,
     weight_shapes,
 )
 
 SUBMISSION_FILE = "submission.yaml"
+MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
 EXAMPLE = "example-base-copy"
 METHODS = ("offline", "online", "other")
@@ -156,12 +160,12 @@ def load_submission(folder: str | Path) -> Submission:
         raise SpecError(folder, None, None, "no such submission folder")
     folder = folder.resolve()
     path = folder / SUBMISSION_FILE
-    raw = read_yaml(path, "submission", nofollow=True)
+    raw = read_yaml(path, "submission", MAX_SUBMISSION_BYTES, nofollow=True)
     r = Reader(path)
     remote = remote_code_field(raw)
     if remote:
         field, value = remote
-        raise r.error(field, value, "remote code is refused: the model must load without it")
+        raise r.error(field, value, remote_code_message(field))
     d = r.mapping(
         raw, "", {"name", "authors", "model", "target", "training", "license"}, {"description"}
     )
@@ -304,6 +308,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     if not weights:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
     config = model_config(folder, files)
+    check_shard_indexes(folder, files, sub.model_field)
     _same_vocab_size(folder, config, family, sub.target)
     # the config is checked against the weights before transformers reads any file (a
     # tokenizer load reads config.json too)
@@ -317,4 +322,5 @@ def validate(sub: Submission, profile: Profile) -> Checked:
             f"at most {limit:,} (max_draft_parameters)"
         )
         raise SpecError(weights[0], "parameters", parameters, message)
+    check_finite(weights, sub.model_field)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)

@@ -92,6 +92,20 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
             raise SpecError(store.cells_path, "sha256", held, message)
 
 
+def _loads(checked: Checked) -> None:
+    """The draft loads as the run will load it; any failure names the submission's model."""
+    from suite.models import load_model
+
+    sub = checked.submission
+    try:
+        load_model(checked.model.path)
+    except SpecError:
+        raise
+    except Exception as err:  # transformers raises many types for a model it cannot load
+        message = f"the model does not load: {err}"
+        raise SpecError(sub.path, sub.model_field, str(checked.model.path), message) from None
+
+
 def submit(
     folder: str | Path,
     *,
@@ -110,6 +124,7 @@ def submit(
     plan = submission_plan(checked, chosen, study)
     folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
     _check_out(folder_out, plan, checked, checked.model.fingerprint())
+    _loads(checked)  # before anything is written
     folder_out.mkdir(parents=True, exist_ok=True)
     info = checked.submission.to_dict() | {
         "parameters": checked.parameters,

@@ -123,6 +123,42 @@ def _nested_auto_map(folder: Path) -> None:
     _json_edit(folder / "model" / "config.json", change)
 
 
+def _config_text(key: str, text: str):
+    """config.json with ``key`` set to this raw JSON text (json.dumps cannot write 1e999)."""
+
+    def change(folder: Path) -> None:
+        path = folder / "model" / "config.json"
+        _json_edit(path, lambda d: d.update({key: "PLACEHOLDER"}))
+        path.write_text(path.read_text().replace('"PLACEHOLDER"', text))
+
+    return change
+
+
+def _tensor(name: str, make):
+    """model.safetensors with the tensor ``name`` replaced by ``make(tensor)``."""
+
+    def change(folder: Path) -> None:
+        from safetensors.torch import load_file, save_file
+
+        path = folder / "model" / "model.safetensors"
+        tensors = load_file(path)
+        tensors[name] = make(tensors[name])
+        save_file(tensors, path, metadata={"format": "pt"})
+
+    return change
+
+
+def _index(shard: str):
+    """A shard index beside the weights whose weight_map names ``shard`` for lm_head."""
+
+    def change(folder: Path) -> None:
+        index = {"metadata": {}, "weight_map": {"lm_head.weight": shard}}
+        text = json.dumps(index)
+        (folder / "model" / "model.safetensors.index.json").write_text(text)
+
+    return change
+
+
 def _yaml_in_place(old: str, new: str):
     def change(folder: Path) -> None:
         path = folder / "submission.yaml"
@@ -158,6 +194,8 @@ CASES = [
     ("yaml-not-mapping", _yaml("- a\n- b\n"), "submission.yaml", "mapping"),
     ("yaml-over-1mib", _yaml(DUMPED + "description: " + "x" * (1 << 20) + "\n"),
      "submission.yaml", "bytes"),
+    ("yaml-long-list", _yaml(DUMPED + "x: [" + "0, " * 30_000 + "0]\n"), "submission.yaml",
+     "65536 bytes"),
     # names
     ("name-newline", _spec(name="tiny-draft\n"), "name", "tiny-draft\\n"),
     ("name-slash", _spec(name="tiny/draft"), "name", "tiny/draft"),
@@ -234,6 +272,43 @@ CASES = [
         f / "model" / "generation_config.json" if (f / "model" / "generation_config.json")
         .exists() else f / "model" / "config.json", lambda d: d.update(
             custom_generate={"trust_remote_code": True})), "trust_remote_code", "True"),
+    # code from outside the folder: Hub kernels, quantizers
+    ("attn-kernel", _config(attn_implementation="evil-org/evil-kernel"), "attn_implementation",
+     "evil-org/evil-kernel"),
+    ("attn-kernel-private", _config(_attn_implementation="kernels-community/flash-attn3"),
+     "_attn_implementation", "kernels-community/flash-attn3"),
+    ("attn-kernel-nested", _config(text_config={"attn_implementation": "evil-org/k"}),
+     "text_config.attn_implementation", "evil-org/k"),
+    ("attn-kernel-not-string", _config(attn_implementation=["sdpa"]), "attn_implementation",
+     "['sdpa']"),
+    ("experts-kernel", _config(experts_implementation="evil-org/moe"), "experts_implementation",
+     "evil-org/moe"),
+    ("quantization-config", _config(quantization_config={"quant_method": "bitnet"}),
+     "quantization_config", "bitnet"),
+    ("remote-after-a-long-list", _write("notes.json", json.dumps(
+        {"a": [0] * 100_000 + [{"auto_map": "m.M"}]}).encode()), "a[100000].auto_map", "m.M"),
+    ("json-over-32mib", lambda f: [_write(f"pad{i}.json", b"[" + b"0," * (6 << 20) + b"0]")(f)
+                                   for i in range(3)], "*.json", "bytes in all"),
+    # what transformers would refuse (or load wrongly) only at run time
+    ("index-outside", _index("../outside.safetensors"), "weight_map.lm_head.weight",
+     "../outside.safetensors"),
+    ("index-absolute", _index("/tmp/outside.safetensors"), "weight_map.lm_head.weight",
+     "/tmp/outside.safetensors"),
+    ("index-missing-shard", _index("model-00002.safetensors"), "weight_map.lm_head.weight",
+     "model-00002.safetensors"),
+    ("index-not-mapping", lambda f: (f / "model" / "model.safetensors.index.json").write_text(
+        '{"weight_map": ["model.safetensors"]}'), "weight_map", "['model.safetensors']"),
+    ("is-encoder-decoder", _config(is_encoder_decoder=True), "is_encoder_decoder", "True"),
+    ("config-overflow-inf", _config_text("rms_norm_eps", "1e999"), "config.json", "1e999"),
+    ("weights-nan", _tensor("lm_head.weight", lambda t: t.clone().fill_(float("nan"))),
+     "lm_head.weight", "nan"),
+    ("weights-inf", _tensor("model.norm.weight", lambda t: t.clone().fill_(float("inf"))),
+     "model.norm.weight", "inf"),
+    ("weights-int64", _tensor("lm_head.weight", lambda t: t.to(torch.int64)), "lm_head.weight",
+     "I64"),
+    ("weights-bool", _tensor("lm_head.weight", lambda t: t > 0), "lm_head.weight", "BOOL"),
+    ("weights-complex", _tensor("lm_head.weight", lambda t: t.to(torch.complex64)),
+     "lm_head.weight", "C64"),
     # facts
     ("method-unknown", _training(method="magic"), "training.method", "magic"),
     ("method-case", _training(method="Offline"), "training.method", "Offline"),
