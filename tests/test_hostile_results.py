@@ -4,6 +4,7 @@ fetch DEST --sources FILE``): refused with exit 2, naming file, field and value,
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from suite.report.folder import check_folder
-from tests.hostile import refused
+from tests.hostile import refused, snapshot
 from tests.test_records import HEADER, old_analytic
 
 LINE = json.dumps(old_analytic())
@@ -50,7 +51,62 @@ CASES = [
     ("run-deep", LINE + "\n", "[" * 5000 + "]" * 5000, "run.json", "nested"),
     ("run-garbage", LINE + "\n", "{", "run.json", "invalid JSON"),
     ("run-studies-type", LINE + "\n", '{"studies": 5, "profile": "x"}', "studies", "5"),
+    # every count is bounded before any work is done with it (K bounds a sum per prompt)
+    ("k-huge", _sub('"num_draft_tokens": 4', '"num_draft_tokens": 1000000000000000'), None,
+     "line 1: cell.num_draft_tokens", "1000000000000000"),
+    ("seed-huge", _sub('"seed": 0', '"seed": ' + "9" * 90), None, "cell.seed", "999"),
+    ("prompts-huge", _sub('"prompts": 2', '"prompts": 1000000'), None, "cell.prompts", "1000000"),
+    ("max-new-tokens-huge", _sub('"max_new_tokens": 16', '"max_new_tokens": 100000'), None,
+     "cell.max_new_tokens", "100000"),
+    ("prompt-ids-over-prompts", _sub('"prompts": 2', '"prompts": 1').replace("/n2/", "/n1/"),
+     None, "prompt_ids", "2"),
+    ("positions-over-k", _sub('"position_acceptance": [0.75, null]',
+                              '"position_acceptance": [0.75, 0.5, 0.5, 0.5, 0.5]'), None,
+     "result.position_acceptance", "5"),
+    ("n-boot-huge", _sub('"n_boot": 1000', '"n_boot": 1000000000'), None, "n_boot", "1000000000"),
+    ("open-bucket-huge",
+     _sub('"tokens": 32', '"tokens": 32, "token_chars_open_bucket": 1000000000'), None,
+     "token_chars_open_bucket", "1000000000"),
+    ("count-huge", _sub('"tokens": 32', '"tokens": ' + "9" * 20), None, "result.tokens", "999"),
+    # values a run cannot produce
+    ("tau-negative", _sub('"decode_temperature": 1.0', '"decode_temperature": -1.0'), None,
+     "cell.decode_temperature", "-1.0"),
+    ("ci-reversed",
+     _sub('"confidence_interval": [0.5, 0.75]', '"confidence_interval": [0.75, 0.5]'), None,
+     "result.confidence_interval", "[0.75, 0.5]"),
+    ("prompt-ids-duplicate", _sub('"test/1"]', '"test/0"]'), None, "prompt_ids[1]", "test/0"),
+    ("bucket-superscript", _sub('"3": [9.0', '"\u00b2": [9.0'), None,
+     "result.acceptance_by_token_chars.\u00b2", "\u00b2"),
+    ("bucket-long-key", _sub('"3": [9.0', '"' + "9" * 5000 + '": [9.0'), None,
+     "result.acceptance_by_token_chars.999", "ASCII digits"),
+    ("tau-negative-zero-key", _sub('"decode_temperature": 1.0', '"decode_temperature": -0.0')
+     .replace("/t1/", "/t-0/"), None, "line 1: key", "t-0"),
 ]  # fmt: skip
+
+
+def test_a_negative_zero_temperature_reads_as_zero():
+    """-0.0 and 0.0 are one greedy cell: the reader gives the one key (t0) a run writes."""
+    from suite.record_json import record_from_json
+
+    line = _sub('"decode_temperature": 1.0', '"decode_temperature": -0.0').replace("/t1/", "/t0/")
+    record = record_from_json(json.loads(line))
+    assert math.copysign(1.0, record.cell.decode_temperature) == 1.0
+    assert record.key == "analytic/llama/gsm8k:test/base/t0/K4/s0/n2/m16"
+
+
+def test_resuming_into_a_folder_with_a_huge_k_is_refused_at_once(tmp_path):
+    """A run resuming into the folder reads every line first: a huge K is refused, not summed."""
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder = _folder(tmp_path, _sub('"num_draft_tokens": 4', '"num_draft_tokens": 10000000000'),
+                     None)  # fmt: skip
+    before = snapshot(folder)
+    with pytest.raises(SpecError) as err:
+        ResultsStore(folder).check(dict(HEADER))
+    assert "line 1: cell.num_draft_tokens" in str(err.value)
+    assert "10000000000" in str(err.value)
+    assert snapshot(folder) == before
 
 
 def _folder(tmp_path, cells: str, run: str | None):
