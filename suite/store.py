@@ -120,9 +120,7 @@ class ResultsStore:
         held = read_json(self.run_path, "run header", MAX_RUN_BYTES, nofollow=True)
         if not isinstance(held, dict):
             raise SpecError(self.run_path, None, held, "the run header must be a JSON object")
-        for field in ("studies", "profile"):
-            if field in held and not isinstance(held[field], str | list):
-                raise SpecError(self.run_path, field, held[field], "expected a name or a list")
+        _check_header(self.run_path, held)
         return held
 
     def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
@@ -171,6 +169,44 @@ class ResultsStore:
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
         lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
         write_atomic(self.cells_path, lines)
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _claim_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+# the header's fields a report reads, each with its check and what it expects
+_HEADER_FIELDS = {
+    "studies": (lambda v: isinstance(v, str) or _names(v), "expected a name or a list of names"),
+    "profile": (lambda v: isinstance(v, str), "expected a name"),
+    "study_titles": (lambda v: isinstance(v, str), "expected a title"),
+    "study_cells": (_names, "expected a list of cell keys"),
+    "study_claims": (_claim_numbers, "expected a list of claim numbers"),
+}
+
+
+def _check_header(path: Path, held: dict) -> None:
+    """Every field a report reads has the type a run writes: a SpecError names the first that
+    does not (``study_*`` are mappings of study name to the value)."""
+    for field, (check, expected) in _HEADER_FIELDS.items():
+        if field not in held:
+            continue
+        value = held[field]
+        if not field.startswith("study_"):
+            if not check(value):
+                raise SpecError(path, field, value, expected)
+            continue
+        if not isinstance(value, dict):
+            raise SpecError(path, field, value, "expected a mapping of study names")
+        for name, item in value.items():
+            if not check(item):
+                raise SpecError(path, f"{field}.{name}", item, expected)
 
 
 def _open_regular(path: Path, flags: int) -> int:

@@ -51,6 +51,17 @@ CASES = [
     ("run-deep", LINE + "\n", "[" * 5000 + "]" * 5000, "run.json", "nested"),
     ("run-garbage", LINE + "\n", "{", "run.json", "invalid JSON"),
     ("run-studies-type", LINE + "\n", '{"studies": 5, "profile": "x"}', "studies", "5"),
+    ("run-studies-ints", LINE + "\n", '{"studies": [1, 2], "profile": "x"}', "studies", "[1, 2]"),
+    ("run-studies-nested", LINE + "\n", '{"studies": [["a"]], "profile": "x"}', "studies",
+     "[['a']]"),
+    ("run-profile-dict", LINE + "\n", '{"studies": ["a"], "profile": {"a": 1}}', "profile",
+     "{'a': 1}"),
+    ("run-titles-int", LINE + "\n", '{"studies": ["a"], "profile": "x", "study_titles": 5}',
+     "study_titles", "5"),
+    ("run-cells-ints", LINE + "\n",
+     '{"studies": ["a"], "profile": "x", "study_cells": {"a": [1]}}', "study_cells.a", "[1]"),
+    ("run-claims-strings", LINE + "\n",
+     '{"studies": ["a"], "profile": "x", "study_claims": {"a": "1"}}', "study_claims.a", "'1'"),
     # every count is bounded before any work is done with it (K bounds a sum per prompt)
     ("k-huge", _sub('"num_draft_tokens": 4', '"num_draft_tokens": 1000000000000000'), None,
      "line 1: cell.num_draft_tokens", "1000000000000000"),
@@ -152,6 +163,24 @@ def test_a_malformed_submission_json_is_refused(tmp_path, capsys):
     folder = _folder(tmp_path, LINE + "\n", None)
     (folder / "submission.json").write_text('{"name": "a", "name": "b"}')
     refused(["report", str(folder)], tmp_path, capsys, "submission.json", "duplicate")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ('{"authors": 5}', "authors", "5"),
+        ('{"authors": ["a", 1]}', "authors", "['a', 1]"),
+        ('{"training": "x"}', "training", "'x'"),
+        ('{"training": {"seed": "s"}}', "training.seed", "'s'"),
+        ('{"training": {"kd_temperature": "hot"}}', "training.kd_temperature", "'hot'"),
+        ('{"name": {"a": 1}}', "name", "{'a': 1}"),
+        ('{"parameters": "lots"}', "parameters", "'lots'"),
+    ],
+)
+def test_a_submission_json_with_wrong_types_is_refused(tmp_path, capsys, text, field, value):
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / "submission.json").write_text(text)
+    refused(["report", str(folder)], tmp_path, capsys, "submission.json", field, value)
 
 
 GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0" * 64}

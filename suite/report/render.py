@@ -143,7 +143,49 @@ def _submission(folder: Path) -> dict | None:
     data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
     if not isinstance(data, dict):
         raise SpecError(path, None, data, "expected a JSON object")
+    _check_fields(path, data, _SUBMISSION_FIELDS, "")
+    training = data.get("training")
+    if training is not None:
+        if not isinstance(training, dict):
+            raise SpecError(path, "training", training, "expected a mapping")
+        _check_fields(path, training, _TRAINING_FIELDS, "training.")
     return data
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def _is_names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_str(value) -> bool:
+    return isinstance(value, str)
+
+
+# what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
+_TEXT = ("name", "draft", "target", "model", "license", "description", "sha256")
+_SUBMISSION_FIELDS = {f: (_is_str, "expected a string") for f in _TEXT} | {
+    "authors": (_is_names, "expected a list of strings"),
+    "parameters": (_is_int, "expected an integer"),
+}
+_TRAINING_FIELDS = {f: (_is_str, "expected a string") for f in ("method", "data", "dataset")} | {
+    "divergence": (_is_str, "expected a string"),
+    "kd_temperature": (_is_number, "expected a number"),
+    "seed": (_is_int, "expected an integer"),
+}
+
+
+def _check_fields(path: Path, data: dict, fields: dict, prefix: str) -> None:
+    for field, (check, expected) in fields.items():
+        value = data.get(field)
+        if value is not None and not check(value):
+            raise SpecError(path, prefix + field, value, expected)
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:
