@@ -127,6 +127,7 @@ class ResultsStore:
         """Finished records by cell key, in file order; the first of any duplicate wins."""
         if not (self.cells_path.exists() or self.cells_path.is_symlink()):
             return {}
+        _refuse_hard_link(self.cells_path, os.lstat(self.cells_path))
         data = read_bytes(self.cells_path, CELLS_FILE, MAX_CELLS_BYTES, nofollow=True)
         end = data.rfind(b"\n") + 1
         if end < len(data) and repair:
@@ -219,7 +220,21 @@ def _open_regular(path: Path, flags: int) -> int:
             target = os.readlink(path) if path.is_symlink() else None
             raise SpecError(path, path.name, target, "is a symbolic link; refused") from None
         raise SpecError(path, path.name, None, f"cannot be opened: {e.strerror}; refused") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise SpecError(path, None, None, "is not a regular file; refused")
+    try:
+        _refuse_hard_link(path, st)
+    except SpecError:
+        os.close(fd)
+        raise
     return fd
+
+
+def _refuse_hard_link(path: Path, st: os.stat_result) -> None:
+    """A file of a results folder with another name elsewhere (a hard link) is refused: appending
+    to it or cutting its tail would change a file outside the folder."""
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        message = f"has {st.st_nlink} hard links: it may be a file outside the folder; refused"
+        raise SpecError(path, path.name, st.st_nlink, message)

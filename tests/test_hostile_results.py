@@ -159,6 +159,46 @@ def test_links_and_fifos_in_a_results_folder_are_refused_without_reading(tmp_pat
     assert "root:x" not in err
 
 
+def _hard_linked(tmp_path, name: str):
+    """A results folder whose ``name`` is a hard link to a file outside it."""
+    victim = tmp_path / "victim.jsonl"
+    victim.write_text(LINE + "\n")
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / name).unlink(missing_ok=True)
+    os.link(victim, folder / name)
+    return folder, victim
+
+
+def test_a_hard_linked_cells_file_is_refused(tmp_path, capsys):
+    folder, _ = _hard_linked(tmp_path, "cells.jsonl")
+    refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "hard links", "2")
+
+
+def test_a_resumed_run_does_not_append_through_a_hard_linked_cells_file(tmp_path):
+    """The resume check refuses the folder before the lock; an append is refused as well."""
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder, _ = _hard_linked(tmp_path, "cells.jsonl")
+    before = snapshot(tmp_path)
+    store = ResultsStore(folder)
+    with pytest.raises(SpecError, match="hard links"):
+        store.check(dict(HEADER))
+    with pytest.raises(SpecError, match="hard links"):
+        store.append(json.loads(LINE))
+    assert snapshot(tmp_path) == before
+
+
+def test_a_hard_linked_lock_file_is_not_truncated(tmp_path):
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder, victim = _hard_linked(tmp_path, ".lock")
+    with pytest.raises(SpecError, match="hard links"), ResultsStore(folder).lock():
+        pass
+    assert victim.read_text() == LINE + "\n"
+
+
 def test_a_malformed_submission_json_is_refused(tmp_path, capsys):
     folder = _folder(tmp_path, LINE + "\n", None)
     (folder / "submission.json").write_text('{"name": "a", "name": "b"}')
