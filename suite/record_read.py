@@ -121,12 +121,12 @@ class _Reader:
         """Optional numbers by field name, in order: keyword arguments of a record."""
         return {key: self.number(key) for key in keys}
 
-    def rates(self, k: int) -> dict:
-        """The rates both engines' results hold: α, mean accepted length, α per position (K)."""
+    def rates(self, positions: int) -> dict:
+        """The rates both engines' results hold: α, mean accepted length, α per position."""
         return {
             "acceptance_rate": self.alpha("acceptance_rate"),
             "mean_accepted_length": self.rate("mean_accepted_length"),
-            "position_acceptance": self.numbers("position_acceptance", _alpha, most=k),
+            "position_acceptance": self.numbers("position_acceptance", _alpha, most=positions),
         }
 
 
@@ -214,8 +214,13 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
     )
 
 
-def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
-    n = len(prompt_ids)
+def _positions(cell: Cell) -> int:
+    """The most positions a per-position list holds: K drafted, or a continuation's tokens."""
+    return max(cell.num_draft_tokens, cell.max_new_tokens)
+
+
+def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResult:
+    n, k = len(prompt_ids), cell.num_draft_tokens
     alphas = r.numbers("prompt_acceptance", _alpha, optional=False, most=n)
     tokens = r.numbers("prompt_tokens", _integer, optional=False, most=n)
     chars = r.numbers("prompt_token_chars", _rate, most=n) or (math.nan,) * n
@@ -233,7 +238,7 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
     if ci and (len(ci) != 2 or ci[0] > ci[1]):
         raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
     return CellResult(
-        **r.rates(k),
+        **r.rates(_positions(cell)),
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
@@ -254,7 +259,7 @@ def _generation(r: _Reader | None) -> Generation:
     return Generation(r.integer("tokens") or 0, reason, text)
 
 
-def _empirical_prompt(r: _Reader, k: int) -> PromptResult:
+def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
     spec = _generation(r.sub("speculative", optional=True))
     identical = r.boolean("identical")
     return PromptResult(
@@ -267,8 +272,8 @@ def _empirical_prompt(r: _Reader, k: int) -> PromptResult:
             seed=r.integer("seed", maximum=2**64 - 1),  # a prompt's seed: 64 bits of a hash
             acceptance_rate=r.alpha("acceptance_rate"),
             **r.counts("steps", "proposed", "accepted", "judged"),
-            proposed_per_position=r.numbers("proposed_per_position", _integer, most=k),
-            accepted_per_position=r.numbers("accepted_per_position", _integer, most=k),
+            proposed_per_position=r.numbers("proposed_per_position", _integer, most=positions),
+            accepted_per_position=r.numbers("accepted_per_position", _integer, most=positions),
             identical=bool(identical),
             speculative=spec,
             target=_generation(r.sub("target", optional=True)),
@@ -276,10 +281,10 @@ def _empirical_prompt(r: _Reader, k: int) -> PromptResult:
     )
 
 
-def _empirical_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
+def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResult:
     field = r.name("per_prompt")
     prompts = tuple(
-        _empirical_prompt(_Reader(p, f"{field}[{i}]"), k)
+        _empirical_prompt(_Reader(p, f"{field}[{i}]"), _positions(cell))
         for i, p in enumerate(r.items("per_prompt", optional=False, most=len(prompt_ids)))
     )
     ids = [p.prompt for p in prompts]
@@ -287,7 +292,7 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
     totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
     return CellResult(
-        **r.rates(k),
+        **r.rates(_positions(cell)),
         prompts=prompts,
         empirical=EmpiricalResult(
             judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
@@ -358,9 +363,9 @@ def read_record(data: Any) -> ResultRecord:
     prompt_ids = _prompt_ids(r, cell.prompts)
     result = r.sub("result")
     if cell.engine == ANALYTIC:
-        cell_result = _analytic_result(result, prompt_ids, cell.num_draft_tokens)
+        cell_result = _analytic_result(result, prompt_ids, cell)
     else:
-        cell_result = _empirical_result(result, prompt_ids, cell.num_draft_tokens)
+        cell_result = _empirical_result(result, prompt_ids, cell)
     return ResultRecord(
         cell=cell,
         result=cell_result,
