@@ -223,6 +223,35 @@ def test_a_submission_json_with_wrong_types_is_refused(tmp_path, capsys, text, f
     refused(["report", str(folder)], tmp_path, capsys, "submission.json", field, value)
 
 
+def test_a_report_that_cannot_write_one_file_writes_none(tmp_path, capsys):
+    """report.html is a folder: refused naming it, and summary.json and the CSVs stay unwritten."""
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / "report.html").mkdir()
+    refused(["report", str(folder)], tmp_path, capsys, "report.html", "--out", "not a regular")
+
+
+def test_formula_like_text_is_quoted_in_the_report_csvs(tmp_path):
+    """A draft named like a spreadsheet formula is written with a leading quote (OWASP)."""
+    import pandas as pd
+
+    from suite.report.output import safe_csv
+    from suite.report.render import render_report
+
+    frame = pd.DataFrame({"draft": ["=1+1", "+A1", "-2+3", "@SUM(A1)", "\tx", "ok"],
+                          "alpha": [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5]})  # fmt: skip
+    rows = pd.read_csv(__import__("io").StringIO(safe_csv(frame)))
+    assert list(rows["draft"]) == ["'=1+1", "'+A1", "'-2+3", "'@SUM(A1)", "'\tx", "ok"]
+    assert list(rows["alpha"]) == [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5]
+    line = _sub('"draft": "base"', '"draft": "=HYPERLINK(1)"').replace("/base/", "/=HYPERLINK(1)/")
+    render_report(_folder(tmp_path, line, None), tmp_path / "html")
+    for name in ("cells.csv", "prompts.csv"):
+        table = pd.read_csv(tmp_path / "html" / name)
+        assert set(table["draft"]) == {"'=HYPERLINK(1)"}
+    assert sorted(p.name for p in (tmp_path / "html").iterdir()) == [
+        "cells.csv", "prompts.csv", "report.html", "summary.json"
+    ]  # fmt: skip
+
+
 GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0" * 64}
 FETCH = [
     ("dotdot", {"path": "../x"}, "files[0].path", "../x"),

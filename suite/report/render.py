@@ -20,9 +20,9 @@ from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.errors import SpecError
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR
-from suite.report import figures, leaderboard, views
+from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
-from suite.store import ResultsStore, clean, write_atomic
+from suite.store import ResultsStore, clean
 from suite.strict import read_json
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
 
@@ -311,10 +311,14 @@ def render_report(
         "provenance": context["provenance"],
     }
     prompts = prompt_rows(records).reindex(columns=PROMPT_COLUMNS)
-    write_atomic(out / SUMMARY, strict_json(summary))
-    write_atomic(out / PROMPTS, prompts.to_csv(index=False))
-    write_atomic(out / CELLS, cell_table(records).to_csv(index=False))
-    write_atomic(out / REPORT, html)
+    output.write_all(
+        {
+            out / SUMMARY: strict_json(summary),
+            out / PROMPTS: output.safe_csv(prompts),
+            out / CELLS: output.safe_csv(cell_table(records)),
+            out / REPORT: html,
+        }
+    )
     return out / REPORT
 
 
