@@ -3,6 +3,7 @@ fetch DEST --sources FILE``): refused with exit 2, naming file, field and value,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -103,6 +104,20 @@ def test_a_negative_zero_temperature_reads_as_zero():
     record = record_from_json(json.loads(line))
     assert math.copysign(1.0, record.cell.decode_temperature) == 1.0
     assert record.key == "analytic/llama/gsm8k:test/base/t0/K4/s0/n2/m16"
+
+
+def test_a_negative_zero_temperature_cell_is_stored_and_read_under_the_greedy_key(tmp_path):
+    from suite.record_json import record_from_json
+    from suite.store import ResultsStore
+
+    record = record_from_json(json.loads(LINE))
+    cell = dataclasses.replace(record.cell, decode_temperature=-0.0)
+    assert cell.key == dataclasses.replace(cell, decode_temperature=0.0).key
+    store = ResultsStore(tmp_path / "results")
+    store.open(dict(HEADER))
+    store.append(dataclasses.replace(record, cell=cell))
+    assert list(store.load()) == [cell.key]
+    assert "/t0/" in cell.key
 
 
 def test_resuming_into_a_folder_with_a_huge_k_is_refused_at_once(tmp_path):
