@@ -202,7 +202,7 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
     buckets = []
     for chars, pair in raw.items():
-        where = f"{field}.{chars}"
+        where = f"{field}.{chars if len(chars) <= 16 else chars[:16] + '...'}"
         if not _BUCKET_KEY.fullmatch(chars):
             raise RecordError(where, chars, "a token length is 1 to 4 ASCII digits")
         if not isinstance(pair, list) or len(pair) != 2:
