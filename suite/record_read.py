@@ -8,6 +8,7 @@ bucket were stored still read: their facts come from the draft's name, their ope
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from suite.drafts import facts_from_mapping
@@ -30,7 +31,12 @@ from suite.records import (
     accepted_length,
     nan_if_none,
 )
-from suite.studies import Cell
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, MAX_SIZE
+from suite.studies import MAX_DRAFT_TOKENS, Cell
+
+MAX_COUNT = 2**53  # any other count a record holds: exact as a float, and far above any real run
+MAX_TOKEN_CHARS = 9_999  # a token-length bucket's key: at most four digits
+_BUCKET_KEY = re.compile(r"[0-9]{1,4}")
 
 
 class RecordError(ValueError):
@@ -70,8 +76,9 @@ class _Reader:
             raise RecordError(self.name(key), value, "expected a string")
         return value
 
-    def integer(self, key: str, *, optional: bool = True) -> int | None:
-        return _integer(self.data.get(key) if optional else self.require(key), self.name(key))
+    def integer(self, key: str, *, optional: bool = True, maximum: int = MAX_COUNT) -> int | None:
+        value = self.data.get(key) if optional else self.require(key)
+        return _integer(value, self.name(key), maximum)
 
     def number(self, key: str, *, optional: bool = True) -> float | None:
         return _number(self.data.get(key) if optional else self.require(key), self.name(key))
@@ -90,17 +97,20 @@ class _Reader:
             raise RecordError(self.name(key), value, "expected true or false")
         return value
 
-    def items(self, key: str, *, optional: bool = True) -> list:
+    def items(self, key: str, *, optional: bool = True, most: int = MAX_SIZE) -> list:
+        """A list of at most ``most`` entries (a per-prompt list: the cell's prompts)."""
         value = self.data.get(key) if optional else self.require(key)
         if value is None and optional:
             return []
         if not isinstance(value, list):
             raise RecordError(self.name(key), value, "expected a list")
+        if len(value) > most:
+            raise RecordError(self.name(key), len(value), f"holds more than {most} entries")
         return value
 
-    def numbers(self, key: str, convert=None, *, optional: bool = True) -> tuple:
+    def numbers(self, key: str, convert=None, *, optional: bool = True, most: int = MAX_SIZE):
         convert = convert or _number
-        values = self.items(key, optional=optional)
+        values = self.items(key, optional=optional, most=most)
         return tuple(convert(v, f"{self.name(key)}[{i}]") for i, v in enumerate(values))
 
     def counts(self, *keys: str) -> dict[str, int | None]:
@@ -111,12 +121,12 @@ class _Reader:
         """Optional numbers by field name, in order: keyword arguments of a record."""
         return {key: self.number(key) for key in keys}
 
-    def rates(self) -> dict:
+    def rates(self, positions: int) -> dict:
         """The rates both engines' results hold: α, mean accepted length, α per position."""
         return {
             "acceptance_rate": self.alpha("acceptance_rate"),
             "mean_accepted_length": self.rate("mean_accepted_length"),
-            "position_acceptance": self.numbers("position_acceptance", _alpha),
+            "position_acceptance": self.numbers("position_acceptance", _alpha, most=positions),
         }
 
 
@@ -130,13 +140,16 @@ def _number(value: Any, field: str) -> float | None:
     return float(value)
 
 
-def _integer(value: Any, field: str) -> int | None:
+def _integer(value: Any, field: str, maximum: int = MAX_COUNT) -> int | None:
+    """A count in [0, maximum]: every count bounds work done with it (loops, lists, draws)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
         raise RecordError(field, value, "expected an integer")
     if value < 0:
         raise RecordError(field, value, "a count must be >= 0")
+    if value > maximum:
+        raise RecordError(field, value, f"must be at most {maximum}")
     return value
 
 
@@ -165,17 +178,19 @@ def _read_cell(r: _Reader) -> Cell:
     if engine not in (ANALYTIC, EMPIRICAL):
         raise RecordError(r.name("engine"), engine, f"expected {ANALYTIC} or {EMPIRICAL}")
     tau = r.number("decode_temperature", optional=False)
+    if tau < 0:
+        raise RecordError(r.name("decode_temperature"), tau, "a temperature must be >= 0")
     return Cell(
         engine=engine,
         family=r.string("family"),
         dataset=r.string("dataset"),
         split=r.string("split"),
         draft=r.string("draft"),
-        decode_temperature=tau,
-        num_draft_tokens=r.integer("num_draft_tokens", optional=False),
-        seed=r.integer("seed", optional=False),
-        prompts=r.integer("prompts", optional=False),
-        max_new_tokens=r.integer("max_new_tokens", optional=False),
+        decode_temperature=tau + 0.0,  # -0.0 is 0.0: one key for greedy decoding
+        num_draft_tokens=r.integer("num_draft_tokens", optional=False, maximum=MAX_DRAFT_TOKENS),
+        seed=r.integer("seed", optional=False, maximum=MAX_SEEDS - 1),
+        prompts=r.integer("prompts", optional=False, maximum=MAX_SIZE),
+        max_new_tokens=r.integer("max_new_tokens", optional=False, maximum=MAX_NEW_TOKENS),
         draft_facts=facts,
     )
 
@@ -187,21 +202,28 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
     buckets = []
     for chars, pair in raw.items():
-        where = f"{field}.{chars}"
-        if not str(chars).isdigit() or not isinstance(pair, list) or len(pair) != 2:
+        where = f"{field}.{chars if len(chars) <= 16 else chars[:16] + '...'}"
+        if not _BUCKET_KEY.fullmatch(chars):
+            raise RecordError(where, chars, "a token length is 1 to 4 ASCII digits")
+        if not isinstance(pair, list) or len(pair) != 2:
             raise RecordError(where, pair, "expected a token length mapped to [Σβ, count]")
         buckets.append((int(chars), _number(pair[0], where), _integer(pair[1], where)))
-    open_from = r.integer("token_chars_open_bucket")
+    open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
     return TokenCharBuckets(
         LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from, tuple(sorted(buckets))
     )
 
 
-def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
-    n = len(prompt_ids)
-    alphas = r.numbers("prompt_acceptance", _alpha, optional=False)
-    tokens = r.numbers("prompt_tokens", _integer, optional=False)
-    chars = r.numbers("prompt_token_chars", _rate) or (math.nan,) * n
+def _positions(cell: Cell) -> int:
+    """The most positions a per-position list holds: K drafted, or a continuation's tokens."""
+    return max(cell.num_draft_tokens, cell.max_new_tokens)
+
+
+def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResult:
+    n, k = len(prompt_ids), cell.num_draft_tokens
+    alphas = r.numbers("prompt_acceptance", _alpha, optional=False, most=n)
+    tokens = r.numbers("prompt_tokens", _integer, optional=False, most=n)
+    chars = r.numbers("prompt_token_chars", _rate, most=n) or (math.nan,) * n
     for key, values in (("prompt_acceptance", alphas), ("prompt_tokens", tokens)):
         if len(values) != n:
             message = f"holds {len(values)} values for {n} prompt ids"
@@ -212,18 +234,18 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], k: int) -> CellResult:
         PromptResult(pid, a, accepted_length(a, k), t, c)
         for pid, a, t, c in zip(prompt_ids, alphas, tokens, chars, strict=True)
     )
-    ci = r.numbers("confidence_interval")
-    if ci and len(ci) != 2:
+    ci = r.numbers("confidence_interval", most=2)
+    if ci and (len(ci) != 2 or ci[0] > ci[1]):
         raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
     return CellResult(
-        **r.rates(),
+        **r.rates(_positions(cell)),
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
             standard_error=r.number("standard_error"),
             tokens=r.integer("tokens"),
             temperature=r.number("temperature"),
-            n_boot=r.integer("n_boot"),
+            n_boot=r.integer("n_boot", maximum=MAX_SIZE),
             confidence_level=r.number("confidence_level"),
             by_token_chars=_read_buckets(r),
         ),
@@ -237,7 +259,7 @@ def _generation(r: _Reader | None) -> Generation:
     return Generation(r.integer("tokens") or 0, reason, text)
 
 
-def _empirical_prompt(r: _Reader) -> PromptResult:
+def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
     spec = _generation(r.sub("speculative", optional=True))
     identical = r.boolean("identical")
     return PromptResult(
@@ -247,11 +269,11 @@ def _empirical_prompt(r: _Reader) -> PromptResult:
         tokens=spec.tokens,
         token_chars=math.nan,
         empirical=EmpiricalPrompt(
-            seed=r.integer("seed"),
+            seed=r.integer("seed", maximum=2**64 - 1),  # a prompt's seed: 64 bits of a hash
             acceptance_rate=r.alpha("acceptance_rate"),
             **r.counts("steps", "proposed", "accepted", "judged"),
-            proposed_per_position=r.numbers("proposed_per_position", _integer),
-            accepted_per_position=r.numbers("accepted_per_position", _integer),
+            proposed_per_position=r.numbers("proposed_per_position", _integer, most=positions),
+            accepted_per_position=r.numbers("accepted_per_position", _integer, most=positions),
             identical=bool(identical),
             speculative=spec,
             target=_generation(r.sub("target", optional=True)),
@@ -259,18 +281,18 @@ def _empirical_prompt(r: _Reader) -> PromptResult:
     )
 
 
-def _empirical_result(r: _Reader, prompt_ids: list[str]) -> CellResult:
+def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResult:
     field = r.name("per_prompt")
     prompts = tuple(
-        _empirical_prompt(_Reader(p, f"{field}[{i}]"))
-        for i, p in enumerate(r.items("per_prompt", optional=False))
+        _empirical_prompt(_Reader(p, f"{field}[{i}]"), _positions(cell))
+        for i, p in enumerate(r.items("per_prompt", optional=False, most=len(prompt_ids)))
     )
     ids = [p.prompt for p in prompts]
     if ids != list(prompt_ids):
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
     totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
     return CellResult(
-        **r.rates(),
+        **r.rates(_positions(cell)),
         prompts=prompts,
         empirical=EmpiricalResult(
             judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
@@ -284,7 +306,7 @@ def _read_timing(r: _Reader | None, prompts: int) -> Timing:
         return Timing(None)
     field = r.name("per_prompt")
     per_prompt = []
-    for i, p in enumerate(r.items("per_prompt")):
+    for i, p in enumerate(r.items("per_prompt", most=prompts)):
         t = _Reader(p, f"{field}[{i}]")
         seconds = ("speculative_seconds", "draft_seconds", "target_seconds", "baseline_seconds")
         per_prompt.append(PromptTiming(**t.reals(*seconds, "speedup")))
@@ -320,6 +342,17 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
     )
 
 
+def _prompt_ids(r: _Reader, most: int) -> list[str]:
+    """At most the cell's prompts, each a string, none twice."""
+    prompt_ids = r.items("prompt_ids", optional=False, most=most)
+    for i, pid in enumerate(prompt_ids):
+        if not isinstance(pid, str):
+            raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
+        if pid in prompt_ids[:i]:
+            raise RecordError(f"prompt_ids[{i}]", pid, "listed twice")
+    return prompt_ids
+
+
 def read_record(data: Any) -> ResultRecord:
     """A record from its stored JSON, every field checked; :class:`RecordError` names a bad one."""
     r = _Reader(data)
@@ -327,15 +360,12 @@ def read_record(data: Any) -> ResultRecord:
     key = r.string("key")
     if key != cell.key:
         raise RecordError("key", key, f"does not match its cell ({cell.key})")
-    prompt_ids = r.items("prompt_ids", optional=False)
-    for i, pid in enumerate(prompt_ids):
-        if not isinstance(pid, str):
-            raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
+    prompt_ids = _prompt_ids(r, cell.prompts)
     result = r.sub("result")
     if cell.engine == ANALYTIC:
-        cell_result = _analytic_result(result, prompt_ids, cell.num_draft_tokens)
+        cell_result = _analytic_result(result, prompt_ids, cell)
     else:
-        cell_result = _empirical_result(result, prompt_ids)
+        cell_result = _empirical_result(result, prompt_ids, cell)
     return ResultRecord(
         cell=cell,
         result=cell_result,

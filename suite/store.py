@@ -120,15 +120,14 @@ class ResultsStore:
         held = read_json(self.run_path, "run header", MAX_RUN_BYTES, nofollow=True)
         if not isinstance(held, dict):
             raise SpecError(self.run_path, None, held, "the run header must be a JSON object")
-        for field in ("studies", "profile"):
-            if field in held and not isinstance(held[field], str | list):
-                raise SpecError(self.run_path, field, held[field], "expected a name or a list")
+        _check_header(self.run_path, held)
         return held
 
     def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
         """Finished records by cell key, in file order; the first of any duplicate wins."""
         if not (self.cells_path.exists() or self.cells_path.is_symlink()):
             return {}
+        _refuse_hard_link(self.cells_path, os.lstat(self.cells_path))
         data = read_bytes(self.cells_path, CELLS_FILE, MAX_CELLS_BYTES, nofollow=True)
         end = data.rfind(b"\n") + 1
         if end < len(data) and repair:
@@ -173,6 +172,44 @@ class ResultsStore:
         write_atomic(self.cells_path, lines)
 
 
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _claim_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(v, int) and not isinstance(v, bool) for v in value
+    )
+
+
+# the header's fields a report reads, each with its check and what it expects
+_HEADER_FIELDS = {
+    "studies": (lambda v: isinstance(v, str) or _names(v), "expected a name or a list of names"),
+    "profile": (lambda v: isinstance(v, str), "expected a name"),
+    "study_titles": (lambda v: isinstance(v, str), "expected a title"),
+    "study_cells": (_names, "expected a list of cell keys"),
+    "study_claims": (_claim_numbers, "expected a list of claim numbers"),
+}
+
+
+def _check_header(path: Path, held: dict) -> None:
+    """Every field a report reads has the type a run writes: a SpecError names the first that
+    does not (``study_*`` are mappings of study name to the value)."""
+    for field, (check, expected) in _HEADER_FIELDS.items():
+        if field not in held:
+            continue
+        value = held[field]
+        if not field.startswith("study_"):
+            if not check(value):
+                raise SpecError(path, field, value, expected)
+            continue
+        if not isinstance(value, dict):
+            raise SpecError(path, field, value, "expected a mapping of study names")
+        for name, item in value.items():
+            if not check(item):
+                raise SpecError(path, f"{field}.{name}", item, expected)
+
+
 def _open_regular(path: Path, flags: int) -> int:
     """A descriptor on a regular file that is not a link: a results folder is not trusted, and a
     link planted in it must not make the store truncate or append to a file elsewhere."""
@@ -183,7 +220,21 @@ def _open_regular(path: Path, flags: int) -> int:
             target = os.readlink(path) if path.is_symlink() else None
             raise SpecError(path, path.name, target, "is a symbolic link; refused") from None
         raise SpecError(path, path.name, None, f"cannot be opened: {e.strerror}; refused") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise SpecError(path, None, None, "is not a regular file; refused")
+    try:
+        _refuse_hard_link(path, st)
+    except SpecError:
+        os.close(fd)
+        raise
     return fd
+
+
+def _refuse_hard_link(path: Path, st: os.stat_result) -> None:
+    """A file of a results folder with another name elsewhere (a hard link) is refused: appending
+    to it or cutting its tail would change a file outside the folder."""
+    if stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        message = f"has {st.st_nlink} hard links: it may be a file outside the folder; refused"
+        raise SpecError(path, path.name, st.st_nlink, message)

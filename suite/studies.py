@@ -78,9 +78,10 @@ class Cell:
 
     @property
     def key(self) -> str:
+        # + 0.0 turns -0.0 into 0.0: one key, and one computation, for greedy decoding
         return (
             f"{self.engine}/{self.family}/{self.dataset}:{self.split}/{self.draft}"
-            f"/t{self.decode_temperature:g}/K{self.num_draft_tokens}/s{self.seed}"
+            f"/t{self.decode_temperature + 0.0:g}/K{self.num_draft_tokens}/s{self.seed}"
             f"/n{self.prompts}/m{self.max_new_tokens}"
         )
 

@@ -3,7 +3,9 @@ fetch DEST --sources FILE``): refused with exit 2, naming file, field and value,
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pytest
 import yaml
 
 from suite.report.folder import check_folder
-from tests.hostile import refused
+from tests.hostile import refused, snapshot
 from tests.test_records import HEADER, old_analytic
 
 LINE = json.dumps(old_analytic())
@@ -50,7 +52,87 @@ CASES = [
     ("run-deep", LINE + "\n", "[" * 5000 + "]" * 5000, "run.json", "nested"),
     ("run-garbage", LINE + "\n", "{", "run.json", "invalid JSON"),
     ("run-studies-type", LINE + "\n", '{"studies": 5, "profile": "x"}', "studies", "5"),
+    ("run-studies-ints", LINE + "\n", '{"studies": [1, 2], "profile": "x"}', "studies", "[1, 2]"),
+    ("run-studies-nested", LINE + "\n", '{"studies": [["a"]], "profile": "x"}', "studies",
+     "[['a']]"),
+    ("run-profile-dict", LINE + "\n", '{"studies": ["a"], "profile": {"a": 1}}', "profile",
+     "{'a': 1}"),
+    ("run-titles-int", LINE + "\n", '{"studies": ["a"], "profile": "x", "study_titles": 5}',
+     "study_titles", "5"),
+    ("run-cells-ints", LINE + "\n",
+     '{"studies": ["a"], "profile": "x", "study_cells": {"a": [1]}}', "study_cells.a", "[1]"),
+    ("run-claims-strings", LINE + "\n",
+     '{"studies": ["a"], "profile": "x", "study_claims": {"a": "1"}}', "study_claims.a", "'1'"),
+    # every count is bounded before any work is done with it (K bounds a sum per prompt)
+    ("k-huge", _sub('"num_draft_tokens": 4', '"num_draft_tokens": 1000000000000000'), None,
+     "line 1: cell.num_draft_tokens", "1000000000000000"),
+    ("seed-huge", _sub('"seed": 0', '"seed": ' + "9" * 90), None, "cell.seed", "999"),
+    ("prompts-huge", _sub('"prompts": 2', '"prompts": 1000000'), None, "cell.prompts", "1000000"),
+    ("max-new-tokens-huge", _sub('"max_new_tokens": 16', '"max_new_tokens": 100000'), None,
+     "cell.max_new_tokens", "100000"),
+    ("prompt-ids-over-prompts", _sub('"prompts": 2', '"prompts": 1').replace("/n2/", "/n1/"),
+     None, "prompt_ids", "2"),
+    ("positions-over-tokens", _sub('"position_acceptance": [0.75, null]',
+                                   f'"position_acceptance": {[0.5] * 17}'), None,
+     "result.position_acceptance", "17"),
+    ("n-boot-huge", _sub('"n_boot": 1000', '"n_boot": 1000000000'), None, "n_boot", "1000000000"),
+    ("open-bucket-huge",
+     _sub('"tokens": 32', '"tokens": 32, "token_chars_open_bucket": 1000000000'), None,
+     "token_chars_open_bucket", "1000000000"),
+    ("count-huge", _sub('"tokens": 32', '"tokens": ' + "9" * 20), None, "result.tokens", "999"),
+    # values a run cannot produce
+    ("tau-negative", _sub('"decode_temperature": 1.0', '"decode_temperature": -1.0'), None,
+     "cell.decode_temperature", "-1.0"),
+    ("ci-reversed",
+     _sub('"confidence_interval": [0.5, 0.75]', '"confidence_interval": [0.75, 0.5]'), None,
+     "result.confidence_interval", "[0.75, 0.5]"),
+    ("prompt-ids-duplicate", _sub('"test/1"]', '"test/0"]'), None, "prompt_ids[1]", "test/0"),
+    ("bucket-superscript", _sub('"3": [9.0', '"\u00b2": [9.0'), None,
+     "result.acceptance_by_token_chars.\u00b2", "\u00b2"),
+    ("bucket-long-key", _sub('"3": [9.0', '"' + "9" * 5000 + '": [9.0'), None,
+     "result.acceptance_by_token_chars.999", "ASCII digits"),
+    ("tau-negative-zero-key", _sub('"decode_temperature": 1.0', '"decode_temperature": -0.0')
+     .replace("/t1/", "/t-0/"), None, "line 1: key", "t-0"),
 ]  # fmt: skip
+
+
+def test_a_negative_zero_temperature_reads_as_zero():
+    """-0.0 and 0.0 are one greedy cell: the reader gives the one key (t0) a run writes."""
+    from suite.record_json import record_from_json
+
+    line = _sub('"decode_temperature": 1.0', '"decode_temperature": -0.0').replace("/t1/", "/t0/")
+    record = record_from_json(json.loads(line))
+    assert math.copysign(1.0, record.cell.decode_temperature) == 1.0
+    assert record.key == "analytic/llama/gsm8k:test/base/t0/K4/s0/n2/m16"
+
+
+def test_a_negative_zero_temperature_cell_is_stored_and_read_under_the_greedy_key(tmp_path):
+    from suite.record_json import record_from_json
+    from suite.store import ResultsStore
+
+    record = record_from_json(json.loads(LINE))
+    cell = dataclasses.replace(record.cell, decode_temperature=-0.0)
+    assert cell.key == dataclasses.replace(cell, decode_temperature=0.0).key
+    store = ResultsStore(tmp_path / "results")
+    store.open(dict(HEADER))
+    store.append(dataclasses.replace(record, cell=cell))
+    assert list(store.load()) == [cell.key]
+    assert "/t0/" in cell.key
+
+
+def test_resuming_into_a_folder_with_a_huge_k_is_refused_at_once(tmp_path):
+    """A run resuming into the folder reads every line first: a huge K is refused, not summed."""
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder = _folder(tmp_path, _sub('"num_draft_tokens": 4', '"num_draft_tokens": 10000000000'),
+                     None)  # fmt: skip
+    before = snapshot(folder)
+    with pytest.raises(SpecError) as err:
+        ResultsStore(folder).check(dict(HEADER))
+    assert "line 1: cell.num_draft_tokens" in str(err.value)
+    assert "10000000000" in str(err.value)
+    assert snapshot(folder) == before
 
 
 def _folder(tmp_path, cells: str, run: str | None):
@@ -92,10 +174,97 @@ def test_links_and_fifos_in_a_results_folder_are_refused_without_reading(tmp_pat
     assert "root:x" not in err
 
 
+def _hard_linked(tmp_path, name: str):
+    """A results folder whose ``name`` is a hard link to a file outside it."""
+    victim = tmp_path / "victim.jsonl"
+    victim.write_text(LINE + "\n")
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / name).unlink(missing_ok=True)
+    os.link(victim, folder / name)
+    return folder, victim
+
+
+def test_a_hard_linked_cells_file_is_refused(tmp_path, capsys):
+    folder, _ = _hard_linked(tmp_path, "cells.jsonl")
+    refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "hard links", "2")
+
+
+def test_a_resumed_run_does_not_append_through_a_hard_linked_cells_file(tmp_path):
+    """The resume check refuses the folder before the lock; an append is refused as well."""
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder, _ = _hard_linked(tmp_path, "cells.jsonl")
+    before = snapshot(tmp_path)
+    store = ResultsStore(folder)
+    with pytest.raises(SpecError, match="hard links"):
+        store.check(dict(HEADER))
+    with pytest.raises(SpecError, match="hard links"):
+        store.append(json.loads(LINE))
+    assert snapshot(tmp_path) == before
+
+
+def test_a_hard_linked_lock_file_is_not_truncated(tmp_path):
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    folder, victim = _hard_linked(tmp_path, ".lock")
+    with pytest.raises(SpecError, match="hard links"), ResultsStore(folder).lock():
+        pass
+    assert victim.read_text() == LINE + "\n"
+
+
 def test_a_malformed_submission_json_is_refused(tmp_path, capsys):
     folder = _folder(tmp_path, LINE + "\n", None)
     (folder / "submission.json").write_text('{"name": "a", "name": "b"}')
     refused(["report", str(folder)], tmp_path, capsys, "submission.json", "duplicate")
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "value"),
+    [
+        ('{"authors": 5}', "authors", "5"),
+        ('{"authors": ["a", 1]}', "authors", "['a', 1]"),
+        ('{"training": "x"}', "training", "'x'"),
+        ('{"training": {"seed": "s"}}', "training.seed", "'s'"),
+        ('{"training": {"kd_temperature": "hot"}}', "training.kd_temperature", "'hot'"),
+        ('{"name": {"a": 1}}', "name", "{'a': 1}"),
+        ('{"parameters": "lots"}', "parameters", "'lots'"),
+    ],
+)
+def test_a_submission_json_with_wrong_types_is_refused(tmp_path, capsys, text, field, value):
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / "submission.json").write_text(text)
+    refused(["report", str(folder)], tmp_path, capsys, "submission.json", field, value)
+
+
+def test_a_report_that_cannot_write_one_file_writes_none(tmp_path, capsys):
+    """report.html is a folder: refused naming it, and summary.json and the CSVs stay unwritten."""
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / "report.html").mkdir()
+    refused(["report", str(folder)], tmp_path, capsys, "report.html", "--out", "not a regular")
+
+
+def test_formula_like_text_is_quoted_in_the_report_csvs(tmp_path):
+    """A draft named like a spreadsheet formula is written with a leading quote (OWASP)."""
+    import pandas as pd
+
+    from suite.report.output import safe_csv
+    from suite.report.render import render_report
+
+    frame = pd.DataFrame({"draft": ["=1+1", "+A1", "-2+3", "@SUM(A1)", "\tx", "ok"],
+                          "alpha": [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5]})  # fmt: skip
+    rows = pd.read_csv(__import__("io").StringIO(safe_csv(frame)))
+    assert list(rows["draft"]) == ["'=1+1", "'+A1", "'-2+3", "'@SUM(A1)", "'\tx", "ok"]
+    assert list(rows["alpha"]) == [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5]
+    line = _sub('"draft": "base"', '"draft": "=HYPERLINK(1)"').replace("/base/", "/=HYPERLINK(1)/")
+    render_report(_folder(tmp_path, line, None), tmp_path / "html")
+    for name in ("cells.csv", "prompts.csv"):
+        table = pd.read_csv(tmp_path / "html" / name)
+        assert set(table["draft"]) == {"'=HYPERLINK(1)"}
+    assert sorted(p.name for p in (tmp_path / "html").iterdir()) == [
+        "cells.csv", "prompts.csv", "report.html", "summary.json"
+    ]  # fmt: skip
 
 
 GOOD = {"path": "toy/a.json", "url": "https://example.org/a.json", "sha256": "0" * 64}

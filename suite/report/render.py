@@ -20,9 +20,9 @@ from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.errors import SpecError
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR
-from suite.report import figures, leaderboard, views
+from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
-from suite.store import ResultsStore, clean, write_atomic
+from suite.store import ResultsStore, clean
 from suite.strict import read_json
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
 
@@ -143,7 +143,49 @@ def _submission(folder: Path) -> dict | None:
     data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
     if not isinstance(data, dict):
         raise SpecError(path, None, data, "expected a JSON object")
+    _check_fields(path, data, _SUBMISSION_FIELDS, "")
+    training = data.get("training")
+    if training is not None:
+        if not isinstance(training, dict):
+            raise SpecError(path, "training", training, "expected a mapping")
+        _check_fields(path, training, _TRAINING_FIELDS, "training.")
     return data
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def _is_names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _is_str(value) -> bool:
+    return isinstance(value, str)
+
+
+# what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
+_TEXT = ("name", "draft", "target", "model", "license", "description", "sha256")
+_SUBMISSION_FIELDS = {f: (_is_str, "expected a string") for f in _TEXT} | {
+    "authors": (_is_names, "expected a list of strings"),
+    "parameters": (_is_int, "expected an integer"),
+}
+_TRAINING_FIELDS = {f: (_is_str, "expected a string") for f in ("method", "data", "dataset")} | {
+    "divergence": (_is_str, "expected a string"),
+    "kd_temperature": (_is_number, "expected a number"),
+    "seed": (_is_int, "expected an integer"),
+}
+
+
+def _check_fields(path: Path, data: dict, fields: dict, prefix: str) -> None:
+    for field, (check, expected) in fields.items():
+        value = data.get(field)
+        if value is not None and not check(value):
+            raise SpecError(path, prefix + field, value, expected)
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:
@@ -269,10 +311,14 @@ def render_report(
         "provenance": context["provenance"],
     }
     prompts = prompt_rows(records).reindex(columns=PROMPT_COLUMNS)
-    write_atomic(out / SUMMARY, strict_json(summary))
-    write_atomic(out / PROMPTS, prompts.to_csv(index=False))
-    write_atomic(out / CELLS, cell_table(records).to_csv(index=False))
-    write_atomic(out / REPORT, html)
+    output.write_all(
+        {
+            out / SUMMARY: strict_json(summary),
+            out / PROMPTS: output.safe_csv(prompts),
+            out / CELLS: output.safe_csv(cell_table(records)),
+            out / REPORT: html,
+        }
+    )
     return out / REPORT
 
 
