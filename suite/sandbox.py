@@ -11,7 +11,11 @@ length and its record's size.
 Answer-extraction regexes run over every generation: a nested quantifier (``(a+)+``), a
 quantified alternation (``(a|a)*``) or a back-reference can take exponential time on a crafted
 text, so they are refused, as are patterns over 256 characters or with more than four unbounded
-repeats (each one more power of the text's length in the worst case).
+repeats (each one more power of the text's length in the worst case). They run with the
+``regex`` module (for its clock), in its ``V0`` mode, and are checked with both engines: a pattern
+must compile in each, and a ``{`` must be a repeat count (``{2}``, ``{1,3}``) or escaped, so
+``regex``-only syntax such as fuzzy matching (``(?:abc){e<=9}``) is refused, never read by ``re``
+as literal text and then run by ``regex`` as something else.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import re
 
 import jinja2
+import regex as timed_re
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -117,12 +122,53 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
     return None
 
 
+_REPEAT_COUNT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
+
+
+def _brace_problem(pattern: str) -> str | None:
+    """A ``{`` outside a character class that is neither escaped nor a repeat count: ``re`` reads
+    it as a literal, ``regex`` may read it as fuzzy matching (``{e<=9}``) or another construct."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            i += pattern[i : i + 1] == "^"
+            i += pattern[i : i + 1] == "]"  # a leading ']' is a member
+            continue
+        elif c == "{" and not _REPEAT_COUNT.match(pattern, i):
+            return (
+                "'{' that is not a repeat count ({2}, {1,3}): fuzzy matching and other regex-only "
+                "syntax is not allowed; write a literal brace as \\{"
+            )
+        i += 1
+    return None
+
+
+def compile_regex(pattern: str):
+    """The pattern as the answer extraction runs it: the ``regex`` module in its ``V0`` mode."""
+    return timed_re.compile(pattern, timed_re.V0)
+
+
 def regex_problem(pattern: str) -> str | None:
     """Why an answer regex is refused (it could take super-linear time), or None. A pattern that
     does not compile raises re.error."""
     if len(pattern) > MAX_REGEX_CHARS:
         return f"a pattern is at most {MAX_REGEX_CHARS} characters"
     re.compile(pattern)
+    brace = _brace_problem(pattern)
+    if brace:
+        return brace
+    try:
+        compile_regex(pattern)
+    except timed_re.error as e:
+        raise re.error(f"{e} (with the regex module)") from None
     counts = {"unbounded": 0}
     problem = _walk(sre_parse.parse(pattern), False, counts)
     if problem:

@@ -205,6 +205,10 @@ class Reader:
             raise self.error(
                 field, source, f"bad Jinja2 template: {e.message} (line {e.lineno})"
             ) from None
+        except RecursionError:
+            raise self.error(field, source, "nested too deeply to parse") from None
+        except Exception as e:  # what jinja's compiler may raise while folding constants
+            raise self.error(field, source, f"cannot compile: {type(e).__name__}: {e}") from None
         if problem:
             raise self.error(field, source, problem)
         return source
