@@ -3,6 +3,7 @@ time bombs run in a subprocess under a 3 GiB address-space cap and a 60 s timeou
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from suite.errors import SpecError
 from suite.studies import load_study
 from tests.hostile import refused
 from tests.test_studies import _study
@@ -159,3 +161,76 @@ def test_a_profile_model_folder_without_a_sound_config_is_refused(tmp_path, caps
     path = _model_profile(tmp_path, config)
     argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
     refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.target.path", "mymodel", why)
+
+
+CHAT_BOMBS = [
+    ("range-loops", "{% for i in range(100000) %}{% for j in range(100000) %}"
+                    "{{ messages[0]['content'] }}{% endfor %}{% endfor %}", "range"),
+    ("nested-message-loops", "{% for m in messages %}{% for n in messages %}{{ n }}{% endfor %}"
+                             "{% endfor %}", "nested loop"),
+    ("doubling-set", "{% set a = messages[0]['content'] %}" + "{% set a = a + a %}" * 40
+     + "{{ a }}", "grows a variable"),
+    ("mul", "{{ messages[0]['content'] * 100000 }}", "Mul"),
+    ("macro", "{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}", "Macro"),
+    ("format-mod", "{{ '%999999999s' % 1 }}", "'%'"),
+    ("namespace", "{% set ns = namespace(a='') %}", "call"),
+    ("deep-parens", "{{ " + "(" * 1500 + "1" + ")" * 1500 + " }}", "nested too deeply"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("template", "why"), [c[1:] for c in CHAT_BOMBS],
+                         ids=[c[0] for c in CHAT_BOMBS])  # fmt: skip
+@pytest.mark.parametrize("where", ["tokenizer_config.json", "chat_template.jinja"])
+def test_a_profile_tokenizer_chat_template_that_could_blow_up_is_refused(
+    tmp_path, capsys, template, why, where
+):
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    if where == "chat_template.jinja":
+        (tok / where).write_text(template)
+    else:
+        (tok / where).write_text(json.dumps({"chat_template": template}))
+    path = _model_profile(tmp_path, "{}")
+    spec = yaml.safe_load(path.read_text())
+    spec["models"]["llama"]["tokenizer"] = {"path": str(tok)}
+    path.write_text(yaml.safe_dump(spec))
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.tokenizer.path", where, why)
+
+
+def test_common_chat_templates_pass_and_a_hub_tokenizer_bomb_is_refused_before_rendering():
+    from suite.prompts import check_chat_template
+    from suite.sandbox import chat_template_refusal
+    from tests.test_paper_rehearsal import LLAMA_2_CHAT_TEMPLATE
+
+    chatml = (
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+        "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
+    llama2_system = (
+        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
+        "{% set system_message = messages[0]['content'] %}{% else %}"
+        "{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+        "{% for message in loop_messages %}"
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate') }}{% endif %}"
+        "{% if loop.index0 == 0 and system_message != false %}"
+        "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + "
+        "message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}"
+        "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + "
+        "' [/INST]' }}{% endif %}{% endfor %}"
+    )
+    for template in (LLAMA_2_CHAT_TEMPLATE, chatml, llama2_system):
+        assert chat_template_refusal(template) is None, template
+
+    class HubTokenizer:
+        name_or_path = "someone/chat-model"
+        chat_template = CHAT_BOMBS[0][1]
+
+        def apply_chat_template(self, *args, **kwargs):
+            raise AssertionError("rendered before the check")
+
+    with pytest.raises(SpecError) as err:
+        check_chat_template(HubTokenizer())
+    assert err.value.field == "chat_template" and "someone/chat-model" in str(err.value)
