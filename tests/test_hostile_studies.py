@@ -32,6 +32,9 @@ STUDIES = [
     ("k-string", _grid(num_draft_tokens="4"), "grid.num_draft_tokens", "'4'"),
     ("tau-negative", _grid(decode_temperatures=[-1.0]), "grid.decode_temperatures[0]", "-1.0"),
     ("tau-twice", _grid(decode_temperatures=[1.0, 1.0]), "grid.decode_temperatures[1]", "1.0"),
+    ("tau-tiny", _grid(decode_temperatures=[1e-39]), "grid.decode_temperatures[0]", "1e-39"),
+    ("tau-subnormal", _grid(decode_temperatures=[0.0, 5e-324]), "grid.decode_temperatures[1]",
+     "5e-324"),
     ("claims-huge", _study(claims=[10**9]), "claims", "1000000000"),
     ("name-ctrl", _study(name="mi\x1bni"), "name", "mini"),
     ("family-list", _study(family=["llama"]), "family", "['llama']"),
@@ -234,3 +237,17 @@ def test_common_chat_templates_pass_and_a_hub_tokenizer_bomb_is_refused_before_r
     with pytest.raises(SpecError) as err:
         check_chat_template(HubTokenizer())
     assert err.value.field == "chat_template" and "someone/chat-model" in str(err.value)
+
+
+def test_a_tiny_temperature_is_refused_and_a_nan_row_is_never_sampled():
+    import torch
+
+    from suite.decoding.sampling import check_temperature, probs_from_logits, sample
+
+    for tau in (1e-39, 5e-324, 1e-4):
+        with pytest.raises(ValueError, match=r"at least 0\.001"):
+            check_temperature(tau)
+    assert check_temperature(0.0) == 0.0 and check_temperature(1e-3) == 1e-3
+    nan_row = probs_from_logits(torch.tensor([[1.0, 2.0, 3.0]]), 1e-39)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sample(nan_row, torch.Generator().manual_seed(0))
