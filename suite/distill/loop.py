@@ -51,12 +51,33 @@ class TrainConfig:
 
 def train_config(raw: dict, path: str) -> TrainConfig:
     """A recipe's ``train`` mapping as a TrainConfig; an unknown field names file and value."""
-    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(raw, dict):
+        raise SpecError(path, "train", raw, "expected a mapping")
+    kinds = {f.name: f.type for f in fields(TrainConfig)}
     for key in raw:
-        if key not in known:
-            message = f"unknown field; known: {sorted(known)}"
+        if key not in kinds:
+            message = f"unknown field; known: {sorted(kinds)}"
             raise SpecError(path, f"train.{key}", raw[key], message)
+    for key in ("max_steps", "lr", "min_lr", "warmup_steps"):
+        if key not in raw:
+            raise SpecError(path, f"train.{key}", None, "missing required field")
+    for key, value in raw.items():
+        _check_number(path, f"train.{key}", value, kinds[key] in ("int", int))
     return TrainConfig(**raw)
+
+
+def _check_number(path: str, field: str, value, integer: bool) -> None:
+    """A count is an integer in [1, 10**7] (warmup and seed may be 0); a rate or a time a finite
+    number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        kind = "an integer" if integer else "a number"
+        raise SpecError(path, field, value, f"expected {kind}, got {type(value).__name__}")
+    if integer:
+        low = 0 if field.endswith(("warmup_steps", "seed")) else 1
+        if not low <= value <= 10**7:
+            raise SpecError(path, field, value, f"must be in [{low}, 10,000,000]")
+    elif not math.isfinite(value) or value < 0:
+        raise SpecError(path, field, value, "must be a finite number >= 0")
 
 
 def _save(ckpt: Path, model, optimizer, scaler, step: int, extra: dict) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import sys
 import time
@@ -61,9 +62,15 @@ def load_recipe(path: str | Path) -> dict:
     if not path.is_file():
         raise SpecError(path, "recipe", str(path), "recipe file not found")
     recipe = read_yaml(path, "recipe")
+    if not isinstance(recipe, dict):
+        raise SpecError(path, None, recipe, "a recipe is a mapping")
     for key in ("name", "seed", "datasets", "tokenizer", "models"):
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")
+    name = recipe["name"]
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", name):
+        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        raise SpecError(path, "name", name, message)
     architecture = recipe.setdefault("architecture", "llama")
     if architecture not in ARCHITECTURES:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
