@@ -124,10 +124,18 @@ class Plan:
     study_cells: dict[str, tuple[str, ...]]
 
 
+def _distinct(r: Reader, values: tuple, field: str) -> tuple:
+    """``values`` with no item listed twice: a repeat would run or count the same thing twice."""
+    for i, v in enumerate(values):
+        if v in values[:i]:
+            raise r.error(f"{field}[{i}]", v, "listed twice")
+    return values
+
+
 def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     """A list of names, or a mapping evaluation set -> the dataset the drafts were distilled on."""
     if isinstance(value, list):
-        return tuple((name, name) for name in r.strings(value, field))
+        return tuple((name, name) for name in _distinct(r, r.strings(value, field), field))
     d = r.named(value, field)
     if not d:
         raise r.error(field, value, "name at least one dataset")
@@ -140,7 +148,7 @@ MAX_CELLS = 100_000  # a plan's cells, counted before any is built
 
 def _ints(r: Reader, value: Any, field: str, maximum: int) -> tuple[int, ...]:
     values = value if isinstance(value, list) else [value]
-    return tuple(r.positive_int(v, field, maximum) for v in values)
+    return _distinct(r, tuple(r.positive_int(v, field, maximum) for v in values), field)
 
 
 def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
@@ -171,7 +179,7 @@ def load_study(path: str | Path) -> StudySpec:
         {"empirical", "profiles", "split", "missing_drafts"},
     )
     claims = _ints(r, d["claims"], "claims", 100)
-    engines = r.strings(d["engines"], "engines")
+    engines = _distinct(r, r.strings(d["engines"], "engines"), "engines")
     for i, engine in enumerate(engines):
         r.choice(engine, f"engines[{i}]", ENGINES)
     grid = Grid(**_grid_fields(r, d["grid"], "grid", set(_GRID_FIELDS)))
