@@ -95,3 +95,19 @@ def test_a_pretraining_recipe_name_cannot_leave_the_checkpoint_root(tmp_path):
     with pytest.raises(SpecError) as err:
         load_recipe(path)
     assert err.value.field == "name" and err.value.value == "../../x"
+
+
+def test_an_align_stage_name_cannot_leave_the_checkpoint_root(tmp_path, monkeypatch):
+    from suite.distill import pretrain
+    from suite.errors import SpecError
+
+    raw = yaml.safe_load((RECIPE.parent / "llama.yaml").read_text())
+    role = next(r for r, spec in raw["models"].items() if "align" in spec)
+    raw["models"][role]["align"]["from"] = "../../planted"
+    path = tmp_path / "llama.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    with pytest.raises(SpecError) as err:
+        pretrain.run_model(pretrain.load_recipe(path), role, tmp_path / "out")
+    assert err.value.field == f"models.{role}.align.from" and err.value.value == "../../planted"
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "planted").exists()

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
 from suite.errors import SpecError
 from suite.io import atomic_write
+from suite.strict import MAX_CONFIG_BYTES, read_json
 
 
 def checkpoint_root() -> Path:
@@ -103,9 +104,16 @@ def _tied(model) -> bool:
 def _load(ckpt: Path, model, optimizer, scaler) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
-    meta = json.loads((ckpt / "state.json").read_text())
+    meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
+    if not isinstance(meta, dict):
+        raise SpecError(ckpt / "state.json", None, type(meta).__name__, "expected a JSON object")
     tied = _tied(model)
-    model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    loaded = model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    missing = set(loaded.missing_keys) - ({"lm_head.weight"} if tied else set())
+    if missing or loaded.unexpected_keys:
+        keys = sorted(missing | set(loaded.unexpected_keys))
+        message = "a checkpoint must hold exactly the model's weights (missing or unexpected)"
+        raise SpecError(ckpt / "model.safetensors", "weights", keys, message)
     if tied:
         model.tie_weights()
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))

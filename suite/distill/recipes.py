@@ -39,7 +39,7 @@ from suite.distill.offline import (
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.precision import CPU_FLOAT32, Precision
-from suite.distill.pretrain import heldout_loss
+from suite.distill.pretrain import SAFE_NAME, heldout_loss
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
@@ -91,7 +91,6 @@ def draft_name(
     return name if seed is None else f"{name}-s{seed}"
 
 
-SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name is a folder under the checkpoint root
 _OPTIONAL = {"seeds", "eval_examples", "eval_every"}
 
 
