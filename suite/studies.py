@@ -18,7 +18,7 @@ from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.paths import STUDIES_DIR
 from suite.profiles import ENGINES, ModelRef, Profile
-from suite.specs import Reader, load_task, read_named
+from suite.specs import MIN_TEMPERATURE, Reader, load_task, read_named
 
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
@@ -151,6 +151,16 @@ def _ints(r: Reader, value: Any, field: str, maximum: int) -> tuple[int, ...]:
     return _distinct(r, tuple(r.positive_int(v, field, maximum) for v in values), field)
 
 
+def _selector_temperatures(r: Reader, raw: list, field: str) -> None:
+    """A selector's τ_kd is 0 or at least MIN_TEMPERATURE, as every temperature the suite reads."""
+    for i, item in enumerate(raw):
+        wanted = item.get("kd_temperature") if isinstance(item, dict) else None
+        for v in wanted if isinstance(wanted, list) else [wanted]:
+            if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < MIN_TEMPERATURE:
+                message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
+                raise r.error(f"{field}[{i}].kd_temperature", v, message)
+
+
 def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
     d = r.mapping(raw, field, required, _GRID_FIELDS - required)
     out: dict[str, Any] = {}
@@ -159,6 +169,7 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
         out["datasets"] = _datasets(r, d["datasets"], f"{prefix}datasets")
     if "drafts" in d:
         out["drafts"] = read_selectors(r, d["drafts"], f"{prefix}drafts")
+        _selector_temperatures(r, d["drafts"], f"{prefix}drafts")
     if "decode_temperatures" in d:
         out["decode_temperatures"] = r.temperatures(
             d["decode_temperatures"], f"{prefix}decode_temperatures"

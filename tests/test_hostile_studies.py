@@ -37,6 +37,8 @@ STUDIES = [
      "5e-324"),
     ("claims-huge", _study(claims=[10**9]), "claims", "1000000000"),
     ("claims-twice", _study(claims=[1, 1]), "claims[1]", "1"),
+    ("selector-tau-tiny", _grid(drafts=[{"kd_temperature": 1e-320}]),
+     "grid.drafts[0].kd_temperature", "1e-320"),
     ("engines-twice", _study(engines=["analytic", "analytic"]), "engines[1]", "analytic"),
     ("k-twice", _grid(num_draft_tokens=[4, 4]), "grid.num_draft_tokens[1]", "4"),
     ("datasets-twice", _grid(datasets=["gsm8k", "gsm8k"]), "grid.datasets[1]", "gsm8k"),
