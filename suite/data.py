@@ -14,16 +14,15 @@ import hashlib
 import json
 import os
 import re
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
-import regex as timed_re
-
 from suite.errors import SpecError
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
+from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
 
 
@@ -87,31 +86,55 @@ def normalize_number(text: str) -> str:
 # backtrack without bound (nested quantifiers, repeated alternations, back-references), but
 # adjacent repeats over overlapping characters (`[a-z]*[a-z]*x`) still backtrack polynomially:
 # every search is also cut off by the clock, which turns a hang into an error naming the pattern.
+# Reading a split shares one budget across all its searches, so a pattern just under the clock
+# on every record cannot add up to hours.
 REGEX_SECONDS = 2.0
+SPLIT_REGEX_SECONDS = 30.0
+
+
+class RegexBudget:
+    """Seconds of answer-pattern searching left to one pass over a split."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return self.deadline - time.monotonic()
 
 
 @functools.lru_cache(maxsize=256)
 def _regex(pattern: str):
-    return timed_re.compile(pattern)
+    return compile_regex(pattern)
 
 
-def _matches(spec: TaskSpec, index: int, pattern: str, text: str) -> list:
+def _matches(spec: TaskSpec, index: int, pattern: str, text: str, budget) -> list:
+    limit = REGEX_SECONDS if budget is None else max(min(REGEX_SECONDS, budget.left()), 1e-6)
     try:
-        return list(_regex(pattern).finditer(text, timeout=REGEX_SECONDS))
+        return list(_regex(pattern).finditer(text, timeout=limit))
     except TimeoutError:
-        message = (
-            f"took over {REGEX_SECONDS:g} s on a {len(text):,}-character text; an answer pattern "
-            "must not backtrack (adjacent repeats that can match the same characters do)"
-        )
+        if budget is not None and budget.left() <= 0:
+            message = (
+                f"answer patterns took over {budget.seconds:g} s in all on one split; an answer "
+                "pattern must be cheap on every text"
+            )
+        else:
+            message = (
+                f"took over {REGEX_SECONDS:g} s on a {len(text):,}-character text; an answer "
+                "pattern must not backtrack (adjacent repeats over the same characters do)"
+            )
         raise SpecError(spec.path, f"answer.patterns[{index}].regex", pattern, message) from None
 
 
-def extract_answer(spec: TaskSpec, text: str | None) -> str | None:
-    """The spec's answer from any text (a reference or a generation); None if there is none."""
+def extract_answer(
+    spec: TaskSpec, text: str | None, budget: RegexBudget | None = None
+) -> str | None:
+    """The spec's answer from any text (a reference or a generation); None if there is none.
+    With a ``budget``, the searches also stop when the budget's time is spent."""
     if spec.answer is None or text is None:
         return None
     for index, pattern in enumerate(spec.answer.patterns):
-        matches = _matches(spec, index, pattern.regex, text)
+        matches = _matches(spec, index, pattern.regex, text, budget)
         if not matches:
             continue
         match = matches[0] if pattern.select == "first" else matches[-1]
@@ -194,9 +217,9 @@ def _read_ids(spec: TaskSpec, split: Split, root: Path) -> set[str]:
 def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, split: str) -> str:
     try:
         return compile_template(source).render(record)
-    except jinja2.TemplateError as e:
-        message = f"cannot render record {index} of split '{split}': {e}"
-        raise SpecError(spec.path, field, source, message) from e
+    except Exception as e:  # any error a field's value can cause: ZeroDivisionError, RecursionError
+        message = f"cannot render record {index} of split '{split}': {type(e).__name__}: {e}"
+        raise SpecError(spec.path, field, source, message) from None
 
 
 def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path):
@@ -222,7 +245,7 @@ def _stamps(split: Split, root: Path) -> tuple:
     return tuple(stamps)
 
 
-def _example(spec: TaskSpec, split: str, index: int, record: dict) -> Example:
+def _example(spec: TaskSpec, split: str, index: int, record: dict, budget) -> Example:
     def render(field: str, source: str) -> str:
         return _render(spec, field, source, record, index, split)
 
@@ -230,7 +253,7 @@ def _example(spec: TaskSpec, split: str, index: int, record: dict) -> Example:
     reference = render("reference", spec.reference_template) if spec.reference_template else ""
     answer = None
     if spec.answer is not None:
-        answer = extract_answer(spec, render("answer.template", spec.answer.template))
+        answer = extract_answer(spec, render("answer.template", spec.answer.template), budget)
     return Example(
         id=render("id", spec.id_template) if spec.id_template else f"{split}/{index}",
         instruction=instruction,
@@ -245,7 +268,9 @@ def _examples(spec: TaskSpec, split_name: str, root: Path, stamps: tuple) -> tup
     """Cached by spec, data root and file stamps: a changed input is never served stale."""
     split = spec.split(split_name)
     rows = _read_local(spec, split, root)
-    examples = [_example(spec, split_name, i, r) for i, r in _select(spec, split, rows, root)]
+    budget = RegexBudget(SPLIT_REGEX_SECONDS)
+    selected = _select(spec, split, rows, root)
+    examples = [_example(spec, split_name, i, r, budget) for i, r in selected]
     if not examples:
         files = list(split.files)
         raise SpecError(spec.path, f"splits.{split_name}", files, "split is empty after selection")

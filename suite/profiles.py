@@ -21,6 +21,7 @@ from typing import Any
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
 from suite.paths import PROFILES_DIR, bundle_path
+from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_named
 from suite.strict import read_config
 
@@ -119,6 +120,30 @@ def _model_folder(r: Reader, folder: Path, field: str, value: Any) -> Path:
     return folder
 
 
+def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
+    """A tokenizer folder's chat templates (tokenizer_config.json, chat_template.jinja or .json)
+    obey the sandbox's chat-template rules: refused when the profile is read, before any run."""
+    try:
+        found = []
+        config = folder / "tokenizer_config.json"
+        if config.is_file() and "chat_template" in (data := read_config(config)):
+            found.append((config, data["chat_template"]))
+        jinja = folder / "chat_template.jinja"
+        if jinja.is_file():
+            if jinja.stat().st_size > MAX_CHAT_TEMPLATE_CHARS * 4:
+                raise r.error(field, value, f"{jinja}: over {MAX_CHAT_TEMPLATE_CHARS:,} characters")
+            found.append((jinja, jinja.read_text(encoding="utf-8", errors="replace")))
+        extra = folder / "chat_template.json"
+        if extra.is_file():
+            found.append((extra, read_config(extra).get("chat_template")))
+    except SpecError as err:
+        raise r.error(field, value, f"{err.path}: {err.message}") from None
+    for path, template in found:
+        problem = chat_template_refusal(template)
+        if problem:
+            raise r.error(field, value, f"{path}: {problem}")
+
+
 def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     d = r.mapping(raw, field, set(), {"hub", "revision", "path"})
     if ("hub" in d) == ("path" in d):
@@ -127,6 +152,8 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
         folder = _local(r, d["path"], f"{field}.path")
         if name != "tokenizer":  # a tokenizer folder has no model config
             _model_folder(r, folder, f"{field}.path", d["path"])
+        if name in _NOT_DRAFTS:  # the target's folder is the tokenizer's when none is named
+            _chat_templates(r, folder, f"{field}.path", d["path"])
         return ModelRef(name, path=folder)
     hub = r.string(d["hub"], f"{field}.hub")
     if not _HUB_ID.fullmatch(hub):
@@ -177,6 +204,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         _model_folder(r, folder / "target", f"{field}.bundle", d["bundle"])
         target = ModelRef("target", path=folder / "target")
         tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
+        _chat_templates(r, folder / "tokenizer", f"{field}.bundle", d["bundle"])
         drafts = _bundle_drafts(folder)
     else:
         if "target" not in d:

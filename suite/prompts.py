@@ -7,8 +7,11 @@ used is recorded in every record's provenance (``prompt_format``) and shown in t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
+from suite.errors import SpecError
+from suite.sandbox import chat_template_refusal
 from suite.specs import format_prompt
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
@@ -27,7 +30,23 @@ def ensure_pad(tokenizer):
     return tokenizer
 
 
+@functools.lru_cache(maxsize=16)
+def _refusal(template: str) -> str | None:
+    return chat_template_refusal(template)
+
+
+def check_chat_template(tokenizer) -> None:
+    """A tokenizer's chat template obeys the sandbox's chat-template rules (no range, no nested
+    loop, no growth without bound) before transformers renders it: a SpecError naming it."""
+    template = tokenizer.chat_template
+    problem = _refusal(template) if isinstance(template, str) else chat_template_refusal(template)
+    if problem:
+        where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
+        raise SpecError(where, "chat_template", template, problem)
+
+
 def _chat_ids(tokenizer, instruction: str) -> list[int]:
+    check_chat_template(tokenizer)
     messages = [{"role": "user", "content": instruction}]
     ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5

@@ -11,7 +11,11 @@ length and its record's size.
 Answer-extraction regexes run over every generation: a nested quantifier (``(a+)+``), a
 quantified alternation (``(a|a)*``) or a back-reference can take exponential time on a crafted
 text, so they are refused, as are patterns over 256 characters or with more than four unbounded
-repeats (each one more power of the text's length in the worst case).
+repeats (each one more power of the text's length in the worst case). They run with the
+``regex`` module (for its clock), in its ``V0`` mode, and are checked with both engines: a pattern
+must compile in each, and a ``{`` must be a repeat count (``{2}``, ``{1,3}``) or escaped, so
+``regex``-only syntax such as fuzzy matching (``(?:abc){e<=9}``) is refused, never read by ``re``
+as literal text and then run by ``regex`` as something else.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import re
 
 import jinja2
+import regex as timed_re
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -117,16 +122,192 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
     return None
 
 
+_REPEAT_COUNT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
+
+
+def _brace_problem(pattern: str) -> str | None:
+    """A ``{`` outside a character class that is neither escaped nor a repeat count: ``re`` reads
+    it as a literal, ``regex`` may read it as fuzzy matching (``{e<=9}``) or another construct."""
+    i, in_class = 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            i += pattern[i : i + 1] == "^"
+            i += pattern[i : i + 1] == "]"  # a leading ']' is a member
+            continue
+        elif c == "{" and not _REPEAT_COUNT.match(pattern, i):
+            return (
+                "'{' that is not a repeat count ({2}, {1,3}): fuzzy matching and other regex-only "
+                "syntax is not allowed; write a literal brace as \\{"
+            )
+        i += 1
+    return None
+
+
+def compile_regex(pattern: str):
+    """The pattern as the answer extraction runs it: the ``regex`` module in its ``V0`` mode."""
+    return timed_re.compile(pattern, timed_re.V0)
+
+
 def regex_problem(pattern: str) -> str | None:
     """Why an answer regex is refused (it could take super-linear time), or None. A pattern that
     does not compile raises re.error."""
     if len(pattern) > MAX_REGEX_CHARS:
         return f"a pattern is at most {MAX_REGEX_CHARS} characters"
     re.compile(pattern)
+    brace = _brace_problem(pattern)
+    if brace:
+        return brace
+    try:
+        compile_regex(pattern)
+    except timed_re.error as e:
+        raise re.error(f"{e} (with the regex module)") from None
     counts = {"unbounded": 0}
     problem = _walk(sre_parse.parse(pattern), False, counts)
     if problem:
         return f"{problem} can take exponential time; refused"
     if counts["unbounded"] > MAX_UNBOUNDED_REPEATS:
         return f"more than {MAX_UNBOUNDED_REPEATS} unbounded repeats; refused"
+    return None
+
+
+# A tokenizer's chat template (a profile's tokenizer folder, or a Hub tokenizer) renders in
+# transformers' sandbox, which allows loops, ``range`` and ``*``. It is checked first: besides the
+# task-template nodes, it may loop over the messages (not nested), ``set`` names, test
+# ``loop.index0 % 2``, raise an error and call string methods that do not grow their input. Each
+# name's size is then bounded in units of the messages' size: a ``set`` that grows a name from
+# itself (``{% set a = a + a %}``), or names past MAX_CHAT_COPIES copies, are refused.
+MAX_CHAT_TEMPLATE_CHARS = 65_536
+MAX_CHAT_COPIES = 16
+CHAT_FILTERS = SAFE_FILTERS | {"tojson"}
+_CHAT_METHODS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize"})
+_CHAT_METHODS |= {"startswith", "endswith"}
+_CHAT_NODES = (*_ALLOWED_NODES, nodes.For, nodes.Assign, nodes.Call, nodes.Mod)
+_MESSAGES = "messages"
+
+
+def _is_messages(expr: nodes.Node, names: frozenset) -> bool:
+    """``messages``, a slice of it, or a name only ever set to one of those."""
+    if isinstance(expr, nodes.Getitem) and isinstance(expr.arg, nodes.Slice):
+        expr = expr.node
+    return isinstance(expr, nodes.Name) and (expr.name == _MESSAGES or expr.name in names)
+
+
+def _message_lists(tree: nodes.Template) -> frozenset:
+    """Names that every ``set`` binds to the messages or a slice of them."""
+    assigns = list(tree.find_all(nodes.Assign))
+    named = {a.target.name for a in assigns if isinstance(a.target, nodes.Name)}
+    return frozenset(
+        n
+        for n in named
+        if all(
+            _is_messages(a.node, frozenset())
+            for a in assigns
+            if isinstance(a.target, nodes.Name) and a.target.name == n
+        )
+    )
+
+
+def _chat_node_problem(node: nodes.Node, names: frozenset) -> str | None:
+    if not isinstance(node, _CHAT_NODES):
+        return f"{type(node).__name__} is not allowed in a chat template"
+    if isinstance(node, nodes.Filter) and node.name not in CHAT_FILTERS:
+        return f"filter '{node.name}' is not allowed in a chat template"
+    if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
+        return f"attribute '{node.attr}' is private"
+    if isinstance(node, nodes.For) and (
+        node.recursive or not _is_messages(node.iter, names) or node.find(nodes.For) is not None
+    ):
+        return "a loop may only run once over the messages (no range, no nested loop)"
+    if isinstance(node, nodes.Assign) and not isinstance(node.target, nodes.Name):
+        return "a set may only name one variable"
+    if isinstance(node, nodes.Call):
+        f = node.node
+        ok = isinstance(f, nodes.Name) and f.name == "raise_exception"
+        ok = ok or (isinstance(f, nodes.Getattr) and f.attr in _CHAT_METHODS)
+        if not ok or node.dyn_args or node.dyn_kwargs:
+            return "a call may only be raise_exception() or a string method that does not grow"
+    if isinstance(node, nodes.Mod) and not (
+        isinstance(node.left, nodes.Getattr)
+        and isinstance(node.left.node, nodes.Name)
+        and node.left.node.name == "loop"
+        and isinstance(node.right, nodes.Const)
+    ):
+        return "'%' is allowed only as loop.index0 % n"
+    big = isinstance(node, nodes.Const) and isinstance(node.value, int | str)
+    if big and len(str(node.value)) > 1024:
+        return "a constant of over 1,024 characters"
+    return None
+
+
+def _copies(expr: nodes.Node, sizes: dict[str, int]) -> int:
+    """How many copies of the messages an expression can hold, given each name's bound."""
+    if isinstance(expr, nodes.Name):
+        return sizes.get(expr.name, 0)
+    return sum(_copies(child, sizes) for child in expr.iter_child_nodes())
+
+
+def _growth_problem(tree: nodes.Template) -> str | None:
+    """Bound every name by copies of the messages; a name that grows from itself has no bound."""
+    binds: list[tuple[str, nodes.Node]] = [
+        (a.target.name, a.node) for a in tree.find_all(nodes.Assign)
+    ]
+    for loop in tree.find_all(nodes.For):
+        binds += [(n.name, loop.iter) for n in loop.target.find_all(nodes.Name)]
+    sizes = {_MESSAGES: 1}
+    for _ in range(len(binds) + 2):
+        new = dict(sizes)
+        for name, value in binds:
+            new[name] = max(new.get(name, 0), _copies(value, sizes))
+        if new == sizes:
+            break
+        sizes = new
+    else:
+        return "a set grows a variable from itself: its size has no bound"
+    if max(sizes.values()) > MAX_CHAT_COPIES:
+        return f"a variable holds over {MAX_CHAT_COPIES} copies of the messages"
+    if sum(_copies(out, sizes) for out in tree.find_all(nodes.Output)) > 4 * MAX_CHAT_COPIES:
+        return f"the output holds over {4 * MAX_CHAT_COPIES} copies of the messages"
+    return None
+
+
+def chat_template_problem(source: str) -> str | None:
+    """Why a tokenizer's chat template is refused, or None. Syntax errors raise
+    TemplateSyntaxError; a template nested too deeply to parse raises RecursionError."""
+    if len(source) > MAX_CHAT_TEMPLATE_CHARS:
+        return f"a chat template is at most {MAX_CHAT_TEMPLATE_CHARS:,} characters"
+    tree = JINJA.parse(source)
+    names = _message_lists(tree)
+    for node in tree.find_all(nodes.Node):
+        problem = _chat_node_problem(node, names)
+        if problem:
+            return problem
+    return _growth_problem(tree)
+
+
+def chat_template_refusal(value) -> str | None:
+    """Why a tokenizer's ``chat_template`` value (a template, or a list of named templates as
+    tokenizer_config.json may hold) is refused, or None."""
+    if isinstance(value, list):
+        templates = [t.get("template") if isinstance(t, dict) else t for t in value]
+    else:
+        templates = [value]
+    for source in templates:
+        if not isinstance(source, str):
+            return "expected a chat template (a string) or a list of named templates"
+        try:
+            problem = chat_template_problem(source)
+        except jinja2.TemplateSyntaxError as e:
+            problem = f"bad Jinja2 template: {e.message} (line {e.lineno})"
+        except RecursionError:
+            problem = "nested too deeply to parse"
+        if problem:
+            return f"chat_template: {problem}"
     return None

@@ -120,6 +120,9 @@ class TaskSpec:
 MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_SEEDS = 1_000
+# A positive temperature below this divides float32 logits past their range: softmax(l / τ) is
+# NaN, and a NaN row would be drawn from as if it were a distribution. τ is 0 (greedy) or above.
+MIN_TEMPERATURE = 1e-3
 
 
 _CONTROL = re.compile(
@@ -205,12 +208,16 @@ class Reader:
             raise self.error(
                 field, source, f"bad Jinja2 template: {e.message} (line {e.lineno})"
             ) from None
+        except RecursionError:
+            raise self.error(field, source, "nested too deeply to parse") from None
+        except Exception as e:  # what jinja's compiler may raise while folding constants
+            raise self.error(field, source, f"cannot compile: {type(e).__name__}: {e}") from None
         if problem:
             raise self.error(field, source, problem)
         return source
 
     def temperatures(self, value: Any, field: str) -> tuple[float, ...]:
-        """A non-empty list of distinct temperatures, each finite and >= 0."""
+        """A non-empty list of distinct temperatures, each 0 or finite and >= MIN_TEMPERATURE."""
         if not isinstance(value, list) or not value:
             raise self.error(field, value, "expected a non-empty list of temperatures")
         out = []
@@ -219,6 +226,9 @@ class Reader:
                 raise self.error(f"{field}[{i}]", v, "expected a number")
             if not math.isfinite(v) or v < 0:
                 raise self.error(f"{field}[{i}]", v, "a temperature must be finite and >= 0")
+            if 0 < v < MIN_TEMPERATURE:
+                message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
+                raise self.error(f"{field}[{i}]", v, message)
             if float(v) in out:
                 raise self.error(f"{field}[{i}]", v, "listed twice")
             out.append(float(v))

@@ -18,7 +18,7 @@ from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.paths import STUDIES_DIR
 from suite.profiles import ENGINES, ModelRef, Profile
-from suite.specs import Reader, load_task, read_named
+from suite.specs import MIN_TEMPERATURE, Reader, load_task, read_named
 
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
@@ -125,10 +125,18 @@ class Plan:
     study_cells: dict[str, tuple[str, ...]]
 
 
+def _distinct(r: Reader, values: tuple, field: str) -> tuple:
+    """``values`` with no item listed twice: a repeat would run or count the same thing twice."""
+    for i, v in enumerate(values):
+        if v in values[:i]:
+            raise r.error(f"{field}[{i}]", v, "listed twice")
+    return values
+
+
 def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     """A list of names, or a mapping evaluation set -> the dataset the drafts were distilled on."""
     if isinstance(value, list):
-        return tuple((name, name) for name in r.strings(value, field))
+        return tuple((name, name) for name in _distinct(r, r.strings(value, field), field))
     d = r.named(value, field)
     if not d:
         raise r.error(field, value, "name at least one dataset")
@@ -141,7 +149,17 @@ MAX_CELLS = 100_000  # a plan's cells, counted before any is built
 
 def _ints(r: Reader, value: Any, field: str, maximum: int) -> tuple[int, ...]:
     values = value if isinstance(value, list) else [value]
-    return tuple(r.positive_int(v, field, maximum) for v in values)
+    return _distinct(r, tuple(r.positive_int(v, field, maximum) for v in values), field)
+
+
+def _selector_temperatures(r: Reader, raw: list, field: str) -> None:
+    """A selector's τ_kd is 0 or at least MIN_TEMPERATURE, as every temperature the suite reads."""
+    for i, item in enumerate(raw):
+        wanted = item.get("kd_temperature") if isinstance(item, dict) else None
+        for v in wanted if isinstance(wanted, list) else [wanted]:
+            if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < MIN_TEMPERATURE:
+                message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
+                raise r.error(f"{field}[{i}].kd_temperature", v, message)
 
 
 def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
@@ -152,6 +170,7 @@ def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
         out["datasets"] = _datasets(r, d["datasets"], f"{prefix}datasets")
     if "drafts" in d:
         out["drafts"] = read_selectors(r, d["drafts"], f"{prefix}drafts")
+        _selector_temperatures(r, d["drafts"], f"{prefix}drafts")
     if "decode_temperatures" in d:
         out["decode_temperatures"] = r.temperatures(
             d["decode_temperatures"], f"{prefix}decode_temperatures"
@@ -172,7 +191,7 @@ def load_study(path: str | Path) -> StudySpec:
         {"empirical", "profiles", "split", "missing_drafts"},
     )
     claims = _ints(r, d["claims"], "claims", 100)
-    engines = r.strings(d["engines"], "engines")
+    engines = _distinct(r, r.strings(d["engines"], "engines"), "engines")
     for i, engine in enumerate(engines):
         r.choice(engine, f"engines[{i}]", ENGINES)
     grid = Grid(**_grid_fields(r, d["grid"], "grid", set(_GRID_FIELDS)))

@@ -4,6 +4,7 @@ an error naming the task file, the pattern's field and the pattern, never a hang
 from __future__ import annotations
 
 import pytest
+import regex
 import yaml
 
 import suite.data as data
@@ -46,3 +47,21 @@ def test_a_pattern_past_the_clock_is_an_error_naming_file_field_and_pattern(tmp_
 def test_the_bundled_answer_patterns_read_as_before(tmp_path):
     spec, _ = _spec(tmp_path, r"####\s*(-?\$?\d[\d,]*(?:\.\d+)?)")
     assert data.extract_answer(spec, "so the total is #### $1,234.50 dollars") == "$1,234.50"
+
+
+def test_a_split_spends_one_budget_across_all_its_searches(tmp_path, monkeypatch):
+    # each search stays under the per-search clock; the split's total budget still stops them
+    spec, path = _spec(tmp_path, r"(\d+)")
+    data.extract_answer(spec, "#### 7", data.RegexBudget(10.0))  # a budget with time left: fine
+    spent = data.RegexBudget(0.0)
+    with pytest.raises(SpecError) as err:
+        data.extract_answer(spec, "1 2 3 " * 200_000, spent)
+    assert err.value.field == "answer.patterns[0].regex" and "in all on one split" in str(err.value)
+    assert str(path) in str(err.value)
+
+
+def test_patterns_run_with_the_engine_and_mode_that_checked_them(tmp_path):
+    assert not data._regex("a").flags & regex.V1
+    spec, _ = _spec(tmp_path, r"x\{e<=1\}")
+    assert data.extract_answer(spec, "x{e<=1}") == "x{e<=1}"
+    assert data.extract_answer(spec, "y{e<=1}") is None  # a literal brace, not fuzzy matching

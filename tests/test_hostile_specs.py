@@ -90,6 +90,19 @@ FIELD_CASES = [
     ("regex-long", _regex("x" * 300), "answer.patterns[0].regex", "at most 256"),
     ("regex-broken", _regex("(unclosed"), "answer.patterns[0].regex", "bad regular"),
     ("regex-two-groups", _regex("(a)(b)"), "answer.patterns[0].regex", "capture group"),
+    ("regex-fuzzy", _regex("(?:abcdefghijklmnop){e<=9}"), "answer.patterns[0].regex", "fuzzy"),
+    ("regex-fuzzy-nested", _regex("(?:\\d+){e<=5}x"), "answer.patterns[0].regex", "fuzzy"),
+    ("regex-fuzzy-class", _regex("[[:alpha:]]{e<=1}"), "answer.patterns[0].regex", "fuzzy"),
+    ("regex-version1", _regex("(?V1)a"), "answer.patterns[0].regex", "bad regular"),
+    ("regex-named-list", _regex("\\L<words>"), "answer.patterns[0].regex", "bad regular"),
+    ("jinja-deep-parens", _with("instruction", "{{ " + "(" * 1500 + "question" + ")" * 1500
+     + " }}"), "instruction", "nested too deeply"),
+    ("jinja-deep-unary", _with("instruction", "{{ " + "-" * 3000 + "1 }}"), "instruction",
+     "nested too deeply"),
+    ("jinja-deep-add", _with("instruction", "{{ " + " + ".join(["question"] * 350) + " }}"),
+     "instruction", "nested too deeply"),
+    ("jinja-deep-list", _with("instruction", "{{ " + "[" * 1500 + "]" * 1500 + " }}"),
+     "instruction", "nested too deeply"),
     ("ctrl-escape", _with("description", "a\x1b[31mred"), "description", "control"),
     ("ctrl-nul", _with("license", "MIT\x00"), "license", "control"),
     ("ctrl-bidi", _with("description", "abc\u202edef"), "description", "control"),
@@ -177,3 +190,30 @@ def test_a_fifo_or_folder_named_like_a_spec_is_refused_without_blocking(tmp_path
 
     os.mkfifo(folder / "toy.yaml")
     refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", "regular file")
+
+
+# (id, instruction template that passes the reader but raises on a record, the error's name)
+RENDER_CASES = [
+    ("divisibleby-zero", "{{ question }}{{ 1 is divisibleby 0 }}", "ZeroDivisionError"),
+    ("neg-string", "{{ -question }}", "TypeError"),
+    ("sub-string", "{{ question - 1 }}", "TypeError"),
+    ("round-string", "{{ question|round }}", "TypeError"),
+    ("slice-step-zero", "{{ question[1:2:0] }}", "ValueError"),
+    ("compare-types", "{% if question > 1 %}x{% endif %}", "TypeError"),
+    ("first-on-int", "{{ 5|first }}", "TypeError"),
+    ("float-nan-folded", "{{ 'nan'|float is divisibleby 0 }}", "NameError"),
+]
+
+
+@pytest.mark.parametrize(("template", "why"), [c[1:] for c in RENDER_CASES],
+                         ids=[c[0] for c in RENDER_CASES])  # fmt: skip
+def test_a_template_that_raises_on_a_record_is_refused_naming_file_field_and_value(
+    tmp_path, capsys, monkeypatch, template, why
+):
+    folder = _folder(tmp_path, _with("instruction", template))
+    data = tmp_path / "data" / "toy"
+    data.mkdir(parents=True)
+    (data / "test.jsonl").write_text('{"question": "2 + 2?", "solution": "#### 4"}\n')
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
+    argv = ["tasks", "toy", "--tasks-dir", str(folder), "--split", "test", "--show", "1"]
+    refused(argv, tmp_path, capsys, "toy.yaml", "'instruction'", template, why, "record 0")

@@ -3,6 +3,7 @@ time bombs run in a subprocess under a 3 GiB address-space cap and a 60 s timeou
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from suite.errors import SpecError
 from suite.studies import load_study
 from tests.hostile import refused
 from tests.test_studies import _study
@@ -30,7 +32,16 @@ STUDIES = [
     ("k-string", _grid(num_draft_tokens="4"), "grid.num_draft_tokens", "'4'"),
     ("tau-negative", _grid(decode_temperatures=[-1.0]), "grid.decode_temperatures[0]", "-1.0"),
     ("tau-twice", _grid(decode_temperatures=[1.0, 1.0]), "grid.decode_temperatures[1]", "1.0"),
+    ("tau-tiny", _grid(decode_temperatures=[1e-39]), "grid.decode_temperatures[0]", "1e-39"),
+    ("tau-subnormal", _grid(decode_temperatures=[0.0, 5e-324]), "grid.decode_temperatures[1]",
+     "5e-324"),
     ("claims-huge", _study(claims=[10**9]), "claims", "1000000000"),
+    ("claims-twice", _study(claims=[1, 1]), "claims[1]", "1"),
+    ("selector-tau-tiny", _grid(drafts=[{"kd_temperature": 1e-320}]),
+     "grid.drafts[0].kd_temperature", "1e-320"),
+    ("engines-twice", _study(engines=["analytic", "analytic"]), "engines[1]", "analytic"),
+    ("k-twice", _grid(num_draft_tokens=[4, 4]), "grid.num_draft_tokens[1]", "4"),
+    ("datasets-twice", _grid(datasets=["gsm8k", "gsm8k"]), "grid.datasets[1]", "gsm8k"),
     ("name-ctrl", _study(name="mi\x1bni"), "name", "mini"),
     ("family-list", _study(family=["llama"]), "family", "['llama']"),
     ("unknown-field", _study(run="rm -rf /"), "run", "rm -rf"),
@@ -159,3 +170,90 @@ def test_a_profile_model_folder_without_a_sound_config_is_refused(tmp_path, caps
     path = _model_profile(tmp_path, config)
     argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
     refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.target.path", "mymodel", why)
+
+
+CHAT_BOMBS = [
+    ("range-loops", "{% for i in range(100000) %}{% for j in range(100000) %}"
+                    "{{ messages[0]['content'] }}{% endfor %}{% endfor %}", "range"),
+    ("nested-message-loops", "{% for m in messages %}{% for n in messages %}{{ n }}{% endfor %}"
+                             "{% endfor %}", "nested loop"),
+    ("doubling-set", "{% set a = messages[0]['content'] %}" + "{% set a = a + a %}" * 40
+     + "{{ a }}", "grows a variable"),
+    ("mul", "{{ messages[0]['content'] * 100000 }}", "Mul"),
+    ("macro", "{% macro f(x) %}{{ f(x) }}{% endmacro %}{{ f(1) }}", "Macro"),
+    ("format-mod", "{{ '%999999999s' % 1 }}", "'%'"),
+    ("namespace", "{% set ns = namespace(a='') %}", "call"),
+    ("deep-parens", "{{ " + "(" * 1500 + "1" + ")" * 1500 + " }}", "nested too deeply"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("template", "why"), [c[1:] for c in CHAT_BOMBS],
+                         ids=[c[0] for c in CHAT_BOMBS])  # fmt: skip
+@pytest.mark.parametrize("where", ["tokenizer_config.json", "chat_template.jinja"])
+def test_a_profile_tokenizer_chat_template_that_could_blow_up_is_refused(
+    tmp_path, capsys, template, why, where
+):
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    if where == "chat_template.jinja":
+        (tok / where).write_text(template)
+    else:
+        (tok / where).write_text(json.dumps({"chat_template": template}))
+    path = _model_profile(tmp_path, "{}")
+    spec = yaml.safe_load(path.read_text())
+    spec["models"]["llama"]["tokenizer"] = {"path": str(tok)}
+    path.write_text(yaml.safe_dump(spec))
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.tokenizer.path", where, why)
+
+
+def test_common_chat_templates_pass_and_a_hub_tokenizer_bomb_is_refused_before_rendering():
+    from suite.prompts import check_chat_template
+    from suite.sandbox import chat_template_refusal
+    from tests.test_paper_rehearsal import LLAMA_2_CHAT_TEMPLATE
+
+    chatml = (
+        "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+        "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+        "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    )
+    llama2_system = (
+        "{% if messages[0]['role'] == 'system' %}{% set loop_messages = messages[1:] %}"
+        "{% set system_message = messages[0]['content'] %}{% else %}"
+        "{% set loop_messages = messages %}{% set system_message = false %}{% endif %}"
+        "{% for message in loop_messages %}"
+        "{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}"
+        "{{ raise_exception('Conversation roles must alternate') }}{% endif %}"
+        "{% if loop.index0 == 0 and system_message != false %}"
+        "{% set content = '<<SYS>>\\n' + system_message + '\\n<</SYS>>\\n\\n' + "
+        "message['content'] %}{% else %}{% set content = message['content'] %}{% endif %}"
+        "{% if message['role'] == 'user' %}{{ bos_token + '[INST] ' + content.strip() + "
+        "' [/INST]' }}{% endif %}{% endfor %}"
+    )
+    for template in (LLAMA_2_CHAT_TEMPLATE, chatml, llama2_system):
+        assert chat_template_refusal(template) is None, template
+
+    class HubTokenizer:
+        name_or_path = "someone/chat-model"
+        chat_template = CHAT_BOMBS[0][1]
+
+        def apply_chat_template(self, *args, **kwargs):
+            raise AssertionError("rendered before the check")
+
+    with pytest.raises(SpecError) as err:
+        check_chat_template(HubTokenizer())
+    assert err.value.field == "chat_template" and "someone/chat-model" in str(err.value)
+
+
+def test_a_tiny_temperature_is_refused_and_a_nan_row_is_never_sampled():
+    import torch
+
+    from suite.decoding.sampling import check_temperature, probs_from_logits, sample
+
+    for tau in (1e-39, 5e-324, 1e-4):
+        with pytest.raises(ValueError, match=r"at least 0\.001"):
+            check_temperature(tau)
+    assert check_temperature(0.0) == 0.0 and check_temperature(1e-3) == 1e-3
+    nan_row = probs_from_logits(torch.tensor([[1.0, 2.0, 3.0]]), 1e-39)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        sample(nan_row, torch.Generator().manual_seed(0))

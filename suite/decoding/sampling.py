@@ -10,18 +10,25 @@ import math
 
 import torch
 
+from suite.specs import MIN_TEMPERATURE
+
 # Below this residual mass p and q agree to float32 precision; the draw falls back to p.
 RESIDUAL_EPS = 1e-6
 
 
 def check_temperature(temperature: float, name: str = "temperature") -> float:
-    """Reject negative, NaN and infinite temperatures instead of silently clamping them."""
+    """Reject negative, NaN and infinite temperatures, and positive ones below MIN_TEMPERATURE,
+    instead of silently clamping them."""
     try:
         value = float(temperature)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number >= 0, got {temperature!r}") from None
     if math.isnan(value) or math.isinf(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {temperature!r}")
+    if 0 < value < MIN_TEMPERATURE:
+        raise ValueError(
+            f"{name} must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {value!r}"
+        )
     return value
 
 
@@ -46,6 +53,8 @@ def sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """
     flat = probs.reshape(-1, probs.shape[-1]).double()
     cdf = flat.cumsum(dim=-1)
+    if not torch.isfinite(cdf[:, -1]).all():  # a NaN or inf anywhere in a row reaches its total
+        raise ValueError("cannot sample from a distribution with NaN or infinite probabilities")
     u = torch.rand((flat.shape[0], 1), generator=generator, dtype=torch.float64)
     draws = torch.searchsorted(cdf, u * cdf[:, -1:], right=True).squeeze(-1)
     return draws.clamp_max(flat.shape[-1] - 1).reshape(probs.shape[:-1])

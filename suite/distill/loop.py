@@ -22,6 +22,7 @@ from tqdm import tqdm
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
 from suite.errors import SpecError
 from suite.io import atomic_write
+from suite.strict import MAX_CONFIG_BYTES, read_json
 
 
 def checkpoint_root() -> Path:
@@ -51,12 +52,33 @@ class TrainConfig:
 
 def train_config(raw: dict, path: str) -> TrainConfig:
     """A recipe's ``train`` mapping as a TrainConfig; an unknown field names file and value."""
-    known = {f.name for f in fields(TrainConfig)}
+    if not isinstance(raw, dict):
+        raise SpecError(path, "train", raw, "expected a mapping")
+    kinds = {f.name: f.type for f in fields(TrainConfig)}
     for key in raw:
-        if key not in known:
-            message = f"unknown field; known: {sorted(known)}"
+        if key not in kinds:
+            message = f"unknown field; known: {sorted(kinds)}"
             raise SpecError(path, f"train.{key}", raw[key], message)
+    for key in ("max_steps", "lr", "min_lr", "warmup_steps"):
+        if key not in raw:
+            raise SpecError(path, f"train.{key}", None, "missing required field")
+    for key, value in raw.items():
+        _check_number(path, f"train.{key}", value, kinds[key] in ("int", int))
     return TrainConfig(**raw)
+
+
+def _check_number(path: str, field: str, value, integer: bool) -> None:
+    """A count is an integer in [1, 10**7] (warmup and seed may be 0); a rate or a time a finite
+    number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+        kind = "an integer" if integer else "a number"
+        raise SpecError(path, field, value, f"expected {kind}, got {type(value).__name__}")
+    if integer:
+        low = 0 if field.endswith(("warmup_steps", "seed")) else 1
+        if not low <= value <= 10**7:
+            raise SpecError(path, field, value, f"must be in [{low}, 10,000,000]")
+    elif not math.isfinite(value) or value < 0:
+        raise SpecError(path, field, value, "must be a finite number >= 0")
 
 
 def _save(ckpt: Path, model, optimizer, scaler, step: int, extra: dict) -> None:
@@ -82,9 +104,16 @@ def _tied(model) -> bool:
 def _load(ckpt: Path, model, optimizer, scaler) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
-    meta = json.loads((ckpt / "state.json").read_text())
+    meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
+    if not isinstance(meta, dict):
+        raise SpecError(ckpt / "state.json", None, type(meta).__name__, "expected a JSON object")
     tied = _tied(model)
-    model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    loaded = model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
+    missing = set(loaded.missing_keys) - ({"lm_head.weight"} if tied else set())
+    if missing or loaded.unexpected_keys:
+        keys = sorted(missing | set(loaded.unexpected_keys))
+        message = "a checkpoint must hold exactly the model's weights (missing or unexpected)"
+        raise SpecError(ckpt / "model.safetensors", "weights", keys, message)
     if tied:
         model.tie_weights()
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))

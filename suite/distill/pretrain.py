@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 import shutil
 import sys
 import time
@@ -54,6 +55,7 @@ from suite.prompts import training_prompt_ids
 from suite.specs import format_prompt, format_training_text, read_yaml
 
 ARCHITECTURES = ("llama", "t5")
+SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
 
 
 def load_recipe(path: str | Path) -> dict:
@@ -61,9 +63,15 @@ def load_recipe(path: str | Path) -> dict:
     if not path.is_file():
         raise SpecError(path, "recipe", str(path), "recipe file not found")
     recipe = read_yaml(path, "recipe")
+    if not isinstance(recipe, dict):
+        raise SpecError(path, None, recipe, "a recipe is a mapping")
     for key in ("name", "seed", "datasets", "tokenizer", "models"):
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")
+    name = recipe["name"]
+    if not isinstance(name, str) or not re.fullmatch(SAFE_NAME, name):
+        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        raise SpecError(path, "name", name, message)
     architecture = recipe.setdefault("architecture", "llama")
     if architecture not in ARCHITECTURES:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
@@ -272,6 +280,10 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
     if "align" not in spec:
         return pretrain_model(recipe, role, out, out / role)
     check_align_spec(spec["align"], recipe["_path"], f"models.{role}.align")
+    stage = spec["align"]["from"]
+    if not re.fullmatch(SAFE_NAME, stage):
+        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        raise SpecError(recipe["_path"], f"models.{role}.align.from", stage, message)
     source = stage_folder(recipe, spec["align"])
     if not (source / "training.json").is_file():
         pretrain_model(recipe, role, out, source)

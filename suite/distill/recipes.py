@@ -11,7 +11,9 @@ families share this code: the models say which they are.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import re
 import socket
 import sys
 import time
@@ -37,12 +39,12 @@ from suite.distill.offline import (
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.precision import CPU_FLOAT32, Precision
-from suite.distill.pretrain import heldout_loss
+from suite.distill.pretrain import SAFE_NAME, heldout_loss
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
 from suite.prompts import prompt_format, training_prompt_ids
-from suite.specs import read_yaml
+from suite.specs import MAX_SEEDS, Reader, load_specs, read_yaml
 
 METHODS = ("offline", "online")
 RECIPE_LABEL = "our reading of the paper's recipe"
@@ -89,17 +91,78 @@ def draft_name(
     return name if seed is None else f"{name}-s{seed}"
 
 
-def _temperatures(
-    path: str, recipe: dict, key: str, *, positive: bool = False, empty: bool = False
-) -> tuple:
-    values = recipe[key]
-    if not isinstance(values, list) or not (values or empty):
-        raise SpecError(path, key, values, "expected a non-empty list of temperatures")
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, int | float) or v < 0 or (positive and v == 0):
-            bound = "> 0" if positive else ">= 0"
-            raise SpecError(path, key, v, f"every temperature must be a number {bound}")
-    return tuple(float(v) for v in values)
+_OPTIONAL = {"seeds", "eval_examples", "eval_every"}
+
+
+def _temperatures(r: Reader, value, key: str, *, positive: bool = False, empty: bool = False):
+    """Distinct temperatures, each 0 or in [MIN_TEMPERATURE, ∞), spelled with at most 2 decimals
+    (the names of drafts and KD data sets): two that share a spelling would share a draft."""
+    if value == [] and empty:
+        return ()
+    taus = r.temperatures(value, key)
+    spelled: dict[str, float] = {}
+    for i, tau in enumerate(taus):
+        text = format_temperature(tau)
+        if positive and tau == 0:
+            raise r.error(f"{key}[{i}]", value[i], "every temperature must be > 0")
+        if abs(float(text) - tau) > 1e-9:
+            raise r.error(f"{key}[{i}]", value[i], "at most 2 decimals (draft names spell 2)")
+        if math.copysign(1.0, tau) < 0:
+            raise r.error(f"{key}[{i}]", value[i], "-0.0 is refused: write 0.0")
+        if text in spelled:
+            raise r.error(f"{key}[{i}]", value[i], f"named t{text} like {spelled[text]!r}")
+        spelled[text] = tau
+    return taus
+
+
+def _names(r: Reader, value, key: str, known) -> tuple[str, ...]:
+    """A list of distinct names, each one of ``known``."""
+    names = r.strings(value, key)
+    for i, name in enumerate(names):
+        if name not in known:
+            raise r.error(f"{key}[{i}]", name, f"unknown; known: {sorted(known)}")
+        if name in names[:i]:
+            raise r.error(f"{key}[{i}]", name, "listed twice")
+    return names
+
+
+def _seeds(r: Reader, recipe: dict) -> None:
+    _seed(r, recipe["seed"], "seed")
+    seeds = recipe.get("seeds")
+    if seeds is None:
+        return
+    if not isinstance(seeds, list) or not seeds or len(seeds) > MAX_SEEDS:
+        raise r.error("seeds", seeds, "expected a list of distinct integers >= 0")
+    for i, seed in enumerate(seeds):
+        _seed(r, seed, f"seeds[{i}]", "seeds", seeds)
+        if seed in seeds[:i]:
+            raise r.error("seeds", seeds, "expected a list of distinct integers >= 0")
+
+
+def _seed(r: Reader, value, field: str, name: str | None = None, whole=None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SEEDS:
+        message = f"expected an integer in [0, {MAX_SEEDS})"
+        raise r.error(name or field, value if whole is None else whole, message)
+
+
+def _sections(r: Reader, recipe: dict) -> None:
+    models = r.mapping(recipe["models"], "models", {"target", "base_draft", "tokenizer"}, set())
+    for key, folder in models.items():
+        if not re.fullmatch(SAFE_NAME, r.string(folder, f"models.{key}")):
+            raise r.error(f"models.{key}", folder, "a folder name under --out")
+    keys = {"per_dataset", "max_prompt_tokens", "max_new_tokens"}
+    prompts = r.mapping(recipe["prompts"], "prompts", keys, set())
+    for key in sorted(keys):
+        r.positive_int(prompts[key], f"prompts.{key}")
+    keys = {"samples_per_prompt", "batch_size", "chunk_size"}
+    offline = r.mapping(recipe["offline"], "offline", {"samples_per_prompt"}, keys)
+    r.positive_int(offline["samples_per_prompt"], "offline.samples_per_prompt", 64)
+    for key in sorted(keys & set(offline)):
+        r.positive_int(offline[key], f"offline.{key}")
+    if "eval_examples" in recipe:
+        r.positive_int(recipe["eval_examples"], "eval_examples")
+    if recipe.get("eval_every", 1) != 0:  # 0: no held-out loss during training
+        r.positive_int(recipe["eval_every"], "eval_every")
 
 
 def load_kd_recipe(path: str | Path) -> dict:
@@ -107,34 +170,21 @@ def load_kd_recipe(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpecError(path, "recipe", str(path), "recipe file not found")
-    recipe = read_yaml(path, "recipe")
-    if not isinstance(recipe, dict):
-        raise SpecError(path, None, recipe, "a KD recipe is a mapping")
-    for key in _REQUIRED:
-        if key not in recipe:
-            raise SpecError(path, key, None, "missing required field")
-    for method in recipe["methods"]:
-        if method not in METHODS:
-            raise SpecError(path, "methods", method, f"unknown method; known: {list(METHODS)}")
-    if recipe["divergence"] not in DIVERGENCES:
-        raise SpecError(path, "divergence", recipe["divergence"], f"known: {list(DIVERGENCES)}")
-    for key in ("target", "base_draft", "tokenizer"):
-        if key not in recipe["models"]:
-            raise SpecError(path, f"models.{key}", None, "missing required field")
-    for key in ("per_dataset", "max_prompt_tokens", "max_new_tokens"):
-        if key not in recipe["prompts"]:
-            raise SpecError(path, f"prompts.{key}", None, "missing required field")
+    r = Reader(path)
+    recipe = r.mapping(read_yaml(path, "recipe"), "", set(_REQUIRED), _OPTIONAL)
+    if not re.fullmatch(SAFE_NAME, r.string(recipe["name"], "name")):
+        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        raise r.error("name", recipe["name"], message)
+    _seeds(r, recipe)
+    _names(r, recipe["methods"], "methods", METHODS)
+    _names(r, recipe["datasets"], "datasets", set(load_specs()))
+    r.choice(recipe["divergence"], "divergence", tuple(DIVERGENCES))
+    _sections(r, recipe)
     for key in ("kd_temperatures", "full_grid_kd_temperatures"):
-        _temperatures(str(path), recipe, key)
-    _temperatures(str(path), recipe, "recipe_temperatures", positive=True, empty=True)
-    seeds = recipe.get("seeds")
-    if seeds is not None and (
-        not isinstance(seeds, list)
-        or not seeds
-        or len(set(seeds)) != len(seeds)
-        or any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds)
-    ):
-        raise SpecError(path, "seeds", seeds, "expected a list of distinct integers >= 0")
+        _temperatures(r, recipe[key], key)
+    _temperatures(
+        r, recipe["recipe_temperatures"], "recipe_temperatures", positive=True, empty=True
+    )
     train_config(recipe["train"], str(path))
     recipe["_path"] = str(path)
     return recipe
