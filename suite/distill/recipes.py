@@ -11,9 +11,7 @@ families share this code: the models say which they are.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
-import re
 import socket
 import sys
 import time
@@ -25,7 +23,6 @@ from transformers import AutoTokenizer
 
 from suite.data import load_examples
 from suite.decoding.plumbing import check_pair
-from suite.distill.divergence import DIVERGENCES
 from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
     KDRequest,
@@ -39,29 +36,13 @@ from suite.distill.offline import (
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.precision import CPU_FLOAT32, Precision
-from suite.distill.pretrain import SAFE_NAME, heldout_loss
-from suite.errors import SpecError
+from suite.distill.pretrain import heldout_loss
+from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
 from suite.prompts import prompt_format, training_prompt_ids
-from suite.specs import MAX_SEEDS, Reader, load_specs, read_yaml
 
-METHODS = ("offline", "online")
 RECIPE_LABEL = "our reading of the paper's recipe"
-_REQUIRED = (
-    "name",
-    "seed",
-    "models",
-    "datasets",
-    "methods",
-    "kd_temperatures",
-    "full_grid_kd_temperatures",
-    "recipe_temperatures",
-    "divergence",
-    "prompts",
-    "offline",
-    "train",
-)
 
 
 @dataclass(frozen=True)
@@ -89,105 +70,6 @@ def draft_name(
     suffix = "recipe" if kd_temperature is None else f"t{format_temperature(kd_temperature)}"
     name = f"kd-{method}-{dataset}-{suffix}"
     return name if seed is None else f"{name}-s{seed}"
-
-
-_OPTIONAL = {"seeds", "eval_examples", "eval_every"}
-
-
-def _temperatures(r: Reader, value, key: str, *, positive: bool = False, empty: bool = False):
-    """Distinct temperatures, each 0 or in [MIN_TEMPERATURE, ∞), spelled with at most 2 decimals
-    (the names of drafts and KD data sets): two that share a spelling would share a draft."""
-    if value == [] and empty:
-        return ()
-    taus = r.temperatures(value, key)
-    spelled: dict[str, float] = {}
-    for i, tau in enumerate(taus):
-        text = format_temperature(tau)
-        if positive and tau == 0:
-            raise r.error(f"{key}[{i}]", value[i], "every temperature must be > 0")
-        if abs(float(text) - tau) > 1e-9:
-            raise r.error(f"{key}[{i}]", value[i], "at most 2 decimals (draft names spell 2)")
-        if math.copysign(1.0, tau) < 0:
-            raise r.error(f"{key}[{i}]", value[i], "-0.0 is refused: write 0.0")
-        if text in spelled:
-            raise r.error(f"{key}[{i}]", value[i], f"named t{text} like {spelled[text]!r}")
-        spelled[text] = tau
-    return taus
-
-
-def _names(r: Reader, value, key: str, known) -> tuple[str, ...]:
-    """A list of distinct names, each one of ``known``."""
-    names = r.strings(value, key)
-    for i, name in enumerate(names):
-        if name not in known:
-            raise r.error(f"{key}[{i}]", name, f"unknown; known: {sorted(known)}")
-        if name in names[:i]:
-            raise r.error(f"{key}[{i}]", name, "listed twice")
-    return names
-
-
-def _seeds(r: Reader, recipe: dict) -> None:
-    _seed(r, recipe["seed"], "seed")
-    seeds = recipe.get("seeds")
-    if seeds is None:
-        return
-    if not isinstance(seeds, list) or not seeds or len(seeds) > MAX_SEEDS:
-        raise r.error("seeds", seeds, "expected a list of distinct integers >= 0")
-    for i, seed in enumerate(seeds):
-        _seed(r, seed, f"seeds[{i}]", "seeds", seeds)
-        if seed in seeds[:i]:
-            raise r.error("seeds", seeds, "expected a list of distinct integers >= 0")
-
-
-def _seed(r: Reader, value, field: str, name: str | None = None, whole=None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SEEDS:
-        message = f"expected an integer in [0, {MAX_SEEDS})"
-        raise r.error(name or field, value if whole is None else whole, message)
-
-
-def _sections(r: Reader, recipe: dict) -> None:
-    models = r.mapping(recipe["models"], "models", {"target", "base_draft", "tokenizer"}, set())
-    for key, folder in models.items():
-        if not re.fullmatch(SAFE_NAME, r.string(folder, f"models.{key}")):
-            raise r.error(f"models.{key}", folder, "a folder name under --out")
-    keys = {"per_dataset", "max_prompt_tokens", "max_new_tokens"}
-    prompts = r.mapping(recipe["prompts"], "prompts", keys, set())
-    for key in sorted(keys):
-        r.positive_int(prompts[key], f"prompts.{key}")
-    keys = {"samples_per_prompt", "batch_size", "chunk_size"}
-    offline = r.mapping(recipe["offline"], "offline", {"samples_per_prompt"}, keys)
-    r.positive_int(offline["samples_per_prompt"], "offline.samples_per_prompt", 64)
-    for key in sorted(keys & set(offline)):
-        r.positive_int(offline[key], f"offline.{key}")
-    if "eval_examples" in recipe:
-        r.positive_int(recipe["eval_examples"], "eval_examples")
-    if recipe.get("eval_every", 1) != 0:  # 0: no held-out loss during training
-        r.positive_int(recipe["eval_every"], "eval_every")
-
-
-def load_kd_recipe(path: str | Path) -> dict:
-    """Read and check a KD recipe; errors name the file, the field and the value."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(path, "recipe", str(path), "recipe file not found")
-    r = Reader(path)
-    recipe = r.mapping(read_yaml(path, "recipe"), "", set(_REQUIRED), _OPTIONAL)
-    if not re.fullmatch(SAFE_NAME, r.string(recipe["name"], "name")):
-        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
-        raise r.error("name", recipe["name"], message)
-    _seeds(r, recipe)
-    _names(r, recipe["methods"], "methods", METHODS)
-    _names(r, recipe["datasets"], "datasets", set(load_specs()))
-    r.choice(recipe["divergence"], "divergence", tuple(DIVERGENCES))
-    _sections(r, recipe)
-    for key in ("kd_temperatures", "full_grid_kd_temperatures"):
-        _temperatures(r, recipe[key], key)
-    _temperatures(
-        r, recipe["recipe_temperatures"], "recipe_temperatures", positive=True, empty=True
-    )
-    train_config(recipe["train"], str(path))
-    recipe["_path"] = str(path)
-    return recipe
 
 
 def kd_grid(recipe: dict, *, full_grid: bool = False) -> list[KDDraft]:
