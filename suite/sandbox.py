@@ -21,6 +21,7 @@ as literal text and then run by ``regex`` as something else.
 from __future__ import annotations
 
 import re
+import warnings
 
 import jinja2
 import regex as timed_re
@@ -161,7 +162,9 @@ def regex_problem(pattern: str) -> str | None:
     does not compile raises re.error."""
     if len(pattern) > MAX_REGEX_CHARS:
         return f"a pattern is at most {MAX_REGEX_CHARS} characters"
-    re.compile(pattern)
+    with warnings.catch_warnings():  # "possible nested set": a hostile pattern is not our code's
+        warnings.simplefilter("ignore", FutureWarning)
+        re.compile(pattern)
     brace = _brace_problem(pattern)
     if brace:
         return brace
