@@ -186,7 +186,7 @@ def read_training_facts(folder: Path, *, base: bool = False) -> DraftFacts:
     path = folder / TRAINING_FILE
     if not path.is_file():
         return DraftFacts(method=BASE if base else OTHER, source="none")
-    data = read_config(path)  # strict JSON, at most 16 MiB, an object
+    data = read_config(path, nofollow=True)  # strict JSON, at most 16 MiB, an object, no link
 
     def fail(field: str, value: Any, message: str) -> SpecError:
         return SpecError(path, field, value, message)

@@ -331,7 +331,7 @@ def read_named(
     path: Path, what: str, required: set[str], optional: set[str]
 ) -> tuple[Reader, dict, str]:
     """A spec file's top-level mapping and its ``name``, which must be the file's stem."""
-    raw = read_yaml(path, what)
+    raw = read_yaml(path, what, nofollow=True)  # a link could print a file outside the folder
     r = Reader(path)
     if not isinstance(raw, dict):
         raise r.error(None, raw, "expected a YAML mapping at the top level")
