@@ -20,13 +20,33 @@ from suite.lm_eval_tasks import NUMERIC_TASKS
 
 
 def _export(args) -> int:
+    from suite.errors import SpecError
     from suite.lm_eval_tasks import export_tasks
 
-    for path in export_tasks(
-        args.out, args.tasks, split=args.split, limit=args.limit, max_gen_toks=args.max_gen_toks
-    ):
+    try:
+        paths = export_tasks(
+            args.out, args.tasks, split=args.split, limit=args.limit, max_gen_toks=args.max_gen_toks
+        )
+    except (SpecError, ValueError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for path in paths:
         print(path)
     return 0
+
+
+MAX_COUNT = 100_000
+
+
+def _count(text: str) -> int:
+    """A whole number from 1 to MAX_COUNT, for --limit and --max-gen-toks."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r:.40}: expected a whole number") from None
+    if not 1 <= value <= MAX_COUNT:
+        raise argparse.ArgumentTypeError(f"{value}: expected 1 to {MAX_COUNT:,}")
+    return value
 
 
 def run_lm_eval(argv: list[str]) -> int:
@@ -60,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for the YAML and JSONL files")
     p.add_argument("--tasks", nargs="+", default=list(NUMERIC_TASKS), choices=NUMERIC_TASKS)
     p.add_argument("--split", default="test", help="the task spec's split")
-    p.add_argument("--limit", type=int, help="only the first N examples (default: all)")
-    p.add_argument("--max-gen-toks", type=int, help="token budget (default: the task spec's)")
+    p.add_argument("--limit", type=_count, help="only the first N examples (default: all)")
+    p.add_argument("--max-gen-toks", type=_count, help="token budget (default: the task spec's)")
     sub.add_parser(
         "run",
         help="lm-eval's `run` with specdec registered (every lm-eval argument, see run --help)",

@@ -20,6 +20,7 @@ from lm_eval.api.task import ConfigurableTask
 from suite import lm_eval_hooks as hooks
 from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
+from suite.io import write_text_atomic
 from suite.lm_eval_hooks import score
 from suite.specs import TaskSpec, load_task
 
@@ -30,17 +31,23 @@ __all__ = ["NUMERIC_TASKS", "TASK_PREFIX", "build_task", "export_tasks", "score"
 
 
 def write_docs(examples: Sequence[Example], path: Path) -> Path:
-    """One JSON object per example; missing references become "" so the column stays text."""
+    """One JSON object per example; missing references become "" so the column stays text.
+    Written atomically (a temporary name, then a rename: never through a planted link)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as fh:
-        for ex in examples:
-            doc = {
+    lines = [
+        json.dumps(
+            {
                 "id": ex.id,
                 "prompt": ex.prompt,
                 "reference": ex.reference or "",
                 "answer": ex.answer,
-            }
-            fh.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            },
+            ensure_ascii=False,
+        )
+        + "\n"
+        for ex in examples
+    ]
+    write_text_atomic(path, "".join(lines))
     return path
 
 
@@ -144,16 +151,24 @@ def export_tasks(
     from any folder; move the folder and export again.
     """
     out = Path(out)
-    written = []
+    planned = []  # every task is read and checked before anything is written
     for name in names:
         spec, examples = _examples(name, split, limit, None)
-        path = write_docs(examples, out / f"{name}-{split}.jsonl")
-        config = task_config(spec, split, path, examples, max_gen_toks=max_gen_toks)
-        target = out / f"{TASK_PREFIX}{name}.yaml"
+        docs = out / f"{name}-{split}.jsonl"
+        config = task_config(spec, split, docs, examples, max_gen_toks=max_gen_toks)
         text = yaml.dump(config, Dumper=_TaskDumper, sort_keys=False, allow_unicode=True)
-        target.write_text(_HEADER.format(name=name, n=len(examples)) + text, encoding="utf-8")
-        written.append(target)
-    return written
+        planned.append(
+            (
+                docs,
+                examples,
+                out / f"{TASK_PREFIX}{name}.yaml",
+                _HEADER.format(name=name, n=len(examples)) + text,
+            )
+        )
+    for docs, examples, target, text in planned:
+        write_docs(examples, docs)
+        write_text_atomic(target, text)
+    return [target for _, _, target, _ in planned]
 
 
 _HEADER = """\
