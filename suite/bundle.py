@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 
 from suite.cards import model_card
 from suite.errors import SpecError
 from suite.io import write_json_atomic, write_text_atomic
 from suite.paths import bundle_dir
+from suite.strict import read_json
 
 MANIFEST = "MANIFEST.json"
 REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
@@ -53,7 +55,42 @@ def load_manifest(root: Path | None = None) -> dict:
         raise SpecError(
             path, None, None, "no bundle manifest; build it with `python -m suite manifest`"
         )
-    return json.loads(path.read_text())
+    manifest = read_json(path, "bundle manifest", MAX_MANIFEST_BYTES, nofollow=True)
+    _check_manifest(manifest, path)
+    return manifest
+
+
+MAX_MANIFEST_BYTES = 64 << 20
+_KINDS = ("target", "draft", "tokenizer")
+_HEX = frozenset("0123456789abcdef")
+
+
+def _check_manifest(manifest, path: Path) -> None:
+    """What the suite reads of a manifest, typed: ``artifacts`` maps a name to its ``kind``, a
+    ``path`` that stays inside the bundle (relative, no ``..``, hidden or empty segment) and
+    ``files`` (file name to sha256); a bundle from ``--bundle`` is checked before use."""
+    arts = manifest.get("artifacts") if isinstance(manifest, dict) else None
+    if not isinstance(arts, dict):
+        raise SpecError(path, "artifacts", reprlib.repr(arts), "expected a mapping of artifacts")
+    for name, entry in arts.items():
+        field = f"artifacts.{name}"
+        if not isinstance(entry, dict) or entry.get("kind") not in _KINDS:
+            raise SpecError(path, field, reprlib.repr(entry), f"expected a mapping, kind {_KINDS}")
+        rel = entry.get("path")
+        segments = rel.split("/") if isinstance(rel, str) else [""]
+        if any(not s or s.startswith(".") or "\\" in s for s in segments):
+            raise SpecError(path, f"{field}.path", reprlib.repr(rel), "must stay inside the bundle")
+        files = entry.get("files")
+        if not isinstance(files, dict) or not all(
+            isinstance(f, str)
+            and "/" not in f
+            and not f.startswith(".")
+            and isinstance(d, str)
+            and len(d) == 64
+            and set(d) <= _HEX
+            for f, d in files.items()
+        ):
+            raise SpecError(path, f"{field}.files", reprlib.repr(files), "file names to sha256")
 
 
 def write_manifest(manifest: dict, root: Path | None = None) -> Path:
