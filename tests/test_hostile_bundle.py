@@ -16,6 +16,13 @@ GOOD = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _own_bundle_variable(monkeypatch):
+    """``--bundle`` sets $SUITE_BUNDLE in this process: put it back after each test."""
+    monkeypatch.setenv("SUITE_BUNDLE", "unset-by-the-test")
+    monkeypatch.delenv("SUITE_BUNDLE")
+
+
 def _entry(**change):
     return {"artifacts": {"x/draft": GOOD["artifacts"]["x/draft"] | change}}
 
