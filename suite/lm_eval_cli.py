@@ -2,12 +2,9 @@
 
 ``export`` writes ``suite_gsm8k.yaml``, ``suite_svamp.yaml`` and ``suite_asdiv.yaml`` (with their
 JSONL documents) into a folder. ``run`` is lm-eval's command line (``lm_eval run ...``, every
-argument as lm-eval takes it) with ``specdec`` registered first, so tasks can be named
-(``--include_path DIR --tasks suite_gsm8k``) as well as given by path. Stock ``lm_eval`` 0.4.x
-cannot take them by name: it reads no plugin entry points, indexes an include path without
-importing anything, and builds the model before it loads a named task (whose ``!function`` hooks
-would import the suite). Given a task file or folder (``--tasks DIR/suite_gsm8k.yaml``,
-``--tasks DIR``) it loads the files first, and their hooks register the model. See
+argument as lm-eval takes it) with ``specdec`` registered first. Stock ``lm_eval`` takes the
+tasks by name too (``--include_path DIR --tasks suite_gsm8k``) where the suite is installed, whose
+``.pth`` registers ``specdec`` (:mod:`suite.lm_eval_plugin`); ``run`` works without it. See
 docs/lm-eval.md.
 """
 

@@ -1,6 +1,8 @@
-"""lm-eval's own command line on the bundled pair: exported task YAML, stock ``lm_eval`` and
-``python -m suite lm-eval run``, with exact match, α and mean accepted length in the results; and
-why stock ``lm_eval`` cannot take our tasks by name, on a minimal task and model of its own."""
+"""lm-eval's own command line on the bundled pair: exported task YAML given by file, folder or
+name to stock ``lm_eval``, and ``python -m suite lm-eval run``, with exact match, α and mean
+accepted length in the results; the installed ``.pth`` that makes ``specdec`` known to stock
+``lm_eval`` without importing anything heavy; and why a model that only registers on import (a
+plain lm-eval plugin) cannot be used with a task given by name."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+import suite.lm_eval_plugin as plugin
 from suite.bundle import REFERENCE_DIR
 from suite.data import data_root
 from suite.lm_eval_cli import main as lm_eval_main
@@ -82,6 +85,69 @@ def test_stock_lm_eval_cli_runs_exported_tasks_given_by_file_or_folder(tmp_path,
     check(results_of(tmp_path / "out"), limit=2)
 
 
+@needs_pair
+def test_stock_lm_eval_cli_runs_a_suite_task_by_name_from_the_include_path(tmp_path):
+    tasks = tmp_path / "tasks"
+    export_tasks(tasks, ["gsm8k"], limit=2)
+    args = ["--model", "specdec", "--model_args", MODEL_ARGS, "--include_path", str(tasks)]
+    args += ["--tasks", "suite_gsm8k", "--device", "cpu", "--gen_kwargs", "max_gen_toks=8"]
+    done = stock_lm_eval([*args, "--output_path", str(tmp_path / "out")], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    row = next(line for line in done.stdout.splitlines() if line.startswith("|suite_gsm8k"))
+    assert "acceptance_rate" in row
+    assert "exact_match" in done.stdout and "mean_accepted_length" in done.stdout
+    check(results_of(tmp_path / "out"), limit=2)
+
+
+def installed_pth() -> Path | None:
+    """The .pth our setup.py installs (its name is stated there and in the plugin module)."""
+    import site
+
+    assert f'PTH_NAME = "{plugin.PTH_NAME}"' in (ROOT / "setup.py").read_text()
+    folders = [Path(f) for f in [*site.getsitepackages(), site.getusersitepackages()]]
+    return next((f / plugin.PTH_NAME for f in folders if (f / plugin.PTH_NAME).is_file()), None)
+
+
+def test_the_installed_pth_registers_specdec_lazily_once_lm_eval_loads_its_models():
+    pth = installed_pth()
+    assert pth is not None, "the suite is not installed: pip install -e . (or .) puts the .pth"
+    probe = (
+        "import sys\n"
+        "heavy = ('torch', 'transformers', 'suite.lm_eval_model')\n"
+        "started = {m for m in heavy if m in sys.modules}\n"
+        "from lm_eval.api.registry import get_model, model_registry\n"
+        "import lm_eval.models\n"
+        "placeholder = model_registry._objs.get('specdec')\n"
+        "print(sorted(started), placeholder, get_model('dummy').__name__)\n"
+        "print(get_model('specdec').__module__, get_model('specdec').__name__)\n"
+    )
+    env = dict(os.environ)
+    env.pop("SUITE_NO_LM_EVAL_PLUGIN", None)
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    first, second = done.stdout.splitlines()
+    assert first == "[] suite.lm_eval_model:SpecDecLM DummyLM"  # nothing heavy at start
+    assert second == "suite.lm_eval_model SpecDecLM"
+    env["SUITE_NO_LM_EVAL_PLUGIN"] = "1"
+    off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert off.returncode != 0 and "no model for this name found" in off.stderr
+
+
+def test_register_leaves_a_registered_model_alone_and_resolves_lazily():
+    from lm_eval.api.registry import Registry
+
+    registry = Registry("model")
+    assert plugin.register(registry) is True
+    assert registry._objs["specdec"] == plugin.MODEL_TARGET
+    assert plugin.register(registry) is False  # already there: untouched
+    assert registry.get("specdec").__name__ == "SpecDecLM"
+    taken = Registry("model")
+    taken.register("specdec", target="somewhere.else:Model")
+    assert plugin.register(taken) is False
+    assert taken._objs["specdec"] == "somewhere.else:Model"
+    assert plugin.register({}) is False  # an old dict registry: importing the model registers it
+
+
 MINIMAL_TASK = """\
 task: mini
 dataset_path: json
@@ -121,10 +187,10 @@ def process(doc, results):
 
 
 def test_stock_lm_eval_builds_the_model_before_it_imports_a_named_tasks_hooks(tmp_path):
-    """Outside our control, shown without the suite: lm-eval 0.4.x registers a model only by
-    import and reads no plugin entry points; a task named from --include_path is indexed without
-    importing its !function module, and the model is built before the task is loaded. The same
-    two files work when the task is given by path, whose hooks are imported first."""
+    """Why the suite installs a .pth, shown without the suite: lm-eval 0.4.x registers a model
+    only by import and reads no plugin entry points; a task named from --include_path is indexed
+    without importing its !function module, and the model is built before the task is loaded.
+    The same two files work when the task is given by path, whose hooks are imported first."""
     folder = tmp_path / "mini"
     folder.mkdir()
     docs = folder / "docs.jsonl"

@@ -55,6 +55,13 @@ def test_the_wheel_holds_task_specs_studies_profiles_template_and_claims(install
     assert not any(n.endswith(".safetensors") for n in names)  # models are the bundle, not data
 
 
+def test_the_wheel_installs_the_pth_that_makes_specdec_known_to_lm_eval(installed):
+    _, names, site = installed
+    assert "suite-lm-eval.pth" in names  # at the wheel's root: lands in site-packages
+    line = (site / "suite-lm-eval.pth").read_text().strip()
+    assert line.startswith("import ") and "suite.lm_eval_plugin" in line
+
+
 def test_an_installed_suite_runs_outside_the_checkout_with_the_bundle_it_is_given(
     installed, tmp_path
 ):
