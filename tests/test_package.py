@@ -4,6 +4,7 @@ files and runs from a folder outside the checkout, with the bundle wherever the 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -83,3 +84,23 @@ def test_an_installed_suite_runs_outside_the_checkout_with_the_bundle_it_is_give
     assert given.stdout.strip().endswith("0 problems")
     by_env = _suite(site, tmp_path, "verify", SUITE_BUNDLE=str(REPO / "reference"))
     assert by_env.returncode == 0 and by_env.stdout == given.stdout
+    after = _suite(site, tmp_path, "verify", "--bundle", str(REPO / "reference"))
+    assert after.returncode == 0 and after.stdout == given.stdout  # after the command too
+    twice = _suite(site, tmp_path, "--bundle", "a", "verify", "--bundle=b")
+    assert twice.returncode == 2 and "--bundle given 2 times" in twice.stderr
+
+
+@pytest.mark.slow
+def test_an_installed_suite_reproduces_the_smoke_profile_outside_the_checkout(installed, tmp_path):
+    from suite.data import data_root
+
+    _, _, site = installed
+    out = tmp_path / "smoke"
+    done = _suite(
+        site, tmp_path, "reproduce", "--profile", "smoke", "--bundle", str(REPO / "reference"),
+        "--out", str(out), "--quiet", SUITE_DATA_DIR=str(data_root()), OMP_NUM_THREADS="1",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "104 cells" in done.stdout and (out / "report.html").is_file()
+    run = json.loads((out / "run.json").read_text())
+    assert run["profile"] == "smoke"

@@ -22,14 +22,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--bundle",
         metavar="DIR",
-        help="the model bundle, before the command (default: $SUITE_BUNDLE, else the "
-        "checkout's reference/)",
+        help=BUNDLE_HELP + " (before or after the command)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
         add(sub)
+    for command in sub.choices.values():  # shown in each command's --help; read by _take_bundle
+        command.add_argument("--bundle", metavar="DIR", default=argparse.SUPPRESS, help=BUNDLE_HELP)
     _forwarding_commands(sub)
     return parser
+
+
+BUNDLE_HELP = "the model bundle (default: $SUITE_BUNDLE, else the checkout's reference/)"
 
 
 # Commands whose own parsers live in their modules; `suite --help` lists them with the rest.
@@ -53,15 +57,35 @@ def _forwarding_commands(sub) -> None:
         p.set_defaults(func=None)
 
 
+def _usage_error(message: str) -> None:
+    print(f"python -m suite: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
 def _take_bundle(argv: list[str]) -> list[str]:
-    """``--bundle DIR`` before the command sets ``$SUITE_BUNDLE`` for every subcommand."""
-    if argv and argv[0].startswith("--bundle="):
-        os.environ["SUITE_BUNDLE"] = argv[0].split("=", 1)[1]
-        return argv[1:]
-    if len(argv) >= 2 and argv[0] == "--bundle":
-        os.environ["SUITE_BUNDLE"] = argv[1]
-        return argv[2:]
-    return argv
+    """``--bundle DIR`` (before the command or among its arguments, up to a ``--``) sets
+    ``$SUITE_BUNDLE`` before any parser is built, since the commands' defaults read it."""
+    rest: list[str] = []
+    given: list[str] = []
+    items = iter(argv)
+    for item in items:
+        if item == "--":
+            rest += [item, *items]
+            break
+        if item.startswith("--bundle="):
+            given.append(item.split("=", 1)[1])
+        elif item == "--bundle":
+            value = next(items, None)
+            if value is None or value.startswith("-"):
+                _usage_error("argument --bundle: expected one argument")
+            given.append(value)
+        else:
+            rest.append(item)
+    if len(given) > 1:
+        _usage_error(f"--bundle given {len(given)} times: {given!r}")
+    if given:
+        os.environ["SUITE_BUNDLE"] = given[0]
+    return rest
 
 
 def main(argv: list[str] | None = None) -> int:
