@@ -7,7 +7,7 @@ where ``suite.paths`` finds them through ``importlib.resources``. The models are
 they are the bundle, found through ``--bundle`` or ``$SUITE_BUNDLE``.
 
 Every build, editable or not, also puts ``suite-lm-eval.pth`` beside the package: its one line
-imports ``suite.lm_eval_plugin`` at interpreter start, which makes ``specdec`` known to lm-eval's
+imports ``suite_lm_eval_plugin`` at interpreter start, which makes ``specdec`` known to lm-eval's
 own command line (see that module; it imports nothing until lm-eval does).
 """
 
@@ -32,7 +32,7 @@ RESOURCES = [
 
 PTH_NAME = "suite-lm-eval.pth"  # sorts after an editable install's __editable__ .pth
 PTH_LINE = (
-    'import os; os.environ.get("SUITE_NO_LM_EVAL_PLUGIN") or __import__("suite.lm_eval_plugin")\n'
+    'import os; os.environ.get("SUITE_NO_LM_EVAL_PLUGIN") or __import__("suite_lm_eval_plugin")\n'
 )
 
 

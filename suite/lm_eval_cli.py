@@ -4,7 +4,7 @@
 JSONL documents) into a folder. ``run`` is lm-eval's command line (``lm_eval run ...``, every
 argument as lm-eval takes it) with ``specdec`` registered first. Stock ``lm_eval`` takes the
 tasks by name too (``--include_path DIR --tasks suite_gsm8k``) where the suite is installed, whose
-``.pth`` registers ``specdec`` (:mod:`suite.lm_eval_plugin`); ``run`` works without it. See
+``.pth`` registers ``specdec`` (:mod:`suite_lm_eval_plugin`); ``run`` works without it. See
 docs/lm-eval.md.
 """
 

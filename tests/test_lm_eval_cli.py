@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import suite.lm_eval_plugin as plugin
+import suite_lm_eval_plugin as plugin
 from suite.bundle import REFERENCE_DIR
 from suite.data import data_root
 from suite.lm_eval_cli import main as lm_eval_main
@@ -131,6 +131,18 @@ def test_the_installed_pth_registers_specdec_lazily_once_lm_eval_loads_its_model
     env["SUITE_NO_LM_EVAL_PLUGIN"] = "1"
     off = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
     assert off.returncode != 0 and "no model for this name found" in off.stderr
+
+
+def test_the_pth_leaves_the_suite_package_to_whichever_checkout_runs(tmp_path):
+    """The .pth imports a top-level module, not ``suite``: run from another checkout, ``import
+    suite`` finds that checkout's package, as it would without the .pth."""
+    (tmp_path / "suite").mkdir()
+    (tmp_path / "suite" / "__init__.py").write_text("MARK = 'other checkout'\n")
+    probe = "import sys, suite; print(suite.MARK, 'suite_lm_eval_plugin' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["other", "checkout", str(installed_pth() is not None)]
 
 
 def test_register_leaves_a_registered_model_alone_and_resolves_lazily():

@@ -60,7 +60,7 @@ def test_the_wheel_installs_the_pth_that_makes_specdec_known_to_lm_eval(installe
     _, names, site = installed
     assert "suite-lm-eval.pth" in names  # at the wheel's root: lands in site-packages
     line = (site / "suite-lm-eval.pth").read_text().strip()
-    assert line.startswith("import ") and "suite.lm_eval_plugin" in line
+    assert line.startswith("import ") and "suite_lm_eval_plugin" in line
 
 
 def test_an_installed_suite_runs_outside_the_checkout_with_the_bundle_it_is_given(

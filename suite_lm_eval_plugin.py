@@ -3,7 +3,9 @@
 lm-eval 0.4.x looks a model up in its registry and reads no plugin entry points, and with a task
 given by name (``lm_eval --include_path DIR --tasks suite_gsm8k``) it looks the model up before
 anything of ours is imported. An installed suite therefore ships a ``.pth`` file whose one line
-imports this module at interpreter start. It only puts a finder on ``sys.meta_path`` that waits
+imports this module at interpreter start. It is a top-level module, not part of the ``suite``
+package, so that importing it at start does not fix which ``suite`` a later import finds (a
+checkout's own, when run from it). It only puts a finder on ``sys.meta_path`` that waits
 for ``lm_eval.models`` (lm-eval's table of its own models, imported before any lookup) and, once
 that module has run, registers ``specdec`` as a lazy ``"module:attribute"`` placeholder, which
 lm-eval's registry resolves on first use. Nothing is imported until lm-eval itself is: no torch,
