@@ -17,7 +17,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from suite.decoding import autoregressive_generate, speculative_generate
+from suite.decoding import generate
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
@@ -309,12 +309,9 @@ class SpecDecLM(LM):
             "stop_strings": until,
             "tokenizer": self.tokenizer,
         }
-        if self.draft is None:
-            out = autoregressive_generate(self.target, ids, **common)
-        else:
-            out = speculative_generate(
-                self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
-            )
+        out = generate(
+            self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
+        )
         text = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), until)
         stats = out.stats
         self.totals.requests += 1
