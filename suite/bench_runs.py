@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from suite.acceptance import prompt_seed
-from suite.decoding import autoregressive_generate, speculative_generate
+from suite.decoding import generate
 from suite.timing import blocked_cost_ratio
 
 METHODS = ("target", "speculative", "assisted")
@@ -132,21 +132,10 @@ def _generate(job: Job, pair, prompt, *, seed: int, temperature: float, max_new_
     never contain are not timed (greedy outputs, and so their lengths, are equal across methods).
     """
     eos = eos_of(pair)
-    if job.method == "target":
+    draft = None if job.method == "target" else pair.drafts[job.draft]
+    if job.method in ("target", "speculative"):
         start = time.perf_counter()
-        out = autoregressive_generate(
-            pair.target,
-            prompt,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            seed=seed,
-            eos_token_id=eos,
-        )
-        return out.tokens, time.perf_counter() - start, out.stats
-    draft = pair.drafts[job.draft]
-    if job.method == "speculative":
-        start = time.perf_counter()
-        out = speculative_generate(
+        out = generate(
             pair.target,
             draft,
             prompt,

@@ -17,7 +17,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from suite.decoding import autoregressive_generate, speculative_generate
+from suite.decoding import GenerationStats, generate
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
@@ -64,16 +64,23 @@ class DocStats:
     accepted: int = 0
     tokens: int = 0
 
+    def add(self, stats: GenerationStats) -> None:
+        """Count one generation's steps, proposed and accepted drafts and emitted tokens."""
+        self.steps += stats.steps
+        self.proposed += stats.proposed
+        self.accepted += stats.accepted
+        self.tokens += stats.tokens_emitted
+
 
 @dataclass
-class DecoderTotals:
+class DecoderTotals(DocStats):
     """Running sums over every request served; acceptance is accepted / proposed."""
 
     requests: int = 0
-    steps: int = 0
-    proposed: int = 0
-    accepted: int = 0
-    tokens: int = 0
+
+    def add(self, stats: GenerationStats) -> None:
+        self.requests += 1
+        super().add(stats)
 
     @property
     def acceptance_rate(self) -> float:
@@ -309,26 +316,15 @@ class SpecDecLM(LM):
             "stop_strings": until,
             "tokenizer": self.tokenizer,
         }
-        if self.draft is None:
-            out = autoregressive_generate(self.target, ids, **common)
-        else:
-            out = speculative_generate(
-                self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
-            )
+        out = generate(
+            self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
+        )
         text = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), until)
         stats = out.stats
-        self.totals.requests += 1
-        self.totals.steps += stats.steps
-        self.totals.proposed += stats.proposed
-        self.totals.accepted += stats.accepted
-        self.totals.tokens += stats.tokens_emitted
+        self.totals.add(stats)
         doc_id = (getattr(request, "doc", None) or {}).get("id")
         if isinstance(doc_id, str):
-            doc = DOC_STATS.setdefault(doc_id, DocStats())
-            doc.steps += stats.steps
-            doc.proposed += stats.proposed
-            doc.accepted += stats.accepted
-            doc.tokens += stats.tokens_emitted
+            DOC_STATS.setdefault(doc_id, DocStats()).add(stats)
         self.records.append(
             RequestRecord(
                 index=index,

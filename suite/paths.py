@@ -17,6 +17,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from suite.errors import SpecError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -37,6 +39,25 @@ DATA_SOURCES = RESOURCE_ROOT / "reference" / "data_sources.yaml"
 CALIBRATION_FILE = RESOURCE_ROOT / "reference" / "calibration.json"  # python -m suite calibrate
 CHECKOUT_REFERENCE = REPO_ROOT / "reference"
 DEFAULT_DATA_DIR = REPO_ROOT.parent / "shared" / "data"
+
+
+def spec_names(folder: Path) -> list[str]:
+    """The names of the specs in ``folder`` (profiles, studies): its ``*.yaml`` files' stems."""
+    return sorted(p.stem for p in folder.glob("*.yaml"))
+
+
+def spec_file(name: str, folder: Path, what: str) -> Path:
+    """The file of the ``what`` named ``name``: a path to a ``.yaml``/``.yml`` file as it is,
+    else ``<folder>/<name>.yaml`` for one of :func:`spec_names`; any other name is a
+    :class:`SpecError` that lists the known ones."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate
+    known = spec_names(folder)
+    if name not in known:
+        listed = ", ".join(known) or "(none)"
+        raise SpecError(folder, what, name, f"unknown {what}; known: {listed}")
+    return folder / f"{name}.yaml"
 
 
 def cache_dir() -> Path:

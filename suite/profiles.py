@@ -20,7 +20,7 @@ from typing import Any
 
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
-from suite.paths import PROFILES_DIR, bundle_path
+from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_named
 from suite.strict import read_config
@@ -270,16 +270,9 @@ def load_profile_file(path: str | Path) -> Profile:
 
 
 def profile_names(folder: Path = PROFILES_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    return spec_names(folder)
 
 
 def load_profile(name: str, folder: Path = PROFILES_DIR) -> Profile:
     """A profile by name (``tasks/profiles/<name>.yaml``) or by path to a YAML file."""
-    candidate = Path(name)
-    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return load_profile_file(candidate)
-    path = folder / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(profile_names(folder)) or "(none)"
-        raise SpecError(folder, "profile", name, f"unknown profile; known: {known}")
-    return load_profile_file(path)
+    return load_profile_file(spec_file(name, folder, "profile"))

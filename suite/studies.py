@@ -16,7 +16,7 @@ from typing import Any
 
 from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
-from suite.paths import STUDIES_DIR
+from suite.paths import STUDIES_DIR, spec_file, spec_names
 from suite.profiles import ENGINES, ModelRef, Profile
 from suite.specs import MIN_TEMPERATURE, Reader, load_task, read_named
 
@@ -219,7 +219,7 @@ def load_study(path: str | Path) -> StudySpec:
 
 
 def study_names(folder: Path = STUDIES_DIR) -> list[str]:
-    return sorted(p.stem for p in folder.glob("*.yaml"))
+    return spec_names(folder)
 
 
 def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR) -> list[StudySpec]:
@@ -228,20 +228,12 @@ def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR)
     Studies without claims (the submissions' leaderboard) stay out of ``all``, so ``reproduce``
     and its results folders are the same with or without them.
     """
-    known = study_names(folder)
     if list(names) == ["all"]:
-        every = [load_study(folder / f"{name}.yaml") for name in known]
+        every = [load_study(folder / f"{name}.yaml") for name in study_names(folder)]
         names, studies = [], [s for s in every if s.claims]
     else:
         studies = []
-    for name in names:
-        candidate = Path(name)
-        if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-            studies.append(load_study(candidate))
-        elif name in known:
-            studies.append(load_study(folder / f"{name}.yaml"))
-        else:
-            raise SpecError(folder, "study", name, f"unknown study; known: {', '.join(known)}")
+    studies.extend(load_study(spec_file(name, folder, "study")) for name in names)
     if not studies:
         raise SpecError(folder, "study", list(names) or "all", "no study to run")
     return studies

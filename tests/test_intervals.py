@@ -94,6 +94,33 @@ def test_percentile_interval_ignores_undefined_resamples_and_works_per_column():
     assert percentile_interval(samples, level=0.5) == pytest.approx((250.0, 750.0))
 
 
+def test_ratio_bootstrap_resamples_units_with_their_denominators_in_blocks():
+    rng = np.random.default_rng(3)
+    sums, counts = rng.random(9) * 20, rng.integers(5, 30, size=9)
+    ci, se = intervals.ratio_bootstrap(sums, counts, n_boot=300, rng=np.random.default_rng(7))
+    draw = np.random.default_rng(7)  # the same stream, one index call per block of 128
+    index = np.concatenate([draw.integers(0, 9, size=(m, 9)) for m in (128, 128, 44)])
+    boot = sums[index].sum(axis=1) / counts[index].sum(axis=1)
+    tail = (1 - 0.95) / 2
+    assert ci == tuple(np.quantile(boot, [tail, 1 - tail]))
+    assert se == boot.std(ddof=1)
+    assert ci.low <= sums.sum() / counts.sum() <= ci.high
+    one_ci, one_se = intervals.ratio_bootstrap(sums, counts, n_boot=1, rng=np.random.default_rng(7))
+    assert one_ci.low == one_ci.high and np.isnan(one_se)
+
+
+def test_resampled_mean_interval_is_the_percentile_interval_of_one_index_draw():
+    values = np.random.default_rng(4).random(25)
+    index = np.random.default_rng(0).integers(0, 25, size=(1000, 25))
+    expected = tuple(np.percentile(values[index].mean(axis=1), [2.5, 97.5]))
+    assert (
+        intervals.resampled_mean_interval(values, n_boot=1000, rng=np.random.default_rng(0))
+        == expected
+    )
+    single = intervals.resampled_mean_interval([0.4], n_boot=1000, rng=np.random.default_rng(0))
+    assert np.isnan(single.low) and np.isnan(single.high)
+
+
 def test_mean_and_spread_is_the_mean_and_sample_sd_of_seeds():
     assert mean_and_spread([0.5, 0.7, 0.9]) == (pytest.approx(0.7), pytest.approx(0.2))
     assert mean_and_spread([0.61]) == (0.61, None)

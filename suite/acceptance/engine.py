@@ -187,28 +187,68 @@ def analytic_acceptance(
 def _sample_batch(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
     """Ancestral sampling for a batch of prompts; finished rows are fed pad tokens and ignored."""
     device = _device(model)
-    batch = left_pad(prompts, device=device)
-    ids, mask, positions = batch
+    ids, mask, positions = left_pad(prompts, device=device)
     cache = DynamicCache(config=model.config)
-    rows: list[list[int]] = [[] for _ in prompts]
-    live = list(range(len(prompts)))
-    with torch.inference_mode():
-        for _ in range(max_new_tokens):
-            out = model(
-                input_ids=ids,
-                attention_mask=mask,
-                position_ids=positions,
-                cache=cache,
-                use_cache=True,
-                logits_to_keep=1,
-            )
-            step = torch.zeros((len(prompts), 1), dtype=torch.long)
-            live = _draw(out.logits, temperature, generators, rows, live, step, eos_token_id)
-            if not live:
-                break
+
+    def forward(step):
+        nonlocal ids, mask, positions
+        if step is not None:  # the tokens just drawn, one position further
             ids = step.to(device)
             positions = positions[:, -1:] + 1
             mask = torch.cat([mask, mask.new_ones((len(prompts), 1))], dim=-1)
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
+        return out.logits
+
+    return _sample_rows(forward, None, 0, generators, temperature, max_new_tokens, eos_token_id)
+
+
+def _sample_batch_seq2seq(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
+    """``_sample_batch`` for an encoder-decoder: encode once, then every row's decoder advances
+    one token per step from the start token, so decoder inputs need no padding."""
+    device = _device(model)
+    ids, mask = right_pad(prompts, _pad_id(model), device)
+    cache = EncoderDecoderCache(DynamicCache(), DynamicCache())  # see CachedSeq2Seq
+    start = torch.full((len(prompts), 1), decoder_start_token_id(model), dtype=torch.long)
+    with torch.inference_mode():
+        encoder_outputs = model.get_encoder()(input_ids=ids, attention_mask=mask)
+
+    def forward(step):
+        out = model(
+            encoder_outputs=encoder_outputs,
+            attention_mask=mask,
+            decoder_input_ids=step.to(device),
+            cache=cache,
+            use_cache=True,
+        )
+        return out.logits
+
+    pad = _pad_id(model)
+    return _sample_rows(forward, start, pad, generators, temperature, max_new_tokens, eos_token_id)
+
+
+def _sample_rows(
+    forward, first, pad_id: int, generators, temperature, max_new_tokens, eos_token_id
+) -> list[list[int]]:
+    """The sampling loop of both kinds of model: ``forward(step)`` feeds ``step`` (``first`` at
+    the first step, then the tokens just drawn, ``pad_id`` in finished rows) and returns the
+    logits; each row draws from its own generator until EOS or ``max_new_tokens`` tokens."""
+    rows: list[list[int]] = [[] for _ in generators]
+    live = list(range(len(generators)))
+    step = first
+    with torch.inference_mode():
+        for _ in range(max_new_tokens):
+            logits = forward(step)
+            step = torch.full((len(generators), 1), pad_id, dtype=torch.long)
+            live = _draw(logits, temperature, generators, rows, live, step, eos_token_id)
+            if not live:
+                break
     return rows
 
 
@@ -221,32 +261,6 @@ def _draw(logits, temperature, generators, rows, live, step, eos_token_id) -> li
         rows[i].append(token)
         step[i, 0] = token
     return [i for i in live if rows[i][-1] != eos_token_id]
-
-
-def _sample_batch_seq2seq(model, prompts, generators, temperature, max_new_tokens, eos_token_id):
-    """``_sample_batch`` for an encoder-decoder: encode once, then every row's decoder advances
-    one token per step from the start token, so decoder inputs need no padding."""
-    device = _device(model)
-    ids, mask = right_pad(prompts, _pad_id(model), device)
-    cache = EncoderDecoderCache(DynamicCache(), DynamicCache())  # see CachedSeq2Seq
-    step = torch.full((len(prompts), 1), decoder_start_token_id(model), dtype=torch.long)
-    rows: list[list[int]] = [[] for _ in prompts]
-    live = list(range(len(prompts)))
-    with torch.inference_mode():
-        encoder_outputs = model.get_encoder()(input_ids=ids, attention_mask=mask)
-        for _ in range(max_new_tokens):
-            out = model(
-                encoder_outputs=encoder_outputs,
-                attention_mask=mask,
-                decoder_input_ids=step.to(device),
-                cache=cache,
-                use_cache=True,
-            )
-            step = torch.full((len(prompts), 1), _pad_id(model), dtype=torch.long)
-            live = _draw(out.logits, temperature, generators, rows, live, step, eos_token_id)
-            if not live:
-                break
-    return rows
 
 
 def _scoring_logits(model, batch, keep: int) -> torch.Tensor:

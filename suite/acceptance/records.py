@@ -1,27 +1,22 @@
-"""Records of the analytic engine and the statistics that fill them: α̂, its bootstrap, and γ.
+"""Records of the analytic engine and the statistics that fill them: α̂, its interval, and γ.
 
-Pure numpy, no models: the unit is the prompt, so every interval resamples prompts.
+No models: the unit is the prompt, so the interval of α̂ resamples prompts
+(:func:`suite.stats.intervals.ratio_bootstrap`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
 
 import numpy as np
 
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, ratio_bootstrap
 
-CONFIDENCE_LEVEL = 0.95
+CONFIDENCE_LEVEL = CONFIDENCE
 # Spawn key of the bootstrap stream, apart from the per-prompt sampling streams.
 _BOOTSTRAP_STREAM = 2**31 - 1
-_BOOTSTRAP_BLOCK = 128
-
-
-class ConfidenceInterval(NamedTuple):
-    low: float
-    high: float
 
 
 @dataclass(frozen=True)
@@ -101,27 +96,23 @@ def projected_speedup(alpha: float, k: int, cost_ratio: float) -> float:
 def summarize(
     betas: list[np.ndarray], continuations: Continuations, n_boot: int
 ) -> AcceptanceResult:
-    """Ratio of sums over prompts, and its percentile bootstrap with prompts as the unit."""
+    """α̂ as the ratio of sums over prompts (β summed over a prompt's tokens, over its token
+    count), and its percentile bootstrap with prompts as the unit, on the stream of the
+    continuations' seed."""
     sums = np.array([b.sum() for b in betas])
     counts = np.array([len(b) for b in betas], dtype=np.int64)
     alpha = float(sums.sum() / counts.sum())
     rng = np.random.default_rng(np.random.SeedSequence((continuations.seed, _BOOTSTRAP_STREAM)))
-    n = len(betas)
-    boot = np.empty(n_boot)
-    for start in range(0, n_boot, _BOOTSTRAP_BLOCK):
-        stop = min(start + _BOOTSTRAP_BLOCK, n_boot)
-        index = rng.integers(0, n, size=(stop - start, n))
-        boot[start:stop] = sums[index].sum(axis=1) / counts[index].sum(axis=1)
-    tail = (1.0 - CONFIDENCE_LEVEL) / 2
-    low, high = np.quantile(boot, [tail, 1.0 - tail])
-    width = int(counts.max())
-    grid = np.full((n, width), np.nan)
+    interval, standard_error = ratio_bootstrap(
+        sums, counts, n_boot=n_boot, rng=rng, level=CONFIDENCE_LEVEL
+    )
+    grid = np.full((len(betas), int(counts.max())), np.nan)
     for row, b in enumerate(betas):
         grid[row, : len(b)] = b
     return AcceptanceResult(
         acceptance_rate=alpha,
-        confidence_interval=ConfidenceInterval(float(low), float(high)),
-        standard_error=float(boot.std(ddof=1)) if n_boot > 1 else float("nan"),
+        confidence_interval=interval,
+        standard_error=standard_error,
         prompt_acceptance=tuple(float(s / c) for s, c in zip(sums, counts, strict=True)),
         prompt_tokens=tuple(int(c) for c in counts),
         position_acceptance=tuple(float(x) for x in np.nanmean(grid, axis=0)),

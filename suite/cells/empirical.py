@@ -7,7 +7,7 @@ import numpy as np
 
 from suite.acceptance.engine import prompt_seed
 from suite.cells.context import Context, Models, examples_of, now
-from suite.decoding import autoregressive_generate, speculative_generate
+from suite.decoding import generate
 from suite.prompts import prompts_ids
 from suite.records import (
     CellResult,
@@ -33,17 +33,14 @@ def _decode_both(i: int, ids, target, draft, cell: Cell, seed: int, common: dict
     outs = {}
     # Alternate which decoder goes first, so drift in machine load hits both alike.
     for which in ("target", "speculative") if i % 2 == 0 else ("speculative", "target"):
-        if which == "target":
-            outs[which] = autoregressive_generate(target, list(ids), seed=seed, **common)
-        else:
-            outs[which] = speculative_generate(
-                target,
-                draft,
-                list(ids),
-                num_draft_tokens=cell.num_draft_tokens,
-                seed=seed,
-                **common,
-            )
+        outs[which] = generate(
+            target,
+            draft if which == "speculative" else None,
+            list(ids),
+            num_draft_tokens=cell.num_draft_tokens,
+            seed=seed,
+            **common,
+        )
     return outs["speculative"], outs["target"]
 
 

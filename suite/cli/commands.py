@@ -29,7 +29,7 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from suite.decoding import autoregressive_generate, speculative_generate
+    from suite.decoding import generate
     from suite.models import load_model, load_tokenizer
     from suite.specs import DEFAULT_STOP, format_prompt
 
@@ -44,16 +44,8 @@ def cmd_generate(args) -> int:
         stop_strings=DEFAULT_STOP,
         tokenizer=tokenizer,
     )
-    if args.draft:
-        out = speculative_generate(
-            target,
-            load_model(args.draft),
-            ids,
-            num_draft_tokens=args.num_draft_tokens,
-            **common,
-        )
-    else:
-        out = autoregressive_generate(target, ids, **common)
+    draft = load_model(args.draft) if args.draft else None
+    out = generate(target, draft, ids, num_draft_tokens=args.num_draft_tokens, **common)
     print(tokenizer.decode(out.tokens, skip_special_tokens=True))
     print(json.dumps(out.stats.to_dict() | {"finish_reason": out.finish_reason}), file=sys.stderr)
     return 0

@@ -4,11 +4,24 @@ from suite.decoding.autoregressive import autoregressive_generate
 from suite.decoding.sampling import expected_acceptance, probs_from_logits, verify_block
 from suite.decoding.speculative import GenerationResult, GenerationStats, speculative_generate
 
+
+def generate(target, draft, input_ids, *, num_draft_tokens=None, **settings) -> GenerationResult:
+    """Speculative decoding with ``draft`` proposing ``num_draft_tokens``, or the target alone
+    when ``draft`` is None (``num_draft_tokens`` unused); ``settings`` are the keywords both
+    decoders take (``temperature``, ``max_new_tokens``, ``seed``, ``eos_token_id``, ...)."""
+    if draft is None:
+        return autoregressive_generate(target, input_ids, **settings)
+    return speculative_generate(
+        target, draft, input_ids, num_draft_tokens=num_draft_tokens, **settings
+    )
+
+
 __all__ = [
     "GenerationResult",
     "GenerationStats",
     "autoregressive_generate",
     "expected_acceptance",
+    "generate",
     "probs_from_logits",
     "speculative_generate",
     "verify_block",

@@ -1,7 +1,8 @@
 """Shared drawing helpers for the report's figures: style, PNG encoding, intervals, draft styles.
 
-Our own seeded, vectorised bootstrap replaces seaborn's per-point one, which was slow on many
-series and, for strip plots, unseeded; with it, the same results give byte-identical images.
+A seeded, vectorised bootstrap (:func:`suite.stats.intervals.resampled_mean_interval`) replaces
+seaborn's per-point one, which was slow on many series and, for strip plots, unseeded; with it,
+the same results give byte-identical images.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from PIL import Image
+
+from suite.stats.intervals import resampled_mean_interval
 
 DPI = 90
 SEED = 0
@@ -56,16 +59,15 @@ def png_figure(func: Callable) -> Callable:
 
 
 def summarize(data: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
-    """Mean of ``value`` per group with a 95% percentile bootstrap interval over its rows."""
+    """Mean of ``value`` per group with a 95% percentile bootstrap interval over its rows (NaN for
+    a single row)."""
     rows = []
     for key, part in data.groupby(by, sort=True):
         v = part[value].dropna().to_numpy(dtype=float)
         if v.size == 0:
             continue
-        lo = hi = np.nan
-        if v.size > 1:  # one generator per group: a group's interval ignores the others
-            idx = np.random.default_rng(SEED).integers(0, v.size, size=(N_BOOT, v.size))
-            lo, hi = np.percentile(v[idx].mean(axis=1), [2.5, 97.5])
+        # One generator per group: a group's interval ignores the others.
+        lo, hi = resampled_mean_interval(v, n_boot=N_BOOT, rng=np.random.default_rng(SEED))
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), "mean": v.mean(), "lo": lo, "hi": hi})
     return pd.DataFrame(rows)

@@ -6,7 +6,8 @@
 - :mod:`suite.stats.combine`: combining series (mid-p, ``scipy.stats.combine_pvalues``) and joint
   bootstrap intervals over shared prompts.
 - :mod:`suite.stats.intervals`: the one module every reported interval comes from (Wilson,
-  ``scipy.stats.bootstrap``, percentile intervals of resamples, the mean ± SD of seeds).
+  ``scipy.stats.bootstrap``, percentile intervals of resamples, the analytic engine's ratio
+  bootstrap of α̂, the figures' bands, the mean ± SD of seeds).
 """
 
 from suite.stats.combine import combine_pvalues, joint_mean_ci, mid_p_signed_rank
@@ -29,6 +30,8 @@ from suite.stats.intervals import (
     bootstrap_mean_interval,
     mean_and_spread,
     percentile_interval,
+    ratio_bootstrap,
+    resampled_mean_interval,
     t_interval,
     wilson_interval,
 )
@@ -51,6 +54,8 @@ __all__ = [
     "one_sample_test",
     "paired_test",
     "percentile_interval",
+    "ratio_bootstrap",
+    "resampled_mean_interval",
     "seed_contrast_test",
     "slopes",
     "split_u_slopes",

@@ -6,11 +6,18 @@
 - :func:`t_interval`: estimate ± t quantile × standard error (the seed-level contrast test).
 - :func:`percentile_interval`: the percentile interval of resamples a caller drew itself (the
   claim tests' vectorised bootstraps, which resample several statistics with the same indices).
+- :func:`ratio_bootstrap`: the percentile bootstrap of a ratio of sums over paired units (the
+  analytic engine's α̂: β summed over a prompt's tokens, over its token count), with its
+  standard error.
+- :func:`resampled_mean_interval`: the percentile bootstrap of a mean from one index draw (the
+  report's figure bands).
 - :func:`mean_and_spread`: the mean of a few values (training seeds) and their standard
   deviation, the ``±`` of the bundle's tables: a spread, not an interval.
 
-The analytic engine's interval of α̂ (a ratio of sums over prompts) is computed in
-:func:`suite.acceptance.records.summarize`, whose numbers are stored in ``MANIFEST.json``.
+:func:`ratio_bootstrap` and :func:`resampled_mean_interval` draw their own resamples with numpy,
+not ``scipy.stats.bootstrap``: their random streams are fixed by numbers already published (α̂'s
+interval in every analytic record and in ``reference/MANIFEST.json``; the figures' bands), so
+their draws and quantiles must stay as they are.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from scipy import stats as sps
 
 CONFIDENCE = 0.95
 BOOTSTRAP_METHODS = ("percentile", "BCa")
+RATIO_BOOTSTRAP_BLOCK = 128  # resamples drawn per call of the generator in ratio_bootstrap
 
 
 class ConfidenceInterval(NamedTuple):
@@ -89,6 +97,55 @@ def percentile_interval(samples: Any, level: float = CONFIDENCE) -> Any:
         warnings.simplefilter("ignore", RuntimeWarning)
         lo, hi = np.nanpercentile(np.asarray(samples, dtype=float), [tail, 100 - tail], axis=0)
     return (float(lo), float(hi)) if np.ndim(lo) == 0 else np.column_stack([lo, hi]).tolist()
+
+
+def ratio_bootstrap(
+    numerators: Any,
+    denominators: Any,
+    *,
+    n_boot: int,
+    rng: np.random.Generator,
+    level: float = CONFIDENCE,
+) -> tuple[ConfidenceInterval, float]:
+    """Percentile bootstrap of ``Σ numerators / Σ denominators`` with the pairs as the unit.
+
+    Each resample draws as many units as there are, with replacement, keeping a unit's numerator
+    and denominator together (a prompt's summed β and its token count), and takes the ratio of
+    the resampled sums. Returns the ``level`` percentile interval (``numpy.quantile``, linear)
+    and the resamples' standard deviation (NaN for a single resample) as the standard error.
+    Indices are drawn ``RATIO_BOOTSTRAP_BLOCK`` resamples at a time, each block one
+    ``rng.integers`` call: the stream behind the published α̂ intervals.
+    """
+    sums = np.asarray(numerators)
+    counts = np.asarray(denominators)
+    n = len(sums)
+    boot = np.empty(n_boot)
+    for start in range(0, n_boot, RATIO_BOOTSTRAP_BLOCK):
+        stop = min(start + RATIO_BOOTSTRAP_BLOCK, n_boot)
+        index = rng.integers(0, n, size=(stop - start, n))
+        boot[start:stop] = sums[index].sum(axis=1) / counts[index].sum(axis=1)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    standard_error = float(boot.std(ddof=1)) if n_boot > 1 else float("nan")
+    return ConfidenceInterval(float(low), float(high)), standard_error
+
+
+def resampled_mean_interval(
+    values: Any, *, n_boot: int, rng: np.random.Generator, level: float = CONFIDENCE
+) -> ConfidenceInterval:
+    """Percentile bootstrap interval of the mean of ``values``, the rows its units.
+
+    One ``rng.integers`` call draws every resample (``n_boot`` rows of indices); the interval is
+    the ``numpy.percentile`` (linear) of the resampled means at ``(100 − 100·level) / 2`` and its
+    complement (2.5 and 97.5 at 95%). Fewer than two values have no interval: NaN, NaN.
+    """
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return ConfidenceInterval(float("nan"), float("nan"))
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    tail = (100 - 100 * level) / 2
+    low, high = np.percentile(v[idx].mean(axis=1), [tail, 100 - tail])
+    return ConfidenceInterval(float(low), float(high))
 
 
 def mean_and_spread(values: Any) -> tuple[float, float | None]:
