@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Only suite.paths and suite.strict (yaml and the standard library): this runs before the
 # package's other dependencies are installed.
-from suite.errors import SpecError
+from suite.errors import SpecError, error_line
 from suite.paths import DATA_SOURCES
 from suite.strict import read_yaml
 
@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = fetch(Path(args.dest), Path(args.sources))
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     print(f"{len(written)} files fetched into {args.dest}")
     return 0
