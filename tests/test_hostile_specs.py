@@ -256,6 +256,51 @@ def test_a_folder_of_over_1000_specs_is_refused_before_any_is_parsed(tmp_path, c
             "1,000 task specs")  # fmt: skip
 
 
+@pytest.mark.parametrize("caller", ["lm-eval", "quality", "align", "extract"])
+def test_scoring_generations_shares_one_regex_budget_per_run(tmp_path, monkeypatch, caller):
+    """Searches outside split loading (lm-eval's scores, quality's per-prompt answers, alignment
+    rewards) were bounded only per search: they share one budget per spec and process now."""
+    import suite.data as data
+    from suite.errors import SpecError
+    from suite.specs import load_spec
+
+    folder = _folder(tmp_path, _regex(r"(\d+)"))
+    spec = load_spec(folder / "toy.yaml")
+    monkeypatch.setattr(data, "RUN_REGEX_SECONDS", 0.01)
+    monkeypatch.setattr(data, "_RUN_BUDGETS", {})
+    text = "1 2 3 " * 20_000  # each search is far under the 2 s clock
+
+    def search():
+        if caller == "lm-eval":
+            from suite.lm_eval_hooks import score
+
+            score(spec, {"answer": "1"}, text)
+        elif caller == "align":
+            from suite.distill.align import reward
+
+            monkeypatch.setattr("suite.distill.align.load_task", lambda name: spec)
+            reward(data.Example("0", "q", "q", "r", "1"), text, True, "toy")
+        elif caller == "quality":
+            from types import SimpleNamespace
+
+            from suite.quality import _per_prompt
+
+            record = SimpleNamespace(doc_id=0, seed=0, tokens=1, finish_reason="length")
+            sample = {"doc_id": 0, "filtered_resps": [text], "doc": {"id": "0"}, "exact_match": 0}
+            _per_prompt([sample], [record], spec)
+        else:
+            data.extract_answer(spec, text)
+
+    with pytest.raises(SpecError) as err:
+        for _ in range(1_000):
+            search()
+    assert err.value.field == "answer.patterns[0].regex" and err.value.value == r"(\d+)"
+    assert "in all in this run" in str(err.value) and "toy.yaml" in str(err.value)
+    (tmp_path / "other").mkdir()
+    other = load_spec(_folder(tmp_path / "other", _regex(r"(\d+)")) / "toy.yaml")
+    assert data.extract_answer(other, "#### 7") == "7"  # another spec: its own budget
+
+
 # (id, instruction template that passes the reader but raises on a record, the error's name)
 RENDER_CASES = [
     ("divisibleby-zero", "{{ question }}{{ 1 is divisibleby 0 }}", "ZeroDivisionError"),
