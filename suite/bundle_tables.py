@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from suite.errors import error_line
 from suite.stats.intervals import mean_and_spread
 
 
@@ -133,6 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write_text_atomic(path, replace_block(path.read_text(), tables, str(path)))
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     return 0

@@ -87,20 +87,39 @@ def normalize_number(text: str) -> str:
 # adjacent repeats over overlapping characters (`[a-z]*[a-z]*x`) still backtrack polynomially:
 # every search is also cut off by the clock, which turns a hang into an error naming the pattern.
 # Reading a split shares one budget across all its searches, so a pattern just under the clock
-# on every record cannot add up to hours.
+# on every record cannot add up to hours; so do all other searches with one spec's patterns in a
+# process (scoring a run's generations: quality, lm-eval, alignment rewards, the bundle check).
 REGEX_SECONDS = 2.0
 SPLIT_REGEX_SECONDS = 30.0
+RUN_REGEX_SECONDS = SPLIT_REGEX_SECONDS
 
 
 class RegexBudget:
-    """Seconds of answer-pattern searching left to one pass over a split."""
+    """Seconds of answer-pattern searching left to one pass over a split (or to one run): each
+    search is charged the time it took."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, scope: str = "on one split"):
         self.seconds = seconds
-        self.deadline = time.monotonic() + seconds
+        self.scope = scope
+        self.spent = 0.0
 
     def left(self) -> float:
-        return self.deadline - time.monotonic()
+        return self.seconds - self.spent
+
+    def charge(self, seconds: float) -> None:
+        self.spent += seconds
+
+
+_RUN_BUDGETS: dict[tuple[str, str], RegexBudget] = {}
+
+
+def run_budget(spec: TaskSpec) -> RegexBudget:
+    """The budget that every search with ``spec``'s patterns outside split loading shares in
+    this process: :data:`RUN_REGEX_SECONDS` in all."""
+    key = (str(spec.path), spec.name)
+    if key not in _RUN_BUDGETS:
+        _RUN_BUDGETS[key] = RegexBudget(RUN_REGEX_SECONDS, "in this run")
+    return _RUN_BUDGETS[key]
 
 
 @functools.lru_cache(maxsize=256)
@@ -108,31 +127,44 @@ def _regex(pattern: str):
     return compile_regex(pattern)
 
 
-def _matches(spec: TaskSpec, index: int, pattern: str, text: str, budget) -> list:
-    limit = REGEX_SECONDS if budget is None else max(min(REGEX_SECONDS, budget.left()), 1e-6)
+def _spent(budget: RegexBudget) -> str:
+    return (
+        f"answer patterns took over {budget.seconds:g} s in all {budget.scope}; an answer "
+        "pattern must be cheap on every text"
+    )
+
+
+def _matches(spec: TaskSpec, index: int, pattern: str, text: str, budget: RegexBudget) -> list:
+    """Every match, under the per-search clock and what is left of ``budget``."""
+    field = f"answer.patterns[{index}].regex"
+    if budget.left() <= 0:
+        raise SpecError(spec.path, field, pattern, _spent(budget))
+    limit = max(min(REGEX_SECONDS, budget.left()), 1e-6)
+    start = time.monotonic()
     try:
         return list(_regex(pattern).finditer(text, timeout=limit))
     except TimeoutError:
-        if budget is not None and budget.left() <= 0:
-            message = (
-                f"answer patterns took over {budget.seconds:g} s in all on one split; an answer "
-                "pattern must be cheap on every text"
-            )
+        if budget.left() - (time.monotonic() - start) <= 0:
+            message = _spent(budget)
         else:
             message = (
                 f"took over {REGEX_SECONDS:g} s on a {len(text):,}-character text; an answer "
                 "pattern must not backtrack (adjacent repeats over the same characters do)"
             )
-        raise SpecError(spec.path, f"answer.patterns[{index}].regex", pattern, message) from None
+        raise SpecError(spec.path, field, pattern, message) from None
+    finally:
+        budget.charge(time.monotonic() - start)
 
 
 def extract_answer(
     spec: TaskSpec, text: str | None, budget: RegexBudget | None = None
 ) -> str | None:
     """The spec's answer from any text (a reference or a generation); None if there is none.
-    With a ``budget``, the searches also stop when the budget's time is spent."""
+    The searches stop when ``budget``'s time is spent; without one, at the run's budget for this
+    spec (:func:`run_budget`), which every caller outside split loading shares."""
     if spec.answer is None or text is None:
         return None
+    budget = budget if budget is not None else run_budget(spec)
     for index, pattern in enumerate(spec.answer.patterns):
         matches = _matches(spec, index, pattern.regex, text, budget)
         if not matches:

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.errors import SpecError
-from suite.specs import _CONTROL, Reader
+from suite.errors import SpecError, control_character, control_message
+from suite.seeding import seed_problem
+from suite.specs import Reader
 from suite.strict import read_config
 
 TRAINING_FILE = "training.json"
@@ -107,8 +108,9 @@ def temperature_text(tau: float) -> str:
 def _text(value: Any, field: str, fail: Fail) -> str | None:
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise fail(field, value, "expected a non-empty string or null")
-    if value is not None and _CONTROL.search(value):
-        raise fail(field, value, "control characters are refused (tab and newline aside)")
+    c = None if value is None else control_character(value)
+    if c is not None:
+        raise fail(field, value, control_message(c))
     return value
 
 
@@ -131,8 +133,9 @@ def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:
 
 
 def _seed(value: Any, field: str, fail: Fail) -> int | None:
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-        raise fail(field, value, "expected an integer >= 0 or null")
+    problem = None if value is None else seed_problem(value)
+    if problem:
+        raise fail(field, value, f"{problem} or null")
     return value
 
 

@@ -6,10 +6,47 @@ The CLI prints it and exits with status 2; every module raises it for input that
 from __future__ import annotations
 
 import reprlib
+import unicodedata
 from pathlib import Path
 from typing import Any
 
 _MAX_VALUE_CHARS = 200
+# Control characters, invisible formatting (zero-width spaces and joiners, bidirectional marks and
+# overrides, the byte order mark) and line or paragraph separators: text that shows other than it
+# reads, or that drives a terminal.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+
+
+def control_character(text: str, allowed: str = "\t\n") -> str | None:
+    """The first character of ``text`` in :data:`CONTROL_CATEGORIES` other than ``allowed``
+    (tab and newline: multi-line text), or None."""
+    if text.isprintable():  # every such character is non-printable: the common case is fast
+        return None
+    for c in text:
+        if c not in allowed and unicodedata.category(c) in CONTROL_CATEGORIES:
+            return c
+    return None
+
+
+def control_message(c: str) -> str:
+    """Why a text holding :func:`control_character`'s character is refused."""
+    return f"control and invisible characters (U+{ord(c):04X}) are refused (tab and newline aside)"
+
+
+def printable(text: str, keep: str = "\n") -> str:
+    """``text`` with every control or invisible character but ``keep`` written as its Python
+    escape (``\\x1b``, ``\\u202e``): a file name or message never drives the terminal."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c in keep or unicodedata.category(c) not in CONTROL_CATEGORIES else repr(c)[1:-1]
+        for c in text
+    )
+
+
+def error_line(err: BaseException) -> str:
+    """What the command line prints for bad input: ``error: <message>``, escaped."""
+    return f"error: {printable(str(err))}"
 
 
 def _show_path(path: str | Path | None) -> str:
@@ -18,9 +55,10 @@ def _show_path(path: str | Path | None) -> str:
         return "<input>"
     p = Path(path)
     try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
+        shown = str(p.resolve().relative_to(Path.cwd().resolve()))
     except (ValueError, OSError):
-        return str(p)
+        shown = str(p)
+    return printable(shown, keep="")
 
 
 _REPR = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments

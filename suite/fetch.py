@@ -21,7 +21,7 @@ from pathlib import Path
 
 # Only suite.paths and suite.strict (yaml and the standard library): this runs before the
 # package's other dependencies are installed.
-from suite.errors import SpecError
+from suite.errors import SpecError, error_line
 from suite.paths import DATA_SOURCES
 from suite.strict import read_yaml
 
@@ -65,6 +65,12 @@ def _entries(sources: Path) -> list[dict]:
             raise ValueError(f"{where}.sha256' = {digest!r:.80}: expected 64 hex digits")
         if len(url) > 2048 or any(c.isspace() or not c.isprintable() for c in url):
             raise ValueError(f"{where}.url' = {url!r:.80}: at most 2,048 printable characters")
+        license_ = entry.get("license", "")
+        if not isinstance(license_, str) or len(license_) > 1024 or not license_.isprintable():
+            raise ValueError(
+                f"{where}.license' = {license_!r:.80}: expected text, printable, 1,024 characters "
+                "at most"
+            )
         key = unicodedata.normalize("NFC", path).casefold()
         if key in seen:
             raise ValueError(
@@ -120,9 +126,9 @@ def _download(url: str, opener) -> bytes:
         with opener(url, timeout=120) as response:
             data = response.read(MAX_FILE_BYTES + 1)
     except (OSError, http.client.HTTPException) as e:
-        raise ValueError(f"{url}: download failed ({type(e).__name__}: {e})") from None
+        raise ValueError(f"download failed ({type(e).__name__}: {e})") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ValueError(f"{url}: larger than {MAX_FILE_BYTES} bytes; refused")
+        raise ValueError(f"larger than {MAX_FILE_BYTES} bytes; refused")
     return data
 
 
@@ -131,17 +137,23 @@ def source_entry(path: str, sources: Path = SOURCES) -> dict | None:
     return next((e for e in _entries(sources) if e["path"] == path), None)
 
 
-def _inside_without_links(dest: Path, path: Path, sources: Path, rel: str) -> None:
-    """Refuse a path under ``dest`` that passes through, or is, a symbolic link (or a non-folder
-    where a folder should be): a link planted in DEST would make the write land elsewhere."""
+def _inside_without_links(dest: Path, path: Path, sources: Path, rel: str, field: str) -> None:
+    """Refuse a path under ``dest`` that passes through, or is, a symbolic link, that passes
+    through something other than a folder, or that is a folder: a link planted in DEST would make
+    the write land elsewhere, and the others would fail halfway with the system's message."""
+    if dest.exists() and not dest.is_dir():
+        raise SpecError(dest, "DEST", str(dest), "not a folder")
     current = dest
-    for part in Path(rel).parts:
+    parts = Path(rel).parts
+    for depth, part in enumerate(parts, 1):
         current = current / part
         if current.is_symlink():
             message = f"{current} is a symbolic link inside DEST; refused (fetch writes no link)"
-            raise SpecError(sources, "path", rel, message)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise SpecError(sources, "path", rel, f"{path.parent} is not a folder")
+            raise SpecError(sources, field, rel, message)
+        if depth < len(parts) and current.exists() and not current.is_dir():
+            raise SpecError(sources, field, rel, f"{current} is not a folder")
+    if path.is_dir():
+        raise SpecError(sources, field, rel, f"{path} is a folder; refused (fetch writes files)")
 
 
 def _write_new(path: Path, data: bytes) -> None:
@@ -164,24 +176,34 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
-def fetch_one(dest: Path, entry: dict, opener=None, sources: Path = SOURCES) -> bool:
-    """Download one checked entry into ``dest`` unless it is there with its hash; True if
-    written. A hash mismatch raises and writes nothing; nothing is written through a link."""
+def fetch_one(
+    dest: Path, entry: dict, opener=None, sources: Path = SOURCES, index: int | None = None
+) -> bool:
+    """Download one checked entry (``files[index]`` of ``sources``) into ``dest`` unless it is
+    there with its hash; True if written. A hash mismatch raises and writes nothing; nothing is
+    written through a link; an error names the sources file, the entry's field and its path."""
     opener = opener or urllib.request.urlopen
     path = dest / entry["path"]
-    _inside_without_links(dest, path, sources, entry["path"])
+    field = "path" if index is None else f"files[{index}].path"
+    _inside_without_links(dest, path, sources, entry["path"], field)
     small = path.is_file() and path.stat().st_size <= MAX_FILE_BYTES
     if small and _sha256(path.read_bytes()) == entry["sha256"]:
         return False
-    data = _download(entry["url"], opener)
+    where = "" if index is None else f"files[{index}]."
+    try:
+        data = _download(entry["url"], opener)
+    except ValueError as e:
+        raise SpecError(sources, f"{where}url", entry["url"], str(e)) from None
     if _sha256(data) != entry["sha256"]:
-        raise ValueError(
-            f"{sources}: field 'sha256' of {entry['path']} = {entry['sha256']}: the file at "
-            f"{entry['url']} hashes to {_sha256(data)}"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _inside_without_links(dest, path, sources, entry["path"])  # nothing planted meanwhile
-    _write_new(path, data)
+        message = f"the file at {entry['url']} (for {entry['path']}) hashes to {_sha256(data)}"
+        raise SpecError(sources, f"{where}sha256", entry["sha256"], message)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _inside_without_links(dest, path, sources, entry["path"], field)  # nothing planted since
+        _write_new(path, data)
+    except OSError as e:  # a full disk, a read-only folder: named, not the bare system message
+        message = f"cannot write {path}: {e.strerror or e}"
+        raise SpecError(sources, field, entry["path"], message) from None
     return True
 
 
@@ -189,8 +211,8 @@ def fetch(dest: Path, sources: Path = SOURCES, opener=None) -> list[str]:
     """Download what is missing; return the paths written. Raises on a hash mismatch."""
     return [
         entry["path"]
-        for entry in _entries(sources)
-        if fetch_one(dest, entry, opener=opener, sources=sources)
+        for i, entry in enumerate(_entries(sources))
+        if fetch_one(dest, entry, opener=opener, sources=sources, index=i)
     ]
 
 
@@ -204,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         written = fetch(Path(args.dest), Path(args.sources))
     except (OSError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     print(f"{len(written)} files fetched into {args.dest}")
     return 0

@@ -17,7 +17,7 @@ from suite.lm_eval_tasks import NUMERIC_TASKS
 
 
 def _export(args) -> int:
-    from suite.errors import SpecError
+    from suite.errors import SpecError, error_line
     from suite.lm_eval_tasks import export_tasks
 
     try:
@@ -25,7 +25,7 @@ def _export(args) -> int:
             args.out, args.tasks, split=args.split, limit=args.limit, max_gen_toks=args.max_gen_toks
         )
     except (SpecError, ValueError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(error_line(e), file=sys.stderr)
         return 2
     for path in paths:
         print(path)

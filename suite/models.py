@@ -71,10 +71,34 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
         raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
     config = folder / "config.json"
     if config.exists():  # strict JSON, at most 16 MiB, no code named in it, before transformers
-        remote = remote_code_field(read_config(config))
-        if remote:
-            raise SpecError(config, remote[0], remote[1], remote_code_message(remote[0]))
+        check_config_file(config)
     return folder
+
+
+def check_config_file(config: Path) -> None:
+    """A model's config.json read strictly and scanned for :func:`remote_code_field`'s keys."""
+    remote = remote_code_field(read_config(config))
+    if remote:
+        raise SpecError(config, remote[0], remote[1], remote_code_message(remote[0]))
+
+
+def is_local(path: str | Path) -> bool:
+    """A folder (or what is written like one), not a Hub id."""
+    return Path(path).exists() or str(path).startswith((".", "/", "~"))
+
+
+def check_model_files(path: str | Path, revision: str | None = None) -> None:
+    """What is checked before transformers reads a model: a local folder's files
+    (:func:`check_weights_folder`), or a Hub model's ``config.json``, the file transformers would
+    read (from the Hub cache, fetched into it first where the Hub is reachable), scanned the same
+    way: a Hub config naming a quantizer, a kernel or remote code is refused like a folder's."""
+    if is_local(path):
+        check_weights_folder(path)
+        return
+    from transformers.utils import cached_file
+
+    config = cached_file(str(path), "config.json", revision=revision)
+    check_config_file(Path(config))
 
 
 class _UntiedT5Notice(logging.Filter):
@@ -87,8 +111,7 @@ class _UntiedT5Notice(logging.Filter):
 
 
 def _load(auto_cls, path, dtype, trust_remote_code, revision):
-    if Path(path).exists() or str(path).startswith((".", "/", "~")):
-        check_weights_folder(path)
+    check_model_files(path, revision)
     quiet = _UntiedT5Notice()
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
@@ -134,8 +157,7 @@ def load_model(
 
     One loader for both families, so the bundle and the KD code need not know which they hold.
     """
-    if Path(path).exists() or str(path).startswith((".", "/", "~")):
-        check_weights_folder(path)
+    check_model_files(path, revision)
     config = AutoConfig.from_pretrained(
         str(path), trust_remote_code=trust_remote_code, revision=revision
     )

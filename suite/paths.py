@@ -82,11 +82,14 @@ def bundle_dir() -> Path:
 def bundle_path(path: str | Path) -> Path:
     """A path as a profile or submission writes it: ``reference/...`` is inside the bundle
     (wherever it lives), another relative path is relative to the checkout (or, for an
-    installed wheel, to the working directory)."""
+    installed wheel, to the working directory). A ``reference/...`` path that climbs with ``..``
+    would leave the bundle: a ValueError."""
     path = Path(path).expanduser()
     if path.is_absolute():
         return path
     if path.parts and path.parts[0] == "reference":
+        if ".." in path.parts:
+            raise ValueError("a path under reference/ stays inside the bundle: no '..'")
         return bundle_dir().joinpath(*path.parts[1:])
     return (Path.cwd() if PACKAGED else REPO_ROOT) / path
 

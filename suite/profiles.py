@@ -22,14 +22,16 @@ from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_train
 from suite.errors import SpecError
 from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
-from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, read_named
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
 from suite.strict import read_config
 
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
 DTYPES = ("float32", "float16", "bfloat16")
 BASE_DRAFT = BASE
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# owner/name in ASCII; neither part '.', '..' or holding '..' (the Hub refuses those, and a local
+# cache or mirror would read them as folders)
+_HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*/(?!\.)[A-Za-z0-9_.-]+")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _NOT_DRAFTS = ("tokenizer", "target")
 
@@ -104,7 +106,11 @@ def _folder_digest(folder: Path) -> str:
 
 
 def _local(r: Reader, value: Any, field: str) -> Path:
-    return bundle_path(r.string(value, field))
+    text = r.string(value, field)
+    try:
+        return bundle_path(text)
+    except ValueError as e:
+        raise r.error(field, text, str(e)) from None
 
 
 def _model_folder(r: Reader, folder: Path, field: str, value: Any) -> Path:
@@ -157,7 +163,8 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
         return ModelRef(name, path=folder)
     hub = r.string(d["hub"], f"{field}.hub")
     if not _HUB_ID.fullmatch(hub):
-        raise r.error(f"{field}.hub", hub, "expected a Hub id like 'owner/name'")
+        message = "expected a Hub id like 'owner/name' (ASCII letters, digits, '_.-', no '..')"
+        raise r.error(f"{field}.hub", hub, message)
     revision = r.string(d["revision"], f"{field}.revision") if "revision" in d else None
     if revision is not None and not _COMMIT.fullmatch(revision):
         # A branch or tag moves; only a commit pins the weights a result was measured on.
@@ -180,12 +187,15 @@ def _draft_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     return replace(ref, facts=facts)
 
 
-def _bundle_drafts(folder: Path) -> dict[str, ModelRef]:
-    """Every model folder in a bundle besides tokenizer and target; ``draft`` is the base draft."""
+def _bundle_drafts(r: Reader, folder: Path, field: str) -> dict[str, ModelRef]:
+    """Every model folder in a bundle besides tokenizer and target; ``draft`` is the base draft.
+    A folder's name is its draft's name, so it must be a safe name like a profile's."""
     drafts = {}
     for sub in sorted(folder.iterdir()) if folder.is_dir() else []:
         if sub.name in _NOT_DRAFTS or not (sub / "config.json").is_file():
             continue
+        if not SAFE_NAME.fullmatch(sub.name):
+            raise r.error(field, sub.name, f"a draft folder's name is {SAFE_NAME_RULE}")
         name = BASE_DRAFT if sub.name == "draft" else sub.name
         facts = read_training_facts(sub, base=name == BASE_DRAFT)
         drafts[name] = ModelRef(name, path=sub, facts=facts)
@@ -205,7 +215,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         target = ModelRef("target", path=folder / "target")
         tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
         _chat_templates(r, folder / "tokenizer", f"{field}.bundle", d["bundle"])
-        drafts = _bundle_drafts(folder)
+        drafts = _bundle_drafts(r, folder, f"{field}.bundle")
     else:
         if "target" not in d:
             raise r.error(f"{field}.target", None, "missing required field (or give 'bundle')")
@@ -216,11 +226,12 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
             else ModelRef("tokenizer", target.path, target.hub, target.revision)
         )
         drafts = {}
-        for name, ref in r.named(d.get("drafts", {}), f"{field}.drafts").items():
+        for name, ref in r.named(d.get("drafts", {}), f"{field}.drafts", safe=True).items():
             drafts[name] = _draft_ref(r, name, ref, f"{field}.drafts.{name}")
     if "drafts_dir" in d:
         # Extra drafts (say, the full τ_kd grid from `suite distill --full-grid`), if built.
-        extra = _bundle_drafts(_local(r, d["drafts_dir"], f"{field}.drafts_dir"))
+        extra_dir = _local(r, d["drafts_dir"], f"{field}.drafts_dir")
+        extra = _bundle_drafts(r, extra_dir, f"{field}.drafts_dir")
         drafts.update({k: v for k, v in extra.items() if k not in drafts})
     return FamilyModels(family, tokenizer, target, drafts)
 
@@ -250,7 +261,7 @@ def load_profile_file(path: str | Path) -> Profile:
         {"name", "description", "models", "sizes"},
         {"device", "dtype", "max_draft_parameters"},
     )
-    models = r.named(d["models"], "models")
+    models = r.named(d["models"], "models", safe=True)
     if not models:
         raise r.error("models", models, "name at least one model family")
     return Profile(

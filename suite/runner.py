@@ -132,11 +132,28 @@ def run_plan(
     """
     _check_options(workers, executor, address)
     check_datasets(plan)
+    check_models(plan)
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
-    with store.lock():
-        return _run_locked(plan, store, header, workers, progress, executor, address, threads)
+    created = _first_missing(store.folder)
+    try:
+        with store.lock():
+            return _run_locked(plan, store, header, workers, progress, executor, address, threads)
+    except BaseException:
+        if created is not None:  # a new folder that holds no record yet: nothing half-written
+            store.discard(created)
+        raise
+
+
+def _first_missing(folder: Path) -> Path | None:
+    """The outermost of ``folder`` and its parents that does not exist yet (what a run creates)."""
+    missing = None
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing = path
+    return missing
 
 
 def check_datasets(plan: Plan) -> None:
@@ -144,6 +161,22 @@ def check_datasets(plan: Plan) -> None:
     file fails the run now, with an error naming the fix, and nothing is written."""
     for dataset, split in sorted({(c.dataset, c.split) for c in plan.cells}):
         load_examples(dataset, split)
+
+
+def check_models(plan: Plan) -> None:
+    """Check every model the plan's cells load before the first cell: a local folder's files, a
+    Hub model's config.json (:func:`suite.models.check_model_files`). A model a run would refuse
+    fails now, and nothing is written."""
+    from suite.models import check_model_files
+
+    refs = {}
+    for family, draft in sorted({(c.family, c.draft) for c in plan.cells}):
+        models = plan.profile.models[family]
+        for ref in (models.target, models.drafts.get(draft)):
+            if ref is not None:
+                refs[(ref.location, ref.revision)] = ref
+    for location, revision in sorted(refs, key=str):
+        check_model_files(location, revision)
 
 
 def stale(record: ResultRecord, prints: dict[str, str], profile: str) -> bool:

@@ -95,6 +95,19 @@ _REPEATS = {sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT}
 _REPEATS |= {getattr(sre_constants, "POSSESSIVE_REPEAT", sre_constants.MAX_REPEAT)}
 
 
+MAX_BOUNDED_REPEAT = 1_000  # a repeat count above it ({0,4294967294}) counts as unbounded
+
+
+def _sub_patterns(arg) -> list:
+    """Every sub-pattern an op's argument holds (a group's body, a look-around's, an atomic
+    group's, a conditional's branches), whatever the op: none is left unchecked."""
+    if isinstance(arg, sre_parse.SubPattern):
+        return [arg]
+    if isinstance(arg, tuple | list):
+        return [a for a in arg if isinstance(a, sre_parse.SubPattern)]
+    return []
+
+
 def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
     """Depth-first over a parsed pattern; the first dangerous construct's name, or None."""
     for op, arg in items:
@@ -102,22 +115,21 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
             return "a back-reference"
         if op in _REPEATS:
             low, high, body = arg
-            many = high is sre_constants.MAXREPEAT or high > 1
+            unbounded = high is sre_constants.MAXREPEAT or high > MAX_BOUNDED_REPEAT
+            many = unbounded or high > 1
             if inside_repeat and (many or low != high):
                 # an optional part inside a repeat ((a?){30}) backtracks like a nested one
                 return "a nested quantifier (a repeat inside a repeat)"
-            counts["unbounded"] += high is sre_constants.MAXREPEAT
+            counts["unbounded"] += unbounded
             problem = _walk(body, inside_repeat or many, counts)
         elif op is sre_constants.BRANCH:
             if inside_repeat:
                 return "an alternation inside a repeat"
             problem = next((p for b in arg[1] if (p := _walk(b, False, counts))), None)
-        elif op is sre_constants.SUBPATTERN:
-            problem = _walk(arg[-1], inside_repeat, counts)
-        elif op in (sre_constants.ASSERT, sre_constants.ASSERT_NOT):
-            problem = _walk(arg[1], inside_repeat, counts)
-        else:
-            problem = None
+        else:  # groups, look-arounds, atomic groups and any other op with a sub-pattern
+            problem = next(
+                (p for sub in _sub_patterns(arg) if (p := _walk(sub, inside_repeat, counts))), None
+            )
         if problem:
             return problem
     return None

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character, control_message
 from suite.paths import TASKS_DIR
 from suite.sandbox import JINJA, regex_problem, template_problem
 from suite.strict import MAX_YAML_BYTES, read_yaml  # noqa: F401 (read_yaml: the readers' one)
@@ -120,14 +120,17 @@ class TaskSpec:
 MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_SEEDS = 1_000
+MAX_SPEC_FILES = 1_000  # task specs in one folder: each is parsed before the first error
 # A positive temperature below this divides float32 logits past their range: softmax(l / τ) is
 # NaN, and a NaN row would be drawn from as if it were a distribution. τ is 0 (greedy) or above.
 MIN_TEMPERATURE = 1e-3
 
 
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
-)
+# A name chosen by the user that becomes part of a cell key, a draft label or a folder: a model
+# family, a profile's draft, a study's profile. Keys use '/' as a separator, tables and terminals
+# show the names, so only these characters, starting with a letter or digit.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+SAFE_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, 128 at most"
 
 
 class Reader:
@@ -153,13 +156,19 @@ class Reader:
                 raise self.error(f"{prefix}{key}", None, "missing required field")
         return value
 
-    def named(self, value: Any, field: str) -> dict:
-        """A mapping whose keys are names chosen by the user (families, drafts, datasets)."""
+    def named(self, value: Any, field: str, *, safe: bool = False) -> dict:
+        """A mapping whose keys are names chosen by the user (families, drafts, datasets), with no
+        control or invisible character; ``safe``: each key a :data:`SAFE_NAME`."""
         if not isinstance(value, dict):
             raise self.error(field or None, value, "expected a mapping")
         for key in value:
             if not isinstance(key, str) or not key.strip():
                 raise self.error(field, key, "keys must be non-empty strings")
+            c = control_character(key, allowed="")
+            if c is not None:
+                raise self.error(field, key, control_message(c))
+            if safe and not SAFE_NAME.fullmatch(key):
+                raise self.error(field, key, f"a name is {SAFE_NAME_RULE}")
         return value
 
     def string(self, value: Any, field: str, *, blank: bool = False) -> str:
@@ -168,8 +177,9 @@ class Reader:
             raise self.error(field, value, f"expected a string, got {type(value).__name__}")
         if not (value if blank else value.strip()):
             raise self.error(field, value, "must not be empty")
-        if _CONTROL.search(value):
-            raise self.error(field, value, "control characters are refused (tab and newline aside)")
+        c = control_character(value)
+        if c is not None:
+            raise self.error(field, value, control_message(c))
         return value
 
     def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
@@ -389,7 +399,15 @@ def load_specs(folder: str | Path | None = None) -> dict[str, TaskSpec]:
     folder = tasks_dir(folder)
     if not folder.is_dir():
         raise SpecError(folder, "tasks_dir", str(folder), "task folder not found")
-    files = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    files = []
+    with os.scandir(folder) as entries:  # counted before any is parsed
+        for entry in entries:
+            if entry.name.endswith((".yaml", ".yml")):
+                files.append(folder / entry.name)
+                if len(files) > MAX_SPEC_FILES:
+                    message = f"more than {MAX_SPEC_FILES:,} task specs (*.yaml, *.yml); refused"
+                    raise SpecError(folder, "tasks_dir", str(folder), message)
+    files.sort()
     specs: dict[str, TaskSpec] = {}
     for path in files:
         spec = load_spec(path)

@@ -163,6 +163,22 @@ class ResultsStore:
         finally:
             os.close(fd)
 
+    def discard(self, created: Path) -> None:
+        """Remove a folder a failed run created (``created``: it or the outermost parent the run
+        made) when it holds no record: its header and lock only, never a file it did not write."""
+        if self.cells_path.exists() or self.cells_path.is_symlink():
+            return
+        for name in (RUN_FILE, LOCK_FILE):
+            with contextlib.suppress(FileNotFoundError):
+                (self.folder / name).unlink()
+        for path in (self.folder, *self.folder.parents):
+            try:
+                path.rmdir()  # only an empty folder: anything else there stays
+            except OSError:
+                return
+            if path == created:
+                return
+
     def finalize(self, order: list[str]) -> None:
         """Rewrite the file in plan order, so equal runs give equal files (timing aside)."""
         records = self.load()

@@ -14,6 +14,7 @@ import errno
 import json
 import math
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from suite.errors import SpecError
 
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 64
+MAX_NODES = 100_000  # YAML nodes per file: a 1 MiB flow list of 500k items is refused early
 MAX_INT_DIGITS = 100
 MAX_FLOAT_CHARS = 400  # a float's text (digits, point, exponent)
 MAX_CONFIG_BYTES = 16 << 20  # any model's config.json: real ones are a few kilobytes
@@ -74,6 +76,11 @@ class StrictLoader(yaml.SafeLoader):
             event = self.peek_event()
             message = f"found alias *{event.anchor}: YAML aliases are refused"
             raise yaml.composer.ComposerError(None, None, message, event.start_mark)
+        self._nodes = getattr(self, "_nodes", 0) + 1
+        if self._nodes > MAX_NODES:
+            mark = self.peek_event().start_mark
+            message = f"more than {MAX_NODES:,} values in one file; refused"
+            raise yaml.composer.ComposerError(None, None, message, mark)
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_DEPTH:
@@ -102,14 +109,31 @@ class StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
-        if len(str(node.value)) > MAX_INT_DIGITS:
+        """Only decimal integers (``[-+]?[0-9]+``, no leading zero): YAML 1.1's other spellings
+        (``1:00`` is 60, ``0x7f``, ``0o17``, ``017`` octal, ``1_2_8``) stay strings, so a field
+        that wants an integer refuses them, naming the field and the text as written."""
+        text = str(node.value)
+        if len(text) > MAX_INT_DIGITS:
             message = f"an integer of over {MAX_INT_DIGITS} digits is refused"
             raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
-        return super().construct_yaml_int(node)
+        if not _DECIMAL.fullmatch(text):
+            return self.construct_scalar(node)
+        return int(text)
+
+    def construct_yaml_float(self, node):
+        """YAML 1.1's sexagesimal (``1:30.5``) and underscored (``1_0.5``) floats stay strings."""
+        text = str(node.value)
+        if ":" in text or "_" in text:
+            return self.construct_scalar(node)
+        return super().construct_yaml_float(node)
+
+
+_DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
+StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
 
 
 def parse_yaml(text: str, path: Path) -> Any:

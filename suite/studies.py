@@ -197,7 +197,7 @@ def load_study(path: str | Path) -> StudySpec:
     grid = Grid(**_grid_fields(r, d["grid"], "grid", set(_GRID_FIELDS)))
     empirical = _grid_fields(r, d.get("empirical", {}), "empirical", set())
     profiles = {}
-    for prof, over in r.named(d.get("profiles", {}), "profiles").items():
+    for prof, over in r.named(d.get("profiles", {}), "profiles", safe=True).items():
         o = r.mapping(over, f"profiles.{prof}", set(), {"grid", "empirical"})
         profiles[prof] = {
             part: _grid_fields(r, o[part], f"profiles.{prof}.{part}", set()) for part in o

@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
-from suite.errors import SpecError
+from suite.errors import SpecError, error_line
 from suite.paths import bundle_dir
 from suite.profiles import Profile, load_profile
 from suite.runner import header_for, run_plan
@@ -190,6 +190,6 @@ def main(argv: list[str] | None = None) -> int:
             checked = validate(load_submission(args.folder), load_profile(args.profile))
             print(f"ok: {checked.submission.draft}, {checked.parameters:,} parameters")
     except (SpecError, ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     return 0

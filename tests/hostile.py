@@ -1,5 +1,6 @@
 """Shared by the hostile-input corpus (tests/test_hostile_*.py): drive the real CLI, and check
-that a refusal exits 2 naming file, field and value, without a traceback, and changes nothing."""
+that a refusal exits 2 naming file, field and value, without a traceback or a raw control
+character, and changes nothing."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import stat
 from pathlib import Path
 
 from suite.cli import main
+from suite.errors import control_character
 
 
 def snapshot(folder: Path) -> dict[str, object]:
@@ -34,6 +36,8 @@ def refused(argv: list[str], folder: Path, capsys, *expected: str) -> str:
     assert code == 2, err
     assert "Traceback" not in err
     assert err.startswith("error: "), err
+    raw = control_character(err)  # a file name or value never drives the terminal
+    assert raw is None, (raw, err)
     for text in expected:
         assert text in err, (text, err)
     assert snapshot(folder) == before

@@ -108,7 +108,8 @@ def test_a_short_transfer_is_an_error_naming_the_url_and_writes_nothing(tmp_path
             raise http.client.IncompleteRead(b"partial", 100)
 
     sources = _sources(tmp_path, [GOOD])
-    with pytest.raises(ValueError, match=r"https://example\.org/a\.json: download failed"):
+    named = r"files\[0\]\.url' = 'https://example\.org/a\.json': download failed"
+    with pytest.raises(ValueError, match=named):
         fetch(tmp_path / "dest", sources, opener=lambda url, timeout: Broken())
     assert not list((tmp_path).rglob("a.json")) and not list(tmp_path.rglob("*.tmp"))
 

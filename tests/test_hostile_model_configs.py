@@ -83,3 +83,112 @@ def test_submit_writes_nothing_when_the_draft_does_not_load(tiny, tmp_path, caps
     argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
     refused(argv, tmp_path, capsys, "submission.yaml", "model.path", "does not load")
     assert not out.exists()
+
+
+def _run_argv(root, tmp_path, draft: dict, out) -> list[str]:
+    """``python -m suite run`` of a one-cell study over the tiny bundle, with ``draft`` as base."""
+    import yaml
+
+    bundle = root / "bundle"
+    profile = yaml.safe_load((root / "profiles" / "smoke.yaml").read_text())
+    profile["models"] = {
+        "llama": {
+            "target": {"path": str(bundle / "target")},
+            "tokenizer": {"path": str(bundle / "tokenizer")},
+            "drafts": {"base": draft},
+        }
+    }
+    (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(profile))
+    study = {
+        "name": "mini", "title": "Mini", "description": "One cell.", "claims": [1],
+        "family": "llama", "engines": ["analytic"],
+        "grid": {"datasets": ["gsm8k"], "drafts": ["base"], "decode_temperatures": [1.0],
+                 "num_draft_tokens": 2},
+    }  # fmt: skip
+    (tmp_path / "mini.yaml").write_text(yaml.safe_dump(study))
+    return ["run", str(tmp_path / "mini.yaml"), "--profile", str(tmp_path / "smoke.yaml"),
+            "--out", str(out), "--quiet"]  # fmt: skip
+
+
+def _tiny_draft(root, tmp_path, **config):
+    import shutil
+
+    folder = tmp_path / "draft"
+    shutil.copytree(root / "bundle" / "draft", folder)
+    path = folder / "config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | config))
+    return folder
+
+
+def test_a_run_whose_draft_names_a_kernel_writes_nothing(tiny, tmp_path, capsys):  # noqa: F811
+    """The models are checked before the results folder is made (a run.json was left behind)."""
+    draft = _tiny_draft(tiny, tmp_path, attn_implementation="evil-org/evil-kernel")
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    refused(argv, tmp_path, capsys, "config.json", "attn_implementation", "evil-org/evil-kernel")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_run_whose_draft_fails_to_load_removes_the_folder_it_made(tiny, tmp_path, capsys):  # noqa: F811
+    """A draft that passes the file checks but does not load (a layer its weights lack) fails
+    after the results folder was made: the folder, empty of records, is removed."""
+    draft = _tiny_draft(tiny, tmp_path, num_hidden_layers=3)
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    refused(argv, tmp_path, capsys, "missing keys", "model.layers.2")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_failed_resume_keeps_the_folder_it_found(tiny, tmp_path, capsys):  # noqa: F811
+    """Good-input control for the clean-up: a folder that was there before is left as it was."""
+    draft = _tiny_draft(tiny, tmp_path, num_hidden_layers=3)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    assert main(argv) == 2
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def _hub_cache(tmp_path, monkeypatch, config: dict) -> str:
+    """A Hub cache holding one model's config.json, offline: as a download would leave it."""
+    import huggingface_hub.constants
+
+    commit = "0" * 40
+    repo = tmp_path / "hub" / "models--evil-org--model"
+    (repo / "snapshots" / commit).mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit / "config.json").write_text(json.dumps(config))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    return commit
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("quantization_config", {"quant_method": "bitnet"}),
+        ("attn_implementation", "evil-org/evil-kernel"),
+        ("auto_map", {"AutoModelForCausalLM": "m.M"}),
+    ],
+)
+def test_a_hub_model_config_is_scanned_like_a_folders(tmp_path, monkeypatch, key, value):
+    commit = _hub_cache(tmp_path, monkeypatch, {"model_type": "llama", key: value})
+    for revision in (None, commit):
+        with pytest.raises(SpecError) as err:
+            load_model("evil-org/model", revision=revision)
+        assert err.value.field == key and "models--evil-org--model" in str(err.value)
+
+
+def test_a_run_whose_hub_draft_names_a_quantizer_writes_nothing(
+    tiny,  # noqa: F811
+    tmp_path,
+    monkeypatch,
+    capsys,
+):
+    _hub_cache(tmp_path, monkeypatch, {"model_type": "llama", "quantization_config": {}})
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"hub": "evil-org/model"}, out)
+    refused(argv, tmp_path, capsys, "models--evil-org--model", "quantization_config", "quantized")
+    assert not (tmp_path / "results").exists()

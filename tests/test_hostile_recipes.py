@@ -97,6 +97,22 @@ def test_a_pretraining_recipe_name_cannot_leave_the_checkpoint_root(tmp_path):
     assert err.value.field == "name" and err.value.value == "../../x"
 
 
+@pytest.mark.parametrize("seed", [2**64, -1, 1.5, True])
+def test_a_pretraining_recipe_seed_has_a_ceiling(tmp_path, seed):
+    from suite.distill.pretrain import load_recipe
+    from suite.errors import SpecError
+
+    raw = yaml.safe_load((RECIPE.parent / "llama.yaml").read_text())
+    path = tmp_path / "llama.yaml"
+    path.write_text(yaml.safe_dump(raw | {"seed": seed}))
+    with pytest.raises(SpecError) as err:
+        load_recipe(path)
+    assert err.value.field == "seed" and err.value.value == seed
+    assert "[0, 4,294,967,296)" in str(err.value)
+    path.write_text(yaml.safe_dump(raw | {"seed": 2**32 - 1}))  # the largest seed is read
+    assert load_recipe(path)["seed"] == 2**32 - 1
+
+
 def test_an_align_stage_name_cannot_leave_the_checkpoint_root(tmp_path, monkeypatch):
     from suite.distill import pretrain
     from suite.errors import SpecError

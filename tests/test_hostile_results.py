@@ -283,6 +283,11 @@ FETCH = [
     ("sha-short", {"sha256": "0" * 63}, "files[0].sha256", "000"),
     ("sha-upper", {"sha256": "A" * 64}, "files[0].sha256", "AAA"),
     ("sha-int", {"sha256": 5}, "files[0].sha256", "5"),
+    ("license-list", {"license": ["x", {"y": 1}]}, "files[0].license", "['x', {'y': 1}]"),
+    ("license-escape", {"license": "MIT\x1b[2J"}, "files[0].license", "MIT\\x1b[2J"),
+    ("unknown-key", {"exec": "rm -rf /"}, "files[0].exec", "unknown key"),
+    ("segment-over-255-bytes", {"path": "é" * 200 + "/a.json"}, "files[0].path", "255 bytes"),
+    ("dot-git", {"path": ".git/config"}, "files[0].path", ".git/config"),
 ]  # fmt: skip
 FETCH_FILES = [
     ("not-list", "files: 5\n", "files", "5"),
@@ -328,6 +333,72 @@ def test_good_sources_with_the_file_present_fetch_nothing(tmp_path, capsys):
     (tmp_path / "dest" / "toy" / "a.json").write_bytes(data)
     assert main(["fetch", str(tmp_path / "dest"), "--sources", str(tmp_path / "sources.yaml")]) == 0
     assert "0 files fetched" in capsys.readouterr().out
+
+
+def _serve(monkeypatch, data: bytes = b"{}") -> dict:
+    """urlopen serves ``data``; the good entry with its sha256."""
+    import hashlib
+    import io
+    import urllib.request
+
+    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: io.BytesIO(data))
+    return GOOD | {"sha256": hashlib.sha256(data).hexdigest()}
+
+
+@pytest.mark.parametrize("kind", ["folder-at-the-file", "file-at-a-folder", "dest-a-file"])
+def test_fetch_refuses_a_destination_it_cannot_write_naming_the_entry(
+    tmp_path, capsys, monkeypatch, kind
+):
+    entry = _serve(monkeypatch)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"files": [entry]}))
+    dest = tmp_path / "dest"
+    if kind == "folder-at-the-file":
+        (dest / "toy" / "a.json").mkdir(parents=True)
+        expected = ("sources.yaml", "files[0].path", "'toy/a.json'", "is a folder")
+    elif kind == "file-at-a-folder":
+        dest.mkdir()
+        (dest / "toy").write_text("x")
+        expected = ("sources.yaml", "files[0].path", "'toy/a.json'", "not a folder")
+    else:
+        dest.write_text("x")
+        expected = ("dest", "DEST", "not a folder")
+    refused(["fetch", str(dest), "--sources", str(sources)], tmp_path, capsys, *expected)
+
+
+def test_a_failed_write_or_download_names_the_sources_file_and_field(tmp_path, capsys, monkeypatch):
+    import errno
+
+    import suite.fetch
+
+    entry = _serve(monkeypatch)
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(yaml.safe_dump({"files": [entry]}))
+    (tmp_path / "dest" / "toy").mkdir(parents=True)
+
+    def full(path, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(suite.fetch, "_write_new", full)
+    refused(["fetch", str(tmp_path / "dest"), "--sources", str(sources)], tmp_path, capsys,
+            "sources.yaml", "files[0].path", "'toy/a.json'", "No space left")  # fmt: skip
+
+    def down(url, timeout):
+        raise OSError(errno.ECONNREFUSED, "Connection refused")
+
+    monkeypatch.setattr("urllib.request.urlopen", down)
+    refused(["fetch", str(tmp_path / "dest"), "--sources", str(sources)], tmp_path, capsys,
+            "sources.yaml", "files[0].url", entry["url"], "Connection refused")  # fmt: skip
+
+
+def test_good_sources_with_a_license_are_fetched(tmp_path, capsys, monkeypatch):
+    """Good-input control: a license text and a nested path are fetched."""
+    from suite.cli import main
+
+    entry = _serve(monkeypatch) | {"path": "toy/sub/a.json", "license": "CC BY-NC 4.0 (stated)"}
+    (tmp_path / "sources.yaml").write_text(yaml.safe_dump({"files": [entry]}))
+    assert main(["fetch", str(tmp_path / "dest"), "--sources", str(tmp_path / "sources.yaml")]) == 0
+    assert (tmp_path / "dest" / "toy" / "sub" / "a.json").read_bytes() == b"{}"
 
 
 def _plant_link(tmp_path: Path, kind: str) -> Path:

@@ -130,6 +130,33 @@ FIELD_CASES = [
     ("format-unknown", _with("source.format", "pickle"), "source.format", "pickle"),
     ("name-mismatch", _with("name", "other"), "name", "other"),
     ("template-list", _with("instruction", ["a"]), "instruction", "['a']"),
+    # invisible characters: every Unicode control, format and separator character
+    ("ctrl-cr", _with("license", "GPL-3.0\rApache-2.0"), "license", "U+000D"),
+    ("ctrl-lrm", _with("description", "a\u200eb"), "description", "U+200E"),
+    ("ctrl-alm", _with("description", "a\u061cb"), "description", "U+061C"),
+    ("ctrl-zwsp", _with("description", "a\u200bb"), "description", "U+200B"),
+    ("ctrl-zwj", _with("instruction", "{{ question }}\u200d"), "instruction", "U+200D"),
+    ("ctrl-bom", _with("description", "a\ufeffb"), "description", "U+FEFF"),
+    ("ctrl-invisible-times", _with("description", "a\u2062b"), "description", "U+2062"),
+    ("ctrl-c1", _with("description", "a\x85b"), "description", "U+0085"),
+    # regexes: every op with a sub-pattern is walked; a huge count is an unbounded repeat
+    ("redos-atomic", _regex("(?>(a+)+b)"), "answer.patterns[0].regex", "nested"),
+    ("redos-atomic-alternation", _regex("(?>(a|a)*)c"), "answer.patterns[0].regex",
+     "alternation"),
+    ("regex-huge-counts", _regex("a{0,4294967294}b{0,5000}c{0,5000}d{0,5000}e{0,5000}x"),
+     "answer.patterns[0].regex", "unbounded"),
+    ("regex-huge-count-nested", _regex("(?:a{2000}){2}"), "answer.patterns[0].regex", "nested"),
+    # YAML 1.1 integers other than decimal stay strings, and an integer field refuses them
+    ("yaml-sexagesimal", TEXT.replace("max_new_tokens: 32", "max_new_tokens: 1:00"),
+     "generation.max_new_tokens", "'1:00'"),
+    ("yaml-hex", TEXT.replace("max_new_tokens: 32", "max_new_tokens: 0x7f"),
+     "generation.max_new_tokens", "'0x7f'"),
+    ("yaml-underscores", TEXT.replace("max_new_tokens: 32", "max_new_tokens: 1_2_8"),
+     "generation.max_new_tokens", "'1_2_8'"),
+    ("yaml-octal", TEXT.replace("max_new_tokens: 32", "max_new_tokens: 040"),
+     "generation.max_new_tokens", "'040'"),
+    ("yaml-binary", TEXT.replace("max_new_tokens: 32", "max_new_tokens: 0b100000"),
+     "generation.max_new_tokens", "'0b100000'"),
 ]  # fmt: skip
 
 # (id, file text or bytes, texts the error must name)
@@ -150,6 +177,8 @@ FILE_CASES = [
     ("top-scalar", "hello\n", "mapping"),
     ("empty", "", "mapping"),
     ("tabs", "name:\ttoy\n\tx: 1\n", "invalid YAML"),
+    ("flow-list-over-100k", TEXT + "x: [" + "0," * 100_000 + "0]\n", "100,000 values"),
+    ("block-list-over-100k", TEXT + "x:\n" + "- 0\n" * 100_001, "100,000 values"),
 ]  # fmt: skip
 
 
@@ -190,6 +219,86 @@ def test_a_fifo_or_folder_named_like_a_spec_is_refused_without_blocking(tmp_path
 
     os.mkfifo(folder / "toy.yaml")
     refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", "regular file")
+
+
+def test_good_text_counts_and_integers_are_read(tmp_path, capsys):
+    """Good-input controls: tabs, newlines and other scripts, a repeat count of 1,000, a signed
+    decimal integer, and a list of 50,000 values pass."""
+    from suite.specs import load_spec
+    from suite.strict import read_yaml
+
+    data = yaml.safe_load(TEXT)
+    data["description"] = "Line one.\n\tLine two, in ünïcödé, ☃ and العربية."
+    data["answer"]["patterns"] = [{"regex": r"#### (\d{1,1000})"}]
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    text = text.replace("max_new_tokens: 32", "max_new_tokens: +32")
+    folder = _folder(tmp_path, text)
+    spec = load_spec(folder / "toy.yaml")
+    assert spec.max_new_tokens == 32 and spec.answer.patterns[0].regex == r"#### (\d{1,1000})"
+    assert "\tLine two" in spec.description
+    assert main(["tasks", "--tasks-dir", str(folder)]) == 0
+    (tmp_path / "long.yaml").write_text("x: [" + "0," * 50_000 + "0]\n")
+    assert len(read_yaml(tmp_path / "long.yaml", "a list")["x"]) == 50_001
+
+
+def test_a_spec_file_name_with_escape_sequences_is_printed_escaped(tmp_path, capsys):
+    folder = _folder(tmp_path, TEXT)
+    (folder / "toy.yaml").rename(folder / "t\x1b]0;pwned\x07\x1b[2Jy.yaml")
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "name", "'toy'",
+            "t\\x1b]0;pwned\\x07\\x1b[2Jy.yaml")  # fmt: skip
+
+
+def test_a_folder_of_over_1000_specs_is_refused_before_any_is_parsed(tmp_path, capsys):
+    folder = _folder(tmp_path, TEXT)
+    for i in range(1_000):
+        (folder / f"x{i}.yml").write_text("not: [a, valid, spec\n")
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "tasks", "tasks_dir",
+            "1,000 task specs")  # fmt: skip
+
+
+@pytest.mark.parametrize("caller", ["lm-eval", "quality", "align", "extract"])
+def test_scoring_generations_shares_one_regex_budget_per_run(tmp_path, monkeypatch, caller):
+    """Searches outside split loading (lm-eval's scores, quality's per-prompt answers, alignment
+    rewards) were bounded only per search: they share one budget per spec and process now."""
+    import suite.data as data
+    from suite.errors import SpecError
+    from suite.specs import load_spec
+
+    folder = _folder(tmp_path, _regex(r"(\d+)"))
+    spec = load_spec(folder / "toy.yaml")
+    monkeypatch.setattr(data, "RUN_REGEX_SECONDS", 0.01)
+    monkeypatch.setattr(data, "_RUN_BUDGETS", {})
+    text = "1 2 3 " * 20_000  # each search is far under the 2 s clock
+
+    def search():
+        if caller == "lm-eval":
+            from suite.lm_eval_hooks import score
+
+            score(spec, {"answer": "1"}, text)
+        elif caller == "align":
+            from suite.distill.align import reward
+
+            monkeypatch.setattr("suite.distill.align.load_task", lambda name: spec)
+            reward(data.Example("0", "q", "q", "r", "1"), text, True, "toy")
+        elif caller == "quality":
+            from types import SimpleNamespace
+
+            from suite.quality import _per_prompt
+
+            record = SimpleNamespace(doc_id=0, seed=0, tokens=1, finish_reason="length")
+            sample = {"doc_id": 0, "filtered_resps": [text], "doc": {"id": "0"}, "exact_match": 0}
+            _per_prompt([sample], [record], spec)
+        else:
+            data.extract_answer(spec, text)
+
+    with pytest.raises(SpecError) as err:
+        for _ in range(1_000):
+            search()
+    assert err.value.field == "answer.patterns[0].regex" and err.value.value == r"(\d+)"
+    assert "in all in this run" in str(err.value) and "toy.yaml" in str(err.value)
+    (tmp_path / "other").mkdir()
+    other = load_spec(_folder(tmp_path / "other", _regex(r"(\d+)")) / "toy.yaml")
+    assert data.extract_answer(other, "#### 7") == "7"  # another spec: its own budget
 
 
 # (id, instruction template that passes the reader but raises on a record, the error's name)

@@ -45,6 +45,13 @@ STUDIES = [
     ("name-ctrl", _study(name="mi\x1bni"), "name", "mini"),
     ("family-list", _study(family=["llama"]), "family", "['llama']"),
     ("unknown-field", _study(run="rm -rf /"), "run", "rm -rf"),
+    ("title-cr", _study(title="Mini\rEvil"), "title", "U+000D"),
+    ("description-rlm", _study(description="abc\u200fdef"), "description", "U+200F"),
+    ("description-zwsp", _study(description="a\u200bb"), "description", "U+200B"),
+    ("profiles-key-ctrl", _study(profiles={"smo\x1bke": {}}), "profiles", "smo\\x1bke"),
+    ("profiles-key-slash", _study(profiles={"../smoke": {}}), "profiles", "../smoke"),
+    ("datasets-key-rtl", _grid(datasets={"gsm8k\u202e": "gsm8k"}), "grid.datasets",
+     "gsm8k\\u202e"),
 ]  # fmt: skip
 
 
@@ -73,6 +80,19 @@ def test_a_plan_over_100000_cells_is_refused_before_it_is_built(tmp_path, capsys
 
 
 SMOKE = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+
+
+def _drafts(name: str, extra: str = "") -> str:
+    """The smoke profile with llama's models named one by one: its target and one draft."""
+    draft = "{path: reference/llama/draft" + (f", {extra}" if extra else "") + "}"
+    family = f"{{target: {{path: reference/llama/target}}, drafts: {{{name}: {draft}}}}}"
+    return SMOKE.replace("{bundle: reference/llama}", family)
+
+
+def _target(ref: str) -> str:
+    return SMOKE.replace("{bundle: reference/llama}", f"{{target: {ref}}}")
+
+
 PROFILES = [
     ("seeds-huge", SMOKE.replace("seeds: 1, max", "seeds: 100000, max"), "seeds", "100000"),
     ("prompts-huge", SMOKE.replace("prompts: 4", "prompts: 10000000"), "prompts", "10000000"),
@@ -81,6 +101,25 @@ PROFILES = [
     ("duplicate-key", SMOKE + "device: cuda\n", "smoke.yaml", "duplicate"),
     ("alias", SMOKE + "x: &a [1]\ny: *a\n", "smoke.yaml", "alias"),
     ("name-ctrl", SMOKE.replace("name: smoke", 'name: "smo\\x1bke"'), "name", "smo"),
+    ("family-escape", SMOKE.replace("  llama: {bundle", '  "lla\\x1b[2Jma": {bundle'), "models",
+     "lla\\x1b[2Jma"),
+    ("family-rtl", SMOKE.replace("  llama: {bundle", '  "llama\\u202e": {bundle'), "models",
+     "llama\\u202e"),
+    ("family-slash", SMOKE.replace("  llama: {bundle", '  "lla/ma": {bundle'), "models", "lla/ma"),
+    ("draft-escape", _drafts('"b\\x1b[2J"'), "models.llama.drafts", "b\\x1b[2J"),
+    ("draft-slash", _drafts('"a/b"'), "models.llama.drafts", "a/b"),
+    ("draft-dotdot", _drafts('".."'), "models.llama.drafts", "'..'"),
+    ("draft-zwsp", _drafts('"ba\\u200bse"'), "models.llama.drafts", "ba\\u200bse"),
+    ("facts-seed-huge", _drafts("base", "facts: {method: base, seed: " + "9" * 90 + "}"),
+     "models.llama.drafts.base.facts.seed", "99999"),
+    ("facts-seed-2-to-32", _drafts("base", "facts: {method: base, seed: 4294967296}"),
+     "models.llama.drafts.base.facts.seed", "4294967296"),
+    ("model-path-climbs", SMOKE.replace("{bundle: reference/llama}",
+                                        "{bundle: reference/../../../../etc}"),
+     "models.llama.bundle", "reference/../../../../etc"),
+    ("hub-id-dotdot", _target("{hub: a/..}"), "models.llama.target.hub", "a/.."),
+    ("hub-id-dot", _target("{hub: ./model}"), "models.llama.target.hub", "./model"),
+    ("hub-id-dots-inside", _target("{hub: owner/a..b}"), "models.llama.target.hub", "owner/a..b"),
 ]  # fmt: skip
 
 
@@ -91,6 +130,42 @@ def test_a_hostile_profile_is_refused(tmp_path, capsys, text, field, value):
     path.write_text(text)
     argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
     refused(argv, tmp_path, capsys, "smoke.yaml", field, value)
+
+
+def test_good_names_seeds_and_hub_ids_load(tmp_path):
+    """Good-input control for the name, seed and Hub id rules."""
+    from suite.profiles import load_profile_file
+
+    text = _drafts("kd-offline.gsm8k_t0.4-s1", "facts: {method: offline, seed: 4294967295}")
+    text = text.replace("{bundle: reference/t5}", "{target: {hub: Org-1/model_v2.5-instruct}}")
+    path = tmp_path / "smoke.yaml"
+    path.write_text(text)
+    profile = load_profile_file(path)
+    draft = profile.models["llama"].drafts["kd-offline.gsm8k_t0.4-s1"]
+    assert draft.facts.seed == 2**32 - 1
+    assert profile.models["t5"].target.hub == "Org-1/model_v2.5-instruct"
+
+
+def test_a_profile_draft_whose_training_json_states_a_huge_seed_is_refused(tmp_path, capsys):
+    draft = tmp_path / "draft"
+    draft.mkdir()
+    (draft / "config.json").write_text((REPO / "reference/llama/draft/config.json").read_text())
+    (draft / "training.json").write_text('{"method": "offline", "seed": ' + "9" * 99 + "}")
+    path = tmp_path / "smoke.yaml"
+    path.write_text(_drafts("base").replace("reference/llama/draft", str(draft)))
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "training.json", "seed", "99999")
+
+
+def test_a_drafts_folder_with_an_unsafe_folder_name_is_refused(tmp_path, capsys):
+    drafts = tmp_path / "drafts"
+    (drafts / "evil\x1b[2J").mkdir(parents=True)
+    (drafts / "evil\x1b[2J" / "config.json").write_text("{}")
+    path = tmp_path / "smoke.yaml"
+    family = f"{{bundle: reference/llama, drafts_dir: {drafts}}}"
+    path.write_text(SMOKE.replace("{bundle: reference/llama}", family))
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.drafts_dir", "evil\\x1b[2J")
 
 
 LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -315,6 +315,16 @@ CASES = [
     ("method-list", _training(method=["offline"]), "training.method", "['offline']"),
     ("facts-origin", _training(origin="bundle"), "training.origin", "bundle"),
     ("facts-seed-negative", _training(seed=-1), "training.seed", "-1"),
+    ("facts-seed-huge", _training(seed=10**90 - 1), "training.seed", "999999"),
+    ("facts-seed-2-to-32", _training(seed=2**32), "training.seed", "4294967296"),
+    # invisible characters, and a file name that would drive the terminal
+    ("yaml-cr-in-license", _spec(license="GPL-3.0\rApache-2.0"), "license", "U+000D"),
+    ("yaml-rlm-author", _spec(authors=["A.\u200fB"]), "authors[0]", "\\u200f"),
+    ("yaml-zwsp-author", _spec(authors=["A.\u200bB"]), "authors[0]", "\\u200b"),
+    ("yaml-bom-author", _spec(authors=["\ufeffA. Researcher"]), "authors[0]", "\\ufeff"),
+    ("yaml-word-joiner", _spec(description="a\u2060b"), "description", "U+2060"),
+    ("file-name-escapes", _write("evil\x1b]0;pwned\x07\x1b[2J.pt", b""),
+     "evil\\x1b]0;pwned\\x07\\x1b[2J.pt", "pickle"),
     ("facts-tau-string", _training(kd_temperature="0.5"), "training.kd_temperature", "'0.5'"),
 ]  # fmt: skip
 
@@ -344,6 +354,16 @@ def test_a_hostile_submission_is_refused(tiny, tmp_path, capsys, command, change
 
 def test_the_good_submission_passes_the_check(tiny, capsys):  # noqa: F811
     folder = tiny / "good" / "tiny-draft"
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+    assert capsys.readouterr().out.startswith("ok: sub-tiny-draft")
+
+
+def test_a_large_seed_and_multi_line_text_pass_the_check(tiny, tmp_path, capsys):  # noqa: F811
+    """Good-input control for the seed ceiling and the control-character rule."""
+    folder = _copy(tiny, tmp_path)
+    _spec(description="Line one.\n\tLine two.", training=GOOD["training"] | {"seed": 2**32 - 1})(
+        folder
+    )
     assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
     assert capsys.readouterr().out.startswith("ok: sub-tiny-draft")
 

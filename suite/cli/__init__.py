@@ -11,7 +11,7 @@ import os
 import sys
 
 from suite.cli.parsers import COMMANDS, HELP  # noqa: F401  (HELP: the formatter, by its old name)
-from suite.errors import SpecError
+from suite.errors import SpecError, error_line
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2
     except (ValueError, OSError) as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(error_line(err), file=sys.stderr)
         return 2

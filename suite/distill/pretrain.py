@@ -52,6 +52,7 @@ from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model
 from suite.prompts import training_prompt_ids
+from suite.seeding import seed_problem
 from suite.specs import format_prompt, format_training_text, read_yaml
 
 ARCHITECTURES = ("llama", "t5")
@@ -72,6 +73,9 @@ def load_recipe(path: str | Path) -> dict:
     if not isinstance(name, str) or not re.fullmatch(SAFE_NAME, name):
         message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
         raise SpecError(path, "name", name, message)
+    problem = seed_problem(recipe["seed"])
+    if problem:
+        raise SpecError(path, "seed", recipe["seed"], problem)
     architecture = recipe.setdefault("architecture", "llama")
     if architecture not in ARCHITECTURES:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")

@@ -12,6 +12,7 @@ from suite.distill.loop import train_config
 from suite.distill.offline import format_temperature
 from suite.distill.pretrain import SAFE_NAME
 from suite.errors import SpecError
+from suite.seeding import seed_problem
 from suite.specs import MAX_SEEDS, Reader, load_specs, read_yaml
 
 METHODS = ("offline", "online")
@@ -80,9 +81,9 @@ def _seeds(r: Reader, recipe: dict) -> None:
 
 
 def _seed(r: Reader, value, field: str, name: str | None = None, whole=None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < MAX_SEEDS:
-        message = f"expected an integer in [0, {MAX_SEEDS})"
-        raise r.error(name or field, value if whole is None else whole, message)
+    problem = seed_problem(value, MAX_SEEDS)  # a recipe's seed is part of its drafts' names
+    if problem:
+        raise r.error(name or field, value if whole is None else whole, problem)
 
 
 def _sections(r: Reader, recipe: dict) -> None:
