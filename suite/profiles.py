@@ -34,6 +34,11 @@ BASE_DRAFT = BASE
 _HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*/(?!\.)[A-Za-z0-9_.-]+")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _NOT_DRAFTS = ("tokenizer", "target")
+DEFAULT_N_BOOT = 1000  # bootstrap resamples of an analytic cell's interval over prompts
+MAX_N_BOOT = 100_000
+# Files that describe a model without changing it: left out of its fingerprint, so that writing
+# a model card does not make the results measured on the model stale.
+_NOT_FINGERPRINTED = frozenset({"README.md"})
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,8 @@ class ModelRef:
         return str(self.path) if self.path is not None else self.hub
 
     def fingerprint(self) -> str:
-        """sha256 over the folder's files (name and content), or the Hub id at its revision."""
+        """sha256 over the folder's files (name and content) but its model card, or the Hub id
+        at its revision."""
         if self.path is None:
             return f"hub:{self.hub}@{self.revision or 'main'}"
         return _folder_digest(self.path)
@@ -73,6 +79,7 @@ class EngineSizes:
     seeds: int
     max_new_tokens: int
     batch_size: int = 16
+    n_boot: int = DEFAULT_N_BOOT  # analytic: resamples of α̂'s interval over prompts
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class Profile:
 def _folder_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for p in sorted(folder.iterdir()):
-        if p.is_file():
+        if p.is_file() and p.name not in _NOT_FINGERPRINTED:
             digest.update(p.name.encode() + b"\0")
             with p.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -202,6 +209,12 @@ def _bundle_drafts(r: Reader, folder: Path, field: str) -> dict[str, ModelRef]:
     return drafts
 
 
+def bundle_family(folder: Path, family: str, where: Path) -> FamilyModels:
+    """A bundle folder's tokenizer, target and drafts, as a profile's ``{bundle: folder}`` reads
+    them; errors name ``where``."""
+    return _family(Reader(where), family, {"bundle": str(folder)})
+
+
 def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
     field = f"models.{family}"
     d = r.mapping(raw, field, set(), {"bundle", "target", "tokenizer", "drafts", "drafts_dir"})
@@ -241,7 +254,8 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
     out = {}
     for engine in ENGINES:
         field = f"sizes.{engine}"
-        e = r.mapping(d[engine], field, {"prompts", "seeds", "max_new_tokens"}, {"batch_size"})
+        optional = {"batch_size", "n_boot"} if engine == "analytic" else {"batch_size"}
+        e = r.mapping(d[engine], field, {"prompts", "seeds", "max_new_tokens"}, optional)
         out[engine] = EngineSizes(
             prompts=r.positive_int(e["prompts"], f"{field}.prompts"),
             seeds=r.positive_int(e["seeds"], f"{field}.seeds", MAX_SEEDS),
@@ -249,6 +263,7 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
                 e["max_new_tokens"], f"{field}.max_new_tokens", MAX_NEW_TOKENS
             ),
             batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size"),
+            n_boot=r.positive_int(e.get("n_boot", DEFAULT_N_BOOT), f"{field}.n_boot", MAX_N_BOOT),
         )
     return out
 

@@ -179,9 +179,15 @@ def check_models(plan: Plan) -> None:
         check_model_files(location, revision)
 
 
-def stale(record: ResultRecord, prints: dict[str, str], profile: str) -> bool:
-    """A record made by another profile or from a model whose files have changed since."""
+def stale(
+    record: ResultRecord, prints: dict[str, str], profile: str, n_boot: int | None = None
+) -> bool:
+    """A record made by another profile, at another resample count of its interval, or from a
+    model whose files have changed since."""
     if record.provenance.profile not in (None, profile):
+        return True
+    analytic = record.result.analytic
+    if n_boot is not None and analytic is not None and analytic.n_boot not in (None, n_boot):
         return True
     return any(
         m.location in prints and m.sha256 != prints[m.location]
@@ -192,7 +198,8 @@ def stale(record: ResultRecord, prints: dict[str, str], profile: str) -> bool:
 def _run_locked(plan, store, header, workers, progress, executor, address, threads) -> RunReport:
     ctx = Context(plan.profile, fingerprints(plan))
     done = store.open(header)
-    old = {k for k, r in done.items() if stale(r, ctx.fingerprints, plan.profile.name)}
+    n_boot = plan.profile.sizes["analytic"].n_boot
+    old = {k for k, r in done.items() if stale(r, ctx.fingerprints, plan.profile.name, n_boot)}
     if old:  # recomputed, never mixed with records of other models
         store.drop(old)
         done = {k: r for k, r in done.items() if k not in old}

@@ -9,8 +9,9 @@ import torch
 import yaml
 from safetensors import safe_open
 
-from suite.bundle import build_manifest, verify
+from suite.bundle import verify
 from suite.distill.pretrain import load_recipe, run_tokenizer
+from suite.manifest import build_manifest
 from tests.models import tiny_llama
 
 
@@ -42,7 +43,12 @@ def bundle(tmp_path, monkeypatch):
 
 def _build(root):
     return build_manifest(
-        root, decode_temperatures=(0.0, 1.0), prompts=3, max_new_tokens=4, evaluation_prompts=2
+        root,
+        cells=root.parent / "cells",
+        decode_temperatures=(0.0, 1.0),
+        prompts=3,
+        max_new_tokens=4,
+        evaluation_prompts=2,
     )
 
 
@@ -81,52 +87,82 @@ def test_a_draft_is_measured_at_its_own_kd_temperature_off_the_grid(bundle):
     assert _build(bundle) == first  # carried over, 0.5 included
 
 
-def test_a_runner_cell_at_the_manifests_protocol_gives_its_alpha_and_tokens(bundle, tmp_path):
-    """The manifest is not a study of the runner (docs/reference.md, "The manifest and the
-    runner"), but both measure α̂ with the same engine on the same prompts and seed: only the
-    interval's resample count differs, so the runner's store cannot stand in for the manifest."""
-    from suite.bundle import MANIFEST_N_BOOT
-    from suite.cells import N_BOOT
+def test_the_manifests_acceptance_is_the_runners_cells_and_its_store_is_the_cache(
+    bundle, monkeypatch
+):
+    """α̂, interval and tokens come from runner records of the ``manifest`` profile (200
+    resamples); without a manifest to carry over, a rebuild reads them back from the store."""
+    import suite.cells.analytic
+    from suite.manifest import MANIFEST_N_BOOT
+    from suite.store import ResultsStore
+
+    stored = _build(bundle)["artifacts"]["tiny/draft"]["acceptance"]["gsm8k"]
+    store = ResultsStore(bundle.parent / "cells" / "tiny")
+    assert store.header()["profile"] == "manifest"
+    records = list(store.load().values())
+    assert sorted(r.cell.decode_temperature for r in records) == [0.0, 1.0]
+    for record in records:
+        entry = stored[f"{record.cell.decode_temperature:.1f}"]
+        assert record.cell.draft == "base" and record.cell.dataset == "gsm8k"
+        assert record.result.acceptance_rate == entry["alpha"]
+        assert list(record.result.analytic.confidence_interval) == entry["ci95"]
+        assert record.result.analytic.tokens == entry["tokens"]
+        assert record.result.analytic.n_boot == MANIFEST_N_BOOT
+    # The model cards written since do not make the records stale: nothing is scored again.
+    (bundle / "MANIFEST.json").unlink()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cell in the store was measured again")
+
+    monkeypatch.setattr(suite.cells.analytic, "score_continuations", refuse)
+    again = _build(bundle)["artifacts"]["tiny/draft"]["acceptance"]["gsm8k"]
+    assert again == stored
+
+
+def test_a_profiles_resample_count_sets_the_interval_and_a_change_recomputes(bundle, tmp_path):
+    """``sizes.analytic.n_boot`` reaches the cells; records at another count are stale."""
     from suite.profiles import load_profile
     from suite.runner import run_plan
     from suite.store import ResultsStore
     from suite.studies import load_study, plan_studies
 
-    stored = _build(bundle)["artifacts"]["tiny/draft"]["acceptance"]["gsm8k"]
-    sizes = {"prompts": 3, "seeds": 1, "max_new_tokens": 4}  # the protocol of _build
-    profile = {
-        "name": "protocol",
-        "description": "the manifest's protocol",
-        "models": {"tiny": {"bundle": str(bundle / "tiny")}},
-        "sizes": {"analytic": sizes, "empirical": dict(sizes)},
-    }
-    study = {
-        "name": "manifest",
-        "title": "The manifest's measurements",
-        "description": "The base draft at the manifest's τ_dec.",
-        "claims": [1],
-        "family": "tiny",
-        "engines": ["analytic"],
-        "grid": {
-            "datasets": ["gsm8k"],
-            "drafts": [{"method": "base"}],
-            "decode_temperatures": [0.0, 1.0],
-            "num_draft_tokens": 4,
-        },
-    }
-    (tmp_path / "protocol.yaml").write_text(yaml.safe_dump(profile))
-    (tmp_path / "manifest.yaml").write_text(yaml.safe_dump(study))
-    plan = plan_studies(
-        [load_study(tmp_path / "manifest.yaml")], load_profile(str(tmp_path / "protocol.yaml"))
-    )
-    run_plan(plan, tmp_path / "out", progress=False)
-    records = list(ResultsStore(tmp_path / "out").load().values())
-    assert sorted(r.cell.decode_temperature for r in records) == [0.0, 1.0]
-    for record in records:
-        entry = stored[f"{record.cell.decode_temperature:.1f}"]
-        assert record.result.acceptance_rate == entry["alpha"]
-        assert record.result.analytic.tokens == entry["tokens"]
-        assert record.result.analytic.n_boot == N_BOOT != MANIFEST_N_BOOT
+    def run(n_boot):
+        sizes = {"prompts": 3, "seeds": 1, "max_new_tokens": 4}
+        profile = {
+            "name": "protocol",
+            "description": "a tiny protocol",
+            "models": {"tiny": {"bundle": str(bundle / "tiny")}},
+            "sizes": {"analytic": sizes | {"n_boot": n_boot}, "empirical": dict(sizes)},
+        }
+        study = {
+            "name": "base",
+            "title": "The base draft",
+            "description": "The base draft at two τ_dec.",
+            "claims": [1],
+            "family": "tiny",
+            "engines": ["analytic"],
+            "grid": {
+                "datasets": ["gsm8k"],
+                "drafts": [{"method": "base"}],
+                "decode_temperatures": [0.0, 1.0],
+                "num_draft_tokens": 4,
+            },
+        }
+        (tmp_path / "protocol.yaml").write_text(yaml.safe_dump(profile))
+        (tmp_path / "base.yaml").write_text(yaml.safe_dump(study))
+        plan = plan_studies(
+            [load_study(tmp_path / "base.yaml")], load_profile(str(tmp_path / "protocol.yaml"))
+        )
+        report = run_plan(plan, tmp_path / "out", progress=False)
+        records = ResultsStore(tmp_path / "out").load().values()
+        return report, sorted((r.cell.key, r.result.analytic.n_boot) for r in records)
+
+    report, records = run(50)
+    assert report.ran == 2 and {n for _, n in records} == {50}
+    report, _ = run(50)
+    assert report.ran == 0
+    report, records = run(60)
+    assert report.ran == 2 and {n for _, n in records} == {60}
 
 
 def test_half_stored_weights_load_in_float32_with_a_plain_from_pretrained(tmp_path):

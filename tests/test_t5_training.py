@@ -12,7 +12,7 @@ import yaml
 from transformers import T5ForConditionalGeneration
 
 from suite.acceptance import measure_cost_ratio
-from suite.bundle import build_manifest, verify
+from suite.bundle import verify
 from suite.cli import main
 from suite.distill import recipes
 from suite.distill.loop import TrainConfig, train
@@ -27,6 +27,7 @@ from suite.distill.pretrain import (
     run_tokenizer,
 )
 from suite.errors import SpecError
+from suite.manifest import build_manifest
 from suite.models import load_model, load_tokenizer
 from tests.models import tiny_t5
 
@@ -256,7 +257,12 @@ def test_manifest_of_a_tiny_t5_family_lists_hashes_acceptance_and_cost(tmp_path)
     root = tmp_path / "reference"
     _tiny_bundle(root / "t5", tmp_path)
     manifest = build_manifest(
-        root, decode_temperatures=(0.0, 1.0), prompts=3, max_new_tokens=4, evaluation_prompts=2
+        root,
+        cells=tmp_path / "cells",
+        decode_temperatures=(0.0, 1.0),
+        prompts=3,
+        max_new_tokens=4,
+        evaluation_prompts=2,
     )
     arts = manifest["artifacts"]
     assert set(arts) == {"t5/tokenizer", "t5/target", "t5/draft"}

@@ -242,12 +242,12 @@ def test_cost_ratio_is_measured_once_per_draft_architecture(monkeypatch):
         calls.append(draft.config.name)
         return {"cost_ratio": 0.1 * len(calls)}
 
-    monkeypatch.setattr(cells, "_model", lambda loc, rev, dtype, device: models[loc])
+    monkeypatch.setattr(cells, "_model", lambda loc, rev, dtype, device, sha: models[loc])
     monkeypatch.setattr(timing, "blocked_cost_ratio", fake_timer)
     monkeypatch.setattr(cells, "_COST_RATIOS", {})
     target = ModelRef("target", hub="t")
     c = {
-        d: cells._cost_ratio(target, ModelRef(d, hub=d), "float32", "cpu")
+        d: cells._cost_ratio(target, ModelRef(d, hub=d), "float32", "cpu", lambda ref: None)
         for d in models
         if d != "t"
     }

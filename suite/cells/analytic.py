@@ -11,6 +11,7 @@ import numpy as np
 from suite.acceptance.engine import sample_continuations, score_continuations
 from suite.acceptance.records import mean_accepted_length
 from suite.cells.context import Context, Models, examples_of, now
+from suite.profiles import DEFAULT_N_BOOT
 from suite.prompts import prompts_ids
 from suite.records import (
     TOKEN_CHARS_OPEN,
@@ -24,7 +25,7 @@ from suite.records import (
 )
 from suite.studies import Cell
 
-N_BOOT = 1000
+N_BOOT = DEFAULT_N_BOOT  # a profile may set its own (``sizes.analytic.n_boot``)
 
 
 def lookup_chars(chars: np.ndarray, tokens) -> np.ndarray:
@@ -116,9 +117,9 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     names = list(dict.fromkeys(c.draft for c in cells))
     start = time.perf_counter()
     # One call for all drafts: the target's logits are computed once for the whole group.
-    results = score_continuations(
-        models.target(), {name: models.draft(name) for name in names}, continuations, n_boot=N_BOOT
-    )
+    drafts = {name: models.draft(name) for name in names}
+    n_boot = ctx.profile.sizes["analytic"].n_boot
+    results = score_continuations(models.target(), drafts, continuations, n_boot=n_boot)
     seconds = (sample_seconds, time.perf_counter() - start)
     chars = models.token_chars()
     prompt_chars = [

@@ -41,14 +41,16 @@ def resolve_device(device: str) -> str:
     return device
 
 
+# Loaded models and tokenizers are cached per process by location and fingerprint (the sha256
+# of the folder's files): a folder whose files change is loaded again.
 @functools.lru_cache(maxsize=64)
-def _model(location: str, revision: str | None, dtype: str, device: str):
+def _model(location: str, revision: str | None, dtype: str, device: str, fingerprint: str | None):
     model = load_model(location, dtype=_DTYPES[dtype], revision=revision)
     return model.to(device)
 
 
 @functools.lru_cache(maxsize=8)
-def _tokenizer(location: str, revision: str | None):
+def _tokenizer(location: str, revision: str | None, fingerprint: str | None):
     return ensure_pad(load_tokenizer(location, revision=revision))
 
 
@@ -67,14 +69,14 @@ def architecture(model) -> str:
     return json.dumps(config, sort_keys=True, default=str)
 
 
-def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str) -> float:
+def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str, prints) -> float:
     """c of the draft's architecture against the target: the median over paired rounds of
     blocked repeats (``torch.utils.benchmark``, :func:`suite.timing.blocked_cost_ratio`)."""
     from suite.timing import blocked_cost_ratio
 
-    target_model = _model(target.location, target.revision, dtype, device)
-    draft_model = _model(draft.location, draft.revision, dtype, device)
-    key = (target, architecture(draft_model), dtype, device)
+    target_model = _model(target.location, target.revision, dtype, device, prints(target))
+    draft_model = _model(draft.location, draft.revision, dtype, device, prints(draft))
+    key = (target, prints(target), architecture(draft_model), dtype, device)
     if key not in _COST_RATIOS:
         _COST_RATIOS[key] = blocked_cost_ratio(
             target_model, draft_model, context_tokens=32, rounds=COST_ROUNDS
@@ -83,9 +85,9 @@ def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str) -> f
 
 
 @functools.lru_cache(maxsize=8)
-def _token_chars(location: str, revision: str | None) -> np.ndarray:
+def _token_chars(location: str, revision: str | None, fingerprint: str | None) -> np.ndarray:
     """Characters of each vocabulary entry's decoded text, surrounding whitespace stripped."""
-    tokenizer = _tokenizer(location, revision)
+    tokenizer = _tokenizer(location, revision, fingerprint)
     return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
@@ -104,8 +106,11 @@ class Models:
         self.device = resolve_device(ctx.profile.device)
         self.dtype = ctx.profile.dtype
 
+    def fingerprint(self, ref: ModelRef) -> str | None:
+        return self.ctx.fingerprints.get(ref.location)
+
     def load(self, ref: ModelRef):
-        return _model(ref.location, ref.revision, self.dtype, self.device)
+        return _model(ref.location, ref.revision, self.dtype, self.device, self.fingerprint(ref))
 
     def target(self):
         return self.load(self.family.target)
@@ -115,15 +120,15 @@ class Models:
 
     def tokenizer(self):
         ref = self.family.tokenizer
-        return _tokenizer(ref.location, ref.revision)
+        return _tokenizer(ref.location, ref.revision, self.fingerprint(ref))
 
     def token_chars(self) -> np.ndarray:
         ref = self.family.tokenizer
-        return _token_chars(ref.location, ref.revision)
+        return _token_chars(ref.location, ref.revision, self.fingerprint(ref))
 
     def cost_ratio(self, name: str) -> float:
         draft = self.family.drafts[name]
-        return _cost_ratio(self.family.target, draft, self.dtype, self.device)
+        return _cost_ratio(self.family.target, draft, self.dtype, self.device, self.fingerprint)
 
     def provenance(self, draft: str) -> Provenance:
         fp = self.ctx.fingerprints

@@ -75,9 +75,11 @@ def cmd_train(args) -> int:
 def cmd_manifest(args) -> int:
     from pathlib import Path
 
-    from suite.bundle import build_manifest
+    from suite.manifest import build_manifest
 
-    manifest = build_manifest(Path(args.reference), prompts=args.prompts)
+    manifest = build_manifest(
+        Path(args.reference), prompts=args.prompts, cells=Path(args.cells), progress=True
+    )
     for name, entry in sorted(manifest["artifacts"].items()):
         print(f"{name:40s} {entry['kind']:9s} {entry.get('parameters', '')}")
     return 0

@@ -115,6 +115,12 @@ def add_manifest(sub) -> None:
     p = sub.add_parser("manifest", help="hash the bundle and write reference/MANIFEST.json")
     p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
     p.add_argument("--prompts", type=int, default=48, help="test prompts for draft acceptance")
+    p.add_argument(
+        "--cells",
+        default="results/manifest",
+        help="the runner's results folder for the acceptance cells, the cache of rebuilds "
+        "(default: %(default)s)",
+    )
     p.set_defaults(func=commands.cmd_manifest)
 
 
