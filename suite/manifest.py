@@ -186,6 +186,25 @@ def _label(name: str) -> str:
     return BASE_DRAFT if folder == "draft" else folder
 
 
+def _manifest_profile(root: Path, family: str, protocol: dict) -> Profile:
+    """The profile ``manifest``: the bundle's family at the protocol's sizes, 200 resamples."""
+    sizes = EngineSizes(
+        prompts=protocol["prompts"],
+        seeds=1,
+        max_new_tokens=protocol["max_new_tokens"],
+        n_boot=MANIFEST_N_BOOT,
+    )
+    return Profile(
+        name="manifest",
+        description="The bundle manifest's acceptance protocol",
+        device="cpu",
+        dtype="float32",
+        models={family: bundle_family(root / family, family, root / MANIFEST)},
+        sizes={"analytic": sizes, "empirical": sizes},
+        path=root / MANIFEST,
+    )
+
+
 def manifest_plan(
     root: Path, family: str, datasets: dict[str, list[str]], temperatures, protocol: dict
 ) -> Plan:
@@ -193,22 +212,8 @@ def manifest_plan(
     its datasets) at each τ_dec, on the profile ``manifest`` over the bundle's family, whose
     intervals take ``MANIFEST_N_BOOT`` resamples."""
     where = root / MANIFEST
-    models = bundle_family(root / family, family, where)
-    sizes = EngineSizes(
-        prompts=protocol["prompts"],
-        seeds=1,
-        max_new_tokens=protocol["max_new_tokens"],
-        n_boot=MANIFEST_N_BOOT,
-    )
-    profile = Profile(
-        name="manifest",
-        description="The bundle manifest's acceptance protocol",
-        device="cpu",
-        dtype="float32",
-        models={family: models},
-        sizes={"analytic": sizes, "empirical": sizes},
-        path=where,
-    )
+    profile = _manifest_profile(root, family, protocol)
+    models = profile.models[family]
     cells = [
         Cell(
             engine="analytic",
