@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import safetensors.torch
 import yaml
 
 from suite.claims import evaluate
@@ -399,7 +400,11 @@ def test_another_submission_or_changed_weights_in_the_same_folder_are_refused(
     with pytest.raises(SpecError, match="another submission"):
         submit(other, profile=_profile(tiny), out=out, progress=False)
     changed = _copy(tiny, tmp_path / "changed")
-    (changed / "model" / "README.md").write_text("changed")
+    weights = changed / "model" / "model.safetensors"
+    tensors = safetensors.torch.load_file(weights)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 1  # other weights, the same shapes
+    safetensors.torch.save_file(tensors, weights, metadata={"format": "pt"})
     with pytest.raises(SpecError, match="changed") as err:
         submit(changed, profile=_profile(tiny), out=out, progress=False)
     assert err.value.field == "sha256"
