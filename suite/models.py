@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
+from suite.config_values import config_value_field
 from suite.errors import SpecError
 from suite.strict import read_config
 
@@ -76,10 +77,15 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
 
 
 def check_config_file(config: Path) -> None:
-    """A model's config.json read strictly and scanned for :func:`remote_code_field`'s keys."""
-    remote = remote_code_field(read_config(config))
+    """A model's config.json read strictly and scanned for :func:`remote_code_field`'s keys and
+    for numbers out of range (:func:`suite.config_values.config_value_field`)."""
+    data = read_config(config)
+    remote = remote_code_field(data)
     if remote:
         raise SpecError(config, remote[0], remote[1], remote_code_message(remote[0]))
+    bad = config_value_field(data)
+    if bad:
+        raise SpecError(config, *bad)
 
 
 def is_local(path: str | Path) -> bool:

@@ -14,6 +14,7 @@ import stat
 import zipfile
 from pathlib import Path
 
+from suite.config_values import config_value_field
 from suite.errors import SpecError
 from suite.models import ATTENTION, PICKLE_SUFFIXES, remote_code_field, remote_code_message
 from suite.strict import read_config
@@ -170,6 +171,9 @@ def model_config(folder: Path, files: list[Path]) -> dict:
         if remote:
             raise SpecError(name, remote[0], remote[1], remote_code_message(remote[0]))
     config = read_config(path, nofollow=True)
+    bad = config_value_field(config)
+    if bad:
+        raise SpecError(path, *bad)
     model_type = config.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         message = "not a causal LM type this transformers knows without remote code"

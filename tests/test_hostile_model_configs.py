@@ -171,6 +171,8 @@ def _hub_cache(tmp_path, monkeypatch, config: dict) -> str:
         ("quantization_config", {"quant_method": "bitnet"}),
         ("attn_implementation", "evil-org/evil-kernel"),
         ("auto_map", {"AutoModelForCausalLM": "m.M"}),
+        ("rms_norm_eps", -1.0),
+        ("transformers_weights", "other.safetensors"),
     ],
 )
 def test_a_hub_model_config_is_scanned_like_a_folders(tmp_path, monkeypatch, key, value):
@@ -192,3 +194,47 @@ def test_a_run_whose_hub_draft_names_a_quantizer_writes_nothing(
     argv = _run_argv(tiny, tmp_path, {"hub": "evil-org/model"}, out)
     refused(argv, tmp_path, capsys, "models--evil-org--model", "quantization_config", "quantized")
     assert not (tmp_path / "results").exists()
+
+
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
+
+
+@pytest.mark.parametrize(
+    ("config", "field", "value"),
+    [
+        ({"rms_norm_eps": -1.0}, "rms_norm_eps", "-1.0"),
+        ({"rope_parameters": {"rope_type": "default", "rope_theta": 0.0}},
+         "rope_parameters.rope_theta", "0.0"),
+        ({"rope_parameters": YARN | {"factor": 1e308}}, "rope_parameters.factor", "1e+308"),
+    ],
+)  # fmt: skip
+def test_a_run_whose_draft_config_is_out_of_range_writes_nothing(
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+    config,
+    field,
+    value,
+):
+    """A number out of its range is refused naming config.json before the folder is made: a
+    negative epsilon or a zero RoPE base gives NaN logits (the run failed on its first record:
+    'alpha must be a number in [0, 1], got nan'); a RoPE factor of 1e308 ran, on no model's
+    scale."""
+    draft = _tiny_draft(tiny, tmp_path, **config)
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    refused(argv, tmp_path, capsys, str(draft / "config.json"), field, value)
+    assert not (tmp_path / "results").exists()
+
+
+def test_the_bundled_and_real_configs_pass_the_value_checks():
+    """Good input for the range checks: every bundled config, and Llama 3's RoPE scaling."""
+    from suite.config_values import config_value_field
+    from tests.models import REPO
+
+    for path in sorted((REPO / "reference").glob("*/*/config.json")):
+        assert config_value_field(json.loads(path.read_text())) is None, path
+    llama3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+              "high_freq_factor": 4.0, "original_max_position_embeddings": 8192}  # fmt: skip
+    config = {"rope_theta": 500000.0, "rms_norm_eps": 1e-5, "rope_scaling": llama3}
+    assert config_value_field(config) is None

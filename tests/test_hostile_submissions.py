@@ -159,6 +159,9 @@ def _index(shard: str):
     return change
 
 
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
+
+
 def _yaml_in_place(old: str, new: str):
     def change(folder: Path) -> None:
         path = folder / "submission.yaml"
@@ -300,6 +303,25 @@ CASES = [
         '{"weight_map": ["model.safetensors"]}'), "weight_map", "['model.safetensors']"),
     ("is-encoder-decoder", _config(is_encoder_decoder=True), "is_encoder_decoder", "True"),
     ("config-overflow-inf", _config_text("rms_norm_eps", "1e999"), "config.json", "1e999"),
+    # numbers that give NaN logits, and keys that load other weights
+    ("config-eps-negative", _config(rms_norm_eps=-1.0), "rms_norm_eps", "-1.0"),
+    ("config-eps-zero", _config(rms_norm_eps=0), "rms_norm_eps", "= 0:"),
+    ("config-eps-string", _config(rms_norm_eps="1e-6"), "rms_norm_eps", "'1e-6'"),
+    ("config-rope-yarn-huge", _config(rope_parameters=YARN | {"factor": 1e308}),
+     "rope_parameters.factor", "1e+308"),
+    ("config-rope-factor-below-1", _config(rope_parameters=YARN | {"factor": 0.5}),
+     "rope_parameters.factor", "0.5"),
+    ("config-rope-theta-negative", _config(rope_parameters={"rope_type": "default",
+                                                            "rope_theta": -1.0}),
+     "rope_parameters.rope_theta", "-1.0"),
+    ("config-rope-mscale-huge", _config(rope_parameters=YARN | {"factor": 4.0, "mscale": 1e30}),
+     "rope_parameters.mscale", "1e+30"),
+    ("config-dropout-huge", _config(attention_dropout=1e300), "attention_dropout", "1e+300"),
+    ("config-float-huge", _config(initializer_range=1e200), "initializer_range", "1e+200"),
+    ("config-softcap-zero", _config(final_logit_softcapping=0.0), "final_logit_softcapping",
+     "0.0"),
+    ("config-weights-file", _config(transformers_weights="zz.safetensors"),
+     "transformers_weights", "zz.safetensors"),
     ("weights-nan", _tensor("lm_head.weight", lambda t: t.clone().fill_(float("nan"))),
      "lm_head.weight", "nan"),
     ("weights-inf", _tensor("model.norm.weight", lambda t: t.clone().fill_(float("inf"))),
