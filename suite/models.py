@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PretrainedConfig,
+)
 
 from suite.config_values import config_value_field
 from suite.errors import SpecError
@@ -20,6 +26,17 @@ REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map", "quantization_config")
 KERNEL_KEYS = ("attn_implementation", "_attn_implementation", "experts_implementation")
 BUILT_IN_KERNELS = ("eager", "sdpa")  # the only values a kernel key may hold
 ATTENTION = "sdpa"  # every model is loaded with this, whatever its config says
+# What forward returns, not what it computes: every model is built with these values, whatever
+# its config says (a config's "return_dict": false made forward return tuples, and
+# "output_attentions": true is refused by transformers with the built-in attention)
+FORWARD_OUTPUTS = {
+    "return_dict": True,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "output_router_logits": False,
+    "torchscript": False,
+    "use_cache": True,
+}
 
 
 def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
@@ -88,6 +105,30 @@ def check_config_file(config: Path) -> None:
         raise SpecError(config, *bad)
 
 
+def force_outputs(config: PretrainedConfig) -> PretrainedConfig:
+    """``config`` and its sub-configs with :data:`FORWARD_OUTPUTS` wherever they hold the key."""
+    todo = [config]
+    while todo:
+        current = todo.pop()
+        for key, value in FORWARD_OUTPUTS.items():
+            if hasattr(current, key) and getattr(current, key) != value:
+                setattr(current, key, value)
+        subs = (getattr(current, key, None) for key in getattr(current, "sub_configs", None) or ())
+        todo.extend(sub for sub in subs if isinstance(sub, PretrainedConfig))
+    return config
+
+
+def load_config(
+    path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
+) -> PretrainedConfig:
+    """The config every model is built from, here and in the submission check: config.json as
+    transformers reads it, with :data:`FORWARD_OUTPUTS` forced. Check the files first."""
+    config = AutoConfig.from_pretrained(
+        str(path), trust_remote_code=trust_remote_code, revision=revision
+    )
+    return force_outputs(config)
+
+
 def is_local(path: str | Path) -> bool:
     """A folder (or what is written like one), not a Hub id."""
     return Path(path).exists() or str(path).startswith((".", "/", "~"))
@@ -116,14 +157,18 @@ class _UntiedT5Notice(logging.Filter):
         return "tie shared.weight to lm_head.weight" not in record.getMessage()
 
 
-def _load(auto_cls, path, dtype, trust_remote_code, revision):
+def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
+    config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
+    seq2seq = seq2seq_allowed and getattr(config, "is_encoder_decoder", False)
+    auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
     quiet = _UntiedT5Notice()
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
     try:
         model, info = auto_cls.from_pretrained(
             str(path),
+            config=config,
             dtype=dtype,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
@@ -149,7 +194,7 @@ def load_causal_lm(
     revision: str | None = None,
 ):
     """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
-    return _load(AutoModelForCausalLM, path, dtype, trust_remote_code, revision)
+    return _load(path, dtype, trust_remote_code, revision, seq2seq_allowed=False)
 
 
 def load_model(
@@ -163,13 +208,7 @@ def load_model(
 
     One loader for both families, so the bundle and the KD code need not know which they hold.
     """
-    check_model_files(path, revision)
-    config = AutoConfig.from_pretrained(
-        str(path), trust_remote_code=trust_remote_code, revision=revision
-    )
-    seq2seq = getattr(config, "is_encoder_decoder", False)
-    auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    return _load(auto_cls, path, dtype, trust_remote_code, revision)
+    return _load(path, dtype, trust_remote_code, revision, seq2seq_allowed=True)
 
 
 def load_tokenizer(

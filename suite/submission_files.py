@@ -16,7 +16,13 @@ from pathlib import Path
 
 from suite.config_values import config_value_field
 from suite.errors import SpecError
-from suite.models import ATTENTION, PICKLE_SUFFIXES, remote_code_field, remote_code_message
+from suite.models import (
+    ATTENTION,
+    PICKLE_SUFFIXES,
+    load_config,
+    remote_code_field,
+    remote_code_message,
+)
 from suite.strict import read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
@@ -113,7 +119,7 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
     count is the model's. A config of another architecture, or one whose sizes disagree with
     the weights, would load with random or missing weights, so it is refused here."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     path = folder / "config.json"
     if config.get("model_type") != model_type:
@@ -125,8 +131,8 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
                 raise SpecError(path, key, value, "expected an integer >= 0")
             if value > MAX_LAYERS:
                 raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
-    try:
-        cfg = AutoConfig.for_model(**config)
+    try:  # built as the run builds it (suite.models.load_config), on the meta device
+        cfg = load_config(folder)
         seq2seq = getattr(cfg, "is_encoder_decoder", False)  # load_model's class choice
         if not seq2seq:
             with torch.device("meta"):

@@ -196,6 +196,39 @@ def test_a_run_whose_hub_draft_names_a_quantizer_writes_nothing(
     assert not (tmp_path / "results").exists()
 
 
+OUTPUT_KEYS = {
+    "return_dict": False,
+    "output_attentions": True,
+    "output_hidden_states": True,
+    "use_cache": False,
+    "torchscript": True,
+}
+
+
+@pytest.mark.parametrize(("key", "value"), OUTPUT_KEYS.items())
+def test_every_model_is_built_with_the_forward_outputs_forced(tmp_path, key, value):
+    """Keys that change what forward returns (tuples for "return_dict": false, which the engines
+    could not read) are forced to FORWARD_OUTPUTS by the one loader, whatever the config says."""
+    import torch
+
+    model = load_model(_saved(tmp_path, **{key: value}))
+    out = model(input_ids=torch.tensor([[1, 2, 3]]))
+    assert out.logits.shape == (1, 3, 64)
+    assert out.attentions is None and out.hidden_states is None
+    config = model.config
+    assert config.return_dict and config.use_cache and not config.output_hidden_states
+    assert not config.output_attentions and not getattr(config, "torchscript", False)
+
+
+def test_a_run_whose_draft_config_shapes_the_outputs_runs(tiny, tmp_path, capsys):  # noqa: F811
+    """Good input: a draft whose config asks for tuples and attentions runs like any other
+    (it made the run fail with an AttributeError traceback)."""
+    draft = _tiny_draft(tiny, tmp_path, **OUTPUT_KEYS)
+    out = tmp_path / "out"
+    assert main(_run_argv(tiny, tmp_path, {"path": str(draft)}, out)) == 0, capsys.readouterr()
+    assert (out / "cells.jsonl").read_text().count("\n") == 1
+
+
 YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
 
 

@@ -408,3 +408,16 @@ def test_a_zip_that_is_not_torch_is_not_a_pickle(tiny, tmp_path, capsys):  # noq
         z.writestr("notes.md", "# notes\n")
     (folder / "model" / "README.md").write_text("# A tiny draft\n\nTrained on gsm8k.\n")
     assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+
+
+def test_a_submission_whose_config_shapes_the_outputs_passes_and_runs(tiny, tmp_path, capsys):  # noqa: F811
+    """Good input: keys that change what forward returns are forced by the one loader, in the
+    check and in the run alike ("return_dict": false made submit fail with a traceback and leave
+    its folder; "output_attentions": true passed the check and failed the load)."""
+    folder = _copy(tiny, tmp_path)
+    _config(return_dict=False, output_attentions=True, output_hidden_states=True)(folder)
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+    out = tmp_path / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out), "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "sub-tiny-draft" in (out / "cells.jsonl").read_text()
