@@ -37,6 +37,7 @@ FORWARD_OUTPUTS = {
     "torchscript": False,
     "use_cache": True,
 }
+PROBE_TOKENS = 8  # the short input of check_finite_logits
 
 
 def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
@@ -209,6 +210,27 @@ def load_model(
     One loader for both families, so the bundle and the KD code need not know which they hold.
     """
     return _load(path, dtype, trust_remote_code, revision, seq2seq_allowed=True)
+
+
+def check_finite_logits(model, where: str | Path, field: str = "model", value=None) -> None:
+    """One forward over a few tokens, on the model as it runs (its device and dtype): a model
+    whose numbers give NaN or infinite logits (weights that overflow, a config the range checks
+    let through) is refused naming ``where`` before it scores anything."""
+    vocab = model.get_input_embeddings().num_embeddings
+    device = next(model.parameters()).device
+    ids = torch.arange(min(PROBE_TOKENS, vocab), device=device).unsqueeze(0)
+    with torch.inference_mode():
+        if getattr(model.config, "is_encoder_decoder", False):
+            logits = model(input_ids=ids, decoder_input_ids=ids[:, :1]).logits
+        else:
+            logits = model(input_ids=ids).logits
+    if not bool(torch.isfinite(logits).all()):
+        kind = "NaN" if bool(torch.isnan(logits).any()) else "infinite"
+        message = (
+            f"the model gives {kind} logits on a short input: check its weights and "
+            "config.json's numbers (norm epsilons, RoPE parameters)"
+        )
+        raise SpecError(where, field, str(where) if value is None else value, message)
 
 
 def load_tokenizer(

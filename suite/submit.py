@@ -93,17 +93,19 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
 
 
 def _loads(checked: Checked) -> None:
-    """The draft loads as the run will load it; any failure names the submission's model."""
-    from suite.models import load_model
+    """The draft loads as the run will load it, and gives finite logits; any failure names the
+    submission's model."""
+    from suite.models import check_finite_logits, load_model
 
     sub = checked.submission
     try:
-        load_model(checked.model.path)
+        model = load_model(checked.model.path)
     except SpecError:
         raise
     except Exception as err:  # transformers raises many types for a model it cannot load
         message = f"the model does not load: {err}"
         raise SpecError(sub.path, sub.model_field, str(checked.model.path), message) from None
+    check_finite_logits(model, sub.path, sub.model_field, str(checked.model.path))
 
 
 def submit(

@@ -260,6 +260,39 @@ def test_a_run_whose_draft_config_is_out_of_range_writes_nothing(
     assert not (tmp_path / "results").exists()
 
 
+def _overflowing(root, tmp_path):
+    """The tiny draft with finite weights whose forward overflows: NaN logits on any input."""
+    from safetensors.torch import load_file, save_file
+
+    draft = _tiny_draft(root, tmp_path)
+    tensors = load_file(draft / "model.safetensors")
+    tensors["model.norm.weight"] = tensors["model.norm.weight"].clone().fill_(3e38)
+    save_file(tensors, draft / "model.safetensors", metadata={"format": "pt"})
+    return draft
+
+
+def test_a_run_whose_draft_gives_nan_logits_names_it(tiny, tmp_path, capsys):  # noqa: F811
+    draft = _overflowing(tiny, tmp_path)
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    refused(argv, tmp_path, capsys, str(draft), "field 'model'", "NaN logits")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_nan_acceptance_rate_names_the_draft(tiny, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """NaN probabilities the short probe does not meet (here: the probe switched off) fail the
+    cell naming the draft's folder, not with the record check's bare 'alpha must be a number'."""
+    import suite.cells.context
+
+    no_probe = lambda *a, **k: None  # noqa: E731
+    monkeypatch.setattr(suite.cells.context, "check_finite_logits", no_probe, raising=False)
+    draft = _overflowing(tiny, tmp_path)
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
+    refused(argv, tmp_path, capsys, str(draft), "field 'draft' = 'base'", "α is nan")
+    assert not (tmp_path / "results").exists()
+
+
 def test_the_bundled_and_real_configs_pass_the_value_checks():
     """Good input for the range checks: every bundled config, and Llama 3's RoPE scaling."""
     from suite.config_values import config_value_field

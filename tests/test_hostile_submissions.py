@@ -421,3 +421,14 @@ def test_a_submission_whose_config_shapes_the_outputs_passes_and_runs(tiny, tmp_
     argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out), "--quiet"]
     assert main(argv) == 0, capsys.readouterr().err
     assert "sub-tiny-draft" in (out / "cells.jsonl").read_text()
+
+
+def test_a_submit_whose_draft_gives_nan_logits_writes_nothing(tiny, tmp_path, capsys):  # noqa: F811
+    """Finite weights whose forward overflows: refused naming the submission's model before
+    anything is written (it failed mid-run with 'alpha must be a number in [0, 1], got nan')."""
+    folder = _copy(tiny, tmp_path)
+    _tensor("model.norm.weight", lambda t: t.clone().fill_(3e38))(folder)
+    out = tmp_path / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    refused(argv, tmp_path, capsys, "submission.yaml", "model.path", "NaN logits")
+    assert not out.exists()

@@ -16,7 +16,7 @@ import torch
 import transformers
 
 from suite.data import load_examples
-from suite.models import load_model, load_tokenizer
+from suite.models import check_finite_logits, load_model, load_tokenizer
 from suite.paths import portable_path
 from suite.profiles import ModelRef, Profile
 from suite.prompts import ensure_pad, prompt_format
@@ -43,8 +43,11 @@ def resolve_device(device: str) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _model(location: str, revision: str | None, dtype: str, device: str):
-    model = load_model(location, dtype=_DTYPES[dtype], revision=revision)
-    return model.to(device)
+    """A model on the profile's device and dtype, refused naming it when it gives NaN or
+    infinite logits there (a finite model in float32 may overflow in float16)."""
+    model = load_model(location, dtype=_DTYPES[dtype], revision=revision).to(device)
+    check_finite_logits(model, location)
+    return model
 
 
 @functools.lru_cache(maxsize=8)
