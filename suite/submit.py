@@ -20,7 +20,7 @@ from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError, error_line
 from suite.paths import bundle_dir
 from suite.profiles import Profile, load_profile
-from suite.runner import header_for, run_plan
+from suite.runner import first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
@@ -108,6 +108,16 @@ def _loads(checked: Checked) -> None:
     check_finite_logits(model, sub.path, sub.model_field, str(checked.model.path))
 
 
+def _discard_new(folder: Path, created: Path | None) -> None:
+    """After a failed submit: the results folder it made (``created``: it or its outermost new
+    parent), when no record was written yet, goes with the submission.json it wrote."""
+    store = ResultsStore(folder)
+    if created is None or store.cells_path.exists() or store.cells_path.is_symlink():
+        return
+    (folder / SUBMISSION_JSON).unlink(missing_ok=True)
+    store.discard(created)
+
+
 def submit(
     folder: str | Path,
     *,
@@ -127,14 +137,19 @@ def submit(
     folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
     _check_out(folder_out, plan, checked, checked.model.fingerprint())
     _loads(checked)  # before anything is written
-    folder_out.mkdir(parents=True, exist_ok=True)
     info = checked.submission.to_dict() | {
         "parameters": checked.parameters,
         "sha256": checked.model.fingerprint(),
         "profile": chosen.name,
     }
-    write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
-    run = run_plan(plan, folder_out, workers=workers, progress=progress)
+    created = first_missing(folder_out)
+    try:
+        folder_out.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
+        run = run_plan(plan, folder_out, workers=workers, progress=progress)
+    except BaseException:
+        _discard_new(folder_out, created)
+        raise
     from suite.report.render import render_report
 
     path = render_report(folder_out)

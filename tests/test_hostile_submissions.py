@@ -432,3 +432,40 @@ def test_a_submit_whose_draft_gives_nan_logits_writes_nothing(tiny, tmp_path, ca
     argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
     refused(argv, tmp_path, capsys, "submission.yaml", "model.path", "NaN logits")
     assert not out.exists()
+
+
+def _no_datasets(monkeypatch):
+    """run_plan fails after submit made its folder and wrote submission.json, before any record."""
+    import suite.runner
+    from suite.errors import SpecError
+
+    def missing(plan):
+        raise SpecError("data/gsm8k/test.jsonl", None, None, "no such dataset split")
+
+    monkeypatch.setattr(suite.runner, "check_datasets", missing)
+
+
+def test_a_submit_that_fails_before_its_first_record_leaves_nothing(
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    _no_datasets(monkeypatch)
+    folder = _copy(tiny, tmp_path)
+    out = tmp_path / "results" / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    refused(argv, tmp_path, capsys, "gsm8k", "no such dataset split")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_failed_submit_keeps_the_folder_it_found(tiny, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """Good-input control for the clean-up: a folder that was there before is left as it was."""
+    _no_datasets(monkeypatch)
+    folder = _copy(tiny, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    assert main(argv) == 2
+    assert (out / "notes.txt").read_text() == "mine"
