@@ -32,6 +32,7 @@ from suite.submission_files import (
     check_finite,
     check_shard_indexes,
     check_weights_match_config,
+    loaded_weights,
     model_config,
     model_files,
     remote_code_field,
@@ -309,6 +310,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
     config = model_config(folder, files)
     check_shard_indexes(folder, files, sub.model_field)
+    weights = loaded_weights(folder, files, sub.model_field)  # exactly what the run will load
     _same_vocab_size(folder, config, family, sub.target)
     # the config is checked against the weights before transformers reads any file (a
     # tokenizer load reads config.json too)

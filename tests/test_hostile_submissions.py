@@ -159,6 +159,34 @@ def _index(shard: str):
     return change
 
 
+def _stray_weights(folder: Path) -> None:
+    """model.safetensors with a wrong-shaped tensor, and zz.safetensors, a full correct copy that
+    transformers would not load (the check read both, the later file's tensor winning)."""
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model" / "model.safetensors"
+    tensors = load_file(path)
+    save_file(tensors, folder / "model" / "zz.safetensors", metadata={"format": "pt"})
+    tensors["model.norm.weight"] = torch.ones(10)
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def _tensor_in_two_shards(folder: Path) -> None:
+    """Sharded weights whose two shards both hold lm_head.weight."""
+    from safetensors.torch import load_file, save_file
+
+    model = folder / "model"
+    tensors = load_file(model / "model.safetensors")
+    (model / "model.safetensors").unlink()
+    head = {"lm_head.weight": tensors.pop("lm_head.weight")}
+    save_file(tensors | head, model / "model-00001.safetensors", metadata={"format": "pt"})
+    save_file(head, model / "model-00002.safetensors", metadata={"format": "pt"})
+    weight_map = dict.fromkeys(tensors, "model-00001.safetensors")
+    weight_map["lm_head.weight"] = "model-00002.safetensors"
+    index = {"metadata": {}, "weight_map": weight_map}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+
+
 YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
 
 
@@ -322,6 +350,10 @@ CASES = [
      "0.0"),
     ("config-weights-file", _config(transformers_weights="zz.safetensors"),
      "transformers_weights", "zz.safetensors"),
+    # weights the check would read and the load would not
+    ("weights-stray-file", _stray_weights, "zz.safetensors", "would not load"),
+    ("weights-tensor-in-two-shards", _tensor_in_two_shards, "lm_head.weight",
+     "model-00001.safetensors"),
     ("weights-nan", _tensor("lm_head.weight", lambda t: t.clone().fill_(float("nan"))),
      "lm_head.weight", "nan"),
     ("weights-inf", _tensor("model.norm.weight", lambda t: t.clone().fill_(float("inf"))),
