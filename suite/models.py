@@ -18,6 +18,7 @@ from transformers import (
 from suite.config_values import config_value_field
 from suite.errors import SpecError
 from suite.strict import read_config
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_regexes
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
@@ -236,8 +237,13 @@ def check_finite_logits(model, where: str | Path, field: str = "model", value=No
 def load_tokenizer(
     path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
 ):
+    """A tokenizer whose regexes pass :mod:`suite.tokenizer_files`' rules (a local folder's or a
+    Hub tokenizer's), before it tokenizes anything."""
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
-    return AutoTokenizer.from_pretrained(
+    tokenizer = AutoTokenizer.from_pretrained(
         str(path), trust_remote_code=trust_remote_code, revision=revision
     )
+    where = Path(path) / TOKENIZER_JSON if is_local(path) else f"{path} ({TOKENIZER_JSON})"
+    check_tokenizer_regexes(tokenizer, where)
+    return tokenizer

@@ -39,6 +39,7 @@ from suite.submission_files import (
     remote_code_message,
     weight_shapes,
 )
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file
 
 SUBMISSION_FILE = "submission.yaml"
 MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
@@ -223,6 +224,8 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
         message = f"ship the tokenizer files ({', '.join(VOCAB_FILES)}) beside the weights"
         raise SpecError(folder, "tokenizer", str(folder.name), message)
     where = folder / shipped[0]
+    if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
+        check_tokenizer_file(folder / TOKENIZER_JSON)
     theirs = _tokenizer(str(folder), None, where)
     ours = _tokenizer(family.tokenizer.location, family.tokenizer.revision, where)
     tv, ov = theirs.get_vocab(), ours.get_vocab()

@@ -85,8 +85,9 @@ def test_submit_writes_nothing_when_the_draft_does_not_load(tiny, tmp_path, caps
     assert not out.exists()
 
 
-def _run_argv(root, tmp_path, draft: dict, out) -> list[str]:
-    """``python -m suite run`` of a one-cell study over the tiny bundle, with ``draft`` as base."""
+def _run_argv(root, tmp_path, draft: dict, out, tokenizer=None) -> list[str]:
+    """``python -m suite run`` of a one-cell study over the tiny bundle, with ``draft`` as base
+    (and ``tokenizer``, a folder, instead of the bundle's)."""
     import yaml
 
     bundle = root / "bundle"
@@ -94,7 +95,7 @@ def _run_argv(root, tmp_path, draft: dict, out) -> list[str]:
     profile["models"] = {
         "llama": {
             "target": {"path": str(bundle / "target")},
-            "tokenizer": {"path": str(bundle / "tokenizer")},
+            "tokenizer": {"path": str(tokenizer or bundle / "tokenizer")},
             "drafts": {"base": draft},
         }
     }
@@ -291,6 +292,68 @@ def test_a_nan_acceptance_rate_names_the_draft(tiny, tmp_path, capsys, monkeypat
     argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
     refused(argv, tmp_path, capsys, str(draft), "field 'draft' = 'base'", "α is nan")
     assert not (tmp_path / "results").exists()
+
+
+REDOS = "([a-z ]|[a-z ])*[A-Z]{3}"
+
+
+def _tokenizer_with(root, tmp_path, pattern: str):
+    import shutil
+
+    folder = tmp_path / "tok"
+    shutil.copytree(root / "bundle" / "tokenizer", folder)
+    path = folder / "tokenizer.json"
+    data = json.loads(path.read_text())
+    data["normalizer"] = {"type": "Replace", "pattern": {"Regex": pattern}, "content": "x"}
+    path.write_text(json.dumps(data))
+    return folder
+
+
+def test_a_profile_tokenizer_regex_is_refused_when_the_profile_is_read(tiny, tmp_path, capsys):  # noqa: F811
+    """A regex in tokenizer.json that backtracks without bound made the Rust tokenizer panic
+    (pyo3_runtime.PanicException, a BaseException: a traceback) on the first prompt."""
+    tok = _tokenizer_with(tiny, tmp_path, REDOS)
+    out = tmp_path / "results" / "out"
+    argv = _run_argv(tiny, tmp_path, {"path": str(tiny / "bundle" / "draft")}, out, tok)
+    expected = ("smoke.yaml", "models.llama.tokenizer.path", str(tok / "tokenizer.json"))
+    refused(argv, tmp_path, capsys, *expected, "normalizer.pattern.Regex", REDOS)
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_tokenizer_panic_names_the_tokenizer(tiny, tmp_path):  # noqa: F811
+    """A panic inside the Rust tokenizer (here from a tokenizer loaded around the checks) is a
+    SpecError naming the tokenizer's folder, not a BaseException that escapes every handler."""
+    from types import SimpleNamespace
+
+    from transformers import AutoTokenizer
+
+    from suite.prompts import prompt_ids
+
+    tok = _tokenizer_with(tiny, tmp_path, REDOS)
+    tokenizer = AutoTokenizer.from_pretrained(str(tok))
+    example = SimpleNamespace(prompt="abc " * 30 + "AB", instruction="abc")  # backtracks
+    with pytest.raises(SpecError) as err:
+        prompt_ids(tokenizer, example)
+    assert str(tok) in str(err.value) and "the tokenizer failed" in str(err.value)
+
+
+GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+LLAMA3 = (
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+    r"|\s*[\r\n]+|\s+(?!\S)|\s+"
+)
+
+
+def test_real_tokenizer_regexes_pass_and_backtracking_ones_do_not():
+    """Good input: the split patterns of GPT-2 and Llama 3 and T5's space normalizer pass (their
+    \\p{..} classes and top-level alternatives read as the module says); catastrophic ones and
+    syntax the check cannot read are refused."""
+    from suite.tokenizer_files import tokenizer_regex_problem
+
+    for good in (GPT2, LLAMA3, " {2,}", r"\p{L}+", ""):
+        assert tokenizer_regex_problem(good) is None, good
+    for bad in (REDOS, "(a+)+$", r"(\p{L}|\p{N})*!", r"(a)\1", "x" * 300, r"\h+", 7):
+        assert tokenizer_regex_problem(bad), bad
 
 
 def test_the_bundled_and_real_configs_pass_the_value_checks():

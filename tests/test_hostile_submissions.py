@@ -187,7 +187,16 @@ def _tensor_in_two_shards(folder: Path) -> None:
     (model / "model.safetensors.index.json").write_text(json.dumps(index))
 
 
+def _tokenizer_regex(pattern: str):
+    """tokenizer.json with a Replace normalizer of this regex (Oniguruma runs it on every text)."""
+    replace = {"type": "Replace", "pattern": {"Regex": pattern}, "content": "x"}
+    return lambda f: _json_edit(
+        f / "model" / "tokenizer.json", lambda d: d.update(normalizer=replace)
+    )
+
+
 YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
+REDOS = "([a-z ]|[a-z ])*[A-Z]{3}"
 
 
 def _yaml_in_place(old: str, new: str):
@@ -354,6 +363,9 @@ CASES = [
     ("weights-stray-file", _stray_weights, "zz.safetensors", "would not load"),
     ("weights-tensor-in-two-shards", _tensor_in_two_shards, "lm_head.weight",
      "model-00001.safetensors"),
+    # a tokenizer regex that backtracks without bound (a Rust panic on a prompt)
+    ("tokenizer-regex-redos", _tokenizer_regex(REDOS), "normalizer.pattern.Regex", REDOS),
+    ("tokenizer-regex-nested", _tokenizer_regex("(a+)+$"), "tokenizer.json", "(a+)+$"),
     ("weights-nan", _tensor("lm_head.weight", lambda t: t.clone().fill_(float("nan"))),
      "lm_head.weight", "nan"),
     ("weights-inf", _tensor("model.norm.weight", lambda t: t.clone().fill_(float("inf"))),

@@ -22,6 +22,7 @@ from suite.profiles import ModelRef, Profile
 from suite.prompts import ensure_pad, prompt_format
 from suite.provenance import code_version, hardware, packages
 from suite.records import ModelProvenance, Provenance
+from suite.tokenizer_files import tokenizer_panics
 
 transformers.utils.logging.disable_progress_bar()
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -89,7 +90,8 @@ def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str) -> f
 def _token_chars(location: str, revision: str | None) -> np.ndarray:
     """Characters of each vocabulary entry's decoded text, surrounding whitespace stripped."""
     tokenizer = _tokenizer(location, revision)
-    return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
+    with tokenizer_panics(tokenizer):
+        return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
 @functools.lru_cache(maxsize=32)
