@@ -7,10 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    PretrainedConfig,
+)
 
+from suite.config_values import config_value_field
 from suite.errors import SpecError
 from suite.strict import read_config
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_regexes
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
@@ -19,6 +27,18 @@ REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map", "quantization_config")
 KERNEL_KEYS = ("attn_implementation", "_attn_implementation", "experts_implementation")
 BUILT_IN_KERNELS = ("eager", "sdpa")  # the only values a kernel key may hold
 ATTENTION = "sdpa"  # every model is loaded with this, whatever its config says
+# What forward returns, not what it computes: every model is built with these values, whatever
+# its config says (a config's "return_dict": false made forward return tuples, and
+# "output_attentions": true is refused by transformers with the built-in attention)
+FORWARD_OUTPUTS = {
+    "return_dict": True,
+    "output_attentions": False,
+    "output_hidden_states": False,
+    "output_router_logits": False,
+    "torchscript": False,
+    "use_cache": True,
+}
+PROBE_TOKENS = 8  # the short input of check_finite_logits
 
 
 def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
@@ -76,10 +96,39 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
 
 
 def check_config_file(config: Path) -> None:
-    """A model's config.json read strictly and scanned for :func:`remote_code_field`'s keys."""
-    remote = remote_code_field(read_config(config))
+    """A model's config.json read strictly and scanned for :func:`remote_code_field`'s keys and
+    for numbers out of range (:func:`suite.config_values.config_value_field`)."""
+    data = read_config(config)
+    remote = remote_code_field(data)
     if remote:
         raise SpecError(config, remote[0], remote[1], remote_code_message(remote[0]))
+    bad = config_value_field(data)
+    if bad:
+        raise SpecError(config, *bad)
+
+
+def force_outputs(config: PretrainedConfig) -> PretrainedConfig:
+    """``config`` and its sub-configs with :data:`FORWARD_OUTPUTS` wherever they hold the key."""
+    todo = [config]
+    while todo:
+        current = todo.pop()
+        for key, value in FORWARD_OUTPUTS.items():
+            if hasattr(current, key) and getattr(current, key) != value:
+                setattr(current, key, value)
+        subs = (getattr(current, key, None) for key in getattr(current, "sub_configs", None) or ())
+        todo.extend(sub for sub in subs if isinstance(sub, PretrainedConfig))
+    return config
+
+
+def load_config(
+    path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
+) -> PretrainedConfig:
+    """The config every model is built from, here and in the submission check: config.json as
+    transformers reads it, with :data:`FORWARD_OUTPUTS` forced. Check the files first."""
+    config = AutoConfig.from_pretrained(
+        str(path), trust_remote_code=trust_remote_code, revision=revision
+    )
+    return force_outputs(config)
 
 
 def is_local(path: str | Path) -> bool:
@@ -110,14 +159,18 @@ class _UntiedT5Notice(logging.Filter):
         return "tie shared.weight to lm_head.weight" not in record.getMessage()
 
 
-def _load(auto_cls, path, dtype, trust_remote_code, revision):
+def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
+    config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
+    seq2seq = seq2seq_allowed and getattr(config, "is_encoder_decoder", False)
+    auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
     quiet = _UntiedT5Notice()
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
     try:
         model, info = auto_cls.from_pretrained(
             str(path),
+            config=config,
             dtype=dtype,
             use_safetensors=True,
             trust_remote_code=trust_remote_code,
@@ -143,7 +196,7 @@ def load_causal_lm(
     revision: str | None = None,
 ):
     """A causal LM in eval mode from a local folder (safetensors) or a Hub id."""
-    return _load(AutoModelForCausalLM, path, dtype, trust_remote_code, revision)
+    return _load(path, dtype, trust_remote_code, revision, seq2seq_allowed=False)
 
 
 def load_model(
@@ -157,20 +210,40 @@ def load_model(
 
     One loader for both families, so the bundle and the KD code need not know which they hold.
     """
-    check_model_files(path, revision)
-    config = AutoConfig.from_pretrained(
-        str(path), trust_remote_code=trust_remote_code, revision=revision
-    )
-    seq2seq = getattr(config, "is_encoder_decoder", False)
-    auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
-    return _load(auto_cls, path, dtype, trust_remote_code, revision)
+    return _load(path, dtype, trust_remote_code, revision, seq2seq_allowed=True)
+
+
+def check_finite_logits(model, where: str | Path, field: str = "model", value=None) -> None:
+    """One forward over a few tokens, on the model as it runs (its device and dtype): a model
+    whose numbers give NaN or infinite logits (weights that overflow, a config the range checks
+    let through) is refused naming ``where`` before it scores anything."""
+    vocab = model.get_input_embeddings().num_embeddings
+    device = next(model.parameters()).device
+    ids = torch.arange(min(PROBE_TOKENS, vocab), device=device).unsqueeze(0)
+    with torch.inference_mode():
+        if getattr(model.config, "is_encoder_decoder", False):
+            logits = model(input_ids=ids, decoder_input_ids=ids[:, :1]).logits
+        else:
+            logits = model(input_ids=ids).logits
+    if not bool(torch.isfinite(logits).all()):
+        kind = "NaN" if bool(torch.isnan(logits).any()) else "infinite"
+        message = (
+            f"the model gives {kind} logits on a short input: check its weights and "
+            "config.json's numbers (norm epsilons, RoPE parameters)"
+        )
+        raise SpecError(where, field, str(where) if value is None else value, message)
 
 
 def load_tokenizer(
     path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
 ):
+    """A tokenizer whose regexes pass :mod:`suite.tokenizer_files`' rules (a local folder's or a
+    Hub tokenizer's), before it tokenizes anything."""
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
-    return AutoTokenizer.from_pretrained(
+    tokenizer = AutoTokenizer.from_pretrained(
         str(path), trust_remote_code=trust_remote_code, revision=revision
     )
+    where = Path(path) / TOKENIZER_JSON if is_local(path) else f"{path} ({TOKENIZER_JSON})"
+    check_tokenizer_regexes(tokenizer, where)
+    return tokenizer

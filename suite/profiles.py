@@ -24,6 +24,7 @@ from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
 from suite.strict import read_config
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file
 
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
@@ -157,6 +158,25 @@ def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
             raise r.error(field, value, f"{path}: {problem}")
 
 
+def _tokenizer_regexes(r: Reader, folder: Path, field: str, value: Any) -> None:
+    """A tokenizer folder's ``tokenizer.json`` regexes (normalizers, pre-tokenizers, decoders)
+    obey :mod:`suite.tokenizer_files`' rules: refused when the profile is read, before any run
+    (one that backtracks without bound made the Rust tokenizer panic on a prompt)."""
+    path = folder / TOKENIZER_JSON
+    if not path.is_file():
+        return
+    try:
+        check_tokenizer_file(path)
+    except SpecError as err:
+        raise r.error(field, value, str(err)) from None
+
+
+def _tokenizer_folder(r: Reader, folder: Path, field: str, value: Any) -> None:
+    """What a tokenizer folder holds that runs on every prompt: chat templates and regexes."""
+    _chat_templates(r, folder, field, value)
+    _tokenizer_regexes(r, folder, field, value)
+
+
 def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     d = r.mapping(raw, field, set(), {"hub", "revision", "path"})
     if ("hub" in d) == ("path" in d):
@@ -166,7 +186,7 @@ def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
         if name != "tokenizer":  # a tokenizer folder has no model config
             _model_folder(r, folder, f"{field}.path", d["path"])
         if name in _NOT_DRAFTS:  # the target's folder is the tokenizer's when none is named
-            _chat_templates(r, folder, f"{field}.path", d["path"])
+            _tokenizer_folder(r, folder, f"{field}.path", d["path"])
         return ModelRef(name, path=folder)
     hub = r.string(d["hub"], f"{field}.hub")
     if not _HUB_ID.fullmatch(hub):
@@ -227,7 +247,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         _model_folder(r, folder / "target", f"{field}.bundle", d["bundle"])
         target = ModelRef("target", path=folder / "target")
         tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
-        _chat_templates(r, folder / "tokenizer", f"{field}.bundle", d["bundle"])
+        _tokenizer_folder(r, folder / "tokenizer", f"{field}.bundle", d["bundle"])
         drafts = _bundle_drafts(r, folder, f"{field}.bundle")
     else:
         if "target" not in d:

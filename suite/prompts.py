@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from suite.errors import SpecError
 from suite.sandbox import chat_template_refusal
 from suite.specs import format_prompt
+from suite.tokenizer_files import tokenizer_panics
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
@@ -48,7 +49,8 @@ def check_chat_template(tokenizer) -> None:
 def _chat_ids(tokenizer, instruction: str) -> list[int]:
     check_chat_template(tokenizer)
     messages = [{"role": "user", "content": instruction}]
-    ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+    with tokenizer_panics(tokenizer):
+        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
         ids = ids["input_ids"]
     return [int(t) for t in ids]
@@ -58,7 +60,8 @@ def prompt_ids(tokenizer, example) -> list[int]:
     """One example's prompt tokens: the user turn through the chat template, or our prompt."""
     if prompt_format(tokenizer) == CHAT_TEMPLATE:
         return _chat_ids(tokenizer, example.instruction)
-    return list(tokenizer(example.prompt).input_ids)
+    with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
+        return list(tokenizer(example.prompt).input_ids)
 
 
 def training_prompt_ids(tokenizer, instruction: str) -> list[int]:
@@ -67,7 +70,8 @@ def training_prompt_ids(tokenizer, instruction: str) -> list[int]:
     our format without special tokens (as the bundled models were trained)."""
     if prompt_format(tokenizer) == CHAT_TEMPLATE:
         return _chat_ids(tokenizer, instruction)
-    return list(tokenizer(format_prompt(instruction), add_special_tokens=False).input_ids)
+    with tokenizer_panics(tokenizer):
+        return list(tokenizer(format_prompt(instruction), add_special_tokens=False).input_ids)
 
 
 def prompts_ids(tokenizer, examples: Sequence) -> list[list[int]]:

@@ -136,7 +136,7 @@ def run_plan(
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
-    created = _first_missing(store.folder)
+    created = first_missing(store.folder)
     try:
         with store.lock():
             return _run_locked(plan, store, header, workers, progress, executor, address, threads)
@@ -146,7 +146,7 @@ def run_plan(
         raise
 
 
-def _first_missing(folder: Path) -> Path | None:
+def first_missing(folder: Path) -> Path | None:
     """The outermost of ``folder`` and its parents that does not exist yet (what a run creates)."""
     missing = None
     for path in (folder, *folder.parents):

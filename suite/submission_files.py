@@ -14,8 +14,15 @@ import stat
 import zipfile
 from pathlib import Path
 
+from suite.config_values import config_value_field
 from suite.errors import SpecError
-from suite.models import ATTENTION, PICKLE_SUFFIXES, remote_code_field, remote_code_message
+from suite.models import (
+    ATTENTION,
+    PICKLE_SUFFIXES,
+    load_config,
+    remote_code_field,
+    remote_code_message,
+)
 from suite.strict import read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
@@ -84,10 +91,12 @@ FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors' names; anything els
 
 
 def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[int, ...]]:
-    """Every tensor's name and shape from the safetensors headers alone: no tensor is read."""
+    """Every tensor's name and shape from the safetensors headers alone: no tensor is read. A
+    name in two files is refused (one would silently replace the other)."""
     from safetensors import safe_open
 
     shapes: dict[str, tuple[int, ...]] = {}
+    held: dict[str, Path] = {}
     for path in files:
         try:
             with safe_open(str(path), framework="pt") as fh:
@@ -97,6 +106,10 @@ def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[in
                     if dtype not in FLOAT_DTYPES:
                         message = f"dtype {dtype}; weights must be {', '.join(FLOAT_DTYPES)}"
                         raise SpecError(path, key, dtype, message)
+                    if key in held:
+                        message = f"this tensor is in {held[key].name} too: ship each tensor once"
+                        raise SpecError(path, "tensor", key, message)
+                    held[key] = path
                     shapes[key] = tuple(part.get_shape())
         except SpecError:
             raise
@@ -112,7 +125,7 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
     count is the model's. A config of another architecture, or one whose sizes disagree with
     the weights, would load with random or missing weights, so it is refused here."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     path = folder / "config.json"
     if config.get("model_type") != model_type:
@@ -124,8 +137,8 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
                 raise SpecError(path, key, value, "expected an integer >= 0")
             if value > MAX_LAYERS:
                 raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
-    try:
-        cfg = AutoConfig.for_model(**config)
+    try:  # built as the run builds it (suite.models.load_config), on the meta device
+        cfg = load_config(folder)
         seq2seq = getattr(cfg, "is_encoder_decoder", False)  # load_model's class choice
         if not seq2seq:
             with torch.device("meta"):
@@ -170,6 +183,9 @@ def model_config(folder: Path, files: list[Path]) -> dict:
         if remote:
             raise SpecError(name, remote[0], remote[1], remote_code_message(remote[0]))
     config = read_config(path, nofollow=True)
+    bad = config_value_field(config)
+    if bad:
+        raise SpecError(path, *bad)
     model_type = config.get("model_type")
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         message = "not a causal LM type this transformers knows without remote code"
@@ -192,6 +208,34 @@ def check_shard_indexes(folder: Path, files: list[Path], field: str) -> None:
             if not isinstance(shard, str) or shard not in shards:
                 message = "must be the file name of a .safetensors shard in this folder"
                 raise SpecError(index, f"weight_map.{tensor}", shard, message)
+
+
+SAFE_WEIGHTS = "model.safetensors"
+SAFE_INDEX = "model.safetensors.index.json"
+
+
+def loaded_weights(folder: Path, files: list[Path], field: str) -> list[Path]:
+    """The safetensors files transformers will load, as it chooses them: ``model.safetensors``
+    when there is one, else the shards ``model.safetensors.index.json`` names (checked by
+    :func:`check_shard_indexes`). Any other ``.safetensors`` file, which the checks would read
+    and the load would not, is refused."""
+    single, index = folder / SAFE_WEIGHTS, folder / SAFE_INDEX
+    if single in files:
+        loaded = [single]
+    elif index in files:
+        shards = set(read_config(index, nofollow=True)["weight_map"].values())
+        loaded = [folder / name for name in sorted(shards)]
+    else:
+        message = f"no {SAFE_WEIGHTS} (or {SAFE_INDEX} and its shards): nothing would load"
+        raise SpecError(folder, field, str(folder), message)
+    for path in files:
+        if path.name.lower().endswith(".safetensors") and path not in loaded:
+            message = (
+                f"a weights file the model would not load (it loads {SAFE_WEIGHTS}, or the shards "
+                f"{SAFE_INDEX} names): remove it"
+            )
+            raise SpecError(path, field, path.name, message)
+    return loaded
 
 
 def check_finite(files: list[Path], field: str = "model") -> None:

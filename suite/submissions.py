@@ -32,12 +32,14 @@ from suite.submission_files import (
     check_finite,
     check_shard_indexes,
     check_weights_match_config,
+    loaded_weights,
     model_config,
     model_files,
     remote_code_field,
     remote_code_message,
     weight_shapes,
 )
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file
 
 SUBMISSION_FILE = "submission.yaml"
 MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
@@ -222,6 +224,8 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
         message = f"ship the tokenizer files ({', '.join(VOCAB_FILES)}) beside the weights"
         raise SpecError(folder, "tokenizer", str(folder.name), message)
     where = folder / shipped[0]
+    if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
+        check_tokenizer_file(folder / TOKENIZER_JSON)
     theirs = _tokenizer(str(folder), None, where)
     ours = _tokenizer(family.tokenizer.location, family.tokenizer.revision, where)
     tv, ov = theirs.get_vocab(), ours.get_vocab()
@@ -309,6 +313,7 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         raise SpecError(folder, sub.model_field, str(folder), "no .safetensors weights here")
     config = model_config(folder, files)
     check_shard_indexes(folder, files, sub.model_field)
+    weights = loaded_weights(folder, files, sub.model_field)  # exactly what the run will load
     _same_vocab_size(folder, config, family, sub.target)
     # the config is checked against the weights before transformers reads any file (a
     # tokenizer load reads config.json too)

@@ -20,7 +20,7 @@ from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError, error_line
 from suite.paths import bundle_dir
 from suite.profiles import Profile, load_profile
-from suite.runner import header_for, run_plan
+from suite.runner import first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
@@ -93,17 +93,29 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
 
 
 def _loads(checked: Checked) -> None:
-    """The draft loads as the run will load it; any failure names the submission's model."""
-    from suite.models import load_model
+    """The draft loads as the run will load it, and gives finite logits; any failure names the
+    submission's model."""
+    from suite.models import check_finite_logits, load_model
 
     sub = checked.submission
     try:
-        load_model(checked.model.path)
+        model = load_model(checked.model.path)
     except SpecError:
         raise
     except Exception as err:  # transformers raises many types for a model it cannot load
         message = f"the model does not load: {err}"
         raise SpecError(sub.path, sub.model_field, str(checked.model.path), message) from None
+    check_finite_logits(model, sub.path, sub.model_field, str(checked.model.path))
+
+
+def _discard_new(folder: Path, created: Path | None) -> None:
+    """After a failed submit: the results folder it made (``created``: it or its outermost new
+    parent), when no record was written yet, goes with the submission.json it wrote."""
+    store = ResultsStore(folder)
+    if created is None or store.cells_path.exists() or store.cells_path.is_symlink():
+        return
+    (folder / SUBMISSION_JSON).unlink(missing_ok=True)
+    store.discard(created)
 
 
 def submit(
@@ -125,14 +137,19 @@ def submit(
     folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
     _check_out(folder_out, plan, checked, checked.model.fingerprint())
     _loads(checked)  # before anything is written
-    folder_out.mkdir(parents=True, exist_ok=True)
     info = checked.submission.to_dict() | {
         "parameters": checked.parameters,
         "sha256": checked.model.fingerprint(),
         "profile": chosen.name,
     }
-    write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
-    run = run_plan(plan, folder_out, workers=workers, progress=progress)
+    created = first_missing(folder_out)
+    try:
+        folder_out.mkdir(parents=True, exist_ok=True)
+        write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
+        run = run_plan(plan, folder_out, workers=workers, progress=progress)
+    except BaseException:
+        _discard_new(folder_out, created)
+        raise
     from suite.report.render import render_report
 
     path = render_report(folder_out)

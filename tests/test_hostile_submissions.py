@@ -159,6 +159,46 @@ def _index(shard: str):
     return change
 
 
+def _stray_weights(folder: Path) -> None:
+    """model.safetensors with a wrong-shaped tensor, and zz.safetensors, a full correct copy that
+    transformers would not load (the check read both, the later file's tensor winning)."""
+    from safetensors.torch import load_file, save_file
+
+    path = folder / "model" / "model.safetensors"
+    tensors = load_file(path)
+    save_file(tensors, folder / "model" / "zz.safetensors", metadata={"format": "pt"})
+    tensors["model.norm.weight"] = torch.ones(10)
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def _tensor_in_two_shards(folder: Path) -> None:
+    """Sharded weights whose two shards both hold lm_head.weight."""
+    from safetensors.torch import load_file, save_file
+
+    model = folder / "model"
+    tensors = load_file(model / "model.safetensors")
+    (model / "model.safetensors").unlink()
+    head = {"lm_head.weight": tensors.pop("lm_head.weight")}
+    save_file(tensors | head, model / "model-00001.safetensors", metadata={"format": "pt"})
+    save_file(head, model / "model-00002.safetensors", metadata={"format": "pt"})
+    weight_map = dict.fromkeys(tensors, "model-00001.safetensors")
+    weight_map["lm_head.weight"] = "model-00002.safetensors"
+    index = {"metadata": {}, "weight_map": weight_map}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+
+
+def _tokenizer_regex(pattern: str):
+    """tokenizer.json with a Replace normalizer of this regex (Oniguruma runs it on every text)."""
+    replace = {"type": "Replace", "pattern": {"Regex": pattern}, "content": "x"}
+    return lambda f: _json_edit(
+        f / "model" / "tokenizer.json", lambda d: d.update(normalizer=replace)
+    )
+
+
+YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embeddings": 256}
+REDOS = "([a-z ]|[a-z ])*[A-Z]{3}"
+
+
 def _yaml_in_place(old: str, new: str):
     def change(folder: Path) -> None:
         path = folder / "submission.yaml"
@@ -300,6 +340,32 @@ CASES = [
         '{"weight_map": ["model.safetensors"]}'), "weight_map", "['model.safetensors']"),
     ("is-encoder-decoder", _config(is_encoder_decoder=True), "is_encoder_decoder", "True"),
     ("config-overflow-inf", _config_text("rms_norm_eps", "1e999"), "config.json", "1e999"),
+    # numbers that give NaN logits, and keys that load other weights
+    ("config-eps-negative", _config(rms_norm_eps=-1.0), "rms_norm_eps", "-1.0"),
+    ("config-eps-zero", _config(rms_norm_eps=0), "rms_norm_eps", "= 0:"),
+    ("config-eps-string", _config(rms_norm_eps="1e-6"), "rms_norm_eps", "'1e-6'"),
+    ("config-rope-yarn-huge", _config(rope_parameters=YARN | {"factor": 1e308}),
+     "rope_parameters.factor", "1e+308"),
+    ("config-rope-factor-below-1", _config(rope_parameters=YARN | {"factor": 0.5}),
+     "rope_parameters.factor", "0.5"),
+    ("config-rope-theta-negative", _config(rope_parameters={"rope_type": "default",
+                                                            "rope_theta": -1.0}),
+     "rope_parameters.rope_theta", "-1.0"),
+    ("config-rope-mscale-huge", _config(rope_parameters=YARN | {"factor": 4.0, "mscale": 1e30}),
+     "rope_parameters.mscale", "1e+30"),
+    ("config-dropout-huge", _config(attention_dropout=1e300), "attention_dropout", "1e+300"),
+    ("config-float-huge", _config(initializer_range=1e200), "initializer_range", "1e+200"),
+    ("config-softcap-zero", _config(final_logit_softcapping=0.0), "final_logit_softcapping",
+     "0.0"),
+    ("config-weights-file", _config(transformers_weights="zz.safetensors"),
+     "transformers_weights", "zz.safetensors"),
+    # weights the check would read and the load would not
+    ("weights-stray-file", _stray_weights, "zz.safetensors", "would not load"),
+    ("weights-tensor-in-two-shards", _tensor_in_two_shards, "lm_head.weight",
+     "model-00001.safetensors"),
+    # a tokenizer regex that backtracks without bound (a Rust panic on a prompt)
+    ("tokenizer-regex-redos", _tokenizer_regex(REDOS), "normalizer.pattern.Regex", REDOS),
+    ("tokenizer-regex-nested", _tokenizer_regex("(a+)+$"), "tokenizer.json", "(a+)+$"),
     ("weights-nan", _tensor("lm_head.weight", lambda t: t.clone().fill_(float("nan"))),
      "lm_head.weight", "nan"),
     ("weights-inf", _tensor("model.norm.weight", lambda t: t.clone().fill_(float("inf"))),
@@ -386,3 +452,64 @@ def test_a_zip_that_is_not_torch_is_not_a_pickle(tiny, tmp_path, capsys):  # noq
         z.writestr("notes.md", "# notes\n")
     (folder / "model" / "README.md").write_text("# A tiny draft\n\nTrained on gsm8k.\n")
     assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+
+
+def test_a_submission_whose_config_shapes_the_outputs_passes_and_runs(tiny, tmp_path, capsys):  # noqa: F811
+    """Good input: keys that change what forward returns are forced by the one loader, in the
+    check and in the run alike ("return_dict": false made submit fail with a traceback and leave
+    its folder; "output_attentions": true passed the check and failed the load)."""
+    folder = _copy(tiny, tmp_path)
+    _config(return_dict=False, output_attentions=True, output_hidden_states=True)(folder)
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+    out = tmp_path / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out), "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "sub-tiny-draft" in (out / "cells.jsonl").read_text()
+
+
+def test_a_submit_whose_draft_gives_nan_logits_writes_nothing(tiny, tmp_path, capsys):  # noqa: F811
+    """Finite weights whose forward overflows: refused naming the submission's model before
+    anything is written (it failed mid-run with 'alpha must be a number in [0, 1], got nan')."""
+    folder = _copy(tiny, tmp_path)
+    _tensor("model.norm.weight", lambda t: t.clone().fill_(3e38))(folder)
+    out = tmp_path / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    refused(argv, tmp_path, capsys, "submission.yaml", "model.path", "NaN logits")
+    assert not out.exists()
+
+
+def _no_datasets(monkeypatch):
+    """run_plan fails after submit made its folder and wrote submission.json, before any record."""
+    import suite.runner
+    from suite.errors import SpecError
+
+    def missing(plan):
+        raise SpecError("data/gsm8k/test.jsonl", None, None, "no such dataset split")
+
+    monkeypatch.setattr(suite.runner, "check_datasets", missing)
+
+
+def test_a_submit_that_fails_before_its_first_record_leaves_nothing(
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    _no_datasets(monkeypatch)
+    folder = _copy(tiny, tmp_path)
+    out = tmp_path / "results" / "out"
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    refused(argv, tmp_path, capsys, "gsm8k", "no such dataset split")
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_failed_submit_keeps_the_folder_it_found(tiny, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """Good-input control for the clean-up: a folder that was there before is left as it was."""
+    _no_datasets(monkeypatch)
+    folder = _copy(tiny, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
+    assert main(argv) == 2
+    assert (out / "notes.txt").read_text() == "mine"

@@ -3,6 +3,7 @@ of the group scored on them (β per position), one record per cell."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import numpy as np
 from suite.acceptance.engine import sample_continuations, score_continuations
 from suite.acceptance.records import mean_accepted_length
 from suite.cells.context import Context, Models, examples_of, now
+from suite.errors import SpecError
 from suite.profiles import DEFAULT_N_BOOT
 from suite.prompts import prompts_ids
 from suite.records import (
@@ -108,6 +110,19 @@ def _analytic_record(
     )
 
 
+def _finite(result, draft):
+    """A draft's scores, or an error naming its model where β is NaN: the target's or the
+    draft's probabilities were NaN on these continuations (the record check would only say
+    that α is not a number)."""
+    if not math.isfinite(result.acceptance_rate):
+        message = (
+            f"α is {result.acceptance_rate}: the draft's or the target's probabilities are NaN on "
+            "these prompts; check the model's weights and config.json's numbers"
+        )
+        raise SpecError(draft.location, "draft", draft.name, message)
+    return result
+
+
 def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
     """One group: the target's continuations sampled once, each draft scored on them."""
     first = cells[0]
@@ -127,7 +142,7 @@ def run_analytic(cells: list[Cell], ctx: Context) -> Iterator[ResultRecord]:
         for toks in continuations.tokens
     ]
     for name in names:
-        result = results[name]
+        result = _finite(results[name], models.family.drafts[name])
         analytic = _analytic_result(result, continuations, chars)
         c = models.cost_ratio(name)
         for cell in (c_ for c_ in cells if c_.draft == name):

@@ -16,12 +16,13 @@ import torch
 import transformers
 
 from suite.data import load_examples
-from suite.models import load_model, load_tokenizer
+from suite.models import check_finite_logits, load_model, load_tokenizer
 from suite.paths import portable_path
 from suite.profiles import ModelRef, Profile
 from suite.prompts import ensure_pad, prompt_format
 from suite.provenance import code_version, hardware, packages
 from suite.records import ModelProvenance, Provenance
+from suite.tokenizer_files import tokenizer_panics
 
 transformers.utils.logging.disable_progress_bar()
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -45,8 +46,11 @@ def resolve_device(device: str) -> str:
 # of the folder's files): a folder whose files change is loaded again.
 @functools.lru_cache(maxsize=64)
 def _model(location: str, revision: str | None, dtype: str, device: str, fingerprint: str | None):
-    model = load_model(location, dtype=_DTYPES[dtype], revision=revision)
-    return model.to(device)
+    """A model on the profile's device and dtype, refused naming it when it gives NaN or
+    infinite logits there (a finite model in float32 may overflow in float16)."""
+    model = load_model(location, dtype=_DTYPES[dtype], revision=revision).to(device)
+    check_finite_logits(model, location)
+    return model
 
 
 @functools.lru_cache(maxsize=8)
@@ -88,7 +92,8 @@ def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str, prin
 def _token_chars(location: str, revision: str | None, fingerprint: str | None) -> np.ndarray:
     """Characters of each vocabulary entry's decoded text, surrounding whitespace stripped."""
     tokenizer = _tokenizer(location, revision, fingerprint)
-    return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
+    with tokenizer_panics(tokenizer):
+        return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
 
 
 @functools.lru_cache(maxsize=32)

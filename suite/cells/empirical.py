@@ -21,10 +21,12 @@ from suite.records import (
 )
 from suite.specs import load_task
 from suite.studies import Cell
+from suite.tokenizer_files import tokenizer_panics
 
 
 def _decoded(out, tokenizer) -> Generation:
-    text = tokenizer.decode(out.tokens, skip_special_tokens=True)
+    with tokenizer_panics(tokenizer):
+        text = tokenizer.decode(out.tokens, skip_special_tokens=True)
     return Generation(len(out.tokens), out.finish_reason, text)
 
 

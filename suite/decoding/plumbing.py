@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, EncoderDecoderCache
 
+from suite.tokenizer_files import tokenizer_panics
+
 
 def vocab_size(model) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
@@ -160,7 +162,8 @@ class StopCondition:
             if self.eos_token_id is not None and tokens[j] == self.eos_token_id:
                 return j + 1, "eos"
             if self.stop_strings:
-                text = self.tokenizer.decode(tokens[: j + 1])
+                with tokenizer_panics(self.tokenizer):
+                    text = self.tokenizer.decode(tokens[: j + 1])
                 if any(s in text for s in self.stop_strings):
                     return j + 1, "stop"
         return None

@@ -1,0 +1,157 @@
+"""A tokenizer's own regexes, checked before it tokenizes anything, and its Rust panics.
+
+``tokenizer.json`` may hold regexes (``{"Regex": ...}``) in its normalizers (``Replace``),
+pre-tokenizers (``Split``) and decoders; the Rust tokenizers library runs them with Oniguruma
+over every prompt. A pattern that backtracks without bound (``([a-z ]|[a-z ])*[A-Z]{3}``) hits
+Oniguruma's retry limit, and the library then panics: a ``PanicException``, which derives from
+``BaseException`` and escapes every handler. Each pattern must pass the answer-regex rules of
+:func:`suite.sandbox.regex_problem`, read as follows:
+
+* Oniguruma's Unicode classes (``\\p{L}``, ``\\P{N}``), which Python's ``re`` lacks, are read as
+  ``\\w`` and ``\\W``: one character class for another, the pattern's shape (repeats,
+  alternatives, groups) unchanged. Other syntax ``re`` cannot compile is refused.
+* The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
+  one after another at a position, so their costs add: each is checked on its own, and the whole
+  pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
+
+A panic that happens anyway becomes a :class:`SpecError` naming the tokenizer
+(:func:`tokenizer_panics`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from suite.errors import SpecError
+from suite.sandbox import MAX_REGEX_CHARS, regex_problem
+from suite.strict import read_json
+
+MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
+TOKENIZER_JSON = "tokenizer.json"
+_PROPERTY = re.compile(r"\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z]")
+
+
+def _python_syntax(pattern: str) -> str:
+    """``pattern`` with each Oniguruma property class written as ``\\w`` (or ``\\W``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            kind = pattern[i + 1]
+            match = _PROPERTY.match(pattern, i + 2) if kind in "pP" else None
+            if match:
+                negated = (kind == "P") != match.group().startswith("{^")
+                out.append("\\W" if negated else "\\w")
+                i = match.end()
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of ``pattern`` (outside groups and character classes)."""
+    parts, depth, start, i, in_class = [], 0, 0, 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+            i += 1
+            i += pattern[i : i + 1] == "^"
+            i += pattern[i : i + 1] == "]"  # a leading ']' is a member
+            continue
+        elif c in "()":
+            depth += 1 if c == "(" else -1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    return [*parts, pattern[start:]]
+
+
+def tokenizer_regex_problem(pattern: Any) -> str | None:
+    """Why a tokenizer's regex is refused, or None (the rules in the module's docstring)."""
+    if not isinstance(pattern, str):
+        return "a regex must be a string"
+    if len(pattern) > MAX_REGEX_CHARS:
+        return f"a pattern is at most {MAX_REGEX_CHARS} characters"
+    for part in _alternatives(_python_syntax(pattern)):
+        try:
+            problem = regex_problem(part)
+        except re.error as err:
+            return f"not a pattern this suite can check ({err}); refused"
+        if problem:
+            return problem
+    return None
+
+
+def _regexes(data: Any) -> Iterator[tuple[str, Any]]:
+    """Every ``{"Regex": pattern}`` anywhere in a tokenizer's JSON: (dotted path, pattern)."""
+    stack = [(data, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, sub in item.items():
+                name = f"{where}.{key}" if where else str(key)
+                if key == "Regex":
+                    yield name, sub
+                elif isinstance(sub, dict | list):
+                    stack.append((sub, name))
+        elif isinstance(item, list):
+            stack.extend(
+                (sub, f"{where}[{i}]") for i, sub in enumerate(item) if isinstance(sub, dict | list)
+            )
+
+
+def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
+    """The JSON path, pattern and reason of the first refused regex in a tokenizer's JSON."""
+    for field, pattern in _regexes(data):
+        problem = tokenizer_regex_problem(pattern)
+        if problem:
+            return field, pattern, problem
+    return None
+
+
+def check_tokenizer_file(path: Path) -> None:
+    """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass."""
+    found = tokenizer_regex_field(read_json(path, path.name, MAX_TOKENIZER_BYTES))
+    if found:
+        raise SpecError(path, *found)
+
+
+def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
+    """A loaded tokenizer's regexes, from the JSON its Rust backend holds (a Hub tokenizer's,
+    or one transformers converted from another format): refused naming ``where``."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:  # a Python tokenizer (sentencepiece): no Oniguruma regexes
+        return
+    found = tokenizer_regex_field(json.loads(backend.to_str()))
+    if found:
+        raise SpecError(where, *found)
+
+
+@contextlib.contextmanager
+def tokenizer_panics(tokenizer) -> Iterator[None]:
+    """Around calls into a tokenizer: a Rust panic (``pyo3_runtime.PanicException``, a
+    ``BaseException``) becomes a SpecError naming the tokenizer; anything else passes."""
+    try:
+        yield
+    except BaseException as err:
+        if type(err).__name__ != "PanicException":
+            raise
+        where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
+        text = str(err).strip().splitlines()
+        message = f"the tokenizer failed: {text[0] if text else type(err).__name__}"
+        raise SpecError(where, "tokenizer", Path(str(where)).name, message) from None
