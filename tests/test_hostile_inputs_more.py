@@ -1,0 +1,162 @@
+"""More hostile inputs: template filters whose argument is an exponent, lone surrogates, YAML
+values that cannot be constructed, unbounded command-line numbers, results files that are huge or
+contradict themselves, meaningless training values and a download that never ends. Each is refused
+with exit status 2 naming the file (or option), the field and the value, with no traceback and
+nothing written; bombs run in a subprocess under a 3 GiB address-space cap and a timeout."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from suite.cli import main
+from tests.hostile import snapshot
+from tests.test_hostile_specs import _folder as _spec_folder
+from tests.test_hostile_specs import _with
+
+REPO = Path(__file__).resolve().parents[1]
+TARGET, DRAFT = REPO / "reference" / "llama" / "target", REPO / "reference" / "llama" / "draft"
+
+
+def _limit():
+    cap = 3 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
+def _cli(argv: list[str], folder: Path, *named: str, timeout: float = 60, env=None) -> str:
+    """``python -m suite ARGV`` in a subprocess: exit 2 within ``timeout`` naming every text,
+    no traceback, ``folder`` unchanged."""
+    before = snapshot(folder)
+    proc = subprocess.run(
+        [sys.executable, "-m", "suite", *argv], cwd=REPO, capture_output=True, text=True,
+        timeout=timeout, preexec_fn=_limit, env=None if env is None else os.environ | env,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    for text in named:
+        assert text in proc.stderr, (text, proc.stderr[-2000:])
+    assert snapshot(folder) == before
+    return proc.stderr
+
+
+def _parser_refused(argv: list[str], capsys, *named: str, parser=None) -> str:
+    """The command's parser refuses (only parsed: a command that were accepted would run): exit
+    2, the option and the value named, no traceback."""
+    from suite.cli import build_parser
+
+    with pytest.raises(SystemExit) as exit_:
+        (parser or build_parser()).parse_args(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err, err
+    for text in named:
+        assert text in err, (text, err)
+    return err
+
+
+# --- Jinja: round's precision is an exponent, folded while compiling --------------------------
+
+ROUND_BOMBS = [
+    ("round-negative", "{{ 5|round(-999999999999) }}"),
+    ("round-floor", '{{ 5|round(99999999999, "floor") }}'),
+    ("round-field", "{{ question|length|round(-99999999999) }}"),
+    ("round-keyword", "{{ 5|round(precision=-99999999999) }}"),
+    ("round-computed", "{{ 5|round(question|length) }}"),
+]
+
+
+@pytest.mark.parametrize("template", [c[1] for c in ROUND_BOMBS], ids=[c[0] for c in ROUND_BOMBS])
+def test_a_round_with_a_huge_or_computed_precision_is_refused_when_read(tmp_path, template):
+    """Folded while the spec is read (a constant) or run on every record (a field's length)."""
+    folder = _spec_folder(tmp_path, _with("instruction", template))
+    (tmp_path / "data" / "toy").mkdir(parents=True)
+    (tmp_path / "data" / "toy" / "test.jsonl").write_text('{"question": "2?", "solution": "4"}\n')
+    argv = ["tasks", "toy", "--tasks-dir", str(folder), "--show", "1"]
+    _cli(argv, tmp_path, "toy.yaml", "'instruction'", "round", "precision", timeout=30,
+         env={"SUITE_DATA_DIR": str(tmp_path / "data")})  # fmt: skip
+
+
+def test_the_task_environment_rounds_with_a_bounded_precision(tmp_path):
+    """Even a template that skipped the check cannot compute 10**10**12 while compiling."""
+    code = (
+        "from suite.sandbox import JINJA\n"
+        "try:\n"
+        "    JINJA.from_string('{{ 5|round(-999999999999) }}').render()\n"
+        "except Exception as e:\n"
+        "    print(type(e).__name__, e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=30,
+        preexec_fn=_limit,
+    )  # fmt: skip
+    assert proc.returncode == 0 and "FilterArgumentError" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_a_small_constant_round_passes_and_renders(tmp_path, capsys):
+    from suite.sandbox import JINJA, template_problem
+
+    for template in ("{{ 5.55|round(1) }}", "{{ 42.55|round(1, 'floor') }}", "{{ 5|round }}",
+                     "{{ 1234|round(-2, method='ceil') }}", "{{ 2.5|round(+20) }}"):  # fmt: skip
+        assert template_problem(template) is None, template
+    assert JINJA.from_string("{{ 42.55|round(1, 'floor') }} {{ 1250|round(-2) }}").render() == (
+        "42.5 1200"
+    )
+    folder = _spec_folder(tmp_path, _with("instruction", "{{ question }} {{ 3.14159|round(2) }}"))
+    assert main(["tasks", "--tasks-dir", str(folder)]) == 0
+
+
+CHAT_ARGUMENT_BOMBS = [
+    ("round", "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ 5|round(-99999999999) }}",
+     "round"),
+    ("tojson-indent", "{{ messages|tojson(indent=1000000000) }}", "tojson"),
+    ("tojson-positional", "{{ messages|tojson(1000000000) }}", "tojson"),
+    ("tojson-separators", "{{ messages|tojson(separators=(',' ~ messages[0]['content'], ':')) }}",
+     "tojson"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("template", "why"), [c[1:] for c in CHAT_ARGUMENT_BOMBS],
+                         ids=[c[0] for c in CHAT_ARGUMENT_BOMBS])  # fmt: skip
+def test_a_chat_template_filter_argument_bomb_is_refused(template, why):
+    """transformers renders chat templates in its own sandbox, with jinja's round and a tojson
+    that passes indent to json.dumps: the syntax tree check is what refuses them."""
+    from suite.sandbox import chat_template_problem, chat_template_refusal
+
+    assert why in (chat_template_problem(template) or "")
+    assert chat_template_refusal(template).startswith("chat_template: filter")
+
+
+def test_common_tojson_and_round_uses_pass_the_chat_check():
+    from suite.sandbox import chat_template_problem
+
+    for template in (
+        "{{ messages|tojson }}",
+        "{{ messages|tojson(indent=4) }}",
+        "{{ messages[0]|tojson(indent='  ', sort_keys=true, ensure_ascii=false) }}",
+        "{{ messages|tojson(separators=(',', ': ')) }}",
+        "{% for m in messages %}{{ loop.index0|round(0, 'floor') }}{% endfor %}",
+        "{{ messages|tojson(indent=4) }}{{ 2.5|round(1) }}",
+    ):
+        assert chat_template_problem(template) is None, template
+
+
+def test_a_profile_tokenizer_with_a_round_bomb_is_refused_before_any_render(tmp_path):
+    from tests.test_hostile_studies import _model_profile
+
+    tok = tmp_path / "tok"
+    tok.mkdir()
+    bomb = "{% for m in messages %}{{ m['content'] }}{% endfor %}{{ 5|round(-99999999999) }}"
+    (tok / "tokenizer_config.json").write_text(json.dumps({"chat_template": bomb}))
+    path = _model_profile(tmp_path, "{}")
+    spec = yaml.safe_load(path.read_text())
+    spec["models"]["llama"]["tokenizer"] = {"path": str(tok)}
+    path.write_text(yaml.safe_dump(spec))
+    argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
+    _cli(argv, tmp_path, "smoke.yaml", "models.llama.tokenizer.path", "tokenizer_config.json",
+         "chat_template", "round", timeout=60)  # fmt: skip
