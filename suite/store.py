@@ -28,7 +28,7 @@ from suite.errors import SpecError
 from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
-from suite.strict import loads_json, read_bytes, read_json
+from suite.strict import FieldError, loads_json, read_bytes, read_json
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
@@ -143,7 +143,7 @@ class ResultsStore:
                 continue
             try:
                 record = record_from_json(loads_json(line))
-            except RecordError as err:
+            except (RecordError, FieldError) as err:
                 field = f"line {number}: {err.field}"
                 raise SpecError(self.cells_path, field, err.value, err.message) from None
             except ValueError as err:  # malformed JSON, or a value no record can hold

@@ -17,9 +17,11 @@ import pytest
 import yaml
 
 from suite.cli import main
-from tests.hostile import snapshot
+from tests.hostile import refused, snapshot
+from tests.test_hostile_results import LINE, _folder, _sub
+from tests.test_hostile_specs import TEXT, _with
 from tests.test_hostile_specs import _folder as _spec_folder
-from tests.test_hostile_specs import _with
+from tests.test_submissions import _copy, _profile, tiny  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET, DRAFT = REPO / "reference" / "llama" / "target", REPO / "reference" / "llama" / "draft"
@@ -160,3 +162,112 @@ def test_a_profile_tokenizer_with_a_round_bomb_is_refused_before_any_render(tmp_
     argv = ["run", "difficulty", "--profile", str(path), "--out", str(tmp_path / "out")]
     _cli(argv, tmp_path, "smoke.yaml", "models.llama.tokenizer.path", "tokenizer_config.json",
          "chat_template", "round", timeout=60)  # fmt: skip
+
+
+# --- lone surrogates: not characters, and not writable as UTF-8 --------------------------------
+
+SURROGATE_SPECS = [
+    ("description", TEXT.replace("description: A toy task.", 'description: "A toy\\ud800 task."'),
+     "'description'", "\\ud800"),
+    ("stop", TEXT.replace("  stop:\n", '  stop:\n  - "\\udc80"\n', 1), "generation.stop[0]",
+     "\\udc80"),
+    ("key", TEXT + '"x\\udfff": 1\n', "x\\udfff", "surrogate"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [c[1:] for c in SURROGATE_SPECS],
+                         ids=[c[0] for c in SURROGATE_SPECS])  # fmt: skip
+def test_a_lone_surrogate_in_a_task_spec_is_refused(tmp_path, capsys, text, field, value):
+    folder = _spec_folder(tmp_path, text)
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", field, value,
+            "surrogate")  # fmt: skip
+
+
+def test_a_surrogate_pair_and_other_scripts_are_read(tmp_path):
+    from suite.errors import control_character
+    from suite.specs import load_spec
+
+    text = TEXT.replace("description: A toy task.", 'description: "A toy \\ud83d\\ude00 task."')
+    spec = load_spec(_spec_folder(tmp_path, text) / "toy.yaml")
+    assert spec.description == "A toy \U0001f600 task."
+    assert control_character("private \ue000 and ☃ and \U0001f600") is None
+    assert control_character("lone \udc80") == "\udc80"
+
+
+def test_a_lone_surrogate_in_a_submission_is_refused_by_check_and_submit(tiny, tmp_path, capsys):  # noqa: F811
+    folder = _copy(tiny, tmp_path)
+    path = folder / "submission.yaml"
+    path.write_text(path.read_text().replace("- A. Researcher", '- "A. \\udc80Tester"'))
+    assert "udc80" in path.read_text()
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "submission.yaml", "authors[0]", "\\udc80", "surrogate")
+    argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "submission.yaml", "authors[0]", "\\udc80", "surrogate")
+    assert not (tmp_path / "out").exists()
+
+
+SURROGATE_RECORDS = [
+    ("cpu", _sub('"cpu": "cpu"', '"cpu": "cpu\\udc80"'), "provenance.hardware.cpu"),
+    ("prompt-id", _sub('"test/1"', '"test/\\ud8000"'), "prompt_ids[1]"),
+    (
+        "key-name",
+        _sub('"packages": {', '"packages": {"x\\ud800": "1", '),
+        "provenance.packages.x\\ud800",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cells", "field"), [c[1:] for c in SURROGATE_RECORDS],
+                         ids=[c[0] for c in SURROGATE_RECORDS])  # fmt: skip
+def test_a_lone_surrogate_in_a_results_record_is_refused(tmp_path, capsys, cells, field):
+    folder = _folder(tmp_path, cells, None)
+    argv = ["report", str(folder), "--out", str(tmp_path / "rep")]
+    refused(argv, tmp_path, capsys, "cells.jsonl", f"line 1: {field}", "surrogate")
+
+
+def test_a_lone_surrogate_in_run_json_is_refused_and_a_pair_is_read(tmp_path, capsys):
+    from suite.strict import loads_json
+
+    run = '{"studies": ["a"], "profile": "x", "study_titles": {"a": "T\\udc80"}}'
+    folder = _folder(tmp_path, LINE + "\n", run)
+    refused(["report", str(folder)], tmp_path, capsys, "run.json", "study_titles.a", "\\udc80")
+    assert loads_json('{"a": "\\ud83d\\ude00", "b": "\\\\ud800"}') == {
+        "a": "\U0001f600",
+        "b": "\\ud800",
+    }
+
+
+# --- YAML values that cannot be constructed: the field and the line ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "value"),
+    [
+        ("max_new_tokens: 32", "max_new_tokens: !!float abc", "generation.max_new_tokens", "abc"),
+        (
+            "max_new_tokens: 32",
+            "max_new_tokens: !!bool maybe",
+            "generation.max_new_tokens",
+            "maybe",
+        ),
+        ("format: jsonl", "format: !!map [1]", "source.format", "TypeError"),
+    ],
+)
+def test_a_yaml_value_that_cannot_be_built_names_its_field_and_line(
+    tmp_path, capsys, old, new, field, value
+):
+    folder = _spec_folder(tmp_path, TEXT.replace(old, new))
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", f"'{field}'",
+            value, "line ")  # fmt: skip
+
+
+def test_a_yaml_date_stays_text(tmp_path, capsys):
+    """``2001-02-30`` raised while a date was built, naming no field; a date is text now."""
+    from suite.specs import load_spec
+
+    for day in ("2001-02-30", "2001-02-28"):
+        folder = tmp_path / day
+        folder.mkdir()
+        spec = load_spec(_spec_folder(folder, TEXT.replace("license: MIT", f"license: {day}"))
+                         / "toy.yaml")  # fmt: skip
+        assert spec.license == day
