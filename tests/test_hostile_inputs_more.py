@@ -11,12 +11,14 @@ import os
 import resource
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
 import yaml
 
 from suite.cli import main
+from suite.errors import SpecError
 from tests.hostile import refused, snapshot
 from tests.test_hostile_results import LINE, _folder, _sub
 from tests.test_hostile_specs import TEXT, _with
@@ -271,3 +273,51 @@ def test_a_yaml_date_stays_text(tmp_path, capsys):
         spec = load_spec(_spec_folder(folder, TEXT.replace("license: MIT", f"license: {day}"))
                          / "toy.yaml")  # fmt: skip
         assert spec.license == day
+
+
+# --- results files: a huge line, and a key on two lines with different records ----------------
+
+
+def test_a_huge_results_line_is_refused_reading_at_most_one_line_cap(tmp_path):
+    from suite.store import MAX_LINE_BYTES, ResultsStore
+
+    folder = _folder(tmp_path, LINE + "\n", None)
+    with (folder / "cells.jsonl").open("ab") as fh:
+        fh.write(b'{"a": "' + b"x" * (4 * MAX_LINE_BYTES) + b'"}\n')  # 64 MiB
+    tracemalloc.start()
+    try:
+        with pytest.raises(SpecError) as err:
+            ResultsStore(folder).load()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert err.value.field == "line 2" and "16,777,216 bytes" in str(err.value)
+    assert peak < 3 * MAX_LINE_BYTES, peak  # the whole file and copies of it: 4 times that
+
+
+def test_a_torn_last_line_is_still_skipped_and_cut_only_on_repair(tmp_path):
+    from suite.store import ResultsStore
+
+    folder = _folder(tmp_path, LINE + "\n" + LINE[:50], None)
+    cells = folder / "cells.jsonl"
+    before = cells.read_bytes()
+    assert list(ResultsStore(folder).load()) == [json.loads(LINE)["key"]]
+    assert cells.read_bytes() == before
+    ResultsStore(folder).load(repair=True)
+    assert cells.read_bytes() == (LINE + "\n").encode()
+
+
+def test_a_key_on_two_lines_with_different_records_is_refused(tmp_path, capsys):
+    conflict = _sub('"acceptance_rate": 0.625', '"acceptance_rate": 0.5')
+    folder = _folder(tmp_path, LINE + "\n" + "\n" + conflict, None)
+    key = json.loads(LINE)["key"]
+    refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "line 3: key", key,
+            "line 1")  # fmt: skip
+
+
+def test_an_exact_duplicate_record_is_read_once(tmp_path):
+    from suite.store import ResultsStore
+
+    reordered = json.dumps(json.loads(LINE), sort_keys=True, indent=None, separators=(",", ":"))
+    folder = _folder(tmp_path, LINE + "\n" + LINE + "\n" + reordered + "\n", None)
+    assert len(ResultsStore(folder).load()) == 1
