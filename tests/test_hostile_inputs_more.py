@@ -275,6 +275,114 @@ def test_a_yaml_date_stays_text(tmp_path, capsys):
         assert spec.license == day
 
 
+# --- command-line numbers and paths -------------------------------------------------------------
+
+
+def test_a_huge_draft_length_is_refused_before_any_model_loads(tmp_path):
+    argv = ["generate", "--target", str(TARGET), "--draft", str(DRAFT),
+            "--num-draft-tokens", "100000000", "--max-new-tokens", "4", "hi"]  # fmt: skip
+    _cli(argv, tmp_path, "--num-draft-tokens", "100000000", "1 to 128", timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["run", "leaderboard", "--profile", "smoke", "--threads", "-5"], "--threads"),
+        (["run", "leaderboard", "--threads", "100000000"], "--threads"),
+        (["distill", "--list", "--threads", "-1"], "--threads"),
+        (["train", "--threads", "-2"], "--threads"),
+        (["tasks", "gsm8k", "--show", "-3"], "--show"),
+        (["generate", "--target", "t", "--num-draft-tokens", "0", "hi"], "--num-draft-tokens"),
+        (["generate", "--target", "t", "--num-draft-tokens", "129", "hi"], "--num-draft-tokens"),
+        (["report", ""], "DIR"),
+        (["report", "results/x", "--out", ""], "--out"),
+        (["run", "leaderboard", "--out", ""], "--out"),
+    ],
+)
+def test_a_bad_number_or_empty_path_is_refused_by_the_parser(capsys, argv, named):
+    value = argv[argv.index(named) + 1] if named in argv else argv[-1]
+    _parser_refused(argv, capsys, f"argument {named}: ", value or "''")
+
+
+def test_an_empty_export_folder_is_refused_by_the_parser(capsys):
+    from suite.lm_eval_cli import build_parser
+
+    _parser_refused(["export", "--out", ""], capsys, "argument --out", parser=build_parser())
+
+
+def test_good_numbers_parse(capsys):
+    from suite.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["run", "leaderboard", "--threads", "0"])
+    assert args.threads == 0
+    assert parser.parse_args(["tasks", "gsm8k", "--show", "0"]).show == 0
+    args = parser.parse_args(["generate", "--target", "t", "--num-draft-tokens", "128", "hi"])
+    assert args.num_draft_tokens == 128
+    assert parser.parse_args(["distill", "--threads", "1024"]).threads == 1024
+
+
+def test_every_other_entry_point_bounds_the_draft_length():
+    from types import SimpleNamespace
+
+    import torch
+
+    from suite import bench, quality
+    from suite.decoding import generate
+    from suite.lm_eval_model import SpecDecLM
+    from tests.models import tiny_llama
+
+    with pytest.raises(ValueError, match=r"num_draft_tokens.*1 to 128"):
+        SpecDecLM(num_draft_tokens=100_000_000)
+    args = SimpleNamespace(limit=1, num_draft_tokens=129, seed=0, n_boot=1, threads=0,
+                           max_gen_toks=None, temperatures=[0.0])  # fmt: skip
+    with pytest.raises(ValueError, match="--num-draft-tokens"):
+        quality._check_args(args)
+    parser = bench.argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    with pytest.raises(ValueError, match="--num-draft-tokens"):
+        bench._check_args(parser.parse_args(["--num-draft-tokens", "4", "129"]))
+    model = tiny_llama(vocab=16, hidden=16, layers=1)
+    ids = torch.tensor([[1, 2, 3]])
+    settings = dict(temperature=0.0, max_new_tokens=2, seed=0)
+    with pytest.raises(ValueError, match="num_draft_tokens"):
+        generate(model, model, ids, num_draft_tokens=129, **settings)
+    assert len(generate(model, model, ids, num_draft_tokens=128, **settings).tokens) == 2
+
+
+def test_an_out_that_is_a_file_names_the_option(tmp_path, capsys):
+    from suite.lm_eval_cli import main as lm_eval_main
+
+    afile = tmp_path / "afile.txt"
+    afile.write_text("mine\n")
+    folder = _folder(tmp_path, LINE + "\n", None)
+    refused(["report", str(folder), "--out", str(afile)], tmp_path, capsys, "--out", "afile.txt",
+            "not a folder")  # fmt: skip
+    refused(["report", str(folder), "--out", str(afile / "sub")], tmp_path, capsys, "--out",
+            "afile.txt", "not a folder")  # fmt: skip
+    before = snapshot(tmp_path)
+    assert lm_eval_main(["export", "--out", str(afile), "--tasks", "gsm8k", "--limit", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "afile.txt" in err and "not a folder" in err, err
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("step", ["render", "write"])
+def test_a_report_that_fails_leaves_no_new_folder(tmp_path, monkeypatch, capsys, step):
+    """--out is made only when the files are written, and removed again if writing fails."""
+    from suite.report import output
+
+    folder = _folder(tmp_path, LINE + "\n", None)
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(output, "safe_csv" if step == "render" else "_write_renamed", fail)
+    out = tmp_path / "new" / "rep"
+    refused(["report", str(folder), "--out", str(out)], tmp_path, capsys, "No space left")
+    assert not (tmp_path / "new").exists()
+
+
 # --- results files: a huge line, and a key on two lines with different records ----------------
 
 
