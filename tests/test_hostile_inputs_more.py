@@ -429,3 +429,45 @@ def test_an_exact_duplicate_record_is_read_once(tmp_path):
     reordered = json.dumps(json.loads(LINE), sort_keys=True, indent=None, separators=(",", ":"))
     folder = _folder(tmp_path, LINE + "\n" + LINE + "\n" + reordered + "\n", None)
     assert len(ResultsStore(folder).load()) == 1
+
+
+# --- training values that make no run ---------------------------------------------------------
+
+
+def _recipe(tmp_path: Path, **train) -> list[str]:
+    from tests.test_hostile_recipes import GOOD
+
+    path = tmp_path / "recipe.yaml"
+    path.write_text(yaml.safe_dump(GOOD | {"train": GOOD["train"] | train}, sort_keys=False))
+    return ["distill", "--recipe", str(path), "--out", str(tmp_path / "out"), "--list"]
+
+
+@pytest.mark.parametrize(
+    ("train", "field", "value"),
+    [
+        ({"lr": 1.0e308}, "train.lr", "1e+308"),
+        ({"lr": 1.5}, "train.lr", "1.5"),
+        ({"lr": 0.0, "min_lr": 0.0}, "train.lr", "0.0"),
+        ({"min_lr": 1.0e-2}, "train.min_lr", "0.01"),
+        ({"warmup_steps": 100_000}, "train.warmup_steps", "100000"),
+        ({"batch_size": 10_000_000}, "train.batch_size", "10000000"),
+        ({"batch_size": 4_097}, "train.batch_size", "4097"),
+    ],
+)
+def test_a_meaningless_training_value_is_refused(tmp_path, capsys, train, field, value):
+    refused(_recipe(tmp_path, **train), tmp_path, capsys, "recipe.yaml", f"'{field}'", value)
+
+
+def test_the_bundled_recipes_training_values_pass(tmp_path, capsys):
+    from suite.distill.loop import train_config
+
+    recipes = REPO / "reference" / "recipes"
+    for name in ("llama.yaml", "t5.yaml"):
+        raw = yaml.safe_load((recipes / name).read_text())
+        for role, spec in raw["models"].items():
+            train_config(spec["train"], f"{name}: {role}")
+            if "align" in spec:
+                train_config(spec["align"]["train"], f"{name}: {role} align")
+    for name in ("kd-llama.yaml", "kd-t5.yaml"):
+        assert main(["distill", "--recipe", str(recipes / name), "--list"]) == 0
+    assert main(_recipe(tmp_path, lr=1.0, warmup_steps=300, batch_size=4096)) == 0
