@@ -6,11 +6,14 @@ nothing written; bombs run in a subprocess under a 3 GiB address-space cap and a
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import resource
 import subprocess
 import sys
+import threading
+import time
 import tracemalloc
 from pathlib import Path
 
@@ -471,3 +474,68 @@ def test_the_bundled_recipes_training_values_pass(tmp_path, capsys):
     for name in ("kd-llama.yaml", "kd-t5.yaml"):
         assert main(["distill", "--recipe", str(recipes / name), "--list"]) == 0
     assert main(_recipe(tmp_path, lr=1.0, warmup_steps=300, batch_size=4096)) == 0
+
+
+# --- a download that trickles -----------------------------------------------------------------
+
+
+class _Trickle(http.server.BaseHTTPRequestHandler):
+    """Sends a 1,000-byte body one byte every 20 ms (the whole body: 20 s); ``/fast`` at once."""
+
+    def do_GET(self):
+        body = b"x" * 1000
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            if self.path == "/fast":
+                self.wfile.write(body)
+                return
+            for i in range(len(body)):
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass  # the client gave up
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def trickle_server():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_download_that_trickles_is_cut_off_at_the_deadline(tmp_path, capsys, monkeypatch,
+                                                             trickle_server):  # fmt: skip
+    import hashlib
+    import urllib.request
+
+    import suite.fetch as fetch
+
+    real = urllib.request.urlopen
+    monkeypatch.setattr(
+        urllib.request, "urlopen",
+        lambda url, timeout: real(url.replace("https://example.org", trickle_server),
+                                  timeout=timeout),
+    )  # fmt: skip
+    monkeypatch.setattr(fetch, "DOWNLOAD_SECONDS", 0.5)
+    digest = hashlib.sha256(b"x" * 1000).hexdigest()
+    sources = tmp_path / "sources.yaml"
+    entry = {"path": "toy/a.json", "url": "https://example.org/slow", "sha256": digest}
+    sources.write_text(yaml.safe_dump({"files": [entry]}))
+    dest = tmp_path / "dest"
+    started = time.monotonic()
+    refused(["fetch", str(dest), "--sources", str(sources)], tmp_path, capsys, "sources.yaml",
+            "files[0].url", "https://example.org/slow", "0.5 s")  # fmt: skip
+    assert time.monotonic() - started < 5
+    sources.write_text(yaml.safe_dump({"files": [entry | {"url": "https://example.org/fast"}]}))
+    assert main(["fetch", str(dest), "--sources", str(sources)]) == 0
+    assert (dest / "toy" / "a.json").read_bytes() == b"x" * 1000
