@@ -35,6 +35,7 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.specs import MAX_DRAFT_TOKENS
 from suite.timing import TIMER, machine_info, model_info, write_json_atomic
 
 __all__ = ["METHODS", "add_arguments", "machine_info", "main", "run", "write_json_atomic"]
@@ -144,7 +145,10 @@ def _check_args(args) -> None:
     args.draft = [*args.draft, *args.drafts]
     args.drafts = []
     args.num_draft_tokens = sorted(
-        {check_positive_int(k, "--num-draft-tokens") for k in args.num_draft_tokens}
+        {
+            check_positive_int(k, "--num-draft-tokens", maximum=MAX_DRAFT_TOKENS)
+            for k in args.num_draft_tokens
+        }
     )
     check_positive_int(args.max_new_tokens, "--max-new-tokens")
     check_positive_int(args.prompts, "--prompts")

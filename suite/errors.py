@@ -12,9 +12,12 @@ from typing import Any
 
 _MAX_VALUE_CHARS = 200
 # Control characters, invisible formatting (zero-width spaces and joiners, bidirectional marks and
-# overrides, the byte order mark) and line or paragraph separators: text that shows other than it
-# reads, or that drives a terminal.
-CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp"})
+# overrides, the byte order mark), line or paragraph separators and lone surrogates: text that
+# shows other than it reads, that drives a terminal, or that cannot be written as UTF-8 (a
+# surrogate, from a "\ud800" escape, is half of a UTF-16 pair, not a character). Private-use (Co)
+# and unassigned (Cn) code points stay: they are characters, and a newer Unicode may assign the
+# latter.
+CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
 
 
 def control_character(text: str, allowed: str = "\t\n") -> str | None:
@@ -30,6 +33,8 @@ def control_character(text: str, allowed: str = "\t\n") -> str | None:
 
 def control_message(c: str) -> str:
     """Why a text holding :func:`control_character`'s character is refused."""
+    if unicodedata.category(c) == "Cs":
+        return f"a lone surrogate (U+{ord(c):04X}) is not a character: refused"
     return f"control and invisible characters (U+{ord(c):04X}) are refused (tab and newline aside)"
 
 

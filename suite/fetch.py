@@ -15,6 +15,7 @@ import http.client
 import os
 import sys
 import tempfile
+import time
 import unicodedata
 import urllib.request
 from pathlib import Path
@@ -120,16 +121,37 @@ def _check_no_file_is_a_folder(files: list[dict], seen: dict[str, int], sources:
                 )
 
 
-def _download(url: str, opener) -> bytes:
-    """At most MAX_FILE_BYTES; a broken or short transfer is an error naming the URL."""
+SOCKET_SECONDS = 120.0  # one connect or read
+DOWNLOAD_SECONDS = 900.0  # one whole file: a server that trickles bytes is cut off
+_CHUNK = 1 << 16
+
+
+def _download(url: str, opener, seconds: float | None = None) -> bytes:
+    """At most MAX_FILE_BYTES within ``seconds`` (default DOWNLOAD_SECONDS); a broken, short or
+    slower transfer is an error. The file is read in chunks and the clock checked after each,
+    so a download ends within the deadline and one socket timeout (itself at most the deadline)."""
+    seconds = DOWNLOAD_SECONDS if seconds is None else seconds
+    deadline = time.monotonic() + seconds
+    chunks, size = [], 0
     try:
-        with opener(url, timeout=120) as response:
-            data = response.read(MAX_FILE_BYTES + 1)
+        with opener(url, timeout=min(SOCKET_SECONDS, seconds)) as response:
+            # an HTTP response's read1 returns what has arrived, where read waits for a full chunk
+            http_response = isinstance(response, http.client.HTTPResponse)
+            read = response.read1 if http_response else response.read
+            while size <= MAX_FILE_BYTES and (
+                chunk := read(min(_CHUNK, MAX_FILE_BYTES + 1 - size))
+            ):
+                chunks.append(chunk)
+                size += len(chunk)
+                if time.monotonic() > deadline:
+                    raise ValueError(
+                        f"not downloaded within {seconds:g} s ({size:,} bytes by then); refused"
+                    )
     except (OSError, http.client.HTTPException) as e:
         raise ValueError(f"download failed ({type(e).__name__}: {e})") from None
-    if len(data) > MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES} bytes; refused")
-    return data
+    return b"".join(chunks)
 
 
 def source_entry(path: str, sources: Path = SOURCES) -> dict | None:

@@ -10,6 +10,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from suite.errors import SpecError
+
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     """``write(tmp)`` to a uniquely named file beside ``path``, then rename it over ``path`` and
@@ -62,3 +64,38 @@ def weights_sha256(folder: Path) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def check_out_folder(out: Path, flag: str = "--out") -> None:
+    """``out`` is a folder or can be made one: a file (or a broken link) at it, or on its way,
+    is refused naming ``flag``, before any work is done."""
+    out = Path(out)
+    for path in (out, *out.parents):
+        if path.is_dir():
+            return
+        if path.exists() or path.is_symlink():
+            where = "it" if path == out else str(path)
+            message = f"{where} exists and is not a folder: {flag} names a folder to write into"
+            raise SpecError(out, flag, str(out), message)
+
+
+def make_folder(folder: Path) -> Path | None:
+    """Make ``folder`` and its missing parents; the outermost one made, None if it existed."""
+    folder = Path(folder)
+    missing = [p for p in (folder, *folder.parents) if not p.is_dir()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing[-1] if missing else None
+
+
+def remove_made(folder: Path, made: Path | None) -> None:
+    """Undo :func:`make_folder` where nothing was written: remove ``folder`` and its parents up
+    to ``made`` while they are empty."""
+    if made is None:
+        return
+    for path in (Path(folder), *Path(folder).parents):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == made:
+            return

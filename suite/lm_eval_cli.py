@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from suite.cli.parsers import non_empty_path
 from suite.lm_eval_tasks import NUMERIC_TASKS
 
 
@@ -74,7 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write our tasks as lm-eval YAML (suite_<task>.yaml) with their documents",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    p.add_argument("--out", required=True, help="folder for the YAML and JSONL files")
+    p.add_argument(
+        "--out", required=True, type=non_empty_path, help="folder for the YAML and JSONL files"
+    )
     p.add_argument("--tasks", nargs="+", default=list(NUMERIC_TASKS), choices=NUMERIC_TASKS)
     p.add_argument("--split", default="test", help="the task spec's split")
     p.add_argument("--limit", type=_count, help="only the first N examples (default: all)")

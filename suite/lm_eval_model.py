@@ -22,7 +22,7 @@ from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
 from suite.seeding import prompt_seed
-from suite.specs import DEFAULT_MAX_NEW_TOKENS
+from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS
 
 MODEL_NAME = "specdec"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -97,12 +97,15 @@ class DecoderTotals(DocStats):
         }
 
 
-def _int_arg(value, name: str, minimum: int) -> int:
+def _int_arg(value, name: str, minimum: int, maximum: int | None = None) -> int:
     """Integers from lm-eval's arg strings arrive as int; from a dict they may be digit strings."""
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{MODEL_NAME}: {name} must be an integer >= {minimum}, got {value!r}")
+    if maximum is not None and value > maximum:
+        message = f"{name} must be an integer from {minimum} to {maximum}, got {value!r}"
+        raise ValueError(f"{MODEL_NAME}: {message}")
     return value
 
 
@@ -199,7 +202,7 @@ class SpecDecLM(LM):
     ) -> None:
         super().__init__()
         self.temperature = check_temperature(temperature, f"{MODEL_NAME}: temperature")
-        self.num_draft_tokens = _int_arg(num_draft_tokens, "num_draft_tokens", 1)
+        self.num_draft_tokens = _int_arg(num_draft_tokens, "num_draft_tokens", 1, MAX_DRAFT_TOKENS)
         self.seed = _int_arg(seed, "seed", 0)
         self.max_new_tokens = _int_arg(max_new_tokens, "max_new_tokens", 1)
         if batch_size not in (None, 1, "1"):

@@ -20,7 +20,7 @@ from lm_eval.api.task import ConfigurableTask
 from suite import lm_eval_hooks as hooks
 from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
-from suite.io import write_text_atomic
+from suite.io import check_out_folder, write_text_atomic
 from suite.lm_eval_hooks import score
 from suite.specs import TaskSpec, load_task
 
@@ -151,6 +151,7 @@ def export_tasks(
     from any folder; move the folder and export again.
     """
     out = Path(out)
+    check_out_folder(out)
     planned = []  # every task is read and checked before anything is written
     for name in names:
         spec, examples = _examples(name, split, limit, None)

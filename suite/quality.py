@@ -29,7 +29,7 @@ from suite.decoding.sampling import check_temperature
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
-from suite.specs import load_task
+from suite.specs import MAX_DRAFT_TOKENS, load_task
 from suite.stats import intervals
 from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, wilson_interval
 
@@ -303,7 +303,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _check_args(args) -> None:
     check_positive_int(args.limit, "--limit")
-    check_positive_int(args.num_draft_tokens, "--num-draft-tokens")
+    check_positive_int(args.num_draft_tokens, "--num-draft-tokens", maximum=MAX_DRAFT_TOKENS)
     check_positive_int(args.seed, "--seed", minimum=0)
     check_positive_int(args.n_boot, "--n-boot")
     check_positive_int(args.threads, "--threads", minimum=0)

@@ -5,8 +5,11 @@ Templates render in jinja2's ``ImmutableSandboxedEnvironment`` (no Python intern
 and, beyond that, may only print fields, index them, compare them and choose with ``if``: no loops,
 no assignments, no calls, no ``*``, ``**`` or ``%`` and only filters that cannot multiply their
 input. Jinja folds constants while compiling, so ``{{ "x" * 10**10 }}`` would fill memory before
-any render; the syntax tree is checked first. A template's output is then at most linear in its
-length and its record's size.
+any render; the syntax tree is checked first. A filter argument that is an exponent or a repeat
+count is a small constant: ``round``'s precision (``10**precision`` is computed), ``join``'s
+separator and ``tojson``'s indent and separators (chat templates). The other filters' arguments
+cannot grow their output (``trim``'s characters, ``default``'s value, ``int``'s base). A
+template's output is then at most linear in its length and its record's size.
 
 Answer-extraction regexes run over every generation: a nested quantifier (``(a+)+``), a
 quantified alternation (``(a|a)*``) or a back-reference can take exponential time on a crafted
@@ -27,6 +30,8 @@ import jinja2
 import regex as timed_re
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from suite.template_arguments import bounded_round, filter_argument_problem
 
 try:  # Python 3.11+
     from re import _constants as sre_constants
@@ -57,6 +62,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         super().__init__(undefined=jinja2.StrictUndefined, autoescape=False)
         self.globals.clear()
         self.filters = {k: v for k, v in self.filters.items() if k in SAFE_FILTERS}
+        self.filters["round"] = bounded_round
 
 
 JINJA = _Environment()
@@ -73,16 +79,8 @@ def template_problem(source: str) -> str | None:
             return (
                 f"filter '{node.name}' is not allowed; allowed: {', '.join(sorted(SAFE_FILTERS))}"
             )
-        if isinstance(node, nodes.Filter) and node.name == "join":
-            # join(field) repeats the separator between every item: a field joined with
-            # itself is quadratic, nested joins cubic; only a short constant separator
-            args = [*node.args, *(k.value for k in node.kwargs)]
-            if (
-                node.dyn_args
-                or node.dyn_kwargs
-                or not all(isinstance(a, nodes.Const) and len(str(a.value)) <= 16 for a in args)
-            ):
-                return "filter 'join' takes a constant separator of at most 16 characters"
+        if isinstance(node, nodes.Filter) and (problem := filter_argument_problem(node)):
+            return problem
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             return f"attribute '{node.attr}' is private: a template reads fields only"
         big = isinstance(node, nodes.Const) and isinstance(node.value, int | str)
@@ -235,6 +233,8 @@ def _chat_node_problem(node: nodes.Node, names: frozenset) -> str | None:
         return f"{type(node).__name__} is not allowed in a chat template"
     if isinstance(node, nodes.Filter) and node.name not in CHAT_FILTERS:
         return f"filter '{node.name}' is not allowed in a chat template"
+    if isinstance(node, nodes.Filter) and (problem := filter_argument_problem(node)):
+        return problem
     if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
         return f"attribute '{node.attr}' is private"
     if isinstance(node, nodes.For) and (

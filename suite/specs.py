@@ -119,6 +119,7 @@ class TaskSpec:
 
 MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
+MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
 MAX_SEEDS = 1_000
 MAX_SPEC_FILES = 1_000  # task specs in one folder: each is parsed before the first error
 # A positive temperature below this divides float32 logits past their range: softmax(l / τ) is

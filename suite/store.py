@@ -5,6 +5,8 @@ resumes and a different one is refused. Each record is written with one ``write`
 ``O_APPEND`` descriptor and fsynced; a line torn by a crash (no trailing newline) is cut away on
 the next open, so a killed run loses at most the cell it was writing and never leaves a corrupt or
 duplicated line. Timing fields live under ``"timing"`` so the rest of a record is reproducible.
+Lines are read one at a time, each at most 16 MiB; a key on two lines must hold the same record
+on both (an exact duplicate is read once), else the file contradicts itself and is refused.
 
 The store writes and reads :class:`suite.records.ResultRecord`, in the layout of
 :mod:`suite.record_json`: it is the one place that turns records into JSON and back. A line that
@@ -21,6 +23,7 @@ import math
 import os
 import socket
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +31,7 @@ from suite.errors import SpecError
 from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
-from suite.strict import loads_json, read_bytes, read_json
+from suite.strict import MAX_CONFIG_BYTES, FieldError, loads_json, read_json
 
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
@@ -36,6 +39,7 @@ CELLS_FILE = "cells.jsonl"
 TIMING = "timing"
 MAX_RUN_BYTES = 16 << 20
 MAX_CELLS_BYTES = 512 << 20  # 100,000 cells of ~5 KiB each
+MAX_LINE_BYTES = MAX_CONFIG_BYTES  # one record: as large as any JSON file the suite reads, 16 MiB
 
 
 def clean(value: Any) -> Any:
@@ -124,32 +128,35 @@ class ResultsStore:
         return held
 
     def load(self, *, repair: bool = False) -> dict[str, StoredRecord]:
-        """Finished records by cell key, in file order; the first of any duplicate wins."""
+        """Finished records by cell key, in file order. A key twice must hold the same record
+        (it is read once); two different records of one key are refused, naming both lines."""
         if not (self.cells_path.exists() or self.cells_path.is_symlink()):
             return {}
-        _refuse_hard_link(self.cells_path, os.lstat(self.cells_path))
-        data = read_bytes(self.cells_path, CELLS_FILE, MAX_CELLS_BYTES, nofollow=True)
-        end = data.rfind(b"\n") + 1
-        if end < len(data) and repair:
-            fd = _open_regular(self.cells_path, os.O_RDWR)
-            try:
-                os.ftruncate(fd, end)
-                os.fsync(fd)
-            finally:
-                os.close(fd)
         records: dict[str, StoredRecord] = {}
-        for number, line in enumerate(data[:end].splitlines(), start=1):
+        first_line: dict[str, int] = {}
+        for number, line in _complete_lines(self.cells_path, repair):
             if not line.strip():
                 continue
-            try:
-                record = record_from_json(loads_json(line))
-            except RecordError as err:
-                field = f"line {number}: {err.field}"
-                raise SpecError(self.cells_path, field, err.value, err.message) from None
-            except ValueError as err:  # malformed JSON, or a value no record can hold
-                raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
-            records.setdefault(record.key, record)
+            record = self._record(number, line)
+            if record.key not in records:
+                records[record.key], first_line[record.key] = record, number
+            elif _canonical(record) != _canonical(records[record.key]):
+                message = (
+                    f"line {first_line[record.key]} holds another record of this key: a results "
+                    "folder holds one record per cell"
+                )
+                raise SpecError(self.cells_path, f"line {number}: key", record.key, message)
         return records
+
+    def _record(self, number: int, line: bytes) -> StoredRecord:
+        """One line's record; a SpecError names the file, the line, the field and the value."""
+        try:
+            return record_from_json(loads_json(line))
+        except (RecordError, FieldError) as err:
+            field = f"line {number}: {err.field}"
+            raise SpecError(self.cells_path, field, err.value, err.message) from None
+        except ValueError as err:  # malformed JSON, or a value no record can hold
+            raise SpecError(self.cells_path, f"line {number}", line[:80], str(err)) from None
 
     def append(self, record: ResultRecord | dict) -> None:
         """Append one record (a JSON mapping is read into one first: only records are written)."""
@@ -186,6 +193,40 @@ class ResultsStore:
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
         lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
         write_atomic(self.cells_path, lines)
+
+
+def _canonical(record: StoredRecord) -> str:
+    return dumps(record_to_json(record))
+
+
+def _complete_lines(path: Path, repair: bool) -> Iterator[tuple[int, bytes]]:
+    """Each line that ends in a newline, numbered from 1, read one at a time: a line over
+    MAX_LINE_BYTES is refused before more of it is read. A last line without a newline was torn
+    by a crash: it is skipped, and with ``repair`` cut away once every line before it was read."""
+    fd = _open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as fh:
+        if os.fstat(fh.fileno()).st_size > MAX_CELLS_BYTES:
+            raise SpecError(path, None, None, f"{CELLS_FILE} is over {MAX_CELLS_BYTES} bytes")
+        number = end = 0
+        while line := fh.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
+                message = f"a line of over {MAX_LINE_BYTES:,} bytes: no record is that long"
+                raise SpecError(path, f"line {number}", line[:80], message)
+            if not line.endswith(b"\n"):
+                break  # a torn last line
+            end += len(line)
+            if end > MAX_CELLS_BYTES:  # the file grew while it was read
+                raise SpecError(path, None, None, f"{CELLS_FILE} is over {MAX_CELLS_BYTES} bytes")
+            yield number, line
+        torn = fh.tell() > end
+    if torn and repair:
+        fd = _open_regular(path, os.O_RDWR)
+        try:
+            os.ftruncate(fd, end)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _names(value: Any) -> bool:

@@ -4,8 +4,12 @@ A file is read only if it is a regular file (a FIFO would block, a device never 
 byte bound, as UTF-8. YAML has no aliases (an alias chain expands without bound), no duplicate
 keys (the last one would silently win), no integer of more than 100 digits and at most 64
 levels of nesting (each reader checks that its numbers are finite, naming the field); JSON the
-same, and without NaN or infinities. Every refusal is a :class:`SpecError` naming the
-file. Only yaml and the standard library: ``suite.fetch`` uses it before the suite is installed.
+same, and without NaN or infinities. Neither has a lone surrogate (a ``"\\ud800"`` escape): it is
+no character and cannot be written back as UTF-8 (a YAML escaped pair, ``"\\ud83d\\ude00"``, is
+read as the one character it spells, as JSON reads it). YAML timestamps stay text. Every refusal
+is a :class:`SpecError` naming the file, and where it can the field (a YAML value's also its line
+and column). Only yaml and the standard library: ``suite.fetch`` uses it before the suite is
+installed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from suite.errors import SpecError
+from suite.errors import SpecError, printable
 
 MAX_YAML_BYTES = 1 << 20
 MAX_DEPTH = 64
@@ -68,8 +72,47 @@ def decode(raw: bytes, path: Path, what: str) -> str:
         raise SpecError(path, None, None, message) from None
 
 
+class FieldError(ValueError):
+    """A value that cannot be read: which field (dotted, ``a.b[0]``), which value, why."""
+
+    def __init__(self, field: str, value: Any, message: str):
+        super().__init__(field, value, message)
+        self.field, self.value, self.message = field, value, message
+
+    def __str__(self) -> str:
+        return f"field '{self.field}' = {self.value!r:.80}: {self.message}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate of ``text`` (one not in a high-low pair), or None."""
+    for match in _SURROGATE.finditer(text):
+        i, c = match.start(), match.group()
+        if c <= "\udbff" and text[i + 1 : i + 2] and "\udc00" <= text[i + 1] <= "\udfff":
+            continue  # a high surrogate before a low one: a pair
+        if c >= "\udc00" and i and "\ud800" <= text[i - 1] <= "\udbff":
+            continue  # the low half of a pair
+        return c
+    return None
+
+
+def _surrogate_message(c: str) -> str:
+    return f"a lone surrogate (U+{ord(c):04X}) is not a character: refused"
+
+
+class _NodeError(yaml.constructor.ConstructorError):
+    """A value that cannot be constructed, with its node: :func:`parse_yaml` names its field."""
+
+    def __init__(self, message: str, node):
+        super().__init__(None, None, message, node.start_mark)
+        self.node = node
+
+
 class StrictLoader(yaml.SafeLoader):
-    """yaml's safe loader without aliases, duplicate keys, huge integers or deep nesting."""
+    """yaml's safe loader without aliases, duplicate keys, huge integers, deep nesting or lone
+    surrogates; timestamps stay text, and an error constructing a value names its node."""
 
     def compose_node(self, parent, index):
         if self.check_event(yaml.AliasEvent):
@@ -91,6 +134,32 @@ class StrictLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_document(self, node):
+        self.root = node  # where parse_yaml looks for the field of a refused node
+        return super().construct_document(node)
+
+    def construct_object(self, node, deep=False):
+        """Any error building a value names its node, whatever constructor raised it (``!!float
+        abc``, ``!!bool maybe``, ``!!map [1]``): every value is built deep, inside this call,
+        not later from the document's loop (no alias can make a cycle that needs that)."""
+        try:
+            return super().construct_object(node, deep=True)
+        except _NodeError:
+            raise
+        except yaml.constructor.ConstructorError as e:
+            raise _NodeError(e.problem or str(e), node) from None
+        except Exception as e:  # a constructor's own error: KeyError, TypeError, ValueError...
+            raise _NodeError(f"{type(e).__name__}: {e}", node) from None
+
+    def construct_scalar(self, node):
+        value = super().construct_scalar(node)
+        if isinstance(value, str) and _SURROGATE.search(value):
+            c = lone_surrogate(value)
+            if c is not None:
+                raise _NodeError(_surrogate_message(c), node)
+            value = value.encode("utf-16", "surrogatepass").decode("utf-16")  # pairs joined
+        return value
+
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
@@ -99,13 +168,9 @@ class StrictLoader(yaml.SafeLoader):
                 duplicate = key in seen
                 seen.add(key)
             except TypeError:
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a mapping key must be a scalar", key_node.start_mark
-                ) from None
+                raise _NodeError("a mapping key must be a scalar", key_node) from None
             if duplicate:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r:.80}", key_node.start_mark
-                )
+                raise _NodeError(f"duplicate key {key!r:.80}", key_node)
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node):
@@ -114,8 +179,7 @@ class StrictLoader(yaml.SafeLoader):
         that wants an integer refuses them, naming the field and the text as written."""
         text = str(node.value)
         if len(text) > MAX_INT_DIGITS:
-            message = f"an integer of over {MAX_INT_DIGITS} digits is refused"
-            raise yaml.constructor.ConstructorError(None, None, message, node.start_mark)
+            raise _NodeError(f"an integer of over {MAX_INT_DIGITS} digits is refused", node)
         if not _DECIMAL.fullmatch(text):
             return self.construct_scalar(node)
         return int(text)
@@ -134,15 +198,45 @@ _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
 StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_scalar)
+
+
+def _node_field(root, target) -> str | None:
+    """The dotted field (``a.b[0]``) of ``target`` in the document ``root`` (a key: the field it
+    names); None for the document itself or a node not found."""
+    stack = [(root, "")]
+    while stack:
+        node, field = stack.pop()
+        if node is target:
+            return field or None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                name = printable(key.value, keep="") if isinstance(key, yaml.ScalarNode) else "?"
+                name = f"{field}.{name}" if field else name
+                if key is target:
+                    return name
+                stack.append((value, name))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, f"{field}[{i}]") for i, item in enumerate(node.value))
+    return None
 
 
 def parse_yaml(text: str, path: Path) -> Any:
+    loader = StrictLoader(text)
     try:
-        return yaml.load(text, Loader=StrictLoader)
+        return loader.get_single_data()
+    except _NodeError as e:
+        node, mark = e.node, e.problem_mark
+        field = _node_field(getattr(loader, "root", None), node)
+        value = node.value if isinstance(node, yaml.ScalarNode) else None
+        where = f"line {mark.line + 1}, column {mark.column + 1}"
+        raise SpecError(path, field, value, f"invalid YAML: {e.problem} ({where})") from None
     except yaml.YAMLError as e:
         raise SpecError(path, None, None, f"invalid YAML: {e}") from None
     except (ValueError, RecursionError) as e:
         raise SpecError(path, None, None, f"invalid YAML: {type(e).__name__}: {e}") from None
+    finally:
+        loader.dispose()
 
 
 def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES, *, nofollow: bool = False) -> Any:
@@ -191,9 +285,38 @@ def _depth_ok(value: Any) -> bool:
     return True
 
 
+# Where a JSON text may hold a surrogate: an escape of one, one itself (a str), its UTF-8-like
+# bytes (json reads bytes with "surrogatepass") or a NUL (UTF-16 or UTF-32 bytes). Only a text
+# that matches is searched value by value.
+_MAYBE_SURROGATE = re.compile("\\\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_MAYBE_SURROGATE_BYTES = re.compile(b"\\\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]|\x00")
+
+
+def _surrogate_field(value: Any) -> FieldError | None:
+    """The first key or text of ``value`` holding a lone surrogate, as a FieldError."""
+    stack = [(value, "")]
+    while stack:
+        item, field = stack.pop()
+        if isinstance(item, str):
+            c = lone_surrogate(item)
+            if c is not None:
+                return FieldError(field or "(document)", item, _surrogate_message(c))
+        elif isinstance(item, list):
+            stack.extend((v, f"{field}[{i}]") for i, v in reversed(list(enumerate(item))))
+        elif isinstance(item, dict):
+            for key, v in reversed(item.items()):
+                name = f"{field}.{printable(key, keep='')}" if field else printable(key, keep="")
+                c = lone_surrogate(key)
+                if c is not None:
+                    return FieldError(name, key, _surrogate_message(c))
+                stack.append((v, name))
+    return None
+
+
 def loads_json(text: str | bytes) -> Any:
     """Strict JSON: duplicate keys, NaN, infinities, huge integers and deep nesting raise a
-    ValueError (JSONDecodeError for malformed text)."""
+    ValueError (JSONDecodeError for malformed text); a lone surrogate a FieldError naming the
+    field."""
     try:
         value = json.loads(
             text,
@@ -206,14 +329,20 @@ def loads_json(text: str | bytes) -> Any:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels") from None
     if not _depth_ok(value):
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    maybe = _MAYBE_SURROGATE_BYTES if isinstance(text, bytes | bytearray) else _MAYBE_SURROGATE
+    if maybe.search(text) and (error := _surrogate_field(value)) is not None:
+        raise error
     return value
 
 
 def read_json(path: Path, what: str, limit: int, *, nofollow: bool = False) -> Any:
-    """One JSON file, strictly; anything refused is a SpecError naming the file."""
+    """One JSON file, strictly; anything refused is a SpecError naming the file (and the field,
+    where one is to blame)."""
     text = decode(read_bytes(path, what, limit, nofollow=nofollow), path, what)
     try:
         return loads_json(text)
+    except FieldError as e:
+        raise SpecError(path, e.field, e.value, f"in {what}: {e.message}") from None
     except ValueError as e:
         raise SpecError(path, None, None, f"invalid JSON in {what}: {e}") from None
 

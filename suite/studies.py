@@ -18,7 +18,7 @@ from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.paths import STUDIES_DIR, spec_file, spec_names
 from suite.profiles import ENGINES, ModelRef, Profile
-from suite.specs import MIN_TEMPERATURE, Reader, load_task, read_named
+from suite.specs import MAX_DRAFT_TOKENS, MIN_TEMPERATURE, Reader, load_task, read_named
 
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
 MISSING = ("error", "skip")
@@ -143,7 +143,6 @@ def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     return tuple((name, r.string(kd, f"{field}.{name}")) for name, kd in d.items())
 
 
-MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
 MAX_CELLS = 100_000  # a plan's cells, counted before any is built
 
 

@@ -162,6 +162,10 @@ def cmd_report(args) -> int:
     from suite.report.folder import check_folder
 
     folder = check_folder(args.dir)  # before the heavy imports: a wrong path fails at once
+    if args.out is not None:
+        from suite.io import check_out_folder
+
+        check_out_folder(args.out)
     from suite.claims import decide_folder
     from suite.report.render import claims_table, render_report
 

@@ -4,6 +4,7 @@ each adding its parser to the subparsers ``sub`` with its handler (:mod:`suite.c
 from __future__ import annotations
 
 import argparse
+import reprlib
 
 from suite.cli import commands
 
@@ -15,6 +16,43 @@ class HELP(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False) or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
+
+
+MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
+
+
+def whole_number(low: int, high: int | None = None, *, what: str = "a whole number"):
+    """An argparse type: an integer from ``low`` to ``high`` (no ceiling when None); argparse
+    refuses anything else naming the option and the value, with exit status 2."""
+    expected = f"{what} from {low:,} to {high:,}" if high is not None else f"{what} >= {low:,}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {expected}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value}: expected {expected}")
+        return value
+
+    return parse
+
+
+def draft_tokens(text: str) -> int:
+    """K for --num-draft-tokens: 1 to the plans' ceiling (a draft's proposals per step)."""
+    from suite.specs import MAX_DRAFT_TOKENS
+
+    return whole_number(1, MAX_DRAFT_TOKENS)(text)
+
+
+THREADS = whole_number(0, MAX_THREADS, what="a thread count (0: torch's default)")
+
+
+def non_empty_path(text: str) -> str:
+    """A path argument that is not empty: ``""`` would be read as the working directory."""
+    if not text:
+        raise argparse.ArgumentTypeError("'': expected a path (an empty one names no file)")
+    return text
 
 
 def _reference_dir():
@@ -40,7 +78,7 @@ def add_tasks(sub) -> None:
     p = sub.add_parser("tasks", help="list the task specs, or show one task's examples")
     p.add_argument("name", nargs="?", help="a task name; without it, list all tasks")
     p.add_argument("--split", help="only this split")
-    p.add_argument("--show", type=int, default=2, help="examples to print per split")
+    p.add_argument("--show", type=whole_number(0), default=2, help="examples to print per split")
     p.add_argument("--tasks-dir", help="folder of task specs (default: tasks/)")
     p.set_defaults(func=commands.cmd_tasks)
 
@@ -54,7 +92,7 @@ def add_generate(sub) -> None:
     p.add_argument("--draft", help="save_pretrained folder or Hub id of the draft")
     p.add_argument("--tokenizer", help="tokenizer folder (default: the target's)")
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--num-draft-tokens", type=int, default=4)
+    p.add_argument("--num-draft-tokens", type=draft_tokens, default=4, help="K: 1 to 128")
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=commands.cmd_generate)
@@ -71,7 +109,7 @@ def add_train(sub) -> None:
         choices=["tokenizer", "target", "draft"],
         help="which artifacts to build, in order",
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=THREADS, default=0, help="torch threads (0: torch's default)")
     p.set_defaults(func=commands.cmd_train)
 
 
@@ -81,7 +119,7 @@ def add_distill(sub) -> None:
     p.add_argument("--out", default="reference/llama", help="folder of target, draft, tokenizer")
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these drafts")
     p.add_argument("--full-grid", action="store_true", help="τ_kd in the paper's 0.1 steps")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--threads", type=THREADS, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--list", action="store_true", help="list the drafts and whether each is built")
     p.add_argument(
         "--device",
@@ -137,7 +175,7 @@ def add_run(sub) -> None:
     )
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
-    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--out", type=non_empty_path, help="results folder (default: results/<profile>)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (Ray: actors)")
     _executor_arguments(p)
     p.add_argument(
@@ -145,7 +183,7 @@ def add_run(sub) -> None:
     )
     p.add_argument(
         "--threads",
-        type=int,
+        type=THREADS,
         default=0,
         help="torch threads, per worker too (0: torch's default; workers share the CPUs out)",
     )
@@ -155,8 +193,10 @@ def add_run(sub) -> None:
 
 def add_report(sub) -> None:
     p = sub.add_parser("report", help="render the HTML report of a results folder")
-    p.add_argument("dir", metavar="DIR", help="results folder of `python -m suite run`")
-    p.add_argument("--out", help="folder for the report files (default: DIR)")
+    p.add_argument(
+        "dir", metavar="DIR", type=non_empty_path, help="results folder of `python -m suite run`"
+    )
+    p.add_argument("--out", type=non_empty_path, help="folder for the report files (default: DIR)")
     p.set_defaults(func=commands.cmd_report)
 
 
@@ -166,7 +206,7 @@ def add_reproduce(sub) -> None:
     )
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
-    p.add_argument("--out", help="results folder (default: results/<profile>)")
+    p.add_argument("--out", type=non_empty_path, help="results folder (default: results/<profile>)")
     p.add_argument("--workers", type=int, default=2, help="worker processes (Ray: actors)")
     _executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -181,7 +221,11 @@ def add_submit(sub) -> None:
     )
     p.add_argument("folder", metavar="FOLDER", help="submissions/<name> (holds submission.yaml)")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
-    p.add_argument("--out", help="results folder (default: results/submissions/<name>-<profile>)")
+    p.add_argument(
+        "--out",
+        type=non_empty_path,
+        help="results folder (default: results/submissions/<name>-<profile>)",
+    )
     p.add_argument("--workers", type=int, default=1, help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.cmd_submit)

@@ -14,6 +14,7 @@ from suite.decoding.plumbing import (
     start_generation,
 )
 from suite.decoding.sampling import check_temperature, probs_from_logits, sample, verify_block
+from suite.specs import MAX_DRAFT_TOKENS
 
 
 @dataclass
@@ -125,7 +126,8 @@ def speculative_generate(
     pair ``input_ids`` is the encoder input and ``tokens`` are decoder tokens after the start one.
     """
     temperature = check_temperature(temperature)
-    k_max = check_positive_int(num_draft_tokens, "num_draft_tokens")
+    # K sizes the per-position statistics: at most the plans' ceiling
+    k_max = check_positive_int(num_draft_tokens, "num_draft_tokens", maximum=MAX_DRAFT_TOKENS)
     check_positive_int(max_new_tokens, "max_new_tokens")
     check_pair(target, draft)
     stop, prompt, seq, generator = start_generation(

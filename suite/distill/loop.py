@@ -64,7 +64,28 @@ def train_config(raw: dict, path: str) -> TrainConfig:
             raise SpecError(path, f"train.{key}", None, "missing required field")
     for key, value in raw.items():
         _check_number(path, f"train.{key}", value, kinds[key] in ("int", int))
+    _check_schedule(path, raw)
     return TrainConfig(**raw)
+
+
+MAX_LR = 1.0  # AdamW's step is about lr per weight: above 1 a step outgrows the weights
+MAX_BATCH_SIZE = 4_096  # sequences per step: far above the recipes' 16, and it fits in memory
+
+
+def _check_schedule(path: str, raw: dict) -> None:
+    """Values that each pass :func:`_check_number` but make no training run: a learning rate
+    of 0 or above MAX_LR, a floor above it, a warmup longer than the run, a huge batch."""
+    lr = raw["lr"]
+    if not 0 < lr <= MAX_LR:
+        raise SpecError(path, "train.lr", lr, f"must be in (0, {MAX_LR}]")
+    if raw["min_lr"] > lr:
+        raise SpecError(path, "train.min_lr", raw["min_lr"], f"must be at most train.lr ({lr})")
+    if raw["warmup_steps"] > raw["max_steps"]:
+        message = f"must be at most train.max_steps ({raw['max_steps']})"
+        raise SpecError(path, "train.warmup_steps", raw["warmup_steps"], message)
+    if raw.get("batch_size", 0) > MAX_BATCH_SIZE:
+        message = f"must be in [1, {MAX_BATCH_SIZE:,}]"
+        raise SpecError(path, "train.batch_size", raw["batch_size"], message)
 
 
 def _check_number(path: str, field: str, value, integer: bool) -> None:

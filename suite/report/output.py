@@ -19,6 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SpecError
+from suite.io import make_folder, remove_made
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -45,9 +46,20 @@ def _check_target(path: Path) -> None:
 
 
 def write_all(files: dict[Path, str]) -> None:
-    """Write every file or none: all are checked and written to temporary files, then renamed."""
+    """Write every file or none: all are checked and written to temporary files, then renamed.
+    Their folder is made if missing, and removed again if writing fails."""
     for path in files:
         _check_target(path)
+    folder = next(iter(files)).parent if files else None
+    made = make_folder(folder) if folder is not None else None
+    try:
+        _write_renamed(files)
+    except BaseException:
+        remove_made(folder, made)
+        raise
+
+
+def _write_renamed(files: dict[Path, str]) -> None:
     temps: dict[Path, Path] = {}
     try:
         for path, text in files.items():

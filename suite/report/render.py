@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.errors import SpecError
+from suite.io import check_out_folder
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR
 from suite.report import figures, leaderboard, output, views
@@ -294,7 +295,7 @@ def render_report(
     """
     folder = check_folder(folder)
     out = Path(out_dir) if out_dir is not None else folder
-    out.mkdir(parents=True, exist_ok=True)
+    check_out_folder(out)  # made when the files are written, once all are rendered
     header = ResultsStore(folder).header()
     records = read_records(folder)
     paper_path = PAPER_FILE if paper_path is None else Path(paper_path)
