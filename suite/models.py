@@ -17,6 +17,7 @@ from transformers import (
 
 from suite.config_values import config_value_field
 from suite.errors import SpecError
+from suite.jsonable import entries
 from suite.strict import read_config
 from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_regexes
 
@@ -44,24 +45,12 @@ PROBE_TOKENS = 8  # the short input of check_finite_logits
 def remote_code_field(value: Any, field: str = "") -> tuple[str, Any] | None:
     """The dotted field and value of the first key anywhere in a YAML or JSON value that would
     make transformers import code: :data:`REMOTE_CODE_KEYS`, or a :data:`KERNEL_KEYS` key whose
-    value is not a built-in implementation. One walk with a stack, linear in the value's size
-    (the readers bound its depth); names are built for containers only."""
-    stack = [(value, field)]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                name = f"{where}.{key}" if where else str(key)
-                if key in REMOTE_CODE_KEYS:
-                    return name, sub
-                if key in KERNEL_KEYS and sub is not None and sub not in BUILT_IN_KERNELS:
-                    return name, sub
-                if isinstance(sub, dict | list):
-                    stack.append((sub, name))
-        elif isinstance(item, list):
-            stack.extend(
-                (sub, f"{where}[{i}]") for i, sub in enumerate(item) if isinstance(sub, dict | list)
-            )
+    value is not a built-in implementation."""
+    for name, key, sub in entries(value, field):
+        if key in REMOTE_CODE_KEYS:
+            return name, sub
+        if key in KERNEL_KEYS and sub is not None and sub not in BUILT_IN_KERNELS:
+            return name, sub
     return None
 
 

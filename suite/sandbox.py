@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Iterator
 
 import jinja2
 import regex as timed_re
@@ -136,9 +137,9 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
 _REPEAT_COUNT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
 
 
-def _brace_problem(pattern: str) -> str | None:
-    """A ``{`` outside a character class that is neither escaped nor a repeat count: ``re`` reads
-    it as a literal, ``regex`` may read it as fuzzy matching (``{e<=9}``) or another construct."""
+def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character of a regex outside character classes that no
+    backslash escapes: where groups, alternation, repeats and braces are read."""
     i, in_class = 0, False
     while i < len(pattern):
         c = pattern[i]
@@ -153,12 +154,20 @@ def _brace_problem(pattern: str) -> str | None:
             i += pattern[i : i + 1] == "^"
             i += pattern[i : i + 1] == "]"  # a leading ']' is a member
             continue
-        elif c == "{" and not _REPEAT_COUNT.match(pattern, i):
+        else:
+            yield i, c
+        i += 1
+
+
+def _brace_problem(pattern: str) -> str | None:
+    """A ``{`` outside a character class that is neither escaped nor a repeat count: ``re`` reads
+    it as a literal, ``regex`` may read it as fuzzy matching (``{e<=9}``) or another construct."""
+    for i, c in syntax_chars(pattern):
+        if c == "{" and not _REPEAT_COUNT.match(pattern, i):
             return (
                 "'{' that is not a repeat count ({2}, {1,3}): fuzzy matching and other regex-only "
                 "syntax is not allowed; write a literal brace as \\{"
             )
-        i += 1
     return None
 
 

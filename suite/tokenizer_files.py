@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError
-from suite.sandbox import MAX_REGEX_CHARS, regex_problem
+from suite.jsonable import entries
+from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
 from suite.strict import read_json
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
@@ -58,26 +59,13 @@ def _python_syntax(pattern: str) -> str:
 
 def _alternatives(pattern: str) -> list[str]:
     """The top-level alternatives of ``pattern`` (outside groups and character classes)."""
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = c != "]"
-        elif c == "[":
-            in_class = True
-            i += 1
-            i += pattern[i : i + 1] == "^"
-            i += pattern[i : i + 1] == "]"  # a leading ']' is a member
-            continue
-        elif c in "()":
+    parts, depth, start = [], 0, 0
+    for i, c in syntax_chars(pattern):
+        if c in "()":
             depth += 1 if c == "(" else -1
         elif c == "|" and depth == 0:
             parts.append(pattern[start:i])
             start = i + 1
-        i += 1
     return [*parts, pattern[start:]]
 
 
@@ -99,20 +87,7 @@ def tokenizer_regex_problem(pattern: Any) -> str | None:
 
 def _regexes(data: Any) -> Iterator[tuple[str, Any]]:
     """Every ``{"Regex": pattern}`` anywhere in a tokenizer's JSON: (dotted path, pattern)."""
-    stack = [(data, "")]
-    while stack:
-        item, where = stack.pop()
-        if isinstance(item, dict):
-            for key, sub in item.items():
-                name = f"{where}.{key}" if where else str(key)
-                if key == "Regex":
-                    yield name, sub
-                elif isinstance(sub, dict | list):
-                    stack.append((sub, name))
-        elif isinstance(item, list):
-            stack.extend(
-                (sub, f"{where}[{i}]") for i, sub in enumerate(item) if isinstance(sub, dict | list)
-            )
+    return ((name, sub) for name, key, sub in entries(data) if key == "Regex")
 
 
 def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
