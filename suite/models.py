@@ -230,9 +230,17 @@ def load_tokenizer(
     Hub tokenizer's), before it tokenizes anything."""
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
-    tokenizer = AutoTokenizer.from_pretrained(
-        str(path), trust_remote_code=trust_remote_code, revision=revision
-    )
     where = Path(path) / TOKENIZER_JSON if is_local(path) else f"{path} ({TOKENIZER_JSON})"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(path), trust_remote_code=trust_remote_code, revision=revision
+        )
+    except SpecError:
+        raise
+    except Exception as err:  # the tokenizers library's own refusals name no file
+        if not is_local(path):
+            raise
+        message = f"the tokenizer does not load: {type(err).__name__}: {err}"
+        raise SpecError(Path(path), "tokenizer", str(path), message) from None
     check_tokenizer_regexes(tokenizer, where)
     return tokenizer

@@ -50,7 +50,12 @@ def _chat_ids(tokenizer, instruction: str) -> list[int]:
     check_chat_template(tokenizer)
     messages = [{"role": "user", "content": instruction}]
     with tokenizer_panics(tokenizer):
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        try:
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        except Exception as err:  # a template that raises, divides by zero or does not compile
+            where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
+            message = f"the chat template fails to render: {type(err).__name__}: {err}"
+            raise SpecError(where, "chat_template", tokenizer.chat_template, message) from None
     if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
         ids = ids["input_ids"]
     return [int(t) for t in ids]

@@ -222,8 +222,9 @@ def _node_field(root, target) -> str | None:
 
 
 def parse_yaml(text: str, path: Path) -> Any:
-    loader = StrictLoader(text)
-    try:
+    loader = None
+    try:  # the reader refuses non-printable characters as soon as it is made
+        loader = StrictLoader(text)
         return loader.get_single_data()
     except _NodeError as e:
         node, mark = e.node, e.problem_mark
@@ -236,7 +237,8 @@ def parse_yaml(text: str, path: Path) -> Any:
     except (ValueError, RecursionError) as e:
         raise SpecError(path, None, None, f"invalid YAML: {type(e).__name__}: {e}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES, *, nofollow: bool = False) -> Any:

@@ -7,6 +7,7 @@ import argparse
 import reprlib
 
 from suite.cli import commands
+from suite.seeding import SEED_LIMIT
 
 
 class HELP(argparse.ArgumentDefaultsHelpFormatter):
@@ -46,6 +47,21 @@ def draft_tokens(text: str) -> int:
 
 
 THREADS = whole_number(0, MAX_THREADS, what="a thread count (0: torch's default)")
+SEED = whole_number(0, SEED_LIMIT - 1, what="a seed")
+
+
+def new_tokens(text: str) -> int:
+    """--max-new-tokens: 1 to the ceiling every spec and profile has."""
+    from suite.specs import MAX_NEW_TOKENS
+
+    return whole_number(1, MAX_NEW_TOKENS)(text)
+
+
+def prompt_count(text: str) -> int:
+    """A number of prompts: 1 to the ceiling of any count a file states."""
+    from suite.specs import MAX_SIZE
+
+    return whole_number(1, MAX_SIZE)(text)
 
 
 def non_empty_path(text: str) -> str:
@@ -93,8 +109,8 @@ def add_generate(sub) -> None:
     p.add_argument("--tokenizer", help="tokenizer folder (default: the target's)")
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--num-draft-tokens", type=draft_tokens, default=4, help="K: 1 to 128")
-    p.add_argument("--max-new-tokens", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-new-tokens", type=new_tokens, default=64, help="1 to 8,192")
+    p.add_argument("--seed", type=SEED, default=0, help=f"0 to {SEED_LIMIT - 1:,}")
     p.set_defaults(func=commands.cmd_generate)
 
 
@@ -152,7 +168,9 @@ def _distill_device(value: str) -> str:
 def add_manifest(sub) -> None:
     p = sub.add_parser("manifest", help="hash the bundle and write reference/MANIFEST.json")
     p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
-    p.add_argument("--prompts", type=int, default=48, help="test prompts for draft acceptance")
+    p.add_argument(
+        "--prompts", type=prompt_count, default=48, help="test prompts for draft acceptance"
+    )
     p.add_argument(
         "--cells",
         default="results/manifest",
