@@ -36,6 +36,15 @@ from suite.strict import MAX_CONFIG_BYTES, FieldError, loads_json, read_json
 RUN_FILE = "run.json"
 LOCK_FILE = ".lock"
 CELLS_FILE = "cells.jsonl"
+# Files a results folder never holds: a run given such a folder would write into a submission
+# or a model.
+FOREIGN_FILES = ("submission.yaml", "config.json")
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
 TIMING = "timing"
 MAX_RUN_BYTES = 16 << 20
 MAX_CELLS_BYTES = 512 << 20  # 100,000 cells of ~5 KiB each
@@ -71,6 +80,9 @@ class ResultsStore:
         """Refuse a folder that holds another run's results; writes nothing."""
         if self.folder.exists() and not self.folder.is_dir():
             raise SpecError(self.folder, "out", str(self.folder), "exists and is not a folder")
+        if any(_present(self.folder / name) for name in FOREIGN_FILES):
+            message = "a submission or model folder, not a results folder; choose another --out"
+            raise SpecError(self.folder, "out", str(self.folder), message)
         if self.run_path.exists() or self.run_path.is_symlink():
             held = self.header()
             for field in ("studies", "profile"):

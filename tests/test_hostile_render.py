@@ -9,6 +9,7 @@ import shutil
 
 import pytest
 
+from suite.cli import main
 from suite.errors import SpecError
 from tests.hostile import refused
 from tests.test_hostile_inputs_more import REPO, TEXT, _parser_refused, _spec_folder
@@ -99,3 +100,31 @@ def test_generate_and_manifest_take_numbers_in_range():
     args = parser.parse_args(["generate", "--target", "t", "--seed", str(2**32 - 1), "hi"])
     assert args.seed == 2**32 - 1
     assert parser.parse_args(["manifest", "--prompts", "48"]).prompts == 48
+
+
+def _results(tmp_path, name):
+    """A results folder of one record."""
+    from tests.test_hostile_results import LINE
+    from tests.test_records import HEADER
+
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "run.json").write_text(json.dumps(HEADER))
+    (folder / "cells.jsonl").write_text(LINE + "\n")
+    return folder
+
+
+def test_a_report_into_another_runs_folder_is_refused(tmp_path, capsys):
+    """It overwrote the other run's report.html with this run's results."""
+    ours, theirs = _results(tmp_path, "ours"), _results(tmp_path, "theirs")
+    refused(["report", str(ours), "--out", str(theirs)], tmp_path, capsys, "--out",
+            str(theirs), "another run's results")  # fmt: skip
+    assert main(["report", str(ours), "--out", str(tmp_path / "new")]) == 0  # control
+    assert (tmp_path / "new" / "report.html").is_file()
+
+
+def test_a_run_into_a_submission_folder_is_refused(tmp_path, capsys):
+    folder = tmp_path / "sub"
+    shutil.copytree(REPO / "submissions" / "example-base-copy", folder, dirs_exist_ok=True)
+    refused(["run", "leaderboard", "--profile", "smoke", "--out", str(folder)], tmp_path,
+            capsys, "'out'", "a submission or model folder")  # fmt: skip

@@ -23,7 +23,7 @@ from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR
 from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
-from suite.store import ResultsStore, clean
+from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
 from suite.strict import read_json
 from suite.tables import draft_info, prompt_rows, read_records, seed_means
 
@@ -296,6 +296,11 @@ def render_report(
     folder = check_folder(folder)
     out = Path(out_dir) if out_dir is not None else folder
     check_out_folder(out)  # made when the files are written, once all are rendered
+    if out.resolve() != folder.resolve() and any(
+        (out / name).exists() or (out / name).is_symlink() for name in (RUN_FILE, CELLS_FILE)
+    ):
+        message = "it holds another run's results: the report goes into DIR or a folder of its own"
+        raise SpecError(out, "--out", str(out), message)
     header = ResultsStore(folder).header()
     records = read_records(folder)
     paper_path = PAPER_FILE if paper_path is None else Path(paper_path)
