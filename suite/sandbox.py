@@ -8,8 +8,9 @@ input. Jinja folds constants while compiling, so ``{{ "x" * 10**10 }}`` would fi
 any render; the syntax tree is checked first. A filter argument that is an exponent or a repeat
 count is a small constant: ``round``'s precision (``10**precision`` is computed), ``join``'s
 separator and ``tojson``'s indent and separators (chat templates). The other filters' arguments
-cannot grow their output (``trim``'s characters, ``default``'s value, ``int``'s base). A
-template's output is then at most linear in its length and its record's size.
+cannot grow their output (``trim``'s characters, ``default``'s value, ``int``'s base). ``join``,
+``string`` and ``tojson`` may not be chained (suite.template_growth). A template's output is then
+at most linear in its length and its record's size.
 
 Answer-extraction regexes run over every generation: a nested quantifier (``(a+)+``), a
 quantified alternation (``(a|a)*``) or a back-reference can take exponential time on a crafted
@@ -32,7 +33,13 @@ import regex as timed_re
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from suite.template_arguments import bounded_round, filter_argument_problem
+from suite.template_arguments import (
+    bounded_join,
+    bounded_round,
+    bounded_string,
+    filter_argument_problem,
+)
+from suite.template_growth import growth_filter_problem, set_growth_problem
 
 try:  # Python 3.11+
     from re import _constants as sre_constants
@@ -64,6 +71,8 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.globals.clear()
         self.filters = {k: v for k, v in self.filters.items() if k in SAFE_FILTERS}
         self.filters["round"] = bounded_round
+        self.filters["join"] = bounded_join
+        self.filters["string"] = bounded_string
 
 
 JINJA = _Environment()
@@ -80,7 +89,9 @@ def template_problem(source: str) -> str | None:
             return (
                 f"filter '{node.name}' is not allowed; allowed: {', '.join(sorted(SAFE_FILTERS))}"
             )
-        if isinstance(node, nodes.Filter) and (problem := filter_argument_problem(node)):
+        if isinstance(node, nodes.Filter) and (
+            problem := filter_argument_problem(node) or growth_filter_problem(node)
+        ):
             return problem
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
             return f"attribute '{node.attr}' is private: a template reads fields only"
@@ -313,7 +324,7 @@ def chat_template_problem(source: str) -> str | None:
         problem = _chat_node_problem(node, names)
         if problem:
             return problem
-    return _growth_problem(tree)
+    return _growth_problem(tree) or set_growth_problem(tree, names)
 
 
 def chat_template_refusal(value) -> str | None:

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 from jinja2 import nodes
 from jinja2.exceptions import FilterArgumentError
-from jinja2.filters import do_round
+from jinja2.filters import do_join, do_round
+from jinja2.utils import pass_eval_context
+from markupsafe import soft_str
 
 MAX_ROUND_DIGITS = 20
 MAX_ARGUMENT_CHARS = 16  # join's separator, tojson's indent text and separators
 MAX_JSON_INDENT = 16
+MAX_FILTER_OUTPUT = 1 << 20  # characters of one join or string in a task template
 _ROUND_METHODS = ("common", "ceil", "floor")
 
 
@@ -31,6 +34,25 @@ def bounded_round(value, precision=0, method="common"):
     if abs(precision) > MAX_ROUND_DIGITS:
         raise FilterArgumentError(f"round: the precision must be within ±{MAX_ROUND_DIGITS}")
     return do_round(value, precision, method)
+
+
+def _capped(name: str, text: str) -> str:
+    if len(text) > MAX_FILTER_OUTPUT:
+        raise FilterArgumentError(f"{name}: the output is over {MAX_FILTER_OUTPUT:,} characters")
+    return text
+
+
+@pass_eval_context
+def bounded_join(eval_ctx, value, d="", attribute=None):
+    """jinja's ``join`` with an output of at most MAX_FILTER_OUTPUT characters: a chain the
+    syntax check missed cannot fill memory while jinja folds constants or renders a record."""
+    return _capped("join", do_join(eval_ctx, value, d, attribute))
+
+
+def bounded_string(value):
+    """jinja's ``string`` (``repr`` of a list) with an output of at most MAX_FILTER_OUTPUT
+    characters, as bounded_join."""
+    return _capped("string", soft_str(value))
 
 
 def _small_int(node: nodes.Node) -> int | None:
