@@ -24,6 +24,7 @@ from suite.errors import SpecError
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
+from suite.strict import read_bytes
 
 
 @dataclass(frozen=True)
@@ -234,6 +235,9 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
         raise SpecError(spec.path, field, list(split.files), f"cannot read as {fmt}: {e}") from e
 
 
+MAX_ID_FILE_BYTES = 16 << 20  # a split's id list: the bundled ones are a few kilobytes
+
+
 def _read_ids(spec: TaskSpec, split: Split, root: Path) -> set[str]:
     field = f"splits.{split.name}.id_files"
     ids: set[str] = set()
@@ -241,7 +245,14 @@ def _read_ids(spec: TaskSpec, split: Split, root: Path) -> set[str]:
         path = root / name
         if not path.is_file():
             path = _missing(spec, f"{field}[{i}]", name, root)
-        ids.update(line.strip() for line in path.read_text(encoding="utf-8").splitlines())
+        try:
+            text = read_bytes(path, "an id file", MAX_ID_FILE_BYTES).decode("utf-8")
+        except SpecError as err:
+            raise SpecError(spec.path, f"{field}[{i}]", name, f"{path}: {err.message}") from None
+        except UnicodeDecodeError as err:
+            message = f"{path} is not UTF-8 text of one id a line (byte {err.start}); refused"
+            raise SpecError(spec.path, f"{field}[{i}]", name, message) from None
+        ids.update(line.strip() for line in text.splitlines())
     ids.discard("")
     return ids
 

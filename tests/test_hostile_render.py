@@ -8,6 +8,7 @@ import json
 import shutil
 
 import pytest
+import yaml
 
 from suite.cli import main
 from suite.errors import SpecError
@@ -128,3 +129,17 @@ def test_a_run_into_a_submission_folder_is_refused(tmp_path, capsys):
     shutil.copytree(REPO / "submissions" / "example-base-copy", folder, dirs_exist_ok=True)
     refused(["run", "leaderboard", "--profile", "smoke", "--out", str(folder)], tmp_path,
             capsys, "'out'", "a submission or model folder")  # fmt: skip
+
+
+def test_an_id_file_that_is_not_text_names_the_spec_field(tmp_path, capsys):
+    """A gzip file as a split's id list ended in a bare codec error naming no file."""
+    spec = yaml.safe_load(TEXT)
+    spec["splits"]["test"] = {
+        "files": ["gsm8k/test.jsonl"],
+        "id_field": "question",
+        "id_files": ["humaneval/HumanEval.jsonl.gz"],
+    }
+    spec["reference"] = spec["answer"]["template"] = "{{ answer }}"
+    folder = _spec_folder(tmp_path, yaml.safe_dump(spec))
+    refused(["tasks", "toy", "--show", "1", "--tasks-dir", str(folder)], tmp_path, capsys,
+            "toy.yaml", "'splits.test.id_files[0]'", "not UTF-8")  # fmt: skip
