@@ -146,7 +146,11 @@ def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
         if jinja.is_file():
             if jinja.stat().st_size > MAX_CHAT_TEMPLATE_CHARS * 4:
                 raise r.error(field, value, f"{jinja}: over {MAX_CHAT_TEMPLATE_CHARS:,} characters")
-            found.append((jinja, jinja.read_text(encoding="utf-8", errors="replace")))
+            try:
+                found.append((jinja, jinja.read_bytes().decode("utf-8")))
+            except UnicodeDecodeError as err:
+                message = f"{jinja}: not UTF-8 text (byte {err.start}); refused"
+                raise r.error(field, value, message) from None
         extra = folder / "chat_template.json"
         if extra.is_file():
             found.append((extra, read_config(extra).get("chat_template")))

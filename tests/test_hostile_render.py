@@ -143,3 +143,17 @@ def test_an_id_file_that_is_not_text_names_the_spec_field(tmp_path, capsys):
     folder = _spec_folder(tmp_path, yaml.safe_dump(spec))
     refused(["tasks", "toy", "--show", "1", "--tasks-dir", str(folder)], tmp_path, capsys,
             "toy.yaml", "'splits.test.id_files[0]'", "not UTF-8")  # fmt: skip
+
+
+def test_a_chat_template_file_that_is_not_utf8_is_refused_when_the_profile_is_read(tmp_path):
+    """It passed the check (read with replacement characters), then failed in transformers."""
+    from suite.profiles import _chat_templates
+    from suite.specs import Reader
+
+    folder = _tokenizer(tmp_path)
+    (folder / "chat_template.jinja").write_bytes(b"{{ messages[0]['content'] }}\xff\xfe")
+    with pytest.raises(SpecError, match="not UTF-8 text") as err:
+        _chat_templates(Reader(tmp_path / "p.yaml"), folder, "models.llama.tokenizer.path", "x")
+    assert err.value.field == "models.llama.tokenizer.path"
+    (folder / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")  # control
+    _chat_templates(Reader(tmp_path / "p.yaml"), folder, "models.llama.tokenizer.path", "x")
