@@ -24,7 +24,7 @@ from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
 from suite.strict import read_config
-from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file
+from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file, check_tokenizer_vocabulary
 
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
@@ -181,6 +181,19 @@ def _tokenizer_folder(r: Reader, folder: Path, field: str, value: Any) -> None:
     _tokenizer_regexes(r, folder, field, value)
 
 
+def _tokenizer_ids(r: Reader, tokenizer: ModelRef, target: ModelRef, field: str) -> None:
+    """A local tokenizer's ids and special tokens against a local target's vocab_size: a token id
+    the target has no logit for is refused when the profile is read, not on some prompt later."""
+    if tokenizer.path is None or target.path is None:
+        return  # a Hub model: checked when it is loaded
+    try:
+        vocab_size = read_config(target.path / "config.json").get("vocab_size")
+        if isinstance(vocab_size, int) and not isinstance(vocab_size, bool) and vocab_size > 0:
+            check_tokenizer_vocabulary(tokenizer.path, vocab_size)
+    except SpecError as err:
+        raise r.error(field, str(tokenizer.path), str(err)) from None
+
+
 def _model_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     d = r.mapping(raw, field, set(), {"hub", "revision", "path"})
     if ("hub" in d) == ("path" in d):
@@ -253,6 +266,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         tokenizer = ModelRef("tokenizer", path=folder / "tokenizer")
         _tokenizer_folder(r, folder / "tokenizer", f"{field}.bundle", d["bundle"])
         drafts = _bundle_drafts(r, folder, f"{field}.bundle")
+        _tokenizer_ids(r, tokenizer, target, f"{field}.bundle")
     else:
         if "target" not in d:
             raise r.error(f"{field}.target", None, "missing required field (or give 'bundle')")
@@ -262,6 +276,7 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
             if "tokenizer" in d
             else ModelRef("tokenizer", target.path, target.hub, target.revision)
         )
+        _tokenizer_ids(r, tokenizer, target, f"{field}.tokenizer" if "tokenizer" in d else field)
         drafts = {}
         for name, ref in r.named(d.get("drafts", {}), f"{field}.drafts", safe=True).items():
             drafts[name] = _draft_ref(r, name, ref, f"{field}.drafts.{name}")

@@ -49,6 +49,9 @@ TIMING = "timing"
 MAX_RUN_BYTES = 16 << 20
 MAX_CELLS_BYTES = 512 << 20  # 100,000 cells of ~5 KiB each
 MAX_LINE_BYTES = MAX_CONFIG_BYTES  # one record: as large as any JSON file the suite reads, 16 MiB
+# Separators ({, [ and ,) in one line, counted before it is parsed: a record of 100,000 prompts
+# holds about a million; a line of empty objects would cost ~45 bytes of memory per byte.
+MAX_LINE_VALUES = 2_000_000
 
 
 def clean(value: Any) -> Any:
@@ -162,6 +165,10 @@ class ResultsStore:
 
     def _record(self, number: int, line: bytes) -> StoredRecord:
         """One line's record; a SpecError names the file, the line, the field and the value."""
+        values = line.count(b"{") + line.count(b"[") + line.count(b",")
+        if values > MAX_LINE_VALUES:
+            message = f"over {MAX_LINE_VALUES:,} JSON values in one line: no record holds that many"
+            raise SpecError(self.cells_path, f"line {number}", line[:80], message)
         try:
             return record_from_json(loads_json(line))
         except (RecordError, FieldError) as err:

@@ -30,7 +30,7 @@ from typing import Any
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
-from suite.strict import read_json
+from suite.strict import read_config, read_json
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -130,3 +130,71 @@ def tokenizer_panics(tokenizer) -> Iterator[None]:
         text = str(err).strip().splitlines()
         message = f"the tokenizer failed: {text[0] if text else type(err).__name__}"
         raise SpecError(where, "tokenizer", Path(str(where)).name, message) from None
+
+
+SPECIAL_TOKENS = ("eos_token", "bos_token", "pad_token", "unk_token")
+
+
+def _token_text(value: Any) -> str | None:
+    """A special token as ``tokenizer_config.json`` states it: text, or ``{"content": text}``."""
+    if isinstance(value, dict):
+        value = value.get("content")
+    return value if isinstance(value, str) else None
+
+
+def _is_id(value: Any, vocab_size: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < vocab_size
+
+
+def _vocabulary(data: Any, vocab_size: int) -> tuple[set[str], tuple[str, Any, str] | None]:
+    """The token texts of a ``tokenizer.json`` and the first id outside [0, vocab_size)."""
+    model = data.get("model") if isinstance(data, dict) else None
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    where = f"ids in [0, {vocab_size}), the target's vocab_size"
+    tokens: set[str] = set()
+    if isinstance(vocab, dict):
+        for token, token_id in vocab.items():
+            if not _is_id(token_id, vocab_size):
+                return tokens, (f"model.vocab.{token}", token_id, f"expected {where}")
+            tokens.add(token)
+    elif isinstance(vocab, list):  # Unigram: (piece, score) pairs, the id is the position
+        if len(vocab) > vocab_size:
+            return tokens, ("model.vocab", len(vocab), f"more pieces than {where}")
+        tokens.update(p[0] for p in vocab if isinstance(p, list) and p and isinstance(p[0], str))
+    added = data.get("added_tokens", []) if isinstance(data, dict) else []
+    for i, token in enumerate(added if isinstance(added, list) else []):
+        token = token if isinstance(token, dict) else {}
+        if not _is_id(token.get("id"), vocab_size):
+            return tokens, (f"added_tokens[{i}].id", token.get("id"), f"expected {where}")
+        if isinstance(token.get("content"), str):
+            tokens.add(token["content"])
+    return tokens, None
+
+
+def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
+    """A tokenizer folder against its target's logits: every id in ``tokenizer.json`` below
+    ``vocab_size``, and each special token of ``tokenizer_config.json`` one of its tokens.
+    A folder without ``tokenizer.json`` (sentencepiece) is checked when it is loaded."""
+    path = folder / TOKENIZER_JSON
+    if not path.is_file():
+        return
+    tokens, problem = _vocabulary(read_json(path, path.name, MAX_TOKENIZER_BYTES), vocab_size)
+    if problem:
+        raise SpecError(path, *problem)
+    config_path = folder / "tokenizer_config.json"
+    if not config_path.is_file():
+        return
+    config = read_config(config_path)
+    decoder = config.get("added_tokens_decoder") or {}
+    for key in decoder if isinstance(decoder, dict) else ():
+        if not (key.isdigit() and len(key) < 12 and int(key) < vocab_size):
+            message = f"expected ids in [0, {vocab_size}), the target's vocab_size"
+            raise SpecError(config_path, f"added_tokens_decoder.{key}", key, message)
+        tokens.add(_token_text(decoder[key]) or "")
+    for name in SPECIAL_TOKENS:
+        if config.get(name) is None:
+            continue
+        text = _token_text(config[name])
+        if text is None or text not in tokens:
+            message = "not a token of this tokenizer's vocabulary"
+            raise SpecError(config_path, name, config[name], message)

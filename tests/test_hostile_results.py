@@ -449,3 +449,18 @@ def test_fetch_writes_through_a_unique_temporary_name(tmp_path):
     assert (tmp_path / "outside").read_text() == "precious"
     left = sorted(p.name for p in (tmp_path / "dest" / "toy").iterdir())
     assert left == [planted.name, "a.json"]
+
+
+def test_a_line_of_millions_of_empty_values_is_refused_before_it_is_parsed(tmp_path, capsys):
+    """A 6 MB line of ``{}`` would take ~300 MB once parsed; it is counted and refused first."""
+    bomb = "[" + ",".join(["{}"] * 1_000_001) + "]"
+    folder = _folder(tmp_path, LINE + "\n" + bomb + "\n", None)
+    refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "line 2", "2,000,000")
+
+
+@pytest.mark.parametrize("name", ["cells.jsonl", "run.json"])
+def test_a_folder_in_place_of_a_results_file_is_named_as_such(tmp_path, capsys, name):
+    folder = _folder(tmp_path, LINE + "\n", None)
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    refused(["report", str(folder)], tmp_path, capsys, name, "not a regular file")

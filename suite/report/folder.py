@@ -15,7 +15,11 @@ def check_folder(folder: str | Path) -> Path:
     if not path.is_dir():
         raise SpecError(path, None, None, "no such results folder")
     for name in (RUN_FILE, CELLS_FILE):
-        if not (path / name).is_file():
+        item = path / name
+        if item.is_symlink() or (item.exists() and not item.is_file()):
+            message = "not a regular file: a results folder holds plain files only"
+            raise SpecError(item, None, None, message)
+        if not item.is_file():
             message = f"no {name} in this folder: not the results of `python -m suite run`"
             raise SpecError(path, None, None, message)
     store = ResultsStore(path)
