@@ -3,11 +3,58 @@ configuration over τ_dec (mean over its training seeds, with their spread)."""
 
 from __future__ import annotations
 
+import math
+import reprlib
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
-from suite.errors import error_line
+from suite.errors import SpecError, error_line
 from suite.stats.intervals import mean_and_spread
+
+_METHODS = (None, "base", "offline", "online")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _numbers(value: Any, depth: int, leaf=_number) -> bool:
+    """A mapping of text keys ``depth`` levels deep whose leaves pass ``leaf``."""
+    if depth == 0:
+        return leaf(value)
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _numbers(v, depth - 1, leaf) for k, v in value.items()
+    )
+
+
+def _alpha(value: Any) -> bool:
+    return isinstance(value, dict) and _number(value.get("alpha"))
+
+
+# The fields the tables read, each with the shape it must have when present.
+_TABLE_FIELDS = {
+    "acceptance": lambda v: _numbers(v, 2, _alpha),  # dataset → τ_dec → {"alpha": number}
+    "heldout_loss": lambda v: _numbers(v, 1),
+    "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1),
+    "entropy_at_tau_1": lambda v: _numbers(v, 2),
+    "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "method": lambda v: v in _METHODS,
+    "kd_temperature": lambda v: v is None or (_number(v) and v >= 0),
+}
+
+
+def check_table_fields(manifest: dict, path: Path) -> None:
+    """Every field the tables read, typed (a manifest from --reference is not trusted):
+    a SpecError names the manifest, the artifact's field and the value."""
+    for name, entry in manifest["artifacts"].items():
+        for key, ok in _TABLE_FIELDS.items():
+            if key in entry and entry[key] is not None and not ok(entry[key]):
+                value = reprlib.repr(entry[key])
+                raise SpecError(path, f"artifacts.{name}.{key}", value, "not the manifest's shape")
+        if entry.get("method") not in (None, "base") and "kd_temperature" not in entry:
+            message = "a KD draft states its kd_temperature (null for a recipe)"
+            raise SpecError(path, f"artifacts.{name}.kd_temperature", None, message)
 
 
 def _config(entry: dict) -> tuple[str, str]:
@@ -111,10 +158,9 @@ def replace_block(text: str, tables: str, where: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import json
     import sys
 
-    from suite.bundle import MANIFEST
+    from suite.bundle import MANIFEST, load_manifest
     from suite.io import write_text_atomic
     from suite.paths import bundle_dir
 
@@ -126,7 +172,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", metavar="FILE", help="replace the marked block in FILE")
     args = parser.parse_args(argv)
     root = Path(args.reference) if args.reference else bundle_dir()
-    tables = markdown(json.loads((root / MANIFEST).read_text()))
+    try:
+        manifest = load_manifest(root)  # strict JSON, no link, typed artifacts
+        check_table_fields(manifest, root / MANIFEST)
+    except SpecError as err:
+        print(error_line(err), file=sys.stderr)
+        return 2
+    tables = markdown(manifest)
     if not args.write:
         print(tables, end="")
         return 0

@@ -21,8 +21,8 @@ from suite.decoding import GenerationStats, generate
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
-from suite.seeding import prompt_seed
-from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS
+from suite.seeding import SEED_LIMIT, prompt_seed
+from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS, MAX_NEW_TOKENS
 
 MODEL_NAME = "specdec"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -203,8 +203,8 @@ class SpecDecLM(LM):
         super().__init__()
         self.temperature = check_temperature(temperature, f"{MODEL_NAME}: temperature")
         self.num_draft_tokens = _int_arg(num_draft_tokens, "num_draft_tokens", 1, MAX_DRAFT_TOKENS)
-        self.seed = _int_arg(seed, "seed", 0)
-        self.max_new_tokens = _int_arg(max_new_tokens, "max_new_tokens", 1)
+        self.seed = _int_arg(seed, "seed", 0, SEED_LIMIT - 1)
+        self.max_new_tokens = _int_arg(max_new_tokens, "max_new_tokens", 1, MAX_NEW_TOKENS)
         if batch_size not in (None, 1, "1"):
             raise ValueError(f"{MODEL_NAME}: batch_size must be 1, got {batch_size!r}")
         self._device = pick_device(device)

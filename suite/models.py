@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import reprlib
 from pathlib import Path
 from typing import Any
 
@@ -114,10 +115,43 @@ def load_config(
 ) -> PretrainedConfig:
     """The config every model is built from, here and in the submission check: config.json as
     transformers reads it, with :data:`FORWARD_OUTPUTS` forced. Check the files first."""
-    config = AutoConfig.from_pretrained(
-        str(path), trust_remote_code=trust_remote_code, revision=revision
-    )
+    with _RopeComplaints() as complaints:
+        config = AutoConfig.from_pretrained(
+            str(path), trust_remote_code=trust_remote_code, revision=revision
+        )
+    if complaints.messages:  # transformers only warns, then builds a model it calls invalid
+        where = Path(path) / "config.json" if is_local(path) else str(path)
+        rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None)
+        raise SpecError(where, "rope_parameters", reprlib.repr(rope), complaints.messages[0])
     return force_outputs(config)
+
+
+class _RopeComplaints(logging.Handler):
+    """The warnings of transformers' RoPE validation while a config is read, whatever the
+    verbosity the user set: each one names a RoPE field transformers itself calls invalid."""
+
+    LOGGER = "transformers.modeling_rope_utils"
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage()[:300])
+
+    def __enter__(self) -> _RopeComplaints:
+        logger = logging.getLogger(self.LOGGER)
+        self._saved = logger.level, logger.propagate
+        logger.addHandler(self)
+        logger.setLevel(logging.WARNING)
+        logger.propagate = False  # the complaint becomes the error; it is not printed twice
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logger = logging.getLogger(self.LOGGER)
+        logger.removeHandler(self)
+        logger.setLevel(self._saved[0])
+        logger.propagate = self._saved[1]
 
 
 def is_local(path: str | Path) -> bool:

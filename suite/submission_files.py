@@ -143,6 +143,8 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         if not seq2seq:
             with torch.device("meta"):
                 model = AutoModelForCausalLM.from_config(cfg, attn_implementation=ATTENTION)
+    except SpecError:
+        raise
     except Exception as err:  # transformers raises many types for a bad config
         raise SpecError(path, "config.json", path.name, f"cannot build the model: {err}") from None
     if seq2seq:

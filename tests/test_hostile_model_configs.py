@@ -240,6 +240,11 @@ YARN = {"rope_type": "yarn", "rope_theta": 10000.0, "original_max_position_embed
         ({"rope_parameters": {"rope_type": "default", "rope_theta": 0.0}},
          "rope_parameters.rope_theta", "0.0"),
         ({"rope_parameters": YARN | {"factor": 1e308}}, "rope_parameters.factor", "1e+308"),
+        # transformers only warns that this is invalid, then builds the model anyway
+        ({"rope_parameters": {"rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0,
+                              "low_freq_factor": 1.0, "high_freq_factor": 1.0,
+                              "original_max_position_embeddings": 8}},
+         "rope_parameters", "high_freq_factor field must be greater"),
     ],
 )  # fmt: skip
 def test_a_run_whose_draft_config_is_out_of_range_writes_nothing(

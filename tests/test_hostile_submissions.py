@@ -351,6 +351,10 @@ CASES = [
     ("config-rope-theta-negative", _config(rope_parameters={"rope_type": "default",
                                                             "rope_theta": -1.0}),
      "rope_parameters.rope_theta", "-1.0"),
+    ("config-rope-llama3-equal-factors", _config(rope_parameters={
+        "rope_type": "llama3", "rope_theta": 10000.0, "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 1.0, "original_max_position_embeddings": 8}),
+     "rope_parameters", "must be greater than low_freq_factor"),
     ("config-rope-mscale-huge", _config(rope_parameters=YARN | {"factor": 4.0, "mscale": 1e30}),
      "rope_parameters.mscale", "1e+30"),
     ("config-dropout-huge", _config(attention_dropout=1e300), "attention_dropout", "1e+300"),

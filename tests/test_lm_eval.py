@@ -175,6 +175,8 @@ def test_loglikelihood_is_refused(pair):
         ({"temperature": "nan"}, r"temperature.*nan"),
         ({"num_draft_tokens": 0}, r"num_draft_tokens.*0"),
         ({"seed": -1}, r"seed.*-1"),
+        ({"seed": 10**23}, r"seed.*100000000000000000000000"),
+        ({"max_new_tokens": 10**9}, r"max_new_tokens.*8192.*1000000000"),
         ({"batch_size": 8}, r"batch_size.*8"),
         ({"tokenizer": "/nonexistent/tok"}, r"tokenizer='/nonexistent/tok'"),
     ],

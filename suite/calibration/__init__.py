@@ -12,7 +12,6 @@ intersection-union makes the overall error rates far smaller than one family's.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from suite.calibration.synth import PROFILES
 from suite.claims import REGISTRY, check_family
 from suite.claims.model import NOT_REPRODUCED, REPRODUCED
 from suite.claims.verdicts import adjust_engine, combine_families, family_verdict
+from suite.io import write_json_atomic, write_text_atomic
 
 NOMINAL = 0.05
 
@@ -104,6 +104,6 @@ def table_text(result: dict) -> str:
 def write(result: dict, out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     path = out / "calibration.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    (out / "calibration.md").write_text(table_text(result) + "\n", encoding="utf-8")
+    write_json_atomic(path, result)
+    write_text_atomic(out / "calibration.md", table_text(result) + "\n")
     return path

@@ -8,7 +8,13 @@ import time
 from pathlib import Path
 
 from suite.calibration import calibrate, table_text, write
+from suite.calibration.scenarios import SCENARIOS
 from suite.calibration.synth import PROFILES
+from suite.cli.parsers import whole_number
+from suite.errors import error_line
+from suite.io import check_out_folder
+
+MAX_SIMULATIONS = 100_000  # per claim and case: the quick table takes 100 in minutes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,13 +28,22 @@ def main(argv: list[str] | None = None) -> int:
         "--profiles", nargs="+", default=["quick"], choices=sorted(PROFILES),
         help="the profiles whose sizes are simulated (default: quick)",
     )  # fmt: skip
-    parser.add_argument("--n-sim", type=int, default=100, help="simulations per claim and case")
-    parser.add_argument("--claims", nargs="+", type=int, help="only these claims")
+    parser.add_argument(
+        "--n-sim", type=whole_number(1, MAX_SIMULATIONS), default=100,
+        help="simulations per claim and case (default: 100)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--claims", nargs="+", type=int, choices=sorted(SCENARIOS), metavar="N",
+        help=f"only these claims ({', '.join(map(str, sorted(SCENARIOS)))}; default: all)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, help="write DIR/calibration.json and calibration.md")
     args = parser.parse_args(argv)
-    if args.n_sim < 1:
-        print("error: --n-sim must be positive", file=sys.stderr)
-        return 2
+    if args.out is not None:
+        try:  # before the simulation, not after it
+            check_out_folder(args.out)
+        except ValueError as err:
+            print(error_line(err), file=sys.stderr)
+            return 2
     start = time.perf_counter()
     result = calibrate(tuple(args.profiles), args.n_sim, args.claims)
     result["seconds"] = round(time.perf_counter() - start, 1)

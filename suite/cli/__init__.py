@@ -91,12 +91,12 @@ def _take_bundle(argv: list[str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     argv = _take_bundle(argv)
-    if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
-        import importlib
-
-        return int(importlib.import_module(FORWARDED[argv[0]][0]).main(argv[1:]) or 0)
-    args = build_parser().parse_args(argv)
     try:
+        if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
+            import importlib
+
+            return int(importlib.import_module(FORWARDED[argv[0]][0]).main(argv[1:]) or 0)
+        args = build_parser().parse_args(argv)
         return int(args.func(args) or 0)
     except SpecError as err:
         print(error_line(err), file=sys.stderr)
