@@ -1,8 +1,9 @@
-"""Bounds on what a task template renders and on how far a split is rendered. A field over
-64 KiB, or one render whose joins and strings output over 4 MiB in all, is refused naming the
-spec, the field, the record and the split; a split is rendered only as far as its caller reads it
-(``--show``, a profile's prompts), with the same records as before. Memory bombs run in a
-subprocess under a 3 GiB address-space cap and a timeout."""
+"""Bounds on what a task template renders and on how far a split is rendered, and temperatures that
+a cell key cannot tell apart. A field over 64 KiB, or one render whose joins and strings output
+over 4 MiB in all, is refused naming the spec, the field, the record and the split; a split is
+rendered only as far as its caller reads it (``--show``, a profile's prompts), with the same
+records as before; ``decode_temperatures: [1.0, 1.0000001]`` is refused, not run as one cell.
+Memory bombs run in a subprocess under a 3 GiB address-space cap and a timeout."""
 
 from __future__ import annotations
 
@@ -19,12 +20,18 @@ import yaml
 
 import suite.data
 from suite.data import MAX_FIELD_CHARS, count_examples, load_examples
+from suite.drafts import DraftFacts
+from suite.profiles import load_profile
 from suite.specs import load_specs
+from suite.studies import load_study, plan_studies
 from suite.template_arguments import MAX_FILTER_OUTPUT, MAX_RENDER_FILTER_OUTPUT
 from tests.hostile import refused, snapshot
 from tests.test_data import needs_data
+from tests.test_hostile_recipes import _run as _recipe_run
+from tests.test_hostile_recipes import _with as _recipe
 from tests.test_hostile_specs import GOOD
 from tests.test_hostile_specs import _folder as _spec_folder
+from tests.test_studies import _study
 
 REPO = Path(__file__).resolve().parents[1]
 SEP = '"' + "x" * 16 + '"'
@@ -183,3 +190,68 @@ def test_a_bundled_split_renders_the_same_records_as_before_and_lazily(task, spl
     assert (len(every), hashlib.sha256(blob.encode()).hexdigest()) == (count, digest)
     assert few == every[:7]
     assert load_examples(task, split, limit=100) == every[:100]
+
+
+# --- temperatures that print alike in a cell key --------------------------------------------
+
+
+def _grid(**over) -> dict:
+    study = _study()
+    study["grid"] = study["grid"] | over
+    return study
+
+
+COLLISIONS = [
+    ("tau-one", _grid(decode_temperatures=[1.0, 1.0000001]), "grid.decode_temperatures[1]",
+     "1.0000001", "grid.decode_temperatures[0] = 1.0", "t1 in a cell key"),
+    ("tau-million", _grid(decode_temperatures=[0.0, 1000000, 1000004]),
+     "grid.decode_temperatures[2]", "1000004", "grid.decode_temperatures[1] = 1000000", "t1e+06"),
+    ("tau-profile", _study(profiles={"smoke": {"grid": {"decode_temperatures": [0.5, 0.5000001]}}}),
+     "profiles.smoke.grid.decode_temperatures[1]", "0.5000001", "t0.5 in a cell key"),
+    ("tau-empirical", _study(empirical={"decode_temperatures": [2.0, 2.0000001]}),
+     "empirical.decode_temperatures[1]", "2.0000001", "empirical.decode_temperatures[0] = 2.0"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", [c[1:] for c in COLLISIONS], ids=[c[0] for c in COLLISIONS])
+def test_two_temperatures_one_cell_key_are_refused_when_the_study_is_read(tmp_path, capsys, case):
+    data, *named = case
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "mini.yaml", *named)
+
+
+def test_two_studies_that_spell_two_temperatures_alike_are_refused(tmp_path, capsys):
+    """Each study's list is sound; together they would run one cell at 1.0 for both."""
+    first, second = tmp_path / "one.yaml", tmp_path / "two.yaml"
+    first.write_text(yaml.safe_dump(_grid(decode_temperatures=[1.0]) | {"name": "one"}))
+    second.write_text(yaml.safe_dump(_grid(decode_temperatures=[1.0000001]) | {"name": "two"}))
+    argv = ["run", str(first), str(second), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "two.yaml", "decode_temperatures", "1.0000001", "t1")
+
+
+@pytest.mark.parametrize("key", ["kd_temperatures", "full_grid_kd_temperatures"])
+def test_a_recipe_with_two_temperatures_spelled_alike_is_refused(tmp_path, capsys, key):
+    argv = _recipe_run(tmp_path, _recipe(**{key: [0.4, 1000000, 1000004]}))
+    refused(argv, tmp_path, capsys, "recipe.yaml", f"'{key}[2]'", "1000004", "t1e+06")
+
+
+@pytest.mark.parametrize("taus", [[0.5, 0.50001], [0.0, 0.001], [1.0, 1.00001], [1e6, 1e6 + 10]])
+def test_close_temperatures_with_distinct_keys_are_two_cells(tmp_path, taus):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(_grid(decode_temperatures=taus)))
+    plan = plan_studies([load_study(path)], load_profile("smoke"))
+    assert [c.decode_temperature for c in plan.cells] == taus
+    assert len({c.key for c in plan.cells}) == 2
+
+
+def test_a_draft_configuration_keeps_every_digit_of_a_stated_kd_temperature():
+    """Seeds of one configuration are pooled: τ_kd 0.401 and 0.404 are two configurations."""
+
+    def config(tau: float) -> str:
+        return DraftFacts(method="online", dataset="gsm8k", kd_temperature=tau).configuration("x")
+
+    assert config(0.4) == "kd-online-gsm8k-t0.4" and config(1) == "kd-online-gsm8k-t1.0"
+    assert config(0.401) != config(0.404)
+    assert config(0.401) == "kd-online-gsm8k-t0.401"
