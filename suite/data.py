@@ -4,6 +4,8 @@ Data comes from ``$SUITE_DATA_DIR``, else ``../shared/data`` beside the reposito
 suite's data cache, where each file a task needs is fetched on first use from the pinned,
 sha256-checked sources of ``reference/data_sources.yaml`` (the same files, so the same records,
 as the local mirror). Loaded splits are cached in-process: the suite asks for the same ones often.
+A split's records are selected whole (ids, hash range) but rendered only as far as a caller reads
+them, each rendered field at most MAX_FIELD_CHARS characters.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
 from suite.strict import read_bytes
+from suite.template_arguments import render_budget
 
 
 @dataclass(frozen=True)
@@ -257,12 +261,33 @@ def _read_ids(spec: TaskSpec, split: Split, root: Path) -> set[str]:
     return ids
 
 
+MAX_FIELD_CHARS = 64 << 10  # one rendered field; the bundled datasets' longest is 3,103
+
+
 def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, split: str) -> str:
+    """One field of one record, at most MAX_FIELD_CHARS characters: the output is counted piece by
+    piece as jinja yields it, so an over-long field is refused before it is joined."""
+    where = f"record {index} of split '{split}'"
+    pieces, size = [], 0
     try:
-        return compile_template(source).render(record)
+        with render_budget():  # the joins and strings of this render share one budget
+            chunks = compile_template(source).generate(record)
+            for piece in chunks:
+                size += len(piece)
+                if size > MAX_FIELD_CHARS:
+                    chunks.close()
+                    break
+                pieces.append(piece)
     except Exception as e:  # any error a field's value can cause: ZeroDivisionError, RecursionError
-        message = f"cannot render record {index} of split '{split}': {type(e).__name__}: {e}"
+        message = f"cannot render {where}: {type(e).__name__}: {e}"
         raise SpecError(spec.path, field, source, message) from None
+    if size > MAX_FIELD_CHARS:
+        message = (
+            f"renders {where} to over {MAX_FIELD_CHARS:,} characters; a rendered field is at "
+            f"most {MAX_FIELD_CHARS:,}"
+        )
+        raise SpecError(spec.path, field, source, message)
+    return "".join(pieces)
 
 
 def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path):
@@ -306,24 +331,54 @@ def _example(spec: TaskSpec, split: str, index: int, record: dict, budget) -> Ex
     )
 
 
+class _Split:
+    """A split's selected records (every one, in file order), rendered into examples only as far
+    as a caller asks and kept: ``--show 1`` or a profile's 10 prompts render 1 or 10 records."""
+
+    def __init__(self, spec: TaskSpec, split_name: str, root: Path):
+        split = spec.split(split_name)
+        self.spec, self.name = spec, split_name
+        self.selected = list(_select(spec, split, _read_local(spec, split, root), root))
+        if not self.selected:
+            files = list(split.files)
+            raise SpecError(
+                spec.path, f"splits.{split_name}", files, "split is empty after selection"
+            )
+        self.examples: list[Example] = []
+        self.ids: set[str] = set()
+        self.budget = RegexBudget(SPLIT_REGEX_SECONDS)  # shared by every record of the split
+        self.lock = threading.Lock()
+
+    def first(self, count: int) -> list[Example]:
+        """The first ``count`` examples (all when there are fewer), rendering the missing ones."""
+        with self.lock:
+            while len(self.examples) < min(count, len(self.selected)):
+                index, record = self.selected[len(self.examples)]
+                example = _example(self.spec, self.name, index, record, self.budget)
+                if example.id in self.ids:
+                    message = f"duplicate example id in split '{self.name}'"
+                    raise SpecError(self.spec.path, "id", example.id, message)
+                self.ids.add(example.id)
+                self.examples.append(example)
+            return self.examples[:count]
+
+
 @functools.lru_cache(maxsize=64)
-def _examples(spec: TaskSpec, split_name: str, root: Path, stamps: tuple) -> tuple:
+def _split(spec: TaskSpec, split_name: str, root: Path, stamps: tuple) -> _Split:
     """Cached by spec, data root and file stamps: a changed input is never served stale."""
-    split = spec.split(split_name)
-    rows = _read_local(spec, split, root)
-    budget = RegexBudget(SPLIT_REGEX_SECONDS)
-    selected = _select(spec, split, rows, root)
-    examples = [_example(spec, split_name, i, r, budget) for i, r in selected]
-    if not examples:
-        files = list(split.files)
-        raise SpecError(spec.path, f"splits.{split_name}", files, "split is empty after selection")
-    seen: set[str] = set()
-    for example in examples:
-        if example.id in seen:
-            message = f"duplicate example id in split '{split_name}'"
-            raise SpecError(spec.path, "id", example.id, message)
-        seen.add(example.id)
-    return tuple(examples)
+    return _Split(spec, split_name, root)
+
+
+def _loaded(task: str | TaskSpec, split: str, tasks_dir: str | Path | None) -> _Split:
+    spec = task if isinstance(task, TaskSpec) else load_task(task, tasks_dir)
+    root = data_root()
+    stamps = _stamps(spec.split(split), root)  # an unknown split names the known ones
+    return _split(spec, split, root, stamps)
+
+
+def count_examples(task: str | TaskSpec, split: str, *, tasks_dir: str | Path | None = None) -> int:
+    """How many examples the split holds, without rendering any."""
+    return len(_loaded(task, split, tasks_dir).selected)
 
 
 def load_examples(
@@ -333,11 +388,10 @@ def load_examples(
     limit: int | None = None,
     tasks_dir: str | Path | None = None,
 ) -> list[Example]:
-    """The examples of one split, in file order; ``limit`` keeps the first ones."""
+    """The examples of one split, in file order; ``limit`` keeps the first ones, and only they
+    are rendered (an error in a later record is not seen)."""
     spec = task if isinstance(task, TaskSpec) else load_task(task, tasks_dir)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
         raise SpecError(spec.path, "limit", limit, "expected a non-negative integer")
-    root = data_root()
-    stamps = _stamps(spec.split(split), root)  # an unknown split names the known ones
-    examples = _examples(spec, split, root, stamps)
-    return list(examples if limit is None else examples[:limit])
+    loaded = _loaded(spec, split, tasks_dir)
+    return loaded.first(len(loaded.selected) if limit is None else limit)

@@ -100,9 +100,12 @@ class DraftFacts:
 
 
 def temperature_text(tau: float) -> str:
-    """0.4 -> '0.4', 1 -> '1.0', 0.25 -> '0.25': the spelling of ``suite distill``'s names."""
+    """0.4 -> '0.4', 1 -> '1.0', 0.25 -> '0.25': the spelling of ``suite distill``'s names (2
+    decimals at most). A stated τ_kd with more keeps all its digits (0.401 -> '0.401'): two drafts
+    whose τ_kd differ never share a configuration, so they are not pooled as one draft's seeds."""
     text = f"{float(tau):.2f}"
-    return text[:-1] if text.endswith("0") else text
+    text = text[:-1] if text.endswith("0") else text
+    return text if float(text) == tau else repr(float(tau))
 
 
 def _text(value: Any, field: str, fail: Fail) -> str | None:

@@ -157,10 +157,14 @@ def first_missing(folder: Path) -> Path | None:
 
 
 def check_datasets(plan: Plan) -> None:
-    """Load every dataset split the plan reads before the first cell: a missing or unreadable
-    file fails the run now, with an error naming the fix, and nothing is written."""
-    for dataset, split in sorted({(c.dataset, c.split) for c in plan.cells}):
-        load_examples(dataset, split)
+    """Load every dataset split the plan reads before the first cell, as far as its cells read
+    it: a missing or unreadable file, or a record a cell would use that does not render, fails
+    the run now, with an error naming the fix, and nothing is written."""
+    prompts: dict[tuple[str, str], int] = {}
+    for c in plan.cells:
+        prompts[c.dataset, c.split] = max(prompts.get((c.dataset, c.split), 0), c.prompts)
+    for (dataset, split), count in sorted(prompts.items()):
+        load_examples(dataset, split, limit=count)
 
 
 def check_models(plan: Plan) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from suite.errors import SpecError, control_character, control_message
+from suite.keys import temperature_key
 from suite.paths import TASKS_DIR
 from suite.sandbox import JINJA, regex_problem, template_problem
 from suite.strict import MAX_YAML_BYTES, read_yaml  # noqa: F401 (read_yaml: the readers' one)
@@ -228,10 +229,12 @@ class Reader:
         return source
 
     def temperatures(self, value: Any, field: str) -> tuple[float, ...]:
-        """A non-empty list of distinct temperatures, each 0 or finite and >= MIN_TEMPERATURE."""
+        """A non-empty list of temperatures, each 0 or finite and >= MIN_TEMPERATURE, no two
+        spelled alike in a cell key (1.0 and 1.0000001 would be one cell)."""
         if not isinstance(value, list) or not value:
             raise self.error(field, value, "expected a non-empty list of temperatures")
-        out = []
+        out: list[float] = []
+        keys: dict[str, int] = {}
         for i, v in enumerate(value):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.error(f"{field}[{i}]", v, "expected a number")
@@ -240,8 +243,14 @@ class Reader:
             if 0 < v < MIN_TEMPERATURE:
                 message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
                 raise self.error(f"{field}[{i}]", v, message)
-            if float(v) in out:
-                raise self.error(f"{field}[{i}]", v, "listed twice")
+            key = temperature_key(float(v))
+            if key in keys:
+                j, same = keys[key], f"{field}[{keys[key]}] = {value[keys[key]]!r}"
+                message = f"spelled {key} in a cell key like {same}: the two would be one cell"
+                if float(v) == out[j]:
+                    message = f"listed twice: {same}"
+                raise self.error(f"{field}[{i}]", v, message)
+            keys[key] = i
             out.append(float(v))
         return tuple(out)
 

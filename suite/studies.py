@@ -16,6 +16,7 @@ from typing import Any
 
 from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
+from suite.keys import temperature_key
 from suite.paths import STUDIES_DIR, spec_file, spec_names
 from suite.profiles import ENGINES, ModelRef, Profile
 from suite.specs import MAX_DRAFT_TOKENS, MIN_TEMPERATURE, Reader, load_task, read_named
@@ -78,10 +79,9 @@ class Cell:
 
     @property
     def key(self) -> str:
-        # + 0.0 turns -0.0 into 0.0: one key, and one computation, for greedy decoding
         return (
             f"{self.engine}/{self.family}/{self.dataset}:{self.split}/{self.draft}"
-            f"/t{self.decode_temperature + 0.0:g}/K{self.num_draft_tokens}/s{self.seed}"
+            f"/{temperature_key(self.decode_temperature)}/K{self.num_draft_tokens}/s{self.seed}"
             f"/n{self.prompts}/m{self.max_new_tokens}"
         )
 
@@ -267,6 +267,40 @@ def _resolve_drafts(
     return chosen
 
 
+def _grid_cells(study, engine, dataset, grid, drafts, models, sizes):
+    """The cells of one dataset of one study's grid for one engine, in the plan's order."""
+    for tau in grid.decode_temperatures:
+        for draft in drafts:
+            for k in grid.num_draft_tokens:
+                for seed in range(sizes.seeds):
+                    yield Cell(
+                        engine=engine,
+                        family=study.family,
+                        dataset=dataset,
+                        split=study.split,
+                        draft=draft,
+                        decode_temperature=tau,
+                        num_draft_tokens=k,
+                        seed=seed,
+                        prompts=sizes.prompts,
+                        max_new_tokens=sizes.max_new_tokens,
+                        draft_facts=models.drafts[draft].facts,
+                    )
+
+
+def _keep(cells: dict[str, Cell], cell: Cell, study: StudySpec) -> Cell:
+    """The plan's cell of ``cell``'s key: identical cells of two studies run once, but a key that
+    two different temperatures share (each study's own list is checked when read) is refused."""
+    kept = cells.setdefault(cell.key, cell)
+    if kept.decode_temperature != cell.decode_temperature:
+        message = (
+            f"names the same cell as τ {kept.decode_temperature!r} of another study "
+            f"({temperature_key(cell.decode_temperature)} in a cell key: {cell.key})"
+        )
+        raise SpecError(study.path, "decode_temperatures", cell.decode_temperature, message)
+    return kept
+
+
 def plan_studies(
     studies: list[StudySpec], profile: Profile, engines: tuple[str, ...] | None = None
 ) -> Plan:
@@ -300,24 +334,7 @@ def plan_studies(
                 if planned > MAX_CELLS:
                     message = f"the plan would hold over {MAX_CELLS:,} cells; refused"
                     raise SpecError(study.path, "grid", planned, message)
-                for tau in grid.decode_temperatures:
-                    for draft in drafts:
-                        for k in grid.num_draft_tokens:
-                            for seed in range(sizes.seeds):
-                                cell = Cell(
-                                    engine=engine,
-                                    family=study.family,
-                                    dataset=dataset,
-                                    split=study.split,
-                                    draft=draft,
-                                    decode_temperature=tau,
-                                    num_draft_tokens=k,
-                                    seed=seed,
-                                    prompts=sizes.prompts,
-                                    max_new_tokens=sizes.max_new_tokens,
-                                    draft_facts=models.drafts[draft].facts,
-                                )
-                                cells.setdefault(cell.key, cell)
-                                keys.append(cell.key)
+                for cell in _grid_cells(study, engine, dataset, grid, drafts, models, sizes):
+                    keys.append(_keep(cells, cell, study).key)
         study_cells[study.name] = tuple(dict.fromkeys(keys))
     return Plan(profile, tuple(studies), tuple(cells.values()), study_cells)

@@ -8,9 +8,17 @@ indent is repeated once per nesting level on every line and its separators once 
 other allowed filters' arguments cannot grow their output: ``trim``'s characters, ``default``'s
 value, ``int``'s base (Python refuses one outside 2 to 36, and the filter then gives its default)
 and ``float``'s default; tests (``divisibleby``) compare or take a remainder.
+
+In task templates ``join`` and ``string`` also cap what they output: MAX_FILTER_OUTPUT characters
+a call, and MAX_RENDER_FILTER_OUTPUT for all calls of one render together (:func:`render_budget`),
+so a template of a hundred joins cannot build a hundred megabytes for one field.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from jinja2 import nodes
 from jinja2.exceptions import FilterArgumentError
@@ -22,6 +30,7 @@ MAX_ROUND_DIGITS = 20
 MAX_ARGUMENT_CHARS = 16  # join's separator, tojson's indent text and separators
 MAX_JSON_INDENT = 16
 MAX_FILTER_OUTPUT = 1 << 20  # characters of one join or string in a task template
+MAX_RENDER_FILTER_OUTPUT = 4 << 20  # characters of all joins and strings of one render
 _ROUND_METHODS = ("common", "ceil", "floor")
 
 
@@ -36,9 +45,34 @@ def bounded_round(value, precision=0, method="common"):
     return do_round(value, precision, method)
 
 
+# Characters the joins and strings of the render in progress may still output: a template of
+# 4,096 characters holds a hundred joins, each under MAX_FILTER_OUTPUT, so the calls of one render
+# share this budget. None outside a render (jinja folding constants while compiling).
+_RENDER_LEFT: ContextVar[list[int] | None] = ContextVar("render_left", default=None)
+
+
+@contextlib.contextmanager
+def render_budget() -> Iterator[None]:
+    """Within the block (one render), the bounded filters output MAX_RENDER_FILTER_OUTPUT
+    characters at most, all calls together."""
+    token = _RENDER_LEFT.set([MAX_RENDER_FILTER_OUTPUT])
+    try:
+        yield
+    finally:
+        _RENDER_LEFT.reset(token)
+
+
 def _capped(name: str, text: str) -> str:
     if len(text) > MAX_FILTER_OUTPUT:
         raise FilterArgumentError(f"{name}: the output is over {MAX_FILTER_OUTPUT:,} characters")
+    left = _RENDER_LEFT.get()
+    if left is not None:
+        left[0] -= len(text)
+        if left[0] < 0:
+            raise FilterArgumentError(
+                f"{name}: the joins and strings of one render output over "
+                f"{MAX_RENDER_FILTER_OUTPUT:,} characters in all"
+            )
     return text
 
 

@@ -8,7 +8,7 @@ import sys
 
 
 def cmd_tasks(args) -> int:
-    from suite.data import load_examples
+    from suite.data import count_examples, load_examples
     from suite.specs import load_specs
 
     specs = load_specs(args.tasks_dir)
@@ -21,9 +21,9 @@ def cmd_tasks(args) -> int:
 
     spec = load_task(args.name, args.tasks_dir)
     for split in spec.split_names if args.split is None else [args.split]:
-        examples = load_examples(spec, split, tasks_dir=args.tasks_dir)
-        print(f"{spec.name}/{split}: {len(examples)} examples")
-        for ex in examples[: args.show]:
+        count = count_examples(spec, split, tasks_dir=args.tasks_dir)
+        print(f"{spec.name}/{split}: {count} examples")
+        for ex in load_examples(spec, split, limit=args.show, tasks_dir=args.tasks_dir):
             print(json.dumps(ex.__dict__, ensure_ascii=False, indent=2))
     return 0
 
