@@ -13,6 +13,7 @@ ROOT = Path(suite.__file__).parent
 # stages before it (cells write records, claims read them, the report shows claims), never one
 # after it.
 LATER = {
+    "suite.reader": ("suite.specs", "suite.cells", "suite.records", "suite.claims", "suite.report"),
     "suite.specs": ("suite.cells", "suite.records", "suite.claims", "suite.report"),
     "suite.cells": ("suite.claims", "suite.report"),
     "suite.records": ("suite.cells", "suite.claims", "suite.report", "suite.runner"),

@@ -1,5 +1,5 @@
 """Reading a KD recipe (``reference/recipes/kd-*.yaml``): every field checked with the spec
-:class:`~suite.specs.Reader`, so errors name the file, the field and the value."""
+:class:`~suite.reader.Reader`, so errors name the file, the field and the value."""
 
 from __future__ import annotations
 
