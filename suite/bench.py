@@ -13,12 +13,12 @@ import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 import torch
 import transformers
 
 from suite.acceptance import prompt_seed
+from suite.bench_args import PROMPT_TASKS, add_arguments
 from suite.bench_drafts import NoKDDraft
 from suite.bench_pairs import Pair, choose_pair
 from suite.bench_runs import (
@@ -35,12 +35,10 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
-from suite.specs import MAX_DRAFT_TOKENS
+from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
 from suite.timing import TIMER, machine_info, model_info, write_json_atomic
 
 __all__ = ["METHODS", "add_arguments", "machine_info", "main", "run", "write_json_atomic"]
-PROMPT_TASKS = ("gsm8k", "alpaca")
-DEFAULT_KS = (1, 2, 3, 4, 6, 8)
 NOTES = [
     "ms_per_token is the outer wall time of each call divided by the tokens it emitted; "
     "speedup_measured (target/ours), speedup_assisted (target/assisted) and assisted_over_ours "
@@ -60,87 +58,6 @@ NOTES = [
 ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--num-draft-tokens",
-        type=int,
-        nargs="+",
-        default=list(DEFAULT_KS),
-        metavar="K",
-        help=f"K values to sweep (default {' '.join(map(str, DEFAULT_KS))})",
-    )
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per generation")
-    parser.add_argument(
-        "--prompts", type=int, default=8, help="test-split prompts (random ids for a random pair)"
-    )
-    parser.add_argument(
-        "--temperatures", type=float, nargs="+", default=[0.0, 1.0], help="τ_dec values"
-    )
-    parser.add_argument(
-        "--tasks",
-        nargs="+",
-        help="test prompts from these tasks, alternating (default: the best KD draft's KD "
-        f"dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)})",
-    )
-    parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
-    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
-    _add_pair_arguments(parser)
-    _add_timing_arguments(parser)
-
-
-def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--target", type=Path, help="save_pretrained folder of the target (with --draft)"
-    )
-    parser.add_argument(
-        "--draft",
-        type=Path,
-        action="append",
-        default=[],
-        help="a draft folder to time instead of the bundle's base and best KD drafts; repeat "
-        "for several (the target defaults to the bundle's)",
-    )
-    parser.add_argument(
-        "--drafts", type=Path, nargs="+", default=[], help="several --draft folders at once"
-    )
-    parser.add_argument(
-        "--random-pair",
-        action="store_true",
-        help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle",
-    )
-
-
-def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="torch threads for every method (default 1: batch-1 decoding of small models gains "
-        "little from more, and a busy 2-core machine makes more threads erratic); 0 keeps torch's",
-    )
-    parser.add_argument(
-        "--cost-rounds",
-        type=int,
-        default=30,
-        help="c: alternating target/draft rounds of blocked timing; c is the median ratio",
-    )
-    parser.add_argument(
-        "--cost-run-time",
-        type=float,
-        default=0.02,
-        help="c: seconds of blocked timing per model and round (default 0.02)",
-    )
-    parser.add_argument(
-        "--executor-compare",
-        action="store_true",
-        help="instead: the quick profile's empirical cells in-process versus on local Ray with "
-        "two workers (wall times, ratio, records equal); writes executors-latest.json",
-    )
-    parser.add_argument(
-        "--limit-cells", type=int, default=0, help="with --executor-compare: the first N cells"
-    )
-
-
 def _check_args(args) -> None:
     args.draft = [*args.draft, *args.drafts]
     args.drafts = []
@@ -150,8 +67,8 @@ def _check_args(args) -> None:
             for k in args.num_draft_tokens
         }
     )
-    check_positive_int(args.max_new_tokens, "--max-new-tokens")
-    check_positive_int(args.prompts, "--prompts")
+    check_positive_int(args.max_new_tokens, "--max-new-tokens", maximum=MAX_NEW_TOKENS)
+    check_positive_int(args.prompts, "--prompts", maximum=MAX_SIZE)
     check_positive_int(args.seed, "--seed", minimum=0)
     check_positive_int(args.threads, "--threads", minimum=0)
     check_positive_int(args.limit_cells, "--limit-cells", minimum=0)

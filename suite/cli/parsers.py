@@ -250,10 +250,10 @@ def add_submit(sub) -> None:
 
 
 def add_bench(sub) -> None:
-    from suite import bench
+    from suite.bench_args import add_arguments  # not suite.bench: that imports torch
 
     p = sub.add_parser("bench", help="time target alone, our decoder and assisted generation")
-    bench.add_arguments(p)
+    add_arguments(p)
     p.set_defaults(func=commands.cmd_bench)
 
 
