@@ -79,6 +79,15 @@ def _show_value(value: Any) -> str:
     return text
 
 
+MAX_MESSAGE_CHARS = 500
+
+
+def cut(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` of at most ``limit`` characters: an exception's text (a template's error, a
+    library's) can hold a whole input, megabytes of it, and is put in a message cut."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class SpecError(ValueError):
     """Bad input: ``<path>: field '<field>' = <value>: <message>``."""
 

@@ -20,7 +20,11 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.strict import read_config
-from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_regexes
+from suite.tokenizer_files import (
+    TOKENIZER_JSON,
+    check_loaded_special_tokens,
+    check_tokenizer_regexes,
+)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
@@ -260,8 +264,8 @@ def check_finite_logits(model, where: str | Path, field: str = "model", value=No
 def load_tokenizer(
     path: str | Path, *, trust_remote_code: bool = False, revision: str | None = None
 ):
-    """A tokenizer whose regexes pass :mod:`suite.tokenizer_files`' rules (a local folder's or a
-    Hub tokenizer's), before it tokenizes anything."""
+    """A tokenizer whose regexes and special tokens pass :mod:`suite.tokenizer_files`' rules (a
+    local folder's or a Hub tokenizer's), before it tokenizes anything."""
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
     where = Path(path) / TOKENIZER_JSON if is_local(path) else f"{path} ({TOKENIZER_JSON})"
@@ -277,4 +281,5 @@ def load_tokenizer(
         message = f"the tokenizer does not load: {type(err).__name__}: {err}"
         raise SpecError(Path(path), "tokenizer", str(path), message) from None
     check_tokenizer_regexes(tokenizer, where)
+    check_loaded_special_tokens(tokenizer, where)
     return tokenizer

@@ -24,7 +24,12 @@ from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
 from suite.strict import read_config
-from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file, check_tokenizer_vocabulary
+from suite.tokenizer_files import (
+    TOKENIZER_JSON,
+    check_special_tokens,
+    check_tokenizer_file,
+    check_tokenizer_vocabulary,
+)
 
 ENGINES = ("analytic", "empirical")
 DEVICES = ("cpu", "cuda", "auto")
@@ -176,7 +181,13 @@ def _tokenizer_regexes(r: Reader, folder: Path, field: str, value: Any) -> None:
 
 
 def _tokenizer_folder(r: Reader, folder: Path, field: str, value: Any) -> None:
-    """What a tokenizer folder holds that runs on every prompt: chat templates and regexes."""
+    """What a tokenizer folder holds that runs on every prompt: special tokens (each at most
+    MAX_SPECIAL_TOKEN_CHARS characters, as a chat template may print them), chat templates and
+    regexes."""
+    try:
+        check_special_tokens(folder)
+    except SpecError as err:
+        raise r.error(field, value, str(err)) from None
     _chat_templates(r, folder, field, value)
     _tokenizer_regexes(r, folder, field, value)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 
-from suite.errors import SpecError
+from suite.chat_output import max_rendered_chars
+from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import format_prompt
 from suite.tokenizer_files import tokenizer_panics
@@ -42,22 +43,46 @@ def check_chat_template(tokenizer) -> None:
     template = tokenizer.chat_template
     problem = _refusal(template) if isinstance(template, str) else chat_template_refusal(template)
     if problem:
-        where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
-        raise SpecError(where, "chat_template", template, problem)
+        raise SpecError(_where(tokenizer), "chat_template", template, problem)
+
+
+def _where(tokenizer) -> str:
+    return getattr(tokenizer, "name_or_path", None) or "tokenizer"
+
+
+def _render(tokenizer, messages: list[dict]) -> str:
+    """The chat as text: transformers renders it so before it tokenizes (``tokenize=True`` is
+    this text through ``tokenizer(text, add_special_tokens=False)``)."""
+    with tokenizer_panics(tokenizer):
+        try:
+            text = tokenizer.apply_chat_template(
+                messages, add_generation_prompt=True, tokenize=False
+            )
+        except Exception as err:  # a template that raises, divides by zero or does not compile
+            message = f"the chat template fails to render: {type(err).__name__}: {cut(str(err))}"
+            template = tokenizer.chat_template
+            raise SpecError(_where(tokenizer), "chat_template", template, message) from None
+    if not isinstance(text, str):
+        message = f"the chat template renders {type(text).__name__}, not text"
+        raise SpecError(_where(tokenizer), "chat_template", tokenizer.chat_template, message)
+    return text
 
 
 def _chat_ids(tokenizer, instruction: str) -> list[int]:
+    """The user turn through the chat template: checked on its syntax tree, rendered as text, the
+    text's length capped (a template the check missed cannot hand the Rust tokenizer hundreds
+    of megabytes, which aborts the process), then tokenized."""
     check_chat_template(tokenizer)
-    messages = [{"role": "user", "content": instruction}]
+    text = _render(tokenizer, [{"role": "user", "content": instruction}])
+    limit = max_rendered_chars(instruction)
+    if len(text) > limit:
+        message = (
+            f"the chat template renders {len(text):,} characters for a "
+            f"{len(instruction):,}-character prompt, over {limit:,}; refused before tokenizing"
+        )
+        raise SpecError(_where(tokenizer), "chat_template", tokenizer.chat_template, message)
     with tokenizer_panics(tokenizer):
-        try:
-            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
-        except Exception as err:  # a template that raises, divides by zero or does not compile
-            where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
-            message = f"the chat template fails to render: {type(err).__name__}: {err}"
-            raise SpecError(where, "chat_template", tokenizer.chat_template, message) from None
-    if isinstance(ids, dict) or hasattr(ids, "input_ids"):  # a BatchEncoding in transformers 5
-        ids = ids["input_ids"]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return [int(t) for t in ids]
 
 

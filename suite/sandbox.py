@@ -33,6 +33,7 @@ import regex as timed_re
 from jinja2 import nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from suite.chat_output import MESSAGES, name_sizes, output_problem, variable_problem
 from suite.template_arguments import (
     bounded_join,
     bounded_round,
@@ -215,22 +216,21 @@ def regex_problem(pattern: str) -> str | None:
 # transformers' sandbox, which allows loops, ``range`` and ``*``. It is checked first: besides the
 # task-template nodes, it may loop over the messages (not nested), ``set`` names, test
 # ``loop.index0 % 2``, raise an error and call string methods that do not grow their input. Each
-# name's size is then bounded in units of the messages' size: a ``set`` that grows a name from
-# itself (``{% set a = a + a %}``), or names past MAX_CHAT_COPIES copies, are refused.
+# name's size and the output's are then bounded in copies of the messages plus characters
+# (suite.chat_output): a ``set`` that grows a name from itself (``{% set a = a + a %}``), names
+# past MAX_CHAT_COPIES copies, or an output past its budget are refused.
 MAX_CHAT_TEMPLATE_CHARS = 65_536
-MAX_CHAT_COPIES = 16
 CHAT_FILTERS = SAFE_FILTERS | {"tojson"}
 _CHAT_METHODS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize"})
 _CHAT_METHODS |= {"startswith", "endswith"}
 _CHAT_NODES = (*_ALLOWED_NODES, nodes.For, nodes.Assign, nodes.Call, nodes.Mod)
-_MESSAGES = "messages"
 
 
 def _is_messages(expr: nodes.Node, names: frozenset) -> bool:
     """``messages``, a slice of it, or a name only ever set to one of those."""
     if isinstance(expr, nodes.Getitem) and isinstance(expr.arg, nodes.Slice):
         expr = expr.node
-    return isinstance(expr, nodes.Name) and (expr.name == _MESSAGES or expr.name in names)
+    return isinstance(expr, nodes.Name) and (expr.name == MESSAGES or expr.name in names)
 
 
 def _message_lists(tree: nodes.Template) -> frozenset:
@@ -282,37 +282,6 @@ def _chat_node_problem(node: nodes.Node, names: frozenset) -> str | None:
     return None
 
 
-def _copies(expr: nodes.Node, sizes: dict[str, int]) -> int:
-    """How many copies of the messages an expression can hold, given each name's bound."""
-    if isinstance(expr, nodes.Name):
-        return sizes.get(expr.name, 0)
-    return sum(_copies(child, sizes) for child in expr.iter_child_nodes())
-
-
-def _growth_problem(tree: nodes.Template) -> str | None:
-    """Bound every name by copies of the messages; a name that grows from itself has no bound."""
-    binds: list[tuple[str, nodes.Node]] = [
-        (a.target.name, a.node) for a in tree.find_all(nodes.Assign)
-    ]
-    for loop in tree.find_all(nodes.For):
-        binds += [(n.name, loop.iter) for n in loop.target.find_all(nodes.Name)]
-    sizes = {_MESSAGES: 1}
-    for _ in range(len(binds) + 2):
-        new = dict(sizes)
-        for name, value in binds:
-            new[name] = max(new.get(name, 0), _copies(value, sizes))
-        if new == sizes:
-            break
-        sizes = new
-    else:
-        return "a set grows a variable from itself: its size has no bound"
-    if max(sizes.values()) > MAX_CHAT_COPIES:
-        return f"a variable holds over {MAX_CHAT_COPIES} copies of the messages"
-    if sum(_copies(out, sizes) for out in tree.find_all(nodes.Output)) > 4 * MAX_CHAT_COPIES:
-        return f"the output holds over {4 * MAX_CHAT_COPIES} copies of the messages"
-    return None
-
-
 def chat_template_problem(source: str) -> str | None:
     """Why a tokenizer's chat template is refused, or None. Syntax errors raise
     TemplateSyntaxError; a template nested too deeply to parse raises RecursionError."""
@@ -324,7 +293,10 @@ def chat_template_problem(source: str) -> str | None:
         problem = _chat_node_problem(node, names)
         if problem:
             return problem
-    return _growth_problem(tree) or set_growth_problem(tree, names)
+    sizes = name_sizes(tree)
+    if isinstance(sizes, str):
+        return sizes
+    return set_growth_problem(tree, names) or variable_problem(sizes) or output_problem(tree, sizes)
 
 
 def chat_template_refusal(value) -> str | None:

@@ -39,7 +39,7 @@ from suite.submission_files import (
     remote_code_message,
     weight_shapes,
 )
-from suite.tokenizer_files import TOKENIZER_JSON, check_tokenizer_file
+from suite.tokenizer_files import TOKENIZER_JSON, check_special_tokens, check_tokenizer_file
 
 SUBMISSION_FILE = "submission.yaml"
 MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
@@ -224,6 +224,7 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
         message = f"ship the tokenizer files ({', '.join(VOCAB_FILES)}) beside the weights"
         raise SpecError(folder, "tokenizer", str(folder.name), message)
     where = folder / shipped[0]
+    check_special_tokens(folder)  # each at most MAX_SPECIAL_TOKEN_CHARS, before any load
     if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
         check_tokenizer_file(folder / TOKENIZER_JSON)
     theirs = _tokenizer(str(folder), None, where)

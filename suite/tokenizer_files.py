@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from suite.chat_output import MAX_SPECIAL_TOKEN_CHARS
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
@@ -100,10 +101,15 @@ def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
 
 
 def check_tokenizer_file(path: Path) -> None:
-    """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass."""
-    found = tokenizer_regex_field(read_json(path, path.name, MAX_TOKENIZER_BYTES))
+    """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass, and
+    every added token is at most MAX_SPECIAL_TOKEN_CHARS characters."""
+    data = read_json(path, path.name, MAX_TOKENIZER_BYTES)
+    found = tokenizer_regex_field(data)
     if found:
         raise SpecError(path, *found)
+    added = data.get("added_tokens") if isinstance(data, dict) else None
+    for i, token in enumerate(added if isinstance(added, list) else []):
+        _check_token_length(path, f"added_tokens[{i}].content", token)
 
 
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
@@ -133,6 +139,8 @@ def tokenizer_panics(tokenizer) -> Iterator[None]:
 
 
 SPECIAL_TOKENS = ("eos_token", "bos_token", "pad_token", "unk_token")
+SPECIAL_TOKEN_FILES = ("tokenizer_config.json", "special_tokens_map.json")
+_TOKEN_LISTS = ("additional_special_tokens", "extra_special_tokens")
 
 
 def _token_text(value: Any) -> str | None:
@@ -198,3 +206,57 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
         if text is None or text not in tokens:
             message = "not a token of this tokenizer's vocabulary"
             raise SpecError(config_path, name, config[name], message)
+
+
+def _check_token_length(path: Path | str, field: str, value: Any) -> None:
+    """A special or added token of at most MAX_SPECIAL_TOKEN_CHARS characters: transformers passes
+    each special token to the chat template, which may print it many times."""
+    text = _token_text(value)
+    if text is not None and len(text) > MAX_SPECIAL_TOKEN_CHARS:
+        message = (
+            f"a special or added token is at most {MAX_SPECIAL_TOKEN_CHARS} characters "
+            f"(this one has {len(text):,})"
+        )
+        raise SpecError(path, field, text, message)
+
+
+def _named_tokens(config: dict) -> Iterator[tuple[str, Any]]:
+    """(field, value) of every token a ``tokenizer_config.json`` or ``special_tokens_map.json``
+    names: each ``*_token`` (transformers reads any as a model-specific special token), the
+    additional and extra special tokens and ``added_tokens_decoder``'s entries."""
+    for key, value in config.items():
+        if key.endswith("_token"):
+            yield key, value
+    for key in _TOKEN_LISTS:
+        value = config.get(key)
+        if isinstance(value, dict):
+            yield from ((f"{key}.{name}", token) for name, token in value.items())
+        elif isinstance(value, list):
+            yield from ((f"{key}[{i}]", token) for i, token in enumerate(value))
+    decoder = config.get("added_tokens_decoder")
+    for key, token in decoder.items() if isinstance(decoder, dict) else ():
+        yield f"added_tokens_decoder.{key}.content", token
+
+
+def check_special_tokens(folder: Path) -> None:
+    """Every token a tokenizer folder's ``tokenizer_config.json`` and ``special_tokens_map.json``
+    name is at most MAX_SPECIAL_TOKEN_CHARS characters (``tokenizer.json``'s added tokens are
+    checked with its regexes): a SpecError naming the file, the field and the token."""
+    for name in SPECIAL_TOKEN_FILES:
+        path = folder / name
+        config = read_config(path) if path.is_file() else None
+        for field, value in _named_tokens(config) if isinstance(config, dict) else ():
+            _check_token_length(path, field, value)
+
+
+def check_loaded_special_tokens(tokenizer, where: str | Path) -> None:
+    """A loaded tokenizer's special and added tokens (a Hub tokenizer's too) against the same
+    cap, refused naming ``where``."""
+    named = getattr(tokenizer, "special_tokens_map", None) or {}
+    for field, value in named.items() if isinstance(named, dict) else ():
+        _check_token_length(where, field, value)
+    for token in getattr(tokenizer, "all_special_tokens", None) or ():
+        _check_token_length(where, "extra_special_tokens", token)
+    decoder = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    for key, token in decoder.items() if isinstance(decoder, dict) else ():
+        _check_token_length(where, f"added_tokens_decoder.{key}.content", str(token))
