@@ -18,7 +18,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from suite.cells import Context, execute_unit
+from suite.cells.context import portable_location
 from suite.data import load_examples
+from suite.profiles import ModelRef
 from suite.records import ResultRecord
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
@@ -43,14 +45,24 @@ def header_for(plan: Plan) -> dict:
     }
 
 
-def fingerprints(plan: Plan) -> dict[str, str]:
-    """sha256 of every model the plan uses, once, in the parent."""
+def _plan_refs(plan: Plan) -> dict[str, ModelRef]:
     refs = {}
     for cell in plan.cells:
         fam = plan.profile.models[cell.family]
         for ref in (fam.tokenizer, fam.target, fam.drafts[cell.draft]):
             refs[ref.location] = ref
-    return {loc: ref.fingerprint() for loc, ref in sorted(refs.items())}
+    return refs
+
+
+def fingerprints(plan: Plan) -> dict[str, str]:
+    """sha256 of every model the plan uses, once, in the parent."""
+    return {loc: ref.fingerprint() for loc, ref in sorted(_plan_refs(plan).items())}
+
+
+def recorded_prints(plan: Plan, prints: dict[str, str]) -> dict[str, str]:
+    """The same fingerprints keyed as a record spells its models' locations (a bundle path
+    relative to the repository, a Hub id with its revision), for :func:`stale` to compare."""
+    return {portable_location(ref): prints[loc] for loc, ref in _plan_refs(plan).items()}
 
 
 def units(cells: list[Cell]) -> list[tuple[str, list[Cell]]]:
@@ -187,7 +199,8 @@ def stale(
     record: ResultRecord, prints: dict[str, str], profile: str, n_boot: int | None = None
 ) -> bool:
     """A record made by another profile, at another resample count of its interval, or from a
-    model whose files have changed since."""
+    model whose files have changed since (``prints`` keyed by recorded location:
+    :func:`recorded_prints`)."""
     if record.provenance.profile not in (None, profile):
         return True
     analytic = record.result.analytic
@@ -203,7 +216,8 @@ def _run_locked(plan, store, header, workers, progress, executor, address, threa
     ctx = Context(plan.profile, fingerprints(plan))
     done = store.open(header)
     n_boot = plan.profile.sizes["analytic"].n_boot
-    old = {k for k, r in done.items() if stale(r, ctx.fingerprints, plan.profile.name, n_boot)}
+    prints = recorded_prints(plan, ctx.fingerprints)
+    old = {k for k, r in done.items() if stale(r, prints, plan.profile.name, n_boot)}
     if old:  # recomputed, never mixed with records of other models
         store.drop(old)
         done = {k: r for k, r in done.items() if k not in old}

@@ -254,3 +254,26 @@ def test_a_planted_lock_link_is_refused_when_a_run_takes_the_lock(tiny, referenc
     assert "symbolic link" in str(err.value) and Path(err.value.path).name == ".lock"
     assert victim.read_text() == "precious"
     assert {p.name: p.read_bytes() for p in planted.iterdir() if not p.is_symlink()} == before
+
+
+def test_resume_compares_a_bundled_models_hash_under_the_location_its_records_store(
+    reference_run,
+):
+    """Records spell a bundled model's location relative to the repository; the run's hashes were
+    keyed by absolute path, so a changed bundled model's records were kept on resume."""
+    from suite.record_json import record_from_json
+    from suite.runner import _plan_refs, recorded_prints, stale
+
+    plan = plan_studies([load_study(REPO / "tasks" / "studies" / "degradation.yaml")],
+                        load_profile("smoke"))  # fmt: skip
+    prints = {location: "f" * 64 for location in _plan_refs(plan)}  # the hashes, without hashing
+    recorded = recorded_prints(plan, prints)
+    assert "reference/llama/target" in recorded and "reference/llama/tokenizer" in recorded
+    out, _ = reference_run
+    line = _lines(out)[0]
+    for role, where in (("target", "target"), ("draft", "draft"), ("tokenizer", "tokenizer")):
+        line["provenance"]["models"][role] = {"location": f"reference/llama/{where}",
+                                              "sha256": "f" * 64}  # fmt: skip
+    assert not stale(record_from_json(line), recorded, line["provenance"]["profile"])
+    line["provenance"]["models"]["target"]["sha256"] = "0" * 64  # the bundled target changed
+    assert stale(record_from_json(line), recorded, line["provenance"]["profile"])

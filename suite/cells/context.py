@@ -151,13 +151,13 @@ class Models:
             profile=self.ctx.profile.name,
             prompt_format=prompt_format(self.tokenizer()),
             models={
-                role: ModelProvenance(_portable(ref), fp.get(ref.location))
+                role: ModelProvenance(portable_location(ref), fp.get(ref.location))
                 for role, ref in refs.items()
             },
         )
 
 
-def _portable(ref: ModelRef) -> str:
+def portable_location(ref: ModelRef) -> str:
     """Bundle paths relative to the repository, so records do not depend on the checkout path."""
     if ref.path is None:
         return f"{ref.hub}@{ref.revision or 'main'}"
