@@ -35,9 +35,12 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.reader import MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
 from suite.timing import TIMER, machine_info, model_info, write_json_atomic
 
+MAX_COST_ROUNDS = 10_000  # c's alternating timing rounds (default 30)
+MAX_COST_RUN_TIME = 60.0  # seconds of blocked timing per model and round (default 0.02)
 __all__ = ["METHODS", "add_arguments", "machine_info", "main", "run", "write_json_atomic"]
 NOTES = [
     "ms_per_token is the outer wall time of each call divided by the tokens it emitted; "
@@ -69,14 +72,15 @@ def _check_args(args) -> None:
     )
     check_positive_int(args.max_new_tokens, "--max-new-tokens", maximum=MAX_NEW_TOKENS)
     check_positive_int(args.prompts, "--prompts", maximum=MAX_SIZE)
-    check_positive_int(args.seed, "--seed", minimum=0)
-    check_positive_int(args.threads, "--threads", minimum=0)
-    check_positive_int(args.limit_cells, "--limit-cells", minimum=0)
-    check_positive_int(args.cost_rounds, "--cost-rounds")
+    check_positive_int(args.seed, "--seed", minimum=0, maximum=SEED_CEILING)
+    check_positive_int(args.threads, "--threads", minimum=0, maximum=MAX_THREADS)
+    check_positive_int(args.limit_cells, "--limit-cells", minimum=0, maximum=MAX_SIZE)
+    check_positive_int(args.cost_rounds, "--cost-rounds", maximum=MAX_COST_ROUNDS)
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
-    if not args.cost_run_time > 0:
-        raise ValueError(f"--cost-run-time must be positive, got {args.cost_run_time}")
+    if not 0 < args.cost_run_time <= MAX_COST_RUN_TIME:  # NaN and inf fail too
+        message = f"--cost-run-time must be in (0, {MAX_COST_RUN_TIME:g}] seconds"
+        raise ValueError(f"{message}, got {args.cost_run_time}")
     if args.target is not None and not args.draft:
         raise ValueError("--target and --draft go together: --target needs at least one --draft")
     if len(set(args.draft)) != len(args.draft):

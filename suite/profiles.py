@@ -21,6 +21,7 @@ from typing import Any
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
 from suite.errors import SpecError
 from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
+from suite.reader import MAX_N_BOOT
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
 from suite.strict import read_config
@@ -41,7 +42,7 @@ _HUB_ID = re.compile(r"(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9_.-]*/(?!\.)[A-Za-z0-9_.-]
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _NOT_DRAFTS = ("tokenizer", "target")
 DEFAULT_N_BOOT = 1000  # bootstrap resamples of an analytic cell's interval over prompts
-MAX_N_BOOT = 100_000
+
 # Files that describe a model without changing it: left out of its fingerprint, so that writing
 # a model card does not make the results measured on the model stale.
 _NOT_FINGERPRINTED = frozenset({"README.md"})

@@ -29,6 +29,7 @@ from suite.decoding.sampling import check_temperature
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
+from suite.reader import MAX_N_BOOT, MAX_NEW_TOKENS, MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, load_task
 from suite.stats import intervals
 from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, wilson_interval
@@ -304,11 +305,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _check_args(args) -> None:
     check_positive_int(args.limit, "--limit")
     check_positive_int(args.num_draft_tokens, "--num-draft-tokens", maximum=MAX_DRAFT_TOKENS)
-    check_positive_int(args.seed, "--seed", minimum=0)
-    check_positive_int(args.n_boot, "--n-boot")
-    check_positive_int(args.threads, "--threads", minimum=0)
+    check_positive_int(args.seed, "--seed", minimum=0, maximum=SEED_CEILING)
+    check_positive_int(args.n_boot, "--n-boot", maximum=MAX_N_BOOT)
+    check_positive_int(args.threads, "--threads", minimum=0, maximum=MAX_THREADS)
     if args.max_gen_toks is not None:
-        check_positive_int(args.max_gen_toks, "--max-gen-toks")
+        check_positive_int(args.max_gen_toks, "--max-gen-toks", maximum=MAX_NEW_TOKENS)
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
 

@@ -27,6 +27,9 @@ MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
 MAX_SEEDS = 1_000
+MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
+MAX_N_BOOT = 100_000  # bootstrap resamples of one interval
+SEED_CEILING = 2**32 - 1  # a stated seed: what numpy and torch generators take
 MAX_SPEC_FILES = 1_000  # task specs in one folder: each is parsed before the first error
 # A positive temperature below this divides float32 logits past their range: softmax(l / τ) is
 # NaN, and a NaN row would be drawn from as if it were a distribution. τ is 0 (greedy) or above.

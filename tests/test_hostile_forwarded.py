@@ -124,3 +124,34 @@ def test_a_forwarded_command_that_raises_a_value_error_exits_2(capsys, monkeypat
     assert main(["bundle-tables"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "a value the command refuses" in err
+
+
+def _exit_code(argv) -> int:
+    try:
+        return main(argv)
+    except SystemExit as exit_:
+        return exit_.code
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["quality", "--limit", "1", "--n-boot", "1000000000000"], "--n-boot"),
+        (["quality", "--limit", "1", "--threads", "100000"], "--threads"),
+        (["quality", "--limit", "1", "--seed", "99999999999"], "--seed"),
+        (["quality", "--limit", "1", "--max-gen-toks", "100000000"], "--max-gen-toks"),
+        (["bench", "--prompts", "1", "--cost-run-time", "inf"], "--cost-run-time"),
+        (["bench", "--prompts", "1", "--cost-run-time", "nan"], "--cost-run-time"),
+        (["bench", "--prompts", "1", "--cost-rounds", "100000000"], "--cost-rounds"),
+        (["bench", "--prompts", "1", "--threads", "5000"], "--threads"),
+        (["bench", "--prompts", "1", "--seed", "99999999999"], "--seed"),
+    ],
+)
+def test_quality_and_bench_numbers_have_ceilings(tmp_path, capsys, monkeypatch, argv, named):
+    """A bootstrap of 10^12 resamples, 100,000 threads or an endless timing run were accepted
+    (a traceback after the whole evaluation, or a hang); each is refused before any work."""
+    monkeypatch.chdir(tmp_path)
+    assert _exit_code([*argv, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert named in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

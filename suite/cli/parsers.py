@@ -7,6 +7,7 @@ import argparse
 import reprlib
 
 from suite.cli import commands
+from suite.reader import MAX_THREADS
 from suite.seeding import SEED_LIMIT
 
 
@@ -17,9 +18,6 @@ class HELP(argparse.ArgumentDefaultsHelpFormatter):
         if action.default in (None, False) or "default" in (action.help or ""):
             return action.help
         return super()._get_help_string(action)
-
-
-MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
 
 
 def whole_number(low: int, high: int | None = None, *, what: str = "a whole number"):
