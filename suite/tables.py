@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from suite.drafts import BASE, SUBMISSION, DraftFacts, facts_from_name
+from suite.drafts import BASE, SUBMISSION, DraftFacts
 from suite.records import ANALYTIC, ResultRecord
 from suite.store import ResultsStore
 
@@ -39,14 +39,6 @@ def draft_columns(label: str, facts: DraftFacts) -> dict:
         "divergence": facts.divergence,
         "draft_origin": facts.origin,
     }
-
-
-def draft_info(name: str) -> dict:
-    """The columns of a draft known only by its name, as records written before facts were.
-
-    Kept for callers that have only a label; records carry facts (``record.facts``).
-    """
-    return draft_columns(name, facts_from_name(name))
 
 
 def read_records(folder: str | Path) -> list[ResultRecord]:

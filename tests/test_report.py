@@ -349,3 +349,20 @@ def test_a_headless_browser_shows_the_claims_and_runs_no_injected_script(request
     assert proc.returncode == 0, proc.stderr[-2000:]
     data = shot.read_bytes()
     assert len(data) > 10_000 and data.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_cells_csv_takes_a_drafts_method_and_tau_from_its_record_not_its_name():
+    """A profile draft named 'da' with online facts showed as method 'other' in cells.csv (and a
+    draft named like a KD one would have shown the name's method), unlike prompts.csv."""
+    from suite.record_json import record_from_json
+    from suite.report.render import cell_table
+    from tests.test_records import old_analytic
+
+    line = old_analytic("da")
+    line["cell"]["draft_facts"] = {
+        "dataset": "gsm8k", "divergence": "cross_entropy", "kd_temperature": 0.6,
+        "kd_temperatures": [0.6], "method": "online", "origin": "bundle", "recipe": False,
+        "seed": 1, "source": "profile",
+    }  # fmt: skip
+    row = cell_table([record_from_json(line)]).iloc[0]
+    assert (row["method"], row["kd_temperature"], row["kd_dataset"]) == ("online", 0.6, "gsm8k")

@@ -25,7 +25,7 @@ from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
 from suite.strict import read_json
-from suite.tables import draft_info, prompt_rows, read_records, seed_means
+from suite.tables import draft_columns, prompt_rows, read_records, seed_means
 
 TEMPLATE = "report.html.j2"
 REPORT, SUMMARY, PROMPTS, CELLS = "report.html", "summary.json", "prompts.csv", "cells.csv"
@@ -54,7 +54,7 @@ def cell_table(records: list[dict]) -> pd.DataFrame:
         cell, result, timing = rec["cell"], rec["result"], rec.get("timing") or {}
         ci = result.get("confidence_interval") or [None, None]
         analytic = cell["engine"] == "analytic"
-        info = draft_info(cell["draft"])
+        info = draft_columns(cell["draft"], rec.facts)  # its record's facts, not its name
         rows.append(
             {**{k: cell.get(k) for k in CELL_COLUMNS if k in cell}, **info, "key": rec["key"]}
             | {
