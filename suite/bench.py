@@ -70,7 +70,8 @@ def _check_args(args) -> None:
             for k in args.num_draft_tokens
         }
     )
-    check_positive_int(args.max_new_tokens, "--max-new-tokens", maximum=MAX_NEW_TOKENS)
+    # with one token nothing is drafted: α is 0/0
+    check_positive_int(args.max_new_tokens, "--max-new-tokens", minimum=2, maximum=MAX_NEW_TOKENS)
     check_positive_int(args.prompts, "--prompts", maximum=MAX_SIZE)
     check_positive_int(args.seed, "--seed", minimum=0, maximum=SEED_CEILING)
     check_positive_int(args.threads, "--threads", minimum=0, maximum=MAX_THREADS)

@@ -124,7 +124,7 @@ def _tau(value: Any, field: str, fail: Fail) -> float | None:
         raise fail(field, value, "expected a number or null")
     if not math.isfinite(value) or value < 0:
         raise fail(field, value, "a temperature must be finite and >= 0")
-    return float(value)
+    return float(value) + 0.0  # -0.0 is 0.0: one configuration, as decode temperatures are
 
 
 def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:

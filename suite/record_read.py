@@ -31,7 +31,7 @@ from suite.records import (
     accepted_length,
     nan_if_none,
 )
-from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, MAX_SIZE
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, MAX_SIZE, MIN_TEMPERATURE
 from suite.studies import MAX_DRAFT_TOKENS, Cell
 
 MAX_COUNT = 2**53  # any other count a record holds: exact as a float, and far above any real run
@@ -178,8 +178,9 @@ def _read_cell(r: _Reader) -> Cell:
     if engine not in (ANALYTIC, EMPIRICAL):
         raise RecordError(r.name("engine"), engine, f"expected {ANALYTIC} or {EMPIRICAL}")
     tau = r.number("decode_temperature", optional=False)
-    if tau < 0:
-        raise RecordError(r.name("decode_temperature"), tau, "a temperature must be >= 0")
+    if tau < 0 or 0 < tau < MIN_TEMPERATURE:
+        message = f"a temperature is 0 (greedy) or at least {MIN_TEMPERATURE:g}, as runs make"
+        raise RecordError(r.name("decode_temperature"), tau, message)
     return Cell(
         engine=engine,
         family=r.string("family"),

@@ -276,3 +276,17 @@ def test_configuration_labels_come_from_facts_not_names():
     submitted = DraftFacts("online", "gsm8k", 0.4, origin="submission")
     assert submitted.configuration("sub-mine") == "sub-mine"
     assert DraftFacts("other").configuration("mystery") == "mystery"
+
+
+def test_a_negative_zero_kd_temperature_is_the_configuration_of_zero():
+    """τ_kd -0.0 named its own configuration (kd-online-gsm8k-t-0.0), apart from 0.0's seeds."""
+    from suite.drafts import facts_from_mapping
+
+    def fail(field, value, message):
+        return ValueError(field, value, message)
+
+    stated = [{"method": "online", "dataset": "gsm8k", "kd_temperature": tau, "seed": seed}
+              for tau, seed in ((0.0, 0), (-0.0, 1))]  # fmt: skip
+    facts = [facts_from_mapping(d, fail) for d in stated]
+    assert facts[0].configuration("da") == facts[1].configuration("db")
+    assert str(facts[1].kd_temperature) == "0.0"

@@ -83,6 +83,9 @@ CASES = [
     # values a run cannot produce
     ("tau-negative", _sub('"decode_temperature": 1.0', '"decode_temperature": -1.0'), None,
      "cell.decode_temperature", "-1.0"),
+    ("tau-below-the-smallest-a-run-makes",
+     _sub('"decode_temperature": 1.0', '"decode_temperature": 1e-09').replace("/t1/", "/t1e-09/"),
+     None, "cell.decode_temperature", "1e-09"),
     ("ci-reversed",
      _sub('"confidence_interval": [0.5, 0.75]', '"confidence_interval": [0.75, 0.5]'), None,
      "result.confidence_interval", "[0.75, 0.5]"),

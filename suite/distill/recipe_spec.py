@@ -35,6 +35,9 @@ _REQUIRED = (
 _OPTIONAL = {"seeds", "eval_examples", "eval_every"}
 
 
+MAX_KD_TEMPERATURE = 10.0  # a draft's name spells τ; a huge one would not fit a file name
+
+
 def _temperatures(r: Reader, value, key: str, *, positive: bool = False, empty: bool = False):
     """Distinct temperatures, each 0 or in [MIN_TEMPERATURE, ∞), spelled with at most 2 decimals
     (the names of drafts and KD data sets): two that share a spelling would share a draft."""
@@ -46,8 +49,11 @@ def _temperatures(r: Reader, value, key: str, *, positive: bool = False, empty: 
         text = format_temperature(tau)
         if positive and tau == 0:
             raise r.error(f"{key}[{i}]", value[i], "every temperature must be > 0")
-        if abs(float(text) - tau) > 1e-9:
+        if float(text) != tau:  # YAML reads 0.4 as the double 0.4 itself
             raise r.error(f"{key}[{i}]", value[i], "at most 2 decimals (draft names spell 2)")
+        if tau > MAX_KD_TEMPERATURE:
+            message = f"at most {MAX_KD_TEMPERATURE:g} (the paper's grid is 0 to 1)"
+            raise r.error(f"{key}[{i}]", value[i], message)
         if math.copysign(1.0, tau) < 0:
             raise r.error(f"{key}[{i}]", value[i], "-0.0 is refused: write 0.0")
         if text in spelled:
