@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import reprlib
+import stat
 from pathlib import Path
 
 from suite.errors import SpecError
@@ -22,15 +24,37 @@ REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
 
 
 def sha256_file(path: Path) -> str:
+    """The file's sha256, opened without following a link (a link is refused by the OS)."""
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
 def artifact_files(folder: Path) -> dict[str, str]:
-    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    """Each plain file of an artifact folder with its sha256. A link or a special file (FIFO,
+    device) is refused naming it: a bundle's bytes are its own, never a file elsewhere."""
+    out = {}
+    for p in sorted(folder.iterdir()):
+        mode = p.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            continue
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise SpecError(p, None, None, f"{kind} in a bundle folder; refused")
+        out[p.name] = sha256_file(p)
+    return out
+
+
+def linked_segment(root: Path, folder: Path) -> Path | None:
+    """The first path from ``root`` (exclusive) down to ``folder`` that is a symbolic link."""
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return None
 
 
 def load_manifest(root: Path | None = None) -> dict:
@@ -115,10 +139,18 @@ def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
     problems = []
     for name, entry in sorted(manifest["artifacts"].items()):
         folder = root / entry["path"]
+        link = linked_segment(root, folder)
+        if link is not None:
+            problems.append(f"{name}: {link} is a symbolic link; a bundle holds its own files")
+            continue
         if not folder.is_dir():
             problems.append(f"{name}: folder {folder} is missing")
             continue
-        actual = artifact_files(folder)
+        try:
+            actual = artifact_files(folder)
+        except SpecError as err:
+            problems.append(f"{name}: {err.path}: {err.message}")
+            continue
         for fname, digest in entry["files"].items():
             if fname not in actual:
                 problems.append(f"{name}: file {fname} is missing")

@@ -60,3 +60,35 @@ def test_a_sound_manifest_is_verified(tmp_path, capsys):
     status = main(["--bundle", str(bundle), "verify", "--hashes-only"])
     out = capsys.readouterr()
     assert status == 1 and "config.json sha256" in out.out + out.err  # read, and its hash checked
+
+
+def _linked_bundle(tmp_path, kind: str):
+    """A one-artifact bundle whose config.json (``file``) or artifact folder (``folder``) is a
+    link to something outside it, with the manifest listing the outside file's hash."""
+    import hashlib
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "config.json").write_text('{"secret": 1}')
+    digest = hashlib.sha256((outside / "config.json").read_bytes()).hexdigest()
+    root = tmp_path / "bundle"
+    (root / "x").mkdir(parents=True)
+    if kind == "file":
+        (root / "x" / "draft").mkdir()
+        (root / "x" / "draft" / "config.json").symlink_to(outside / "config.json")
+    else:
+        (root / "x" / "draft").symlink_to(outside)
+    entry = {"kind": "draft", "path": "x/draft", "files": {"config.json": digest}}
+    (root / "MANIFEST.json").write_text(json.dumps({"artifacts": {"x/draft": entry}}))
+    return root
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_verify_neither_hashes_nor_lists_a_linked_file_outside_the_bundle(tmp_path, kind):
+    """A linked config.json verified with 0 problems; a linked folder listed outside names."""
+    from suite.bundle import verify
+
+    problems = verify(_linked_bundle(tmp_path, kind), load=False)
+    assert len(problems) == 1 and "symbolic link" in problems[0], problems
+    (tmp_path / "outside" / "extra.py").write_text("x = 1")
+    assert not any("extra.py" in p for p in verify(tmp_path / "bundle", load=False))
