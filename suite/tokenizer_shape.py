@@ -99,7 +99,7 @@ def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
         return None
     kind, vocab = model.get("type"), model.get("vocab")
     unk = model.get("unk_token")
-    needed = kind in ("WordPiece", "WordLevel") or (kind == "BPE" and unk is not None)
+    needed = kind in ("WordPiece", "WordLevel")  # BPE without its unk passes: bytes cover all
     if needed and (not isinstance(vocab, dict) or not isinstance(unk, str) or unk not in vocab):
         return "model.unk_token", unk, "the unknown token must be a token of model.vocab"
     if kind == "Unigram":
