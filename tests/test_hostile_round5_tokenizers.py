@@ -152,13 +152,18 @@ def test_an_exception_inside_the_tokenizer_names_it():
 
 
 def test_controls_the_bundled_tokenizer_and_small_growth_pass_with_the_same_ids(tmp_path):
-    """The bundled tokenizer, a Llama-2 style Prepend + Replace and a ``▁`` for `` `` Replace
+    """The bundled tokenizer and one with Llama-2's normalizer (Prepend, Replace) and decoder
     still load; the ids of a prompt are what the tokenizer gives."""
 
     def llama2(data, config):
         data["normalizer"] = {"type": "Sequence", "normalizers": [
             {"type": "Prepend", "prepend": "\u2581"},
             {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"},
+        ]}  # fmt: skip
+        data["decoder"] = {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "\u2581"}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"},
+            {"type": "Strip", "content": " ", "start": 1, "stop": 0},
         ]}  # fmt: skip
 
     for i, change in enumerate((None, llama2)):
