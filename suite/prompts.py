@@ -11,13 +11,16 @@ import functools
 from collections.abc import Sequence
 
 from suite.chat_output import max_rendered_chars
+from suite.data import MAX_FIELD_CHARS
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
-from suite.specs import format_prompt
+from suite.specs import INSTRUCTION_FORMAT, format_prompt
 from suite.tokenizer_files import tokenizer_panics
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
+MAX_PROMPT_TOKENS = 100_000  # a prompt's ids, whatever the model; the bundled prompts have < 2,000
+MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field in our format
 
 
 def prompt_format(tokenizer) -> str:
@@ -68,30 +71,48 @@ def _render(tokenizer, messages: list[dict]) -> str:
     return text
 
 
-def _chat_ids(tokenizer, instruction: str) -> list[int]:
+def _chat_ids(tokenizer, instruction: str, limit: int = 0) -> list[int]:
     """The user turn through the chat template: checked on its syntax tree, rendered as text, the
     text's length capped (a template the check missed cannot hand the Rust tokenizer hundreds
     of megabytes, which aborts the process), then tokenized."""
     check_chat_template(tokenizer)
     text = _render(tokenizer, [{"role": "user", "content": instruction}])
-    limit = max_rendered_chars(instruction)
-    if len(text) > limit:
+    limit_chars = max_rendered_chars(instruction)
+    if len(text) > limit_chars:
         message = (
             f"the chat template renders {len(text):,} characters for a "
-            f"{len(instruction):,}-character prompt, over {limit:,}; refused before tokenizing"
+            f"{len(instruction):,}-character prompt, over {limit_chars:,}; "
+            "refused before tokenizing"
         )
         raise SpecError(_where(tokenizer), "chat_template", tokenizer.chat_template, message)
-    with tokenizer_panics(tokenizer):
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-    return [int(t) for t in ids]
+    return _encode(tokenizer, text, chars=limit_chars, special=False, limit=limit)
 
 
-def prompt_ids(tokenizer, example) -> list[int]:
-    """One example's prompt tokens: the user turn through the chat template, or our prompt."""
-    if prompt_format(tokenizer) == CHAT_TEMPLATE:
-        return _chat_ids(tokenizer, example.instruction)
+def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: int = 0) -> list[int]:
+    """``text``'s ids: the text at most ``chars`` characters (MAX_PROMPT_CHARS in our format,
+    the render cap for a chat), a panic or error of the tokenizer a SpecError naming it, and
+    the ids at most ``limit`` (the target's positions) or MAX_PROMPT_TOKENS."""
+    if len(text) > chars:
+        message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
+        raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
-        return list(tokenizer(example.prompt).input_ids)
+        ids = [int(t) for t in tokenizer(text, add_special_tokens=special)["input_ids"]]
+    most = min(limit, MAX_PROMPT_TOKENS) if limit > 0 else MAX_PROMPT_TOKENS
+    if len(ids) > most:
+        message = (
+            f"the tokenizer gives {len(ids):,} ids for a {len(text):,}-character prompt, over "
+            f"{most:,} (the target's max_position_embeddings or {MAX_PROMPT_TOKENS:,})"
+        )
+        raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message)
+    return ids
+
+
+def prompt_ids(tokenizer, example, limit: int = 0) -> list[int]:
+    """One example's prompt tokens: the user turn through the chat template, or our prompt;
+    at most ``limit`` of them (no limit: MAX_PROMPT_TOKENS)."""
+    if prompt_format(tokenizer) == CHAT_TEMPLATE:
+        return _chat_ids(tokenizer, example.instruction, limit)
+    return _encode(tokenizer, example.prompt, chars=MAX_PROMPT_CHARS, limit=limit)
 
 
 def training_prompt_ids(tokenizer, instruction: str) -> list[int]:
@@ -100,9 +121,16 @@ def training_prompt_ids(tokenizer, instruction: str) -> list[int]:
     our format without special tokens (as the bundled models were trained)."""
     if prompt_format(tokenizer) == CHAT_TEMPLATE:
         return _chat_ids(tokenizer, instruction)
-    with tokenizer_panics(tokenizer):
-        return list(tokenizer(format_prompt(instruction), add_special_tokens=False).input_ids)
+    text = format_prompt(instruction)
+    return _encode(tokenizer, text, chars=MAX_PROMPT_CHARS, special=False)
 
 
-def prompts_ids(tokenizer, examples: Sequence) -> list[list[int]]:
-    return [prompt_ids(tokenizer, ex) for ex in examples]
+def prompts_ids(tokenizer, examples: Sequence, limit: int = 0) -> list[list[int]]:
+    """Each example's prompt ids, at most ``limit`` (the target's max_position_embeddings)."""
+    return [prompt_ids(tokenizer, ex, limit) for ex in examples]
+
+
+def position_limit(model) -> int:
+    """A model's ``max_position_embeddings`` (0 where it states none)."""
+    value = getattr(getattr(model, "config", None), "max_position_embeddings", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0

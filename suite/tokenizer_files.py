@@ -32,6 +32,7 @@ from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
 from suite.strict import read_config, read_json
+from suite.tokenizer_shape import growth_problem, post_processor_problem, unknown_token_problem
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -101,10 +102,12 @@ def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
 
 
 def check_tokenizer_file(path: Path) -> None:
-    """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass, and
-    every added token is at most MAX_SPECIAL_TOKEN_CHARS characters."""
+    """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass, its
+    normalizer and decoder grow text by a small bounded factor, its model encodes an unknown
+    word (:mod:`suite.tokenizer_shape`), and every added token is at most
+    MAX_SPECIAL_TOKEN_CHARS characters."""
     data = read_json(path, path.name, MAX_TOKENIZER_BYTES)
-    found = tokenizer_regex_field(data)
+    found = _shape_problem(data)
     if found:
         raise SpecError(path, *found)
     added = data.get("added_tokens") if isinstance(data, dict) else None
@@ -112,13 +115,23 @@ def check_tokenizer_file(path: Path) -> None:
         _check_token_length(path, f"added_tokens[{i}].content", token)
 
 
+def _shape_problem(data: Any) -> tuple[str, Any, str] | None:
+    """The first refused regex, growing chain or model without an unknown token."""
+    return (
+        tokenizer_regex_field(data)
+        or growth_problem(data, _python_syntax)
+        or unknown_token_problem(data)
+    )
+
+
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
-    """A loaded tokenizer's regexes, from the JSON its Rust backend holds (a Hub tokenizer's,
-    or one transformers converted from another format): refused naming ``where``."""
+    """A loaded tokenizer's regexes, growth and unknown token, from the JSON its Rust backend
+    holds (a Hub tokenizer's, or one transformers converted from another format): refused
+    naming ``where``."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:  # a Python tokenizer (sentencepiece): no Oniguruma regexes
         return
-    found = tokenizer_regex_field(json.loads(backend.to_str()))
+    found = _shape_problem(json.loads(backend.to_str()))
     if found:
         raise SpecError(where, *found)
 
@@ -126,11 +139,14 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
 @contextlib.contextmanager
 def tokenizer_panics(tokenizer) -> Iterator[None]:
     """Around calls into a tokenizer: a Rust panic (``pyo3_runtime.PanicException``, a
-    ``BaseException``) becomes a SpecError naming the tokenizer; anything else passes."""
+    ``BaseException``) or an ordinary exception it raises (a WordPiece model without its unknown
+    token) becomes a SpecError naming the tokenizer; a SpecError or an interrupt passes."""
     try:
         yield
+    except SpecError:
+        raise
     except BaseException as err:
-        if type(err).__name__ != "PanicException":
+        if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
             raise
         where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
         text = str(err).strip().splitlines()
@@ -180,13 +196,16 @@ def _vocabulary(data: Any, vocab_size: int) -> tuple[set[str], tuple[str, Any, s
 
 
 def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
-    """A tokenizer folder against its target's logits: every id in ``tokenizer.json`` below
-    ``vocab_size``, and each special token of ``tokenizer_config.json`` one of its tokens.
+    """A tokenizer folder against its target's logits: every id in ``tokenizer.json`` (its
+    vocabulary, added tokens and post-processor) below ``vocab_size``, and each special token
+    of ``tokenizer_config.json`` one of its tokens.
     A folder without ``tokenizer.json`` (sentencepiece) is checked when it is loaded."""
     path = folder / TOKENIZER_JSON
     if not path.is_file():
         return
-    tokens, problem = _vocabulary(read_json(path, path.name, MAX_TOKENIZER_BYTES), vocab_size)
+    data = read_json(path, path.name, MAX_TOKENIZER_BYTES)
+    tokens, problem = _vocabulary(data, vocab_size)
+    problem = problem or post_processor_problem(data, vocab_size)
     if problem:
         raise SpecError(path, *problem)
     config_path = folder / "tokenizer_config.json"
@@ -195,7 +214,7 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
     config = read_config(config_path)
     decoder = config.get("added_tokens_decoder") or {}
     for key in decoder if isinstance(decoder, dict) else ():
-        if not (key.isdigit() and len(key) < 12 and int(key) < vocab_size):
+        if not (re.fullmatch(r"[0-9]{1,11}", key) and int(key) < vocab_size):
             message = f"expected ids in [0, {vocab_size}), the target's vocab_size"
             raise SpecError(config_path, f"added_tokens_decoder.{key}", key, message)
         tokens.add(_token_text(decoder[key]) or "")

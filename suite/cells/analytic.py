@@ -14,7 +14,7 @@ from suite.acceptance.records import mean_accepted_length
 from suite.cells.context import Context, Models, examples_of, now
 from suite.errors import SpecError
 from suite.profiles import DEFAULT_N_BOOT
-from suite.prompts import prompts_ids
+from suite.prompts import position_limit, prompts_ids
 from suite.records import (
     TOKEN_CHARS_OPEN,
     AnalyticResult,
@@ -54,10 +54,11 @@ def by_token_chars(
 def _sample(first: Cell, ctx: Context, models: Models, examples):
     """The target's continuations of the group's prompts, and the seconds they took."""
     tokenizer = models.tokenizer()
+    target = models.target()
     start = time.perf_counter()
     continuations = sample_continuations(
-        models.target(),
-        prompts_ids(tokenizer, examples),
+        target,
+        prompts_ids(tokenizer, examples, position_limit(target)),
         temperature=first.decode_temperature,
         max_new_tokens=first.max_new_tokens,
         seed=first.seed,

@@ -8,7 +8,7 @@ import numpy as np
 from suite.acceptance.engine import prompt_seed
 from suite.cells.context import Context, Models, examples_of, now
 from suite.decoding import generate
-from suite.prompts import prompts_ids
+from suite.prompts import position_limit, prompts_ids
 from suite.records import (
     CellResult,
     EmpiricalPrompt,
@@ -138,7 +138,7 @@ def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
     timing: list[PromptTiming] = []
     totals = np.zeros(4, dtype=np.int64)  # proposed, accepted, judged, steps
     position = np.zeros((2, cell.num_draft_tokens), dtype=np.int64)
-    for i, ids in enumerate(prompts_ids(tokenizer, examples)):
+    for i, ids in enumerate(prompts_ids(tokenizer, examples, position_limit(target))):
         seed = prompt_seed(cell.seed, i)
         s, t = _decode_both(i, ids, target, draft, cell, seed, common)
         st = s.stats
