@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.errors import SpecError
+from suite.errors import SpecError, cut
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
@@ -236,7 +236,8 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
             files = [str(p) for p in paths]
             return datasets.load_dataset("json", data_files=files, split="train").to_list()
     except Exception as e:  # parse errors from xml.etree, pyarrow or datasets
-        raise SpecError(spec.path, field, list(split.files), f"cannot read as {fmt}: {e}") from e
+        why = f"cannot read as {fmt}: {type(e).__name__}: {cut(str(e))}"  # a text may be empty
+        raise SpecError(spec.path, field, list(split.files), why) from e
 
 
 MAX_ID_FILE_BYTES = 16 << 20  # a split's id list: the bundled ones are a few kilobytes
