@@ -113,6 +113,19 @@ def test_as_many_splits_and_files_as_allowed_are_read(tmp_path, capsys, monkeypa
     assert "toy/s3: 8 examples" in capsys.readouterr().out
 
 
+def test_reading_a_split_writes_nothing_to_the_hugging_face_cache(tmp_path, capsys, monkeypatch):
+    """The Arrow copy ``datasets`` makes of a JSON file goes to a folder removed after reading."""
+    import datasets
+
+    cache = Path(datasets.config.HF_DATASETS_CACHE)
+    before = sorted(cache.rglob("*")) if cache.is_dir() else []
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
+    folder = _spec(tmp_path, {"test": {"files": ["toy/t1.jsonl", "toy/t2.jsonl"]}})
+    assert main(["tasks", "toy", "--show", "1", "--tasks-dir", str(folder)]) == 0
+    assert "toy/test: 16 examples" in capsys.readouterr().out
+    assert (sorted(cache.rglob("*")) if cache.is_dir() else []) == before
+
+
 def test_an_unreadable_data_file_names_the_error_type(tmp_path, capsys, monkeypatch):
     """L7: the error's text may be empty; its type is always printed."""
     monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
