@@ -21,6 +21,7 @@ from suite.cli import main
 from suite.specs import MAX_SPLIT_FILES, MAX_SPLITS
 from tests.hostile import refused
 from tests.test_hostile_specs import GOOD
+from tests.test_submissions import _copy, _json_edit, _profile, tiny  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -223,3 +224,13 @@ def test_a_marked_write_file_is_filled(tmp_path, capsys):
     assert main(["bundle-tables", "--write", str(readme)]) == 0
     text = readme.read_text()
     assert text.startswith("top\n") and text.endswith("end\n") and "\nold\n" not in text
+
+
+# L7: an unknown activation names its field
+def test_an_unknown_hidden_act_is_refused_naming_the_field(tiny, tmp_path, capsys):  # noqa: F811
+    folder = _copy(tiny, tmp_path)
+    _json_edit(folder / "model" / "config.json", lambda d: d.update(hidden_act="evil"))
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "config.json", "'hidden_act'", "'evil'", "known: ")
+    _json_edit(folder / "model" / "config.json", lambda d: d.update(hidden_act="silu"))
+    assert main(argv) == 0, capsys.readouterr().err
