@@ -13,6 +13,7 @@ from suite.errors import SpecError, error_line
 from suite.stats.intervals import mean_and_spread
 
 _METHODS = (None, "base", "offline", "online")
+MAX_WRITE_BYTES = 16 << 20  # the file `--write` edits: a README, kilobytes
 
 
 def _number(value: Any) -> bool:
@@ -163,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     from suite.bundle import MANIFEST, load_manifest
     from suite.io import write_text_atomic
     from suite.paths import bundle_dir
+    from suite.strict import decode, read_bytes
 
     parser = argparse.ArgumentParser(
         prog="python -m suite bundle-tables",
@@ -184,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     path = Path(args.write)
     try:
-        write_text_atomic(path, replace_block(path.read_text(), tables, str(path)))
+        # a regular file, not a link, FIFO or device, at most 16 MiB (a README is kilobytes)
+        raw = read_bytes(path, "the --write file", MAX_WRITE_BYTES, nofollow=True)
+        text = decode(raw, path, "the --write file")
+        write_text_atomic(path, replace_block(text, tables, str(path)))
     except (OSError, ValueError) as err:
         print(error_line(err), file=sys.stderr)
         return 2

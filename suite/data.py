@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.errors import SpecError
+from suite.errors import SpecError, cut
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
@@ -225,18 +226,18 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
     paths = []
     for i, name in enumerate(split.files):
         path = root / name
-        if not path.is_file():
-            path = _missing(spec, f"{field}[{i}]", name, root)
-        paths.append(path)
+        paths.append(path if path.is_file() else _missing(spec, f"{field}[{i}]", name, root))
     fmt = spec.source.format
     try:
         if fmt == "xml":
             return [r for p in paths for r in read_xml_records(p, spec.source.record_tag)]
-        with _quiet_datasets() as datasets:
-            files = [str(p) for p in paths]
-            return datasets.load_dataset("json", data_files=files, split="train").to_list()
+        files = [str(p) for p in paths]  # the Arrow copy: in a folder removed after reading
+        with _quiet_datasets() as datasets, tempfile.TemporaryDirectory() as tmp:
+            kept = dict(cache_dir=tmp, keep_in_memory=True)  # not the user's HF cache
+            return datasets.load_dataset("json", data_files=files, split="train", **kept).to_list()
     except Exception as e:  # parse errors from xml.etree, pyarrow or datasets
-        raise SpecError(spec.path, field, list(split.files), f"cannot read as {fmt}: {e}") from e
+        why = f"cannot read as {fmt}: {type(e).__name__}: {cut(str(e))}"  # a text may be empty
+        raise SpecError(spec.path, field, list(split.files), why) from e
 
 
 MAX_ID_FILE_BYTES = 16 << 20  # a split's id list: the bundled ones are a few kilobytes

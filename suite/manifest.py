@@ -10,7 +10,6 @@ again.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,9 +24,12 @@ from suite.bundle import (
     write_manifest,
 )
 from suite.cards import model_card
+from suite.errors import SpecError
 from suite.io import write_text_atomic
 from suite.paths import bundle_dir
 from suite.profiles import BASE_DRAFT, EngineSizes, Profile, bundle_family
+from suite.reader import SAFE_NAME
+from suite.strict import read_config
 from suite.studies import Cell, Grid, Plan, StudySpec
 
 TRAINING_DATASETS = ("alpaca", "gsm8k")
@@ -109,11 +111,48 @@ def _read_artifacts(root: Path) -> dict[str, dict]:
     artifacts: dict[str, dict] = {}
     for info_path in sorted(root.glob("*/*/training.json")):
         folder = info_path.parent
-        info = json.loads(info_path.read_text())
+        info = _read_training(info_path)
         name = f"{folder.parent.name}/{folder.name}"
         kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
         artifacts[name] = {"path": name, "kind": kind, **info}
     return artifacts
+
+
+_OWN_KEYS = ("path", "kind", "files", "storage", "evaluation", "acceptance", "cost_ratio")
+
+
+def _read_training(path: Path) -> dict:
+    """A bundled folder's ``training.json``: strict JSON, at most 16 MiB, a regular file (not a
+    link or FIFO), an object whose fields the manifest reads are typed."""
+    info = read_config(path, nofollow=True)
+
+    def fail(field: str, value, message: str) -> SpecError:
+        return SpecError(path, field, value, message)
+
+    artifact = info.get("artifact")
+    if not isinstance(artifact, str) or not SAFE_NAME.fullmatch(artifact):
+        raise fail("artifact", artifact, "expected a name such as tokenizer, target or draft")
+    for key in _OWN_KEYS:  # the manifest's own fields: a training record cannot set them
+        if key in info:
+            raise fail(key, info[key], "a field the manifest sets; not allowed in training.json")
+    parameters = info.get("parameters")
+    if artifact != "tokenizer" and not (
+        isinstance(parameters, int) and not isinstance(parameters, bool) and parameters > 0
+    ):
+        raise fail("parameters", parameters, "expected a positive integer")
+    if info.get("dataset") is not None and not isinstance(info["dataset"], str):
+        raise fail("dataset", info["dataset"], "expected a dataset name")
+    datasets = info.get("datasets")
+    if datasets is not None and not (
+        isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)
+    ):
+        raise fail("datasets", datasets, "expected a list of dataset names")
+    tau = info.get("kd_temperature")
+    if tau is not None and not (
+        isinstance(tau, int | float) and not isinstance(tau, bool) and 0 <= tau <= 100
+    ):
+        raise fail("kd_temperature", tau, "expected a number from 0 to 100")
+    return info
 
 
 def _unchanged(old: dict, name: str, artifacts: dict) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from suite.errors import SpecError
@@ -148,9 +148,33 @@ def _read_hash_range(r: Reader, value: Any, field: str) -> tuple[float, float]:
     return (float(value[0]), float(value[1]))
 
 
+MAX_SPLITS = 16  # splits in one spec: each is read (and hashed) in full; the bundled have 2
+MAX_SPLIT_FILES = 64  # data (or id) files in one split: the bundled list at most 5
+
+
+def _data_files(r: Reader, value: Any, field: str) -> tuple[str, ...]:
+    """A split's file list: at most MAX_SPLIT_FILES paths, each listed once (``datasets`` reads
+    and caches a file once per listing, so a repeated file multiplies time, memory and disk)."""
+    if isinstance(value, list) and len(value) > MAX_SPLIT_FILES:
+        message = f"lists {len(value):,} files; a split lists at most {MAX_SPLIT_FILES}"
+        raise r.error(field, value, message)
+    paths = r.relative_paths(value, field)
+    seen: dict[PurePosixPath, int] = {}
+    for i, p in enumerate(paths):
+        key = PurePosixPath(p.replace("\\", "/"))  # 'a//b', 'a/./b' and 'a\\b' are 'a/b'
+        if key in seen:
+            message = f"lists the file of {field}[{seen[key]}] again; list each file once"
+            raise r.error(f"{field}[{i}]", p, message)
+        seen[key] = i
+    return paths
+
+
 def _read_splits(r: Reader, raw: Any) -> tuple[Split, ...]:
     if not isinstance(raw, dict) or not raw:
         raise r.error("splits", raw, "expected a non-empty mapping of split name to split")
+    if len(raw) > MAX_SPLITS:
+        message = f"has {len(raw):,} splits; a spec has at most {MAX_SPLITS}"
+        raise r.error("splits", list(raw), message)
     splits = []
     for name, body in raw.items():
         field = f"splits.{name}"
@@ -164,14 +188,14 @@ def _read_splits(r: Reader, raw: Any) -> tuple[Split, ...]:
             raise r.error(f"{field}.{missing}", None, "id_field and id_files go together")
         if "id_field" in d:
             id_field = r.string(d["id_field"], f"{field}.id_field")
-            id_files = r.relative_paths(d["id_files"], f"{field}.id_files")
+            id_files = _data_files(r, d["id_files"], f"{field}.id_files")
         hash_range = None
         if "hash_range" in d:
             hash_range = _read_hash_range(r, d["hash_range"], f"{field}.hash_range")
         hub_split = name
         if "hub_split" in d:
             hub_split = r.string(d["hub_split"], f"{field}.hub_split")
-        files = r.relative_paths(d["files"], f"{field}.files")
+        files = _data_files(r, d["files"], f"{field}.files")
         splits.append(Split(name, files, hub_split, hash_range, id_field, id_files))
     return tuple(splits)
 

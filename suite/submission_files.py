@@ -137,6 +137,11 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
                 raise SpecError(path, key, value, "expected an integer >= 0")
             if value > MAX_LAYERS:
                 raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
+    from transformers.activations import ACT2FN
+
+    act = config.get("hidden_act", "silu")  # transformers' text is the bare name: say the field
+    if not isinstance(act, str) or act not in ACT2FN:
+        raise SpecError(path, "hidden_act", act, f"unknown activation; known: {', '.join(ACT2FN)}")
     try:  # built as the run builds it (suite.models.load_config), on the meta device
         cfg = load_config(folder)
         seq2seq = getattr(cfg, "is_encoder_decoder", False)  # load_model's class choice
@@ -146,7 +151,9 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
     except SpecError:
         raise
     except Exception as err:  # transformers raises many types for a bad config
-        raise SpecError(path, "config.json", path.name, f"cannot build the model: {err}") from None
+        raise SpecError(
+            path, "config.json", path.name, f"cannot build the model: {type(err).__name__}: {err}"
+        ) from None
     if seq2seq:
         message = "an encoder-decoder config: it would load as another model than the family's"
         raise SpecError(path, "is_encoder_decoder", config.get("is_encoder_decoder"), message)
