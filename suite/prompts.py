@@ -15,12 +15,16 @@ from suite.data import MAX_FIELD_CHARS
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
-from suite.tokenizer_files import tokenizer_panics
+from suite.tokenizer_files import tokenizer_growth, tokenizer_panics
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
 MAX_PROMPT_TOKENS = 100_000  # a prompt's ids, whatever the model; the bundled prompts have < 2,000
 MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field in our format
+# The text a tokenizer's normalizer and pre-tokenizer may make of a prompt at their worst
+# (suite.tokenizer_growth): a prompt of MAX_PROMPT_CHARS fits through a 64-fold chain (the
+# bundled one is 5-fold); a longer text or a faster-growing chain is refused before tokenizing.
+MAX_NORMALIZED_CHARS = 64 * MAX_PROMPT_CHARS
 
 
 def prompt_format(tokenizer) -> str:
@@ -94,6 +98,13 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
     the ids at most ``limit`` (the target's positions) or MAX_PROMPT_TOKENS."""
     if len(text) > chars:
         message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
+        raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
+    growth = tokenizer_growth(tokenizer)
+    if len(text) * growth > MAX_NORMALIZED_CHARS:
+        message = (
+            f"a prompt of {len(text):,} characters, which this tokenizer's normalizer can grow "
+            f"{growth:g}-fold, over {MAX_NORMALIZED_CHARS:,} characters; refused"
+        )
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
         ids = [int(t) for t in tokenizer(text, add_special_tokens=special)["input_ids"]]

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,13 @@ from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
 from suite.strict import read_config, read_json
-from suite.tokenizer_shape import growth_problem, post_processor_problem, unknown_token_problem
+from suite.tokenizer_growth import MAX_ENCODE_GROWTH, Unbounded, encode_growth, growth_problem
+from suite.tokenizer_shape import (
+    post_processor_problem,
+    post_processor_size_problem,
+    unknown_token_problem,
+    vocabulary_token_problem,
+)
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -103,8 +110,9 @@ def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
 
 def check_tokenizer_file(path: Path) -> None:
     """A ``tokenizer.json`` read strictly (at most 64 MiB): every regex in it must pass, its
-    normalizer and decoder grow text by a small bounded factor, its model encodes an unknown
-    word (:mod:`suite.tokenizer_shape`), and every added token is at most
+    normalizer, pre-tokenizer and decoder grow text by a bounded factor
+    (:mod:`suite.tokenizer_growth`), its model encodes an unknown word, its vocabulary tokens and
+    post-processor are bounded (:mod:`suite.tokenizer_shape`), and every added token is at most
     MAX_SPECIAL_TOKEN_CHARS characters."""
     data = read_json(path, path.name, MAX_TOKENIZER_BYTES)
     found = _shape_problem(data)
@@ -116,12 +124,28 @@ def check_tokenizer_file(path: Path) -> None:
 
 
 def _shape_problem(data: Any) -> tuple[str, Any, str] | None:
-    """The first refused regex, growing chain or model without an unknown token."""
+    """The first refused regex, growing chain, model without an unknown token, overlong
+    vocabulary token or post-processor that adds without bound."""
     return (
         tokenizer_regex_field(data)
         or growth_problem(data, _python_syntax)
         or unknown_token_problem(data)
+        or vocabulary_token_problem(data)
+        or post_processor_size_problem(data)
     )
+
+
+_GROWTH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def tokenizer_growth(tokenizer) -> float:
+    """How many characters a loaded tokenizer's normalizer and pre-tokenizer can make of one
+    (:mod:`suite.tokenizer_growth`), from the check at load; MAX_ENCODE_GROWTH where it was not
+    checked or holds no Rust backend (a sentencepiece tokenizer normalizes with a charsmap)."""
+    try:
+        return _GROWTH.get(tokenizer, MAX_ENCODE_GROWTH)
+    except TypeError:  # not weakly referable (a stand-in in the tests)
+        return MAX_ENCODE_GROWTH
 
 
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
@@ -131,9 +155,13 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:  # a Python tokenizer (sentencepiece): no Oniguruma regexes
         return
-    found = _shape_problem(json.loads(backend.to_str()))
+    data = json.loads(backend.to_str())
+    found = _shape_problem(data)
     if found:
         raise SpecError(where, *found)
+    # bounded just above; TypeError: a tokenizer without weak references
+    with contextlib.suppress(Unbounded, TypeError):
+        _GROWTH[tokenizer] = encode_growth(data, _python_syntax)
 
 
 @contextlib.contextmanager

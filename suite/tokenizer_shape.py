@@ -1,13 +1,6 @@
-"""What a ``tokenizer.json`` does to a prompt's length, its model's unknown token and its
-post-processor's ids, checked before it tokenizes anything.
+"""What a ``tokenizer.json``'s model does with an unknown word and what its post-processor
+adds, checked before it tokenizes anything (its growth: :mod:`suite.tokenizer_growth`).
 
-* Growth: the normalizer and the decoder run on every prompt and every answer. A ``Replace``
-  whose ``content`` is longer than what its pattern matches multiplies the text (26 chained
-  ``e`` → ``ee`` steps made the Rust tokenizer abort, out of memory, on a 64 KiB prompt). The
-  worst case of a chain is ``out ≤ F·in + C``: a ``Replace`` multiplies ``F`` by
-  ``len(content) / (shortest match)`` (``1 + len(content)`` where the pattern can match empty
-  text), ``Prepend`` and ``Append`` add their content to ``C``. ``F`` is at most
-  :data:`MAX_GROWTH` and ``C`` at most :data:`MAX_ADDED_CHARS`.
 * Unknown token: a WordPiece or WordLevel model whose ``unk_token`` is not in its vocabulary,
   or a Unigram model without an ``unk_id`` among its pieces, raises on the first unknown word.
 * Post-processor ids: every ``ids`` list and ``[token, id]`` pair under ``post_processor`` is an
@@ -16,80 +9,7 @@ post-processor's ids, checked before it tokenizes anything.
 
 from __future__ import annotations
 
-import re
-import re._parser as sre_parse
 from typing import Any
-
-MAX_GROWTH = 4.0  # the text a normalizer or decoder chain gives, per input character
-MAX_ADDED_CHARS = 4096  # characters a chain may add whatever the input (Prepend, Append)
-_CHAINS = ("normalizer", "decoder")
-
-
-def _shortest_match(pattern: Any, python_syntax) -> int | None:
-    """The fewest characters ``pattern`` (``{"String": s}`` or ``{"Regex": r}``) matches."""
-    if not isinstance(pattern, dict) or len(pattern) != 1:
-        return None
-    ((kind, text),) = pattern.items()
-    if not isinstance(text, str):
-        return None
-    if kind == "String":
-        return len(text)
-    if kind == "Regex":
-        try:
-            return int(sre_parse.parse(python_syntax(text)).getwidth()[0])
-        except (re.error, RecursionError, OverflowError):
-            return None
-    return None
-
-
-def _steps(value: Any, field: str):
-    """(field, step) for each step of a normalizer or decoder, Sequences flattened in order."""
-    if not isinstance(value, dict):
-        return
-    if value.get("type") == "Sequence":
-        for key in ("normalizers", "decoders"):
-            items = value.get(key)
-            for i, sub in enumerate(items if isinstance(items, list) else []):
-                yield from _steps(sub, f"{field}.{key}[{i}]")
-        return
-    yield field, value
-
-
-def growth_problem(data: Any, python_syntax) -> tuple[str, Any, str] | None:
-    """(field, value, reason) where a normalizer or decoder chain can grow text over the
-    bounds in the module's docstring, or None."""
-    if not isinstance(data, dict):
-        return None
-    for chain in _CHAINS:
-        factor, added = 1.0, 0
-        for field, step in _steps(data.get(chain), chain):
-            kind = step.get("type")
-            if kind == "Replace":
-                content = step.get("content")
-                shortest = _shortest_match(step.get("pattern"), python_syntax)
-                if shortest is None or not isinstance(content, str):
-                    return f"{field}.pattern", step.get("pattern"), "not a pattern to bound"
-                step_factor = (
-                    1 + len(content) if shortest == 0 else max(1.0, len(content) / shortest)
-                )
-                factor, added = factor * step_factor, int(added * step_factor)
-                added += len(content) if shortest == 0 else 0
-                what = f"{field}.content"
-            elif kind in ("Prepend", "Append"):
-                key = kind.lower()
-                text = step.get(key)
-                added += len(text) if isinstance(text, str) else 0
-                content, what = text, f"{field}.{key}"
-            else:
-                continue
-            if factor > MAX_GROWTH or added > MAX_ADDED_CHARS:
-                message = (
-                    f"the {chain} chain can grow a text {factor:,.0f}-fold plus {added:,} "
-                    f"characters up to here; at most {MAX_GROWTH:g}-fold plus "
-                    f"{MAX_ADDED_CHARS:,} (a Replace's content against its shortest match)"
-                )
-                return what, content, message
-    return None
 
 
 def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
@@ -137,4 +57,93 @@ def post_processor_problem(data: Any, vocab_size: int) -> tuple[str, Any, str] |
             0 <= token < vocab_size
         ):
             return field, token, f"expected ids in [0, {vocab_size}), the target's vocab_size"
+    return None
+
+
+MAX_TOKEN_CHARS = 1024  # a vocabulary token's text; real vocabularies' longest are < 300
+MAX_TEMPLATE_IDS = 64  # special-token ids a post-processor adds to one encoding
+MAX_PIECES = 64  # pieces of one post-processing template
+_SEQUENCES = {"single": 1, "pair": 2}  # a template holds each input sequence at most once
+_PLAIN_PROCESSORS = {"BertProcessing": 2, "RobertaProcessing": 4, "ByteLevel": 0}
+
+
+def vocabulary_token_problem(data: Any) -> tuple[str, Any, str] | None:
+    """The first vocabulary token over MAX_TOKEN_CHARS characters: an answer is decoded from
+    the target's tokens, so one long token repeated would make a text without bound."""
+    model = data.get("model") if isinstance(data, dict) else None
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    if isinstance(vocab, dict):
+        texts = ((f"model.vocab.{t[:40]}", t) for t in vocab)
+    elif isinstance(vocab, list):  # Unigram: (piece, score) pairs
+        texts = (
+            (f"model.vocab[{i}][0]", p[0]) for i, p in enumerate(vocab) if isinstance(p, list) and p
+        )
+    else:
+        return None
+    for field, text in texts:
+        if isinstance(text, str) and len(text) > MAX_TOKEN_CHARS:
+            message = (
+                f"a vocabulary token is at most {MAX_TOKEN_CHARS:,} characters "
+                f"(this one has {len(text):,})"
+            )
+            return field, f"{text[:40]}…", message
+    return None
+
+
+def _template_ids(processor: dict, field: str) -> int:
+    """The special-token ids a TemplateProcessing adds at most; ValueError(field, value, reason)
+    where a template repeats an input sequence or is not one to bound."""
+    specials = processor.get("special_tokens")
+    specials = specials if isinstance(specials, dict) else {}
+    most = 0
+    for name, sequences in _SEQUENCES.items():
+        template = processor.get(name)
+        if not isinstance(template, list) or len(template) > MAX_PIECES:
+            raise ValueError(
+                f"{field}.{name}", template, f"a template is a list of at most {MAX_PIECES} pieces"
+            )
+        ids, held = 0, 0
+        for piece in template:
+            if isinstance(piece, dict) and "Sequence" in piece:
+                held += 1
+            elif isinstance(piece, dict) and isinstance(piece.get("SpecialToken"), dict):
+                token = specials.get(piece["SpecialToken"].get("id"))
+                token_ids = token.get("ids") if isinstance(token, dict) else None
+                ids += len(token_ids) if isinstance(token_ids, list) else 0
+        if held > sequences:
+            raise ValueError(
+                f"{field}.{name}",
+                f"{held} Sequence pieces",
+                f"a {name} template holds at most {sequences}",
+            )
+        most = max(most, ids)
+    return most
+
+
+def post_processor_size_problem(data: Any) -> tuple[str, Any, str] | None:
+    """Where a post-processor can add more than MAX_TEMPLATE_IDS ids to an encoding, repeat an
+    input sequence (each copy doubles the prompt) or is of a type this suite cannot bound."""
+    stack = [(data.get("post_processor") if isinstance(data, dict) else None, "post_processor", 0)]
+    total = 0
+    try:
+        while stack:
+            processor, field, depth = stack.pop()
+            if processor is None:
+                continue
+            kind = processor.get("type") if isinstance(processor, dict) else None
+            if kind == "Sequence" and depth < 16 and isinstance(processor.get("processors"), list):
+                items = enumerate(processor["processors"])
+                stack.extend((sub, f"{field}.processors[{i}]", depth + 1) for i, sub in items)
+            elif kind == "TemplateProcessing":
+                total += _template_ids(processor, field)
+            elif kind in _PLAIN_PROCESSORS:
+                total += _PLAIN_PROCESSORS[kind]
+            else:
+                raise ValueError(f"{field}.type", kind, "a post-processor this suite cannot bound")
+            if total > MAX_TEMPLATE_IDS:
+                raise ValueError(
+                    field, f"{total} ids", f"a post-processor adds at most {MAX_TEMPLATE_IDS} ids"
+                )
+    except ValueError as err:
+        return err.args
     return None

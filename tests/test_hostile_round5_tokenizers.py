@@ -62,7 +62,7 @@ def test_a_normalizer_that_doubles_text_is_refused_when_the_profile_is_read(tmp_
     profile, study = _case(tmp_path, _doubling(steps))
     _refused_in_subprocess(
         tmp_path, _argv(tmp_path, study, profile), "p.yaml", "models.llama.tokenizer",
-        "tokenizer.json", "normalizer.normalizers[2].content", "8-fold",
+        "tokenizer.json", "normalizer.normalizers[5].content", "320-fold",
     )  # fmt: skip
 
 
@@ -74,7 +74,7 @@ def test_a_decoder_that_grows_text_or_an_empty_match_is_refused(tmp_path, capsys
     refused(_argv(tmp_path, study, profile), tmp_path, capsys, "decoder.content", "50-fold")
 
     def empty(data, config):
-        step = {"type": "Replace", "pattern": {"Regex": "x*"}, "content": "yyyy"}
+        step = {"type": "Replace", "pattern": {"Regex": "x*"}, "content": "y" * 32}
         data["normalizer"] = step
 
     profile, study = _case(tmp_path / "b", empty)

@@ -1,0 +1,228 @@
+"""A profile's tokenizer whose Unicode normalizers, sentencepiece charsmap, pre-tokenizers or
+post-processor can grow a prompt without bound, or whose vocabulary holds a token of megabytes:
+refused when the profile is read, naming the tokenizer file, the field and the value. Real chains
+(Llama-2's, BERT's, GPT-2's, T5's shape) pass; a long chat render through a growing normalizer is
+refused before the tokenizer sees it."""
+
+from __future__ import annotations
+
+import base64
+import struct
+import sys
+import unicodedata
+
+import pytest
+
+from suite.errors import SpecError
+from suite.models import load_tokenizer
+from suite.profiles import load_profile_file
+from suite.prompts import MAX_NORMALIZED_CHARS, _encode
+from suite.tokenizer_files import _GROWTH, _python_syntax, tokenizer_growth
+from suite.tokenizer_growth import (
+    MAX_ENCODE_GROWTH,
+    UNICODE_GROWTH,
+    charsmap_growth,
+    encode_growth,
+    growth_problem,
+)
+from tests.hostile import refused
+from tests.test_hostile_round5_tokenizers import _argv, _refused_in_subprocess
+from tests.test_hostile_tokenizer_ids import LLAMA, _case
+
+
+def _charsmap(*texts: str) -> str:
+    """A sentencepiece charsmap (base64) whose replacement texts are ``texts``."""
+    pool = b"".join(t.encode() + b"\0" for t in texts)
+    return base64.b64encode(struct.pack("<I", 4) + struct.pack("<I", 0) + pool).decode()
+
+
+def test_the_unicode_bounds_hold_for_every_code_point():
+    points = [chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c < 0xE000]
+    for form in ("NFC", "NFD", "NFKC", "NFKD"):
+        worst = max(len(unicodedata.normalize(form, c)) for c in points)
+        assert worst <= UNICODE_GROWTH[form], (form, worst)
+    assert max(len(c.lower()) for c in points) <= UNICODE_GROWTH["Lowercase"]
+    assert len(unicodedata.normalize("NFKC", "\ufdfa")) == 18  # the bound is reached
+
+
+def _unicode_pump(rounds):
+    """Each round: every character becomes U+FDFA, which NFKC spells in 18 characters."""
+
+    def change(data, config):
+        step = [
+            {"type": "Replace", "pattern": {"Regex": "."}, "content": "\ufdfa"},
+            {"type": "NFKC"},
+        ]
+        data["normalizer"] = {"type": "Sequence", "normalizers": step * rounds}
+
+    return change
+
+
+def test_nfkc_after_a_replace_is_counted_and_a_pump_is_refused(tmp_path):
+    profile, study = _case(tmp_path, _unicode_pump(4))
+    _refused_in_subprocess(
+        tmp_path, _argv(tmp_path, study, profile), "p.yaml", "tokenizer.json",
+        "normalizer.normalizers[3].type", "NFKC", "1,620-fold",
+    )  # fmt: skip
+
+
+def _set(chain, value):
+    def change(data, config):
+        data[chain] = value
+
+    return change
+
+
+SEQ = "Sequence"
+
+
+def _nested(depth):
+    step = {"type": "NFC"}
+    for _ in range(depth):
+        step = {"type": SEQ, "normalizers": [step]}
+    return step
+
+
+CASES = [
+    (
+        "charsmap-40",
+        _set("normalizer", {"type": "Precompiled", "precompiled_charsmap": _charsmap("x" * 60)}),
+        "normalizer.precompiled_charsmap", "300-fold",
+    ),
+    (
+        "charsmap-not-base64",
+        _set("normalizer", {"type": "Precompiled", "precompiled_charsmap": "%%%"}),
+        "normalizer.precompiled_charsmap", "not a sentencepiece charsmap",
+    ),
+    (
+        "charsmap-trie-past-end",
+        _set("normalizer", {"type": "Precompiled", "precompiled_charsmap": base64.b64encode(
+            struct.pack("<I", 4096)).decode()}),
+        "normalizer.precompiled_charsmap", "past its end",
+    ),
+    (
+        "bert-lowercase-after-nfkd",
+        _set("normalizer", {"type": SEQ, "normalizers": [{"type": "NFKD"}, {"type": "Lowercase"}]}),
+        "normalizer.normalizers[1].type", "Lowercase", "270-fold",
+    ),
+    (
+        "bytelevel-pre-tokenizer-four-times",
+        _set("pre_tokenizer", {"type": SEQ, "pretokenizers": [
+            {"type": "ByteLevel", "add_prefix_space": True, "use_regex": False}] * 4}),
+        "pre_tokenizer.pretokenizers[3].type", "ByteLevel", "625-fold",
+    ),
+    (
+        "unknown-normalizer",
+        _set("normalizer", {"type": "Grow"}),
+        "normalizer.type", "Grow", "cannot bound",
+    ),
+    (
+        "nested-sequences",
+        _set("normalizer", _nested(20)),
+        "normalizer", "nest at most 16",
+    ),
+    (
+        "template-repeats-the-prompt",
+        _set("post_processor", {"type": "TemplateProcessing",
+             "single": [{"Sequence": {"id": "A", "type_id": 0}}] * 3,
+             "pair": [{"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {}}),
+        "post_processor.single", "3 Sequence pieces", "at most 1",
+    ),
+    (
+        "template-special-ids",
+        _set("post_processor", {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": "<X>", "type_id": 0}},
+                        {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [{"Sequence": {"id": "A", "type_id": 0}}],
+             "special_tokens": {"<X>": {"id": "<X>", "ids": [0] * 5000, "tokens": ["a"] * 5000}}}),
+        "post_processor", "5000 ids", "at most 64",
+    ),
+    (
+        "vocabulary-token-of-a-megabyte",
+        lambda data, config: data["model"]["vocab"].update({"y" * (1 << 20): 1}),
+        "model.vocab.yyyy", "at most 1,024 characters", "1,048,576",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_tokenizer_that_can_grow_text_without_bound_is_refused_at_profile_read(
+    tmp_path, capsys, case
+):
+    change, *expected = case
+    profile, study = _case(tmp_path, change)
+    refused(
+        _argv(tmp_path, study, profile), tmp_path, capsys, "p.yaml", "tokenizer.json", *expected
+    )
+
+
+LLAMA2 = {
+    "normalizer": {"type": SEQ, "normalizers": [
+        {"type": "Prepend", "prepend": "\u2581"},
+        {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+    "pre_tokenizer": None,
+}  # fmt: skip
+BERT = {
+    "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                   "strip_accents": None, "lowercase": True},
+    "pre_tokenizer": {"type": "BertPreTokenizer"},
+    "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+}  # fmt: skip
+GPT2 = {
+    "normalizer": None,
+    "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "use_regex": True},
+}  # fmt: skip
+T5 = {
+    "normalizer": {"type": SEQ, "normalizers": [
+        {"type": "Precompiled", "precompiled_charsmap": _charsmap("a", "\u0635\u0644\u0649 " * 4)},
+        {"type": "Replace", "pattern": {"Regex": " {2,}"}, "content": " "}]},
+    "pre_tokenizer": {"type": SEQ, "pretokenizers": [
+        {"type": "WhitespaceSplit"},
+        {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"}]},
+    "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "chains, growth",
+    [(LLAMA2, 2), (BERT, 36), (GPT2, 5), (T5, 32)],
+    ids=["llama2", "bert", "gpt2", "t5"],
+)
+def test_controls_real_chains_pass_with_their_growth(chains, growth):
+    assert growth_problem(chains, _python_syntax) is None
+    assert encode_growth(chains, _python_syntax) == growth <= MAX_ENCODE_GROWTH
+    assert charsmap_growth(_charsmap("a", "bc"), "f") == 2
+
+
+def test_controls_a_small_charsmap_and_a_real_template_pass_at_profile_read(tmp_path):
+    def change(data, config):
+        data["normalizer"] = {"type": "NFC"}
+        data["post_processor"] = {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<|endoftext|>", "type_id": 0}},
+                       {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"Sequence": {"id": "A", "type_id": 0}},
+                     {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<|endoftext|>": {"id": "<|endoftext|>", "ids": [0],
+                                                 "tokens": ["<|endoftext|>"]}},
+        }  # fmt: skip
+
+    profile, _ = _case(tmp_path, change)
+    assert load_profile_file(profile).models["llama"].tokenizer.path == tmp_path / "tok"
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    assert tokenizer_growth(tokenizer) == 20  # NFC 4 × ByteLevel 5
+    assert tokenizer("hi")["input_ids"][0] == 0
+
+
+def test_a_chat_render_that_a_growing_normalizer_would_make_huge_is_refused_before_tokenizing():
+    tokenizer = load_tokenizer(LLAMA / "tokenizer")
+    assert tokenizer_growth(tokenizer) == 5  # the bundled ByteLevel tokenizer
+    text = "a" * (MAX_NORMALIZED_CHARS // 100 + 1)
+    assert len(_encode(tokenizer, text[:2000], chars=10**7)) > 0
+    _GROWTH[tokenizer] = 100.0
+    try:
+        with pytest.raises(SpecError, match="grow 100-fold") as err:
+            _encode(tokenizer, text, chars=10**7)
+        assert err.value.field == "tokenizer"
+    finally:
+        _GROWTH[tokenizer] = 5.0
