@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import logging
 import os
 import re
 import tempfile
@@ -214,19 +215,44 @@ def _quiet_datasets():
 
     enabled = datasets.is_progress_bar_enabled()
     datasets.disable_progress_bars()
+    logger = logging.getLogger("datasets")  # its own report of a bad file: ours names the spec
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
     try:
         yield datasets
     finally:
+        logger.setLevel(level)
         if enabled:
             datasets.enable_progress_bars()
 
 
+def _innermost(err: BaseException) -> BaseException:
+    """The first cause of ``err`` (datasets wraps pyarrow's parse error in its own), at most
+    8 deep."""
+    for _ in range(8):
+        cause = err.__cause__
+        if cause is None:
+            break
+        err = cause
+    return err
+
+
+MAX_SPLIT_BYTES = 256 << 20  # a split's data files together; the bundled largest is 4.2 MB
+
+
 def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]]:
     field = f"splits.{split.name}.files"
-    paths = []
+    paths, size = [], 0
     for i, name in enumerate(split.files):
         path = root / name
         paths.append(path if path.is_file() else _missing(spec, f"{field}[{i}]", name, root))
+        size += paths[-1].stat().st_size
+        if size > MAX_SPLIT_BYTES:
+            message = (
+                f"its files come to {size:,} bytes by {name}; a split's data files are at "
+                f"most {MAX_SPLIT_BYTES:,} bytes together"
+            )
+            raise SpecError(spec.path, f"{field}[{i}]", name, message)
     fmt = spec.source.format
     try:
         if fmt == "xml":
@@ -236,7 +262,8 @@ def _read_local(spec: TaskSpec, split: Split, root: Path) -> list[dict[str, Any]
             kept = dict(cache_dir=tmp, keep_in_memory=True)  # not the user's HF cache
             return datasets.load_dataset("json", data_files=files, split="train", **kept).to_list()
     except Exception as e:  # parse errors from xml.etree, pyarrow or datasets
-        why = f"cannot read as {fmt}: {type(e).__name__}: {cut(str(e))}"  # a text may be empty
+        cause = _innermost(e)
+        why = f"cannot read as {fmt}: {type(cause).__name__}: {cut(str(cause))}"  # may be empty
         raise SpecError(spec.path, field, list(split.files), why) from e
 
 

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from suite.cli import main
+from suite.data import MAX_SPLIT_BYTES
 from suite.specs import MAX_SPLIT_FILES, MAX_SPLITS
 from tests.hostile import refused
 from tests.test_hostile_specs import GOOD
@@ -127,17 +128,32 @@ def test_reading_a_split_writes_nothing_to_the_hugging_face_cache(tmp_path, caps
     assert (sorted(cache.rglob("*")) if cache.is_dir() else []) == before
 
 
-def test_an_unreadable_data_file_names_the_error_type(tmp_path, capsys, monkeypatch):
-    """L7: the error's text may be empty; its type is always printed."""
+def test_an_unreadable_data_file_names_the_error_type(tmp_path, monkeypatch):
+    """L7: the error's text may be empty; its type is always printed. In a child process, so
+    that everything ``datasets`` would log reaches the captured stderr: one line, ours, naming
+    pyarrow's parse error (not the wrapper datasets raises around it), and no traceback."""
     monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
     folder = _spec(tmp_path, {"test": {"files": ["toy/bad.jsonl"]}})
     (tmp_path / "data" / "toy" / "bad.jsonl").write_text("{not json\n")
+    done = _child(["tasks", "toy", "--show", "0", "--tasks-dir", str(folder)])
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: ") and "toy.yaml: field 'splits.test.files'" in line, line
+    assert "cannot read as jsonl: ArrowInvalid: JSON parse error" in line, line
+
+
+def test_a_split_over_its_byte_cap_is_refused_before_reading(tmp_path, capsys, monkeypatch):
+    """A split's data files together are at most MAX_SPLIT_BYTES: refused by their sizes, before
+    ``datasets`` reads (or copies) a byte of them."""
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
+    folder = _spec(tmp_path, {"test": {"files": ["toy/t0.jsonl", "toy/big.jsonl"]}})
+    with open(tmp_path / "data" / "toy" / "big.jsonl", "wb") as f:  # sparse: no disk used
+        f.truncate(MAX_SPLIT_BYTES)
     argv = ["tasks", "toy", "--show", "0", "--tasks-dir", str(folder)]
-    assert main(argv) == 2
-    err = capsys.readouterr().err  # datasets logs its own lines before ours
-    line = err[err.index("error: ") :]
-    assert "toy.yaml: field 'splits.test.files' = ['toy/bad.jsonl']" in line, err
-    assert "Error: " in line.split("cannot read as jsonl: ", 1)[1], err
+    refused(
+        argv, tmp_path, capsys, "toy.yaml", "splits.test.files[1]", "toy/big.jsonl", "268,435,456"
+    )
 
 
 # M3: manifest --reference reads training.json strictly
