@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
+MAX_CARD_TEXT = 4096  # a text field a card prints (the longest bundled command is < 300)
+_TEXTS = ("method", "dataset", "divergence", "recipe", "aligned_from", "command", "base_draft")
+
 DATA_LICENCES = {
     "alpaca": "Stanford Alpaca (CC BY-NC 4.0: research use, no commercial use)",
     "gsm8k": "GSM8K (MIT)",
@@ -79,3 +85,42 @@ def _figures(entry: dict) -> list[str]:
             f"- Cost ratio c against the target on the building machine: {entry['cost_ratio']:.2f}"
         )
     return out or ["- (none recorded)"]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _losses(value: Any, depth: int = 1) -> bool:
+    """A mapping of names to finite numbers (``depth`` levels of names)."""
+    if depth == 0:
+        return _number(value)
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and len(k) <= 64 and _losses(v, depth - 1) for k, v in value.items()
+    )
+
+
+def _text(value: Any) -> bool:
+    """One line of printable text of at most MAX_CARD_TEXT characters."""
+    return isinstance(value, str) and len(value) <= MAX_CARD_TEXT and value.isprintable()
+
+
+_SHAPES = {
+    "seed": (lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
+             "expected an integer in [0, 2**32)"),
+    "heldout_loss": (_losses, "expected dataset names mapped to finite numbers"),
+    "pretrained": (lambda v: isinstance(v, dict) and _losses(v.get("heldout_loss", {})),
+                   "expected an object whose heldout_loss maps dataset names to finite numbers"),
+    "entropy_at_tau_1": (lambda v: _losses(v, 2), "expected dataset → model → finite number"),
+    **{key: (_text, f"expected one line of printable text of at most {MAX_CARD_TEXT:,} characters")
+       for key in _TEXTS},
+}  # fmt: skip
+
+
+def card_field_problem(info: dict) -> tuple[str, Any, str] | None:
+    """(field, value, reason) for the first field of a ``training.json`` that a model card
+    prints and that is not of its shape (null counts as absent), or None."""
+    for key, (ok, message) in _SHAPES.items():
+        if info.get(key) is not None and not ok(info[key]):
+            return key, info[key], message
+    return None

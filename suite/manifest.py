@@ -23,7 +23,7 @@ from suite.bundle import (
     load_manifest,
     write_manifest,
 )
-from suite.cards import model_card
+from suite.cards import card_field_problem, model_card
 from suite.errors import SpecError
 from suite.io import write_text_atomic
 from suite.paths import bundle_dir
@@ -140,13 +140,14 @@ def _read_training(path: Path) -> dict:
         isinstance(parameters, int) and not isinstance(parameters, bool) and parameters > 0
     ):
         raise fail("parameters", parameters, "expected a positive integer")
-    if info.get("dataset") is not None and not isinstance(info["dataset"], str):
-        raise fail("dataset", info["dataset"], "expected a dataset name")
     datasets = info.get("datasets")
     if datasets is not None and not (
         isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)
     ):
         raise fail("datasets", datasets, "expected a list of dataset names")
+    found = card_field_problem(info)
+    if found:
+        raise fail(*found)
     tau = info.get("kd_temperature")
     if tau is not None and not (
         isinstance(tau, int | float) and not isinstance(tau, bool) and 0 <= tau <= 100
