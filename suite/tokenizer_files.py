@@ -255,14 +255,27 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
             raise SpecError(config_path, name, config[name], message)
 
 
+# Control characters but tab, newline and carriage return (C0, DEL, C1), and the bidirectional
+# embeddings, overrides and isolates, which reorder the text a terminal or a report shows.
+_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def _check_token_length(path: Path | str, field: str, value: Any) -> None:
-    """A special or added token of at most MAX_SPECIAL_TOKEN_CHARS characters: transformers passes
-    each special token to the chat template, which may print it many times."""
+    """A special or added token of at most MAX_SPECIAL_TOKEN_CHARS characters (transformers passes
+    each special token to the chat template, which may print it many times) without control or
+    bidirectional-override characters (a token is printed in prompts, reports and errors)."""
     text = _token_text(value)
     if text is not None and len(text) > MAX_SPECIAL_TOKEN_CHARS:
         message = (
             f"a special or added token is at most {MAX_SPECIAL_TOKEN_CHARS} characters "
             f"(this one has {len(text):,})"
+        )
+        raise SpecError(path, field, text, message)
+    hidden = _HIDDEN.search(text) if text is not None else None
+    if hidden:
+        message = (
+            f"a special or added token holds no control or bidirectional-override character "
+            f"(this one has U+{ord(hidden.group()):04X} at {hidden.start()})"
         )
         raise SpecError(path, field, text, message)
 
