@@ -181,6 +181,8 @@ def _walk(data: dict, chain: str, python_syntax, start: float, most: float, what
     """The growth of ``start`` times ``chain``'s steps; Unbounded at the step it passes ``most``."""
     growth = start
     for field, step in _steps(data.get(chain), chain, chain):
+        if not isinstance(step.get("type"), str):
+            raise Unbounded(f"{field}.type", step.get("type"), "expected a step's type name")
         growth *= _RULES[chain](step, field, python_syntax)
         if growth > most:
             named = _NAMED.get(step.get("type"), "type")

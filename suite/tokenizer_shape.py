@@ -107,7 +107,8 @@ def _template_ids(processor: dict, field: str) -> int:
             if isinstance(piece, dict) and "Sequence" in piece:
                 held += 1
             elif isinstance(piece, dict) and isinstance(piece.get("SpecialToken"), dict):
-                token = specials.get(piece["SpecialToken"].get("id"))
+                name = piece["SpecialToken"].get("id")
+                token = specials.get(name) if isinstance(name, str) else None
                 token_ids = token.get("ids") if isinstance(token, dict) else None
                 ids += len(token_ids) if isinstance(token_ids, list) else 0
         if held > sequences:
@@ -131,6 +132,7 @@ def post_processor_size_problem(data: Any) -> tuple[str, Any, str] | None:
             if processor is None:
                 continue
             kind = processor.get("type") if isinstance(processor, dict) else None
+            kind = kind if isinstance(kind, str) else repr(kind)
             if kind == "Sequence" and depth < 16 and isinstance(processor.get("processors"), list):
                 items = enumerate(processor["processors"])
                 stack.extend((sub, f"{field}.processors[{i}]", depth + 1) for i, sub in items)

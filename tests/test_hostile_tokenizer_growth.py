@@ -17,7 +17,7 @@ from suite.errors import SpecError
 from suite.models import load_tokenizer
 from suite.profiles import load_profile_file
 from suite.prompts import MAX_NORMALIZED_CHARS, _encode
-from suite.tokenizer_files import _GROWTH, _python_syntax, tokenizer_growth
+from suite.tokenizer_files import _GROWTH, _python_syntax, _shape_problem, tokenizer_growth
 from suite.tokenizer_growth import (
     MAX_ENCODE_GROWTH,
     UNICODE_GROWTH,
@@ -226,3 +226,23 @@ def test_a_chat_render_that_a_growing_normalizer_would_make_huge_is_refused_befo
         assert err.value.field == "tokenizer"
     finally:
         _GROWTH[tokenizer] = 5.0
+
+
+ODD = [
+    {"normalizer": {"type": ["NFC"]}},
+    {"decoder": {"type": SEQ, "decoders": [{"type": {}}]}},
+    {"pre_tokenizer": {"type": SEQ, "pretokenizers": "ByteLevel"}},
+    {"normalizer": {"type": SEQ, "normalizers": [None, 5]}},
+    {"normalizer": {"type": "Precompiled", "precompiled_charsmap": 12}},
+    {"normalizer": {"type": "Replace", "pattern": {"Regex": ["a"]}, "content": "b"}},
+    {"normalizer": {"type": "Replace", "pattern": {"Glob": "a"}, "content": "b"}},
+    {"post_processor": {"type": ["x"]}},
+    {"post_processor": [1]},
+    {"post_processor": {"type": "TemplateProcessing", "single": "A", "pair": []}},
+]
+
+
+@pytest.mark.parametrize("data", ODD, ids=[str(i) for i in range(len(ODD))])
+def test_odd_shapes_are_named_not_raised(data):
+    field, _, reason = _shape_problem(data)
+    assert isinstance(field, str) and isinstance(reason, str)
