@@ -88,13 +88,15 @@ def _check_args(args) -> None:
         raise ValueError("a --draft folder is given twice")
 
 
-def task_prompts(tokenizer, count: int, tasks=PROMPT_TASKS) -> list[list[int]]:
-    """Test-split instructions in the suite's format, alternating between ``tasks``."""
+def task_prompts(tokenizer, count: int, tasks, target) -> list[list[int]]:
+    """Test-split instructions in the suite's format, alternating between ``tasks``, capped and
+    checked against ``target`` as a run's prompts are."""
     from suite.data import load_examples
+    from suite.prompts import model_prompt_ids
 
     per_task = [load_examples(task, "test", limit=count) for task in tasks]
     examples = [ex for group in zip(*per_task, strict=True) for ex in group][:count]
-    return [tokenizer(ex.prompt, add_special_tokens=False).input_ids for ex in examples]
+    return [model_prompt_ids(tokenizer, ex.prompt, target, special=False) for ex in examples]
 
 
 def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
@@ -105,7 +107,7 @@ def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
         )
         if args.tasks:
             note = f"test-split instructions of {', '.join(tasks)} (--tasks)"
-        return task_prompts(pair.tokenizer, args.prompts, tasks), note
+        return task_prompts(pair.tokenizer, args.prompts, tasks, pair.target), note
     vocab = pair.target.get_output_embeddings().weight.shape[0]
     note = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
     return make_prompts(args.prompts, vocab, args.seed), note

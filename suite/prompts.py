@@ -145,3 +145,17 @@ def position_limit(model) -> int:
     """A model's ``max_position_embeddings`` (0 where it states none)."""
     value = getattr(getattr(model, "config", None), "max_position_embeddings", 0)
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def model_prompt_ids(tokenizer, text: str, model, *, special: bool = True) -> list[int]:
+    """``text``'s ids for ``model`` where no profile paired them (``generate``, ``bench``): the
+    text and the ids capped as a run's, and every id one of the model's logits (a tokenizer
+    named beside a model may hold tokens the model has no row for)."""
+    limit = position_limit(model)
+    ids = _encode(tokenizer, text, chars=MAX_PROMPT_CHARS, special=special, limit=limit)
+    rows = int(model.get_output_embeddings().weight.shape[0])
+    outside = [token for token in ids if not 0 <= token < rows]
+    if outside:
+        message = f"gives id {outside[0]:,}, outside the model's {rows:,} logits; refused"
+        raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message)
+    return ids

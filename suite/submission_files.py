@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 from suite.config_values import config_value_field
-from suite.errors import SpecError
+from suite.errors import SpecError, cut
 from suite.models import (
     ATTENTION,
     PICKLE_SUFFIXES,
@@ -168,7 +168,26 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         if expected[name] != shapes[name]:
             message = f"shape {list(shapes[name])} in the weights, {list(expected[name])} in config"
             raise SpecError(path, "weight shape", name, message)
+    _meta_forward(model, path)
     return sum(p.numel() for p in model.parameters())
+
+
+def _meta_forward(model, path: Path) -> None:
+    """The config's model runs a 4-token forward pass on the meta device (shapes only, no
+    memory): sizes the weights cannot show (key-value heads that do not divide the attention
+    heads) fail here, not after ``submit`` has loaded the weights."""
+    import torch
+
+    try:
+        with torch.no_grad(), torch.device("meta"):
+            logits = model(input_ids=torch.zeros((1, 4), dtype=torch.long)).logits
+    except Exception as err:  # shape errors of many types
+        message = f"its model cannot run a forward pass: {type(err).__name__}: {cut(str(err))}"
+        raise SpecError(path, "config.json", path.name, message) from None
+    rows = model.get_output_embeddings().weight.shape[0]
+    if tuple(logits.shape) != (1, 4, rows):
+        message = f"its model gives logits of shape {list(logits.shape)}, not [1, 4, {rows}]"
+        raise SpecError(path, "config.json", path.name, message)
 
 
 def model_config(folder: Path, files: list[Path]) -> dict:

@@ -35,6 +35,7 @@ from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
 from suite.strict import read_config, read_json
 from suite.tokenizer_growth import MAX_ENCODE_GROWTH, Unbounded, encode_growth, growth_problem
 from suite.tokenizer_shape import (
+    added_tokens_problem,
     post_processor_problem,
     post_processor_size_problem,
     unknown_token_problem,
@@ -132,6 +133,7 @@ def _shape_problem(data: Any) -> tuple[str, Any, str] | None:
         or unknown_token_problem(data)
         or vocabulary_token_problem(data)
         or post_processor_size_problem(data)
+        or added_tokens_problem(data)
     )
 
 

@@ -8,7 +8,8 @@ characters to at most ``f·n + a`` per segment (the pieces added tokens and earl
 into, each at least one character), so at most ``(f + a)·n``; a chain's growth is the product of
 its steps' ``f + a``:
 
-* ``Replace``: ``f`` is its content's length over the shortest match of its pattern (at least 1);
+* ``Replace``: ``f`` is its content's length over the shortest match of its pattern (a string's
+  length; a regex's 1, see :func:`shortest_match`);
   a pattern that can match empty text inserts the content between characters: ``f = 1 + len``,
   ``a = len``. ``Prepend`` adds its text (``a``).
 * Unicode forms, per code point (checked against :mod:`unicodedata` in the tests): NFC and NFD
@@ -64,14 +65,19 @@ class Unbounded(Exception):
 
 def shortest_match(pattern: Any, python_syntax) -> int:
     """The fewest characters ``pattern`` (``{"String": s}`` or ``{"Regex": r}``) matches; 0
-    where that cannot be told (a pattern that might match empty text is bounded as one)."""
+    where that cannot be told (a pattern that might match empty text is bounded as one).
+
+    A regex counts at most 1: Oniguruma, which runs it, reads some syntax otherwise than
+    Python's parser, which measures it (``(?i)ffi`` matches the one-character ligature ``ﬃ``,
+    ``[[:alpha:]]`` is one character, not two), so only "can it match empty text" is taken
+    from Python's reading."""
     kind, text = next(iter(pattern.items()))
     if kind == "String":
         return len(text)
     if _sre_parse is None:
         return 0
     try:
-        return max(0, int(_sre_parse.parse(python_syntax(text)).getwidth()[0]))
+        return min(1, max(0, int(_sre_parse.parse(python_syntax(text)).getwidth()[0])))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         return 0
 

@@ -19,9 +19,15 @@ def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
         return None
     kind, vocab = model.get("type"), model.get("vocab")
     unk = model.get("unk_token")
-    needed = kind in ("WordPiece", "WordLevel")  # BPE without its unk passes: bytes cover all
-    if needed and (not isinstance(vocab, dict) or not isinstance(unk, str) or unk not in vocab):
+    needed = kind in ("WordPiece", "WordLevel")  # BPE without an unk drops what it cannot spell
+    named = kind == "BPE" and unk is not None  # BPE with one raises where it is missing
+    if (needed or named) and (
+        not isinstance(vocab, dict) or not isinstance(unk, str) or unk not in vocab
+    ):
         return "model.unk_token", unk, "the unknown token must be a token of model.vocab"
+    if kind == "BPE" and model.get("dropout") not in (None, 0, 0.0):
+        message = "BPE dropout tokenizes at random, so no run would repeat; expected null"
+        return "model.dropout", model.get("dropout"), message
     if kind == "Unigram":
         unk_id, size = model.get("unk_id"), len(vocab) if isinstance(vocab, list) else 0
         if not (isinstance(unk_id, int) and not isinstance(unk_id, bool) and 0 <= unk_id < size):
@@ -148,4 +154,26 @@ def post_processor_size_problem(data: Any) -> tuple[str, Any, str] | None:
                 )
     except ValueError as err:
         return err.args
+    return None
+
+
+MAX_ADDED_TOKENS = 65_536  # real tokenizers add at most a few thousand
+
+
+def added_tokens_problem(data: Any) -> tuple[str, Any, str] | None:
+    """Where ``added_tokens`` holds more than MAX_ADDED_TOKENS tokens or two with one id (each
+    is matched in every prompt; ids shared make the vocabulary ambiguous)."""
+    added = data.get("added_tokens") if isinstance(data, dict) else None
+    if not isinstance(added, list):
+        return None
+    if len(added) > MAX_ADDED_TOKENS:
+        return "added_tokens", f"{len(added):,} tokens", f"at most {MAX_ADDED_TOKENS:,}"
+    seen: dict[int, int] = {}
+    for i, token in enumerate(added):
+        token_id = token.get("id") if isinstance(token, dict) else None
+        if isinstance(token_id, int) and not isinstance(token_id, bool):
+            if token_id in seen:
+                message = f"the id of added_tokens[{seen[token_id]}] again; each has its own"
+                return f"added_tokens[{i}].id", token_id, message
+            seen[token_id] = i
     return None

@@ -304,7 +304,7 @@ def test_bundle_times_base_and_best_kd_side_by_side(bundle, tmp_path, monkeypatc
     monkeypatch.setattr(bench_pairs, "REFERENCE_FAMILY", bundle)
     asked = []
 
-    def task_prompts(tok, count, tasks):
+    def task_prompts(tok, count, tasks, target):
         asked.append(tasks)
         return [[5, 6, 7, 8]] * count
 

@@ -29,13 +29,17 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_generate(args) -> int:
+    import torch
+
     from suite.decoding import generate
     from suite.models import load_model, load_tokenizer
+    from suite.prompts import model_prompt_ids
     from suite.specs import DEFAULT_STOP, format_prompt
+    from suite.tokenizer_files import tokenizer_panics
 
     tokenizer = load_tokenizer(args.tokenizer or args.target)
     target = load_model(args.target)
-    ids = tokenizer(format_prompt(args.prompt), return_tensors="pt").input_ids
+    ids = torch.tensor([model_prompt_ids(tokenizer, format_prompt(args.prompt), target)])
     common = dict(
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
@@ -46,7 +50,9 @@ def cmd_generate(args) -> int:
     )
     draft = load_model(args.draft) if args.draft else None
     out = generate(target, draft, ids, num_draft_tokens=args.num_draft_tokens, **common)
-    print(tokenizer.decode(out.tokens, skip_special_tokens=True))
+    with tokenizer_panics(tokenizer):
+        text = tokenizer.decode(out.tokens, skip_special_tokens=True)
+    print(text)
     print(json.dumps(out.stats.to_dict() | {"finish_reason": out.finish_reason}), file=sys.stderr)
     return 0
 

@@ -1,0 +1,128 @@
+"""Inputs of the sixth attack that reached a traceback, an abort or a wrong acceptance, each
+refused now naming the file, the field and the value:
+
+* ``generate`` and ``bench`` tokenized prompts without the run's caps: a tokenizer named beside a
+  model gave an id past its logits (an IndexError), a 117,000-character prompt ran for minutes;
+* a submitted config whose key-value heads do not divide its attention heads passed ``check``
+  and failed inside ``submit``;
+* a BPE model naming an unknown token it lacks, BPE dropout (tokenization at random) and added
+  tokens sharing ids passed the profile check;
+* a case-insensitive regex (``(?i)ffi`` matches the one-character ligature) was bounded by
+  Python's reading of its width."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from safetensors.torch import load_file, save_file
+
+from suite.cli import main
+from suite.errors import SpecError
+from suite.models import load_model, load_tokenizer
+from tests.hostile import refused
+from tests.test_hostile_round5_tokenizers import _argv
+from tests.test_hostile_tokenizer_ids import LLAMA, _case
+from tests.test_submissions import _copy, _json_edit, _profile, tiny  # noqa: F401 (a fixture)
+
+
+def _janet_past_the_logits(folder):
+    """The bundled tokenizer with ``Janet`` an added token of id 9,000 (the target has 4,096)."""
+    shutil.copytree(LLAMA / "tokenizer", folder)
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["added_tokens"].append({
+        "id": 9000, "content": "Janet", "single_word": False, "lstrip": False, "rstrip": False,
+        "normalized": False, "special": False,
+    })  # fmt: skip
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    return folder
+
+
+def _generate(*args):
+    target, draft = str(LLAMA / "target"), str(LLAMA / "draft")
+    return ["generate", *args, "--target", target, "--draft", draft, "--max-new-tokens", "2"]
+
+
+def test_generate_refuses_a_tokenizer_id_past_the_targets_logits(tmp_path, capsys):
+    tok = _janet_past_the_logits(tmp_path / "tok")
+    argv = _generate("Janet sells eggs", "--tokenizer", str(tok))
+    refused(argv, tmp_path, capsys, str(tok), "tokenizer", "outside the model's 4,096 logits")
+
+
+def test_generate_caps_the_prompt_as_a_run_does(tmp_path, capsys):
+    refused(_generate("Janet sells eggs. " * 6500), tmp_path, capsys, "over 65,582")
+    refused(_generate("Janet sells eggs. " * 300), tmp_path, capsys, "over 1,024")
+
+
+def test_bench_prompts_are_checked_against_the_target(tmp_path):
+    from suite import bench
+
+    tokenizer = load_tokenizer(_janet_past_the_logits(tmp_path / "tok"))
+    target = load_model(LLAMA / "target")
+    with pytest.raises(SpecError, match="outside the model's 4,096 logits"):
+        bench.task_prompts(tokenizer, 1, ("gsm8k",), target)  # "Janet's ducks lay 16 eggs"
+    control = bench.task_prompts(load_tokenizer(LLAMA / "tokenizer"), 2, ("gsm8k",), target)
+    assert len(control) == 2 and all(0 < len(ids) < 1024 for ids in control)
+
+
+def test_controls_generate_runs_with_the_bundled_pair(capsys):
+    assert main(_generate("What is 2+2?")) == 0
+    assert '"tokens_emitted": 2' in capsys.readouterr().err
+
+
+def _kv_heads(folder):
+    """Three key-value heads for two attention heads, the k and v weights cut to match."""
+    model = folder / "model"
+    _json_edit(model / "config.json", lambda c: c.update(num_key_value_heads=3))
+    path = next(model.glob("*.safetensors"))
+    tensors = load_file(path)
+    for name, tensor in list(tensors.items()):
+        if name.endswith(("k_proj.weight", "v_proj.weight")):
+            tensors[name] = tensor.new_zeros((48, tensor.shape[1]))
+    save_file(tensors, path, metadata={"format": "pt"})
+
+
+def test_kv_heads_that_do_not_divide_the_heads_are_refused_by_check(tiny, tmp_path, capsys):  # noqa: F811
+    folder = _copy(tiny, tmp_path)
+    _kv_heads(folder)
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "config.json", "forward pass", "RuntimeError")
+    control = _copy(tiny, tmp_path / "control")
+    assert main(["submissions", "check", str(control), "--profile", _profile(tiny)]) == 0
+
+
+def _bpe_unk(data, config):
+    data["model"]["unk_token"] = "<nope>"
+
+
+def _dropout(data, config):
+    data["model"]["dropout"] = 0.5
+
+
+def _shared_id(data, config):
+    data["added_tokens"].append({**data["added_tokens"][0], "content": "<|other|>"})
+
+
+def _case_folded(data, config):
+    data["normalizer"] = {"type": "Sequence", "normalizers": [
+        {"type": "Replace", "pattern": {"String": "e"}, "content": "\ufb03"},
+        *[{"type": "Replace", "pattern": {"Regex": "(?i)ffi"}, "content": "\ufb03" * 3}] * 24,
+    ]}  # fmt: skip
+
+
+CASES = [
+    ("bpe-unknown-token-missing", _bpe_unk, "model.unk_token", "<nope>"),
+    ("bpe-dropout", _dropout, "model.dropout", "0.5", "at random"),
+    ("added-tokens-sharing-an-id", _shared_id, "added_tokens[2].id", "added_tokens[0]"),
+    ("case-folded-regex", _case_folded, "normalizer.normalizers[4].content", "405-fold"),
+]
+
+
+@pytest.mark.parametrize("case", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_a_tokenizer_the_sixth_attack_passed_is_refused_at_profile_read(tmp_path, capsys, case):
+    change, *expected = case
+    profile, study = _case(tmp_path, change)
+    refused(
+        _argv(tmp_path, study, profile), tmp_path, capsys, "p.yaml", "tokenizer.json", *expected
+    )
