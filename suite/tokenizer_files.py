@@ -41,6 +41,7 @@ from suite.tokenizer_shape import (
     unknown_token_problem,
     vocabulary_token_problem,
 )
+from suite.tokenizer_timing import check_regex_time
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -100,9 +101,15 @@ def _regexes(data: Any) -> Iterator[tuple[str, Any]]:
     return ((name, sub) for name, key, sub in entries(data) if key == "Regex")
 
 
+MAX_TOKENIZER_REGEXES = 16  # each scans every prompt; real tokenizers hold at most a few
+
+
 def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
     """The JSON path, pattern and reason of the first refused regex in a tokenizer's JSON."""
-    for field, pattern in _regexes(data):
+    for count, (field, pattern) in enumerate(_regexes(data), 1):
+        if count > MAX_TOKENIZER_REGEXES:
+            message = f"a tokenizer holds at most {MAX_TOKENIZER_REGEXES} regexes"
+            return field, pattern, message
         problem = tokenizer_regex_problem(pattern)
         if problem:
             return field, pattern, problem
@@ -152,8 +159,8 @@ def tokenizer_growth(tokenizer) -> float:
 
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
     """A loaded tokenizer's regexes, growth and unknown token, from the JSON its Rust backend
-    holds (a Hub tokenizer's, or one transformers converted from another format): refused
-    naming ``where``."""
+    holds (a Hub tokenizer's, or one transformers converted from another format), and its
+    regexes' time on long runs (:mod:`suite.tokenizer_timing`): refused naming ``where``."""
     backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None:  # a Python tokenizer (sentencepiece): no Oniguruma regexes
         return
@@ -161,6 +168,7 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
     found = _shape_problem(data)
     if found:
         raise SpecError(where, *found)
+    check_regex_time(backend, data, where)
     # bounded just above; TypeError: a tokenizer without weak references
     with contextlib.suppress(Unbounded, TypeError):
         _GROWTH[tokenizer] = encode_growth(data, _python_syntax)

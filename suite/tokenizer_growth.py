@@ -21,7 +21,9 @@ its steps' ``f + a``:
 * Decoders: ``WordPiece`` adds a space per token, ``BPEDecoder`` with an empty suffix spaces
   every character, the others keep or shrink the text.
 
-A type this module does not list cannot be bounded and is refused. The normalizer times the
+A type this module does not list cannot be bounded and is refused; a chain has at most
+:data:`MAX_STEPS` steps (each runs over every prompt, or over every token's text when an answer
+is decoded token by token). The normalizer times the
 pre-tokenizer is at most :data:`MAX_ENCODE_GROWTH` (BERT's uncased normalizer is 36, Llama-2's
 chain 2, GPT-2's 5, NFKC before a byte-level pre-tokenizer 90; two NFKC steps with a
 replacement between them, 324, are refused); the decoder at most :data:`MAX_DECODE_GROWTH`.
@@ -45,6 +47,7 @@ except ImportError:  # pragma: no cover - a Python without it bounds Regex patte
 MAX_ENCODE_GROWTH = 256.0  # normalizer × pre-tokenizer, characters out per character in
 MAX_DECODE_GROWTH = 4.0  # decoder, characters out per character of the tokens' text
 MAX_DEPTH = 16  # nested Sequences
+MAX_STEPS = 64  # steps of one chain, Sequences flattened; real chains have at most 8
 UNICODE_GROWTH = {"NFC": 4, "NFD": 4, "NFKC": 18, "NFKD": 18, "Lowercase": 3}
 _KEEP_NORMALIZERS = frozenset({"Nmt", "Strip", "StripAccents"})
 _SPLITTERS = frozenset({
@@ -186,7 +189,9 @@ def _steps(value: Any, field: str, chain: str, depth: int = 0):
 def _walk(data: dict, chain: str, python_syntax, start: float, most: float, what: str) -> float:
     """The growth of ``start`` times ``chain``'s steps; Unbounded at the step it passes ``most``."""
     growth = start
-    for field, step in _steps(data.get(chain), chain, chain):
+    for count, (field, step) in enumerate(_steps(data.get(chain), chain, chain), 1):
+        if count > MAX_STEPS:  # each step runs on every prompt or every token's text
+            raise Unbounded(field, f"step {count:,}", f"a chain has at most {MAX_STEPS} steps")
         if not isinstance(step.get("type"), str):
             raise Unbounded(f"{field}.type", step.get("type"), "expected a step's type name")
         growth *= _RULES[chain](step, field, python_syntax)

@@ -107,7 +107,7 @@ def _shared_id(data, config):
 def _case_folded(data, config):
     data["normalizer"] = {"type": "Sequence", "normalizers": [
         {"type": "Replace", "pattern": {"String": "e"}, "content": "\ufb03"},
-        *[{"type": "Replace", "pattern": {"Regex": "(?i)ffi"}, "content": "\ufb03" * 3}] * 24,
+        *[{"type": "Replace", "pattern": {"Regex": "(?i)ffi"}, "content": "\ufb03" * 3}] * 4,
     ]}  # fmt: skip
 
 
@@ -126,3 +126,49 @@ def test_a_tokenizer_the_sixth_attack_passed_is_refused_at_profile_read(tmp_path
     refused(
         _argv(tmp_path, study, profile), tmp_path, capsys, "p.yaml", "tokenizer.json", *expected
     )
+
+
+def _split(pattern):
+    return {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Isolated", "invert": False}
+
+
+def _quadratic(data, config):
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        _split("(?: |\t)+(?:x|y)"), data["pre_tokenizer"]]}  # fmt: skip
+
+
+def _linear(data, config):
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        _split(r"'s|'t| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"),
+        data["pre_tokenizer"]]}  # fmt: skip
+
+
+def test_a_regex_quadratic_on_long_runs_is_refused_when_the_tokenizer_loads(tmp_path, capsys):
+    """0.45 s on 8,192 spaces for the quadratic pattern (a 60,000-space chat prompt ran past
+    a minute); GPT-2's pattern, linear, loads and encodes as before."""
+    profile, study = _case(tmp_path, _quadratic)
+    refused(_argv(tmp_path, study, profile), tmp_path, capsys, "tokenizer.json", "Regex",
+            "quadratic", "8,192 × ' '")  # fmt: skip
+    _case(tmp_path / "ok", _linear)
+    tokenizer = load_tokenizer(tmp_path / "ok" / "tok")
+    assert tokenizer("Janet sells 16 eggs.")["input_ids"]
+
+
+def _many_regexes(data, config):
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        *[_split(f"x{i}") for i in range(17)], data["pre_tokenizer"]]}  # fmt: skip
+
+
+def _many_steps(data, config):
+    keep = {"type": "Replace", "pattern": {"String": "q"}, "content": "q"}
+    data["decoder"] = {"type": "Sequence", "decoders": [data["decoder"], *[keep] * 64]}
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [(_many_regexes, "at most 16 regexes"), (_many_steps, "at most 64 steps")],
+    ids=["seventeen-regexes", "sixty-five-decoder-steps"],
+)
+def test_a_tokenizer_of_too_many_regexes_or_steps_is_refused(tmp_path, capsys, change, expected):
+    profile, study = _case(tmp_path, change)
+    refused(_argv(tmp_path, study, profile), tmp_path, capsys, "p.yaml", "tokenizer.json", expected)
