@@ -148,6 +148,7 @@ def _read_hash_range(r: Reader, value: Any, field: str) -> tuple[float, float]:
     return (float(value[0]), float(value[1]))
 
 
+MAX_ANSWER_PATTERNS = 32  # answer patterns of one spec: the bundled ones list at most 4
 MAX_SPLITS = 16  # splits in one spec: each is read (and hashed) in full; the bundled have 2
 MAX_SPLIT_FILES = 64  # data (or id) files in one split: the bundled list at most 5
 
@@ -204,6 +205,9 @@ def _read_answer(r: Reader, raw: Any) -> AnswerSpec:
     d = r.mapping(raw, "answer", {"template", "patterns"}, {"normalize"})
     if not isinstance(d["patterns"], list) or not d["patterns"]:
         raise r.error("answer.patterns", d["patterns"], "expected a non-empty list")
+    if len(d["patterns"]) > MAX_ANSWER_PATTERNS:  # each is tried on every answer
+        message = f"lists {len(d['patterns']):,}; a spec has at most {MAX_ANSWER_PATTERNS}"
+        raise r.error("answer.patterns", f"{len(d['patterns']):,} patterns", message)
     patterns = []
     for i, p in enumerate(d["patterns"]):
         field = f"answer.patterns[{i}]"

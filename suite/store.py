@@ -258,10 +258,27 @@ def _claim_numbers(value: Any) -> bool:
     )
 
 
+NAME_RULE = "a file's stem: printable, at most 255 characters, no '/' or '\\', not '.' or '..'"
+
+
+def _safe(value: Any) -> bool:
+    """A study's or profile's name as a run writes it: its file's stem, never a path."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= 255
+        and value.isprintable()
+        and not any(c in value for c in "/\\")
+        and value not in (".", "..")
+    )
+
+
 # the header's fields a report reads, each with its check and what it expects
 _HEADER_FIELDS = {
-    "studies": (lambda v: isinstance(v, str) or _names(v), "expected a name or a list of names"),
-    "profile": (lambda v: isinstance(v, str), "expected a name"),
+    "studies": (
+        lambda v: _safe(v) or (isinstance(v, list) and all(_safe(n) for n in v)),
+        f"expected a study name or a list of them ({NAME_RULE})",
+    ),
+    "profile": (_safe, f"expected a profile name ({NAME_RULE})"),
     "study_titles": (lambda v: isinstance(v, str), "expected a title"),
     "study_cells": (_names, "expected a list of cell keys"),
     "study_claims": (_claim_numbers, "expected a list of claim numbers"),
@@ -282,6 +299,8 @@ def _check_header(path: Path, held: dict) -> None:
         if not isinstance(value, dict):
             raise SpecError(path, field, value, "expected a mapping of study names")
         for name, item in value.items():
+            if not _safe(name):
+                raise SpecError(path, field, name, f"expected study names ({NAME_RULE})")
             if not check(item):
                 raise SpecError(path, f"{field}.{name}", item, expected)
 

@@ -256,13 +256,22 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
             message = f"expected ids in [0, {vocab_size}), the target's vocab_size"
             raise SpecError(config_path, f"added_tokens_decoder.{key}", key, message)
         tokens.add(_token_text(decoder[key]) or "")
-    for name in SPECIAL_TOKENS:
-        if config.get(name) is None:
-            continue
-        text = _token_text(config[name])
-        if text is None or text not in tokens:
+    named = [(name, config[name]) for name in SPECIAL_TOKENS if config.get(name) is not None]
+    for field, value in [*named, *_listed_tokens(config)]:
+        text = _token_text(value)
+        if text is None or text not in tokens:  # transformers would add it past the logits
             message = "not a token of this tokenizer's vocabulary"
-            raise SpecError(config_path, name, config[name], message)
+            raise SpecError(config_path, field, value, message)
+
+
+def _listed_tokens(config: dict) -> Iterator[tuple[str, Any]]:
+    """(field, token) of the additional and extra special tokens of a tokenizer config."""
+    for key in _TOKEN_LISTS:
+        value = config.get(key)
+        if isinstance(value, dict):
+            yield from ((f"{key}.{name}", token) for name, token in value.items())
+        elif isinstance(value, list):
+            yield from ((f"{key}[{i}]", token) for i, token in enumerate(value))
 
 
 # Control characters but tab, newline and carriage return (C0, DEL, C1), and the bidirectional
@@ -297,12 +306,7 @@ def _named_tokens(config: dict) -> Iterator[tuple[str, Any]]:
     for key, value in config.items():
         if key.endswith("_token"):
             yield key, value
-    for key in _TOKEN_LISTS:
-        value = config.get(key)
-        if isinstance(value, dict):
-            yield from ((f"{key}.{name}", token) for name, token in value.items())
-        elif isinstance(value, list):
-            yield from ((f"{key}[{i}]", token) for i, token in enumerate(value))
+    yield from _listed_tokens(config)
     decoder = config.get("added_tokens_decoder")
     for key, token in decoder.items() if isinstance(decoder, dict) else ():
         yield f"added_tokens_decoder.{key}.content", token

@@ -172,3 +172,34 @@ def _many_steps(data, config):
 def test_a_tokenizer_of_too_many_regexes_or_steps_is_refused(tmp_path, capsys, change, expected):
     profile, study = _case(tmp_path, change)
     refused(_argv(tmp_path, study, profile), tmp_path, capsys, "p.yaml", "tokenizer.json", expected)
+
+
+def test_an_additional_special_token_outside_the_vocabulary_is_refused(tmp_path, capsys):
+    """transformers would give ``<zz>`` a new id past the target's logits; the run refused later
+    naming no file."""
+
+    def change(data, config):
+        config["additional_special_tokens"] = ["<|endoftext|>", "<zz>"]
+
+    profile, study = _case(tmp_path, change)
+    refused(_argv(tmp_path, study, profile), tmp_path, capsys, "tokenizer_config.json",
+            "additional_special_tokens[1]", "<zz>", "not a token")  # fmt: skip
+
+
+def test_a_spec_of_too_many_answer_patterns_is_refused(tmp_path, capsys, monkeypatch):
+    import yaml
+
+    from suite.specs import MAX_ANSWER_PATTERNS
+    from tests.test_hostile_round5_data import _spec
+
+    monkeypatch.setenv("SUITE_DATA_DIR", str(tmp_path / "data"))
+    folder = _spec(tmp_path, {"test": {"files": ["toy/t0.jsonl"]}})
+    spec = yaml.safe_load((folder / "toy.yaml").read_text())
+    pattern = spec["answer"]["patterns"][0]
+    spec["answer"]["patterns"] = [dict(pattern) for _ in range(MAX_ANSWER_PATTERNS + 1)]
+    (folder / "toy.yaml").write_text(yaml.safe_dump(spec))
+    argv = ["tasks", "toy", "--show", "0", "--tasks-dir", str(folder)]
+    refused(argv, tmp_path, capsys, "toy.yaml", "answer.patterns", "33 patterns", "at most 32")
+    spec["answer"]["patterns"] = [dict(pattern) for _ in range(MAX_ANSWER_PATTERNS)]
+    (folder / "toy.yaml").write_text(yaml.safe_dump(spec))
+    assert main(argv) == 0
