@@ -166,8 +166,10 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
         return
     data = json.loads(backend.to_str())
     found = _shape_problem(data)
-    if found:
-        raise SpecError(where, *found)
+    if found:  # the JSON transformers built, which its tokenizer_class may have converted
+        field, value, reason = found
+        built = f"{reason} (in the {type(tokenizer).__name__} transformers built from the folder)"
+        raise SpecError(where, field, value, built)
     check_regex_time(backend, data, where)
     # bounded just above; TypeError: a tokenizer without weak references
     with contextlib.suppress(Unbounded, TypeError):
