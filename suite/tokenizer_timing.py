@@ -2,20 +2,22 @@
 
 Oniguruma tries a pattern at every start position, so a pattern whose repeat can consume a run
 and then fail (``(?: |\\t)+(?:x|y)``, `` +$`` before a letter) scans a run of ``n`` characters in
-time ``n²``: 0.45 s on 8,192 spaces for one such pattern, against 2 ms for the bundled tokenizer.
+time ``n²``: 1.4 s on 8,192 spaces for one such pattern, against at most 15 ms for GPT-2's.
 The regex rules of :mod:`suite.tokenizer_files` refuse patterns that backtrack exponentially;
 this measured check refuses the quadratic ones. A tokenizer that holds a ``{"Regex": ...}`` is
-timed on runs of :data:`RUN` copies of each character its patterns name and of common classes
-(space, tab, newline, letters, digits, punctuation, accented and CJK letters), alone and before
-another character; one encode over :data:`MAX_SECONDS` is refused. It is a measurement, not a
-proof: a pattern quadratic only on characters it does not name and none of the common classes
-could pass.
+timed, chain by chain (normalizer, pre-tokenizer, decoder), on runs of :data:`RUN` copies of
+each character its patterns name and of common classes (whitespace, ASCII letters, digits and
+punctuation, a letter or mark of each major script, symbols, an emoji), alone and before another
+character; one probe over :data:`MAX_SECONDS` (a decoder: :data:`TOKENS` tokens of
+:data:`TOKEN_CHARS` characters over :data:`MAX_DECODE_SECONDS`) is refused. It is a
+measurement, not a proof: a pattern quadratic only on characters it does not name and none of the
+common classes could pass. A tokenizer with GPT-2's or Llama-3's pattern takes 1 to 2 s to time.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,14 @@ from suite.errors import SpecError
 from suite.jsonable import entries
 
 RUN = 8192  # characters of one probe
-MAX_SECONDS = 0.1  # one probe's encode; a linear tokenizer takes a few milliseconds
-MAX_PROBE_CHARS = 64  # distinct characters probed
-COMMON = " \t\n\ra Z0._'!-/é中▁"
+MAX_SECONDS = 0.1  # one probe through a chain; a linear one takes at most 15 ms
+TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
+MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
+MAX_PROBE_CHARS = 128  # distinct characters probed
+COMMON = (  # classes, then one letter or mark of each major script and other categories
+    " \t\n\r\x0b\x0c\u00a0\u3000\u2028a Z0._'!-/\"#$%&*+,:;<=>?@[]^`{|}~▁"
+    "éßαдעعक\u0e01한あア中Ａ٣\u0301\u200b€∑😀ȸ"
+)
 PAIRS = (" a", "a.", "\n ", "0 ", "a\t")
 
 
@@ -53,24 +60,50 @@ def has_regex(data: Any) -> bool:
     return any(key == "Regex" for _name, key, _value in entries(data))
 
 
+def _steps(backend, data: dict) -> list[tuple[str, Callable[[str], Any], float]]:
+    """(chain, call, seconds allowed) for each chain of ``backend`` that holds a regex: the
+    normalizer and pre-tokenizer on a probe, the decoder on TOKENS tokens of TOKEN_CHARS."""
+    steps = []
+    if has_regex(data.get("normalizer")) and backend.normalizer is not None:
+        steps.append(("normalizer", backend.normalizer.normalize_str, MAX_SECONDS))
+    if has_regex(data.get("pre_tokenizer")) and backend.pre_tokenizer is not None:
+
+        def encode(text: str) -> Any:  # the pipeline: pre_tokenize_str builds a list per piece
+            return backend.encode(text, add_special_tokens=False)
+
+        steps.append(("pre-tokenizer", encode, MAX_SECONDS))
+    if has_regex(data.get("decoder")) and backend.decoder is not None:
+
+        def decode(text: str, decoder=backend.decoder) -> Any:
+            return decoder.decode([text[:TOKEN_CHARS]] * TOKENS)
+
+        steps.append(("decoder", decode, MAX_DECODE_SECONDS))
+    return steps
+
+
 def check_regex_time(backend, data: Any, where: str | Path) -> None:
-    """Refuse a tokenizer (its Rust ``backend``, ``data`` its JSON) whose encode of one probe
-    takes over MAX_SECONDS, naming ``where``; a tokenizer without regexes is not timed."""
-    if not has_regex(data):
+    """Refuse a tokenizer (its Rust ``backend``, ``data`` its JSON) whose normalizer,
+    pre-tokenizer or decoder takes over its limit on one probe, naming ``where`` and the chain;
+    chains without regexes are not timed."""
+    if not isinstance(data, dict):
         return
-    for what, text in _probes(data):
-        start = time.perf_counter()
-        try:
-            backend.encode(text, add_special_tokens=False)
-        except BaseException as err:  # a panic is the caller's to name; only time is judged here
-            if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
-                raise
-            continue
-        seconds = time.perf_counter() - start
-        if seconds > MAX_SECONDS:
-            message = (
-                f"its regexes take {seconds:.2f} s on a run of {what} (at most {MAX_SECONDS} s): "
-                "they scan long runs in quadratic time"
-            )
-            patterns = [v for _n, key, v in entries(data) if key == "Regex"]
-            raise SpecError(where, "Regex", patterns, message)
+    for chain, call, limit in _steps(backend, data):
+        for what, text in _probes(data):
+            start = time.perf_counter()
+            try:
+                call(text)
+            except BaseException as err:  # a panic is named when a prompt meets it
+                if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
+                    raise
+                continue
+            seconds = time.perf_counter() - start
+            if seconds > limit:
+                patterns = [v for _n, key, v in entries(data.get(_KEYS[chain])) if key == "Regex"]
+                message = (
+                    f"its {chain} takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
+                    "its regexes scan long runs in quadratic time"
+                )
+                raise SpecError(where, f"{_KEYS[chain]} Regex", patterns, message)
+
+
+_KEYS = {"normalizer": "normalizer", "pre-tokenizer": "pre_tokenizer", "decoder": "decoder"}

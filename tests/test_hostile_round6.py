@@ -203,3 +203,24 @@ def test_a_spec_of_too_many_answer_patterns_is_refused(tmp_path, capsys, monkeyp
     spec["answer"]["patterns"] = [dict(pattern) for _ in range(MAX_ANSWER_PATTERNS)]
     (folder / "toy.yaml").write_text(yaml.safe_dump(spec))
     assert main(argv) == 0
+
+
+def _normalizer_tail(data, config):
+    data["normalizer"] = {"type": "Replace", "pattern": {"Regex": " +$"}, "content": " "}
+
+
+def _decoder_tail(data, config):
+    replace = {"type": "Replace", "pattern": {"Regex": "(?: |\t)+(?:x|y)"}, "content": ""}
+    data["decoder"] = {"type": "Sequence", "decoders": [replace, data["decoder"]]}
+
+
+@pytest.mark.parametrize(
+    "change, chain",
+    [(_normalizer_tail, "normalizer"), (_decoder_tail, "decoder")],
+    ids=["normalizer-run-then-letter", "decoder-run"],
+)
+def test_a_quadratic_normalizer_or_decoder_regex_is_refused_at_load(tmp_path, change, chain):
+    _case(tmp_path, change)
+    with pytest.raises(SpecError, match=f"its {chain} takes .* quadratic") as err:
+        load_tokenizer(tmp_path / "tok")
+    assert err.value.field == f"{chain} Regex"
