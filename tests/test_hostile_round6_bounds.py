@@ -1,5 +1,5 @@
-"""Inputs of the sixth attack that ran without bound or printed what they should not, each bounded
-or refused now, naming the file, the field and the value:
+"""Inputs that ran without bound or printed what they should not, each bounded or refused now,
+naming the file, the field and the value:
 
 * ``verify`` hashed every file of a bundle folder in full, a 100 GB sparse one that the manifest
   does not even list included;
