@@ -23,28 +23,46 @@ MANIFEST = "MANIFEST.json"
 REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
 
 
+MAX_BUNDLE_FILE_BYTES = 4 << 30  # a bundled file is at most tens of MB: far above, and bounded
+
+
 def sha256_file(path: Path) -> str:
-    """The file's sha256, opened without following a link (a link is refused by the OS)."""
+    """The file's sha256, opened without following a link (a link is refused by the OS); a file
+    over :data:`MAX_BUNDLE_FILE_BYTES` is refused unread."""
     digest = hashlib.sha256()
     with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
+        _check_size(path, os.fstat(fh.fileno()).st_size)
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def artifact_files(folder: Path) -> dict[str, str]:
-    """Each plain file of an artifact folder with its sha256. A link or a special file (FIFO,
-    device) is refused naming it: a bundle's bytes are its own, never a file elsewhere."""
-    out = {}
+def _check_size(path: Path, size: int) -> None:
+    if size > MAX_BUNDLE_FILE_BYTES:
+        message = f"{size:,} bytes, over the {MAX_BUNDLE_FILE_BYTES:,} a bundle file may hold"
+        raise SpecError(path, None, None, message)
+
+
+def plain_files(folder: Path) -> list[str]:
+    """The names of an artifact folder's plain files, each checked with ``lstat`` before any is
+    read: a link or a special file (FIFO, device) is refused naming it (a bundle's bytes are its
+    own, never a file elsewhere), and so is a file over :data:`MAX_BUNDLE_FILE_BYTES`."""
+    names = []
     for p in sorted(folder.iterdir()):
-        mode = p.lstat().st_mode
-        if stat.S_ISDIR(mode):
+        info = p.lstat()
+        if stat.S_ISDIR(info.st_mode):
             continue
-        if not stat.S_ISREG(mode):
-            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
             raise SpecError(p, None, None, f"{kind} in a bundle folder; refused")
-        out[p.name] = sha256_file(p)
-    return out
+        _check_size(p, info.st_size)
+        names.append(p.name)
+    return names
+
+
+def artifact_files(folder: Path) -> dict[str, str]:
+    """Each plain file of an artifact folder (:func:`plain_files`) with its sha256."""
+    return {name: sha256_file(folder / name) for name in plain_files(folder)}
 
 
 def linked_segment(root: Path, folder: Path) -> Path | None:
@@ -147,17 +165,10 @@ def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
             problems.append(f"{name}: folder {folder} is missing")
             continue
         try:
-            actual = artifact_files(folder)
+            problems += _file_problems(name, folder, entry["files"])
         except SpecError as err:
             problems.append(f"{name}: {err.path}: {err.message}")
             continue
-        for fname, digest in entry["files"].items():
-            if fname not in actual:
-                problems.append(f"{name}: file {fname} is missing")
-            elif actual[fname] != digest:
-                problems.append(f"{name}: {fname} sha256 {actual[fname][:12]} != {digest[:12]}")
-        for fname in sorted(set(actual) - set(entry["files"])):
-            problems.append(f"{name}: file {fname} is not listed in the manifest")
         if load and not problems:
             if entry["kind"] == "tokenizer":
                 load_tokenizer(folder)
@@ -168,6 +179,20 @@ def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
                     problems.append(
                         f"{name}: {count} parameters, manifest says {entry['parameters']}"
                     )
+    return problems
+
+
+def _file_problems(name: str, folder: Path, listed: dict[str, str]) -> list[str]:
+    """Missing and unlisted files first, from the names alone; then the listed files' hashes."""
+    present = plain_files(folder)
+    problems = [f"{name}: file {f} is missing" for f in listed if f not in present]
+    problems += [
+        f"{name}: file {f} is not listed in the manifest" for f in present if f not in listed
+    ]
+    for fname in (f for f in present if f in listed):
+        actual = sha256_file(folder / fname)
+        if actual != listed[fname]:
+            problems.append(f"{name}: {fname} sha256 {actual[:12]} != {listed[fname][:12]}")
     return problems
 
 

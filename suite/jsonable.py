@@ -3,6 +3,7 @@ one walk over every mapping entry of a value read from YAML or JSON."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,6 +20,17 @@ def jsonable(value: Any) -> Any:
         return jsonable(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
+    return value
+
+
+def finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinite float written as None: JSON has no such numbers."""
+    if isinstance(value, dict):
+        return {k: finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_or_null(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
     return value
 
 

@@ -122,9 +122,11 @@ def _check_options(workers, executor: str, address: str | None) -> None:
     if address and executor != "ray":
         raise ValueError("--address names a Ray cluster: it needs --executor ray")
     if executor == "ray":
-        from suite.ray_executor import require_ray
+        from suite.ray_executor import check_address, require_ray
 
         require_ray()
+        if address:
+            check_address(address)
 
 
 def run_plan(

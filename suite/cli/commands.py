@@ -32,6 +32,7 @@ def cmd_generate(args) -> int:
     import torch
 
     from suite.decoding import generate
+    from suite.jsonable import finite_or_null
     from suite.models import load_model, load_tokenizer
     from suite.prompts import model_prompt_ids
     from suite.specs import DEFAULT_STOP, format_prompt
@@ -53,7 +54,8 @@ def cmd_generate(args) -> int:
     with tokenizer_panics(tokenizer):
         text = tokenizer.decode(out.tokens, skip_special_tokens=True)
     print(text)
-    print(json.dumps(out.stats.to_dict() | {"finish_reason": out.finish_reason}), file=sys.stderr)
+    stats = finite_or_null(out.stats.to_dict() | {"finish_reason": out.finish_reason})
+    print(json.dumps(stats, allow_nan=False), file=sys.stderr)
     return 0
 
 
@@ -62,12 +64,13 @@ def cmd_train(args) -> int:
 
     import torch
 
-    from suite.distill.pretrain import load_recipe, run_model, run_tokenizer
+    from suite.distill.pretrain import check_parts, load_recipe, run_model, run_tokenizer
 
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     out = Path(args.out)
+    check_parts(args.only, out)
     out.mkdir(parents=True, exist_ok=True)
     for part in args.only:
         if part == "tokenizer":

@@ -47,6 +47,7 @@ from suite.distill.offline import (
 )
 from suite.distill.order import step_positions
 from suite.distill.precision import model_device, to_device
+from suite.distill.recipe_sizes import check_models, check_tokenizer
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
@@ -79,8 +80,20 @@ def load_recipe(path: str | Path) -> dict:
     architecture = recipe.setdefault("architecture", "llama")
     if architecture not in ARCHITECTURES:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
+    vocab = check_tokenizer(path, recipe["tokenizer"])
+    check_models(path, recipe["models"], architecture, vocab)
     recipe["_path"] = str(path)
     return recipe
+
+
+def check_parts(only: list[str], out: Path) -> None:
+    """A model needs the tokenizer: built in ``out`` already, or by an earlier ``--only`` part."""
+    for part in only:
+        if part == "tokenizer":
+            return
+        if not (out / "tokenizer" / "tokenizer.json").is_file():
+            message = f"--only {part} needs the tokenizer built first (--only tokenizer)"
+            raise SpecError(out / "tokenizer", "--out", str(out), message)
 
 
 def training_pairs(datasets: list[str], split: str) -> list[tuple[str, str]]:

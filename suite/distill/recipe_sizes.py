@@ -1,0 +1,118 @@
+"""A pretraining recipe's sizes, typed and bounded before anything is built or written.
+
+``tokenizer.vocab_size`` and every size of ``models.<role>.config`` a Llama or a T5 reads are
+integers in a range, and the parameter count they make (an over-estimate: untied embeddings,
+a full-width key-value projection, gated feed-forward layers) is at most :data:`MAX_PARAMETERS`:
+a typo or a hostile recipe cannot ask the tokenizer trainer or torch for terabytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from transformers import LlamaConfig, T5Config
+
+from suite.errors import SpecError
+
+MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
+MAX_VOCAB = 262_144
+MAX_MIN_FREQUENCY = 1 << 30
+MAX_PARAMETERS = 2_000_000_000
+# The size keys each architecture reads, with the largest value each may take.
+LLAMA_SIZES = {
+    "hidden_size": 65_536,
+    "intermediate_size": 262_144,
+    "num_hidden_layers": 1_024,
+    "num_attention_heads": 1_024,
+    "num_key_value_heads": 1_024,
+    "head_dim": 4_096,
+    "max_position_embeddings": 1 << 20,
+}
+T5_SIZES = {
+    "d_model": 65_536,
+    "d_kv": 4_096,
+    "d_ff": 262_144,
+    "num_layers": 1_024,
+    "num_decoder_layers": 1_024,
+    "num_heads": 1_024,
+    "relative_attention_num_buckets": 4_096,
+    "relative_attention_max_distance": 1 << 20,
+}
+DERIVED = ("head_dim", "num_key_value_heads", "num_decoder_layers")  # from the others when absent
+SET_BY_THE_TOKENIZER = ("vocab_size", "eos_token_id", "pad_token_id", "bos_token_id")
+
+
+def _integer(path: Path, field: str, value, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SpecError(path, field, value, f"expected an integer from {low:,} to {high:,}")
+    return value
+
+
+def check_tokenizer(path: Path, spec) -> int:
+    """The tokenizer section; its vocabulary size, or :data:`MAX_VOCAB` when it is copied."""
+    if not isinstance(spec, dict):
+        raise SpecError(path, "tokenizer", spec, "expected a mapping")
+    known = ("copy_from",) if "copy_from" in spec else ("vocab_size", "min_frequency")
+    for key in spec:
+        if key not in known:
+            raise SpecError(path, f"tokenizer.{key}", spec[key], f"known fields: {list(known)}")
+    if "copy_from" in spec:
+        if not isinstance(spec["copy_from"], str):
+            raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], "expected a path")
+        return MAX_VOCAB
+    if "min_frequency" in spec:
+        _integer(path, "tokenizer.min_frequency", spec["min_frequency"], 1, MAX_MIN_FREQUENCY)
+    return _integer(path, "tokenizer.vocab_size", spec.get("vocab_size"), MIN_VOCAB, MAX_VOCAB)
+
+
+def check_models(path: Path, models, architecture: str, vocab: int) -> None:
+    """Each ``models.<role>.config``: a mapping whose sizes are bounded, alone and together."""
+    if not isinstance(models, dict):
+        raise SpecError(path, "models", models, "expected a mapping of roles")
+    for role, spec in models.items():
+        field = f"models.{role}.config"
+        config = spec.get("config") if isinstance(spec, dict) else None
+        if not isinstance(config, dict):
+            raise SpecError(path, field, config, "expected a mapping")
+        sizes = _sizes(path, field, config, architecture)
+        count = _parameters(sizes, vocab, architecture)
+        if count > MAX_PARAMETERS:
+            message = (
+                f"about {count:,} parameters, over the {MAX_PARAMETERS:,} a recipe may ask for"
+            )
+            raise SpecError(path, field, _shown(config, sizes), message)
+
+
+def _sizes(path: Path, field: str, config: dict, architecture: str) -> dict[str, int]:
+    """Every size key with its value (transformers' default where the recipe gives none)."""
+    t5 = architecture == "t5"
+    bounds, default = (T5_SIZES, T5Config()) if t5 else (LLAMA_SIZES, LlamaConfig())
+    for key in SET_BY_THE_TOKENIZER:
+        if key in config:
+            raise SpecError(path, f"{field}.{key}", config[key], "set from the tokenizer")
+    sizes = {}
+    for key, high in bounds.items():
+        if key in config:
+            sizes[key] = _integer(path, f"{field}.{key}", config[key], 1, high)
+        elif key not in DERIVED:
+            sizes[key] = getattr(default, key)
+        else:
+            sizes[key] = None
+    return sizes
+
+
+def _parameters(s: dict, vocab: int, architecture: str) -> int:
+    """An upper estimate of the parameter count."""
+    if architecture == "t5":
+        d, inner, ff = s["d_model"], s["num_heads"] * s["d_kv"], s["d_ff"]
+        layer = 4 * d * inner + 3 * d * ff
+        decoders = s["num_decoder_layers"] or s["num_layers"]
+        return s["num_layers"] * layer + decoders * (layer + 4 * d * inner) + 2 * vocab * d
+    h, heads = s["hidden_size"], s["num_attention_heads"]
+    inner = max(h, heads * (s["head_dim"] or h // heads))
+    layer = 4 * h * inner + 3 * h * s["intermediate_size"]
+    return s["num_hidden_layers"] * layer + 2 * vocab * h
+
+
+def _shown(config: dict, sizes: dict[str, int]) -> dict:
+    return {k: v for k, v in config.items() if k in sizes}
