@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -22,6 +23,7 @@ from suite.models import load_model
 from tests.hostile import refused, snapshot
 from tests.test_hostile_round5_tokenizers import _argv
 from tests.test_hostile_tokenizer_ids import LLAMA, _case
+from tests.test_submissions import _copy, _profile, tiny  # noqa: F401 (a fixture)
 
 
 def _hashes_past_the_logits(folder):
@@ -81,6 +83,16 @@ def test_a_cuda_profile_without_cuda_is_refused_before_the_run(tmp_path, capsys)
     assert not (tmp_path / "o").exists()
     _with_device(profile, "auto")  # control: auto falls back to the CPU
     assert main(_argv(tmp_path, study, profile)) == 0
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_submit_with_a_cuda_profile_without_cuda_writes_nothing(tiny, tmp_path, capsys):  # noqa: F811
+    profile = tmp_path / "smoke.yaml"
+    profile.write_text(Path(_profile(tiny)).read_text() + "device: cuda\n")
+    argv = ["submit", str(_copy(tiny, tmp_path)), "--profile", str(profile)]
+    argv += ["--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "field 'device' = 'cuda'", "no CUDA device")
+    assert not (tmp_path / "out").exists()
 
 
 def _draft_edited(folder, **config):
