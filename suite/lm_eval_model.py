@@ -21,8 +21,10 @@ from suite.decoding import GenerationStats, generate
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
+from suite.prompts import model_prompt_ids
 from suite.seeding import SEED_LIMIT, prompt_seed
 from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS, MAX_NEW_TOKENS
+from suite.tokenizer_files import tokenizer_panics
 
 MODEL_NAME = "specdec"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -290,14 +292,15 @@ class SpecDecLM(LM):
                 )
 
     def _prompt_ids(self, context: str, budget: int) -> list[int]:
-        ids = self.tokenizer(context, add_special_tokens=False).input_ids
+        room = self.max_length - budget
+        if self.max_length and room < 1:
+            raise ValueError(
+                f"{MODEL_NAME}: max_gen_toks={budget} leaves no room for a prompt in the "
+                f"target's {self.max_length} positions"
+            )
+        # the run's text and id caps, tokenizer errors named, every id one of the target's logits
+        ids = model_prompt_ids(self.tokenizer, context, self.target, special=False, limit=0)
         if self.max_length:
-            room = self.max_length - budget
-            if room < 1:
-                raise ValueError(
-                    f"{MODEL_NAME}: max_gen_toks={budget} leaves no room for a prompt in the "
-                    f"target's {self.max_length} positions"
-                )
             ids = ids[-room:]  # left-truncate, as lm-eval's HF model does
         if not ids:
             raise ValueError(f"{MODEL_NAME}: context {context!r} encodes to no tokens")
@@ -322,7 +325,9 @@ class SpecDecLM(LM):
         out = generate(
             self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
         )
-        text = cut_at_stop(self.tokenizer.decode(out.tokens, skip_special_tokens=True), until)
+        with tokenizer_panics(self.tokenizer):
+            text = self.tokenizer.decode(out.tokens, skip_special_tokens=True)
+        text = cut_at_stop(text, until)
         stats = out.stats
         self.totals.add(stats)
         doc_id = (getattr(request, "doc", None) or {}).get("id")

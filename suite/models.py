@@ -180,10 +180,14 @@ def check_model_files(path: str | Path, revision: str | None = None) -> None:
 class _UntiedT5Notice(logging.Filter):
     """transformers 5 always declares T5's lm_head tied to its embeddings and warns when a T5
     v1.1-style checkpoint (the bundle's) holds both with different values; it then keeps them
-    apart, as trained. That expected case is not worth a warning per load."""
+    apart, as trained. That expected case is not worth a warning per load. Nor is the table of
+    missing, unexpected or mismatched keys: :func:`_load` refuses them in one line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "tie shared.weight to lm_head.weight" not in record.getMessage()
+        message = record.getMessage()
+        if "LOAD REPORT" in message and "CONVERSION" not in message:
+            return False
+        return "tie shared.weight to lm_head.weight" not in message
 
 
 def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
@@ -203,16 +207,34 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
             trust_remote_code=trust_remote_code,
             revision=revision,
             output_loading_info=True,
+            # reported in ``info`` and refused below, not raised as a bare RuntimeError
+            ignore_mismatched_sizes=True,
             attn_implementation=ATTENTION,  # never a kernel the config names
         )
     finally:
         logger.removeFilter(quiet)
-    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+    _check_shapes(path, info.get("mismatched_keys") or ())
+    for kind in ("missing_keys", "unexpected_keys"):
         keys = sorted(str(k) for k in info.get(kind) or ())
         if keys:  # a model with random or ignored weights would be scored as if trained
             message = f"{len(keys)} {kind.replace('_', ' ')} between config and weights"
             raise SpecError(path, kind, keys[0], message)
     return model.eval()
+
+
+def _check_shapes(path, mismatched) -> None:
+    """Refuse a model whose config.json gives a parameter another shape than its weights (the
+    parameter would be left random): ``mismatched`` is transformers' (name, weights' shape,
+    config's shape) triples."""
+    if not mismatched:
+        return
+    name, weights, config = sorted((str(k), list(a), list(b)) for k, a, b in mismatched)[0]
+    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    message = (
+        f"weights and config disagree on shapes: {len(mismatched)} tensors, e.g. this one is "
+        f"{weights} in the weights, {config} by the config"
+    )
+    raise SpecError(where, "weight shape", name, message)
 
 
 def load_causal_lm(

@@ -147,11 +147,15 @@ def position_limit(model) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-def model_prompt_ids(tokenizer, text: str, model, *, special: bool = True) -> list[int]:
-    """``text``'s ids for ``model`` where no profile paired them (``generate``, ``bench``): the
-    text and the ids capped as a run's, and every id one of the model's logits (a tokenizer
-    named beside a model may hold tokens the model has no row for)."""
-    limit = position_limit(model)
+def model_prompt_ids(
+    tokenizer, text: str, model, *, special: bool = True, limit: int | None = None
+) -> list[int]:
+    """``text``'s ids for ``model`` where no profile paired them (``generate``, ``bench``,
+    lm-eval): the text and the ids capped as a run's, and every id one of the model's logits (a
+    tokenizer named beside a model may hold tokens the model has no row for). At most ``limit``
+    ids (None: the model's max_position_embeddings; 0: MAX_PROMPT_TOKENS, for a caller that
+    truncates)."""
+    limit = position_limit(model) if limit is None else limit
     ids = _encode(tokenizer, text, chars=MAX_PROMPT_CHARS, special=special, limit=limit)
     rows = int(model.get_output_embeddings().weight.shape[0])
     outside = [token for token in ids if not 0 <= token < rows]

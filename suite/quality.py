@@ -26,6 +26,7 @@ from suite.bench import machine_info, write_json_atomic
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.errors import SpecError
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
@@ -361,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     transformers.logging.disable_progress_bar()  # one loading bar per model and condition
     try:
         result = run(args)
+    except SpecError:  # a file's error: the suite's one line naming it, not the usage
+        raise
     except ValueError as err:
         parser.error(str(err))
     path = args.out / "quality.json"

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 from suite.cells import Context, execute_unit
 from suite.cells.context import portable_location
 from suite.data import load_examples
-from suite.profiles import ModelRef
+from suite.errors import SpecError
+from suite.profiles import ModelRef, Profile
 from suite.records import ResultRecord
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
@@ -145,6 +146,7 @@ def run_plan(
     ``address``); ``threads`` (0: the machine's CPUs shared out) is torch's per worker.
     """
     _check_options(workers, executor, address)
+    check_device(plan.profile, executor)
     check_datasets(plan)
     check_models(plan)
     store = ResultsStore(out)
@@ -168,6 +170,19 @@ def first_missing(folder: Path) -> Path | None:
             break
         missing = path
     return missing
+
+
+def check_device(profile: Profile, executor: str = "local") -> None:
+    """A profile asking for ``cuda`` runs here only where torch sees a CUDA device (a Ray
+    cluster's GPUs are checked by :mod:`suite.ray_executor`): refused before anything is written,
+    not a torch error at the first model."""
+    if executor != "local" or profile.device != "cuda":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        message = "no CUDA device on this machine: use cpu or auto"
+        raise SpecError(profile.path, "device", profile.device, message)
 
 
 def check_datasets(plan: Plan) -> None:

@@ -20,7 +20,7 @@ from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError, error_line
 from suite.paths import bundle_dir
 from suite.profiles import Profile, load_profile
-from suite.runner import first_missing, header_for, run_plan
+from suite.runner import check_device, first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
@@ -136,6 +136,7 @@ def submit(
     plan = submission_plan(checked, chosen, study)
     folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
     _check_out(folder_out, plan, checked, checked.model.fingerprint())
+    check_device(chosen)
     _loads(checked)  # before anything is written
     info = checked.submission.to_dict() | {
         "parameters": checked.parameters,

@@ -37,6 +37,7 @@ from suite.distill.offline import (
 )
 from suite.errors import SpecError
 from suite.specs import format_prompt, load_task
+from suite.tokenizer_files import tokenizer_panics
 
 ALIGN_FIELDS = {
     "from": str,
@@ -114,7 +115,9 @@ def alignment_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, s
     examples = [ex for ex in load_examples(dataset, "train") if ex.reference]
     pool = []
     for i in np.random.default_rng(seed).permutation(len(examples)):
-        ids = tokenizer(format_prompt(examples[i].instruction), add_special_tokens=False).input_ids
+        text = format_prompt(examples[i].instruction)
+        with tokenizer_panics(tokenizer):
+            ids = tokenizer(text, add_special_tokens=False).input_ids
         if len(ids) <= max_prompt_tokens:
             pool.append((examples[i], tuple(ids)))
         if len(pool) == size:
@@ -128,7 +131,8 @@ def best_of_n(data: KDData, pool, tokenizer, dataset: str) -> tuple[KDData, dict
     best: dict[int, tuple[tuple, int]] = {}
     for k, (i, tokens) in enumerate(zip(data.prompt_index, data.responses, strict=True)):
         finished = bool(tokens) and tokens[-1] == eos
-        text = tokenizer.decode(list(tokens), skip_special_tokens=True)
+        with tokenizer_panics(tokenizer):
+            text = tokenizer.decode(list(tokens), skip_special_tokens=True)
         key = reward(pool[i][0], text, finished, dataset).key()
         if i not in best or key > best[i][0]:
             best[i] = (key, k)
