@@ -300,6 +300,23 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
     return FamilyModels(family, tokenizer, target, drafts)
 
 
+def _within_positions(r: Reader, family: FamilyModels, sizes: dict[str, EngineSizes]) -> None:
+    """Each engine's max_new_tokens below a local target's max_position_embeddings: a run
+    that generates past the positions the target was built for is refused when it is read."""
+    if family.target.path is None:
+        return  # a Hub target: its positions are the prompts' limit when it is loaded
+    positions = read_config(family.target.path / "config.json").get("max_position_embeddings")
+    if not isinstance(positions, int) or isinstance(positions, bool) or positions <= 0:
+        return
+    for engine, size in sizes.items():
+        if size.max_new_tokens >= positions:
+            message = (
+                f"at least the {family.family} target's max_position_embeddings ({positions:,}); "
+                "a prompt and its answer must fit its positions"
+            )
+            raise r.error(f"sizes.{engine}.max_new_tokens", size.max_new_tokens, message)
+
+
 def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
     d = r.mapping(raw, "sizes", set(ENGINES), set())
     out = {}
@@ -330,13 +347,17 @@ def load_profile_file(path: str | Path) -> Profile:
     models = r.named(d["models"], "models", safe=True)
     if not models:
         raise r.error("models", models, "name at least one model family")
+    families = {fam: _family(r, fam, spec) for fam, spec in models.items()}
+    sizes = _sizes(r, d["sizes"])
+    for family in families.values():
+        _within_positions(r, family, sizes)
     return Profile(
         name=name,
         description=r.string(d["description"], "description"),
         device=r.choice(d.get("device", "cpu"), "device", DEVICES),
         dtype=r.choice(d.get("dtype", "float32"), "dtype", DTYPES),
-        models={fam: _family(r, fam, spec) for fam, spec in models.items()},
-        sizes=_sizes(r, d["sizes"]),
+        models=families,
+        sizes=sizes,
         path=path,
         max_draft_parameters=(
             r.positive_int(d["max_draft_parameters"], "max_draft_parameters", 10**12)
