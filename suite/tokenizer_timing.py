@@ -16,24 +16,84 @@ common classes could pass. A tokenizer with GPT-2's or Llama-3's pattern takes 1
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import regex
+
 from suite.errors import SpecError
 from suite.jsonable import entries
+
+try:  # CPython's parser resolves a pattern's escapes and ranges to the characters they name
+    import re._parser as _sre_parse
+except ImportError:  # pragma: no cover - then the characters written in it are probed
+    _sre_parse = None
 
 RUN = 8192  # characters of one probe
 MAX_SECONDS = 0.1  # one probe through a chain; a linear one takes at most 15 ms
 TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
 MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
-MAX_PROBE_CHARS = 128  # distinct characters probed
+MAX_PROBE_CHARS = 160  # distinct characters probed
 COMMON = (  # classes, then one letter or mark of each major script and other categories
     " \t\n\r\x0b\x0c\u00a0\u3000\u2028a Z0._'!-/\"#$%&*+,:;<=>?@[]^`{|}~▁"
     "éßαдעعक\u0e01한あア中Ａ٣\u0301\u200b€∑😀ȸ"
 )
 PAIRS = (" a", "a.", "\n ", "0 ", "a\t")
+
+
+_PROPERTY = re.compile(r"\\[pP](\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z])")
+
+
+@functools.lru_cache(maxsize=1)
+def _every_code_point() -> str:
+    return "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+
+
+@functools.lru_cache(maxsize=256)
+def _property_char(name: str) -> str:
+    """A character of the Unicode property or script ``name`` (``L``, ``{Greek}``), or ''."""
+    try:
+        found = regex.search(f"\\p{name}", _every_code_point())
+    except (regex.error, ValueError):
+        return ""
+    return found.group() if found else ""
+
+
+def _literals(tree: Any, out: dict) -> None:
+    """The characters a parsed pattern names: its literals, and each range's ends and middle."""
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, tuple) and len(item) == 2 and str(item[0]) in _LITERAL_OPS:
+            codes = item[1] if isinstance(item[1], tuple) else (item[1],)
+            if str(item[0]) == "RANGE":
+                codes = (codes[0], (codes[0] + codes[1]) // 2, codes[1])
+            out.update(dict.fromkeys(chr(c) for c in codes if 0 <= c < 0x110000))
+        elif isinstance(item, list | tuple) or hasattr(item, "data"):
+            stack.extend(getattr(item, "data", item))
+
+
+_LITERAL_OPS = {"LITERAL", "NOT_LITERAL", "RANGE"}
+
+
+def _pattern_chars(pattern: str) -> dict:
+    """The characters ``pattern`` names (escapes resolved), their other case where it ignores
+    case, and a character of each Unicode property it names."""
+    chars: dict = {}
+    for match in _PROPERTY.finditer(pattern):
+        chars.update(dict.fromkeys(_property_char(match.group(1))))
+    try:
+        _literals(_sre_parse.parse(_PROPERTY.sub("a", pattern)), chars)
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
+        chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
+    if "(?i" in pattern:
+        chars.update(dict.fromkeys(c.swapcase() for c in list(chars) if len(c.swapcase()) == 1))
+    chars.pop("", None)
+    return chars
 
 
 def _named_chars(data: Any) -> str:
@@ -42,7 +102,7 @@ def _named_chars(data: Any) -> str:
     chars = dict.fromkeys(COMMON)
     for _name, key, pattern in entries(data):
         if key == "Regex" and isinstance(pattern, str):
-            chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
+            chars.update(_pattern_chars(pattern))
     return "".join(list(chars)[:MAX_PROBE_CHARS])
 
 

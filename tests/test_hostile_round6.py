@@ -224,3 +224,23 @@ def test_a_quadratic_normalizer_or_decoder_regex_is_refused_at_load(tmp_path, ch
     with pytest.raises(SpecError, match=f"its {chain} takes .* quadratic") as err:
         load_tokenizer(tmp_path / "tok")
     assert err.value.field == f"{chain} Regex"
+
+
+def test_the_timing_probes_read_escapes_ranges_properties_and_case():
+    from suite.tokenizer_timing import _pattern_chars
+
+    assert {"q", "r"} <= set(_pattern_chars(r"\x71+\x72"))
+    assert {"\u0400", "\u04ff"} <= set(_pattern_chars(r"[\u0400-\u04ff]+x"))
+    assert "\u13a0" in _pattern_chars(r"\p{Cherokee}+x")  # the first Cherokee letter
+    assert "Q" in _pattern_chars(r"(?i)q+r")
+
+
+def _escaped(data, config):
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        _split(r"\x71+\x72"), data["pre_tokenizer"]]}  # fmt: skip
+
+
+def test_a_quadratic_regex_spelled_with_escapes_is_refused_at_load(tmp_path):
+    _case(tmp_path, _escaped)
+    with pytest.raises(SpecError, match=r"8,192 × 'q'.* quadratic"):
+        load_tokenizer(tmp_path / "tok")
