@@ -18,8 +18,9 @@ its steps' ``f + a``:
 * ``Precompiled`` (a sentencepiece charsmap): the longest replacement text in its charsmap.
 * ``ByteLevel`` maps each UTF-8 byte to a character (4), plus a prefix space where it adds one;
   ``Metaspace`` adds one character; splitting pre-tokenizers keep the text.
-* Decoders: ``WordPiece`` adds a space per token, ``BPEDecoder`` with an empty suffix spaces
-  every character, the others keep or shrink the text.
+* Decoders: ``WordPiece`` adds a space per token, ``BPEDecoder`` with an empty suffix and
+  ``CTC`` with an empty word delimiter space every character, the others keep or shrink the
+  text.
 
 A type this module does not list cannot be bounded and is refused; a chain has at most
 :data:`MAX_STEPS` steps (each runs over every prompt, or over every token's text when an answer
@@ -54,7 +55,7 @@ _SPLITTERS = frozenset({
     "BertPreTokenizer", "CharDelimiterSplit", "Digits", "FixedLength", "Punctuation", "Split",
     "UnicodeScripts", "Whitespace", "WhitespaceSplit",
 })  # fmt: skip
-_KEEP_DECODERS = frozenset({"ByteFallback", "ByteLevel", "CTC", "Fuse", "Metaspace", "Strip"})
+_KEEP_DECODERS = frozenset({"ByteFallback", "ByteLevel", "Fuse", "Metaspace", "Strip"})
 _LISTS = {"normalizer": "normalizers", "pre_tokenizer": "pretokenizers", "decoder": "decoders"}
 
 
@@ -156,8 +157,10 @@ def _decoder(step: dict, field: str, python_syntax) -> float:
         return _replace(step, field, python_syntax)
     if kind == "WordPiece":
         return 2.0
-    if kind == "BPEDecoder":
+    if kind == "BPEDecoder":  # replace(suffix, " "): an empty suffix spaces every character
         return 3.0 if step.get("suffix", "</w>") == "" else 1.0
+    if kind == "CTC":  # replace(word_delimiter_token, " "), the same with an empty one
+        return 3.0 if step.get("word_delimiter_token", "|") == "" else 1.0
     if kind in _KEEP_DECODERS:
         return 1.0
     raise Unbounded(f"{field}.type", kind, "a decoder this suite cannot bound")

@@ -111,6 +111,12 @@ CASES = [
         "pre_tokenizer.pretokenizers[3].type", "ByteLevel", "625-fold",
     ),
     (
+        "ctc-empty-delimiter",
+        _set("decoder", {"type": SEQ, "decoders": [
+            {"type": "CTC", "pad_token": "<pad>", "word_delimiter_token": "", "cleanup": True}] * 3}),
+        "decoder.decoders[1].type", "CTC", "9-fold",
+    ),
+    (
         "unknown-normalizer",
         _set("normalizer", {"type": "Grow"}),
         "normalizer.type", "Grow", "cannot bound",
