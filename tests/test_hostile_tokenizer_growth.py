@@ -112,8 +112,9 @@ CASES = [
     ),
     (
         "ctc-empty-delimiter",
-        _set("decoder", {"type": SEQ, "decoders": [
-            {"type": "CTC", "pad_token": "<pad>", "word_delimiter_token": "", "cleanup": True}] * 3}),
+        _set("decoder", {"type": SEQ, "decoders": [{
+            "type": "CTC", "pad_token": "<pad>", "word_delimiter_token": "", "cleanup": True,
+        }] * 3}),
         "decoder.decoders[1].type", "CTC", "9-fold",
     ),
     (
