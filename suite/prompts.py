@@ -15,7 +15,7 @@ from suite.data import MAX_FIELD_CHARS
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
-from suite.tokenizer_files import tokenizer_growth, tokenizer_panics
+from suite.tokenizer_files import tokenizer_growth, tokenizer_has_regex, tokenizer_panics
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
@@ -25,6 +25,10 @@ MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field
 # (suite.tokenizer_growth): a prompt of MAX_PROMPT_CHARS fits through a 64-fold chain (the
 # bundled one is 5-fold); a longer text or a faster-growing chain is refused before tokenizing.
 MAX_NORMALIZED_CHARS = 64 * MAX_PROMPT_CHARS
+# A tokenizer with regexes is timed on runs of 8,192 characters (suite.tokenizer_timing): a step
+# within 0.05 s there may still be quadratic, so the text it meets is capped at 16 times that
+# (at most 13 s a step, 8 steps): prompts of a few thousand characters pass with room.
+MAX_REGEX_NORMALIZED_CHARS = 128 << 10
 
 
 def prompt_format(tokenizer) -> str:
@@ -100,10 +104,11 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
         message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     growth = tokenizer_growth(tokenizer)
-    if len(text) * growth > MAX_NORMALIZED_CHARS:
+    most = MAX_REGEX_NORMALIZED_CHARS if tokenizer_has_regex(tokenizer) else MAX_NORMALIZED_CHARS
+    if len(text) * growth > most:
         message = (
             f"a prompt of {len(text):,} characters, which this tokenizer's normalizer can grow "
-            f"{growth:g}-fold, over {MAX_NORMALIZED_CHARS:,} characters; refused"
+            f"{growth:g}-fold, over {most:,} characters; refused"
         )
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback

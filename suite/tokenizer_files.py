@@ -41,7 +41,7 @@ from suite.tokenizer_shape import (
     unknown_token_problem,
     vocabulary_token_problem,
 )
-from suite.tokenizer_timing import check_regex_time
+from suite.tokenizer_timing import check_regex_time, has_regex
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -101,7 +101,7 @@ def _regexes(data: Any) -> Iterator[tuple[str, Any]]:
     return ((name, sub) for name, key, sub in entries(data) if key == "Regex")
 
 
-MAX_TOKENIZER_REGEXES = 16  # each scans every prompt; real tokenizers hold at most a few
+MAX_TOKENIZER_REGEXES = 8  # each scans every prompt; real tokenizers hold at most a few
 
 
 def tokenizer_regex_field(data: Any) -> tuple[str, Any, str] | None:
@@ -152,9 +152,18 @@ def tokenizer_growth(tokenizer) -> float:
     (:mod:`suite.tokenizer_growth`), from the check at load; MAX_ENCODE_GROWTH where it was not
     checked or holds no Rust backend (a sentencepiece tokenizer normalizes with a charsmap)."""
     try:
-        return _GROWTH.get(tokenizer, MAX_ENCODE_GROWTH)
+        return _GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, False))[0]
     except TypeError:  # not weakly referable (a stand-in in the tests)
         return MAX_ENCODE_GROWTH
+
+
+def tokenizer_has_regex(tokenizer) -> bool:
+    """Whether a loaded tokenizer's chains hold a regex (its time is measured, not bounded:
+    :mod:`suite.tokenizer_timing`)."""
+    try:
+        return _GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, False))[1]
+    except TypeError:
+        return False
 
 
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
@@ -170,10 +179,10 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
         field, value, reason = found
         built = f"{reason} (in the {type(tokenizer).__name__} transformers built from the folder)"
         raise SpecError(where, field, value, built)
-    check_regex_time(backend, data, where)
+    check_regex_time(data, where)
     # bounded just above; TypeError: a tokenizer without weak references
     with contextlib.suppress(Unbounded, TypeError):
-        _GROWTH[tokenizer] = encode_growth(data, _python_syntax)
+        _GROWTH[tokenizer] = (encode_growth(data, _python_syntax), has_regex(data))
 
 
 @contextlib.contextmanager

@@ -189,6 +189,12 @@ def _steps(value: Any, field: str, chain: str, depth: int = 0):
         yield from _steps(sub, f"{field}.{key}[{i}]", chain, depth + 1)
 
 
+def chain_steps(data: dict, chain: str):
+    """(field, step) of each step of ``chain`` (``normalizer``, ``pre_tokenizer``, ``decoder``),
+    Sequences flattened; Unbounded where the chain is malformed."""
+    return _steps(data.get(chain), chain, chain)
+
+
 def _walk(data: dict, chain: str, python_syntax, start: float, most: float, what: str) -> float:
     """The growth of ``start`` times ``chain``'s steps; Unbounded at the step it passes ``most``."""
     growth = start

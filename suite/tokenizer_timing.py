@@ -2,21 +2,25 @@
 
 Oniguruma tries a pattern at every start position, so a pattern whose repeat can consume a run
 and then fail (``(?: |\\t)+(?:x|y)``, `` +$`` before a letter) scans a run of ``n`` characters in
-time ``n²``: 1.4 s on 8,192 spaces for one such pattern, against at most 15 ms for GPT-2's.
+time ``n²``: 1.4 s on 8,192 spaces for one such pattern, against at most 5 ms for GPT-2's.
 The regex rules of :mod:`suite.tokenizer_files` refuse patterns that backtrack exponentially;
-this measured check refuses the quadratic ones. A tokenizer that holds a ``{"Regex": ...}`` is
-timed, chain by chain (normalizer, pre-tokenizer, decoder), on runs of :data:`RUN` copies of
-each character its patterns name and of common classes (whitespace, ASCII letters, digits and
-punctuation, a letter or mark of each major script, symbols, an emoji), alone and before another
-character; one probe over :data:`MAX_SECONDS` (a decoder: :data:`TOKENS` tokens of
-:data:`TOKEN_CHARS` characters over :data:`MAX_DECODE_SECONDS`) is refused. It is a
-measurement, not a proof: a pattern quadratic only on characters it does not name and none of the
-common classes could pass. A tokenizer with GPT-2's or Llama-3's pattern takes 1 to 2 s to time.
+this measured check refuses the quadratic ones. Each step of a normalizer, pre-tokenizer or
+decoder that holds a ``{"Regex": ...}`` is timed on its own (a tokenizer of that step alone, so
+earlier steps cannot grow the probe) on runs of :data:`RUN` copies of each character its
+patterns name (escapes, ranges, a character of each Unicode property, both cases under ``(?i)``)
+and of common classes (whitespace, ASCII, a letter or mark of each major script, symbols, an
+emoji), alone and before another character; a decoder step decodes :data:`TOKENS` tokens of
+:data:`TOKEN_CHARS` characters. One probe over its limit (:data:`MAX_SECONDS`,
+:data:`MAX_DECODE_SECONDS`) is refused: linear steps take at most 5 ms, and the quadratic
+patterns seen take 0.1 to 1.4 s. It is a measurement, not a proof (a step just under the limit
+may still be quadratic), so :data:`suite.prompts.MAX_REGEX_NORMALIZED_CHARS` caps the text such
+a tokenizer meets.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +31,7 @@ import regex
 
 from suite.errors import SpecError
 from suite.jsonable import entries
+from suite.tokenizer_growth import Unbounded, chain_steps
 
 try:  # CPython's parser resolves a pattern's escapes and ranges to the characters they name
     import re._parser as _sre_parse
@@ -34,7 +39,7 @@ except ImportError:  # pragma: no cover - then the characters written in it are 
     _sre_parse = None
 
 RUN = 8192  # characters of one probe
-MAX_SECONDS = 0.1  # one probe through a chain; a linear one takes at most 15 ms
+MAX_SECONDS = 0.05  # one probe through one step; a linear one takes at most a few ms
 TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
 MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
 MAX_PROBE_CHARS = 160  # distinct characters probed
@@ -120,35 +125,53 @@ def has_regex(data: Any) -> bool:
     return any(key == "Regex" for _name, key, _value in entries(data))
 
 
-def _steps(backend, data: dict) -> list[tuple[str, Callable[[str], Any], float]]:
-    """(chain, call, seconds allowed) for each chain of ``backend`` that holds a regex: the
-    normalizer and pre-tokenizer on a probe, the decoder on TOKENS tokens of TOKEN_CHARS."""
-    steps = []
-    if has_regex(data.get("normalizer")) and backend.normalizer is not None:
-        steps.append(("normalizer", backend.normalizer.normalize_str, MAX_SECONDS))
-    if has_regex(data.get("pre_tokenizer")) and backend.pre_tokenizer is not None:
+def _alone(chain: str, step: dict):
+    """A tokenizer holding only ``step`` as its ``chain`` (a one-token word-level model), so that
+    a step is timed on the probe itself, not on what earlier steps grew it to."""
+    from tokenizers import Tokenizer
 
-        def encode(text: str) -> Any:  # the pipeline: pre_tokenize_str builds a list per piece
-            return backend.encode(text, add_special_tokens=False)
-
-        steps.append(("pre-tokenizer", encode, MAX_SECONDS))
-    if has_regex(data.get("decoder")) and backend.decoder is not None:
-
-        def decode(text: str, decoder=backend.decoder) -> Any:
-            return decoder.decode([text[:TOKEN_CHARS]] * TOKENS)
-
-        steps.append(("decoder", decode, MAX_DECODE_SECONDS))
-    return steps
+    body = {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+        "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
+        "model": {"type": "WordLevel", "vocab": {"[U]": 0}, "unk_token": "[U]"},
+    }  # fmt: skip
+    return Tokenizer.from_str(json.dumps({**body, chain: step}))
 
 
-def check_regex_time(backend, data: Any, where: str | Path) -> None:
-    """Refuse a tokenizer (its Rust ``backend``, ``data`` its JSON) whose normalizer,
-    pre-tokenizer or decoder takes over its limit on one probe, naming ``where`` and the chain;
-    chains without regexes are not timed."""
-    if not isinstance(data, dict):
+def _calls(data: dict) -> Iterator[tuple[str, Callable[[str], Any], float]]:
+    """(field, call, seconds allowed) for each step of a chain that holds a regex: a normalizer
+    step normalizes a probe, a pre-tokenizer step splits it, a decoder step decodes TOKENS
+    tokens of TOKEN_CHARS of it."""
+    for chain in ("normalizer", "pre_tokenizer", "decoder"):
+        for field, step in chain_steps(data, chain):
+            if not has_regex(step):
+                continue
+            alone = _alone(chain, step)
+            if chain == "normalizer":
+                yield field, alone.normalizer.normalize_str, MAX_SECONDS
+            elif chain == "pre_tokenizer":
+                yield field, functools.partial(alone.encode, add_special_tokens=False), MAX_SECONDS
+            else:
+                yield field, functools.partial(_decode, alone.decoder), MAX_DECODE_SECONDS
+
+
+def _decode(decoder, text: str) -> Any:
+    return decoder.decode([text[:TOKEN_CHARS]] * TOKENS)
+
+
+def check_regex_time(data: Any, where: str | Path) -> None:
+    """Refuse a tokenizer (``data``, the JSON of its Rust backend) one of whose regex steps takes
+    over its limit on one probe, naming ``where`` and the step; a step without a regex is not
+    timed."""
+    if not isinstance(data, dict) or not has_regex(data):
         return
-    for chain, call, limit in _steps(backend, data):
-        for what, text in _probes(data):
+    probes = list(_probes(data))
+    try:
+        calls = list(_calls(data))
+    except Unbounded:  # refused with its reason by the shape check, which runs first
+        return
+    for field, call, limit in calls:
+        for what, text in probes:
             start = time.perf_counter()
             try:
                 call(text)
@@ -158,12 +181,14 @@ def check_regex_time(backend, data: Any, where: str | Path) -> None:
                 continue
             seconds = time.perf_counter() - start
             if seconds > limit:
-                patterns = [v for _n, key, v in entries(data.get(_KEYS[chain])) if key == "Regex"]
                 message = (
-                    f"its {chain} takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
-                    "its regexes scan long runs in quadratic time"
+                    f"this step takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
+                    "its regex scans long runs in quadratic time"
                 )
-                raise SpecError(where, f"{_KEYS[chain]} Regex", patterns, message)
+                raise SpecError(where, field, _regex_of(data, field), message)
 
 
-_KEYS = {"normalizer": "normalizer", "pre-tokenizer": "pre_tokenizer", "decoder": "decoder"}
+def _regex_of(data: dict, field: str) -> Any:
+    return next(
+        (v for name, key, v in entries(data) if key == "Regex" and name.startswith(field)), None
+    )

@@ -147,8 +147,8 @@ def test_a_regex_quadratic_on_long_runs_is_refused_when_the_tokenizer_loads(tmp_
     """0.45 s on 8,192 spaces for the quadratic pattern (a 60,000-space chat prompt ran past
     a minute); GPT-2's pattern, linear, loads and encodes as before."""
     profile, study = _case(tmp_path, _quadratic)
-    refused(_argv(tmp_path, study, profile), tmp_path, capsys, "tokenizer.json", "Regex",
-            "quadratic", "8,192 × ' '")  # fmt: skip
+    refused(_argv(tmp_path, study, profile), tmp_path, capsys, "tokenizer.json",
+            "pre_tokenizer.pretokenizers[0]", "quadratic", "8,192 × ' '")  # fmt: skip
     _case(tmp_path / "ok", _linear)
     tokenizer = load_tokenizer(tmp_path / "ok" / "tok")
     assert tokenizer("Janet sells 16 eggs.")["input_ids"]
@@ -156,7 +156,7 @@ def test_a_regex_quadratic_on_long_runs_is_refused_when_the_tokenizer_loads(tmp_
 
 def _many_regexes(data, config):
     data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
-        *[_split(f"x{i}") for i in range(17)], data["pre_tokenizer"]]}  # fmt: skip
+        *[_split(f"x{i}") for i in range(9)], data["pre_tokenizer"]]}  # fmt: skip
 
 
 def _many_steps(data, config):
@@ -166,8 +166,8 @@ def _many_steps(data, config):
 
 @pytest.mark.parametrize(
     "change, expected",
-    [(_many_regexes, "at most 16 regexes"), (_many_steps, "at most 64 steps")],
-    ids=["seventeen-regexes", "sixty-five-decoder-steps"],
+    [(_many_regexes, "at most 8 regexes"), (_many_steps, "at most 64 steps")],
+    ids=["nine-regexes", "sixty-five-decoder-steps"],
 )
 def test_a_tokenizer_of_too_many_regexes_or_steps_is_refused(tmp_path, capsys, change, expected):
     profile, study = _case(tmp_path, change)
@@ -221,9 +221,9 @@ def _decoder_tail(data, config):
 )
 def test_a_quadratic_normalizer_or_decoder_regex_is_refused_at_load(tmp_path, change, chain):
     _case(tmp_path, change)
-    with pytest.raises(SpecError, match=f"its {chain} takes .* quadratic") as err:
+    with pytest.raises(SpecError, match=r"this step takes .* quadratic") as err:
         load_tokenizer(tmp_path / "tok")
-    assert err.value.field == f"{chain} Regex"
+    assert err.value.field.startswith(chain), err.value.field
 
 
 def test_the_timing_probes_read_escapes_ranges_properties_and_case():

@@ -223,13 +223,13 @@ def test_a_chat_render_that_a_growing_normalizer_would_make_huge_is_refused_befo
     assert tokenizer_growth(tokenizer) == 5  # the bundled ByteLevel tokenizer
     text = "a" * (MAX_NORMALIZED_CHARS // 100 + 1)
     assert len(_encode(tokenizer, text[:2000], chars=10**7)) > 0
-    _GROWTH[tokenizer] = 100.0
+    _GROWTH[tokenizer] = (100.0, False)
     try:
         with pytest.raises(SpecError, match="grow 100-fold") as err:
             _encode(tokenizer, text, chars=10**7)
         assert err.value.field == "tokenizer"
     finally:
-        _GROWTH[tokenizer] = 5.0
+        _GROWTH[tokenizer] = (5.0, False)
 
 
 ODD = [
@@ -250,3 +250,19 @@ ODD = [
 def test_odd_shapes_are_named_not_raised(data):
     field, _, reason = _shape_problem(data)
     assert isinstance(field, str) and isinstance(reason, str)
+
+
+def test_a_tokenizer_with_regexes_meets_at_most_the_regex_text_cap():
+    """Its regex steps are timed, not bounded: a text over MAX_REGEX_NORMALIZED_CHARS after its
+    growth is refused before it is tokenized; the same text passes a tokenizer without one."""
+    from suite.prompts import MAX_REGEX_NORMALIZED_CHARS
+
+    tokenizer = load_tokenizer(LLAMA / "tokenizer")
+    text = "a " * (MAX_REGEX_NORMALIZED_CHARS // 10 + 1)  # times the growth of 5, just over
+    assert len(_encode(tokenizer, text, chars=10**7)) > 0
+    _GROWTH[tokenizer] = (5.0, True)
+    try:
+        with pytest.raises(SpecError, match="over 131,072 characters"):
+            _encode(tokenizer, text, chars=10**7)
+    finally:
+        _GROWTH[tokenizer] = (5.0, False)
