@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_MODEL_AFFIX = 64  # a model's unknown token, subword prefix or word suffix ("##", "</w>")
+MAX_WORD_CHARS = 1000  # WordPiece's max_input_chars_per_word: BERT's is 100
+
 
 def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
     """(field, value, reason) where the model cannot encode an unknown word, or None."""
@@ -25,6 +28,15 @@ def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
         not isinstance(vocab, dict) or not isinstance(unk, str) or unk not in vocab
     ):
         return "model.unk_token", unk, "the unknown token must be a token of model.vocab"
+    for key in ("unk_token", "continuing_subword_prefix", "end_of_word_suffix"):
+        text = model.get(key)  # formatted around every piece the model looks up
+        if isinstance(text, str) and len(text) > MAX_MODEL_AFFIX:
+            return f"model.{key}", f"{text[:40]}…", f"at most {MAX_MODEL_AFFIX} characters"
+    longest = model.get("max_input_chars_per_word")
+    if longest is not None and not (
+        isinstance(longest, int) and not isinstance(longest, bool) and 0 < longest <= MAX_WORD_CHARS
+    ):  # WordPiece's greedy search is quadratic in a word's length
+        return "model.max_input_chars_per_word", longest, f"expected 1 to {MAX_WORD_CHARS:,}"
     if kind == "BPE" and model.get("dropout") not in (None, 0, 0.0):
         message = "BPE dropout tokenizes at random, so no run would repeat; expected null"
         return "model.dropout", model.get("dropout"), message
