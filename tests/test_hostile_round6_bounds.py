@@ -184,6 +184,14 @@ LLAMA_CASES = [
     (_target("vocab_size", 50), "models.target.config.vocab_size", "set from the tokenizer"),
     (_set("models", "target", "config", None), "models.target.config", "expected a mapping"),
     (_set("models", "draft", "config", {}), "models.draft.config", "parameters, over the"),
+    (_target("num_key_value_heads", 3), "models.target.config.num_key_value_heads", "divide"),
+    (_target("hidden_size", 250), "models.target.config.hidden_size", "multiple of"),
+    (
+        _target("attn_implementation", "kernels-community/flash-attn"),
+        "models.target.config.attn_implementation",
+        "kernels-community",
+    ),
+    (_target("auto_map", {"AutoModel": "x.Y"}), "models.target.config.auto_map", "remote code"),
 ]
 HUGE_TOGETHER = {"hidden_size": 32768, "intermediate_size": 131072, "num_hidden_layers": 4}
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from transformers import LlamaConfig, T5Config
 
 from suite.errors import SpecError
+from suite.models import remote_code_field, remote_code_message
 
 MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
 MAX_VOCAB = 262_144
@@ -74,7 +75,12 @@ def check_models(path: Path, models, architecture: str, vocab: int) -> None:
         config = spec.get("config") if isinstance(spec, dict) else None
         if not isinstance(config, dict):
             raise SpecError(path, field, config, "expected a mapping")
+        found = remote_code_field(config, field)
+        if found:  # an attention kernel from the Hub, remote code or a quantizer
+            raise SpecError(path, found[0], found[1], remote_code_message(found[0]))
         sizes = _sizes(path, field, config, architecture)
+        if architecture != "t5":
+            _heads(path, field, sizes)
         count = _parameters(sizes, vocab, architecture)
         if count > MAX_PARAMETERS:
             message = (
@@ -99,6 +105,18 @@ def _sizes(path: Path, field: str, config: dict, architecture: str) -> dict[str,
         else:
             sizes[key] = None
     return sizes
+
+
+def _heads(path: Path, field: str, s: dict) -> None:
+    """Attention heads that a Llama model can be built and run with: key-value heads dividing the
+    heads, and the hidden size dividing into the heads where no head_dim is given."""
+    heads, kv = s["num_attention_heads"], s.get("num_key_value_heads") or s["num_attention_heads"]
+    if heads % kv:
+        message = f"must divide num_attention_heads ({heads})"
+        raise SpecError(path, f"{field}.num_key_value_heads", kv, message)
+    if not s.get("head_dim") and s["hidden_size"] % heads:
+        message = f"must be a multiple of num_attention_heads ({heads}) without a head_dim"
+        raise SpecError(path, f"{field}.hidden_size", s["hidden_size"], message)
 
 
 def _parameters(s: dict, vocab: int, architecture: str) -> int:
