@@ -139,9 +139,33 @@ def check_address(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> None:
         with socket.socket(family, kind, proto) as sock:
             sock.settimeout(timeout)
             sock.connect(sockaddr)
+            speaks_grpc = _http2_settings(sock)
     except (OSError, UnicodeError) as err:
         message = f"no Ray cluster answers there within {timeout:g} s ({cut(str(err), 200)})"
         raise SpecError(None, "--address", address, message) from None
+    if not speaks_grpc:  # Ray would retry its connection for over a minute
+        message = "something answers there, but not a Ray head: it does not speak gRPC (HTTP/2)"
+        raise SpecError(None, "--address", address, message)
+
+
+# An HTTP/2 client's preface and an empty SETTINGS frame: a gRPC server (a Ray head's GCS, or its
+# client server for ray://) answers with a SETTINGS frame of its own (frame type 4).
+_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _http2_settings(sock: socket.socket) -> bool:
+    """Whether the peer answers an HTTP/2 preface with a SETTINGS frame before the timeout."""
+    sock.sendall(_PREFACE)
+    header = b""
+    while len(header) < 9:
+        try:
+            chunk = sock.recv(9 - len(header))
+        except TimeoutError:
+            return False
+        if not chunk:
+            return False
+        header += chunk
+    return header[3] == 4
 
 
 def _resolve(host: str, port: int, timeout: float) -> list:

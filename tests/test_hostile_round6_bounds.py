@@ -117,15 +117,38 @@ def test_an_unreachable_ray_address_is_refused_at_once(tmp_path, capsys, address
     refused(_run_ray(tmp_path, address), tmp_path, capsys, "--address", address, expected)
 
 
-def test_a_closed_port_is_refused_and_an_open_one_passes():
+def _serve_once(server, reply: bytes) -> None:
+    """Accept one connection, read the client's preface and answer ``reply``."""
+    conn, _ = server.accept()
+    with conn:
+        conn.recv(64)
+        conn.sendall(reply)
+
+
+def test_a_closed_port_or_a_non_ray_listener_is_refused_and_a_grpc_one_passes():
+    """A plain TCP listener (no answer) made Ray retry for 86 s; a gRPC server answers an HTTP/2
+    preface with a SETTINGS frame, as a Ray head's GCS does (checked against ``ray start``)."""
+    import threading
+
     from suite.ray_executor import check_address
 
+    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
         port = server.getsockname()[1]
-        check_address(f"127.0.0.1:{port}")  # the control: something answers
-        check_address(f"ray://127.0.0.1:{port}")
+        for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):  # the control
+            thread = threading.Thread(target=_serve_once, args=(server, settings), daemon=True)
+            thread.start()
+            check_address(address)
+            thread.join(5)
+        thread = threading.Thread(target=_serve_once, args=(server, b"HTTP/1.1 400\r\n\r\n"))
+        thread.start()
+        with pytest.raises(SpecError, match="not a Ray head"):
+            check_address(f"127.0.0.1:{port}", timeout=1)
+        thread.join(5)
+        with pytest.raises(SpecError, match="not a Ray head"):  # accepts, never answers
+            check_address(f"127.0.0.1:{port}", timeout=0.5)
     with pytest.raises(SpecError, match="no Ray cluster answers"):
         check_address(f"127.0.0.1:{port}")
 
