@@ -26,9 +26,9 @@ MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field
 # bundled one is 5-fold); a longer text or a faster-growing chain is refused before tokenizing.
 MAX_NORMALIZED_CHARS = 64 * MAX_PROMPT_CHARS
 # A tokenizer with regexes is timed on runs of 8,192 characters (suite.tokenizer_timing): a step
-# within 0.05 s there may still be quadratic, so the text it meets is capped at 16 times that
-# (at most 13 s a step, 8 steps): prompts of a few thousand characters pass with room.
-MAX_REGEX_NORMALIZED_CHARS = 128 << 10
+# within 0.05 s there may still be quadratic, so the text it meets is capped at 32 times that
+# (at most 51 s a step): a T5 tokenizer's chain, bounded 36-fold, takes prompts of 7,000 characters.
+MAX_REGEX_NORMALIZED_CHARS = 256 << 10
 
 
 def prompt_format(tokenizer) -> str:

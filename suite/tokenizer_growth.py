@@ -8,9 +8,10 @@ characters to at most ``f·n + a`` per segment (the pieces added tokens and earl
 into, each at least one character), so at most ``(f + a)·n``; a chain's growth is the product of
 its steps' ``f + a``:
 
-* ``Replace``: ``f`` is its content's length over its string pattern's length; a regex pattern
-  is bounded as one that can match empty text (:func:`shortest_match`), which inserts the
-  content between characters: ``f = 1 + len``, ``a = len``. ``Prepend`` adds its text (``a``).
+* ``Replace``: ``f`` is its content's length over the shortest match of its pattern (a string's
+  length; a regex's at most 1, see :func:`shortest_match`); a pattern that can match empty text
+  inserts the content between characters: ``f = 1 + len``, ``a = len``. ``Prepend`` adds its
+  text (``a``).
 * Unicode forms, per code point (checked against :mod:`unicodedata` in the tests): NFC and NFD
   at most 4, NFKC and NFKD 18, ``Lowercase`` 3; ``BertNormalizer`` the product of the parts it
   enables (Chinese characters spaced 3, accents stripped through NFD 4, lowercase 3).
@@ -35,8 +36,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import struct
 from typing import Any
+
+try:  # CPython's parser tells whether a pattern can match empty text; without it, assume so
+    import re._parser as _sre_parse
+except ImportError:  # pragma: no cover - a Python without it bounds Regex patterns as empty
+    _sre_parse = None
 
 MAX_ENCODE_GROWTH = 256.0  # normalizer × pre-tokenizer, characters out per character in
 MAX_DECODE_GROWTH = 4.0  # decoder, characters out per character of the tokens' text
@@ -60,13 +67,22 @@ class Unbounded(Exception):
         self.found = (field, value, reason)
 
 
-def shortest_match(pattern: Any) -> int:
+def shortest_match(pattern: Any, python_syntax) -> int:
     """The fewest characters ``pattern`` (``{"String": s}`` or ``{"Regex": r}``) matches: a
-    string's length; 0 for a regex, which is bounded as one that may match empty text.
-    Oniguruma, which runs it, reads some syntax otherwise than Python's parser could measure it
-    (``[[:alpha:]]*`` matches empty text, which Python reads as a class and a repeated ``]``)."""
+    string's length; for a regex 0 or 1, whether Python's parser finds it can match empty text.
+    Oniguruma, which runs it, reads some syntax otherwise than Python: ``(?i)ffi`` matches the
+    one-character ligature (so no regex counts more than 1), and a POSIX bracket such as
+    ``[[:alpha:]]*`` matches empty text where Python reads a class and a repeated ``]`` (so a
+    pattern holding ``[:`` counts 0), as does one Python cannot parse."""
     kind, text = next(iter(pattern.items()))
-    return len(text) if kind == "String" else 0
+    if kind == "String":
+        return len(text)
+    if _sre_parse is None or "[:" in text:
+        return 0
+    try:
+        return min(1, max(0, int(_sre_parse.parse(python_syntax(text)).getwidth()[0])))
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
+        return 0
 
 
 def _replace(step: dict, field: str, python_syntax) -> float:
@@ -76,7 +92,7 @@ def _replace(step: dict, field: str, python_syntax) -> float:
         raise Unbounded(f"{field}.pattern", pattern, "not a pattern to bound")
     if not isinstance(next(iter(pattern.values())), str):
         raise Unbounded(f"{field}.pattern", pattern, "not a pattern to bound")
-    shortest = shortest_match(pattern)
+    shortest = shortest_match(pattern, python_syntax)
     if shortest == 0:
         return 1 + 2 * len(content)
     return max(1.0, len(content) / shortest)
