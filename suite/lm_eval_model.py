@@ -201,8 +201,13 @@ class SpecDecLM(LM):
         max_batch_size=None,
         device=None,
         dtype=None,
+        **unknown,
     ) -> None:
         super().__init__()
+        if unknown:  # lm-eval hands --model_args over as keywords: name the one not known
+            known = "target, draft, tokenizer, temperature, num_draft_tokens, seed, max_new_tokens"
+            name = sorted(unknown)[0]
+            raise ValueError(f"{MODEL_NAME}: unknown model_args key {name!r}; known: {known}")
         self.temperature = check_temperature(temperature, f"{MODEL_NAME}: temperature")
         self.num_draft_tokens = _int_arg(num_draft_tokens, "num_draft_tokens", 1, MAX_DRAFT_TOKENS)
         self.seed = _int_arg(seed, "seed", 0, SEED_LIMIT - 1)

@@ -140,3 +140,12 @@ def test_controls_the_bundled_draft_loads_its_weights_unchanged():
     weights = load_file(LLAMA / "draft" / "model.safetensors")
     state = model.state_dict()
     assert all(torch.equal(state[name], tensor) for name, tensor in weights.items())
+
+
+def test_lm_eval_refuses_an_unknown_model_args_key(tmp_path, capsys):
+    """lm-eval passes --model_args as keywords: an unknown one was a TypeError traceback."""
+    argv = _lm_eval(tmp_path)
+    index = argv.index("--model_args") + 1
+    argv[index] += ",trust_remote_code=True"
+    expected = ("unknown model_args key 'trust_remote_code'", "known: target")
+    _refused_after_logs(argv, tmp_path, capsys, "specdec: ", *expected)
