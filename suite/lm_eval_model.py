@@ -188,6 +188,22 @@ class SpecDecLM(LM):
     (``repeats > 1``) are independent samples while a rerun with the same seed is identical.
     """
 
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
+        from lm_eval import utils
+
+        return cls.create_from_arg_obj(
+            utils.simple_parse_args_string(arg_string), additional_config
+        )
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict, additional_config: dict | None = None):
+        """``--model_args`` with lm-eval's own options merged under them: lm-eval asks for
+        ``device=cuda:0`` unless told, so a ``device`` in --model_args wins (lm-eval passed both
+        as keywords, a traceback)."""
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
+        return cls(**{**extra, **arg_dict})
+
     def __init__(
         self,
         target=None,

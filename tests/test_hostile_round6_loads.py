@@ -149,3 +149,12 @@ def test_lm_eval_refuses_an_unknown_model_args_key(tmp_path, capsys):
     argv[index] += ",trust_remote_code=True"
     expected = ("unknown model_args key 'trust_remote_code'", "known: target")
     _refused_after_logs(argv, tmp_path, capsys, "specdec: ", *expected)
+
+
+def test_lm_eval_takes_a_device_in_model_args(tmp_path, capsys):
+    """lm-eval also passes its own device (cuda:0 unless told): both reached the model as one
+    keyword twice, a TypeError traceback; --model_args' wins."""
+    argv = _lm_eval(tmp_path)
+    argv[argv.index("--model_args") + 1] += ",device=cpu"
+    assert main(argv) == 0  # before: exit 1, "got multiple values for keyword argument 'device'"
+    assert "multiple values" not in capsys.readouterr().err
