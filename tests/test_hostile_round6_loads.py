@@ -10,6 +10,7 @@ file, the field and the value, before anything is written:
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -46,6 +47,21 @@ def _lm_eval(tmp_path, tokenizer=LLAMA / "tokenizer"):
     )
     return ["lm-eval", "run", "--model", "specdec", "--model_args", model_args,
             "--include_path", str(tasks), "--tasks", "suite_gsm8k", "--limit", "1"]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_stale_log_handlers():
+    """lm-eval adds a handler on the stream pytest captures for one test; removed after it, so
+    the next test's run does not log to a closed stream ("--- Logging error ---")."""
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    before = {id(log): list(log.handlers) for log in loggers}
+    yield
+    for log in [
+        logging.getLogger(),
+        *map(logging.getLogger, list(logging.root.manager.loggerDict)),
+    ]:
+        for handler in [h for h in log.handlers if h not in before.get(id(log), [])]:
+            log.removeHandler(handler)
 
 
 def _refused_after_logs(argv, folder, capsys, start: str, *expected: str) -> None:
