@@ -23,6 +23,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import unicodedata
+import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,7 +90,9 @@ def tokenizer_regex_problem(pattern: Any) -> str | None:
         return f"a pattern is at most {MAX_REGEX_CHARS} characters"
     for part in _alternatives(_python_syntax(pattern)):
         try:
-            problem = regex_problem(part)
+            with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
+                warnings.simplefilter("ignore", FutureWarning)
+                problem = regex_problem(part)
         except re.error as err:
             return f"not a pattern this suite can check ({err}); refused"
         if problem:
@@ -285,9 +289,20 @@ def _listed_tokens(config: dict) -> Iterator[tuple[str, Any]]:
             yield from ((f"{key}[{i}]", token) for i, token in enumerate(value))
 
 
-# Control characters but tab, newline and carriage return (C0, DEL, C1), and the bidirectional
-# embeddings, overrides and isolates, which reorder the text a terminal or a report shows.
-_HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Control characters but tab, newline and carriage return (C0, DEL, C1), format characters
+# (bidirectional marks, embeddings, overrides and isolates, which reorder the text a terminal or
+# a report shows, the byte-order mark, invisible spaces) but the joiners scripts need, and the
+# line and paragraph separators.
+_HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
+_SHOWN = frozenset("\t\n\r\u200c\u200d")
+
+
+def _hidden(text: str) -> tuple[int, str] | None:
+    """The position and character of ``text``'s first hidden character, or None."""
+    for i, c in enumerate(text):
+        if c not in _SHOWN and unicodedata.category(c) in _HIDDEN_CATEGORIES:
+            return i, c
+    return None
 
 
 def _check_token_length(path: Path | str, field: str, value: Any) -> None:
@@ -301,11 +316,12 @@ def _check_token_length(path: Path | str, field: str, value: Any) -> None:
             f"(this one has {len(text):,})"
         )
         raise SpecError(path, field, text, message)
-    hidden = _HIDDEN.search(text) if text is not None else None
+    hidden = _hidden(text) if text is not None else None
     if hidden:
         message = (
-            f"a special or added token holds no control or bidirectional-override character "
-            f"(this one has U+{ord(hidden.group()):04X} at {hidden.start()})"
+            "a special or added token holds no control, format (bidirectional, byte-order, "
+            f"invisible) or separator character (this one has U+{ord(hidden[1]):04X} at "
+            f"{hidden[0]})"
         )
         raise SpecError(path, field, text, message)
 

@@ -151,6 +151,8 @@ def post_processor_size_problem(data: Any) -> tuple[str, Any, str] | None:
                 continue
             kind = processor.get("type") if isinstance(processor, dict) else None
             kind = kind if isinstance(kind, str) else repr(kind)
+            if kind == "Sequence" and depth >= 16:
+                raise ValueError(field, kind, "post-processor Sequences nest at most 16 deep")
             if kind == "Sequence" and depth < 16 and isinstance(processor.get("processors"), list):
                 items = enumerate(processor["processors"])
                 stack.extend((sub, f"{field}.processors[{i}]", depth + 1) for i, sub in items)

@@ -23,6 +23,7 @@ import functools
 import json
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,7 +93,9 @@ def _pattern_chars(pattern: str) -> dict:
     for match in _PROPERTY.finditer(pattern):
         chars.update(dict.fromkeys(_property_char(match.group(1))))
     try:
-        _literals(_sre_parse.parse(_PROPERTY.sub("a", pattern)), chars)
+        with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
+            warnings.simplefilter("ignore", FutureWarning)
+            _literals(_sre_parse.parse(_PROPERTY.sub("a", pattern)), chars)
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
     if "(?i" in pattern:

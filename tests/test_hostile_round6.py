@@ -244,3 +244,12 @@ def test_a_quadratic_regex_spelled_with_escapes_is_refused_at_load(tmp_path):
     _case(tmp_path, _escaped)
     with pytest.raises(SpecError, match=r"8,192 × 'q'.* quadratic"):
         load_tokenizer(tmp_path / "tok")
+
+
+def test_a_posix_bracket_prints_no_python_warning(recwarn):
+    from suite.tokenizer_files import tokenizer_regex_problem
+    from suite.tokenizer_timing import _pattern_chars
+
+    tokenizer_regex_problem("[[:alpha:]]+")
+    _pattern_chars("[[:alpha:]]+x")
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]

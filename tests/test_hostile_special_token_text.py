@@ -25,8 +25,23 @@ def _c1(data, config):
     config["sep_token"] = "<sep\x85>"
 
 
+def _mark(data, config):
+    config["additional_special_tokens"] = ["<|x\u200f|>"]  # RIGHT-TO-LEFT MARK
+
+
+def _bom(data, config):
+    config["sep_token"] = "\ufeff<sep>"
+
+
+def _line_separator(data, config):
+    config["cls_token"] = "<cls\u2028>"
+
+
 CASES = [
     ("escape-in-added-token", _added, "tokenizer.json", "added_tokens[1].content", "U+001B"),
+    ("right-to-left-mark", _mark, "additional_special_tokens[0]", "U+200F"),
+    ("byte-order-mark", _bom, "sep_token", "U+FEFF"),
+    ("line-separator", _line_separator, "cls_token", "U+2028"),
     ("bidi-override", _additional, "additional_special_tokens[0]", "U+202E"),
     ("c1-control", _c1, "tokenizer_config.json", "sep_token", "U+0085"),
 ]
@@ -40,7 +55,7 @@ def test_a_special_token_with_a_hidden_character_is_refused(tmp_path, capsys, ca
 
 
 def test_controls_tabs_newlines_and_plain_tokens_pass():
-    for token in ("<|endoftext|>", "\t\t", "\n\n", "\r\n", "<s>", "▁", "ﷺ"):
+    for token in ("<|endoftext|>", "\t\t", "\n\n", "\r\n", "<s>", "▁", "ﷺ", "क्\u200dष"):
         _check_token_length("tokenizer.json", "added_tokens[0].content", token)
     with pytest.raises(SpecError, match="U\\+0000"):
         _check_token_length("tokenizer.json", "added_tokens[0].content", "a\x00")

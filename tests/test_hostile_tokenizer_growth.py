@@ -292,3 +292,11 @@ def test_a_wordpiece_word_limit_is_bounded():
     assert _shape_problem({"model": {**model, "max_input_chars_per_word": 100}}) is None
     field, value, _ = _shape_problem({"model": {**model, "max_input_chars_per_word": 10**9}})
     assert (field, value) == ("model.max_input_chars_per_word", 10**9)
+
+
+def test_post_processor_sequences_nested_too_deep_name_the_depth():
+    processor = {"type": "TemplateProcessing", "single": [], "pair": [], "special_tokens": {}}
+    for _ in range(17):
+        processor = {"type": "Sequence", "processors": [processor]}
+    _, value, reason = _shape_problem({"post_processor": processor})
+    assert (value, reason) == ("Sequence", "post-processor Sequences nest at most 16 deep")
