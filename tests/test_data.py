@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 import suite.data
+import suite.data_files
 from suite.data import (
     DEFAULT_DATA_DIR,
     Example,
@@ -292,6 +293,7 @@ def test_without_a_data_folder_a_sources_file_is_fetched_into_the_cache_on_first
     monkeypatch.delenv("SUITE_DATA_DIR", raising=False)
     monkeypatch.setattr(suite.data, "DEFAULT_DATA_DIR", tmp_path / "no-mirror")
     monkeypatch.setattr(suite.data, "data_cache_dir", lambda: cache)
+    monkeypatch.setattr(suite.data_files, "data_cache_dir", lambda: cache)
     monkeypatch.setattr(suite.fetch, "SOURCES", sources)
     monkeypatch.setattr(
         suite.fetch, "source_entry", lambda path: entry if path == entry["path"] else None

@@ -1,0 +1,52 @@
+"""A pretraining recipe read and checked before anything is written: its name, seed and
+architecture (:func:`load_recipe`), its sizes (:mod:`suite.distill.recipe_sizes`), and the parts
+``train --only`` asks for (:func:`check_parts`)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from suite.distill.recipe_sizes import check_models, check_tokenizer
+from suite.errors import SpecError
+from suite.seeding import seed_problem
+from suite.specs import read_yaml
+
+ARCHITECTURES = ("llama", "t5")
+SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
+
+
+def load_recipe(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError(path, "recipe", str(path), "recipe file not found")
+    recipe = read_yaml(path, "recipe")
+    if not isinstance(recipe, dict):
+        raise SpecError(path, None, recipe, "a recipe is a mapping")
+    for key in ("name", "seed", "datasets", "tokenizer", "models"):
+        if key not in recipe:
+            raise SpecError(path, key, None, "missing required field")
+    name = recipe["name"]
+    if not isinstance(name, str) or not re.fullmatch(SAFE_NAME, name):
+        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        raise SpecError(path, "name", name, message)
+    problem = seed_problem(recipe["seed"])
+    if problem:
+        raise SpecError(path, "seed", recipe["seed"], problem)
+    architecture = recipe.setdefault("architecture", "llama")
+    if architecture not in ARCHITECTURES:
+        raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
+    vocab = check_tokenizer(path, recipe["tokenizer"])
+    check_models(path, recipe["models"], architecture, vocab)
+    recipe["_path"] = str(path)
+    return recipe
+
+
+def check_parts(only: list[str], out: Path) -> None:
+    """A model needs the tokenizer: built in ``out`` already, or by an earlier ``--only`` part."""
+    for part in only:
+        if part == "tokenizer":
+            return
+        if not (out / "tokenizer" / "tokenizer.json").is_file():
+            message = f"--only {part} needs the tokenizer built first (--only tokenizer)"
+            raise SpecError(out / "tokenizer", "--out", str(out), message)
