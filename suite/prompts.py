@@ -15,7 +15,8 @@ from suite.data import MAX_FIELD_CHARS
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
-from suite.tokenizer_files import tokenizer_growth, tokenizer_has_regex, tokenizer_panics
+from suite.tokenizer_files import tokenizer_growth, tokenizer_panics, tokenizer_regex_seconds
+from suite.tokenizer_timing import regex_text_limit
 
 INSTRUCTION = "instruction"  # the suite's own format, suite.specs.format_prompt
 CHAT_TEMPLATE = "chat_template"
@@ -26,8 +27,9 @@ MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field
 # bundled one is 5-fold); a longer text or a faster-growing chain is refused before tokenizing.
 MAX_NORMALIZED_CHARS = 64 * MAX_PROMPT_CHARS
 # A tokenizer with regexes is timed on runs of 8,192 characters (suite.tokenizer_timing): a step
-# within 0.05 s there may still be quadratic, so the text it meets is capped at 32 times that
-# (at most 51 s a step): a T5 tokenizer's chain, bounded 36-fold, takes prompts of 7,000 characters.
+# within its limit there may still be quadratic, so the text it meets is at most 256 Ki characters
+# and at most what its measured time allows (suite.tokenizer_timing.regex_text_limit): a T5
+# tokenizer's chain, bounded 36-fold, takes prompts of 7,000 characters.
 MAX_REGEX_NORMALIZED_CHARS = 256 << 10
 
 
@@ -104,7 +106,10 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
         message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     growth = tokenizer_growth(tokenizer)
-    most = MAX_REGEX_NORMALIZED_CHARS if tokenizer_has_regex(tokenizer) else MAX_NORMALIZED_CHARS
+    seconds = tokenizer_regex_seconds(tokenizer)
+    most = MAX_NORMALIZED_CHARS
+    if seconds > 0:
+        most = min(MAX_REGEX_NORMALIZED_CHARS, regex_text_limit(seconds))
     if len(text) * growth > most:
         message = (
             f"a prompt of {len(text):,} characters, which this tokenizer's normalizer can grow "

@@ -43,7 +43,7 @@ from suite.tokenizer_shape import (
     unknown_token_problem,
     vocabulary_token_problem,
 )
-from suite.tokenizer_timing import check_regex_time, has_regex
+from suite.tokenizer_timing import check_regex_time
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
@@ -156,18 +156,18 @@ def tokenizer_growth(tokenizer) -> float:
     (:mod:`suite.tokenizer_growth`), from the check at load; MAX_ENCODE_GROWTH where it was not
     checked or holds no Rust backend (a sentencepiece tokenizer normalizes with a charsmap)."""
     try:
-        return _GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, False))[0]
+        return _GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, 0.0))[0]
     except TypeError:  # not weakly referable (a stand-in in the tests)
         return MAX_ENCODE_GROWTH
 
 
-def tokenizer_has_regex(tokenizer) -> bool:
-    """Whether a loaded tokenizer's chains hold a regex (its time is measured, not bounded:
-    :mod:`suite.tokenizer_timing`)."""
+def tokenizer_regex_seconds(tokenizer) -> float:
+    """The seconds a loaded tokenizer's regex steps took on their slowest probes at load (0
+    without a regex step): its time is measured, not bounded (:mod:`suite.tokenizer_timing`)."""
     try:
-        return _GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, False))[1]
+        return float(_GROWTH.get(tokenizer, (MAX_ENCODE_GROWTH, 0.0))[1])
     except TypeError:
-        return False
+        return 0.0
 
 
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
@@ -183,10 +183,10 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
         field, value, reason = found
         built = f"{reason} (in the {type(tokenizer).__name__} transformers built from the folder)"
         raise SpecError(where, field, value, built)
-    check_regex_time(data, where)
+    seconds = check_regex_time(data, where)
     # bounded just above; TypeError: a tokenizer without weak references
     with contextlib.suppress(Unbounded, TypeError):
-        _GROWTH[tokenizer] = (encode_growth(data, _python_syntax), has_regex(data))
+        _GROWTH[tokenizer] = (encode_growth(data, _python_syntax), seconds)
 
 
 @contextlib.contextmanager

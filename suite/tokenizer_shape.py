@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 MAX_MODEL_AFFIX = 64  # a model's unknown token, subword prefix or word suffix ("##", "</w>")
-MAX_WORD_CHARS = 1000  # WordPiece's max_input_chars_per_word: BERT's is 100
+MAX_WORD_CHARS = 200  # WordPiece's max_input_chars_per_word (its search is cubic): BERT's is 100
 
 
 def unknown_token_problem(data: Any) -> tuple[str, Any, str] | None:
@@ -78,6 +78,7 @@ def post_processor_problem(data: Any, vocab_size: int) -> tuple[str, Any, str] |
     return None
 
 
+MAX_UNIGRAM_PIECE_CHARS = 64  # a Unigram piece: its search is the text's length times this
 MAX_TOKEN_CHARS = 1024  # a vocabulary token's text; real vocabularies' longest are < 300
 MAX_TEMPLATE_IDS = 64  # special-token ids a post-processor adds to one encoding
 MAX_PIECES = 64  # pieces of one post-processing template
@@ -98,11 +99,13 @@ def vocabulary_token_problem(data: Any) -> tuple[str, Any, str] | None:
         )
     else:
         return None
+    # Unigram's lattice tries every piece that starts at each character: its time is the text's
+    # length times the longest piece (T5's pieces are under 20 characters).
+    most = MAX_UNIGRAM_PIECE_CHARS if isinstance(vocab, list) else MAX_TOKEN_CHARS
     for field, text in texts:
-        if isinstance(text, str) and len(text) > MAX_TOKEN_CHARS:
+        if isinstance(text, str) and len(text) > most:
             message = (
-                f"a vocabulary token is at most {MAX_TOKEN_CHARS:,} characters "
-                f"(this one has {len(text):,})"
+                f"a vocabulary token is at most {most:,} characters (this one has {len(text):,})"
             )
             return field, f"{text[:40]}…", message
     return None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 import time
 import warnings
@@ -86,6 +87,66 @@ def _literals(tree: Any, out: dict) -> None:
 _LITERAL_OPS = {"LITERAL", "NOT_LITERAL", "RANGE"}
 
 
+_CATEGORY_SAMPLE = {"DIGIT": "0", "SPACE": " ", "WORD": "a", "LINEBREAK": "\n"}
+
+
+def _sample(items: Any, depth: int = 0) -> str:
+    """A short text that a parsed pattern (``re._parser`` items) matches once, as far as can be
+    told: literals, a class's first member, a group's body, a branch's first alternative, a
+    repeat's body its least number of times (at least once)."""
+    out = []
+    for op, av in list(getattr(items, "data", items))[:64] if depth < 8 else ():
+        name = str(op)
+        if name == "LITERAL":
+            out.append(chr(av))
+        elif name == "NOT_LITERAL":
+            out.append("z" if chr(av) != "z" else "y")
+        elif name == "ANY":
+            out.append("a")
+        elif name == "IN":
+            out.append(_class_sample(av))
+        elif name == "SUBPATTERN":
+            out.append(_sample(av[-1], depth + 1))
+        elif name == "BRANCH":
+            out.append(_sample(av[1][0], depth + 1) if av[1] else "")
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            out.append(_sample(av[2], depth + 1) * max(1, min(int(av[0]), 8)))
+    return "".join(out)[:64]
+
+
+def _class_sample(members: Any) -> str:
+    for op, av in members:
+        name = str(op)
+        if name == "LITERAL":
+            return chr(av)
+        if name == "RANGE":
+            return chr(av[0])
+        if name == "CATEGORY":
+            kind = str(av).removeprefix("CATEGORY_")
+            return _CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")
+        if name == "NEGATE":
+            return "!"
+    return "a"
+
+
+def _repeat_units(tree: Any) -> dict:
+    """A text each unbounded repeat of a parsed pattern matches once (its unit): ``(?:bc)+d``
+    runs in quadratic time over ``bcbc…``, which no run of one character probes."""
+    units: dict = {}
+    stack = [tree]
+    while stack and len(units) < 32:
+        item = stack.pop()
+        if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
+            _low, high, body = item[1]
+            if high > 64:  # unbounded (MAXREPEAT) or long
+                unit = _sample(body)
+                if len(unit) > 1:
+                    units[unit] = None
+        if isinstance(item, list | tuple) or hasattr(item, "data"):
+            stack.extend(getattr(item, "data", item))
+    return units
+
+
 def _pattern_chars(pattern: str) -> dict:
     """The characters ``pattern`` names (escapes resolved), their other case where it ignores
     case, and a character of each Unicode property it names."""
@@ -95,7 +156,9 @@ def _pattern_chars(pattern: str) -> dict:
     try:
         with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
             warnings.simplefilter("ignore", FutureWarning)
-            _literals(_sre_parse.parse(_PROPERTY.sub("a", pattern)), chars)
+            tree = _sre_parse.parse(_PROPERTY.sub("a", pattern))
+        _literals(tree, chars)
+        chars.update(_repeat_units(tree))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
     if "(?i" in pattern:
@@ -104,22 +167,23 @@ def _pattern_chars(pattern: str) -> dict:
     return chars
 
 
-def _named_chars(data: Any) -> str:
-    """The characters the tokenizer's regexes name, common classes first, at most
-    MAX_PROBE_CHARS of them."""
+def _named_chars(data: Any) -> list[str]:
+    """The characters the tokenizer's regexes name and the units their repeats match, common
+    classes first, at most MAX_PROBE_CHARS of them."""
     chars = dict.fromkeys(COMMON)
     for _name, key, pattern in entries(data):
         if key == "Regex" and isinstance(pattern, str):
             chars.update(_pattern_chars(pattern))
-    return "".join(list(chars)[:MAX_PROBE_CHARS])
+    return list(chars)[:MAX_PROBE_CHARS]
 
 
 def _probes(data: Any) -> Iterator[tuple[str, str]]:
     """(what, text): a run of each character, alone and before another, and runs of pairs."""
-    for c in _named_chars(data):
-        other = "z" if c != "z" else "!"
-        yield f"{RUN:,} × {c!r}", c * RUN
-        yield f"{RUN:,} × {c!r} then {other!r}", c * (RUN - 1) + other
+    for c in _named_chars(data):  # a character, or a repeat's unit of several
+        other = "z" if c[-1] != "z" else "!"
+        count = RUN // len(c)
+        yield f"{count:,} × {c!r}", c * count
+        yield f"{count:,} × {c!r} then {other!r}", c * (count - 1) + other
     for pair in PAIRS:
         yield f"{RUN // 2:,} × {pair!r}", pair * (RUN // 2)
 
@@ -162,33 +226,62 @@ def _decode(decoder, text: str) -> Any:
     return decoder.decode([text[:TOKEN_CHARS]] * TOKENS)
 
 
-def check_regex_time(data: Any, where: str | Path) -> None:
+def check_regex_time(data: Any, where: str | Path) -> float:
     """Refuse a tokenizer (``data``, the JSON of its Rust backend) one of whose regex steps takes
     over its limit on one probe, naming ``where`` and the step; a step without a regex is not
-    timed."""
+    timed. Returns the sum over its regex steps of each one's slowest probe (0 without one), from
+    which :func:`regex_text_limit` extrapolates."""
     if not isinstance(data, dict) or not has_regex(data):
-        return
+        return 0.0
     probes = list(_probes(data))
     try:
         calls = list(_calls(data))
     except Unbounded:  # refused with its reason by the shape check, which runs first
-        return
+        return 0.0
+    total = 0.0
     for field, call, limit in calls:
+        slowest = 0.0
         for what, text in probes:
-            start = time.perf_counter()
-            try:
-                call(text)
-            except BaseException as err:  # a panic is named when a prompt meets it
-                if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
-                    raise
-                continue
-            seconds = time.perf_counter() - start
+            seconds = _timed(call, text)
             if seconds > limit:
                 message = (
                     f"this step takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
                     "its regex scans long runs in quadratic time"
                 )
                 raise SpecError(where, field, _regex_of(data, field), message)
+            slowest = max(slowest, seconds)
+        total += slowest
+    return total
+
+
+def _timed(call: Callable[[str], Any], text: str) -> float:
+    """Seconds ``call(text)`` takes, the lesser of two tries (a busy machine inflates one)."""
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        try:
+            call(text)
+        except BaseException as err:  # a panic is named when a prompt meets it
+            if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
+                raise
+            return 0.0
+        best = min(best, time.perf_counter() - start)
+        if best < MAX_SECONDS / 10:
+            break
+    return best
+
+
+PROMPT_SECONDS = 30.0  # one prompt's regex steps, extrapolated from the probes as if quadratic
+
+
+def regex_text_limit(seconds: float) -> int:
+    """The most characters a tokenizer whose regex steps took ``seconds`` in all on their slowest
+    probes of RUN characters may meet, were they quadratic: ``RUN · √(PROMPT_SECONDS / seconds)``
+    (a linear tokenizer's few milliseconds allow over 600,000; ``(?:bc)+d`` at 27 ms on 8,192
+    characters in each of 8 steps allows 96,000)."""
+    if seconds <= 0:
+        return 1 << 62
+    return int(RUN * math.sqrt(PROMPT_SECONDS / seconds))
 
 
 def _regex_of(data: dict, field: str) -> Any:

@@ -21,6 +21,7 @@ from safetensors.torch import load_file, save_file
 from suite.cli import main
 from suite.errors import SpecError
 from suite.models import load_model, load_tokenizer
+from suite.prompts import _encode
 from tests.hostile import refused
 from tests.test_hostile_round5_tokenizers import _argv
 from tests.test_hostile_tokenizer_ids import LLAMA, _case
@@ -253,3 +254,35 @@ def test_a_posix_bracket_prints_no_python_warning(recwarn):
     tokenizer_regex_problem("[[:alpha:]]+")
     _pattern_chars("[[:alpha:]]+x")
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
+def _pairs(data, config):
+    """Each Q becomes 8 characters of ``bcbc…``, scanned by 8 steps quadratic on such runs that
+    stay under the probe's limit (27 ms on 8,192 characters each)."""
+    data["normalizer"] = {"type": "Replace", "pattern": {"String": "Q"}, "content": "bc" * 4}
+    data["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        *[_split("(?:bc)+d")] * 8, data["pre_tokenizer"]]}  # fmt: skip
+
+
+def test_a_prompt_that_mildly_quadratic_steps_would_scan_for_minutes_is_refused(tmp_path):
+    """A 32,000-character prompt made 256,000 characters of ``bcbc…``: under the 256 Ki cap, it
+    ran past a minute; the steps' measured time, extrapolated as quadratic, refuses it."""
+    from suite.tokenizer_files import tokenizer_regex_seconds
+    from suite.tokenizer_timing import _pattern_chars, regex_text_limit
+
+    assert "bc" in _pattern_chars("(?:bc)+d")  # a repeat's unit is probed as a run
+    _case(tmp_path, _pairs)
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    seconds = tokenizer_regex_seconds(tokenizer)
+    assert regex_text_limit(seconds) < 256_000, seconds
+    with pytest.raises(SpecError, match="characters; refused"):
+        _encode(tokenizer, "Q" * 32_000, chars=10**6)
+    assert _encode(tokenizer, "Q" * 100, chars=10**6)  # a short prompt passes
+
+
+def test_the_regex_text_limit_extrapolates_quadratically():
+    from suite.tokenizer_timing import RUN, regex_text_limit
+
+    assert regex_text_limit(0.0) > 10**12
+    assert regex_text_limit(30.0) == RUN
+    assert regex_text_limit(30.0 / 4) == 2 * RUN

@@ -242,13 +242,13 @@ def test_a_chat_render_that_a_growing_normalizer_would_make_huge_is_refused_befo
     assert tokenizer_growth(tokenizer) == 5  # the bundled ByteLevel tokenizer
     text = "a" * (MAX_NORMALIZED_CHARS // 100 + 1)
     assert len(_encode(tokenizer, text[:2000], chars=10**7)) > 0
-    _GROWTH[tokenizer] = (100.0, False)
+    _GROWTH[tokenizer] = (100.0, 0.0)
     try:
         with pytest.raises(SpecError, match="grow 100-fold") as err:
             _encode(tokenizer, text, chars=10**7)
         assert err.value.field == "tokenizer"
     finally:
-        _GROWTH[tokenizer] = (5.0, False)
+        _GROWTH[tokenizer] = (5.0, 0.0)
 
 
 ODD = [
@@ -279,12 +279,12 @@ def test_a_tokenizer_with_regexes_meets_at_most_the_regex_text_cap():
     tokenizer = load_tokenizer(LLAMA / "tokenizer")
     text = "a " * (MAX_REGEX_NORMALIZED_CHARS // 10 + 1)  # times the growth of 5, just over
     assert len(_encode(tokenizer, text, chars=10**7)) > 0
-    _GROWTH[tokenizer] = (5.0, True)
+    _GROWTH[tokenizer] = (5.0, 0.001)
     try:
         with pytest.raises(SpecError, match="over 262,144 characters"):
             _encode(tokenizer, text, chars=10**7)
     finally:
-        _GROWTH[tokenizer] = (5.0, False)
+        _GROWTH[tokenizer] = (5.0, 0.0)
 
 
 def test_a_wordpiece_word_limit_is_bounded():
@@ -300,3 +300,16 @@ def test_post_processor_sequences_nested_too_deep_name_the_depth():
         processor = {"type": "Sequence", "processors": [processor]}
     _, value, reason = _shape_problem({"post_processor": processor})
     assert (value, reason) == ("Sequence", "post-processor Sequences nest at most 16 deep")
+
+
+def test_wordpiece_words_and_unigram_pieces_are_bounded_by_their_search_cost():
+    """A WordPiece word of 1,000 characters (cubic search) and a Unigram piece of 65 (searched
+    at every character) made 60,000-character prompts run past a minute."""
+    model = {"type": "WordPiece", "unk_token": "[UNK]", "vocab": {"[UNK]": 0, "a": 1}}
+    assert _shape_problem({"model": {**model, "max_input_chars_per_word": 200}}) is None
+    assert _shape_problem({"model": {**model, "max_input_chars_per_word": 1000}})[1] == 1000
+    pieces = [["<unk>", 0.0], *[["a" * n, -1.0] for n in range(1, 65)]]
+    assert _shape_problem({"model": {"type": "Unigram", "unk_id": 0, "vocab": pieces}}) is None
+    longer = [*pieces, ["a" * 65, -1.0]]
+    field, _, reason = _shape_problem({"model": {"type": "Unigram", "unk_id": 0, "vocab": longer}})
+    assert field == "model.vocab[65][0]" and "at most 64 characters" in reason
