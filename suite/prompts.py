@@ -23,14 +23,15 @@ CHAT_TEMPLATE = "chat_template"
 MAX_PROMPT_TOKENS = 100_000  # a prompt's ids, whatever the model; the bundled prompts have < 2,000
 MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field in our format
 # The text a tokenizer's normalizer and pre-tokenizer may make of a prompt at their worst
-# (suite.tokenizer_growth): a prompt of MAX_PROMPT_CHARS fits through a 64-fold chain (the
-# bundled one is 5-fold); a longer text or a faster-growing chain is refused before tokenizing.
-MAX_NORMALIZED_CHARS = 64 * MAX_PROMPT_CHARS
+# (suite.tokenizer_growth), before the model's search over it (a WordPiece word's is cubic, a
+# Unigram lattice's the text times its longest piece): 256 Ki characters, so a 51,000-character
+# prompt through the bundled tokenizer (5-fold), far past its 1,024 positions.
+MAX_NORMALIZED_CHARS = 256 << 10
 # A tokenizer with regexes is timed on runs of 8,192 characters (suite.tokenizer_timing): a step
-# within its limit there may still be quadratic, so the text it meets is at most 256 Ki characters
-# and at most what its measured time allows (suite.tokenizer_timing.regex_text_limit): a T5
-# tokenizer's chain, bounded 36-fold, takes prompts of 7,000 characters.
-MAX_REGEX_NORMALIZED_CHARS = 256 << 10
+# within its limit there may still be quadratic, so the text it meets is also at most what its
+# measured time allows (suite.tokenizer_timing.regex_text_limit): a T5 tokenizer's chain, bounded
+# 36-fold, takes prompts of 7,000 characters.
+MAX_REGEX_NORMALIZED_CHARS = MAX_NORMALIZED_CHARS
 
 
 def prompt_format(tokenizer) -> str:

@@ -147,6 +147,10 @@ def _pre_tokenizer(step: dict, field: str, python_syntax) -> float:
         return 4.0 + 1.0
     if kind == "Metaspace":
         return 2.0
+    if kind == "FixedLength" and not (
+        isinstance(step.get("length", 5), int) and 0 < step.get("length", 5) <= 1 << 20
+    ):  # a length of 0 makes the library panic on the first prompt
+        raise Unbounded(f"{field}.length", step.get("length"), "expected 1 to 1,048,576")
     if kind in _SPLITTERS:
         return 1.0
     raise Unbounded(f"{field}.type", kind, "a pre-tokenizer this suite cannot bound")

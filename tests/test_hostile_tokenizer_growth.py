@@ -137,6 +137,11 @@ CASES = [
         "model.continuing_subword_prefix", "at most 64 characters",
     ),
     (
+        "fixed-length-zero",  # the library panicked on the first prompt
+        _set("pre_tokenizer", {"type": "FixedLength", "length": 0}),
+        "pre_tokenizer.length", "expected 1 to 1,048,576",
+    ),
+    (
         "unknown-normalizer",
         _set("normalizer", {"type": "Grow"}),
         "normalizer.type", "Grow", "cannot bound",
@@ -272,16 +277,17 @@ def test_odd_shapes_are_named_not_raised(data):
 
 
 def test_a_tokenizer_with_regexes_meets_at_most_the_regex_text_cap():
-    """Its regex steps are timed, not bounded: a text over MAX_REGEX_NORMALIZED_CHARS after its
-    growth is refused before it is tokenized; the same text passes a tokenizer without one."""
-    from suite.prompts import MAX_REGEX_NORMALIZED_CHARS
+    """Its regex steps are timed, not bounded: the text after its growth is also at most what
+    their measured time allows were they quadratic; the same text passes a tokenizer without."""
+    from suite.tokenizer_timing import regex_text_limit
 
     tokenizer = load_tokenizer(LLAMA / "tokenizer")
-    text = "a " * (MAX_REGEX_NORMALIZED_CHARS // 10 + 1)  # times the growth of 5, just over
+    text = "a " * 20_000  # 40,000 characters, 200,000 after the growth of 5
     assert len(_encode(tokenizer, text, chars=10**7)) > 0
-    _GROWTH[tokenizer] = (5.0, 0.001)
+    _GROWTH[tokenizer] = (5.0, 0.12)  # 0.12 s on the probes: at most 129,526 characters
+    assert regex_text_limit(0.12) == 129_526
     try:
-        with pytest.raises(SpecError, match="over 262,144 characters"):
+        with pytest.raises(SpecError, match="over 129,526 characters"):
             _encode(tokenizer, text, chars=10**7)
     finally:
         _GROWTH[tokenizer] = (5.0, 0.0)
@@ -313,3 +319,12 @@ def test_wordpiece_words_and_unigram_pieces_are_bounded_by_their_search_cost():
     longer = [*pieces, ["a" * 65, -1.0]]
     field, _, reason = _shape_problem({"model": {"type": "Unigram", "unk_id": 0, "vocab": longer}})
     assert field == "model.vocab[65][0]" and "at most 64 characters" in reason
+
+
+def test_any_tokenizer_meets_at_most_the_normalized_text_cap():
+    """A WordPiece word's search is cubic and a Unigram lattice's the text times its longest
+    piece, timed by no probe: a prompt whose growth passes 256 Ki characters is refused."""
+    tokenizer = load_tokenizer(LLAMA / "tokenizer")  # 5-fold, no regex step
+    with pytest.raises(SpecError, match="over 262,144 characters"):
+        _encode(tokenizer, "a " * 30_000, chars=10**6)
+    assert _encode(tokenizer, "a " * 20_000, chars=10**6)
