@@ -26,12 +26,11 @@ MAX_PROMPT_CHARS = MAX_FIELD_CHARS + len(INSTRUCTION_FORMAT)  # a rendered field
 # (suite.tokenizer_growth), before the model's search over it (a WordPiece word's is cubic, a
 # Unigram lattice's the text times its longest piece): 256 Ki characters, so a 51,000-character
 # prompt through the bundled tokenizer (5-fold), far past its 1,024 positions.
-MAX_NORMALIZED_CHARS = 256 << 10
 # A tokenizer with regexes is timed on runs of 8,192 characters (suite.tokenizer_timing): a step
 # within its limit there may still be quadratic, so the text it meets is also at most what its
 # measured time allows (suite.tokenizer_timing.regex_text_limit): a T5 tokenizer's chain, bounded
 # 36-fold, takes prompts of 7,000 characters.
-MAX_REGEX_NORMALIZED_CHARS = MAX_NORMALIZED_CHARS
+MAX_NORMALIZED_CHARS = 256 << 10
 
 
 def prompt_format(tokenizer) -> str:
@@ -107,10 +106,7 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
         message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
     growth = tokenizer_growth(tokenizer)
-    seconds = tokenizer_regex_seconds(tokenizer)
-    most = MAX_NORMALIZED_CHARS
-    if seconds > 0:
-        most = min(MAX_REGEX_NORMALIZED_CHARS, regex_text_limit(seconds))
+    most = min(MAX_NORMALIZED_CHARS, regex_text_limit(tokenizer_regex_seconds(tokenizer)))
     if len(text) * growth > most:
         message = (
             f"a prompt of {len(text):,} characters, which this tokenizer's normalizer can grow "

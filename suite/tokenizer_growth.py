@@ -41,9 +41,9 @@ import struct
 from typing import Any
 
 try:  # CPython's parser tells whether a pattern can match empty text; without it, assume so
-    import re._parser as _sre_parse
+    import re._parser as sre_parse
 except ImportError:  # pragma: no cover - a Python without it bounds Regex patterns as empty
-    _sre_parse = None
+    sre_parse = None
 
 MAX_ENCODE_GROWTH = 256.0  # normalizer × pre-tokenizer, characters out per character in
 MAX_DECODE_GROWTH = 4.0  # decoder, characters out per character of the tokens' text
@@ -77,10 +77,10 @@ def shortest_match(pattern: Any, python_syntax) -> int:
     kind, text = next(iter(pattern.items()))
     if kind == "String":
         return len(text)
-    if _sre_parse is None or "[:" in text:
+    if sre_parse is None or "[:" in text:
         return 0
     try:
-        return min(1, max(0, int(_sre_parse.parse(python_syntax(text)).getwidth()[0])))
+        return min(1, max(0, int(sre_parse.parse(python_syntax(text)).getwidth()[0])))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         return 0
 

@@ -13,8 +13,8 @@ emoji), alone and before another character; a decoder step decodes :data:`TOKENS
 :data:`TOKEN_CHARS` characters. One probe over its limit (:data:`MAX_SECONDS`,
 :data:`MAX_DECODE_SECONDS`) is refused: linear steps take at most 5 ms, and the quadratic
 patterns seen take 0.1 to 1.4 s. It is a measurement, not a proof (a step just under the limit
-may still be quadratic), so :data:`suite.prompts.MAX_REGEX_NORMALIZED_CHARS` caps the text such
-a tokenizer meets.
+may still be quadratic), so :func:`regex_text_limit` caps the text such a tokenizer meets, below
+:data:`suite.prompts.MAX_NORMALIZED_CHARS`.
 """
 
 from __future__ import annotations
@@ -34,11 +34,7 @@ import regex
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.tokenizer_growth import Unbounded, chain_steps
-
-try:  # CPython's parser resolves a pattern's escapes and ranges to the characters they name
-    import re._parser as _sre_parse
-except ImportError:  # pragma: no cover - then the characters written in it are probed
-    _sre_parse = None
+from suite.tokenizer_growth import sre_parse as _sre_parse  # None: probe written characters
 
 RUN = 8192  # characters of one probe
 MAX_SECONDS = 0.05  # one probe through one step; a linear one takes at most a few ms
@@ -277,8 +273,8 @@ PROMPT_SECONDS = 30.0  # one prompt's regex steps, extrapolated from the probes 
 def regex_text_limit(seconds: float) -> int:
     """The most characters a tokenizer whose regex steps took ``seconds`` in all on their slowest
     probes of RUN characters may meet, were they quadratic: ``RUN · √(PROMPT_SECONDS / seconds)``
-    (a linear tokenizer's few milliseconds allow over 600,000; ``(?:bc)+d`` at 27 ms on 8,192
-    characters in each of 8 steps allows 96,000)."""
+    (GPT-2's pattern, 4 ms in all, allows 700,000; eight ``(?:bc)+d`` steps, 0.23 s in all,
+    allow 94,000)."""
     if seconds <= 0:
         return 1 << 62
     return int(RUN * math.sqrt(PROMPT_SECONDS / seconds))
