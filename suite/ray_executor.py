@@ -11,15 +11,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import sys
-import threading
 import time
 from collections import deque
 from collections.abc import Iterator
 
 from suite.cells import Context, execute_unit
-from suite.errors import SpecError, cut
 from suite.records import ResultRecord
 from suite.studies import Cell
 
@@ -119,73 +116,6 @@ def _lost_errors(ray) -> tuple[type[BaseException], ...]:
         ex.NodeDiedError,
         ex.ObjectLostError,
     )
-
-
-ADDRESS_TIMEOUT_S = 5.0  # a cluster's head answers at once; Ray itself retries for minutes
-
-
-def check_address(address: str, timeout: float = ADDRESS_TIMEOUT_S) -> None:
-    """``--address`` is ``HOST:PORT`` (or ``auto``/``local``, or a ``ray://`` client URL) whose
-    host resolves and whose port accepts a TCP connection within ``timeout`` seconds: an
-    unreachable cluster is refused at once, before anything is written."""
-    if address in ("auto", "local"):
-        return
-    host, sep, port = address.removeprefix("ray://").rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
-        raise SpecError(None, "--address", address, "expected HOST:PORT of a Ray cluster's head")
-    try:
-        family, kind, proto, _, sockaddr = _resolve(host, int(port), timeout)[0]
-        with socket.socket(family, kind, proto) as sock:
-            sock.settimeout(timeout)
-            sock.connect(sockaddr)
-            speaks_grpc = _http2_settings(sock)
-    except (OSError, UnicodeError) as err:
-        message = f"no Ray cluster answers there within {timeout:g} s ({cut(str(err), 200)})"
-        raise SpecError(None, "--address", address, message) from None
-    if not speaks_grpc:  # Ray would retry its connection for over a minute
-        message = "something answers there, but not a Ray head: it does not speak gRPC (HTTP/2)"
-        raise SpecError(None, "--address", address, message)
-
-
-# An HTTP/2 client's preface and an empty SETTINGS frame: a gRPC server (a Ray head's GCS, or its
-# client server for ray://) answers with a SETTINGS frame of its own (frame type 4).
-_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-
-
-def _http2_settings(sock: socket.socket) -> bool:
-    """Whether the peer answers an HTTP/2 preface with a SETTINGS frame before the timeout."""
-    sock.sendall(_PREFACE)
-    header = b""
-    while len(header) < 9:
-        try:
-            chunk = sock.recv(9 - len(header))
-        except TimeoutError:
-            return False
-        if not chunk:
-            return False
-        header += chunk
-    return header[3] == 4
-
-
-def _resolve(host: str, port: int, timeout: float) -> list:
-    """``getaddrinfo`` with a deadline (the resolver's own retries can take far longer)."""
-    found: list = []
-
-    def work():
-        try:
-            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
-        except (OSError, UnicodeError) as err:
-            found.append(err)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if not found:
-        raise TimeoutError(f"{host} did not resolve")
-    if isinstance(found[0], BaseException):
-        raise found[0]
-    return found[0]
 
 
 def start(ray, address: str | None, workers: int, threads: int) -> bool:

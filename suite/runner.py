@@ -123,7 +123,8 @@ def _check_options(workers, executor: str, address: str | None) -> None:
     if address and executor != "ray":
         raise ValueError("--address names a Ray cluster: it needs --executor ray")
     if executor == "ray":
-        from suite.ray_executor import check_address, require_ray
+        from suite.ray_address import check_address
+        from suite.ray_executor import require_ray
 
         require_ray()
         if address:

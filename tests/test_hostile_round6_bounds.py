@@ -3,7 +3,6 @@ naming the file, the field and the value:
 
 * ``verify`` hashed every file of a bundle folder in full, a 100 GB sparse one that the manifest
   does not even list included;
-* ``run --executor ray --address`` to a host that does not resolve retried for 85 seconds;
 * a pretraining recipe's ``tokenizer.vocab_size`` or model sizes asked the tokenizer trainer or
   torch for tens of GB (a Rust abort, a traceback) and left an empty ``--out``;
 * ``train --only target`` before the tokenizer was built gave a Hub message naming no field;
@@ -15,7 +14,6 @@ import hashlib
 import json
 import math
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -23,7 +21,6 @@ import yaml
 
 from suite import bundle
 from suite.cli import main
-from suite.errors import SpecError
 from tests.hostile import refused
 
 LLAMA_RECIPE = Path(__file__).parent.parent / "reference" / "recipes" / "llama.yaml"
@@ -98,81 +95,6 @@ def test_verify_passes_a_sound_bundle(tmp_path, capsys):
     digest = hashlib.sha256(b"\0" * 10).hexdigest()
     status, text = _verify(_bundle(tmp_path, {"config.json": digest}, {"config.json": 10}), capsys)
     assert status == 0 and "1 artifacts, 0 problems" in text, text
-
-
-# --- run --executor ray --address: checked with a deadline --------------------------------------
-
-
-def _run_ray(tmp_path, address: str) -> list[str]:
-    out = str(tmp_path / "out")
-    run = ["run", "difficulty", "--profile", "smoke", "--quiet", "--out", out]
-    return [*run, "--executor", "ray", "--address", address]
-
-
-@pytest.mark.parametrize(
-    ("address", "expected"),
-    [
-        ("nonexistent.invalid:6379", "no Ray cluster answers there within 5 s"),
-        ("127.0.0.1:notaport", "expected HOST:PORT"),
-        ("127.0.0.1", "expected HOST:PORT"),
-        (":6379", "expected HOST:PORT"),
-    ],
-)
-def test_an_unreachable_ray_address_is_refused_at_once(tmp_path, capsys, address, expected):
-    pytest.importorskip("ray")
-    from suite.ray_executor import check_address
-
-    with pytest.raises(SpecError, match=expected):
-        check_address(address)
-    refused(_run_ray(tmp_path, address), tmp_path, capsys, "--address", address, expected)
-
-
-def _serve_once(server, reply: bytes) -> None:
-    """Accept one connection, read the client's preface and answer ``reply``."""
-    conn, _ = server.accept()
-    with conn:
-        conn.recv(64)
-        conn.sendall(reply)
-
-
-def test_a_closed_port_or_a_non_ray_listener_is_refused_and_a_grpc_one_passes():
-    """A plain TCP listener (no answer) made Ray retry for 86 s; a gRPC server answers an HTTP/2
-    preface with a SETTINGS frame, as a Ray head's GCS does (checked against ``ray start``)."""
-    import threading
-
-    from suite.ray_executor import check_address
-
-    settings = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        port = server.getsockname()[1]
-        for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):  # the control
-            thread = threading.Thread(target=_serve_once, args=(server, settings), daemon=True)
-            thread.start()
-            check_address(address)
-            thread.join(5)
-        thread = threading.Thread(target=_serve_once, args=(server, b"HTTP/1.1 400\r\n\r\n"))
-        thread.start()
-        with pytest.raises(SpecError, match="not a Ray head"):
-            check_address(f"127.0.0.1:{port}", timeout=1)
-        thread.join(5)
-        with pytest.raises(SpecError, match="not a Ray head"):  # accepts, never answers
-            check_address(f"127.0.0.1:{port}", timeout=0.5)
-    with pytest.raises(SpecError, match="no Ray cluster answers"):
-        check_address(f"127.0.0.1:{port}")
-
-
-def test_the_address_check_has_a_deadline(monkeypatch):
-    import time
-
-    from suite import ray_executor
-
-    monkeypatch.setattr(ray_executor.socket, "getaddrinfo", lambda *a, **k: time.sleep(30))
-    start = time.monotonic()
-    with pytest.raises(SpecError, match="did not resolve"):
-        ray_executor.check_address("slow.example:6379", timeout=0.2)
-    assert time.monotonic() - start < 5
 
 
 # --- pretraining recipes: sizes typed and bounded -----------------------------------------------

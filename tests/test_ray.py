@@ -179,6 +179,18 @@ def test_a_lost_worker_costs_only_a_retry(tiny, cluster, reference, capfd):
     _assert_same(_lines(out), reference)
 
 
+def test_a_real_head_passes_the_address_check(cluster):
+    """The GetClusterId call of ``suite.ray_address`` against a real GCS (with its token, where
+    ``ray.init`` turned token authentication on), and a port of the same host that is not Ray."""
+    from suite.errors import SpecError
+    from suite.ray_address import check_address
+
+    check_address(cluster)
+    host = cluster.rpartition(":")[0]
+    with pytest.raises(SpecError, match="no Ray cluster answers"):
+        check_address(f"{host}:1", timeout=1)
+
+
 def test_an_address_without_ray_executor_is_refused_before_writing(tiny):
     with pytest.raises(ValueError, match="--executor ray"):
         run_plan(_plan(tiny), tiny / "never", address="127.0.0.1:6379", progress=False)
