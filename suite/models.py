@@ -17,12 +17,14 @@ from transformers import (
 )
 
 from suite.config_values import config_value_field
-from suite.errors import SpecError
+from suite.errors import SpecError, cut
 from suite.jsonable import entries
 from suite.strict import read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
+    BuiltTokenizerError,
     check_loaded_special_tokens,
+    check_tokenizer_file,
     check_tokenizer_regexes,
 )
 
@@ -291,17 +293,35 @@ def load_tokenizer(
     if str(path).startswith((".", "/", "~")) and not Path(path).is_dir():
         raise SpecError(path, "tokenizer", str(path), "no such tokenizer folder")
     where = Path(path) / TOKENIZER_JSON if is_local(path) else f"{path} ({TOKENIZER_JSON})"
+    file_checked = is_local(path) and Path(where).is_file()
+    if file_checked:  # its own rules first: a Rust panic at load is one they refuse
+        check_tokenizer_file(Path(where))
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             str(path), trust_remote_code=trust_remote_code, revision=revision
         )
     except SpecError:
         raise
-    except Exception as err:  # the tokenizers library's own refusals name no file
-        if not is_local(path):
+    except BaseException as err:  # the tokenizers library's own refusals name no file
+        panic = type(err).__name__ == "PanicException"
+        if not is_local(path) or not (panic or isinstance(err, Exception)):
             raise
-        message = f"the tokenizer does not load: {type(err).__name__}: {err}"
+        lines = str(err).strip().splitlines()
+        text = f"{type(err).__name__}: {lines[0][:300] if lines else ''}"
+        message = f"the tokenizer does not load: {text}"
         raise SpecError(Path(path), "tokenizer", str(path), message) from None
-    check_tokenizer_regexes(tokenizer, where)
+    try:
+        check_tokenizer_regexes(tokenizer, where)
+    except BuiltTokenizerError as err:
+        if not file_checked:
+            raise
+        # tokenizer.json passed: what transformers built of it differs, by tokenizer_class
+        config = Path(path) / "tokenizer_config.json"
+        wanted = read_config(config).get("tokenizer_class") if config.is_file() else None
+        message = (
+            f"transformers builds a {type(tokenizer).__name__} from the folder, whose "
+            f"{err.field} = {cut(str(err.value), 80)}: {err.reason}"
+        )
+        raise SpecError(config, "tokenizer_class", wanted, message) from None
     check_loaded_special_tokens(tokenizer, where)
     return tokenizer

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from suite.chat_output import max_rendered_chars
 from suite.data import MAX_FIELD_CHARS
+from suite.deadline import DeadlineExceeded, call_with_deadline
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
@@ -113,8 +114,7 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
             f"{growth:g}-fold, over {most:,} characters; refused"
         )
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
-    with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
-        ids = [int(t) for t in tokenizer(text, add_special_tokens=special)["input_ids"]]
+    ids = [int(t) for t in _tokenize(tokenizer, text, special)]
     most = min(limit, MAX_PROMPT_TOKENS) if limit > 0 else MAX_PROMPT_TOKENS
     if len(ids) > most:
         message = (
@@ -122,6 +122,29 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
             f"{most:,} (the target's max_position_embeddings or {MAX_PROMPT_TOKENS:,})"
         )
         raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message)
+    return ids
+
+
+ENCODE_SECONDS = 10.0  # one prompt; real tokenizers take milliseconds on the longest allowed
+
+
+def _tokenize(tokenizer, text: str, special: bool) -> list:
+    """``tokenizer(text)``'s ids within ENCODE_SECONDS (the load-time regex timing is a
+    measurement that a pattern may slip past; this bounds what it would cost), a Rust panic or
+    the deadline a SpecError naming the tokenizer."""
+
+    def call():
+        return tokenizer(text, add_special_tokens=special)["input_ids"]
+
+    with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
+        try:
+            ids, _seconds = call_with_deadline(call, ENCODE_SECONDS)
+        except DeadlineExceeded:
+            message = (
+                f"the tokenizer took over {ENCODE_SECONDS:g} s on a prompt of {len(text):,} "
+                "characters (its regexes or model scan it in super-linear time); refused"
+            )
+            raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message) from None
     return ids
 
 

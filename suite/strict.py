@@ -232,6 +232,11 @@ def parse_yaml(text: str, path: Path) -> Any:
         value = node.value if isinstance(node, yaml.ScalarNode) else None
         where = f"line {mark.line + 1}, column {mark.column + 1}"
         raise SpecError(path, field, value, f"invalid YAML: {e.problem} ({where})") from None
+    except yaml.MarkedYAMLError as e:  # one line: the problem and where, not a quoted excerpt
+        mark = e.problem_mark or e.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        context = f"{e.context}: " if e.context else ""
+        raise SpecError(path, None, None, f"invalid YAML: {context}{e.problem}{where}") from None
     except yaml.YAMLError as e:
         raise SpecError(path, None, None, f"invalid YAML: {e}") from None
     except (ValueError, RecursionError) as e:

@@ -4,15 +4,9 @@
 pre-tokenizers (``Split``) and decoders; the Rust tokenizers library runs them with Oniguruma
 over every prompt. A pattern that backtracks without bound (``([a-z ]|[a-z ])*[A-Z]{3}``) hits
 Oniguruma's retry limit, and the library then panics: a ``PanicException``, which derives from
-``BaseException`` and escapes every handler. Each pattern must pass the answer-regex rules of
-:func:`suite.sandbox.regex_problem`, read as follows:
-
-* Oniguruma's Unicode classes (``\\p{L}``, ``\\P{N}``), which Python's ``re`` lacks, are read as
-  ``\\w`` and ``\\W``: one character class for another, the pattern's shape (repeats,
-  alternatives, groups) unchanged. Other syntax ``re`` cannot compile is refused.
-* The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
-  one after another at a position, so their costs add: each is checked on its own, and the whole
-  pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
+``BaseException`` and escapes every handler. Each pattern must pass the rules of
+:mod:`suite.tokenizer_regex`; the whole file, the rules of :mod:`suite.tokenizer_growth` and
+:mod:`suite.tokenizer_shape`; its regex steps, the timing of :mod:`suite.tokenizer_timing`.
 
 A panic that happens anyway becomes a :class:`SpecError` naming the tokenizer
 (:func:`tokenizer_panics`).
@@ -24,7 +18,6 @@ import contextlib
 import json
 import re
 import unicodedata
-import warnings
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +26,9 @@ from typing import Any
 from suite.chat_output import MAX_SPECIAL_TOKEN_CHARS
 from suite.errors import SpecError
 from suite.jsonable import entries
-from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
 from suite.strict import read_config, read_json
 from suite.tokenizer_growth import MAX_ENCODE_GROWTH, Unbounded, encode_growth, growth_problem
+from suite.tokenizer_regex import _python_syntax, tokenizer_regex_problem
 from suite.tokenizer_shape import (
     added_tokens_problem,
     post_processor_problem,
@@ -47,57 +40,6 @@ from suite.tokenizer_timing import check_regex_time
 
 MAX_TOKENIZER_BYTES = 64 << 20  # real tokenizer.json files are up to a few tens of MiB
 TOKENIZER_JSON = "tokenizer.json"
-_PROPERTY = re.compile(r"\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z]")
-
-
-def _python_syntax(pattern: str) -> str:
-    """``pattern`` with each Oniguruma property class written as ``\\w`` (or ``\\W``)."""
-    out, i = [], 0
-    while i < len(pattern):
-        if pattern[i] == "\\" and i + 1 < len(pattern):
-            kind = pattern[i + 1]
-            match = _PROPERTY.match(pattern, i + 2) if kind in "pP" else None
-            if match:
-                negated = (kind == "P") != match.group().startswith("{^")
-                out.append("\\W" if negated else "\\w")
-                i = match.end()
-                continue
-            out.append(pattern[i : i + 2])
-            i += 2
-            continue
-        out.append(pattern[i])
-        i += 1
-    return "".join(out)
-
-
-def _alternatives(pattern: str) -> list[str]:
-    """The top-level alternatives of ``pattern`` (outside groups and character classes)."""
-    parts, depth, start = [], 0, 0
-    for i, c in syntax_chars(pattern):
-        if c in "()":
-            depth += 1 if c == "(" else -1
-        elif c == "|" and depth == 0:
-            parts.append(pattern[start:i])
-            start = i + 1
-    return [*parts, pattern[start:]]
-
-
-def tokenizer_regex_problem(pattern: Any) -> str | None:
-    """Why a tokenizer's regex is refused, or None (the rules in the module's docstring)."""
-    if not isinstance(pattern, str):
-        return "a regex must be a string"
-    if len(pattern) > MAX_REGEX_CHARS:
-        return f"a pattern is at most {MAX_REGEX_CHARS} characters"
-    for part in _alternatives(_python_syntax(pattern)):
-        try:
-            with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
-                warnings.simplefilter("ignore", FutureWarning)
-                problem = regex_problem(part)
-        except re.error as err:
-            return f"not a pattern this suite can check ({err}); refused"
-        if problem:
-            return problem
-    return None
 
 
 def _regexes(data: Any) -> Iterator[tuple[str, Any]]:
@@ -170,6 +112,16 @@ def tokenizer_regex_seconds(tokenizer) -> float:
         return 0.0
 
 
+class BuiltTokenizerError(SpecError):
+    """A rule refuses the JSON transformers built for a loaded tokenizer (which its
+    ``tokenizer_class`` may have converted from the folder's)."""
+
+    def __init__(self, where: str | Path, field: str, value: Any, reason: str, built: str):
+        message = f"{reason} (in the {built} transformers built from the folder)"
+        super().__init__(where, field, value, message)
+        self.reason = reason
+
+
 def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
     """A loaded tokenizer's regexes, growth and unknown token, from the JSON its Rust backend
     holds (a Hub tokenizer's, or one transformers converted from another format), and its
@@ -180,9 +132,7 @@ def check_tokenizer_regexes(tokenizer, where: str | Path) -> None:
     data = json.loads(backend.to_str())
     found = _shape_problem(data)
     if found:  # the JSON transformers built, which its tokenizer_class may have converted
-        field, value, reason = found
-        built = f"{reason} (in the {type(tokenizer).__name__} transformers built from the folder)"
-        raise SpecError(where, field, value, built)
+        raise BuiltTokenizerError(where, *found, type(tokenizer).__name__)
     seconds = check_regex_time(data, where)
     # bounded just above; TypeError: a tokenizer without weak references
     with contextlib.suppress(Unbounded, TypeError):

@@ -23,7 +23,6 @@ import functools
 import json
 import math
 import re
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 
 import regex
 
+from suite.deadline import DeadlineExceeded, call_with_deadline
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.tokenizer_growth import Unbounded, chain_steps
@@ -40,7 +40,7 @@ RUN = 8192  # characters of one probe
 MAX_SECONDS = 0.05  # one probe through one step; a linear one takes at most a few ms
 TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
 MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
-MAX_PROBE_CHARS = 160  # distinct characters probed
+MAX_PROBE_CHARS = 256  # distinct characters and repeat units probed, the common ones included
 COMMON = (  # classes, then one letter or mark of each major script and other categories
     " \t\n\r\x0b\x0c\u00a0\u3000\u2028a Z0._'!-/\"#$%&*+,:;<=>?@[]^`{|}~▁"
     "éßαдעعक\u0e01한あア中Ａ٣\u0301\u200b€∑😀ȸ"
@@ -110,7 +110,31 @@ def _sample(items: Any, depth: int = 0) -> str:
     return "".join(out)[:64]
 
 
+_CATEGORY_RE = {
+    "DIGIT": r"\d", "NOT_DIGIT": r"\D", "SPACE": r"\s", "NOT_SPACE": r"\S",
+    "WORD": r"\w", "NOT_WORD": r"\W", "LINEBREAK": r"\n", "NOT_LINEBREAK": r"[^\n]",
+}  # fmt: skip
+_CANDIDATES = "abcxyz019 _.,!-\t\néα中" + COMMON
+
+
+def _member(item: tuple, c: str) -> bool:
+    """Whether one parsed class member (``LITERAL``, ``RANGE``, ``CATEGORY``) holds ``c``."""
+    op, av = str(item[0]), item[1]
+    if op == "LITERAL":
+        return ord(c) == av
+    if op == "RANGE":
+        return av[0] <= ord(c) <= av[1]
+    if op == "CATEGORY":
+        pattern = _CATEGORY_RE.get(str(av).removeprefix("CATEGORY_"))
+        return pattern is not None and re.fullmatch(pattern, c) is not None
+    return False
+
+
 def _class_sample(members: Any) -> str:
+    members = list(members)
+    if members and str(members[0][0]) == "NEGATE":  # a character the class admits
+        excluded = members[1:]
+        return next((c for c in _CANDIDATES if not any(_member(m, c) for m in excluded)), "!")
     for op, av in members:
         name = str(op)
         if name == "LITERAL":
@@ -120,8 +144,6 @@ def _class_sample(members: Any) -> str:
         if name == "CATEGORY":
             kind = str(av).removeprefix("CATEGORY_")
             return _CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")
-        if name == "NEGATE":
-            return "!"
     return "a"
 
 
@@ -163,19 +185,27 @@ def _pattern_chars(pattern: str) -> dict:
     return chars
 
 
-def _named_chars(data: Any) -> list[str]:
+def _named_chars(data: Any, where: str | Path) -> list[str]:
     """The characters the tokenizer's regexes name and the units their repeats match, common
-    classes first, at most MAX_PROBE_CHARS of them."""
+    classes first; a tokenizer whose regexes name more than MAX_PROBE_CHARS in all is refused
+    (a character left unprobed is one a quadratic repeat may run over)."""
     chars = dict.fromkeys(COMMON)
-    for _name, key, pattern in entries(data):
+    for name, key, pattern in entries(data):
         if key == "Regex" and isinstance(pattern, str):
             chars.update(_pattern_chars(pattern))
-    return list(chars)[:MAX_PROBE_CHARS]
+            if len(chars) > MAX_PROBE_CHARS:
+                message = (
+                    f"the tokenizer's regexes name over {MAX_PROBE_CHARS - len(COMMON)} "
+                    "characters and repeat units beside the common classes, more than its "
+                    "timing check probes"
+                )
+                raise SpecError(where, name, pattern, message)
+    return list(chars)
 
 
-def _probes(data: Any) -> Iterator[tuple[str, str]]:
+def _probes(data: Any, where: str | Path) -> Iterator[tuple[str, str]]:
     """(what, text): a run of each character, alone and before another, and runs of pairs."""
-    for c in _named_chars(data):  # a character, or a repeat's unit of several
+    for c in _named_chars(data, where):  # a character, or a repeat's unit of several
         other = "z" if c[-1] != "z" else "!"
         count = RUN // len(c)
         yield f"{count:,} × {c!r}", c * count
@@ -188,48 +218,54 @@ def has_regex(data: Any) -> bool:
     return any(key == "Regex" for _name, key, _value in entries(data))
 
 
-def _alone(chain: str, step: dict):
-    """A tokenizer holding only ``step`` as its ``chain`` (a one-token word-level model), so that
-    a step is timed on the probe itself, not on what earlier steps grew it to."""
+def _alone(chain: str, step: dict, vocab: dict | None = None):
+    """A tokenizer holding only ``step`` as its ``chain`` (a word-level model of ``vocab``, by
+    default one unknown token), so that a step is timed on the probe itself, not on what earlier
+    steps grew it to."""
     from tokenizers import Tokenizer
 
     body = {
         "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
         "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
-        "model": {"type": "WordLevel", "vocab": {"[U]": 0}, "unk_token": "[U]"},
+        "model": {"type": "WordLevel", "vocab": {**(vocab or {}), "[U]": len(vocab or {})},
+                  "unk_token": "[U]"},
     }  # fmt: skip
     return Tokenizer.from_str(json.dumps({**body, chain: step}))
 
 
 def _calls(data: dict) -> Iterator[tuple[str, Callable[[str], Any], float]]:
     """(field, call, seconds allowed) for each step of a chain that holds a regex: a normalizer
-    step normalizes a probe, a pre-tokenizer step splits it, a decoder step decodes TOKENS
-    tokens of TOKEN_CHARS of it."""
+    or pre-tokenizer step encodes a probe, a decoder step decodes TOKENS tokens of TOKEN_CHARS
+    of it. Both are the library's batch calls, which release the GIL, so a deadline holds."""
     for chain in ("normalizer", "pre_tokenizer", "decoder"):
         for field, step in chain_steps(data, chain):
             if not has_regex(step):
                 continue
-            alone = _alone(chain, step)
-            if chain == "normalizer":
-                yield field, alone.normalizer.normalize_str, MAX_SECONDS
-            elif chain == "pre_tokenizer":
-                yield field, functools.partial(alone.encode, add_special_tokens=False), MAX_SECONDS
+            if chain == "decoder":
+                yield field, functools.partial(_decode, step), MAX_DECODE_SECONDS
             else:
-                yield field, functools.partial(_decode, alone.decoder), MAX_DECODE_SECONDS
+                alone = _alone(chain, step)
+                yield field, functools.partial(_encode, alone), MAX_SECONDS
 
 
-def _decode(decoder, text: str) -> Any:
-    return decoder.decode([text[:TOKEN_CHARS]] * TOKENS)
+def _encode(alone, text: str) -> Any:
+    return alone.encode_batch([text], add_special_tokens=False)
+
+
+def _decode(step: dict, text: str) -> Any:
+    alone = _alone("decoder", step, {text[:TOKEN_CHARS]: 0})
+    return alone.decode_batch([[0] * TOKENS], skip_special_tokens=False)
 
 
 def check_regex_time(data: Any, where: str | Path) -> float:
     """Refuse a tokenizer (``data``, the JSON of its Rust backend) one of whose regex steps takes
-    over its limit on one probe, naming ``where`` and the step; a step without a regex is not
-    timed. Returns the sum over its regex steps of each one's slowest probe (0 without one), from
-    which :func:`regex_text_limit` extrapolates."""
+    over its limit on one probe, or fails on one (Oniguruma gives up past its retry limit, on a
+    run its pattern backtracks over without bound), naming ``where`` and the step; a step without
+    a regex is not timed. Returns the sum over its regex steps of each one's slowest probe (0
+    without one), from which :func:`regex_text_limit` extrapolates."""
     if not isinstance(data, dict) or not has_regex(data):
         return 0.0
-    probes = list(_probes(data))
+    probes = list(_probes(data, where))
     try:
         calls = list(_calls(data))
     except Unbounded:  # refused with its reason by the shape check, which runs first
@@ -238,7 +274,13 @@ def check_regex_time(data: Any, where: str | Path) -> float:
     for field, call, limit in calls:
         slowest = 0.0
         for what, text in probes:
-            seconds = _timed(call, text)
+            seconds, failure = _timed(call, text, limit)
+            if failure is not None:
+                message = (
+                    f"this step fails on a run of {what} ({failure}): its regex backtracks "
+                    "over long runs without bound"
+                )
+                raise SpecError(where, field, _regex_of(data, field), message)
             if seconds > limit:
                 message = (
                     f"this step takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
@@ -250,21 +292,28 @@ def check_regex_time(data: Any, where: str | Path) -> float:
     return total
 
 
-def _timed(call: Callable[[str], Any], text: str) -> float:
-    """Seconds ``call(text)`` takes, the lesser of two tries (a busy machine inflates one)."""
+PROBE_DEADLINE_FACTOR = 20  # a probe is stopped waiting for at 20 times its limit
+
+
+def _timed(call: Callable[[str], Any], text: str, limit: float) -> tuple[float, str | None]:
+    """Seconds ``call(text)`` takes, the lesser of two tries (a busy machine inflates one), and
+    why it failed (a panic, an error), or None. A call is waited for at most
+    PROBE_DEADLINE_FACTOR times ``limit``; past that it counts as that long."""
     best = float("inf")
     for _ in range(2):
-        start = time.perf_counter()
         try:
-            call(text)
-        except BaseException as err:  # a panic is named when a prompt meets it
+            _result, seconds = call_with_deadline(lambda: call(text), limit * PROBE_DEADLINE_FACTOR)
+        except DeadlineExceeded as err:
+            return err.seconds, None
+        except BaseException as err:
             if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
                 raise
-            return 0.0
-        best = min(best, time.perf_counter() - start)
-        if best < MAX_SECONDS / 10:
+            lines = str(err).strip().splitlines()
+            return 0.0, (lines[0][:200] if lines else type(err).__name__)
+        best = min(best, seconds)
+        if best < limit / 10:
             break
-    return best
+    return best, None
 
 
 PROMPT_SECONDS = 30.0  # one prompt's regex steps, extrapolated from the probes as if quadratic

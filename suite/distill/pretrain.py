@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from transformers import (
-    AutoTokenizer,
     LlamaConfig,
     LlamaForCausalLM,
     T5Config,
@@ -56,7 +55,7 @@ from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts:
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
-from suite.models import load_model
+from suite.models import load_model, load_tokenizer
 from suite.prompts import training_prompt_ids
 from suite.specs import format_prompt, format_training_text
 
@@ -201,6 +200,9 @@ def build_t5(config: dict, tokenizer) -> T5ForConditionalGeneration:
     return model
 
 
+MAX_TOKENIZER_FOLDER_BYTES = 256 << 20  # tokenizer.json is at most 64 MiB; a few files beside it
+
+
 def copy_tokenizer(recipe: dict, out: Path) -> None:
     """Share another family's tokenizer (``tokenizer.copy_from``, relative to the recipe file):
     one vocabulary per family, and the same one across families for comparable prompts."""
@@ -208,11 +210,17 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
     if not (source / "tokenizer.json").is_file():
         message = f"no tokenizer.json in {source}"
         raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
+    load_tokenizer(source)  # checked with the recipe too, before --out was made
+    files = [p for p in sorted(source.iterdir()) if p.is_file() and not p.is_symlink()]
+    files = [p for p in files if p.name != "training.json"]
+    size = sum(p.stat().st_size for p in files)
+    if size > MAX_TOKENIZER_FOLDER_BYTES:
+        message = f"its files come to {size:,} bytes, over {MAX_TOKENIZER_FOLDER_BYTES:,}"
+        raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
     folder = out / "tokenizer"
     folder.mkdir(parents=True, exist_ok=True)
-    for path in source.iterdir():
-        if path.is_file() and path.name != "training.json":
-            shutil.copyfile(path, folder / path.name)
+    for path in files:
+        shutil.copyfile(path, folder / path.name)
     origin = source / "training.json"
     facts = json.loads(origin.read_text()) if origin.is_file() else {}
     keep = ("vocab_size", "min_frequency", "data_sha256", "recipe", "command")
@@ -224,7 +232,7 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
             "command": " ".join(["python", "-m", "suite", *sys.argv[1:]]),
             "copied_from": recipe["tokenizer"]["copy_from"],
             "source": {k: facts[k] for k in keep if k in facts},
-            "vocab_size": len(AutoTokenizer.from_pretrained(str(folder))),
+            "vocab_size": len(load_tokenizer(folder)),
         },
     )
 
@@ -280,7 +288,7 @@ def stage_folder(recipe: dict, align_spec: dict) -> Path:
 def align_model(recipe: dict, role: str, out: Path) -> dict:
     spec, path = recipe["models"][role], recipe["_path"]
     source = source_folder(stage_folder(recipe, spec["align"]), spec["align"], path)
-    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
+    tokenizer = load_tokenizer(out / "tokenizer")
     model = load_model(source)
     source_sha = weights_sha256(source)
     facts = align(
@@ -328,7 +336,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
 def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
     """Train ``recipe['models'][role]`` from scratch into ``folder`` (tokenizer: out/tokenizer)."""
     spec = recipe["models"][role]
-    tokenizer = AutoTokenizer.from_pretrained(str(out / "tokenizer"))
+    tokenizer = load_tokenizer(out / "tokenizer")
     cfg = train_config(spec["train"], recipe["_path"])
     model = build_model(spec["config"], tokenizer, recipe["seed"], recipe["architecture"])
     pairs = training_pairs(recipe["datasets"], "train")

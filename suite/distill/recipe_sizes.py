@@ -13,7 +13,7 @@ from pathlib import Path
 from transformers import LlamaConfig, T5Config
 
 from suite.errors import SpecError
-from suite.models import remote_code_field, remote_code_message
+from suite.models import load_tokenizer, remote_code_field, remote_code_message
 
 MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
 MAX_VOCAB = 262_144
@@ -60,6 +60,11 @@ def check_tokenizer(path: Path, spec) -> int:
     if "copy_from" in spec:
         if not isinstance(spec["copy_from"], str):
             raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], "expected a path")
+        source = (path.parent / spec["copy_from"]).resolve()
+        if not (source / "tokenizer.json").is_file():
+            message = f"no tokenizer.json in {source}"
+            raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], message)
+        load_tokenizer(source)  # the rules a profile's tokenizer meets, before --out is made
         return MAX_VOCAB
     if "min_frequency" in spec:
         _integer(path, "tokenizer.min_frequency", spec["min_frequency"], 1, MAX_MIN_FREQUENCY)

@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from transformers import AutoTokenizer
 
 from suite.data import load_examples
 from suite.decoding.plumbing import check_pair
@@ -39,7 +38,7 @@ from suite.distill.precision import CPU_FLOAT32, Precision
 from suite.distill.pretrain import heldout_loss
 from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
 from suite.io import weights_sha256, write_json_atomic
-from suite.models import load_model
+from suite.models import load_model, load_tokenizer
 from suite.prompts import prompt_format, training_prompt_ids
 
 RECIPE_LABEL = "our reading of the paper's recipe"
@@ -274,7 +273,7 @@ def run_distill(
     models = recipe["models"]
     target = out / models["target"]
     shared = {
-        "tokenizer": AutoTokenizer.from_pretrained(str(out / models["tokenizer"])),
+        "tokenizer": load_tokenizer(out / models["tokenizer"]),
         "target": load_model(target, dtype=precision.torch_dtype).to(precision.device),
         "target_sha": weights_sha256(target),
         "precision": precision,

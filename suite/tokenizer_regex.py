@@ -1,0 +1,108 @@
+"""The regex rules for a tokenizer's own patterns (``{"Regex": ...}`` in its normalizers,
+pre-tokenizers and decoders), which Oniguruma runs over every prompt. Each pattern must pass the
+answer-regex rules of :func:`suite.sandbox.regex_problem`, read as follows:
+
+* Oniguruma's Unicode classes (``\\p{L}``, ``\\P{N}``), which Python's ``re`` lacks, are read as
+  ``\\w`` and ``\\W``: one character class for another, the pattern's shape (repeats,
+  alternatives, groups) unchanged. Other syntax ``re`` cannot compile is refused, and so are
+  Oniguruma's set operations inside a class (``&&``, a nested set), which ``re`` reads as
+  literals: the timing check would probe characters the class does not hold.
+* The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
+  one after another at a position, so their costs add: each is checked on its own, and the whole
+  pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any
+
+from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
+
+_PROPERTY = re.compile(r"\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z]")
+
+
+def _python_syntax(pattern: str) -> str:
+    """``pattern`` with each Oniguruma property class written as ``\\w`` (or ``\\W``)."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern[i] == "\\" and i + 1 < len(pattern):
+            kind = pattern[i + 1]
+            match = _PROPERTY.match(pattern, i + 2) if kind in "pP" else None
+            if match:
+                negated = (kind == "P") != match.group().startswith("{^")
+                out.append("\\W" if negated else "\\w")
+                i = match.end()
+                continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        out.append(pattern[i])
+        i += 1
+    return "".join(out)
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """The top-level alternatives of ``pattern`` (outside groups and character classes)."""
+    parts, depth, start = [], 0, 0
+    for i, c in syntax_chars(pattern):
+        if c in "()":
+            depth += 1 if c == "(" else -1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    return [*parts, pattern[start:]]
+
+
+_POSIX_BRACKET = re.compile(r"\[:\^?[a-z]{1,16}:\]")
+
+
+def _class_syntax_problem(pattern: str) -> str | None:
+    """Oniguruma's set operations inside a character class, which Python reads as literals:
+    an intersection (``[a-e&&[^ace]]`` is ``[bd]``) or a nested set (``[a[^b]]``). A POSIX
+    bracket (``[[:alpha:]]``) is read alike by both and passes."""
+    depth, i = 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if depth and c == "[":
+            bracket = _POSIX_BRACKET.match(pattern, i)
+            if not bracket:
+                return "a nested character class (Oniguruma's set union) is refused"
+            i = bracket.end()
+            continue
+        if depth and pattern.startswith("&&", i):
+            return "a class intersection (&&, which Python reads as literals) is refused"
+        if c == "[":
+            depth, i = 1, i + 1
+            i += pattern[i] == "^" if i < len(pattern) else 0
+            i += pattern[i] == "]" if i < len(pattern) else 0  # a leading ] is a member
+            continue
+        if depth and c == "]":
+            depth = 0
+        i += 1
+    return None
+
+
+def tokenizer_regex_problem(pattern: Any) -> str | None:
+    """Why a tokenizer's regex is refused, or None (the rules in the module's docstring)."""
+    if not isinstance(pattern, str):
+        return "a regex must be a string"
+    if len(pattern) > MAX_REGEX_CHARS:
+        return f"a pattern is at most {MAX_REGEX_CHARS} characters"
+    problem = _class_syntax_problem(pattern)
+    if problem:
+        return problem
+    for part in _alternatives(_python_syntax(pattern)):
+        try:
+            with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
+                warnings.simplefilter("ignore", FutureWarning)
+                problem = regex_problem(part)
+        except re.error as err:
+            return f"not a pattern this suite can check ({err}); refused"
+        if problem:
+            return problem
+    return None
