@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -18,11 +19,47 @@ T = TypeVar("T")
 
 
 class DeadlineExceeded(Exception):
-    """The call ran past its deadline (``seconds``)."""
+    """The call ran past its deadline (``seconds``); ``spent`` where it was a tokenizer's time in
+    all (:func:`tokenizer_call`) that ran out, not the call's own."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, spent: float | None = None) -> None:
         super().__init__(f"took over {seconds:g} s")
-        self.seconds = seconds
+        self.seconds, self.spent = seconds, spent
+
+    def reason(self, what: str) -> str:
+        """Why ``what`` (``"a prompt of 9 characters"``) is refused."""
+        if self.spent is None:
+            return f"the tokenizer took over {self.seconds:g} s on {what}"
+        return (
+            f"the tokenizer has taken {self.spent:.0f} s in all in this process, over its "
+            f"{TOTAL_SECONDS:g} s plus {PER_CALL_SECONDS * 1000:g} ms a call, by {what}"
+        )
+
+
+# A tokenizer's time in all: a call just under its deadline, repeated over every prompt, would
+# be bounded only by the number of prompts. Real tokenizers take about a millisecond a call.
+TOTAL_SECONDS = 60.0
+PER_CALL_SECONDS = 0.05
+_SPENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def tokenizer_call(tokenizer, call: Callable[[], T], seconds: float) -> T:
+    """``call()`` under ``seconds`` and under what is left of ``tokenizer``'s time in all
+    (TOTAL_SECONDS plus PER_CALL_SECONDS for each call so far)."""
+    try:
+        spent, calls = _SPENT.get(tokenizer, (0.0, 0))
+    except TypeError:  # not weakly referable (a stand-in in the tests): the call's own deadline
+        return call_with_deadline(call, seconds)[0]
+    left = TOTAL_SECONDS + PER_CALL_SECONDS * (calls + 1) - spent
+    if left <= 0:
+        raise DeadlineExceeded(seconds, spent)
+    try:
+        result, took = call_with_deadline(call, min(seconds, left))
+    except DeadlineExceeded:
+        _SPENT[tokenizer] = (spent + min(seconds, left), calls + 1)
+        raise DeadlineExceeded(seconds, None if seconds <= left else spent + left) from None
+    _SPENT[tokenizer] = (spent + took, calls + 1)
+    return result
 
 
 def call_with_deadline(call: Callable[[], T], seconds: float) -> tuple[T, float]:

@@ -24,7 +24,7 @@ from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
 from suite.prompts import model_prompt_ids
 from suite.seeding import SEED_LIMIT, prompt_seed
 from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS, MAX_NEW_TOKENS
-from suite.tokenizer_files import tokenizer_panics
+from suite.tokenizer_decode import decode_text
 
 MODEL_NAME = "specdec"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
@@ -346,8 +346,7 @@ class SpecDecLM(LM):
         out = generate(
             self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
         )
-        with tokenizer_panics(self.tokenizer):
-            text = self.tokenizer.decode(out.tokens, skip_special_tokens=True)
+        text = decode_text(self.tokenizer, out.tokens, skip_special_tokens=True)
         text = cut_at_stop(text, until)
         stats = out.stats
         self.totals.add(stats)

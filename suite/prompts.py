@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from suite.chat_output import max_rendered_chars
 from suite.data import MAX_FIELD_CHARS
-from suite.deadline import DeadlineExceeded, call_with_deadline
+from suite.deadline import DeadlineExceeded, tokenizer_call
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
@@ -138,12 +138,10 @@ def _tokenize(tokenizer, text: str, special: bool) -> list:
 
     with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
         try:
-            ids, _seconds = call_with_deadline(call, ENCODE_SECONDS)
-        except DeadlineExceeded:
-            message = (
-                f"the tokenizer took over {ENCODE_SECONDS:g} s on a prompt of {len(text):,} "
-                "characters (its regexes or model scan it in super-linear time); refused"
-            )
+            ids = tokenizer_call(tokenizer, call, ENCODE_SECONDS)
+        except DeadlineExceeded as err:
+            why = err.reason(f"a prompt of {len(text):,} characters")
+            message = f"{why} (its regexes or model scan it in super-linear time); refused"
             raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message) from None
     return ids
 

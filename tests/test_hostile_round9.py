@@ -129,6 +129,25 @@ def test_a_prompt_the_probes_missed_is_refused_at_the_deadline(tmp_path, monkeyp
     assert err.value.field == "tokenizer" and str(tmp_path / "tok") in str(err.value)
 
 
+def test_a_tokenizer_slow_on_every_call_runs_out_of_time_in_all(monkeypatch):
+    """Each call under its own deadline, but the calls together over the tokenizer's budget."""
+    from suite import deadline
+
+    monkeypatch.setattr(deadline, "TOTAL_SECONDS", 0.3)
+    monkeypatch.setattr(deadline, "PER_CALL_SECONDS", 0.01)
+
+    class Stand:
+        pass
+
+    slow, fast = Stand(), Stand()
+    for _ in range(10):  # the control: quick calls never run out
+        assert deadline.tokenizer_call(fast, lambda: 1, 5) == 1
+    with pytest.raises(deadline.DeadlineExceeded) as err:
+        for _ in range(20):
+            deadline.tokenizer_call(slow, lambda: time.sleep(0.1), 5)
+    assert err.value.spent is not None and "in all in this process" in err.value.reason("x")
+
+
 def test_the_deadline_passes_results_and_errors_through():
     from suite.deadline import DeadlineExceeded, call_with_deadline
 

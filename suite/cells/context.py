@@ -22,7 +22,7 @@ from suite.profiles import ModelRef, Profile
 from suite.prompts import ensure_pad, prompt_format
 from suite.provenance import code_version, hardware, packages
 from suite.records import ModelProvenance, Provenance
-from suite.tokenizer_files import tokenizer_panics
+from suite.tokenizer_decode import decode_texts
 
 transformers.utils.logging.disable_progress_bar()
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -92,8 +92,8 @@ def _cost_ratio(target: ModelRef, draft: ModelRef, dtype: str, device: str, prin
 def _token_chars(location: str, revision: str | None, fingerprint: str | None) -> np.ndarray:
     """Characters of each vocabulary entry's decoded text, surrounding whitespace stripped."""
     tokenizer = _tokenizer(location, revision, fingerprint)
-    with tokenizer_panics(tokenizer):
-        return np.array([len(tokenizer.decode([i]).strip()) for i in range(len(tokenizer))])
+    texts = decode_texts(tokenizer, [[i] for i in range(len(tokenizer))])
+    return np.array([len(text.strip()) for text in texts])
 
 
 @functools.lru_cache(maxsize=32)

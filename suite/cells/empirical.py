@@ -21,12 +21,11 @@ from suite.records import (
 )
 from suite.specs import load_task
 from suite.studies import Cell
-from suite.tokenizer_files import tokenizer_panics
+from suite.tokenizer_decode import decode_text
 
 
 def _decoded(out, tokenizer) -> Generation:
-    with tokenizer_panics(tokenizer):
-        text = tokenizer.decode(out.tokens, skip_special_tokens=True)
+    text = decode_text(tokenizer, out.tokens, skip_special_tokens=True)
     return Generation(len(out.tokens), out.finish_reason, text)
 
 

@@ -36,7 +36,7 @@ def cmd_generate(args) -> int:
     from suite.models import load_model, load_tokenizer
     from suite.prompts import model_prompt_ids
     from suite.specs import DEFAULT_STOP, format_prompt
-    from suite.tokenizer_files import tokenizer_panics
+    from suite.tokenizer_decode import decode_text
 
     tokenizer = load_tokenizer(args.tokenizer or args.target)
     target = load_model(args.target)
@@ -51,8 +51,7 @@ def cmd_generate(args) -> int:
     )
     draft = load_model(args.draft) if args.draft else None
     out = generate(target, draft, ids, num_draft_tokens=args.num_draft_tokens, **common)
-    with tokenizer_panics(tokenizer):
-        text = tokenizer.decode(out.tokens, skip_special_tokens=True)
+    text = decode_text(tokenizer, out.tokens, skip_special_tokens=True)
     print(text)
     stats = finite_or_null(out.stats.to_dict() | {"finish_reason": out.finish_reason})
     print(json.dumps(stats, allow_nan=False), file=sys.stderr)

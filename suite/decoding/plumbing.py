@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from transformers import DynamicCache, EncoderDecoderCache
 
-from suite.tokenizer_files import tokenizer_panics
+from suite.tokenizer_decode import decode_text
 
 
 def vocab_size(model) -> int:
@@ -162,8 +162,7 @@ class StopCondition:
             if self.eos_token_id is not None and tokens[j] == self.eos_token_id:
                 return j + 1, "eos"
             if self.stop_strings:
-                with tokenizer_panics(self.tokenizer):
-                    text = self.tokenizer.decode(tokens[: j + 1])
+                text = decode_text(self.tokenizer, tokens[: j + 1])
                 if any(s in text for s in self.stop_strings):
                     return j + 1, "stop"
         return None

@@ -37,6 +37,7 @@ from suite.distill.offline import (
 )
 from suite.errors import SpecError
 from suite.specs import format_prompt, load_task
+from suite.tokenizer_decode import decode_text
 from suite.tokenizer_files import tokenizer_panics
 
 ALIGN_FIELDS = {
@@ -131,8 +132,7 @@ def best_of_n(data: KDData, pool, tokenizer, dataset: str) -> tuple[KDData, dict
     best: dict[int, tuple[tuple, int]] = {}
     for k, (i, tokens) in enumerate(zip(data.prompt_index, data.responses, strict=True)):
         finished = bool(tokens) and tokens[-1] == eos
-        with tokenizer_panics(tokenizer):
-            text = tokenizer.decode(list(tokens), skip_special_tokens=True)
+        text = decode_text(tokenizer, list(tokens), skip_special_tokens=True)
         key = reward(pool[i][0], text, finished, dataset).key()
         if i not in best or key > best[i][0]:
             best[i] = (key, k)
@@ -260,7 +260,7 @@ def greedy_quality(model, tokenizer, datasets: list[str], limit: int, max_new_to
             model, tokenizer, dataset, limit, 0.0, max_new_tokens
         )
         scores = [
-            reward(ex, tokenizer.decode(list(t), skip_special_tokens=True), True, dataset)
+            reward(ex, decode_text(tokenizer, list(t), skip_special_tokens=True), True, dataset)
             for ex, t in zip(examples, tokens, strict=True)
         ]
         out[dataset] = {
