@@ -96,9 +96,10 @@ def test_an_installed_suite_reproduces_the_smoke_profile_outside_the_checkout(in
 
     _, _, site = installed
     out = tmp_path / "smoke"
+    data = str(data_root().absolute())  # the child runs elsewhere: a relative root would move
     done = _suite(
         site, tmp_path, "reproduce", "--profile", "smoke", "--bundle", str(REPO / "reference"),
-        "--out", str(out), "--quiet", SUITE_DATA_DIR=str(data_root()), OMP_NUM_THREADS="1",
+        "--out", str(out), "--quiet", SUITE_DATA_DIR=data, OMP_NUM_THREADS="1",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "104 cells" in done.stdout and (out / "report.html").is_file()
