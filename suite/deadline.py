@@ -43,22 +43,23 @@ PER_CALL_SECONDS = 0.05
 _SPENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def tokenizer_call(tokenizer, call: Callable[[], T], seconds: float) -> T:
+def tokenizer_call(tokenizer, call: Callable[[], T], seconds: float, texts: int = 1) -> T:
     """``call()`` under ``seconds`` and under what is left of ``tokenizer``'s time in all
-    (TOTAL_SECONDS plus PER_CALL_SECONDS for each call so far)."""
+    (TOTAL_SECONDS plus PER_CALL_SECONDS for each text so far; a batch call counts ``texts``)."""
     try:
         spent, calls = _SPENT.get(tokenizer, (0.0, 0))
     except TypeError:  # not weakly referable (a stand-in in the tests): the call's own deadline
         return call_with_deadline(call, seconds)[0]
-    left = TOTAL_SECONDS + PER_CALL_SECONDS * (calls + 1) - spent
+    calls += texts
+    left = TOTAL_SECONDS + PER_CALL_SECONDS * calls - spent
     if left <= 0:
         raise DeadlineExceeded(seconds, spent)
     try:
         result, took = call_with_deadline(call, min(seconds, left))
     except DeadlineExceeded:
-        _SPENT[tokenizer] = (spent + min(seconds, left), calls + 1)
+        _SPENT[tokenizer] = (spent + min(seconds, left), calls)
         raise DeadlineExceeded(seconds, None if seconds <= left else spent + left) from None
-    _SPENT[tokenizer] = (spent + took, calls + 1)
+    _SPENT[tokenizer] = (spent + took, calls)
     return result
 
 

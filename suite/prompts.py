@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from suite.chat_output import max_rendered_chars
 from suite.data import MAX_FIELD_CHARS
-from suite.deadline import DeadlineExceeded, tokenizer_call
+from suite.deadline import PER_CALL_SECONDS, DeadlineExceeded, tokenizer_call
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
@@ -144,6 +144,26 @@ def _tokenize(tokenizer, text: str, special: bool) -> list:
             message = f"{why} (its regexes or model scan it in super-linear time); refused"
             raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message) from None
     return ids
+
+
+def encode_texts(tokenizer, texts: Sequence[str], *, special: bool = False) -> list[list[int]]:
+    """Many texts' ids in one batch call (training data), under ENCODE_SECONDS plus
+    PER_CALL_SECONDS a text and the tokenizer's time in all; a Rust panic or the deadline a
+    SpecError naming the tokenizer."""
+    texts = list(texts)
+    seconds = ENCODE_SECONDS + PER_CALL_SECONDS * len(texts)
+
+    def call():
+        return tokenizer(texts, add_special_tokens=special)["input_ids"]
+
+    with tokenizer_panics(tokenizer):
+        try:
+            return [list(ids) for ids in tokenizer_call(tokenizer, call, seconds, len(texts))]
+        except DeadlineExceeded as err:
+            why = err.reason(f"{len(texts):,} training texts")
+            message = f"{why} (its regexes or model scan them in super-linear time); refused"
+            where = _where(tokenizer)
+            raise SpecError(where, "tokenizer", str(where), message) from None
 
 
 def prompt_ids(tokenizer, example, limit: int = 0) -> list[int]:

@@ -20,6 +20,7 @@ may still be quadratic), so :func:`regex_text_limit` caps the text such a tokeni
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import math
 import re
@@ -57,10 +58,11 @@ def _every_code_point() -> str:
 
 
 @functools.lru_cache(maxsize=256)
-def _property_char(name: str) -> str:
-    """A character of the Unicode property or script ``name`` (``L``, ``{Greek}``), or ''."""
+def _property_char(name: str, kind: str = "p") -> str:
+    """A character of the Unicode property or script ``name`` (``L``, ``{Greek}``), or of its
+    complement where ``kind`` is ``P``; '' where none is found."""
     try:
-        found = regex.search(f"\\p{name}", _every_code_point())
+        found = regex.search(f"\\{kind}{name}", _every_code_point())
     except (regex.error, ValueError):
         return ""
     return found.group() if found else ""
@@ -130,11 +132,26 @@ def _member(item: tuple, c: str) -> bool:
     return False
 
 
+def _admitted(excluded: list) -> str:
+    """A character no member of ``excluded`` holds: a common one, else the first code point
+    just past a member's literal or range ("!" where the class admits none)."""
+    edges = [0]
+    for op, av in excluded:
+        if str(op) == "LITERAL":
+            edges += [av - 1, av + 1]
+        elif str(op) == "RANGE":
+            edges += [av[0] - 1, av[1] + 1]
+    valid = (chr(c) for c in sorted(set(edges)) if 0 <= c < 0x110000 and not 0xD800 <= c < 0xE000)
+    for c in itertools.chain(_CANDIDATES, valid):
+        if not any(_member(m, c) for m in excluded):
+            return c
+    return "!"
+
+
 def _class_sample(members: Any) -> str:
     members = list(members)
     if members and str(members[0][0]) == "NEGATE":  # a character the class admits
-        excluded = members[1:]
-        return next((c for c in _CANDIDATES if not any(_member(m, c) for m in excluded)), "!")
+        return _admitted(members[1:])
     for op, av in members:
         name = str(op)
         if name == "LITERAL":
@@ -165,16 +182,23 @@ def _repeat_units(tree: Any) -> dict:
     return units
 
 
+def _property_literal(match: re.Match) -> str:
+    """A property class written as one character of it, so that a repeat's unit holding it
+    (``(?:\\p{Greek}c)+``) is sampled with a character the class holds."""
+    c = _property_char(match.group(1), match.group(0)[1]) or "a"
+    return f"\\U{ord(c):08x}"
+
+
 def _pattern_chars(pattern: str) -> dict:
     """The characters ``pattern`` names (escapes resolved), their other case where it ignores
     case, and a character of each Unicode property it names."""
     chars: dict = {}
     for match in _PROPERTY.finditer(pattern):
-        chars.update(dict.fromkeys(_property_char(match.group(1))))
+        chars.update(dict.fromkeys(_property_char(match.group(1), match.group(0)[1])))
     try:
         with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
             warnings.simplefilter("ignore", FutureWarning)
-            tree = _sre_parse.parse(_PROPERTY.sub("a", pattern))
+            tree = _sre_parse.parse(_PROPERTY.sub(_property_literal, pattern))
         _literals(tree, chars)
         chars.update(_repeat_units(tree))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
@@ -283,7 +307,7 @@ def check_regex_time(data: Any, where: str | Path) -> float:
                 raise SpecError(where, field, _regex_of(data, field), message)
             if seconds > limit:
                 message = (
-                    f"this step takes {seconds:.2f} s on a run of {what} (at most {limit} s): "
+                    f"this step takes {seconds:.3f} s on a run of {what} (at most {limit} s): "
                     "its regex scans long runs in quadratic time"
                 )
                 raise SpecError(where, field, _regex_of(data, field), message)

@@ -56,9 +56,20 @@ def _generate(tok: Path, prompt: str = "Janet sells eggs") -> list[str]:
 def test_a_negated_class_in_a_repeat_is_sampled_with_a_character_it_admits():
     from suite.tokenizer_timing import _repeat_units, _sre_parse
 
-    for body in ("b[^!b]", "[^!c]c", "b[^a-y]", r"b[^\W]"):
+    for body in ("b[^!b]", "[^!c]c", "b[^a-y]", r"b[^\W]", "b[^\x00-\U0001f600]"):
         units = _repeat_units(_sre_parse.parse(f"(?:{body})+d"))
         assert any(re.fullmatch(body, unit) for unit in units), (body, units)
+
+
+@pytest.mark.parametrize("body", [r"\p{Greek}c", r"\P{L}c", r"b\p{Han}"])
+def test_a_property_in_a_repeat_is_sampled_with_a_character_it_holds(body):
+    """(Round 10.) ``(?:\\p{Greek}c)+d`` was probed on ``acac…``: the property read as ``a``."""
+    import regex
+
+    from suite.tokenizer_timing import _pattern_chars
+
+    units = [c for c in _pattern_chars(f"(?:{body})+d") if len(c) > 1]
+    assert any(regex.fullmatch(body, unit) for unit in units), (body, units)
 
 
 @pytest.mark.parametrize(
@@ -127,6 +138,24 @@ def test_a_prompt_the_probes_missed_is_refused_at_the_deadline(tmp_path, monkeyp
         prompts._encode(tokenizer, " " * 12_000 + "z", chars=20_000)
     assert time.monotonic() - start < 2
     assert err.value.field == "tokenizer" and str(tmp_path / "tok") in str(err.value)
+
+
+def test_training_texts_are_encoded_under_the_deadline(tmp_path, monkeypatch):
+    """(Round 10.) A recipe's copied tokenizer encoded its training texts with no deadline."""
+    from suite import prompts, tokenizer_files
+
+    monkeypatch.setattr(tokenizer_files, "check_regex_time", lambda data, where: 0.0)
+    monkeypatch.setattr(prompts, "ENCODE_SECONDS", 0.3)
+    monkeypatch.setattr(prompts, "PER_CALL_SECONDS", 0.0)
+    _case(tmp_path, _split("(?: |\t)+(?:x|y)"))
+    tokenizer = load_tokenizer(tmp_path / "tok")
+    assert prompts.encode_texts(tokenizer, ["a b", "c"]) == [
+        prompts._encode(tokenizer, t, chars=9, special=False) for t in ("a b", "c")
+    ]  # the control: the same ids one text at a time
+    start = time.monotonic()
+    with pytest.raises(SpecError, match=r"took over 0\.3 s on 2 training texts"):
+        prompts.encode_texts(tokenizer, ["a", " " * 12_000 + "z"])
+    assert time.monotonic() - start < 2
 
 
 def test_a_tokenizer_slow_on_every_call_runs_out_of_time_in_all(monkeypatch):

@@ -36,9 +36,9 @@ from suite.distill.offline import (
     response_logits,
 )
 from suite.errors import SpecError
+from suite.prompts import encode_texts
 from suite.specs import format_prompt, load_task
 from suite.tokenizer_decode import decode_text
-from suite.tokenizer_files import tokenizer_panics
 
 ALIGN_FIELDS = {
     "from": str,
@@ -117,8 +117,7 @@ def alignment_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, s
     pool = []
     for i in np.random.default_rng(seed).permutation(len(examples)):
         text = format_prompt(examples[i].instruction)
-        with tokenizer_panics(tokenizer):
-            ids = tokenizer(text, add_special_tokens=False).input_ids
+        ids = encode_texts(tokenizer, [text])[0]
         if len(ids) <= max_prompt_tokens:
             pool.append((examples[i], tuple(ids)))
         if len(pool) == size:
@@ -233,10 +232,8 @@ def heldout_continuations(
     """The first ``limit`` test examples of ``dataset`` (with a reference), their prompts, and
     one continuation of each sampled from ``model`` at ``temperature`` (seed 0)."""
     examples = [ex for ex in load_examples(dataset, "test") if ex.reference][:limit]
-    prompts = [
-        tokenizer(format_prompt(ex.instruction), add_special_tokens=False).input_ids[-512:]
-        for ex in examples
-    ]
+    texts = [format_prompt(ex.instruction) for ex in examples]
+    prompts = [ids[-512:] for ids in encode_texts(tokenizer, texts)]
     conts = sample_continuations(
         model,
         prompts,

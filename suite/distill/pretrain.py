@@ -56,7 +56,7 @@ from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
-from suite.prompts import training_prompt_ids
+from suite.prompts import encode_texts, training_prompt_ids
 from suite.specs import format_prompt, format_training_text
 
 
@@ -81,15 +81,15 @@ def data_sha256(datasets: list[str], split: str) -> str:
 def encode_pairs(tokenizer, pairs) -> list[list[int]]:
     eos = tokenizer.eos_token_id
     texts = [format_training_text(i, r) for i, r in pairs]
-    return [[*ids, eos] for ids in tokenizer(texts, add_special_tokens=False).input_ids]
+    return [[*ids, eos] for ids in encode_texts(tokenizer, texts)]
 
 
 def encode_seq2seq(tokenizer, pairs, max_tokens: int) -> KDData:
     """Encoder inputs (formatted prompts, their last ``max_tokens`` kept: the response marker)
     and decoder targets (response + EOS, cut at ``max_tokens``), one sequence per pair."""
     eos = tokenizer.eos_token_id
-    prompts = tokenizer([format_prompt(i) for i, _ in pairs], add_special_tokens=False).input_ids
-    responses = tokenizer([r for _, r in pairs], add_special_tokens=False).input_ids
+    prompts = encode_texts(tokenizer, [format_prompt(i) for i, _ in pairs])
+    responses = encode_texts(tokenizer, [r for _, r in pairs])
     return KDData(
         prompts=tuple(tuple(p[-max_tokens:]) for p in prompts),
         prompt_index=tuple(range(len(pairs))),
@@ -138,7 +138,7 @@ def heldout_loss(model, tokenizer, datasets: list[str], limit: int, batch_size: 
             seqs, masks, pairs = [], [], []
             for ex in rows[start : start + batch_size]:
                 p = training_prompt_ids(tokenizer, ex.instruction)
-                r = [*tokenizer(ex.reference, add_special_tokens=False).input_ids, eos]
+                r = [*encode_texts(tokenizer, [ex.reference])[0], eos]
                 pairs.append((p[-1024:], r[:1024]))
                 seqs.append((p + r)[:1024])
                 masks.append(([0] * len(p) + [1] * len(r))[:1024])
