@@ -126,8 +126,8 @@ def _matches(spec: TaskSpec, index: int, pattern: str, text: str, budget: RegexB
     start = time.monotonic()
     try:
         return list(_regex(pattern).finditer(text, timeout=limit))
-    except TimeoutError:
-        if budget.left() - (time.monotonic() - start) <= 0:
+    except TimeoutError:  # the budget's rest was the clock: the budget is what ran out
+        if limit < REGEX_SECONDS or budget.left() - (time.monotonic() - start) <= 0:
             message = _spent(budget)
         else:
             message = (
