@@ -130,40 +130,35 @@ ENCODE_SECONDS = 10.0  # one prompt; real tokenizers take milliseconds on the lo
 
 def _tokenize(tokenizer, text: str, special: bool) -> list:
     """``tokenizer(text)``'s ids within ENCODE_SECONDS (the load-time regex timing is a
-    measurement that a pattern may slip past; this bounds what it would cost), a Rust panic or
-    the deadline a SpecError naming the tokenizer."""
-
-    def call():
-        return tokenizer(text, add_special_tokens=special)["input_ids"]
-
-    with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
-        try:
-            ids = tokenizer_call(tokenizer, call, ENCODE_SECONDS)
-        except DeadlineExceeded as err:
-            why = err.reason(f"a prompt of {len(text):,} characters")
-            message = f"{why} (its regexes or model scan it in super-linear time); refused"
-            raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message) from None
-    return ids
+    measurement that a pattern may slip past; this bounds what it would cost)."""
+    what = f"a prompt of {len(text):,} characters"
+    return _batch(tokenizer, text, special, ENCODE_SECONDS, 1, what, cut(text, 200))
 
 
 def encode_texts(tokenizer, texts: Sequence[str], *, special: bool = False) -> list[list[int]]:
     """Many texts' ids in one batch call (training data), under ENCODE_SECONDS plus
-    PER_CALL_SECONDS a text and the tokenizer's time in all; a Rust panic or the deadline a
-    SpecError naming the tokenizer."""
+    PER_CALL_SECONDS a text."""
     texts = list(texts)
     seconds = ENCODE_SECONDS + PER_CALL_SECONDS * len(texts)
+    what = f"{len(texts):,} training texts"
+    ids = _batch(tokenizer, texts, special, seconds, len(texts), what, str(_where(tokenizer)))
+    return [list(row) for row in ids]
+
+
+def _batch(tokenizer, texts, special: bool, seconds: float, count: int, what: str, value):
+    """``tokenizer(texts)``'s ids under ``seconds`` and the tokenizer's time in all
+    (:func:`suite.deadline.tokenizer_call`); a Rust panic or the deadline a SpecError naming the
+    tokenizer, ``value`` the text shown."""
 
     def call():
         return tokenizer(texts, add_special_tokens=special)["input_ids"]
 
-    with tokenizer_panics(tokenizer):
+    with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
         try:
-            return [list(ids) for ids in tokenizer_call(tokenizer, call, seconds, len(texts))]
+            return tokenizer_call(tokenizer, call, seconds, count)
         except DeadlineExceeded as err:
-            why = err.reason(f"{len(texts):,} training texts")
-            message = f"{why} (its regexes or model scan them in super-linear time); refused"
-            where = _where(tokenizer)
-            raise SpecError(where, "tokenizer", str(where), message) from None
+            message = f"{err.reason(what)} (its regexes or model scan it in super-linear time)"
+            raise SpecError(_where(tokenizer), "tokenizer", value, f"{message}; refused") from None
 
 
 def prompt_ids(tokenizer, example, limit: int = 0) -> list[int]:
