@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,8 +18,8 @@ T = TypeVar("T")
 
 
 class DeadlineExceeded(Exception):
-    """The call ran past its deadline (``seconds``); ``spent`` where it was a tokenizer's time in
-    all (:func:`tokenizer_call`) that ran out, not the call's own."""
+    """The call ran past its deadline (``seconds``); ``spent`` where it was the process's
+    tokenizer time in all (:func:`tokenizer_call`) that ran out, not the call's own."""
 
     def __init__(self, seconds: float, spent: float | None = None) -> None:
         super().__init__(f"took over {seconds:g} s")
@@ -31,35 +30,53 @@ class DeadlineExceeded(Exception):
         if self.spent is None:
             return f"the tokenizer took over {self.seconds:g} s on {what}"
         return (
-            f"the tokenizer has taken {self.spent:.0f} s in all in this process, over its "
-            f"{TOTAL_SECONDS:g} s plus {PER_CALL_SECONDS * 1000:g} ms a call, by {what}"
+            f"tokenizers have taken {self.spent:.0f} s in all in this process, over its "
+            f"{TOTAL_SECONDS:g} s plus {PER_TEXT_SECONDS * 1000:g} ms a text, by {what}"
         )
 
 
-# A tokenizer's time in all: a call just under its deadline, repeated over every prompt, would
-# be bounded only by the number of prompts. Real tokenizers take about a millisecond a call.
+# The tokenizers' time in all, in this process: a call just under its deadline, repeated over
+# every prompt or chunk of training texts, would be bounded only by their number, and one budget
+# per tokenizer would multiply by the tokenizers a run loads. Real tokenizers take well under a
+# millisecond a text, so the allowance a text is generous and what a slow one costs is at most
+# TOTAL_SECONDS plus PER_TEXT_SECONDS for each text it was handed.
 TOTAL_SECONDS = 60.0
-PER_CALL_SECONDS = 0.05
-_SPENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+PER_TEXT_SECONDS = 0.002
 
 
-def tokenizer_call(tokenizer, call: Callable[[], T], seconds: float, texts: int = 1) -> T:
-    """``call()`` under ``seconds`` and under what is left of ``tokenizer``'s time in all
-    (TOTAL_SECONDS plus PER_CALL_SECONDS for each text so far; a batch call counts ``texts``)."""
-    try:
-        spent, calls = _SPENT.get(tokenizer, (0.0, 0))
-    except TypeError:  # not weakly referable (a stand-in in the tests): the call's own deadline
-        return call_with_deadline(call, seconds)[0]
-    calls += texts
-    left = TOTAL_SECONDS + PER_CALL_SECONDS * calls - spent
+class _Budget:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.spent, self.texts = 0.0, 0
+
+
+_BUDGET = _Budget()
+
+
+def reset_budget() -> None:
+    """Start this process's tokenizer time afresh (a test's own, or a new run in one process)."""
+    with _BUDGET.lock:
+        _BUDGET.spent, _BUDGET.texts = 0.0, 0
+
+
+def tokenizer_call(call: Callable[[], T], seconds: float, texts: int = 1) -> T:
+    """``call()`` under ``seconds`` and under what is left of this process's tokenizer time
+    (TOTAL_SECONDS plus PER_TEXT_SECONDS for each text handed to a tokenizer so far; a batch call
+    counts ``texts``)."""
+    with _BUDGET.lock:
+        _BUDGET.texts += max(1, texts)
+        spent = _BUDGET.spent
+        left = TOTAL_SECONDS + PER_TEXT_SECONDS * _BUDGET.texts - spent
     if left <= 0:
         raise DeadlineExceeded(seconds, spent)
     try:
         result, took = call_with_deadline(call, min(seconds, left))
     except DeadlineExceeded:
-        _SPENT[tokenizer] = (spent + min(seconds, left), calls)
+        with _BUDGET.lock:
+            _BUDGET.spent += min(seconds, left)
         raise DeadlineExceeded(seconds, None if seconds <= left else spent + left) from None
-    _SPENT[tokenizer] = (spent + took, calls)
+    with _BUDGET.lock:
+        _BUDGET.spent += took
     return result
 
 

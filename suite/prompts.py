@@ -8,11 +8,11 @@ used is recorded in every record's provenance (``prompt_format``) and shown in t
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from suite.chat_output import max_rendered_chars
 from suite.data import MAX_FIELD_CHARS
-from suite.deadline import PER_CALL_SECONDS, DeadlineExceeded, tokenizer_call
+from suite.deadline import DeadlineExceeded, call_with_deadline, tokenizer_call
 from suite.errors import SpecError, cut
 from suite.sandbox import chat_template_refusal
 from suite.specs import INSTRUCTION_FORMAT, format_prompt
@@ -64,14 +64,30 @@ def _where(tokenizer) -> str:
     return getattr(tokenizer, "name_or_path", None) or "tokenizer"
 
 
+RENDER_SECONDS = 10.0  # a chat template's render of one prompt; real ones take milliseconds
+
+
 def _render(tokenizer, messages: list[dict]) -> str:
     """The chat as text: transformers renders it so before it tokenizes (``tokenize=True`` is
-    this text through ``tokenizer(text, add_special_tokens=False)``)."""
+    this text through ``tokenizer(text, add_special_tokens=False)``), within RENDER_SECONDS (the
+    template's syntax tree is checked first; a render the check missed is not waited for past the
+    deadline: Jinja is Python, so the waiting thread wakes while the render goes on in a daemon
+    thread)."""
     with tokenizer_panics(tokenizer):
         try:
-            text = tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, tokenize=False
+            text, _seconds = call_with_deadline(
+                lambda: tokenizer.apply_chat_template(
+                    messages, add_generation_prompt=True, tokenize=False
+                ),
+                RENDER_SECONDS,
             )
+        except DeadlineExceeded:
+            message = (
+                f"the chat template takes over {RENDER_SECONDS:g} s to render a prompt of "
+                f"{len(messages[-1]['content']):,} characters; refused"
+            )
+            template = tokenizer.chat_template
+            raise SpecError(_where(tokenizer), "chat_template", template, message) from None
         except Exception as err:  # a template that raises, divides by zero or does not compile
             message = f"the chat template fails to render: {type(err).__name__}: {cut(str(err))}"
             template = tokenizer.chat_template
@@ -106,14 +122,7 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
     if len(text) > chars:
         message = f"a prompt of {len(text):,} characters, over {chars:,}; refused"
         raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
-    growth = tokenizer_growth(tokenizer)
-    most = min(MAX_NORMALIZED_CHARS, regex_text_limit(tokenizer_regex_seconds(tokenizer)))
-    if len(text) * growth > most:
-        message = (
-            f"a prompt of {len(text):,} characters, which this tokenizer's normalizer can grow "
-            f"{growth:g}-fold, over {most:,} characters; refused"
-        )
-        raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
+    _check_growth(tokenizer, text, "a prompt")
     ids = [int(t) for t in _tokenize(tokenizer, text, special)]
     most = min(limit, MAX_PROMPT_TOKENS) if limit > 0 else MAX_PROMPT_TOKENS
     if len(ids) > most:
@@ -125,28 +134,84 @@ def _encode(tokenizer, text: str, *, chars: int, special: bool = True, limit: in
     return ids
 
 
-ENCODE_SECONDS = 10.0  # one prompt; real tokenizers take milliseconds on the longest allowed
+def _check_growth(tokenizer, text: str, what: str) -> None:
+    """``text`` at most what this tokenizer may meet: MAX_NORMALIZED_CHARS, or what its regexes'
+    measured time allows, once its normalizer has grown it (a SpecError naming the text)."""
+    growth = tokenizer_growth(tokenizer)
+    most = min(MAX_NORMALIZED_CHARS, regex_text_limit(tokenizer_regex_seconds(tokenizer)))
+    if len(text) * growth > most:
+        message = (
+            f"{what} of {len(text):,} characters, which this tokenizer's normalizer can grow "
+            f"{growth:g}-fold, over {most:,} characters; refused"
+        )
+        raise SpecError(_where(tokenizer), "tokenizer", cut(text), message)
+
+
+ENCODE_SECONDS = 10.0  # one call: a prompt, or a chunk of training texts; real ones take ms
 
 
 def _tokenize(tokenizer, text: str, special: bool) -> list:
     """``tokenizer(text)``'s ids within ENCODE_SECONDS (the load-time regex timing is a
     measurement that a pattern may slip past; this bounds what it would cost)."""
     what = f"a prompt of {len(text):,} characters"
-    return _batch(tokenizer, text, special, ENCODE_SECONDS, 1, what, cut(text, 200))
+    return _batch(tokenizer, text, special, 1, what, cut(text, 200))
+
+
+# Training texts go to the tokenizer in chunks, so that what its Rust side holds at once (about
+# a hundred bytes a token of a batch's encodings) is bounded whatever the corpus: at most
+# CHUNK_TEXTS texts and CHUNK_CHARS characters once grown by the normalizer.
+CHUNK_TEXTS = 256
+CHUNK_CHARS = 1 << 20
+# A text's ids: a byte-level tokenizer gives up to 4 for a character (an emoji's bytes), so more
+# is a tokenizer making ids of nothing; this bounds a corpus's ids by its characters.
+MAX_IDS_PER_CHAR = 4
+MAX_IDS_EXTRA = 16  # special tokens a post-processor adds
 
 
 def encode_texts(tokenizer, texts: Sequence[str], *, special: bool = False) -> list[list[int]]:
-    """Many texts' ids in one batch call (training data), under ENCODE_SECONDS plus
-    PER_CALL_SECONDS a text."""
+    """Many texts' ids (training data), in chunks (CHUNK_TEXTS, CHUNK_CHARS), each one batch
+    call under ENCODE_SECONDS, all under the process's tokenizer time
+    (:func:`suite.deadline.tokenizer_call`). Each text is at most what the tokenizer may meet
+    (as a prompt is) and gives at most MAX_IDS_PER_CHAR ids a character: a SpecError naming the
+    tokenizer and the text otherwise."""
     texts = list(texts)
-    seconds = ENCODE_SECONDS + PER_CALL_SECONDS * len(texts)
-    what = f"{len(texts):,} training texts"
-    ids = _batch(tokenizer, texts, special, seconds, len(texts), what, str(_where(tokenizer)))
-    return [list(row) for row in ids]
+    growth = tokenizer_growth(tokenizer)
+    out: list[list[int]] = []
+    for chunk in _chunks(texts, growth):
+        for text in chunk:
+            _check_growth(tokenizer, text, "a training text")
+        what = f"{len(chunk):,} training texts"
+        ids = _batch(tokenizer, chunk, special, len(chunk), what, str(_where(tokenizer)))
+        for text, row in zip(chunk, ids, strict=True):
+            row = [int(t) for t in row]
+            if len(row) > MAX_IDS_PER_CHAR * len(text) + MAX_IDS_EXTRA:
+                message = (
+                    f"the tokenizer gives {len(row):,} ids for a {len(text):,}-character "
+                    f"training text, over {MAX_IDS_PER_CHAR} a character; refused"
+                )
+                raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message)
+            out.append(row)
+    return out
 
 
-def _batch(tokenizer, texts, special: bool, seconds: float, count: int, what: str, value):
-    """``tokenizer(texts)``'s ids under ``seconds`` and the tokenizer's time in all
+def _chunks(texts: list[str], growth: float) -> Iterator[list[str]]:
+    """``texts`` in order, in lists of at most CHUNK_TEXTS and CHUNK_CHARS grown characters (a
+    longer text alone)."""
+    chunk: list[str] = []
+    chars = 0.0
+    for text in texts:
+        size = len(text) * growth
+        if chunk and (len(chunk) == CHUNK_TEXTS or chars + size > CHUNK_CHARS):
+            yield chunk
+            chunk, chars = [], 0.0
+        chunk.append(text)
+        chars += size
+    if chunk:
+        yield chunk
+
+
+def _batch(tokenizer, texts, special: bool, count: int, what: str, value):
+    """``tokenizer(texts)``'s ids under ENCODE_SECONDS and the process's tokenizer time
     (:func:`suite.deadline.tokenizer_call`); a Rust panic or the deadline a SpecError naming the
     tokenizer, ``value`` the text shown."""
 
@@ -155,7 +220,7 @@ def _batch(tokenizer, texts, special: bool, seconds: float, count: int, what: st
 
     with tokenizer_panics(tokenizer):  # a Rust panic names the tokenizer, not a traceback
         try:
-            return tokenizer_call(tokenizer, call, seconds, count)
+            return tokenizer_call(call, ENCODE_SECONDS, count)
         except DeadlineExceeded as err:
             message = f"{err.reason(what)} (its regexes or model scan it in super-linear time)"
             raise SpecError(_where(tokenizer), "tokenizer", value, f"{message}; refused") from None

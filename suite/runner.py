@@ -154,13 +154,13 @@ def run_plan(
     header = header_for(plan)
     store.check(header)
     created = first_missing(store.folder)
-    try:
-        with store.lock():
+    new_files = store.absent_files()
+    with store.lock():
+        try:
             return _run_locked(plan, store, header, workers, progress, executor, address, threads)
-    except BaseException:
-        if created is not None:  # a new folder that holds no record yet: nothing half-written
-            store.discard(created)
-        raise
+        except BaseException:  # no record yet: what this run made goes, nothing half-written
+            store.discard(created, new_files)
+            raise
 
 
 def first_missing(folder: Path) -> Path | None:

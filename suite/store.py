@@ -189,14 +189,22 @@ class ResultsStore:
         finally:
             os.close(fd)
 
-    def discard(self, created: Path) -> None:
-        """Remove a folder a failed run created (``created``: it or the outermost parent the run
-        made) when it holds no record: its header and lock only, never a file it did not write."""
+    def absent_files(self) -> set[str]:
+        """The run's own files (header, lock) not yet in the folder: what a run made, that
+        :meth:`discard` may remove if it fails before its first record."""
+        return {name for name in (RUN_FILE, LOCK_FILE) if not _present(self.folder / name)}
+
+    def discard(self, created: Path | None, files: set[str]) -> None:
+        """After a failed run that wrote no record, under its lock: remove the header and lock
+        it made (``files``, from :meth:`absent_files`), and the folder with the parents it made
+        (``created``: the outermost) where they are empty; never a file it did not write."""
         if self.cells_path.exists() or self.cells_path.is_symlink():
             return
-        for name in (RUN_FILE, LOCK_FILE):
+        for name in sorted(files & {RUN_FILE, LOCK_FILE}):
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / name).unlink()
+        if created is None:
+            return
         for path in (self.folder, *self.folder.parents):
             try:
                 path.rmdir()  # only an empty folder: anything else there stays

@@ -115,7 +115,7 @@ def _discard_new(folder: Path, created: Path | None) -> None:
     if created is None or store.cells_path.exists() or store.cells_path.is_symlink():
         return
     (folder / SUBMISSION_JSON).unlink(missing_ok=True)
-    store.discard(created)
+    store.discard(created, set())  # the run's own header and lock went with its failure
 
 
 def submit(

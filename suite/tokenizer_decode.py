@@ -5,8 +5,9 @@ stop a decoder step that scans its text in super-linear time (the load-time prob
 :mod:`suite.tokenizer_timing` are a measurement). :func:`decode_texts` calls the library's
 ``decode_batch`` instead, which releases the GIL, under :data:`DECODE_SECONDS`, then applies what
 transformers' ``TokenizersBackend._decode`` applies after the library (its clean-up of spaces,
-which it skips for BPE), so the text is the same; a tokenizer class that decodes otherwise is
-decoded by its own ``decode``.
+which it skips for BPE), so the text is the same. A tokenizer class that decodes otherwise (its
+own ``decode``, as ``CodeGenTokenizer``'s) is decoded by it, once the library's part has ended
+under the deadline: what is left is transformers' Python, which the suite trusts.
 """
 
 from __future__ import annotations
@@ -49,26 +50,33 @@ def decode_texts(
     Rust panic, or all of them taking over DECODE_SECONDS, a SpecError naming the tokenizer."""
     ids = [[int(t) for t in seq] for seq in sequences]
     with tokenizer_panics(tokenizer):
-        if not _mirrored(tokenizer):  # called as before (a stand-in may take no keywords)
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is not None:
+            texts = _backend_texts(tokenizer, backend, ids, skip_special_tokens)
+        if not _mirrored(tokenizer):  # its own decode, once the library's part is known to end
             if skip_special_tokens:
                 return [tokenizer.decode(seq, skip_special_tokens=True) for seq in ids]
             return [tokenizer.decode(seq) for seq in ids]
-        backend = tokenizer.backend_tokenizer
-        try:
-            texts = tokenizer_call(
-                tokenizer,
-                lambda: backend.decode_batch(ids, skip_special_tokens=skip_special_tokens),
-                DECODE_SECONDS,
-            )
-        except DeadlineExceeded as err:
-            where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
-            tokens = sum(len(seq) for seq in ids)
-            why = err.reason(f"decoding {tokens:,} tokens")
-            message = f"{why} (its decoder scans the text in super-linear time); refused"
-            raise SpecError(where, "tokenizer", str(where), message) from None
     if _cleans(tokenizer):
         texts = [tokenizer.clean_up_tokenization(text) for text in texts]
     return list(texts)
+
+
+def _backend_texts(tokenizer, backend, ids: list[list[int]], skip_special_tokens: bool) -> list:
+    """The Rust library's texts for ``ids`` under DECODE_SECONDS and the process's tokenizer
+    time; past it, a SpecError naming the tokenizer."""
+    try:
+        return tokenizer_call(
+            lambda: backend.decode_batch(ids, skip_special_tokens=skip_special_tokens),
+            DECODE_SECONDS,
+            len(ids),
+        )
+    except DeadlineExceeded as err:
+        where = getattr(tokenizer, "name_or_path", None) or "tokenizer"
+        tokens = sum(len(seq) for seq in ids)
+        why = err.reason(f"decoding {tokens:,} tokens")
+        message = f"{why} (its decoder scans the text in super-linear time); refused"
+        raise SpecError(where, "tokenizer", str(where), message) from None
 
 
 def decode_text(tokenizer, ids: Sequence[int], *, skip_special_tokens: bool = False) -> str:

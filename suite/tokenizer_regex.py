@@ -6,7 +6,8 @@ answer-regex rules of :func:`suite.sandbox.regex_problem`, read as follows:
   ``\\w`` and ``\\W``: one character class for another, the pattern's shape (repeats,
   alternatives, groups) unchanged. Other syntax ``re`` cannot compile is refused, and so are
   Oniguruma's set operations inside a class (``&&``, a nested set), which ``re`` reads as
-  literals: the timing check would probe characters the class does not hold.
+  literals, and POSIX brackets (``[[:alpha:]]``), which ``re`` reads as another class: the
+  timing check would probe characters the class does not hold.
 * The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
   one after another at a position, so their costs add: each is checked on its own, and the whole
   pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
@@ -60,8 +61,8 @@ _POSIX_BRACKET = re.compile(r"\[:\^?[a-z]{1,16}:\]")
 
 def _class_syntax_problem(pattern: str) -> str | None:
     """Oniguruma's set operations inside a character class, which Python reads as literals:
-    an intersection (``[a-e&&[^ace]]`` is ``[bd]``) or a nested set (``[a[^b]]``). A POSIX
-    bracket (``[[:alpha:]]``) is read alike by both and passes."""
+    an intersection (``[a-e&&[^ace]]`` is ``[bd]``), a nested set (``[a[^b]]``) or a POSIX
+    bracket (Python reads ``[[:alpha:]]`` as the set ``[:alph`` then ``]``)."""
     depth, i = 0, 0
     while i < len(pattern):
         c = pattern[i]
@@ -69,11 +70,12 @@ def _class_syntax_problem(pattern: str) -> str | None:
             i += 2
             continue
         if depth and c == "[":
-            bracket = _POSIX_BRACKET.match(pattern, i)
-            if not bracket:
-                return "a nested character class (Oniguruma's set union) is refused"
-            i = bracket.end()
-            continue
+            if _POSIX_BRACKET.match(pattern, i):
+                return (
+                    "a POSIX bracket ([:alpha:]), which Python reads as other characters, is "
+                    "refused: write a Unicode class (\\p{Alpha})"
+                )
+            return "a nested character class (Oniguruma's set union) is refused"
         if depth and pattern.startswith("&&", i):
             return "a class intersection (&&, which Python reads as literals) is refused"
         if c == "[":
@@ -98,7 +100,7 @@ def tokenizer_regex_problem(pattern: Any) -> str | None:
         return problem
     for part in _alternatives(_python_syntax(pattern)):
         try:
-            with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
+            with warnings.catch_warnings():  # "Possible nested set": refused just above
                 warnings.simplefilter("ignore", FutureWarning)
                 problem = regex_problem(part)
         except re.error as err:

@@ -24,6 +24,7 @@ import itertools
 import json
 import math
 import re
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -41,6 +42,10 @@ RUN = 8192  # characters of one probe
 MAX_SECONDS = 0.05  # one probe through one step; a linear one takes at most a few ms
 TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
 MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
+# The whole check, every step and probe: real tokenizers' take about a second (GPT-4's pattern
+# and a normalizer's, 0.9 s); steps each just under their limit on hundreds of probes would
+# otherwise take minutes.
+CHECK_SECONDS = 15.0
 MAX_PROBE_CHARS = 256  # distinct characters and repeat units probed, the common ones included
 COMMON = (  # classes, then one letter or mark of each major script and other categories
     " \t\n\r\x0b\x0c\u00a0\u3000\u2028a Z0._'!-/\"#$%&*+,:;<=>?@[]^`{|}~▁"
@@ -164,22 +169,52 @@ def _class_sample(members: Any) -> str:
     return "a"
 
 
+class UnsampledRepeat(Exception):
+    """No text was found that an unbounded repeat of a pattern matches (a lookaround, anchor or
+    back-reference in its body that the sampler does not honour)."""
+
+
 def _repeat_units(tree: Any) -> dict:
     """A text each unbounded repeat of a parsed pattern matches once (its unit): ``(?:bc)+d``
-    runs in quadratic time over ``bcbc…``, which no run of one character probes."""
+    runs in quadratic time over ``bcbc…``, which no run of one character probes. The unit is
+    checked: the repeat alone must match it repeated, else each of its characters is tried in
+    turn with another (``(?:(?!a)[a-z]0)+`` is sampled ``a0``, then ``b0``); a repeat for which
+    none is found raises :class:`UnsampledRepeat` (its runs could not be probed)."""
     units: dict = {}
     stack = [tree]
     while stack and len(units) < 32:
         item = stack.pop()
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
-            _low, high, body = item[1]
+            low, high, body = item[1]
             if high > 64:  # unbounded (MAXREPEAT) or long
-                unit = _sample(body)
-                if len(unit) > 1:
-                    units[unit] = None
+                units[_checked_unit(tree, item, _sample(body), low)] = None
         if isinstance(item, list | tuple) or hasattr(item, "data"):
             stack.extend(getattr(item, "data", item))
     return units
+
+
+def _checked_unit(tree: Any, repeat: tuple, unit: str, low: int) -> str:
+    """``unit``, or the first text one character away from it, that ``repeat`` (a parsed item
+    of ``tree``) matches repeated; else UnsampledRepeat."""
+    from re import _compiler
+
+    try:
+        alone = _compiler.compile(_sre_parse.SubPattern(tree.state, [repeat]), tree.state.flags)
+    except Exception as err:  # compiled as part of the whole pattern, but not alone
+        raise UnsampledRepeat(f"its repeat does not compile alone ({err})") from None
+    times = max(3, min(int(low), 4096))
+    if unit and alone.fullmatch(unit * times):
+        return unit
+    for i in range(len(unit)):
+        for c in _CANDIDATES:
+            other = unit[:i] + c + unit[i + 1 :]
+            if alone.fullmatch(other * times):
+                return other
+    raise UnsampledRepeat(
+        f"no text was found that a repeat matches ({unit!r} and each text one character away "
+        "do not): a lookaround, anchor or back-reference inside a repeat is refused, its runs "
+        "cannot be probed"
+    )
 
 
 def _property_literal(match: re.Match) -> str:
@@ -196,7 +231,7 @@ def _pattern_chars(pattern: str) -> dict:
     for match in _PROPERTY.finditer(pattern):
         chars.update(dict.fromkeys(_property_char(match.group(1), match.group(0)[1])))
     try:
-        with warnings.catch_warnings():  # "Possible nested set": Oniguruma's [[:alpha:]]
+        with warnings.catch_warnings():  # "Possible nested set": refused by the class rules
             warnings.simplefilter("ignore", FutureWarning)
             tree = _sre_parse.parse(_PROPERTY.sub(_property_literal, pattern))
         _literals(tree, chars)
@@ -216,7 +251,10 @@ def _named_chars(data: Any, where: str | Path) -> list[str]:
     chars = dict.fromkeys(COMMON)
     for name, key, pattern in entries(data):
         if key == "Regex" and isinstance(pattern, str):
-            chars.update(_pattern_chars(pattern))
+            try:
+                chars.update(_pattern_chars(pattern))
+            except UnsampledRepeat as err:
+                raise SpecError(where, name, pattern, str(err)) from None
             if len(chars) > MAX_PROBE_CHARS:
                 message = (
                     f"the tokenizer's regexes name over {MAX_PROBE_CHARS - len(COMMON)} "
@@ -295,10 +333,18 @@ def check_regex_time(data: Any, where: str | Path) -> float:
     except Unbounded:  # refused with its reason by the shape check, which runs first
         return 0.0
     total = 0.0
+    stop = time.monotonic() + CHECK_SECONDS
     for field, call, limit in calls:
         slowest = 0.0
         for what, text in probes:
-            seconds, failure = _timed(call, text, limit)
+            left = stop - time.monotonic()
+            if left <= 0:
+                message = (
+                    f"the timing check of its regex steps takes over {CHECK_SECONDS:g} s in all "
+                    f"({len(calls)} steps, {len(probes)} probes each): slow on long runs"
+                )
+                raise SpecError(where, field, _regex_of(data, field), message)
+            seconds, failure = _timed(call, text, limit, left)
             if failure is not None:
                 message = (
                     f"this step fails on a run of {what} ({failure}): its regex backtracks "
@@ -319,14 +365,18 @@ def check_regex_time(data: Any, where: str | Path) -> float:
 PROBE_DEADLINE_FACTOR = 20  # a probe is stopped waiting for at 20 times its limit
 
 
-def _timed(call: Callable[[str], Any], text: str, limit: float) -> tuple[float, str | None]:
+def _timed(
+    call: Callable[[str], Any], text: str, limit: float, left: float = math.inf
+) -> tuple[float, str | None]:
     """Seconds ``call(text)`` takes, the lesser of two tries (a busy machine inflates one), and
     why it failed (a panic, an error), or None. A call is waited for at most
-    PROBE_DEADLINE_FACTOR times ``limit``; past that it counts as that long."""
+    PROBE_DEADLINE_FACTOR times ``limit`` (and ``left``, what remains of the check's time); past
+    that it counts as that long."""
     best = float("inf")
     for _ in range(2):
+        wait = max(min(limit * PROBE_DEADLINE_FACTOR, left), limit * 1.5)
         try:
-            _result, seconds = call_with_deadline(lambda: call(text), limit * PROBE_DEADLINE_FACTOR)
+            _result, seconds = call_with_deadline(lambda: call(text), wait)
         except DeadlineExceeded as err:
             return err.seconds, None
         except BaseException as err:

@@ -85,11 +85,12 @@ def test_oniguruma_set_operations_are_refused(tmp_path, capsys, pattern, expecte
     refused(_argv(tmp_path, study, profile), tmp_path, capsys, tok, "pre_tokenizer", expected)
 
 
-def test_posix_brackets_and_real_pretokenizer_patterns_pass_the_class_rule():
+def test_real_pretokenizer_patterns_pass_the_class_rule():
+    """(POSIX brackets, which Python misreads, are refused since round 11.)"""
     from suite.tokenizer_regex import tokenizer_regex_problem
 
     gpt2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
-    for pattern in (gpt2, "[[:alpha:]]+", "[^[:space:]]", "[]a]+", r"[\[a]", "a&&b"):
+    for pattern in (gpt2, "[]a]+", r"[\[a]", "a&&b", "[a-z:]+"):
         assert tokenizer_regex_problem(pattern) is None, pattern
 
 
@@ -146,7 +147,6 @@ def test_training_texts_are_encoded_under_the_deadline(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tokenizer_files, "check_regex_time", lambda data, where: 0.0)
     monkeypatch.setattr(prompts, "ENCODE_SECONDS", 0.3)
-    monkeypatch.setattr(prompts, "PER_CALL_SECONDS", 0.0)
     _case(tmp_path, _split("(?: |\t)+(?:x|y)"))
     tokenizer = load_tokenizer(tmp_path / "tok")
     assert prompts.encode_texts(tokenizer, ["a b", "c"]) == [
@@ -159,21 +159,16 @@ def test_training_texts_are_encoded_under_the_deadline(tmp_path, monkeypatch):
 
 
 def test_a_tokenizer_slow_on_every_call_runs_out_of_time_in_all(monkeypatch):
-    """Each call under its own deadline, but the calls together over the tokenizer's budget."""
+    """Each call under its own deadline, but the calls together over the process's budget."""
     from suite import deadline
 
     monkeypatch.setattr(deadline, "TOTAL_SECONDS", 0.3)
-    monkeypatch.setattr(deadline, "PER_CALL_SECONDS", 0.01)
-
-    class Stand:
-        pass
-
-    slow, fast = Stand(), Stand()
+    monkeypatch.setattr(deadline, "PER_TEXT_SECONDS", 0.01)
     for _ in range(10):  # the control: quick calls never run out
-        assert deadline.tokenizer_call(fast, lambda: 1, 5) == 1
+        assert deadline.tokenizer_call(lambda: 1, 5) == 1
     with pytest.raises(deadline.DeadlineExceeded) as err:
         for _ in range(20):
-            deadline.tokenizer_call(slow, lambda: time.sleep(0.1), 5)
+            deadline.tokenizer_call(lambda: time.sleep(0.1), 5)
     assert err.value.spent is not None and "in all in this process" in err.value.reason("x")
 
 

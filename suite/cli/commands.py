@@ -64,20 +64,55 @@ def cmd_train(args) -> int:
     import torch
 
     from suite.distill.pretrain import check_parts, load_recipe, run_model, run_tokenizer
+    from suite.errors import SpecError
+    from suite.runner import first_missing
 
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     out = Path(args.out)
     check_parts(args.only, out)
+    created = first_missing(out)
+    tokenizer_made = not (out / "tokenizer").exists()
     out.mkdir(parents=True, exist_ok=True)
-    for part in args.only:
-        if part == "tokenizer":
-            run_tokenizer(recipe, out)
-        else:
-            info = run_model(recipe, part, out)
-            print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    try:
+        for part in args.only:
+            if part == "tokenizer":
+                run_tokenizer(recipe, out)
+            else:
+                info = run_model(recipe, part, out)
+                print(json.dumps({k: info[k] for k in ("artifact", "train_loss", "heldout_loss")}))
+    except SpecError as err:
+        if tokenizer_made:
+            _discard_refused_tokenizer(err, out, created)
+        raise
     return 0
+
+
+def _discard_refused_tokenizer(err, out, created) -> None:
+    """A tokenizer this command wrote into ``out`` (copied from a recipe's ``copy_from``) and then
+    refused while encoding the training data does not stay there looking accepted: it goes, and
+    the folders the command made with it where they are left empty."""
+    import shutil
+    from pathlib import Path
+
+    folder = out / "tokenizer"
+    try:
+        refused = Path(str(err.path)).resolve().is_relative_to(folder.resolve())
+    except (OSError, ValueError):
+        return
+    if not refused or not folder.is_dir() or folder.is_symlink():
+        return
+    shutil.rmtree(folder)
+    for path in (out, *out.parents):
+        if created is None:
+            return
+        try:
+            path.rmdir()  # only an empty folder
+        except OSError:
+            return
+        if path == created:
+            return
 
 
 def cmd_manifest(args) -> int:
