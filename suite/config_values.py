@@ -77,8 +77,19 @@ def _partial_rotary(value: Any) -> str | None:
     return "partial_rotary_factor must be a number > 0 and at most 1"
 
 
+MAX_POSITIONS = 1 << 20  # a model's positions: real long-context models state up to about a million
+
+
+def _positions(value: Any) -> str | None:
+    if _integer(value) and 1 <= value <= MAX_POSITIONS:
+        return None
+    return f"a model's positions must be an integer in [1, {MAX_POSITIONS:,}]"
+
+
 def _key_rule(key: str):
     """The check for a number under ``key``, wherever it is in the config, or None."""
+    if key == "max_position_embeddings":
+        return _positions
     if key == "eps" or key.endswith("_eps") or "epsilon" in key:
         return _epsilon
     if "dropout" in key:

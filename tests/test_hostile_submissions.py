@@ -363,6 +363,12 @@ CASES = [
      "0.0"),
     ("config-weights-file", _config(transformers_weights="zz.safetensors"),
      "transformers_weights", "zz.safetensors"),
+    ("config-positions-zero", _config(max_position_embeddings=0), "max_position_embeddings",
+     "= 0:"),
+    ("config-positions-huge", _config(max_position_embeddings=1 << 40), "max_position_embeddings",
+     "1099511627776"),
+    ("config-positions-float", _config(max_position_embeddings=1024.0),
+     "max_position_embeddings", "1024.0"),
     # weights the check would read and the load would not
     ("weights-stray-file", _stray_weights, "zz.safetensors", "would not load"),
     ("weights-tensor-in-two-shards", _tensor_in_two_shards, "lm_head.weight",
