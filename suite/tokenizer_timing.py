@@ -182,7 +182,7 @@ def _repeat_units(tree: Any) -> dict:
     none is found raises :class:`UnsampledRepeat` (its runs could not be probed)."""
     units: dict = {}
     stack = [tree]
-    while stack and len(units) < 32:
+    while stack:  # every repeat: too many units in all are refused by MAX_PROBE_CHARS
         item = stack.pop()
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
             low, high, body = item[1]

@@ -250,3 +250,13 @@ def test_train_refusing_a_copied_tokenizer_while_encoding_leaves_no_out(
     assert "out/tokenizer: field 'tokenizer'" in err and "training text, over 0 a char" in err
     assert not (tmp_path / "made").exists()
     assert Path(source / "tokenizer.json").is_file()  # the source is never touched
+
+
+def test_every_repeat_is_sampled_however_many_come_first():
+    """Units were collected until 32: a slow repeat after 32 others was never probed."""
+    from suite.tokenizer_timing import _repeat_units, _sre_parse
+
+    others = "".join(f"{chr(0x4E00 + i)}+" for i in range(40))
+    units = _repeat_units(_sre_parse.parse(f"(?:(?!a)[a-z]0)+d|{others}"))
+    assert any(re.fullmatch("(?:(?!a)[a-z]0)+", unit * 3) for unit in units)
+    assert len(units) == 41
