@@ -74,14 +74,15 @@ def _property_char(name: str, kind: str = "p") -> str:
 
 
 def _literals(tree: Any, out: dict) -> None:
-    """The characters a parsed pattern names: its literals, and each range's ends and middle."""
+    """The characters a parsed pattern names: its literals, and points of each range
+    (:func:`_range_points`)."""
     stack = [tree]
     while stack:
         item = stack.pop()
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]) in _LITERAL_OPS:
             codes = item[1] if isinstance(item[1], tuple) else (item[1],)
             if str(item[0]) == "RANGE":
-                codes = (codes[0], (codes[0] + codes[1]) // 2, codes[1])
+                codes = _range_points(*codes)
             out.update(dict.fromkeys(chr(c) for c in codes if 0 <= c < 0x110000))
         elif isinstance(item, list | tuple) or hasattr(item, "data"):
             stack.extend(getattr(item, "data", item))
@@ -90,13 +91,22 @@ def _literals(tree: Any, out: dict) -> None:
 _LITERAL_OPS = {"LITERAL", "NOT_LITERAL", "RANGE"}
 
 
+def _range_points(low: int, high: int) -> tuple[int, ...]:
+    """A range's ends, its middle and the code points just inside its ends: a class before the
+    repeat (``[^cdf][c-f]+z``) may exclude some, and the run of one it admits is the slow one."""
+    inner = (min(low + 1, high), max(high - 1, low))
+    return tuple(dict.fromkeys((low, high, (low + high) // 2, *inner)))
+
+
 _CATEGORY_SAMPLE = {"DIGIT": "0", "SPACE": " ", "WORD": "a", "LINEBREAK": "\n"}
+UNIT_VARIANTS = 4  # texts sampled for each repeat: a class's first members, a branch's first
 
 
-def _sample(items: Any, depth: int = 0) -> str:
+def _sample(items: Any, depth: int = 0, pick: int = 0) -> str:
     """A short text that a parsed pattern (``re._parser`` items) matches once, as far as can be
-    told: literals, a class's first member, a group's body, a branch's first alternative, a
-    repeat's body its least number of times (at least once)."""
+    told: literals, a class's member (the ``pick``-th of its choices, :func:`_class_choices`), a
+    group's body, a branch's alternative (the ``pick``-th), a repeat's body its least number of
+    times (at least once)."""
     out = []
     for op, av in list(getattr(items, "data", items))[:64] if depth < 8 else ():
         name = str(op)
@@ -107,13 +117,14 @@ def _sample(items: Any, depth: int = 0) -> str:
         elif name == "ANY":
             out.append("a")
         elif name == "IN":
-            out.append(_class_sample(av))
+            choices = _class_choices(av)
+            out.append(choices[pick % len(choices)])
         elif name == "SUBPATTERN":
-            out.append(_sample(av[-1], depth + 1))
+            out.append(_sample(av[-1], depth + 1, pick))
         elif name == "BRANCH":
-            out.append(_sample(av[1][0], depth + 1) if av[1] else "")
+            out.append(_sample(av[1][pick % len(av[1])], depth + 1, pick) if av[1] else "")
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            out.append(_sample(av[2], depth + 1) * max(1, min(int(av[0]), 8)))
+            out.append(_sample(av[2], depth + 1, pick) * max(1, min(int(av[0]), 8)))
     return "".join(out)[:64]
 
 
@@ -153,20 +164,23 @@ def _admitted(excluded: list) -> str:
     return "!"
 
 
-def _class_sample(members: Any) -> str:
+def _class_choices(members: Any) -> list[str]:
+    """Characters a parsed class holds: each literal, each range's points, a character of each
+    category; for a negated class, one it admits."""
     members = list(members)
     if members and str(members[0][0]) == "NEGATE":  # a character the class admits
-        return _admitted(members[1:])
-    for op, av in members:
+        return [_admitted(members[1:])]
+    out: dict = {}
+    for op, av in members[:64]:
         name = str(op)
         if name == "LITERAL":
-            return chr(av)
-        if name == "RANGE":
-            return chr(av[0])
-        if name == "CATEGORY":
+            out[chr(av)] = None
+        elif name == "RANGE":
+            out.update(dict.fromkeys(chr(c) for c in _range_points(*av)))
+        elif name == "CATEGORY":
             kind = str(av).removeprefix("CATEGORY_")
-            return _CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")
-    return "a"
+            out[_CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")] = None
+    return list(out) or ["a"]
 
 
 class UnsampledRepeat(Exception):
@@ -188,20 +202,34 @@ def _repeat_units(tree: Any) -> dict:
             low, high, body = item[1]
             if high > 64:  # unbounded (MAXREPEAT) or long
                 units[_checked_unit(tree, item, _sample(body), low)] = None
+                for pick in range(1, UNIT_VARIANTS):  # other members' runs, where it matches them
+                    unit = _sample(body, pick=pick)
+                    if _matches(tree, item, unit, low):
+                        units[unit] = None
         if isinstance(item, list | tuple) or hasattr(item, "data"):
             stack.extend(getattr(item, "data", item))
     return units
 
 
-def _checked_unit(tree: Any, repeat: tuple, unit: str, low: int) -> str:
-    """``unit``, or the first text one character away from it, that ``repeat`` (a parsed item
-    of ``tree``) matches repeated; else UnsampledRepeat."""
+def _repeat_alone(tree: Any, repeat: tuple):
+    """``repeat`` (a parsed item of ``tree``) compiled on its own."""
     from re import _compiler
 
     try:
-        alone = _compiler.compile(_sre_parse.SubPattern(tree.state, [repeat]), tree.state.flags)
+        return _compiler.compile(_sre_parse.SubPattern(tree.state, [repeat]), tree.state.flags)
     except Exception as err:  # compiled as part of the whole pattern, but not alone
         raise UnsampledRepeat(f"its repeat does not compile alone ({err})") from None
+
+
+def _matches(tree: Any, repeat: tuple, unit: str, low: int) -> bool:
+    times = max(3, min(int(low), 4096))
+    return bool(unit) and _repeat_alone(tree, repeat).fullmatch(unit * times) is not None
+
+
+def _checked_unit(tree: Any, repeat: tuple, unit: str, low: int) -> str:
+    """``unit``, or the first text one character away from it, that ``repeat`` (a parsed item
+    of ``tree``) matches repeated; else UnsampledRepeat."""
+    alone = _repeat_alone(tree, repeat)
     times = max(3, min(int(low), 4096))
     if unit and alone.fullmatch(unit * times):
         return unit
@@ -390,14 +418,17 @@ def _timed(
     return best, None
 
 
-PROMPT_SECONDS = 30.0  # one prompt's regex steps, extrapolated from the probes as if quadratic
+# One prompt's regex steps, extrapolated from the probes as if quadratic: half the deadline a
+# prompt's tokenization has (suite.prompts.ENCODE_SECONDS), so a prompt the cap admits ends
+# within it and a longer one is refused at once, naming the cap.
+PROMPT_SECONDS = 5.0
 
 
 def regex_text_limit(seconds: float) -> int:
     """The most characters a tokenizer whose regex steps took ``seconds`` in all on their slowest
     probes of RUN characters may meet, were they quadratic: ``RUN · √(PROMPT_SECONDS / seconds)``
-    (GPT-2's pattern, 4 ms in all, allows 700,000; eight ``(?:bc)+d`` steps, 0.23 s in all,
-    allow 94,000)."""
+    (GPT-2's pattern, 4 ms in all, allows 289,000; eight ``(?:bc)+d`` steps, 0.23 s in all,
+    allow 38,000)."""
     if seconds <= 0:
         return 1 << 62
     return int(RUN * math.sqrt(PROMPT_SECONDS / seconds))

@@ -56,10 +56,14 @@ def test_a_repeat_is_probed_with_a_unit_it_matches():
     assert list(_repeat_units(_sre_parse.parse("(?:bc)+d"))) == ["bc"]  # the control
 
 
-def test_a_lookahead_in_a_repeat_is_timed_on_its_slow_run(tmp_path):
+SLOW_RUN = 4 * tokenizer_timing.RUN  # quadratic runs 16 times slower, linear ones 4: a margin
+
+
+def test_a_lookahead_in_a_repeat_is_timed_on_its_slow_run(tmp_path, monkeypatch):
     """``(?:(?!a)[a-z]0)+d`` is quadratic over ``b0b0…``; its unit was sampled ``a0``."""
+    monkeypatch.setattr(tokenizer_timing, "RUN", SLOW_RUN)
     _case(tmp_path, _split("(?:(?!a)[a-z]0)+d"))
-    with pytest.raises(SpecError, match=r"on a run of 4,096 × '[b-z]0'"):
+    with pytest.raises(SpecError, match=r"on a run of 16,384 × '[b-z]0'"):
         load_tokenizer(tmp_path / "tok")
 
 
@@ -259,4 +263,26 @@ def test_every_repeat_is_sampled_however_many_come_first():
     others = "".join(f"{chr(0x4E00 + i)}+" for i in range(40))
     units = _repeat_units(_sre_parse.parse(f"(?:(?!a)[a-z]0)+d|{others}"))
     assert any(re.fullmatch("(?:(?!a)[a-z]0)+", unit * 3) for unit in units)
-    assert len(units) == 41
+    assert set(others[::2]) <= set(units)
+
+
+def test_other_members_of_a_class_are_probed_in_runs(tmp_path, monkeypatch):
+    """(Round 12.) Only a class's first member and a range's ends and middle were probed: the
+    run of ``e`` in ``[^cdf][c-f]+z``, and of ``bc`` in ``[^xc]c(?:[xb]c)+d``, never was."""
+    from suite.tokenizer_timing import _pattern_chars
+
+    assert "e" in _pattern_chars("[^cdf][c-f]+z")
+    assert {"xc", "bc"} <= set(_pattern_chars("[^xc]c(?:[xb]c)+d"))
+    monkeypatch.setattr(tokenizer_timing, "RUN", SLOW_RUN)
+    _case(tmp_path, _split("[^cdf][c-f]+z"))
+    with pytest.raises(SpecError, match=r"on a run of 32,768 × 'e'"):
+        load_tokenizer(tmp_path / "tok")
+
+
+def test_a_prompt_past_what_the_measured_time_allows_is_refused_at_once(monkeypatch):
+    """The text cap extrapolates the probes to half the prompt deadline: a prompt it admits ends
+    within the deadline, and a longer one is refused before the tokenizer runs."""
+    from suite.tokenizer_timing import PROMPT_SECONDS, RUN, regex_text_limit
+
+    assert PROMPT_SECONDS <= prompts.ENCODE_SECONDS / 2
+    assert regex_text_limit(0.28) == int(RUN * (PROMPT_SECONDS / 0.28) ** 0.5) < 60_000
