@@ -302,23 +302,52 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
     )
 
 
-def _read_timing(r: _Reader | None, prompts: int) -> Timing:
+MAX_TIMED_SECONDS = 1e7  # a cell's or a prompt's seconds: about 115 days
+MAX_MEASURED_SPEEDUP = 1e3  # a measured γ: K + 1 at most in principle, timing noise aside
+
+
+def _read_timing(r: _Reader | None, prompts: int, k: int) -> Timing:
+    """A record's timing: seconds in [0, MAX_TIMED_SECONDS], a cost ratio >= 0, the projected
+    γ in [0, K + 1] (what it is at α = 1 and no draft cost) and a measured one in
+    [0, MAX_MEASURED_SPEEDUP]; a value outside is a RecordError naming it."""
     if r is None:
         return Timing(None)
     field = r.name("per_prompt")
     per_prompt = []
+    seconds = ("speculative_seconds", "draft_seconds", "target_seconds", "baseline_seconds")
     for i, p in enumerate(r.items("per_prompt", most=prompts)):
         t = _Reader(p, f"{field}[{i}]")
-        seconds = ("speculative_seconds", "draft_seconds", "target_seconds", "baseline_seconds")
-        per_prompt.append(PromptTiming(**t.reals(*seconds, "speedup")))
+        values = t.reals(*seconds, "speedup")
+        _check_timing(t, values, k)
+        per_prompt.append(PromptTiming(**values))
     if per_prompt and len(per_prompt) != prompts:
         raise RecordError(field, len(per_prompt), f"expected one entry per prompt ({prompts})")
-    return Timing(
-        finished_at=r.string("finished_at", optional=True),
+    values = {
         **r.reals("cost_ratio", "projected_speedup", "sample_seconds", "score_seconds"),
         **r.reals("speedup", "speculative_seconds", "baseline_seconds"),
+    }
+    _check_timing(r, values, k)
+    return Timing(
+        finished_at=r.string("finished_at", optional=True),
+        **values,
         per_prompt=tuple(per_prompt),
     )
+
+
+def _check_timing(r: _Reader, values: dict[str, float | None], k: int) -> None:
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key == "projected_speedup":
+            high, why = k + 1.0, f"a projected speedup is in [0, K + 1 = {k + 1}]"
+        elif key == "speedup":
+            high, why = MAX_MEASURED_SPEEDUP, f"a speedup is in [0, {MAX_MEASURED_SPEEDUP:g}]"
+        elif key == "cost_ratio":
+            high, why = MAX_TIMED_SECONDS, "a cost ratio is a number >= 0"
+        else:
+            high, why = MAX_TIMED_SECONDS, f"seconds are in [0, {MAX_TIMED_SECONDS:g}]"
+        if not 0.0 <= value <= high * (1 + 1e-9):
+            raise RecordError(r.name(key), value, why)
 
 
 def _read_provenance(r: _Reader | None) -> Provenance | None:
@@ -371,5 +400,7 @@ def read_record(data: Any) -> ResultRecord:
         cell=cell,
         result=cell_result,
         provenance=_read_provenance(r.sub("provenance", optional=True)),
-        timing=_read_timing(r.sub("timing", optional=True), len(cell_result.prompts)),
+        timing=_read_timing(
+            r.sub("timing", optional=True), len(cell_result.prompts), cell.num_draft_tokens
+        ),
     )

@@ -108,13 +108,15 @@ def _loads(checked: Checked) -> None:
     check_finite_logits(model, sub.path, sub.model_field, str(checked.model.path))
 
 
-def _discard_new(folder: Path, created: Path | None) -> None:
-    """After a failed submit: the results folder it made (``created``: it or its outermost new
-    parent), when no record was written yet, goes with the submission.json it wrote."""
+def _discard_new(folder: Path, created: Path | None, wrote_info: bool) -> None:
+    """After a failed submit that wrote no record yet: the submission.json it wrote
+    (``wrote_info``: there was none before) goes, and so does the results folder it made
+    (``created``: it or its outermost new parent) where that is left empty."""
     store = ResultsStore(folder)
-    if created is None or store.cells_path.exists() or store.cells_path.is_symlink():
+    if store.cells_path.exists() or store.cells_path.is_symlink():
         return
-    (folder / SUBMISSION_JSON).unlink(missing_ok=True)
+    if wrote_info:
+        (folder / SUBMISSION_JSON).unlink(missing_ok=True)
     store.discard(created, set())  # the run's own header and lock went with its failure
 
 
@@ -144,12 +146,14 @@ def submit(
         "profile": chosen.name,
     }
     created = first_missing(folder_out)
+    info_path = folder_out / SUBMISSION_JSON
+    wrote_info = not (info_path.exists() or info_path.is_symlink())
     try:
         folder_out.mkdir(parents=True, exist_ok=True)
-        write_atomic(folder_out / SUBMISSION_JSON, json.dumps(info, indent=2, ensure_ascii=False))
+        write_atomic(info_path, json.dumps(info, indent=2, ensure_ascii=False))
         run = run_plan(plan, folder_out, workers=workers, progress=progress)
     except BaseException:
-        _discard_new(folder_out, created)
+        _discard_new(folder_out, created, wrote_info)
         raise
     from suite.report.render import render_report
 

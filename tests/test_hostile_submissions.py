@@ -521,5 +521,5 @@ def test_a_failed_submit_keeps_the_folder_it_found(tiny, tmp_path, capsys, monke
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     argv = ["submit", str(folder), "--profile", _profile(tiny), "--out", str(out)]
-    assert main(argv) == 2
-    assert (out / "notes.txt").read_text() == "mine"
+    refused(argv, tmp_path, capsys, "gsm8k", "no such dataset split")  # the folder as it was
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]  # (round 12: submission.json stayed)
