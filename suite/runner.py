@@ -214,20 +214,37 @@ def check_models(plan: Plan) -> None:
 
 
 def stale(
-    record: ResultRecord, prints: dict[str, str], profile: str, n_boot: int | None = None
+    record: ResultRecord,
+    prints: dict[str, str],
+    profile: str,
+    n_boot: int | None = None,
+    where: dict[str, str] | None = None,
 ) -> bool:
-    """A record made by another profile, at another resample count of its interval, or from a
+    """A record made by another profile, at another resample count of its interval, from a
     model whose files have changed since (``prints`` keyed by recorded location:
-    :func:`recorded_prints`)."""
+    :func:`recorded_prints`), or from a model at another location than the profile now names
+    for its role (``where``: role to location, :func:`roles_for`; a tokenizer or target moved
+    to another folder is another model)."""
     if record.provenance.profile not in (None, profile):
         return True
     analytic = record.result.analytic
     if n_boot is not None and analytic is not None and analytic.n_boot not in (None, n_boot):
         return True
-    return any(
-        m.location in prints and m.sha256 != prints[m.location]
-        for m in record.provenance.models.values()
-    )
+    models = record.provenance.models
+    if where and any(role in where and m.location != where[role] for role, m in models.items()):
+        return True
+    return any(m.location in prints and m.sha256 != prints[m.location] for m in models.values())
+
+
+def roles_for(plan: Plan, cell: Cell) -> dict[str, str]:
+    """The location, as a record spells it, of each model the profile names for ``cell``."""
+    family = plan.profile.models.get(cell.family)
+    if family is None:
+        return {}
+    refs = {"tokenizer": family.tokenizer, "target": family.target}
+    if cell.draft in family.drafts:
+        refs["draft"] = family.drafts[cell.draft]
+    return {role: portable_location(ref) for role, ref in refs.items()}
 
 
 def _run_locked(plan, store, header, workers, progress, executor, address, threads) -> RunReport:
@@ -235,7 +252,11 @@ def _run_locked(plan, store, header, workers, progress, executor, address, threa
     done = store.open(header)
     n_boot = plan.profile.sizes["analytic"].n_boot
     prints = recorded_prints(plan, ctx.fingerprints)
-    old = {k for k, r in done.items() if stale(r, prints, plan.profile.name, n_boot)}
+    old = {
+        k
+        for k, r in done.items()
+        if stale(r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell))
+    }
     if old:  # recomputed, never mixed with records of other models
         store.drop(old)
         done = {k: r for k, r in done.items() if k not in old}

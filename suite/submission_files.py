@@ -28,10 +28,17 @@ from suite.strict import read_config
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
 
 
+# Protocols 0 and 1 are read as far as needed: a first string longer than the part read would
+# hide the rest, so the part grows while the opcodes so far are valid and the file goes on.
+SNIFF_BYTES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)
+MAX_SNIFF_OPCODES = 1_000_000  # valid opcodes in a row: no other file reads as that many
+
+
 def _is_pickle(path: Path) -> bool:
-    """A pickle of any protocol or a torch.save zip, whatever the file is called."""
+    """A pickle of any protocol or a torch.save zip, whatever the file is called; a file whose
+    first 64 MiB are valid pickle opcodes that have not ended counts as one."""
     with path.open("rb") as fh:
-        head = fh.read(1 << 16)
+        head = fh.read(SNIFF_BYTES[0])
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
     if head[:4] == b"PK\x03\x04":
@@ -40,19 +47,31 @@ def _is_pickle(path: Path) -> bool:
                 return any(n.endswith(".pkl") for n in z.namelist())
         except zipfile.BadZipFile:
             return False
-    return _parses_as_pickle(head)
+    for size in SNIFF_BYTES:
+        if size > len(head):
+            with path.open("rb") as fh:
+                head = fh.read(size)
+        verdict = _parses_as_pickle(head)
+        if verdict is not None:
+            return verdict
+        if len(head) < size:  # the whole file: it ends before STOP
+            return False
+    return True
 
 
-def _parses_as_pickle(data: bytes) -> bool:
+def _parses_as_pickle(data: bytes) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes that ends in STOP
-    (read, never executed). Other files fail on their first bytes."""
+    (read, never executed). True at STOP (or after MAX_SNIFF_OPCODES valid ones), False where
+    an opcode is invalid before the end of ``data`` (other files fail on their first bytes),
+    None where ``data`` ran out first."""
+    stream = io.BytesIO(data)
     try:
-        for opcode, _, _ in pickletools.genops(io.BytesIO(data)):
-            if opcode.name == "STOP":
+        for count, (opcode, _, _) in enumerate(pickletools.genops(stream)):
+            if opcode.name == "STOP" or count >= MAX_SNIFF_OPCODES:
                 return True
     except (ValueError, EOFError, UnicodeDecodeError):
-        return False
-    return False
+        return None if stream.tell() >= len(data) else False
+    return None
 
 
 def model_files(folder: Path, root: Path, field: str) -> list[Path]:

@@ -271,6 +271,11 @@ CASES = [
     ("pickle-torch-zip", _write("weights.data", _torch_zip()), "weights.data", "pickle"),
     ("pickle-named-txt", _write("notes.txt", pickle.dumps([1], protocol=0)), "notes.txt",
      "pickle"),
+    # (round 12) a first string longer than the 64 KiB sniffed hid a protocol-0 pickle
+    ("pickle-long-first-string", _write("notes.dat", pickle.dumps(["a" * 70_000, 1], protocol=0)),
+     "notes.dat", "pickle"),
+    ("pickle-megabytes-first-string",
+     _write("notes.dat", pickle.dumps("a" * (3 << 20), protocol=1)), "notes.dat", "pickle"),
     ("pickle-named-model", _write("extra.model", pickle.dumps([1], protocol=2)), "extra.model",
      "pickle"),
     # config.json
@@ -461,6 +466,15 @@ def test_a_zip_that_is_not_torch_is_not_a_pickle(tiny, tmp_path, capsys):  # noq
     with zipfile.ZipFile(folder / "model" / "notes.zip", "w") as z:
         z.writestr("notes.md", "# notes\n")
     (folder / "model" / "README.md").write_text("# A tiny draft\n\nTrained on gsm8k.\n")
+    assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
+
+
+def test_text_that_starts_like_pickle_opcodes_is_not_a_pickle(tiny, tmp_path, capsys):  # noqa: F811
+    """Good-input control for the sniffer reading past 64 KiB: text files whose first bytes are
+    valid opcodes ('V' reads a line, 'T' a length) and that run past the first part read."""
+    folder = _copy(tiny, tmp_path)
+    (folder / "model" / "NOTES.txt").write_text("This draft was trained on gsm8k.\n" * 5000)
+    (folder / "model" / "vocab.txt").write_text("V" + "a" * 200_000 + "\nmore text\n")
     assert main(["submissions", "check", str(folder), "--profile", _profile(tiny)]) == 0
 
 

@@ -14,6 +14,7 @@ from transformers import LlamaConfig, T5Config
 
 from suite.errors import SpecError
 from suite.models import load_tokenizer, remote_code_field, remote_code_message
+from suite.tokenizer_files import check_tokenizer_vocabulary
 
 MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
 MAX_VOCAB = 262_144
@@ -64,7 +65,9 @@ def check_tokenizer(path: Path, spec) -> int:
         if not (source / "tokenizer.json").is_file():
             message = f"no tokenizer.json in {source}"
             raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], message)
-        load_tokenizer(source)  # the rules a profile's tokenizer meets, before --out is made
+        # the rules a profile's tokenizer meets, before --out is made; the models get
+        # len(tokenizer) logits, so every id it holds must be below that
+        check_tokenizer_vocabulary(source, len(load_tokenizer(source)))
         return MAX_VOCAB
     if "min_frequency" in spec:
         _integer(path, "tokenizer.min_frequency", spec["min_frequency"], 1, MAX_MIN_FREQUENCY)
