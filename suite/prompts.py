@@ -166,6 +166,12 @@ CHUNK_CHARS = 1 << 20
 # is a tokenizer making ids of nothing; this bounds a corpus's ids by its characters.
 MAX_IDS_PER_CHAR = 4
 MAX_IDS_EXTRA = 16  # special tokens a post-processor adds
+# And at least one id for MAX_CHARS_PER_ID characters over a corpus of FLOOR_CHARS or more: real
+# tokenizers give one for about four, a vocabulary token is at most 1,024 characters, and a
+# tokenizer that erases the text (a normalizer replacing every character with nothing) trains a
+# model on nothing and reports a loss of 0.
+MAX_CHARS_PER_ID = 64
+FLOOR_CHARS = 4096
 
 
 def encode_texts(tokenizer, texts: Sequence[str], *, special: bool = False) -> list[list[int]]:
@@ -191,6 +197,13 @@ def encode_texts(tokenizer, texts: Sequence[str], *, special: bool = False) -> l
                 )
                 raise SpecError(_where(tokenizer), "tokenizer", cut(text, 200), message)
             out.append(row)
+    chars, ids = sum(map(len, texts)), sum(map(len, out))
+    if chars >= FLOOR_CHARS and ids * MAX_CHARS_PER_ID < chars:
+        message = (
+            f"the tokenizer gives {ids:,} ids for {chars:,} characters of training text, under "
+            f"one for {MAX_CHARS_PER_ID}: it drops the text; refused"
+        )
+        raise SpecError(_where(tokenizer), "tokenizer", str(_where(tokenizer)), message)
     return out
 
 

@@ -32,7 +32,13 @@ from typing import Any
 
 import regex
 
-from suite.deadline import DeadlineExceeded, call_with_deadline
+from suite.deadline import (
+    CHECKS_SECONDS,
+    DeadlineExceeded,
+    call_with_deadline,
+    check_seconds_left,
+    spend_check_seconds,
+)
 from suite.errors import SpecError
 from suite.jsonable import entries
 from suite.tokenizer_growth import Unbounded, chain_steps
@@ -102,11 +108,12 @@ _CATEGORY_SAMPLE = {"DIGIT": "0", "SPACE": " ", "WORD": "a", "LINEBREAK": "\n"}
 UNIT_VARIANTS = 4  # texts sampled for each repeat: a class's first members, a branch's first
 
 
-def _sample(items: Any, depth: int = 0, pick: int = 0) -> str:
+def _sample(items: Any, depth: int = 0, pick: int = 0, extra: tuple = ()) -> str:
     """A short text that a parsed pattern (``re._parser`` items) matches once, as far as can be
     told: literals, a class's member (the ``pick``-th of its choices, :func:`_class_choices`), a
     group's body, a branch's alternative (the ``pick``-th), a repeat's body its least number of
-    times (at least once)."""
+    times (at least once); ``extra`` characters, where a class holds them, come second among its
+    choices."""
     out = []
     for op, av in list(getattr(items, "data", items))[:64] if depth < 8 else ():
         name = str(op)
@@ -117,14 +124,15 @@ def _sample(items: Any, depth: int = 0, pick: int = 0) -> str:
         elif name == "ANY":
             out.append("a")
         elif name == "IN":
-            choices = _class_choices(av)
+            choices = _class_choices(av, extra)
             out.append(choices[pick % len(choices)])
         elif name == "SUBPATTERN":
-            out.append(_sample(av[-1], depth + 1, pick))
+            out.append(_sample(av[-1], depth + 1, pick, extra))
         elif name == "BRANCH":
-            out.append(_sample(av[1][pick % len(av[1])], depth + 1, pick) if av[1] else "")
+            alternative = av[1][pick % len(av[1])] if av[1] else None
+            out.append(_sample(alternative, depth + 1, pick, extra) if alternative else "")
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            out.append(_sample(av[2], depth + 1, pick) * max(1, min(int(av[0]), 8)))
+            out.append(_sample(av[2], depth + 1, pick, extra) * max(1, min(int(av[0]), 8)))
     return "".join(out)[:64]
 
 
@@ -164,23 +172,94 @@ def _admitted(excluded: list) -> str:
     return "!"
 
 
-def _class_choices(members: Any) -> list[str]:
+def _class_choices(members: Any, extra: tuple = ()) -> list[str]:
     """Characters a parsed class holds: each literal, each range's points, a character of each
-    category; for a negated class, one it admits."""
+    category, and the ``extra`` ones it holds second; for a negated class, one it admits."""
     members = list(members)
     if members and str(members[0][0]) == "NEGATE":  # a character the class admits
-        return [_admitted(members[1:])]
+        out: dict = dict.fromkeys([_admitted(members[1:])])
+    else:
+        out = {}
+        for op, av in members[:64]:
+            name = str(op)
+            if name == "LITERAL":
+                out[chr(av)] = None
+            elif name == "RANGE":
+                out.update(dict.fromkeys(chr(c) for c in _range_points(*av)))
+            elif name == "CATEGORY":
+                kind = str(av).removeprefix("CATEGORY_")
+                out[_CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")] = None
+    first = list(out)[:1] or ["a"]
+    held = [c for c in extra if _holds(members, c)]
+    return list(dict.fromkeys([*first, *held, *out]))
+
+
+def _holds(members: list, c: str) -> bool:
+    """Whether a parsed class (its members, ``NEGATE`` first where negated) holds ``c``."""
+    if members and str(members[0][0]) == "NEGATE":
+        return not any(_member(m, c) for m in members[1:])
+    return any(_member(m, c) for m in members)
+
+
+MAX_SCAN = 512  # code points of a range tried for one that another class holds
+
+
+def _classes(tree: Any) -> tuple[list, list]:
+    """The parsed classes of a pattern (member lists, at most 64), and those inside an unbounded
+    repeat's body."""
+    every: list = []
+    repeated: list = []
+    stack = [(tree, False)]
+    while stack and len(every) < 64:
+        item, inside = stack.pop()
+        if isinstance(item, tuple) and len(item) == 2 and str(item[0]) == "IN":
+            every.append(list(item[1]))
+            if inside:
+                repeated.append(list(item[1]))
+            continue
+        if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
+            inside = inside or item[1][1] > 64
+        if isinstance(item, list | tuple) or hasattr(item, "data"):
+            stack.extend((sub, inside) for sub in getattr(item, "data", item))
+    return every, repeated
+
+
+def _crossing(tree: Any) -> dict:
+    """For a class inside a repeat and each other class of the pattern, a character both hold:
+    a class before the repeat (``[^abcmxyz][a-z]+7``) may exclude every sampled point of the
+    repeat's class, and the run of a character both hold is the slow one (``d``)."""
+    every, repeated = _classes(tree)
     out: dict = {}
+    for inner in repeated[:16]:
+        for other in every:
+            if other is inner:
+                continue
+            c = _first_held(inner, other)
+            if c:
+                out[c] = None
+    return out
+
+
+def _first_held(inner: list, other: list) -> str:
+    """The first character of ``inner`` (its literals, up to MAX_SCAN code points of each range,
+    a common character of each category) that ``other`` holds; '' where none is found."""
+    if inner and str(inner[0][0]) == "NEGATE":
+        candidates = (c for c in _CANDIDATES if _holds(inner, c))
+    else:
+        candidates = _members_of(inner)
+    return next((c for c in candidates if _holds(other, c)), "")
+
+
+def _members_of(members: list) -> Iterator[str]:
     for op, av in members[:64]:
         name = str(op)
         if name == "LITERAL":
-            out[chr(av)] = None
+            yield chr(av)
         elif name == "RANGE":
-            out.update(dict.fromkeys(chr(c) for c in _range_points(*av)))
+            high = min(av[1], av[0] + MAX_SCAN - 1, 0x10FFFF)
+            yield from (chr(c) for c in range(av[0], high + 1) if not 0xD800 <= c < 0xE000)
         elif name == "CATEGORY":
-            kind = str(av).removeprefix("CATEGORY_")
-            out[_CATEGORY_SAMPLE.get(kind, "!" if kind.startswith("NOT_") else "a")] = None
-    return list(out) or ["a"]
+            yield from (c for c in _CANDIDATES if _member((op, av), c))
 
 
 class UnsampledRepeat(Exception):
@@ -188,7 +267,7 @@ class UnsampledRepeat(Exception):
     back-reference in its body that the sampler does not honour)."""
 
 
-def _repeat_units(tree: Any) -> dict:
+def _repeat_units(tree: Any, extra: tuple = ()) -> dict:
     """A text each unbounded repeat of a parsed pattern matches once (its unit): ``(?:bc)+d``
     runs in quadratic time over ``bcbc…``, which no run of one character probes. The unit is
     checked: the repeat alone must match it repeated, else each of its characters is tried in
@@ -201,9 +280,9 @@ def _repeat_units(tree: Any) -> dict:
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
             low, high, body = item[1]
             if high > 64:  # unbounded (MAXREPEAT) or long
-                units[_checked_unit(tree, item, _sample(body), low)] = None
+                units[_checked_unit(tree, item, _sample(body, extra=extra), low)] = None
                 for pick in range(1, UNIT_VARIANTS):  # other members' runs, where it matches them
-                    unit = _sample(body, pick=pick)
+                    unit = _sample(body, pick=pick, extra=extra)
                     if _matches(tree, item, unit, low):
                         units[unit] = None
         if isinstance(item, list | tuple) or hasattr(item, "data"):
@@ -263,7 +342,9 @@ def _pattern_chars(pattern: str) -> dict:
             warnings.simplefilter("ignore", FutureWarning)
             tree = _sre_parse.parse(_PROPERTY.sub(_property_literal, pattern))
         _literals(tree, chars)
-        chars.update(_repeat_units(tree))
+        crossing = _crossing(tree)
+        chars.update(crossing)
+        chars.update(_repeat_units(tree, tuple(crossing)))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
     if "(?i" in pattern:
@@ -361,33 +442,44 @@ def check_regex_time(data: Any, where: str | Path) -> float:
     except Unbounded:  # refused with its reason by the shape check, which runs first
         return 0.0
     total = 0.0
-    stop = time.monotonic() + CHECK_SECONDS
-    for field, call, limit in calls:
-        slowest = 0.0
-        for what, text in probes:
-            left = stop - time.monotonic()
-            if left <= 0:
-                message = (
-                    f"the timing check of its regex steps takes over {CHECK_SECONDS:g} s in all "
-                    f"({len(calls)} steps, {len(probes)} probes each): slow on long runs"
-                )
-                raise SpecError(where, field, _regex_of(data, field), message)
-            seconds, failure = _timed(call, text, limit, left)
-            if failure is not None:
-                message = (
-                    f"this step fails on a run of {what} ({failure}): its regex backtracks "
-                    "over long runs without bound"
-                )
-                raise SpecError(where, field, _regex_of(data, field), message)
-            if seconds > limit:
-                message = (
-                    f"this step takes {seconds:.3f} s on a run of {what} (at most {limit} s): "
-                    "its regex scans long runs in quadratic time"
-                )
-                raise SpecError(where, field, _regex_of(data, field), message)
-            slowest = max(slowest, seconds)
-        total += slowest
+    start = time.monotonic()
+    allowed = min(CHECK_SECONDS, check_seconds_left())
+    try:
+        for field, call, limit in calls:
+            total += _time_step(data, where, field, call, limit, probes, start + allowed)
+    finally:
+        spend_check_seconds(time.monotonic() - start)
     return total
+
+
+def _time_step(data, where, field: str, call, limit: float, probes: list, stop: float) -> float:
+    """One step's slowest probe; a SpecError where it is over ``limit`` on one, fails on one,
+    or the check runs past ``stop``."""
+    slowest = 0.0
+    for what, text in probes:
+        left = stop - time.monotonic()
+        if left <= 0:
+            message = (
+                f"the timing check of its regex steps takes over {CHECK_SECONDS:g} s in all, or "
+                f"over what is left of {CHECKS_SECONDS:g} s for every tokenizer's check in this "
+                f"process ({len(probes)} probes a step): slow on long runs"
+            )
+            raise SpecError(where, field, _regex_of(data, field), message)
+        seconds, failure = _timed(call, text, limit, left)
+        if failure is not None:
+            message = (
+                f"this step fails on a run of {what} ({failure}): its regex backtracks "
+                "over long runs without bound"
+            )
+            raise SpecError(where, field, _regex_of(data, field), message)
+        if seconds > limit:
+            message = (
+                f"this step takes {seconds:.3f} s on a run of {what} (at most {limit} s): "
+                "its regex scans long runs in quadratic time"
+            )
+            raise SpecError(where, field, _regex_of(data, field), message)
+        slowest = max(slowest, seconds)
+    return slowest
 
 
 PROBE_DEADLINE_FACTOR = 20  # a probe is stopped waiting for at 20 times its limit

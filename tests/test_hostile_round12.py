@@ -72,3 +72,32 @@ def test_a_resume_under_another_tokenizer_folder_recomputes(tmp_path, capsys):
     assert "0 already done, 1 run" in capsys.readouterr().out
     record = json.loads((tmp_path / "o" / "cells.jsonl").read_text().splitlines()[0])
     assert record["provenance"]["models"]["tokenizer"]["location"] == str(tmp_path / "tok")
+
+
+def test_a_copied_tokenizer_without_eos_or_pad_is_refused_with_the_recipe(tmp_path, capsys):
+    """It ended ``train`` in a traceback (no EOS to end documents with) or in an error naming
+    nothing (T5: no pad token to start the decoder from), the copy left in ``--out``."""
+    for name in ("eos_token", "pad_token"):
+        tok = tmp_path / name / "tok"
+        shutil.copytree(LLAMA / "tokenizer", tok)
+        config = json.loads((tok / "tokenizer_config.json").read_text())
+        config[name] = None
+        (tok / "tokenizer_config.json").write_text(json.dumps(config))
+        recipe = _recipe_copying(tmp_path / name, tok)
+        out = str(tmp_path / name / "out")
+        argv = ["train", "--recipe", recipe, "--out", out, "--only", "tokenizer", "draft"]
+        refused(argv, tmp_path, capsys, "tok/tokenizer_config.json", f"'{name}'")
+
+
+def test_a_model_part_refused_after_the_tokenizer_part_writes_nothing(tmp_path, capsys):
+    """A model's ``train`` section was read when its part ran, after ``--only tokenizer`` had
+    copied the tokenizer into ``--out``."""
+    text = (RECIPES / "t5.yaml").read_text()
+    assert "warmup_steps: 200" in text
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text.replace("warmup_steps: 200", "warmup_steps: 10000", 1))
+    (tmp_path / "r.yaml").write_text(
+        recipe.read_text().replace("../llama/tokenizer", str(LLAMA / "tokenizer"))
+    )
+    argv = ["train", "--recipe", str(recipe), "--out", str(tmp_path / "out"), "--only", "tokenizer"]
+    refused(argv, tmp_path, capsys, "r.yaml", "train.warmup_steps", "10000")

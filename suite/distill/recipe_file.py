@@ -38,8 +38,30 @@ def load_recipe(path: str | Path) -> dict:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
     vocab = check_tokenizer(path, recipe["tokenizer"])
     check_models(path, recipe["models"], architecture, vocab)
+    check_training(path, recipe["models"])
     recipe["_path"] = str(path)
     return recipe
+
+
+def check_training(path: Path, models: dict) -> None:
+    """Each model's ``train`` section and ``align`` step, read when the recipe is, so that no
+    part (a copied tokenizer, say) is written before a later one is refused."""
+    from suite.distill.align import check_align_spec
+    from suite.distill.loop import train_config
+
+    for role, spec in models.items():
+        if "train" not in spec:
+            raise SpecError(path, f"models.{role}.train", None, "missing required field")
+        if not isinstance(spec["train"], dict):
+            raise SpecError(path, f"models.{role}.train", spec["train"], "expected a mapping")
+        train_config(spec["train"], str(path))
+        if "align" in spec:
+            check_align_spec(spec["align"], str(path), f"models.{role}.align")
+            train_config(spec["align"]["train"], str(path))
+            stage = spec["align"].get("from")
+            if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
+                message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+                raise SpecError(path, f"models.{role}.align.from", stage, message)
 
 
 def check_parts(only: list[str], out: Path) -> None:

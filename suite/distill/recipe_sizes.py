@@ -67,7 +67,15 @@ def check_tokenizer(path: Path, spec) -> int:
             raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], message)
         # the rules a profile's tokenizer meets, before --out is made; the models get
         # len(tokenizer) logits, so every id it holds must be below that
-        check_tokenizer_vocabulary(source, len(load_tokenizer(source)))
+        tokenizer = load_tokenizer(source)
+        check_tokenizer_vocabulary(source, len(tokenizer))
+        for name in ("eos_token", "pad_token"):
+            if getattr(tokenizer, f"{name}_id", None) is None:
+                message = (
+                    "a tokenizer to train with needs one: documents end with the end-of-sequence "
+                    "token, and batches are padded with the pad token (a T5 decoder starts from it)"
+                )
+                raise SpecError(source / "tokenizer_config.json", name, None, message)
         return MAX_VOCAB
     if "min_frequency" in spec:
         _integer(path, "tokenizer.min_frequency", spec["min_frequency"], 1, MAX_MIN_FREQUENCY)
