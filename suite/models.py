@@ -24,6 +24,7 @@ from suite.tokenizer_files import (
     TOKENIZER_JSON,
     BuiltTokenizerError,
     check_loaded_special_tokens,
+    check_special_tokens,
     check_tokenizer_file,
     check_tokenizer_regexes,
 )
@@ -196,6 +197,10 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
     config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
     seq2seq = seq2seq_allowed and getattr(config, "is_encoder_decoder", False)
+    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    if not seq2seq_allowed and getattr(config, "is_encoder_decoder", False):
+        message = "this command runs decoder-only (causal) models; an encoder-decoder one is not"
+        raise SpecError(where, "model_type", getattr(config, "model_type", None), message)
     auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
     quiet = _UntiedT5Notice()
     logger = logging.getLogger("transformers.modeling_utils")
@@ -213,6 +218,11 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
             ignore_mismatched_sizes=True,
             attn_implementation=ATTENTION,  # never a kernel the config names
         )
+    except ValueError as err:  # transformers' refusal of a config class: a page of names
+        if "Unrecognized configuration class" not in str(err):
+            raise
+        message = f"transformers has no {auto_cls.__name__} for this model type"
+        raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
     finally:
         logger.removeFilter(quiet)
     _check_shapes(path, info.get("mismatched_keys") or ())
@@ -221,7 +231,24 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
         if keys:  # a model with random or ignored weights would be scored as if trained
             message = f"{len(keys)} {kind.replace('_', ' ')} between config and weights"
             raise SpecError(path, kind, keys[0], message)
+    if seq2seq:
+        _check_decoder_start(path, model)
     return model.eval()
+
+
+def _check_decoder_start(path, model) -> None:
+    """An encoder-decoder model's decoder starts from a token of its vocabulary, named by its
+    config or generation config: refused naming config.json otherwise (it failed at the first
+    cell, naming no file)."""
+    token = getattr(model.config, "decoder_start_token_id", None)
+    if token is None:
+        token = getattr(getattr(model, "generation_config", None), "decoder_start_token_id", None)
+    rows = int(model.get_output_embeddings().weight.shape[0])
+    if isinstance(token, int) and not isinstance(token, bool) and 0 <= token < rows:
+        return
+    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    message = f"an encoder-decoder model's decoder starts from a token id in [0, {rows:,})"
+    raise SpecError(where, "decoder_start_token_id", token, message)
 
 
 def _check_shapes(path, mismatched) -> None:
@@ -296,6 +323,8 @@ def load_tokenizer(
     file_checked = is_local(path) and Path(where).is_file()
     if file_checked:  # its own rules first: a Rust panic at load is one they refuse
         check_tokenizer_file(Path(where))
+    if is_local(path):  # strict JSON (transformers reads NaN), special tokens bounded
+        check_special_tokens(Path(path))
     try:
         tokenizer = AutoTokenizer.from_pretrained(
             str(path), trust_remote_code=trust_remote_code, revision=revision

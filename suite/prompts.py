@@ -239,6 +239,16 @@ def _batch(tokenizer, texts, special: bool, count: int, what: str, value):
             raise SpecError(_where(tokenizer), "tokenizer", value, f"{message}; refused") from None
 
 
+PROBE_INSTRUCTION = "Name three primary colours."
+
+
+def check_prompt_rendering(tokenizer) -> None:
+    """A prompt rendered and tokenized as a run will (through the chat template where the
+    tokenizer has one): a template that fails or grows is refused before any cell."""
+    if prompt_format(tokenizer) == CHAT_TEMPLATE:
+        _chat_ids(tokenizer, PROBE_INSTRUCTION)
+
+
 def prompt_ids(tokenizer, example, limit: int = 0) -> list[int]:
     """One example's prompt tokens: the user turn through the chat template, or our prompt;
     at most ``limit`` of them (no limit: MAX_PROMPT_TOKENS)."""

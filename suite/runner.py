@@ -18,7 +18,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from suite.cells import Context, execute_unit
-from suite.cells.context import portable_location
+from suite.cells.context import Models, portable_location
 from suite.data import load_examples
 from suite.errors import SpecError
 from suite.profiles import ModelRef, Profile
@@ -153,11 +153,15 @@ def run_plan(
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
+    prints = fingerprints(plan)
+    check_prompting(plan, prints)
     created = first_missing(store.folder)
     new_files = store.absent_files()
     with store.lock():
         try:
-            return _run_locked(plan, store, header, workers, progress, executor, address, threads)
+            ctx = Context(plan.profile, prints)
+            options = (workers, progress, executor, address, threads)
+            return _run_locked(plan, store, header, ctx, *options)
         except BaseException:  # no record yet: what this run made goes, nothing half-written
             store.discard(created, new_files)
             raise
@@ -195,6 +199,18 @@ def check_datasets(plan: Plan) -> None:
         prompts[c.dataset, c.split] = max(prompts.get((c.dataset, c.split), 0), c.prompts)
     for (dataset, split), count in sorted(prompts.items()):
         load_examples(dataset, split, limit=count)
+
+
+def check_prompting(plan: Plan, prints: dict[str, str]) -> None:
+    """Load each family's tokenizer the plan uses (as its cells will: its regex timing, special
+    tokens) and render a prompt through its chat template where it has one, before the first
+    cell: a tokenizer or template a cell would refuse fails the run now, with nothing written
+    (a template that raises on its render left the records of the studies before it)."""
+    from suite.prompts import check_prompt_rendering
+
+    context = Context(plan.profile, prints)
+    for family in sorted({c.family for c in plan.cells}):
+        check_prompt_rendering(Models(context, family).tokenizer())
 
 
 def check_models(plan: Plan) -> None:
@@ -247,8 +263,9 @@ def roles_for(plan: Plan, cell: Cell) -> dict[str, str]:
     return {role: portable_location(ref) for role, ref in refs.items()}
 
 
-def _run_locked(plan, store, header, workers, progress, executor, address, threads) -> RunReport:
-    ctx = Context(plan.profile, fingerprints(plan))
+def _run_locked(
+    plan, store, header, ctx, workers, progress, executor, address, threads
+) -> RunReport:
     done = store.open(header)
     n_boot = plan.profile.sizes["analytic"].n_boot
     prints = recorded_prints(plan, ctx.fingerprints)

@@ -106,6 +106,7 @@ def _range_points(low: int, high: int) -> tuple[int, ...]:
 
 _CATEGORY_SAMPLE = {"DIGIT": "0", "SPACE": " ", "WORD": "a", "LINEBREAK": "\n"}
 UNIT_VARIANTS = 4  # texts sampled for each repeat: a class's first members, a branch's first
+MAX_UNIT = 1024  # a sampled text's characters (a pattern is at most 256; its repeats multiply)
 
 
 def _sample(items: Any, depth: int = 0, pick: int = 0, extra: tuple = ()) -> str:
@@ -115,7 +116,7 @@ def _sample(items: Any, depth: int = 0, pick: int = 0, extra: tuple = ()) -> str
     times (at least once); ``extra`` characters, where a class holds them, come second among its
     choices."""
     out = []
-    for op, av in list(getattr(items, "data", items))[:64] if depth < 8 else ():
+    for op, av in list(getattr(items, "data", items))[:MAX_UNIT] if depth < 8 else ():
         name = str(op)
         if name == "LITERAL":
             out.append(chr(av))
@@ -133,7 +134,7 @@ def _sample(items: Any, depth: int = 0, pick: int = 0, extra: tuple = ()) -> str
             out.append(_sample(alternative, depth + 1, pick, extra) if alternative else "")
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
             out.append(_sample(av[2], depth + 1, pick, extra) * max(1, min(int(av[0]), 8)))
-    return "".join(out)[:64]
+    return "".join(out)[:MAX_UNIT]
 
 
 _CATEGORY_RE = {
@@ -347,8 +348,11 @@ def _pattern_chars(pattern: str) -> dict:
         chars.update(_repeat_units(tree, tuple(crossing)))
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
-    if "(?i" in pattern:
-        chars.update(dict.fromkeys(c.swapcase() for c in list(chars) if len(c.swapcase()) == 1))
+    if "(?i" in pattern:  # the other case, and a character's full case folding (ß: ss, s)
+        for c in list(chars):
+            for other in (c.swapcase(), c.casefold()):
+                if other != c:
+                    chars.update(dict.fromkeys([other, *other]))
     chars.pop("", None)
     return chars
 

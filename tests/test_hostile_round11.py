@@ -316,3 +316,25 @@ def test_a_tokenizer_that_erases_the_training_text_is_refused():
     with pytest.raises(SpecError, match=r"gives 0 ids for 6,200 characters of training text"):
         prompts.encode_texts(_Stand("none", ids=0), texts)
     assert prompts.encode_texts(_Stand("short", ids=0), ["  "]) == [[]]  # short: may give none
+
+
+def test_a_case_folded_character_is_probed(tmp_path):
+    """(Round 12.) Under ``(?i)`` Oniguruma matches ``ß`` with ``ss``: a run of ``s`` was never
+    probed (only one-character case swaps were)."""
+    from suite.tokenizer_timing import _pattern_chars
+
+    assert {"ss", "s", "SS"} <= set(_pattern_chars("(?i)[^ß]ß+z"))
+    _case(tmp_path, _split("(?i)[^ß]ß+z"))
+    with pytest.raises(SpecError, match=r"on a run of [\d,]+ × '(s|ss|S|SS)'"):
+        load_tokenizer(tmp_path / "tok")
+
+
+def test_a_long_literal_repeat_is_sampled_whole(tmp_path):
+    """(Round 12.) Samples were cut at 64 characters, so a repeat of a 70-character literal was
+    refused as if it held a lookaround: good input refused."""
+    from suite.tokenizer_timing import _repeat_units, _sre_parse
+
+    literal = "abcdefghij" * 7
+    assert list(_repeat_units(_sre_parse.parse(f"(?:{literal})+x"))) == [literal]
+    _case(tmp_path, _split(f"(?:{literal})+x"))
+    assert load_tokenizer(tmp_path / "tok") is not None

@@ -101,3 +101,81 @@ def test_a_model_part_refused_after_the_tokenizer_part_writes_nothing(tmp_path, 
     )
     argv = ["train", "--recipe", str(recipe), "--out", str(tmp_path / "out"), "--only", "tokenizer"]
     refused(argv, tmp_path, capsys, "r.yaml", "train.warmup_steps", "10000")
+
+
+def test_a_chat_template_that_raises_is_refused_before_the_first_cell(tmp_path, capsys):
+    """A run of two studies stored the first study's records, then met the second family's
+    template, which raises, at its first prompt."""
+    profile, study = _case(tmp_path)
+    config = json.loads((tmp_path / "tok" / "tokenizer_config.json").read_text())
+    config["chat_template"] = '{{ raise_exception("boom") }}'
+    (tmp_path / "tok" / "tokenizer_config.json").write_text(json.dumps(config))
+    text = profile.read_text()
+    good = text.replace(
+        f"tokenizer: {{path: {tmp_path / 'tok'}}}", f"tokenizer: {{path: {LLAMA / 'tokenizer'}}}"
+    )
+    family = good[good.index("  llama:") : good.index("sizes:")]
+    bad = family.replace("  llama:", "  other:").replace(
+        str(LLAMA / "tokenizer"), str(tmp_path / "tok")
+    )
+    profile.write_text(good.replace("sizes:", bad + "sizes:"))
+    second = tmp_path / "studies" / "s2.yaml"
+    second.write_text(
+        study.read_text().replace("name: s", "name: s2").replace("family: llama", "family: other")
+    )
+    argv = [
+        "run",
+        str(study),
+        str(second),
+        "--profile",
+        str(profile),
+        "--quiet",
+        "--out",
+        str(tmp_path / "o"),
+    ]
+    refused(argv, tmp_path, capsys, "tok", "chat_template", "boom")
+    assert not (tmp_path / "o").exists()
+    argv = ["run", str(study), "--profile", str(profile), "--quiet", "--out", str(tmp_path / "o")]
+    assert main(argv) == 0  # the control: the first study alone runs
+
+
+T5 = LLAMA.parent / "t5"
+
+
+def test_an_encoder_decoder_draft_without_a_decoder_start_is_refused_at_load(tmp_path, capsys):
+    """It failed at the first step with 'encoder-decoder model has no decoder_start_token_id in
+    its configs', naming no file."""
+    draft = tmp_path / "draft"
+    shutil.copytree(T5 / "draft", draft)
+    for name in ("config.json", "generation_config.json"):
+        path = draft / name
+        if path.is_file():
+            config = json.loads(path.read_text())
+            config.pop("decoder_start_token_id", None)
+            path.write_text(json.dumps(config))
+    argv = ["generate", "Janet sells eggs", "--target", str(T5 / "target"), "--draft", str(draft),
+            "--tokenizer", str(LLAMA / "tokenizer"), "--max-new-tokens", "2"]  # fmt: skip
+    refused(argv, tmp_path, capsys, "draft/config.json", "decoder_start_token_id", "None")
+    argv[argv.index(str(draft))] = str(T5 / "draft")
+    assert main(argv) == 0  # the control: the bundled T5 draft
+
+
+def test_bench_refuses_an_encoder_decoder_pair_in_one_line(tmp_path, capsys):
+    """transformers' own error, two lines and 3,000 characters naming no file."""
+    argv = ["bench", "--target", str(T5 / "target"), "--draft", str(T5 / "draft"),
+            "--out", str(tmp_path / "out"), "--prompts", "1", "--num-draft-tokens", "1",
+            "--max-new-tokens", "2", "--temperatures", "0"]  # fmt: skip
+    err = refused(argv, tmp_path, capsys, "config.json", "model_type", "'t5'", "decoder-only")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_generate_reads_a_tokenizer_config_strictly(tmp_path, capsys):
+    """NaN in tokenizer_config.json was refused for a profile's tokenizer, read by ``generate``."""
+    tok = tmp_path / "tok"
+    shutil.copytree(LLAMA / "tokenizer", tok)
+    text = (tok / "tokenizer_config.json").read_text().rstrip()
+    (tok / "tokenizer_config.json").write_text(text[:-1] + ', "model_max_length": NaN}')
+    argv = ["generate", "Janet sells eggs", "--target", str(LLAMA / "target"),
+            "--draft", str(LLAMA / "draft"), "--tokenizer", str(tok),
+            "--max-new-tokens", "2"]  # fmt: skip
+    refused(argv, tmp_path, capsys, "tok/tokenizer_config.json", "NaN")
