@@ -90,6 +90,9 @@ def _take_bundle(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    # transformers' per-load "Loading weights" bars: noise on stderr before a result or an error
+    # line, for models that load in milliseconds (set the variable to 0 to see them)
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     argv = _take_bundle(argv)
     try:
         if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
