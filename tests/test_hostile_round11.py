@@ -47,7 +47,7 @@ def test_a_posix_bracket_is_refused_naming_the_pattern(tmp_path, capsys):
 
 
 def test_a_repeat_is_probed_with_a_unit_it_matches():
-    from suite.tokenizer_timing import _repeat_units, _sre_parse
+    from suite.tokenizer_probes import _repeat_units, _sre_parse
 
     for body in ("(?!a)[a-z]0", "[a-z](?<!a)0", "(?!b)[a-c]"):
         units = _repeat_units(_sre_parse.parse(f"(?:{body})+d"))
@@ -275,7 +275,7 @@ def test_train_refusing_a_copied_tokenizer_while_encoding_leaves_no_out(
 
 def test_every_repeat_is_sampled_however_many_come_first():
     """Units were collected until 32: a slow repeat after 32 others was never probed."""
-    from suite.tokenizer_timing import _repeat_units, _sre_parse
+    from suite.tokenizer_probes import _repeat_units, _sre_parse
 
     others = "".join(f"{chr(0x4E00 + i)}+" for i in range(40))
     units = _repeat_units(_sre_parse.parse(f"(?:(?!a)[a-z]0)+d|{others}"))
@@ -286,13 +286,13 @@ def test_every_repeat_is_sampled_however_many_come_first():
 def test_other_members_of_a_class_are_probed_in_runs(tmp_path, monkeypatch):
     """(Round 12.) Only a class's first member and a range's ends and middle were probed: the
     run of ``e`` in ``[^cdf][c-f]+z``, and of ``bc`` in ``[^xc]c(?:[xb]c)+d``, never was."""
-    from suite.tokenizer_timing import _pattern_chars
+    from suite.tokenizer_probes import pattern_chars
 
-    assert "e" in _pattern_chars("[^cdf][c-f]+z")
-    assert {"xc", "bc"} <= set(_pattern_chars("[^xc]c(?:[xb]c)+d"))
+    assert "e" in pattern_chars("[^cdf][c-f]+z")
+    assert {"xc", "bc"} <= set(pattern_chars("[^xc]c(?:[xb]c)+d"))
     # a character both classes hold, however many points of the range the prefix excludes
-    assert "d" in _pattern_chars("[^abcmxyz][a-z]+7")
-    assert "ac" in _pattern_chars("[^bx]c(?:[a-z]c)+d")
+    assert "d" in pattern_chars("[^abcmxyz][a-z]+7")
+    assert "ac" in pattern_chars("[^bx]c(?:[a-z]c)+d")
     monkeypatch.setattr(tokenizer_timing, "RUN", SLOW_RUN)
     _case(tmp_path, _split("[^cdf][c-f]+z"))
     with pytest.raises(SpecError, match=r"on a run of 32,768 × 'e'"):
@@ -321,9 +321,9 @@ def test_a_tokenizer_that_erases_the_training_text_is_refused():
 def test_a_case_folded_character_is_probed(tmp_path):
     """(Round 12.) Under ``(?i)`` Oniguruma matches ``ß`` with ``ss``: a run of ``s`` was never
     probed (only one-character case swaps were)."""
-    from suite.tokenizer_timing import _pattern_chars
+    from suite.tokenizer_probes import pattern_chars
 
-    assert {"ss", "s", "SS"} <= set(_pattern_chars("(?i)[^ß]ß+z"))
+    assert {"ss", "s", "SS"} <= set(pattern_chars("(?i)[^ß]ß+z"))
     _case(tmp_path, _split("(?i)[^ß]ß+z"))
     with pytest.raises(SpecError, match=r"on a run of [\d,]+ × '(s|ss|S|SS)'"):
         load_tokenizer(tmp_path / "tok")
@@ -332,7 +332,7 @@ def test_a_case_folded_character_is_probed(tmp_path):
 def test_a_long_literal_repeat_is_sampled_whole(tmp_path):
     """(Round 12.) Samples were cut at 64 characters, so a repeat of a 70-character literal was
     refused as if it held a lookaround: good input refused."""
-    from suite.tokenizer_timing import _repeat_units, _sre_parse
+    from suite.tokenizer_probes import _repeat_units, _sre_parse
 
     literal = "abcdefghij" * 7
     assert list(_repeat_units(_sre_parse.parse(f"(?:{literal})+x"))) == [literal]

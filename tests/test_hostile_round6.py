@@ -228,12 +228,12 @@ def test_a_quadratic_normalizer_or_decoder_regex_is_refused_at_load(tmp_path, ch
 
 
 def test_the_timing_probes_read_escapes_ranges_properties_and_case():
-    from suite.tokenizer_timing import _pattern_chars
+    from suite.tokenizer_probes import pattern_chars
 
-    assert {"q", "r"} <= set(_pattern_chars(r"\x71+\x72"))
-    assert {"\u0400", "\u04ff"} <= set(_pattern_chars(r"[\u0400-\u04ff]+x"))
-    assert "\u13a0" in _pattern_chars(r"\p{Cherokee}+x")  # the first Cherokee letter
-    assert "Q" in _pattern_chars(r"(?i)q+r")
+    assert {"q", "r"} <= set(pattern_chars(r"\x71+\x72"))
+    assert {"\u0400", "\u04ff"} <= set(pattern_chars(r"[\u0400-\u04ff]+x"))
+    assert "\u13a0" in pattern_chars(r"\p{Cherokee}+x")  # the first Cherokee letter
+    assert "Q" in pattern_chars(r"(?i)q+r")
 
 
 def _escaped(data, config):
@@ -249,10 +249,10 @@ def test_a_quadratic_regex_spelled_with_escapes_is_refused_at_load(tmp_path):
 
 def test_a_posix_bracket_prints_no_python_warning(recwarn):
     from suite.tokenizer_files import tokenizer_regex_problem
-    from suite.tokenizer_timing import _pattern_chars
+    from suite.tokenizer_probes import pattern_chars
 
     tokenizer_regex_problem("[[:alpha:]]+")
-    _pattern_chars("[[:alpha:]]+x")
+    pattern_chars("[[:alpha:]]+x")
     assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
 
 
@@ -272,11 +272,12 @@ def test_a_prompt_that_mildly_quadratic_steps_would_scan_for_minutes_is_refused(
     probe limit is raised here, so that a loaded machine cannot refuse the steps at load.)"""
     from suite import tokenizer_timing
     from suite.tokenizer_files import tokenizer_regex_seconds
-    from suite.tokenizer_timing import _pattern_chars, regex_text_limit
+    from suite.tokenizer_probes import pattern_chars
+    from suite.tokenizer_timing import regex_text_limit
 
     monkeypatch.setattr(tokenizer_timing, "MAX_SECONDS", 1.0)
 
-    assert "bc" in _pattern_chars("(?:bc)+d")  # a repeat's unit is probed as a run
+    assert "bc" in pattern_chars("(?:bc)+d")  # a repeat's unit is probed as a run
     _case(tmp_path, _pairs)
     tokenizer = load_tokenizer(tmp_path / "tok")
     seconds = tokenizer_regex_seconds(tokenizer)

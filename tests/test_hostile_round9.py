@@ -54,7 +54,7 @@ def _generate(tok: Path, prompt: str = "Janet sells eggs") -> list[str]:
 
 
 def test_a_negated_class_in_a_repeat_is_sampled_with_a_character_it_admits():
-    from suite.tokenizer_timing import _repeat_units, _sre_parse
+    from suite.tokenizer_probes import _repeat_units, _sre_parse
 
     for body in ("b[^!b]", "[^!c]c", "b[^a-y]", r"b[^\W]", "b[^\x00-\U0001f600]"):
         units = _repeat_units(_sre_parse.parse(f"(?:{body})+d"))
@@ -66,9 +66,9 @@ def test_a_property_in_a_repeat_is_sampled_with_a_character_it_holds(body):
     """(Round 10.) ``(?:\\p{Greek}c)+d`` was probed on ``acac…``: the property read as ``a``."""
     import regex
 
-    from suite.tokenizer_timing import _pattern_chars
+    from suite.tokenizer_probes import pattern_chars
 
-    units = [c for c in _pattern_chars(f"(?:{body})+d") if len(c) > 1]
+    units = [c for c in pattern_chars(f"(?:{body})+d") if len(c) > 1]
     assert any(regex.fullmatch(body, unit) for unit in units), (body, units)
 
 
