@@ -239,16 +239,17 @@ def stale(
     """A record made by another profile, at another resample count of its interval, from a
     model whose files have changed since (``prints`` keyed by recorded location:
     :func:`recorded_prints`), or from a model at another location than the profile now names
-    for its role (``where``: role to location, :func:`roles_for`; a tokenizer or target moved
-    to another folder is another model)."""
-    if record.provenance.profile not in (None, profile):
+    for its role, or naming no model for it (``where``: role to location, :func:`roles_for`; a
+    tokenizer or target moved to another folder is another model)."""
+    if record.provenance.profile != profile:  # None too: a run always records its profile
         return True
     analytic = record.result.analytic
     if n_boot is not None and analytic is not None and analytic.n_boot not in (None, n_boot):
         return True
     models = record.provenance.models
-    if where and any(role in where and m.location != where[role] for role, m in models.items()):
-        return True
+    if where and any(models.get(role) is None or models[role].location != at
+                     for role, at in where.items()):  # fmt: skip
+        return True  # a role the plan needs, missing or at another location
     return any(m.location in prints and m.sha256 != prints[m.location] for m in models.values())
 
 

@@ -183,7 +183,7 @@ def _classes(tree: Any) -> tuple[list, list]:
                 repeated.append(list(item[1]))
             continue
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
-            inside = inside or item[1][1] > 64
+            inside = inside or item[1][1] > 1
         if isinstance(item, list | tuple) or hasattr(item, "data"):
             stack.extend((sub, inside) for sub in getattr(item, "data", item))
     return every, repeated
@@ -233,7 +233,7 @@ class UnsampledRepeat(Exception):
 
 
 def _repeat_units(tree: Any, extra: tuple = ()) -> dict:
-    """A text each unbounded repeat of a parsed pattern matches once (its unit): ``(?:bc)+d``
+    """A text each repeat of a parsed pattern matches once (its unit): ``(?:bc)+d``
     runs in quadratic time over ``bcbc…``, which no run of one character probes. The unit is
     checked: the repeat alone must match it repeated, else each of its characters is tried in
     turn with another (``(?:(?!a)[a-z]0)+`` is sampled ``a0``, then ``b0``); a repeat for which
@@ -244,7 +244,7 @@ def _repeat_units(tree: Any, extra: tuple = ()) -> dict:
         item = stack.pop()
         if isinstance(item, tuple) and len(item) == 2 and str(item[0]).endswith("_REPEAT"):
             low, high, body = item[1]
-            if high > 64:  # unbounded (MAXREPEAT) or long
+            if high > 1:  # bounded ones too: three adjacent {1,64} split a run 64³ ways
                 units[_checked_unit(tree, item, _sample(body, extra=extra), low)] = None
                 for pick in range(1, UNIT_VARIANTS):  # other members' runs, where it matches them
                     unit = _sample(body, pick=pick, extra=extra)
@@ -266,7 +266,7 @@ def _repeat_alone(tree: Any, repeat: tuple):
 
 
 def _matches(tree: Any, repeat: tuple, unit: str, low: int) -> bool:
-    times = max(3, min(int(low), 4096))
+    times = max(min(int(low), 4096), min(3, int(repeat[1][1])))
     return bool(unit) and _repeat_alone(tree, repeat).fullmatch(unit * times) is not None
 
 
@@ -274,7 +274,7 @@ def _checked_unit(tree: Any, repeat: tuple, unit: str, low: int) -> str:
     """``unit``, or the first text one character away from it, that ``repeat`` (a parsed item
     of ``tree``) matches repeated; else UnsampledRepeat."""
     alone = _repeat_alone(tree, repeat)
-    times = max(3, min(int(low), 4096))
+    times = max(min(int(low), 4096), min(3, int(repeat[1][1])))
     if unit and alone.fullmatch(unit * times):
         return unit
     for i in range(len(unit)):
@@ -296,10 +296,30 @@ def _property_literal(match: re.Match) -> str:
     return f"\\U{ord(c):08x}"
 
 
+# An inline option group that turns on ignore-case wherever the i stands: (?i) (?mi) (?x-m:i...)
+_IGNORE_CASE = re.compile(r"\(\?[A-Za-z^-]*i")
+
+
+def _ignores_case(tree: Any) -> bool:
+    """Whether a parsed pattern ignores case anywhere: its global flags or a scoped group's."""
+    if tree.state.flags & re.IGNORECASE:
+        return True
+    stack = [tree]
+    while stack:
+        item = stack.pop()
+        subpattern = isinstance(item, tuple) and len(item) == 2 and str(item[0]) == "SUBPATTERN"
+        if subpattern and item[1][1] & re.IGNORECASE:
+            return True
+        if isinstance(item, list | tuple) or hasattr(item, "data"):
+            stack.extend(getattr(item, "data", item))
+    return False
+
+
 def pattern_chars(pattern: str) -> dict:
     """The characters ``pattern`` names (escapes resolved), their other case where it ignores
     case, and a character of each Unicode property it names."""
     chars: dict = {}
+    folds = _IGNORE_CASE.search(pattern) is not None
     for match in _PROPERTY.finditer(pattern):
         chars.update(dict.fromkeys(_property_char(match.group(1), match.group(0)[1])))
     try:
@@ -310,9 +330,10 @@ def pattern_chars(pattern: str) -> dict:
         crossing = _crossing(tree)
         chars.update(crossing)
         chars.update(_repeat_units(tree, tuple(crossing)))
+        folds = folds or _ignores_case(tree)
     except (re.error, RecursionError, OverflowError, ValueError, TypeError, AttributeError):
         chars.update(dict.fromkeys(c for c in pattern if c not in "\\()[]{}|*+?^$"))
-    if "(?i" in pattern:  # the other case, and a character's full case folding (ß: ss, s)
+    if folds:  # the other case, and a character's full case folding (ß: ss, s)
         for c in list(chars):
             for other in (c.swapcase(), c.casefold()):
                 if other != c:

@@ -13,11 +13,18 @@ are in ``test_hostile_round11.py``, ``test_hostile_results.py`` and
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
+
+import pytest
 
 from suite.cli import main
+from suite.errors import SpecError
+from suite.models import load_tokenizer
 from tests.hostile import refused
-from tests.test_hostile_round9 import RECIPES
+from tests.test_hostile_round9 import RECIPES, _split
 from tests.test_hostile_tokenizer_ids import LLAMA, _case
 
 
@@ -179,3 +186,72 @@ def test_generate_reads_a_tokenizer_config_strictly(tmp_path, capsys):
             "--draft", str(LLAMA / "draft"), "--tokenizer", str(tok),
             "--max-new-tokens", "2"]  # fmt: skip
     refused(argv, tmp_path, capsys, "tok/tokenizer_config.json", "NaN")
+
+
+# --- round 13 -----------------------------------------------------------------------------------
+
+
+def test_ignore_case_is_read_from_any_option_group():
+    """``(?mi)`` turned ignore-case on in Oniguruma, but only ``(?i`` was looked for, so the
+    folded forms (``ss`` of ``ß``) went unprobed."""
+    from suite.tokenizer_probes import pattern_chars
+
+    for pattern in ("(?mi)[^ß]ß+z", "(?xi)[^ß]ß+z", "a(?i:[^ß]ß+)z", "(?i)[^ß]ß+z"):
+        assert {"ss", "s"} <= set(pattern_chars(pattern)), pattern
+    assert "ss" not in pattern_chars("(?m)[^ß]ß+z")  # the control: case kept
+
+
+def test_bounded_repeats_are_probed_with_their_units(tmp_path):
+    """Three adjacent ``{1,64}`` repeats split a run 64³ ways (7 s on 8,192 characters of
+    ``bc``); only repeats past 64 were given a unit."""
+    from suite.tokenizer_probes import _repeat_units, _sre_parse
+
+    assert "ab" in _repeat_units(_sre_parse.parse("(?:ab){1,2}c"))
+    pattern = "[^xc]c" + "(?:[xb]c){1,64}" * 3 + "d"
+    _case(tmp_path, _split(pattern))
+    with pytest.raises(SpecError, match=r"on a run of [\d,]+ × '[xb]c'"):
+        load_tokenizer(tmp_path / "tok")
+
+
+def _stored(tmp_path):
+    _profile, study = _case(tmp_path)
+    profile = _profile_with(tmp_path, LLAMA / "tokenizer", "a")
+    argv = ["run", str(study), "--profile", profile, "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 0
+    return argv, tmp_path / "o" / "cells.jsonl"
+
+
+def test_a_resumed_record_naming_no_model_or_profile_is_recomputed(tmp_path, capsys):
+    """A record whose provenance names no models, lacks the tokenizer, or names no profile was
+    kept on resume under any profile and models."""
+    for i, edit in enumerate(
+        (
+            lambda p: p.update(models={}),
+            lambda p: p["models"].pop("tokenizer"),
+            lambda p: p.update(profile=None),
+        )
+    ):
+        argv, cells = _stored(tmp_path / str(i))
+        record = json.loads(cells.read_text())
+        record["result"]["acceptance_rate"] = 0.123456  # a marker: not what the run computes
+        edit(record["provenance"])
+        cells.write_text(json.dumps(record) + "\n")
+        capsys.readouterr()
+        assert main(argv) == 0
+        assert "0 already done, 1 run" in capsys.readouterr().out, i
+        assert json.loads(cells.read_text())["result"]["acceptance_rate"] != 0.123456
+    assert main(argv) == 0
+    assert "1 already done, 0 run" in capsys.readouterr().out  # the control: a record it made
+
+
+def test_a_refused_prompt_leaves_one_line_on_stderr(tmp_path):
+    """transformers' 'Token indices sequence length is longer ...' warning came first."""
+
+    argv = [sys.executable, "-m", "suite", "generate", "word " * 3000,
+            "--target", str(LLAMA / "target"), "--draft", str(LLAMA / "draft"),
+            "--max-new-tokens", "2"]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "TRANSFORMERS_VERBOSITY"}
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "over 1,024" in lines[0], lines

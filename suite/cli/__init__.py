@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     # transformers' per-load "Loading weights" bars: noise on stderr before a result or an error
     # line, for models that load in milliseconds (set the variable to 0 to see them)
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # and its warnings ("Token indices sequence length is longer ..." before the suite's own
+    # refusal of the prompt): errors only, so stderr is one line
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     argv = _take_bundle(argv)
     try:
         if argv and argv[0] in FORWARDED:  # the module's own parser, --help included
