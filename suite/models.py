@@ -197,7 +197,7 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
     config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
     seq2seq = seq2seq_allowed and getattr(config, "is_encoder_decoder", False)
-    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    where = _config_where(path)
     if not seq2seq_allowed and getattr(config, "is_encoder_decoder", False):
         message = "this command runs decoder-only (causal) models; an encoder-decoder one is not"
         raise SpecError(where, "model_type", getattr(config, "model_type", None), message)
@@ -236,6 +236,11 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     return model.eval()
 
 
+def _config_where(path) -> Path | str:
+    """How an error names a model's config.json: the file of a local folder, else the Hub id."""
+    return Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+
+
 def _check_decoder_start(path, model) -> None:
     """An encoder-decoder model's decoder starts from a token of its vocabulary, named by its
     config or generation config: refused naming config.json otherwise (it failed at the first
@@ -246,7 +251,7 @@ def _check_decoder_start(path, model) -> None:
     rows = int(model.get_output_embeddings().weight.shape[0])
     if isinstance(token, int) and not isinstance(token, bool) and 0 <= token < rows:
         return
-    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    where = _config_where(path)
     message = f"an encoder-decoder model's decoder starts from a token id in [0, {rows:,})"
     raise SpecError(where, "decoder_start_token_id", token, message)
 
@@ -258,7 +263,7 @@ def _check_shapes(path, mismatched) -> None:
     if not mismatched:
         return
     name, weights, config = sorted((str(k), list(a), list(b)) for k, a, b in mismatched)[0]
-    where = Path(path) / "config.json" if is_local(path) else f"{path} (config.json)"
+    where = _config_where(path)
     message = (
         f"weights and config disagree on shapes: {len(mismatched)} tensors, e.g. this one is "
         f"{weights} in the weights, {config} by the config"

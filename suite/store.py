@@ -73,6 +73,20 @@ def without_timing(record: dict) -> dict:
     return {k: v for k, v in record.items() if k != TIMING}
 
 
+def remove_empty(folder: Path, created: Path | None) -> None:
+    """Remove ``folder`` and its parents up to ``created`` (the outermost a command made; None:
+    it made none) where each is empty: anything else there stays."""
+    if created is None:
+        return
+    for path in (folder, *folder.parents):
+        try:
+            path.rmdir()
+        except OSError:
+            return
+        if path == created:
+            return
+
+
 class ResultsStore:
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
@@ -203,15 +217,7 @@ class ResultsStore:
         for name in sorted(files & {RUN_FILE, LOCK_FILE}):
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / name).unlink()
-        if created is None:
-            return
-        for path in (self.folder, *self.folder.parents):
-            try:
-                path.rmdir()  # only an empty folder: anything else there stays
-            except OSError:
-                return
-            if path == created:
-                return
+        remove_empty(self.folder, created)
 
     def finalize(self, order: list[str]) -> None:
         """Rewrite the file in plan order, so equal runs give equal files (timing aside)."""

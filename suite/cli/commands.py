@@ -96,6 +96,8 @@ def _discard_refused_tokenizer(err, out, created) -> None:
     import shutil
     from pathlib import Path
 
+    from suite.store import remove_empty
+
     folder = out / "tokenizer"
     try:
         refused = Path(str(err.path)).resolve().is_relative_to(folder.resolve())
@@ -104,15 +106,7 @@ def _discard_refused_tokenizer(err, out, created) -> None:
     if not refused or not folder.is_dir() or folder.is_symlink():
         return
     shutil.rmtree(folder)
-    for path in (out, *out.parents):
-        if created is None:
-            return
-        try:
-            path.rmdir()  # only an empty folder
-        except OSError:
-            return
-        if path == created:
-            return
+    remove_empty(out, created)
 
 
 def cmd_manifest(args) -> int:
