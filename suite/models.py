@@ -245,9 +245,9 @@ def _check_decoder_start(path, model) -> None:
     """An encoder-decoder model's decoder starts from a token of its vocabulary, named by its
     config or generation config: refused naming config.json otherwise (it failed at the first
     cell, naming no file)."""
-    token = getattr(model.config, "decoder_start_token_id", None)
-    if token is None:
-        token = getattr(getattr(model, "generation_config", None), "decoder_start_token_id", None)
+    from suite.decoding.plumbing import configured_decoder_start
+
+    token = configured_decoder_start(model)
     rows = int(model.get_output_embeddings().weight.shape[0])
     if isinstance(token, int) and not isinstance(token, bool) and 0 <= token < rows:
         return

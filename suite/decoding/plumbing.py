@@ -24,11 +24,18 @@ def is_encoder_decoder(model) -> bool:
     return bool(getattr(model.config, "is_encoder_decoder", False))
 
 
-def decoder_start_token_id(model) -> int:
-    """The token an encoder-decoder model's decoder starts from (config, else generation config)."""
+def configured_decoder_start(model):
+    """What a model's config, else its generation config, names as its decoder's start token
+    (None where neither does); checked when a model loads (:mod:`suite.models`)."""
     token = getattr(model.config, "decoder_start_token_id", None)
     if token is None:
         token = getattr(getattr(model, "generation_config", None), "decoder_start_token_id", None)
+    return token
+
+
+def decoder_start_token_id(model) -> int:
+    """The token an encoder-decoder model's decoder starts from (config, else generation config)."""
+    token = configured_decoder_start(model)
     if token is None:
         raise ValueError("encoder-decoder model has no decoder_start_token_id in its configs")
     return int(token)
