@@ -13,6 +13,7 @@ import os
 import sys
 from dataclasses import asdict
 from datetime import UTC, datetime
+from pathlib import Path
 
 import torch
 import transformers
@@ -35,6 +36,7 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.io import check_out_folder
 from suite.reader import MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
 from suite.timing import TIMER, machine_info, model_info, write_json_atomic
@@ -62,6 +64,7 @@ NOTES = [
 
 
 def _check_args(args) -> None:
+    check_out_folder(Path(args.out))  # before anything is measured, not when it is written
     args.draft = [*args.draft, *args.drafts]
     args.drafts = []
     args.num_draft_tokens = sorted(

@@ -113,9 +113,9 @@ def _rope_field(key: str, value: Any) -> str | None:
         return f"must be null or a number in [0, {MAX_ROPE_FACTOR:g}]"
     factors = value if isinstance(value, list) else [None]
     if key in ("short_factor", "long_factor") and not all(
-        _within(v, 0.0, MAX_ROPE_FACTOR, open_low=True) for v in factors
+        _within(v, 1.0 / MAX_ROPE_FACTOR, MAX_ROPE_FACTOR) for v in factors
     ):
-        return f"must be a list of numbers > 0 and at most {MAX_ROPE_FACTOR:g}"
+        return f"must be a list of numbers in [1/{MAX_ROPE_FACTOR:g}, {MAX_ROPE_FACTOR:g}]"
     if key == "original_max_position_embeddings" and not (_integer(value) and value >= 1):
         return "must be an integer >= 1"
     return None

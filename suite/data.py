@@ -29,7 +29,7 @@ from suite.data_files import (  # noqa: F401 (the caps: re-exported)
     read_local,
     read_xml_records,
 )
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character, control_message, cut
 from suite.paths import DEFAULT_DATA_DIR, data_cache_dir
 from suite.sandbox import compile_regex
 from suite.specs import Split, TaskSpec, compile_template, format_prompt, load_task
@@ -191,7 +191,7 @@ def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, s
                     break
                 pieces.append(piece)
     except Exception as e:  # any error a field's value can cause: ZeroDivisionError, RecursionError
-        message = f"cannot render {where}: {type(e).__name__}: {e}"
+        message = f"cannot render {where}: {type(e).__name__}: {cut(str(e), 300)}"
         raise SpecError(spec.path, field, source, message) from None
     if size > MAX_FIELD_CHARS:
         message = (
@@ -199,7 +199,33 @@ def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, s
             f"most {MAX_FIELD_CHARS:,}"
         )
         raise SpecError(spec.path, field, source, message)
-    return "".join(pieces)
+    text = "".join(pieces)
+    _check_rendered(spec, field, text, where)
+    return text
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+MAX_ID_CHARS = 256  # an example id is copied into every record of every cell that uses it
+
+
+def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
+    """A rendered field holds characters, not halves of one (a surrogate, from a template's
+    ``"\\ud800"`` escape, cannot be written as UTF-8); an id is also short and plain text (no
+    control or invisible character), as records, tables and the report show it."""
+    if field == "id":
+        if len(text) > MAX_ID_CHARS:
+            message = (
+                f"renders {where} to {len(text):,} characters; an id is at most {MAX_ID_CHARS}"
+            )
+            raise SpecError(spec.path, field, text, message)
+        c = control_character(text, allowed="")
+    else:
+        surrogate = None if text.isprintable() else _SURROGATE.search(text)
+        c = surrogate.group() if surrogate else None
+    if c is not None:
+        raise SpecError(
+            spec.path, field, text, f"renders {where} to text with {control_message(c)}"
+        )
 
 
 def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path):

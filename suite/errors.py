@@ -50,8 +50,9 @@ def printable(text: str, keep: str = "\n") -> str:
 
 
 def error_line(err: BaseException) -> str:
-    """What the command line prints for bad input: ``error: <message>``, escaped."""
-    return f"error: {printable(str(err))}"
+    """What the command line prints for bad input: ``error: <message>``, one line, escaped (a
+    newline in a hostile key or value is written ``\\n``, so it cannot forge a second line)."""
+    return f"error: {printable(str(err), keep='')}"
 
 
 def _show_path(path: str | Path | None) -> str:
@@ -102,4 +103,6 @@ class SpecError(ValueError):
         where = _show_path(self.path)
         if self.field is None:
             return f"{where}: {self.message}"
-        return f"{where}: field '{self.field}' = {_show_value(self.value)}: {self.message}"
+        field = cut(str(self.field), _MAX_VALUE_CHARS)  # a field may be a key the input chose
+        message = cut(self.message, 4 * MAX_MESSAGE_CHARS)
+        return f"{where}: field '{field}' = {_show_value(self.value)}: {message}"

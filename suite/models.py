@@ -19,7 +19,7 @@ from transformers import (
 from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.jsonable import entries
-from suite.strict import read_config
+from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
     BuiltTokenizerError,
@@ -86,6 +86,9 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
         )
     if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
         raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
+    for p in folder.iterdir():  # each is hashed into the model's fingerprint
+        if p.is_file():
+            check_side_file(p, p.stat().st_size, field)
     config = folder / "config.json"
     if config.exists():  # strict JSON, at most 16 MiB, no code named in it, before transformers
         check_config_file(config)
@@ -300,6 +303,14 @@ def check_finite_logits(model, where: str | Path, field: str = "model", value=No
     """One forward over a few tokens, on the model as it runs (its device and dtype): a model
     whose numbers give NaN or infinite logits (weights that overflow, a config the range checks
     let through) is refused naming ``where`` before it scores anything."""
+    for name, p in model.named_parameters():  # every row, not only the probe's: in its dtype
+        if not bool(torch.isfinite(p).all()):
+            kind = "NaN" if bool(torch.isnan(p).any()) else "infinite"
+            message = (
+                f"parameter {name} holds {kind} values in {str(p.dtype).removeprefix('torch.')}"
+                " (the dtype it runs in): its weights overflow it"
+            )
+            raise SpecError(where, field, str(where) if value is None else value, message)
     vocab = model.get_input_embeddings().num_embeddings
     device = next(model.parameters()).device
     ids = torch.arange(min(PROBE_TOKENS, vocab), device=device).unsqueeze(0)

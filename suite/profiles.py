@@ -24,7 +24,7 @@ from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.reader import MAX_N_BOOT
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
-from suite.strict import read_config
+from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
     check_special_tokens,
@@ -112,6 +112,7 @@ def _folder_digest(folder: Path) -> str:
     digest = hashlib.sha256()
     for p in sorted(folder.iterdir()):
         if p.is_file() and p.name not in _NOT_FINGERPRINTED:
+            check_side_file(p, p.stat().st_size)
             digest.update(p.name.encode() + b"\0")
             with p.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -297,7 +298,30 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         extra_dir = _local(r, d["drafts_dir"], f"{field}.drafts_dir")
         extra = _bundle_drafts(r, extra_dir, f"{field}.drafts_dir")
         drafts.update({k: v for k, v in extra.items() if k not in drafts})
+    _same_kind(r, target, drafts, field, d)
     return FamilyModels(family, tokenizer, target, drafts)
+
+
+def _encoder_decoder(ref: ModelRef) -> bool | None:
+    """Whether a local model's config.json declares an encoder-decoder (None for a Hub model)."""
+    if ref.path is None:
+        return None
+    return read_config(ref.path / "config.json").get("is_encoder_decoder") is True
+
+
+def _same_kind(r: Reader, target: ModelRef, drafts: dict, field: str, d: dict) -> None:
+    """Every local draft is the kind of model its local target is (decoder-only or
+    encoder-decoder): speculation needs one kind, refused here naming the draft's field."""
+    kind = _encoder_decoder(target)
+    if kind is None:
+        return
+    for name, ref in drafts.items():
+        theirs = _encoder_decoder(ref)
+        if theirs is not None and theirs != kind:
+            kinds = ["encoder-decoder" if k else "decoder-only" for k in (kind, theirs)]
+            message = f"the target is {kinds[0]}, this draft {kinds[1]}: pair one kind of model"
+            where = f"{field}.drafts.{name}.path" if name in d.get("drafts", {}) else field
+            raise r.error(where, str(ref.path), message)
 
 
 def _within_positions(r: Reader, family: FamilyModels, sizes: dict[str, EngineSizes]) -> None:

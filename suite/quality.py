@@ -313,6 +313,27 @@ def _check_args(args) -> None:
         check_positive_int(args.max_gen_toks, "--max-gen-toks", maximum=MAX_NEW_TOKENS)
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
+    _check_budget(args)
+
+
+def _check_budget(args) -> None:
+    """The tokens each answer may take (``--max-gen-toks``, else the task spec's
+    ``generation.max_new_tokens``) leave room for a prompt in a local target's positions:
+    refused now, naming the flag or the spec's field, not by lm-eval mid-run."""
+    from suite.strict import read_config
+
+    config = Path(args.target) / "config.json"
+    positions = read_config(config).get("max_position_embeddings") if config.is_file() else None
+    if not isinstance(positions, int) or isinstance(positions, bool) or positions <= 0:
+        return
+    message = f"leaves no room for a prompt in the target's {positions:,} positions ({config})"
+    if args.max_gen_toks is not None:
+        if args.max_gen_toks >= positions:
+            raise SpecError(None, "--max-gen-toks", args.max_gen_toks, message)
+        return
+    spec = load_task(args.task)
+    if spec.max_new_tokens >= positions:
+        raise SpecError(spec.path, "generation.max_new_tokens", spec.max_new_tokens, message)
 
 
 def run(args) -> dict:

@@ -54,7 +54,7 @@ class Reader:
 
     def mapping(self, value: Any, field: str, required: set[str], optional: set[str]) -> dict:
         if not isinstance(value, dict):
-            raise self.error(field or None, value, "expected a mapping")
+            raise self.error(field or "(document)", value, "expected a mapping")
         prefix = f"{field}." if field else ""
         known = required | optional
         for key in value:
@@ -70,7 +70,7 @@ class Reader:
         """A mapping whose keys are names chosen by the user (families, drafts, datasets), with no
         control or invisible character; ``safe``: each key a :data:`SAFE_NAME`."""
         if not isinstance(value, dict):
-            raise self.error(field or None, value, "expected a mapping")
+            raise self.error(field or "(document)", value, "expected a mapping")
         for key in value:
             if not isinstance(key, str) or not key.strip():
                 raise self.error(field, key, "keys must be non-empty strings")

@@ -174,6 +174,8 @@ def _provenance_json(p: Provenance) -> dict:
     }
     if p.prompt_format is not None:  # an older record writes back as it was read
         out["prompt_format"] = p.prompt_format
+    if p.task is not None:
+        out["task"] = p.task
     return out
 
 

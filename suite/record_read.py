@@ -12,6 +12,7 @@ import re
 from typing import Any
 
 from suite.drafts import facts_from_mapping
+from suite.errors import control_character, control_message
 from suite.records import (
     ANALYTIC,
     EMPIRICAL,
@@ -68,12 +69,17 @@ class _Reader:
             raise RecordError(self.name(key), None, "missing required field")
         return self.data[key]
 
-    def string(self, key: str, *, optional: bool = False) -> str | None:
+    def string(self, key: str, *, optional: bool = False, text: bool = False) -> str | None:
+        """A string; one line of plain text unless ``text`` (a decoded output: any character
+        the model emitted), as tables, the report and the terminal show it."""
         value = self.data.get(key) if optional else self.require(key)
         if value is None and optional:
             return None
         if not isinstance(value, str):
             raise RecordError(self.name(key), value, "expected a string")
+        c = None if text else control_character(value, allowed="")
+        if c is not None:
+            raise RecordError(self.name(key), value, control_message(c))
         return value
 
     def integer(self, key: str, *, optional: bool = True, maximum: int = MAX_COUNT) -> int | None:
@@ -165,6 +171,19 @@ def _alpha(value: Any, field: str) -> float:
     return alpha
 
 
+_CELL_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
+
+
+def _cell_name(r: _Reader, key: str) -> str:
+    """A family, dataset, split or draft name as a run writes one (a spec's, a profile's or a
+    submission's name): a part of the cell's key, shown in tables and the report."""
+    value = r.string(key)
+    if not _CELL_NAME.fullmatch(value):
+        message = "expected a name: letters, digits, '.', '_' and '-', 128 at most"
+        raise RecordError(r.name(key), value, message)
+    return value
+
+
 def _read_cell(r: _Reader) -> Cell:
     facts_raw = r.sub("draft_facts", optional=True)
     facts = None
@@ -181,12 +200,16 @@ def _read_cell(r: _Reader) -> Cell:
     if tau < 0 or 0 < tau < MIN_TEMPERATURE:
         message = f"a temperature is 0 (greedy) or at least {MIN_TEMPERATURE:g}, as runs make"
         raise RecordError(r.name("decode_temperature"), tau, message)
+    for key, least in (("num_draft_tokens", 1), ("prompts", 1), ("max_new_tokens", 1)):
+        value = r.integer(key, optional=False, maximum=MAX_SIZE)
+        if value < least:  # named here, not by the cell's own check as the whole line
+            raise RecordError(r.name(key), value, f"expected an integer >= {least}")
     return Cell(
         engine=engine,
-        family=r.string("family"),
-        dataset=r.string("dataset"),
-        split=r.string("split"),
-        draft=r.string("draft"),
+        family=_cell_name(r, "family"),
+        dataset=_cell_name(r, "dataset"),
+        split=_cell_name(r, "split"),
+        draft=_cell_name(r, "draft"),
         decode_temperature=tau + 0.0,  # -0.0 is 0.0: one key for greedy decoding
         num_draft_tokens=r.integer("num_draft_tokens", optional=False, maximum=MAX_DRAFT_TOKENS),
         seed=r.integer("seed", optional=False, maximum=MAX_SEEDS - 1),
@@ -256,7 +279,8 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
 def _generation(r: _Reader | None) -> Generation:
     if r is None:
         return Generation(0, None, None)
-    text, reason = r.string("text", optional=True), r.string("finish_reason", optional=True)
+    text = r.string("text", optional=True, text=True)
+    reason = r.string("finish_reason", optional=True)
     return Generation(r.integer("tokens") or 0, reason, text)
 
 
@@ -369,17 +393,31 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
         profile=r.string("profile", optional=True),
         models=models,
         prompt_format=r.string("prompt_format", optional=True),
+        task=_sha256(r, "task"),
     )
+
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _sha256(r: _Reader, field: str) -> str | None:
+    """An optional sha256 as a run writes it: 64 lowercase hex digits."""
+    value = r.string(field, optional=True)
+    if value is not None and not _HEX64.fullmatch(value):
+        raise RecordError(r.name(field), value, "expected a sha256 (64 hex digits)")
+    return value
 
 
 def _prompt_ids(r: _Reader, most: int) -> list[str]:
     """At most the cell's prompts, each a string, none twice."""
     prompt_ids = r.items("prompt_ids", optional=False, most=most)
+    seen: set[str] = set()
     for i, pid in enumerate(prompt_ids):
         if not isinstance(pid, str):
             raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
-        if pid in prompt_ids[:i]:
+        if pid in seen:
             raise RecordError(f"prompt_ids[{i}]", pid, "listed twice")
+        seen.add(pid)
     return prompt_ids
 
 

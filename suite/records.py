@@ -131,6 +131,9 @@ class Provenance:
     # instruction or chat_template (suite.prompts); None in records made before it was recorded,
     # which all used the instruction format
     prompt_format: str | None = None
+    # the sha256 of the task spec file its prompts were rendered with (None in older records,
+    # which a resume recomputes)
+    task: str | None = None
 
 
 @dataclass(frozen=True)

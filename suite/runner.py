@@ -23,6 +23,7 @@ from suite.data import load_examples
 from suite.errors import SpecError
 from suite.profiles import ModelRef, Profile
 from suite.records import ResultRecord
+from suite.specs import load_task
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
 
@@ -203,14 +204,53 @@ def check_datasets(plan: Plan) -> None:
 
 def check_prompting(plan: Plan, prints: dict[str, str]) -> None:
     """Load each family's tokenizer the plan uses (as its cells will: its regex timing, special
-    tokens) and render a prompt through its chat template where it has one, before the first
-    cell: a tokenizer or template a cell would refuse fails the run now, with nothing written
-    (a template that raises on its render left the records of the studies before it)."""
-    from suite.prompts import check_prompt_rendering
+    tokens) and render and tokenize every prompt its cells will, through its chat template where
+    it has one and within its target's positions, before the first cell: a tokenizer, template
+    or prompt a cell would refuse fails the run now, naming the task's record, with nothing
+    written (one that failed in a later study's cell left the records of the studies before)."""
+    from suite.prompts import check_prompt_rendering, prompt_ids
 
     context = Context(plan.profile, prints)
+    counts: dict[tuple[str, str, str], int] = {}
+    for c in plan.cells:
+        key = (c.family, c.dataset, c.split)
+        counts[key] = max(counts.get(key, 0), c.prompts)
     for family in sorted({c.family for c in plan.cells}):
-        check_prompt_rendering(Models(context, family).tokenizer())
+        tokenizer = Models(context, family).tokenizer()
+        check_prompt_rendering(tokenizer)
+        limit = _positions(plan.profile.models[family].target)
+        for (owner, dataset, split), count in sorted(counts.items()):
+            if owner != family:
+                continue
+            for example in load_examples(dataset, split, limit=count):
+                try:
+                    prompt_ids(tokenizer, example, limit)
+                except SpecError as err:
+                    raise _prompt_error(err, dataset, split, example.id) from None
+
+
+def _positions(target: ModelRef) -> int:
+    """A local target's ``max_position_embeddings`` (0: none stated, or a Hub model's, which
+    its cells read when they load it)."""
+    from suite.strict import read_config
+
+    if target.path is None:
+        return 0
+    value = read_config(target.path / "config.json").get("max_position_embeddings")
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _prompt_error(err: SpecError, dataset: str, split: str, example: str) -> SpecError:
+    """A prompt refused before the run, naming its task record: one that is too long is the
+    task's (its template or data), named by its spec file; a template or tokenizer that fails on
+    it stays named as it was, with the record added."""
+    where = f"the prompt of record '{example}' of {dataset}/{split}"
+    if err.field == "tokenizer" and ("over" in err.message and "prompt" in err.message):
+        spec = load_task(dataset)
+        return SpecError(
+            spec.path, "instruction", spec.instruction_template, f"{where}: {err.message}"
+        )
+    return SpecError(err.path, err.field, err.value, f"{err.message} ({where})")
 
 
 def check_models(plan: Plan) -> None:
@@ -235,14 +275,18 @@ def stale(
     profile: str,
     n_boot: int | None = None,
     where: dict[str, str] | None = None,
+    task: str | None = None,
 ) -> bool:
     """A record made by another profile, at another resample count of its interval, from a
     model whose files have changed since (``prints`` keyed by recorded location:
     :func:`recorded_prints`), or from a model at another location than the profile now names
     for its role, or naming no model for it (``where``: role to location, :func:`roles_for`; a
-    tokenizer or target moved to another folder is another model)."""
-    if record.provenance.profile != profile:  # None too: a run always records its profile
-        return True
+    tokenizer or target moved to another folder is another model), or from another task spec
+    (``task``: the sha256 of the spec file the plan now renders the cell's prompts with)."""
+    if record.provenance is None or record.provenance.profile != profile:
+        return True  # a run always records its provenance and profile: one without is stale
+    if task is not None and record.provenance.task != task:
+        return True  # another template, data selection or id: other prompts
     analytic = record.result.analytic
     if n_boot is not None and analytic is not None and analytic.n_boot not in (None, n_boot):
         return True
@@ -270,12 +314,17 @@ def _run_locked(
     done = store.open(header)
     n_boot = plan.profile.sizes["analytic"].n_boot
     prints = recorded_prints(plan, ctx.fingerprints)
+    planned = {c.key for c in plan.cells}
+    tasks = {d: load_task(d).sha256 for d in sorted({c.dataset for c in plan.cells})}
     old = {
         k
         for k, r in done.items()
-        if stale(r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell))
+        if k not in planned  # a cell this run does not plan: not its result to keep or report
+        or stale(
+            r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell), tasks[r.cell.dataset]
+        )
     }
-    if old:  # recomputed, never mixed with records of other models
+    if old:  # recomputed, never mixed with records of other models, prompts or plans
         store.drop(old)
         done = {k: r for k, r in done.items() if k not in old}
     pending = [c for c in plan.cells if c.key not in done]

@@ -6,6 +6,8 @@ to ``tasks/``. Every bad input raises :class:`SpecError` naming the file, the fi
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -27,7 +29,13 @@ from suite.reader import (  # noqa: F401 (the readers' names, long imported from
     compile_template,
 )
 from suite.sandbox import regex_problem
-from suite.strict import MAX_YAML_BYTES, read_yaml  # noqa: F401 (read_yaml: the readers' one)
+from suite.strict import (
+    MAX_YAML_BYTES,
+    decode,
+    parse_yaml,
+    read_bytes,
+    read_yaml,
+)
 
 INSTRUCTION_FORMAT = "### Instruction:\n{instruction}\n\n### Response:\n"
 DEFAULT_STOP = ("### Instruction",)
@@ -106,6 +114,7 @@ class TaskSpec:
     answer: AnswerSpec | None = None
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     stop: tuple[str, ...] = DEFAULT_STOP
+    sha256: str | None = None  # of the file as read: a record names the spec it was made with
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -151,6 +160,25 @@ def _read_hash_range(r: Reader, value: Any, field: str) -> tuple[float, float]:
 MAX_ANSWER_PATTERNS = 32  # answer patterns of one spec: the bundled ones list at most 4
 MAX_SPLITS = 16  # splits in one spec: each is read (and hashed) in full; the bundled have 2
 MAX_SPLIT_FILES = 64  # data (or id) files in one split: the bundled list at most 5
+
+
+MAX_SPECS_BYTES = 16 << 20  # a task folder's specs together (the bundled: 20 KiB): parse time
+MAX_STOP_STRINGS = 16  # each is searched for in the decoded text after every step: bundled 1
+MAX_STOP_CHARS = 256  # one stop string's length (the bundled one is 13 characters)
+
+
+def _stop_strings(r: Reader, value: Any) -> tuple[str, ...]:
+    """``generation.stop``: at most MAX_STOP_STRINGS strings of at most MAX_STOP_CHARS each, as
+    every generated token costs a search for each in the text so far."""
+    if isinstance(value, list) and len(value) > MAX_STOP_STRINGS:
+        message = f"lists {len(value):,}; a spec has at most {MAX_STOP_STRINGS} stop strings"
+        raise r.error("generation.stop", value, message)
+    stop = r.strings(value, "generation.stop", blank=True)
+    for i, text in enumerate(stop):
+        if len(text) > MAX_STOP_CHARS:
+            message = f"{len(text):,} characters; a stop string is at most {MAX_STOP_CHARS}"
+            raise r.error(f"generation.stop[{i}]", text, message)
+    return stop
 
 
 def _data_files(r: Reader, value: Any, field: str) -> tuple[str, ...]:
@@ -230,20 +258,25 @@ def _read_answer(r: Reader, raw: Any) -> AnswerSpec:
     )
 
 
+_UNREAD = object()
 _TOP_REQUIRED = {"name", "description", "license", "source", "splits", "instruction"}
 _TOP_OPTIONAL = {"id", "reference", "answer", "generation"}
 
 
 def read_named(
-    path: Path, what: str, required: set[str], optional: set[str]
+    path: Path, what: str, required: set[str], optional: set[str], raw: Any = _UNREAD
 ) -> tuple[Reader, dict, str]:
-    """A spec file's top-level mapping and its ``name``, which must be the file's stem."""
-    raw = read_yaml(path, what, nofollow=True)  # a link could print a file outside the folder
+    """A spec file's top-level mapping (``raw``, else read) and its ``name``, which must be the
+    file's stem."""
+    if raw is _UNREAD:
+        raw = read_yaml(path, what, nofollow=True)  # a link could print a file outside the folder
     r = Reader(path)
     if not isinstance(raw, dict):
         raise r.error(None, raw, "expected a YAML mapping at the top level")
     d = r.mapping(raw, "", required, optional)
     name = r.string(d["name"], "name")
+    if not SAFE_NAME.fullmatch(name):  # a name becomes a cell key's part and a results folder
+        raise r.error("name", name, f"a name is {SAFE_NAME_RULE}")
     if name != path.stem:
         raise r.error("name", name, f"must match the file name '{path.stem}'")
     return r, d, name
@@ -252,7 +285,9 @@ def read_named(
 def load_spec(path: str | Path) -> TaskSpec:
     """Parse and validate one task file; data files are checked when examples are loaded."""
     path = Path(path)
-    r, d, name = read_named(path, "task spec", _TOP_REQUIRED, _TOP_OPTIONAL)
+    data = read_bytes(path, "task spec", MAX_YAML_BYTES, nofollow=True)  # a link: refused
+    raw = parse_yaml(decode(data, path, "task spec"), path)
+    r, d, name = read_named(path, "task spec", _TOP_REQUIRED, _TOP_OPTIONAL, raw)
     max_new_tokens, stop = DEFAULT_MAX_NEW_TOKENS, DEFAULT_STOP
     if "generation" in d:
         g = r.mapping(d["generation"], "generation", set(), {"max_new_tokens", "stop"})
@@ -261,7 +296,7 @@ def load_spec(path: str | Path) -> TaskSpec:
                 g["max_new_tokens"], "generation.max_new_tokens", MAX_NEW_TOKENS
             )
         if "stop" in g:
-            extra = r.strings(g["stop"], "generation.stop", blank=True)
+            extra = _stop_strings(r, g["stop"])
             stop = tuple(dict.fromkeys(DEFAULT_STOP + extra))
     optional_templates = {}
     for key in ("id", "reference"):
@@ -280,6 +315,7 @@ def load_spec(path: str | Path) -> TaskSpec:
         answer=_read_answer(r, d["answer"]) if "answer" in d else None,
         max_new_tokens=max_new_tokens,
         stop=stop,
+        sha256=hashlib.sha256(data).hexdigest(),
     )
 
 
@@ -296,23 +332,47 @@ def load_specs(folder: str | Path | None = None) -> dict[str, TaskSpec]:
     folder = tasks_dir(folder)
     if not folder.is_dir():
         raise SpecError(folder, "tasks_dir", str(folder), "task folder not found")
-    files = []
-    with os.scandir(folder) as entries:  # counted before any is parsed
+    files, size = [], 0
+    with os.scandir(folder) as entries:  # counted and sized before any is parsed
         for entry in entries:
             if entry.name.endswith((".yaml", ".yml")):
                 files.append(folder / entry.name)
                 if len(files) > MAX_SPEC_FILES:
                     message = f"more than {MAX_SPEC_FILES:,} task specs (*.yaml, *.yml); refused"
                     raise SpecError(folder, "tasks_dir", str(folder), message)
+                with contextlib.suppress(OSError):  # a file that cannot be read is named below
+                    size += entry.stat(follow_symlinks=False).st_size
+                if size > MAX_SPECS_BYTES:
+                    message = f"its task specs hold over {MAX_SPECS_BYTES:,} bytes; refused"
+                    raise SpecError(folder, "tasks_dir", str(folder), message)
     files.sort()
     specs: dict[str, TaskSpec] = {}
     for path in files:
-        spec = load_spec(path)
+        spec = _cached_spec(path)
         if spec.name in specs:
             other = specs[spec.name].path.name
             raise SpecError(path, "name", spec.name, f"duplicate task name (also in {other})")
         specs[spec.name] = spec
     return specs
+
+
+_SPEC_CACHE: dict[Path, tuple[tuple, TaskSpec]] = {}
+
+
+def _cached_spec(path: Path) -> TaskSpec:
+    """:func:`load_spec`, parsed once per process while the file is unchanged (its inode, size
+    and times): a run asks for its tasks once per cell, and a spec may be a megabyte."""
+    try:
+        st = path.lstat()
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
+    except OSError:
+        return load_spec(path)  # names the file and why it cannot be read
+    held = _SPEC_CACHE.get(path)
+    if held is not None and held[0] == stamp:
+        return held[1]
+    spec = load_spec(path)
+    _SPEC_CACHE[path] = (stamp, spec)
+    return spec
 
 
 def load_task(name: str, folder: str | Path | None = None) -> TaskSpec:

@@ -34,6 +34,7 @@ from suite.records import ResultRecord
 from suite.strict import MAX_CONFIG_BYTES, FieldError, loads_json, read_json
 
 RUN_FILE = "run.json"
+MAX_HOLDER_BYTES = 256  # what a lock file names of its holder: "pid N on HOST"
 LOCK_FILE = ".lock"
 CELLS_FILE = "cells.jsonl"
 # Files a results folder never holds: a run given such a folder would write into a submission
@@ -126,9 +127,10 @@ class ResultsStore:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                holder = path.read_text(encoding="utf-8").strip() or "another process"
-                message = f"another run holds this results folder ({holder}); wait for it to end"
-                raise SpecError(self.folder, "out", str(self.folder), message) from None
+                # the holder's text is the folder's, not ours: read a bounded prefix of it
+                held = os.pread(fd, MAX_HOLDER_BYTES, 0).decode("utf-8", "replace").strip()
+                message = "another run holds this results folder; wait for it to end"
+                raise SpecError(path, "holder", held or "another process", message) from None
             os.ftruncate(fd, 0)
             os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}".encode())
             yield
@@ -152,7 +154,9 @@ class ResultsStore:
         """The run header: a JSON object (a regular file, not a link), else a SpecError."""
         held = read_json(self.run_path, "run header", MAX_RUN_BYTES, nofollow=True)
         if not isinstance(held, dict):
-            raise SpecError(self.run_path, None, held, "the run header must be a JSON object")
+            raise SpecError(
+                self.run_path, "(document)", held, "the run header must be a JSON object"
+            )
         _check_header(self.run_path, held)
         return held
 
@@ -193,7 +197,14 @@ class ResultsStore:
 
     def append(self, record: ResultRecord | dict) -> None:
         """Append one record (a JSON mapping is read into one first: only records are written)."""
-        line = (dumps(record_to_json(as_record(record))) + "\n").encode("utf-8")
+        record = as_record(record)
+        line = (dumps(record_to_json(record)) + "\n").encode("utf-8")
+        if len(line) > MAX_LINE_BYTES:  # the reader would refuse it, and the folder with it
+            message = (
+                f"its record is {len(line):,} bytes; a record is at most {MAX_LINE_BYTES:,} "
+                "(fewer prompts or shorter example ids)"
+            )
+            raise SpecError(self.cells_path, "key", record.key, message)
         fd = _open_regular(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             view = memoryview(line)

@@ -33,6 +33,20 @@ MAX_NODES = 100_000  # YAML nodes per file: a 1 MiB flow list of 500k items is r
 MAX_INT_DIGITS = 100
 MAX_FLOAT_CHARS = 400  # a float's text (digits, point, exponent)
 MAX_CONFIG_BYTES = 16 << 20  # any model's config.json: real ones are a few kilobytes
+# A model folder's file other than its weights (a tokenizer.json is up to a few tens of MiB):
+# every file is hashed into the model's fingerprint, so a huge (or sparse) one costs its size.
+MAX_SIDE_FILE_BYTES = 64 << 20
+
+
+def check_side_file(path: Path, size: int, field: str = "model") -> None:
+    """A model folder's file: weights (``*.safetensors``, bounded by their header) of any size,
+    any other file at most MAX_SIDE_FILE_BYTES."""
+    if size > MAX_SIDE_FILE_BYTES and not path.name.endswith(".safetensors"):
+        message = (
+            f"{size:,} bytes; a model folder's file other than its weights is at most "
+            f"{MAX_SIDE_FILE_BYTES:,}"
+        )
+        raise SpecError(path, field, path.name, message)
 
 
 def read_bytes(path: Path, what: str, limit: int, *, nofollow: bool = False) -> bytes:
@@ -199,6 +213,13 @@ StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yam
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
 StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_scalar)
+# YAML 1.2's exponent floats without a point (``1e-3``, ``2E6``), which YAML 1.1 reads as text:
+# a user writing a small temperature or a large count this way means the number.
+StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
 
 
 def _node_field(root, target) -> str | None:
@@ -221,6 +242,16 @@ def _node_field(root, target) -> str | None:
     return None
 
 
+def _shown(text: str, node) -> Any:
+    """The value a refusal shows: a scalar's value, or as written (first characters) for a
+    collection or any node with an explicit tag (``!!python/name:os.system`` shows its tag)."""
+    start, end = node.start_mark.index, node.end_mark.index
+    written = text[start : min(end, start + 120)]
+    if isinstance(node, yaml.ScalarNode) and not written.startswith("!"):
+        return node.value
+    return written
+
+
 def parse_yaml(text: str, path: Path) -> Any:
     loader = None
     try:  # the reader refuses non-printable characters as soon as it is made
@@ -229,7 +260,7 @@ def parse_yaml(text: str, path: Path) -> Any:
     except _NodeError as e:
         node, mark = e.node, e.problem_mark
         field = _node_field(getattr(loader, "root", None), node)
-        value = node.value if isinstance(node, yaml.ScalarNode) else None
+        value = _shown(text, node)
         where = f"line {mark.line + 1}, column {mark.column + 1}"
         raise SpecError(path, field, value, f"invalid YAML: {e.problem} ({where})") from None
     except yaml.MarkedYAMLError as e:  # one line: the problem and where, not a quoted excerpt

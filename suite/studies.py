@@ -146,8 +146,12 @@ def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
 MAX_CELLS = 100_000  # a plan's cells, counted before any is built
 
 
-def _ints(r: Reader, value: Any, field: str, maximum: int) -> tuple[int, ...]:
+def _ints(
+    r: Reader, value: Any, field: str, maximum: int, *, empty: bool = False
+) -> tuple[int, ...]:
     values = value if isinstance(value, list) else [value]
+    if not values and not empty:  # every grid list is non-empty: a study plans cells
+        raise r.error(field, value, "expected an integer or a non-empty list of integers")
     return _distinct(r, tuple(r.positive_int(v, field, maximum) for v in values), field)
 
 
@@ -189,7 +193,7 @@ def load_study(path: str | Path) -> StudySpec:
         {"name", "title", "description", "claims", "family", "engines", "grid"},
         {"empirical", "profiles", "split", "missing_drafts"},
     )
-    claims = _ints(r, d["claims"], "claims", 100)
+    claims = _ints(r, d["claims"], "claims", 100, empty=True)  # none: the leaderboard
     engines = _distinct(r, r.strings(d["engines"], "engines"), "engines")
     for i, engine in enumerate(engines):
         r.choice(engine, f"engines[{i}]", ENGINES)
@@ -235,6 +239,12 @@ def load_studies(names: list[str] | tuple[str, ...], folder: Path = STUDIES_DIR)
     studies.extend(load_study(spec_file(name, folder, "study")) for name in names)
     if not studies:
         raise SpecError(folder, "study", list(names) or "all", "no study to run")
+    seen: dict[str, StudySpec] = {}
+    for study in studies:  # a run's header and report key studies by name
+        if study.name in seen:
+            message = f"named twice in this run (also {seen[study.name].path})"
+            raise SpecError(study.path, "name", study.name, message)
+        seen[study.name] = study
     return studies
 
 
@@ -320,9 +330,14 @@ def plan_studies(
             for dataset, kd_dataset in grid.datasets:
                 if dataset not in checked_tasks:
                     try:
-                        load_task(dataset).split(study.split)
+                        spec = load_task(dataset)
                     except SpecError as err:
                         raise SpecError(study.path, "grid.datasets", dataset, str(err)) from None
+                    if study.split not in spec.split_names:  # the study's field, not the task's
+                        message = f"task '{dataset}' has no such split; known: " + ", ".join(
+                            spec.split_names
+                        )
+                        raise SpecError(study.path, "split", study.split, message)
                     checked_tasks.add(dataset)
                 drafts = _resolve_drafts(study, grid, kd_dataset, models.drafts, profile.name)
                 planned += (

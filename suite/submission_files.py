@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickletools
+import re
 import stat
 import zipfile
 from pathlib import Path
@@ -23,7 +24,7 @@ from suite.models import (
     remote_code_field,
     remote_code_message,
 )
-from suite.strict import read_config
+from suite.strict import check_side_file, read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
 
@@ -93,6 +94,7 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
                 continue
             if not stat.S_ISREG(mode):
                 raise SpecError(p, field, p.name, "not a regular file (a FIFO or device); refused")
+            check_side_file(p, p.lstat().st_size, field)
             pickled = p.suffix.lower() in PICKLE_SUFFIXES
             if not pickled and p.suffix.lower() not in _UNSNIFFED:
                 pickled = _is_pickle(p)
@@ -197,12 +199,21 @@ def _meta_forward(model, path: Path) -> None:
     heads) fail here, not after ``submit`` has loaded the weights."""
     import torch
 
+    # a RoPE that updates its frequencies by the input's length reads a value (``.item()``),
+    # which the meta device has none of; shapes do not depend on it, so it runs as the default
+    dynamic = [m for m in model.modules() if "dynamic" in str(getattr(m, "rope_type", ""))]
+    kinds = [m.rope_type for m in dynamic]
     try:
+        for m in dynamic:
+            m.rope_type = "default"
         with torch.no_grad(), torch.device("meta"):
             logits = model(input_ids=torch.zeros((1, 4), dtype=torch.long)).logits
     except Exception as err:  # shape errors of many types
         message = f"its model cannot run a forward pass: {type(err).__name__}: {cut(str(err))}"
         raise SpecError(path, "config.json", path.name, message) from None
+    finally:
+        for m, kind in zip(dynamic, kinds, strict=True):
+            m.rope_type = kind
     rows = model.get_output_embeddings().weight.shape[0]
     if tuple(logits.shape) != (1, 4, rows):
         message = f"its model gives logits of shape {list(logits.shape)}, not [1, 4, {rows}]"
@@ -237,7 +248,31 @@ def model_config(folder: Path, files: list[Path]) -> dict:
     if model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         message = "not a causal LM type this transformers knows without remote code"
         raise SpecError(path, "model_type", model_type, message)
+    _check_generation_config(folder, files)
     return config
+
+
+GENERATION_CONFIG = "generation_config.json"
+
+
+def _check_generation_config(folder: Path, files: list[Path]) -> None:
+    """``generation_config.json`` as transformers reads it when the model loads: a value it
+    refuses (``max_new_tokens: -3``) is named here, by its file and field, not at load."""
+    from transformers import GenerationConfig
+
+    path = folder / GENERATION_CONFIG
+    if path not in files:
+        return
+    data = read_config(path, nofollow=True)
+    try:
+        GenerationConfig.from_dict(data)
+    except Exception as err:  # transformers' refusals: ValueError, TypeError...
+        text = cut(str(err).strip().splitlines()[0] if str(err).strip() else "", 300)
+        named = re.search(r"`(\w+)`", text)
+        field = named.group(1) if named and named.group(1) in data else GENERATION_CONFIG
+        value = data.get(field) if field in data else path.name
+        message = f"transformers refuses it: {type(err).__name__}: {text}"
+        raise SpecError(path, field, value, message) from None
 
 
 INDEX_SUFFIX = ".safetensors.index.json"
@@ -298,3 +333,8 @@ def check_finite(files: list[Path], field: str = "model") -> None:
                 if not bool(torch.isfinite(tensor).all()):
                     value = "nan" if bool(torch.isnan(tensor).any()) else "inf"
                     raise SpecError(path, key, value, "weights must be finite numbers")
+                if tensor.dtype == torch.float64 and tensor.numel():
+                    peak = float(tensor.abs().max())
+                    if peak > torch.finfo(torch.float32).max:  # a run loads float32 or narrower
+                        message = "beyond float32's range: infinite in the dtype a run loads"
+                        raise SpecError(path, key, peak, message)

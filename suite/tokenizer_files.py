@@ -20,7 +20,7 @@ import re
 import unicodedata
 import weakref
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from suite.chat_output import MAX_SPECIAL_TOKEN_CHARS
@@ -298,6 +298,28 @@ def check_special_tokens(folder: Path) -> None:
         config = read_config(path) if path.is_file() else None
         for field, value in _named_tokens(config) if isinstance(config, dict) else ():
             _check_token_length(path, field, value)
+        for field, value in config.items() if isinstance(config, dict) else ():
+            if field.endswith(("_file", "_files")):
+                _check_file_names(path, field, value)
+
+
+def _check_file_names(path: Path, field: str, value: Any) -> None:
+    """A field naming the files a tokenizer loads (``vocab_file``, ``fast_tokenizer_files``):
+    transformers opens what it names, relative to the folder, so a name with a path in it
+    (``../tokenizer.json``) would load a file no check has read. ``fast_tokenizer_files`` (a
+    tokenizer.json per library version) is refused: the folder's own tokenizer.json is the one
+    checked and loaded."""
+    if field == "fast_tokenizer_files":
+        message = "refused: the folder's tokenizer.json is the tokenizer the suite checks and loads"
+        raise SpecError(path, field, value, message)
+    names = value if isinstance(value, list) else [value]
+    for name in names:
+        if name is None:
+            continue
+        plain = isinstance(name, str) and name == PurePosixPath(name).name
+        if not plain or "\\" in name or name in ("", ".", ".."):
+            message = "must be a file name in the tokenizer folder (no path, no '..')"
+            raise SpecError(path, field, value, message)
 
 
 def check_loaded_special_tokens(tokenizer, where: str | Path) -> None:

@@ -11,6 +11,8 @@ answer-regex rules of :func:`suite.sandbox.regex_problem`, read as follows:
 * The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
   one after another at a position, so their costs add: each is checked on its own, and the whole
   pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
+* Last, Oniguruma itself must compile it (``tokenizers.Regex``): a pattern it refuses (``(?si)``,
+  an unknown property) is named here, by its field, not by the library's load error.
 """
 
 from __future__ import annotations
@@ -107,4 +109,18 @@ def tokenizer_regex_problem(pattern: Any) -> str | None:
             return f"not a pattern this suite can check ({err}); refused"
         if problem:
             return problem
+    return _oniguruma_problem(pattern)
+
+
+def _oniguruma_problem(pattern: str) -> str | None:
+    """Oniguruma's refusal of ``pattern`` (its first line), or None; a panic counts as one."""
+    import tokenizers  # the library that compiles it at load
+
+    try:
+        tokenizers.Regex(pattern)
+    except BaseException as err:  # its errors are plain Exceptions, a panic a BaseException
+        if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
+            raise
+        lines = str(err).strip().splitlines()
+        return f"Oniguruma refuses it: {lines[0][:200] if lines else type(err).__name__}"
     return None

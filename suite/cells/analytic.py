@@ -100,7 +100,7 @@ def _analytic_record(
             prompts=prompts,
             analytic=analytic,
         ),
-        provenance=models.provenance(cell.draft),
+        provenance=models.provenance(cell.draft, cell.dataset),
         timing=Timing(
             finished_at=now(),
             cost_ratio=c,

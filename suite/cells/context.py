@@ -22,6 +22,7 @@ from suite.profiles import ModelRef, Profile
 from suite.prompts import ensure_pad, prompt_format
 from suite.provenance import code_version, hardware, packages
 from suite.records import ModelProvenance, Provenance
+from suite.specs import load_task
 from suite.tokenizer_decode import decode_texts
 
 transformers.utils.logging.disable_progress_bar()
@@ -135,7 +136,7 @@ class Models:
         draft = self.family.drafts[name]
         return _cost_ratio(self.family.target, draft, self.dtype, self.device, self.fingerprint)
 
-    def provenance(self, draft: str) -> Provenance:
+    def provenance(self, draft: str, dataset: str) -> Provenance:
         fp = self.ctx.fingerprints
         refs = {
             "tokenizer": self.family.tokenizer,
@@ -150,6 +151,7 @@ class Models:
             hardware=hardware(self.device),
             profile=self.ctx.profile.name,
             prompt_format=prompt_format(self.tokenizer()),
+            task=load_task(dataset).sha256,
             models={
                 role: ModelProvenance(portable_location(ref), fp.get(ref.location))
                 for role, ref in refs.items()

@@ -146,7 +146,7 @@ def run_empirical(cell: Cell, ctx: Context) -> ResultRecord:
         per_prompt.append(_empirical_prompt(examples[i].id, seed, s, t, tokenizer))
         timing.append(_prompt_timing(s, t))
     result = _empirical_result(per_prompt, totals, position)
-    provenance = models.provenance(cell.draft)
+    provenance = models.provenance(cell.draft, cell.dataset)
     return ResultRecord(
         cell=cell, result=result, provenance=provenance, timing=_empirical_timing(result, timing)
     )

@@ -127,7 +127,7 @@ def _load(ckpt: Path, model, optimizer, scaler) -> dict | None:
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
     if not isinstance(meta, dict):
-        raise SpecError(ckpt / "state.json", None, type(meta).__name__, "expected a JSON object")
+        raise SpecError(ckpt / "state.json", "(document)", meta, "expected a JSON object")
     tied = _tied(model)
     loaded = model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
     missing = set(loaded.missing_keys) - ({"lm_head.weight"} if tied else set())

@@ -22,7 +22,7 @@ def load_recipe(path: str | Path) -> dict:
         raise SpecError(path, "recipe", str(path), "recipe file not found")
     recipe = read_yaml(path, "recipe")
     if not isinstance(recipe, dict):
-        raise SpecError(path, None, recipe, "a recipe is a mapping")
+        raise SpecError(path, "(document)", recipe, "a recipe is a mapping")
     for key in ("name", "seed", "datasets", "tokenizer", "models"):
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")

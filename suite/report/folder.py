@@ -24,9 +24,16 @@ def check_folder(folder: str | Path) -> Path:
             raise SpecError(path, None, None, message)
     store = ResultsStore(path)
     try:
-        store.header()
+        header = store.header()
     except json.JSONDecodeError as err:
         raise SpecError(store.run_path, None, None, f"unreadable run header: {err}") from None
-    if not store.load():  # a corrupt line raises a SpecError naming the file and the line
+    records = store.load()  # a corrupt line raises a SpecError naming the file and the line
+    if not records:
         raise SpecError(store.cells_path, None, None, "no finished cell yet: nothing to report")
+    if "study_cells" in header:  # a run writes only the cells its studies plan
+        planned = {key for keys in header["study_cells"].values() for key in keys}
+        for key in records:
+            if key not in planned:
+                message = f"a record of a cell no study in {RUN_FILE} plans; refused"
+                raise SpecError(store.cells_path, "key", key, message)
     return path

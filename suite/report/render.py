@@ -143,7 +143,7 @@ def _submission(folder: Path) -> dict | None:
         return None
     data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
     if not isinstance(data, dict):
-        raise SpecError(path, None, data, "expected a JSON object")
+        raise SpecError(path, "(document)", data, "expected a JSON object")
     _check_fields(path, data, _SUBMISSION_FIELDS, "")
     training = data.get("training")
     if training is not None:
