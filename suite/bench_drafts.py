@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from suite.bundle import MANIFEST
+from suite.strict import read_config
 
 TRAINING = "training.json"
 KD_TEMPERATURE = 0.0
@@ -52,14 +53,12 @@ class DraftChoice:
 
 
 def read_training(folder: Path) -> dict | None:
-    """A folder's ``training.json`` as a dict, or None where there is none."""
+    """A folder's ``training.json`` as a dict (strict JSON, at most 16 MiB, a regular file), or
+    None where there is none."""
     path = Path(folder) / TRAINING
-    if not path.is_file():
+    if not (path.exists() or path.is_symlink()):
         return None
-    facts = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(facts, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(facts).__name__}")
-    return facts
+    return read_config(path, nofollow=True)
 
 
 def kd_drafts(family_dir: Path, kd_temperature: float = KD_TEMPERATURE) -> dict[str, dict]:

@@ -41,10 +41,16 @@ def _within(value: Any, low: float, high: float, *, open_low: bool = False) -> b
     return (low < value if open_low else low <= value) and value <= high
 
 
+MIN_EPSILON = 1e-30  # float32 keeps it (its smallest normal is 1.2e-38); real ones are 1e-12+
+
+
 def _epsilon(value: Any) -> str | None:
-    if _within(value, 0.0, 1.0, open_low=True):
+    if _within(value, MIN_EPSILON, 1.0):
         return None
-    return "a norm's epsilon must be a number > 0 and at most 1 (a negative one gives NaN)"
+    return (
+        f"a norm's epsilon must be a number in [{MIN_EPSILON:g}, 1] (a negative one gives NaN, "
+        "one that a float32 rounds to 0 divides by zero)"
+    )
 
 
 def _probability(value: Any) -> str | None:

@@ -117,13 +117,16 @@ def _text(value: Any, field: str, fail: Fail) -> str | None:
     return value
 
 
+MAX_KD_TEMPERATURE = 100.0  # as a bundled training.json's; the paper's grid is 0 to 1
+
+
 def _tau(value: Any, field: str, fail: Fail) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(field, value, "expected a number or null")
-    if not math.isfinite(value) or value < 0:
-        raise fail(field, value, "a temperature must be finite and >= 0")
+    if not math.isfinite(value) or not 0 <= value <= MAX_KD_TEMPERATURE:
+        raise fail(field, value, f"a KD temperature is a number in [0, {MAX_KD_TEMPERATURE:g}]")
     return float(value) + 0.0  # -0.0 is 0.0: one configuration, as decode temperatures are
 
 

@@ -62,7 +62,7 @@ def _show_path(path: str | Path | None) -> str:
     p = Path(path)
     try:
         shown = str(p.resolve().relative_to(Path.cwd().resolve()))
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symbolic link loop (3.11)
         shown = str(p)
     return printable(shown, keep="")
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from suite.errors import SpecError
 
@@ -26,7 +28,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(tmp, _mode(path))  # mkstemp's file is private (0600); the file keeps its mode
+        os.chmod(tmp, file_mode(path))  # mkstemp's file is private (0600); the file keeps its mode
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -34,7 +36,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     _sync_dir(path.parent)
 
 
-def _mode(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The permission bits ``path`` has now, or a new file's (0666 less the umask)."""
     try:
         info = path.lstat()
@@ -60,13 +62,25 @@ def _sync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def clean(value: Any) -> Any:
+    """JSON-safe: NaN and infinities become null (strict JSON has no NaN)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return value
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
-def write_json_atomic(path: Path, data, *, indent: int | None = 2) -> None:
-    """JSON with sorted keys (and a final newline when indented), written atomically."""
-    text = json.dumps(data, indent=indent, sort_keys=True)
+def write_json_atomic(path: Path, data, *, indent: int | None = 2, sort_keys: bool = True) -> None:
+    """Strict JSON (NaN and infinities as null), keys sorted unless ``sort_keys`` is False (and a
+    final newline when indented), written atomically."""
+    text = json.dumps(clean(data), indent=indent, sort_keys=sort_keys, allow_nan=False)
     write_text_atomic(path, text + "\n" if indent is not None else text)
 
 

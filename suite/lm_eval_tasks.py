@@ -22,6 +22,7 @@ from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
 from suite.io import check_out_folder, write_text_atomic
 from suite.lm_eval_hooks import score
+from suite.paths import resolve
 from suite.specs import TaskSpec, load_task
 
 NUMERIC_TASKS = ("gsm8k", "svamp", "asdiv")
@@ -78,7 +79,7 @@ def task_config(spec, split, path, examples, *, max_gen_toks=None, repeats=1) ->
     return {
         "task": f"{TASK_PREFIX}{spec.name}",
         "dataset_path": "json",
-        "dataset_kwargs": {"data_files": {split: str(Path(path).resolve())}},
+        "dataset_kwargs": {"data_files": {split: str(resolve(path))}},
         "test_split": split,
         "doc_to_text": "prompt",
         "doc_to_target": "answer",

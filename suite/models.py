@@ -31,8 +31,10 @@ from suite.tokenizer_files import (
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
-# MoE kernels fetched from the Hub, quantizers (which swap in other layers)
-REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map", "quantization_config")
+# MoE kernels fetched from the Hub, quantizers (which swap in other layers); and keys that patch
+# the layers it builds (module fusion) or spread the load over processes
+LAYER_KEYS = ("fusion_config", "distributed_config", "kernel_config", "use_kernels")
+REMOTE_CODE_KEYS = ("trust_remote_code", "auto_map", "quantization_config", *LAYER_KEYS)
 KERNEL_KEYS = ("attn_implementation", "_attn_implementation", "experts_implementation")
 BUILT_IN_KERNELS = ("eager", "sdpa")  # the only values a kernel key may hold
 ATTENTION = "sdpa"  # every model is loaded with this, whatever its config says
@@ -67,6 +69,8 @@ def remote_code_message(field: str) -> str:
     key = field.rsplit(".", 1)[-1]
     if key in KERNEL_KEYS:
         return f"code from outside the folder is refused: use {' or '.join(BUILT_IN_KERNELS)}"
+    if key in LAYER_KEYS:
+        return "refused: it patches the layers transformers builds (the model must load as saved)"
     if key == "quantization_config":
         return (
             "quantized models are refused (a quantizer swaps in other layers): ship float weights"

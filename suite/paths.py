@@ -47,12 +47,13 @@ def spec_names(folder: Path) -> list[str]:
 
 
 def spec_file(name: str, folder: Path, what: str) -> Path:
-    """The file of the ``what`` named ``name``: a path to a ``.yaml``/``.yml`` file as it is,
-    else ``<folder>/<name>.yaml`` for one of :func:`spec_names`; any other name is a
-    :class:`SpecError` that lists the known ones."""
+    """The file of the ``what`` named ``name``: a path to a ``.yaml``/``.yml`` file as it is
+    (a symbolic link the user named is followed here, to the file it names: the readers refuse
+    links they meet), else ``<folder>/<name>.yaml`` for one of :func:`spec_names`; any other
+    name is a :class:`SpecError` that lists the known ones."""
     candidate = Path(name)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
-        return candidate
+        return resolve(candidate, what) if candidate.is_symlink() else candidate
     known = spec_names(folder)
     if name not in known:
         listed = ", ".join(known) or "(none)"
@@ -94,10 +95,19 @@ def bundle_path(path: str | Path) -> Path:
     return (Path.cwd() if PACKAGED else REPO_ROOT) / path
 
 
+def resolve(path: str | Path, field: str | None = None) -> Path:
+    """``path`` with its symbolic links followed; a loop of links (Python 3.11 raises
+    RuntimeError, later ones OSError) is a SpecError naming the path, not a traceback."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as err:
+        raise SpecError(path, field or "path", str(path), f"cannot be resolved: {err}") from None
+
+
 def portable_path(path: Path) -> str:
     """The inverse for records: ``reference/...`` for a bundle file, so results do not depend on
     where the bundle or the checkout lie; any other path as it is."""
-    resolved = path.resolve()
+    resolved = resolve(path)
     for root, prefix in ((bundle_dir(), Path("reference")), (REPO_ROOT, Path())):
         try:
             return str(prefix / resolved.relative_to(root.resolve()))

@@ -27,6 +27,7 @@ MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
 MAX_SEEDS = 1_000
+MAX_LINE_CHARS = 4_096  # a title: one line
 MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
 MAX_N_BOOT = 100_000  # bootstrap resamples of one interval
 SEED_CEILING = 2**32 - 1  # a stated seed: what numpy and torch generators take
@@ -91,6 +92,15 @@ class Reader:
         if c is not None:
             raise self.error(field, value, control_message(c))
         return value
+
+    def line(self, value: Any, field: str, most: int = MAX_LINE_CHARS) -> str:
+        """One line of text (a title a results header and the report show): no tab or newline,
+        at most ``most`` characters."""
+        text = self.string(value, field)
+        if "\n" in text or "\t" in text or len(text) > most:
+            message = f"expected one line of at most {most:,} characters, no tab"
+            raise self.error(field, text, message)
+        return text
 
     def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
         """A positive integer no larger than ``maximum``: no size in a file is unbounded."""

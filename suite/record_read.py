@@ -163,6 +163,14 @@ def _rate(value: Any, field: str) -> float:
     return nan_if_none(_number(value, field))
 
 
+def _token_chars(value: Any, field: str) -> float:
+    """Mean characters per token: in [0, MAX_TOKEN_CHARS], or not measured (null, read as NaN)."""
+    chars = _rate(value, field)
+    if not (math.isnan(chars) or 0.0 <= chars <= MAX_TOKEN_CHARS):
+        raise RecordError(field, value, f"characters per token must be in [0, {MAX_TOKEN_CHARS}]")
+    return chars
+
+
 def _alpha(value: Any, field: str) -> float:
     """An acceptance rate: in [0, 1], or undefined (null, read as NaN)."""
     alpha = _rate(value, field)
@@ -224,13 +232,16 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
     field = r.name("acceptance_by_token_chars")
     if not isinstance(raw, dict):
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
-    buckets = []
+    buckets, seen = [], set()
     for chars, pair in raw.items():
         where = f"{field}.{chars if len(chars) <= 16 else chars[:16] + '...'}"
         if not _BUCKET_KEY.fullmatch(chars):
             raise RecordError(where, chars, "a token length is 1 to 4 ASCII digits")
         if not isinstance(pair, list) or len(pair) != 2:
             raise RecordError(where, pair, "expected a token length mapped to [Σβ, count]")
+        if int(chars) in seen:  # "1" and "01" are one bucket
+            raise RecordError(where, chars, "a token length listed twice")
+        seen.add(int(chars))
         buckets.append((int(chars), _number(pair[0], where), _integer(pair[1], where)))
     open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
     return TokenCharBuckets(
@@ -247,7 +258,7 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
     n, k = len(prompt_ids), cell.num_draft_tokens
     alphas = r.numbers("prompt_acceptance", _alpha, optional=False, most=n)
     tokens = r.numbers("prompt_tokens", _integer, optional=False, most=n)
-    chars = r.numbers("prompt_token_chars", _rate, most=n) or (math.nan,) * n
+    chars = r.numbers("prompt_token_chars", _token_chars, most=n) or (math.nan,) * n
     for key, values in (("prompt_acceptance", alphas), ("prompt_tokens", tokens)):
         if len(values) != n:
             message = f"holds {len(values)} values for {n} prompt ids"
@@ -259,8 +270,10 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
         for pid, a, t, c in zip(prompt_ids, alphas, tokens, chars, strict=True)
     )
     ci = r.numbers("confidence_interval", most=2)
-    if ci and (len(ci) != 2 or ci[0] > ci[1]):
-        raise RecordError(r.name("confidence_interval"), list(ci), "expected [low, high]")
+    bounded = len(ci) == 2 and None not in ci and 0.0 <= ci[0] <= ci[1] <= 1.0
+    if ci and not bounded:  # of an acceptance rate
+        message = "expected [low, high] with 0 <= low <= high <= 1"
+        raise RecordError(r.name("confidence_interval"), list(ci), message)
     return CellResult(
         **r.rates(_positions(cell)),
         prompts=prompts,

@@ -202,6 +202,17 @@ def check_datasets(plan: Plan) -> None:
         load_examples(dataset, split, limit=count)
 
 
+def _prompt_ids(plan: Plan) -> dict[tuple[str, str, int], list[str]]:
+    """The example ids each (dataset, split, prompts) of the plan scores, in order: a stored
+    record of other prompts is not this cell's result."""
+    out = {}
+    for c in plan.cells:
+        key = (c.dataset, c.split, c.prompts)
+        if key not in out:
+            out[key] = [e.id for e in load_examples(c.dataset, c.split, limit=c.prompts)]
+    return out
+
+
 def check_prompting(plan: Plan, prints: dict[str, str]) -> None:
     """Load each family's tokenizer the plan uses (as its cells will: its regex timing, special
     tokens) and render and tokenize every prompt its cells will, through its chat template where
@@ -314,12 +325,15 @@ def _run_locked(
     done = store.open(header)
     n_boot = plan.profile.sizes["analytic"].n_boot
     prints = recorded_prints(plan, ctx.fingerprints)
-    planned = {c.key for c in plan.cells}
+    planned = {c.key: c for c in plan.cells}
     tasks = {d: load_task(d).sha256 for d in sorted({c.dataset for c in plan.cells})}
+    ids = _prompt_ids(plan)
     old = {
         k
         for k, r in done.items()
         if k not in planned  # a cell this run does not plan: not its result to keep or report
+        or r.cell != planned[k]  # the same key, other facts (a draft's method, its τ_kd)
+        or [p.prompt for p in r.result.prompts] != ids[r.cell.dataset, r.cell.split, r.cell.prompts]
         or stale(
             r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell), tasks[r.cell.dataset]
         )

@@ -207,7 +207,7 @@ def load_study(path: str | Path) -> StudySpec:
         }
     return StudySpec(
         name=name,
-        title=r.string(d["title"], "title"),
+        title=r.line(d["title"], "title"),
         description=r.string(d["description"], "description"),
         claims=claims,
         family=r.string(d["family"], "family"),
@@ -311,6 +311,17 @@ def _keep(cells: dict[str, Cell], cell: Cell, study: StudySpec) -> Cell:
     return kept
 
 
+def _split_size(dataset: str, split: str, where: Path) -> int:
+    """How many examples a split holds (read, not rendered): a cell of more prompts than that
+    runs the split's and is keyed by what it runs. A split that cannot be read is named."""
+    from suite.data import count_examples
+
+    try:
+        return count_examples(dataset, split)
+    except SpecError as err:
+        raise SpecError(where, "grid.datasets", dataset, str(err)) from None
+
+
 def plan_studies(
     studies: list[StudySpec], profile: Profile, engines: tuple[str, ...] | None = None
 ) -> Plan:
@@ -349,7 +360,9 @@ def plan_studies(
                 if planned > MAX_CELLS:
                     message = f"the plan would hold over {MAX_CELLS:,} cells; refused"
                     raise SpecError(study.path, "grid", planned, message)
-                for cell in _grid_cells(study, engine, dataset, grid, drafts, models, sizes):
+                held = _split_size(dataset, study.split, study.path)  # fewer: the cell says so
+                sized = replace(sizes, prompts=min(sizes.prompts, held)) if held else sizes
+                for cell in _grid_cells(study, engine, dataset, grid, drafts, models, sized):
                     keys.append(_keep(cells, cell, study).key)
         study_cells[study.name] = tuple(dict.fromkeys(keys))
     return Plan(profile, tuple(studies), tuple(cells.values()), study_cells)

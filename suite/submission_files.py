@@ -24,7 +24,8 @@ from suite.models import (
     remote_code_field,
     remote_code_message,
 )
-from suite.strict import check_side_file, read_config
+from suite.paths import resolve
+from suite.strict import check_side_file, loads_json, read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
 
@@ -61,18 +62,42 @@ def _is_pickle(path: Path) -> bool:
 
 
 def _parses_as_pickle(data: bytes) -> bool | None:
-    """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes that ends in STOP
-    (read, never executed). True at STOP (or after MAX_SNIFF_OPCODES valid ones), False where
-    an opcode is invalid before the end of ``data`` (other files fail on their first bytes),
-    None where ``data`` ran out first."""
+    """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
+    the stack what it takes, that ends in STOP with one object left (read, never executed: the
+    stack is simulated as :func:`pickletools.dis` does). True at such a STOP (or after
+    MAX_SNIFF_OPCODES valid ones), False where an opcode is invalid or underflows the stack
+    before the end of ``data`` (text such as ``0.41`` is POP then STOP on an empty stack), None
+    where ``data`` ran out first."""
     stream = io.BytesIO(data)
+    stack: list[str] = []
     try:
         for count, (opcode, _, _) in enumerate(pickletools.genops(stream)):
-            if opcode.name == "STOP" or count >= MAX_SNIFF_OPCODES:
+            if not _simulate(stack, opcode):
+                return False
+            if opcode.name == "STOP":
+                return not stack
+            if count >= MAX_SNIFF_OPCODES:
                 return True
     except (ValueError, EOFError, UnicodeDecodeError):
         return None if stream.tell() >= len(data) else False
     return None
+
+
+def _simulate(stack: list[str], opcode) -> bool:
+    """One opcode's effect on a stack of ``"mark"`` and ``"obj"``; False where it underflows."""
+    before = opcode.stack_before
+    if pickletools.markobject in before:  # takes everything above the topmost mark, the mark
+        if "mark" not in stack:
+            return False
+        del stack[len(stack) - 1 - stack[::-1].index("mark") :]
+        taken = before.index(pickletools.markobject)  # and the objects below the mark
+    else:
+        taken = len(before)
+    if len(stack) < taken or "mark" in stack[len(stack) - taken :]:
+        return False
+    del stack[len(stack) - taken :]
+    stack.extend("mark" if x is pickletools.markobject else "obj" for x in opcode.stack_after)
+    return True
 
 
 def model_files(folder: Path, root: Path, field: str) -> list[Path]:
@@ -85,7 +110,7 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
             mode = p.lstat().st_mode
             if stat.S_ISLNK(mode):
                 target = os.readlink(p)
-                if not p.resolve().is_relative_to(root):
+                if not resolve(p, field).is_relative_to(root):
                     raise SpecError(p, field, target, "a symlink that leaves the submission folder")
                 message = "a symbolic link; refused: ship plain files"
                 raise SpecError(p, field, target, message)
@@ -119,6 +144,7 @@ def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[in
     shapes: dict[str, tuple[int, ...]] = {}
     held: dict[str, Path] = {}
     for path in files:
+        _check_header(path, field)
         try:
             with safe_open(str(path), framework="pt") as fh:
                 for key in fh.keys():  # noqa: SIM118 (safe_open has no __iter__)
@@ -138,6 +164,26 @@ def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[in
             message = f"not a readable safetensors file: {err}"
             raise SpecError(path, field, path.name, message) from None
     return shapes
+
+
+MAX_HEADER_BYTES = 100_000_000  # safetensors' own cap on a header
+
+
+def _check_header(path: Path, field: str) -> None:
+    """A safetensors header is strict JSON: a tensor named twice (the library keeps the last)
+    or any other duplicate key is refused, naming it."""
+    with path.open("rb") as fh:
+        head = fh.read(8)
+        size = int.from_bytes(head, "little") if len(head) == 8 else -1
+        if not 0 < size <= MAX_HEADER_BYTES:
+            message = f"not a readable safetensors file: header size {size:,}"
+            raise SpecError(path, field, path.name, message)
+        raw = fh.read(size)
+    try:
+        loads_json(raw)
+    except ValueError as err:  # a FieldError names its field; the rest (duplicates) the text
+        message = f"not a readable safetensors file: its header: {cut(str(err), 200)}"
+        raise SpecError(path, field, path.name, message) from None
 
 
 def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_type: str) -> int:
@@ -172,12 +218,20 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
     except SpecError:
         raise
     except Exception as err:  # transformers raises many types for a bad config
-        raise SpecError(
-            path, "config.json", path.name, f"cannot build the model: {type(err).__name__}: {err}"
-        ) from None
+        text = " ".join(str(err).split())  # its validation errors span lines
+        named = re.search(r"field '(\w+)'", text)  # a dataclass validation names the field
+        field = named.group(1) if named and named.group(1) in config else "config.json"
+        value = config.get(field, path.name)
+        message = f"cannot build the model: {type(err).__name__}: {cut(text, 300)}"
+        raise SpecError(path, field, value, message) from None
     if seq2seq:
         message = "an encoder-decoder config: it would load as another model than the family's"
         raise SpecError(path, "is_encoder_decoder", config.get("is_encoder_decoder"), message)
+    built = type(model).__name__
+    architectures = config.get("architectures")
+    if architectures is not None and architectures != [built]:
+        message = f"the config builds a {built}: architectures must be [{built!r}] or absent"
+        raise SpecError(path, "architectures", architectures, message)
     expected = {name: tuple(p.shape) for name, p in model.named_parameters()}
     for name in sorted(set(expected) | set(shapes)):
         if name not in shapes:

@@ -25,7 +25,7 @@ from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError
 from suite.models import PICKLE_SUFFIXES
-from suite.paths import REPO_ROOT
+from suite.paths import REPO_ROOT, resolve
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
 from suite.submission_files import (
@@ -135,7 +135,7 @@ def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
         raise r.error(field, text, "must be relative to the submission folder, not absolute")
     if ".." in posix.parts:
         raise r.error(field, text, "must not leave the submission folder ('..')")
-    resolved = (folder / posix).resolve()
+    resolved = resolve(folder / posix, field)
     if not resolved.is_relative_to(folder):
         raise r.error(field, text, f"leaves the submission folder through a symlink: {resolved}")
     if resolved == folder:
@@ -160,7 +160,7 @@ def load_submission(folder: str | Path) -> Submission:
     folder = Path(folder)
     if not folder.is_dir():
         raise SpecError(folder, None, None, "no such submission folder")
-    folder = folder.resolve()
+    folder = resolve(folder, "submission")
     path = folder / SUBMISSION_FILE
     raw = read_yaml(path, "submission", MAX_SUBMISSION_BYTES, nofollow=True)
     r = Reader(path)
@@ -271,6 +271,21 @@ def _model_type(family) -> str:
         raise SpecError(ref.location, "config.json", ref.location, message) from None
 
 
+def _decoder_only(sub: Submission, family) -> None:
+    """Submissions are causal-LM drafts: a family whose local target is an encoder-decoder (the
+    bundled t5) takes none, said of the submission's ``target``, before its files are read."""
+    from suite.strict import read_config
+
+    target = family.target.path
+    config = read_config(target / "config.json") if target is not None else {}
+    if config.get("is_encoder_decoder") is True:
+        message = (
+            "this family's models are encoder-decoder; submissions are causal-LM drafts, for a "
+            "decoder-only family"
+        )
+        raise SpecError(sub.path, "target", sub.target, message)
+
+
 def _fetch_hub(sub: Submission) -> Path:
     """The pinned Hub revision as plain files in a local folder (no pickles are downloaded)."""
     from huggingface_hub import HfApi, snapshot_download
@@ -298,11 +313,12 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         message = f"profile '{profile.name}' has no such model family; known: {known}"
         raise SpecError(sub.path, "target", sub.target, message)
     family = profile.models[sub.target]
+    _decoder_only(sub, family)
     if sub.draft in family.drafts:
         message = f"profile '{profile.name}' already has a draft named '{sub.draft}'"
         raise SpecError(sub.path, "name", sub.name, message)
     folder = sub.model_path if sub.model_path is not None else _fetch_hub(sub)
-    root = sub.folder if sub.model_path is not None else folder.resolve()
+    root = sub.folder if sub.model_path is not None else resolve(folder, sub.model_field)
     if not folder.is_dir():
         hint = "a save_pretrained folder with safetensors weights"
         if sub.name == EXAMPLE:

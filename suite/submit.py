@@ -18,7 +18,7 @@ from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import SpecError, error_line
-from suite.paths import bundle_dir
+from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
 from suite.runner import check_device, first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
@@ -76,7 +76,12 @@ def submission_plan(checked: Checked, profile: Profile, study: Path = LEADERBOAR
 
 
 def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> None:
-    """Refuse a folder holding another run, another submission, or this one's older weights."""
+    """Refuse a folder inside the submission (its files would change under their hash), or
+    holding another run, another submission, or this one's older weights."""
+    inside = checked.submission.folder
+    if resolve(out, "--out").is_relative_to(resolve(inside, "submission")):
+        message = f"is inside the submission folder {inside}: results go elsewhere"
+        raise SpecError(out, "--out", str(out), message)
     store = ResultsStore(out)
     store.check(header_for(plan))
     draft = checked.submission.draft

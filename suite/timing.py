@@ -6,17 +6,16 @@ other, so no benchmark module needs another one loaded.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
-import tempfile
 from pathlib import Path
 
 import torch
 import transformers
 from torch.utils.benchmark import Timer
 
+from suite import io
 from suite.decoding.plumbing import check_pair, check_positive_int, prefilled
 
 TIMER = "torch.utils.benchmark.Timer.blocked_autorange"
@@ -44,20 +43,9 @@ def model_info(model) -> dict:
 
 
 def write_json_atomic(path: Path, payload: dict) -> None:
-    """Readers of ``latest.json`` never see half a file: write beside it, then rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone to read
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """A benchmark's JSON, atomically (readers of ``latest.json`` never see half a file), keys in
+    the order the benchmark builds them."""
+    io.write_json_atomic(path, payload, sort_keys=False)
 
 
 def _one_token_forward(model, context_tokens: int):

@@ -200,9 +200,12 @@ def _hard_linked(tmp_path, name: str):
     return folder, victim
 
 
-def test_a_hard_linked_cells_file_is_refused(tmp_path, capsys):
-    folder, _ = _hard_linked(tmp_path, "cells.jsonl")
-    refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "hard links", "2")
+def test_a_hard_linked_cells_file_is_read_by_the_report(tmp_path, capsys):
+    """A report writes nothing through it: a snapshot made with ``cp -al`` is reported, and the
+    file outside is left as it was (a run resuming into it is refused, below)."""
+    folder, victim = _hard_linked(tmp_path, "cells.jsonl")
+    assert check_folder(folder)
+    assert victim.read_text() == LINE + "\n"
 
 
 def test_a_resumed_run_does_not_append_through_a_hard_linked_cells_file(tmp_path):
@@ -273,11 +276,16 @@ def test_formula_like_text_is_quoted_in_the_report_csvs(tmp_path):
     rows = pd.read_csv(__import__("io").StringIO(safe_csv(frame)))
     assert list(rows["draft"]) == ["'=1+1", "'+A1", "'-2+3", "'@SUM(A1)", "'\tx", "ok"]
     assert list(rows["alpha"]) == [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5]
-    line = _sub('"draft": "base"', '"draft": "=HYPERLINK(1)"').replace("/base/", "/=HYPERLINK(1)/")
+    # a record's names are plain (letters, digits, '.', '_', '-'), but one may start with '-';
+    # a prompt id is any one line of text
+    line = _sub('"draft": "base"', '"draft": "-2"').replace("/base/", "/-2/")
+    line = line.replace('"test/0"', '"=HYPERLINK(1)"')
     render_report(_folder(tmp_path, line, None), tmp_path / "html")
     for name in ("cells.csv", "prompts.csv"):
-        table = pd.read_csv(tmp_path / "html" / name)
-        assert set(table["draft"]) == {"'=HYPERLINK(1)"}
+        table = pd.read_csv(tmp_path / "html" / name, dtype=str)
+        assert set(table["draft"]) == {"'-2"}
+    prompts = pd.read_csv(tmp_path / "html" / "prompts.csv", dtype=str)
+    assert "'=HYPERLINK(1)" in set(prompts["prompt"])
     assert sorted(p.name for p in (tmp_path / "html").iterdir()) == [
         "cells.csv", "prompts.csv", "report.html", "summary.json"
     ]  # fmt: skip

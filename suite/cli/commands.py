@@ -101,7 +101,7 @@ def _discard_refused_tokenizer(err, out, created) -> None:
     folder = out / "tokenizer"
     try:
         refused = Path(str(err.path)).resolve().is_relative_to(folder.resolve())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RuntimeError):
         return
     if not refused or not folder.is_dir() or folder.is_symlink():
         return
@@ -216,7 +216,7 @@ def cmd_bench(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from suite.report.folder import check_folder
+    from suite.report.folder import check_folder, unfinished_line
 
     folder = check_folder(args.dir)  # before the heavy imports: a wrong path fails at once
     if args.out is not None:
@@ -230,6 +230,12 @@ def cmd_report(args) -> int:
     path = render_report(folder, args.out, decision=decision)
     print(claims_table(decision))
     print(f"report: {path}")
+    if unfinished_line(folder):
+        print(
+            "note: cells.jsonl ends in a line without its newline (a run stopped while writing "
+            "it): that record is not reported; resuming the run recomputes it",
+            file=sys.stderr,
+        )
     return 0
 
 

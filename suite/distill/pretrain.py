@@ -56,6 +56,7 @@ from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
+from suite.paths import resolve
 from suite.prompts import encode_texts, training_prompt_ids
 from suite.specs import format_prompt, format_training_text
 
@@ -206,7 +207,8 @@ MAX_TOKENIZER_FOLDER_BYTES = 256 << 20  # tokenizer.json is at most 64 MiB; a fe
 def copy_tokenizer(recipe: dict, out: Path) -> None:
     """Share another family's tokenizer (``tokenizer.copy_from``, relative to the recipe file):
     one vocabulary per family, and the same one across families for comparable prompts."""
-    source = (Path(recipe["_path"]).parent / recipe["tokenizer"]["copy_from"]).resolve()
+    copy_from = Path(recipe["_path"]).parent / recipe["tokenizer"]["copy_from"]
+    source = resolve(copy_from, "tokenizer.copy_from")
     if not (source / "tokenizer.json").is_file():
         message = f"no tokenizer.json in {source}"
         raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)

@@ -14,6 +14,7 @@ from transformers import LlamaConfig, T5Config
 
 from suite.errors import SpecError
 from suite.models import load_tokenizer, remote_code_field, remote_code_message
+from suite.paths import resolve
 from suite.tokenizer_files import check_tokenizer_vocabulary
 
 MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
@@ -61,7 +62,7 @@ def check_tokenizer(path: Path, spec) -> int:
     if "copy_from" in spec:
         if not isinstance(spec["copy_from"], str):
             raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], "expected a path")
-        source = (path.parent / spec["copy_from"]).resolve()
+        source = resolve(path.parent / spec["copy_from"], "tokenizer.copy_from")
         if not (source / "tokenizer.json").is_file():
             message = f"no tokenizer.json in {source}"
             raise SpecError(path, "tokenizer.copy_from", spec["copy_from"], message)

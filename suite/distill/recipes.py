@@ -297,8 +297,9 @@ def claim(lock: Path):
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            host, _, pid = lock.read_text().partition(" ")
-            if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            host, _, pid = _holder(lock).partition(" ")
+            mine = host == socket.gethostname() and pid.isdigit() and len(pid) <= 10
+            if mine and not _alive(int(pid)):
                 lock.unlink(missing_ok=True)
                 continue
             yield False
@@ -313,10 +314,19 @@ def claim(lock: Path):
     yield False
 
 
+def _holder(lock: Path) -> str:
+    """What a lock file says of its holder ("HOST PID"): its first 256 bytes, as text."""
+    try:
+        with lock.open("rb") as fh:
+            return fh.read(256).decode("utf-8", "replace").strip()
+    except OSError:
+        return ""
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError):  # OverflowError: no process has such a pid
         return False
     except PermissionError:
         return True

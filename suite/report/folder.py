@@ -9,6 +9,20 @@ from suite.errors import SpecError
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore
 
 
+def unfinished_line(folder: Path) -> bool:
+    """Whether the folder's cells.jsonl ends in a line without its newline (a torn append,
+    which readers skip)."""
+    try:
+        with (Path(folder) / CELLS_FILE).open("rb") as fh:
+            fh.seek(0, 2)
+            if fh.tell() == 0:
+                return False
+            fh.seek(-1, 2)
+            return fh.read(1) != b"\n"
+    except OSError:
+        return False
+
+
 def check_folder(folder: str | Path) -> Path:
     """The folder as a Path, or a SpecError that names it (the CLI prints it and exits 2)."""
     path = Path(folder)

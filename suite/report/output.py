@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from suite.errors import SpecError
-from suite.io import make_folder, remove_made
+from suite.io import file_mode, make_folder, remove_made
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -69,6 +69,7 @@ def _write_renamed(files: dict[Path, str]) -> None:
                 fh.write(text)
                 fh.flush()
                 os.fsync(fh.fileno())
+            os.chmod(temps[path], file_mode(path))  # mkstemp's file is private (0600)
         for path, tmp in temps.items():
             os.replace(tmp, path)
     finally:

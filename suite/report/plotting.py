@@ -70,7 +70,7 @@ def summarize(data: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
         lo, hi = resampled_mean_interval(v, n_boot=N_BOOT, rng=np.random.default_rng(SEED))
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), "mean": v.mean(), "lo": lo, "hi": hi})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=[*by, "mean", "lo", "hi"])  # columns even with no row
 
 
 def of_engine(frame: pd.DataFrame, engine: str) -> pd.DataFrame:

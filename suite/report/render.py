@@ -20,7 +20,7 @@ from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
 from suite.errors import SpecError
 from suite.io import check_out_folder
 from suite.jsonable import jsonable
-from suite.paths import TEMPLATE_DIR
+from suite.paths import TEMPLATE_DIR, resolve
 from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
@@ -296,7 +296,7 @@ def render_report(
     folder = check_folder(folder)
     out = Path(out_dir) if out_dir is not None else folder
     check_out_folder(out)  # made when the files are written, once all are rendered
-    if out.resolve() != folder.resolve() and any(
+    if resolve(out, "--out") != resolve(folder, "results") and any(
         (out / name).exists() or (out / name).is_symlink() for name in (RUN_FILE, CELLS_FILE)
     ):
         message = "it holds another run's results: the report goes into DIR or a folder of its own"
