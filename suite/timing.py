@@ -45,6 +45,7 @@ def model_info(model) -> dict:
 def write_json_atomic(path: Path, payload: dict) -> None:
     """A benchmark's JSON, atomically (readers of ``latest.json`` never see half a file), keys in
     the order the benchmark builds them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     io.write_json_atomic(path, payload, sort_keys=False)
 
 

@@ -36,6 +36,7 @@ def refused(argv: list[str], folder: Path, capsys, *expected: str) -> str:
     assert code == 2, err
     assert "Traceback" not in err
     assert err.startswith("error: "), err
+    assert err.count("\n") == 1 and err.endswith("\n"), err  # one line: no warning, no forgery
     raw = control_character(err)  # a file name or value never drives the terminal
     assert raw is None, (raw, err)
     for text in expected:

@@ -11,6 +11,7 @@ inputs that were accepted, ended in a traceback or left files behind.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -138,15 +139,16 @@ def test_a_huge_key_is_cut_in_the_message(tmp_path, capsys):
 
 @pytest.mark.parametrize("name", ["..", "g\nerror: fake", ".hidden"])
 def test_a_task_study_or_profile_name_must_be_a_safe_name(tmp_path, capsys, name):
-    stem = name.replace("\n", "_") if name != ".." else ".."
+    """Each file is named after its ``name`` (a file name may hold a newline), so only the name
+    rule refuses it: a name becomes a cell key's part and a results folder (``results/..``)."""
     tasks = tmp_path / "tasks"
     tasks.mkdir()
-    spec = (REPO / "tasks" / "gsm8k.yaml").read_text().replace("name: gsm8k", f"name: {name!r}")
-    (tasks / f"{stem}.yaml").write_text(spec.replace("'\\n'", "\\n"))
+    spec = (REPO / "tasks" / "gsm8k.yaml").read_text()
+    (tasks / f"{name}.yaml").write_text(spec.replace("name: gsm8k", f"name: {json.dumps(name)}"))
     refused(["tasks", "--tasks-dir", str(tasks)], tmp_path, capsys, "field 'name'")
-    study = _study(tmp_path, STUDY.replace("name: s", f"name: {json.dumps(name)}"), stem)
+    study = _study(tmp_path, STUDY.replace("name: s", f"name: {json.dumps(name)}"), name)
     refused(_run(tmp_path, study), tmp_path, capsys, "field 'name'")
-    profile = tmp_path / f"{stem}.yaml"
+    profile = tmp_path / f"{name}.yaml"
     text = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
     profile.write_text(text.replace("name: smoke", f"name: {json.dumps(name)}"))
     argv = ["run", "--profile", str(profile), "--quiet", "--out", str(tmp_path / "o"), study]
@@ -305,3 +307,69 @@ def test_exponent_floats_without_a_point_are_numbers(tmp_path):
 
     data = parse_yaml("a: 1e-3\nb: 2E6\nc: -3e+2\nd: 0x1f\n", tmp_path / "x.yaml")
     assert data == {"a": 0.001, "b": 2e6, "c": -300.0, "d": "0x1f"}
+
+
+TWO = STUDY.replace("datasets: [gsm8k]", "datasets: [gsm8k, svamp]")
+
+
+def test_a_chat_template_failing_on_one_prompt_fails_before_any_cell(tmp_path, capsys):
+    """It raised inside svamp's cell, after gsm8k's record was stored."""
+
+    def change(data, config):
+        config["chat_template"] = (
+            "{% if 'dvds' in messages[0]['content'] %}{{ raise_exception('refused prompt') }}"
+            "{% endif %}### Instruction:\n{{ messages[0]['content'] }}\n\n### Response:\n"
+        )
+
+    profile, study = _case(tmp_path, change)
+    text = study.read_text()
+    assert "datasets: [gsm8k]" in text
+    study.write_text(text.replace("datasets: [gsm8k]", "datasets: [gsm8k, svamp]"))
+    argv = ["run", str(study), "--profile", str(profile), "--out", str(tmp_path / "o")]
+    refused(argv, tmp_path, capsys, "chat_template", "refused prompt", "of svamp/test")
+
+
+def test_a_prompt_past_the_targets_positions_names_the_task(tmp_path, capsys, monkeypatch):
+    tasks = _tasks(tmp_path, lambda t: t, name="svamp")
+    path = tasks / "svamp.yaml"
+    text = path.read_text()
+    old = next(line for line in text.splitlines() if line.startswith("instruction:"))
+    path.write_text(text.replace(old, "instruction: '" + "{{ Body }} " * 40 + "{{ Question }}'"))
+    monkeypatch.setenv("SUITE_TASKS_DIR", str(tasks))
+    argv = _run(tmp_path, _study(tmp_path, TWO))
+    refused(argv, tmp_path, capsys, "svamp.yaml", "field 'instruction'", "max_position_embeddings")
+
+
+def test_quality_names_a_spec_whose_answers_leave_no_room(tmp_path, capsys, monkeypatch):
+    tasks = _tasks(tmp_path, lambda t: t.replace("max_new_tokens: 256", "max_new_tokens: 8192"))
+    monkeypatch.setenv("SUITE_TASKS_DIR", str(tasks))
+    argv = ["quality", "--limit", "1", "--temperatures", "0", "--out", str(tmp_path / "q")]
+    refused(argv, tmp_path, capsys, "gsm8k.yaml", "generation.max_new_tokens", "8192")
+
+
+def test_a_profile_named_through_a_symbolic_link_is_read(tmp_path, capsys):
+    real = tmp_path / "real.yaml"
+    text = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+    real.write_text(text.replace("name: smoke", "name: real"))
+    (tmp_path / "l").mkdir()
+    (tmp_path / "l" / "p.yaml").symlink_to(real)
+    argv = ["run", "--profile", str(tmp_path / "l" / "p.yaml"), "--engine", "analytic", "--quiet",
+            "--out", str(tmp_path / "o"), _study(tmp_path)]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+
+
+def test_a_cell_of_more_prompts_than_its_split_holds_is_keyed_by_what_it_runs(tmp_path):
+    from suite.data import count_examples
+    from suite.profiles import load_profile
+    from suite.studies import load_study, plan_studies
+
+    study = load_study(_study(tmp_path, STUDY.replace("[gsm8k]", "[vicuna_bench]")))
+    profile = load_profile("smoke")
+    sizes = profile.sizes["analytic"]
+    big = dataclasses.replace(profile, sizes=profile.sizes | {"analytic": dataclasses.replace(
+        sizes, prompts=100_000)})  # fmt: skip
+    (cell,) = plan_studies([study], big, ("analytic",)).cells
+    assert cell.prompts == count_examples("vicuna_bench", "test") < 100_000
+    assert f"/n{cell.prompts}/" in cell.key
+    (small,) = plan_studies([study], profile, ("analytic",)).cells
+    assert small.prompts == sizes.prompts  # the control: fewer than the split holds
