@@ -8,7 +8,7 @@ users would otherwise reach for?
 
 from __future__ import annotations
 
-import argparse
+import itertools
 import os
 import sys
 from dataclasses import asdict
@@ -36,6 +36,7 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
+from suite.errors import Parser
 from suite.io import check_out_folder
 from suite.reader import MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
@@ -98,7 +99,8 @@ def task_prompts(tokenizer, count: int, tasks, target) -> list[list[int]]:
     from suite.prompts import model_prompt_ids
 
     per_task = [load_examples(task, "test", limit=count) for task in tasks]
-    examples = [ex for group in zip(*per_task, strict=True) for ex in group][:count]
+    rounds = itertools.zip_longest(*per_task)  # a shorter split gives out, the others go on
+    examples = [ex for group in rounds for ex in group if ex is not None][:count]
     return [model_prompt_ids(tokenizer, ex.prompt, target, special=False) for ex in examples]
 
 
@@ -232,7 +234,7 @@ def run(args, pair: Pair | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="suite bench", description=__doc__.splitlines()[0])
+    parser = Parser(prog="suite bench", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:

@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from suite.errors import SpecError, error_line
+from suite.errors import Parser, SpecError, error_line
 from suite.stats.intervals import mean_and_spread
 
 _METHODS = (None, "base", "offline", "online")
@@ -158,7 +158,6 @@ def replace_block(text: str, tables: str, where: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
     import sys
 
     from suite.bundle import MANIFEST, load_manifest
@@ -166,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     from suite.paths import bundle_dir
     from suite.strict import decode, read_bytes
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m suite bundle-tables",
         description="Markdown tables of the bundle from its MANIFEST.json.",
     )

@@ -223,9 +223,10 @@ def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
         surrogate = None if text.isprintable() else _SURROGATE.search(text)
         c = surrogate.group() if surrogate else None
     if c is not None:
-        raise SpecError(
-            spec.path, field, text, f"renders {where} to text with {control_message(c)}"
-        )
+        what = control_message(c)
+        if field == "id":
+            what = f"U+{ord(c):04X}: an id holds no control or invisible character, tab included"
+        raise SpecError(spec.path, field, text, f"renders {where} to text with {what}")
 
 
 def _select(spec: TaskSpec, split: Split, rows: list[dict], root: Path):

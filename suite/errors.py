@@ -5,6 +5,7 @@ The CLI prints it and exits with status 2; every module raises it for input that
 
 from __future__ import annotations
 
+import argparse
 import reprlib
 import unicodedata
 from pathlib import Path
@@ -78,6 +79,18 @@ def _show_value(value: Any) -> str:
     if len(text) > _MAX_VALUE_CHARS:
         text = text[: _MAX_VALUE_CHARS - 3] + "..."
     return text
+
+
+class Parser(argparse.ArgumentParser):
+    """The suite's command lines: a bad argument is one ``error:`` line naming the command (not
+    argparse's usage block before it), status 2; ``--help`` still shows the usage."""
+
+    def add_subparsers(self, **kwargs):
+        kwargs.setdefault("parser_class", Parser)
+        return super().add_subparsers(**kwargs)
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {printable(message, keep='')}\n")
 
 
 MAX_MESSAGE_CHARS = 500

@@ -8,7 +8,6 @@ use, the same way. A file whose hash differs is refused and nothing is left half
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import http.client
@@ -22,7 +21,7 @@ from pathlib import Path
 
 # Only suite.paths and suite.strict (yaml and the standard library): this runs before the
 # package's other dependencies are installed.
-from suite.errors import SpecError, error_line
+from suite.errors import Parser, SpecError, error_line
 from suite.paths import DATA_SOURCES
 from suite.strict import read_yaml
 
@@ -239,7 +238,7 @@ def fetch(dest: Path, sources: Path = SOURCES, opener=None) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m suite fetch", description=__doc__)
+    parser = Parser(prog="python -m suite fetch", description=__doc__)
     parser.add_argument("dest", help="folder to fill; then set SUITE_DATA_DIR to it")
     parser.add_argument(
         "--sources", default=str(SOURCES), help="the pinned sources YAML (default: the suite's)"

@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from suite.cli.parsers import non_empty_path
+from suite.errors import Parser
 from suite.lm_eval_tasks import NUMERIC_TASKS
 
 
@@ -65,7 +66,7 @@ def run_lm_eval(argv: list[str]) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m suite lm-eval",
         description="The suite's tasks and decoder through lm-eval's own command line.",
     )

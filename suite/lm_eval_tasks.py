@@ -23,7 +23,7 @@ from suite.decoding.plumbing import check_positive_int
 from suite.io import check_out_folder, write_text_atomic
 from suite.lm_eval_hooks import score
 from suite.paths import resolve
-from suite.specs import TaskSpec, load_task
+from suite.specs import MAX_NEW_TOKENS, TaskSpec, load_task
 
 NUMERIC_TASKS = ("gsm8k", "svamp", "asdiv")
 TASK_PREFIX = "suite_"
@@ -68,7 +68,7 @@ def _examples(name, split, limit, examples) -> tuple[TaskSpec, list[Example]]:
 def task_config(spec, split, path, examples, *, max_gen_toks=None, repeats=1) -> dict:
     """The task as lm-eval's config mapping; the hooks are this module's functions."""
     if max_gen_toks is not None:
-        check_positive_int(max_gen_toks, "max_gen_toks")
+        check_positive_int(max_gen_toks, "max_gen_toks", maximum=MAX_NEW_TOKENS)
     check_positive_int(repeats, "repeats")
     metrics = ["exact_match"] + (["chrf"] if any(ex.reference for ex in examples) else [])
     metric_list = [{"metric": m, "aggregation": "mean", "higher_is_better": True} for m in metrics]

@@ -109,11 +109,16 @@ class Profile:
 
 
 def _folder_digest(folder: Path) -> str:
+    """The sha256 of a model folder's files (names and bytes): its top level and the chat
+    templates transformers also reads from ``additional_chat_templates/``."""
     digest = hashlib.sha256()
-    for p in sorted(folder.iterdir()):
+    extra = folder / ADDITIONAL_TEMPLATES
+    nested = sorted(extra.iterdir()) if extra.is_dir() and not extra.is_symlink() else []
+    for p in [*sorted(folder.iterdir()), *nested]:
         if p.is_file() and p.name not in _NOT_FINGERPRINTED:
             check_side_file(p, p.stat().st_size)
-            digest.update(p.name.encode() + b"\0")
+            name = str(p.relative_to(folder))
+            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
             with p.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
                     digest.update(chunk)
@@ -141,23 +146,39 @@ def _model_folder(r: Reader, folder: Path, field: str, value: Any) -> Path:
     return folder
 
 
+ADDITIONAL_TEMPLATES = "additional_chat_templates"
+MAX_ADDITIONAL_TEMPLATES = 16
+
+
+def _template_text(r: Reader, jinja: Path, field: str, value: Any) -> str:
+    """A chat template file's text: at most MAX_CHAT_TEMPLATE_CHARS characters of UTF-8, sized
+    before it is read."""
+    if jinja.stat().st_size > MAX_CHAT_TEMPLATE_CHARS * 4:
+        raise r.error(field, value, f"{jinja}: over {MAX_CHAT_TEMPLATE_CHARS:,} characters")
+    try:
+        return jinja.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        message = f"{jinja}: not UTF-8 text (byte {err.start}); refused"
+        raise r.error(field, value, message) from None
+
+
 def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
-    """A tokenizer folder's chat templates (tokenizer_config.json, chat_template.jinja or .json)
-    obey the sandbox's chat-template rules: refused when the profile is read, before any run."""
+    """A tokenizer folder's chat templates (tokenizer_config.json, chat_template.jinja or .json,
+    additional_chat_templates/*.jinja) obey the sandbox's chat-template rules: refused when the
+    profile is read, before any run."""
     try:
         found = []
         config = folder / "tokenizer_config.json"
         if config.is_file() and "chat_template" in (data := read_config(config)):
             found.append((config, data["chat_template"]))
-        jinja = folder / "chat_template.jinja"
-        if jinja.is_file():
-            if jinja.stat().st_size > MAX_CHAT_TEMPLATE_CHARS * 4:
-                raise r.error(field, value, f"{jinja}: over {MAX_CHAT_TEMPLATE_CHARS:,} characters")
-            try:
-                found.append((jinja, jinja.read_bytes().decode("utf-8")))
-            except UnicodeDecodeError as err:
-                message = f"{jinja}: not UTF-8 text (byte {err.start}); refused"
-                raise r.error(field, value, message) from None
+        extra_dir = folder / ADDITIONAL_TEMPLATES  # transformers reads every .jinja in it
+        extras = sorted(extra_dir.glob("*.jinja")) if extra_dir.is_dir() else []
+        if len(extras) > MAX_ADDITIONAL_TEMPLATES:
+            message = f"{extra_dir}: {len(extras)} templates; at most {MAX_ADDITIONAL_TEMPLATES}"
+            raise r.error(field, value, message)
+        for jinja in [folder / "chat_template.jinja", *extras]:
+            if jinja.is_file():
+                found.append((jinja, _template_text(r, jinja, field, value)))
         extra = folder / "chat_template.json"
         if extra.is_file():
             found.append((extra, read_config(extra).get("chat_template")))
@@ -244,6 +265,10 @@ def _draft_ref(r: Reader, name: str, raw: Any, field: str) -> ModelRef:
     return replace(ref, facts=facts)
 
 
+MAX_DRAFTS = 1_024  # draft folders of one bundle or drafts_dir (the bundled: 103 a family)
+MAX_BATCH = 256  # sequences per batched forward: its cache and logits grow with it
+
+
 def _bundle_drafts(r: Reader, folder: Path, field: str) -> dict[str, ModelRef]:
     """Every model folder in a bundle besides tokenizer and target; ``draft`` is the base draft.
     A folder's name is its draft's name, so it must be a safe name like a profile's."""
@@ -253,6 +278,9 @@ def _bundle_drafts(r: Reader, folder: Path, field: str) -> dict[str, ModelRef]:
             continue
         if not SAFE_NAME.fullmatch(sub.name):
             raise r.error(field, sub.name, f"a draft folder's name is {SAFE_NAME_RULE}")
+        if len(drafts) >= MAX_DRAFTS:  # each is read (its config, training.json) right here
+            message = f"holds over {MAX_DRAFTS:,} draft folders; refused"
+            raise r.error(field, str(folder), message)
         name = BASE_DRAFT if sub.name == "draft" else sub.name
         facts = read_training_facts(sub, base=name == BASE_DRAFT)
         drafts[name] = ModelRef(name, path=sub, facts=facts)
@@ -354,7 +382,7 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
             max_new_tokens=r.positive_int(
                 e["max_new_tokens"], f"{field}.max_new_tokens", MAX_NEW_TOKENS
             ),
-            batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size"),
+            batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size", MAX_BATCH),
             n_boot=r.positive_int(e.get("n_boot", DEFAULT_N_BOOT), f"{field}.n_boot", MAX_N_BOOT),
         )
     return out

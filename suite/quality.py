@@ -26,7 +26,7 @@ from suite.bench import machine_info, write_json_atomic
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
-from suite.errors import SpecError
+from suite.errors import Parser, SpecError
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
@@ -375,9 +375,7 @@ def run(args) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m suite quality", description=__doc__.splitlines()[0]
-    )
+    parser = Parser(prog="python -m suite quality", description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
     transformers.logging.disable_progress_bar()  # one loading bar per model and condition

@@ -27,6 +27,7 @@ MAX_SIZE = 100_000  # any count a file states (prompts, examples, batch sizes)
 MAX_NEW_TOKENS = 8_192  # generation length, also bounded by each model's context at run time
 MAX_DRAFT_TOKENS = 128  # K: a draft proposes at most this many tokens per step
 MAX_SEEDS = 1_000
+MAX_TEMPERATURE = 100.0  # a decode temperature: past it sampling is uniform to float32
 MAX_LINE_CHARS = 4_096  # a title: one line
 MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
 MAX_N_BOOT = 100_000  # bootstrap resamples of one interval
@@ -103,7 +104,10 @@ class Reader:
         return text
 
     def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
-        """A positive integer no larger than ``maximum``: no size in a file is unbounded."""
+        """A positive integer no larger than ``maximum``: no size in a file is unbounded. A
+        whole float (``2E6``, YAML 1.2's way to write two million) is that integer."""
+        if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(field, value, f"expected an integer, got {type(value).__name__}")
         if value <= 0:
@@ -156,8 +160,9 @@ class Reader:
         for i, v in enumerate(value):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
                 raise self.error(f"{field}[{i}]", v, "expected a number")
-            if not math.isfinite(v) or v < 0:
-                raise self.error(f"{field}[{i}]", v, "a temperature must be finite and >= 0")
+            if not math.isfinite(v) or not 0 <= v <= MAX_TEMPERATURE:
+                message = f"a temperature must be a number in [0, {MAX_TEMPERATURE:g}]"
+                raise self.error(f"{field}[{i}]", v, message)
             if 0 < v < MIN_TEMPERATURE:
                 message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
                 raise self.error(f"{field}[{i}]", v, message)

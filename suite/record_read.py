@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 from suite.drafts import facts_from_mapping
@@ -163,6 +164,20 @@ def _rate(value: Any, field: str) -> float:
     return nan_if_none(_number(value, field))
 
 
+def _at_least_zero(r: _Reader, key: str) -> float | None:
+    value = r.number(key)
+    if value is not None and value < 0:
+        raise RecordError(r.name(key), value, "expected a number >= 0")
+    return value
+
+
+def _level(r: _Reader) -> float | None:
+    value = r.number("confidence_level")
+    if value is not None and not 0.0 < value < 1.0:
+        raise RecordError(r.name("confidence_level"), value, "expected a level in (0, 1)")
+    return value
+
+
 def _token_chars(value: Any, field: str) -> float:
     """Mean characters per token: in [0, MAX_TOKEN_CHARS], or not measured (null, read as NaN)."""
     chars = _rate(value, field)
@@ -242,7 +257,10 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
         if int(chars) in seen:  # "1" and "01" are one bucket
             raise RecordError(where, chars, "a token length listed twice")
         seen.add(int(chars))
-        buckets.append((int(chars), _number(pair[0], where), _integer(pair[1], where)))
+        total, count = _number(pair[0], where), _integer(pair[1], where)
+        if total is None or count is None or not 0.0 <= total <= count:
+            raise RecordError(where, pair, "expected [Σβ, count] with 0 <= Σβ <= count")
+        buckets.append((int(chars), total, count))
     open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
     return TokenCharBuckets(
         LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from, tuple(sorted(buckets))
@@ -279,11 +297,11 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
-            standard_error=r.number("standard_error"),
+            standard_error=_at_least_zero(r, "standard_error"),
             tokens=r.integer("tokens"),
             temperature=r.number("temperature"),
             n_boot=r.integer("n_boot", maximum=MAX_SIZE),
-            confidence_level=r.number("confidence_level"),
+            confidence_level=_level(r),
             by_token_chars=_read_buckets(r),
         ),
     )
@@ -365,10 +383,24 @@ def _read_timing(r: _Reader | None, prompts: int, k: int) -> Timing:
     }
     _check_timing(r, values, k)
     return Timing(
-        finished_at=r.string("finished_at", optional=True),
+        finished_at=_timestamp(r),
         **values,
         per_prompt=tuple(per_prompt),
     )
+
+
+def _timestamp(r: _Reader) -> str | None:
+    """``finished_at`` as a run writes it: an ISO 8601 timestamp."""
+    value = r.string("finished_at", optional=True)
+    if value is None:
+        return None
+    try:
+        ok = len(value) <= 64 and datetime.fromisoformat(value) is not None
+    except ValueError:
+        ok = False
+    if not ok:
+        raise RecordError(r.name("finished_at"), value, "expected an ISO 8601 timestamp")
+    return value
 
 
 def _check_timing(r: _Reader, values: dict[str, float | None], k: int) -> None:
@@ -387,17 +419,46 @@ def _check_timing(r: _Reader, values: dict[str, float | None], k: int) -> None:
             raise RecordError(r.name(key), value, why)
 
 
+ROLES = ("tokenizer", "target", "draft")  # the models a record names
+MAX_TEXT_CHARS = 1_024  # a record's text field (an id, a location, a package's version)
+MAX_ENTRIES = 256  # a provenance mapping's entries (packages, hardware)
+
+
+def _check_scalars(r: _Reader | None) -> None:
+    """A provenance mapping (packages, hardware): at most MAX_ENTRIES names, each mapped to a
+    number, a boolean, null or one line of plain text, as a run writes them."""
+    if r is None:
+        return
+    if len(r.data) > MAX_ENTRIES:
+        raise RecordError(r.field, len(r.data), f"holds more than {MAX_ENTRIES} entries")
+    for key, value in r.data.items():
+        where = r.name(key if len(key) <= 64 else key[:64] + "...")
+        for text in (key, value) if isinstance(value, str) else (key,):
+            c = control_character(text, allowed="")
+            if c is not None or len(text) > MAX_TEXT_CHARS:
+                reason = control_message(c) if c else f"at most {MAX_TEXT_CHARS} characters"
+                raise RecordError(where, text, reason)
+        if not (value is None or isinstance(value, str | int | float | bool)):
+            raise RecordError(where, value, "expected a number, true/false, null or text")
+
+
 def _read_provenance(r: _Reader | None) -> Provenance | None:
     if r is None:
         return None
     models = {}
     raw = r.sub("models", optional=True)
     for role in raw.data if raw is not None else {}:
+        if role not in ROLES:
+            raise RecordError(raw.name(role[:64]), role, f"expected a role: {', '.join(ROLES)}")
         m = raw.sub(role)
-        models[role] = ModelProvenance(
-            m.string("location", optional=True), m.string("sha256", optional=True)
-        )
+        location = m.string("location", optional=True)
+        if location is not None and len(location) > MAX_TEXT_CHARS:
+            message = f"at most {MAX_TEXT_CHARS} characters"
+            raise RecordError(m.name("location"), location, message)
+        models[role] = ModelProvenance(location, _sha256(m, "sha256"))
     packages, hardware = r.sub("packages", optional=True), r.sub("hardware", optional=True)
+    for part in (packages, hardware):
+        _check_scalars(part)
     return Provenance(
         git_commit=r.string("git_commit", optional=True),
         git_dirty=r.boolean("git_dirty"),
@@ -424,10 +485,17 @@ def _sha256(r: _Reader, field: str) -> str | None:
 def _prompt_ids(r: _Reader, most: int) -> list[str]:
     """At most the cell's prompts, each a string, none twice."""
     prompt_ids = r.items("prompt_ids", optional=False, most=most)
+    if len(prompt_ids) != most:  # a run scores every prompt of its cell, keyed by their count
+        message = f"holds {len(prompt_ids)} ids for a cell of {most} prompts"
+        raise RecordError("prompt_ids", len(prompt_ids), message)
     seen: set[str] = set()
     for i, pid in enumerate(prompt_ids):
         if not isinstance(pid, str):
             raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
+        c = control_character(pid, allowed="")
+        if c is not None or not pid or len(pid) > MAX_TEXT_CHARS:
+            reason = control_message(c) if c else f"an id is 1 to {MAX_TEXT_CHARS} characters"
+            raise RecordError(f"prompt_ids[{i}]", pid, reason)
         if pid in seen:
             raise RecordError(f"prompt_ids[{i}]", pid, "listed twice")
         seen.add(pid)

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from suite.profiles import load_profile
-from suite.runner import run_plan
+from suite.runner import check_plan, run_plan
 from suite.studies import load_studies, plan_studies
 
 
@@ -29,7 +29,9 @@ def reproduce(
     """
     start = time.perf_counter()
     chosen = load_profile(profile)
-    plan = plan_studies(load_studies(list(studies)), chosen)
+    chosen_studies = load_studies(list(studies))
+    plan = plan_studies(chosen_studies, chosen)
+    check_plan(chosen_studies, plan)
     folder = Path(out or f"results/{chosen.name}")
     report = run_plan(
         plan, folder, workers=workers, progress=progress, executor=executor, address=address

@@ -154,6 +154,7 @@ def run_plan(
     store = ResultsStore(out)
     header = header_for(plan)
     store.check(header)
+    check_planned(store, plan)
     prints = fingerprints(plan)
     check_prompting(plan, prints)
     created = first_missing(store.folder)
@@ -189,6 +190,36 @@ def check_device(profile: Profile, executor: str = "local") -> None:
     if not torch.cuda.is_available():
         message = "no CUDA device on this machine: use cpu or auto"
         raise SpecError(profile.path, "device", profile.device, message)
+
+
+def check_plan(studies, plan: Plan, engines=None) -> None:
+    """What a plan must be before anything runs: each study's claims are claims the suite
+    decides, and the plan holds cells (drafts skipped or engines filtered out may leave none)."""
+    from suite.claims import REGISTRY
+
+    for study in studies:
+        for i, number in enumerate(study.claims):
+            if number not in REGISTRY:
+                known = ", ".join(str(n) for n in sorted(REGISTRY))
+                message = f"no such claim; the suite decides claims {known}"
+                raise SpecError(study.path, f"claims[{i}]", number, message)
+    if not plan.cells:
+        names = ", ".join(s.name for s in studies)
+        message = f"plans no cells under profile '{plan.profile.name}' (engines {engines or 'all'})"
+        raise SpecError(studies[0].path, "grid", names, message)
+
+
+def check_planned(store: ResultsStore, plan: Plan) -> None:
+    """A folder resumed holds records of the plan's cells only: one of another --engine, profile
+    sizes or set of drafts is refused, before the lock, and kept (not dropped as stale)."""
+    planned = {c.key for c in plan.cells}
+    foreign = sorted(k for k in store.load() if k not in planned)
+    if foreign:
+        message = (
+            f"holds {len(foreign)} record(s) of cells this run does not plan (another --engine, "
+            "profile sizes or set of drafts?); choose another --out"
+        )
+        raise SpecError(store.cells_path, "key", foreign[0], message)
 
 
 def check_datasets(plan: Plan) -> None:
@@ -299,8 +330,8 @@ def stale(
     if task is not None and record.provenance.task != task:
         return True  # another template, data selection or id: other prompts
     analytic = record.result.analytic
-    if n_boot is not None and analytic is not None and analytic.n_boot not in (None, n_boot):
-        return True
+    if n_boot is not None and analytic is not None and analytic.n_boot != n_boot:
+        return True  # another resample count, or none stated (a run always states it)
     models = record.provenance.models
     if where and any(models.get(role) is None or models[role].location != at
                      for role, at in where.items()):  # fmt: skip
@@ -331,8 +362,7 @@ def _run_locked(
     old = {
         k
         for k, r in done.items()
-        if k not in planned  # a cell this run does not plan: not its result to keep or report
-        or r.cell != planned[k]  # the same key, other facts (a draft's method, its τ_kd)
+        if r.cell != planned[k]  # the same key, other facts (a draft's method, its τ_kd)
         or [p.prompt for p in r.result.prompts] != ids[r.cell.dataset, r.cell.split, r.cell.prompts]
         or stale(
             r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell), tasks[r.cell.dataset]

@@ -54,9 +54,9 @@ MAX_LINE_BYTES = MAX_CONFIG_BYTES  # one record: as large as any JSON file the s
 # Separators ({, [ and ,) in one line, counted before it is parsed: a record of 100,000 prompts
 # holds about a million; a line of empty objects would cost ~45 bytes of memory per byte.
 MAX_LINE_VALUES = 2_000_000
-# Per-prompt results of a whole folder (the paper profile's run holds a few million): each costs
-# the report about 2 KB of memory (0.9 GB for 500,000 in one measurement).
-MAX_FOLDER_PROMPTS = 5_000_000
+# Per-prompt results of a whole folder (the full profile's run holds 857,172): each costs a
+# report about 1 to 2 KB of memory (0.9 GB for 500,000, 5.2 GB for 4.9 million, measured).
+MAX_FOLDER_PROMPTS = 2_000_000
 
 
 def dumps(record: dict) -> str:
@@ -110,7 +110,11 @@ class ResultsStore:
             raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
         elif self.folder.is_dir():  # a new run writes into a new or empty folder, not beside files
             with os.scandir(self.folder) as entries:
-                other = sorted(e.name for e in entries if e.name not in OWN_FILES)
+                other = sorted(
+                    e.name
+                    for e in entries
+                    if e.name not in OWN_FILES or not e.is_file(follow_symlinks=False)
+                )
             if other:
                 message = (
                     f"holds {other[0]!r} and no {RUN_FILE}: not a results folder; choose an empty "
@@ -192,7 +196,7 @@ class ResultsStore:
 
     def _record(self, number: int, line: bytes) -> StoredRecord:
         """One line's record; a SpecError names the file, the line, the field and the value."""
-        values = line.count(b"{") + line.count(b"[") + line.count(b",")
+        values = _values(line)
         if values > MAX_LINE_VALUES:
             message = f"over {MAX_LINE_VALUES:,} JSON values in one line: no record holds that many"
             raise SpecError(self.cells_path, f"line {number}", line[:80], message)
@@ -208,10 +212,12 @@ class ResultsStore:
         """Append one record (a JSON mapping is read into one first: only records are written)."""
         record = as_record(record)
         line = (dumps(record_to_json(record)) + "\n").encode("utf-8")
-        if len(line) > MAX_LINE_BYTES:  # the reader would refuse it, and the folder with it
+        values = _values(line)
+        if len(line) > MAX_LINE_BYTES or values > MAX_LINE_VALUES:  # the reader would refuse it
             message = (
-                f"its record is {len(line):,} bytes; a record is at most {MAX_LINE_BYTES:,} "
-                "(fewer prompts or shorter example ids)"
+                f"its record is {len(line):,} bytes of {values:,} JSON values; a record is at "
+                f"most {MAX_LINE_BYTES:,} bytes and {MAX_LINE_VALUES:,} values (fewer prompts, "
+                "a smaller K or shorter example ids)"
             )
             raise SpecError(self.cells_path, "key", record.key, message)
         fd = _open_regular(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
@@ -246,6 +252,11 @@ class ResultsStore:
         keys = sorted(records, key=lambda k: (rank.get(k, len(rank)), k))
         lines = "".join(dumps(record_to_json(records[k])) + "\n" for k in keys)
         write_atomic(self.cells_path, lines)
+
+
+def _values(line: bytes) -> int:
+    """Separators ({, [ and ,) in a line: what its JSON values cost to parse, counted first."""
+    return line.count(b"{") + line.count(b"[") + line.count(b",")
 
 
 def _canonical(record: StoredRecord) -> str:

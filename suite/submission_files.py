@@ -63,24 +63,36 @@ def _is_pickle(path: Path) -> bool:
 
 def _parses_as_pickle(data: bytes) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
-    the stack what it takes, that ends in STOP with one object left (read, never executed: the
-    stack is simulated as :func:`pickletools.dis` does). True at such a STOP (or after
+    the stack what it takes, that ends in STOP with one object left, and calls or imports on
+    the way or holds more than a single constant (read, never executed: the stack is simulated
+    as :func:`pickletools.dis` does; see :data:`CODE_OPCODES`). True at such a STOP (or after
     MAX_SNIFF_OPCODES valid ones), False where an opcode is invalid or underflows the stack
     before the end of ``data`` (text such as ``0.41`` is POP then STOP on an empty stack), None
     where ``data`` ran out first."""
     stream = io.BytesIO(data)
     stack: list[str] = []
+    code = False  # an opcode that imports, calls or builds: what makes a pickle run anything
     try:
         for count, (opcode, _, _) in enumerate(pickletools.genops(stream)):
             if not _simulate(stack, opcode):
                 return False
-            if opcode.name == "STOP":
-                return not stack
+            code = code or opcode.name in CODE_OPCODES
+            if opcode.name == "STOP":  # a lone constant ("N.B. ...", "I0\n.") is text, not one
+                return not stack and (code or count >= 2)
             if count >= MAX_SNIFF_OPCODES:
                 return True
     except (ValueError, EOFError, UnicodeDecodeError):
         return None if stream.tell() >= len(data) else False
     return None
+
+
+# Opcodes that import a name, call one or set attributes. A file whose opcodes reach STOP with
+# none of them and a single constant (NONE, STOP: a text file such as "N.B. ...", "I0\n.") is
+# text that happens to parse, not refused; a data pickle of more (``pickle.dumps([1])``) is.
+CODE_OPCODES = frozenset(
+    {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
+     "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"}
+)  # fmt: skip
 
 
 def _simulate(stack: list[str], opcode) -> bool:
@@ -107,6 +119,11 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
     while stack:
         current = stack.pop()
         for p in sorted(current.iterdir()):
+            try:
+                p.name.encode("utf-8")
+            except UnicodeEncodeError:  # bytes that are no text: a name no record can hold
+                message = "a file name that is not UTF-8; rename it"
+                raise SpecError(p, field, p.name, message) from None
             mode = p.lstat().st_mode
             if stat.S_ISLNK(mode):
                 target = os.readlink(p)
@@ -219,8 +236,7 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         raise
     except Exception as err:  # transformers raises many types for a bad config
         text = " ".join(str(err).split())  # its validation errors span lines
-        named = re.search(r"field '(\w+)'", text)  # a dataclass validation names the field
-        field = named.group(1) if named and named.group(1) in config else "config.json"
+        field = _named_field(text, config)
         value = config.get(field, path.name)
         message = f"cannot build the model: {type(err).__name__}: {cut(text, 300)}"
         raise SpecError(path, field, value, message) from None
@@ -245,6 +261,21 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
             raise SpecError(path, "weight shape", name, message)
     _meta_forward(model, path)
     return sum(p.numel() for p in model.parameters())
+
+
+# transformers' words for a config field its error names otherwise
+_ERROR_FIELDS = {"padding_idx": "pad_token_id"}
+
+
+def _named_field(text: str, config: dict) -> str:
+    """The config field transformers' error names (``field 'x'``, a backquoted name, or its own
+    word for one), else ``config.json``."""
+    for found in re.findall(r"field '(\w+)'|`(\w+)`|(\w+) must be", text):
+        for name in found:
+            name = _ERROR_FIELDS.get(name.lower(), name)
+            if name in config:
+                return name
+    return "config.json"
 
 
 def _meta_forward(model, path: Path) -> None:
@@ -374,7 +405,7 @@ def loaded_weights(folder: Path, files: list[Path], field: str) -> list[Path]:
     return loaded
 
 
-def check_finite(files: list[Path], field: str = "model") -> None:
+def check_finite(files: list[Path], field: str = "model", dtype: str = "float32") -> None:
     """Every tensor's values are finite (NaN or infinite weights would give NaN probabilities
     at run time); read one tensor at a time, after the size check."""
     import torch
@@ -387,8 +418,9 @@ def check_finite(files: list[Path], field: str = "model") -> None:
                 if not bool(torch.isfinite(tensor).all()):
                     value = "nan" if bool(torch.isnan(tensor).any()) else "inf"
                     raise SpecError(path, key, value, "weights must be finite numbers")
-                if tensor.dtype == torch.float64 and tensor.numel():
+                runs = getattr(torch, dtype)  # the profile's: float32, float16 or bfloat16
+                if tensor.numel() and torch.finfo(tensor.dtype).max > torch.finfo(runs).max:
                     peak = float(tensor.abs().max())
-                    if peak > torch.finfo(torch.float32).max:  # a run loads float32 or narrower
-                        message = "beyond float32's range: infinite in the dtype a run loads"
+                    if peak > torch.finfo(runs).max:
+                        message = f"beyond {dtype}'s range: infinite in the dtype the run loads"
                         raise SpecError(path, key, peak, message)

@@ -250,13 +250,18 @@ def _same_vocab_size(folder: Path, config: dict, family, target: str) -> None:
 
     ref = family.target
     try:
-        want = AutoConfig.from_pretrained(ref.location, revision=ref.revision).vocab_size
+        want = AutoConfig.from_pretrained(ref.location, revision=ref.revision)
     except Exception as err:
         message = f"cannot read the target's config: {err}"
         raise SpecError(ref.location, "config.json", ref.location, message) from None
-    if config.get("vocab_size") != want:
-        message = f"the '{target}' target's vocab_size is {want}"
+    if config.get("vocab_size") != want.vocab_size:
+        message = f"the '{target}' target's vocab_size is {want.vocab_size}"
         raise SpecError(folder / "config.json", "vocab_size", config.get("vocab_size"), message)
+    for key in ("eos_token_id", "bos_token_id", "pad_token_id"):  # as the decoder pairs them
+        mine, theirs = config.get(key), getattr(want, key, None)
+        if mine is not None and theirs is not None and mine != theirs:
+            message = f"the '{target}' target's is {theirs!r}: speculation needs the same ids"
+            raise SpecError(folder / "config.json", key, mine, message)
 
 
 def _model_type(family) -> str:
@@ -344,5 +349,5 @@ def validate(sub: Submission, profile: Profile) -> Checked:
             f"at most {limit:,} (max_draft_parameters)"
         )
         raise SpecError(weights[0], "parameters", parameters, message)
-    check_finite(weights, sub.model_field)
+    check_finite(weights, sub.model_field, profile.dtype)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)

@@ -8,7 +8,6 @@ draft. Nothing is written before the submission and the results folder pass thei
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -17,10 +16,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
-from suite.errors import SpecError, error_line
+from suite.errors import Parser, SpecError, error_line
 from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
-from suite.runner import check_device, first_missing, header_for, run_plan
+from suite.runner import check_device, check_planned, first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
@@ -84,6 +83,7 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
         raise SpecError(out, "--out", str(out), message)
     store = ResultsStore(out)
     store.check(header_for(plan))
+    check_planned(store, plan)
     draft = checked.submission.draft
     for record in store.load().values():
         name = record.cell.draft
@@ -199,7 +199,7 @@ def make_example(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m suite submissions", description="Build the example or check a submission."
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

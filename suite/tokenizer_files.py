@@ -20,7 +20,7 @@ import re
 import unicodedata
 import weakref
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from suite.chat_output import MAX_SPECIAL_TOKEN_CHARS
@@ -299,27 +299,18 @@ def check_special_tokens(folder: Path) -> None:
         for field, value in _named_tokens(config) if isinstance(config, dict) else ():
             _check_token_length(path, field, value)
         for field, value in config.items() if isinstance(config, dict) else ():
-            if field.endswith(("_file", "_files")):
-                _check_file_names(path, field, value)
+            _check_file_names(path, field, value)
 
 
 def _check_file_names(path: Path, field: str, value: Any) -> None:
-    """A field naming the files a tokenizer loads (``vocab_file``, ``fast_tokenizer_files``):
-    transformers opens what it names, relative to the folder, so a name with a path in it
-    (``../tokenizer.json``) would load a file no check has read. ``fast_tokenizer_files`` (a
-    tokenizer.json per library version) is refused: the folder's own tokenizer.json is the one
-    checked and loaded."""
+    """``fast_tokenizer_files`` (a tokenizer.json per library version) is refused: transformers
+    loads the file it names, relative to the folder (``../tokenizer.1.json``: a file no check
+    read), instead of the folder's own tokenizer.json, the one the suite checks. Other ``*_file``
+    fields (``vocab_file``, ``special_tokens_map_file``, often an absolute path where a tokenizer
+    was saved) are not opened from the config: the folder's own files are."""
     if field == "fast_tokenizer_files":
         message = "refused: the folder's tokenizer.json is the tokenizer the suite checks and loads"
         raise SpecError(path, field, value, message)
-    names = value if isinstance(value, list) else [value]
-    for name in names:
-        if name is None:
-            continue
-        plain = isinstance(name, str) and name == PurePosixPath(name).name
-        if not plain or "\\" in name or name in ("", ".", ".."):
-            message = "must be a file name in the tokenizer folder (no path, no '..')"
-            raise SpecError(path, field, value, message)
 
 
 def check_loaded_special_tokens(tokenizer, where: str | Path) -> None:

@@ -202,17 +202,26 @@ def test_a_record_of_other_prompts_is_recomputed(one_cell, tmp_path, capsys):
     assert record["prompt_ids"][0].startswith("test/")
 
 
-def test_a_record_of_a_cell_the_run_does_not_plan_is_dropped(one_cell, tmp_path, capsys):
-    def extra(lines):
-        foreign = json.loads(json.dumps(lines[0]))
-        foreign["cell"]["seed"] = 7
-        foreign["key"] = foreign["key"].replace("/s0/", "/s7/")
-        lines[0]["result"]["prompt_acceptance"][0] = 0.0  # and the planned one goes stale: no
-        lines[0]["provenance"].pop("task")  # task spec named
-        return [lines[0], foreign]
-
-    record = _resume(one_cell, tmp_path, capsys, extra)
-    assert "/s0/" in record["key"]
+def test_a_record_of_a_cell_the_run_does_not_plan_is_refused_and_kept(one_cell, tmp_path, capsys):
+    """A hostile extra record, or a resume under another --engine: the folder is refused before
+    the lock, and its records are left as they are (not dropped)."""
+    out = tmp_path / "o"
+    shutil.copytree(one_cell / "o", out)
+    path = out / "cells.jsonl"
+    record = json.loads(path.read_text())
+    record["cell"]["seed"] = 7
+    record["key"] = record["key"].replace("/s0/", "/s7/")
+    with path.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")
+    argv = ["run", "--profile", "smoke", "--quiet", "--out", str(out), str(one_cell / "s.yaml")]
+    refused(argv, tmp_path, capsys, "cells.jsonl", "/s7/", "does not plan")
+    # the good records of another plan (profile sizes edited under the same name): kept too
+    path.write_text(path.read_text().splitlines()[0] + "\n")
+    (tmp_path / "p").mkdir()
+    smoke = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+    (tmp_path / "p" / "smoke.yaml").write_text(smoke.replace("prompts: 4", "prompts: 3"))
+    argv[argv.index("smoke")] = str(tmp_path / "p" / "smoke.yaml")
+    refused(argv, tmp_path, capsys, "cells.jsonl", "/n4/", "does not plan")
 
 
 def test_a_run_into_a_folder_of_other_files_is_refused(one_cell, tmp_path, capsys):

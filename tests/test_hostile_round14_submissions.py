@@ -86,7 +86,6 @@ CASES = [
         f / "model" / "generation_config.json", lambda d: d.update(max_new_tokens=-3)),
      "max_new_tokens", "-3"),
     ("fast-tokenizer-files", _outside_tokenizer, "fast_tokenizer_files", "tokenizer.1.json"),
-    ("vocab-file-path", _tokenizer_config(vocab_file="../vocab.json"), "vocab_file", "no path"),
     ("huge-side-file", _sparse("notes.txt", (64 << 20) + 1), "notes.txt", "67,108,865 bytes"),
     ("symlink-loop", _loop, "model/loop", "cannot be resolved"),
     ("kd-temperature-huge", _training(kd_temperature=1e300), "training.kd_temperature", "1e+300"),
@@ -118,9 +117,22 @@ def _dynamic_rope(folder: Path) -> None:
 def _text_files(folder: Path) -> None:
     (folder / "model" / "losses.txt").write_text("0.4123\n0.3981\n0.3870\n")
     (folder / "model" / ".gitignore").write_text(".cache\n")
+    (folder / "model" / "AUTHORS").write_text("N. Smith <n@example.org>\nA. Jones\n")
+    (folder / "model" / "README.txt").write_text("N.B. trained for 2 epochs on GSM8K.\n")
 
 
-@pytest.mark.parametrize("change", [_dynamic_rope, _text_files], ids=["dynamic-rope", "text"])
+def _saved_file_fields(folder: Path) -> None:
+    """Fields older transformers saved, naming where files were: not opened from the config."""
+    _tokenizer_config(
+        vocab_file="../vocab.json", special_tokens_map_file="/root/.cache/x/special_tokens_map.json"
+    )(folder)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [_dynamic_rope, _text_files, _saved_file_fields],
+    ids=["dynamic-rope", "text", "files"],
+)
 def test_a_good_submission_passes_the_check(tiny, tmp_path, capsys, change):  # noqa: F811
     folder = _copy(tiny, tmp_path)
     change(folder)

@@ -25,6 +25,7 @@ from suite.decoding.plumbing import (
     vocab_size,
 )
 from suite.decoding.sampling import (
+    NonFiniteLogits,
     check_temperature,
     expected_acceptance,
     probs_from_logits,
@@ -45,8 +46,8 @@ def acceptance_from_logits(
     target_logits: torch.Tensor, draft_logits: torch.Tensor, temperature: float
 ) -> torch.Tensor:
     """β at each position, with p and q both at τ_dec; clamped to [0, 1] against float rounding."""
-    p = probs_from_logits(target_logits, temperature)
-    q = probs_from_logits(draft_logits, temperature)
+    p = probs_from_logits(target_logits, temperature, "target")
+    q = probs_from_logits(draft_logits, temperature, "draft")
     return expected_acceptance(p, q).clamp(0.0, 1.0)
 
 
@@ -156,10 +157,15 @@ def score_continuations(
                 batch = ([prompts[i] for i in chunk], [start + tokens[i][:-1] for i in chunk])
             else:
                 batch = [sequences[i] for i in chunk]
-            target_logits = _scoring_logits(target, batch, keep)
+            used = _used_positions(chunk, tokens, keep, seq2seq)
+            target_logits = _finite_where_used(_scoring_logits(target, batch, keep), used)
             for name, draft in drafts.items():
                 draft_logits = _scoring_logits(draft, batch, keep).to(target_logits.device)
-                beta = acceptance_from_logits(target_logits, draft_logits, temperature)
+                draft_logits = _finite_where_used(draft_logits, used)
+                try:
+                    beta = acceptance_from_logits(target_logits, draft_logits, temperature)
+                except NonFiniteLogits as err:  # which draft: the cell names its model
+                    raise NonFiniteLogits(err.role, name if err.role == "draft" else None) from None
                 beta = beta.double().cpu().numpy()
                 for row, i in enumerate(chunk):
                     n = len(tokens[i])
@@ -255,12 +261,32 @@ def _sample_rows(
 def _draw(logits, temperature, generators, rows, live, step, eos_token_id) -> list[int]:
     """One token for every live row from its own generator, written into ``rows`` and ``step``;
     returns the rows still live (a row ends at EOS)."""
-    probs = probs_from_logits(logits[:, -1].float().cpu(), temperature)
+    probs = probs_from_logits(logits[:, -1].float().cpu(), temperature, "target")
     for i in live:
         token = int(sample(probs[i], generators[i]))
         rows[i].append(token)
         step[i, 0] = token
     return [i for i in live if rows[i][-1] != eos_token_id]
+
+
+def _used_positions(chunk, tokens, keep: int, seq2seq: bool) -> torch.Tensor:
+    """(rows, keep) bool: the positions whose logits score a continuation token (decoder inputs
+    are right-padded, causal-LM sequences left-padded); the rest are padding or prompt."""
+    used = torch.zeros((len(chunk), keep), dtype=torch.bool)
+    for row, i in enumerate(chunk):
+        n = len(tokens[i])
+        if seq2seq:
+            used[row, :n] = True
+        else:
+            used[row, keep - n :] = True
+    return used
+
+
+def _finite_where_used(logits: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+    """``logits`` with the positions no continuation reads set to 0 (a model may give anything
+    at a padding position); where one is read, NaN or infinite logits are left in place for
+    :func:`probs_from_logits` to refuse."""
+    return logits.masked_fill(~used.to(logits.device).unsqueeze(-1), 0.0)
 
 
 def _scoring_logits(model, batch, keep: int) -> torch.Tensor:

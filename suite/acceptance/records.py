@@ -109,13 +109,15 @@ def summarize(
     grid = np.full((len(betas), int(counts.max())), np.nan)
     for row, b in enumerate(betas):
         grid[row, : len(b)] = b
+    filled = np.isfinite(grid).sum(axis=0)  # a column of no finite β has no mean: NaN, said once
+    means = np.where(filled > 0, np.nansum(grid, axis=0) / np.maximum(filled, 1), np.nan)
     return AcceptanceResult(
         acceptance_rate=alpha,
         confidence_interval=interval,
         standard_error=standard_error,
         prompt_acceptance=tuple(float(s / c) for s, c in zip(sums, counts, strict=True)),
         prompt_tokens=tuple(int(c) for c in counts),
-        position_acceptance=tuple(float(x) for x in np.nanmean(grid, axis=0)),
+        position_acceptance=tuple(float(x) for x in means),
         tokens=int(counts.sum()),
         temperature=continuations.temperature,
         n_boot=n_boot,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -11,14 +10,14 @@ from suite.calibration import calibrate, table_text, write
 from suite.calibration.scenarios import SCENARIOS
 from suite.calibration.synth import PROFILES
 from suite.cli.parsers import whole_number
-from suite.errors import error_line
+from suite.errors import Parser, error_line
 from suite.io import check_out_folder
 
 MAX_SIMULATIONS = 100_000  # per claim and case: the quick table takes 100 in minutes
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m suite calibrate",
         description="Simulate results under each claim's null and under the paper's effect, "
         "decide them with the real claim code, and report per claim the rate of 'reproduced' "

@@ -11,11 +11,11 @@ import os
 import sys
 
 from suite.cli.parsers import COMMANDS, HELP  # noqa: F401  (HELP: the formatter, by its old name)
-from suite.errors import SpecError, error_line
+from suite.errors import Parser, SpecError, error_line
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m suite",
         description="Temperature, knowledge distillation and speculative decoding: the suite.",
     )
@@ -109,4 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (ValueError, OSError) as err:
         print(error_line(err), file=sys.stderr)
+        return 2
+    except (MemoryError, RuntimeError) as err:  # torch's allocator raises a RuntimeError
+        if isinstance(err, RuntimeError) and "allocate memory" not in str(err):
+            raise
+        # an input within every bound that still outgrew this machine's memory
+        print("error: out of memory (the input is within the suite's bounds; use a machine "
+              "with more memory, or a smaller input)", file=sys.stderr)  # fmt: skip
         return 2

@@ -159,35 +159,16 @@ def cmd_distill(args) -> int:
     return 0
 
 
-def _check_claims(studies) -> None:
-    """A study's claims are claims the suite decides: a number it has none for is refused."""
-    from suite.claims import REGISTRY
-    from suite.errors import SpecError
-
-    for study in studies:
-        for i, number in enumerate(study.claims):
-            if number not in REGISTRY:
-                known = ", ".join(str(n) for n in sorted(REGISTRY))
-                message = f"no such claim; the suite decides claims {known}"
-                raise SpecError(study.path, f"claims[{i}]", number, message)
-
-
 def cmd_run(args) -> int:
     from suite.profiles import load_profile
-    from suite.runner import run_plan
+    from suite.runner import check_plan, run_plan
     from suite.studies import load_studies, plan_studies
 
     profile = load_profile(args.profile)
     studies = load_studies(args.studies)
-    _check_claims(studies)
     engines = tuple(args.engine) if args.engine else None
     plan = plan_studies(studies, profile, engines)
-    if not plan.cells:  # drafts skipped, engines filtered out: nothing to run, no folder made
-        from suite.errors import SpecError
-
-        names = ", ".join(s.name for s in studies)
-        message = f"plans no cells under profile '{profile.name}' (engines {engines or 'all'})"
-        raise SpecError(studies[0].path, "grid", names, message)
+    check_plan(studies, plan, engines)
     if args.threads:
         import torch
 

@@ -37,7 +37,8 @@ def autoregressive_generate(
     start = time.perf_counter()
     with torch.inference_mode():
         while True:
-            p = probs_from_logits(model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature)
+            logits = model.extend(seq, len(seq), keep=1)[-1].cpu()
+            p = probs_from_logits(logits, temperature, "target")
             seq.append(int(sample(p, generator)))
             stats.steps += 1
             finish = stop.finished(seq, n_prompt, len(seq) - n_prompt - 1, max_new_tokens)

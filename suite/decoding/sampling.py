@@ -32,13 +32,28 @@ def check_temperature(temperature: float, name: str = "temperature") -> float:
     return value
 
 
-def probs_from_logits(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+class NonFiniteLogits(ValueError):
+    """A model gave NaN or infinite logits where a distribution was needed: no probability
+    follows from them (an argmax of NaN picks a token, a softmax gives NaN), so the run stops
+    naming the model (``role``: target or draft) instead of scoring it."""
+
+    def __init__(self, role: str, name: str | None = None):
+        super().__init__(f"the {role}{f' {name}' if name else ''} gives NaN or infinite logits")
+        self.role, self.name = role, name
+
+
+def probs_from_logits(
+    logits: torch.Tensor, temperature: float, role: str = "model"
+) -> torch.Tensor:
     """softmax(logits / τ) in float32; τ = 0 is the one-hot argmax (first index wins ties).
 
     Greedy decoding is speculative sampling with one-hot distributions: a draft token is accepted
-    exactly when it is the target's argmax, and the residual is the target's argmax.
+    exactly when it is the target's argmax, and the residual is the target's argmax. Logits that
+    are not all finite raise :class:`NonFiniteLogits` naming ``role``.
     """
     logits = logits.float()
+    if not bool(torch.isfinite(logits).all()):
+        raise NonFiniteLogits(role)
     if temperature == 0:
         index = logits.argmax(dim=-1, keepdim=True)
         return torch.zeros_like(logits).scatter_(-1, index, 1.0)

@@ -100,7 +100,7 @@ def _draft(d_model, seq: list[int], k: int, temperature: float, generator) -> li
     """Extend ``seq`` in place by ``k`` draft samples; their distributions q, one row each."""
     q_rows = []
     for _ in range(k):
-        q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature)
+        q = probs_from_logits(d_model.extend(seq, len(seq), keep=1)[-1].cpu(), temperature, "draft")
         q_rows.append(q)
         seq.append(int(sample(q, generator)))
     return q_rows
@@ -144,7 +144,8 @@ def speculative_generate(
             k = min(k_max, max_new_tokens - (base - n_prompt) - 1)
             q_rows = _draft(d_model, seq, k, temperature, generator)
             # Sampling and verification run on the CPU (its generator), whatever the device.
-            p = probs_from_logits(t_model.extend(seq, len(seq), keep=k + 1).cpu(), temperature)
+            logits = t_model.extend(seq, len(seq), keep=k + 1).cpu()
+            p = probs_from_logits(logits, temperature, "target")
             q_block = torch.stack(q_rows) if q_rows else p.new_zeros(0, p.shape[-1])
             drafted = torch.tensor([seq[base:]], dtype=torch.long)
             n_acc, nxt = verify_block(p[None], q_block[None], drafted, generator)

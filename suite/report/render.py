@@ -17,7 +17,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character
 from suite.io import check_out_folder
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR, resolve
@@ -162,17 +162,20 @@ def _is_number(value) -> bool:
 
 
 def _is_names(value) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    return isinstance(value, list) and len(value) <= 256 and all(_is_str(v) for v in value)
 
 
 def _is_str(value) -> bool:
-    return isinstance(value, str)
+    """Text as a submission states it: at most 64 KiB, no control or invisible character (tab
+    and newline aside: a description may have lines)."""
+    return isinstance(value, str) and len(value) <= 1 << 16 and control_character(value) is None
 
 
 # what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
 _TEXT = ("name", "draft", "target", "model", "license", "description", "sha256")
-_SUBMISSION_FIELDS = {f: (_is_str, "expected a string") for f in _TEXT} | {
-    "authors": (_is_names, "expected a list of strings"),
+_TEXT_RULE = "expected text of at most 65,536 characters, no control or invisible character"
+_SUBMISSION_FIELDS = {f: (_is_str, _TEXT_RULE) for f in _TEXT} | {
+    "authors": (_is_names, "expected a list of at most 256 texts (" + _TEXT_RULE[9:] + ")"),
     "parameters": (_is_int, "expected an integer"),
 }
 _TRAINING_FIELDS = {f: (_is_str, "expected a string") for f in ("method", "data", "dataset")} | {
