@@ -112,13 +112,24 @@ def _simulate(stack: list[str], opcode) -> bool:
     return True
 
 
+MAX_MODEL_FILES = 10_000  # entries of a submitted model folder (a model ships a handful)
+MAX_MODEL_DEPTH = 8
+
+
 def model_files(folder: Path, root: Path, field: str) -> list[Path]:
     """Every file under ``folder``: plain files and folders only (a symbolic link could change
     what is loaded after the check, a FIFO or device would block a reader), and no pickles."""
-    files, stack = [], [folder]
+    files, stack, seen = [], [folder], 0
     while stack:
         current = stack.pop()
+        if len(current.relative_to(folder).parts) > MAX_MODEL_DEPTH:
+            message = f"nested over {MAX_MODEL_DEPTH} folders deep in the model folder; refused"
+            raise SpecError(current, field, current.name, message)
         for p in sorted(current.iterdir()):
+            seen += 1
+            if seen > MAX_MODEL_FILES:  # each is listed, sniffed and sized
+                message = f"over {MAX_MODEL_FILES:,} files and folders in the model folder"
+                raise SpecError(folder, field, str(folder.name), message)
             try:
                 p.name.encode("utf-8")
             except UnicodeEncodeError:  # bytes that are no text: a name no record can hold
