@@ -133,7 +133,7 @@ def model_table(manifest: dict) -> str:
             h = " / ".join(
                 f"{ent[d]['target']:.2f} vs {ent[d]['base_draft']:.2f}"
                 for d in ("alpaca", "gsm8k")
-                if d in ent and "base_draft" in ent[d]
+                if d in ent and {"target", "base_draft"} <= set(ent[d])
             )
             out.append(f"| `{name}` | {entry.get('parameters', 0):,} | {shown} | {h} |")
     drafts = [e for e in artifacts.values() if e.get("kind") == "draft"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import reprlib
 from pathlib import Path
 from typing import Any
@@ -96,7 +97,41 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
     config = folder / "config.json"
     if config.exists():  # strict JSON, at most 16 MiB, no code named in it, before transformers
         check_config_file(config)
+    check_generation_config(folder)
     return folder
+
+
+GENERATION_CONFIG = "generation_config.json"
+
+
+def check_generation_config(folder: Path) -> None:
+    """``generation_config.json`` as transformers reads it when the model loads: a value it
+    refuses (``max_new_tokens: -3``, a string where a number goes) is named here, by its file
+    and field, not as a traceback or a bare message at load."""
+    from transformers import GenerationConfig
+
+    path = Path(folder) / GENERATION_CONFIG
+    if not (path.exists() or path.is_symlink()):
+        return
+    data = read_config(path, nofollow=True)
+    try:
+        GenerationConfig.from_dict(data)
+    except Exception as err:  # transformers' refusals: ValueError, TypeError...
+        text = cut(" ".join(str(err).split()), 300)
+        named = [name for name in re.findall(r"`(\w+)`", text) if name in data]
+        field = named[0] if named else _wrong_type(data) or GENERATION_CONFIG
+        value = data.get(field, path.name)
+        message = f"transformers refuses it: {type(err).__name__}: {text}"
+        raise SpecError(path, field, value, message) from None
+
+
+def _wrong_type(data: dict) -> str | None:
+    """The first count or rate of a generation config that is text (``"5"``), or None."""
+    numeric = ("max_", "min_", "num_", "top_", "temperature")
+    for key, value in data.items():
+        if key.startswith(numeric) and isinstance(value, str):
+            return key
+    return None
 
 
 def check_config_file(config: Path) -> None:
@@ -200,6 +235,17 @@ class _UntiedT5Notice(logging.Filter):
         return "tie shared.weight to lm_head.weight" not in message
 
 
+def _load_error(path, err: Exception) -> SpecError:
+    """transformers' own refusal of a folder (a generation config it cannot validate, a value
+    of the wrong type) as one line naming the folder; the field where its text names one."""
+    text = " ".join(str(err).split())
+    named = re.search(r"`(\w+)`", text)
+    field = named.group(1) if named else "model"
+    return SpecError(
+        path, field, str(path), f"does not load: {type(err).__name__}: {cut(text, 300)}"
+    )
+
+
 def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
     config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
@@ -227,9 +273,11 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
         )
     except ValueError as err:  # transformers' refusal of a config class: a page of names
         if "Unrecognized configuration class" not in str(err):
-            raise
+            raise _load_error(path, err) from None
         message = f"transformers has no {auto_cls.__name__} for this model type"
         raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
+    except (TypeError, KeyError, AttributeError, IndexError, OSError, RuntimeError) as err:
+        raise _load_error(path, err) from None
     finally:
         logger.removeFilter(quiet)
     _check_shapes(path, info.get("mismatched_keys") or ())

@@ -315,9 +315,45 @@ def _generation(r: _Reader | None) -> Generation:
     return Generation(r.integer("tokens") or 0, reason, text)
 
 
+def _ratio(r: _Reader, key: str, value: float, num: int | None, den: int | None) -> None:
+    """A stored rate that is a ratio of stored counts is that ratio (a run writes both)."""
+    if num is None or den is None or math.isnan(value):
+        return
+    if num > den:
+        raise RecordError(r.name(key), value, f"counts of {num} out of {den}: more than all")
+    if den and abs(value - num / den) > 1e-9:
+        raise RecordError(r.name(key), value, f"expected {num}/{den} = {num / den:.6g}")
+
+
+def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict, per: tuple):
+    """An empirical prompt's or cell's rates are its counts' ratios, and its per-position counts
+    (``per``: proposed, accepted) bound each other and add up to its totals."""
+    proposed, accepted, judged = counts["proposed"], counts["accepted"], counts["judged"]
+    _ratio(r, "acceptance_rate", rate, accepted, proposed)
+    _ratio(r, "judged_acceptance_rate", judged_rate, accepted, judged)
+    if judged is not None and proposed is not None and judged > proposed:
+        raise RecordError(r.name("judged"), judged, f"more than the {proposed} proposed")
+    if per is None:
+        return
+    pp, ap = per
+    if any(a > p for a, p in zip(ap, pp, strict=False)) or (
+        pp and ap and (sum(pp) != proposed or sum(ap) != accepted)
+    ):
+        message = "per-position counts must bound each other and add up to proposed and accepted"
+        raise RecordError(r.name("accepted_per_position"), list(ap), message)
+
+
 def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
     spec = _generation(r.sub("speculative", optional=True))
     identical = r.boolean("identical")
+    counts = r.counts("steps", "proposed", "accepted", "judged")
+    per = (
+        r.numbers("proposed_per_position", _integer, most=positions),
+        r.numbers("accepted_per_position", _integer, most=positions),
+    )
+    _consistent_counts(
+        r, r.alpha("acceptance_rate"), r.alpha("judged_acceptance_rate"), counts, per
+    )
     return PromptResult(
         prompt=r.string("id"),
         alpha=r.alpha("judged_acceptance_rate"),
@@ -327,9 +363,9 @@ def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
         empirical=EmpiricalPrompt(
             seed=r.integer("seed", maximum=2**64 - 1),  # a prompt's seed: 64 bits of a hash
             acceptance_rate=r.alpha("acceptance_rate"),
-            **r.counts("steps", "proposed", "accepted", "judged"),
-            proposed_per_position=r.numbers("proposed_per_position", _integer, most=positions),
-            accepted_per_position=r.numbers("accepted_per_position", _integer, most=positions),
+            **counts,
+            proposed_per_position=per[0],
+            accepted_per_position=per[1],
             identical=bool(identical),
             speculative=spec,
             target=_generation(r.sub("target", optional=True)),
@@ -347,12 +383,25 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
     if ids != list(prompt_ids):
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
     totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
+    counts = r.counts(*totals, "identical_outputs")
+    _consistent_counts(
+        r, r.alpha("acceptance_rate"), r.alpha("judged_acceptance_rate"), counts, None
+    )
+    for key in ("proposed", "accepted", "judged", "steps"):
+        held = [getattr(p.empirical, key) for p in prompts]
+        if counts[key] is not None and None not in held and counts[key] != sum(held):
+            message = f"expected the prompts' sum, {sum(held)}"
+            raise RecordError(r.name(key), counts[key], message)
+    same = sum(bool(p.empirical.identical) for p in prompts)
+    if counts["identical_outputs"] is not None and counts["identical_outputs"] != same:
+        message = f"expected the prompts whose outputs are identical, {same}"
+        raise RecordError(r.name("identical_outputs"), counts["identical_outputs"], message)
     return CellResult(
         **r.rates(_positions(cell)),
         prompts=prompts,
         empirical=EmpiricalResult(
             judged_acceptance_rate=r.alpha("judged_acceptance_rate"),
-            **r.counts(*totals, "identical_outputs"),
+            **counts,
         ),
     )
 

@@ -300,15 +300,18 @@ def chat_template_problem(source: str) -> str | None:
 
 
 def chat_template_refusal(value) -> str | None:
-    """Why a tokenizer's ``chat_template`` value (a template, or a list of named templates as
-    tokenizer_config.json may hold) is refused, or None."""
+    """Why a tokenizer's ``chat_template`` value (a template, a list of named templates as
+    tokenizer_config.json may hold, or the mapping of name to template transformers makes of
+    them and of ``additional_chat_templates/``) is refused, or None."""
     if isinstance(value, list):
         templates = [t.get("template") if isinstance(t, dict) else t for t in value]
+    elif isinstance(value, dict) and len(value) <= 64:
+        templates = list(value.values())
     else:
         templates = [value]
     for source in templates:
         if not isinstance(source, str):
-            return "expected a chat template (a string) or a list of named templates"
+            return "expected a chat template (a string), or a list or mapping of named templates"
         try:
             problem = chat_template_problem(source)
         except jinja2.TemplateSyntaxError as e:

@@ -19,7 +19,9 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.models import (
     ATTENTION,
+    GENERATION_CONFIG,
     PICKLE_SUFFIXES,
+    check_generation_config,
     load_config,
     remote_code_field,
     remote_code_message,
@@ -49,6 +51,8 @@ def _is_pickle(path: Path) -> bool:
                 return any(n.endswith(".pkl") for n in z.namelist())
         except zipfile.BadZipFile:
             return False
+        except (ValueError, OSError, EOFError, NotImplementedError):  # a name it cannot decode
+            return True  # an archive that cannot be listed could hide a torch.save pickle
     for size in SNIFF_BYTES:
         if size > len(head):
             with path.open("rb") as fh:
@@ -348,27 +352,9 @@ def model_config(folder: Path, files: list[Path]) -> dict:
     return config
 
 
-GENERATION_CONFIG = "generation_config.json"
-
-
 def _check_generation_config(folder: Path, files: list[Path]) -> None:
-    """``generation_config.json`` as transformers reads it when the model loads: a value it
-    refuses (``max_new_tokens: -3``) is named here, by its file and field, not at load."""
-    from transformers import GenerationConfig
-
-    path = folder / GENERATION_CONFIG
-    if path not in files:
-        return
-    data = read_config(path, nofollow=True)
-    try:
-        GenerationConfig.from_dict(data)
-    except Exception as err:  # transformers' refusals: ValueError, TypeError...
-        text = cut(str(err).strip().splitlines()[0] if str(err).strip() else "", 300)
-        named = re.search(r"`(\w+)`", text)
-        field = named.group(1) if named and named.group(1) in data else GENERATION_CONFIG
-        value = data.get(field) if field in data else path.name
-        message = f"transformers refuses it: {type(err).__name__}: {text}"
-        raise SpecError(path, field, value, message) from None
+    if folder / GENERATION_CONFIG in files:
+        check_generation_config(folder)
 
 
 INDEX_SUFFIX = ".safetensors.index.json"

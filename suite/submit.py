@@ -83,7 +83,6 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
         raise SpecError(out, "--out", str(out), message)
     store = ResultsStore(out)
     store.check(header_for(plan))
-    check_planned(store, plan)
     draft = checked.submission.draft
     for record in store.load().values():
         name = record.cell.draft
@@ -95,6 +94,7 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
         if name == draft and held != fingerprint:
             message = "the submission's files changed since these results; choose another --out"
             raise SpecError(store.cells_path, "sha256", held, message)
+    check_planned(store, plan)  # after naming another submission's or older weights' records
 
 
 def _loads(checked: Checked) -> None:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from suite.cli import main
-from suite.errors import SpecError
+from suite.errors import Parser, SpecError
 from tests.hostile import refused, snapshot
 from tests.test_hostile_results import LINE, _folder, _sub
 from tests.test_hostile_specs import TEXT, _with
@@ -341,7 +341,7 @@ def test_every_other_entry_point_bounds_the_draft_length():
                            max_gen_toks=None, temperatures=[0.0])  # fmt: skip
     with pytest.raises(ValueError, match="--num-draft-tokens"):
         quality._check_args(args)
-    parser = bench.argparse.ArgumentParser()
+    parser = Parser()
     bench.add_arguments(parser)
     with pytest.raises(ValueError, match="--num-draft-tokens"):
         bench._check_args(parser.parse_args(["--num-draft-tokens", "4", "129"]))

@@ -286,8 +286,9 @@ def test_a_run_whose_draft_gives_nan_logits_names_it(tiny, tmp_path, capsys):  #
 
 
 def test_a_nan_acceptance_rate_names_the_draft(tiny, tmp_path, capsys, monkeypatch):  # noqa: F811
-    """NaN probabilities the short probe does not meet (here: the probe switched off) fail the
-    cell naming the draft's folder, not with the record check's bare 'alpha must be a number'."""
+    """NaN logits the short probe does not meet (here: the probe switched off) fail the cell
+    naming the draft's folder (where a cell reads them), not with the record check's bare 'alpha
+    must be a number', nor as an α of 0 (an argmax of NaN picks a token)."""
     import suite.cells.context
 
     no_probe = lambda *a, **k: None  # noqa: E731
@@ -295,7 +296,7 @@ def test_a_nan_acceptance_rate_names_the_draft(tiny, tmp_path, capsys, monkeypat
     draft = _overflowing(tiny, tmp_path)
     out = tmp_path / "results" / "out"
     argv = _run_argv(tiny, tmp_path, {"path": str(draft)}, out)
-    refused(argv, tmp_path, capsys, str(draft), "field 'draft' = 'base'", "α is nan")
+    refused(argv, tmp_path, capsys, str(draft), "field 'draft' = 'base'", "NaN or infinite logits")
     assert not (tmp_path / "results").exists()
 
 

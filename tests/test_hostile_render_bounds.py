@@ -204,8 +204,9 @@ def _grid(**over) -> dict:
 COLLISIONS = [
     ("tau-one", _grid(decode_temperatures=[1.0, 1.0000001]), "grid.decode_temperatures[1]",
      "1.0000001", "grid.decode_temperatures[0] = 1.0", "t1 in a cell key"),
-    ("tau-million", _grid(decode_temperatures=[0.0, 1000000, 1000004]),
-     "grid.decode_temperatures[2]", "1000004", "grid.decode_temperatures[1] = 1000000", "t1e+06"),
+    ("tau-ninety-nine", _grid(decode_temperatures=[0.0, 99.99991, 99.99994]),
+     "grid.decode_temperatures[2]", "99.99994", "grid.decode_temperatures[1] = 99.99991",
+     "t99.9999"),
     ("tau-profile", _study(profiles={"smoke": {"grid": {"decode_temperatures": [0.5, 0.5000001]}}}),
      "profiles.smoke.grid.decode_temperatures[1]", "0.5000001", "t0.5 in a cell key"),
     ("tau-empirical", _study(empirical={"decode_temperatures": [2.0, 2.0000001]}),
@@ -233,11 +234,11 @@ def test_two_studies_that_spell_two_temperatures_alike_are_refused(tmp_path, cap
 
 @pytest.mark.parametrize("key", ["kd_temperatures", "full_grid_kd_temperatures"])
 def test_a_recipe_with_two_temperatures_spelled_alike_is_refused(tmp_path, capsys, key):
-    argv = _recipe_run(tmp_path, _recipe(**{key: [0.4, 1000000, 1000004]}))
-    refused(argv, tmp_path, capsys, "recipe.yaml", f"'{key}[2]'", "1000004", "t1e+06")
+    argv = _recipe_run(tmp_path, _recipe(**{key: [0.4, 9.999991, 9.999994]}))
+    refused(argv, tmp_path, capsys, "recipe.yaml", f"'{key}[2]'", "9.999994", "t9.99999")
 
 
-@pytest.mark.parametrize("taus", [[0.5, 0.50001], [0.0, 0.001], [1.0, 1.00001], [1e6, 1e6 + 10]])
+@pytest.mark.parametrize("taus", [[0.5, 0.50001], [0.0, 0.001], [1.0, 1.00001], [99.0, 99.001]])
 def test_close_temperatures_with_distinct_keys_are_two_cells(tmp_path, taus):
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(_grid(decode_temperatures=taus)))

@@ -71,7 +71,7 @@ def cmd_train(args) -> int:
         torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     out = Path(args.out)
-    check_parts(args.only, out)
+    check_parts(args.only, out, recipe)
     created = first_missing(out)
     tokenizer_made = not (out / "tokenizer").exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -85,6 +85,9 @@ def cmd_train(args) -> int:
     except SpecError as err:
         if tokenizer_made:
             _discard_refused_tokenizer(err, out, created)
+        from suite.store import remove_empty
+
+        remove_empty(out, created)  # the folders it made, where a refusal left them empty
         raise
     return 0
 

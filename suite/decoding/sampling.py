@@ -57,7 +57,10 @@ def probs_from_logits(
     if temperature == 0:
         index = logits.argmax(dim=-1, keepdim=True)
         return torch.zeros_like(logits).scatter_(-1, index, 1.0)
-    return torch.softmax(logits / temperature, dim=-1)
+    scaled = logits / temperature
+    if not bool(torch.isfinite(scaled).all()):  # logits near float32's limit, divided by τ < 1
+        raise NonFiniteLogits(role)
+    return torch.softmax(scaled, dim=-1)
 
 
 def sample(probs: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -54,6 +54,19 @@ ALIGN_FIELDS = {
     "train": dict,
 }
 OPTIONAL = {"rounds"}  # default 1
+# Each size is bounded (the bundled recipes use a few to a few hundred of each): samples and
+# batches are held in memory, and a temperature past 10 samples noise.
+ALIGN_MAXIMA = {
+    "rounds": 100,
+    "prompts_per_dataset": 100_000,
+    "max_prompt_tokens": 8_192,
+    "samples_per_prompt": 64,
+    "temperature": 10.0,
+    "max_new_tokens": 8_192,
+    "batch_size": 256,
+    "chunk_size": 100_000,
+    "eval_prompts": 100_000,
+}
 
 
 def check_align_spec(spec: dict, path: str, field: str) -> dict:
@@ -69,6 +82,9 @@ def check_align_spec(spec: dict, path: str, field: str) -> dict:
             raise SpecError(path, f"{field}.{key}", value, f"expected {kind.__name__}")
         if kind in (int, float) and not value > 0:
             raise SpecError(path, f"{field}.{key}", value, "must be > 0")
+        most = ALIGN_MAXIMA.get(key)
+        if most is not None and not value <= most:  # finite, and no larger than a sane run's
+            raise SpecError(path, f"{field}.{key}", value, f"must be at most {most:,}")
     unknown = sorted(set(spec) - set(ALIGN_FIELDS))
     if unknown:
         raise SpecError(path, f"{field}.{unknown[0]}", spec[unknown[0]], "unknown field")

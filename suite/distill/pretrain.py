@@ -59,6 +59,7 @@ from suite.models import load_model, load_tokenizer
 from suite.paths import resolve
 from suite.prompts import encode_texts, training_prompt_ids
 from suite.specs import format_prompt, format_training_text
+from suite.strict import read_config
 
 
 def training_pairs(datasets: list[str], split: str) -> list[tuple[str, str]]:
@@ -219,12 +220,12 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
     if size > MAX_TOKENIZER_FOLDER_BYTES:
         message = f"its files come to {size:,} bytes, over {MAX_TOKENIZER_FOLDER_BYTES:,}"
         raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
+    origin = source / "training.json"  # strict JSON, a regular file: read before --out is made
+    facts = read_config(origin, nofollow=True) if (origin.exists() or origin.is_symlink()) else {}
     folder = out / "tokenizer"
     folder.mkdir(parents=True, exist_ok=True)
     for path in files:
         shutil.copyfile(path, folder / path.name)
-    origin = source / "training.json"
-    facts = json.loads(origin.read_text()) if origin.is_file() else {}
     keep = ("vocab_size", "min_frequency", "data_sha256", "recipe", "command")
     write_json_atomic(
         folder / "training.json",

@@ -36,11 +36,28 @@ def load_recipe(path: str | Path) -> dict:
     architecture = recipe.setdefault("architecture", "llama")
     if architecture not in ARCHITECTURES:
         raise SpecError(path, "architecture", architecture, f"known: {list(ARCHITECTURES)}")
+    check_datasets(path, recipe["datasets"])
     vocab = check_tokenizer(path, recipe["tokenizer"])
     check_models(path, recipe["models"], architecture, vocab)
     check_training(path, recipe["models"])
     recipe["_path"] = str(path)
     return recipe
+
+
+def check_datasets(path: Path, datasets) -> None:
+    """``datasets``: a non-empty list of distinct task names (its texts train the tokenizer and
+    the models; a string would be read letter by letter)."""
+    from suite.specs import load_specs
+
+    known = load_specs()
+    if not isinstance(datasets, list) or not datasets:
+        raise SpecError(path, "datasets", datasets, "expected a non-empty list of task names")
+    for i, name in enumerate(datasets):
+        if name not in known:
+            message = f"unknown task; known: {', '.join(sorted(known))}"
+            raise SpecError(path, f"datasets[{i}]", name, message)
+        if name in datasets[:i]:
+            raise SpecError(path, f"datasets[{i}]", name, "listed twice")
 
 
 def check_training(path: Path, models: dict) -> None:
@@ -64,8 +81,15 @@ def check_training(path: Path, models: dict) -> None:
                 raise SpecError(path, f"models.{role}.align.from", stage, message)
 
 
-def check_parts(only: list[str], out: Path) -> None:
-    """A model needs the tokenizer: built in ``out`` already, or by an earlier ``--only`` part."""
+def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
+    """Each part is one the recipe makes; a model needs the tokenizer: built in ``out``
+    already, or by an earlier ``--only`` part."""
+    for part in only if recipe is not None else ():
+        if part != "tokenizer" and part not in recipe["models"]:
+            message = f"the recipe has no models.{part}; it makes: tokenizer, " + ", ".join(
+                recipe["models"]
+            )
+            raise SpecError(recipe["_path"], "--only", part, message)
     for part in only:
         if part == "tokenizer":
             return

@@ -112,6 +112,9 @@ def _sections(r: Reader, recipe: dict) -> None:
         r.positive_int(recipe["eval_every"], "eval_every")
 
 
+MAX_GRID_DRAFTS = 10_000  # seeds × methods × datasets × temperatures (the bundled: 102)
+
+
 def load_kd_recipe(path: str | Path) -> dict:
     """Read and check a KD recipe; errors name the file, the field and the value."""
     path = Path(path)
@@ -133,5 +136,17 @@ def load_kd_recipe(path: str | Path) -> dict:
         r, recipe["recipe_temperatures"], "recipe_temperatures", positive=True, empty=True
     )
     train_config(recipe["train"], str(path))
+    seeds = recipe.get("seeds") or [recipe["seed"]]
+    drafts = (
+        len(seeds)
+        * len(recipe["methods"])
+        * len(recipe["datasets"])
+        * (len(recipe["full_grid_kd_temperatures"]) + len(recipe["recipe_temperatures"]) + 1)
+    )
+    if drafts > MAX_GRID_DRAFTS:  # the grid is listed, planned and checkpointed draft by draft
+        message = (
+            f"its grid holds about {drafts:,} drafts; a recipe makes at most {MAX_GRID_DRAFTS:,}"
+        )
+        raise r.error("seeds", len(seeds), message)
     recipe["_path"] = str(path)
     return recipe
