@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from suite.errors import Parser, SpecError, error_line
+from suite.errors import Parser, SpecError, error_line, printable
 from suite.stats.intervals import mean_and_spread
 
 _METHODS = (None, "base", "offline", "online")
@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tables = markdown(manifest)
     if not args.write:
-        print(tables, end="")
+        print(printable(tables, keep="\n"), end="")  # a manifest's names are not trusted
         return 0
     path = Path(args.write)
     try:

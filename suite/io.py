@@ -108,6 +108,16 @@ def check_out_folder(out: Path, flag: str = "--out") -> None:
             raise SpecError(out, flag, str(out), message)
 
 
+def check_targets(paths, flag: str = "--out") -> None:
+    """Each file a command will write is absent or a regular file: a folder (or a device) in its
+    place is refused before anything is written, so no output is left half-made."""
+    for path in paths:
+        path = Path(path)
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            message = "exists and is not a file; nothing was written"
+            raise SpecError(path, flag, str(path), message)
+
+
 def make_folder(folder: Path) -> Path | None:
     """Make ``folder`` and its missing parents; the outermost one made, None if it existed."""
     folder = Path(folder)

@@ -20,7 +20,7 @@ from lm_eval.api.task import ConfigurableTask
 from suite import lm_eval_hooks as hooks
 from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
-from suite.io import check_out_folder, write_text_atomic
+from suite.io import check_out_folder, check_targets, write_text_atomic
 from suite.lm_eval_hooks import score
 from suite.paths import resolve
 from suite.specs import MAX_NEW_TOKENS, TaskSpec, load_task
@@ -167,6 +167,7 @@ def export_tasks(
                 _HEADER.format(name=name, n=len(examples)) + text,
             )
         )
+    check_targets([p for docs, _, target, _ in planned for p in (docs, target)])
     for docs, examples, target, text in planned:
         write_docs(examples, docs)
         write_text_atomic(target, text)

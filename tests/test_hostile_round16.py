@@ -208,3 +208,28 @@ def test_a_zip_whose_names_cannot_be_read_is_refused(tmp_path):
     with pytest.raises(UnicodeDecodeError):
         zipfile.ZipFile(path).namelist()  # what the sniffer met
     assert _is_pickle(path) is True
+
+
+def test_an_output_name_held_by_a_folder_is_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "x"
+    (out / "suite_svamp.yaml").mkdir(parents=True)  # the second task's file
+    argv = ["lm-eval", "export", "--out", str(out), "--tasks", "gsm8k", "svamp", "--limit", "1"]
+    refused(argv, tmp_path, capsys, "suite_svamp.yaml", "not a file")
+    cal = tmp_path / "c"
+    (cal / "calibration.md").mkdir(parents=True)
+    argv = ["calibrate", "--n-sim", "1", "--claims", "1", "--out", str(cal)]
+    refused(argv, tmp_path, capsys, "calibration.md", "not a file")
+
+
+def test_tasks_show_and_bundle_tables_escape_what_they_print(tmp_path, capsys, monkeypatch):
+    tasks = tmp_path / "tasks"
+    shutil.copytree(REPO / "tasks", tasks, ignore=shutil.ignore_patterns("studies", "profiles"))
+    path = tasks / "gsm8k.yaml"
+    old = "instruction: '{{ question }}'"
+    path.write_text(
+        path.read_text().replace(old, "instruction: '{{ question }}{{ \"\\x9b\\u202e\" }}'")
+    )
+    argv = ["tasks", "--tasks-dir", str(tasks), "gsm8k", "--split", "test", "--show", "1"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "\\x9b" in out and "\\u202e" in out and "\x9b" not in out and "\u202e" not in out

@@ -11,7 +11,7 @@ from suite.calibration.scenarios import SCENARIOS
 from suite.calibration.synth import PROFILES
 from suite.cli.parsers import whole_number
 from suite.errors import Parser, error_line
-from suite.io import check_out_folder
+from suite.io import check_out_folder, check_targets
 
 MAX_SIMULATIONS = 100_000  # per claim and case: the quick table takes 100 in minutes
 
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is not None:
         try:  # before the simulation, not after it
             check_out_folder(args.out)
+            check_targets([args.out / "calibration.json", args.out / "calibration.md"])
         except ValueError as err:
             print(error_line(err), file=sys.stderr)
             return 2

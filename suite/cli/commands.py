@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import sys
 
+from suite.errors import printable
+
 
 def cmd_tasks(args) -> int:
     from suite.data import count_examples, load_examples
@@ -15,7 +17,8 @@ def cmd_tasks(args) -> int:
     if not args.name:
         for name, spec in sorted(specs.items()):
             splits = ", ".join(spec.split_names)
-            print(f"{name:14s} {spec.license:14s} splits: {splits:12s} {spec.description[:60]}")
+            about = printable(spec.description[:60], keep="")
+            print(f"{name:14s} {spec.license:14s} splits: {splits:12s} {about}")
         return 0
     from suite.specs import load_task
 
@@ -24,7 +27,8 @@ def cmd_tasks(args) -> int:
         count = count_examples(spec, split, tasks_dir=args.tasks_dir)
         print(f"{spec.name}/{split}: {count} examples")
         for ex in load_examples(spec, split, limit=args.show, tasks_dir=args.tasks_dir):
-            print(json.dumps(ex.__dict__, ensure_ascii=False, indent=2))
+            # control and bidirectional characters escaped (JSON escapes C0 only)
+            print(printable(json.dumps(ex.__dict__, ensure_ascii=False, indent=2)))
     return 0
 
 
@@ -134,7 +138,7 @@ def cmd_verify(args) -> int:
     problems = verify(root, load=not args.hashes_only)
     count = len(load_manifest(root)["artifacts"])
     for problem in problems:
-        print(f"FAIL {problem}", file=sys.stderr)
+        print(f"FAIL {printable(problem, keep='')}", file=sys.stderr)
     print(f"{count} artifacts, {len(problems)} problems")
     return 1 if problems else 0
 
