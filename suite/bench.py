@@ -37,7 +37,7 @@ from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
 from suite.errors import Parser
-from suite.io import check_out_folder
+from suite.io import check_out_folder, check_targets
 from suite.reader import MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
 from suite.timing import TIMER, machine_info, model_info, write_json_atomic
@@ -66,6 +66,7 @@ NOTES = [
 
 def _check_args(args) -> None:
     check_out_folder(Path(args.out))  # before anything is measured, not when it is written
+    check_targets([Path(args.out) / "latest.json"])
     args.draft = [*args.draft, *args.drafts]
     args.drafts = []
     args.num_draft_tokens = sorted(

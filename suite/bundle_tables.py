@@ -9,7 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from suite.errors import Parser, SpecError, error_line, printable
+from suite.errors import Parser, SpecError, control_character, error_line, printable
 from suite.stats.intervals import mean_and_spread
 
 _METHODS = (None, "base", "offline", "online")
@@ -49,6 +49,14 @@ def check_table_fields(manifest: dict, path: Path) -> None:
     """Every field the tables read, typed (a manifest from --reference is not trusted):
     a SpecError names the manifest, the artifact's field and the value."""
     for name, entry in manifest["artifacts"].items():
+        acceptance = entry.get("acceptance") if isinstance(entry.get("acceptance"), dict) else {}
+        keys = [(f"artifacts.{name}.acceptance", k) for k in acceptance]
+        keys += [(f"artifacts.{name}.acceptance.{d}"[:200], t) for d, by in acceptance.items()
+                 if isinstance(by, dict) for t in by]  # fmt: skip
+        for where, text in [("artifacts", name), *keys]:
+            if not isinstance(text, str) or control_character(text, "") or "|" in text:
+                message = "a name the tables print: one line, no control character or '|'"
+                raise SpecError(path, where, text, message)
         for key, ok in _TABLE_FIELDS.items():
             if key in entry and entry[key] is not None and not ok(entry[key]):
                 value = reprlib.repr(entry[key])

@@ -115,6 +115,12 @@ def _rope_field(key: str, value: Any) -> str | None:
     """Why a value of a RoPE mapping (``rope_parameters``, ``rope_scaling``) is refused."""
     if key == "factor" and value is not None and not _within(value, 1.0, MAX_ROPE_FACTOR):
         return f"a RoPE scaling factor must be a number in [1, {MAX_ROPE_FACTOR:g}]"
+    if (
+        key in ("low_freq_factor", "high_freq_factor")
+        and value is not None
+        and not _within(value, 0.0, MAX_ROPE_FACTOR, open_low=True)
+    ):  # Llama 3's frequency bands divide by them
+        return f"must be null or a number in (0, {MAX_ROPE_FACTOR:g}]"
     if key in ROPE_FACTORS and value is not None and not _within(value, 0.0, MAX_ROPE_FACTOR):
         return f"must be null or a number in [0, {MAX_ROPE_FACTOR:g}]"
     factors = value if isinstance(value, list) else [None]

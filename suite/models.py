@@ -97,14 +97,14 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
     config = folder / "config.json"
     if config.exists():  # strict JSON, at most 16 MiB, no code named in it, before transformers
         check_config_file(config)
-    check_generation_config(folder)
+    check_generation_config(folder, nofollow=False)  # a bundle may link it, as its config
     return folder
 
 
 GENERATION_CONFIG = "generation_config.json"
 
 
-def check_generation_config(folder: Path) -> None:
+def check_generation_config(folder: Path, *, nofollow: bool = True) -> None:
     """``generation_config.json`` as transformers reads it when the model loads: a value it
     refuses (``max_new_tokens: -3``, a string where a number goes) is named here, by its file
     and field, not as a traceback or a bare message at load."""
@@ -113,7 +113,7 @@ def check_generation_config(folder: Path) -> None:
     path = Path(folder) / GENERATION_CONFIG
     if not (path.exists() or path.is_symlink()):
         return
-    data = read_config(path, nofollow=True)
+    data = read_config(path, nofollow=nofollow)
     try:
         GenerationConfig.from_dict(data)
     except Exception as err:  # transformers' refusals: ValueError, TypeError...
@@ -276,7 +276,7 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
             raise _load_error(path, err) from None
         message = f"transformers has no {auto_cls.__name__} for this model type"
         raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
-    except (TypeError, KeyError, AttributeError, IndexError, OSError, RuntimeError) as err:
+    except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
         raise _load_error(path, err) from None
     finally:
         logger.removeFilter(quiet)

@@ -27,6 +27,7 @@ from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
 from suite.errors import Parser, SpecError
+from suite.io import check_out_folder, check_targets
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
 from suite.paths import bundle_dir
@@ -313,6 +314,8 @@ def _check_args(args) -> None:
         check_positive_int(args.max_gen_toks, "--max-gen-toks", maximum=MAX_NEW_TOKENS)
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
+    check_out_folder(Path(args.out))  # before anything is measured, not when it is written
+    check_targets([Path(args.out) / "quality.json"])
     _check_budget(args)
 
 

@@ -315,29 +315,38 @@ def _generation(r: _Reader | None) -> Generation:
     return Generation(r.integer("tokens") or 0, reason, text)
 
 
-def _ratio(r: _Reader, key: str, value: float, num: int | None, den: int | None) -> None:
-    """A stored rate that is a ratio of stored counts is that ratio (a run writes both)."""
-    if num is None or den is None or math.isnan(value):
-        return
+def _ratio(r: _Reader, key: str, value: float, num: int, den: int) -> None:
+    """A stored rate that is a ratio of stored counts is that ratio (a run writes both): NaN
+    (null) exactly when the denominator is 0."""
     if num > den:
         raise RecordError(r.name(key), value, f"counts of {num} out of {den}: more than all")
-    if den and abs(value - num / den) > 1e-9:
+    if den == 0:
+        if not math.isnan(value):
+            raise RecordError(r.name(key), value, "expected null: its count is 0")
+    elif math.isnan(value) or abs(value - num / den) > 1e-9:
         raise RecordError(r.name(key), value, f"expected {num}/{den} = {num / den:.6g}")
 
 
 def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict, per: tuple):
     """An empirical prompt's or cell's rates are its counts' ratios, and its per-position counts
     (``per``: proposed, accepted) bound each other and add up to its totals."""
+    for key in ("steps", "proposed", "accepted", "judged"):
+        if counts[key] is None:  # a run writes every count
+            raise RecordError(r.name(key), None, "missing: a run writes every count")
     proposed, accepted, judged = counts["proposed"], counts["accepted"], counts["judged"]
     _ratio(r, "acceptance_rate", rate, accepted, proposed)
     _ratio(r, "judged_acceptance_rate", judged_rate, accepted, judged)
-    if judged is not None and proposed is not None and judged > proposed:
-        raise RecordError(r.name("judged"), judged, f"more than the {proposed} proposed")
+    # each step judges its accepted tokens and at most one rejected one
+    if not accepted <= judged <= min(proposed, accepted + counts["steps"]):
+        message = f"expected {accepted} <= judged <= min(proposed, accepted + steps)"
+        raise RecordError(r.name("judged"), judged, message)
     if per is None:
         return
     pp, ap = per
-    if any(a > p for a, p in zip(ap, pp, strict=False)) or (
-        pp and ap and (sum(pp) != proposed or sum(ap) != accepted)
+    if (
+        len(pp) != len(ap)
+        or any(a > p for a, p in zip(ap, pp, strict=False))
+        or (sum(pp) != proposed or sum(ap) != accepted)
     ):
         message = "per-position counts must bound each other and add up to proposed and accepted"
         raise RecordError(r.name("accepted_per_position"), list(ap), message)

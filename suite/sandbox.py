@@ -299,14 +299,23 @@ def chat_template_problem(source: str) -> str | None:
     return set_growth_problem(tree, names) or variable_problem(sizes) or output_problem(tree, sizes)
 
 
+MAX_NAMED_TEMPLATES = 16  # as the additional_chat_templates/ folder's
+
+
 def chat_template_refusal(value) -> str | None:
     """Why a tokenizer's ``chat_template`` value (a template, a list of named templates as
     tokenizer_config.json may hold, or the mapping of name to template transformers makes of
     them and of ``additional_chat_templates/``) is refused, or None."""
-    if isinstance(value, list):
-        templates = [t.get("template") if isinstance(t, dict) else t for t in value]
-    elif isinstance(value, dict) and len(value) <= 64:
-        templates = list(value.values())
+    if isinstance(value, list | dict):
+        named = value if isinstance(value, dict) else {
+            t.get("name") if isinstance(t, dict) else None: t.get("template")
+            if isinstance(t, dict) else t for t in value
+        }  # fmt: skip
+        if len(value) > MAX_NAMED_TEMPLATES:
+            return f"{len(value)} named chat templates; at most {MAX_NAMED_TEMPLATES}"
+        if len(named) > 1 and "default" not in named:  # transformers would refuse every render
+            return "named chat templates without a 'default' one"
+        templates = list(named.values())
     else:
         templates = [value]
     for source in templates:

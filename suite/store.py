@@ -43,6 +43,15 @@ CELLS_FILE = "cells.jsonl"
 FOREIGN_FILES = ("submission.yaml", "config.json")
 
 
+def _placeholder(entry: os.DirEntry) -> bool:
+    """An empty hidden file (``.gitkeep``): a folder holding only such is an empty one."""
+    return (
+        entry.name.startswith(".")
+        and entry.is_file(follow_symlinks=False)
+        and entry.stat(follow_symlinks=False).st_size == 0
+    )
+
+
 def _present(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
@@ -113,7 +122,8 @@ class ResultsStore:
                 other = sorted(
                     e.name
                     for e in entries
-                    if e.name not in OWN_FILES or not e.is_file(follow_symlinks=False)
+                    if not (e.name in OWN_FILES and e.is_file(follow_symlinks=False))
+                    and not _placeholder(e)
                 )
             if other:
                 message = (

@@ -116,6 +116,7 @@ def _simulate(stack: list[str], opcode) -> bool:
     return True
 
 
+MAX_SNIFFED_BYTES = 64 << 20  # files other than weights read as possible pickles, together
 MAX_MODEL_FILES = 10_000  # entries of a submitted model folder (a model ships a handful)
 MAX_MODEL_DEPTH = 8
 
@@ -124,6 +125,8 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
     """Every file under ``folder``: plain files and folders only (a symbolic link could change
     what is loaded after the check, a FIFO or device would block a reader), and no pickles."""
     files, stack, seen = [], [folder], 0
+    sniffed: dict[tuple[int, int], bool] = {}
+    budget = MAX_SNIFFED_BYTES
     while stack:
         current = stack.pop()
         if len(current.relative_to(folder).parts) > MAX_MODEL_DEPTH:
@@ -153,8 +156,17 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
                 raise SpecError(p, field, p.name, "not a regular file (a FIFO or device); refused")
             check_side_file(p, p.lstat().st_size, field)
             pickled = p.suffix.lower() in PICKLE_SUFFIXES
+            st = p.lstat()
             if not pickled and p.suffix.lower() not in _UNSNIFFED:
-                pickled = _is_pickle(p)
+                inode = (st.st_dev, st.st_ino)
+                if inode in sniffed:  # a hard link to a file read already: its verdict
+                    pickled = sniffed[inode]
+                else:
+                    budget -= min(st.st_size, SNIFF_BYTES[-1])
+                    if budget < 0:
+                        message = f"over {MAX_SNIFFED_BYTES:,} bytes of files to read as pickles"
+                        raise SpecError(folder, field, str(folder.name), message)
+                    pickled = sniffed[inode] = _is_pickle(p)
             if pickled:
                 message = "pickle weights are refused (they can run code); save with safetensors"
                 raise SpecError(p, field, p.name, message)

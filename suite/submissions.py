@@ -244,6 +244,19 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
             )
 
 
+def _built_config(folder: Path, config: dict):
+    """The config as transformers builds it (its defaults filled in: a Llama config stating no
+    ``eos_token_id`` has 2), or the JSON as read where it cannot be built (refused later)."""
+    from types import SimpleNamespace
+
+    from suite.models import load_config
+
+    try:
+        return load_config(folder)
+    except Exception:
+        return SimpleNamespace(**{k: v for k, v in config.items() if isinstance(k, str)})
+
+
 def _same_vocab_size(folder: Path, config: dict, family, target: str) -> None:
     """The logits' width is the target's (checked before any model is built)."""
     from transformers import AutoConfig
@@ -257,8 +270,9 @@ def _same_vocab_size(folder: Path, config: dict, family, target: str) -> None:
     if config.get("vocab_size") != want.vocab_size:
         message = f"the '{target}' target's vocab_size is {want.vocab_size}"
         raise SpecError(folder / "config.json", "vocab_size", config.get("vocab_size"), message)
+    built = _built_config(folder, config)
     for key in ("eos_token_id", "bos_token_id", "pad_token_id"):  # as the decoder pairs them
-        mine, theirs = config.get(key), getattr(want, key, None)
+        mine, theirs = getattr(built, key, config.get(key)), getattr(want, key, None)
         if mine is not None and theirs is not None and mine != theirs:
             message = f"the '{target}' target's is {theirs!r}: speculation needs the same ids"
             raise SpecError(folder / "config.json", key, mine, message)

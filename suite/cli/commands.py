@@ -18,7 +18,7 @@ def cmd_tasks(args) -> int:
         for name, spec in sorted(specs.items()):
             splits = ", ".join(spec.split_names)
             about = printable(spec.description[:60], keep="")
-            print(f"{name:14s} {spec.license:14s} splits: {splits:12s} {about}")
+            print(f"{name:14s} {printable(spec.license, keep=''):14s} splits: {splits:12s} {about}")
         return 0
     from suite.specs import load_task
 
@@ -75,6 +75,9 @@ def cmd_train(args) -> int:
         torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
     out = Path(args.out)
+    from suite.io import check_out_folder
+
+    check_out_folder(out)
     check_parts(args.only, out, recipe)
     created = first_missing(out)
     tokenizer_made = not (out / "tokenizer").exists()

@@ -10,6 +10,7 @@ import math
 
 import torch
 
+from suite.reader import MAX_TEMPERATURE
 from suite.specs import MIN_TEMPERATURE
 
 # Below this residual mass p and q agree to float32 precision; the draw falls back to p.
@@ -25,6 +26,8 @@ def check_temperature(temperature: float, name: str = "temperature") -> float:
         raise ValueError(f"{name} must be a number >= 0, got {temperature!r}") from None
     if math.isnan(value) or math.isinf(value) or value < 0:
         raise ValueError(f"{name} must be a finite number >= 0, got {temperature!r}")
+    if value > MAX_TEMPERATURE:  # as a profile's or study's: past it, sampling is noise
+        raise ValueError(f"{name} must be at most {MAX_TEMPERATURE:g}, got {value!r}")
     if 0 < value < MIN_TEMPERATURE:
         raise ValueError(
             f"{name} must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {value!r}"

@@ -53,7 +53,7 @@ def check_datasets(path: Path, datasets) -> None:
     if not isinstance(datasets, list) or not datasets:
         raise SpecError(path, "datasets", datasets, "expected a non-empty list of task names")
     for i, name in enumerate(datasets):
-        if name not in known:
+        if not isinstance(name, str) or name not in known:
             message = f"unknown task; known: {', '.join(sorted(known))}"
             raise SpecError(path, f"datasets[{i}]", name, message)
         if name in datasets[:i]:

@@ -137,12 +137,9 @@ def load_kd_recipe(path: str | Path) -> dict:
     )
     train_config(recipe["train"], str(path))
     seeds = recipe.get("seeds") or [recipe["seed"]]
-    drafts = (
-        len(seeds)
-        * len(recipe["methods"])
-        * len(recipe["datasets"])
-        * (len(recipe["full_grid_kd_temperatures"]) + len(recipe["recipe_temperatures"]) + 1)
-    )
+    taus = max(len(recipe["kd_temperatures"]), len(recipe["full_grid_kd_temperatures"]))
+    mixes = 1 if recipe["recipe_temperatures"] else 0  # one recipe draft, however many τ
+    drafts = len(seeds) * len(recipe["methods"]) * len(recipe["datasets"]) * (taus + mixes)
     if drafts > MAX_GRID_DRAFTS:  # the grid is listed, planned and checkpointed draft by draft
         message = (
             f"its grid holds about {drafts:,} drafts; a recipe makes at most {MAX_GRID_DRAFTS:,}"
