@@ -323,12 +323,19 @@ def test_common_chat_templates_pass_and_a_hub_tokenizer_bomb_is_refused_before_r
 def test_a_tiny_temperature_is_refused_and_a_nan_row_is_never_sampled():
     import torch
 
-    from suite.decoding.sampling import check_temperature, probs_from_logits, sample
+    from suite.decoding.sampling import (
+        NonFiniteLogits,
+        check_temperature,
+        probs_from_logits,
+        sample,
+    )
 
     for tau in (1e-39, 5e-324, 1e-4):
         with pytest.raises(ValueError, match=r"at least 0\.001"):
             check_temperature(tau)
     assert check_temperature(0.0) == 0.0 and check_temperature(1e-3) == 1e-3
-    nan_row = probs_from_logits(torch.tensor([[1.0, 2.0, 3.0]]), 1e-39)
+    with pytest.raises(NonFiniteLogits, match="NaN or infinite logits"):
+        probs_from_logits(torch.tensor([[1.0, 2.0, 3.0]]), 1e-39)  # 3 / 1e-39 overflows float32
+    nan_row = torch.tensor([[0.2, float("nan"), 0.8]])
     with pytest.raises(ValueError, match="NaN or infinite"):
         sample(nan_row, torch.Generator().manual_seed(0))

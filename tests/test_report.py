@@ -113,17 +113,58 @@ def _analytic(dataset, draft, tau, rng) -> dict:
     }
 
 
+K_DRAFT = 4  # the empirical cells' draft length (K4 in their keys)
+JUDGED = 20  # drafts judged per synthetic prompt
+
+
+def _counts(alpha: float) -> dict:
+    """Counts a run could have written for a judged acceptance rate near ``alpha``: every rate in
+    a record is the ratio of its counts, and the per-position counts add up to the totals."""
+    accepted = round(min(max(alpha, 0.0), 1.0) * JUDGED)
+    steps = max(JUDGED - accepted, -(-JUDGED // K_DRAFT))  # a step judges at most one rejection
+    left, per_position = accepted, []
+    for _ in range(K_DRAFT):
+        per_position.append(min(left, steps))
+        left -= per_position[-1]
+    return {
+        "steps": steps,
+        "proposed": K_DRAFT * steps,
+        "accepted": accepted,
+        "judged": JUDGED,
+        "proposed_per_position": [steps] * K_DRAFT,
+        "accepted_per_position": per_position,
+        "acceptance_rate": accepted / (K_DRAFT * steps),
+        "judged_acceptance_rate": accepted / JUDGED,
+    }
+
+
 def _generation(pid: str, text: str, alpha: float) -> dict:
     out = {"tokens": 16, "finish_reason": "length", "text": text}
+    counts = _counts(alpha)
     return {
         "id": pid,
         "seed": 7,
-        "acceptance_rate": alpha,
-        "judged_acceptance_rate": alpha,
-        "mean_accepted_length": 1 + 3 * alpha,
+        **counts,
+        "mean_accepted_length": 1 + counts["accepted"] / counts["steps"],
         "identical": False,
         "speculative": out,
         "target": {**out, "text": text.upper()},
+    }
+
+
+def _totals(per: list[dict]) -> dict:
+    """A cell's counts and rates: its prompts' counts added up."""
+    total = {k: sum(p[k] for p in per) for k in ("steps", "proposed", "accepted", "judged")}
+    accepted = [sum(p["accepted_per_position"][i] for p in per) for i in range(K_DRAFT)]
+    proposed = [sum(p["proposed_per_position"][i] for p in per) for i in range(K_DRAFT)]
+    return {
+        **total,
+        "tokens_speculative": 16 * len(per),
+        "tokens_target": 16 * len(per),
+        "acceptance_rate": total["accepted"] / total["proposed"],
+        "judged_acceptance_rate": total["accepted"] / total["judged"],
+        "mean_accepted_length": 1 + total["accepted"] / total["steps"],
+        "position_acceptance": [a / p for a, p in zip(accepted, proposed, strict=True)],
     }
 
 
@@ -142,10 +183,7 @@ def _empirical(draft: str, tau: float, payload: bool) -> dict:
         "prompt_ids": ids,
         "provenance": PROVENANCE,
         "result": {
-            "acceptance_rate": 0.6,
-            "judged_acceptance_rate": 0.6,
-            "mean_accepted_length": 2.5,
-            "position_acceptance": [0.9, 0.7, 0.5, 0.3],
+            **_totals(per),
             "identical_outputs": 0,
             "per_prompt": per,
         },
