@@ -283,28 +283,78 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
             raise RecordError(r.name(key), len(values), message)
     if len(chars) != n:
         raise RecordError(r.name("prompt_token_chars"), len(chars), f"expected {n} values")
+    for i, (a, t) in enumerate(zip(alphas, tokens, strict=True)):
+        if t > cell.max_new_tokens:  # a continuation is at most the cell's max_new_tokens
+            message = f"expected at most the cell's max_new_tokens, {cell.max_new_tokens}"
+            raise RecordError(f"{r.name('prompt_tokens')}[{i}]", t, message)
+        if math.isnan(a) != (t == 0):  # α of a prompt is Σβ over its tokens: none when none
+            message = "expected null exactly when the prompt's token count is 0"
+            raise RecordError(f"{r.name('prompt_acceptance')}[{i}]", _json(a), message)
     prompts = tuple(
         PromptResult(pid, a, accepted_length(a, k), t, c)
         for pid, a, t, c in zip(prompt_ids, alphas, tokens, chars, strict=True)
     )
+    rates = r.rates(_positions(cell))
+    _check_analytic_rates(r, rates, alphas, tokens, k)
+    total = r.integer("tokens")
+    if total is not None and total != sum(tokens):
+        raise RecordError(r.name("tokens"), total, f"expected the prompts' sum, {sum(tokens)}")
+    temperature = r.number("temperature")
+    if temperature is not None and temperature != cell.decode_temperature:
+        message = f"expected the cell's decode_temperature, {cell.decode_temperature:g}"
+        raise RecordError(r.name("temperature"), temperature, message)
+    n_boot = r.integer("n_boot", maximum=MAX_SIZE)
+    if n_boot == 0:
+        raise RecordError(r.name("n_boot"), 0, "a bootstrap draws at least one resample")
     ci = r.numbers("confidence_interval", most=2)
     bounded = len(ci) == 2 and None not in ci and 0.0 <= ci[0] <= ci[1] <= 1.0
     if ci and not bounded:  # of an acceptance rate
         message = "expected [low, high] with 0 <= low <= high <= 1"
         raise RecordError(r.name("confidence_interval"), list(ci), message)
     return CellResult(
-        **r.rates(_positions(cell)),
+        **rates,
         prompts=prompts,
         analytic=AnalyticResult(
             confidence_interval=tuple(ci) if ci else None,
             standard_error=_at_least_zero(r, "standard_error"),
-            tokens=r.integer("tokens"),
-            temperature=r.number("temperature"),
-            n_boot=r.integer("n_boot", maximum=MAX_SIZE),
+            tokens=total,
+            temperature=temperature,
+            n_boot=n_boot,
             confidence_level=_level(r),
             by_token_chars=_read_buckets(r),
         ),
     )
+
+
+def _json(value: float) -> float | None:
+    """A value as its record holds it: NaN is null."""
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def _same(value: float, expected: float) -> bool:
+    """A stored float is the value its run computed, up to float rounding; NaN is NaN."""
+    if math.isnan(expected) or math.isnan(value):
+        return math.isnan(expected) and math.isnan(value)
+    return abs(value - expected) <= 1e-9 * max(1.0, abs(expected))
+
+
+def _check_analytic_rates(r: _Reader, rates: dict, alphas, tokens, k: int) -> None:
+    """An analytic cell's α is the token-weighted mean of its prompts' α (Σβ over Σ tokens),
+    and its mean accepted length is Σ_{i<=K} α^i of that α: both are what its run computed."""
+    total = sum(tokens)
+    weighted = sum(a * t for a, t in zip(alphas, tokens, strict=True) if t)
+    alpha = weighted / total if total else math.nan
+    if not _same(rates["acceptance_rate"], alpha):
+        message = f"expected the prompts' token-weighted mean, {_json(alpha)}"
+        raise RecordError(r.name("acceptance_rate"), _json(rates["acceptance_rate"]), message)
+    length = accepted_length(rates["acceptance_rate"], k)
+    if r.data.get("mean_accepted_length") is not None and not _same(
+        rates["mean_accepted_length"], length
+    ):
+        message = f"expected Σ α^i for i <= K = {k}: {_json(length)}"
+        raise RecordError(
+            r.name("mean_accepted_length"), _json(rates["mean_accepted_length"]), message
+        )
 
 
 def _generation(r: _Reader | None) -> Generation:
@@ -352,8 +402,27 @@ def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict
         raise RecordError(r.name("accepted_per_position"), list(ap), message)
 
 
-def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
+def _accepted_length(r: _Reader, value: float, counts: dict) -> None:
+    """An empirical mean accepted length is 1 + accepted per step: null when no step ran."""
+    steps = counts["steps"]
+    expected = 1.0 + counts["accepted"] / steps if steps else math.nan
+    if r.data.get("mean_accepted_length") is not None and not _same(value, expected):
+        message = f"expected 1 + accepted / steps = {_json(expected)}"
+        raise RecordError(r.name("mean_accepted_length"), _json(value), message)
+
+
+def _bounded_tokens(r: _Reader, key: str, generation: Generation, cell: Cell) -> None:
+    if generation.tokens > cell.max_new_tokens:  # a decoder emits at most max_new_tokens
+        message = f"expected at most the cell's max_new_tokens, {cell.max_new_tokens}"
+        raise RecordError(f"{r.name(key)}.tokens", generation.tokens, message)
+
+
+def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
+    positions = _positions(cell)
     spec = _generation(r.sub("speculative", optional=True))
+    target = _generation(r.sub("target", optional=True))
+    _bounded_tokens(r, "speculative", spec, cell)
+    _bounded_tokens(r, "target", target, cell)
     identical = r.boolean("identical")
     counts = r.counts("steps", "proposed", "accepted", "judged")
     per = (
@@ -363,6 +432,7 @@ def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
     _consistent_counts(
         r, r.alpha("acceptance_rate"), r.alpha("judged_acceptance_rate"), counts, per
     )
+    _accepted_length(r, r.rate("mean_accepted_length"), counts)
     return PromptResult(
         prompt=r.string("id"),
         alpha=r.alpha("judged_acceptance_rate"),
@@ -377,15 +447,33 @@ def _empirical_prompt(r: _Reader, positions: int) -> PromptResult:
             accepted_per_position=per[1],
             identical=bool(identical),
             speculative=spec,
-            target=_generation(r.sub("target", optional=True)),
+            target=target,
         ),
     )
+
+
+def _position_rates(r: _Reader, rates: tuple[float, ...], prompts) -> None:
+    """A cell's acceptance at each draft position is its prompts' accepted over proposed there
+    (null where none was proposed)."""
+    width = max((len(p.empirical.proposed_per_position) for p in prompts), default=0)
+    proposed, accepted = [0] * width, [0] * width
+    for p in prompts:
+        for i, (n, a) in enumerate(
+            zip(p.empirical.proposed_per_position, p.empirical.accepted_per_position, strict=True)
+        ):
+            proposed[i], accepted[i] = proposed[i] + n, accepted[i] + a
+    expected = [a / n if n else math.nan for a, n in zip(accepted, proposed, strict=True)]
+    if len(rates) != width or not all(map(_same, rates, expected)):
+        message = (
+            f"expected the prompts' accepted / proposed by position, {list(map(_json, expected))}"
+        )
+        raise RecordError(r.name("position_acceptance"), list(map(_json, rates)), message)
 
 
 def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResult:
     field = r.name("per_prompt")
     prompts = tuple(
-        _empirical_prompt(_Reader(p, f"{field}[{i}]"), _positions(cell))
+        _empirical_prompt(_Reader(p, f"{field}[{i}]"), cell)
         for i, p in enumerate(r.items("per_prompt", optional=False, most=len(prompt_ids)))
     )
     ids = [p.prompt for p in prompts]
@@ -401,12 +489,21 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
         if counts[key] is not None and None not in held and counts[key] != sum(held):
             message = f"expected the prompts' sum, {sum(held)}"
             raise RecordError(r.name(key), counts[key], message)
+    for key, held in (
+        ("tokens_speculative", sum(p.empirical.speculative.tokens for p in prompts)),
+        ("tokens_target", sum(p.empirical.target.tokens for p in prompts)),
+    ):
+        if counts[key] is not None and counts[key] != held:
+            raise RecordError(r.name(key), counts[key], f"expected the prompts' sum, {held}")
+    rates = r.rates(_positions(cell))
+    _accepted_length(r, rates["mean_accepted_length"], counts)
+    _position_rates(r, rates["position_acceptance"], prompts)
     same = sum(bool(p.empirical.identical) for p in prompts)
     if counts["identical_outputs"] is not None and counts["identical_outputs"] != same:
         message = f"expected the prompts whose outputs are identical, {same}"
         raise RecordError(r.name("identical_outputs"), counts["identical_outputs"], message)
     return CellResult(
-        **r.rates(_positions(cell)),
+        **rates,
         prompts=prompts,
         empirical=EmpiricalResult(
             judged_acceptance_rate=r.alpha("judged_acceptance_rate"),

@@ -117,6 +117,7 @@ def test_a_negative_zero_temperature_reads_as_zero():
     from suite.record_json import record_from_json
 
     line = _sub('"decode_temperature": 1.0', '"decode_temperature": -0.0').replace("/t1/", "/t0/")
+    line = line.replace('"temperature": 1.0', '"temperature": 0.0')  # the result's own τ
     record = record_from_json(json.loads(line))
     assert math.copysign(1.0, record.cell.decode_temperature) == 1.0
     assert record.key == "analytic/llama/gsm8k:test/base/t0/K4/s0/n2/m16"
@@ -129,9 +130,11 @@ def test_a_negative_zero_temperature_cell_is_stored_and_read_under_the_greedy_ke
     record = record_from_json(json.loads(LINE))
     cell = dataclasses.replace(record.cell, decode_temperature=-0.0)
     assert cell.key == dataclasses.replace(cell, decode_temperature=0.0).key
+    analytic = dataclasses.replace(record.result.analytic, temperature=-0.0)
+    result = dataclasses.replace(record.result, analytic=analytic)
     store = ResultsStore(tmp_path / "results")
     store.open(dict(HEADER))
-    store.append(dataclasses.replace(record, cell=cell))
+    store.append(dataclasses.replace(record, cell=cell, result=result))
     assert list(store.load()) == [cell.key]
     assert "/t0/" in cell.key
 

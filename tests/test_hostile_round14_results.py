@@ -85,6 +85,8 @@ def test_a_hundred_thousand_prompt_ids_are_read_in_linear_time(tmp_path):
     record["prompt_ids"] = [f"test/{i}" for i in range(n)]
     result = record["result"]
     result["prompt_acceptance"], result["prompt_tokens"] = [0.5] * n, [16] * n
+    result["acceptance_rate"], result["tokens"] = 0.5, 16 * n
+    result["mean_accepted_length"] = sum(0.5**i for i in range(5))
     result["prompt_token_chars"] = [3.0] * n
     folder = _folder(tmp_path, json.dumps(record) + "\n", None)
     code = f"from suite.store import ResultsStore\nprint(len(ResultsStore({str(folder)!r}).load()))"

@@ -56,7 +56,7 @@ def old_analytic(draft: str = "base") -> dict:
             "acceptance_rate": 0.625,
             "confidence_interval": [0.5, 0.75],
             "confidence_level": 0.95,
-            "mean_accepted_length": 2.4,
+            "mean_accepted_length": 2.412353515625,  # Σ 0.625^i, i <= 4
             "n_boot": 1000,
             "position_acceptance": [0.75, None],
             "prompt_acceptance": [0.5, 0.75],
