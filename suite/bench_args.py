@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from suite.cli.parsers import non_empty_folder
+
 PROMPT_TASKS = ("gsm8k", "alpaca")
 DEFAULT_KS = (1, 2, 3, 4, 6, 8)
 
@@ -33,25 +35,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
-    parser.add_argument("--out", type=Path, default=Path("results/bench"), help="output folder")
+    parser.add_argument(
+        "--out", type=non_empty_folder, default=Path("results/bench"), help="output folder"
+    )
     _add_pair_arguments(parser)
     _add_timing_arguments(parser)
 
 
 def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--target", type=Path, help="save_pretrained folder of the target (with --draft)"
+        "--target",
+        type=non_empty_folder,
+        help="save_pretrained folder of the target (with --draft)",
     )
     parser.add_argument(
         "--draft",
-        type=Path,
+        type=non_empty_folder,
         action="append",
         default=[],
         help="a draft folder to time instead of the bundle's base and best KD drafts; repeat "
         "for several (the target defaults to the bundle's)",
     )
     parser.add_argument(
-        "--drafts", type=Path, nargs="+", default=[], help="several --draft folders at once"
+        "--drafts",
+        type=non_empty_folder,
+        nargs="+",
+        default=[],
+        help="several --draft folders at once",
     )
     parser.add_argument(
         "--random-pair",

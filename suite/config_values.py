@@ -176,6 +176,12 @@ def config_value_field(config: Any) -> tuple[str, Any, str] | None:
     while stack:
         item, where, rope = stack.pop()
         if isinstance(item, dict):
+            if "__float__" in item:  # transformers decodes {"__float__": "Infinity"} into inf
+                message = (
+                    "transformers' encoding of a special float (NaN or an infinity): a model "
+                    "config's numbers are finite"
+                )
+                return (where or "(document)"), item, message
             found = _mapping_field(item, where, rope)
             if found:
                 return found

@@ -17,7 +17,7 @@ from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 from tqdm import tqdm
 
-from suite.decoding import GenerationStats, generate
+from suite.decoding import GenerationStats, generate_named
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
@@ -343,8 +343,14 @@ class SpecDecLM(LM):
             "stop_strings": until,
             "tokenizer": self.tokenizer,
         }
-        out = generate(
-            self.target, self.draft, ids, num_draft_tokens=self.num_draft_tokens, **common
+        out = generate_named(
+            self.target_path,
+            self.draft_path,
+            self.target,
+            self.draft,
+            ids,
+            num_draft_tokens=self.num_draft_tokens,
+            **common,
         )
         text = decode_text(self.tokenizer, out.tokens, skip_special_tokens=True)
         text = cut_at_stop(text, until)

@@ -54,6 +54,9 @@ def spec_file(name: str, folder: Path, what: str) -> Path:
     candidate = Path(name)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return resolve(candidate, what) if candidate.is_symlink() else candidate
+    if candidate.suffix in (".yaml", ".yml") and (candidate.exists() or candidate.is_symlink()):
+        message = "a path to a YAML file: it exists and is not a regular file"  # a FIFO, a folder
+        raise SpecError(candidate, what, name, message)
     known = spec_names(folder)
     if name not in known:
         listed = ", ".join(known) or "(none)"

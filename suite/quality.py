@@ -23,6 +23,7 @@ from lm_eval.tasks import TaskManager
 from scipy import stats
 
 from suite.bench import machine_info, write_json_atomic
+from suite.cli.parsers import non_empty_folder
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
@@ -288,7 +289,9 @@ def format_table(result: dict) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("results/quality"), help="output folder")
+    parser.add_argument(
+        "--out", type=non_empty_folder, default=Path("results/quality"), help="output folder"
+    )
     parser.add_argument("--limit", type=int, default=100, help="first N test prompts (default 100)")
     parser.add_argument(
         "--temperatures", type=float, nargs="+", default=[0.0, 0.7], help="τ_dec values"
@@ -298,9 +301,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the per-request samplers")
     parser.add_argument("--max-gen-toks", type=int, help="tokens per generation (default: spec's)")
     parser.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
-    parser.add_argument("--target", type=Path, default=BUNDLE / "target")
-    parser.add_argument("--draft", type=Path, default=BUNDLE / "draft")
-    parser.add_argument("--tokenizer", type=Path, default=BUNDLE / "tokenizer")
+    parser.add_argument("--target", type=non_empty_folder, default=BUNDLE / "target")
+    parser.add_argument("--draft", type=non_empty_folder, default=BUNDLE / "draft")
+    parser.add_argument("--tokenizer", type=non_empty_folder, default=BUNDLE / "tokenizer")
     parser.add_argument("--threads", type=int, default=1, help="torch threads; 0 keeps torch's")
 
 

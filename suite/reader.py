@@ -30,6 +30,7 @@ MAX_SEEDS = 1_000
 MAX_TEMPERATURE = 100.0  # a decode temperature: past it sampling is uniform to float32
 MAX_LINE_CHARS = 4_096  # a title: one line
 MAX_THREADS = 1_024  # torch threads: far above any machine's cores, far below a runaway pool
+MAX_WORKERS = 256  # worker processes or Ray actors of one run, each holding its own models
 MAX_N_BOOT = 100_000  # bootstrap resamples of one interval
 SEED_CEILING = 2**32 - 1  # a stated seed: what numpy and torch generators take
 MAX_SPEC_FILES = 1_000  # task specs in one folder: each is parsed before the first error

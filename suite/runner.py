@@ -22,6 +22,7 @@ from suite.cells.context import Models, portable_location
 from suite.data import load_examples
 from suite.errors import SpecError
 from suite.profiles import ModelRef, Profile
+from suite.reader import MAX_WORKERS
 from suite.records import ResultRecord
 from suite.specs import load_task
 from suite.store import ResultsStore
@@ -107,6 +108,7 @@ def _records(
         for unit in todo:
             yield from execute_unit(unit, ctx)
     else:
+        workers = min(workers, len(todo))  # a process per unit at most: none idle
         threads = threads or max(1, (os.cpu_count() or 1) // workers)
         spawn = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(workers, spawn, _init_worker, (threads,)) as pool:
@@ -117,8 +119,8 @@ def _records(
 
 def _check_options(workers, executor: str, address: str | None) -> None:
     """Bad options fail before anything is written."""
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise ValueError(f"workers must be an integer in [1, {MAX_WORKERS}], got {workers!r}")
     if executor not in EXECUTORS:
         raise ValueError(f"executor must be one of {', '.join(EXECUTORS)}, got {executor!r}")
     if address and executor != "ray":

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError, control_character
-from suite.io import clean
+from suite.io import check_out_folder, clean
 from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
 from suite.records import ResultRecord
@@ -98,8 +98,7 @@ class ResultsStore:
 
     def check(self, header: dict) -> None:
         """Refuse a folder that holds another run's results; writes nothing."""
-        if self.folder.exists() and not self.folder.is_dir():
-            raise SpecError(self.folder, "out", str(self.folder), "exists and is not a folder")
+        check_out_folder(self.folder, "out")  # a file at it, or on its way, is named
         if any(_present(self.folder / name) for name in FOREIGN_FILES):
             message = "a submission or model folder, not a results folder; choose another --out"
             raise SpecError(self.folder, "out", str(self.folder), message)

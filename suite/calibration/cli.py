@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 from suite.calibration import calibrate, table_text, write
 from suite.calibration.scenarios import SCENARIOS
 from suite.calibration.synth import PROFILES
-from suite.cli.parsers import whole_number
+from suite.cli.parsers import non_empty_folder, whole_number
 from suite.errors import Parser, error_line
 from suite.io import check_out_folder, check_targets
 
@@ -35,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         "--claims", nargs="+", type=int, choices=sorted(SCENARIOS), metavar="N",
         help=f"only these claims ({', '.join(map(str, sorted(SCENARIOS)))}; default: all)",
     )  # fmt: skip
-    parser.add_argument("--out", type=Path, help="write DIR/calibration.json and calibration.md")
+    parser.add_argument(
+        "--out", type=non_empty_folder, help="write DIR/calibration.json and calibration.md"
+    )
     args = parser.parse_args(argv)
     if args.out is not None:
         try:  # before the simulation, not after it

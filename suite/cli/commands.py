@@ -35,13 +35,17 @@ def cmd_tasks(args) -> int:
 def cmd_generate(args) -> int:
     import torch
 
-    from suite.decoding import generate
+    from suite.decoding import generate_named
+    from suite.errors import SpecError
     from suite.jsonable import finite_or_null
     from suite.models import load_model, load_tokenizer
     from suite.prompts import model_prompt_ids
     from suite.specs import DEFAULT_STOP, format_prompt
     from suite.tokenizer_decode import decode_text
 
+    if any("\ud800" <= ch <= "\udfff" for ch in args.prompt):  # a byte that is not UTF-8
+        message = "not valid UTF-8 (the command line held a byte no character decodes from)"
+        raise SpecError(None, "prompt", args.prompt, message)
     tokenizer = load_tokenizer(args.tokenizer or args.target)
     target = load_model(args.target)
     ids = torch.tensor([model_prompt_ids(tokenizer, format_prompt(args.prompt), target)])
@@ -54,7 +58,15 @@ def cmd_generate(args) -> int:
         tokenizer=tokenizer,
     )
     draft = load_model(args.draft) if args.draft else None
-    out = generate(target, draft, ids, num_draft_tokens=args.num_draft_tokens, **common)
+    out = generate_named(
+        args.target,
+        args.draft,
+        target,
+        draft,
+        ids,
+        num_draft_tokens=args.num_draft_tokens,
+        **common,
+    )
     text = decode_text(tokenizer, out.tokens, skip_special_tokens=True)
     print(text)
     stats = finite_or_null(out.stats.to_dict() | {"finish_reason": out.finish_reason})

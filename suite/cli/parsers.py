@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import argparse
 import reprlib
+from pathlib import Path
 
 from suite.cli import commands
-from suite.reader import MAX_THREADS
+from suite.reader import MAX_THREADS, MAX_WORKERS
 from suite.seeding import SEED_LIMIT
 
 
@@ -45,6 +46,7 @@ def draft_tokens(text: str) -> int:
 
 
 THREADS = whole_number(0, MAX_THREADS, what="a thread count (0: torch's default)")
+WORKERS = whole_number(1, MAX_WORKERS, what="a worker count")
 SEED = whole_number(0, SEED_LIMIT - 1, what="a seed")
 
 
@@ -67,6 +69,11 @@ def non_empty_path(text: str) -> str:
     if not text:
         raise argparse.ArgumentTypeError("'': expected a path (an empty one names no file)")
     return text
+
+
+def non_empty_folder(text: str) -> Path:
+    """:func:`non_empty_path` as a Path (``Path("")`` is the working directory)."""
+    return Path(non_empty_path(text))
 
 
 def _reference_dir():
@@ -93,7 +100,9 @@ def add_tasks(sub) -> None:
     p.add_argument("name", nargs="?", help="a task name; without it, list all tasks")
     p.add_argument("--split", help="only this split")
     p.add_argument("--show", type=whole_number(0), default=2, help="examples to print per split")
-    p.add_argument("--tasks-dir", help="folder of task specs (default: tasks/)")
+    p.add_argument(
+        "--tasks-dir", type=non_empty_path, help="folder of task specs (default: tasks/)"
+    )
     p.set_defaults(func=commands.cmd_tasks)
 
 
@@ -102,9 +111,15 @@ def add_generate(sub) -> None:
         "generate", help="decode one instruction, speculatively when --draft is given"
     )
     p.add_argument("prompt", help="the instruction text")
-    p.add_argument("--target", required=True, help="save_pretrained folder or Hub id")
-    p.add_argument("--draft", help="save_pretrained folder or Hub id of the draft")
-    p.add_argument("--tokenizer", help="tokenizer folder (default: the target's)")
+    p.add_argument(
+        "--target", type=non_empty_path, required=True, help="save_pretrained folder or Hub id"
+    )
+    p.add_argument(
+        "--draft", type=non_empty_path, help="save_pretrained folder or Hub id of the draft"
+    )
+    p.add_argument(
+        "--tokenizer", type=non_empty_path, help="tokenizer folder (default: the target's)"
+    )
     p.add_argument("--temperature", type=float, default=0.0)
     p.add_argument("--num-draft-tokens", type=draft_tokens, default=4, help="K: 1 to 128")
     p.add_argument("--max-new-tokens", type=new_tokens, default=64, help="1 to 8,192")
@@ -114,8 +129,12 @@ def add_generate(sub) -> None:
 
 def add_train(sub) -> None:
     p = sub.add_parser("train", help="train the tokenizer, the target and the base draft")
-    p.add_argument("--recipe", default="reference/recipes/llama.yaml", help="recipe YAML")
-    p.add_argument("--out", default="reference/llama", help="folder for the artifacts")
+    p.add_argument(
+        "--recipe", type=non_empty_path, default="reference/recipes/llama.yaml", help="recipe YAML"
+    )
+    p.add_argument(
+        "--out", type=non_empty_path, default="reference/llama", help="folder for the artifacts"
+    )
     p.add_argument(
         "--only",
         nargs="+",
@@ -129,8 +148,18 @@ def add_train(sub) -> None:
 
 def add_distill(sub) -> None:
     p = sub.add_parser("distill", help="distil the KD drafts of a recipe from the base draft")
-    p.add_argument("--recipe", default="reference/recipes/kd-llama.yaml", help="KD recipe YAML")
-    p.add_argument("--out", default="reference/llama", help="folder of target, draft, tokenizer")
+    p.add_argument(
+        "--recipe",
+        type=non_empty_path,
+        default="reference/recipes/kd-llama.yaml",
+        help="KD recipe YAML",
+    )
+    p.add_argument(
+        "--out",
+        type=non_empty_path,
+        default="reference/llama",
+        help="folder of target, draft, tokenizer",
+    )
     p.add_argument("--only", nargs="+", metavar="NAME", help="build only these drafts")
     p.add_argument("--full-grid", action="store_true", help="τ_kd in the paper's 0.1 steps")
     p.add_argument("--threads", type=THREADS, default=0, help="torch threads (0: torch's default)")
@@ -165,7 +194,9 @@ def _distill_device(value: str) -> str:
 
 def add_manifest(sub) -> None:
     p = sub.add_parser("manifest", help="hash the bundle and write reference/MANIFEST.json")
-    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument(
+        "--reference", type=non_empty_path, default=str(_reference_dir()), help="bundle folder"
+    )
     p.add_argument(
         "--prompts", type=prompt_count, default=48, help="test prompts for draft acceptance"
     )
@@ -180,7 +211,9 @@ def add_manifest(sub) -> None:
 
 def add_verify(sub) -> None:
     p = sub.add_parser("verify", help="check every bundled file's sha256 and load every model")
-    p.add_argument("--reference", default=str(_reference_dir()), help="bundle folder")
+    p.add_argument(
+        "--reference", type=non_empty_path, default=str(_reference_dir()), help="bundle folder"
+    )
     p.add_argument("--hashes-only", action="store_true", help="skip loading the models")
     p.set_defaults(func=commands.cmd_verify)
 
@@ -192,7 +225,7 @@ def add_run(sub) -> None:
     p.add_argument("studies", nargs="+", metavar="STUDY", help="study names, YAML paths, or all")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--out", type=non_empty_path, help="results folder (default: results/<profile>)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (Ray: actors)")
+    p.add_argument("--workers", type=WORKERS, default=1, help="worker processes (Ray: actors)")
     _executor_arguments(p)
     p.add_argument(
         "--engine", nargs="+", choices=["analytic", "empirical"], help="only these engines"
@@ -223,7 +256,7 @@ def add_reproduce(sub) -> None:
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument("--studies", nargs="+", default=["all"], help="study names (default: all)")
     p.add_argument("--out", type=non_empty_path, help="results folder (default: results/<profile>)")
-    p.add_argument("--workers", type=int, default=2, help="worker processes (Ray: actors)")
+    p.add_argument("--workers", type=WORKERS, default=2, help="worker processes (Ray: actors)")
     _executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.cmd_reproduce)
@@ -235,14 +268,19 @@ def add_submit(sub) -> None:
         help="validate a submitted draft and score it beside the bundle",
         formatter_class=HELP,
     )
-    p.add_argument("folder", metavar="FOLDER", help="submissions/<name> (holds submission.yaml)")
+    p.add_argument(
+        "folder",
+        type=non_empty_path,
+        metavar="FOLDER",
+        help="submissions/<name> (holds submission.yaml)",
+    )
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")
     p.add_argument(
         "--out",
         type=non_empty_path,
         help="results folder (default: results/submissions/<name>-<profile>)",
     )
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    p.add_argument("--workers", type=WORKERS, default=1, help="worker processes")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=commands.cmd_submit)
 

@@ -1,7 +1,12 @@
 """The reference speculative decoder and its target-only baseline."""
 
 from suite.decoding.autoregressive import autoregressive_generate
-from suite.decoding.sampling import expected_acceptance, probs_from_logits, verify_block
+from suite.decoding.sampling import (
+    NonFiniteLogits,
+    expected_acceptance,
+    probs_from_logits,
+    verify_block,
+)
 from suite.decoding.speculative import GenerationResult, GenerationStats, speculative_generate
 
 
@@ -16,12 +21,27 @@ def generate(target, draft, input_ids, *, num_draft_tokens=None, **settings) -> 
     )
 
 
+def generate_named(target_where, draft_where, target, draft, input_ids, **keywords):
+    """:func:`generate`, where NaN or infinite logits are a SpecError naming the model's folder
+    (``target_where`` or ``draft_where``), not the bare role."""
+    from suite.errors import SpecError
+
+    try:
+        return generate(target, draft, input_ids, **keywords)
+    except NonFiniteLogits as err:
+        role = "draft" if err.role == "draft" else "target"
+        where = draft_where if role == "draft" else target_where
+        message = f"{err}: check its weights and config.json's numbers"
+        raise SpecError(where, role, str(where), message) from None
+
+
 __all__ = [
     "GenerationResult",
     "GenerationStats",
     "autoregressive_generate",
     "expected_acceptance",
     "generate",
+    "generate_named",
     "probs_from_logits",
     "speculative_generate",
     "verify_block",

@@ -44,10 +44,15 @@ def check_folder(folder: str | Path) -> Path:
     records = store.load()  # a corrupt line raises a SpecError naming the file and the line
     if not records:
         raise SpecError(store.cells_path, None, None, "no finished cell yet: nothing to report")
-    if "study_cells" in header:  # a run writes only the cells its studies plan
-        planned = {key for keys in header["study_cells"].values() for key in keys}
-        for key in records:
-            if key not in planned:
-                message = f"a record of a cell no study in {RUN_FILE} plans; refused"
-                raise SpecError(store.cells_path, "key", key, message)
+    planned = header.get("study_cells")  # absent in a header written before it was stored
+    planned = None if planned is None else {key for keys in planned.values() for key in keys}
+    profile = header.get("profile")
+    for key, record in records.items():
+        if planned is not None and key not in planned:  # a run writes only what it plans
+            message = f"a record of a cell no study in {RUN_FILE} plans; refused"
+            raise SpecError(store.cells_path, "key", key, message)
+        made = record.provenance.profile if record.provenance is not None else None
+        if made is not None and made != profile:  # a resume recomputes another profile's
+            message = f"made under profile {made!r}, but {RUN_FILE} names profile {profile!r}"
+            raise SpecError(store.cells_path, f"{key}: provenance.profile", made, message)
     return path
