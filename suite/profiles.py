@@ -110,18 +110,21 @@ class Profile:
 
 def _folder_digest(folder: Path) -> str:
     """The sha256 of a model folder's files (names and bytes): its top level and the chat
-    templates transformers also reads from ``additional_chat_templates/``."""
+    templates transformers also reads from ``additional_chat_templates/``. Each file adds its
+    name's length, its name and its content's sha256, so no two folders share one (a file's
+    bytes cannot pass for the next file's name)."""
     digest = hashlib.sha256()
     extra = folder / ADDITIONAL_TEMPLATES
     nested = sorted(extra.iterdir()) if extra.is_dir() and not extra.is_symlink() else []
     for p in [*sorted(folder.iterdir()), *nested]:
         if p.is_file() and p.name not in _NOT_FINGERPRINTED:
             check_side_file(p, p.stat().st_size)
-            name = str(p.relative_to(folder))
-            digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+            name = str(p.relative_to(folder)).encode("utf-8", "surrogateescape")
+            content = hashlib.sha256()
             with p.open("rb") as fh:
                 for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+                    content.update(chunk)
+            digest.update(len(name).to_bytes(8, "big") + name + content.digest())
     return digest.hexdigest()
 
 

@@ -19,7 +19,6 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.models import (
     ATTENTION,
-    GENERATION_CONFIG,
     PICKLE_SUFFIXES,
     check_generation_config,
     load_config,
@@ -175,6 +174,13 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
 
 
 MAX_LAYERS = 1_024  # a config asking for more is refused before any model is built
+_SIZES = frozenset({"head_dim", "hidden_size", "intermediate_size"})  # and num_*heads
+
+
+def _at_least_one(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 MAX_JSON_FILES = 64  # a model folder's JSON files (config, tokenizer, index, generation)
 MAX_JSON_BYTES = 32 << 20  # all of them together
 FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")  # safetensors' names; anything else is refused
@@ -210,7 +216,9 @@ def weight_shapes(files: list[Path], field: str = "model") -> dict[str, tuple[in
     return shapes
 
 
-MAX_HEADER_BYTES = 100_000_000  # safetensors' own cap on a header
+# A header lists each tensor in ~100 bytes (a 70B Llama's 723 tensors: 80 KB in all); the
+# library takes 100 MB, which costs a strict parse and every open tens of seconds.
+MAX_HEADER_BYTES = 8 << 20
 
 
 def _check_header(path: Path, field: str) -> None:
@@ -221,6 +229,8 @@ def _check_header(path: Path, field: str) -> None:
         size = int.from_bytes(head, "little") if len(head) == 8 else -1
         if not 0 < size <= MAX_HEADER_BYTES:
             message = f"not a readable safetensors file: header size {size:,}"
+            if size > MAX_HEADER_BYTES:
+                message += f" bytes, over {MAX_HEADER_BYTES:,} (tensors need a few KB)"
             raise SpecError(path, field, path.name, message)
         raw = fh.read(size)
     try:
@@ -248,6 +258,9 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
                 raise SpecError(path, key, value, "expected an integer >= 0")
             if value > MAX_LAYERS:
                 raise SpecError(path, key, value, f"must be at most {MAX_LAYERS:,}")
+        size = key in _SIZES or (key.startswith("num_") and key.endswith("heads"))
+        if size and value is not None and not _at_least_one(value):  # 0: a ZeroDivisionError
+            raise SpecError(path, key, value, "expected an integer >= 1 (or null)")
     from transformers.activations import ACT2FN
 
     act = config.get("hidden_act", "silu")  # transformers' text is the bare name: say the field
@@ -365,8 +378,9 @@ def model_config(folder: Path, files: list[Path]) -> dict:
 
 
 def _check_generation_config(folder: Path, files: list[Path]) -> None:
-    if folder / GENERATION_CONFIG in files:
-        check_generation_config(folder)
+    """As the load reads it: whatever is at its name (a folder there is refused as the load
+    refuses it), not only a file :func:`model_files` listed."""
+    check_generation_config(folder)
 
 
 INDEX_SUFFIX = ".safetensors.index.json"

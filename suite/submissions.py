@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import shutil
+import stat
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -47,6 +49,10 @@ SUBMISSIONS_DIR = REPO_ROOT / "submissions"
 EXAMPLE = "example-base-copy"
 METHODS = ("offline", "online", "other")
 NAME = re.compile(r"^[a-z0-9_-]+$")
+MAX_RECORD_NAME_CHARS = 128  # a record's draft name (suite.record_read), which is sub-<name>
+MAX_NAME_CHARS = MAX_RECORD_NAME_CHARS - len(DRAFT_PREFIX)
+MAX_PATH_CHARS = 1_024  # model.path as written: a few segments in practice
+MAX_SEGMENT_BYTES = 255  # a file name on every common file system
 SHA = re.compile(r"^[0-9a-f]{40}$")
 VOCAB_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json")
 HUB_CACHE = Path(
@@ -82,6 +88,7 @@ class Submission:
     model_path: Path | None  # resolved, inside ``folder``
     hub: str | None
     revision: str | None
+    model_text: str | None = None  # model.path as written, for messages
 
     @property
     def path(self) -> Path:
@@ -128,9 +135,20 @@ class Checked:
 
 
 def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
-    """A relative path that stays in the submission folder, symlinks resolved."""
+    """A relative path that stays in the submission folder, symlinks resolved; bounded, and
+    written with '/' (a backslash is refused, not read as another separator)."""
     text = r.string(value, field)
-    posix = PurePosixPath(text.replace("\\", "/"))
+    if len(text) > MAX_PATH_CHARS:
+        message = f"{len(text):,} characters; a path is at most {MAX_PATH_CHARS:,}"
+        raise r.error(field, text, message)
+    if "\\" in text:
+        raise r.error(field, text, "a backslash is refused: separate folders with '/'")
+    posix = PurePosixPath(text)
+    for part in posix.parts:
+        size = len(part.encode("utf-8", "surrogateescape"))
+        if size > MAX_SEGMENT_BYTES:
+            message = f"a name of {size:,} bytes in the path; each is at most {MAX_SEGMENT_BYTES}"
+            raise r.error(field, text, message)
     if posix.is_absolute() or re.match(r"^[A-Za-z]:", text):
         raise r.error(field, text, "must be relative to the submission folder, not absolute")
     if ".." in posix.parts:
@@ -172,6 +190,12 @@ def load_submission(folder: str | Path) -> Submission:
         raw, "", {"name", "authors", "model", "target", "training", "license"}, {"description"}
     )
     name = r.string(d["name"], "name")
+    if len(name) > MAX_NAME_CHARS:
+        message = (
+            f"{len(name):,} characters; at most {MAX_NAME_CHARS} (its draft, "
+            f"'{DRAFT_PREFIX}<name>', is named in records by at most {MAX_RECORD_NAME_CHARS})"
+        )
+        raise r.error("name", name, message)
     if not NAME.fullmatch(name):
         raise r.error("name", name, "use lower-case letters, digits, '-' and '_' only")
     if name != folder.name:
@@ -203,6 +227,7 @@ def load_submission(folder: str | Path) -> Submission:
         model_path=model_path,
         hub=hub,
         revision=revision,
+        model_text=model["path"] if model_path is not None else None,
     )
 
 
@@ -325,8 +350,8 @@ def _fetch_hub(sub: Submission) -> Path:
     return local
 
 
-def validate(sub: Submission, profile: Profile) -> Checked:
-    """Every check that needs the model's files and the profile; loads no weights."""
+def _family(sub: Submission, profile: Profile):
+    """The profile's family the submission drafts for, which takes a submission of this name."""
     if sub.target not in profile.models:
         known = ", ".join(sorted(profile.models))
         message = f"profile '{profile.name}' has no such model family; known: {known}"
@@ -336,13 +361,11 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     if sub.draft in family.drafts:
         message = f"profile '{profile.name}' already has a draft named '{sub.draft}'"
         raise SpecError(sub.path, "name", sub.name, message)
-    folder = sub.model_path if sub.model_path is not None else _fetch_hub(sub)
-    root = sub.folder if sub.model_path is not None else resolve(folder, sub.model_field)
-    if not folder.is_dir():
-        hint = "a save_pretrained folder with safetensors weights"
-        if sub.name == EXAMPLE:
-            hint = "build it first: python -m suite submissions make-example"
-        raise SpecError(sub.path, sub.model_field, str(folder), f"no model folder; {hint}")
+    return family
+
+
+def _check_folder(sub: Submission, profile: Profile, family, folder: Path, root: Path) -> int:
+    """The model folder's files against the profile (links within ``root``): its parameters."""
     files = model_files(folder, root, sub.model_field)
     weights = [p for p in files if p.suffix == ".safetensors"]
     if not weights:
@@ -364,4 +387,67 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         )
         raise SpecError(weights[0], "parameters", parameters, message)
     check_finite(weights, sub.model_field, profile.dtype)
+    return parameters
+
+
+def _is_dir(sub: Submission, folder: Path) -> bool:
+    written = sub.model_text if sub.model_text is not None else str(folder)
+    try:
+        return folder.is_dir()
+    except OSError as err:  # a path the file system cannot take (too long, say)
+        message = f"cannot be read: {err.strerror or type(err).__name__}"
+        raise SpecError(sub.path, sub.model_field, written, message) from None
+
+
+def validate(sub: Submission, profile: Profile) -> Checked:
+    """Every check that needs the model's files and the profile; loads no weights."""
+    family = _family(sub, profile)
+    folder = sub.model_path if sub.model_path is not None else _fetch_hub(sub)
+    root = sub.folder if sub.model_path is not None else resolve(folder, sub.model_field)
+    if not _is_dir(sub, folder):
+        hint = "a save_pretrained folder with safetensors weights"
+        if sub.name == EXAMPLE:
+            hint = "build it first: python -m suite submissions make-example"
+        written = sub.model_text if sub.model_text is not None else str(folder)
+        raise SpecError(sub.path, sub.model_field, written, f"no model folder; {hint}")
+    parameters = _check_folder(sub, profile, family, folder, root)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)
+
+
+def _copy_files(folder: Path, files: list[Path], into: Path, field: str) -> None:
+    """``files`` (under ``folder``) copied into the new folder ``into``, each opened without
+    following a link and read as the regular file it is when opened."""
+    into.mkdir(mode=0o700)
+    for path in files:
+        target = into / path.relative_to(folder)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as err:
+            message = f"cannot be read: {err.strerror or type(err).__name__}"
+            raise SpecError(path, field, path.name, message) from None
+        with os.fdopen(fd, "rb") as src:
+            if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
+                raise SpecError(path, field, path.name, "not a regular file; refused")
+            with open(target, "xb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+
+
+def staged(checked: Checked, profile: Profile, into: Path, fingerprint: str) -> Checked:
+    """The checked model folder copied into ``into`` (a new, private folder: the caller removes
+    it) and checked again there: ``submit`` hashes, loads and scores the copy, so files changed
+    in the submission after (or while) they were checked are never run under the checked
+    sha256. A copy whose fingerprint is not ``fingerprint`` (the one checked against the results
+    folder) is refused: the submission changed while submit read it."""
+    sub = checked.submission
+    source = checked.model.path
+    root = sub.folder if sub.model_path is not None else resolve(source, sub.model_field)
+    files = model_files(source, root, sub.model_field)
+    _copy_files(source, files, into, sub.model_field)
+    copy = replace(checked.model, path=into)
+    if copy.fingerprint() != fingerprint:
+        written = sub.model_text if sub.model_text is not None else str(source)
+        message = "the model's files changed while submit read them; run submit again"
+        raise SpecError(sub.path, sub.model_field, written, message)
+    parameters = _check_folder(sub, profile, _family(sub, profile), into, into)
+    return Checked(sub, copy, parameters)

@@ -8,10 +8,15 @@ draft. Nothing is written before the submission and the results folder pass thei
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -24,14 +29,19 @@ from suite.store import ResultsStore, write_atomic
 from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
 from suite.submissions import (
     EXAMPLE,
+    HUB_CACHE,
     SUBMISSIONS_DIR,
     Checked,
     load_submission,
+    staged,
     validate,
 )
 
 LEADERBOARD = STUDIES_DIR / "leaderboard.yaml"
 SUBMISSION_JSON = "submission.json"  # beside the results: what the report says about the entry
+# Private copies of checked model folders, one per results folder, while its submit runs (a name
+# no submission's Hub cache takes: submission names have no '.')
+STAGING = HUB_CACHE / ".staged"
 
 
 @dataclass(frozen=True)
@@ -94,7 +104,54 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
         if name == draft and held != fingerprint:
             message = "the submission's files changed since these results; choose another --out"
             raise SpecError(store.cells_path, "sha256", held, message)
+    _own_info(out, checked)
     check_planned(store, plan)  # after naming another submission's or older weights' records
+
+
+def _own_info(out: Path, checked: Checked) -> None:
+    """A ``submission.json`` already in ``out`` (a killed submit's) is read strictly and must be
+    this submission's: submit replaces it, and never a file it did not write."""
+    from suite.report.render import _submission
+
+    held = _submission(out)
+    if held is None:
+        return
+    sub = checked.submission
+    for field, mine in (("name", sub.name), ("draft", sub.draft)):
+        if held.get(field) != mine:
+            message = f"not {sub.draft}'s {SUBMISSION_JSON}; choose another --out"
+            raise SpecError(out / SUBMISSION_JSON, field, held.get(field), message)
+
+
+@contextlib.contextmanager
+def _staging(out: Path) -> Iterator[Path]:
+    """A private path for the copy of the checked model (:func:`suite.submissions.staged`),
+    the same for every submit into ``out`` (it is the draft's location in the records, which a
+    resumed submit compares), held by one submit at a time and removed after it."""
+    key = hashlib.sha256(os.fsencode(str(resolve(out, "--out")))).hexdigest()[:32]
+    STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(STAGING / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            message = "another submit into this results folder is running; wait for it to end"
+            raise SpecError(out, "--out", str(out), message) from None
+        into = STAGING / key
+        _remove(into)  # a killed submit's
+        try:
+            yield into
+        finally:
+            _remove(into)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
 
 
 def _loads(checked: Checked) -> None:
@@ -142,24 +199,30 @@ def submit(
     checked = validate(load_submission(folder), chosen)
     plan = submission_plan(checked, chosen, study)
     folder_out = Path(out or f"results/submissions/{checked.submission.name}-{chosen.name}")
-    _check_out(folder_out, plan, checked, checked.model.fingerprint())
+    fingerprint = checked.model.fingerprint()
+    _check_out(folder_out, plan, checked, fingerprint)
     check_device(chosen)
-    _loads(checked)  # before anything is written
-    info = checked.submission.to_dict() | {
-        "parameters": checked.parameters,
-        "sha256": checked.model.fingerprint(),
-        "profile": chosen.name,
-    }
-    created = first_missing(folder_out)
-    info_path = folder_out / SUBMISSION_JSON
-    wrote_info = not (info_path.exists() or info_path.is_symlink())
-    try:
-        folder_out.mkdir(parents=True, exist_ok=True)
-        write_atomic(info_path, json.dumps(info, indent=2, ensure_ascii=False))
-        run = run_plan(plan, folder_out, workers=workers, progress=progress)
-    except BaseException:
-        _discard_new(folder_out, created, wrote_info)
-        raise
+    with _staging(folder_out) as into:
+        # the run loads, hashes and scores a private copy, checked again: never files changed
+        # in the submission since they were checked
+        checked = staged(checked, chosen, into, fingerprint)
+        plan = submission_plan(checked, chosen, study)
+        _loads(checked)  # before anything is written
+        info = checked.submission.to_dict() | {
+            "parameters": checked.parameters,
+            "sha256": checked.model.fingerprint(),
+            "profile": chosen.name,
+        }
+        created = first_missing(folder_out)
+        info_path = folder_out / SUBMISSION_JSON
+        wrote_info = not (info_path.exists() or info_path.is_symlink())
+        try:
+            folder_out.mkdir(parents=True, exist_ok=True)
+            write_atomic(info_path, json.dumps(info, indent=2, ensure_ascii=False))
+            run = run_plan(plan, folder_out, workers=workers, progress=progress)
+        except BaseException:
+            _discard_new(folder_out, created, wrote_info)
+            raise
     from suite.report.render import render_report
 
     path = render_report(folder_out)
