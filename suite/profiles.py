@@ -57,6 +57,9 @@ class ModelRef:
     hub: str | None = None
     revision: str | None = None
     facts: DraftFacts | None = None  # drafts only: how the model was made
+    # the folder records name, where ``path`` is a private copy of it (a submission's model,
+    # which submit checks, copies and loads from the copy): None when it is ``path``
+    shown: Path | None = None
 
     @property
     def location(self) -> str:

@@ -444,7 +444,7 @@ def staged(checked: Checked, profile: Profile, into: Path, fingerprint: str) -> 
     root = sub.folder if sub.model_path is not None else resolve(source, sub.model_field)
     files = model_files(source, root, sub.model_field)
     _copy_files(source, files, into, sub.model_field)
-    copy = replace(checked.model, path=into)
+    copy = replace(checked.model, path=into, shown=source)  # records name the submission's
     if copy.fingerprint() != fingerprint:
         written = sub.model_text if sub.model_text is not None else str(source)
         message = "the model's files changed while submit read them; run submit again"

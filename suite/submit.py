@@ -126,8 +126,8 @@ def _own_info(out: Path, checked: Checked) -> None:
 @contextlib.contextmanager
 def _staging(out: Path) -> Iterator[Path]:
     """A private path for the copy of the checked model (:func:`suite.submissions.staged`),
-    the same for every submit into ``out`` (it is the draft's location in the records, which a
-    resumed submit compares), held by one submit at a time and removed after it."""
+    one per results folder (records name the submission's folder, not the copy), held by one
+    submit at a time and removed after it."""
     key = hashlib.sha256(os.fsencode(str(resolve(out, "--out")))).hexdigest()[:32]
     STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(STAGING / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)

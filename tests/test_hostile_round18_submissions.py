@@ -224,9 +224,13 @@ def test_submit_runs_the_files_it_checked(tiny, tmp_path, capsys, monkeypatch): 
     assert info["sha256"] == checked
     mine = [r for r in read_records(out) if r["cell"]["draft"] == "sub-tiny-draft"]
     assert mine and {r["provenance"]["models"]["draft"]["sha256"] for r in mine} == {checked}
+    from suite.paths import portable_path
+
+    shown = {r["provenance"]["models"]["draft"]["location"] for r in mine}
+    assert shown == {portable_path(folder / "model")}  # the submission's folder, not the copy
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") and p.name != ".lock"]
     assert not (out / "config.json").exists()
-    # the same files again: the copy is at the same place, so the run resumes with nothing to do
+    # the same files again: the run resumes with nothing to do
     monkeypatch.undo()
     held.rename(weights)
     assert submit(folder, profile=_profile(tiny), out=out, progress=False).ran == 0

@@ -163,7 +163,7 @@ def portable_location(ref: ModelRef) -> str:
     """Bundle paths relative to the repository, so records do not depend on the checkout path."""
     if ref.path is None:
         return f"{ref.hub}@{ref.revision or 'main'}"
-    return portable_path(ref.path)
+    return portable_path(ref.shown if ref.shown is not None else ref.path)
 
 
 def now() -> str:
