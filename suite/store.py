@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import socket
@@ -66,6 +67,9 @@ MAX_LINE_VALUES = 2_000_000
 # Per-prompt results of a whole folder (the full profile's run holds 857,172): each costs a
 # report about 1 to 2 KB of memory (0.9 GB for 500,000, 5.2 GB for 4.9 million, measured).
 MAX_FOLDER_PROMPTS = 2_000_000
+# Lines of cells.jsonl, blank ones included: a run writes one per cell (the full profile plans
+# 5,217), and a reader takes each in turn (50 MiB of newlines took 87 s to skip).
+MAX_CELLS_LINES = 200_000
 
 
 def dumps(record: dict) -> str:
@@ -185,9 +189,14 @@ class ResultsStore:
         records: dict[str, StoredRecord] = {}
         first_line: dict[str, int] = {}
         prompts = 0
+        read: set[bytes] = set()
         for number, line in _complete_lines(self.cells_path, repair, writing=writing or repair):
             if not line.strip():
                 continue
+            digest = hashlib.blake2b(line, digest_size=16).digest()
+            if digest in read:  # the very line read before: its record, read once, not parsed
+                continue
+            read.add(digest)
             record = self._record(number, line)
             prompts += len(record.result.prompts)
             if prompts > MAX_FOLDER_PROMPTS:  # what a report holds in memory, bounded
@@ -283,6 +292,9 @@ def _complete_lines(path: Path, repair: bool, *, writing: bool) -> Iterator[tupl
         number = end = 0
         while line := fh.readline(MAX_LINE_BYTES + 1):
             number += 1
+            if number > MAX_CELLS_LINES:
+                message = f"over {MAX_CELLS_LINES:,} lines: a run writes one line per cell"
+                raise SpecError(path, f"line {number}", None, message)
             if len(line) > MAX_LINE_BYTES and not line.endswith(b"\n"):
                 message = f"a line of over {MAX_LINE_BYTES:,} bytes: no record is that long"
                 raise SpecError(path, f"line {number}", line[:80], message)
