@@ -15,7 +15,7 @@ import reprlib
 import stat
 from pathlib import Path
 
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character
 from suite.io import write_json_atomic
 from suite.paths import bundle_dir
 from suite.strict import read_json
@@ -116,19 +116,35 @@ def _check_manifest(manifest, path: Path) -> None:
             raise SpecError(path, field, reprlib.repr(entry), f"expected a mapping, kind {_KINDS}")
         rel = entry.get("path")
         segments = rel.split("/") if isinstance(rel, str) else [""]
-        if any(not s or s.startswith(".") or "\\" in s for s in segments):
-            raise SpecError(path, f"{field}.path", reprlib.repr(rel), "must stay inside the bundle")
+        if not all(map(_plain_name, segments)):
+            message = "must stay inside the bundle (plain names, no control character)"
+            raise SpecError(path, f"{field}.path", reprlib.repr(rel), message)
         files = entry.get("files")
-        if not isinstance(files, dict) or not all(
-            isinstance(f, str)
-            and "/" not in f
-            and not f.startswith(".")
-            and isinstance(d, str)
-            and len(d) == 64
-            and set(d) <= _HEX
-            for f, d in files.items()
-        ):
+        if not isinstance(files, dict):
             raise SpecError(path, f"{field}.files", reprlib.repr(files), "file names to sha256")
+        for f, d in files.items():
+            if not _plain_name(f):
+                message = (
+                    "a file name in the artifact's folder: not empty, no '/', '\\', leading '.' "
+                    "or control character, at most 255 bytes"
+                )
+                raise SpecError(path, f"{field}.files", reprlib.repr(f), message)
+            if not (isinstance(d, str) and len(d) == 64 and set(d) <= _HEX):
+                raise SpecError(path, f"{field}.files.{f}", reprlib.repr(d), "expected a sha256")
+
+
+def _plain_name(name) -> bool:
+    """One segment of a path inside the bundle: no '/', '\\', leading '.' (no '..', no hidden
+    file) or control character (NUL, escapes, lone surrogates), at most 255 bytes."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= 255
+        and "/" not in name
+        and "\\" not in name
+        and not name.startswith(".")
+        and control_character(name, "") is None
+        and len(name.encode("utf-8")) <= 255
+    )
 
 
 def write_manifest(manifest: dict, root: Path | None = None) -> Path:

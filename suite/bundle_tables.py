@@ -4,12 +4,14 @@ configuration over τ_dec (mean over its training seeds, with their spread)."""
 from __future__ import annotations
 
 import math
+import re
 import reprlib
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from suite.errors import Parser, SpecError, control_character, error_line, printable
+from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
 from suite.stats.intervals import mean_and_spread
 
 _METHODS = (None, "base", "offline", "online")
@@ -27,6 +29,18 @@ def _numbers(value: Any, depth: int, leaf=_number) -> bool:
     return isinstance(value, dict) and all(
         isinstance(k, str) and _numbers(v, depth - 1, leaf) for k, v in value.items()
     )
+
+
+_DECIMAL = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?", re.ASCII)
+
+
+def _tau_dec(text: str) -> bool:
+    """A decode temperature as the manifest spells one (``f"{tau:.1f}"``): a plain decimal in
+    the range every decode temperature is in (so the columns sort by it)."""
+    if not _DECIMAL.fullmatch(text):
+        return False
+    tau = float(text)
+    return tau == 0 or MIN_TEMPERATURE <= tau <= MAX_TEMPERATURE
 
 
 def _alpha(value: Any) -> bool:
@@ -50,12 +64,19 @@ def check_table_fields(manifest: dict, path: Path) -> None:
     a SpecError names the manifest, the artifact's field and the value."""
     for name, entry in manifest["artifacts"].items():
         acceptance = entry.get("acceptance") if isinstance(entry.get("acceptance"), dict) else {}
-        keys = [(f"artifacts.{name}.acceptance", k) for k in acceptance]
-        keys += [(f"artifacts.{name}.acceptance.{d}"[:200], t) for d, by in acceptance.items()
-                 if isinstance(by, dict) for t in by]  # fmt: skip
+        taus = [(f"artifacts.{name}.acceptance.{d}"[:200], t) for d, by in acceptance.items()
+                if isinstance(by, dict) for t in by]  # fmt: skip
+        keys = [(f"artifacts.{name}.acceptance", k) for k in acceptance] + taus
         for where, text in [("artifacts", name), *keys]:
             if not isinstance(text, str) or control_character(text, "") or "|" in text:
                 message = "a name the tables print: one line, no control character or '|'"
+                raise SpecError(path, where, text, message)
+        for where, text in taus:
+            if not _tau_dec(text):
+                message = (
+                    f"a τ_dec: a plain decimal number (ASCII digits, '0.6'), 0 or from "
+                    f"{MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}"
+                )
                 raise SpecError(path, where, text, message)
         for key, ok in _TABLE_FIELDS.items():
             if key in entry and entry[key] is not None and not ok(entry[key]):

@@ -127,13 +127,15 @@ _CHUNK = 1 << 16
 
 def _download(url: str, opener, seconds: float | None = None) -> bytes:
     """At most MAX_FILE_BYTES within ``seconds`` (default DOWNLOAD_SECONDS); a broken, short or
-    slower transfer is an error. The file is read in chunks and the clock checked after each,
-    so a download ends within the deadline and one socket timeout (itself at most the deadline)."""
+    slower transfer is an error (short: fewer bytes than its Content-Length announced). The file
+    is read in chunks and the clock checked after each, so a download ends within the deadline
+    and one socket timeout (itself at most the deadline)."""
     seconds = DOWNLOAD_SECONDS if seconds is None else seconds
     deadline = time.monotonic() + seconds
     chunks, size = [], 0
     try:
         with opener(url, timeout=min(SOCKET_SECONDS, seconds)) as response:
+            announced = _content_length(response)
             # an HTTP response's read1 returns what has arrived, where read waits for a full chunk
             http_response = isinstance(response, http.client.HTTPResponse)
             read = response.read1 if http_response else response.read
@@ -150,7 +152,23 @@ def _download(url: str, opener, seconds: float | None = None) -> bytes:
         raise ValueError(f"download failed ({type(e).__name__}: {e})") from None
     if size > MAX_FILE_BYTES:
         raise ValueError(f"larger than {MAX_FILE_BYTES} bytes; refused")
+    if announced is not None and size != announced:  # read1 ends a cut transfer without error
+        raise ValueError(
+            f"an incomplete download: {size:,} bytes arrived of the {announced:,} its "
+            "Content-Length announced"
+        )
     return b"".join(chunks)
+
+
+def _content_length(response) -> int | None:
+    """The body's length the response's headers announce (not for a chunked body), or None."""
+    headers = getattr(response, "headers", None)
+    if headers is None or getattr(response, "chunked", False):
+        return None
+    text = headers.get("Content-Length")
+    if not isinstance(text, str) or not text.isascii() or not text.strip().isdigit():
+        return None
+    return int(text.strip())
 
 
 def source_entry(path: str, sources: Path = SOURCES) -> dict | None:

@@ -37,7 +37,7 @@ from suite.distill.offline import (
 )
 from suite.errors import SpecError
 from suite.prompts import encode_texts
-from suite.specs import format_prompt, load_task
+from suite.specs import MIN_TEMPERATURE, format_prompt, load_task
 from suite.tokenizer_decode import decode_text
 
 ALIGN_FIELDS = {
@@ -88,6 +88,9 @@ def check_align_spec(spec: dict, path: str, field: str) -> dict:
     unknown = sorted(set(spec) - set(ALIGN_FIELDS))
     if unknown:
         raise SpecError(path, f"{field}.{unknown[0]}", spec[unknown[0]], "unknown field")
+    if spec["temperature"] < MIN_TEMPERATURE:  # the sampler's floor, as for every temperature
+        message = f"must be at least {MIN_TEMPERATURE:g} (MIN_TEMPERATURE)"
+        raise SpecError(path, f"{field}.temperature", spec["temperature"], message)
     return spec
 
 
@@ -179,14 +182,25 @@ def concat(sets: list[KDData]) -> KDData:
     return KDData(tuple(prompts), tuple(index), tuple(responses), tuple(temps))
 
 
-def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name: str, source_sha):
+def align(
+    model,
+    tokenizer,
+    spec: dict,
+    datasets: list[str],
+    *,
+    seed: int,
+    name: str,
+    source_sha,
+    where: tuple[str, str] | None = None,
+):
     """Fine-tune ``model`` (the pretrained target) in place on its best-of-n responses, for
     ``rounds`` rounds (expert iteration): round r samples from the model round r - 1 made, on a
-    prompt pool of its own (seed + r), and fine-tunes it further."""
+    prompt pool of its own (seed + r), and fine-tunes it further. ``where`` (recipe, field)
+    names a training loss that turns NaN."""
     rounds = []
     sha = source_sha
     for r in range(spec.get("rounds", 1)):
-        rounds.append(align_round(model, tokenizer, spec, datasets, seed + r, name, sha, r))
+        rounds.append(align_round(model, tokenizer, spec, datasets, seed + r, name, sha, r, where))
         sha = state_sha256(model)
     last = rounds[-1]
     return {
@@ -198,7 +212,9 @@ def align(model, tokenizer, spec: dict, datasets: list[str], *, seed: int, name:
     }
 
 
-def align_round(model, tokenizer, spec, datasets, seed: int, name: str, sha: str, r: int) -> dict:
+def align_round(
+    model, tokenizer, spec, datasets, seed: int, name: str, sha: str, r: int, where=None
+) -> dict:
     cfg = train_config(spec["train"], f"{name} align.train")
     selections, facts = [], {}
     for dataset in datasets:
@@ -223,7 +239,9 @@ def align_round(model, tokenizer, spec, datasets, seed: int, name: str, sha: str
     pad, start = tokenizer.pad_token_id, decoder_start(model)
     batches = ResponseBatches(data, cfg.batch_size, seed, pad, start)
     ckpt = checkpoint_root() / name / ("target-align" if r == 0 else f"target-align-r{r + 1}")
-    summary = train(model, cfg, batches, response_ce_loss, ckpt, desc=f"align round {r + 1}")
+    summary = train(
+        model, cfg, batches, response_ce_loss, ckpt, desc=f"align round {r + 1}", where=where
+    )
     return {
         "selected": facts,
         "sequences": len(data),

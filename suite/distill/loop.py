@@ -122,12 +122,54 @@ def _tied(model) -> bool:
     return out is not None and out.weight is inp.weight
 
 
-def _load(ckpt: Path, model, optimizer, scaler) -> dict | None:
+LOSS_WINDOW = 200  # the last training losses a checkpoint keeps (the summary means 50)
+STATE_FIELDS = ("step", "seconds", "losses", "scaler")  # scaler: float16 runs only
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_state(path: Path, meta, max_steps: int) -> dict:
+    """A checkpoint's ``state.json``, typed: ``step`` an integer from 1 to ``max_steps``,
+    ``seconds`` a finite number >= 0, ``losses`` the last min(step, LOSS_WINDOW) training
+    losses (finite numbers) and ``scaler`` a mapping of numbers. Anything else is refused, never
+    read as a fresh start on the checkpoint's weights; the error says how to start over."""
+
+    def refuse(field: str, value, why: str) -> SpecError:
+        how = f"to start this training over, delete the checkpoint folder {path.parent}"
+        return SpecError(path, field, value, f"{why}; {how}")
+
+    if not isinstance(meta, dict):
+        raise refuse("(document)", meta, "expected a JSON object")
+    for key in meta:
+        if key not in STATE_FIELDS:
+            raise refuse(str(key), meta[key], f"unknown field; known: {', '.join(STATE_FIELDS)}")
+    for key in STATE_FIELDS[:3]:
+        if key not in meta:
+            raise refuse(key, None, "missing required field")
+    step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
+    if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= max_steps:
+        raise refuse("step", step, f"expected an integer from 1 to train.max_steps ({max_steps:,})")
+    if not _number(seconds) or seconds < 0:
+        raise refuse("seconds", seconds, "expected a finite number >= 0")
+    want = min(step, LOSS_WINDOW)
+    if not isinstance(losses, list) or len(losses) != want or not all(map(_number, losses)):
+        raise refuse("losses", losses, f"expected a list of {want:,} finite numbers")
+    scaler = meta.get("scaler")
+    if "scaler" in meta and not (
+        isinstance(scaler, dict)
+        and all(isinstance(k, str) and _number(v) for k, v in scaler.items())
+    ):
+        raise refuse("scaler", scaler, "expected a mapping of names to finite numbers")
+    return meta
+
+
+def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
-    if not isinstance(meta, dict):
-        raise SpecError(ckpt / "state.json", "(document)", meta, "expected a JSON object")
+    check_state(ckpt / "state.json", meta, max_steps)
     tied = _tied(model)
     loaded = model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
     missing = set(loaded.missing_keys) - ({"lm_head.weight"} if tied else set())
@@ -183,6 +225,7 @@ def train(
     eval_every: int = 0,
     stop_at: int | None = None,
     precision: Precision = CPU_FLOAT32,
+    where: tuple[str, str] | None = None,
 ) -> dict:
     """Run to ``cfg.max_steps``; ``batch_at(step)`` must be a pure function of the step.
 
@@ -190,39 +233,56 @@ def train(
     The model sits on ``precision.device`` already; batches are moved there, the loss is
     computed under ``precision.autocast()``.
 
+    A step whose loss is NaN or infinite stops the run before it is logged or saved, naming
+    ``where`` (the recipe file and its train field) or else the checkpoint folder.
+
     Returns the log summary: final training loss (mean of the last 50 steps), wall time.
     """
     optimizer, scaler = make_optimizer(model, cfg), precision.scaler()
-    meta = _load(ckpt_dir, model, optimizer, scaler) or {"step": 0, "seconds": 0.0, "losses": []}
+    meta = _load(ckpt_dir, model, optimizer, scaler, cfg.max_steps)
+    if meta is None:
+        meta = {"step": 0, "seconds": 0.0, "losses": []}
     step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
     log_path = ckpt_dir / "log.jsonl"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
     model.train()
     last_save = time.monotonic()
     bar = tqdm(total=cfg.max_steps, initial=step, desc=desc, dynamic_ncols=True)
     end = cfg.max_steps if stop_at is None else min(stop_at, cfg.max_steps)
-    while step < end:
-        start = time.perf_counter()
-        value = _step(model, optimizer, scaler, cfg, step, loss_fn, batch_at(step), precision)
-        seconds += time.perf_counter() - start
-        losses = [*losses[-199:], value]
-        step += 1
-        bar.update(1)
-        bar.set_postfix(loss=f"{value:.3f}")
-        record = {"step": step, "loss": value, "lr": cfg.lr_at(step - 1), "seconds": seconds}
-        if eval_fn is not None and eval_every and step % eval_every == 0:
-            model.eval()
-            record["eval"] = eval_fn()
-            model.train()
-            tqdm.write(f"{desc} step {step}: {json.dumps(record['eval'])}")
-        if step % cfg.log_every == 0 or "eval" in record:
-            with log_path.open("a") as fh:
-                fh.write(json.dumps(record) + "\n")
-        if time.monotonic() - last_save > cfg.checkpoint_every_s or step in (end, cfg.max_steps):
-            extra = {"seconds": seconds, "losses": losses}
-            _save(ckpt_dir, model, optimizer, scaler, step, extra)
-            last_save = time.monotonic()
-    bar.close()
+    try:  # the bar is closed before an error is printed
+        while step < end:
+            start = time.perf_counter()
+            value = _step(model, optimizer, scaler, cfg, step, loss_fn, batch_at(step), precision)
+            seconds += time.perf_counter() - start
+            if not math.isfinite(value):
+                path, field = where or (ckpt_dir, "loss")
+                message = (
+                    f"the training loss is {value} (NaN or infinite) at step {step + 1}: the run "
+                    "diverged, and this step is not saved (a lower train.lr, or another config)"
+                )
+                raise SpecError(path, field, value, message)
+            losses = [*losses[-(LOSS_WINDOW - 1) :], value]
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{value:.3f}")
+            record = {"step": step, "loss": value, "lr": cfg.lr_at(step - 1), "seconds": seconds}
+            if eval_fn is not None and eval_every and step % eval_every == 0:
+                model.eval()
+                record["eval"] = eval_fn()
+                model.train()
+                tqdm.write(f"{desc} step {step}: {json.dumps(record['eval'])}")
+            if step % cfg.log_every == 0 or "eval" in record:
+                ckpt_dir.mkdir(parents=True, exist_ok=True)  # made at the first log or checkpoint
+                with log_path.open("a") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            if time.monotonic() - last_save > cfg.checkpoint_every_s or step in (
+                end,
+                cfg.max_steps,
+            ):
+                extra = {"seconds": seconds, "losses": losses}
+                _save(ckpt_dir, model, optimizer, scaler, step, extra)
+                last_save = time.monotonic()
+    finally:
+        bar.close()
     model.eval()
     tail = losses[-50:]
     return {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import re
 import shutil
@@ -49,6 +50,7 @@ from suite.distill.precision import model_device, to_device
 from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts: re-exported)
     ARCHITECTURES,
     SAFE_NAME,
+    check_not_itself,
     check_parts,
     load_recipe,
 )
@@ -120,6 +122,73 @@ class PackedBlocks:
     def __call__(self, step: int) -> torch.Tensor:
         positions = step_positions(step, self.batch, self.n_blocks)
         return torch.stack([self._epoch(epoch)[i] for epoch, i in positions])
+
+
+CHECK_TEXTS = 256  # texts encoded at a time by check_data, which stops once it knows
+
+
+def check_data(recipe: dict, tokenizer) -> None:
+    """What the recipe asks of its training data, checked with the tokenizer the models train
+    with before any model trains: each Llama's ``block_size`` + 1 tokens fit in the packed
+    training texts (else there is no block to train on), and each ``align`` pool fills with
+    prompts of at most ``max_prompt_tokens`` tokens. Refusals name the recipe and the field."""
+    path, datasets = recipe["_path"], recipe["datasets"]
+    blocks = {
+        role: train_config(spec["train"], path).block_size
+        for role, spec in recipe["models"].items()
+        if recipe["architecture"] != "t5"
+    }
+    if blocks:
+        pairs, total, need = training_pairs(datasets, "train"), 0, max(blocks.values()) + 1
+        for start in range(0, len(pairs), CHECK_TEXTS):
+            if total >= need:
+                break
+            total += sum(map(len, encode_pairs(tokenizer, pairs[start : start + CHECK_TEXTS])))
+        for role, block in blocks.items():
+            if block + 1 > total:
+                raise _block_error(recipe, role, block, total)
+    for role, spec in recipe["models"].items():
+        if "align" in spec:
+            _check_pool(recipe, role, spec["align"], tokenizer)
+    recipe["_data_checked"] = True
+
+
+def _block_error(recipe: dict, role: str, block: int, total: int) -> SpecError:
+    message = (
+        f"the training texts ({', '.join(recipe['datasets'])}) come to {total:,} tokens, fewer "
+        "than one block of block_size + 1"
+    )
+    return SpecError(recipe["_path"], f"models.{role}.train.block_size", block, message)
+
+
+def _check_pool(recipe: dict, role: str, spec: dict, tokenizer) -> None:
+    """Each dataset holds ``prompts_per_dataset`` training prompts that fit ``max_prompt_tokens``
+    (which ones a round's seed draws; that enough fit does not depend on it)."""
+    size, most = spec["prompts_per_dataset"], spec["max_prompt_tokens"]
+    for dataset in recipe["datasets"]:
+        texts = [format_prompt(ex.instruction) for ex in load_examples(dataset, "train")
+                 if ex.reference]  # fmt: skip
+        fit = 0
+        for start in range(0, len(texts), CHECK_TEXTS):
+            if fit >= size:
+                break
+            ids = encode_texts(tokenizer, texts[start : start + CHECK_TEXTS])
+            fit += sum(len(row) <= most for row in ids)
+        if fit < size:
+            message = (
+                f"only {fit:,} of {dataset}'s training prompts fit in it; "
+                f"prompts_per_dataset asks for {size:,}"
+            )
+            raise SpecError(recipe["_path"], f"models.{role}.align.max_prompt_tokens", most,
+                            message)  # fmt: skip
+
+
+def check_finite_losses(losses: dict, path: str, field: str) -> None:
+    """A model whose held-out loss is NaN or infinite is not saved as a finished artifact."""
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            message = f"the trained model's held-out loss on {name} is {value}: it is not saved"
+            raise SpecError(path, field, value, message)
 
 
 def lm_loss(model, batch: torch.Tensor) -> torch.Tensor:
@@ -210,6 +279,7 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
     one vocabulary per family, and the same one across families for comparable prompts."""
     copy_from = Path(recipe["_path"]).parent / recipe["tokenizer"]["copy_from"]
     source = resolve(copy_from, "tokenizer.copy_from")
+    check_not_itself(recipe, source, out / "tokenizer")
     if not (source / "tokenizer.json").is_file():
         message = f"no tokenizer.json in {source}"
         raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
@@ -270,6 +340,8 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
     pretrained stage's facts under ``pretrained``.
     """
     spec = recipe["models"][role]
+    if not recipe.get("_data_checked"):  # not with the recipe: its tokenizer was built since
+        check_data(recipe, load_tokenizer(out / "tokenizer"))
     if "align" not in spec:
         return pretrain_model(recipe, role, out, out / role)
     check_align_spec(spec["align"], recipe["_path"], f"models.{role}.align")
@@ -302,8 +374,11 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
         seed=recipe["seed"],
         name=recipe["name"],
         source_sha=source_sha,
+        where=(path, f"models.{role}.align.train"),
     )
     limit = recipe.get("eval_examples", 200)
+    heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
+    check_finite_losses(heldout, path, f"models.{role}.align")
     folder = out / role
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
@@ -324,7 +399,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
         "data_sha256": facts["data_sha256"],
         "steps": facts["steps"],
         "train_loss": facts["train_loss"],
-        "heldout_loss": heldout_loss(model, tokenizer, recipe["datasets"], limit),
+        "heldout_loss": heldout,
         "heldout_examples_per_dataset": limit,
         "heldout_quality": greedy_quality(model, tokenizer, recipe["datasets"], n, 128),
         "entropy_at_tau_1": own_entropy(model, others, tokenizer, recipe["datasets"], n, 48),
@@ -352,6 +427,8 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
     else:
         docs = encode_pairs(tokenizer, pairs)
         batches = PackedBlocks(docs, cfg.block_size, cfg.batch_size, recipe["seed"])
+        if batches.n_blocks == 0:  # check_data refuses it first; no step divides by 0 blocks
+            raise _block_error(recipe, role, cfg.block_size, sum(map(len, docs)))
         loss_fn, per_epoch = lm_loss, batches.n_blocks
         tokens = batches.n_blocks * batches.block
     ckpt = checkpoint_root() / recipe["name"] / role
@@ -365,8 +442,10 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
         desc=role,
         eval_fn=lambda: heldout_loss(model, tokenizer, recipe["datasets"], min(limit, 64)),
         eval_every=spec.get("eval_every", 500),
+        where=(recipe["_path"], f"models.{role}.train"),
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
+    check_finite_losses(heldout, recipe["_path"], f"models.{role}")
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     info = {

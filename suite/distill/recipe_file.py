@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from suite.distill.recipe_sizes import check_models, check_tokenizer
+from suite.distill.recipe_sizes import _integer, check_models, check_tokenizer
 from suite.errors import SpecError
 from suite.seeding import seed_problem
 from suite.specs import read_yaml
@@ -40,8 +40,14 @@ def load_recipe(path: str | Path) -> dict:
     vocab = check_tokenizer(path, recipe["tokenizer"])
     check_models(path, recipe["models"], architecture, vocab)
     check_training(path, recipe["models"])
+    if "eval_examples" in recipe:  # held-out test prompts per dataset (default 200)
+        _integer(path, "eval_examples", recipe["eval_examples"], 1, MAX_EVAL_EXAMPLES)
     recipe["_path"] = str(path)
     return recipe
+
+
+MAX_EVAL_EXAMPLES = 100_000  # as a KD recipe's: the test splits hold a few thousand
+MODEL_FIELDS = ("config", "train", "eval_every", "align")
 
 
 def check_datasets(path: Path, datasets) -> None:
@@ -67,6 +73,14 @@ def check_training(path: Path, models: dict) -> None:
     from suite.distill.loop import train_config
 
     for role, spec in models.items():
+        for key in spec:
+            if key not in MODEL_FIELDS:
+                message = f"unknown field; known: {', '.join(MODEL_FIELDS)}"
+                raise SpecError(path, f"models.{role}.{key}", spec[key], message)
+        every = spec.get("eval_every", 500)  # held-out loss every so many steps; 0: none
+        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 10**7:
+            message = "expected 0 (none) or an integer from 1 to 10,000,000 (steps)"
+            raise SpecError(path, f"models.{role}.eval_every", every, message)
         if "train" not in spec:
             raise SpecError(path, f"models.{role}.train", None, "missing required field")
         if not isinstance(spec["train"], dict):
@@ -83,7 +97,12 @@ def check_training(path: Path, models: dict) -> None:
 
 def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
     """Each part is one the recipe makes; a model needs the tokenizer: built in ``out``
-    already, or by an earlier ``--only`` part."""
+    already, or by an earlier ``--only`` part. Where the tokenizer the models will train with
+    is there already (in ``out``, or the folder a copied one comes from), what the recipe asks
+    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`)."""
+    if recipe is not None:
+        _check_copy(only, out, recipe)
+        _check_data_now(only, out, recipe)
     for part in only if recipe is not None else ():
         if part != "tokenizer" and part not in recipe["models"]:
             message = f"the recipe has no models.{part}; it makes: tokenizer, " + ", ".join(
@@ -96,3 +115,47 @@ def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
         if not (out / "tokenizer" / "tokenizer.json").is_file():
             message = f"--only {part} needs the tokenizer built first (--only tokenizer)"
             raise SpecError(out / "tokenizer", "--out", str(out), message)
+
+
+def copy_source(recipe: dict) -> Path:
+    """The folder ``tokenizer.copy_from`` names (relative to the recipe file)."""
+    from suite.paths import resolve
+
+    return resolve(Path(recipe["_path"]).parent / recipe["tokenizer"]["copy_from"], "copy_from")
+
+
+def _check_copy(only: list[str], out: Path, recipe: dict) -> None:
+    if "tokenizer" in only and "copy_from" in recipe["tokenizer"]:
+        check_not_itself(recipe, copy_source(recipe), out / "tokenizer")
+
+
+def check_not_itself(recipe: dict, source: Path, folder: Path) -> None:
+    """A tokenizer is not copied onto itself (``copy_from`` naming ``--out``'s own)."""
+    try:
+        same = source.resolve() == folder.resolve()
+    except (OSError, RuntimeError):
+        same = False
+    if same:
+        message = (
+            "is --out's own tokenizer folder: a tokenizer is not copied onto itself (leave "
+            "tokenizer out of --only to keep it)"
+        )
+        raise SpecError(recipe["_path"], "tokenizer.copy_from", recipe["tokenizer"]["copy_from"],
+                        message)  # fmt: skip
+
+
+def _check_data_now(only: list[str], out: Path, recipe: dict) -> None:
+    """The data check, before ``--out`` is made, where the models' tokenizer is already there."""
+    from suite.distill.pretrain import check_data
+    from suite.models import load_tokenizer
+
+    if not any(part in recipe["models"] for part in only):
+        return
+    if "tokenizer" not in only:
+        folder = out / "tokenizer"
+    elif "copy_from" in recipe["tokenizer"]:
+        folder = copy_source(recipe)
+    else:
+        return  # trained by this command: checked once it is, before any model trains
+    if (folder / "tokenizer.json").is_file():
+        check_data(recipe, load_tokenizer(folder))

@@ -3,17 +3,24 @@
 ``tokenizer.vocab_size`` and every size of ``models.<role>.config`` a Llama or a T5 reads are
 integers in a range, and the parameter count they make (an over-estimate: untied embeddings,
 a full-width key-value projection, gated feed-forward layers) is at most :data:`MAX_PARAMETERS`:
-a typo or a hostile recipe cannot ask the tokenizer trainer or torch for terabytes.
+a typo or a hostile recipe cannot ask the tokenizer trainer or torch for terabytes. The rest of
+a config is read whole too: only the keys the architecture's model computes with
+(:data:`LLAMA_KEYS`, :data:`T5_KEYS`), each number in the range a ``config.json``'s must be in
+(:func:`suite.config_values.config_value_field`), every float finite, and the model built from it
+on the meta device, so a config that would fail, or train a NaN model, is refused naming its field
+before the tokenizer or any model is made.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from transformers import LlamaConfig, T5Config
 
-from suite.errors import SpecError
-from suite.models import load_tokenizer, remote_code_field, remote_code_message
+from suite.config_values import config_value_field
+from suite.errors import SpecError, cut
+from suite.models import FORWARD_OUTPUTS, load_tokenizer, remote_code_field, remote_code_message
 from suite.paths import resolve
 from suite.tokenizer_files import check_tokenizer_vocabulary
 
@@ -41,6 +48,17 @@ T5_SIZES = {
     "relative_attention_num_buckets": 4_096,
     "relative_attention_max_distance": 1 << 20,
 }
+# The other keys a recipe's config may set: what the model computes with, nothing that changes
+# what forward returns (FORWARD_OUTPUTS), the ids (the tokenizer's) or the dtype (float32).
+LLAMA_KEYS = frozenset({
+    *LLAMA_SIZES, "hidden_act", "rms_norm_eps", "initializer_range", "rope_theta",
+    "rope_parameters", "rope_scaling", "attention_bias", "attention_dropout", "mlp_bias",
+    "tie_word_embeddings",
+})  # fmt: skip
+T5_KEYS = frozenset({
+    *T5_SIZES, "feed_forward_proj", "dropout_rate", "layer_norm_epsilon", "initializer_factor",
+    "classifier_dropout", "tie_word_embeddings",
+})  # fmt: skip
 DERIVED = ("head_dim", "num_key_value_heads", "num_decoder_layers")  # from the others when absent
 SET_BY_THE_TOKENIZER = ("vocab_size", "eos_token_id", "pad_token_id", "bos_token_id")
 
@@ -95,7 +113,10 @@ def check_models(path: Path, models, architecture: str, vocab: int) -> None:
         found = remote_code_field(config, field)
         if found:  # an attention kernel from the Hub, remote code or a quantizer
             raise SpecError(path, found[0], found[1], remote_code_message(found[0]))
+        _forward_keys(path, field, config)
         sizes = _sizes(path, field, config, architecture)
+        _known_keys(path, field, config, architecture)
+        _values(path, field, config)
         if architecture != "t5":
             _heads(path, field, sizes)
         count = _parameters(sizes, vocab, architecture)
@@ -104,6 +125,70 @@ def check_models(path: Path, models, architecture: str, vocab: int) -> None:
                 f"about {count:,} parameters, over the {MAX_PARAMETERS:,} a recipe may ask for"
             )
             raise SpecError(path, field, _shown(config, sizes), message)
+        _build(path, field, config, architecture, vocab)
+
+
+def _forward_keys(path: Path, field: str, config: dict) -> None:
+    """What forward returns is fixed (the training loop reads ``.logits`` of a model output)."""
+    for key, forced in FORWARD_OUTPUTS.items():
+        if key in config and config[key] is not forced:
+            message = f"what forward returns is fixed: leave it out (it is {forced})"
+            raise SpecError(path, f"{field}.{key}", config[key], message)
+
+
+def _known_keys(path: Path, field: str, config: dict, architecture: str) -> None:
+    known = T5_KEYS if architecture == "t5" else LLAMA_KEYS
+    for key in config:
+        if key not in known and key not in FORWARD_OUTPUTS:
+            message = f"unknown or not settable in a recipe; known: {', '.join(sorted(known))}"
+            raise SpecError(path, f"{field}.{key}", config[key], message)
+
+
+def _values(path: Path, field: str, config: dict) -> None:
+    """Each number in the range a model's ``config.json`` must hold it in, every float finite
+    (YAML's ``.nan`` and ``.inf``: strict JSON has neither) and the activation one there is."""
+    found = config_value_field(config)
+    if found:
+        raise SpecError(path, f"{field}.{found[0]}", found[1], found[2])
+    stack = [(config, field)]
+    while stack:
+        item, where = stack.pop()
+        pairs = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, value in pairs:
+            name = f"{where}.{key}" if isinstance(item, dict) else f"{where}[{key}]"
+            if isinstance(value, dict | list):
+                stack.append((value, name))
+            elif isinstance(value, float) and not math.isfinite(value):
+                raise SpecError(path, name, value, "expected a finite number")
+    act = config.get("hidden_act", "silu")
+    from transformers.activations import ACT2FN
+
+    if not isinstance(act, str) or act not in ACT2FN:
+        message = f"unknown activation; known: {', '.join(ACT2FN)}"
+        raise SpecError(path, f"{field}.hidden_act", act, message)
+
+
+def _build(path: Path, field: str, config: dict, architecture: str, vocab: int) -> None:
+    """The config and its model, built as training builds them, on the meta device (no memory):
+    what transformers refuses (a bad ``feed_forward_proj``, a RoPE mapping it cannot use) is
+    named here, not after the tokenizer was trained."""
+    import torch
+    from transformers import LlamaForCausalLM, T5ForConditionalGeneration
+
+    t5 = architecture == "t5"
+    try:
+        with torch.device("meta"):
+            if t5:
+                T5ForConditionalGeneration(T5Config(vocab_size=vocab, **config))
+            else:
+                LlamaForCausalLM(LlamaConfig(vocab_size=vocab, bos_token_id=None, **config))
+    except Exception as err:  # transformers raises many types for a bad config
+        text = " ".join(str(err).split())
+        named = [k for k in config if k in text]
+        where = f"{field}.{named[0]}" if named else field
+        value = config[named[0]] if named else "(config)"
+        message = f"cannot build the model: {type(err).__name__}: {cut(text, 300)}"
+        raise SpecError(path, where, value, message) from None
 
 
 def _sizes(path: Path, field: str, config: dict, architecture: str) -> dict[str, int]:

@@ -13,7 +13,7 @@ from suite.distill.offline import format_temperature
 from suite.distill.pretrain import SAFE_NAME
 from suite.errors import SpecError
 from suite.seeding import seed_problem
-from suite.specs import MAX_SEEDS, Reader, load_specs, read_yaml
+from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, load_specs, read_yaml
 
 METHODS = ("offline", "online")
 _REQUIRED = (
@@ -97,10 +97,15 @@ def _sections(r: Reader, recipe: dict) -> None:
     for key, folder in models.items():
         if not re.fullmatch(SAFE_NAME, r.string(folder, f"models.{key}")):
             raise r.error(f"models.{key}", folder, "a folder name under --out")
+    if models.get("base_draft") == models.get("target"):
+        message = "the same folder as models.target: a draft is distilled from another model"
+        raise r.error("models.base_draft", models.get("base_draft"), message)
     keys = {"per_dataset", "max_prompt_tokens", "max_new_tokens"}
     prompts = r.mapping(recipe["prompts"], "prompts", keys, set())
-    for key in sorted(keys):
-        r.positive_int(prompts[key], f"prompts.{key}")
+    r.positive_int(prompts["per_dataset"], "prompts.per_dataset")
+    # as every max_new_tokens a file states; run_distill also fits both to the target's positions
+    for key in ("max_prompt_tokens", "max_new_tokens"):
+        r.positive_int(prompts[key], f"prompts.{key}", MAX_NEW_TOKENS)
     keys = {"samples_per_prompt", "batch_size", "chunk_size"}
     offline = r.mapping(recipe["offline"], "offline", {"samples_per_prompt"}, keys)
     r.positive_int(offline["samples_per_prompt"], "offline.samples_per_prompt", 64)
@@ -145,5 +150,18 @@ def load_kd_recipe(path: str | Path) -> dict:
             f"its grid holds about {drafts:,} drafts; a recipe makes at most {MAX_GRID_DRAFTS:,}"
         )
         raise r.error("seeds", len(seeds), message)
+    _models_apart(r, recipe)
     recipe["_path"] = str(path)
     return recipe
+
+
+def _models_apart(r: Reader, recipe: dict) -> None:
+    """No ``models`` folder is named like a draft the recipe builds (with or without
+    ``--full-grid``): ``distill`` saves each draft into ``--out/<name>``, over that model."""
+    from suite.distill.recipes import kd_grid
+
+    names = {d.name for full in (False, True) for d in kd_grid(recipe, full_grid=full)}
+    for key, folder in recipe["models"].items():
+        if folder in names:
+            message = "the name of a draft this recipe builds: distill would save that draft there"
+            raise r.error(f"models.{key}", folder, message)

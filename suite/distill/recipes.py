@@ -35,11 +35,13 @@ from suite.distill.offline import (
 )
 from suite.distill.online import OnlineKDLoss, PromptBatches
 from suite.distill.precision import CPU_FLOAT32, Precision
-from suite.distill.pretrain import heldout_loss
+from suite.distill.pretrain import check_finite_losses, heldout_loss
 from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
+from suite.errors import SpecError
 from suite.io import weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.prompts import prompt_format, training_prompt_ids
+from suite.strict import read_config
 
 RECIPE_LABEL = "our reading of the paper's recipe"
 
@@ -218,8 +220,10 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
         eval_fn=lambda: heldout_loss(model, tokenizer, [draft.dataset], min(limit, 64)),
         eval_every=recipe.get("eval_every", 0),
         precision=precision,
+        where=(recipe["_path"], "train"),
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
+    check_finite_losses(heldout, recipe["_path"], "train")
     folder = out / draft.name
     model.save_pretrained(str(folder), safe_serialization=True)  # tokenizer: the family's
     info = {
@@ -253,6 +257,27 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     return info
 
 
+def check_positions(recipe: dict, out: Path) -> None:
+    """A KD sequence (a prompt of up to ``max_prompt_tokens`` and ``max_new_tokens`` more) fits
+    the positions of the target and the base draft (``max_position_embeddings``, where their
+    ``config.json`` states it: a T5's relative positions have no end), before anything is read
+    or written; a config that is not there is named when its model loads."""
+    prompts = recipe["prompts"]
+    length = prompts["max_prompt_tokens"] + prompts["max_new_tokens"]
+    for role in ("target", "base_draft"):
+        path = out / recipe["models"][role] / "config.json"
+        if not path.is_file():
+            continue
+        positions = read_config(path).get("max_position_embeddings")
+        if isinstance(positions, int) and not isinstance(positions, bool) and length > positions:
+            message = (
+                f"max_prompt_tokens + max_new_tokens = {length:,} tokens, past the "
+                f"{positions:,} positions of models.{role} ({path.parent})"
+            )
+            raise SpecError(recipe["_path"], "prompts.max_new_tokens", prompts["max_new_tokens"],
+                            message)  # fmt: skip
+
+
 def run_distill(
     recipe: dict,
     out: Path,
@@ -271,6 +296,7 @@ def run_distill(
     if not todo:
         return []
     models = recipe["models"]
+    check_positions(recipe, out)
     target = out / models["target"]
     shared = {
         "tokenizer": load_tokenizer(out / models["tokenizer"]),
