@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from suite.cli.parsers import non_empty_folder
+from suite.path_arguments import non_empty_folder
 
 PROMPT_TASKS = ("gsm8k", "alpaca")
 DEFAULT_KS = (1, 2, 3, 4, 6, 8)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from suite.cli.parsers import non_empty_path
 from suite.errors import Parser
 from suite.lm_eval_tasks import NUMERIC_TASKS
+from suite.path_arguments import non_empty_path
 
 
 def _export(args) -> int:

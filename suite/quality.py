@@ -23,7 +23,6 @@ from lm_eval.tasks import TaskManager
 from scipy import stats
 
 from suite.bench import machine_info, write_json_atomic
-from suite.cli.parsers import non_empty_folder
 from suite.data import extract_answer
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
@@ -31,6 +30,7 @@ from suite.errors import Parser, SpecError
 from suite.io import check_out_folder, check_targets
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
+from suite.path_arguments import non_empty_folder
 from suite.paths import bundle_dir
 from suite.reader import MAX_N_BOOT, MAX_NEW_TOKENS, MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, load_task

@@ -8,9 +8,10 @@ import time
 from suite.calibration import calibrate, table_text, write
 from suite.calibration.scenarios import SCENARIOS
 from suite.calibration.synth import PROFILES
-from suite.cli.parsers import non_empty_folder, whole_number
+from suite.cli.parsers import whole_number
 from suite.errors import Parser, error_line
 from suite.io import check_out_folder, check_targets
+from suite.path_arguments import non_empty_folder
 
 MAX_SIMULATIONS = 100_000  # per claim and case: the quick table takes 100 in minutes
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import reprlib
-from pathlib import Path
 
 from suite.cli import commands
+from suite.path_arguments import non_empty_folder, non_empty_path  # noqa: F401 (re-exported)
 from suite.reader import MAX_THREADS, MAX_WORKERS
 from suite.seeding import SEED_LIMIT
 
@@ -62,18 +62,6 @@ def prompt_count(text: str) -> int:
     from suite.specs import MAX_SIZE
 
     return whole_number(1, MAX_SIZE)(text)
-
-
-def non_empty_path(text: str) -> str:
-    """A path argument that is not empty: ``""`` would be read as the working directory."""
-    if not text:
-        raise argparse.ArgumentTypeError("'': expected a path (an empty one names no file)")
-    return text
-
-
-def non_empty_folder(text: str) -> Path:
-    """:func:`non_empty_path` as a Path (``Path("")`` is the working directory)."""
-    return Path(non_empty_path(text))
 
 
 def _reference_dir():
