@@ -42,7 +42,12 @@ from suite.submission_files import (
     remote_code_message,
     weight_shapes,
 )
-from suite.tokenizer_files import TOKENIZER_JSON, check_special_tokens, check_tokenizer_file
+from suite.tokenizer_files import (
+    TOKENIZER_JSON,
+    check_special_tokens,
+    check_tokenizer_file,
+    check_tokenizer_vocabulary,
+)
 from suite.tokenizer_ids import LIST_IDS, SPECIAL_IDS, same_special_ids, special_id_problem
 
 SUBMISSION_FILE = "submission.yaml"
@@ -254,7 +259,15 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
     check_special_tokens(folder)  # each at most MAX_SPECIAL_TOKEN_CHARS, before any load
     if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
         check_tokenizer_file(folder / TOKENIZER_JSON)
+    vocab_size = config["vocab_size"]  # the target's (checked first)
+    # every id below the target's logits, added_tokens.json's too, named by file and token
+    check_tokenizer_vocabulary(folder, vocab_size)
     theirs = _tokenizer(str(folder), None, where)
+    highest = max(theirs.get_vocab().values(), default=-1)
+    if highest >= vocab_size:  # what transformers built: its effective vocabulary
+        token = theirs.convert_ids_to_tokens(highest)
+        message = f"the loaded tokenizer gives it id {highest}, past the target's vocab_size"
+        raise SpecError(folder, "tokenizer", token, message)
     ours = _tokenizer(family.tokenizer.location, family.tokenizer.revision, where)
     tv, ov = theirs.get_vocab(), ours.get_vocab()
     if tv != ov:
