@@ -82,8 +82,10 @@ def _check_args(args) -> None:
     check_positive_int(args.threads, "--threads", minimum=0, maximum=MAX_THREADS)
     check_positive_int(args.limit_cells, "--limit-cells", minimum=0, maximum=MAX_SIZE)
     check_positive_int(args.cost_rounds, "--cost-rounds", maximum=MAX_COST_ROUNDS)
-    for tau in args.temperatures:
-        check_temperature(tau, "--temperatures")
+    # each τ_dec once, in the order given; -0.0 is 0.0 (rows are keyed by the number's text)
+    args.temperatures = list(
+        dict.fromkeys(check_temperature(tau, "--temperatures") + 0.0 for tau in args.temperatures)
+    )
     if not 0 < args.cost_run_time <= MAX_COST_RUN_TIME:  # NaN and inf fail too
         message = f"--cost-run-time must be in (0, {MAX_COST_RUN_TIME:g}] seconds"
         raise ValueError(f"{message}, got {args.cost_run_time}")

@@ -8,6 +8,7 @@ conditions differ only in how tokens are proposed, never in the distribution the
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -120,24 +121,34 @@ def _folder_arg(value, name: str) -> Path:
     return Path(value)
 
 
-def pick_device(device) -> torch.device:
-    """``cpu`` (the default), ``cuda``/``cuda:N``, or ``auto``: the GPU when there is one.
+_CUDA_DEVICE = re.compile(r"cuda(?::([0-9]{1,4}))?", re.ASCII)
 
-    A CUDA device on a machine without one falls back to the CPU, with a warning.
+
+def pick_device(device) -> torch.device:
+    """``cpu`` (the default), ``cuda``/``cuda:N`` (N in ASCII digits, below the device count
+    where CUDA is available), or ``auto``: the GPU when there is one.
+
+    A CUDA device on a machine without one falls back to the CPU, with a warning; any other
+    value is a ValueError naming the model arg (torch's own parser raised RuntimeError).
     """
     if device in (None, "", "cpu"):
         return torch.device("cpu")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(device, str) and (device == "cuda" or device.startswith("cuda:")):
-        if not torch.cuda.is_available():
-            # lm-eval's command line asks for cuda:0 unless told; its own hf model falls back too.
-            log.warning(
-                "%s: device=%r but torch sees no CUDA device; using cpu", MODEL_NAME, device
-            )
-            return torch.device("cpu")
-        return torch.device(device)
-    raise ValueError(f"{MODEL_NAME}: device must be cpu, cuda, cuda:N or auto, got {device!r}")
+    shown = f"{MODEL_NAME}: model_args device={device!r}"
+    match = _CUDA_DEVICE.fullmatch(device) if isinstance(device, str) else None
+    if match is None:
+        raise ValueError(f"{shown}: expected cpu, cuda, cuda:N (N a device number) or auto")
+    if not torch.cuda.is_available():
+        # lm-eval's command line asks for cuda:0 unless told; its own hf model falls back too.
+        log.warning("%s but torch sees no CUDA device; using cpu", shown)
+        return torch.device("cpu")
+    count = torch.cuda.device_count()
+    if match.group(1) is not None and int(match.group(1)) >= count:
+        raise ValueError(
+            f"{shown}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+        )
+    return torch.device(device)
 
 
 def pick_dtype(dtype, device: torch.device) -> torch.dtype:

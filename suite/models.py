@@ -29,6 +29,7 @@ from suite.tokenizer_files import (
     check_tokenizer_file,
     check_tokenizer_regexes,
 )
+from suite.tokenizer_ids import SPECIAL_IDS, special_id_problem
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
@@ -114,6 +115,10 @@ def check_generation_config(folder: Path, *, nofollow: bool = True) -> None:
     if not (path.exists() or path.is_symlink()):
         return
     data = read_config(path, nofollow=nofollow)
+    for key in SPECIAL_IDS:  # a list where one id goes, named (transformers compares it with 0)
+        problem = special_id_problem(key, data.get(key))
+        if problem:
+            raise SpecError(path, *problem)
     try:
         GenerationConfig.from_dict(data)
     except Exception as err:  # transformers' refusals: ValueError, TypeError...

@@ -26,10 +26,11 @@ from typing import Any
 from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError
-from suite.models import PICKLE_SUFFIXES
+from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT, resolve
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.specs import Reader, read_yaml
+from suite.strict import read_config
 from suite.submission_files import (
     check_finite,
     check_shard_indexes,
@@ -41,7 +42,13 @@ from suite.submission_files import (
     remote_code_message,
     weight_shapes,
 )
-from suite.tokenizer_files import TOKENIZER_JSON, check_special_tokens, check_tokenizer_file
+from suite.tokenizer_files import (
+    TOKENIZER_JSON,
+    check_special_tokens,
+    check_tokenizer_file,
+    check_tokenizer_vocabulary,
+)
+from suite.tokenizer_ids import LIST_IDS, SPECIAL_IDS, same_special_ids, special_id_problem
 
 SUBMISSION_FILE = "submission.yaml"
 MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
@@ -252,7 +259,15 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
     check_special_tokens(folder)  # each at most MAX_SPECIAL_TOKEN_CHARS, before any load
     if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
         check_tokenizer_file(folder / TOKENIZER_JSON)
+    vocab_size = config["vocab_size"]  # the target's (checked first)
+    # every id below the target's logits, added_tokens.json's too, named by file and token
+    check_tokenizer_vocabulary(folder, vocab_size)
     theirs = _tokenizer(str(folder), None, where)
+    highest = max(theirs.get_vocab().values(), default=-1)
+    if highest >= vocab_size:  # what transformers built: its effective vocabulary
+        token = theirs.convert_ids_to_tokens(highest)
+        message = f"the loaded tokenizer gives it id {highest}, past the target's vocab_size"
+        raise SpecError(folder, "tokenizer", token, message)
     ours = _tokenizer(family.tokenizer.location, family.tokenizer.revision, where)
     tv, ov = theirs.get_vocab(), ours.get_vocab()
     if tv != ov:
@@ -295,12 +310,28 @@ def _same_vocab_size(folder: Path, config: dict, family, target: str) -> None:
     if config.get("vocab_size") != want.vocab_size:
         message = f"the '{target}' target's vocab_size is {want.vocab_size}"
         raise SpecError(folder / "config.json", "vocab_size", config.get("vocab_size"), message)
-    built = _built_config(folder, config)
-    for key in ("eos_token_id", "bos_token_id", "pad_token_id"):  # as the decoder pairs them
-        mine, theirs = getattr(built, key, config.get(key)), getattr(want, key, None)
-        if mine is not None and theirs is not None and mine != theirs:
+    _same_special_ids(folder / "config.json", config, _built_config(folder, config), want, target)
+    generation = folder / GENERATION_CONFIG  # read as transformers reads it by model_config
+    if generation.is_file():
+        data = read_config(generation, nofollow=True)
+        _same_special_ids(generation, data, None, want, target)
+
+
+def _same_special_ids(path: Path, stated: dict, built, want, target: str) -> None:
+    """The special ids of a config (``built``: as transformers fills it in) or generation config
+    against the target's, as the decoder pairs them (:mod:`suite.tokenizer_ids`): an eos list
+    holds the target's id, and only ids below its vocab_size."""
+    for key in SPECIAL_IDS:
+        problem = special_id_problem(key, stated.get(key), want.vocab_size)
+        if problem:
+            raise SpecError(path, *problem)
+        mine = stated.get(key) if built is None else getattr(built, key, stated.get(key))
+        theirs = getattr(want, key, None)
+        if not same_special_ids(key, theirs, mine):
             message = f"the '{target}' target's is {theirs!r}: speculation needs the same ids"
-            raise SpecError(folder / "config.json", key, mine, message)
+            if key in LIST_IDS:
+                message += " (a list of ids must hold it)"
+            raise SpecError(path, key, mine, message)
 
 
 def _model_type(family) -> str:

@@ -30,6 +30,7 @@ from suite.strict import read_config, read_json
 from suite.tokenizer_growth import MAX_ENCODE_GROWTH, Unbounded, encode_growth, growth_problem
 from suite.tokenizer_regex import _python_syntax, tokenizer_regex_problem
 from suite.tokenizer_shape import (
+    MAX_ADDED_TOKENS,
     added_tokens_problem,
     post_processor_problem,
     post_processor_size_problem,
@@ -198,13 +199,66 @@ def _vocabulary(data: Any, vocab_size: int) -> tuple[set[str], tuple[str, Any, s
     return tokens, None
 
 
+def _next_id(data: Any) -> int:
+    """The id transformers gives the first token it adds to a ``tokenizer.json``: one past its
+    highest id (its vocabulary's and added tokens')."""
+    model = data.get("model") if isinstance(data, dict) else None
+    vocab = model.get("vocab") if isinstance(model, dict) else None
+    ids = [v for v in vocab.values() if _is_id(v, 1 << 62)] if isinstance(vocab, dict) else []
+    highest = max(ids, default=len(vocab) - 1 if isinstance(vocab, list) else -1)
+    added = data.get("added_tokens", []) if isinstance(data, dict) else []
+    for token in added if isinstance(added, list) else []:
+        token_id = token.get("id") if isinstance(token, dict) else None
+        if _is_id(token_id, 1 << 62):
+            highest = max(highest, token_id)
+    return highest + 1
+
+
+ADDED_TOKENS_JSON = "added_tokens.json"
+
+
+def _check_added_tokens_file(
+    folder: Path, vocab_size: int, tokens: set[str] | None, next_id: int
+) -> None:
+    """``added_tokens.json`` (token -> id, which transformers loads beside the other files):
+    each id below ``vocab_size``, and each token not already in ``tokens`` (the tokenizer's,
+    where its ``tokenizer.json`` was read) added, as transformers adds it, at the next id, which
+    must also be below ``vocab_size``."""
+    path = folder / ADDED_TOKENS_JSON
+    if not (path.exists() or path.is_symlink()):
+        return
+    added = read_config(path)
+    if len(added) > MAX_ADDED_TOKENS:
+        raise SpecError(path, path.name, f"{len(added):,} tokens", f"at most {MAX_ADDED_TOKENS:,}")
+    where = f"ids in [0, {vocab_size}), the target's vocab_size"
+    for token, token_id in added.items():
+        if not _is_id(token_id, vocab_size):
+            raise SpecError(path, token, token_id, f"expected {where}")
+    ordered = sorted(added.items(), key=lambda item: item[1])
+    for token, token_id in ordered if tokens is not None else ():
+        if token in tokens:
+            continue
+        if next_id >= vocab_size:
+            message = (
+                f"not a token of {TOKENIZER_JSON}: transformers adds it with id {next_id}, "
+                f"past the target's vocab_size ({vocab_size})"
+            )
+            raise SpecError(path, token, token_id, message)
+        tokens.add(token)
+        next_id += 1
+
+
 def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
     """A tokenizer folder against its target's logits: every id in ``tokenizer.json`` (its
-    vocabulary, added tokens and post-processor) below ``vocab_size``, and each special token
-    of ``tokenizer_config.json`` one of its tokens.
-    A folder without ``tokenizer.json`` (sentencepiece) is checked when it is loaded."""
+    vocabulary, added tokens and post-processor) and ``added_tokens.json`` below ``vocab_size``,
+    a token ``added_tokens.json`` adds given an id below it too, and each special token of
+    ``tokenizer_config.json`` and ``special_tokens_map.json`` one of its tokens (transformers
+    would add it past the logits).
+    A folder without ``tokenizer.json`` (sentencepiece) has its ``added_tokens.json`` ids
+    checked here, the rest when it is loaded."""
     path = folder / TOKENIZER_JSON
     if not path.is_file():
+        _check_added_tokens_file(folder, vocab_size, None, 0)
         return
     data = read_json(path, path.name, MAX_TOKENIZER_BYTES)
     tokens, problem = _vocabulary(data, vocab_size)
@@ -212,21 +266,28 @@ def check_tokenizer_vocabulary(folder: Path, vocab_size: int) -> None:
     if problem:
         raise SpecError(path, *problem)
     config_path = folder / "tokenizer_config.json"
-    if not config_path.is_file():
-        return
-    config = read_config(config_path)
+    config = read_config(config_path) if config_path.is_file() else {}
     decoder = config.get("added_tokens_decoder") or {}
     for key in decoder if isinstance(decoder, dict) else ():
         if not (re.fullmatch(r"[0-9]{1,11}", key) and int(key) < vocab_size):
             message = f"expected ids in [0, {vocab_size}), the target's vocab_size"
             raise SpecError(config_path, f"added_tokens_decoder.{key}", key, message)
         tokens.add(_token_text(decoder[key]) or "")
-    named = [(name, config[name]) for name in SPECIAL_TOKENS if config.get(name) is not None]
-    for field, value in [*named, *_listed_tokens(config)]:
-        text = _token_text(value)
-        if text is None or text not in tokens:  # transformers would add it past the logits
-            message = "not a token of this tokenizer's vocabulary"
-            raise SpecError(config_path, field, value, message)
+    decoded = [int(key) + 1 for key in decoder] if isinstance(decoder, dict) else []
+    next_id = max([_next_id(data), *decoded])
+    _check_added_tokens_file(folder, vocab_size, tokens, next_id)
+    for name in SPECIAL_TOKEN_FILES:
+        special = config if name == config_path.name else _special_tokens_map(folder / name)
+        named = [(key, special[key]) for key in SPECIAL_TOKENS if special.get(key) is not None]
+        for field, value in [*named, *_listed_tokens(special)]:
+            text = _token_text(value)
+            if text is None or text not in tokens:  # transformers would add it past the logits
+                message = "not a token of this tokenizer's vocabulary"
+                raise SpecError(folder / name, field, value, message)
+
+
+def _special_tokens_map(path: Path) -> dict:
+    return read_config(path) if path.is_file() else {}
 
 
 def _listed_tokens(config: dict) -> Iterator[tuple[str, Any]]:

@@ -14,6 +14,7 @@ import torch
 from transformers import DynamicCache, EncoderDecoderCache
 
 from suite.tokenizer_decode import decode_text
+from suite.tokenizer_ids import SPECIAL_IDS, same_special_ids
 
 
 def vocab_size(model) -> int:
@@ -55,9 +56,9 @@ def check_pair(target, draft) -> None:
     vt, vd = vocab_size(target), vocab_size(draft)
     if vt != vd:
         raise ValueError(f"vocabulary mismatch: target has {vt} tokens, draft has {vd}")
-    for key in ("eos_token_id", "bos_token_id", "pad_token_id"):
+    for key in SPECIAL_IDS:  # a draft's eos list holds the target's (suite.tokenizer_ids)
         a, b = getattr(target.config, key, None), getattr(draft.config, key, None)
-        if a is not None and b is not None and a != b:
+        if not same_special_ids(key, a, b):
             raise ValueError(f"vocabulary mismatch: target {key}={a}, draft {key}={b}")
     if kinds[0] == "encoder-decoder":
         a, b = decoder_start_token_id(target), decoder_start_token_id(draft)
