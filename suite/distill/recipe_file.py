@@ -14,6 +14,8 @@ from suite.specs import read_yaml
 
 ARCHITECTURES = ("llama", "t5")
 SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
+REQUIRED_FIELDS = ("name", "seed", "datasets", "tokenizer", "models")
+RECIPE_FIELDS = frozenset({*REQUIRED_FIELDS, "architecture", "eval_examples"})
 
 
 def load_recipe(path: str | Path) -> dict:
@@ -23,7 +25,11 @@ def load_recipe(path: str | Path) -> dict:
     recipe = read_yaml(path, "recipe")
     if not isinstance(recipe, dict):
         raise SpecError(path, "(document)", recipe, "a recipe is a mapping")
-    for key in ("name", "seed", "datasets", "tokenizer", "models"):
+    for key in recipe:  # a misspelt field is refused, never read as absent (its default)
+        if key not in RECIPE_FIELDS:
+            message = f"unknown field; known: {', '.join(sorted(RECIPE_FIELDS))}"
+            raise SpecError(path, str(key), recipe[key], message)
+    for key in REQUIRED_FIELDS:
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")
     name = recipe["name"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import sys
 import time
@@ -324,7 +325,7 @@ def claim(lock: Path):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             host, _, pid = _holder(lock).partition(" ")
-            mine = host == socket.gethostname() and pid.isdigit() and len(pid) <= 10
+            mine = host == socket.gethostname() and re.fullmatch("[0-9]{1,10}", pid)
             if mine and not _alive(int(pid)):
                 lock.unlink(missing_ok=True)
                 continue
