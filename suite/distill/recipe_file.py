@@ -9,6 +9,7 @@ from pathlib import Path
 
 from suite.distill.recipe_sizes import _integer, check_models, check_tokenizer
 from suite.errors import SpecError
+from suite.io import check_write_folder
 from suite.seeding import seed_problem
 from suite.specs import read_yaml
 
@@ -105,7 +106,11 @@ def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
     """Each part is one the recipe makes; a model needs the tokenizer: built in ``out``
     already, or by an earlier ``--only`` part. Where the tokenizer the models will train with
     is there already (in ``out``, or the folder a copied one comes from), what the recipe asks
-    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`)."""
+    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`).
+    Each part's folder in ``out`` is absent or a folder with no link in it
+    (:func:`suite.io.check_write_folder`)."""
+    for part in only:  # where this command will save: no link or file in the way
+        check_write_folder(out / part)
     if recipe is not None:
         _check_copy(only, out, recipe)
         _check_data_now(only, out, recipe)

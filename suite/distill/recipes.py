@@ -39,7 +39,7 @@ from suite.distill.precision import CPU_FLOAT32, Precision
 from suite.distill.pretrain import check_finite_losses, heldout_loss
 from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
 from suite.errors import SpecError
-from suite.io import weights_sha256, write_json_atomic
+from suite.io import check_write_folder, weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.prompts import prompt_format, training_prompt_ids
 from suite.strict import read_config
@@ -226,6 +226,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     check_finite_losses(heldout, recipe["_path"], "train")
     folder = out / draft.name
+    check_write_folder(folder)  # again: a link planted while it trained is not written through
     model.save_pretrained(str(folder), safe_serialization=True)  # tokenizer: the family's
     info = {
         "artifact": draft.name,
@@ -293,6 +294,8 @@ def run_distill(
     ``precision.device`` in ``precision.dtype``; each draft trains there (see ``precision``).
     """
     command = command or " ".join(["python", "-m", "suite", *sys.argv[1:]])
+    for draft in drafts:  # where the drafts are saved: no link or file in the way
+        check_write_folder(out / draft.name)
     todo = [d for d in drafts if not is_done(out, d)]
     if not todo:
         return []
