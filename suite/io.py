@@ -129,6 +129,9 @@ def check_write_folder(folder: Path, flag: str = "--out") -> None:
         info = folder.lstat()
     except FileNotFoundError:
         return
+    except NotADirectoryError:  # --out (or a folder above it) is a file
+        check_out_folder(folder.parent, flag)
+        raise
     if stat.S_ISLNK(info.st_mode):
         message = (
             "is a symbolic link: an artifact is saved into a folder of its own, never through "

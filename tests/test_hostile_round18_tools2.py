@@ -275,6 +275,15 @@ def test_distill_refuses_what_is_planted_where_a_draft_goes(tmp_path, capsys, mo
     refused(argv, tmp_path, capsys, str(where), "--out")
 
 
+def test_distill_refuses_an_out_that_is_a_file_naming_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    out = tmp_path / "afile"
+    out.write_text("x")
+    argv = ["distill", "--recipe", str(RECIPES / "kd-llama.yaml"), "--out", str(out), "--only",
+            KD_DRAFT]  # fmt: skip
+    refused(argv, tmp_path, capsys, str(out), "--out", "not a folder")
+
+
 def test_distill_checks_a_draft_folder_again_before_saving(tmp_path, monkeypatch):
     """A link planted while the draft trains is refused too, before anything is saved."""
     import os
