@@ -8,11 +8,15 @@ folder holds decoder-only (llama) or encoder-decoder (t5) models; ``load_model``
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
+import itertools
 import json
 import os
+import re
 import reprlib
 import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 from suite.errors import SpecError, control_character
@@ -45,20 +49,65 @@ def _check_size(path: Path, size: int) -> None:
         raise SpecError(path, None, None, message)
 
 
-def plain_files(folder: Path) -> list[str]:
-    """The names of an artifact folder's plain files, each checked with ``lstat`` before any is
-    read: a link or a special file (FIFO, device) is refused naming it (a bundle's bytes are its
-    own, never a file elsewhere), and so is a file over :data:`MAX_BUNDLE_FILE_BYTES`."""
-    names = []
-    for p in sorted(folder.iterdir()):
+MAX_FOLDER_ENTRIES = 100_000  # entries verify lists under all artifact folders (the bundle: ~600)
+
+
+class _TooMany(Exception):
+    """More entries under the artifact folders than :data:`MAX_FOLDER_ENTRIES`."""
+
+
+class _Budget:
+    """The entries left to list: each folder entry read takes one."""
+
+    def __init__(self, limit: int | None = None):
+        self.left = MAX_FOLDER_ENTRIES if limit is None else limit
+
+    def entries(self, folder: Path):
+        with os.scandir(folder) as found:
+            for entry in found:
+                self.left -= 1
+                if self.left < 0:
+                    raise _TooMany
+                yield entry
+
+
+def _listing(folder: Path, budget: _Budget) -> tuple[list[str], list[str]]:
+    """An artifact folder's plain files (names, sorted), and what its subfolders hold: each
+    subfolder (``folder a/b``) and each entry in one (``file a/b/c``), none followed or read.
+    A file of the folder itself is checked with ``lstat``: a link or a special file (FIFO,
+    device) is refused naming it, and so is a file over :data:`MAX_BUNDLE_FILE_BYTES`."""
+    names, extra, below = [], [], []
+    for entry in budget.entries(folder):
+        p = folder / entry.name
         info = p.lstat()
         if stat.S_ISDIR(info.st_mode):
+            extra.append(f"folder {entry.name}")
+            below.append((p, entry.name))
             continue
         if not stat.S_ISREG(info.st_mode):
             kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
             raise SpecError(p, None, None, f"{kind} in a bundle folder; refused")
         _check_size(p, info.st_size)
-        names.append(p.name)
+        names.append(entry.name)
+    while below:  # the subfolders' trees: the manifest lists none of it
+        sub, rel = below.pop()
+        for entry in budget.entries(sub):
+            inner = f"{rel}/{entry.name}"
+            if entry.is_dir(follow_symlinks=False):
+                extra.append(f"folder {inner}")
+                below.append((sub / entry.name, inner))
+            else:
+                extra.append(f"file {inner}")
+    return sorted(names), sorted(extra)
+
+
+def plain_files(folder: Path) -> list[str]:
+    """The names of an artifact folder's plain files (:func:`_listing`); a subfolder is
+    refused (a manifest lists an artifact's own files, none in a subfolder)."""
+    names, extra = _listing(folder, _Budget())
+    if extra:
+        message = "a subfolder in an artifact folder (a manifest lists none); refused"
+        raise SpecError(folder / extra[0].split(" ", 1)[1], None, None, message)
     return names
 
 
@@ -99,6 +148,13 @@ def load_manifest(root: Path | None = None) -> dict:
 
 
 MAX_MANIFEST_BYTES = 64 << 20
+MAX_ARTIFACTS = 10_000  # the bundle holds 108
+# An artifact's name (``llama/kd-offline-gsm8k-t0.4-s0``): printed in tables and messages.
+ARTIFACT_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}(/[A-Za-z0-9._-]{1,255}){0,15}", re.ASCII)
+ARTIFACT_NAME_RULE = (
+    "an artifact name: ASCII letters, digits, '.', '_', '-' and '/' only (no control character, "
+    "space or markup), as llama/target"
+)
 _KINDS = ("target", "draft", "tokenizer")
 _HEX = frozenset("0123456789abcdef")
 
@@ -110,7 +166,12 @@ def _check_manifest(manifest, path: Path) -> None:
     arts = manifest.get("artifacts") if isinstance(manifest, dict) else None
     if not isinstance(arts, dict):
         raise SpecError(path, "artifacts", reprlib.repr(arts), "expected a mapping of artifacts")
+    if len(arts) > MAX_ARTIFACTS:
+        message = f"at most {MAX_ARTIFACTS:,} artifacts (the bundle holds about a hundred)"
+        raise SpecError(path, "artifacts", f"{len(arts):,} artifacts", message)
     for name, entry in arts.items():
+        if not ARTIFACT_NAME.fullmatch(name):
+            raise SpecError(path, "artifacts", reprlib.repr(name), ARTIFACT_NAME_RULE)
         field = f"artifacts.{name}"
         if not isinstance(entry, dict) or entry.get("kind") not in _KINDS:
             raise SpecError(path, field, reprlib.repr(entry), f"expected a mapping, kind {_KINDS}")
@@ -131,6 +192,20 @@ def _check_manifest(manifest, path: Path) -> None:
                 raise SpecError(path, f"{field}.files", reprlib.repr(f), message)
             if not (isinstance(d, str) and len(d) == 64 and set(d) <= _HEX):
                 raise SpecError(path, f"{field}.files.{f}", reprlib.repr(d), "expected a sha256")
+    _check_own_folders(arts, path)
+
+
+def _check_own_folders(arts: dict, path: Path) -> None:
+    """Each artifact has a folder of its own: no two name the same folder, and none is inside
+    another's (whose subfolders verify reports as unlisted). In the order of the paths (with a
+    final '/'), a folder and everything inside it are next to each other, so comparing
+    neighbours finds any pair."""
+    folders = sorted((entry["path"] + "/", name) for name, entry in arts.items())
+    for (outer, first), (inner, second) in itertools.pairwise(folders):
+        if inner.startswith(outer):
+            how = "the folder of" if inner == outer else "inside the folder of"
+            message = f"{how} artifacts.{first} ({outer[:-1]}): each artifact has its own folder"
+            raise SpecError(path, f"artifacts.{second}.path", inner[:-1], message)
 
 
 def _plain_name(name) -> bool:
@@ -166,32 +241,70 @@ def artifact_path(name: str, root: Path | None = None) -> Path:
     return root / manifest["artifacts"][name]["path"]
 
 
+MAX_PROBLEMS_SHOWN = 100  # problems verify keeps and prints; the rest are counted
+
+
+@dataclass
+class Verdict:
+    """What :func:`check_bundle` found: the first problems (at most ``MAX_PROBLEMS_SHOWN``) and
+    how many there were in all."""
+
+    artifacts: int
+    problems: list[str] = dataclasses.field(default_factory=list)
+    count: int = 0
+
+    def add(self, problem: str) -> None:
+        self.count += 1
+        if len(self.problems) < MAX_PROBLEMS_SHOWN:
+            self.problems.append(problem)
+
+
 def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
-    """Problems found (empty when the bundle is intact): hash mismatches, missing or extra files."""
+    """Problems found (empty when the bundle is intact): hash mismatches, missing or extra files;
+    the first :data:`MAX_PROBLEMS_SHOWN`, then one line counting the rest."""
+    verdict = check_bundle(root, load=load)
+    more = verdict.count - len(verdict.problems)
+    return verdict.problems + ([f"and {more:,} more problems"] if more else [])
+
+
+def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
+    """Every artifact of the manifest checked against its folder (each folder is one artifact's:
+    :func:`load_manifest` refuses two sharing one): missing files, every entry the manifest does
+    not list (in subfolders too, at most :data:`MAX_FOLDER_ENTRIES` listed in all), hashes, and
+    (``load``) each model and tokenizer loaded."""
     from suite.models import load_model, load_tokenizer
 
     root = bundle_dir() if root is None else root
     manifest = load_manifest(root)
-    problems = []
+    verdict = Verdict(len(manifest["artifacts"]))
     total = _listed_bytes(root, manifest)
     if total > MAX_BUNDLE_BYTES:
         message = f"over the {MAX_BUNDLE_BYTES:,} a bundle may hold; none hashed"
-        return [f"the listed files come to {total:,} bytes, {message}"]
+        verdict.add(f"the listed files come to {total:,} bytes, {message}")
+        return verdict
+    budget = _Budget()
     for name, entry in sorted(manifest["artifacts"].items()):
         folder = root / entry["path"]
         link = linked_segment(root, folder)
         if link is not None:
-            problems.append(f"{name}: {link} is a symbolic link; a bundle holds its own files")
+            verdict.add(f"{name}: {link} is a symbolic link; a bundle holds its own files")
             continue
         if not folder.is_dir():
-            problems.append(f"{name}: folder {folder} is missing")
+            verdict.add(f"{name}: folder {folder} is missing")
             continue
         try:
-            mine = _file_problems(name, folder, entry["files"])
+            mine = _file_problems(name, folder, entry["files"], budget)
         except SpecError as err:
-            problems.append(f"{name}: {err.path}: {err.message}")
+            verdict.add(f"{name}: {err.path}: {err.message}")
             continue
-        problems += mine
+        except _TooMany:
+            verdict.add(
+                f"{name}: more than {MAX_FOLDER_ENTRIES:,} entries under the artifact folders; "
+                "listing stopped, this artifact and the ones after it not verified"
+            )
+            break
+        for problem in mine:
+            verdict.add(problem)
         if load and not mine:  # each artifact whose own files are sound is loaded
             if entry["kind"] == "tokenizer":
                 load_tokenizer(folder)
@@ -199,10 +312,10 @@ def verify(root: Path | None = None, *, load: bool = True) -> list[str]:
                 model = load_model(folder)
                 count = sum(p.numel() for p in model.parameters())
                 if count != entry.get("parameters"):
-                    problems.append(
+                    verdict.add(
                         f"{name}: {count} parameters, manifest says {entry.get('parameters')}"
                     )
-    return problems
+    return verdict
 
 
 def _listed_bytes(root: Path, manifest: dict) -> int:
@@ -216,12 +329,16 @@ def _listed_bytes(root: Path, manifest: dict) -> int:
     return total
 
 
-def _file_problems(name: str, folder: Path, listed: dict[str, str]) -> list[str]:
-    """Missing and unlisted files first, from the names alone; then the listed files' hashes."""
-    present = plain_files(folder)
+def _file_problems(name: str, folder: Path, listed: dict[str, str], budget: _Budget) -> list[str]:
+    """Missing and unlisted files first (a subfolder and all it holds included), from the names
+    alone; then the listed files' hashes."""
+    present, extra = _listing(folder, budget)
     problems = [f"{name}: file {f} is missing" for f in listed if f not in present]
     problems += [
         f"{name}: file {f} is not listed in the manifest" for f in present if f not in listed
+    ]
+    problems += [
+        f"{name}: {what} is not listed in the manifest (it lists no subfolder)" for what in extra
     ]
     for fname in (f for f in present if f in listed):
         actual = sha256_file(folder / fname)

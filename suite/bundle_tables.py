@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from suite.bundle import ARTIFACT_NAME, ARTIFACT_NAME_RULE
 from suite.errors import Parser, SpecError, control_character, error_line, printable
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
 from suite.stats.intervals import mean_and_spread
@@ -32,6 +33,7 @@ def _numbers(value: Any, depth: int, leaf=_number) -> bool:
 
 
 _DECIMAL = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?", re.ASCII)
+_DATASET = re.compile(r"[A-Za-z0-9._-]{1,128}", re.ASCII)
 
 
 def _tau_dec(text: str) -> bool:
@@ -61,13 +63,20 @@ _TABLE_FIELDS = {
 
 def check_table_fields(manifest: dict, path: Path) -> None:
     """Every field the tables read, typed (a manifest from --reference is not trusted):
-    a SpecError names the manifest, the artifact's field and the value."""
+    a SpecError names the manifest, the artifact's field and the value. The names the tables
+    print (artifacts, datasets) are plain names, so none is markup in the file ``--write``
+    edits (its block's end marker, HTML, a backtick closing a code span)."""
     for name, entry in manifest["artifacts"].items():
         acceptance = entry.get("acceptance") if isinstance(entry.get("acceptance"), dict) else {}
         taus = [(f"artifacts.{name}.acceptance.{d}"[:200], t) for d, by in acceptance.items()
                 if isinstance(by, dict) for t in by]  # fmt: skip
-        keys = [(f"artifacts.{name}.acceptance", k) for k in acceptance] + taus
-        for where, text in [("artifacts", name), *keys]:
+        if not isinstance(name, str) or not ARTIFACT_NAME.fullmatch(name):
+            raise SpecError(path, "artifacts", name, ARTIFACT_NAME_RULE)
+        for dataset in acceptance:  # names printed in the tables: plain, never markup
+            if not isinstance(dataset, str) or not _DATASET.fullmatch(dataset):
+                message = "a dataset name: ASCII letters, digits, '.', '_' and '-' (as gsm8k)"
+                raise SpecError(path, f"artifacts.{name}.acceptance", dataset, message)
+        for where, text in taus:
             if not isinstance(text, str) or control_character(text, "") or "|" in text:
                 message = "a name the tables print: one line, no control character or '|'"
                 raise SpecError(path, where, text, message)
@@ -190,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from suite.bundle import MANIFEST, load_manifest
+    from suite.cli.parsers import non_empty_path
     from suite.io import write_text_atomic
     from suite.paths import bundle_dir
     from suite.strict import decode, read_bytes
@@ -198,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m suite bundle-tables",
         description="Markdown tables of the bundle from its MANIFEST.json.",
     )
-    parser.add_argument("--reference", help="bundle folder (default: the suite's bundle)")
+    parser.add_argument(
+        "--reference", type=non_empty_path, help="bundle folder (default: the suite's bundle)"
+    )
     parser.add_argument("--write", metavar="FILE", help="replace the marked block in FILE")
     args = parser.parse_args(argv)
     root = Path(args.reference) if args.reference else bundle_dir()

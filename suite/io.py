@@ -118,6 +118,42 @@ def check_targets(paths, flag: str = "--out") -> None:
             raise SpecError(path, flag, str(path), message)
 
 
+def check_write_folder(folder: Path, flag: str = "--out") -> None:
+    """A folder a command saves an artifact into (``--out/tokenizer``, ``--out/<draft>``): absent,
+    or a folder that is not a symbolic link, holding no link, FIFO or device (checked with
+    ``lstat``, nothing followed), so nothing is written through a link to a file elsewhere or
+    into a file in the folder's place. Refused naming the path and ``flag`` before anything is
+    written; checked again just before the files are saved."""
+    folder = Path(folder)
+    try:
+        info = folder.lstat()
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:  # --out (or a folder above it) is a file
+        check_out_folder(folder.parent, flag)
+        raise
+    if stat.S_ISLNK(info.st_mode):
+        message = (
+            "is a symbolic link: an artifact is saved into a folder of its own, never through "
+            "a link; nothing was written"
+        )
+        raise SpecError(folder, flag, str(folder), message)
+    if not stat.S_ISDIR(info.st_mode):
+        message = "exists and is not a folder: an artifact's folder goes there; nothing was written"
+        raise SpecError(folder, flag, str(folder), message)
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+                continue
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            message = (
+                f"is {kind} in an artifact's folder, where files are saved; nothing was written"
+            )
+            path = folder / entry.name
+            raise SpecError(path, flag, str(path), message)
+
+
 def make_folder(folder: Path) -> Path | None:
     """Make ``folder`` and its missing parents; the outermost one made, None if it existed."""
     folder = Path(folder)

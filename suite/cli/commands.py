@@ -147,15 +147,16 @@ def cmd_manifest(args) -> int:
 def cmd_verify(args) -> int:
     from pathlib import Path
 
-    from suite.bundle import load_manifest, verify
+    from suite.bundle import check_bundle
 
-    root = Path(args.reference)
-    problems = verify(root, load=not args.hashes_only)
-    count = len(load_manifest(root)["artifacts"])
-    for problem in problems:
+    verdict = check_bundle(Path(args.reference), load=not args.hashes_only)
+    for problem in verdict.problems:
         print(f"FAIL {printable(problem, keep='')}", file=sys.stderr)
-    print(f"{count} artifacts, {len(problems)} problems")
-    return 1 if problems else 0
+    if verdict.count > len(verdict.problems):  # the first ones shown, the rest counted
+        more = verdict.count - len(verdict.problems)
+        print(f"FAIL ... and {more:,} more problems", file=sys.stderr)
+    print(f"{verdict.artifacts} artifacts, {verdict.count} problems")
+    return 1 if verdict.count else 0
 
 
 def cmd_distill(args) -> int:

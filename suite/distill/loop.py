@@ -165,18 +165,39 @@ def check_state(path: Path, meta, max_steps: int) -> dict:
     return meta
 
 
+def _check_weights(ckpt: Path, own: dict, weights: dict, tied: bool) -> None:
+    """A checkpoint resumes only the model it was saved from: the same tensors, key for key
+    (a tied output layer is not saved) and shape for shape (a recipe whose sizes changed under
+    the same name); refused naming the first that differs and how to start over."""
+    how = f"to start this training over, delete the checkpoint folder {ckpt}"
+    path = ckpt / "model.safetensors"
+    missing = set(own) - set(weights) - ({"lm_head.weight"} if tied else set())
+    unexpected = set(weights) - set(own)
+    if missing or unexpected:
+        keys = sorted(missing | unexpected)
+        message = (
+            f"a checkpoint must hold exactly the model's weights (missing or unexpected); {how}"
+        )
+        raise SpecError(path, "weights", keys, message)
+    for name, tensor in own.items():
+        if name in weights and weights[name].shape != tensor.shape:
+            saved, wanted = list(weights[name].shape), list(tensor.shape)
+            message = (
+                f"{name} is {saved} in the checkpoint but {wanted} in the model being trained "
+                f"(its sizes changed since); {how}"
+            )
+            raise SpecError(path, "weights", name, message)
+
+
 def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
     check_state(ckpt / "state.json", meta, max_steps)
     tied = _tied(model)
-    loaded = model.load_state_dict(load_file(str(ckpt / "model.safetensors")), strict=False)
-    missing = set(loaded.missing_keys) - ({"lm_head.weight"} if tied else set())
-    if missing or loaded.unexpected_keys:
-        keys = sorted(missing | set(loaded.unexpected_keys))
-        message = "a checkpoint must hold exactly the model's weights (missing or unexpected)"
-        raise SpecError(ckpt / "model.safetensors", "weights", keys, message)
+    weights = load_file(str(ckpt / "model.safetensors"))
+    _check_weights(ckpt, model.state_dict(), weights, tied)
+    model.load_state_dict(weights, strict=False)
     if tied:
         model.tie_weights()
     optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-_CUDA = re.compile(r"cuda(:\d+)?")
+_CUDA = re.compile(r"cuda(:[0-9]{1,4})?", re.ASCII)  # ASCII digits: int() reads "٠" too
 
 
 def check_device(value: str) -> str:

@@ -56,7 +56,7 @@ from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts:
 )
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError
-from suite.io import weights_sha256, write_json_atomic
+from suite.io import atomic_write, check_write_folder, weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.paths import resolve
 from suite.prompts import encode_texts, training_prompt_ids
@@ -293,9 +293,10 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
     origin = source / "training.json"  # strict JSON, a regular file: read before --out is made
     facts = read_config(origin, nofollow=True) if (origin.exists() or origin.is_symlink()) else {}
     folder = out / "tokenizer"
+    check_write_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        shutil.copyfile(path, folder / path.name)
+    for path in files:  # each copied beside its place and renamed over it: no link followed
+        atomic_write(folder / path.name, lambda tmp, source=path: shutil.copyfile(source, tmp))
     keep = ("vocab_size", "min_frequency", "data_sha256", "recipe", "command")
     write_json_atomic(
         folder / "training.json",
@@ -380,6 +381,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     check_finite_losses(heldout, path, f"models.{role}.align")
     folder = out / role
+    check_write_folder(folder)  # again: a link planted while it trained is not written through
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     n = spec["align"]["eval_prompts"]
@@ -446,6 +448,7 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
     )
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     check_finite_losses(heldout, recipe["_path"], f"models.{role}")
+    check_write_folder(folder, "--out" if folder.parent == out else "SUITE_CHECKPOINT_DIR")
     model.save_pretrained(str(folder), safe_serialization=True)
     tokenizer.save_pretrained(str(folder))
     info = {

@@ -9,11 +9,14 @@ from pathlib import Path
 
 from suite.distill.recipe_sizes import _integer, check_models, check_tokenizer
 from suite.errors import SpecError
+from suite.io import check_write_folder
 from suite.seeding import seed_problem
 from suite.specs import read_yaml
 
 ARCHITECTURES = ("llama", "t5")
 SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
+REQUIRED_FIELDS = ("name", "seed", "datasets", "tokenizer", "models")
+RECIPE_FIELDS = frozenset({*REQUIRED_FIELDS, "architecture", "eval_examples"})
 
 
 def load_recipe(path: str | Path) -> dict:
@@ -23,7 +26,11 @@ def load_recipe(path: str | Path) -> dict:
     recipe = read_yaml(path, "recipe")
     if not isinstance(recipe, dict):
         raise SpecError(path, "(document)", recipe, "a recipe is a mapping")
-    for key in ("name", "seed", "datasets", "tokenizer", "models"):
+    for key in recipe:  # a misspelt field is refused, never read as absent (its default)
+        if key not in RECIPE_FIELDS:
+            message = f"unknown field; known: {', '.join(sorted(RECIPE_FIELDS))}"
+            raise SpecError(path, str(key), recipe[key], message)
+    for key in REQUIRED_FIELDS:
         if key not in recipe:
             raise SpecError(path, key, None, "missing required field")
     name = recipe["name"]
@@ -99,7 +106,11 @@ def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
     """Each part is one the recipe makes; a model needs the tokenizer: built in ``out``
     already, or by an earlier ``--only`` part. Where the tokenizer the models will train with
     is there already (in ``out``, or the folder a copied one comes from), what the recipe asks
-    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`)."""
+    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`).
+    Each part's folder in ``out`` is absent or a folder with no link in it
+    (:func:`suite.io.check_write_folder`)."""
+    for part in only:  # where this command will save: no link or file in the way
+        check_write_folder(out / part)
     if recipe is not None:
         _check_copy(only, out, recipe)
         _check_data_now(only, out, recipe)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import sys
 import time
@@ -38,7 +39,7 @@ from suite.distill.precision import CPU_FLOAT32, Precision
 from suite.distill.pretrain import check_finite_losses, heldout_loss
 from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
 from suite.errors import SpecError
-from suite.io import weights_sha256, write_json_atomic
+from suite.io import check_write_folder, weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.prompts import prompt_format, training_prompt_ids
 from suite.strict import read_config
@@ -225,6 +226,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     check_finite_losses(heldout, recipe["_path"], "train")
     folder = out / draft.name
+    check_write_folder(folder)  # again: a link planted while it trained is not written through
     model.save_pretrained(str(folder), safe_serialization=True)  # tokenizer: the family's
     info = {
         "artifact": draft.name,
@@ -292,6 +294,8 @@ def run_distill(
     ``precision.device`` in ``precision.dtype``; each draft trains there (see ``precision``).
     """
     command = command or " ".join(["python", "-m", "suite", *sys.argv[1:]])
+    for draft in drafts:  # where the drafts are saved: no link or file in the way
+        check_write_folder(out / draft.name)
     todo = [d for d in drafts if not is_done(out, d)]
     if not todo:
         return []
@@ -324,7 +328,7 @@ def claim(lock: Path):
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
             host, _, pid = _holder(lock).partition(" ")
-            mine = host == socket.gethostname() and pid.isdigit() and len(pid) <= 10
+            mine = host == socket.gethostname() and re.fullmatch("[0-9]{1,10}", pid)
             if mine and not _alive(int(pid)):
                 lock.unlink(missing_ok=True)
                 continue

@@ -8,6 +8,8 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from suite.io import check_write_folder
+
 EOS = "<|endoftext|>"
 PAD = "<|pad|>"
 
@@ -31,5 +33,6 @@ def train_tokenizer(
         tokenizer_object=tok, eos_token=EOS, pad_token=PAD, bos_token=None, unk_token=None
     )
     fast.model_max_length = 1024
+    check_write_folder(Path(out_dir))  # again: a link planted while it trained is refused
     fast.save_pretrained(str(out_dir))
     return fast
