@@ -36,6 +36,12 @@ from suite.distill.align import (
     own_entropy,
     source_folder,
 )
+from suite.distill.data_fit import (
+    block_error,
+    check_data,
+    encode_pairs,
+    training_pairs,
+)
 from suite.distill.loop import checkpoint_root, train, train_config
 from suite.distill.offline import (
     KDData,
@@ -64,28 +70,12 @@ from suite.specs import format_prompt, format_training_text
 from suite.strict import read_config
 
 
-def training_pairs(datasets: list[str], split: str) -> list[tuple[str, str]]:
-    """(instruction, response) pairs of the given datasets; records without a reference skipped."""
-    return [
-        (ex.instruction, ex.reference)
-        for name in datasets
-        for ex in load_examples(name, split)
-        if ex.reference
-    ]
-
-
 def data_sha256(datasets: list[str], split: str) -> str:
     digest = hashlib.sha256()
     for instruction, response in training_pairs(datasets, split):
         digest.update(format_training_text(instruction, response).encode())
         digest.update(b"\x00")
     return digest.hexdigest()
-
-
-def encode_pairs(tokenizer, pairs) -> list[list[int]]:
-    eos = tokenizer.eos_token_id
-    texts = [format_training_text(i, r) for i, r in pairs]
-    return [[*ids, eos] for ids in encode_texts(tokenizer, texts)]
 
 
 def encode_seq2seq(tokenizer, pairs, max_tokens: int) -> KDData:
@@ -122,65 +112,6 @@ class PackedBlocks:
     def __call__(self, step: int) -> torch.Tensor:
         positions = step_positions(step, self.batch, self.n_blocks)
         return torch.stack([self._epoch(epoch)[i] for epoch, i in positions])
-
-
-CHECK_TEXTS = 256  # texts encoded at a time by check_data, which stops once it knows
-
-
-def check_data(recipe: dict, tokenizer) -> None:
-    """What the recipe asks of its training data, checked with the tokenizer the models train
-    with before any model trains: each Llama's ``block_size`` + 1 tokens fit in the packed
-    training texts (else there is no block to train on), and each ``align`` pool fills with
-    prompts of at most ``max_prompt_tokens`` tokens. Refusals name the recipe and the field."""
-    path, datasets = recipe["_path"], recipe["datasets"]
-    blocks = {
-        role: train_config(spec["train"], path).block_size
-        for role, spec in recipe["models"].items()
-        if recipe["architecture"] != "t5"
-    }
-    if blocks:
-        pairs, total, need = training_pairs(datasets, "train"), 0, max(blocks.values()) + 1
-        for start in range(0, len(pairs), CHECK_TEXTS):
-            if total >= need:
-                break
-            total += sum(map(len, encode_pairs(tokenizer, pairs[start : start + CHECK_TEXTS])))
-        for role, block in blocks.items():
-            if block + 1 > total:
-                raise _block_error(recipe, role, block, total)
-    for role, spec in recipe["models"].items():
-        if "align" in spec:
-            _check_pool(recipe, role, spec["align"], tokenizer)
-    recipe["_data_checked"] = True
-
-
-def _block_error(recipe: dict, role: str, block: int, total: int) -> SpecError:
-    message = (
-        f"the training texts ({', '.join(recipe['datasets'])}) come to {total:,} tokens, fewer "
-        "than one block of block_size + 1"
-    )
-    return SpecError(recipe["_path"], f"models.{role}.train.block_size", block, message)
-
-
-def _check_pool(recipe: dict, role: str, spec: dict, tokenizer) -> None:
-    """Each dataset holds ``prompts_per_dataset`` training prompts that fit ``max_prompt_tokens``
-    (which ones a round's seed draws; that enough fit does not depend on it)."""
-    size, most = spec["prompts_per_dataset"], spec["max_prompt_tokens"]
-    for dataset in recipe["datasets"]:
-        texts = [format_prompt(ex.instruction) for ex in load_examples(dataset, "train")
-                 if ex.reference]  # fmt: skip
-        fit = 0
-        for start in range(0, len(texts), CHECK_TEXTS):
-            if fit >= size:
-                break
-            ids = encode_texts(tokenizer, texts[start : start + CHECK_TEXTS])
-            fit += sum(len(row) <= most for row in ids)
-        if fit < size:
-            message = (
-                f"only {fit:,} of {dataset}'s training prompts fit in it; "
-                f"prompts_per_dataset asks for {size:,}"
-            )
-            raise SpecError(recipe["_path"], f"models.{role}.align.max_prompt_tokens", most,
-                            message)  # fmt: skip
 
 
 def check_finite_losses(losses: dict, path: str, field: str) -> None:
@@ -430,7 +361,7 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
         docs = encode_pairs(tokenizer, pairs)
         batches = PackedBlocks(docs, cfg.block_size, cfg.batch_size, recipe["seed"])
         if batches.n_blocks == 0:  # check_data refuses it first; no step divides by 0 blocks
-            raise _block_error(recipe, role, cfg.block_size, sum(map(len, docs)))
+            raise block_error(recipe, role, cfg.block_size, sum(map(len, docs)))
         loss_fn, per_epoch = lm_loss, batches.n_blocks
         tokens = batches.n_blocks * batches.block
     ckpt = checkpoint_root() / recipe["name"] / role

@@ -106,7 +106,7 @@ def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
     """Each part is one the recipe makes; a model needs the tokenizer: built in ``out``
     already, or by an earlier ``--only`` part. Where the tokenizer the models will train with
     is there already (in ``out``, or the folder a copied one comes from), what the recipe asks
-    of the training data is checked with it too (:func:`suite.distill.pretrain.check_data`).
+    of the training data is checked with it too (:func:`suite.distill.data_fit.check_data`).
     Each part's folder in ``out`` is absent or a folder with no link in it
     (:func:`suite.io.check_write_folder`)."""
     for part in only:  # where this command will save: no link or file in the way
@@ -157,7 +157,7 @@ def check_not_itself(recipe: dict, source: Path, folder: Path) -> None:
 
 def _check_data_now(only: list[str], out: Path, recipe: dict) -> None:
     """The data check, before ``--out`` is made, where the models' tokenizer is already there."""
-    from suite.distill.pretrain import check_data
+    from suite.distill.data_fit import check_data
     from suite.models import load_tokenizer
 
     if not any(part in recipe["models"] for part in only):

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 from suite.distill.divergence import DIVERGENCES
+from suite.distill.grid import kd_grid
 from suite.distill.loop import train_config
 from suite.distill.offline import format_temperature
 from suite.distill.pretrain import SAFE_NAME
@@ -158,8 +159,6 @@ def load_kd_recipe(path: str | Path) -> dict:
 def _models_apart(r: Reader, recipe: dict) -> None:
     """No ``models`` folder is named like a draft the recipe builds (with or without
     ``--full-grid``): ``distill`` saves each draft into ``--out/<name>``, over that model."""
-    from suite.distill.recipes import kd_grid
-
     names = {d.name for full in (False, True) for d in kd_grid(recipe, full_grid=full)}
     for key, folder in recipe["models"].items():
         if folder in names:
