@@ -130,9 +130,13 @@ def engine_agreement(rows: pd.DataFrame) -> dict:
     keys = ["family", "dataset", "draft", "decode_temperature", "num_draft_tokens"]
     if rows.empty or set(rows["engine"]) != set(ENGINES):
         return {"cells": 0}
-    per_prompt = rows.pivot_table(
-        index=[*keys, "prompt"], columns="engine", values="alpha", aggfunc="mean"
-    ).dropna()
+    # An engine whose every α is undefined (null: no token judged) drops out of the pivot; its
+    # column comes back empty, so no prompt is shared and there is nothing to compare.
+    per_prompt = (
+        rows.pivot_table(index=[*keys, "prompt"], columns="engine", values="alpha", aggfunc="mean")
+        .reindex(columns=list(ENGINES))
+        .dropna()
+    )
     if per_prompt.empty:
         return {"cells": 0}
     cells = per_prompt.groupby(level=keys).mean()
@@ -149,7 +153,9 @@ def engine_agreement(rows: pd.DataFrame) -> dict:
         "pairs": pairs,
     }
     if len(pairs) >= 3:
-        out["pearson_r"] = float(np.corrcoef(a, e)[0, 1])
+        # r is undefined (None) when either engine's α is the same in every cell
+        varies = np.ptp(a) > 0 and np.ptp(e) > 0
+        out["pearson_r"] = float(np.corrcoef(a, e)[0, 1]) if varies else None
         out["difference_ci"] = [float(x) for x in stats.bootstrap_ci(e - a)]
     return out
 

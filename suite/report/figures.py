@@ -22,8 +22,10 @@ from suite.report.plotting import (
     draft_order,
     draft_styles,
     draw_band,
+    error_bars,
     kd_grid,
     legend_label,
+    no_data,
     of_engine,
     palette_for,
     png_figure,
@@ -58,14 +60,23 @@ def temperature_heatmaps(frame: pd.DataFrame) -> plt.Figure | None:
             ax = axes[row, col]
             table = part.pivot_table(
                 index="decode_temperature", columns="kd_temperature", values=metric, aggfunc="mean"
+            ).reindex(  # every τ of the grid, a cell without a defined value left blank
+                index=sorted(part["decode_temperature"].unique()),
+                columns=sorted(part["kd_temperature"].unique()),
             )
             values = table.to_numpy(dtype=float)
-            image = ax.imshow(values, cmap="viridis", aspect="auto")
-            fig.colorbar(image, ax=ax, label=label, shrink=0.9)
-            span = np.nanmax(values) - np.nanmin(values) or 1.0
+            defined = values[np.isfinite(values)]
+            if defined.size:
+                image = ax.imshow(values, cmap="viridis", aspect="auto")
+                fig.colorbar(image, ax=ax, label=label, shrink=0.9)
+                low, span = defined.min(), np.ptp(defined) or 1.0
+            else:
+                ax.set_xlim(-0.5, len(table.columns) - 0.5)
+                ax.set_ylim(len(table.index) - 0.5, -0.5)
+                no_data(ax)
             for (i, j), v in np.ndenumerate(values):
                 if np.isfinite(v):
-                    light = (v - np.nanmin(values)) / span > 0.6
+                    light = (v - low) / span > 0.6
                     ax.text(
                         j,
                         i,
@@ -118,6 +129,8 @@ def temperature_curves(frame: pd.DataFrame) -> plt.Figure | None:
             ax = axes[row, col]
             shade_out_of_range(ax, taus)
             stats = seed_summary(sub, ["decode_temperature"], metric)
+            if stats.empty:
+                no_data(ax)
             for config, s in stats.groupby("config_label", sort=False):
                 handles[config] = draw_band(
                     ax, s, "decode_temperature", label=config, **styles[config]
@@ -209,8 +222,10 @@ def _recipe_bars(ax: plt.Axes, sub: pd.DataFrame) -> None:
     width = 0.8 / len(configs)
     for i, config in enumerate(configs):
         s = stats[stats["config_label"] == config]
+        if s.empty:  # no defined γ for this configuration
+            continue
         x = np.array([taus.index(t) for t in s["decode_temperature"]]) + (i + 0.5) * width - 0.4
-        err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
+        err = error_bars(s)
         ax.bar(
             x,
             s["mean"],
@@ -284,7 +299,7 @@ def dataset_difficulty(frame: pd.DataFrame) -> plt.Figure | None:
         )
         s = stats[stats["decode_temperature"] == tau]
         xs = np.array([datasets.index(d) for d in s["dataset"]]) + offset
-        err = np.nan_to_num(np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]]))
+        err = error_bars(s)
         ax.errorbar(
             xs,
             s["mean"],

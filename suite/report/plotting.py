@@ -70,7 +70,8 @@ def summarize(data: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
         lo, hi = resampled_mean_interval(v, n_boot=N_BOOT, rng=np.random.default_rng(SEED))
         key = key if isinstance(key, tuple) else (key,)
         rows.append({**dict(zip(by, key, strict=True)), "mean": v.mean(), "lo": lo, "hi": hi})
-    return pd.DataFrame(rows, columns=[*by, "mean", "lo", "hi"])  # columns even with no row
+    out = pd.DataFrame(rows, columns=[*by, "mean", "lo", "hi"])  # columns even with no row
+    return out.astype({c: float for c in ("mean", "lo", "hi")})  # float even with no row
 
 
 def of_engine(frame: pd.DataFrame, engine: str) -> pd.DataFrame:
@@ -166,8 +167,12 @@ def seed_summary(data: pd.DataFrame, by: list[str], value: str) -> pd.DataFrame:
         else:
             per_seed = part.groupby(["draft", *by], as_index=False)[value].mean()
             s = per_seed.groupby(by, as_index=False)[value].agg(mean="mean", lo="min", hi="max")
-        parts.append(s.assign(config_label=label, seeds=seeds))
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            s = s[s["mean"].notna()]  # a point no seed defines (every value null) is not drawn
+        if not s.empty:
+            parts.append(s.assign(config_label=label, seeds=seeds))
+    if not parts:  # no value defined: no row, but the columns a caller groups by
+        return pd.DataFrame(columns=[*by, "mean", "lo", "hi", "config_label", "seeds"])
+    return pd.concat(parts, ignore_index=True)
 
 
 def legend_label(label: str, seeds: int) -> str:
@@ -218,15 +223,31 @@ def shade_out_of_range(ax: plt.Axes, taus) -> None:
         ax.axvspan(OUT_OF_RANGE, np.max(taus), color="0.5", alpha=0.12, lw=0)
 
 
+def error_bars(s: pd.DataFrame) -> np.ndarray:
+    """The 2 x n error bars of a summary's interval around its mean: never negative (an
+    interval of identical values may lie a rounding error inside its mean), 0 where undefined."""
+    mean, lo, hi = (s[c].to_numpy(dtype=float) for c in ("mean", "lo", "hi"))
+    return np.clip(np.nan_to_num(np.vstack([mean - lo, hi - mean])), 0.0, None)
+
+
+def no_data(ax: plt.Axes, what: str = "no defined values") -> None:
+    """Say so on a panel whose values are all undefined, rather than leave it blank."""
+    ax.text(
+        0.5, 0.5, what, transform=ax.transAxes, ha="center", va="center", color="0.4",
+        bbox={"facecolor": "white", "edgecolor": "none"},
+    )  # fmt: skip
+
+
 def draw_band(
     ax: plt.Axes, s: pd.DataFrame, x: str, color, label: str, *, bars: bool = False, ls: str = "-"
 ):
+    """A summary's mean over ``x`` with its interval, as a line and band or as error bars."""
+    s = s.astype({c: float for c in ("mean", "lo", "hi")})  # null values are NaN, not objects
     if bars:
-        err = np.vstack([s["mean"] - s["lo"], s["hi"] - s["mean"]])
         return ax.errorbar(
             s[x],
             s["mean"],
-            yerr=np.nan_to_num(err),
+            yerr=error_bars(s),
             marker="o",
             capsize=3,
             color=color,

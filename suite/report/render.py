@@ -84,10 +84,10 @@ class _Figures:
 
     def study(self, study: str | None) -> tuple[pd.DataFrame, list[dict]]:
         if study is None:
-            return seed_means(self.rows), self.records
+            return _defined(seed_means(self.rows)), self.records
         keys = set(self.header.get("study_cells", {}).get(study, []))
         part = self.rows[self.rows["key"].isin(keys)] if not self.rows.empty else self.rows
-        return seed_means(part), [r for r in self.records if r["key"] in keys]
+        return _defined(seed_means(part)), [r for r in self.records if r["key"] in keys]
 
     def draw(self, func: Callable, takes: str, study: str | None, arg: Any = None) -> bytes | None:
         key = (func, study)
@@ -97,6 +97,14 @@ class _Figures:
                 arg = frame if takes == "frame" else records
             self.cache[key] = func(arg) if not _empty(arg) else None
         return self.cache[key]
+
+
+def _defined(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows a figure can draw: a prompt whose α and γ are both undefined (null: no token
+    judged, no timing) has nothing to show; a figure left without rows is not drawn."""
+    if frame.empty:
+        return frame
+    return frame.dropna(subset=["alpha", "speedup"], how="all")
 
 
 def _calibration() -> dict | None:

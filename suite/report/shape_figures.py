@@ -14,6 +14,7 @@ import pandas as pd
 from suite import stats
 from suite.report.plotting import (
     draft_styles,
+    no_data,
     of_engine,
     png_figure,
     shade_out_of_range,
@@ -41,14 +42,16 @@ def u_curve(frame: pd.DataFrame) -> plt.Figure | None:
     fig, axes = plt.subplots(
         1, len(datasets), figsize=(4.8 * len(datasets), 3.4), squeeze=False, layout="constrained"
     )
+    drawn = 0
     for ax, dataset in zip(axes[0], datasets, strict=True):
         sub = part[part["dataset"] == dataset]
         taus = np.sort(sub["decode_temperature"].unique())
         shade_out_of_range(ax, taus)
         for draft, d in sub.groupby("draft", sort=True):
             y, t, _ = matrix(d, "decode_temperature", "speedup")
-            if len(t) < 5 or len(y) < 4:
+            if len(t) < 5 or len(y) < 4:  # too few defined γ (say, no timing) for the test
                 continue
+            drawn += 1
             res = stats.split_u_test(y, np.array(t))
             color = styles[draft].get("color")
             ax.plot(t, y.mean(axis=0), "o", color=color, ms=4, label=draft)
@@ -59,5 +62,11 @@ def u_curve(frame: pd.DataFrame) -> plt.Figure | None:
         ax.set_xlabel("τ_dec")
         ax.set_ylabel("γ (measured)" if engine == "empirical" else "γ (projected)")
         ax.set_title(f"{dataset} ({engine}): two lines, dashed breakpoint", fontsize="medium")
-        ax.legend(fontsize="x-small", frameon=False)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="x-small", frameon=False)
+        else:
+            no_data(ax, "no draft with γ on five τ_dec and four prompts")
+    if not drawn:  # no series to fit: the figure's data are absent
+        plt.close(fig)
+        return None
     return fig
