@@ -193,13 +193,17 @@ def test_a_missing_dataset_fails_before_the_first_cell_naming_the_fix(tiny, tmp_
 def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
     out, _ = reference_run
     record = next(iter(ResultsStore(out).load().values()))
-    undefined = replace(record, result=replace(record.result, acceptance_rate=float("nan")))
+    positions = (
+        float("nan"),
+        *record.result.position_acceptance[1:],
+    )  # a position no prompt reached
+    undefined = replace(record, result=replace(record.result, position_acceptance=positions))
     store = ResultsStore(tmp_path)
     store.open({"studies": ["x"], "profile": "p"})
     store.append(undefined)
     line = (tmp_path / "cells.jsonl").read_text()
-    assert "NaN" not in line and json.loads(line)["result"]["acceptance_rate"] is None
-    assert math.isnan(store.load()[record.key].result.acceptance_rate)
+    assert "NaN" not in line and json.loads(line)["result"]["position_acceptance"][0] is None
+    assert math.isnan(store.load()[record.key].result.position_acceptance[0])
     assert os.path.getsize(tmp_path / "run.json") > 0
 
 
