@@ -377,7 +377,9 @@ def _ratio(r: _Reader, key: str, value: float, num: int, den: int) -> None:
         raise RecordError(r.name(key), value, f"expected {num}/{den} = {num / den:.6g}")
 
 
-def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict, per: tuple):
+def _consistent_counts(
+    r: _Reader, rate: float, judged_rate: float, counts: dict, per: tuple, k: int
+):
     """An empirical prompt's or cell's rates are its counts' ratios, and its per-position counts
     (``per``: proposed, accepted) bound each other and add up to its totals."""
     for key in ("steps", "proposed", "accepted", "judged"):
@@ -386,6 +388,9 @@ def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict
     proposed, accepted, judged = counts["proposed"], counts["accepted"], counts["judged"]
     _ratio(r, "acceptance_rate", rate, accepted, proposed)
     _ratio(r, "judged_acceptance_rate", judged_rate, accepted, judged)
+    if proposed > k * counts["steps"]:  # a step proposes at most K draft tokens
+        message = f"expected at most K x steps = {k} x {counts['steps']}"
+        raise RecordError(r.name("proposed"), proposed, message)
     # each step judges its accepted tokens and at most one rejected one
     if not accepted <= judged <= min(proposed, accepted + counts["steps"]):
         message = f"expected {accepted} <= judged <= min(proposed, accepted + steps)"
@@ -395,6 +400,8 @@ def _consistent_counts(r: _Reader, rate: float, judged_rate: float, counts: dict
     pp, ap = per
     if (
         len(pp) != len(ap)
+        or len(pp) > k  # one count per draft position
+        or any(n > counts["steps"] for n in pp)
         or any(a > p for a, p in zip(ap, pp, strict=False))
         or (sum(pp) != proposed or sum(ap) != accepted)
     ):
@@ -430,8 +437,16 @@ def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
         r.numbers("accepted_per_position", _integer, most=positions),
     )
     _consistent_counts(
-        r, r.alpha("acceptance_rate"), r.alpha("judged_acceptance_rate"), counts, per
+        r,
+        r.alpha("acceptance_rate"),
+        r.alpha("judged_acceptance_rate"),
+        counts,
+        per,
+        cell.num_draft_tokens,
     )
+    if spec.tokens > counts["accepted"] + counts["steps"]:  # a step emits its accepted + 1
+        message = f"expected at most accepted + steps = {counts['accepted'] + counts['steps']}"
+        raise RecordError(f"{r.name('speculative')}.tokens", spec.tokens, message)
     _accepted_length(r, r.rate("mean_accepted_length"), counts)
     return PromptResult(
         prompt=r.string("id"),
@@ -482,7 +497,12 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
     totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
     counts = r.counts(*totals, "identical_outputs")
     _consistent_counts(
-        r, r.alpha("acceptance_rate"), r.alpha("judged_acceptance_rate"), counts, None
+        r,
+        r.alpha("acceptance_rate"),
+        r.alpha("judged_acceptance_rate"),
+        counts,
+        None,
+        cell.num_draft_tokens,
     )
     for key in ("proposed", "accepted", "judged", "steps"):
         held = [getattr(p.empirical, key) for p in prompts]

@@ -68,8 +68,8 @@ MAX_LINE_VALUES = 2_000_000
 # report about 1 to 2 KB of memory (0.9 GB for 500,000, 5.2 GB for 4.9 million, measured).
 MAX_FOLDER_PROMPTS = 2_000_000
 # Lines of cells.jsonl, blank ones included: a run writes one per cell (the full profile plans
-# 5,217), and a reader takes each in turn (50 MiB of newlines took 87 s to skip).
-MAX_CELLS_LINES = 200_000
+# 5,217), and a reader parses each in turn (about 1.5 ms a record: 30 s at the cap).
+MAX_CELLS_LINES = 20_000
 
 
 def dumps(record: dict) -> str:

@@ -27,8 +27,9 @@ from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError
 from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
-from suite.paths import REPO_ROOT, resolve
+from suite.paths import REPO_ROOT, portable_path, resolve
 from suite.profiles import _HUB_ID, ModelRef, Profile
+from suite.record_read import MAX_TEXT_CHARS as MAX_LOCATION_CHARS
 from suite.specs import Reader, read_yaml
 from suite.strict import read_config
 from suite.submission_files import (
@@ -441,6 +442,13 @@ def validate(sub: Submission, profile: Profile) -> Checked:
             hint = "build it first: python -m suite submissions make-example"
         written = sub.model_text if sub.model_text is not None else str(folder)
         raise SpecError(sub.path, sub.model_field, written, f"no model folder; {hint}")
+    shown = portable_path(folder)
+    if len(shown) > MAX_LOCATION_CHARS:  # a record names the folder: the reader's bound
+        message = (
+            f"a model folder's path of {len(shown):,} characters; records hold at most "
+            f"{MAX_LOCATION_CHARS:,}"
+        )
+        raise SpecError(sub.path, sub.model_field, shown, message)
     parameters = _check_folder(sub, profile, family, folder, root)
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)
 
@@ -453,7 +461,8 @@ def _copy_files(folder: Path, files: list[Path], into: Path, field: str) -> None
         target = into / path.relative_to(folder)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            # O_NONBLOCK: a FIFO swapped in after the check is opened, not waited on
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError as err:
             message = f"cannot be read: {err.strerror or type(err).__name__}"
             raise SpecError(path, field, path.name, message) from None

@@ -128,7 +128,11 @@ def _staging(out: Path) -> Iterator[Path]:
     """A private path for the copy of the checked model (:func:`suite.submissions.staged`),
     one per results folder (records name the submission's folder, not the copy), held by one
     submit at a time and removed after it."""
-    key = hashlib.sha256(os.fsencode(str(resolve(out, "--out")))).hexdigest()[:32]
+    where = resolve(out, "--out")
+    if where == STAGING.resolve() or STAGING.resolve() in where.parents:
+        message = "inside the folder of submit's private model copies; choose another --out"
+        raise SpecError(out, "--out", str(out), message)
+    key = hashlib.sha256(os.fsencode(str(where))).hexdigest()[:32]
     STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(STAGING / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
     try:
