@@ -53,3 +53,28 @@ def test_copies_differing_in_whitespace_are_bounded_by_the_line_cap(tmp_path):
     (folder / "cells.jsonl").write_bytes(copies)
     done = _read_in_child(folder, 60)
     assert done.returncode == 1 and "over 20,000 lines" in done.stderr, done.stderr[-2000:]
+
+
+def test_a_fifo_met_while_copying_a_submission_is_refused_not_waited_on(tmp_path):
+    """The copy submit scores opened each file blocking: a FIFO swapped in after the check hung
+    it for good. In a child with a timeout."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_hostile_inputs_more import REPO
+
+    (tmp_path / "m").mkdir()
+    os.mkfifo(tmp_path / "m" / "notes.txt")
+    code = (
+        "from pathlib import Path\nfrom suite.errors import SpecError\n"
+        "from suite.submissions import _copy_files\n"
+        f"m = Path({str(tmp_path / 'm')!r})\n"
+        "try:\n"
+        f"    _copy_files(m, [m / 'notes.txt'], Path({str(tmp_path / 'into')!r}), 'model.path')\n"
+        "except SpecError as err:\n    print(err)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
+    assert "not a regular file" in done.stdout, (done.stdout, done.stderr[-2000:])
