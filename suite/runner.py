@@ -100,6 +100,8 @@ def _records(
     todo: list[tuple[str, list[Cell]]], ctx: Context, workers: int, executor: str, address, threads
 ) -> Iterator[ResultRecord]:
     """Records of ``todo`` as units finish: in this process, a spawn pool, or Ray actors."""
+    if not todo:  # everything resumed: no pool, no actors
+        return
     if executor == "ray":
         from suite.ray_executor import ray_records
 

@@ -281,3 +281,12 @@ def test_resume_compares_a_bundled_models_hash_under_the_location_its_records_st
     assert not stale(record_from_json(line), recorded, line["provenance"]["profile"])
     line["provenance"]["models"]["target"]["sha256"] = "0" * 64  # the bundled target changed
     assert stale(record_from_json(line), recorded, line["provenance"]["profile"])
+
+
+def test_a_finished_folder_resumes_with_several_workers(tiny, reference_run):
+    """Nothing pending and workers > 1: no pool is started (sizing it by the pending units
+    divided the CPUs by 0)."""
+    out, _ = reference_run
+    held = tiny / "resumed-with-workers"
+    shutil.copytree(out, held)
+    assert run_plan(_plan(tiny), held, workers=2, progress=False).ran == 0
