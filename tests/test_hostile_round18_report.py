@@ -98,14 +98,16 @@ def _counts_zero(part: dict) -> None:
 
 
 def _empirical_undefined(record: dict) -> None:
-    """An empirical cell in which no step ran: every count 0, every rate null."""
+    """An empirical cell in which no step ran: every count 0, every rate null, no token out."""
     if record["cell"]["engine"] != "empirical":
         return
     x = record["result"]
     for prompt in x["per_prompt"]:
         _counts_zero(prompt)
         prompt.update(proposed_per_position=[], accepted_per_position=[])
+        prompt["speculative"]["tokens"] = 0  # a step emits a token: none ran, none came out
     _counts_zero(x)
+    x["tokens_speculative"] = 0
     x["position_acceptance"] = []
 
 
