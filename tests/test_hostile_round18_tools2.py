@@ -20,7 +20,12 @@ from suite.cli import main
 from suite.errors import SpecError
 from tests.hostile import refused, snapshot
 from tests.test_hostile_inputs_more import REPO
-from tests.test_hostile_round18_tools import RECIPES, TOKENIZER, _train_recipe
+from tests.test_hostile_round18_tools import (  # noqa: F401 (built: a fixture)
+    RECIPES,
+    TOKENIZER,
+    _train_recipe,
+    built,
+)
 
 TEXT = b"hi\n"
 DIGEST = hashlib.sha256(TEXT).hexdigest()
@@ -200,17 +205,12 @@ def test_train_refuses_what_is_planted_where_the_tokenizer_goes(tmp_path, capsys
     refused(argv, tmp_path, capsys, str(where), "--out", shown)
 
 
-@pytest.fixture
-def built(tmp_path, monkeypatch):
-    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
-    out = tmp_path / "out"
-    shutil.copytree(TOKENIZER, out / "tokenizer")
-    return out
-
-
 @pytest.mark.parametrize("plant", ["link", "file"])
 def test_train_refuses_a_model_folder_that_is_not_one_before_training(
-    tmp_path, capsys, built, plant
+    tmp_path,
+    capsys,
+    built,  # noqa: F811
+    plant,
 ):
     target = built / "target"
     if plant == "link":
@@ -223,7 +223,7 @@ def test_train_refuses_a_model_folder_that_is_not_one_before_training(
     assert not (tmp_path / "ckpt").exists()
 
 
-def test_train_checks_a_model_folder_again_before_saving(tmp_path, built, monkeypatch):
+def test_train_checks_a_model_folder_again_before_saving(tmp_path, built, monkeypatch):  # noqa: F811
     """A link planted while the model trains is refused too, before anything is saved."""
     from suite.distill import pretrain
 
