@@ -24,6 +24,7 @@ from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
 from suite.reader import MAX_N_BOOT
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
+from suite.stats.intervals import MAX_BOOTSTRAP_DRAWS
 from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
@@ -391,6 +392,13 @@ def _sizes(r: Reader, raw: Any) -> dict[str, EngineSizes]:
             batch_size=r.positive_int(e.get("batch_size", 16), f"{field}.batch_size", MAX_BATCH),
             n_boot=r.positive_int(e.get("n_boot", DEFAULT_N_BOOT), f"{field}.n_boot", MAX_N_BOOT),
         )
+    analytic = out["analytic"]
+    if analytic.n_boot * analytic.prompts > MAX_BOOTSTRAP_DRAWS:  # each record's is recomputed
+        message = (
+            f"n_boot × prompts = {analytic.n_boot * analytic.prompts:,}: an interval draws at most"
+            f" {MAX_BOOTSTRAP_DRAWS:,} prompts"
+        )
+        raise r.error("sizes.analytic.n_boot", analytic.n_boot, message)
     return out
 
 

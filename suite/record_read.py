@@ -34,6 +34,7 @@ from suite.records import (
     nan_if_none,
 )
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, MAX_SIZE, MIN_TEMPERATURE
+from suite.stats.intervals import CONFIDENCE, MAX_BOOTSTRAP_DRAWS, restated_ratio_bootstrap
 from suite.studies import MAX_DRAFT_TOKENS, Cell
 
 MAX_COUNT = 2**53  # any other count a record holds: exact as a float, and far above any real run
@@ -242,11 +243,17 @@ def _read_cell(r: _Reader) -> Cell:
     )
 
 
-def _read_buckets(r: _Reader) -> TokenCharBuckets:
+def _read_buckets(r: _Reader, tokens: int, beta: float) -> TokenCharBuckets:
+    """Σβ and count by token length: the counts add up to the cell's ``tokens`` and the Σβ to
+    its total ``beta`` (α × tokens), and no key passes the open bucket (which holds the longer
+    tokens). A record without the field (older ones) has no buckets."""
+    present = "acceptance_by_token_chars" in r.data
     raw = r.data.get("acceptance_by_token_chars") or {}
     field = r.name("acceptance_by_token_chars")
     if not isinstance(raw, dict):
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
+    open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
+    open_from = LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from
     buckets, seen = [], set()
     for chars, pair in raw.items():
         where = f"{field}.{chars if len(chars) <= 16 else chars[:16] + '...'}"
@@ -256,15 +263,23 @@ def _read_buckets(r: _Reader) -> TokenCharBuckets:
             raise RecordError(where, pair, "expected a token length mapped to [Σβ, count]")
         if int(chars) in seen:  # "1" and "01" are one bucket
             raise RecordError(where, chars, "a token length listed twice")
+        if int(chars) > open_from:  # the open bucket holds every longer token
+            message = f"expected at most the open bucket, token_chars_open_bucket = {open_from}"
+            raise RecordError(where, chars, message)
         seen.add(int(chars))
         total, count = _number(pair[0], where), _integer(pair[1], where)
         if total is None or count is None or not 0.0 <= total <= count:
             raise RecordError(where, pair, "expected [Σβ, count] with 0 <= Σβ <= count")
         buckets.append((int(chars), total, count))
-    open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
-    return TokenCharBuckets(
-        LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from, tuple(sorted(buckets))
-    )
+    if present:  # the buckets split the cell's tokens, and their Σβ is the cell's
+        counted = sum(c for _, _, c in buckets)
+        if counted != tokens:
+            raise RecordError(field, counted, f"counts add up to {counted}, not tokens = {tokens}")
+        summed = math.fsum(b for _, b, _ in buckets)
+        if not _same(summed, beta):
+            message = f"Σβ adds up to {summed!r}, not α × tokens = {beta!r}"
+            raise RecordError(field, summed, message)
+    return TokenCharBuckets(open_from, tuple(sorted(buckets)))
 
 
 def _positions(cell: Cell) -> int:
@@ -306,24 +321,79 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
     n_boot = r.integer("n_boot", maximum=MAX_SIZE)
     if n_boot == 0:
         raise RecordError(r.name("n_boot"), 0, "a bootstrap draws at least one resample")
+    beta = math.fsum(a * t for a, t in zip(alphas, tokens, strict=True) if t)
+    by_chars = _read_buckets(r, sum(tokens), beta)
+    _analytic_positions(r, rates["position_acceptance"], tokens, beta)
     ci = r.numbers("confidence_interval", most=2)
     bounded = len(ci) == 2 and None not in ci and 0.0 <= ci[0] <= ci[1] <= 1.0
-    if ci and not bounded:  # of an acceptance rate
+    unset = len(ci) == 2 and ci[0] is None and ci[1] is None  # α̂ undefined in every resample
+    if ci and not (bounded or unset):  # of an acceptance rate
         message = "expected [low, high] with 0 <= low <= high <= 1"
         raise RecordError(r.name("confidence_interval"), list(ci), message)
+    error, level = _at_least_zero(r, "standard_error"), _level(r)
+    if n_boot is None:  # an interval whose resamples are not stated cannot be checked: not read
+        ci, error = (), None
+    elif ci or error is not None:
+        _restated_interval(r, cell, alphas, tokens, n_boot, level)
     return CellResult(
         **rates,
         prompts=prompts,
         analytic=AnalyticResult(
-            confidence_interval=tuple(ci) if ci else None,
-            standard_error=_at_least_zero(r, "standard_error"),
+            confidence_interval=tuple(map(nan_if_none, ci)) if ci else None,
+            standard_error=error,
             tokens=total,
             temperature=temperature,
             n_boot=n_boot,
-            confidence_level=_level(r),
-            by_token_chars=_read_buckets(r),
+            confidence_level=level,
+            by_token_chars=by_chars,
         ),
     )
+
+
+def _analytic_positions(r: _Reader, rates: tuple[float, ...], tokens, beta: float) -> None:
+    """An analytic cell's α at position j is the mean β at j over the prompts whose continuation
+    reaches j: one rate per position of its longest continuation, and Σ_j rate_j × (prompts
+    reaching j) is its total Σβ."""
+    field = r.name("position_acceptance")
+    longest = max(tokens, default=0)
+    if len(rates) != longest:
+        message = f"expected one rate per position of the longest continuation, {longest}"
+        raise RecordError(field, len(rates), message)
+    reaching = [0] * (longest + 1)
+    for t in tokens:
+        reaching[t] += 1
+    weighted, left = [], len(tokens)
+    for j, rate in enumerate(rates):
+        left -= reaching[j]  # prompts with more than j tokens
+        if math.isnan(rate):
+            message = f"expected a rate: {left} prompts reach position {j}"
+            raise RecordError(f"{field}[{j}]", None, message)
+        weighted.append(rate * left)
+    summed = math.fsum(weighted)
+    if not _same(summed, beta):
+        message = f"Σ rate × prompts reaching it is {summed!r}, not α × tokens = {beta!r}"
+        raise RecordError(field, f"{len(rates)} rates", message)
+
+
+def _restated_interval(r: _Reader, cell: Cell, alphas, tokens, n_boot: int, level) -> None:
+    """An analytic interval and standard error are the percentile bootstrap of α̂ over the
+    record's prompts on its seed's stream: recomputed here from its prompts' Σβ and tokens."""
+    if n_boot * len(tokens) > MAX_BOOTSTRAP_DRAWS:
+        message = f"expected at most {MAX_BOOTSTRAP_DRAWS:,} draws, n_boot × {len(tokens)} prompts"
+        raise RecordError(r.name("n_boot"), n_boot, message)
+    sums = [a * t if t else 0.0 for a, t in zip(alphas, tokens, strict=True)]
+    level = CONFIDENCE if level is None else level
+    interval, error = restated_ratio_bootstrap(
+        sums, tokens, seed=cell.seed, n_boot=n_boot, level=level
+    )
+    stated = tuple(nan_if_none(v) for v in r.data.get("confidence_interval") or (None, None))
+    if r.data.get("confidence_interval") is not None and not all(map(_same, stated, interval)):
+        message = f"expected the bootstrap over the record's prompts, {list(map(_json, interval))}"
+        raise RecordError(r.name("confidence_interval"), list(map(_json, stated)), message)
+    stated_error = r.number("standard_error")
+    if stated_error is not None and not _same(stated_error, error):
+        message = f"expected the bootstrap's standard deviation, {_json(error)}"
+        raise RecordError(r.name("standard_error"), stated_error, message)
 
 
 def _json(value: float) -> float | None:
@@ -348,9 +418,7 @@ def _check_analytic_rates(r: _Reader, rates: dict, alphas, tokens, k: int) -> No
         message = f"expected the prompts' token-weighted mean, {_json(alpha)}"
         raise RecordError(r.name("acceptance_rate"), _json(rates["acceptance_rate"]), message)
     length = accepted_length(rates["acceptance_rate"], k)
-    if r.data.get("mean_accepted_length") is not None and not _same(
-        rates["mean_accepted_length"], length
-    ):
+    if not _same(rates["mean_accepted_length"], length):  # null exactly when α is
         message = f"expected Σ α^i for i <= K = {k}: {_json(length)}"
         raise RecordError(
             r.name("mean_accepted_length"), _json(rates["mean_accepted_length"]), message

@@ -43,3 +43,36 @@ def refused(argv: list[str], folder: Path, capsys, *expected: str) -> str:
         assert text in err, (text, err)
     assert snapshot(folder) == before
     return err
+
+
+def restate_analytic(record: dict) -> dict:
+    """An analytic record, edited in its prompts, made to agree with itself again as a run would
+    have written it: its totals, α, per-position rates, token-length buckets, and interval and
+    standard error recomputed from its prompts (on the bootstrap stream of its cell's seed)."""
+    from suite.records import accepted_length
+    from suite.stats.intervals import MAX_BOOTSTRAP_DRAWS, restated_ratio_bootstrap
+
+    x, cell = record["result"], record["cell"]
+    tokens = x["prompt_tokens"]
+    sums = [a * t if t else 0.0 for a, t in zip(x["prompt_acceptance"], tokens, strict=True)]
+    total = sum(tokens)
+    alpha = sum(sums) / total if total else None
+    x.update(
+        tokens=total,
+        acceptance_rate=alpha,
+        mean_accepted_length=None
+        if alpha is None
+        else accepted_length(alpha, cell["num_draft_tokens"]),
+        position_acceptance=[alpha] * max(tokens, default=0),
+        acceptance_by_token_chars={"1": [sum(sums), total]} if total else {},
+    )
+    n_boot = x.get("n_boot")
+    if n_boot is None or n_boot * len(tokens) > MAX_BOOTSTRAP_DRAWS:
+        x.update(n_boot=None, confidence_interval=None, standard_error=None)
+    else:
+        level = x.get("confidence_level") or 0.95
+        ci, se = restated_ratio_bootstrap(
+            sums, tokens, seed=cell["seed"], n_boot=n_boot, level=level
+        )
+        x.update(confidence_interval=list(ci), standard_error=se)
+    return record

@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from suite.cli import main
-from tests.hostile import refused, snapshot
+from tests.hostile import refused, restate_analytic, snapshot
 from tests.test_hostile_inputs_more import REPO
 from tests.test_hostile_results import HEADER, LINE, _folder, _sub
 
@@ -33,7 +33,7 @@ from tests.test_hostile_results import HEADER, LINE, _folder, _sub
          "result.confidence_interval", "1e+300"),
         (_sub('"confidence_interval": [0.5, 0.75]', '"confidence_interval": [null, 0.75]'),
          "result.confidence_interval", "None"),
-        (_sub('"3": [9.0, 15]', '"01": [9.0, 15]'), "acceptance_by_token_chars.01", "twice"),
+        (_sub('"3": [6.0, 10]', '"01": [6.0, 10]'), "acceptance_by_token_chars.01", "twice"),
         (_sub('"prompt_token_chars": [3.5, null]', '"prompt_token_chars": [-1e308, null]'),
          "result.prompt_token_chars[0]", "characters per token"),
     ],
@@ -88,6 +88,7 @@ def test_a_hundred_thousand_prompt_ids_are_read_in_linear_time(tmp_path):
     result["acceptance_rate"], result["tokens"] = 0.5, 16 * n
     result["mean_accepted_length"] = sum(0.5**i for i in range(5))
     result["prompt_token_chars"] = [3.0] * n
+    restate_analytic(record)
     folder = _folder(tmp_path, json.dumps(record) + "\n", None)
     code = f"from suite.store import ResultsStore\nprint(len(ResultsStore({str(folder)!r}).load()))"
     done = subprocess.run(
@@ -100,8 +101,10 @@ def test_a_folder_of_too_many_prompt_results_is_refused(tmp_path, monkeypatch):
     from suite import store
     from suite.errors import SpecError
 
-    folder = _folder(tmp_path, LINE + "\n" + LINE.replace("/s0/", "/s1/").replace(
-        '"seed": 0', '"seed": 1') + "\n", None)  # fmt: skip
+    other = restate_analytic(
+        json.loads(LINE.replace("/s0/", "/s1/").replace('"seed": 0', '"seed": 1'))
+    )
+    folder = _folder(tmp_path, LINE + "\n" + json.dumps(other) + "\n", None)
     assert len(store.ResultsStore(folder).load()) == 2  # the control: within the cap
     monkeypatch.setattr(store, "MAX_FOLDER_PROMPTS", 3)
     with pytest.raises(SpecError, match="prompt results in one folder"):
@@ -213,6 +216,7 @@ def test_a_record_of_a_cell_the_run_does_not_plan_is_refused_and_kept(one_cell, 
     record = json.loads(path.read_text())
     record["cell"]["seed"] = 7
     record["key"] = record["key"].replace("/s0/", "/s7/")
+    restate_analytic(record)
     with path.open("a") as fh:
         fh.write(json.dumps(record) + "\n")
     argv = ["run", "--profile", "smoke", "--quiet", "--out", str(out), str(one_cell / "s.yaml")]

@@ -81,7 +81,7 @@ def _analytic_undefined(record: dict) -> None:
         prompt_acceptance=[None] * n,
         prompt_tokens=[0] * n,
         mean_accepted_length=None,
-        position_acceptance=[None] * len(x["position_acceptance"]),
+        position_acceptance=[],  # a rate per position of the longest continuation: none
         standard_error=None,
         acceptance_by_token_chars={},
     )

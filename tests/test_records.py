@@ -52,17 +52,17 @@ def old_analytic(draft: str = "base") -> dict:
             "profile": "smoke",
         },
         "result": {
-            "acceptance_by_token_chars": {"1": [20.0, 25], "3": [9.0, 15], "8": [3.0, 6]},
+            "acceptance_by_token_chars": {"1": [12.0, 20], "3": [6.0, 10], "8": [2.0, 2]},
             "acceptance_rate": 0.625,
             "confidence_interval": [0.5, 0.75],
             "confidence_level": 0.95,
             "mean_accepted_length": 2.412353515625,  # Σ 0.625^i, i <= 4
             "n_boot": 1000,
-            "position_acceptance": [0.75, None],
+            "position_acceptance": [0.75, 0.5] * 8,
             "prompt_acceptance": [0.5, 0.75],
             "prompt_token_chars": [3.5, None],
             "prompt_tokens": [16, 16],
-            "standard_error": 0.06,
+            "standard_error": 0.08886651018033526,  # the bootstrap's, as the interval
             "temperature": 1.0,
             "tokens": 32,
         },
@@ -216,7 +216,7 @@ def test_tokens_past_8_characters_get_their_own_buckets_and_the_open_one_is_labe
     assert token_char_buckets([record])["label"].tolist() == ["1", "3", "8+"]
     mixed = token_char_buckets([record, new])
     assert mixed["label"].tolist() == ["1", "3", "8+"]
-    assert mixed["count"].tolist() == [25, 16, 6 + 3]
+    assert mixed["count"].tolist() == [20, 11, 2 + 3]
 
 
 def _with_buckets(record: ResultRecord, buckets) -> ResultRecord:
@@ -231,4 +231,4 @@ def test_a_record_reads_as_the_json_it_is_stored_as(tmp_path):
     (record,) = ResultsStore(_folder(tmp_path, old_analytic())).load().values()
     assert record["cell"]["draft"] == "base" and record["key"] == record.key
     assert record.get("timing")["cost_ratio"] == 0.25 and "provenance" in record
-    assert record["result"]["acceptance_by_token_chars"]["8"] == [3.0, 6]
+    assert record["result"]["acceptance_by_token_chars"]["8"] == [2.0, 2]

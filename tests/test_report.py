@@ -21,6 +21,7 @@ import pytest
 from suite.claims import REGISTRY
 from suite.cli import main
 from suite.report.render import CELL_COLUMNS, PROMPT_COLUMNS, claims_table, render_report
+from suite.stats.intervals import restated_ratio_bootstrap
 
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "results" / "test-artifacts"
@@ -87,7 +88,11 @@ def _analytic(dataset, draft, tau, rng) -> dict:
     key, cell = _cell("analytic", dataset, draft, tau, len(PROMPTS))
     alphas = [_alpha(dataset, draft, tau, rng.normal(0, 0.02) + 0.01 * i) for i in range(6)]
     mean = float(np.mean(alphas))
-    chars = {str(c): [16 * max(0.1, mean - 0.05 * c), 16] for c in range(1, 7)}
+    slope = min(0.05, min(mean, 1.0 - mean) / 2.5)  # β falls with token length, Σβ kept
+    chars = {str(c): [16 * (mean + slope * (3.5 - c)), 16] for c in range(1, 7)}
+    interval, error = restated_ratio_bootstrap(
+        [16 * a for a in alphas], [16] * len(alphas), seed=cell["seed"], n_boot=200, level=0.95
+    )
     return {
         "key": key,
         "cell": cell,
@@ -95,7 +100,9 @@ def _analytic(dataset, draft, tau, rng) -> dict:
         "provenance": PROVENANCE,
         "result": {
             "acceptance_rate": mean,  # every prompt has 16 tokens: the token-weighted mean
-            "confidence_interval": [mean - 0.05, mean + 0.05],
+            "confidence_interval": list(interval),  # the bootstrap a run would have drawn
+            "standard_error": error,
+            "n_boot": 200,
             "prompt_acceptance": alphas,
             "prompt_tokens": [16] * len(PROMPTS),
             "prompt_token_chars": [2.0 + (dataset == "alpaca")] * len(PROMPTS),

@@ -12,11 +12,9 @@ import numpy as np
 
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
-from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, ratio_bootstrap
+from suite.stats.intervals import CONFIDENCE, ConfidenceInterval, analytic_stream, ratio_bootstrap
 
 CONFIDENCE_LEVEL = CONFIDENCE
-# Spawn key of the bootstrap stream, apart from the per-prompt sampling streams.
-_BOOTSTRAP_STREAM = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -102,9 +100,8 @@ def summarize(
     sums = np.array([b.sum() for b in betas])
     counts = np.array([len(b) for b in betas], dtype=np.int64)
     alpha = float(sums.sum() / counts.sum())
-    rng = np.random.default_rng(np.random.SeedSequence((continuations.seed, _BOOTSTRAP_STREAM)))
     interval, standard_error = ratio_bootstrap(
-        sums, counts, n_boot=n_boot, rng=rng, level=CONFIDENCE_LEVEL
+        sums, counts, n_boot=n_boot, rng=analytic_stream(continuations.seed), level=CONFIDENCE_LEVEL
     )
     grid = np.full((len(betas), int(counts.max())), np.nan)
     for row, b in enumerate(betas):

@@ -22,6 +22,7 @@ their draws and quantiles must stay as they are.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import warnings
 from typing import Any, NamedTuple
@@ -32,6 +33,11 @@ from scipy import stats as sps
 CONFIDENCE = 0.95
 BOOTSTRAP_METHODS = ("percentile", "BCa")
 RATIO_BOOTSTRAP_BLOCK = 128  # resamples drawn per call of the generator in ratio_bootstrap
+# Spawn key of an analytic cell's bootstrap stream, apart from its per-prompt sampling streams.
+ANALYTIC_BOOTSTRAP_STREAM = 2**31 - 1
+# Prompt draws of one analytic interval (resamples × prompts): the full profile makes 200,000; a
+# record's interval is recomputed when it is read, so this bounds what one record can cost.
+MAX_BOOTSTRAP_DRAWS = 4_000_000
 
 
 class ConfidenceInterval(NamedTuple):
@@ -124,6 +130,46 @@ def ratio_bootstrap(
         stop = min(start + RATIO_BOOTSTRAP_BLOCK, n_boot)
         index = rng.integers(0, n, size=(stop - start, n))
         boot[start:stop] = sums[index].sum(axis=1) / counts[index].sum(axis=1)
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(boot, [tail, 1.0 - tail])
+    standard_error = float(boot.std(ddof=1)) if n_boot > 1 else float("nan")
+    return ConfidenceInterval(float(low), float(high)), standard_error
+
+
+def analytic_stream(seed: int) -> np.random.Generator:
+    """The bootstrap stream of an analytic cell run with ``seed``."""
+    return np.random.default_rng(np.random.SeedSequence((seed, ANALYTIC_BOOTSTRAP_STREAM)))
+
+
+@functools.lru_cache(maxsize=4)
+def _resample_counts(seed: int, n: int, n_boot: int) -> np.ndarray:
+    """How often each of ``n`` units is drawn in each of ``ratio_bootstrap``'s resamples on
+    the stream of ``seed``: ``(n_boot, n)``, the same draws as that function's indices. Cells
+    of one seed and size share it (a run holds a handful of such keys)."""
+    rng = analytic_stream(seed)
+    out = np.empty((n_boot, n))
+    for start in range(0, n_boot, RATIO_BOOTSTRAP_BLOCK):
+        stop = min(start + RATIO_BOOTSTRAP_BLOCK, n_boot)
+        index = rng.integers(0, n, size=(stop - start, n))
+        index += np.arange(stop - start)[:, None] * n
+        out[start:stop] = np.bincount(index.ravel(), minlength=(stop - start) * n).reshape(-1, n)
+    out.flags.writeable = False
+    return out
+
+
+def restated_ratio_bootstrap(
+    numerators: Any, denominators: Any, *, seed: int, n_boot: int, level: float
+) -> tuple[ConfidenceInterval, float]:
+    """:func:`ratio_bootstrap` on the analytic stream of ``seed``, recomputed from the units'
+    sums (up to float rounding): what a stored analytic record's interval and standard error
+    must be. At most ``MAX_BOOTSTRAP_DRAWS`` draws (``ValueError`` past it)."""
+    sums = np.asarray(numerators, dtype=float)
+    counts = np.asarray(denominators, dtype=float)
+    if n_boot * len(sums) > MAX_BOOTSTRAP_DRAWS or not len(sums) or n_boot < 1:
+        raise ValueError(f"expected 1 to {MAX_BOOTSTRAP_DRAWS:,} draws, got {n_boot} × {len(sums)}")
+    draws = _resample_counts(int(seed), len(sums), int(n_boot))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        boot = (draws @ sums) / (draws @ counts)
     tail = (1.0 - level) / 2
     low, high = np.quantile(boot, [tail, 1.0 - tail])
     standard_error = float(boot.std(ddof=1)) if n_boot > 1 else float("nan")

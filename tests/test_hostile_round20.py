@@ -1,0 +1,121 @@
+"""Inputs of the twentieth attack and the nineteenth's leftovers: analytic records whose
+token-length buckets, per-position rates, interval or standard error disagree with their own
+prompts, and a profile whose intervals no record could be checked against. Each case failed on
+the commit before its fix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.hostile import refused, restate_analytic
+from tests.test_hostile_round18 import _analytic_folder, _set
+from tests.test_records import old_analytic
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "shown"),
+    [(_set(acceptance_by_token_chars={"1": [0.0, 5000], "3": [20.0, 20]}),
+      "result.acceptance_by_token_chars", "not tokens = 32"),
+     (_set(acceptance_by_token_chars={"1": [2.0, 20], "3": [10.0, 12]}),
+      "result.acceptance_by_token_chars", "not α × tokens = 20.0"),
+     (_set(acceptance_by_token_chars={"1": [12.0, 20], "3": [6.0, 10], "50": [2.0, 2]}),
+      "result.acceptance_by_token_chars.50", "open bucket, token_chars_open_bucket = 8"),
+     (_set(confidence_interval=[0.0, 0.001]), "result.confidence_interval", "[0.5, 0.75]"),
+     (_set(standard_error=1e6), "result.standard_error", "0.0888665"),
+     (_set(standard_error=0.0), "result.standard_error", "0.0888665"),
+     (_set(mean_accepted_length=None), "result.mean_accepted_length", "Σ α^i"),
+     (_set(position_acceptance=[0.625] * 3), "result.position_acceptance",
+      "longest continuation, 16"),
+     (_set(position_acceptance=[1.0] * 16), "result.position_acceptance", "not α × tokens"),
+     (_set(position_acceptance=[None] * 16), "result.position_acceptance[0]", "2 prompts reach")],
+    ids=["bucket-counts", "bucket-beta", "bucket-past-open", "ci-not-bootstrap", "se-huge",
+         "se-zero", "length-null", "positions-short", "positions-sum", "positions-null"],
+)  # fmt: skip
+def test_an_analytic_record_agrees_with_its_prompts(edit, field, shown, tmp_path, capsys):
+    folder = _analytic_folder(tmp_path, edit)
+    refused(["report", folder, "--out", str(tmp_path / "rep")], tmp_path, capsys, field, shown)
+
+
+def test_the_interval_is_checked_on_its_cells_seed(tmp_path):
+    """The same prompts under seed 1: the seed-0 standard error is not its."""
+    from suite.errors import SpecError
+    from suite.store import ResultsStore
+
+    record = old_analytic()
+    record["cell"]["seed"] = 1
+    record["key"] = record["key"].replace("/s0/", "/s1/")
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    with pytest.raises(SpecError, match=r"bootstrap's standard deviation, 0\.0857"):
+        ResultsStore(folder).load()
+    (folder / "cells.jsonl").write_text(json.dumps(restate_analytic(record)) + "\n")
+    assert len(ResultsStore(folder).load()) == 1
+
+
+def test_an_edited_record_restated_as_a_run_writes_it_is_read(tmp_path):
+    """The control: prompts edited, then every total, bucket and interval restated, reads."""
+    from suite.store import ResultsStore
+
+    record = restate_analytic(_edited(old_analytic()))
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    (read,) = ResultsStore(folder).load().values()
+    ci = read.result.analytic.confidence_interval
+    assert ci[0] <= read.result.acceptance_rate <= ci[1]
+
+
+def _edited(record):
+    record["result"]["prompt_acceptance"] = [0.25, 0.875]
+    record["result"]["prompt_tokens"] = [3, 16]
+    return record
+
+
+def test_an_interval_without_its_resample_count_is_not_shown(tmp_path):
+    """An interval whose n_boot is not stated cannot be checked: it is read as absent (a resume
+    recomputes the record; a report shows no interval), never shown as stated."""
+    from suite.store import ResultsStore
+
+    record = old_analytic()
+    record["result"].update(n_boot=None, confidence_interval=[0.0, 0.001], standard_error=9.0)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    (read,) = ResultsStore(folder).load().values()
+    assert read.result.analytic.confidence_interval is None
+    assert read.result.analytic.standard_error is None
+
+
+def test_a_profile_whose_intervals_draw_too_many_prompts_is_refused(tmp_path, capsys):
+    text = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+    assert "analytic: {prompts: 4" in text
+    path = tmp_path / "big.yaml"
+    big = text.replace("analytic: {prompts: 4", "analytic: {n_boot: 100000, prompts: 100", 1)
+    path.write_text(big.replace("name: smoke", "name: big"))
+    argv = ["reproduce", "--profile", str(path), "--out", str(tmp_path / "o"), "--quiet"]
+    refused(argv, tmp_path, capsys, "sizes.analytic.n_boot", "100000", "10,000,000")
+
+
+@pytest.mark.parametrize("seed", [0, 3, 999])
+def test_the_restated_interval_is_the_one_a_run_draws(seed):
+    """The reader's recomputation (resample counts × sums) gives the writer's interval and
+    standard error (indices summed), up to float rounding, zero-token prompts included."""
+    import numpy as np
+
+    from suite.stats.intervals import analytic_stream, ratio_bootstrap, restated_ratio_bootstrap
+
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(0, 64, size=37)
+    tokens[:3] = 0
+    sums = rng.random(37) * tokens
+    ci, se = ratio_bootstrap(sums, tokens, n_boot=1000, rng=analytic_stream(seed), level=0.9)
+    again, se_again = restated_ratio_bootstrap(sums, tokens, seed=seed, n_boot=1000, level=0.9)
+    assert np.allclose(ci, again, rtol=1e-12, atol=0) and abs(se - se_again) <= 1e-12
+    other, _ = restated_ratio_bootstrap(sums, tokens, seed=seed + 1, n_boot=1000, level=0.9)
+    assert tuple(other) != tuple(ci)  # the stream is the seed's
