@@ -119,3 +119,47 @@ def test_the_restated_interval_is_the_one_a_run_draws(seed):
     assert np.allclose(ci, again, rtol=1e-12, atol=0) and abs(se - se_again) <= 1e-12
     other, _ = restated_ratio_bootstrap(sums, tokens, seed=seed + 1, n_boot=1000, level=0.9)
     assert tuple(other) != tuple(ci)  # the stream is the seed's
+
+
+def _two_aligned(stage_draft: str, draft_only: bool = False):
+    import copy
+
+    from tests.test_hostile_round18_tools import ALIGN, CONFIG, TRAIN
+
+    def edit(recipe):
+        draft = {"config": dict(CONFIG, hidden_size=16), "train": dict(TRAIN),
+                 "align": copy.deepcopy(dict(ALIGN, **{"from": stage_draft}))}  # fmt: skip
+        recipe["models"]["draft"] = draft
+        if not draft_only:
+            recipe["models"]["target"]["align"] = copy.deepcopy(ALIGN)
+
+    return edit
+
+
+def test_two_models_aligned_from_one_stage_are_refused(tmp_path, capsys):
+    """One stage folder for two roles: the second resumed the first's pretrained model, and
+    train saved the target's weights as the draft."""
+    from tests.test_hostile_round18_tools import ALIGN, _train_recipe
+
+    path = _train_recipe(tmp_path, _two_aligned(ALIGN["from"]))
+    argv = ["train", "--recipe", path, "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "tiny.yaml", "models.target.align.from", "tiny-pre",
+            "models.draft.align.from names it too")  # fmt: skip
+
+
+def test_an_aligned_draft_trains_on_checkpoints_of_its_own(tmp_path, monkeypatch):
+    """Align checkpoints were always target-align: an aligned draft resumed the target's."""
+    import shutil
+
+    from suite.cli import main
+    from tests.test_hostile_round18_tools import TOKENIZER, _train_recipe
+
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    out = tmp_path / "out"
+    shutil.copytree(TOKENIZER, out / "tokenizer")
+    path = _train_recipe(tmp_path, _two_aligned("draft-pre", draft_only=True))
+    assert main(["train", "--recipe", path, "--out", str(out), "--only", "target", "draft"]) == 0
+    made = sorted(p.name for p in (tmp_path / "ckpt" / "tiny").iterdir())
+    assert "draft-align" in made and "target-align" not in made, made
+    for role, hidden in (("target", 8), ("draft", 16)):
+        assert json.loads((out / role / "config.json").read_text())["hidden_size"] == hidden

@@ -192,15 +192,19 @@ def align(
     name: str,
     source_sha,
     where: tuple[str, str] | None = None,
+    role: str = "target",
 ):
     """Fine-tune ``model`` (the pretrained target) in place on its best-of-n responses, for
     ``rounds`` rounds (expert iteration): round r samples from the model round r - 1 made, on a
     prompt pool of its own (seed + r), and fine-tunes it further. ``where`` (recipe, field)
-    names a training loss that turns NaN."""
+    names a training loss that turns NaN. Its checkpoints are the ``role``'s own
+    (``<role>-align``, ``<role>-align-r2``, ...)."""
     rounds = []
     sha = source_sha
     for r in range(spec.get("rounds", 1)):
-        rounds.append(align_round(model, tokenizer, spec, datasets, seed + r, name, sha, r, where))
+        rounds.append(
+            align_round(model, tokenizer, spec, datasets, seed + r, name, sha, r, where, role)
+        )
         sha = state_sha256(model)
     last = rounds[-1]
     return {
@@ -213,7 +217,16 @@ def align(
 
 
 def align_round(
-    model, tokenizer, spec, datasets, seed: int, name: str, sha: str, r: int, where=None
+    model,
+    tokenizer,
+    spec,
+    datasets,
+    seed: int,
+    name: str,
+    sha: str,
+    r: int,
+    where=None,
+    role: str = "target",
 ) -> dict:
     cfg = train_config(spec["train"], f"{name} align.train")
     selections, facts = [], {}
@@ -238,7 +251,7 @@ def align_round(
     data = concat(selections)
     pad, start = tokenizer.pad_token_id, decoder_start(model)
     batches = ResponseBatches(data, cfg.batch_size, seed, pad, start)
-    ckpt = checkpoint_root() / name / ("target-align" if r == 0 else f"target-align-r{r + 1}")
+    ckpt = checkpoint_root() / name / (f"{role}-align" if r == 0 else f"{role}-align-r{r + 1}")
     summary = train(
         model, cfg, batches, response_ce_loss, ckpt, desc=f"align round {r + 1}", where=where
     )

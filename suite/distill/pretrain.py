@@ -307,6 +307,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
         name=recipe["name"],
         source_sha=source_sha,
         where=(path, f"models.{role}.align.train"),
+        role=role,
     )
     limit = recipe.get("eval_examples", 200)
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)

@@ -79,6 +79,7 @@ def check_training(path: Path, models: dict) -> None:
     from suite.distill.align import check_align_spec
     from suite.distill.loop import train_config
 
+    stages: dict[str, str] = {}
     for role, spec in models.items():
         for key in spec:
             if key not in MODEL_FIELDS:
@@ -100,6 +101,10 @@ def check_training(path: Path, models: dict) -> None:
             if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
                 message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
                 raise SpecError(path, f"models.{role}.align.from", stage, message)
+            if stage in stages:  # a stage is one role's pretrained model: another would resume it
+                message = f"models.{stages[stage]}.align.from names it too: one stage per model"
+                raise SpecError(path, f"models.{role}.align.from", stage, message)
+            stages[stage] = role
 
 
 def check_parts(only: list[str], out: Path, recipe: dict | None = None) -> None:
