@@ -134,21 +134,40 @@ def _staging(out: Path) -> Iterator[Path]:
         raise SpecError(out, "--out", str(out), message)
     key = hashlib.sha256(os.fsencode(str(where))).hexdigest()[:32]
     STAGING.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(STAGING / f"{key}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    lock = STAGING / f"{key}.lock"
+    fd = _hold(lock, out)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            message = "another submit into this results folder is running; wait for it to end"
-            raise SpecError(out, "--out", str(out), message) from None
         into = STAGING / key
         _remove(into)  # a killed submit's
         try:
             yield into
         finally:
             _remove(into)
+            lock.unlink(missing_ok=True)  # while held: a submit that opened it finds it gone
     finally:
         os.close(fd)  # releases the lock
+
+
+def _hold(lock: Path, out: Path) -> int:
+    """An exclusive lock on the file ``lock``, as it is now: one opened before a holder
+    removed it is let go and opened again, so two submits never hold two files of one name."""
+    for _ in range(8):
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            message = "another submit into this results folder is running; wait for it to end"
+            raise SpecError(out, "--out", str(out), message) from None
+        try:
+            current = os.stat(lock, follow_symlinks=False).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            return fd
+        os.close(fd)
+    message = "its lock file keeps being replaced; wait for other submits to end"
+    raise SpecError(out, "--out", str(out), message)
 
 
 def _remove(path: Path) -> None:

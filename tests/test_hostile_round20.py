@@ -13,6 +13,7 @@ import pytest
 from tests.hostile import refused, restate_analytic
 from tests.test_hostile_round18 import _analytic_folder, _set
 from tests.test_records import old_analytic
+from tests.test_submissions import tiny  # noqa: F401 (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -163,3 +164,41 @@ def test_an_aligned_draft_trains_on_checkpoints_of_its_own(tmp_path, monkeypatch
     assert "draft-align" in made and "target-align" not in made, made
     for role, hidden in (("target", 8), ("draft", 16)):
         assert json.loads((out / role / "config.json").read_text())["hidden_size"] == hidden
+
+
+def test_a_terminated_submit_removes_its_private_copy_and_lock(tiny, tmp_path):  # noqa: F811
+    """SIGTERM (a timeout, a cancelled CI job) left submit's full private model copy and its
+    lock file in the cache for good; now the command ends as an exception does."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_hostile_round18_submissions import _submit
+    from tests.test_submissions import _copy
+
+    cache = tmp_path / "cache"
+    env = dict(os.environ, SUITE_SUBMISSION_CACHE=str(cache), OMP_NUM_THREADS="1")
+    argv = _submit(_copy(tiny, tmp_path), tiny, tmp_path / "out")
+    child = subprocess.Popen(
+        [sys.executable, "-m", "suite", *argv],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    staged = cache / ".staged"
+    try:
+        deadline = time.monotonic() + 120
+        while not any(p.is_dir() and any(p.iterdir()) for p in _entries(staged)):
+            assert child.poll() is None, child.stderr.read()[-2000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        child.kill()
+        child.wait()
+    assert _entries(staged) == [], _entries(staged)
+
+
+def _entries(folder):
+    return sorted(folder.iterdir()) if folder.is_dir() else []

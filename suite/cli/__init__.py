@@ -88,7 +88,30 @@ def _take_bundle(argv: list[str]) -> list[str]:
     return rest
 
 
+def _exit_on_terminate() -> None:
+    """SIGTERM (``timeout``, ``kill``, a CI's cancel) ends the command as an exception does:
+    ``finally`` blocks run, so a submit's private model copy and its lock go, and temporary
+    files are removed. Only in the command's own process: a worker it forked dies as before."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    home = os.getpid()
+
+    def terminated(signum, frame):
+        if os.getpid() != home:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command's process (python -m suite, or the suite script)
+        _exit_on_terminate()
     argv = sys.argv[1:] if argv is None else list(argv)
     # transformers' per-load "Loading weights" bars: noise on stderr before a result or an error
     # line, for models that load in milliseconds (set the variable to 0 to see them)
