@@ -213,6 +213,8 @@ def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
     ``"\\ud800"`` escape, cannot be written as UTF-8); an id is also short and plain text (no
     control or invisible character), as records, tables and the report show it."""
     if field == "id":
+        if not text:  # records, tables and the report key a prompt by its id
+            raise SpecError(spec.path, field, text, f"renders {where} to an empty id")
         if len(text) > MAX_ID_CHARS:
             message = (
                 f"renders {where} to {len(text):,} characters; an id is at most {MAX_ID_CHARS}"

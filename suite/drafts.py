@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from suite.errors import SpecError, control_character, control_message
+from suite.errors import SpecError, control_character
 from suite.seeding import seed_problem
 from suite.specs import Reader
 from suite.strict import read_config
@@ -108,12 +108,18 @@ def temperature_text(tau: float) -> str:
     return text if float(text) == tau else repr(float(tau))
 
 
+MAX_FACT_CHARS = 256  # a fact's text (a method, a dataset, a divergence): one table cell
+
+
 def _text(value: Any, field: str, fail: Fail) -> str | None:
+    """A fact's text: one short line, as tables, CSV cells and claims' filters take it."""
     if value is not None and (not isinstance(value, str) or not value.strip()):
         raise fail(field, value, "expected a non-empty string or null")
-    c = None if value is None else control_character(value)
+    if value is not None and len(value) > MAX_FACT_CHARS:
+        raise fail(field, value, f"at most {MAX_FACT_CHARS} characters")
+    c = None if value is None else control_character(value, allowed="")
     if c is not None:
-        raise fail(field, value, control_message(c))
+        raise fail(field, value, f"U+{ord(c):04X}: a fact is one line of plain text, no tab")
     return value
 
 
@@ -130,11 +136,16 @@ def _tau(value: Any, field: str, fail: Fail) -> float | None:
     return float(value) + 0.0  # -0.0 is 0.0: one configuration, as decode temperatures are
 
 
+MAX_KD_TEMPERATURES = 256  # of one draft (a mixture of KD temperatures): far above any recipe's
+
+
 def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:
     if value is None:
         return ()
     if not isinstance(value, list):
         raise fail(field, value, "expected a list of temperatures")
+    if len(value) > MAX_KD_TEMPERATURES:
+        raise fail(field, len(value), f"at most {MAX_KD_TEMPERATURES} temperatures")
     return tuple(_tau(v, f"{field}[{i}]", fail) for i, v in enumerate(value))
 
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from suite.drafts import BASE, OTHER, DraftFacts, facts_from_mapping, read_training_facts
-from suite.errors import SpecError
-from suite.paths import PROFILES_DIR, bundle_path, spec_file, spec_names
+from suite.errors import SpecError, control_character
+from suite.paths import PROFILES_DIR, bundle_path, portable_path, spec_file, spec_names
 from suite.reader import MAX_N_BOOT
 from suite.sandbox import MAX_CHAT_TEMPLATE_CHARS, chat_template_refusal
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, SAFE_NAME, SAFE_NAME_RULE, Reader, read_named
@@ -132,12 +132,31 @@ def _folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
+# A model's location in a record is at most 1,024 characters: a folder named here leaves room
+# for a model folder's name in it (``/`` and 128 characters).
+MAX_FOLDER_LOCATION = 1_024 - 129
+
+
 def _local(r: Reader, value: Any, field: str) -> Path:
+    """A folder the profile names: plain text (records and tables show it), and short enough
+    that the records of the models in it can state where they are."""
     text = r.string(value, field)
+    c = control_character(text, allowed="")
+    if c is not None:
+        message = f"holds U+{ord(c):04X}: a folder path is plain text (no control character)"
+        raise r.error(field, text, message)
     try:
-        return bundle_path(text)
+        folder = bundle_path(text)
     except ValueError as e:
         raise r.error(field, text, str(e)) from None
+    shown = portable_path(folder)
+    if len(shown) > MAX_FOLDER_LOCATION:
+        message = (
+            f"{len(shown):,} characters as records state it; a model folder's location is at "
+            f"most 1,024, so a folder holding models at most {MAX_FOLDER_LOCATION:,}"
+        )
+        raise r.error(field, text, message)
+    return folder
 
 
 def _model_folder(r: Reader, folder: Path, field: str, value: Any) -> Path:

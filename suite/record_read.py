@@ -7,6 +7,7 @@ bucket were stored still read: their facts come from the draft's name, their ope
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from datetime import datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from suite.drafts import facts_from_mapping
 from suite.errors import control_character, control_message
+from suite.reader import MAX_TEMPERATURE
 from suite.records import (
     ANALYTIC,
     EMPIRICAL,
@@ -221,8 +223,11 @@ def _read_cell(r: _Reader) -> Cell:
     if engine not in (ANALYTIC, EMPIRICAL):
         raise RecordError(r.name("engine"), engine, f"expected {ANALYTIC} or {EMPIRICAL}")
     tau = r.number("decode_temperature", optional=False)
-    if tau < 0 or 0 < tau < MIN_TEMPERATURE:
-        message = f"a temperature is 0 (greedy) or at least {MIN_TEMPERATURE:g}, as runs make"
+    if tau < 0 or 0 < tau < MIN_TEMPERATURE or tau > MAX_TEMPERATURE:
+        message = (
+            f"a temperature is 0 (greedy) or in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}], as "
+            "runs make"
+        )
         raise RecordError(r.name("decode_temperature"), tau, message)
     for key, least in (("num_draft_tokens", 1), ("prompts", 1), ("max_new_tokens", 1)):
         value = r.integer(key, optional=False, maximum=MAX_SIZE)
@@ -248,7 +253,8 @@ def _read_buckets(r: _Reader, tokens: int, beta: float) -> TokenCharBuckets:
     its total ``beta`` (α × tokens), and no key passes the open bucket (which holds the longer
     tokens). A record without the field (older ones) has no buckets."""
     present = "acceptance_by_token_chars" in r.data
-    raw = r.data.get("acceptance_by_token_chars") or {}
+    raw = r.data.get("acceptance_by_token_chars")
+    raw = {} if raw is None else raw
     field = r.name("acceptance_by_token_chars")
     if not isinstance(raw, dict):
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
@@ -305,6 +311,9 @@ def _analytic_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResul
         if math.isnan(a) != (t == 0):  # α of a prompt is Σβ over its tokens: none when none
             message = "expected null exactly when the prompt's token count is 0"
             raise RecordError(f"{r.name('prompt_acceptance')}[{i}]", _json(a), message)
+        if t == 0 and not math.isnan(chars[i]):  # no token has no length
+            message = "expected null: the prompt's token count is 0"
+            raise RecordError(f"{r.name('prompt_token_chars')}[{i}]", chars[i], message)
     prompts = tuple(
         PromptResult(pid, a, accepted_length(a, k), t, c)
         for pid, a, t, c in zip(prompt_ids, alphas, tokens, chars, strict=True)
@@ -425,12 +434,26 @@ def _check_analytic_rates(r: _Reader, rates: dict, alphas, tokens, k: int) -> No
         )
 
 
-def _generation(r: _Reader | None) -> Generation:
+FINISH_REASONS = ("length", "eos", "stop")  # what a decoder stops on
+
+
+def _generation(r: _Reader | None, cell: Cell) -> Generation:
+    """A decoded output: "length" when it reached the cell's max_new_tokens (its decoder never
+    passes it), "eos" or "stop" when it ended on a token of its own, at least one."""
     if r is None:
         return Generation(0, None, None)
     text = r.string("text", optional=True, text=True)
     reason = r.string("finish_reason", optional=True)
-    return Generation(r.integer("tokens") or 0, reason, text)
+    tokens = r.integer("tokens") or 0
+    if reason is not None and reason not in FINISH_REASONS:
+        message = f"expected one of {', '.join(FINISH_REASONS)}"
+        raise RecordError(r.name("finish_reason"), reason, message)
+    if reason == "length" and tokens != cell.max_new_tokens:
+        message = f"an output ends on length at the cell's max_new_tokens, {cell.max_new_tokens}"
+        raise RecordError(r.name("tokens"), tokens, message)
+    if reason in ("eos", "stop") and tokens < 1:
+        raise RecordError(r.name("tokens"), tokens, f"an output ending on {reason} holds it")
+    return Generation(tokens, reason, text)
 
 
 def _ratio(r: _Reader, key: str, value: float, num: int, den: int) -> None:
@@ -472,8 +495,14 @@ def _consistent_counts(
         or any(n > counts["steps"] for n in pp)
         or any(a > p for a, p in zip(ap, pp, strict=False))
         or (sum(pp) != proposed or sum(ap) != accepted)
+        # a step proposes positions 1..k and accepts 1..n of them: counts never rise with i
+        or any(b > a for a, b in itertools.pairwise(pp))
+        or any(b > a for a, b in itertools.pairwise(ap))
     ):
-        message = "per-position counts must bound each other and add up to proposed and accepted"
+        message = (
+            "per-position counts must bound each other, add up to proposed and accepted, and "
+            "not rise with the position"
+        )
         raise RecordError(r.name("accepted_per_position"), list(ap), message)
 
 
@@ -494,11 +523,14 @@ def _bounded_tokens(r: _Reader, key: str, generation: Generation, cell: Cell) ->
 
 def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
     positions = _positions(cell)
-    spec = _generation(r.sub("speculative", optional=True))
-    target = _generation(r.sub("target", optional=True))
+    spec = _generation(r.sub("speculative", optional=True), cell)
+    target = _generation(r.sub("target", optional=True), cell)
     _bounded_tokens(r, "speculative", spec, cell)
     _bounded_tokens(r, "target", target, cell)
     identical = r.boolean("identical")
+    if identical and (spec.tokens, spec.text) != (target.tokens, target.text):
+        message = "identical outputs have one token count and one text"
+        raise RecordError(r.name("identical"), identical, message)
     counts = r.counts("steps", "proposed", "accepted", "judged")
     per = (
         r.numbers("proposed_per_position", _integer, most=positions),
@@ -515,6 +547,9 @@ def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
     if spec.tokens > counts["accepted"] + counts["steps"]:  # a step emits its accepted + 1
         message = f"expected at most accepted + steps = {counts['accepted'] + counts['steps']}"
         raise RecordError(f"{r.name('speculative')}.tokens", spec.tokens, message)
+    if counts["steps"] > spec.tokens:  # and at least one token, which it keeps
+        message = f"a step emits at least one token: at most the output's, {spec.tokens}"
+        raise RecordError(r.name("steps"), counts["steps"], message)
     _accepted_length(r, r.rate("mean_accepted_length"), counts)
     return PromptResult(
         prompt=r.string("id"),
@@ -602,6 +637,7 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
 
 MAX_TIMED_SECONDS = 1e7  # a cell's or a prompt's seconds: about 115 days
 MAX_MEASURED_SPEEDUP = 1e3  # a measured γ: K + 1 at most in principle, timing noise aside
+MAX_COST_RATIO = 100.0  # c, the draft's cost over the target's: as projected γ takes it
 
 
 def _read_timing(r: _Reader | None, prompts: int, k: int) -> Timing:
@@ -758,11 +794,63 @@ def read_record(data: Any) -> ResultRecord:
         cell_result = _analytic_result(result, prompt_ids, cell)
     else:
         cell_result = _empirical_result(result, prompt_ids, cell)
+    timing_reader = r.sub("timing", optional=True)
+    timing = _read_timing(timing_reader, len(cell_result.prompts), cell.num_draft_tokens)
+    if timing_reader is not None:
+        _timing_agrees(timing_reader, timing, cell_result, cell)
     return ResultRecord(
         cell=cell,
         result=cell_result,
         provenance=_read_provenance(r.sub("provenance", optional=True)),
-        timing=_read_timing(
-            r.sub("timing", optional=True), len(cell_result.prompts), cell.num_draft_tokens
-        ),
+        timing=timing,
     )
+
+
+def _per_token_speedup(baseline: float | None, speculative: float | None, base_tokens, tokens):
+    """γ as a run measures it: the target's seconds per token over speculation's; None where a
+    time is missing or speculation took none."""
+    if baseline is None or speculative is None or not speculative:
+        return None
+    return (baseline / max(base_tokens, 1)) / (speculative / max(tokens, 1))
+
+
+def _timing_agrees(r: _Reader, timing: Timing, result: CellResult, cell: Cell) -> None:
+    """What a record computes from its clock readings is what they give: an analytic cell's
+    projected γ is Σ α^i / (K·c + 1) of its α and cost ratio; an empirical cell's and prompt's
+    γ the target's seconds per token over speculation's, its seconds its prompts' sums."""
+    c = timing.cost_ratio
+    if c is not None and not (c == 0 or MIN_TEMPERATURE <= c <= MAX_COST_RATIO):
+        message = f"a cost ratio is 0 or in [{MIN_TEMPERATURE:g}, {MAX_COST_RATIO:g}], as runs make"
+        raise RecordError(r.name("cost_ratio"), c, message)
+    alpha, k = result.acceptance_rate, cell.num_draft_tokens
+    if result.analytic is not None:
+        stated = timing.projected_speedup
+        if stated is not None and c is not None and not math.isnan(alpha):
+            expected = accepted_length(alpha, k) / (k * c + 1.0)
+            if not _same(stated, expected):
+                message = f"expected Σ α^i / (K·c + 1) = {expected!r}"
+                raise RecordError(r.name("projected_speedup"), stated, message)
+        return
+    for i, (t, prompt) in enumerate(zip(timing.per_prompt, result.prompts, strict=False)):
+        e = prompt.empirical
+        expected = _per_token_speedup(
+            t.baseline_seconds, t.speculative_seconds, e.target.tokens, e.speculative.tokens
+        )
+        if t.speedup is not None and expected is not None and not _same(t.speedup, expected):
+            message = f"expected the target's seconds per token over speculation's, {expected!r}"
+            raise RecordError(f"{r.name('per_prompt')}[{i}].speedup", t.speedup, message)
+    if timing.per_prompt:
+        for key in ("speculative_seconds", "baseline_seconds"):
+            stated = getattr(timing, key)
+            values = [getattr(t, key) for t in timing.per_prompt]
+            if stated is not None and None not in values and not _same(stated, math.fsum(values)):
+                message = f"expected its prompts' sum, {math.fsum(values)!r}"
+                raise RecordError(r.name(key), stated, message)
+    e = result.empirical
+    expected = _per_token_speedup(
+        timing.baseline_seconds, timing.speculative_seconds, e.tokens_target, e.tokens_speculative
+    )
+    known = None not in (timing.speedup, expected, e.tokens_target, e.tokens_speculative)
+    if known and not _same(timing.speedup, expected):
+        message = f"expected the target's seconds per token over speculation's, {expected!r}"
+        raise RecordError(r.name("speedup"), timing.speedup, message)

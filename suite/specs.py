@@ -207,8 +207,8 @@ def _read_splits(r: Reader, raw: Any) -> tuple[Split, ...]:
     splits = []
     for name, body in raw.items():
         field = f"splits.{name}"
-        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", name):
-            raise r.error(field, name, "split names are letters, digits, '_' and '-'")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", name):
+            raise r.error(field, name, "split names are 1 to 128 letters, digits, '_' and '-'")
         d = r.mapping(body, field, {"files"}, {"hub_split", "hash_range", "id_field", "id_files"})
         id_field = None
         id_files: tuple[str, ...] = ()

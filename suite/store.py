@@ -238,6 +238,11 @@ class ResultsStore:
                 "a smaller K or shorter example ids)"
             )
             raise SpecError(self.cells_path, "key", record.key, message)
+        try:  # what is written reads back: a run never leaves a line its own reader refuses
+            record_from_json(loads_json(line))
+        except (RecordError, FieldError) as err:
+            message = f"would not read back: {err.field} = {err.value!r:.80}: {err.message}"
+            raise SpecError(self.cells_path, "key", record.key, message) from None
         fd = _open_regular(self.cells_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             view = memoryview(line)

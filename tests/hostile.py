@@ -74,5 +74,45 @@ def restate_analytic(record: dict) -> dict:
         ci, se = restated_ratio_bootstrap(
             sums, tokens, seed=cell["seed"], n_boot=n_boot, level=level
         )
-        x.update(confidence_interval=list(ci), standard_error=se)
+        def json_value(v):  # a record holds NaN as null
+            return None if v != v else v
+
+        x.update(confidence_interval=[json_value(v) for v in ci], standard_error=json_value(se))
+    return restate_timing(record)
+
+
+def restate_timing(record: dict) -> dict:
+    """A record's timing made to agree with its clock readings and rates, as a run computes
+    it: an analytic cell's projected γ from its α, K and cost ratio; an empirical prompt's and
+    cell's γ from the seconds and tokens, the cell's seconds its prompts' sums."""
+    from suite.records import accepted_length
+
+    timing, x, cell = record.get("timing") or {}, record["result"], record["cell"]
+    k, alpha = cell["num_draft_tokens"], x.get("acceptance_rate")
+    if cell["engine"] == "analytic":
+        c = timing.get("cost_ratio")
+        if timing.get("projected_speedup") is not None and c is not None and alpha is not None:
+            timing["projected_speedup"] = accepted_length(alpha, k) / (k * c + 1.0)
+        return record
+
+    def gamma(base, spec, base_tokens, tokens):
+        if base is None or not spec:
+            return None
+        return (base / max(base_tokens, 1)) / (spec / max(tokens, 1))
+
+    prompts = x.get("per_prompt") or []
+    for t, p in zip(timing.get("per_prompt") or [], prompts, strict=False):
+        if t.get("speedup") is not None:
+            t["speedup"] = gamma(t.get("baseline_seconds"), t.get("speculative_seconds"),
+                                 (p.get("target") or {}).get("tokens", 0),
+                                 (p.get("speculative") or {}).get("tokens", 0))  # fmt: skip
+    if timing.get("per_prompt"):
+        for key in ("speculative_seconds", "baseline_seconds"):
+            values = [t.get(key) for t in timing["per_prompt"]]
+            if timing.get(key) is not None and None not in values:
+                timing[key] = sum(values)
+    if timing.get("speedup") is not None:
+        seconds = (timing.get("baseline_seconds"), timing.get("speculative_seconds"))
+        tokens = (x.get("tokens_target") or 0, x.get("tokens_speculative") or 0)
+        timing["speedup"] = gamma(*seconds, *tokens)
     return record

@@ -19,6 +19,11 @@ from tests.test_records import HEADER, old_analytic
 LINE = json.dumps(old_analytic())
 
 
+# the fixture's 16 rates, one per position of its continuations
+POSITIONS = '"position_acceptance": ' + json.dumps([0.75, 0.5] * 8)
+GAMMA = 1.2061767578125  # the fixture's projected speedup
+
+
 def _sub(old: str, new: str) -> str:
     assert old in LINE
     return LINE.replace(old, new, 1) + "\n"
@@ -46,9 +51,9 @@ CASES = [
     ("engine", _sub('"engine": "analytic"', '"engine": "magic"'), None, "cell.engine", "magic"),
     ("not-utf8", LINE[:20] + "\udcff\n", None, "line 1", ""),
     ("garbage", "not json\n", None, "line 1", "not json"),
-    ("speedup-impossible", _sub('"projected_speedup": 1.2', '"projected_speedup": 1e308'),
+    ("speedup-impossible", _sub(f'"projected_speedup": {GAMMA}', '"projected_speedup": 1e308'),
      None, "timing.projected_speedup", "1e+308"),
-    ("speedup-over-k-plus-1", _sub('"projected_speedup": 1.2', '"projected_speedup": 5.5'),
+    ("speedup-over-k-plus-1", _sub(f'"projected_speedup": {GAMMA}', '"projected_speedup": 5.5'),
      None, "K + 1 = 5", "5.5"),
     ("seconds-negative", _sub('"sample_seconds": 0.4', '"sample_seconds": -0.4'), None,
      "timing.sample_seconds", "-0.4"),
@@ -85,8 +90,7 @@ CASES = [
      "cell.max_new_tokens", "100000"),
     ("prompt-ids-over-prompts", _sub('"prompts": 2', '"prompts": 1').replace("/n2/", "/n1/"),
      None, "prompt_ids", "2"),
-    ("positions-over-tokens", _sub('"position_acceptance": [0.75, 0.5, ',
-                                   f'"position_acceptance": {[0.5] * 17}'[:-1] + ", "), None,
+    ("positions-over-tokens", _sub(POSITIONS, f'"position_acceptance": {[0.5] * 17}'), None,
      "result.position_acceptance", "17"),
     ("n-boot-huge", _sub('"n_boot": 1000', '"n_boot": 1000000000'), None, "n_boot", "1000000000"),
     ("open-bucket-huge",

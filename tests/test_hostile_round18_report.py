@@ -21,6 +21,7 @@ import pytest
 from suite.claims import engine_agreement
 from suite.cli import main
 from suite.report import figures, plotting
+from tests.hostile import restate_timing
 from tests.test_report import write_results
 
 
@@ -47,6 +48,7 @@ def _tampered(base: Path, tmp_path: Path, *edits) -> Path:
     for record in records:
         for edit in edits:
             edit(record)
+        restate_timing(record)  # γ as the edited rates and seconds give it
     (folder / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return folder
 
@@ -82,6 +84,7 @@ def _analytic_undefined(record: dict) -> None:
         prompt_tokens=[0] * n,
         mean_accepted_length=None,
         position_acceptance=[],  # a rate per position of the longest continuation: none
+        prompt_token_chars=[None] * n,  # no token has no length
         standard_error=None,
         acceptance_by_token_chars={},
     )
@@ -106,8 +109,11 @@ def _empirical_undefined(record: dict) -> None:
         _counts_zero(prompt)
         prompt.update(proposed_per_position=[], accepted_per_position=[])
         prompt["speculative"]["tokens"] = 0  # a step emits a token: none ran, none came out
+        prompt["speculative"]["finish_reason"] = None
+        prompt["identical"] = False  # the target's output is not empty
     _counts_zero(x)
     x["tokens_speculative"] = 0
+    x["identical_outputs"] = 0
     x["position_acceptance"] = []
 
 
@@ -151,11 +157,11 @@ def _same_cost(record: dict) -> None:
     timing = record.get("timing") or {}
     if "cost_ratio" in timing:
         timing["cost_ratio"] = 0.1
-    for key in ("speedup", "projected_speedup"):
-        if key in timing:
-            timing[key] = 1.1
-    for prompt in timing.get("per_prompt") or []:
-        prompt["speedup"] = 1.1
+    prompts = record["result"].get("per_prompt") or []
+    for t, p in zip(timing.get("per_prompt") or [], prompts, strict=False):
+        t["speculative_seconds"] = max(p["speculative"]["tokens"], 1) * 0.01
+        t["baseline_seconds"] = max(p["target"]["tokens"], 1) * 0.011
+    restate_timing(record)  # γ of these seconds: 1.1 on every prompt
 
 
 # --- D12, D13: an engine without one defined α ---------------------------------------------------

@@ -202,3 +202,175 @@ def test_a_terminated_submit_removes_its_private_copy_and_lock(tiny, tmp_path): 
 
 def _entries(folder):
     return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+# --- attack A: records a run never writes ---------------------------------------------------------
+
+
+def _empirical_edit(edit):
+    from tests.test_records import old_empirical
+
+    def made(record):
+        edit(record)
+        return record
+
+    return lambda: made(old_empirical())
+
+
+def _analytic_edit(edit):
+    def made(record):
+        edit(record)
+        return record
+
+    return lambda: made(old_analytic())
+
+
+def _prompt(**over):
+    return lambda r: r["result"]["per_prompt"][0].update(over)
+
+
+def _identical(r):
+    r["result"]["per_prompt"][0]["identical"] = True
+    r["result"]["identical_outputs"] = 1
+
+
+def _rising(r):
+    r["result"]["per_prompt"][0]["accepted_per_position"] = [2, 3, 3, 4]
+    r["result"]["position_acceptance"] = [0.5, 0.75, 0.75, 1.0]
+
+
+def _no_output(r):
+    r["result"]["per_prompt"][0]["speculative"] = None
+    r["result"]["tokens_speculative"] = 0
+
+
+def _hot(r):
+    r["cell"]["decode_temperature"] = 1e300
+    r["key"] = r["key"].replace("/t1/", "/t1e+300/")
+
+
+def _facts(**over):
+    def edit(r):
+        r["cell"]["draft_facts"] = {"method": "base", "source": "profile", **over}
+
+    return edit
+
+
+def _timing(**over):
+    return lambda r: r["timing"].update(over)
+
+
+def _chars_without_tokens(r):
+    x = r["result"]
+    x["prompt_tokens"], x["prompt_acceptance"] = [0, 16], [None, 0.75]
+    restate_analytic(r)
+    x["prompt_token_chars"] = [7.5, None]
+
+
+@pytest.mark.parametrize(
+    ("make", "field", "shown"),
+    [(_empirical_edit(_identical), "per_prompt[0].identical", "one token count and one text"),
+     (_empirical_edit(_rising), "accepted_per_position", "not rise with the position"),
+     (_empirical_edit(_no_output), "per_prompt[0].steps", "at least one token"),
+     (_empirical_edit(_prompt(steps=4, accepted=12)), None, None),  # the control
+     (_empirical_edit(lambda r: r["result"]["per_prompt"][0]["speculative"].update(
+         finish_reason="banana")), "speculative.finish_reason", "length, eos, stop"),
+     (_empirical_edit(lambda r: r["result"]["per_prompt"][0]["target"].update(
+         finish_reason="length", tokens=5)), "target.tokens", "max_new_tokens, 16"),
+     (_empirical_edit(_timing(speedup=999.0)), "timing.speedup", "seconds per token"),
+     (_empirical_edit(lambda r: r["timing"]["per_prompt"][0].update(speedup=9.0)),
+      "per_prompt[0].speedup", "seconds per token"),
+     (_empirical_edit(_timing(speculative_seconds=0.2)), "timing.speculative_seconds",
+      "prompts' sum"),
+     (_empirical_edit(_hot), "cell.decode_temperature", "[0.001, 100]"),
+     (_empirical_edit(_facts(method="base\nFORGED,row")), "draft_facts.method", "U+000A"),
+     (_empirical_edit(_facts(divergence="a\tb")), "draft_facts.divergence", "U+0009"),
+     (_empirical_edit(_facts(kd_temperatures=[0.5] * 300)), "draft_facts.kd_temperatures",
+      "at most 256"),
+     (_analytic_edit(_timing(projected_speedup=4.99)), "timing.projected_speedup",
+      "1.2061767578125"),
+     (_analytic_edit(_timing(cost_ratio=0.0005)), "timing.cost_ratio", "[0.001, 100]"),
+     (_analytic_edit(_timing(cost_ratio=100.5)), "timing.cost_ratio", "[0.001, 100]"),
+     (_analytic_edit(lambda r: r["result"].update(acceptance_by_token_chars=False)),
+      "acceptance_by_token_chars", "expected a mapping"),
+     (_analytic_edit(_chars_without_tokens), "prompt_token_chars[0]", "token count is 0")],
+    ids=["identical-differ", "positions-rise", "no-output", "control", "finish-banana",
+         "length-short", "speedup", "prompt-speedup", "seconds-sum", "temperature-huge",
+         "facts-newline", "facts-tab", "facts-taus", "projected", "cost-small", "cost-large",
+         "buckets-false", "chars-no-tokens"],
+)  # fmt: skip
+def test_a_record_a_run_never_writes_is_refused(make, field, shown, tmp_path, capsys):
+    from tests.test_hostile_results import HEADER
+
+    record = make()
+    folder = tmp_path / "results"
+    folder.mkdir()
+    header = (
+        {**HEADER, "study_cells": {"s": [record["key"]]}} if "study_cells" in HEADER else HEADER
+    )
+    (folder / "run.json").write_text(json.dumps(header))
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    argv = ["report", str(folder), "--out", str(tmp_path / "rep")]
+    if field is None:
+        from suite.store import ResultsStore
+
+        assert len(ResultsStore(folder).load()) == 1
+        return
+    refused(argv, tmp_path, capsys, field, shown)
+
+
+# --- attack A: specs and profiles that made a run write what it could not read ---
+
+
+def test_a_task_whose_id_renders_empty_is_refused_before_the_folder(tmp_path, capsys, monkeypatch):
+    from tests.test_hostile_round14 import _run, _study, _tasks
+
+    tasks = _tasks(tmp_path, lambda t: t + "id: '{{ \"\" }}'\n")
+    monkeypatch.setenv("SUITE_TASKS_DIR", str(tasks))
+    refused(_run(tmp_path, _study(tmp_path)), tmp_path, capsys, "gsm8k.yaml", "'id'", "empty id")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_split_name_no_record_can_hold_is_refused_with_its_spec(tmp_path, capsys):
+    from tests.test_hostile_round14 import _tasks
+
+    long = "s" * 200
+    tasks = _tasks(tmp_path, lambda t: t.replace("\n  test:", f"\n  {long}:", 1))
+    argv = ["tasks", "--tasks-dir", str(tasks)]
+    refused(argv, tmp_path, capsys, "gsm8k.yaml", "splits.sss", "1 to 128")
+
+
+@pytest.mark.parametrize(
+    "where", ["nl\nx", "t\tb", "/".join(["d" * 200] * 5)], ids=["newline", "tab", "long"]
+)
+def test_a_profile_folder_no_record_can_state_is_refused(where, tmp_path, capsys):
+    import shutil
+
+    bundle = tmp_path / where / "llama"
+    shutil.copytree(REPO / "reference" / "llama", bundle, symlinks=True,
+                    ignore=shutil.ignore_patterns("kd-*"))  # fmt: skip
+    text = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+    assert "bundle: reference/llama" in text
+    path = tmp_path / "smoke.yaml"
+    path.write_text(text.replace("bundle: reference/llama", f"bundle: {json.dumps(str(bundle))}"))
+    argv = ["reproduce", "--profile", str(path), "--out", str(tmp_path / "o"), "--quiet"]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.bundle")
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_record_its_reader_refuses_is_never_appended(tmp_path):
+    """The last guard: whatever let a record through, the store reads each line back before it
+    writes it, so no run leaves a line that makes its folder unreadable."""
+    from dataclasses import replace
+
+    from suite.errors import SpecError
+    from suite.record_json import record_from_json
+    from suite.store import ResultsStore
+
+    record = record_from_json(old_analytic())
+    store = ResultsStore(tmp_path)
+    store.append(record)  # the control
+    bad = replace(record, cell=replace(record.cell, seed=1))  # the seed-0 interval: not its own
+    with pytest.raises(SpecError, match="would not read back"):
+        store.append(bad)
+    assert (tmp_path / "cells.jsonl").read_text().count("\n") == 1

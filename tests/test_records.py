@@ -69,7 +69,7 @@ def old_analytic(draft: str = "base") -> dict:
         "timing": {
             "cost_ratio": 0.25,
             "finished_at": "2026-01-01T00:00:00+00:00",
-            "projected_speedup": 1.2,
+            "projected_speedup": 1.2061767578125,  # Σ 0.625^i / (4 × 0.25 + 1)
             "sample_seconds": 0.4,
             "score_seconds": 0.3,
         },

@@ -51,8 +51,10 @@ def check_folder(folder: str | Path) -> Path:
         if planned is not None and key not in planned:  # a run writes only what it plans
             message = f"a record of a cell no study in {RUN_FILE} plans; refused"
             raise SpecError(store.cells_path, "key", key, message)
-        made = record.provenance.profile if record.provenance is not None else None
-        if made is not None and made != profile:  # a resume recomputes another profile's
+        if record.provenance is None:  # older records: a resume recomputes them
+            continue
+        made = record.provenance.profile
+        if made != profile:  # a resume recomputes another profile's (or one of none)
             message = f"made under profile {made!r}, but {RUN_FILE} names profile {profile!r}"
             raise SpecError(store.cells_path, f"{key}: provenance.profile", made, message)
     return path
