@@ -74,6 +74,7 @@ def restate_analytic(record: dict) -> dict:
         ci, se = restated_ratio_bootstrap(
             sums, tokens, seed=cell["seed"], n_boot=n_boot, level=level
         )
+
         def json_value(v):  # a record holds NaN as null
             return None if v != v else v
 
