@@ -25,7 +25,7 @@ from typing import Any
 
 from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character
 from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT, portable_path, resolve
 from suite.profiles import _HUB_ID, ModelRef, Profile
@@ -443,6 +443,10 @@ def validate(sub: Submission, profile: Profile) -> Checked:
         written = sub.model_text if sub.model_text is not None else str(folder)
         raise SpecError(sub.path, sub.model_field, written, f"no model folder; {hint}")
     shown = portable_path(folder)
+    c = control_character(shown, allowed="")
+    if c is not None:  # a record names the folder: one line of plain text
+        message = f"a model folder's path holding U+{ord(c):04X}; records hold plain text"
+        raise SpecError(sub.path, sub.model_field, shown, message)
     if len(shown) > MAX_LOCATION_CHARS:  # a record names the folder: the reader's bound
         message = (
             f"a model folder's path of {len(shown):,} characters; records hold at most "

@@ -44,9 +44,11 @@ def special_id_problem(
 ) -> tuple[str, Any, str] | None:
     """(field, value, why) where a config's ``key`` is a list it may not be: a list for a key
     read as one id, more than MAX_LISTED_IDS ids, or an id that is not an integer >= 0 (and
-    below the target's ``vocab_size`` where it is given); None for a single value (its type is
-    transformers' to check)."""
-    if not isinstance(value, list):
+    below the target's ``vocab_size`` where it is given); for a single value, an integer id
+    outside that vocabulary (its type is transformers' to check)."""
+    if not isinstance(value, list):  # one id: within the target's vocabulary where known
+        if vocab_size is not None and _integer(value) and not 0 <= value < vocab_size:
+            return key, value, f"expected a token id in [0, {vocab_size}), the target's vocab_size"
         return None
     if key not in LIST_IDS:
         return key, value, "expected one token id: only eos_token_id may list several"

@@ -28,6 +28,7 @@ from suite.claims.model import PAPER_FILE, check_words, load_paper
 from suite.errors import SpecError
 from suite.store import ResultsStore
 from suite.studies import Cell, load_studies
+from tests.hostile import restate_analytic
 
 GRID = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 OOD = [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0]
@@ -39,19 +40,22 @@ def _kd_names() -> list[str]:
 
 
 def _record(cell: Cell, alphas: np.ndarray) -> dict:
-    return {
-        "key": cell.key,
-        "cell": cell.to_dict(),
-        "prompt_ids": [f"test/{i}" for i in range(len(alphas))],
-        "result": {
-            "acceptance_rate": float(alphas.mean()),
-            "prompt_acceptance": [float(a) for a in alphas],
-            "prompt_tokens": [64] * len(alphas),
-            "prompt_token_chars": [3.0] * len(alphas),
-            "acceptance_by_token_chars": {},
-        },
-        "timing": {"cost_ratio": 0.25},
-    }
+    """A record as a run writes it: its totals, rates and buckets restated from its prompts."""
+    return restate_analytic(
+        {
+            "key": cell.key,
+            "cell": cell.to_dict(),
+            "prompt_ids": [f"test/{i}" for i in range(len(alphas))],
+            "result": {
+                "acceptance_rate": float(alphas.mean()),
+                "prompt_acceptance": [float(a) for a in alphas],
+                "prompt_tokens": [64] * len(alphas),
+                "prompt_token_chars": [3.0] * len(alphas),
+                "acceptance_by_token_chars": {},
+            },
+            "timing": {"cost_ratio": 0.25},
+        }
+    )
 
 
 def _write(

@@ -374,3 +374,35 @@ def test_a_record_its_reader_refuses_is_never_appended(tmp_path):
     with pytest.raises(SpecError, match="would not read back"):
         store.append(bad)
     assert (tmp_path / "cells.jsonl").read_text().count("\n") == 1
+
+
+# --- attack B: submissions ---
+
+
+@pytest.mark.parametrize("part", ["a\tb", "x\ny", "x\u202ey"], ids=["tab", "newline", "bidi"])
+def test_a_submission_folder_no_record_can_name_is_refused_by_check(part, tiny, tmp_path, capsys):  # noqa: F811
+    """check said ok; submit scored every cell, then refused its own records, leaving them."""
+    from tests.test_hostile_round18_submissions import _check
+    from tests.test_submissions import _copy
+
+    (tmp_path / part).mkdir()
+    folder = _copy(tiny, tmp_path / part)
+    refused(_check(folder, tiny), tmp_path, capsys, "model.path", "records hold plain text")
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "value"),
+    [("generation_config.json", "bos_token_id", 99999),
+     ("generation_config.json", "bos_token_id", -7),
+     ("config.json", "bos_token_id", 1_000_000_000)],
+)  # fmt: skip
+def test_one_special_id_outside_the_vocabulary_is_refused(file, key, value, tiny, tmp_path, capsys):  # noqa: F811
+    from tests.test_hostile_round18_submissions import _check
+    from tests.test_submissions import _copy
+
+    folder = _copy(tiny, tmp_path)
+    path = folder / "model" / file
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[key] = value
+    path.write_text(json.dumps(data))
+    refused(_check(folder, tiny), tmp_path, capsys, file, key, str(value), "vocab_size")

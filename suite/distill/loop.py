@@ -7,16 +7,19 @@ stopped with the same data order and learning-rate schedule.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
+import stat
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 from tqdm import tqdm
 
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
@@ -189,18 +192,71 @@ def _check_weights(ckpt: Path, own: dict, weights: dict, tied: bool) -> None:
             raise SpecError(path, "weights", name, message)
 
 
+MAX_CHECKPOINT_BYTES = 64 << 30  # one checkpoint file: far above the bundle's largest model
+
+
+def _restart(ckpt: Path) -> str:
+    return f"to start this training over, delete the checkpoint folder {ckpt}"
+
+
+def _read_checkpoint(ckpt: Path, name: str, parse: Callable[[bytes], Any]) -> Any:
+    """A checkpoint file read whole as the regular file it is (a link, FIFO or device is not
+    followed or waited on) and parsed; any failure is one error naming it and how to restart."""
+    path = ckpt / name
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        message = f"cannot be read ({why}); {_restart(ckpt)}"
+        raise SpecError(path, "checkpoint", name, message) from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CHECKPOINT_BYTES:
+            message = f"not a regular file of at most 64 GiB; {_restart(ckpt)}"
+            raise SpecError(path, "checkpoint", name, message)
+        data = fh.read()
+    try:
+        return parse(data)
+    except Exception as err:  # safetensors and torch raise many types for a damaged file
+        message = f"cannot be resumed ({type(err).__name__}: {err}); {_restart(ckpt)}"
+        raise SpecError(path, "checkpoint", name, message) from None
+
+
+def _check_optimizer(ckpt: Path, optimizer, state: Any) -> None:
+    """An optimizer state resumes only its own model's parameters: each moment the shape of its
+    parameter, in groups as this optimizer's."""
+    path = ckpt / "optimizer.pt"
+    try:
+        optimizer.load_state_dict(state)
+    except Exception as err:  # a state of another optimizer or model
+        message = f"not this model's optimizer state ({err}); {_restart(ckpt)}"
+        raise SpecError(path, "checkpoint", "optimizer.pt", message) from None
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.dim() and value.shape != param.shape:
+                    message = (
+                        f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}; "
+                        f"{_restart(ckpt)}"
+                    )
+                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
+
+
 def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
     if not (ckpt / "state.json").exists():
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
     check_state(ckpt / "state.json", meta, max_steps)
     tied = _tied(model)
-    weights = load_file(str(ckpt / "model.safetensors"))
+    weights = _read_checkpoint(ckpt, "model.safetensors", load)
     _check_weights(ckpt, model.state_dict(), weights, tied)
     model.load_state_dict(weights, strict=False)
     if tied:
         model.tie_weights()
-    optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+    state = _read_checkpoint(
+        ckpt, "optimizer.pt", lambda data: torch.load(io.BytesIO(data), weights_only=True)
+    )
+    _check_optimizer(ckpt, optimizer, state)
     if meta.get("scaler"):
         scaler.load_state_dict(meta["scaler"])
     return meta

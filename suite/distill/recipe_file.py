@@ -73,6 +73,28 @@ def check_datasets(path: Path, datasets) -> None:
             raise SpecError(path, f"datasets[{i}]", name, "listed twice")
 
 
+# A training block of a model whose config states no positions (T5's are relative, and
+# LlamaConfig's default is 2,048 when none is given): attention grows with its square.
+MAX_UNPOSITIONED_BLOCK = 2_048
+
+
+def _block_fits(path: Path, spec: dict, field: str, cfg) -> None:
+    """A training block within the model's positions (a longer one trains positions the saved
+    config does not have, or runs for hours on one step)."""
+    config = spec.get("config") if isinstance(spec.get("config"), dict) else {}
+    positions = config.get("max_position_embeddings", MAX_UNPOSITIONED_BLOCK)
+    if (
+        isinstance(positions, int)
+        and not isinstance(positions, bool)
+        and cfg.block_size > positions
+    ):
+        message = (
+            f"longer than the model's positions, {positions:,} (config.max_position_embeddings"
+            f", else {MAX_UNPOSITIONED_BLOCK:,} for a model of relative positions)"
+        )
+        raise SpecError(path, f"{field}.block_size", cfg.block_size, message)
+
+
 def check_training(path: Path, models: dict) -> None:
     """Each model's ``train`` section and ``align`` step, read when the recipe is, so that no
     part (a copied tokenizer, say) is written before a later one is refused."""
@@ -93,10 +115,11 @@ def check_training(path: Path, models: dict) -> None:
             raise SpecError(path, f"models.{role}.train", None, "missing required field")
         if not isinstance(spec["train"], dict):
             raise SpecError(path, f"models.{role}.train", spec["train"], "expected a mapping")
-        train_config(spec["train"], str(path))
+        _block_fits(path, spec, f"models.{role}.train", train_config(spec["train"], str(path)))
         if "align" in spec:
             check_align_spec(spec["align"], str(path), f"models.{role}.align")
-            train_config(spec["align"]["train"], str(path))
+            cfg = train_config(spec["align"]["train"], str(path))
+            _block_fits(path, spec, f"models.{role}.align.train", cfg)
             stage = spec["align"].get("from")
             if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
                 message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
