@@ -320,12 +320,23 @@ def _complete_lines(path: Path, repair: bool, *, writing: bool) -> Iterator[tupl
 
 
 def _names(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+    """Cell keys: each a line of plain text no longer than a record's key can be."""
+    return isinstance(value, list) and all(
+        isinstance(v, str) and 0 < len(v) <= 4096 and control_character(v, "") is None
+        for v in value
+    )
+
+
+MAX_CLAIM = 1_000  # a claim's number (the paper's are 1 to 10)
 
 
 def _claim_numbers(value: Any) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(v, int) and not isinstance(v, bool) for v in value
+    return (
+        isinstance(value, list)
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_CLAIM for v in value
+        )
+        and len(set(value)) == len(value)
     )
 
 
@@ -354,8 +365,11 @@ _HEADER_FIELDS = {
         lambda v: isinstance(v, str) and len(v) <= 4096 and control_character(v, "") is None,
         "expected a title: one line of at most 4,096 characters, no control character",
     ),
-    "study_cells": (_names, "expected a list of cell keys"),
-    "study_claims": (_claim_numbers, "expected a list of claim numbers"),
+    "study_cells": (_names, "expected a list of cell keys, each one line of plain text"),
+    "study_claims": (
+        _claim_numbers,
+        f"expected a list of claim numbers from 1 to {MAX_CLAIM}, none twice",
+    ),
 }
 
 
@@ -377,6 +391,13 @@ def _check_header(path: Path, held: dict) -> None:
                 raise SpecError(path, field, name, f"expected study names ({NAME_RULE})")
             if not check(item):
                 raise SpecError(path, f"{field}.{name}", item, expected)
+    studies = held.get("studies")
+    studies = {studies} if isinstance(studies, str) else set(studies or ())
+    for field in ("study_cells", "study_claims", "study_titles"):
+        for name in held.get(field) or {}:  # a run states these of its own studies only
+            if name not in studies:
+                message = "a study the header's 'studies' does not name"
+                raise SpecError(path, f"{field}.{name}", name, message)
 
 
 def _open_regular(path: Path, flags: int, *, linked: bool = False) -> int:

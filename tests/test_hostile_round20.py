@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from suite.errors import SpecError
 from tests.hostile import refused, restate_analytic
 from tests.test_hostile_round18 import _analytic_folder, _set
 from tests.test_records import old_analytic
@@ -406,3 +407,98 @@ def test_one_special_id_outside_the_vocabulary_is_refused(file, key, value, tiny
     data[key] = value
     path.write_text(json.dumps(data))
     refused(_check(folder, tiny), tmp_path, capsys, file, key, str(value), "vocab_size")
+
+
+# --- attack C: train ---
+
+
+def test_a_block_longer_than_the_models_positions_is_refused_with_the_recipe(tmp_path, capsys):
+    from tests.test_hostile_round18_tools import _train, _train_recipe
+
+    path = _train_recipe(tmp_path, _train(block_size=200))  # positions: 64
+    argv = ["train", "--recipe", path, "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "tiny.yaml", "models.target.train.block_size", "200", "64")
+
+
+def _damage_weights(ck):
+    (ck / "model.safetensors").write_bytes((ck / "model.safetensors").read_bytes()[:100])
+
+
+def _fifo_weights(ck):
+    import os
+
+    (ck / "model.safetensors").unlink()
+    os.mkfifo(ck / "model.safetensors")
+
+
+def _link_weights(ck):
+    (ck / "model.safetensors").rename(ck / "w")
+    (ck / "model.safetensors").symlink_to(ck / "w")
+
+
+def _other_optimizer(ck):
+    import torch
+
+    torch.save({"state": {}, "param_groups": []}, ck / "optimizer.pt")
+
+
+def _other_moments(ck):
+    import torch
+
+    state = torch.load(ck / "optimizer.pt", weights_only=True)
+    for moments in state["state"].values():
+        moments["exp_avg"] = torch.zeros(3, 3)
+    torch.save(state, ck / "optimizer.pt")
+
+
+def _no_optimizer(ck):
+    (ck / "optimizer.pt").unlink()
+
+
+@pytest.mark.parametrize(
+    ("damage", "name"),
+    [(_damage_weights, "model.safetensors"), (_fifo_weights, "model.safetensors"),
+     (_link_weights, "model.safetensors"), (_other_optimizer, "optimizer.pt"),
+     (_other_moments, "optimizer.pt"), (_no_optimizer, "optimizer.pt")],
+    ids=["weights-cut", "weights-fifo", "weights-link", "optimizer-other", "moments-other",
+         "optimizer-missing"],
+)  # fmt: skip
+def test_a_damaged_checkpoint_is_one_error_naming_its_file(tmp_path, damage, name):
+    """A traceback (a cut or foreign file), a hang (a FIFO) or an errno with no field."""
+    import torch
+
+    from suite.distill.loop import TrainConfig, train
+    from suite.distill.pretrain import lm_loss
+    from tests.models import tiny_llama
+
+    cfg = TrainConfig(max_steps=2, lr=1e-2, min_lr=1e-3, warmup_steps=0, batch_size=2)
+    batch = torch.randint(0, 8, (2, 5))
+    train(tiny_llama(), cfg, lambda s: batch, lm_loss, tmp_path / "ck", desc="t", stop_at=1)
+    damage(tmp_path / "ck")
+    with pytest.raises(SpecError) as err:
+        train(tiny_llama(), cfg, lambda s: batch, lm_loss, tmp_path / "ck", desc="t")
+    assert err.value.field == "checkpoint" and err.value.value == name, str(err.value)
+    assert "delete the checkpoint folder" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field", "shown"),
+    [({"study_cells": {"degradation": []}}, "study_cells.degradation", "does not name"),
+     ({"study_claims": {"difficulty": [1, 1]}}, "study_claims.difficulty", "none twice"),
+     ({"study_claims": {"difficulty": [10**30]}}, "study_claims.difficulty", "1 to 1000"),
+     ({"study_titles": {"zzz": "t"}}, "study_titles.zzz", "does not name"),
+     ({"studies": [], "study_cells": {"difficulty": []}}, "study_cells.difficulty",
+      "does not name"),
+     ({"study_cells": {"difficulty": ["\x1b]0;pwned\x07"]}}, "study_cells.difficulty",
+      "plain text")],
+    ids=["cells-of-another", "claims-twice", "claim-huge", "title-of-another", "no-studies",
+         "key-escape"],
+)  # fmt: skip
+def test_a_run_header_states_only_its_own_studies(extra, field, shown, tmp_path, capsys):
+    """A header no run writes: claim 1 was decided on cells listed for a study it did not run."""
+    folder = Path(_analytic_folder(tmp_path, lambda result: None))
+    header = json.loads((folder / "run.json").read_text())
+    header.update(extra)
+    (folder / "run.json").write_text(json.dumps(header))
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, "run.json",
+            field, shown)  # fmt: skip
