@@ -502,3 +502,46 @@ def test_a_run_header_states_only_its_own_studies(extra, field, shown, tmp_path,
     (folder / "run.json").write_text(json.dumps(header))
     refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, "run.json",
             field, shown)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("over", "field"),
+    [({"parameters": -5}, "parameters"), ({"sha256": "not a hash\nsecond line"}, "sha256"),
+     ({"training": {"seed": -1}}, "training.seed"),
+     ({"training": {"kd_temperature": -3.0}}, "training.kd_temperature"),
+     ({"training": {"method": "kd\nforged"}}, "training.method"),
+     ({"draft": "sub-other"}, "draft"), ({"name": "x\ty"}, "name")],
+    ids=["parameters", "sha256", "seed", "kd-temperature", "method-newline", "draft-other",
+         "name-tab"],
+)  # fmt: skip
+def test_a_submission_json_a_submit_never_writes_is_refused(over, field, tmp_path, capsys):
+    folder = Path(_analytic_folder(tmp_path, lambda result: None))
+    data = {"name": "x", "draft": "sub-x", "parameters": 5, "sha256": "a" * 64, "authors": [],
+            "training": {"seed": 1, "kd_temperature": 0.5, "method": "kd"}}  # fmt: skip
+    (folder / "submission.json").write_text(json.dumps(data))  # the control
+    from suite.report.render import _submission
+
+    assert _submission(folder)["draft"] == "sub-x"
+    for key, value in over.items():
+        data[key] = {**data[key], **value} if isinstance(value, dict) else value
+    (folder / "submission.json").write_text(json.dumps(data))
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "submission.json", field)  # fmt: skip
+
+
+def test_a_figure_of_long_names_is_drawn_without_a_warning():
+    """A dataset of the longest legal name (128 characters) printed matplotlib's layout warning,
+    source line and all, on a report's stderr."""
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from suite.report.plotting import png
+
+    fig, axes = plt.subplots(1, 3, figsize=(3, 2), layout="constrained")
+    for ax in axes:
+        ax.set_title("g" + "x" * 127)
+        ax.set_ylabel("y" * 128)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert png(fig).startswith(b"\x89PNG")

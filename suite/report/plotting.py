@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import io
+import warnings
 from collections.abc import Callable
 
 import matplotlib
@@ -33,7 +34,9 @@ OUT_OF_RANGE = 1.0  # the paper distils and decodes at τ ≤ 1; above is "out o
 def png(fig: plt.Figure) -> bytes:
     """PNG bytes with a 256-colour palette: half the size, no visible loss for plots."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    with warnings.catch_warnings():  # long (legal) names leave no room for the layout: drawn as is
+        warnings.filterwarnings("ignore", "constrained_layout not applied", UserWarning)
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
     plt.close(fig)
     image = Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
     image = image.quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)

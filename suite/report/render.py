@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR, resolve
 from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
+from suite.seeding import seed_problem
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
 from suite.strict import read_json
 from suite.tables import draft_columns, prompt_rows, read_records, seed_means
@@ -153,6 +156,9 @@ def _submission(folder: Path) -> dict | None:
     if not isinstance(data, dict):
         raise SpecError(path, "(document)", data, "expected a JSON object")
     _check_fields(path, data, _SUBMISSION_FIELDS, "")
+    name, draft = data.get("name"), data.get("draft")
+    if name is not None and draft is not None and draft != f"sub-{name}":  # as submit names it
+        raise SpecError(path, "draft", draft, f"expected the submission's draft, 'sub-{name}'")
     training = data.get("training")
     if training is not None:
         if not isinstance(training, dict):
@@ -179,17 +185,32 @@ def _is_str(value) -> bool:
     return isinstance(value, str) and len(value) <= 1 << 16 and control_character(value) is None
 
 
+def _is_line(value) -> bool:
+    """A name, a path or a fact: one line of at most 1,024 characters, no tab."""
+    return isinstance(value, str) and len(value) <= 1_024 and control_character(value, "") is None
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
 # what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
-_TEXT = ("name", "draft", "target", "model", "license", "description", "sha256")
+_LINES = ("name", "draft", "target", "model", "license")
 _TEXT_RULE = "expected text of at most 65,536 characters, no control or invisible character"
-_SUBMISSION_FIELDS = {f: (_is_str, _TEXT_RULE) for f in _TEXT} | {
+_LINE_RULE = "expected one line of at most 1,024 characters, no control character (tab included)"
+_SUBMISSION_FIELDS = {f: (_is_line, _LINE_RULE) for f in _LINES} | {
+    "description": (_is_str, _TEXT_RULE),
+    "sha256": (_is_sha256, "expected a sha256: 64 lower-case hex digits"),
     "authors": (_is_names, "expected a list of at most 256 texts (" + _TEXT_RULE[9:] + ")"),
-    "parameters": (_is_int, "expected an integer"),
+    "parameters": (lambda v: _is_int(v) and 1 <= v <= 2**53, "expected a count from 1 to 2^53"),
 }
-_TRAINING_FIELDS = {f: (_is_str, "expected a string") for f in ("method", "data", "dataset")} | {
-    "divergence": (_is_str, "expected a string"),
-    "kd_temperature": (_is_number, "expected a number"),
-    "seed": (_is_int, "expected an integer"),
+_TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("method", "dataset", "divergence")} | {
+    "data": (_is_str, _TEXT_RULE),
+    "kd_temperature": (
+        lambda v: _is_number(v) and math.isfinite(v) and 0 <= v <= 100,
+        "expected a KD temperature in [0, 100]",
+    ),
+    "seed": (lambda v: seed_problem(v) is None, "expected a seed: an integer in [0, 2^32)"),
 }
 
 
