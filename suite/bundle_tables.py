@@ -66,6 +66,7 @@ def check_table_fields(manifest: dict, path: Path) -> None:
     a SpecError names the manifest, the artifact's field and the value. The names the tables
     print (artifacts, datasets) are plain names, so none is markup in the file ``--write``
     edits (its block's end marker, HTML, a backtick closing a code span)."""
+    spelled: dict[float, str] = {}  # one column per τ_dec: one spelling of each
     for name, entry in manifest["artifacts"].items():
         acceptance = entry.get("acceptance") if isinstance(entry.get("acceptance"), dict) else {}
         taus = [(f"artifacts.{name}.acceptance.{d}"[:200], t) for d, by in acceptance.items()
@@ -86,6 +87,10 @@ def check_table_fields(manifest: dict, path: Path) -> None:
                     f"a τ_dec: a plain decimal number (ASCII digits, '0.6'), 0 or from "
                     f"{MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}"
                 )
+                raise SpecError(path, where, text, message)
+            first = spelled.setdefault(float(text), text)
+            if first != text:
+                message = f"the τ_dec written '{first}' elsewhere: one spelling per temperature"
                 raise SpecError(path, where, text, message)
         for key, ok in _TABLE_FIELDS.items():
             if key in entry and entry[key] is not None and not ok(entry[key]):

@@ -545,3 +545,46 @@ def test_a_figure_of_long_names_is_drawn_without_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert png(fig).startswith(b"\x89PNG")
+
+
+# --- the nineteenth round's minor leftovers ---
+
+
+@pytest.mark.parametrize("argv", [["--bundle", "", "verify", "--hashes-only"],
+                                  ["verify", "--bundle=", "--hashes-only"]])  # fmt: skip
+def test_an_empty_bundle_is_refused_not_read_as_the_default(argv, tmp_path, capsys):
+    from suite.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and err.count("\n") == 1 and "--bundle" in err, err
+    assert "empty path" in err
+
+
+def test_submissions_check_of_an_empty_path_is_refused(tmp_path, capsys):
+    from tests.test_hostile_round18 import argument_refused
+
+    argument_refused(["submissions", "check", ""], tmp_path, capsys, "expected a path")
+
+
+def test_one_tau_dec_spelled_two_ways_is_refused_by_bundle_tables(tmp_path, capsys):
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    entry = {"kind": "draft", "path": "fam/kd-x", "files": {"x": "0" * 64}, "method": "offline",
+             "kd_temperature": 0.5, "acceptance": {"gsm8k": {"0.6": {"alpha": 0.5},
+                                                             "0.60": {"alpha": 0.4}}}}  # fmt: skip
+    (bundle / "MANIFEST.json").write_text(json.dumps({"artifacts": {"fam/kd-x": entry}}))
+    argv = ["bundle-tables", "--reference", str(bundle)]
+    refused(argv, tmp_path, capsys, "MANIFEST.json", "'0.60'", "written '0.6' elsewhere")
+
+
+def test_train_without_only_makes_what_the_recipe_has(tmp_path, capsys, monkeypatch):
+    """A recipe without models.draft: train named an --only nobody gave, and refused."""
+    from suite.cli import main
+    from tests.test_hostile_round18_tools import _train_recipe
+
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    path = _train_recipe(tmp_path)  # a tokenizer (copied) and a target
+    assert main(["train", "--recipe", path, "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["target", "tokenizer"]

@@ -83,6 +83,8 @@ def _take_bundle(argv: list[str]) -> list[str]:
             rest.append(item)
     if len(given) > 1:
         _usage_error(f"--bundle given {len(given)} times: {given!r}")
+    if given and not given[0]:  # an empty path is the working folder to some readers
+        _usage_error("argument --bundle: expected a folder, got an empty path")
     if given:
         os.environ["SUITE_BUNDLE"] = given[0]
     return rest

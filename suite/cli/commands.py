@@ -86,6 +86,8 @@ def cmd_train(args) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     recipe = load_recipe(args.recipe)
+    if args.only is None:  # what the recipe makes, in build order
+        args.only = ["tokenizer", *(m for m in ("target", "draft") if m in recipe["models"])]
     out = Path(args.out)
     from suite.io import check_out_folder
 

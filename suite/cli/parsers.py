@@ -126,9 +126,10 @@ def add_train(sub) -> None:
     p.add_argument(
         "--only",
         nargs="+",
-        default=["tokenizer", "target", "draft"],
+        default=None,
         choices=["tokenizer", "target", "draft"],
-        help="which artifacts to build, in order",
+        help="which artifacts to build, in order (default: the tokenizer and every model the "
+        "recipe makes)",
     )
     p.add_argument("--threads", type=THREADS, default=0, help="torch threads (0: torch's default)")
     p.set_defaults(func=commands.cmd_train)
