@@ -419,7 +419,7 @@ def test_a_torn_last_line_is_still_skipped_and_cut_only_on_repair(tmp_path):
 
 
 def test_a_key_on_two_lines_with_different_records_is_refused(tmp_path, capsys):
-    conflict = _sub('"cost_ratio": 0.25', '"cost_ratio": 0.5')
+    conflict = _sub('"sample_seconds": 0.4', '"sample_seconds": 0.5')  # another run's clock
     folder = _folder(tmp_path, LINE + "\n" + "\n" + conflict, None)
     key = json.loads(LINE)["key"]
     refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", "line 3: key", key,

@@ -78,7 +78,7 @@ def _config(**over):
 def test_a_block_longer_than_the_corpus_is_refused_before_training(tmp_path, capsys, built):
     path = _train_recipe(tmp_path, _train(block_size=10_000_000))
     argv = ["train", "--recipe", path, "--out", str(built), "--only", "target"]
-    refused(argv, tmp_path, capsys, "tiny.yaml", "models.target.train.block_size", "tokens")
+    refused(argv, tmp_path, capsys, "tiny.yaml", "models.target.train.block_size", "positions")
     assert not (tmp_path / "ckpt").exists()
 
 
@@ -346,7 +346,8 @@ def test_run_model_checks_the_data_when_the_recipe_could_not(tmp_path, built):
     check runs before the first model trains."""
     from suite.distill.pretrain import load_recipe, run_model
 
-    recipe = load_recipe(_train_recipe(tmp_path, _train(block_size=10_000_000)))
+    recipe = load_recipe(_train_recipe(tmp_path))
+    recipe["models"]["target"]["train"]["block_size"] = 10_000_000  # past the corpus, not read
     with pytest.raises(SpecError, match="block_size"):
         run_model(recipe, "target", built)
     assert not (tmp_path / "ckpt").exists()

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,11 @@ import yaml
 
 from suite.errors import SpecError
 from suite.profiles import load_profile
-from suite.record_json import record_to_json
+from suite.record_json import record_from_json, record_to_json
 from suite.runner import run_plan
 from suite.store import ResultsStore, dumps, without_timing
 from suite.studies import load_study, plan_studies
+from tests.hostile import restate_analytic
 from tests.models import write_tiny_run
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,18 +192,18 @@ def test_a_missing_dataset_fails_before_the_first_cell_naming_the_fix(tiny, tmp_
 
 def test_the_store_writes_strict_json_without_nan(tmp_path, reference_run):
     out, _ = reference_run
-    record = next(iter(ResultsStore(out).load().values()))
-    positions = (
-        float("nan"),
-        *record.result.position_acceptance[1:],
-    )  # a position no prompt reached
-    undefined = replace(record, result=replace(record.result, position_acceptance=positions))
+    record = next(r for r in ResultsStore(out).load().values() if r.cell.engine == "analytic")
+    data = record_to_json(record)
+    x = data["result"]  # a prompt whose continuation was empty: its α undefined
+    x["prompt_tokens"][0], x["prompt_acceptance"][0], x["prompt_token_chars"][0] = 0, None, None
+    undefined = record_from_json(restate_analytic(data))
+    assert math.isnan(undefined.result.prompts[0].alpha)
     store = ResultsStore(tmp_path)
     store.open({"studies": ["x"], "profile": "p"})
     store.append(undefined)
     line = (tmp_path / "cells.jsonl").read_text()
-    assert "NaN" not in line and json.loads(line)["result"]["position_acceptance"][0] is None
-    assert math.isnan(store.load()[record.key].result.position_acceptance[0])
+    assert "NaN" not in line and json.loads(line)["result"]["prompt_acceptance"][0] is None
+    assert math.isnan(store.load()[record.key].result.prompts[0].alpha)
     assert os.path.getsize(tmp_path / "run.json") > 0
 
 

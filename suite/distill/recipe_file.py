@@ -118,8 +118,7 @@ def check_training(path: Path, models: dict) -> None:
         _block_fits(path, spec, f"models.{role}.train", train_config(spec["train"], str(path)))
         if "align" in spec:
             check_align_spec(spec["align"], str(path), f"models.{role}.align")
-            cfg = train_config(spec["align"]["train"], str(path))
-            _block_fits(path, spec, f"models.{role}.align.train", cfg)
+            train_config(spec["align"]["train"], str(path))  # its batches are whole responses
             stage = spec["align"].get("from")
             if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
                 message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
