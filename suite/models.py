@@ -134,7 +134,7 @@ def _wrong_type(data: dict) -> str | None:
     """The first count or rate of a generation config that is text (``"5"``), or None."""
     numeric = ("max_", "min_", "num_", "top_", "temperature")
     for key, value in data.items():
-        if key.startswith(numeric) and isinstance(value, str):
+        if (key.startswith(numeric) or key.endswith("_token_id")) and isinstance(value, str):
             return key
     return None
 

@@ -15,6 +15,7 @@ bundled base draft (weights stay out of git); ``check FOLDER`` validates without
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -43,6 +44,7 @@ from suite.submission_files import (
     remote_code_message,
     weight_shapes,
 )
+from suite.submission_json import check_submission_json
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
     check_special_tokens,
@@ -224,7 +226,7 @@ def load_submission(folder: str | Path) -> Submission:
         if not isinstance(revision, str) or not SHA.fullmatch(revision):
             raise r.error("model.revision", revision, "pin the model: a 40-hex commit sha")
     description = d.get("description")
-    return Submission(
+    submission = Submission(
         name=name,
         authors=r.strings(d["authors"], "authors"),
         target=r.string(d["target"], "target"),
@@ -237,6 +239,9 @@ def load_submission(folder: str | Path) -> Submission:
         revision=revision,
         model_text=model["path"] if model_path is not None else None,
     )
+    # what submit will write of it, as a report reads it back (a license of two lines, say)
+    check_submission_json(r.path, submission.to_dict())
+    return submission
 
 
 def _tokenizer(location: str, revision: str | None, where: Path):
@@ -457,19 +462,41 @@ def validate(sub: Submission, profile: Profile) -> Checked:
     return Checked(sub, ModelRef(sub.draft, path=folder, facts=sub.training.facts), parameters)
 
 
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _open_walked(path: Path, flags: int, field: str) -> int:
+    """A descriptor on ``path`` (absolute and resolved when it was checked) reached one
+    component at a time from ``/`` without following any link: a folder swapped for a link
+    after the check (the model folder, or any folder above or in it) is refused, not read."""
+    fd = os.open("/", os.O_RDONLY | os.O_DIRECTORY)
+    parts = path.parts[1:]
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            nxt = os.open(part, flags if last else _DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+    except OSError as err:
+        os.close(fd)
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):
+            message = "a symbolic link appeared where submit read the checked model; refused"
+        else:
+            message = f"cannot be read: {err.strerror or type(err).__name__}"
+        raise SpecError(path, field, path.name, message) from None
+    return fd
+
+
 def _copy_files(folder: Path, files: list[Path], into: Path, field: str) -> None:
-    """``files`` (under ``folder``) copied into the new folder ``into``, each opened without
-    following a link and read as the regular file it is when opened."""
+    """``files`` (under ``folder``) copied into the new folder ``into``, each reached from ``/``
+    without following a link (:func:`_open_walked`) and read as the regular file it is when
+    opened."""
     into.mkdir(mode=0o700)
     for path in files:
         target = into / path.relative_to(folder)
         target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
-            # O_NONBLOCK: a FIFO swapped in after the check is opened, not waited on
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError as err:
-            message = f"cannot be read: {err.strerror or type(err).__name__}"
-            raise SpecError(path, field, path.name, message) from None
+        # O_NONBLOCK: a FIFO swapped in after the check is opened, not waited on
+        fd = _open_walked(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, field)
         with os.fdopen(fd, "rb") as src:
             if not stat.S_ISREG(os.fstat(src.fileno()).st_mode):
                 raise SpecError(path, field, path.name, "not a regular file; refused")

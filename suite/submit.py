@@ -43,6 +43,7 @@ SUBMISSION_JSON = "submission.json"  # beside the results: what the report says 
 # Private copies of checked model folders, one per results folder, while its submit runs (a name
 # no submission's Hub cache takes: submission names have no '.')
 STAGING = HUB_CACHE / ".staged"
+MAX_NOISE = 10.0  # the example's relative weight noise: past it, a random model
 
 
 @dataclass(frozen=True)
@@ -266,8 +267,8 @@ def make_example(
     from suite.models import load_causal_lm
 
     bundle = bundle or bundle_dir() / "llama"
-    if noise < 0 or noise != noise:
-        raise ValueError(f"noise must be >= 0, got {noise}")
+    if not 0 <= noise <= MAX_NOISE:  # NaN too: the example's weights are finite
+        raise ValueError(f"noise must be in [0, {MAX_NOISE:g}], got {noise}")
     model = load_causal_lm(bundle / "draft")
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():

@@ -354,6 +354,10 @@ def check_special_tokens(folder: Path) -> None:
     """Every token a tokenizer folder's ``tokenizer_config.json`` and ``special_tokens_map.json``
     name is at most MAX_SPECIAL_TOKEN_CHARS characters (``tokenizer.json``'s added tokens are
     checked with its regexes): a SpecError naming the file, the field and the token."""
+    for name in (*SPECIAL_TOKEN_FILES, TOKENIZER_JSON):  # a folder of one of these names:
+        path = folder / name  # transformers skips it, and its tokens would go unchecked
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise SpecError(path, name, name, "not a regular file; refused")
     for name in SPECIAL_TOKEN_FILES:
         path = folder / name
         config = read_config(path) if path.is_file() else None

@@ -47,6 +47,8 @@ def special_id_problem(
     below the target's ``vocab_size`` where it is given); for a single value, an integer id
     outside that vocabulary (its type is transformers' to check)."""
     if not isinstance(value, list):  # one id: within the target's vocabulary where known
+        if vocab_size is not None and value is not None and not _integer(value):
+            return key, value, "expected a token id: an integer (not a bool or a float)"
         if vocab_size is not None and _integer(value) and not 0 <= value < vocab_size:
             return key, value, f"expected a token id in [0, {vocab_size}), the target's vocab_size"
         return None

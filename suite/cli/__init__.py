@@ -121,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     # and its warnings ("Token indices sequence length is longer ..." before the suite's own
     # refusal of the prompt): errors only, so stderr is one line
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # and huggingface_hub's retry warnings ("... thrown while requesting GET ..."): the suite's
+    # own error line names the model it could not fetch
+    os.environ.setdefault("HF_HUB_VERBOSITY", "error")
     argv = _take_bundle(argv)
     try:
         if argv and argv[0] in FORWARDED:  # the module's own parser, --help included

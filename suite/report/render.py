@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import math
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,15 +17,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
-from suite.errors import SpecError, control_character
+from suite.errors import SpecError
 from suite.io import check_out_folder
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR, resolve
 from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
-from suite.seeding import seed_problem
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
 from suite.strict import read_json
+from suite.submission_json import check_submission_json
 from suite.tables import draft_columns, prompt_rows, read_records, seed_means
 
 TEMPLATE = "report.html.j2"
@@ -155,70 +153,8 @@ def _submission(folder: Path) -> dict | None:
     data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
     if not isinstance(data, dict):
         raise SpecError(path, "(document)", data, "expected a JSON object")
-    _check_fields(path, data, _SUBMISSION_FIELDS, "")
-    name, draft = data.get("name"), data.get("draft")
-    if name is not None and draft is not None and draft != f"sub-{name}":  # as submit names it
-        raise SpecError(path, "draft", draft, f"expected the submission's draft, 'sub-{name}'")
-    training = data.get("training")
-    if training is not None:
-        if not isinstance(training, dict):
-            raise SpecError(path, "training", training, "expected a mapping")
-        _check_fields(path, training, _TRAINING_FIELDS, "training.")
+    check_submission_json(path, data)
     return data
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value) -> bool:
-    return _is_int(value) or isinstance(value, float)
-
-
-def _is_names(value) -> bool:
-    return isinstance(value, list) and len(value) <= 256 and all(_is_str(v) for v in value)
-
-
-def _is_str(value) -> bool:
-    """Text as a submission states it: at most 64 KiB, no control or invisible character (tab
-    and newline aside: a description may have lines)."""
-    return isinstance(value, str) and len(value) <= 1 << 16 and control_character(value) is None
-
-
-def _is_line(value) -> bool:
-    """A name, a path or a fact: one line of at most 1,024 characters, no tab."""
-    return isinstance(value, str) and len(value) <= 1_024 and control_character(value, "") is None
-
-
-def _is_sha256(value) -> bool:
-    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
-
-
-# what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
-_LINES = ("name", "draft", "target", "model", "license")
-_TEXT_RULE = "expected text of at most 65,536 characters, no control or invisible character"
-_LINE_RULE = "expected one line of at most 1,024 characters, no control character (tab included)"
-_SUBMISSION_FIELDS = {f: (_is_line, _LINE_RULE) for f in _LINES} | {
-    "description": (_is_str, _TEXT_RULE),
-    "sha256": (_is_sha256, "expected a sha256: 64 lower-case hex digits"),
-    "authors": (_is_names, "expected a list of at most 256 texts (" + _TEXT_RULE[9:] + ")"),
-    "parameters": (lambda v: _is_int(v) and 1 <= v <= 2**53, "expected a count from 1 to 2^53"),
-}
-_TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("method", "dataset", "divergence")} | {
-    "data": (_is_str, _TEXT_RULE),
-    "kd_temperature": (
-        lambda v: _is_number(v) and math.isfinite(v) and 0 <= v <= 100,
-        "expected a KD temperature in [0, 100]",
-    ),
-    "seed": (lambda v: seed_problem(v) is None, "expected a seed: an integer in [0, 2^32)"),
-}
-
-
-def _check_fields(path: Path, data: dict, fields: dict, prefix: str) -> None:
-    for field, (check, expected) in fields.items():
-        value = data.get(field)
-        if value is not None and not check(value):
-            raise SpecError(path, prefix + field, value, expected)
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:

@@ -1,0 +1,80 @@
+"""What ``suite submit`` writes about a submission (``submission.json``: the submission's own
+text, its size and fingerprint), checked where it is written and where a report reads it: a
+submission that passes ``check`` is one whose results a report can show."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from suite.errors import SpecError, control_character
+from suite.seeding import seed_problem
+
+
+def check_submission_json(path: Path, data: dict) -> None:
+    """Every field ``submit`` writes, typed and bounded (each may be null): a SpecError names
+    ``path``, the field and the value."""
+    _check_fields(path, data, _SUBMISSION_FIELDS, "")
+    name, draft = data.get("name"), data.get("draft")
+    if name is not None and draft is not None and draft != f"sub-{name}":  # as submit names it
+        raise SpecError(path, "draft", draft, f"expected the submission's draft, 'sub-{name}'")
+    training = data.get("training")
+    if training is not None:
+        if not isinstance(training, dict):
+            raise SpecError(path, "training", training, "expected a mapping")
+        _check_fields(path, training, _TRAINING_FIELDS, "training.")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return _is_int(value) or isinstance(value, float)
+
+
+def _is_names(value) -> bool:
+    return isinstance(value, list) and len(value) <= 256 and all(_is_str(v) for v in value)
+
+
+def _is_str(value) -> bool:
+    """Text as a submission states it: at most 64 KiB, no control or invisible character (tab
+    and newline aside: a description may have lines)."""
+    return isinstance(value, str) and len(value) <= 1 << 16 and control_character(value) is None
+
+
+def _is_line(value) -> bool:
+    """A name, a path or a fact: one line of at most 1,024 characters, no tab."""
+    return isinstance(value, str) and len(value) <= 1_024 and control_character(value, "") is None
+
+
+def _is_sha256(value) -> bool:
+    return isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) is not None
+
+
+# what `suite submit` writes (Submission.to_dict, its size and fingerprint): each may be null
+_LINES = ("name", "draft", "target", "model", "license")
+_TEXT_RULE = "expected text of at most 65,536 characters, no control or invisible character"
+_LINE_RULE = "expected one line of at most 1,024 characters, no control character (tab included)"
+_SUBMISSION_FIELDS = {f: (_is_line, _LINE_RULE) for f in _LINES} | {
+    "description": (_is_str, _TEXT_RULE),
+    "sha256": (_is_sha256, "expected a sha256: 64 lower-case hex digits"),
+    "authors": (_is_names, "expected a list of at most 256 texts (" + _TEXT_RULE[9:] + ")"),
+    "parameters": (lambda v: _is_int(v) and 1 <= v <= 2**53, "expected a count from 1 to 2^53"),
+}
+_TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("method", "dataset", "divergence")} | {
+    "data": (_is_str, _TEXT_RULE),
+    "kd_temperature": (
+        lambda v: _is_number(v) and math.isfinite(v) and 0 <= v <= 100,
+        "expected a KD temperature in [0, 100]",
+    ),
+    "seed": (lambda v: seed_problem(v) is None, "expected a seed: an integer in [0, 2^32)"),
+}
+
+
+def _check_fields(path: Path, data: dict, fields: dict, prefix: str) -> None:
+    for field, (check, expected) in fields.items():
+        value = data.get(field)
+        if value is not None and not check(value):
+            raise SpecError(path, prefix + field, value, expected)
