@@ -653,6 +653,11 @@ def _read_timing(r: _Reader | None, prompts: int, k: int) -> Timing:
         t = _Reader(p, f"{field}[{i}]")
         values = t.reals(*seconds, "speedup")
         _check_timing(t, values, k)
+        whole = values["speculative_seconds"]
+        for part in ("draft_seconds", "target_seconds"):  # timed within the decode's wall time
+            if None not in (whole, values[part]) and values[part] > whole * (1 + 1e-6) + 1e-9:
+                message = f"a part of the speculative decode: at most its {whole!r} seconds"
+                raise RecordError(t.name(part), values[part], message)
         per_prompt.append(PromptTiming(**values))
     if per_prompt and len(per_prompt) != prompts:
         raise RecordError(field, len(per_prompt), f"expected one entry per prompt ({prompts})")
@@ -745,12 +750,23 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
         hardware=dict(hardware.data) if hardware else {},
         profile=r.string("profile", optional=True),
         models=models,
-        prompt_format=r.string("prompt_format", optional=True),
+        prompt_format=_prompt_format(r),
         task=_sha256(r, "task"),
     )
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+PROMPT_FORMATS = ("instruction", "chat_template")  # how a run renders prompts (suite.prompts)
+
+
+def _prompt_format(r: _Reader) -> str | None:
+    value = r.string("prompt_format", optional=True)
+    if value is not None and value not in PROMPT_FORMATS:
+        message = f"expected one of {', '.join(PROMPT_FORMATS)}"
+        raise RecordError(r.name("prompt_format"), value, message)
+    return value
 
 
 def _sha256(r: _Reader, field: str) -> str | None:

@@ -357,8 +357,8 @@ def _safe(value: Any) -> bool:
 # the header's fields a report reads, each with its check and what it expects
 _HEADER_FIELDS = {
     "studies": (
-        lambda v: _safe(v) or (isinstance(v, list) and all(_safe(n) for n in v)),
-        f"expected a study name or a list of them ({NAME_RULE})",
+        lambda v: isinstance(v, list) and all(_safe(n) for n in v) and len(set(v)) == len(v),
+        f"expected a list of study names, none twice ({NAME_RULE})",
     ),
     "profile": (_safe, f"expected a profile name ({NAME_RULE})"),
     "study_titles": (
@@ -391,8 +391,7 @@ def _check_header(path: Path, held: dict) -> None:
                 raise SpecError(path, field, name, f"expected study names ({NAME_RULE})")
             if not check(item):
                 raise SpecError(path, f"{field}.{name}", item, expected)
-    studies = held.get("studies")
-    studies = {studies} if isinstance(studies, str) else set(studies or ())
+    studies = set(held.get("studies") or ())
     for field in ("study_cells", "study_claims", "study_titles"):
         for name in held.get(field) or {}:  # a run states these of its own studies only
             if name not in studies:

@@ -213,12 +213,13 @@ StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yam
 StrictLoader.add_constructor("tag:yaml.org,2002:int", StrictLoader.construct_yaml_int)
 StrictLoader.add_constructor("tag:yaml.org,2002:float", StrictLoader.construct_yaml_float)
 StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_scalar)
-# YAML 1.2's exponent floats without a point (``1e-3``, ``2E6``), which YAML 1.1 reads as text:
-# a user writing a small temperature or a large count this way means the number.
+# YAML 1.2's exponent floats that YAML 1.1 reads as text (no point: ``1e-3``, ``2E6``; a point
+# and an unsigned exponent: ``5.0e0``, ``2.0e6``, ``.5E1``): a user writing a small temperature
+# or a large count this way means the number.
 StrictLoader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?[0-9]+[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
+    re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
 )
 
 

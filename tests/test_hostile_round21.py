@@ -94,3 +94,83 @@ def test_a_model_folder_swapped_for_a_link_while_submit_copies_it_is_refused(tin
     (folder / "model.orig").rename(folder / "model")
     again = staged(checked, profile, tmp_path / "copy2", fingerprint)  # the control
     assert math.isfinite(again.parameters) and again.model.path == tmp_path / "copy2"
+
+
+# --- attack A: results folders and YAML numbers ---
+
+
+def _folder_of(tmp_path, edit_records=None, edit_header=None):
+    """The round-18 analytic folder (one record, profile smoke), with edits."""
+    from pathlib import Path
+
+    from tests.test_hostile_round18 import _analytic_folder
+
+    folder = Path(_analytic_folder(tmp_path, lambda result: None))
+    records = [json.loads(line) for line in (folder / "cells.jsonl").read_text().splitlines()]
+    header = json.loads((folder / "run.json").read_text())
+    if edit_records:
+        records = edit_records(records)
+    if edit_header:
+        edit_header(header)
+    (folder / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "run.json").write_text(json.dumps(header))
+    return folder
+
+
+def _second_seed(records):
+    from tests.hostile import restate_analytic
+
+    other = json.loads(json.dumps(records[0]))
+    other["cell"]["seed"], other["key"] = 1, other["key"].replace("/s0/", "/s1/")
+    other["provenance"]["models"]["draft"]["sha256"] = "0" * 64  # scored another draft
+    return [records[0], restate_analytic(other)]
+
+
+def _no_provenance(records):
+    for r in records:
+        del r["provenance"]
+    return records
+
+
+def _format(records):
+    records[0]["provenance"]["prompt_format"] = "evil"
+    return records
+
+
+@pytest.mark.parametrize(
+    ("records", "header", "field", "shown"),
+    [(None, lambda h: h.update(studies="difficulty"), "studies", "a list of study names"),
+     (None, lambda h: h.update(studies=["difficulty", "difficulty"]), "studies", "none twice"),
+     (_second_seed, None, "provenance.models.draft.sha256", "another draft"),
+     (_no_provenance, None, "provenance", "without provenance"),
+     (_format, None, "provenance.prompt_format", "instruction, chat_template")],
+    ids=["studies-string", "studies-twice", "two-hashes", "no-provenance", "prompt-format"],
+)  # fmt: skip
+def test_a_results_folder_no_run_writes_is_refused(records, header, field, shown, tmp_path, capsys):
+    folder = _folder_of(tmp_path, records, header)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, field, shown)
+
+
+def test_a_draft_timed_longer_than_its_decode_is_refused(tmp_path, capsys):
+    from tests.test_hostile_round20 import _empirical_edit
+
+    record = _empirical_edit(lambda r: r["timing"]["per_prompt"][0].update(draft_seconds=0.2))()
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    from suite.errors import SpecError as Refused
+    from suite.store import ResultsStore
+
+    with pytest.raises(Refused, match=r"draft_seconds.*at most its 0\.1 seconds"):
+        ResultsStore(folder).load()
+
+
+def test_yaml_floats_with_a_point_and_an_unsigned_exponent_are_numbers():
+    import yaml
+
+    from suite.strict import StrictLoader
+
+    text = "[5.0e0, 2.0e6, .5E1, 1.5e3, 2.56e2, 1e-3, 1.0, 1.2.3e4, .e5]"
+    assert yaml.load(text, Loader=StrictLoader) == [
+        5.0, 2e6, 5.0, 1500.0, 256.0, 0.001, 1.0, "1.2.3e4", ".e5"
+    ]  # fmt: skip

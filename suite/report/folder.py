@@ -47,12 +47,23 @@ def check_folder(folder: str | Path) -> Path:
     planned = header.get("study_cells")  # absent in a header written before it was stored
     planned = None if planned is None else {key for keys in planned.values() for key in keys}
     profile = header.get("profile")
+    hashes: dict[tuple[str, str | None], str | None] = {}
     for key, record in records.items():
         if planned is not None and key not in planned:  # a run writes only what it plans
             message = f"a record of a cell no study in {RUN_FILE} plans; refused"
             raise SpecError(store.cells_path, "key", key, message)
-        if record.provenance is None:  # older records: a resume recomputes them
-            continue
+        if record.provenance is None:  # older records: a resume recomputes them, not a report
+            message = "a record without provenance (made before it was stored): resume the run"
+            raise SpecError(store.cells_path, f"{key}: provenance", None, message)
+        for role, model in record.provenance.models.items():  # one model at each location
+            held = hashes.setdefault((role, model.location), model.sha256)
+            if held != model.sha256:
+                message = (
+                    f"another {role} at {model.location} than other records' ({held}): a resume "
+                    "recomputes records of an older model"
+                )
+                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}.sha256",
+                                model.sha256, message)  # fmt: skip
         made = record.provenance.profile
         if made != profile:  # a resume recomputes another profile's (or one of none)
             message = f"made under profile {made!r}, but {RUN_FILE} names profile {profile!r}"
