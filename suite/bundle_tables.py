@@ -46,18 +46,26 @@ def _tau_dec(text: str) -> bool:
 
 
 def _alpha(value: Any) -> bool:
-    return isinstance(value, dict) and _number(value.get("alpha"))
+    alpha = value.get("alpha") if isinstance(value, dict) else None
+    return _number(alpha) and 0.0 <= alpha <= 1.0
+
+
+def _kd_temperature(value: Any) -> bool:
+    """A τ_kd as recipes give one: 0, or from 0.001 to 100 with at most 2 decimals."""
+    if not _number(value) or not (value == 0 or MIN_TEMPERATURE <= value <= MAX_TEMPERATURE):
+        return False
+    return value == 0 or abs(round(value, 2) - value) <= 1e-9
 
 
 # The fields the tables read, each with the shape it must have when present.
 _TABLE_FIELDS = {
-    "acceptance": lambda v: _numbers(v, 2, _alpha),  # dataset → τ_dec → {"alpha": number}
+    "acceptance": lambda v: _numbers(v, 2, _alpha),  # dataset → τ_dec → {"alpha": in [0, 1]}
     "heldout_loss": lambda v: _numbers(v, 1),
     "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1),
     "entropy_at_tau_1": lambda v: _numbers(v, 2),
     "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
     "method": lambda v: v in _METHODS,
-    "kd_temperature": lambda v: v is None or (_number(v) and v >= 0),
+    "kd_temperature": lambda v: v is None or _kd_temperature(v),
 }
 
 
@@ -106,7 +114,10 @@ def _config(entry: dict) -> tuple[str, str]:
     if entry.get("method") in (None, "base"):
         return ("base", "")
     tau = entry.get("kd_temperature")
-    return (entry["method"], "recipe" if tau is None else f"{float(tau):.1f}")
+    if tau is None:
+        return (entry["method"], "recipe")
+    text = f"{float(tau):.2f}"  # τ_kd has at most 2 decimals: 0.6 and 0.61 are two rows
+    return (entry["method"], text[:-1] if text.endswith("0") else text)
 
 
 def _cell(values: list[float], bold: bool) -> str:
@@ -216,7 +227,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--reference", type=non_empty_path, help="bundle folder (default: the suite's bundle)"
     )
-    parser.add_argument("--write", metavar="FILE", help="replace the marked block in FILE")
+    parser.add_argument(
+        "--write", metavar="FILE", type=non_empty_path, help="replace the marked block in FILE"
+    )
     args = parser.parse_args(argv)
     root = Path(args.reference) if args.reference else bundle_dir()
     try:

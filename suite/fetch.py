@@ -19,9 +19,11 @@ import unicodedata
 import urllib.request
 from pathlib import Path
 
+from suite.errors import Parser, SpecError, error_line
+
 # Only suite.paths and suite.strict (yaml and the standard library): this runs before the
 # package's other dependencies are installed.
-from suite.errors import Parser, SpecError, error_line
+from suite.path_arguments import non_empty_path
 from suite.paths import DATA_SOURCES
 from suite.strict import read_yaml
 
@@ -176,12 +178,21 @@ def source_entry(path: str, sources: Path = SOURCES) -> dict | None:
     return next((e for e in _entries(sources) if e["path"] == path), None)
 
 
+PATH_BYTES = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+
+
 def _inside_without_links(dest: Path, path: Path, sources: Path, rel: str, field: str) -> None:
     """Refuse a path under ``dest`` that passes through, or is, a symbolic link, that passes
     through something other than a folder, or that is a folder: a link planted in DEST would make
     the write land elsewhere, and the others would fail halfway with the system's message."""
     if dest.exists() and not dest.is_dir():
         raise SpecError(dest, "DEST", str(dest), "not a folder")
+    size = len(os.fsencode(str(path)))
+    if size >= PATH_BYTES:  # past the system's bound on a path: named here, not by its errno
+        message = (
+            f"{size:,} bytes under DEST; a path is at most {PATH_BYTES - 1:,} (a shorter DEST)"
+        )
+        raise SpecError(sources, field, rel, message)
     current = dest
     parts = Path(rel).parts
     for depth, part in enumerate(parts, 1):
@@ -197,7 +208,8 @@ def _inside_without_links(dest: Path, path: Path, sources: Path, rel: str, field
 
 def _write_new(path: Path, data: bytes) -> None:
     """A unique temporary name beside ``path`` (O_EXCL), fsync, rename, the folder synced."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # a short name: the file's own may be 255 bytes, the longest a folder holds
+    fd, tmp = tempfile.mkstemp(prefix=".fetch-", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -236,12 +248,16 @@ def fetch_one(
     if _sha256(data) != entry["sha256"]:
         message = f"the file at {entry['url']} (for {entry['path']}) hashes to {_sha256(data)}"
         raise SpecError(sources, f"{where}sha256", entry["sha256"], message)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _inside_without_links(dest, path, sources, entry["path"], field)  # nothing planted since
         _write_new(path, data)
     except OSError as e:  # a full disk, a read-only folder: named, not the bare system message
-        message = f"cannot write {path}: {e.strerror or e}"
+        for folder in made:  # the folders this entry made, innermost first, where still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        message = f"cannot write {path.name}: {e.strerror or e}"
         raise SpecError(sources, field, entry["path"], message) from None
     return True
 
@@ -257,9 +273,14 @@ def fetch(dest: Path, sources: Path = SOURCES, opener=None) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m suite fetch", description=__doc__)
-    parser.add_argument("dest", help="folder to fill; then set SUITE_DATA_DIR to it")
     parser.add_argument(
-        "--sources", default=str(SOURCES), help="the pinned sources YAML (default: the suite's)"
+        "dest", type=non_empty_path, help="folder to fill; then set SUITE_DATA_DIR to it"
+    )
+    parser.add_argument(
+        "--sources",
+        type=non_empty_path,
+        default=str(SOURCES),
+        help="the pinned sources YAML (default: the suite's)",
     )
     args = parser.parse_args(argv)
     try:

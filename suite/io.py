@@ -143,10 +143,18 @@ def check_write_folder(folder: Path, flag: str = "--out") -> None:
         raise SpecError(folder, flag, str(folder), message)
     with os.scandir(folder) as entries:
         for entry in entries:
-            mode = entry.stat(follow_symlinks=False).st_mode
-            if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            st = entry.stat(follow_symlinks=False)
+            mode = st.st_mode
+            # a file with another name elsewhere (a hard link) would be written in place there
+            if (stat.S_ISREG(mode) and st.st_nlink == 1) or stat.S_ISDIR(mode):
                 continue
-            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            kind = (
+                "a symbolic link"
+                if stat.S_ISLNK(mode)
+                else "a hard link (a file with another name elsewhere)"
+                if stat.S_ISREG(mode)
+                else "not a regular file"
+            )
             message = (
                 f"is {kind} in an artifact's folder, where files are saved; nothing was written"
             )

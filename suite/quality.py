@@ -265,7 +265,7 @@ def format_table(result: dict) -> str:
             chrf = f"{c['chrf']:.2f} [{c['chrf_ci'][0]:.2f}, {c['chrf_ci'][1]:.2f}]"
         alpha = "-" if c["acceptance_rate"] is None else f"{c['acceptance_rate']:.3f}"
         lines.append(
-            f"{c['temperature']:>4.1f} {c['method']:<12} {c['prompts']:>4} {acc:<22} {chrf:<24} "
+            f"{c['temperature']:>4g} {c['method']:<12} {c['prompts']:>4} {acc:<22} {chrf:<24} "
             f"{alpha:>6}"
         )
     lines.append("")
@@ -277,7 +277,7 @@ def format_table(result: dict) -> str:
         wil = "-" if m["wilcoxon"] is None else f"{m['wilcoxon']['p_value']:.3f}"
         same = f"{m['identical_outputs']}/{m['prompts']}"
         lines.append(
-            f"{m['temperature']:>4.1f} {m['verdict']:<8} {same:>9} {m['lossless_check']:<8} "
+            f"{m['temperature']:>4g} {m['verdict']:<8} {same:>9} {m['lossless_check']:<8} "
             f"{m['mcnemar']['p_value']:>9.3f} {wil:>10}"
         )
     lines.append(
@@ -315,8 +315,13 @@ def _check_args(args) -> None:
     check_positive_int(args.threads, "--threads", minimum=0, maximum=MAX_THREADS)
     if args.max_gen_toks is not None:
         check_positive_int(args.max_gen_toks, "--max-gen-toks", maximum=MAX_NEW_TOKENS)
+    labels: dict[str, float] = {}
     for tau in args.temperatures:
         check_temperature(tau, "--temperatures")
+        first = labels.setdefault(f"{tau + 0.0:g}", tau + 0.0)
+        if first != tau + 0.0:  # 1 and 1.0000000001: two conditions the tables write alike
+            message = f"--temperatures: {tau!r} is written {tau:g} as {first!r} is; give one"
+            raise ValueError(message)
     check_out_folder(Path(args.out))  # before anything is measured, not when it is written
     check_targets([Path(args.out) / "quality.json"])
     _check_budget(args)

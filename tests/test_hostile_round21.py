@@ -174,3 +174,258 @@ def test_yaml_floats_with_a_point_and_an_unsigned_exponent_are_numbers():
     assert yaml.load(text, Loader=StrictLoader) == [
         5.0, 2e6, 5.0, 1500.0, 256.0, 0.001, 1.0, "1.2.3e4", ".e5"
     ]  # fmt: skip
+
+
+# --- attack C: tools, recipes and caches ---
+
+
+def test_a_hard_link_in_an_artifact_folder_is_refused(tmp_path, capsys, monkeypatch):
+    """train and distill truncated a file outside --out through a hard link planted where they
+    save (config.json, tokenizer.json)."""
+    from tests.test_hostile_round18_tools import _train_recipe
+
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    (tmp_path / "out" / "tokenizer").mkdir(parents=True)
+    (tmp_path / "out" / "tokenizer" / "tokenizer.json").hardlink_to(victim)
+    argv = ["train", "--recipe", _train_recipe(tmp_path), "--out", str(tmp_path / "out"),
+            "--only", "tokenizer"]  # fmt: skip
+    refused(argv, tmp_path, capsys, "tokenizer.json", "a hard link")
+    assert victim.read_text() == "precious"
+
+
+def _kd_cache(tmp_path):
+    import torch
+
+    from suite.distill.offline import KDRequest, generate_kd_data
+    from tests.models import tiny_llama
+
+    target = tiny_llama(vocab=8)
+    request = KDRequest("a" * 64, "gsm8k", 0.5, 1, 4, 0, None, chunk_size=2)
+    prompts = [[1, 2], [3, 4], [5, 6]]
+    torch.manual_seed(0)
+    made = generate_kd_data(target, prompts, request, cache_root=tmp_path / "kd")
+    (final,) = (tmp_path / "kd").glob("*/data.json")
+
+    def again():
+        return generate_kd_data(target, prompts, request, cache_root=tmp_path / "kd")
+
+    return made, final, again
+
+
+def _forged_key(d):
+    d["key"] = "0" * 64
+
+
+def _big_token(d):
+    d["responses"][0] = [999999]
+
+
+def _negative_token(d):
+    d["responses"][0] = [-5]
+
+
+def _other_prompts(d):
+    d["prompts"] = [[5, 6, 7]] * 3
+
+
+def _hot(d):
+    d["temperatures"] = [42.0] * len(d["temperatures"])
+
+
+@pytest.mark.parametrize(
+    ("damage", "field"),
+    [(_forged_key, "key"), (_big_token, "responses[0]"), (_negative_token, "responses[0]"),
+     (_other_prompts, "prompts"), (_hot, "temperatures")],
+    ids=["key", "token-past-vocab", "token-negative", "prompts", "temperature"],
+)  # fmt: skip
+def test_the_kd_data_cache_is_read_as_strictly_as_a_checkpoint(tmp_path, damage, field):
+    made, final, again = _kd_cache(tmp_path)
+    assert again() == made  # the control: the cache as written is read back
+    data = json.loads(final.read_text())
+    damage(data)
+    final.write_text(json.dumps(data))
+    with pytest.raises(SpecError) as err:
+        again()
+    assert err.value.field == field and "to sample the data again" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "cut", "link"])
+def test_a_kd_data_file_that_cannot_be_read_is_one_error(tmp_path, kind):
+    import os
+
+    _, final, again = _kd_cache(tmp_path)
+    text = final.read_text()
+    final.unlink()
+    if kind == "fifo":
+        os.mkfifo(final)
+    elif kind == "cut":
+        final.write_text(text[: len(text) // 2])
+    else:
+        (tmp_path / "elsewhere.json").write_text(text)
+        final.symlink_to(tmp_path / "elsewhere.json")
+    with pytest.raises(SpecError, match="to sample the data again"):
+        again()
+
+
+def test_a_kept_part_of_another_size_is_refused_before_it_is_assembled(tmp_path):
+    from suite.distill.offline import KDRequest, generate_kd_data
+    from tests.models import tiny_llama
+
+    request = KDRequest("a" * 64, "gsm8k", 0.5, 1, 4, 0, None, chunk_size=2)
+    key = request.key(((1, 2), (3, 4)), "cpu/float32")
+    folder = tmp_path / "kd" / f"gsm8k-t0.5-{key[:16]}"
+    folder.mkdir(parents=True)
+    (folder / "part-000-00000.json").write_text(json.dumps([[1, 2]] * 100))
+    with pytest.raises(SpecError, match="expected 2 responses"):
+        generate_kd_data(tiny_llama(vocab=8), [[1, 2], [3, 4]], request, cache_root=tmp_path / "kd")
+    assert not (folder / "data.json").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "folder"])
+def test_a_distill_lock_that_is_no_file_is_named_not_waited_on(tmp_path, kind):
+    import os
+
+    from suite.distill.recipes import claim
+
+    lock = tmp_path / "locks" / "d.lock"
+    lock.parent.mkdir()
+    os.mkfifo(lock) if kind == "fifo" else lock.mkdir()
+    with pytest.raises(SpecError, match="not a regular file"), claim(lock):
+        pass
+
+
+def test_a_draft_whose_training_json_is_a_folder_is_not_built(tmp_path):
+    from suite.distill.recipes import KDDraft, is_done
+
+    draft = KDDraft.__new__(KDDraft)
+    object.__setattr__(draft, "name", "kd-offline-gsm8k-t0.0-s0")
+    (tmp_path / draft.name / "training.json").mkdir(parents=True)
+    assert not is_done(tmp_path, draft)
+    (tmp_path / draft.name / "training.json").rmdir()
+    (tmp_path / draft.name / "training.json").write_text("{}")
+    assert is_done(tmp_path, draft)  # the control
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["bundle-tables", "--write", ""], ["fetch", ""], ["fetch", "x", "--sources", ""]],
+    ids=["bundle-tables-write", "fetch-dest", "fetch-sources"],
+)
+def test_an_empty_path_is_refused_by_bundle_tables_and_fetch(argv, tmp_path, capsys):
+    from suite.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "expected a path" in err, err
+
+
+def test_fetch_writes_a_file_of_the_longest_name_a_folder_holds(tmp_path):
+    from suite.fetch import _write_new
+
+    path = tmp_path / ("a" * 255)
+    _write_new(path, b"hello\n")
+    assert path.read_bytes() == b"hello\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        path.name
+    ]
+
+
+def test_fetch_names_an_entry_whose_path_the_system_cannot_hold(tmp_path):
+    from suite.fetch import fetch_one
+
+    path = "/".join(["\U0001f600" * 63] * 16)  # 1,023 characters, 4,047 bytes
+    entry = {"path": path, "url": "https://127.0.0.1:1/x", "sha256": "0" * 64}
+    with pytest.raises(SpecError) as err:
+        fetch_one(tmp_path / ("d" * 80), entry, sources=tmp_path / "s.yaml", index=0)
+    assert err.value.field == "files[0].path" and "a path is at most" in str(err.value)
+
+
+def _bundle(tmp_path, edit):
+    import copy
+
+    from tests.test_hostile_inputs_more import REPO
+
+    manifest = json.loads((REPO / "reference" / "MANIFEST.json").read_text())
+    keep = ("llama/tokenizer", "llama/draft", "llama/target", "llama/kd-offline-alpaca-t0.6-s0")
+    manifest["artifacts"] = {k: v for k, v in manifest["artifacts"].items() if k in keep}
+    edit(manifest["artifacts"], copy)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "MANIFEST.json").write_text(json.dumps(manifest))
+    return ["bundle-tables", "--reference", str(tmp_path / "b")]
+
+
+def _alpha_above_one(artifacts, copy):
+    artifacts["llama/draft"]["acceptance"]["alpaca"]["0.0"]["alpha"] = 1.5
+
+
+def _tiny_kd(artifacts, copy):
+    artifacts["llama/kd-offline-alpaca-t0.6-s0"]["kd_temperature"] = 1e-7
+
+
+@pytest.mark.parametrize(("edit", "field"), [(_alpha_above_one, "llama/draft.acceptance"),
+                                              (_tiny_kd, "kd_temperature")])  # fmt: skip
+def test_bundle_tables_refuses_what_no_run_measures(edit, field, tmp_path, capsys):
+    refused(_bundle(tmp_path, edit), tmp_path, capsys, "MANIFEST.json", field)
+
+
+def test_bundle_tables_keeps_two_kd_temperatures_in_two_rows(tmp_path, capsys):
+    from suite.cli import main
+
+    def second(artifacts, copy):
+        twin = copy.deepcopy(artifacts["llama/kd-offline-alpaca-t0.6-s0"])
+        twin.update(kd_temperature=0.61, path="llama/kd-offline-alpaca-t0.61-s0")
+        artifacts["llama/kd-offline-alpaca-t0.61-s0"] = twin
+
+    assert main(_bundle(tmp_path, second)) == 0
+    out = capsys.readouterr().out
+    assert "| offline τ_kd 0.6 |" in out and "| offline τ_kd 0.61 |" in out
+
+
+def test_train_integers_take_a_whole_exponent_number():
+    from suite.distill.loop import train_config
+
+    cfg = train_config({"max_steps": 2e0, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 0e0}, "r")
+    assert cfg.max_steps == 2 and isinstance(cfg.max_steps, int) and cfg.warmup_steps == 0
+
+
+def test_quality_refuses_two_temperatures_its_tables_write_alike(capsys):
+    from suite.quality import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--temperatures", "1", "1.0000000001", "--out", "/nonexistent/q"])
+    assert exit_.value.code == 2 and "written 1 as 1.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [False, True, "0"], ids=["false", "true", "text"])
+def test_a_kd_recipes_eval_every_is_an_integer(value, tmp_path):
+    from suite.distill.recipe_spec import load_kd_recipe
+    from tests.test_hostile_round18_tools import _kd_recipe
+
+    path = _kd_recipe(tmp_path, lambda r: r.update(eval_every=value))
+    with pytest.raises(SpecError) as err:
+        load_kd_recipe(path)
+    assert err.value.field == "eval_every", str(err.value)
+    assert load_kd_recipe(_kd_recipe(tmp_path, lambda r: r.update(eval_every=0)))  # the control
+
+
+@pytest.mark.parametrize(
+    ("facts", "field"),
+    [({"vocab_size": "lots"}, "vocab_size"), ({"command": "x\u001b[31mred\nline2"}, "command"),
+     ({"recipe": [1, 2]}, "recipe"), ({"min_frequency": -5}, "min_frequency")],
+)  # fmt: skip
+def test_a_copied_tokenizers_facts_are_typed(facts, field, tmp_path, capsys, monkeypatch):
+    import copy
+
+    from tests.test_hostile_round18_tools import TINY, TOKENIZER
+    from tests.test_hostile_round18_tools import _train_recipe as recipe_of
+
+    source = tmp_path / "src"
+    shutil.copytree(TOKENIZER, source)
+    (source / "training.json").write_text(json.dumps({"artifact": "tokenizer", **facts}))
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    assert copy.deepcopy(TINY)["tokenizer"] == {"copy_from": str(TOKENIZER)}
+    path = recipe_of(tmp_path, lambda r: r.update(tokenizer={"copy_from": str(source)}))
+    argv = ["train", "--recipe", path, "--out", str(tmp_path / "out"), "--only", "tokenizer"]
+    refused(argv, tmp_path, capsys, "training.json", field)

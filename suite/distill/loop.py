@@ -65,6 +65,12 @@ def train_config(raw: dict, path: str) -> TrainConfig:
     for key in ("max_steps", "lr", "min_lr", "warmup_steps"):
         if key not in raw:
             raise SpecError(path, f"train.{key}", None, "missing required field")
+    raw = {  # a whole float (``2e3``, YAML 1.2's way to write two thousand) is that integer
+        k: int(v)
+        if kinds[k] in ("int", int) and isinstance(v, float) and v.is_integer() and abs(v) <= 2**53
+        else v
+        for k, v in raw.items()
+    }
     for key, value in raw.items():
         _check_number(path, f"train.{key}", value, kinds[key] in ("int", int))
     _check_schedule(path, raw)

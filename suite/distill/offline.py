@@ -27,8 +27,10 @@ from suite.decoding.sampling import check_temperature
 from suite.distill.loop import checkpoint_root
 from suite.distill.order import SeededOrder
 from suite.distill.precision import model_device, to_device
+from suite.errors import SpecError
 from suite.io import write_json_atomic
 from suite.seeding import prompt_seed
+from suite.strict import read_json
 
 DEFAULT_TARGET_PRECISION = "cpu/float32"
 
@@ -146,15 +148,18 @@ def generate_kd_data(
     root = cache_root if cache_root is not None else checkpoint_root() / "kd-data"
     folder = root / f"{request.dataset}-t{tau}-{key[:16]}"
     final = folder / "data.json"
-    if final.exists():
-        return KDData.from_json(json.loads(final.read_text()))
+    check = _CacheCheck(folder, prompts, request, _vocab(target))
+    if final.exists() or final.is_symlink():
+        return check.data(final, key)
     folder.mkdir(parents=True, exist_ok=True)
     size = request.chunk_size
     chunks = [range(i, min(i + size, len(prompts))) for i in range(0, len(prompts), size)]
     parts = [(r, c) for r in range(request.samples) for c in range(len(chunks))]
     for r, c in tqdm(parts, desc=f"kd-data {request.dataset} t{tau}", dynamic_ncols=True):
         path = folder / f"part-{r:03d}-{c:05d}.json"
-        if not path.exists():  # parts already written by an interrupted run are kept
+        if path.exists() or path.is_symlink():  # kept from an interrupted run: checked
+            check.rows(path, len(chunks[c]))
+        else:
             out = sample_continuations(
                 target,
                 [prompts[i] for i in chunks[c]],
@@ -165,14 +170,89 @@ def generate_kd_data(
                 batch_size=batch_size,
             )
             write_json_atomic(path, [list(t) for t in out.tokens], indent=None)
-    return _assemble(folder, prompts, chunks, parts, request.kd_temperature, key)
+    return _assemble(folder, prompts, chunks, parts, request.kd_temperature, key, check)
 
 
-def _assemble(folder: Path, prompts, chunks, parts, kd_temperature: float, key: str) -> KDData:
+MAX_KD_CACHE_BYTES = 4 << 30  # one cached file of sampled responses
+
+
+def _vocab(target) -> int | None:
+    size = getattr(getattr(target, "config", None), "vocab_size", None)
+    return size if isinstance(size, int) and not isinstance(size, bool) else None
+
+
+@dataclass(frozen=True)
+class _CacheCheck:
+    """The KD data cache (under the checkpoints) read as strictly as a checkpoint: a regular
+    file of strict JSON, made for this request (its key, its prompts, its temperature), every
+    response a list of token ids below the target's vocabulary and at most ``max_new_tokens``
+    long; anything else is one error naming the file and how to regenerate it."""
+
+    folder: Path
+    prompts: tuple
+    request: KDRequest
+    vocab: int | None
+
+    def _refuse(self, path: Path, field: str | None, value, why: str) -> SpecError:
+        how = f"delete the folder {self.folder} to sample the data again"
+        return SpecError(path, field, value, f"{why}; {how}")
+
+    def _read(self, path: Path):
+        try:
+            return read_json(path, "KD data", MAX_KD_CACHE_BYTES, nofollow=True)
+        except SpecError as err:
+            raise self._refuse(path, err.field, err.value, err.message) from None
+
+    def rows(self, path: Path, count: int, raw=None, field: str = "") -> list[tuple[int, ...]]:
+        raw = self._read(path) if raw is None else raw
+        if not isinstance(raw, list) or len(raw) != count:
+            size = len(raw) if isinstance(raw, list) else type(raw).__name__
+            raise self._refuse(path, field or "(document)", size, f"expected {count} responses")
+        longest = self.request.max_new_tokens
+        for i, row in enumerate(raw):
+            ok = isinstance(row, list) and len(row) <= longest and all(
+                isinstance(t, int) and not isinstance(t, bool) and t >= 0
+                and (self.vocab is None or t < self.vocab)
+                for t in row
+            )  # fmt: skip
+            if not ok:
+                message = f"expected at most {longest} token ids below the target's vocabulary"
+                raise self._refuse(path, f"{field}[{i}]" if field else f"[{i}]", "...", message)
+        return [tuple(row) for row in raw]
+
+    def data(self, path: Path, key: str) -> KDData:
+        raw = self._read(path)
+        if not isinstance(raw, dict) or raw.get("key") != key:
+            value = raw.get("key") if isinstance(raw, dict) else type(raw).__name__
+            raise self._refuse(path, "key", value, "not the data of this request")
+        if raw.get("prompts") != [list(p) for p in self.prompts]:
+            raise self._refuse(path, "prompts", "...", "not this request's prompt pool")
+        responses = self.rows(
+            path, len(raw.get("responses") or ()), raw.get("responses"), "responses"
+        )
+        index = raw.get("prompt_index")
+        if not (
+            isinstance(index, list)
+            and len(index) == len(responses)
+            and all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.prompts)
+                for i in index
+            )
+        ):
+            raise self._refuse(path, "prompt_index", "...", "expected one prompt per response")
+        taus = raw.get("temperatures")
+        if taus != [self.request.kd_temperature] * len(responses):
+            raise self._refuse(path, "temperatures", "...", "not this request's temperature")
+        return KDData(self.prompts, tuple(index), tuple(responses), tuple(taus))
+
+
+def _assemble(
+    folder: Path, prompts, chunks, parts, kd_temperature: float, key: str, check: _CacheCheck
+) -> KDData:
     """Join the parts into one ``data.json`` (written atomically), then remove the parts."""
     index, responses = [], []
     for r, c in parts:
-        rows = json.loads((folder / f"part-{r:03d}-{c:05d}.json").read_text())
+        rows = check.rows(folder / f"part-{r:03d}-{c:05d}.json", len(chunks[c]))
         index.extend(chunks[c])
         responses.extend(tuple(row) for row in rows)
     data = KDData(prompts, tuple(index), tuple(responses), (kd_temperature,) * len(responses))

@@ -61,7 +61,7 @@ from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts:
     load_recipe,
 )
 from suite.distill.tokenizer import train_tokenizer
-from suite.errors import SpecError
+from suite.errors import SpecError, control_character
 from suite.io import atomic_write, check_write_folder, weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.paths import resolve
@@ -223,6 +223,7 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
         raise SpecError(recipe["_path"], "tokenizer.copy_from", str(source), message)
     origin = source / "training.json"  # strict JSON, a regular file: read before --out is made
     facts = read_config(origin, nofollow=True) if (origin.exists() or origin.is_symlink()) else {}
+    _check_source_facts(origin, facts)
     folder = out / "tokenizer"
     check_write_folder(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -240,6 +241,24 @@ def copy_tokenizer(recipe: dict, out: Path) -> None:
             "vocab_size": len(load_tokenizer(folder)),
         },
     )
+
+
+def _check_source_facts(origin: Path, facts: dict) -> None:
+    """The facts a copied tokenizer's ``training.json`` passes on, typed as a build writes them:
+    counts integers >= 1, texts one line of plain text (at most 4,096 characters)."""
+    for key in ("vocab_size", "min_frequency"):
+        value = facts.get(key)
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 1
+        ):
+            raise SpecError(origin, key, value, "expected an integer >= 1")
+    for key in ("data_sha256", "recipe", "command"):
+        value = facts.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or len(value) > 4_096 or control_character(value, ""):
+            message = "expected one line of plain text of at most 4,096 characters"
+            raise SpecError(origin, key, value, message)
 
 
 def run_tokenizer(recipe: dict, out: Path) -> None:

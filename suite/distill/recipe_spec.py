@@ -114,8 +114,9 @@ def _sections(r: Reader, recipe: dict) -> None:
         r.positive_int(offline[key], f"offline.{key}")
     if "eval_examples" in recipe:
         r.positive_int(recipe["eval_examples"], "eval_examples")
-    if recipe.get("eval_every", 1) != 0:  # 0: no held-out loss during training
-        r.positive_int(recipe["eval_every"], "eval_every")
+    every = recipe.get("eval_every", 1)
+    if isinstance(every, bool) or every != 0:  # 0 (an integer): no held-out loss in training
+        r.positive_int(every, "eval_every")
 
 
 MAX_GRID_DRAFTS = 10_000  # seeds × methods × datasets × temperatures (the bundled: 102)

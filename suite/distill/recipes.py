@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import socket
+import stat
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -73,7 +74,10 @@ def prompt_pool(tokenizer, dataset: str, size: int, max_prompt_tokens: int, seed
 
 
 def is_done(out: Path, draft: KDDraft) -> bool:
-    return (out / draft.name / "training.json").exists()
+    """A draft is built when its folder holds its ``training.json`` (a file: written last); a
+    folder or FIFO of that name is not one (the build refuses it, naming it)."""
+    facts = out / draft.name / "training.json"
+    return facts.is_file() and not facts.is_symlink()
 
 
 @dataclass(frozen=True)
@@ -142,13 +146,17 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     precision = shared["precision"]  # the draft keeps float32 weights on its device
     model = load_model(out / recipe["models"]["base_draft"]).to(precision.device)
     check_pair(shared["target"], model)
-    pool = prompt_pool(
-        tokenizer,
-        draft.dataset,
-        prompts_cfg["per_dataset"],
-        prompts_cfg["max_prompt_tokens"],
-        draft.seed,
-    )
+    try:
+        pool = prompt_pool(
+            tokenizer,
+            draft.dataset,
+            prompts_cfg["per_dataset"],
+            prompts_cfg["max_prompt_tokens"],
+            draft.seed,
+        )
+    except ValueError as err:  # named by the recipe's fields that ask for more than there is
+        field = "prompts.per_dataset"
+        raise SpecError(recipe["_path"], field, prompts_cfg["per_dataset"], str(err)) from None
     kd = kd_training(recipe, draft, shared, pool, model, cfg)
     limit = recipe.get("eval_examples", 200)
     summary = train(
@@ -285,12 +293,24 @@ def claim(lock: Path):
 
 
 def _holder(lock: Path) -> str:
-    """What a lock file says of its holder ("HOST PID"): its first 256 bytes, as text."""
+    """What a lock file says of its holder ("HOST PID"): its first 256 bytes, as text. A lock
+    that is a link, a FIFO or a folder is refused (read, it would block or say nothing), naming
+    it; one that vanished since is held by no one."""
     try:
-        with lock.open("rb") as fh:
-            return fh.read(256).decode("utf-8", "replace").strip()
-    except OSError:
+        fd = os.open(lock, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    except FileNotFoundError:
         return ""
+    except OSError as err:
+        message = (
+            f"a draft's lock that cannot be read ({err.strerror}); delete it to build the draft"
+        )
+        raise SpecError(lock, "lock", lock.name, message) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        message = "a draft's lock that is not a regular file; delete it to build the draft"
+        raise SpecError(lock, "lock", lock.name, message)
+    with os.fdopen(fd, "rb") as fh:
+        return fh.read(256).decode("utf-8", "replace").strip()
 
 
 def _alive(pid: int) -> bool:
