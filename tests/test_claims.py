@@ -54,6 +54,7 @@ def _record(cell: Cell, alphas: np.ndarray) -> dict:
                 "acceptance_by_token_chars": {},
             },
             "timing": {"cost_ratio": 0.25},
+            "provenance": {"profile": "synthetic"},  # as the header names it
         }
     )
 
