@@ -538,10 +538,12 @@ def test_a_figure_of_long_names_is_drawn_without_a_warning():
 
     from suite.report.plotting import png
 
-    fig, axes = plt.subplots(1, 3, figsize=(3, 2), layout="constrained")
-    for ax in axes:
+    fig, axes = plt.subplots(2, 3, figsize=(6, 3), layout="constrained")
+    for ax in axes.flat:
         ax.set_title("g" + "x" * 127)
         ax.set_ylabel("y" * 128)
+        ax.plot([1, 2], [1, 2], label="z" * 128)
+    fig.legend(loc="outside right")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert png(fig).startswith(b"\x89PNG")
