@@ -63,7 +63,7 @@ _TABLE_FIELDS = {
     "heldout_loss": lambda v: _numbers(v, 1),
     "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1),
     "entropy_at_tau_1": lambda v: _numbers(v, 2),
-    "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
     "method": lambda v: v in _METHODS,
     "kd_temperature": lambda v: v is None or _kd_temperature(v),
 }

@@ -124,6 +124,7 @@ def _text(value: Any, field: str, fail: Fail) -> str | None:
 
 
 MAX_KD_TEMPERATURE = 100.0  # as a bundled training.json's; the paper's grid is 0 to 1
+MIN_KD_TEMPERATURE = 0.001  # a positive τ_kd below it samples as greedy to float32
 
 
 def _tau(value: Any, field: str, fail: Fail) -> float | None:
@@ -131,8 +132,11 @@ def _tau(value: Any, field: str, fail: Fail) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(field, value, "expected a number or null")
-    if not math.isfinite(value) or not 0 <= value <= MAX_KD_TEMPERATURE:
-        raise fail(field, value, f"a KD temperature is a number in [0, {MAX_KD_TEMPERATURE:g}]")
+    if not math.isfinite(value) or not (
+        value == 0 or MIN_KD_TEMPERATURE <= value <= MAX_KD_TEMPERATURE
+    ):  # as a sampling temperature: 0 (greedy) or from 0.001, shown to 2 decimals or more
+        message = f"a KD temperature is 0 or in [{MIN_KD_TEMPERATURE:g}, {MAX_KD_TEMPERATURE:g}]"
+        raise fail(field, value, message)
     return float(value) + 0.0  # -0.0 is 0.0: one configuration, as decode temperatures are
 
 
@@ -146,7 +150,11 @@ def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:
         raise fail(field, value, "expected a list of temperatures")
     if len(value) > MAX_KD_TEMPERATURES:
         raise fail(field, len(value), f"at most {MAX_KD_TEMPERATURES} temperatures")
-    return tuple(_tau(v, f"{field}[{i}]", fail) for i, v in enumerate(value))
+    taus = tuple(_tau(v, f"{field}[{i}]", fail) for i, v in enumerate(value))
+    for i, tau in enumerate(taus):  # a mixture lists each temperature once
+        if any(abs(tau - earlier) <= 1e-6 for earlier in taus[:i]):
+            raise fail(f"{field}[{i}]", value[i], "a temperature listed twice")
+    return taus
 
 
 def _seed(value: Any, field: str, fail: Fail) -> int | None:

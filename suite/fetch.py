@@ -64,7 +64,8 @@ def _entries(sources: Path) -> list[dict]:
         if not isinstance(url, str) or not url.startswith("https://"):
             raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
-            raise ValueError(f"{where}.sha256' = {digest!r:.80}: expected 64 hex digits")
+            message = "expected 64 lower-case hex digits (as sha256sum prints them)"
+            raise ValueError(f"{where}.sha256' = {digest!r:.80}: {message}")
         if len(url) > 2048 or any(c.isspace() or not c.isprintable() for c in url):
             raise ValueError(f"{where}.url' = {url!r:.80}: at most 2,048 printable characters")
         license_ = entry.get("license", "")

@@ -53,18 +53,19 @@ class TrainConfig:
         return self.min_lr + 0.5 * (self.lr - self.min_lr) * (1 + math.cos(math.pi * min(1, frac)))
 
 
-def train_config(raw: dict, path: str) -> TrainConfig:
-    """A recipe's ``train`` mapping as a TrainConfig; an unknown field names file and value."""
+def train_config(raw: dict, path: str, field: str = "train") -> TrainConfig:
+    """A recipe's ``train`` mapping (at ``field``: ``models.target.train`` in a pretraining
+    recipe) as a TrainConfig; an unknown field names file, field and value."""
     if not isinstance(raw, dict):
-        raise SpecError(path, "train", raw, "expected a mapping")
+        raise SpecError(path, field, raw, "expected a mapping")
     kinds = {f.name: f.type for f in fields(TrainConfig)}
     for key in raw:
         if key not in kinds:
             message = f"unknown field; known: {sorted(kinds)}"
-            raise SpecError(path, f"train.{key}", raw[key], message)
+            raise SpecError(path, f"{field}.{key}", raw[key], message)
     for key in ("max_steps", "lr", "min_lr", "warmup_steps"):
         if key not in raw:
-            raise SpecError(path, f"train.{key}", None, "missing required field")
+            raise SpecError(path, f"{field}.{key}", None, "missing required field")
     raw = {  # a whole float (``2e3``, YAML 1.2's way to write two thousand) is that integer
         k: int(v)
         if kinds[k] in ("int", int) and isinstance(v, float) and v.is_integer() and abs(v) <= 2**53
@@ -72,8 +73,8 @@ def train_config(raw: dict, path: str) -> TrainConfig:
         for k, v in raw.items()
     }
     for key, value in raw.items():
-        _check_number(path, f"train.{key}", value, kinds[key] in ("int", int))
-    _check_schedule(path, raw)
+        _check_number(path, f"{field}.{key}", value, kinds[key] in ("int", int))
+    _check_schedule(path, raw, field)
     return TrainConfig(**raw)
 
 
@@ -81,20 +82,21 @@ MAX_LR = 1.0  # AdamW's step is about lr per weight: above 1 a step outgrows the
 MAX_BATCH_SIZE = 4_096  # sequences per step: far above the recipes' 16, and it fits in memory
 
 
-def _check_schedule(path: str, raw: dict) -> None:
+def _check_schedule(path: str, raw: dict, field: str = "train") -> None:
     """Values that each pass :func:`_check_number` but make no training run: a learning rate
     of 0 or above MAX_LR, a floor above it, a warmup longer than the run, a huge batch."""
     lr = raw["lr"]
     if not 0 < lr <= MAX_LR:
-        raise SpecError(path, "train.lr", lr, f"must be in (0, {MAX_LR}]")
+        raise SpecError(path, f"{field}.lr", lr, f"must be in (0, {MAX_LR}]")
     if raw["min_lr"] > lr:
-        raise SpecError(path, "train.min_lr", raw["min_lr"], f"must be at most train.lr ({lr})")
+        message = f"must be at most {field}.lr ({lr})"
+        raise SpecError(path, f"{field}.min_lr", raw["min_lr"], message)
     if raw["warmup_steps"] > raw["max_steps"]:
-        message = f"must be at most train.max_steps ({raw['max_steps']})"
-        raise SpecError(path, "train.warmup_steps", raw["warmup_steps"], message)
+        message = f"must be at most {field}.max_steps ({raw['max_steps']})"
+        raise SpecError(path, f"{field}.warmup_steps", raw["warmup_steps"], message)
     if raw.get("batch_size", 0) > MAX_BATCH_SIZE:
         message = f"must be in [1, {MAX_BATCH_SIZE:,}]"
-        raise SpecError(path, "train.batch_size", raw["batch_size"], message)
+        raise SpecError(path, f"{field}.batch_size", raw["batch_size"], message)
 
 
 def _check_number(path: str, field: str, value, integer: bool) -> None:
@@ -249,7 +251,11 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any) -> None:
 
 
 def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
-    if not (ckpt / "state.json").exists():
+    if ckpt.is_symlink():  # a checkpoint lives under the checkpoint root, not where a link goes
+        message = f"a checkpoint folder that is a symbolic link; {_restart(ckpt)}"
+        raise SpecError(ckpt, "checkpoint", ckpt.name, message)
+    state = ckpt / "state.json"
+    if not (state.exists() or state.is_symlink()):  # a dangling link is read, and refused
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
     check_state(ckpt / "state.json", meta, max_steps)

@@ -227,23 +227,19 @@ class _CacheCheck:
             raise self._refuse(path, "key", value, "not the data of this request")
         if raw.get("prompts") != [list(p) for p in self.prompts]:
             raise self._refuse(path, "prompts", "...", "not this request's prompt pool")
-        responses = self.rows(
-            path, len(raw.get("responses") or ()), raw.get("responses"), "responses"
-        )
-        index = raw.get("prompt_index")
-        if not (
-            isinstance(index, list)
-            and len(index) == len(responses)
-            and all(
-                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < len(self.prompts)
-                for i in index
-            )
-        ):
-            raise self._refuse(path, "prompt_index", "...", "expected one prompt per response")
+        # every prompt answered once per sample, in the order the request samples them
+        expected = list(range(len(self.prompts))) * self.request.samples
+        stated = raw.get("responses")
+        if not isinstance(stated, list):
+            raise self._refuse(path, "responses", stated, "expected a list of responses")
+        responses = self.rows(path, len(expected), stated, "responses")
+        if raw.get("prompt_index") != expected:
+            message = "expected each prompt once per sample, in the order they are sampled"
+            raise self._refuse(path, "prompt_index", "...", message)
         taus = raw.get("temperatures")
         if taus != [self.request.kd_temperature] * len(responses):
             raise self._refuse(path, "temperatures", "...", "not this request's temperature")
-        return KDData(self.prompts, tuple(index), tuple(responses), tuple(taus))
+        return KDData(self.prompts, tuple(expected), tuple(responses), tuple(taus))
 
 
 def _assemble(

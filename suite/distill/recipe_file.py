@@ -115,10 +115,12 @@ def check_training(path: Path, models: dict) -> None:
             raise SpecError(path, f"models.{role}.train", None, "missing required field")
         if not isinstance(spec["train"], dict):
             raise SpecError(path, f"models.{role}.train", spec["train"], "expected a mapping")
-        _block_fits(path, spec, f"models.{role}.train", train_config(spec["train"], str(path)))
+        field = f"models.{role}.train"
+        _block_fits(path, spec, field, train_config(spec["train"], str(path), field))
         if "align" in spec:
             check_align_spec(spec["align"], str(path), f"models.{role}.align")
-            train_config(spec["align"]["train"], str(path))  # its batches are whole responses
+            # its batches are whole responses: no block to fit
+            train_config(spec["align"]["train"], str(path), f"models.{role}.align.train")
             stage = spec["align"].get("from")
             if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
                 message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"

@@ -154,7 +154,42 @@ def _submission(folder: Path) -> dict | None:
     if not isinstance(data, dict):
         raise SpecError(path, "(document)", data, "expected a JSON object")
     check_submission_json(path, data)
+    _agrees_with_folder(path, data, folder)
     return data
+
+
+def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
+    """What ``submit`` wrote about a submission is what its results hold: its draft is a
+    record's, scored with the stated sha256 in the stated family, under ``run.json``'s
+    profile, from a model folder inside the submission."""
+    from pathlib import PurePosixPath
+
+    store = ResultsStore(folder)
+    profile = store.header().get("profile")
+    if data.get("profile") is not None and data["profile"] != profile:
+        message = f"run.json names profile {profile!r}"
+        raise SpecError(path, "profile", data["profile"], message)
+    model = data.get("model")
+    if model is not None and not ("@" in model and "/" in model.split("@")[0]):  # hub@revision
+        posix = PurePosixPath(model)
+        if posix.is_absolute() or ".." in posix.parts:
+            message = "a model folder inside the submission, as submit writes it"
+            raise SpecError(path, "model", model, message)
+    draft = data.get("draft")
+    if draft is None:
+        return
+    mine = [r for r in store.load().values() if r.cell.draft == draft]
+    if not mine:
+        raise SpecError(path, "draft", draft, "no record of this folder scores this draft")
+    for record in mine:
+        if data.get("target") is not None and record.cell.family != data["target"]:
+            message = f"its records are of the {record.cell.family!r} family"
+            raise SpecError(path, "target", data["target"], message)
+        models = record.provenance.models if record.provenance is not None else {}
+        held = models["draft"].sha256 if "draft" in models else None
+        if data.get("sha256") is not None and held is not None and held != data["sha256"]:
+            message = f"its records were scored with draft sha256 {held}"
+            raise SpecError(path, "sha256", data["sha256"], message)
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:
