@@ -165,6 +165,8 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
     from pathlib import PurePosixPath
 
     store = ResultsStore(folder)
+    if not (store.run_path.exists() or store.run_path.is_symlink()):
+        return  # a submit's folder before its run: no results yet to agree with
     profile = store.header().get("profile")
     if data.get("profile") is not None and data["profile"] != profile:
         message = f"run.json names profile {profile!r}"
@@ -178,8 +180,9 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
     draft = data.get("draft")
     if draft is None:
         return
-    mine = [r for r in store.load().values() if r.cell.draft == draft]
-    if not mine:
+    records = store.load() if store.cells_path.exists() else {}
+    mine = [r for r in records.values() if r.cell.draft == draft]
+    if records and not mine:
         raise SpecError(path, "draft", draft, "no record of this folder scores this draft")
     for record in mine:
         if data.get("target") is not None and record.cell.family != data["target"]:
