@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from suite.number_arguments import ascii_integer, decode_temperature
 from suite.path_arguments import non_empty_folder
 
 PROMPT_TASKS = ("gsm8k", "alpaca")
@@ -15,18 +16,27 @@ DEFAULT_KS = (1, 2, 3, 4, 6, 8)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--num-draft-tokens",
-        type=int,
+        type=ascii_integer,
         nargs="+",
         default=list(DEFAULT_KS),
         metavar="K",
         help=f"K values to sweep (default {' '.join(map(str, DEFAULT_KS))})",
     )
-    parser.add_argument("--max-new-tokens", type=int, default=64, help="tokens per generation")
     parser.add_argument(
-        "--prompts", type=int, default=8, help="test-split prompts (random ids for a random pair)"
+        "--max-new-tokens", type=ascii_integer, default=64, help="tokens per generation"
     )
     parser.add_argument(
-        "--temperatures", type=float, nargs="+", default=[0.0, 1.0], help="τ_dec values"
+        "--prompts",
+        type=ascii_integer,
+        default=8,
+        help="test-split prompts (random ids for a random pair)",
+    )
+    parser.add_argument(
+        "--temperatures",
+        type=decode_temperature,
+        nargs="+",
+        default=[0.0, 1.0],
+        help="τ_dec values: 0 (greedy) or from 0.001 to 100",
     )
     parser.add_argument(
         "--tasks",
@@ -34,7 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="test prompts from these tasks, alternating (default: the best KD draft's KD "
         f"dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of prompts and samplers")
+    parser.add_argument(
+        "--seed", type=ascii_integer, default=0, help="seed of prompts and samplers"
+    )
     parser.add_argument(
         "--out", type=non_empty_folder, default=Path("results/bench"), help="output folder"
     )
@@ -73,14 +85,14 @@ def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threads",
-        type=int,
+        type=ascii_integer,
         default=1,
         help="torch threads for every method (default 1: batch-1 decoding of small models gains "
         "little from more, and a busy 2-core machine makes more threads erratic); 0 keeps torch's",
     )
     parser.add_argument(
         "--cost-rounds",
-        type=int,
+        type=ascii_integer,
         default=30,
         help="c: alternating target/draft rounds of blocked timing; c is the median ratio",
     )
@@ -97,5 +109,8 @@ def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
         "two workers (wall times, ratio, records equal); writes executors-latest.json",
     )
     parser.add_argument(
-        "--limit-cells", type=int, default=0, help="with --executor-compare: the first N cells"
+        "--limit-cells",
+        type=ascii_integer,
+        default=0,
+        help="with --executor-compare: the first N cells",
     )

@@ -163,7 +163,10 @@ def _check_manifest(manifest, path: Path) -> None:
     """What the suite reads of a manifest, typed: ``artifacts`` maps a name to its ``kind``, a
     ``path`` that stays inside the bundle (relative, no ``..``, hidden or empty segment) and
     ``files`` (file name to sha256); a bundle from ``--bundle`` is checked before use."""
-    arts = manifest.get("artifacts") if isinstance(manifest, dict) else None
+    if not isinstance(manifest, dict):
+        value = f"a JSON {type(manifest).__name__}"
+        raise SpecError(path, "(document)", value, "expected a JSON object with 'artifacts'")
+    arts = manifest.get("artifacts")
     if not isinstance(arts, dict):
         raise SpecError(path, "artifacts", reprlib.repr(arts), "expected a mapping of artifacts")
     if len(arts) > MAX_ARTIFACTS:

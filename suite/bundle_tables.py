@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.bundle import ARTIFACT_NAME, ARTIFACT_NAME_RULE
+from suite.drafts import RECIPE_MAX_KD_TEMPERATURE
 from suite.errors import Parser, SpecError, control_character, error_line, printable
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
 from suite.stats.intervals import mean_and_spread
@@ -50,9 +51,20 @@ def _alpha(value: Any) -> bool:
     return _number(alpha) and 0.0 <= alpha <= 1.0
 
 
+MAX_NATS = 1_000.0  # a loss or an entropy per token: log(vocabulary) is about 10 nats
+
+
+def _nats(value: Any) -> bool:
+    """A held-out loss or an entropy in nats per token: finite, never negative, bounded."""
+    return _number(value) and 0.0 <= value <= MAX_NATS
+
+
 def _kd_temperature(value: Any) -> bool:
-    """A τ_kd as recipes give one: 0, or from 0.001 to 100 with at most 2 decimals."""
-    if not _number(value) or not (value == 0 or MIN_TEMPERATURE <= value <= MAX_TEMPERATURE):
+    """A τ_kd as recipes give one: 0, or from 0.001 to 10 (as a KD recipe may ask) with at most
+    2 decimals."""
+    if not _number(value) or not (
+        value == 0 or MIN_TEMPERATURE <= value <= RECIPE_MAX_KD_TEMPERATURE
+    ):
         return False
     return value == 0 or abs(round(value, 2) - value) <= 1e-9
 
@@ -60,9 +72,9 @@ def _kd_temperature(value: Any) -> bool:
 # The fields the tables read, each with the shape it must have when present.
 _TABLE_FIELDS = {
     "acceptance": lambda v: _numbers(v, 2, _alpha),  # dataset → τ_dec → {"alpha": in [0, 1]}
-    "heldout_loss": lambda v: _numbers(v, 1),
-    "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1),
-    "entropy_at_tau_1": lambda v: _numbers(v, 2),
+    "heldout_loss": lambda v: _numbers(v, 1, _nats),
+    "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1, _nats),
+    "entropy_at_tau_1": lambda v: _numbers(v, 2, _nats),
     "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
     "method": lambda v: v in _METHODS,
     "kd_temperature": lambda v: v is None or _kd_temperature(v),

@@ -125,6 +125,7 @@ def _text(value: Any, field: str, fail: Fail) -> str | None:
 
 MAX_KD_TEMPERATURE = 100.0  # as a bundled training.json's; the paper's grid is 0 to 1
 MIN_KD_TEMPERATURE = 0.001  # a positive τ_kd below it samples as greedy to float32
+RECIPE_MAX_KD_TEMPERATURE = 10.0  # what a KD recipe may ask: a draft's name spells τ_kd
 
 
 def _tau(value: Any, field: str, fail: Fail) -> float | None:

@@ -30,6 +30,7 @@ from suite.errors import Parser, SpecError
 from suite.io import check_out_folder, check_targets
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
+from suite.number_arguments import ascii_integer, decode_temperature
 from suite.path_arguments import non_empty_folder
 from suite.paths import bundle_dir
 from suite.reader import MAX_N_BOOT, MAX_NEW_TOKENS, MAX_THREADS, SEED_CEILING
@@ -292,19 +293,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out", type=non_empty_folder, default=Path("results/quality"), help="output folder"
     )
-    parser.add_argument("--limit", type=int, default=100, help="first N test prompts (default 100)")
     parser.add_argument(
-        "--temperatures", type=float, nargs="+", default=[0.0, 0.7], help="τ_dec values"
+        "--limit", type=ascii_integer, default=100, help="first N test prompts (default 100)"
+    )
+    parser.add_argument(
+        "--temperatures",
+        type=decode_temperature,
+        nargs="+",
+        default=[0.0, 0.7],
+        help="τ_dec values",
     )
     parser.add_argument("--task", default="gsm8k", choices=NUMERIC_TASKS, help="default gsm8k")
-    parser.add_argument("--num-draft-tokens", type=int, default=4, help="K (default 4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the per-request samplers")
-    parser.add_argument("--max-gen-toks", type=int, help="tokens per generation (default: spec's)")
-    parser.add_argument("--n-boot", type=int, default=10_000, help="bootstrap resamples")
+    parser.add_argument("--num-draft-tokens", type=ascii_integer, default=4, help="K (default 4)")
+    parser.add_argument(
+        "--seed", type=ascii_integer, default=0, help="seed of the per-request samplers"
+    )
+    parser.add_argument(
+        "--max-gen-toks", type=ascii_integer, help="tokens per generation (default: spec's)"
+    )
+    parser.add_argument("--n-boot", type=ascii_integer, default=10_000, help="bootstrap resamples")
     parser.add_argument("--target", type=non_empty_folder, default=BUNDLE / "target")
     parser.add_argument("--draft", type=non_empty_folder, default=BUNDLE / "draft")
     parser.add_argument("--tokenizer", type=non_empty_folder, default=BUNDLE / "tokenizer")
-    parser.add_argument("--threads", type=int, default=1, help="torch threads; 0 keeps torch's")
+    parser.add_argument(
+        "--threads", type=ascii_integer, default=1, help="torch threads; 0 keeps torch's"
+    )
 
 
 def _check_args(args) -> None:

@@ -240,6 +240,9 @@ def _check_header(path: Path, field: str) -> None:
         raise SpecError(path, field, path.name, message) from None
 
 
+_DTYPES = ("float32", "float16", "bfloat16")  # the suite loads every model in float32
+
+
 def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_type: str) -> int:
     """Build the model its config describes on the meta device (no memory, no weights) and
     require its parameters to be exactly the shipped tensors, names and shapes; the parameter
@@ -261,6 +264,11 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         size = key in _SIZES or (key.startswith("num_") and key.endswith("heads"))
         if size and value is not None and not _at_least_one(value):  # 0: a ZeroDivisionError
             raise SpecError(path, key, value, "expected an integer >= 1 (or null)")
+    for key in ("dtype", "torch_dtype"):  # the dtype the weights were saved in
+        value = config.get(key)
+        if value is not None and value not in _DTYPES:
+            message = f"a floating dtype the model is built in: one of {', '.join(_DTYPES)}"
+            raise SpecError(path, key, value, message)
     from transformers.activations import ACT2FN
 
     act = config.get("hidden_act", "silu")  # transformers' text is the bare name: say the field

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import Parser, SpecError, error_line
+from suite.number_arguments import ascii_integer
 from suite.path_arguments import non_empty_path
 from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
@@ -293,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("make-example", help=f"write submissions/{EXAMPLE}/model (git-ignored)")
     p.add_argument("--noise", type=float, default=0.05, help="relative weight noise (0: a copy)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=ascii_integer, default=0)
     p = sub.add_parser("check", help="validate a submission against a profile; run nothing")
     p.add_argument("folder", type=non_empty_path, help="submissions/<name>")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")

@@ -47,7 +47,11 @@ def old_analytic(draft: str = "base") -> dict:
             "git_commit": "0" * 40,
             "git_dirty": False,
             "hardware": {"cpu": "cpu", "cpu_count": 2, "device": "cpu", "torch_threads": 1},
-            "models": {"draft": {"location": "reference/llama/draft", "sha256": "c" * 64}},
+            "models": {  # each model the cell loaded, as every version of the suite names them
+                "draft": {"location": "reference/llama/draft", "sha256": "c" * 64},
+                "target": {"location": "reference/llama/target", "sha256": "d" * 64},
+                "tokenizer": {"location": "reference/llama/tokenizer", "sha256": "e" * 64},
+            },
             "packages": {"torch": "2.13.0+cpu"},
             "profile": "smoke",
         },

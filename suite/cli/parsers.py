@@ -4,9 +4,9 @@ each adding its parser to the subparsers ``sub`` with its handler (:mod:`suite.c
 from __future__ import annotations
 
 import argparse
-import reprlib
 
 from suite.cli import commands
+from suite.number_arguments import TEMPERATURE_RULE, decode_temperature, integer
 from suite.path_arguments import non_empty_folder, non_empty_path  # noqa: F401 (re-exported)
 from suite.reader import MAX_THREADS, MAX_WORKERS
 from suite.seeding import SEED_LIMIT
@@ -27,10 +27,7 @@ def whole_number(low: int, high: int | None = None, *, what: str = "a whole numb
     expected = f"{what} from {low:,} to {high:,}" if high is not None else f"{what} >= {low:,}"
 
     def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {expected}") from None
+        value = integer(text, expected)  # ASCII digits: not 1_0 or another script's digits
         if value < low or (high is not None and value > high):
             raise argparse.ArgumentTypeError(f"{value}: expected {expected}")
         return value
@@ -108,7 +105,7 @@ def add_generate(sub) -> None:
     p.add_argument(
         "--tokenizer", type=non_empty_path, help="tokenizer folder (default: the target's)"
     )
-    p.add_argument("--temperature", type=float, default=0.0)
+    p.add_argument("--temperature", type=decode_temperature, default=0.0, help=TEMPERATURE_RULE[2:])
     p.add_argument("--num-draft-tokens", type=draft_tokens, default=4, help="K: 1 to 128")
     p.add_argument("--max-new-tokens", type=new_tokens, default=64, help="1 to 8,192")
     p.add_argument("--seed", type=SEED, default=0, help=f"0 to {SEED_LIMIT - 1:,}")

@@ -198,6 +198,10 @@ def _check_weights(ckpt: Path, own: dict, weights: dict, tied: bool) -> None:
                 f"(its sizes changed since); {how}"
             )
             raise SpecError(path, "weights", name, message)
+    for name, tensor in sorted(weights.items()):  # training saves only finite weights
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            message = f"{name} holds a NaN or infinite weight; {how}"
+            raise SpecError(path, "weights", name, message)
 
 
 MAX_CHECKPOINT_BYTES = 64 << 30  # one checkpoint file: far above the bundle's largest model
@@ -247,6 +251,12 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any) -> None:
                         f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}; "
                         f"{_restart(ckpt)}"
                     )
+                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
+                finite = not (torch.is_tensor(value) and value.is_floating_point()) or bool(
+                    torch.isfinite(value).all()
+                )
+                if not finite:
+                    message = f"{key} holds a NaN or infinite value; {_restart(ckpt)}"
                     raise SpecError(path, "checkpoint", "optimizer.pt", message)
 
 

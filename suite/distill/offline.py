@@ -149,6 +149,8 @@ def generate_kd_data(
     folder = root / f"{request.dataset}-t{tau}-{key[:16]}"
     final = folder / "data.json"
     check = _CacheCheck(folder, prompts, request, _vocab(target))
+    if folder.is_symlink():  # read and written only where the checkpoints are
+        raise check.refuse(folder, None, str(folder), "a KD data folder that is a symbolic link")
     if final.exists() or final.is_symlink():
         return check.data(final, key)
     folder.mkdir(parents=True, exist_ok=True)
@@ -173,7 +175,9 @@ def generate_kd_data(
     return _assemble(folder, prompts, chunks, parts, request.kd_temperature, key, check)
 
 
-MAX_KD_CACHE_BYTES = 4 << 30  # one cached file of sampled responses
+MAX_KD_CACHE_BYTES = 4 << 30  # one cached file of sampled responses, whatever its request
+_TOKEN_CHARS = 12  # a token id as JSON writes it in a list (", 4294967295"), with room to spare
+_ROW_CHARS = 32  # a row's own brackets, an index or a temperature (", 0.30000000000000004")
 
 
 def _vocab(target) -> int | None:
@@ -193,52 +197,65 @@ class _CacheCheck:
     request: KDRequest
     vocab: int | None
 
-    def _refuse(self, path: Path, field: str | None, value, why: str) -> SpecError:
+    def refuse(self, path: Path, field: str | None, value, why: str) -> SpecError:
         how = f"delete the folder {self.folder} to sample the data again"
         return SpecError(path, field, value, f"{why}; {how}")
 
-    def _read(self, path: Path):
+    def _bytes(self, responses: int, prompts: bool) -> int:
+        """The most bytes a file holding ``responses`` responses (and the prompt pool, for
+        ``data.json``) of this request can take, twice over: reading a file never costs more
+        memory than the data it should hold."""
+        row = self.request.max_new_tokens * _TOKEN_CHARS + 3 * _ROW_CHARS
+        size = responses * row
+        if prompts:
+            size += sum(len(p) * _TOKEN_CHARS + _ROW_CHARS for p in self.prompts)
+        return min(MAX_KD_CACHE_BYTES, 2 * size + (64 << 10))
+
+    def _read(self, path: Path, limit: int):
         try:
-            return read_json(path, "KD data", MAX_KD_CACHE_BYTES, nofollow=True)
+            return read_json(path, "KD data", limit, nofollow=True)
         except SpecError as err:
-            raise self._refuse(path, err.field, err.value, err.message) from None
+            raise self.refuse(path, err.field, err.value, err.message) from None
 
     def rows(self, path: Path, count: int, raw=None, field: str = "") -> list[tuple[int, ...]]:
-        raw = self._read(path) if raw is None else raw
+        raw = self._read(path, self._bytes(count, False)) if raw is None else raw
         if not isinstance(raw, list) or len(raw) != count:
             size = len(raw) if isinstance(raw, list) else type(raw).__name__
-            raise self._refuse(path, field or "(document)", size, f"expected {count} responses")
+            raise self.refuse(path, field or "(document)", size, f"expected {count} responses")
         longest = self.request.max_new_tokens
         for i, row in enumerate(raw):
-            ok = isinstance(row, list) and len(row) <= longest and all(
+            ok = isinstance(row, list) and 1 <= len(row) <= longest and all(
                 isinstance(t, int) and not isinstance(t, bool) and t >= 0
                 and (self.vocab is None or t < self.vocab)
                 for t in row
             )  # fmt: skip
             if not ok:
-                message = f"expected at most {longest} token ids below the target's vocabulary"
-                raise self._refuse(path, f"{field}[{i}]" if field else f"[{i}]", "...", message)
+                message = (
+                    f"expected 1 to {longest} token ids below the target's vocabulary (a "
+                    "response holds at least the token that ends it)"
+                )
+                raise self.refuse(path, f"{field}[{i}]" if field else f"[{i}]", "...", message)
         return [tuple(row) for row in raw]
 
     def data(self, path: Path, key: str) -> KDData:
-        raw = self._read(path)
+        raw = self._read(path, self._bytes(len(self.prompts) * self.request.samples, True))
         if not isinstance(raw, dict) or raw.get("key") != key:
             value = raw.get("key") if isinstance(raw, dict) else type(raw).__name__
-            raise self._refuse(path, "key", value, "not the data of this request")
+            raise self.refuse(path, "key", value, "not the data of this request")
         if raw.get("prompts") != [list(p) for p in self.prompts]:
-            raise self._refuse(path, "prompts", "...", "not this request's prompt pool")
+            raise self.refuse(path, "prompts", "...", "not this request's prompt pool")
         # every prompt answered once per sample, in the order the request samples them
         expected = list(range(len(self.prompts))) * self.request.samples
         stated = raw.get("responses")
         if not isinstance(stated, list):
-            raise self._refuse(path, "responses", stated, "expected a list of responses")
+            raise self.refuse(path, "responses", stated, "expected a list of responses")
         responses = self.rows(path, len(expected), stated, "responses")
         if raw.get("prompt_index") != expected:
             message = "expected each prompt once per sample, in the order they are sampled"
-            raise self._refuse(path, "prompt_index", "...", message)
+            raise self.refuse(path, "prompt_index", "...", message)
         taus = raw.get("temperatures")
         if taus != [self.request.kd_temperature] * len(responses):
-            raise self._refuse(path, "temperatures", "...", "not this request's temperature")
+            raise self.refuse(path, "temperatures", "...", "not this request's temperature")
         return KDData(self.prompts, tuple(expected), tuple(responses), tuple(taus))
 
 

@@ -12,6 +12,7 @@ from suite.distill.grid import kd_grid
 from suite.distill.loop import train_config
 from suite.distill.offline import format_temperature
 from suite.distill.pretrain import SAFE_NAME
+from suite.drafts import RECIPE_MAX_KD_TEMPERATURE
 from suite.errors import SpecError
 from suite.seeding import seed_problem
 from suite.specs import MAX_NEW_TOKENS, MAX_SEEDS, Reader, load_specs, read_yaml
@@ -36,7 +37,7 @@ _REQUIRED = (
 _OPTIONAL = {"seeds", "eval_examples", "eval_every"}
 
 
-MAX_KD_TEMPERATURE = 10.0  # a draft's name spells τ; a huge one would not fit a file name
+MAX_KD_TEMPERATURE = RECIPE_MAX_KD_TEMPERATURE
 
 
 def _temperatures(r: Reader, value, key: str, *, positive: bool = False, empty: bool = False):

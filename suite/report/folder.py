@@ -23,6 +23,9 @@ def unfinished_line(folder: Path) -> bool:
         return False
 
 
+ROLES = ("tokenizer", "target", "draft")  # the models a cell loads, each named in its record
+
+
 def check_folder(folder: str | Path) -> Path:
     """The folder as a Path, or a SpecError that names it (the CLI prints it and exits 2)."""
     path = Path(folder)
@@ -55,6 +58,10 @@ def check_folder(folder: str | Path) -> Path:
         if record.provenance is None:  # older records: a resume recomputes them, not a report
             message = "a record without provenance (made before it was stored): resume the run"
             raise SpecError(store.cells_path, f"{key}: provenance", None, message)
+        for role in ROLES:  # a record naming none would hide which model made it
+            if role not in record.provenance.models:
+                message = f"a record naming no {role} model (a run names each it loads)"
+                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}", None, message)
         for role, model in record.provenance.models.items():  # one model at each location
             held = hashes.setdefault((role, model.location), model.sha256)
             if held != model.sha256:

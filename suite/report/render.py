@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from suite.claims import ENGINES, REGISTRY, ClaimRegistry, Decision, Figure, decide_folder
 from suite.claims.model import NOT_RUN, PAPER_FILE, load_paper
+from suite.drafts import SUBMISSION as SUBMITTED
 from suite.errors import SpecError
 from suite.io import check_out_folder
 from suite.jsonable import jsonable
 from suite.paths import TEMPLATE_DIR, resolve
+from suite.profiles import _HUB_ID
 from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
@@ -172,27 +175,46 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
         message = f"run.json names profile {profile!r}"
         raise SpecError(path, "profile", data["profile"], message)
     model = data.get("model")
-    if model is not None and not ("@" in model and "/" in model.split("@")[0]):  # hub@revision
+    if model is not None and "@" in model:  # a Hub model, as submit writes one: id@commit
+        hub, _, revision = model.rpartition("@")
+        if not (_HUB_ID.fullmatch(hub) and re.fullmatch(r"[0-9a-f]{40}", revision)):
+            message = "a Hub model as submit writes one: owner/name@<40-hex commit>"
+            raise SpecError(path, "model", model, message)
+    elif model is not None:
         posix = PurePosixPath(model)
         if posix.is_absolute() or ".." in posix.parts:
             message = "a model folder inside the submission, as submit writes it"
             raise SpecError(path, "model", model, message)
-    draft = data.get("draft")
-    if draft is None:
-        return
+    draft = data["draft"]  # check_submission_json requires it
     records = store.load() if store.cells_path.exists() else {}
     mine = [r for r in records.values() if r.cell.draft == draft]
     if records and not mine:
         raise SpecError(path, "draft", draft, "no record of this folder scores this draft")
+    training = data.get("training")
     for record in mine:
         if data.get("target") is not None and record.cell.family != data["target"]:
             message = f"its records are of the {record.cell.family!r} family"
             raise SpecError(path, "target", data["target"], message)
         models = record.provenance.models if record.provenance is not None else {}
         held = models["draft"].sha256 if "draft" in models else None
-        if data.get("sha256") is not None and held is not None and held != data["sha256"]:
+        if held is None:  # check_folder requires it; stated here for a direct call too
+            message = "a record of this draft names no draft model it scored"
+            raise SpecError(path, "draft", draft, message)
+        if data.get("sha256") is not None and held != data["sha256"]:
             message = f"its records were scored with draft sha256 {held}"
             raise SpecError(path, "sha256", data["sha256"], message)
+        facts = record.cell.draft_facts
+        if facts is None or facts.origin != SUBMITTED:
+            message = "its records do not score it as a submission (origin: submission)"
+            raise SpecError(path, "draft", draft, message)
+        for field in _TRAINING_FACTS:  # the facts the records were made with, as submit wrote
+            stated = training.get(field) if isinstance(training, dict) else None
+            if stated != getattr(facts, field):
+                message = f"its records state {field} {getattr(facts, field)!r}"
+                raise SpecError(path, f"training.{field}", stated, message)
+
+
+_TRAINING_FACTS = ("method", "kd_temperature", "dataset", "divergence", "seed")
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:

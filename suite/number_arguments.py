@@ -1,0 +1,53 @@
+"""Number arguments of the command lines, read as written: ASCII digits only (``int`` and
+``float`` also take ``1_0``, Unicode digits and ``nan``), and a decode temperature that is
+0 or in range, never one that underflows to 0 (greedy) on the way. No suite imports beyond
+the bounds: any parser may use it."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import reprlib
+
+from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,64}", re.ASCII)
+_DECIMAL = re.compile(
+    r"[+-]?(?P<digits>[0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?", re.ASCII
+)
+
+
+def integer(text: str, expected: str) -> int:
+    """``text`` as an integer when it is one written in ASCII digits (a sign allowed)."""
+    if not _INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {expected}")
+    return int(text)
+
+
+def ascii_integer(text: str) -> int:
+    """An argparse type: :func:`integer`, its bounds checked where the option is used."""
+    return integer(text, "an integer written in ASCII digits")
+
+
+TEMPERATURE_RULE = (
+    f"a decode temperature: 0 (greedy) or a decimal number from {MIN_TEMPERATURE:g} to "
+    f"{MAX_TEMPERATURE:g}"
+)
+
+
+def decode_temperature(text: str) -> float:
+    """τ_dec as an option gives it: 0 (``-0`` too) or from MIN_TEMPERATURE to MAX_TEMPERATURE,
+    written as a decimal number; ``1e-400`` (0.0 to a float) is refused, not run greedy."""
+    match = _DECIMAL.fullmatch(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {TEMPERATURE_RULE}")
+    value = float(text) + 0.0
+    written_zero = not any(c in "123456789" for c in match["digits"])
+    if (
+        (value == 0 and not written_zero)
+        or value < 0
+        or value > MAX_TEMPERATURE
+        or (0 < value < MIN_TEMPERATURE)
+    ):
+        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {TEMPERATURE_RULE}")
+    return value
