@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from suite.number_arguments import ascii_integer, decode_temperature
+from suite.number_arguments import ascii_decimal, ascii_integer, decode_temperature
 from suite.path_arguments import non_empty_folder
 
 PROMPT_TASKS = ("gsm8k", "alpaca")
@@ -98,7 +98,7 @@ def _add_timing_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cost-run-time",
-        type=float,
+        type=ascii_decimal,
         default=0.02,
         help="c: seconds of blocked timing per model and round (default 0.02)",
     )

@@ -36,8 +36,13 @@ def sha256_file(path: Path) -> str:
     """The file's sha256, opened without following a link (a link is refused by the OS); a file
     over :data:`MAX_BUNDLE_FILE_BYTES` is refused unread."""
     digest = hashlib.sha256()
-    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as fh:
-        _check_size(path, os.fstat(fh.fileno()).st_size)
+    # O_NONBLOCK: a FIFO swapped in after the listing is opened at once (and refused), not
+    # waited on
+    with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(path, None, None, "not a regular file in a bundle folder; refused")
+        _check_size(path, info.st_size)
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()

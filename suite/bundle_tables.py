@@ -119,6 +119,28 @@ def check_table_fields(manifest: dict, path: Path) -> None:
         if entry.get("method") not in (None, "base") and "kd_temperature" not in entry:
             message = "a KD draft states its kd_temperature (null for a recipe)"
             raise SpecError(path, f"artifacts.{name}.kd_temperature", None, message)
+    _check_table_size(manifest, path)
+
+
+MAX_TABLE_CELLS = 100_000  # α̂ cells of all acceptance tables: the bundle's hold 236
+
+
+def _check_table_size(manifest: dict, path: Path) -> None:
+    """The acceptance tables print a cell for every (configuration, τ_dec) of each (family,
+    dataset): bounded, so a forged manifest of many configurations and temperatures cannot
+    make gigabytes of tables."""
+    rows: dict[tuple[str, str], set] = defaultdict(set)
+    cols: dict[tuple[str, str], set] = defaultdict(set)
+    for name, entry in manifest["artifacts"].items():
+        if entry.get("kind") != "draft":
+            continue
+        for dataset, by_tau in (entry.get("acceptance") or {}).items():
+            rows[(name.split("/")[0], dataset)].add(_config(entry))
+            cols[(name.split("/")[0], dataset)].update(float(t) for t in by_tau)
+    cells = sum(len(rows[k]) * len(cols[k]) for k in rows)
+    if cells > MAX_TABLE_CELLS:
+        message = f"at most {MAX_TABLE_CELLS:,} (configurations × τ_dec of each table)"
+        raise SpecError(path, "artifacts", f"{cells:,} acceptance table cells", message)
 
 
 def _config(entry: dict) -> tuple[str, str]:
@@ -128,7 +150,7 @@ def _config(entry: dict) -> tuple[str, str]:
     tau = entry.get("kd_temperature")
     if tau is None:
         return (entry["method"], "recipe")
-    text = f"{float(tau):.2f}"  # τ_kd has at most 2 decimals: 0.6 and 0.61 are two rows
+    text = f"{float(tau) + 0.0:.2f}"  # at most 2 decimals: 0.6 and 0.61 two rows; -0.0 is 0
     return (entry["method"], text[:-1] if text.endswith("0") else text)
 
 

@@ -221,6 +221,8 @@ def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
             )
             raise SpecError(spec.path, field, text, message)
         c = control_character(text, allowed="")
+    elif field == "instruction" and not text.strip():  # a prompt asks something
+        raise SpecError(spec.path, field, text, f"renders {where} to an empty instruction")
     else:
         surrogate = None if text.isprintable() else _SURROGATE.search(text)
         c = surrogate.group() if surrogate else None

@@ -49,6 +49,18 @@ def file_mode(path: Path) -> int:
     return 0o666 & ~mask
 
 
+def save_model(model, folder: Path) -> None:
+    """``model.save_pretrained`` in safetensors, its weight files given a new file's mode (0666
+    less the umask, as every other file the suite writes): transformers writes them 0600."""
+    model.save_pretrained(str(folder), safe_serialization=True)
+    mode = file_mode(Path(folder) / ".no such file")
+    for path in Path(folder).iterdir():
+        if path.name.startswith("model") and path.suffix == ".safetensors":
+            info = path.lstat()
+            if stat.S_ISREG(info.st_mode) and info.st_nlink == 1:  # its own new file
+                os.chmod(path, mode)
+
+
 def _sync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)

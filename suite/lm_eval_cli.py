@@ -39,10 +39,9 @@ MAX_COUNT = 100_000
 
 def _count(text: str) -> int:
     """A whole number from 1 to MAX_COUNT, for --limit and --max-gen-toks."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r:.40}: expected a whole number") from None
+    from suite.number_arguments import integer
+
+    value = integer(text, "a whole number in ASCII digits")
     if not 1 <= value <= MAX_COUNT:
         raise argparse.ArgumentTypeError(f"{value}: expected 1 to {MAX_COUNT:,}")
     return value

@@ -191,6 +191,29 @@ def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
     return text
 
 
+_WHOLE_ARGS = ("num_draft_tokens", "seed", "max_new_tokens", "batch_size", "max_batch_size")
+
+
+def _check_numbers_as_written(arg_string: str) -> None:
+    """``--model_args``' numbers as the user wrote them (lm-eval's parser takes ``1_0``,
+    other scripts' digits, and a temperature of ``1e-400`` as 0.0, greedy): each named by its
+    key. Other values are checked where they are used."""
+    import argparse
+
+    from suite.number_arguments import decode_temperature, integer
+
+    for pair in (arg_string or "").split(","):
+        key, _, text = pair.partition("=")
+        key, text = key.strip(), text.strip().strip("\"'")
+        try:
+            if key == "temperature":
+                decode_temperature(text)
+            elif key in _WHOLE_ARGS and text.lower() not in ("", "none", "auto"):
+                integer(text, "an integer written in ASCII digits")
+        except argparse.ArgumentTypeError as err:
+            raise ValueError(f"{MODEL_NAME}: model_args {key}={text!r}: {err}") from None
+
+
 @register_model(MODEL_NAME)
 class SpecDecLM(LM):
     """Batch size 1, one request at a time; request i is sampled with ``prompt_seed(seed, i)``.
@@ -203,6 +226,7 @@ class SpecDecLM(LM):
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
         from lm_eval import utils
 
+        _check_numbers_as_written(arg_string)  # before lm-eval reads 1e-400 as 0.0
         return cls.create_from_arg_obj(
             utils.simple_parse_args_string(arg_string), additional_config
         )

@@ -109,12 +109,23 @@ class Measure:
 def _read_artifacts(root: Path) -> dict[str, dict]:
     """Every bundled folder with a ``training.json``, by ``family/folder``, with its facts."""
     artifacts: dict[str, dict] = {}
+    from suite.bundle import ARTIFACT_NAME, ARTIFACT_NAME_RULE
+    from suite.bundle_tables import check_table_fields
+
     for info_path in sorted(root.glob("*/*/training.json")):
         folder = info_path.parent
-        info = _read_training(info_path)
+        for linked in (folder.parent, folder):  # the glob follows links: a bundle holds its own
+            if linked.is_symlink():
+                message = "a bundle folder that is a symbolic link; a bundle holds its own files"
+                raise SpecError(linked, None, None, message)
         name = f"{folder.parent.name}/{folder.name}"
+        if not ARTIFACT_NAME.fullmatch(name):  # as every reader of the manifest requires
+            raise SpecError(folder, "artifact", name, ARTIFACT_NAME_RULE)
+        info = _read_training(info_path)
         kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
         artifacts[name] = {"path": name, "kind": kind, **info}
+        # the facts the tables print, as bundle-tables reads them from the manifest written
+        check_table_fields({"artifacts": {name: artifacts[name]}}, info_path)
     return artifacts
 
 

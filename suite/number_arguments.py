@@ -29,6 +29,14 @@ def ascii_integer(text: str) -> int:
     return integer(text, "an integer written in ASCII digits")
 
 
+def ascii_decimal(text: str) -> float:
+    """An argparse type: a decimal number written in ASCII (``0.02``, ``2e-2``), not ``nan``,
+    ``inf`` or another script's digits; its bounds checked where the option is used."""
+    if not _DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected a decimal number")
+    return float(text)
+
+
 TEMPERATURE_RULE = (
     f"a decode temperature: 0 (greedy) or a decimal number from {MIN_TEMPERATURE:g} to "
     f"{MAX_TEMPERATURE:g}"

@@ -353,7 +353,26 @@ def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
         extra = _bundle_drafts(r, extra_dir, f"{field}.drafts_dir")
         drafts.update({k: v for k, v in extra.items() if k not in drafts})
     _same_kind(r, target, drafts, field, d)
+    where = f"{field}.bundle" if "bundle" in d else f"{field}.target"
+    _family_architecture(r, family, target, where, d.get("bundle", d.get("target")))
     return FamilyModels(family, tokenizer, target, drafts)
+
+
+# The paper's families, by their models' architecture: results of a family name its models.
+FAMILY_MODEL_TYPES = {"llama": "llama", "t5": "t5"}
+
+
+def _family_architecture(r: Reader, family: str, target: ModelRef, field: str, value) -> None:
+    """A family named as one of the paper's has a local target of its architecture: its
+    records, claims and figures say which family they are of. (A Hub target's config is not
+    read here: a profile is read without the network.)"""
+    want = FAMILY_MODEL_TYPES.get(family)
+    if want is None or target.path is None:
+        return
+    have = read_config(target.path / "config.json").get("model_type")
+    if have is not None and have != want:  # none stated: the model does not load, said there
+        message = f"the {family} family's models are model_type '{want}'; this target's is {have!r}"
+        raise r.error(field, value, message)
 
 
 def _encoder_decoder(ref: ModelRef) -> bool | None:

@@ -203,7 +203,11 @@ class StrictLoader(yaml.SafeLoader):
         text = str(node.value)
         if ":" in text or "_" in text:
             return self.construct_scalar(node)
-        return super().construct_yaml_float(node)
+        value = super().construct_yaml_float(node)
+        mantissa = re.split("[eE]", text)[0]
+        if value == 0 and any(c in "123456789" for c in mantissa):  # 1e-400: not the number
+            raise _NodeError(f"{text!r:.80} is below the smallest float: it would read as 0", node)
+        return value
 
 
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")

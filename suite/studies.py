@@ -10,6 +10,7 @@ A study selects drafts by their facts, not by their names (:class:`suite.drafts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -140,7 +141,17 @@ def _datasets(r: Reader, value: Any, field: str) -> tuple[tuple[str, str], ...]:
     d = r.named(value, field)
     if not d:
         raise r.error(field, value, "name at least one dataset")
-    return tuple((name, r.string(kd, f"{field}.{name}")) for name, kd in d.items())
+    out = []
+    for name, kd in d.items():
+        text = r.string(kd, f"{field}.{name}")
+        if not _DATASET_NAME.fullmatch(text):  # matched against drafts' facts, shown in tables
+            message = "a dataset name: ASCII letters, digits, '.', '_' and '-' (as gsm8k)"
+            raise r.error(f"{field}.{name}", text, message)
+        out.append((name, text))
+    return tuple(out)
+
+
+_DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", re.ASCII)
 
 
 MAX_CELLS = 100_000  # a plan's cells, counted before any is built

@@ -240,7 +240,7 @@ def _check_header(path: Path, field: str) -> None:
         raise SpecError(path, field, path.name, message) from None
 
 
-_DTYPES = ("float32", "float16", "bfloat16")  # the suite loads every model in float32
+_DTYPES = ("float32", "float16", "bfloat16", "float64")  # the suite loads each in float32
 
 
 def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_type: str) -> int:

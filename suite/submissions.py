@@ -218,6 +218,9 @@ def load_submission(folder: str | Path) -> Submission:
         if "revision" in model:
             raise r.error("model.revision", model["revision"], "a revision goes with 'hub' only")
         model_path = _inside(r, folder, model["path"], "model.path")
+        if "@" in str(model_path.relative_to(folder)):  # links resolved: as submit writes it
+            message = "'@' is refused in a model folder's path: a Hub model is written id@commit"
+            raise r.error("model.path", model["path"], message)
     else:
         hub = r.string(model["hub"], "model.hub")
         if not _HUB_ID.fullmatch(hub):
@@ -352,6 +355,27 @@ def _model_type(family) -> str:
         raise SpecError(ref.location, "config.json", ref.location, message) from None
 
 
+def _enough_positions(folder: Path, config: dict, family, target: str) -> None:
+    """The draft reads every position the target does (each prompt and its continuation): a
+    draft stating fewer ``max_position_embeddings`` than the target's is refused."""
+    from transformers import AutoConfig
+
+    ref = family.target
+    theirs = getattr(
+        AutoConfig.from_pretrained(ref.location, revision=ref.revision),
+        "max_position_embeddings",
+        None,
+    )
+    mine = config.get("max_position_embeddings")
+    if _whole(theirs) and _whole(mine) and mine < theirs:
+        message = f"the '{target}' target's is {theirs:,}: the draft reads every position it does"
+        raise SpecError(folder / "config.json", "max_position_embeddings", mine, message)
+
+
+def _whole(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _decoder_only(sub: Submission, family) -> None:
     """Submissions are causal-LM drafts: a family whose local target is an encoder-decoder (the
     bundled t5) takes none, said of the submission's ``target``, before its files are read."""
@@ -415,6 +439,7 @@ def _check_folder(sub: Submission, profile: Profile, family, folder: Path, root:
     # tokenizer load reads config.json too)
     shapes = weight_shapes(weights, sub.model_field)
     parameters = check_weights_match_config(folder, config, shapes, _model_type(family))
+    _enough_positions(folder, config, family, sub.target)
     _same_vocabulary(folder, config, family, sub.target)
     limit = profile.max_draft_parameters
     if limit is not None and parameters > limit:

@@ -54,9 +54,21 @@ def _record(cell: Cell, alphas: np.ndarray) -> dict:
                 "acceptance_by_token_chars": {},
             },
             "timing": {"cost_ratio": 0.25},
-            "provenance": {"profile": "synthetic"},  # as the header names it
+            "provenance": {"profile": "synthetic", "models": _models(cell)},  # as the header's
         }
     )
+
+
+def _models(cell: Cell) -> dict:
+    """Each model a cell loads, at its bundle location, with a hash of its own."""
+    import hashlib
+
+    def model(path: str) -> dict:
+        return {"location": path, "sha256": hashlib.sha256(path.encode()).hexdigest()}
+
+    root = f"reference/{cell.family}"
+    return {role: model(f"{root}/{name}") for role, name in
+            (("tokenizer", "tokenizer"), ("target", "target"), ("draft", cell.draft))}  # fmt: skip
 
 
 def _write(

@@ -11,6 +11,7 @@ from suite.calibration.synth import PROFILES
 from suite.cli.parsers import whole_number
 from suite.errors import Parser, error_line
 from suite.io import check_out_folder, check_targets
+from suite.number_arguments import ascii_integer
 from suite.path_arguments import non_empty_folder
 
 MAX_SIMULATIONS = 100_000  # per claim and case: the quick table takes 100 in minutes
@@ -32,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         help="simulations per claim and case (default: 100)",
     )  # fmt: skip
     parser.add_argument(
-        "--claims", nargs="+", type=int, choices=sorted(SCENARIOS), metavar="N",
+        "--claims", nargs="+", type=ascii_integer, choices=sorted(SCENARIOS), metavar="N",
         help=f"only these claims ({', '.join(map(str, sorted(SCENARIOS)))}; default: all)",
     )  # fmt: skip
     parser.add_argument(

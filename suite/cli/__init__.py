@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     except SpecError as err:
         print(error_line(err), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: the finally blocks ran; a run resumes where it stopped
+        print("error: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, OSError) as err:
         print(error_line(err), file=sys.stderr)
         return 2

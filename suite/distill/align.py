@@ -24,7 +24,7 @@ import torch
 
 from suite.acceptance import sample_continuations
 from suite.data import Example, extract_answer, load_examples
-from suite.distill.loop import checkpoint_root, train, train_config
+from suite.distill.loop import train, train_config, under_checkpoints
 from suite.distill.offline import (
     KDData,
     KDRequest,
@@ -251,7 +251,7 @@ def align_round(
     data = concat(selections)
     pad, start = tokenizer.pad_token_id, decoder_start(model)
     batches = ResponseBatches(data, cfg.batch_size, seed, pad, start)
-    ckpt = checkpoint_root() / name / (f"{role}-align" if r == 0 else f"{role}-align-r{r + 1}")
+    ckpt = under_checkpoints(name, f"{role}-align" if r == 0 else f"{role}-align-r{r + 1}")
     summary = train(
         model, cfg, batches, response_ce_loss, ckpt, desc=f"align round {r + 1}", where=where
     )

@@ -32,6 +32,22 @@ def checkpoint_root() -> Path:
     return Path(os.environ.get("SUITE_CHECKPOINT_DIR", Path.home() / ".cache/suite/checkpoints"))
 
 
+def under_checkpoints(*parts: str) -> Path:
+    """``checkpoint_root()/parts...``, every folder of it below the root that exists not a
+    symbolic link: checkpoints, KD data and locks stay under the root (the root itself may be a
+    link the user made), never written or read where a planted link points."""
+    path = checkpoint_root()
+    for part in parts:
+        path = path / part
+        if path.is_symlink():
+            message = (
+                "a folder under the checkpoint root that is a symbolic link; checkpoints, KD "
+                f"data and locks stay under {checkpoint_root()} (delete the link)"
+            )
+            raise SpecError(path, "checkpoint", str(path), message)
+    return path
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     max_steps: int
@@ -198,6 +214,11 @@ def _check_weights(ckpt: Path, own: dict, weights: dict, tied: bool) -> None:
                 f"(its sizes changed since); {how}"
             )
             raise SpecError(path, "weights", name, message)
+    for name, tensor in own.items():  # saved from this model: in its dtype
+        if name in weights and weights[name].dtype != tensor.dtype:
+            saved, wanted = (str(t.dtype).removeprefix("torch.") for t in (weights[name], tensor))
+            message = f"{name} is {saved} in the checkpoint but {wanted} in the model; {how}"
+            raise SpecError(path, "weights", name, message)
     for name, tensor in sorted(weights.items()):  # training saves only finite weights
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             message = f"{name} holds a NaN or infinite weight; {how}"
@@ -279,9 +300,60 @@ def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
         ckpt, "optimizer.pt", lambda data: torch.load(io.BytesIO(data), weights_only=True)
     )
     _check_optimizer(ckpt, optimizer, state)
+    _check_scaler(ckpt / "state.json", meta.get("scaler"), scaler)
     if meta.get("scaler"):
         scaler.load_state_dict(meta["scaler"])
     return meta
+
+
+# A float16 run's gradient scaler as it saves it (torch.amp.GradScaler.state_dict): each
+# field's rule. A float32 run has none.
+_SCALER = {
+    "scale": lambda v: v > 0,
+    "growth_factor": lambda v: v > 1,
+    "backoff_factor": lambda v: 0 < v < 1,
+    "growth_interval": lambda v: isinstance(v, int) and v >= 1,
+    "_growth_tracker": lambda v: isinstance(v, int) and v >= 0,
+}
+
+
+def _check_scaler(path: Path, saved, scaler) -> None:
+    """``state.json``'s ``scaler`` is the one this run keeps: exactly GradScaler's fields, in
+    range, where the run scales its loss (float16); none where it does not."""
+    if not scaler.is_enabled():
+        if saved:
+            message = (
+                f"a loss scaler in a run that keeps none (float16 only); {_restart(path.parent)}"
+            )
+            raise SpecError(path, "scaler", saved, message)
+        return
+    if not isinstance(saved, dict) or set(saved) != set(_SCALER):
+        message = (
+            f"expected the float16 loss scaler's {', '.join(_SCALER)}; {_restart(path.parent)}"
+        )
+        raise SpecError(path, "scaler", saved, message)
+    for key, ok in _SCALER.items():
+        if not ok(saved[key]):
+            message = f"out of the loss scaler's range; {_restart(path.parent)}"
+            raise SpecError(path, f"scaler.{key}", saved[key], message)
+
+
+def _append_log(path: Path, record: dict) -> None:
+    """One line appended to a checkpoint's ``log.jsonl``, a regular file of its own: a link is
+    not written through, a FIFO not waited on, a hard link not written into another file."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o666)
+    except OSError as err:
+        why = err.strerror or type(err).__name__
+        message = f"cannot be appended to ({why}); {_restart(path.parent)}"
+        raise SpecError(path, "checkpoint", path.name, message) from None
+    with os.fdopen(fd, "w") as fh:
+        info = os.fstat(fh.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            message = f"not a regular file of its own; {_restart(path.parent)}"
+            raise SpecError(path, "checkpoint", path.name, message)
+        fh.write(json.dumps(record) + "\n")
 
 
 def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -371,8 +443,7 @@ def train(
                 tqdm.write(f"{desc} step {step}: {json.dumps(record['eval'])}")
             if step % cfg.log_every == 0 or "eval" in record:
                 ckpt_dir.mkdir(parents=True, exist_ok=True)  # made at the first log or checkpoint
-                with log_path.open("a") as fh:
-                    fh.write(json.dumps(record) + "\n")
+                _append_log(log_path, record)
             if time.monotonic() - last_save > cfg.checkpoint_every_s or step in (
                 end,
                 cfg.max_steps,

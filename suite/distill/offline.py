@@ -24,7 +24,7 @@ from tqdm import tqdm
 from suite.acceptance import right_pad, sample_continuations
 from suite.decoding.plumbing import decoder_start_token_id, is_encoder_decoder
 from suite.decoding.sampling import check_temperature
-from suite.distill.loop import checkpoint_root
+from suite.distill.loop import under_checkpoints
 from suite.distill.order import SeededOrder
 from suite.distill.precision import model_device, to_device
 from suite.errors import SpecError
@@ -145,7 +145,7 @@ def generate_kd_data(
     prompts = tuple(tuple(int(t) for t in p) for p in prompts)
     key = request.key(prompts, model_precision(target))
     tau = format_temperature(request.kd_temperature)
-    root = cache_root if cache_root is not None else checkpoint_root() / "kd-data"
+    root = cache_root if cache_root is not None else under_checkpoints("kd-data")
     folder = root / f"{request.dataset}-t{tau}-{key[:16]}"
     final = folder / "data.json"
     check = _CacheCheck(folder, prompts, request, _vocab(target))
@@ -175,6 +175,7 @@ def generate_kd_data(
     return _assemble(folder, prompts, chunks, parts, request.kd_temperature, key, check)
 
 
+_DATA_FIELDS = ("key", "prompts", "prompt_index", "responses", "temperatures")
 MAX_KD_CACHE_BYTES = 4 << 30  # one cached file of sampled responses, whatever its request
 _TOKEN_CHARS = 12  # a token id as JSON writes it in a list (", 4294967295"), with room to spare
 _ROW_CHARS = 32  # a row's own brackets, an index or a temperature (", 0.30000000000000004")
@@ -242,6 +243,10 @@ class _CacheCheck:
         if not isinstance(raw, dict) or raw.get("key") != key:
             value = raw.get("key") if isinstance(raw, dict) else type(raw).__name__
             raise self.refuse(path, "key", value, "not the data of this request")
+        for field in raw:  # exactly what _assemble writes
+            if field not in _DATA_FIELDS:
+                message = f"unknown field; known: {', '.join(_DATA_FIELDS)}"
+                raise self.refuse(path, field[:200], "...", message)
         if raw.get("prompts") != [list(p) for p in self.prompts]:
             raise self.refuse(path, "prompts", "...", "not this request's prompt pool")
         # every prompt answered once per sample, in the order the request samples them

@@ -42,7 +42,7 @@ from suite.distill.data_fit import (
     encode_pairs,
     training_pairs,
 )
-from suite.distill.loop import checkpoint_root, train, train_config
+from suite.distill.loop import train, train_config, under_checkpoints
 from suite.distill.offline import (
     KDData,
     ResponseBatches,
@@ -62,7 +62,13 @@ from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts:
 )
 from suite.distill.tokenizer import train_tokenizer
 from suite.errors import SpecError, control_character
-from suite.io import atomic_write, check_write_folder, weights_sha256, write_json_atomic
+from suite.io import (
+    atomic_write,
+    check_write_folder,
+    save_model,
+    weights_sha256,
+    write_json_atomic,
+)
 from suite.models import load_model, load_tokenizer
 from suite.paths import resolve
 from suite.prompts import encode_texts, training_prompt_ids
@@ -308,7 +314,7 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
 
 def stage_folder(recipe: dict, align_spec: dict) -> Path:
     """Where a target's pretrained stage lives: under the checkpoints, outside the bundle."""
-    return checkpoint_root() / recipe["name"] / "stages" / align_spec["from"]
+    return under_checkpoints(recipe["name"], "stages", align_spec["from"])
 
 
 def align_model(recipe: dict, role: str, out: Path) -> dict:
@@ -333,7 +339,7 @@ def align_model(recipe: dict, role: str, out: Path) -> dict:
     check_finite_losses(heldout, path, f"models.{role}.align")
     folder = out / role
     check_write_folder(folder)  # again: a link planted while it trained is not written through
-    model.save_pretrained(str(folder), safe_serialization=True)
+    save_model(model, folder)
     tokenizer.save_pretrained(str(folder))
     n = spec["align"]["eval_prompts"]
     draft = out / "draft"
@@ -384,7 +390,7 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
             raise block_error(recipe, role, cfg.block_size, sum(map(len, docs)))
         loss_fn, per_epoch = lm_loss, batches.n_blocks
         tokens = batches.n_blocks * batches.block
-    ckpt = checkpoint_root() / recipe["name"] / role
+    ckpt = under_checkpoints(recipe["name"], role)
     limit = recipe.get("eval_examples", 200)
     summary = train(
         model,
@@ -400,7 +406,7 @@ def pretrain_model(recipe: dict, role: str, out: Path, folder: Path) -> dict:
     heldout = heldout_loss(model, tokenizer, recipe["datasets"], limit)
     check_finite_losses(heldout, recipe["_path"], f"models.{role}")
     check_write_folder(folder, "--out" if folder.parent == out else "SUITE_CHECKPOINT_DIR")
-    model.save_pretrained(str(folder), safe_serialization=True)
+    save_model(model, folder)
     tokenizer.save_pretrained(str(folder))
     info = {
         "artifact": folder.name,

@@ -25,7 +25,7 @@ import numpy as np
 from suite.data import load_examples
 from suite.decoding.plumbing import check_pair
 from suite.distill.grid import KDDraft, draft_name, kd_grid  # noqa: F401  (re-exported)
-from suite.distill.loop import checkpoint_root, train, train_config
+from suite.distill.loop import train, train_config, under_checkpoints
 from suite.distill.offline import (
     KDRequest,
     ResponseBatches,
@@ -40,7 +40,7 @@ from suite.distill.precision import CPU_FLOAT32, Precision
 from suite.distill.pretrain import check_finite_losses, heldout_loss
 from suite.distill.recipe_spec import METHODS, load_kd_recipe  # noqa: F401  (re-exported)
 from suite.errors import SpecError
-from suite.io import check_write_folder, weights_sha256, write_json_atomic
+from suite.io import check_write_folder, save_model, weights_sha256, write_json_atomic
 from suite.models import load_model, load_tokenizer
 from suite.prompts import prompt_format, training_prompt_ids
 from suite.strict import read_config
@@ -135,7 +135,7 @@ def checkpoint_dir(recipe: dict, draft: KDDraft, shared: dict) -> Path:
     precision = shared["precision"]
     if not precision.is_default:
         name += f"-{precision.label}"
-    return checkpoint_root() / recipe["name"] / name
+    return under_checkpoints(recipe["name"], name)
 
 
 def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: str) -> dict:
@@ -175,7 +175,7 @@ def run_draft(recipe: dict, draft: KDDraft, out: Path, shared: dict, command: st
     check_finite_losses(heldout, recipe["_path"], "train")
     folder = out / draft.name
     check_write_folder(folder)  # again: a link planted while it trained is not written through
-    model.save_pretrained(str(folder), safe_serialization=True)  # tokenizer: the family's
+    save_model(model, folder)  # tokenizer: the family's
     info = {
         "artifact": draft.name,
         "recipe": recipe["_path"],
@@ -256,12 +256,15 @@ def run_distill(
         "target_sha": weights_sha256(target),
         "precision": precision,
     }
-    locks = checkpoint_root() / recipe["name"] / "locks"
+    locks = under_checkpoints(recipe["name"], "locks")
     built = []
     for draft in todo:
-        with claim(locks / f"{draft.name}.lock") as mine:
+        lock = locks / f"{draft.name}.lock"
+        with claim(lock) as mine:
             if mine and not is_done(out, draft):
                 built.append(run_draft(recipe, draft, out, shared, command))
+            elif not mine:  # said, not silent: the user sees why nothing was built
+                print(f"{draft.name}: another worker holds {lock}; skipped", file=sys.stderr)
     return built
 
 
@@ -314,6 +317,8 @@ def _holder(lock: Path) -> str:
 
 
 def _alive(pid: int) -> bool:
+    if pid <= 0:  # no process has it (os.kill(0, 0) signals the caller's own group)
+        return False
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, OverflowError):  # OverflowError: no process has such a pid

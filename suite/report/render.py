@@ -152,6 +152,12 @@ def _submission(folder: Path) -> dict | None:
     a link, FIFO or oversized file) is a SpecError naming it: a results folder is not trusted."""
     path = folder / SUBMISSION
     if not (path.exists() or path.is_symlink()):
+        store = ResultsStore(folder)
+        records = store.load() if store.cells_path.exists() else {}
+        submitted = sorted({r.cell.draft for r in records.values() if r.facts.origin == SUBMITTED})
+        if submitted:  # submit writes it before its first record
+            message = f"missing beside records of the submitted draft {submitted[0]!r}"
+            raise SpecError(path, None, None, message)
         return None
     data = read_json(path, SUBMISSION, 1 << 20, nofollow=True)
     if not isinstance(data, dict):
@@ -190,6 +196,10 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
     mine = [r for r in records.values() if r.cell.draft == draft]
     if records and not mine:
         raise SpecError(path, "draft", draft, "no record of this folder scores this draft")
+    for key, record in records.items():  # a submit's folder holds one submission's results
+        if record.facts.origin == SUBMITTED and record.cell.draft != draft:
+            message = f"a submitted draft {SUBMISSION} does not state ({draft!r}); refused"
+            raise SpecError(store.cells_path, f"{key}: cell.draft", record.cell.draft, message)
     training = data.get("training")
     for record in mine:
         if data.get("target") is not None and record.cell.family != data["target"]:
