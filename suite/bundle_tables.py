@@ -249,8 +249,8 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from suite.bundle import MANIFEST, load_manifest
-    from suite.cli.parsers import non_empty_path
     from suite.io import write_text_atomic
+    from suite.path_arguments import non_empty_path
     from suite.paths import bundle_dir
     from suite.strict import decode, read_bytes
 

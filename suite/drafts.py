@@ -159,6 +159,8 @@ def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:
 
 
 def _seed(value: Any, field: str, fail: Fail) -> int | None:
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        value = int(value)  # a whole exponent number (1e3) is that integer, as everywhere
     problem = None if value is None else seed_problem(value)
     if problem:
         raise fail(field, value, f"{problem} or null")

@@ -79,6 +79,7 @@ def build_manifest(
     previous = load_manifest(root) if (root / MANIFEST).is_file() else {}
     old = previous.get("artifacts", {}) if previous.get("acceptance_protocol") == protocol else {}
     artifacts = _read_artifacts(root)
+    _check_models(root, artifacts)
     by_family: dict[str, list[str]] = {}
     for name in artifacts:
         by_family.setdefault(name.split("/")[0], []).append(name)
@@ -127,6 +128,34 @@ def _read_artifacts(root: Path) -> dict[str, dict]:
         # the facts the tables print, as bundle-tables reads them from the manifest written
         check_table_fields({"artifacts": {name: artifacts[name]}}, info_path)
     return artifacts
+
+
+def _check_models(root: Path, artifacts: dict[str, dict]) -> None:
+    """What ``verify`` checks of the bundle, before anything is written: each family holds a
+    tokenizer and a target, and each model folder loads (safetensors weights) with the
+    parameters its ``training.json`` states."""
+    from suite.models import load_model
+
+    for family in sorted({name.split("/")[0] for name in artifacts}):
+        kinds = {e["kind"] for n, e in artifacts.items() if n.split("/")[0] == family}
+        for kind in ("tokenizer", "target"):
+            if kind not in kinds:
+                message = f"no {kind} (a folder whose training.json says so) in this family"
+                raise SpecError(root / family, kind, family, message)
+    for name, entry in sorted(artifacts.items()):
+        if entry["kind"] == "tokenizer":
+            continue
+        folder = root / entry["path"]
+        try:
+            model = load_model(folder)
+        except SpecError:
+            raise
+        except Exception as err:  # transformers raises many types for a folder it cannot load
+            raise SpecError(folder, "model", name, f"does not load: {err}") from None
+        count, stated = sum(p.numel() for p in model.parameters()), entry.get("parameters")
+        if count != stated:
+            message = f"the weights hold {count:,} parameters"
+            raise SpecError(folder / "training.json", "parameters", stated, message)
 
 
 _OWN_KEYS = ("path", "kind", "files", "storage", "evaluation", "acceptance", "cost_ratio")

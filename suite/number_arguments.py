@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import re
 import reprlib
+from decimal import Decimal
 
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
 
@@ -45,17 +46,11 @@ TEMPERATURE_RULE = (
 
 def decode_temperature(text: str) -> float:
     """τ_dec as an option gives it: 0 (``-0`` too) or from MIN_TEMPERATURE to MAX_TEMPERATURE,
-    written as a decimal number; ``1e-400`` (0.0 to a float) is refused, not run greedy."""
-    match = _DECIMAL.fullmatch(text)
-    if match is None:
+    as written in decimal: ``1e-400`` (0.0 to a float) is refused, not run greedy."""
+    if _DECIMAL.fullmatch(text) is None:
         raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {TEMPERATURE_RULE}")
-    value = float(text) + 0.0
-    written_zero = not any(c in "123456789" for c in match["digits"])
-    if (
-        (value == 0 and not written_zero)
-        or value < 0
-        or value > MAX_TEMPERATURE
-        or (0 < value < MIN_TEMPERATURE)
-    ):
+    exact = Decimal(text)  # the bounds as written: 0.0009999999999999999999 is a float 0.001
+    low, high = Decimal(str(MIN_TEMPERATURE)), Decimal(str(MAX_TEMPERATURE))
+    if exact < 0 or exact > high or (0 < exact < low):
         raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {TEMPERATURE_RULE}")
-    return value
+    return float(text) + 0.0  # -0 is 0

@@ -322,15 +322,20 @@ def stale(
     n_boot: int | None = None,
     where: dict[str, str] | None = None,
     task: str | None = None,
+    dtype: str | None = None,
 ) -> bool:
     """A record made by another profile, at another resample count of its interval, from a
     model whose files have changed since (``prints`` keyed by recorded location:
     :func:`recorded_prints`), or from a model at another location than the profile now names
     for its role, or naming no model for it (``where``: role to location, :func:`roles_for`; a
     tokenizer or target moved to another folder is another model), or from another task spec
-    (``task``: the sha256 of the spec file the plan now renders the cell's prompts with)."""
+    (``task``: the sha256 of the spec file the plan now renders the cell's prompts with), or in
+    another dtype than the profile's (``dtype``; a record stating none ran in float32, the only
+    dtype before records stated it)."""
     if record.provenance is None or record.provenance.profile != profile:
         return True  # a run always records its provenance and profile: one without is stale
+    if dtype is not None and record.provenance.hardware.get("dtype", "float32") != dtype:
+        return True  # a profile file of the same name in another dtype: other numbers
     if task is not None and record.provenance.task != task:
         return True  # another template, data selection or id: other prompts
     analytic = record.result.analytic
@@ -369,7 +374,13 @@ def _run_locked(
         if r.cell != planned[k]  # the same key, other facts (a draft's method, its τ_kd)
         or [p.prompt for p in r.result.prompts] != ids[r.cell.dataset, r.cell.split, r.cell.prompts]
         or stale(
-            r, prints, plan.profile.name, n_boot, roles_for(plan, r.cell), tasks[r.cell.dataset]
+            r,
+            prints,
+            plan.profile.name,
+            n_boot,
+            roles_for(plan, r.cell),
+            tasks[r.cell.dataset],
+            plan.profile.dtype,
         )
     }
     if old:  # recomputed, never mixed with records of other models, prompts or plans

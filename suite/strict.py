@@ -307,6 +307,8 @@ def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{text} is refused: numbers must be finite")
+    if value == 0 and any(c in "123456789" for c in re.split("[eE]", text)[0]):
+        raise ValueError(f"{text} is refused: below the smallest float, it would read as 0")
     return value
 
 

@@ -159,7 +159,7 @@ def _inside(r: Reader, folder: Path, value: Any, field: str) -> Path:
         if size > MAX_SEGMENT_BYTES:
             message = f"a name of {size:,} bytes in the path; each is at most {MAX_SEGMENT_BYTES}"
             raise r.error(field, text, message)
-    if posix.is_absolute() or re.match(r"^[A-Za-z]:", text):
+    if posix.is_absolute() or re.match(r"^[A-Za-z]:(/|$)", text):  # a drive, not "v:1"
         raise r.error(field, text, "must be relative to the submission folder, not absolute")
     if ".." in posix.parts:
         raise r.error(field, text, "must not leave the submission folder ('..')")

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import Parser, SpecError, error_line
+from suite.io import save_model
 from suite.number_arguments import ascii_integer
 from suite.path_arguments import non_empty_path
 from suite.paths import bundle_dir, resolve
@@ -278,12 +279,20 @@ def make_example(
             param.add_(scale * torch.randn(param.shape, generator=gen))
     target = target or SUBMISSIONS_DIR / EXAMPLE / "model"
     tmp = target.with_name(".model.tmp")
+    for path in (target, tmp):  # never written through a link planted in the example folder
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            message = "a link or file where the example's model folder goes; delete it"
+            raise SpecError(path, "make-example", str(path), message)
     shutil.rmtree(tmp, ignore_errors=True)
-    model.half().save_pretrained(tmp)  # the bundle stores its drafts in float16
-    for name in ("tokenizer.json", "tokenizer_config.json"):
-        shutil.copy2(bundle / "tokenizer" / name, tmp / name)
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
+    try:
+        save_model(model.half(), tmp)  # the bundle stores its drafts in float16
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(bundle / "tokenizer" / name, tmp / name)
+        shutil.rmtree(target, ignore_errors=True)
+        tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # nothing half-written is left
+        raise
     return target
 
 

@@ -94,14 +94,15 @@ def test_a_submission_json_states_what_its_records_hold(
 
 
 def test_a_submission_json_as_submit_wrote_it_is_reported(scored, tmp_path):  # noqa: F811
-    """The control: the same copy, unedited, and with a Hub model as submit writes one."""
+    """The control: the same copy, unedited; and a Hub model as submit writes one is the
+    model of records that scored its fetched folder (named by its commit)."""
     from suite.cli import main
+    from suite.report.render import _scored_from
 
     assert main(_report_of(scored, tmp_path, lambda data, folder: None)) == 0
-    hub = _set(model="owner/name@" + "a" * 40)
-    shutil.rmtree(tmp_path / "res")
-    shutil.rmtree(tmp_path / "rep")
-    assert main(_report_of(scored, tmp_path, hub)) == 0
+    hub = "owner/name@" + "a" * 40
+    assert _scored_from(hub, "/home/u/.cache/suite/hub/x/" + "a" * 40)
+    assert not _scored_from(hub, "/tmp/submissions/x/model")
 
 
 def test_a_record_naming_no_model_is_refused(tmp_path, capsys):

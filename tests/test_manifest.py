@@ -78,7 +78,8 @@ def test_a_draft_is_measured_at_its_own_kd_temperature_off_the_grid(bundle):
     family = bundle / "tiny"
     draft = tiny_llama(300, hidden=16, layers=1, seed=7)
     draft.save_pretrained(family / "kd-offline-gsm8k-t0.5")
-    info = {"artifact": "kd-offline-gsm8k-t0.5", "parameters": 1, "dataset": "gsm8k"}
+    count = sum(p.numel() for p in draft.parameters())  # as verify counts them
+    info = {"artifact": "kd-offline-gsm8k-t0.5", "parameters": count, "dataset": "gsm8k"}
     info |= {"kd_temperature": 0.5, "method": "offline"}
     (family / "kd-offline-gsm8k-t0.5" / "training.json").write_text(json.dumps(info))
     first = _build(bundle)

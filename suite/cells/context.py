@@ -148,7 +148,7 @@ class Models:
             git_commit=code["git_commit"],
             git_dirty=code["git_dirty"],
             packages=packages(),
-            hardware=hardware(self.device),
+            hardware=hardware(self.device) | {"dtype": self.dtype},  # what the numbers ran in
             profile=self.ctx.profile.name,
             prompt_format=prompt_format(self.tokenizer()),
             task=load_task(dataset).sha256,

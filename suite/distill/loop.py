@@ -150,7 +150,17 @@ def _tied(model) -> bool:
 
 
 LOSS_WINDOW = 200  # the last training losses a checkpoint keeps (the summary means 50)
-STATE_FIELDS = ("step", "seconds", "losses", "scaler")  # scaler: float16 runs only
+STATE_FIELDS = ("step", "seconds", "losses", "scaler", "train")  # scaler: float16 runs only
+# The settings a checkpoint was trained under that decide its weights (not how often it logs
+# or saves): a recipe changed in one of them does not resume it.
+TRAIN_SETTINGS = (
+    "max_steps", "lr", "min_lr", "warmup_steps", "weight_decay", "grad_clip", "batch_size",
+    "block_size", "seed",
+)  # fmt: skip
+
+
+def _settings_of(cfg: TrainConfig) -> dict:
+    return {key: getattr(cfg, key) for key in TRAIN_SETTINGS}
 
 
 def _number(value) -> bool:
@@ -232,9 +242,10 @@ def _restart(ckpt: Path) -> str:
     return f"to start this training over, delete the checkpoint folder {ckpt}"
 
 
-def _read_checkpoint(ckpt: Path, name: str, parse: Callable[[bytes], Any]) -> Any:
+def _read_checkpoint(ckpt: Path, name: str, parse: Callable[[bytes], Any], limit: int) -> Any:
     """A checkpoint file read whole as the regular file it is (a link, FIFO or device is not
-    followed or waited on) and parsed; any failure is one error naming it and how to restart."""
+    followed or waited on), at most ``limit`` bytes (what this model's file can hold), and
+    parsed; any failure is one error naming it and how to restart."""
     path = ckpt / name
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -244,8 +255,12 @@ def _read_checkpoint(ckpt: Path, name: str, parse: Callable[[bytes], Any]) -> An
         raise SpecError(path, "checkpoint", name, message) from None
     with os.fdopen(fd, "rb") as fh:
         info = os.fstat(fh.fileno())
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_CHECKPOINT_BYTES:
-            message = f"not a regular file of at most 64 GiB; {_restart(ckpt)}"
+        most = min(limit, MAX_CHECKPOINT_BYTES)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > most:
+            message = (
+                f"not a regular file of at most {most:,} bytes (what this model's {name} "
+                f"holds); {_restart(ckpt)}"
+            )
             raise SpecError(path, "checkpoint", name, message)
         data = fh.read()
     try:
@@ -255,15 +270,58 @@ def _read_checkpoint(ckpt: Path, name: str, parse: Callable[[bytes], Any]) -> An
         raise SpecError(path, "checkpoint", name, message) from None
 
 
-def _check_optimizer(ckpt: Path, optimizer, state: Any) -> None:
-    """An optimizer state resumes only its own model's parameters: each moment the shape of its
-    parameter, in groups as this optimizer's."""
+def _settings(optimizer) -> list[dict]:
+    """Each parameter group's settings but its parameters and learning rate (set every step)."""
+    return [
+        {k: tuple(v) if isinstance(v, list) else v for k, v in group.items()
+         if k not in ("params", "lr")}
+        for group in optimizer.param_groups
+    ]  # fmt: skip
+
+
+def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool) -> None:
+    """An optimizer state resumes only its own model's parameters with this run's settings:
+    each group's settings (betas, eps, weight decay, ...) as the recipe makes them, each
+    moment the shape of its parameter and finite (the second moment not negative), and each
+    parameter's step count a whole number from 1 to the checkpoint's ``step``; every
+    parameter has its moments (a float16 run may have skipped steps, so none is allowed
+    there too)."""
     path = ckpt / "optimizer.pt"
+    made = _settings(optimizer)
     try:
         optimizer.load_state_dict(state)
     except Exception as err:  # a state of another optimizer or model
         message = f"not this model's optimizer state ({err}); {_restart(ckpt)}"
         raise SpecError(path, "checkpoint", "optimizer.pt", message) from None
+    for i, (mine, saved) in enumerate(zip(made, _settings(optimizer), strict=True)):
+        for key in sorted(set(mine) | set(saved)):
+            if mine.get(key) != saved.get(key):
+                message = (
+                    f"group {i}'s {key} is {saved.get(key)!r:.80}, this run's {mine.get(key)!r:.80}"
+                    f"; {_restart(ckpt)}"
+                )
+                raise SpecError(path, "checkpoint", "optimizer.pt", message)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    kept = sum(1 for p in params if optimizer.state.get(p))
+    if kept != len(params) and not (scaled and kept == 0):
+        message = (
+            f"moments for {kept:,} of the {len(params):,} parameters after {step:,} steps; "
+            f"{_restart(ckpt)}"
+        )
+        raise SpecError(path, "checkpoint", "optimizer.pt", message)
+    for held in optimizer.state.values():
+        count = held.get("step")
+        if count is not None:
+            value = float(count) if torch.is_tensor(count) and count.numel() == 1 else None
+            if value is None or not (value.is_integer() and 1 <= value <= step):
+                message = (
+                    f"a parameter's step count {count!r:.80} is not 1 to {step}; {_restart(ckpt)}"
+                )
+                raise SpecError(path, "checkpoint", "optimizer.pt", message)
+        second = held.get("exp_avg_sq")
+        if torch.is_tensor(second) and bool((second < 0).any()):
+            message = f"a negative second moment (exp_avg_sq); {_restart(ckpt)}"
+            raise SpecError(path, "checkpoint", "optimizer.pt", message)
     for group in optimizer.param_groups:
         for param in group["params"]:
             for key, value in optimizer.state.get(param, {}).items():
@@ -281,7 +339,25 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any) -> None:
                     raise SpecError(path, "checkpoint", "optimizer.pt", message)
 
 
-def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
+def _check_settings(path: Path, saved, cfg: TrainConfig) -> None:
+    """A checkpoint that states its training settings resumes only under the same ones (one
+    saved before they were stated resumes as it did)."""
+    if saved is None:
+        return
+    mine = _settings_of(cfg)
+    if not isinstance(saved, dict) or set(saved) != set(mine):
+        message = f"expected the training settings {', '.join(mine)}; {_restart(path.parent)}"
+        raise SpecError(path, "train", saved, message)
+    for key, value in mine.items():
+        if saved[key] != value:
+            message = (
+                f"trained with {key} {saved[key]!r:.40}, the recipe now says {value!r}; "
+                f"{_restart(path.parent)}"
+            )
+            raise SpecError(path, f"train.{key}", saved[key], message)
+
+
+def _load(ckpt: Path, model, optimizer, scaler, cfg: TrainConfig) -> dict | None:
     if ckpt.is_symlink():  # a checkpoint lives under the checkpoint root, not where a link goes
         message = f"a checkpoint folder that is a symbolic link; {_restart(ckpt)}"
         raise SpecError(ckpt, "checkpoint", ckpt.name, message)
@@ -289,17 +365,24 @@ def _load(ckpt: Path, model, optimizer, scaler, max_steps: int) -> dict | None:
     if not (state.exists() or state.is_symlink()):  # a dangling link is read, and refused
         return None
     meta = read_json(ckpt / "state.json", "checkpoint state", MAX_CONFIG_BYTES, nofollow=True)
-    check_state(ckpt / "state.json", meta, max_steps)
+    check_state(ckpt / "state.json", meta, cfg.max_steps)
+    _check_settings(ckpt / "state.json", meta.get("train"), cfg)
     tied = _tied(model)
-    weights = _read_checkpoint(ckpt, "model.safetensors", load)
+    own = model.state_dict()
+    size = sum(t.numel() * t.element_size() for t in own.values())  # the weights' bytes
+    slack = (16 << 20) + 4096 * len(own)  # headers and, for the optimizer, its pickle
+    weights = _read_checkpoint(ckpt, "model.safetensors", load, size + slack)
     _check_weights(ckpt, model.state_dict(), weights, tied)
     model.load_state_dict(weights, strict=False)
     if tied:
         model.tie_weights()
-    state = _read_checkpoint(
-        ckpt, "optimizer.pt", lambda data: torch.load(io.BytesIO(data), weights_only=True)
+    state = _read_checkpoint(  # two moments of every weight, in float32 at most
+        ckpt,
+        "optimizer.pt",
+        lambda data: torch.load(io.BytesIO(data), weights_only=True),
+        2 * sum(t.numel() * 4 for t in own.values()) + slack,
     )
-    _check_optimizer(ckpt, optimizer, state)
+    _check_optimizer(ckpt, optimizer, state, meta["step"], scaler.is_enabled())
     _check_scaler(ckpt / "state.json", meta.get("scaler"), scaler)
     if meta.get("scaler"):
         scaler.load_state_dict(meta["scaler"])
@@ -410,7 +493,7 @@ def train(
     Returns the log summary: final training loss (mean of the last 50 steps), wall time.
     """
     optimizer, scaler = make_optimizer(model, cfg), precision.scaler()
-    meta = _load(ckpt_dir, model, optimizer, scaler, cfg.max_steps)
+    meta = _load(ckpt_dir, model, optimizer, scaler, cfg)
     if meta is None:
         meta = {"step": 0, "seconds": 0.0, "losses": []}
     step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
@@ -448,7 +531,7 @@ def train(
                 end,
                 cfg.max_steps,
             ):
-                extra = {"seconds": seconds, "losses": losses}
+                extra = {"seconds": seconds, "losses": losses, "train": _settings_of(cfg)}
                 _save(ckpt_dir, model, optimizer, scaler, step, extra)
                 last_save = time.monotonic()
     finally:

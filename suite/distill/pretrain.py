@@ -56,6 +56,7 @@ from suite.distill.precision import model_device, to_device
 from suite.distill.recipe_file import (  # noqa: F401 (load_recipe, check_parts: re-exported)
     ARCHITECTURES,
     SAFE_NAME,
+    SAFE_NAME_RULE,
     check_not_itself,
     check_parts,
     load_recipe,
@@ -304,7 +305,7 @@ def run_model(recipe: dict, role: str, out: Path) -> dict:
     check_align_spec(spec["align"], recipe["_path"], f"models.{role}.align")
     stage = spec["align"]["from"]
     if not re.fullmatch(SAFE_NAME, stage):
-        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        message = SAFE_NAME_RULE
         raise SpecError(recipe["_path"], f"models.{role}.align.from", stage, message)
     source = stage_folder(recipe, spec["align"])
     if not (source / "training.json").is_file():

@@ -15,6 +15,10 @@ from suite.specs import read_yaml
 
 ARCHITECTURES = ("llama", "t5")
 SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
+SAFE_NAME_RULE = (
+    "1 to 64 lower-case letters, digits, '-' and '_', starting with a letter or digit (a "
+    "checkpoint folder)"
+)
 REQUIRED_FIELDS = ("name", "seed", "datasets", "tokenizer", "models")
 RECIPE_FIELDS = frozenset({*REQUIRED_FIELDS, "architecture", "eval_examples"})
 
@@ -35,7 +39,7 @@ def load_recipe(path: str | Path) -> dict:
             raise SpecError(path, key, None, "missing required field")
     name = recipe["name"]
     if not isinstance(name, str) or not re.fullmatch(SAFE_NAME, name):
-        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        message = SAFE_NAME_RULE
         raise SpecError(path, "name", name, message)
     problem = seed_problem(recipe["seed"])
     if problem:
@@ -123,7 +127,7 @@ def check_training(path: Path, models: dict) -> None:
             train_config(spec["align"]["train"], str(path), f"models.{role}.align.train")
             stage = spec["align"].get("from")
             if not isinstance(stage, str) or not re.fullmatch(SAFE_NAME, stage):
-                message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+                message = SAFE_NAME_RULE
                 raise SpecError(path, f"models.{role}.align.from", stage, message)
             if stage in stages:  # a stage is one role's pretrained model: another would resume it
                 message = f"models.{stages[stage]}.align.from names it too: one stage per model"

@@ -11,7 +11,7 @@ from suite.distill.divergence import DIVERGENCES
 from suite.distill.grid import kd_grid
 from suite.distill.loop import train_config
 from suite.distill.offline import format_temperature
-from suite.distill.pretrain import SAFE_NAME
+from suite.distill.pretrain import SAFE_NAME, SAFE_NAME_RULE
 from suite.drafts import RECIPE_MAX_KD_TEMPERATURE
 from suite.errors import SpecError
 from suite.seeding import seed_problem
@@ -98,7 +98,7 @@ def _sections(r: Reader, recipe: dict) -> None:
     models = r.mapping(recipe["models"], "models", {"target", "base_draft", "tokenizer"}, set())
     for key, folder in models.items():
         if not re.fullmatch(SAFE_NAME, r.string(folder, f"models.{key}")):
-            raise r.error(f"models.{key}", folder, "a folder name under --out")
+            raise r.error(f"models.{key}", folder, "a folder name under --out: " + SAFE_NAME_RULE)
     if models.get("base_draft") == models.get("target"):
         message = "the same folder as models.target: a draft is distilled from another model"
         raise r.error("models.base_draft", models.get("base_draft"), message)
@@ -131,7 +131,7 @@ def load_kd_recipe(path: str | Path) -> dict:
     r = Reader(path)
     recipe = r.mapping(read_yaml(path, "recipe"), "", set(_REQUIRED), _OPTIONAL)
     if not re.fullmatch(SAFE_NAME, r.string(recipe["name"], "name")):
-        message = "use lower-case letters, digits, '-' and '_' only (a checkpoint folder)"
+        message = SAFE_NAME_RULE
         raise r.error("name", recipe["name"], message)
     _seeds(r, recipe)
     _names(r, recipe["methods"], "methods", METHODS)

@@ -51,6 +51,7 @@ def check_folder(folder: str | Path) -> Path:
     planned = None if planned is None else {key for keys in planned.values() for key in keys}
     profile = header.get("profile")
     hashes: dict[tuple[str, str | None], str | None] = {}
+    dtypes: dict[str, tuple[str, object]] = {}
     for key, record in records.items():
         if planned is not None and key not in planned:  # a run writes only what it plans
             message = f"a record of a cell no study in {RUN_FILE} plans; refused"
@@ -71,6 +72,11 @@ def check_folder(folder: str | Path) -> Path:
                 )
                 raise SpecError(store.cells_path, f"{key}: provenance.models.{role}.sha256",
                                 model.sha256, message)  # fmt: skip
+        dtype = record.provenance.hardware.get("dtype", "float32")  # none stated: float32
+        first = dtypes.setdefault("dtype", (key, dtype))
+        if dtype != first[1]:  # one profile, one dtype: a folder of both mixes two runs
+            message = f"ran in another dtype than {first[0]} ({first[1]!r}): two runs mixed"
+            raise SpecError(store.cells_path, f"{key}: provenance.hardware.dtype", dtype, message)
         made = record.provenance.profile
         if made != profile:  # a resume recomputes another profile's (or one of none)
             message = f"made under profile {made!r}, but {RUN_FILE} names profile {profile!r}"

@@ -188,7 +188,7 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
             raise SpecError(path, "model", model, message)
     elif model is not None:
         posix = PurePosixPath(model)
-        if posix.is_absolute() or ".." in posix.parts:
+        if posix.is_absolute() or ".." in posix.parts or not posix.parts or str(posix) != model:
             message = "a model folder inside the submission, as submit writes it"
             raise SpecError(path, "model", model, message)
     draft = data["draft"]  # check_submission_json requires it
@@ -213,6 +213,10 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
         if data.get("sha256") is not None and held != data["sha256"]:
             message = f"its records were scored with draft sha256 {held}"
             raise SpecError(path, "sha256", data["sha256"], message)
+        where = models["draft"].location
+        if model is not None and not _scored_from(model, where):
+            message = f"its records scored the draft at {where}"
+            raise SpecError(path, "model", model, message)
         facts = record.cell.draft_facts
         if facts is None or facts.origin != SUBMITTED:
             message = "its records do not score it as a submission (origin: submission)"
@@ -222,6 +226,18 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
             if stated != getattr(facts, field):
                 message = f"its records state {field} {getattr(facts, field)!r}"
                 raise SpecError(path, f"training.{field}", stated, message)
+
+
+def _scored_from(model: str, location: str) -> bool:
+    """Whether a record's draft location is the model ``submission.json`` states: a folder of
+    the submission (the location ends with its path), or a Hub model (fetched into a folder
+    named by its commit)."""
+    from pathlib import PurePosixPath
+
+    if "@" in model:
+        return PurePosixPath(location).name == model.rpartition("@")[2] or location == model
+    parts = PurePosixPath(model).parts
+    return PurePosixPath(location).parts[-len(parts) :] == parts
 
 
 _TRAINING_FACTS = ("method", "kd_temperature", "dataset", "divergence", "seed")
