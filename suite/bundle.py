@@ -313,6 +313,11 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
             break
         for problem in mine:
             verdict.add(problem)
+        if not mine:  # its training.json hashed as listed: the facts the manifest copied
+            stated = _stated_facts(name, folder, entry)
+            if stated is not None:
+                verdict.add(stated)
+                continue
         if load and not mine:  # each artifact whose own files are sound is loaded
             if entry["kind"] == "tokenizer":
                 load_tokenizer(folder)
@@ -324,6 +329,34 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
                         f"{name}: {count} parameters, manifest says {entry.get('parameters')}"
                     )
     return verdict
+
+
+# The facts of a training.json that tables and cards print: a manifest states them only as
+# its training.json does (beside what the manifest measures and sets itself).
+FACT_KEYS = (
+    "artifact", "parameters", "method", "kd_temperature", "kd_temperatures", "dataset",
+    "datasets", "divergence", "seed", "recipe", "heldout_loss", "pretrained", "entropy_at_tau_1",
+)  # fmt: skip
+
+
+def _stated_facts(name: str, folder: Path, entry: dict) -> str | None:
+    """A problem when the manifest's facts of an artifact are not its training.json's."""
+    from suite.strict import read_config
+
+    path = folder / "training.json"
+    if not path.is_file() or path.is_symlink():
+        return f"{name}: no training.json beside its files; the manifest's facts come from it"
+    try:
+        info = read_config(path, nofollow=True)
+    except SpecError as err:
+        return f"{name}: {err.path}: {err.message}"
+    for key in sorted(set(info) | set(FACT_KEYS)):
+        if key in ("path", "kind", "files"):
+            continue
+        mine, theirs = entry.get(key), info.get(key)
+        if mine != theirs or type(mine) is not type(theirs):
+            return f"{name}: {key} is {mine!r:.60} in the manifest, {theirs!r:.60} in training.json"
+    return None
 
 
 def _listed_bytes(root: Path, manifest: dict) -> int:

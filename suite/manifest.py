@@ -123,6 +123,10 @@ def _read_artifacts(root: Path) -> dict[str, dict]:
         if not ARTIFACT_NAME.fullmatch(name):  # as every reader of the manifest requires
             raise SpecError(folder, "artifact", name, ARTIFACT_NAME_RULE)
         info = _read_training(info_path)
+        for role in ("tokenizer", "target"):  # a family's own folders, as its readers find them
+            if (info["artifact"] == role) != (folder.name == role):
+                message = f"a family's {role} is its folder '{role}', and that folder its {role}"
+                raise SpecError(info_path, "artifact", info["artifact"], message)
         kind = info["artifact"] if info["artifact"] in ("tokenizer", "target") else "draft"
         artifacts[name] = {"path": name, "kind": kind, **info}
         # the facts the tables print, as bundle-tables reads them from the manifest written

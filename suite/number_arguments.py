@@ -11,6 +11,7 @@ import reprlib
 from decimal import Decimal
 
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
+from suite.seeding import SEED_LIMIT
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,64}", re.ASCII)
 _DECIMAL = re.compile(
@@ -28,6 +29,14 @@ def integer(text: str, expected: str) -> int:
 def ascii_integer(text: str) -> int:
     """An argparse type: :func:`integer`, its bounds checked where the option is used."""
     return integer(text, "an integer written in ASCII digits")
+
+
+def seed(text: str) -> int:
+    """An argparse type: a seed, 0 to 2^32 - 1, in ASCII digits."""
+    value = integer(text, f"a seed from 0 to {SEED_LIMIT - 1:,}")
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value}: expected a seed from 0 to {SEED_LIMIT - 1:,}")
+    return value
 
 
 def ascii_decimal(text: str) -> float:

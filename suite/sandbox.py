@@ -31,6 +31,7 @@ from collections.abc import Iterator
 import jinja2
 import regex as timed_re
 from jinja2 import nodes
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from suite.chat_output import MESSAGES, name_sizes, output_problem, variable_problem
@@ -74,6 +75,21 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.filters["round"] = bounded_round
         self.filters["join"] = bounded_join
         self.filters["string"] = bounded_string
+
+    def getattr(self, obj, attribute):
+        """A field, never a method: a template calls nothing, and a method printed uncalled
+        (``{{ ID.upper }}``) is its memory address, other in every process."""
+        value = super().getattr(obj, attribute)
+        if callable(value) and not isinstance(value, jinja2.Undefined):
+            raise SecurityError(f"'{attribute}' is a method, not a field: a template reads fields")
+        return value
+
+    def getitem(self, obj, argument):
+        """As :meth:`getattr`: ``ID['upper']`` falls back to the attribute, a method."""
+        value = super().getitem(obj, argument)
+        if callable(value) and not isinstance(value, jinja2.Undefined):
+            raise SecurityError(f"'{argument}' is a method, not a field: a template reads fields")
+        return value
 
 
 JINJA = _Environment()

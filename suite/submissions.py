@@ -221,6 +221,9 @@ def load_submission(folder: str | Path) -> Submission:
         if "@" in str(model_path.relative_to(folder)):  # links resolved: as submit writes it
             message = "'@' is refused in a model folder's path: a Hub model is written id@commit"
             raise r.error("model.path", model["path"], message)
+        if SHA.fullmatch(model_path.name):  # a Hub model's fetched folder is named so
+            message = "a model folder named like a commit (40 hex digits) is refused: rename it"
+            raise r.error("model.path", model["path"], message)
     else:
         hub = r.string(model["hub"], "model.hub")
         if not _HUB_ID.fullmatch(hub):

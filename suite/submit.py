@@ -23,7 +23,8 @@ from pathlib import Path
 from suite.drafts import SUBMISSION, DraftSelector
 from suite.errors import Parser, SpecError, error_line
 from suite.io import save_model
-from suite.number_arguments import ascii_integer
+from suite.number_arguments import ascii_decimal
+from suite.number_arguments import seed as seed_argument
 from suite.path_arguments import non_empty_path
 from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
@@ -270,7 +271,7 @@ def make_example(
 
     bundle = bundle or bundle_dir() / "llama"
     if not 0 <= noise <= MAX_NOISE:  # NaN too: the example's weights are finite
-        raise ValueError(f"noise must be in [0, {MAX_NOISE:g}], got {noise}")
+        raise ValueError(f"--noise must be in [0, {MAX_NOISE:g}], got {noise!r}")
     model = load_causal_lm(bundle / "draft")
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -302,8 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser("make-example", help=f"write submissions/{EXAMPLE}/model (git-ignored)")
-    p.add_argument("--noise", type=float, default=0.05, help="relative weight noise (0: a copy)")
-    p.add_argument("--seed", type=ascii_integer, default=0)
+    p.add_argument(
+        "--noise", type=ascii_decimal, default=0.05, help="relative weight noise (0: a copy)"
+    )
+    p.add_argument("--seed", type=seed_argument, default=0, help="0 to 4,294,967,295")
     p = sub.add_parser("check", help="validate a submission against a profile; run nothing")
     p.add_argument("folder", type=non_empty_path, help="submissions/<name>")
     p.add_argument("--profile", default="quick", help="smoke, quick, full, paper, or a YAML path")

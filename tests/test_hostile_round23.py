@@ -101,8 +101,8 @@ def test_a_submission_json_as_submit_wrote_it_is_reported(scored, tmp_path):  # 
 
     assert main(_report_of(scored, tmp_path, lambda data, folder: None)) == 0
     hub = "owner/name@" + "a" * 40
-    assert _scored_from(hub, "/home/u/.cache/suite/hub/x/" + "a" * 40)
-    assert not _scored_from(hub, "/tmp/submissions/x/model")
+    assert _scored_from(hub, "/home/u/.cache/suite/hub/x/" + "a" * 40, "x")
+    assert not _scored_from(hub, "/tmp/submissions/x/model", "x")
 
 
 def test_a_record_naming_no_model_is_refused(tmp_path, capsys):

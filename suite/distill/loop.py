@@ -279,6 +279,9 @@ def _settings(optimizer) -> list[dict]:
     ]  # fmt: skip
 
 
+_MOMENTS = ("step", "exp_avg", "exp_avg_sq")  # AdamW's state of a parameter (amsgrad off)
+
+
 def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool) -> None:
     """An optimizer state resumes only its own model's parameters with this run's settings:
     each group's settings (betas, eps, weight decay, ...) as the recipe makes them, each
@@ -324,8 +327,16 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
             raise SpecError(path, "checkpoint", "optimizer.pt", message)
     for group in optimizer.param_groups:
         for param in group["params"]:
-            for key, value in optimizer.state.get(param, {}).items():
-                if torch.is_tensor(value) and value.dim() and value.shape != param.shape:
+            held = optimizer.state.get(param, {})
+            if held and set(held) != set(_MOMENTS):  # AdamW's, as this run keeps them
+                message = f"a parameter's state holds {sorted(held)}, not {list(_MOMENTS)}"
+                raise SpecError(path, "checkpoint", "optimizer.pt", f"{message}; {_restart(ckpt)}")
+            for key, value in held.items():
+                moment = key != "step"
+                if moment and not (torch.is_tensor(value) and value.is_floating_point()):
+                    message = f"{key} is not a tensor of numbers; {_restart(ckpt)}"
+                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
+                if moment and value.shape != param.shape:
                     message = (
                         f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}; "
                         f"{_restart(ckpt)}"
@@ -349,7 +360,7 @@ def _check_settings(path: Path, saved, cfg: TrainConfig) -> None:
         message = f"expected the training settings {', '.join(mine)}; {_restart(path.parent)}"
         raise SpecError(path, "train", saved, message)
     for key, value in mine.items():
-        if saved[key] != value:
+        if saved[key] != value or type(saved[key]) is not type(value):  # false is not 0
             message = (
                 f"trained with {key} {saved[key]!r:.40}, the recipe now says {value!r}; "
                 f"{_restart(path.parent)}"

@@ -52,6 +52,7 @@ def check_folder(folder: str | Path) -> Path:
     profile = header.get("profile")
     hashes: dict[tuple[str, str | None], str | None] = {}
     dtypes: dict[str, tuple[str, object]] = {}
+    models: dict[tuple, tuple] = {}  # (family, role, draft name): (first key, location, sha256)
     for key, record in records.items():
         if planned is not None and key not in planned:  # a run writes only what it plans
             message = f"a record of a cell no study in {RUN_FILE} plans; refused"
@@ -63,6 +64,16 @@ def check_folder(folder: str | Path) -> Path:
             if role not in record.provenance.models:
                 message = f"a record naming no {role} model (a run names each it loads)"
                 raise SpecError(store.cells_path, f"{key}: provenance.models.{role}", None, message)
+        for role, model in record.provenance.models.items():  # one model in each role
+            named = (record.cell.family, role, record.cell.draft if role == "draft" else None)
+            seen = models.setdefault(named, (key, model.location, model.sha256))
+            if seen[1:] != (model.location, model.sha256):
+                message = (
+                    f"another {role} than {seen[0]} scored with ({seen[1]}, {seen[2]}): a resume "
+                    "recomputes records of another model"
+                )
+                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}",
+                                model.location, message)  # fmt: skip
         for role, model in record.provenance.models.items():  # one model at each location
             held = hashes.setdefault((role, model.location), model.sha256)
             if held != model.sha256:

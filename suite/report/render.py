@@ -214,7 +214,7 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
             message = f"its records were scored with draft sha256 {held}"
             raise SpecError(path, "sha256", data["sha256"], message)
         where = models["draft"].location
-        if model is not None and not _scored_from(model, where):
+        if model is not None and not _scored_from(model, where, data["name"]):
             message = f"its records scored the draft at {where}"
             raise SpecError(path, "model", model, message)
         facts = record.cell.draft_facts
@@ -228,16 +228,18 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
                 raise SpecError(path, f"training.{field}", stated, message)
 
 
-def _scored_from(model: str, location: str) -> bool:
-    """Whether a record's draft location is the model ``submission.json`` states: a folder of
-    the submission (the location ends with its path), or a Hub model (fetched into a folder
-    named by its commit)."""
+def _scored_from(model: str, location: str, name: str) -> bool:
+    """Whether a record's draft location is the model ``submission.json`` states: the folder
+    ``<name>/<model>`` of the submission (its folder is named as the submission), or a Hub
+    model's fetched folder, ``<name>/<commit>`` (a local model folder is never named like a
+    commit, so the two cannot be confused)."""
     from pathlib import PurePosixPath
 
+    held = PurePosixPath(location).parts
     if "@" in model:
-        return PurePosixPath(location).name == model.rpartition("@")[2] or location == model
-    parts = PurePosixPath(model).parts
-    return PurePosixPath(location).parts[-len(parts) :] == parts
+        return held[-2:] == (name, model.rpartition("@")[2])
+    parts = (name, *PurePosixPath(model).parts)
+    return held[-len(parts) :] == parts
 
 
 _TRAINING_FACTS = ("method", "kd_temperature", "dataset", "divergence", "seed")
