@@ -52,7 +52,10 @@ def run_lm_eval(argv: list[str]) -> int:
     from lm_eval.__main__ import cli_evaluate
 
     import suite.lm_eval_model  # noqa: F401  (registers specdec)
+    from suite.lm_eval_model import _check_numbers_as_written
 
+    for text in _model_args(argv):  # as written: lm-eval reads 1e-400 as 0.0, and '١' as 1
+        _check_numbers_as_written(text)
     saved = sys.argv
     sys.argv = ["lm_eval", "run", *argv]
     try:
@@ -62,6 +65,23 @@ def run_lm_eval(argv: list[str]) -> int:
     finally:
         sys.argv = saved
     return 0
+
+
+def _model_args(argv: list[str]) -> list[str]:
+    """Every ``--model_args`` value as the user wrote it (``--model_args a=1,b=2``,
+    ``--model_args=a=1`` and the space-separated ``--model_args a=1 b=2``)."""
+    out, taking = [], False
+    for arg in argv:
+        if arg.startswith("--model_args="):
+            out.append(arg.partition("=")[2])
+            taking = False
+        elif arg == "--model_args":
+            taking = True
+        elif taking and not arg.startswith("-"):
+            out.append(arg)
+        else:
+            taking = False
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

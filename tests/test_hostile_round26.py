@@ -181,3 +181,30 @@ def test_a_template_prints_fields_not_methods(template, tmp_path, capsys):
     (tmp_path / "t" / "svamp.yaml").write_text(spec)
     argv = ["tasks", "svamp", "--show", "1", "--tasks-dir", str(tmp_path / "t")]
     refused(argv, tmp_path, capsys, "svamp.yaml", "is a method, not a field")
+
+
+@pytest.mark.parametrize(
+    ("model_args", "shown"),
+    [(["target=t,temperature=1e-400"], "temperature='1e-400'"),
+     (["--model_args=target=t,seed=١"], "seed='١'"),
+     (["target=t", "num_draft_tokens=1_0"], "num_draft_tokens='1_0'")],
+    ids=["underflow", "joined-digit", "space-separated"],
+)  # fmt: skip
+def test_lm_eval_runs_model_args_are_read_as_written(model_args, shown, tmp_path, capsys):
+    """lm-eval's own run parses --model_args into a dict (1e-400 becomes 0.0) before specdec
+    sees them: they are read as written first, and nothing runs."""
+    joined = model_args[0].startswith("--")
+    argv = ["lm-eval", "run", "--model", "specdec",
+            *(model_args if joined else ["--model_args", *model_args]),
+            "--tasks", "x", "--output_path", str(tmp_path / "o")]  # fmt: skip
+    refused(argv, tmp_path, capsys, "model_args", shown)
+
+
+def test_calibrate_states_each_profile_and_claim_once(tmp_path, capsys):
+    from suite.cli import main
+
+    argv = ["calibrate", "--claims", "1", "1", "--profiles", "quick", "quick", "--n-sim", "1",
+            "--out", str(tmp_path / "cal")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    written = json.loads((tmp_path / "cal" / "calibration.json").read_text())
+    assert written["profiles"] == ["quick"], written["profiles"]

@@ -48,7 +48,9 @@ def main(argv: list[str] | None = None) -> int:
             print(error_line(err), file=sys.stderr)
             return 2
     start = time.perf_counter()
-    result = calibrate(tuple(args.profiles), args.n_sim, args.claims)
+    profiles = tuple(dict.fromkeys(args.profiles))  # each once, as the table states them
+    claims = list(dict.fromkeys(args.claims)) if args.claims else args.claims
+    result = calibrate(profiles, args.n_sim, claims)
     result["seconds"] = round(time.perf_counter() - start, 1)
     result["command"] = "python -m suite calibrate " + " ".join(argv or sys.argv[1:])
     print(table_text(result))
