@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from suite.number_arguments import ascii_decimal, ascii_integer, decode_temperature
+from suite.number_arguments import add_temperatures, ascii_decimal, ascii_integer
 from suite.path_arguments import non_empty_folder
 
 PROMPT_TASKS = ("gsm8k", "alpaca")
@@ -31,13 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=8,
         help="test-split prompts (random ids for a random pair)",
     )
-    parser.add_argument(
-        "--temperatures",
-        type=decode_temperature,
-        nargs="+",
-        default=[0.0, 1.0],
-        help="τ_dec values: 0 (greedy) or from 0.001 to 100",
-    )
+    add_temperatures(parser, [0.0, 1.0])
     parser.add_argument(
         "--tasks",
         nargs="+",

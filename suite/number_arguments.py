@@ -47,10 +47,10 @@ def ascii_decimal(text: str) -> float:
     return float(text)
 
 
-TEMPERATURE_RULE = (
-    f"a decode temperature: 0 (greedy) or a decimal number from {MIN_TEMPERATURE:g} to "
-    f"{MAX_TEMPERATURE:g}"
+TEMPERATURE_VALUES = (
+    f"0 (greedy) or a decimal number from {MIN_TEMPERATURE:g} to {MAX_TEMPERATURE:g}"
 )
+TEMPERATURE_RULE = f"a decode temperature: {TEMPERATURE_VALUES}"
 
 
 def decode_temperature(text: str) -> float:
@@ -63,3 +63,14 @@ def decode_temperature(text: str) -> float:
     if exact < 0 or exact > high or (0 < exact < low):
         raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected {TEMPERATURE_RULE}")
     return float(text) + 0.0  # -0 is 0
+
+
+def add_temperatures(parser: argparse.ArgumentParser, default: list[float]) -> None:
+    """``--temperatures``: the τ_dec values a command sweeps, each a :func:`decode_temperature`."""
+    parser.add_argument(
+        "--temperatures",
+        type=decode_temperature,
+        nargs="+",
+        default=default,
+        help=f"τ_dec values: {TEMPERATURE_VALUES} (default {' '.join(map(str, default))})",
+    )

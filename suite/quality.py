@@ -30,7 +30,7 @@ from suite.errors import Parser, SpecError
 from suite.io import check_out_folder, check_targets
 from suite.lm_eval_model import MODEL_NAME, SpecDecLM
 from suite.lm_eval_tasks import NUMERIC_TASKS, TASK_PREFIX, build_task
-from suite.number_arguments import ascii_integer, decode_temperature
+from suite.number_arguments import add_temperatures, ascii_integer
 from suite.path_arguments import non_empty_folder
 from suite.paths import bundle_dir
 from suite.reader import MAX_N_BOOT, MAX_NEW_TOKENS, MAX_THREADS, SEED_CEILING
@@ -296,13 +296,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--limit", type=ascii_integer, default=100, help="first N test prompts (default 100)"
     )
-    parser.add_argument(
-        "--temperatures",
-        type=decode_temperature,
-        nargs="+",
-        default=[0.0, 0.7],
-        help="τ_dec values",
-    )
+    add_temperatures(parser, [0.0, 0.7])
     parser.add_argument("--task", default="gsm8k", choices=NUMERIC_TASKS, help="default gsm8k")
     parser.add_argument("--num-draft-tokens", type=ascii_integer, default=4, help="K (default 4)")
     parser.add_argument(

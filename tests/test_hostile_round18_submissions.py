@@ -128,13 +128,18 @@ def test_a_safetensors_header_with_some_metadata_passes(tiny, tmp_path, capsys):
 # D6: check refuses the generation config submit would refuse
 
 
-def test_a_folder_named_generation_config_is_refused_by_check(tiny, tmp_path, capsys):  # noqa: F811
+def file_made_a_folder(tiny, tmp_path: Path, name: str) -> Path:  # noqa: F811
+    """A copy of the valid submission whose model file ``name`` is a folder instead."""
     folder = _copy(tiny, tmp_path)
-    gen = folder / "model" / "generation_config.json"
-    if gen.exists():
-        gen.unlink()
-    gen.mkdir()
-    (gen / "x.txt").write_text("x")
+    path = folder / "model" / name
+    path.unlink(missing_ok=True)
+    path.mkdir()
+    return folder
+
+
+def test_a_folder_named_generation_config_is_refused_by_check(tiny, tmp_path, capsys):  # noqa: F811
+    folder = file_made_a_folder(tiny, tmp_path, "generation_config.json")
+    (folder / "model" / "generation_config.json" / "x.txt").write_text("x")
     refused(_check(folder, tiny), tmp_path, capsys, "generation_config.json", "regular file")
 
 

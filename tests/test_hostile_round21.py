@@ -55,11 +55,9 @@ def test_check_refuses_what_the_report_would_refuse(over, field, tiny, tmp_path,
 
 
 def test_a_tokenizer_config_that_is_a_folder_is_named(tiny, tmp_path, capsys):  # noqa: F811
-    folder = _copy(tiny, tmp_path)
-    config = folder / "model" / "tokenizer_config.json"
-    if config.exists():
-        config.unlink()
-    config.mkdir()
+    from tests.test_hostile_round18_submissions import file_made_a_folder
+
+    folder = file_made_a_folder(tiny, tmp_path, "tokenizer_config.json")
     refused(_check(folder, tiny), tmp_path, capsys, "tokenizer_config.json", "not a regular file")
 
 

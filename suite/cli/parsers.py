@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 
 from suite.cli import commands
-from suite.number_arguments import TEMPERATURE_RULE, decode_temperature, integer
+from suite.number_arguments import TEMPERATURE_VALUES, decode_temperature, integer
 from suite.path_arguments import non_empty_folder, non_empty_path  # noqa: F401 (re-exported)
 from suite.reader import MAX_THREADS, MAX_WORKERS
 from suite.seeding import SEED_LIMIT
@@ -105,7 +105,9 @@ def add_generate(sub) -> None:
     p.add_argument(
         "--tokenizer", type=non_empty_path, help="tokenizer folder (default: the target's)"
     )
-    p.add_argument("--temperature", type=decode_temperature, default=0.0, help=TEMPERATURE_RULE[2:])
+    p.add_argument(
+        "--temperature", type=decode_temperature, default=0.0, help=f"τ_dec: {TEMPERATURE_VALUES}"
+    )
     p.add_argument("--num-draft-tokens", type=draft_tokens, default=4, help="K: 1 to 128")
     p.add_argument("--max-new-tokens", type=new_tokens, default=64, help="1 to 8,192")
     p.add_argument("--seed", type=SEED, default=0, help=f"0 to {SEED_LIMIT - 1:,}")
