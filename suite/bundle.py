@@ -353,10 +353,23 @@ def _stated_facts(name: str, folder: Path, entry: dict) -> str | None:
     for key in sorted(set(info) | set(FACT_KEYS)):
         if key in ("path", "kind", "files"):
             continue
-        mine, theirs = entry.get(key), info.get(key)
-        if mine != theirs or type(mine) is not type(theirs):
+        absent = "(absent)"
+        mine, theirs = entry.get(key, absent), info.get(key, absent)
+        if not same_json(mine, theirs):
             return f"{name}: {key} is {mine!r:.60} in the manifest, {theirs!r:.60} in training.json"
     return None
+
+
+def same_json(a, b) -> bool:
+    """Equal as JSON values, type for type at every depth (``true`` is not ``1.0``, ``3`` is
+    not ``3.0``, a key absent is not a key of null)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
 
 
 def _listed_bytes(root: Path, manifest: dict) -> int:

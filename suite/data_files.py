@@ -26,6 +26,10 @@ def missing_file(spec: TaskSpec, field: str, name: str, root: Path) -> Path:
         f"fetch the suite's datasets with `python -m suite fetch {root}`, or set SUITE_DATA_DIR "
         "to a folder that holds them"
     )
+    path = root / name
+    if path.exists() or path.is_symlink():  # there, but not a regular file: say what it is
+        message = f"not a regular file under data root {root} (a folder, FIFO, device or link)"
+        raise SpecError(spec.path, field, name, message)
     if root != data_cache_dir():
         raise SpecError(spec.path, field, name, f"file not found under data root {root}; {fix}")
     entry = source_entry(name)

@@ -68,20 +68,63 @@ def run_lm_eval(argv: list[str]) -> int:
 
 
 def _model_args(argv: list[str]) -> list[str]:
-    """Every ``--model_args`` value as the user wrote it (``--model_args a=1,b=2``,
-    ``--model_args=a=1`` and the space-separated ``--model_args a=1 b=2``)."""
-    out, taking = [], False
+    """Every ``--model_args`` value as the user wrote it, however lm-eval's parser would take
+    it: ``--model_args a=1,b=2``, ``--model_args=a=1``, the space-separated ``--model_args a=1
+    b=2``, the alias ``-a`` (``-a x``, ``-ax``), an abbreviation (``--model_arg``) and a
+    ``--config``/``-C`` file's ``model_args`` (a text or a mapping, each value as written)."""
+    out, taking = [], None
     for arg in argv:
-        if arg.startswith("--model_args="):
-            out.append(arg.partition("=")[2])
-            taking = False
-        elif arg == "--model_args":
-            taking = True
-        elif taking and not arg.startswith("-"):
+        name, joined, value = arg.partition("=")
+        if arg.startswith("--") and len(name) > len("--model") and "--model_args".startswith(name):
+            taking = None if joined else "args"
+            if joined:
+                out.append(value)
+        elif arg == "-a":
+            taking = "args"
+        elif arg.startswith("--") and len(name) > len("--co") and "--config".startswith(name):
+            taking = None if joined else "config"
+            if joined:
+                out += _config_model_args(value)
+        elif arg == "-C":
+            taking = "config"
+        elif arg.startswith("-a") and not arg.startswith("--"):
+            out.append(arg[2:].removeprefix("="))
+            taking = None
+        elif arg.startswith("-C") and not arg.startswith("--"):
+            out += _config_model_args(arg[2:].removeprefix("="))
+            taking = None
+        elif taking == "args" and not arg.startswith("-"):
             out.append(arg)
+        elif taking == "config" and not arg.startswith("-"):
+            out += _config_model_args(arg)
+            taking = None
         else:
-            taking = False
+            taking = None
     return out
+
+
+def _config_model_args(path: str) -> list[str]:
+    """A ``--config`` file's ``model_args`` as ``key=value`` texts, each value as written in
+    the YAML (its node's text, before any number is read); [] where the file or key is not
+    there (lm-eval names what it cannot read)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            root = yaml.compose(fh.read(1 << 20))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, node in root.value:
+        if getattr(key, "value", None) != "model_args":
+            continue
+        if isinstance(node, yaml.ScalarNode):
+            return [node.value]
+        if isinstance(node, yaml.MappingNode):
+            pairs = [(k, v) for k, v in node.value if isinstance(v, yaml.ScalarNode)]
+            return [",".join(f"{k.value}={v.value}" for k, v in pairs)]
+    return []
 
 
 def build_parser() -> argparse.ArgumentParser:

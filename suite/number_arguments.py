@@ -6,6 +6,7 @@ the bounds: any parser may use it."""
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import reprlib
 from decimal import Decimal
@@ -42,9 +43,13 @@ def seed(text: str) -> int:
 def ascii_decimal(text: str) -> float:
     """An argparse type: a decimal number written in ASCII (``0.02``, ``2e-2``), not ``nan``,
     ``inf`` or another script's digits; its bounds checked where the option is used."""
-    if not _DECIMAL.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: expected a decimal number")
-    return float(text)
+    match = _DECIMAL.fullmatch(text)
+    value = float(text) if match else math.nan
+    written_zero = match is not None and not any(c in "123456789" for c in match["digits"])
+    if not math.isfinite(value) or (value == 0 and not written_zero):  # 1e999, 1e-400
+        message = "expected a decimal number a float holds (neither infinite nor below 1e-308)"
+        raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: {message}")
+    return value
 
 
 TEMPERATURE_VALUES = (

@@ -75,6 +75,8 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.filters["round"] = bounded_round
         self.filters["join"] = bounded_join
         self.filters["string"] = bounded_string
+        for name in ("divisibleby", "odd", "even"):  # value % n: printf on a text
+            self.tests[name] = _numbers_only(name, self.tests[name])
 
     def getattr(self, obj, attribute):
         """A field, never a method: a template calls nothing, and a method printed uncalled
@@ -90,6 +92,20 @@ class _Environment(ImmutableSandboxedEnvironment):
         if callable(value) and not isinstance(value, jinja2.Undefined):
             raise SecurityError(f"'{argument}' is a method, not a field: a template reads fields")
         return value
+
+
+def _numbers_only(name: str, test):
+    """A jinja test that computes ``value % n`` (``divisibleby``, ``odd``, ``even``), on
+    numbers only: on a text ``%`` is printf formatting, and ``"%0400000000d" is odd`` would
+    build 400 MB."""
+
+    def run(value, *args):
+        for item in (value, *args):
+            if isinstance(item, bool) or not isinstance(item, int | float):
+                raise SecurityError(f"the test '{name}' takes numbers, not {type(item).__name__}")
+        return test(value, *args)
+
+    return run
 
 
 JINJA = _Environment()
