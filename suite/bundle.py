@@ -344,6 +344,9 @@ def _stated_facts(name: str, folder: Path, entry: dict) -> str | None:
     from suite.strict import read_config
 
     path = folder / "training.json"
+    if "training.json" not in entry.get("files", {}):  # then it states no fact of its own
+        stated = sorted(k for k in FACT_KEYS if k in entry and k not in ("artifact", "parameters"))
+        return f"{name}: {stated[0]} stated without a training.json" if stated else None
     if not path.is_file() or path.is_symlink():
         return f"{name}: no training.json beside its files; the manifest's facts come from it"
     try:

@@ -64,6 +64,15 @@ def check_folder(folder: str | Path) -> Path:
             if role not in record.provenance.models:
                 message = f"a record naming no {role} model (a run names each it loads)"
                 raise SpecError(store.cells_path, f"{key}: provenance.models.{role}", None, message)
+        for role, model in record.provenance.models.items():  # one model at each location
+            held = hashes.setdefault((role, model.location), model.sha256)
+            if held != model.sha256:
+                message = (
+                    f"another {role} at {model.location} than other records' ({held}): a resume "
+                    "recomputes records of an older model"
+                )
+                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}.sha256",
+                                model.sha256, message)  # fmt: skip
         for role, model in record.provenance.models.items():  # one model in each role
             named = (record.cell.family, role, record.cell.draft if role == "draft" else None)
             seen = models.setdefault(named, (key, model.location, model.sha256))
@@ -74,15 +83,6 @@ def check_folder(folder: str | Path) -> Path:
                 )
                 raise SpecError(store.cells_path, f"{key}: provenance.models.{role}",
                                 model.location, message)  # fmt: skip
-        for role, model in record.provenance.models.items():  # one model at each location
-            held = hashes.setdefault((role, model.location), model.sha256)
-            if held != model.sha256:
-                message = (
-                    f"another {role} at {model.location} than other records' ({held}): a resume "
-                    "recomputes records of an older model"
-                )
-                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}.sha256",
-                                model.sha256, message)  # fmt: skip
         dtype = record.provenance.hardware.get("dtype", "float32")  # none stated: float32
         first = dtypes.setdefault("dtype", (key, dtype))
         if dtype != first[1]:  # one profile, one dtype: a folder of both mixes two runs
