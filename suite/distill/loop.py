@@ -150,6 +150,9 @@ def _tied(model) -> bool:
 
 
 LOSS_WINDOW = 200  # the last training losses a checkpoint keeps (the summary means 50)
+MAX_LOSS = 1e6  # a training loss (cross-entropy, a divergence): never negative, never near this
+LOSS_ROUNDING = 1e-3  # a divergence of two near-equal distributions may round a little below 0
+
 STATE_FIELDS = ("step", "seconds", "losses", "scaler", "train")  # scaler: float16 runs only
 # The settings a checkpoint was trained under that decide its weights (not how often it logs
 # or saves): a recipe changed in one of them does not resume it.
@@ -191,8 +194,14 @@ def check_state(path: Path, meta, max_steps: int) -> dict:
     if not _number(seconds) or seconds < 0:
         raise refuse("seconds", seconds, "expected a finite number >= 0")
     want = min(step, LOSS_WINDOW)
-    if not isinstance(losses, list) or len(losses) != want or not all(map(_number, losses)):
-        raise refuse("losses", losses, f"expected a list of {want:,} finite numbers")
+    bounded = (
+        all(_number(v) and -LOSS_ROUNDING <= v <= MAX_LOSS for v in losses)
+        if isinstance(losses, list)
+        else False
+    )
+    if not isinstance(losses, list) or len(losses) != want or not bounded:
+        message = f"expected a list of {want:,} losses, each from 0 to {MAX_LOSS:g}"
+        raise refuse("losses", losses, message)
     scaler = meta.get("scaler")
     if "scaler" in meta and not (
         isinstance(scaler, dict)
@@ -415,7 +424,7 @@ def _check_scaler(path: Path, saved, scaler) -> None:
     """``state.json``'s ``scaler`` is the one this run keeps: exactly GradScaler's fields, in
     range, where the run scales its loss (float16); none where it does not."""
     if not scaler.is_enabled():
-        if saved:
+        if saved is not None:  # a float32 run saves none, not even an empty one
             message = (
                 f"a loss scaler in a run that keeps none (float16 only); {_restart(path.parent)}"
             )

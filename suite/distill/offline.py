@@ -236,6 +236,12 @@ class _CacheCheck:
                     "response holds at least the token that ends it)"
                 )
                 raise self.refuse(path, f"{field}[{i}]" if field else f"[{i}]", "...", message)
+            eos = self.request.eos_token_id  # sampling stops at EOS (kept) or max_new_tokens
+            if eos is not None and (eos in row[:-1] or (row[-1] != eos and len(row) < longest)):
+                message = (
+                    f"not a sampled response: it stops at its EOS ({eos}) or at {longest} tokens"
+                )
+                raise self.refuse(path, f"{field}[{i}]" if field else f"[{i}]", "...", message)
         return [tuple(row) for row in raw]
 
     def data(self, path: Path, key: str) -> KDData:
