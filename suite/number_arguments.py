@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
 from suite.seeding import SEED_LIMIT
+from suite.strict import underflows
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,64}", re.ASCII)
 _DECIMAL = re.compile(
@@ -43,10 +44,8 @@ def seed(text: str) -> int:
 def ascii_decimal(text: str) -> float:
     """An argparse type: a decimal number written in ASCII (``0.02``, ``2e-2``), not ``nan``,
     ``inf`` or another script's digits; its bounds checked where the option is used."""
-    match = _DECIMAL.fullmatch(text)
-    value = float(text) if match else math.nan
-    written_zero = match is not None and not any(c in "123456789" for c in match["digits"])
-    if not math.isfinite(value) or (value == 0 and not written_zero):  # 1e999, 1e-400
+    value = float(text) if _DECIMAL.fullmatch(text) else math.nan
+    if not math.isfinite(value) or underflows(text, value):  # 1e999, 1e-400
         message = "expected a decimal number a float holds (neither infinite nor below 1e-308)"
         raise argparse.ArgumentTypeError(f"{reprlib.repr(text)}: {message}")
     return value

@@ -204,8 +204,7 @@ class StrictLoader(yaml.SafeLoader):
         if ":" in text or "_" in text:
             return self.construct_scalar(node)
         value = super().construct_yaml_float(node)
-        mantissa = re.split("[eE]", text)[0]
-        if value == 0 and any(c in "123456789" for c in mantissa):  # 1e-400: not the number
+        if underflows(text, value):  # 1e-400: not the number
             raise _NodeError(f"{text!r:.80} is below the smallest float: it would read as 0", node)
         return value
 
@@ -300,6 +299,12 @@ def _constant(name: str):
     raise ValueError(f"{name} is refused: numbers must be finite")
 
 
+def underflows(text: str, value: float) -> bool:
+    """Whether a number written with a non-zero digit before its exponent read as 0.0 (below
+    the smallest float): not the number written."""
+    return value == 0 and any(c in "123456789" for c in re.split("[eE]", text)[0])
+
+
 def _float(text: str) -> float:
     """A JSON number with a fraction or exponent; one that overflows to infinity is refused."""
     if len(text) > MAX_FLOAT_CHARS:
@@ -307,7 +312,7 @@ def _float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"{text} is refused: numbers must be finite")
-    if value == 0 and any(c in "123456789" for c in re.split("[eE]", text)[0]):
+    if underflows(text, value):
         raise ValueError(f"{text} is refused: below the smallest float, it would read as 0")
     return value
 
