@@ -46,9 +46,25 @@ def _tau_dec(text: str) -> bool:
     return tau == 0 or MIN_TEMPERATURE <= tau <= MAX_TEMPERATURE
 
 
+ROUNDING = 1e-9  # a bootstrap's bound and α̂ of one resample summed in another order
+
+
 def _alpha(value: Any) -> bool:
+    """``{"alpha": α̂ in [0, 1]}``, with its ``ci95`` where stated: ``[low, high]`` in [0, 1]
+    around α̂, as every interval ``manifest`` measures is."""
     alpha = value.get("alpha") if isinstance(value, dict) else None
-    return _number(alpha) and 0.0 <= alpha <= 1.0
+    if not (_number(alpha) and 0.0 <= alpha <= 1.0):
+        return False
+    if value.get("ci95") is None:
+        return True
+    ci = value["ci95"]
+    return (
+        isinstance(ci, list)
+        and len(ci) == 2
+        and all(map(_number, ci))
+        and 0.0 <= ci[0] <= ci[1] <= 1.0
+        and ci[0] - ROUNDING <= alpha <= ci[1] + ROUNDING
+    )
 
 
 MAX_NATS = 1_000.0  # a loss or an entropy per token: log(vocabulary) is about 10 nats

@@ -61,7 +61,7 @@ def _entries(sources: Path) -> list[dict]:
             )
         path, url, digest = entry.get("path"), entry.get("url"), entry.get("sha256")
         _check_path(path, f"{where}.path'")
-        if not isinstance(url, str) or not url.startswith("https://"):
+        if not isinstance(url, str) or url[:8].lower() != "https://":
             raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
             message = "expected 64 lower-case hex digits (as sha256sum prints them)"

@@ -11,7 +11,10 @@ docs/lm-eval.md.
 from __future__ import annotations
 
 import argparse
+import reprlib
 import sys
+
+import yaml
 
 from suite.errors import Parser
 from suite.lm_eval_tasks import NUMERIC_TASKS
@@ -67,7 +70,7 @@ def run_lm_eval(argv: list[str]) -> int:
     return 0
 
 
-def _model_args(argv: list[str]) -> list[str]:
+def _model_args(argv: list[str]) -> list[str | dict]:
     """Every ``--model_args`` value as the user wrote it, however lm-eval's parser would take
     it: ``--model_args a=1,b=2``, ``--model_args=a=1``, the space-separated ``--model_args a=1
     b=2``, the alias ``-a`` (``-a x``, ``-ax``), an abbreviation (``--model_arg``) and a
@@ -103,28 +106,38 @@ def _model_args(argv: list[str]) -> list[str]:
     return out
 
 
-def _config_model_args(path: str) -> list[str]:
-    """A ``--config`` file's ``model_args`` as ``key=value`` texts, each value as written in
-    the YAML (its node's text, before any number is read); [] where the file or key is not
-    there (lm-eval names what it cannot read)."""
-    import yaml
+MAX_CONFIG_BYTES = 1 << 20  # an lm-eval --config file: a page of settings
 
+
+def _config_model_args(path: str) -> list[str | dict]:
+    """A ``--config`` file's ``model_args`` as lm-eval reads it (``yaml.safe_load``: merge
+    keys applied, the last of a repeated key kept), but with every number kept as the text
+    written, before it is read; [] where the file or key is not there or not YAML (lm-eval
+    names what it cannot read). A file too large to read whole is refused."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            root = yaml.compose(fh.read(1 << 20))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError:
         return []
-    if not isinstance(root, yaml.MappingNode):
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ValueError(
+            f"--config {reprlib.repr(path)}: larger than {MAX_CONFIG_BYTES:,} bytes, "
+            "not a config file"
+        )
+    try:
+        root = yaml.load(data.decode("utf-8"), Loader=_AsWrittenLoader)
+    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return []
-    for key, node in root.value:
-        if getattr(key, "value", None) != "model_args":
-            continue
-        if isinstance(node, yaml.ScalarNode):
-            return [node.value]
-        if isinstance(node, yaml.MappingNode):
-            pairs = [(k, v) for k, v in node.value if isinstance(v, yaml.ScalarNode)]
-            return [",".join(f"{k.value}={v.value}" for k, v in pairs)]
-    return []
+    args = root.get("model_args") if isinstance(root, dict) else None
+    return [args] if isinstance(args, str | dict) else []
+
+
+class _AsWrittenLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s reading, with each int and float kept as the text written."""
+
+
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _AsWrittenLoader.add_constructor(_tag, lambda loader, node: node.value)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,10 +101,13 @@ class DecoderTotals(DocStats):
         }
 
 
+_ASCII_INTEGER = re.compile(r"-?[0-9]{1,30}")
+
+
 def _int_arg(value, name: str, minimum: int, maximum: int | None = None) -> int:
     """Integers from lm-eval's arg strings arrive as int; from a dict they may be digit strings."""
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        value = int(value)
+    if isinstance(value, str) and _ASCII_INTEGER.fullmatch(value.strip()):
+        value = int(value)  # ASCII digits only: '٤'.isdigit() and int('٤') is 4
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{MODEL_NAME}: {name} must be an integer >= {minimum}, got {value!r}")
     if maximum is not None and value > maximum:
@@ -194,17 +198,21 @@ def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
 _WHOLE_ARGS = ("num_draft_tokens", "seed", "max_new_tokens", "batch_size", "max_batch_size")
 
 
-def _check_numbers_as_written(arg_string: str) -> None:
+def _check_numbers_as_written(args: str | dict) -> None:
     """``--model_args``' numbers as the user wrote them (lm-eval's parser takes ``1_0``,
     other scripts' digits, and a temperature of ``1e-400`` as 0.0, greedy): each named by its
-    key. Other values are checked where they are used."""
+    key. ``args`` is lm-eval's text form (``a=1,b=2``), its JSON form (``{"a": 1}``, every
+    number kept as its text, every key checked however often it is given) or a mapping whose
+    numbers are texts (a ``--config`` file read by :func:`suite.lm_eval_cli`). Other values are
+    checked where they are used."""
     import argparse
 
     from suite.number_arguments import decode_temperature, integer
 
-    for pair in (arg_string or "").split(","):
-        key, _, text = pair.partition("=")
-        key, text = key.strip(), text.strip().strip("\"'")
+    for key, value in _pairs_as_written(args):
+        if not isinstance(value, str):  # true, null, a list: refused where used
+            continue
+        text = value.strip().strip("\"'")
         try:
             if key == "temperature":
                 decode_temperature(text)
@@ -212,6 +220,27 @@ def _check_numbers_as_written(arg_string: str) -> None:
                 integer(text, "an integer written in ASCII digits")
         except argparse.ArgumentTypeError as err:
             raise ValueError(f"{MODEL_NAME}: model_args {key}={text!r}: {err}") from None
+
+
+def _pairs_as_written(args: str | dict) -> list[tuple[str, object]]:
+    """(key, value) of every model arg, numbers as texts; lm-eval reads a text that starts
+    with ``{`` as JSON (and names JSON it cannot read)."""
+    if isinstance(args, dict):
+        return [(str(k).strip(), v) for k, v in args.items()]
+    args = args or ""
+    if args.lstrip().startswith("{"):
+        import json
+
+        try:
+            pairs = json.loads(args, parse_float=str, parse_int=str, parse_constant=str,
+                               object_pairs_hook=list)  # fmt: skip
+        except (json.JSONDecodeError, RecursionError) as err:
+            shown = f"{reprlib.repr(args)}: {str(err)[:80] or type(err).__name__}"
+            raise ValueError(f"{MODEL_NAME}: model_args {shown}: expected a JSON object") from None
+        return [(str(k).strip(), v) for k, v in pairs] if isinstance(pairs, list) else []
+    return [
+        (key.strip(), text) for key, _, text in (pair.partition("=") for pair in args.split(","))
+    ]
 
 
 @register_model(MODEL_NAME)
