@@ -269,6 +269,10 @@ def check_weights_match_config(folder: Path, config: dict, shapes: dict, model_t
         if value is not None and value not in _DTYPES:
             message = f"a floating dtype the model is built in: one of {', '.join(_DTYPES)}"
             raise SpecError(path, key, value, message)
+    stated = {config.get(key) for key in ("dtype", "torch_dtype")} - {None}
+    if len(stated) > 1:  # transformers takes `dtype` and drops `torch_dtype`: one of them is wrong
+        message = f"the dtype `dtype` states, {config['dtype']!r}: one dtype, stated once or alike"
+        raise SpecError(path, "torch_dtype", config["torch_dtype"], message)
     from transformers.activations import ACT2FN
 
     act = config.get("hidden_act", "silu")  # transformers' text is the bare name: say the field
