@@ -22,7 +22,7 @@ from pathlib import Path
 from suite.errors import SpecError, control_character
 from suite.io import write_json_atomic
 from suite.paths import bundle_dir
-from suite.strict import read_json
+from suite.strict import read_json, same_json
 
 MANIFEST = "MANIFEST.json"
 REFERENCE_DIR = bundle_dir()  # the bundle when this module was imported
@@ -361,18 +361,6 @@ def _stated_facts(name: str, folder: Path, entry: dict) -> str | None:
         if not same_json(mine, theirs):
             return f"{name}: {key} is {mine!r:.60} in the manifest, {theirs!r:.60} in training.json"
     return None
-
-
-def same_json(a, b) -> bool:
-    """Equal as JSON values, type for type at every depth (``true`` is not ``1.0``, ``3`` is
-    not ``3.0``, a key absent is not a key of null)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list):
-        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
-    return a == b
 
 
 def _listed_bytes(root: Path, manifest: dict) -> int:

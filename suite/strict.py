@@ -408,3 +408,15 @@ def read_config(path: Path, *, nofollow: bool = False) -> dict:
     if not isinstance(data, dict):
         raise SpecError(path, path.name, type(data).__name__, "expected a JSON object")
     return data
+
+
+def same_json(a, b) -> bool:
+    """Equal as JSON values, type for type at every depth (``true`` is not ``1.0``, ``3`` is
+    not ``3.0``, a key absent is not a key of null)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
+    return a == b

@@ -32,3 +32,110 @@ def test_a_submitted_config_states_one_dtype(stated, ok, tiny, tmp_path, capsys)
     else:
         refused(_check(folder, tiny), tmp_path, capsys, "config.json", "'torch_dtype'",
                 repr(stated["torch_dtype"]))  # fmt: skip
+
+
+# Optimizer states no training makes: tensors the update cannot write, or writes twice.
+
+
+def _expanded(m):
+    import torch
+
+    m["exp_avg"] = torch.zeros(1).expand(m["exp_avg"].shape)
+
+
+def _shared(m):
+    m["exp_avg_sq"] = m["exp_avg"].abs()
+    m["exp_avg"] = m["exp_avg_sq"]
+
+
+def _view(m):
+    import torch
+
+    m["exp_avg"] = torch.zeros(m["exp_avg"].numel() + 1)[1:].view(m["exp_avg"].shape)
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [(_expanded, "its own values"),
+     (lambda m: m.update(step=__import__("torch").tensor(True)), "step count"),
+     (lambda m: m.update(step=__import__("torch").tensor(1 + 0j)), "step count"),
+     (lambda m: m.update(step=__import__("torch").tensor(1, dtype=__import__("torch").uint8)),
+      "step count"),
+     (lambda m: m.update(step=__import__("torch").tensor([[1.0]])), "step count"),
+     (lambda m: m.update(exp_avg_sq=m["exp_avg_sq"].to_sparse()), "not a dense tensor"),
+     (_shared, "shares its memory"), (_view, "its own values")],
+    ids=["expanded", "bool-step", "complex-step", "uint8-step", "step-of-shape-1x1", "sparse",
+         "one-tensor-for-both-moments", "a-view"],
+)  # fmt: skip
+def test_each_optimizer_state_tensor_is_one_training_makes(change, shown, tmp_path):
+    from suite.errors import SpecError
+    from tests.test_hostile_round24 import _resumable
+    from tests.test_hostile_round25 import _forge_optimizer
+    from tests.test_hostile_round26 import _moment
+
+    resume, ckpt = _resumable(tmp_path)
+    _forge_optimizer(ckpt, _moment(change))
+    with pytest.raises(SpecError, match="delete the checkpoint folder") as err:
+        resume()
+    assert err.value.path == ckpt / "optimizer.pt" and shown in str(err.value), str(err.value)
+
+
+def test_two_parameters_sharing_one_moment_are_refused(tmp_path):
+    from suite.errors import SpecError
+    from tests.test_hostile_round24 import _resumable
+    from tests.test_hostile_round25 import _forge_optimizer
+
+    def edit(state):
+        held = list(state["state"].values())
+        same = [h for h in held if h["exp_avg"].shape == held[0]["exp_avg"].shape]
+        assert len(same) >= 2  # the tiny model has two parameters of one shape
+        same[1]["exp_avg"] = same[0]["exp_avg"]
+
+    resume, ckpt = _resumable(tmp_path)
+    _forge_optimizer(ckpt, edit)
+    with pytest.raises(SpecError, match="shares its memory") as err:
+        resume()
+    assert err.value.path == ckpt / "optimizer.pt", str(err.value)
+
+
+# A KD data cache's values compared type for type.
+
+
+def _kd_cache_at(tmp_path, tau):
+    import torch
+
+    from suite.distill.offline import KDRequest, generate_kd_data
+    from tests.models import tiny_llama
+
+    target = tiny_llama(vocab=8)
+    request = KDRequest("a" * 64, "gsm8k", tau, 1, 4, 0, 7, chunk_size=2)
+    prompts = [[1, 2], [3, 4], [5, 6]]
+    torch.manual_seed(0)
+    again = lambda: generate_kd_data(target, prompts, request, cache_root=tmp_path / "kd")  # noqa: E731
+    again()
+    (final,) = (tmp_path / "kd").glob("*/data.json")
+    return final, again
+
+
+@pytest.mark.parametrize(
+    ("tau", "edit", "field"),
+    [(1.0, lambda d: d.update(temperatures=[True] * len(d["temperatures"])), "temperatures"),
+     (0.0, lambda d: d.update(temperatures=[False] * len(d["temperatures"])), "temperatures"),
+     (1.0, lambda d: d.update(temperatures=[1] * len(d["temperatures"])), "temperatures"),
+     (1.0, lambda d: d.update(prompt_index=[float(i) for i in d["prompt_index"]]),
+      "prompt_index"),
+     (1.0, lambda d: d["prompts"][0].__setitem__(0, True), "prompts")],
+    ids=["temperature-true", "temperature-false", "temperature-int", "prompt-index-float",
+         "prompt-token-true"],
+)  # fmt: skip
+def test_a_kd_cache_is_read_type_for_type(tau, edit, field, tmp_path):
+    from suite.errors import SpecError
+
+    final, again = _kd_cache_at(tmp_path, tau)
+    assert again().temperatures[0] == tau  # the control: the cache as written is read
+    data = json.loads(final.read_text())
+    edit(data)
+    final.write_text(json.dumps(data))
+    with pytest.raises(SpecError) as err:
+        again()
+    assert err.value.path == final and err.value.field == field, str(err.value)

@@ -21,6 +21,8 @@ def check_temperature(temperature: float, name: str = "temperature") -> float:
     """Reject negative, NaN and infinite temperatures, and positive ones below MIN_TEMPERATURE,
     instead of silently clamping them."""
     try:
+        if isinstance(temperature, bool):  # float(True) is 1.0: a switch, not a temperature
+            raise TypeError
         value = float(temperature)
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be a number >= 0, got {temperature!r}") from None

@@ -321,42 +321,51 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
             f"{_restart(ckpt)}"
         )
         raise SpecError(path, "checkpoint", "optimizer.pt", message)
-    for held in optimizer.state.values():
-        count = held.get("step")
-        if count is not None:
-            value = float(count) if torch.is_tensor(count) and count.numel() == 1 else None
-            if value is None or not (value.is_integer() and 1 <= value <= step):
-                message = (
-                    f"a parameter's step count {count!r:.80} is not 1 to {step}; {_restart(ckpt)}"
-                )
-                raise SpecError(path, "checkpoint", "optimizer.pt", message)
-        second = held.get("exp_avg_sq")
-        if torch.is_tensor(second) and bool((second < 0).any()):
-            message = f"a negative second moment (exp_avg_sq); {_restart(ckpt)}"
-            raise SpecError(path, "checkpoint", "optimizer.pt", message)
+    owners: set[int] = set()  # every state tensor holds its own memory
     for group in optimizer.param_groups:
         for param in group["params"]:
             held = optimizer.state.get(param, {})
             if held and set(held) != set(_MOMENTS):  # AdamW's, as this run keeps them
                 message = f"a parameter's state holds {sorted(held)}, not {list(_MOMENTS)}"
                 raise SpecError(path, "checkpoint", "optimizer.pt", f"{message}; {_restart(ckpt)}")
-            for key, value in held.items():
-                moment = key != "step"
-                if moment and not (torch.is_tensor(value) and value.is_floating_point()):
-                    message = f"{key} is not a tensor of numbers; {_restart(ckpt)}"
-                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
-                if moment and value.shape != param.shape:
-                    message = (
-                        f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}; "
-                        f"{_restart(ckpt)}"
-                    )
-                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
-                finite = not (torch.is_tensor(value) and value.is_floating_point()) or bool(
-                    torch.isfinite(value).all()
-                )
-                if not finite:
-                    message = f"{key} holds a NaN or infinite value; {_restart(ckpt)}"
-                    raise SpecError(path, "checkpoint", "optimizer.pt", message)
+            for key in _MOMENTS if held else ():
+                why = _state_problem(key, held[key], param, step, owners)
+                if why is not None:
+                    raise SpecError(path, "checkpoint", "optimizer.pt", f"{why}; {_restart(ckpt)}")
+
+
+def _state_problem(key: str, value, param, step: int, owners: set[int]) -> str | None:
+    """Why one entry of a parameter's AdamW state is not one training makes, or None: a dense
+    tensor owning its memory (not sparse, a view, an expanded or a shared tensor, which the
+    update writes through or cannot run on); ``step`` a float scalar holding a whole number
+    from 1 to ``step``; a moment of its parameter's shape, finite, the second not negative."""
+    if not torch.is_tensor(value) or value.layout != torch.strided or value.is_quantized:
+        return f"{key} is not a dense tensor ({type(value).__name__})"
+    if value.is_meta or not value.is_contiguous() or value.storage_offset() != 0:
+        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
+    storage = value.untyped_storage()
+    if storage.nbytes() != value.numel() * value.element_size():
+        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
+    if value.numel() and storage.data_ptr() in owners:
+        return f"{key} shares its memory with another tensor of the state"
+    owners.add(storage.data_ptr())
+    if key == "step":
+        if value.dtype not in (torch.float32, torch.float64) or value.dim() != 0:
+            kind = f"{str(value.dtype).removeprefix('torch.')} tensor of shape {list(value.shape)}"
+            return f"a parameter's step count is a {kind}, not a float scalar"
+        count = float(value)
+        if not (count.is_integer() and 1 <= count <= step):
+            return f"a parameter's step count {count!r} is not 1 to {step}"
+        return None
+    if not value.is_floating_point():
+        return f"{key} is not a tensor of numbers"
+    if value.shape != param.shape:
+        return f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}"
+    if not bool(torch.isfinite(value).all()):
+        return f"{key} holds a NaN or infinite value"
+    if key == "exp_avg_sq" and bool((value < 0).any()):
+        return "a negative second moment (exp_avg_sq)"
+    return None
 
 
 def _check_settings(path: Path, saved, cfg: TrainConfig) -> None:

@@ -30,7 +30,7 @@ from suite.distill.precision import model_device, to_device
 from suite.errors import SpecError
 from suite.io import write_json_atomic
 from suite.seeding import prompt_seed
-from suite.strict import read_json
+from suite.strict import read_json, same_json
 
 DEFAULT_TARGET_PRECISION = "cpu/float32"
 
@@ -253,7 +253,8 @@ class _CacheCheck:
             if field not in _DATA_FIELDS:
                 message = f"unknown field; known: {', '.join(_DATA_FIELDS)}"
                 raise self.refuse(path, field[:200], "...", message)
-        if raw.get("prompts") != [list(p) for p in self.prompts]:
+        # type for type (true is not 1, 0.0 is not 0): the cache's own values, as written
+        if not same_json(raw.get("prompts"), [[int(t) for t in p] for p in self.prompts]):
             raise self.refuse(path, "prompts", "...", "not this request's prompt pool")
         # every prompt answered once per sample, in the order the request samples them
         expected = list(range(len(self.prompts))) * self.request.samples
@@ -261,11 +262,11 @@ class _CacheCheck:
         if not isinstance(stated, list):
             raise self.refuse(path, "responses", stated, "expected a list of responses")
         responses = self.rows(path, len(expected), stated, "responses")
-        if raw.get("prompt_index") != expected:
+        if not same_json(raw.get("prompt_index"), expected):
             message = "expected each prompt once per sample, in the order they are sampled"
             raise self.refuse(path, "prompt_index", "...", message)
         taus = raw.get("temperatures")
-        if taus != [self.request.kd_temperature] * len(responses):
+        if not same_json(taus, [float(self.request.kd_temperature)] * len(responses)):
             raise self.refuse(path, "temperatures", "...", "not this request's temperature")
         return KDData(self.prompts, tuple(expected), tuple(responses), tuple(taus))
 
