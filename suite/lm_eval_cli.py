@@ -11,10 +11,7 @@ docs/lm-eval.md.
 from __future__ import annotations
 
 import argparse
-import reprlib
 import sys
-
-import yaml
 
 from suite.errors import Parser
 from suite.lm_eval_tasks import NUMERIC_TASKS
@@ -51,93 +48,29 @@ def _count(text: str) -> int:
 
 
 def run_lm_eval(argv: list[str]) -> int:
-    """lm-eval's own ``run`` with ``specdec`` registered; returns its exit status."""
-    from lm_eval.__main__ import cli_evaluate
+    """lm-eval's own ``run`` with ``specdec`` registered; returns its exit status. Its parser
+    reads the arguments, each text checked as written as it hands it over
+    (:mod:`suite.lm_eval_args`)."""
+    from lm_eval._cli.harness import HarnessCLI
+    from lm_eval.utils import setup_logging
 
     import suite.lm_eval_model  # noqa: F401  (registers specdec)
-    from suite.lm_eval_model import _check_numbers_as_written
+    from suite.lm_eval_args import reading_as_written, settings_named
 
-    for text in _model_args(argv):  # as written: lm-eval reads 1e-400 as 0.0, and '١' as 1
-        _check_numbers_as_written(text)
     saved = sys.argv
     sys.argv = ["lm_eval", "run", *argv]
     try:
-        cli_evaluate()
+        setup_logging()
+        cli = HarnessCLI()
+        with reading_as_written():
+            args = cli.parse_args()
+        with settings_named():
+            cli.execute(args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     finally:
         sys.argv = saved
     return 0
-
-
-def _model_args(argv: list[str]) -> list[str | dict]:
-    """Every ``--model_args`` value as the user wrote it, however lm-eval's parser would take
-    it: ``--model_args a=1,b=2``, ``--model_args=a=1``, the space-separated ``--model_args a=1
-    b=2``, the alias ``-a`` (``-a x``, ``-ax``), an abbreviation (``--model_arg``) and a
-    ``--config``/``-C`` file's ``model_args`` (a text or a mapping, each value as written)."""
-    out, taking = [], None
-    for arg in argv:
-        name, joined, value = arg.partition("=")
-        if arg.startswith("--") and len(name) > len("--model") and "--model_args".startswith(name):
-            taking = None if joined else "args"
-            if joined:
-                out.append(value)
-        elif arg == "-a":
-            taking = "args"
-        elif arg.startswith("--") and len(name) > len("--co") and "--config".startswith(name):
-            taking = None if joined else "config"
-            if joined:
-                out += _config_model_args(value)
-        elif arg == "-C":
-            taking = "config"
-        elif arg.startswith("-a") and not arg.startswith("--"):
-            out.append(arg[2:].removeprefix("="))
-            taking = None
-        elif arg.startswith("-C") and not arg.startswith("--"):
-            out += _config_model_args(arg[2:].removeprefix("="))
-            taking = None
-        elif taking == "args" and not arg.startswith("-"):
-            out.append(arg)
-        elif taking == "config" and not arg.startswith("-"):
-            out += _config_model_args(arg)
-            taking = None
-        else:
-            taking = None
-    return out
-
-
-MAX_CONFIG_BYTES = 1 << 20  # an lm-eval --config file: a page of settings
-
-
-def _config_model_args(path: str) -> list[str | dict]:
-    """A ``--config`` file's ``model_args`` as lm-eval reads it (``yaml.safe_load``: merge
-    keys applied, the last of a repeated key kept), but with every number kept as the text
-    written, before it is read; [] where the file or key is not there or not YAML (lm-eval
-    names what it cannot read). A file too large to read whole is refused."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError:
-        return []
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ValueError(
-            f"--config {reprlib.repr(path)}: larger than {MAX_CONFIG_BYTES:,} bytes, "
-            "not a config file"
-        )
-    try:
-        root = yaml.load(data.decode("utf-8"), Loader=_AsWrittenLoader)
-    except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
-        return []
-    args = root.get("model_args") if isinstance(root, dict) else None
-    return [args] if isinstance(args, str | dict) else []
-
-
-class _AsWrittenLoader(yaml.SafeLoader):
-    """``yaml.safe_load``'s reading, with each int and float kept as the text written."""
-
-
-for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-    _AsWrittenLoader.add_constructor(_tag, lambda loader, node: node.value)
 
 
 def build_parser() -> argparse.ArgumentParser:

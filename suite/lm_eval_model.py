@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import reprlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,13 +21,13 @@ from tqdm import tqdm
 from suite.decoding import GenerationStats, generate_named
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
+from suite.lm_eval_args import MODEL_NAME, check_numbers_as_written
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
 from suite.prompts import model_prompt_ids
 from suite.seeding import SEED_LIMIT, prompt_seed
 from suite.specs import DEFAULT_MAX_NEW_TOKENS, MAX_DRAFT_TOKENS, MAX_NEW_TOKENS
 from suite.tokenizer_decode import decode_text
 
-MODEL_NAME = "specdec"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 # Sampling is fixed by the model's own arguments: a task asking for greedy decoding must not
 # silently turn a τ_dec = 0.7 run into a greedy one, so these request keys are ignored, once noted.
@@ -195,54 +194,6 @@ def cut_at_stop(text: str, until: tuple[str, ...]) -> str:
     return text
 
 
-_WHOLE_ARGS = ("num_draft_tokens", "seed", "max_new_tokens", "batch_size", "max_batch_size")
-
-
-def _check_numbers_as_written(args: str | dict) -> None:
-    """``--model_args``' numbers as the user wrote them (lm-eval's parser takes ``1_0``,
-    other scripts' digits, and a temperature of ``1e-400`` as 0.0, greedy): each named by its
-    key. ``args`` is lm-eval's text form (``a=1,b=2``), its JSON form (``{"a": 1}``, every
-    number kept as its text, every key checked however often it is given) or a mapping whose
-    numbers are texts (a ``--config`` file read by :func:`suite.lm_eval_cli`). Other values are
-    checked where they are used."""
-    import argparse
-
-    from suite.number_arguments import decode_temperature, integer
-
-    for key, value in _pairs_as_written(args):
-        if not isinstance(value, str):  # true, null, a list: refused where used
-            continue
-        text = value.strip().strip("\"'")
-        try:
-            if key == "temperature":
-                decode_temperature(text)
-            elif key in _WHOLE_ARGS and text.lower() not in ("", "none", "auto"):
-                integer(text, "an integer written in ASCII digits")
-        except argparse.ArgumentTypeError as err:
-            raise ValueError(f"{MODEL_NAME}: model_args {key}={text!r}: {err}") from None
-
-
-def _pairs_as_written(args: str | dict) -> list[tuple[str, object]]:
-    """(key, value) of every model arg, numbers as texts; lm-eval reads a text that starts
-    with ``{`` as JSON (and names JSON it cannot read)."""
-    if isinstance(args, dict):
-        return [(str(k).strip(), v) for k, v in args.items()]
-    args = args or ""
-    if args.lstrip().startswith("{"):
-        import json
-
-        try:
-            pairs = json.loads(args, parse_float=str, parse_int=str, parse_constant=str,
-                               object_pairs_hook=list)  # fmt: skip
-        except (json.JSONDecodeError, RecursionError) as err:
-            shown = f"{reprlib.repr(args)}: {str(err)[:80] or type(err).__name__}"
-            raise ValueError(f"{MODEL_NAME}: model_args {shown}: expected a JSON object") from None
-        return [(str(k).strip(), v) for k, v in pairs] if isinstance(pairs, list) else []
-    return [
-        (key.strip(), text) for key, _, text in (pair.partition("=") for pair in args.split(","))
-    ]
-
-
 @register_model(MODEL_NAME)
 class SpecDecLM(LM):
     """Batch size 1, one request at a time; request i is sampled with ``prompt_seed(seed, i)``.
@@ -255,7 +206,7 @@ class SpecDecLM(LM):
     def create_from_arg_string(cls, arg_string: str, additional_config: dict | None = None):
         from lm_eval import utils
 
-        _check_numbers_as_written(arg_string)  # before lm-eval reads 1e-400 as 0.0
+        check_numbers_as_written(arg_string)  # before lm-eval reads 1e-400 as 0.0
         return cls.create_from_arg_obj(
             utils.simple_parse_args_string(arg_string), additional_config
         )

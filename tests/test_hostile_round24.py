@@ -393,12 +393,12 @@ def test_manifest_refuses_what_its_readers_refuse(make, shown, tmp_path, capsys)
 
 
 def test_lm_eval_model_args_numbers_are_read_as_written():
-    from suite.lm_eval_model import _check_numbers_as_written
+    from suite.lm_eval_args import check_numbers_as_written
 
-    _check_numbers_as_written("target=t,temperature=0.7,num_draft_tokens=4,seed=0")  # control
+    check_numbers_as_written("target=t,temperature=0.7,num_draft_tokens=4,seed=0")  # control
     for bad in ("temperature=1e-400", "temperature=nan", "num_draft_tokens=٣", "seed=1_0"):
         with pytest.raises(ValueError, match=bad.split("=")[0]):
-            _check_numbers_as_written(f"target=t,{bad}")
+            check_numbers_as_written(f"target=t,{bad}")
 
 
 @pytest.mark.parametrize(

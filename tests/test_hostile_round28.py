@@ -84,8 +84,7 @@ def test_lm_eval_json_model_args_are_read_as_written(given, tmp_path, capsys):
 _CONFIGS = {
     "repeated-key": "model: specdec\nmodel_args: {target: t}\n"
     "model_args: {target: t, temperature: 1e-400}\n",
-    "merge-key": "base: &b {temperature: 1e-400}\nmodel: specdec\nmodel_args:\n  <<: *b\n"
-    "  target: t\n",
+    "merge-key": "model: specdec\nmodel_args:\n  <<: {temperature: 1e-400}\n  target: t\n",
     "tagged": "model: specdec\nmodel_args: {target: t, temperature: !!float 1e-400}\n",
     "hex-seed": "model: specdec\nmodel_args: {target: t, seed: 0x10}\n",
     "too-large": "model: specdec\n#" + "x" * (1 << 20) + "\nmodel_args: {temperature: 0.5}\n",
@@ -104,16 +103,15 @@ def test_an_lm_eval_config_is_read_as_lm_eval_reads_it(name, tmp_path, capsys):
 
 
 def test_good_model_args_in_each_form_pass_the_check(tmp_path):
-    from suite.lm_eval_cli import _config_model_args
-    from suite.lm_eval_model import _check_numbers_as_written
+    from suite.lm_eval_args import check_numbers_as_written, read_config
 
     config = tmp_path / "c.yaml"
-    config.write_text("base: &b {temperature: 0.5}\nmodel_args: {<<: *b, seed: 3, target: t}\n")
-    (read,) = _config_model_args(str(config))
+    config.write_text("model_args: {<<: {temperature: 0.5}, seed: 3, target: t}\n")
+    read = read_config(str(config))["model_args"]
     assert read == {"temperature": "0.5", "seed": "3", "target": "t"}  # numbers as written
     for args in (read, '{"temperature": 0.5, "seed": 3, "num_draft_tokens": "4"}',
                  "temperature=0.5,seed=3"):  # fmt: skip
-        _check_numbers_as_written(args)
+        check_numbers_as_written(args)
 
 
 @pytest.mark.parametrize("text", ["٤", "²", "1" * 40, " 4\n"])

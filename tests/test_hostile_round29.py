@@ -139,3 +139,80 @@ def test_a_kd_cache_is_read_type_for_type(tau, edit, field, tmp_path):
     with pytest.raises(SpecError) as err:
         again()
     assert err.value.path == final and err.value.field == field, str(err.value)
+
+
+# lm-eval run: every argument as lm-eval's own parser hands it over, and its --config file.
+
+
+def _lm_eval(tmp_path, *args):
+    return ["lm-eval", "run", "--model", "specdec", "--tasks", "x",
+            "--output_path", str(tmp_path / "o"), *args]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "shown"),
+    [(["--model_args", '{"target": "t", "temperature": true}'], "temperature=True"),
+     (["-wa", "target=t", "temperature=1e-400"], "temperature='1e-400'"),
+     (["-xa", "target=t,num_draft_tokens=١"], "num_draft_tokens"),
+     (["-sa", "target=t", "temperature=1e-400"], "temperature='1e-400'"),
+     (["--seed", "١,٢,٣,٤"], "--seed"),
+     (["--gen_kwargs", "max_gen_toks=٤"], "--gen_kwargs"),
+     (["--limit", "٥"], "--limit")],
+    ids=["json-true", "joined-write-out", "joined-predict-only", "joined-log-samples",
+         "seed-digits", "gen-kwargs-digits", "limit-digits"],
+)  # fmt: skip
+def test_lm_eval_arguments_are_read_as_its_parser_hands_them_over(args, shown, tmp_path, capsys):
+    refused(_lm_eval(tmp_path, *args), tmp_path, capsys, shown)
+
+
+_BAD_CONFIGS = {
+    "yaml-on": ("model_args:\n  target: t\n  temperature: on\n", "temperature=True"),
+    "joined-flag": ("model_args: target=t,temperature=1e-400\n", "temperature='1e-400'"),
+    "aliases": (
+        "metadata:\n  a0: &a0 [x, x]\n  a1: [*a0, *a0]\nmodel_args: {target: t}\n",
+        "aliases",
+    ),
+    "unknown-key": ("bogus: 1\n", "'bogus'"),
+    "model-args-number": ("model_args: 5\n", "model_args"),
+    "model-args-list": ("model_args: [a]\n", "model_args"),
+    "seed-digits": ("seed: '١'\nmodel_args: {target: t}\n", "seed"),
+    "not-utf8": (b"model_args: \xff\n", "UTF-8"),
+}
+
+
+@pytest.mark.parametrize("name", list(_BAD_CONFIGS))
+def test_an_lm_eval_config_is_one_lm_eval_reads_whole(name, tmp_path, capsys):
+    text, shown = _BAD_CONFIGS[name]
+    config = tmp_path / "c.yaml"
+    if isinstance(text, bytes):
+        config.write_bytes(text)
+    else:
+        config.write_text(text, encoding="utf-8")
+    flag = ["-wC", str(config)] if name == "joined-flag" else ["--config", str(config)]
+    refused(_lm_eval(tmp_path, *flag), tmp_path, capsys, "c.yaml", shown)
+
+
+def test_an_lm_eval_config_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    """In a subprocess with a timeout: the defect was a hang."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "c.yaml"
+    os.mkfifo(fifo)
+    argv = [sys.executable, "-m", "suite", *_lm_eval(tmp_path, "--config", str(fifo))]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                          env=os.environ | {"PYTHONPATH": os.getcwd()})  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "not a regular file" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_good_lm_eval_config_is_read_with_numbers_as_written(tmp_path):
+    from suite.lm_eval_args import read_config
+
+    config = tmp_path / "c.yaml"
+    config.write_text("model: specdec\nseed: '1,2,3,4'\nlimit: 5\n"
+                      "model_args: {target: t, temperature: 0.7, seed: 3}\n")  # fmt: skip
+    read = read_config(str(config))
+    assert read["model_args"] == {"target": "t", "temperature": "0.7", "seed": "3"}
+    assert read["limit"] == "5" and read["seed"] == "1,2,3,4"

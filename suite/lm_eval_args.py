@@ -1,0 +1,241 @@
+"""lm-eval ``run``'s arguments read as written, before lm-eval reads them.
+
+lm-eval reads a temperature of ``1e-400`` as 0.0 (greedy), ``١`` (an Arabic-Indic digit) as 1,
+and a ``--config`` file with ``yaml.safe_load`` (aliases expanded, and printed whole). So the
+texts are checked where lm-eval's own parser hands them over: :func:`reading_as_written` hooks
+argparse's ``_get_value``, which receives every option's text however it was given (a long
+option, an abbreviation, ``-a``, ``-wa``, ``--model_args=...``), and checks it:
+
+- ``--model_args``: the suite's number keys (``temperature``, ``num_draft_tokens``, ``seed``,
+  ``max_new_tokens``, ...) as written, in the ``key=value`` form or lm-eval's JSON form;
+- ``--config FILE``: a regular UTF-8 file of at most 1 MiB, YAML without aliases, a mapping of
+  lm-eval's settings whose ``model_args`` (text or mapping) is checked as above;
+- every other option: a number in ASCII digits (``--seed ١,٢`` and ``max_gen_toks=٤`` are not).
+
+:func:`settings_named` turns lm-eval's own refusals of its settings (a ``TypeError`` from a
+setting of the wrong type) into one line naming them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import reprlib
+import stat
+from collections.abc import Iterator
+
+import yaml
+
+MODEL_NAME = "specdec"
+# model_args lm-eval would read as whole numbers: checked as written (ASCII digits)
+WHOLE_ARGS = ("num_draft_tokens", "seed", "max_new_tokens", "batch_size", "max_batch_size")
+MAX_CONFIG_BYTES = 1 << 20  # an lm-eval --config file: a page of settings
+
+
+class Refused(ValueError):
+    """An lm-eval argument refused as written: one line, exit status 2."""
+
+
+def check_numbers_as_written(args: str | dict) -> None:
+    """``--model_args``' numbers as the user wrote them (lm-eval's parser takes ``1_0``,
+    other scripts' digits, and a temperature of ``1e-400`` as 0.0, greedy): each named by its
+    key. ``args`` is lm-eval's text form (``a=1,b=2``), its JSON form (``{"a": 1}``, every
+    number kept as its text, every key checked however often it is given) or a mapping whose
+    numbers are texts (a ``--config`` file read by :func:`read_config`). A ``true`` or
+    ``false`` for a number key is refused; other values are checked where they are used."""
+    from suite.number_arguments import decode_temperature, integer
+
+    for key, value in _pairs_as_written(args):
+        if key not in ("temperature", *WHOLE_ARGS):
+            continue
+        if isinstance(value, bool):  # JSON true, YAML on/off/yes/no: float(True) is 1.0
+            raise Refused(f"{MODEL_NAME}: model_args {key}={value!r}: expected a number")
+        if not isinstance(value, str):  # null, a list: refused where used
+            continue
+        text = value.strip().strip("\"'")
+        try:
+            if key == "temperature":
+                decode_temperature(text)
+            elif text.lower() not in ("", "none", "auto"):
+                integer(text, "an integer written in ASCII digits")
+        except argparse.ArgumentTypeError as err:
+            raise Refused(f"{MODEL_NAME}: model_args {key}={text!r}: {err}") from None
+
+
+def _pairs_as_written(args: str | dict) -> list[tuple[str, object]]:
+    """(key, value) of every model arg, numbers as texts; lm-eval reads a text that starts
+    with ``{`` as JSON (and names JSON it cannot read)."""
+    if isinstance(args, dict):
+        return [(str(k).strip(), v) for k, v in args.items()]
+    args = args or ""
+    if args.lstrip().startswith("{"):
+        import json
+
+        try:
+            pairs = json.loads(args, parse_float=str, parse_int=str, parse_constant=str,
+                               object_pairs_hook=list)  # fmt: skip
+        except (json.JSONDecodeError, RecursionError) as err:
+            shown = f"{reprlib.repr(args)}: {str(err)[:80] or type(err).__name__}"
+            raise Refused(f"{MODEL_NAME}: model_args {shown}: expected a JSON object") from None
+        return [(str(k).strip(), v) for k, v in pairs] if isinstance(pairs, list) else []
+    return [
+        (key.strip(), text) for key, _, text in (pair.partition("=") for pair in args.split(","))
+    ]
+
+
+def _foreign_number(text: str) -> bool:
+    """A number Python reads (``int``, ``float``, ``str.isnumeric``) written in other than
+    ASCII: ``١``, ``²``, ``٣.٥``."""
+    text = text.strip()
+    if text.isascii():
+        return False
+    if text.isnumeric():
+        return True
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_plain_option(option: str, text: str) -> None:
+    """Any other option's numbers in ASCII digits: ``--seed ١,٢,٣,٤``, ``--limit ٥`` and
+    ``--gen_kwargs max_gen_toks=٤`` are read as numbers by lm-eval."""
+    pieces = [p for part in text.split(",") for p in part.split("=")]
+    if any(_foreign_number(piece) for piece in pieces):
+        raise Refused(f"{option} {reprlib.repr(text)}: a number is written in ASCII digits")
+
+
+class _Written(str):
+    """A YAML number's text, as written."""
+
+
+class _AsWrittenLoader(yaml.SafeLoader):
+    """``yaml.safe_load``'s reading, with each int and float kept as the text written."""
+
+
+for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+    _AsWrittenLoader.add_constructor(_tag, lambda loader, node: _Written(node.value))
+
+
+def _config_fields() -> set[str] | None:
+    """lm-eval's settings, the keys a --config file may hold (None where this lm-eval has no
+    ``EvaluatorConfig``)."""
+    try:
+        from dataclasses import fields
+
+        from lm_eval.config.evaluate_config import EvaluatorConfig
+    except ImportError:
+        return None
+    return {f.name for f in fields(EvaluatorConfig)}
+
+
+def read_config(path: str) -> dict:
+    """A ``--config`` file as lm-eval reads it (``yaml.safe_load``: merge keys applied, the
+    last of a repeated key kept), with every number kept as its text; refused (naming the
+    file, and the key) where it is not a regular file of at most 1 MiB of UTF-8 YAML without
+    aliases, not a mapping of lm-eval's settings, or holds a number not written in ASCII or a
+    ``model_args`` number :func:`check_numbers_as_written` refuses."""
+    shown = f"--config {reprlib.repr(path)}"
+    try:  # never waits on a FIFO: opened without blocking, then required to be a file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as err:
+        raise Refused(f"{shown}: {err.strerror or err}") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise Refused(f"{shown}: not a regular file")
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise Refused(f"{shown}: larger than {MAX_CONFIG_BYTES:,} bytes, not a config file")
+    try:
+        text = data.decode("utf-8")
+        if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
+            raise Refused(f"{shown}: YAML aliases are refused (lm-eval expands and prints them)")
+        root = yaml.load(text, Loader=_AsWrittenLoader)
+    except UnicodeDecodeError as err:
+        raise Refused(f"{shown}: not UTF-8 text (byte {err.start})") from None
+    except (yaml.YAMLError, RecursionError) as err:
+        message = " ".join(str(err).split())[:200] or type(err).__name__
+        raise Refused(f"{shown}: not YAML lm-eval can read: {message}") from None
+    if not isinstance(root, dict):
+        kind = type(root).__name__
+        raise Refused(f"{shown}: expected a mapping of lm-eval's settings, got {kind}")
+    known = _config_fields()
+    for key in root:
+        if not isinstance(key, str) or (known is not None and key not in known):
+            raise Refused(f"{shown}: {reprlib.repr(key)} is not one of lm-eval's settings")
+    args = root.get("model_args")
+    if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
+        raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
+    for field, value in _scalars(root):
+        if isinstance(value, str) and _foreign_number(value):
+            raise Refused(f"{shown}: {field} = {value!r}: a number is written in ASCII digits")
+    try:
+        check_numbers_as_written(args or "")
+    except Refused as err:
+        raise Refused(f"{shown}: {err}") from None
+    return root
+
+
+def _scalars(value, field: str = "") -> Iterator[tuple[str, object]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _scalars(item, f"{field}.{key}" if field else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _scalars(item, f"{field}[{i}]")
+    else:
+        yield field, value
+
+
+def _check_option(action: argparse.Action, text: str) -> None:
+    option = action.option_strings[0] if action.option_strings else action.dest
+    if action.dest == "model_args":
+        check_numbers_as_written(text)
+    elif action.dest == "config":
+        read_config(text)
+    elif action.option_strings:  # an option's value, not the subcommand's name
+        _check_plain_option(option, text)
+
+
+@contextlib.contextmanager
+def reading_as_written() -> Iterator[None]:
+    """While lm-eval parses its command line, every option's text is checked as written
+    (:func:`_check_option`) before argparse converts it."""
+    original = argparse.ArgumentParser._get_value
+
+    def checked(parser, action, text):
+        if isinstance(text, str):
+            _check_option(action, text)
+        return original(parser, action, text)
+
+    argparse.ArgumentParser._get_value = checked
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser._get_value = original
+
+
+@contextlib.contextmanager
+def settings_named() -> Iterator[None]:
+    """lm-eval's refusal of its settings (``EvaluatorConfig.from_cli`` raises ``TypeError``
+    for a setting of the wrong type) as one line, not a traceback."""
+    try:
+        from lm_eval.config.evaluate_config import EvaluatorConfig
+    except ImportError:
+        yield
+        return
+    original = EvaluatorConfig.__dict__["from_cli"]
+
+    def from_cli(cls, namespace):
+        try:
+            return original.__func__(cls, namespace)
+        except (TypeError, AttributeError, KeyError) as err:
+            raise Refused(f"lm-eval's settings (--config and options): {err}") from None
+
+    EvaluatorConfig.from_cli = classmethod(from_cli)
+    try:
+        yield
+    finally:
+        EvaluatorConfig.from_cli = original
