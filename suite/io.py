@@ -174,11 +174,18 @@ def check_write_folder(folder: Path, flag: str = "--out") -> None:
             raise SpecError(path, flag, str(path), message)
 
 
-def make_folder(folder: Path) -> Path | None:
-    """Make ``folder`` and its missing parents; the outermost one made, None if it existed."""
+def make_folder(folder: Path, flag: str = "--out") -> Path | None:
+    """Make ``folder`` and its missing parents; the outermost one made, None if it existed.
+    A folder that cannot be made (``/proc/self/x``, no permission) is a SpecError naming
+    ``flag``, with none of its parents left made."""
     folder = Path(folder)
     missing = [p for p in (folder, *folder.parents) if not p.is_dir()]
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        remove_made(folder, missing[-1] if missing else None)
+        message = f"cannot make this folder: {err.strerror or err}"
+        raise SpecError(folder, flag, str(folder), message) from None
     return missing[-1] if missing else None
 
 

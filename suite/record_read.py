@@ -744,7 +744,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
     for part in (packages, hardware):
         _check_scalars(part)
     return Provenance(
-        git_commit=r.string("git_commit", optional=True),
+        git_commit=_commit(r),
         git_dirty=r.boolean("git_dirty"),
         packages=dict(packages.data) if packages else {},
         hardware=dict(hardware.data) if hardware else {},
@@ -756,6 +756,16 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
 
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # `git rev-parse HEAD`: SHA-1 or SHA-256
+
+
+def _commit(r: _Reader) -> str | None:
+    """The code's commit as a run writes it: null (not a git checkout) or a commit id."""
+    value = r.string("git_commit", optional=True)
+    if value is not None and not _COMMIT.fullmatch(value):
+        message = "expected a git commit (40 or 64 lower-case hex digits) or null"
+        raise RecordError(r.name("git_commit"), value[:80], message)
+    return value
 
 
 PROMPT_FORMATS = ("instruction", "chat_template")  # how a run renders prompts (suite.prompts)

@@ -375,7 +375,17 @@ _HEADER_FIELDS = {
 
 def _check_header(path: Path, held: dict) -> None:
     """Every field a report reads has the type a run writes: a SpecError names the first that
-    does not (``study_*`` are mappings of study name to the value)."""
+    does not (``study_*`` are mappings of study name to the value). A run states its studies
+    (one at least) and its profile, and no field but these."""
+    for field in held:
+        if field not in _HEADER_FIELDS:
+            message = f"not a field a run writes; known: {', '.join(_HEADER_FIELDS)}"
+            raise SpecError(path, str(field)[:64], "...", message)
+    for field in ("studies", "profile"):
+        if field not in held:
+            raise SpecError(path, field, None, "a run states it")
+    if held["studies"] == []:
+        raise SpecError(path, "studies", [], "a run runs one study at least")
     for field, (check, expected) in _HEADER_FIELDS.items():
         if field not in held:
             continue

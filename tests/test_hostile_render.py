@@ -106,11 +106,11 @@ def test_generate_and_manifest_take_numbers_in_range():
 def _results(tmp_path, name):
     """A results folder of one record."""
     from tests.test_hostile_results import LINE
-    from tests.test_records import HEADER
+    from tests.test_records import header_planning
 
     folder = tmp_path / name
     folder.mkdir()
-    (folder / "run.json").write_text(json.dumps(HEADER))
+    (folder / "run.json").write_text(json.dumps(header_planning(LINE)))
     (folder / "cells.jsonl").write_text(LINE + "\n")
     return folder
 

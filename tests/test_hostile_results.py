@@ -161,7 +161,10 @@ def test_resuming_into_a_folder_with_a_huge_k_is_refused_at_once(tmp_path):
 def _folder(tmp_path, cells: str, run: str | None):
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "run.json").write_text(run if run is not None else json.dumps(HEADER))
+    from tests.test_records import header_planning
+
+    planned = json.dumps(header_planning(cells))
+    (folder / "run.json").write_text(run if run is not None else planned)
     (folder / "cells.jsonl").write_bytes(cells.encode("utf-8", "surrogateescape"))
     return folder
 

@@ -20,7 +20,7 @@ from suite.report.folder import check_folder
 from tests.hostile import refused, snapshot
 from tests.test_hostile_inputs_more import REPO
 from tests.test_hostile_round16 import _forged, empirical  # noqa: F401 (a fixture)
-from tests.test_records import HEADER, old_analytic
+from tests.test_records import header_of, old_analytic
 
 LLAMA = REPO / "reference" / "llama"
 
@@ -44,7 +44,7 @@ def _analytic_folder(tmp_path: Path, edit) -> str:
     edit(record["result"])
     folder = tmp_path / "results"
     folder.mkdir()
-    (folder / "run.json").write_text(json.dumps(HEADER))
+    (folder / "run.json").write_text(json.dumps(header_of(record)))
     (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
     return str(folder)
 
@@ -124,7 +124,8 @@ def test_a_cells_file_is_utf8_without_a_bom(tmp_path, capsys, encode, shown):
 
 def test_a_run_header_naming_another_profile_than_its_records_is_refused(tmp_path, capsys):
     folder = Path(_analytic_folder(tmp_path, lambda result: None))
-    (folder / "run.json").write_text(json.dumps(HEADER | {"profile": "quick"}))
+    header = json.loads((folder / "run.json").read_text())
+    (folder / "run.json").write_text(json.dumps(header | {"profile": "quick"}))
     refused(["report", str(folder)], tmp_path, capsys, "provenance.profile", "'smoke'", "'quick'")
 
 

@@ -306,9 +306,7 @@ def test_a_record_a_run_never_writes_is_refused(make, field, shown, tmp_path, ca
     record = make()
     folder = tmp_path / "results"
     folder.mkdir()
-    header = (
-        {**HEADER, "study_cells": {"s": [record["key"]]}} if "study_cells" in HEADER else HEADER
-    )
+    header = {**HEADER, "study_cells": {HEADER["studies"][0]: [record["key"]]}}
     (folder / "run.json").write_text(json.dumps(header))
     (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
     argv = ["report", str(folder), "--out", str(tmp_path / "rep")]
@@ -487,7 +485,7 @@ def test_a_damaged_checkpoint_is_one_error_naming_its_file(tmp_path, damage, nam
      ({"study_claims": {"difficulty": [1, 1]}}, "study_claims.difficulty", "none twice"),
      ({"study_claims": {"difficulty": [10**30]}}, "study_claims.difficulty", "1 to 1000"),
      ({"study_titles": {"zzz": "t"}}, "study_titles.zzz", "does not name"),
-     ({"studies": [], "study_cells": {"difficulty": []}}, "study_cells.difficulty",
+     ({"studies": ["other"], "study_cells": {"difficulty": []}}, "study_cells.difficulty",
       "does not name"),
      ({"study_cells": {"difficulty": ["\x1b]0;pwned\x07"]}}, "study_cells.difficulty",
       "plain text")],

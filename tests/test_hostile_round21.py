@@ -114,6 +114,7 @@ def _folder_of(tmp_path, edit_records=None, edit_header=None):
     header = json.loads((folder / "run.json").read_text())
     if edit_records:
         records = edit_records(records)
+    header["study_cells"] = {header["studies"][0]: [r["key"] for r in records]}  # as planned
     if edit_header:
         edit_header(header)
     (folder / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))

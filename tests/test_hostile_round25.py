@@ -179,7 +179,7 @@ def test_a_report_refuses_records_of_two_dtypes(tmp_path, capsys):
     restate_analytic(other)  # its interval, on seed 1's bootstrap stream
     path.write_text(json.dumps(record) + "\n" + json.dumps(other) + "\n")
     header = json.loads((folder / "run.json").read_text())
-    header.pop("study_cells", None)
+    header["study_cells"] = {header["studies"][0]: [record["key"], other["key"]]}
     (folder / "run.json").write_text(json.dumps(header))
     argv = ["report", str(folder), "--out", str(tmp_path / "rep")]
     refused(argv, tmp_path, capsys, "cells.jsonl", "provenance.hardware.dtype", "'bfloat16'")

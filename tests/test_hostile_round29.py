@@ -216,3 +216,110 @@ def test_a_good_lm_eval_config_is_read_with_numbers_as_written(tmp_path):
     read = read_config(str(config))
     assert read["model_args"] == {"target": "t", "temperature": "0.7", "seed": "3"}
     assert read["limit"] == "5" and read["seed"] == "1,2,3,4"
+
+
+# Results folders: records naming where each model came from, a commit as git writes one, and
+# a header a run writes.
+
+
+def _results_of(tmp_path, record, header=None, submission=None):
+    from tests.test_records import header_of
+
+    folder = tmp_path / "results"
+    folder.mkdir(parents=True)
+    (folder / "run.json").write_text(json.dumps(header or header_of(record)))
+    (folder / "cells.jsonl").write_text(json.dumps(record) + "\n")
+    if submission is not None:
+        (folder / "submission.json").write_text(json.dumps(submission))
+    return folder
+
+
+def _submitted(location: bool):
+    from tests.test_records import old_analytic
+
+    record = old_analytic("sub-x")
+    record["cell"]["draft_facts"] = {"method": "other", "origin": "submission",
+                                     "source": "submission.yaml"}  # fmt: skip
+    record["provenance"]["models"]["draft"] = {"location": "submissions/x/model",
+                                               "sha256": "c" * 64}  # fmt: skip
+    if not location:
+        del record["provenance"]["models"]["draft"]["location"]
+    submission = {"name": "x", "draft": "sub-x", "model": "model", "sha256": "c" * 64,
+                  "training": {"method": "other"}}  # fmt: skip
+    return record, submission
+
+
+def test_a_submitted_drafts_record_without_its_location_is_refused(tmp_path, capsys):
+    from suite.cli import main
+
+    record, submission = _submitted(location=True)
+    good = _results_of(tmp_path / "good", record, submission=submission)
+    assert main(["report", str(good), "--out", str(tmp_path / "rep-good")]) == 0  # control
+    capsys.readouterr()
+    record, submission = _submitted(location=False)
+    folder = _results_of(tmp_path / "bad", record, submission=submission)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "cells.jsonl", "provenance.models.draft.location")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "model", [{}, {"location": None, "sha256": None}, {"location": ""}],
+    ids=["empty", "nulls", "empty-location"],
+)  # fmt: skip
+def test_a_record_naming_no_location_for_a_model_is_refused(model, tmp_path, capsys):
+    from tests.test_records import old_analytic
+
+    record = old_analytic()
+    record["provenance"]["models"]["target"] = model
+    folder = _results_of(tmp_path, record)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "cells.jsonl", "provenance.models.target")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("commit", "ok"),
+    [("x", False), ("0" * 39 + "G", False), ("A" * 40, False), ("z" * (1 << 20), False),
+     ("0" * 41, False), (None, True), ("0123456789abcdef" * 4, True)],
+    ids=["one-letter", "not-hex", "upper-case", "a-megabyte", "41-digits", "null", "sha256"],
+)  # fmt: skip
+def test_a_records_git_commit_is_one_git_writes(commit, ok, tmp_path, capsys):
+    from suite.cli import main
+    from tests.test_records import old_analytic
+
+    record = old_analytic()
+    record["provenance"]["git_commit"] = commit
+    folder = _results_of(tmp_path, record)
+    argv = ["report", str(folder), "--out", str(tmp_path / "rep")]
+    if ok:
+        assert main(argv) == 0
+    else:
+        refused(argv, tmp_path, capsys, "cells.jsonl", "git_commit")
+
+
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [({"studies": [], "profile": "smoke"}, "studies"),
+     ({"studies": ["nosuchstudy"], "profile": "smoke"}, "study_cells"),
+     ({"profile": "smoke"}, "studies"),
+     ({"studies": ["difficulty"]}, "profile"),
+     ("evil", "evil")],
+    ids=["no-study", "unknown-study-unplanned", "studies-absent", "profile-absent",
+         "unknown-field"],
+)  # fmt: skip
+def test_a_run_header_is_one_a_run_writes(header, field, tmp_path, capsys):
+    from tests.test_records import header_of, old_analytic
+
+    record = old_analytic()
+    if header == "evil":
+        header = header_of(record) | {"evil": {"x": [1, {"y": "<script>"}]}}
+    folder = _results_of(tmp_path, record, header=header)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "run.json", field)  # fmt: skip
+
+
+def test_a_report_out_that_cannot_be_made_names_the_option(tmp_path, capsys):
+    from tests.test_records import old_analytic
+
+    folder = _results_of(tmp_path, old_analytic())
+    refused(["report", str(folder), "--out", "/proc/self/x"], tmp_path, capsys, "--out",
+            "/proc/self/x")  # fmt: skip

@@ -136,8 +136,27 @@ def old_empirical(draft: str = "kd-online-gsm8k-t1.0") -> dict:
     }
 
 
+def header_of(*records: dict, header: dict = HEADER) -> dict:
+    """A run header planning exactly these records, as a run states them (``study_cells``)."""
+    return header | {"study_cells": {header["studies"][0]: [r["key"] for r in records]}}
+
+
+def header_planning(cells: str, header: dict = HEADER) -> dict:
+    """:func:`header_of` the records among the lines of a cells file (a torn or malformed
+    line plans nothing)."""
+    records = []
+    for line in cells.splitlines():
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(record, dict) and isinstance(record.get("key"), str):
+            records.append(record)
+    return header_of(*records, header=header)
+
+
 def _folder(tmp_path: Path, *records: dict) -> Path:
-    (tmp_path / "run.json").write_text(json.dumps(HEADER))
+    (tmp_path / "run.json").write_text(json.dumps(header_of(*records)))
     (tmp_path / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     return tmp_path
 

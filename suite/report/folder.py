@@ -47,23 +47,29 @@ def check_folder(folder: str | Path) -> Path:
     records = store.load()  # a corrupt line raises a SpecError naming the file and the line
     if not records:
         raise SpecError(store.cells_path, None, None, "no finished cell yet: nothing to report")
-    planned = header.get("study_cells")  # absent in a header written before it was stored
-    planned = None if planned is None else {key for keys in planned.values() for key in keys}
+    planned = header.get("study_cells")
+    if planned is None:  # a header written before it was stored: the run rewrites it
+        message = "a header without study_cells (written before they were stored): resume the run"
+        raise SpecError(store.run_path, "study_cells", None, message)
+    planned = {key for keys in planned.values() for key in keys}
     profile = header.get("profile")
     hashes: dict[tuple[str, str | None], str | None] = {}
     dtypes: dict[str, tuple[str, object]] = {}
     models: dict[tuple, tuple] = {}  # (family, role, draft name): (first key, location, sha256)
     for key, record in records.items():
-        if planned is not None and key not in planned:  # a run writes only what it plans
+        if key not in planned:  # a run writes only what it plans
             message = f"a record of a cell no study in {RUN_FILE} plans; refused"
             raise SpecError(store.cells_path, "key", key, message)
         if record.provenance is None:  # older records: a resume recomputes them, not a report
             message = "a record without provenance (made before it was stored): resume the run"
             raise SpecError(store.cells_path, f"{key}: provenance", None, message)
         for role in ROLES:  # a record naming none would hide which model made it
-            if role not in record.provenance.models:
+            model = record.provenance.models.get(role)
+            if model is None or not model.location:  # a run writes where each came from
                 message = f"a record naming no {role} model (a run names each it loads)"
-                raise SpecError(store.cells_path, f"{key}: provenance.models.{role}", None, message)
+                where = f"{key}: provenance.models.{role}" + ("" if model is None else ".location")
+                shown = None if model is None else model.location
+                raise SpecError(store.cells_path, where, shown, message)
         for role, model in record.provenance.models.items():  # one model at each location
             held = hashes.setdefault((role, model.location), model.sha256)
             if held != model.sha256:
