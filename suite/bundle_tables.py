@@ -129,7 +129,7 @@ def check_table_fields(manifest: dict, path: Path) -> None:
                 message = f"the τ_dec written '{first}' elsewhere: one spelling per temperature"
                 raise SpecError(path, where, text, message)
         for key, ok in _TABLE_FIELDS.items():
-            if key in entry and entry[key] is not None and not ok(entry[key]):
+            if key in entry and not ok(entry[key]):  # null too: a table cell formats it
                 value = reprlib.repr(entry[key])
                 raise SpecError(path, f"artifacts.{name}.{key}", value, "not the manifest's shape")
         if entry.get("method") not in (None, "base") and "kd_temperature" not in entry:

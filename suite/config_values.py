@@ -92,10 +92,21 @@ def _positions(value: Any) -> str | None:
     return f"a model's positions must be an integer in [1, {MAX_POSITIONS:,}]"
 
 
+MAX_LAYERS = 1_024  # a model's layers: real ones have at most a few hundred
+
+
+def _layers(value: Any) -> str | None:
+    if _integer(value) and 0 <= value <= MAX_LAYERS:
+        return None
+    return f"a model's layers must be an integer in [0, {MAX_LAYERS:,}]"
+
+
 def _key_rule(key: str):
     """The check for a number under ``key``, wherever it is in the config, or None."""
     if key == "max_position_embeddings":
         return _positions
+    if key.startswith("num_") and key.endswith("layers"):
+        return _layers
     if key == "eps" or key.endswith("_eps") or "epsilon" in key:
         return _epsilon
     if "dropout" in key:

@@ -10,7 +10,8 @@ option, an abbreviation, ``-a``, ``-wa``, ``--model_args=...``), and checks it:
   ``max_new_tokens``, ...) as written, in the ``key=value`` form or lm-eval's JSON form;
 - ``--config FILE``: a regular UTF-8 file of at most 1 MiB, YAML without aliases, a mapping of
   lm-eval's settings whose ``model_args`` (text or mapping) is checked as above;
-- every other option: a number in ASCII digits (``--seed ١,٢`` and ``max_gen_toks=٤`` are not).
+- every other option: a number in ASCII digits (``--seed ١,٢`` and ``max_gen_toks=٤`` are not);
+- ``--use_cache`` and ``--cache_requests``: refused, as in a config; lm-eval's caches are pickles.
 
 :func:`settings_named` turns lm-eval's own refusals of its settings (a ``TypeError`` from a
 setting of the wrong type) into one line naming them.
@@ -165,6 +166,9 @@ def read_config(path: str) -> dict:
     for key in root:
         if not isinstance(key, str) or (known is not None and key not in known):
             raise Refused(f"{shown}: {reprlib.repr(key)} is not one of lm-eval's settings")
+    for key in PICKLE_OPTIONS:
+        if root.get(key) not in (None, False):
+            raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: {PICKLE_MESSAGE}")
     args = root.get("model_args")
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
@@ -189,8 +193,16 @@ def _scalars(value, field: str = "") -> Iterator[tuple[str, object]]:
         yield field, value
 
 
+# lm-eval options that load pickles (a response cache read with pickle.loads, a request cache
+# with dill): loading one runs whatever code it holds, so `suite lm-eval run` takes neither
+PICKLE_OPTIONS = ("use_cache", "cache_requests")
+PICKLE_MESSAGE = "lm-eval's caches are pickles and loading one runs code: not taken here"
+
+
 def _check_option(action: argparse.Action, text: str) -> None:
     option = action.option_strings[0] if action.option_strings else action.dest
+    if action.dest in PICKLE_OPTIONS:
+        raise Refused(f"{option} {reprlib.repr(text)}: {PICKLE_MESSAGE}")
     if action.dest == "model_args":
         check_numbers_as_written(text)
     elif action.dest == "config":

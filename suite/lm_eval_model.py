@@ -347,7 +347,9 @@ class SpecDecLM(LM):
         gen_kwargs = dict(gen_kwargs or {})
         self._note_ignored(gen_kwargs)
         until = _until(gen_kwargs)
-        budget = _int_arg(gen_kwargs.get("max_gen_toks", self.max_new_tokens), "max_gen_toks", 1)
+        budget = _int_arg(
+            gen_kwargs.get("max_gen_toks", self.max_new_tokens), "max_gen_toks", 1, MAX_NEW_TOKENS
+        )
         ids = self._prompt_ids(context, budget)
         seed = prompt_seed(self.seed, index)
         common = {

@@ -77,7 +77,8 @@ def build_manifest(
         "decode_temperatures": list(decode_temperatures),
     }
     previous = load_manifest(root) if (root / MANIFEST).is_file() else {}
-    old = previous.get("artifacts", {}) if previous.get("acceptance_protocol") == protocol else {}
+    same = previous.get("acceptance_protocol") == protocol
+    old = _carried(previous, root / MANIFEST) if same else {}
     artifacts = _read_artifacts(root)
     _check_models(root, artifacts)
     by_family: dict[str, list[str]] = {}
@@ -95,6 +96,72 @@ def build_manifest(
     manifest = {"acceptance_protocol": protocol, "artifacts": artifacts}
     write_manifest(manifest, root)
     return manifest
+
+
+def _fraction(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _greedy_quality(value) -> bool:
+    """``{who: {dataset: {"prompts": n, "f1": x, "accuracy": x}}}`` as model cards print it."""
+    if not isinstance(value, dict):
+        return False
+    for who, by_dataset in value.items():
+        if who == "prompts_per_dataset":
+            continue
+        if not isinstance(by_dataset, dict):
+            return False
+        for q in by_dataset.values():
+            prompts = q.get("prompts") if isinstance(q, dict) else None
+            if not (isinstance(prompts, int) and not isinstance(prompts, bool) and prompts >= 1):
+                return False
+            if not (_fraction(q.get("f1")) and _fraction(q.get("accuracy"))):
+                return False
+    return True
+
+
+def _storage(value) -> bool:
+    """``{"dtype": ..., "fp16_heldout": {dataset: nats}, ...}``: a dtype and finite numbers."""
+    from suite.cards import _losses
+
+    return (
+        isinstance(value, dict)
+        and value.get("dtype") in ("float16", "float32", "bfloat16")
+        and all(k == "dtype" or _losses(v, 0) or _losses(v, 1) for k, v in value.items())
+    )
+
+
+# What a manifest build carries over besides the fields bundle-tables reads, each as it is used
+MAX_COST_RATIO = 100.0  # as a record's (suite.record_read)
+_CARRIED = {
+    "cost_ratio": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+        and 0 < v <= MAX_COST_RATIO,
+        f"a cost ratio: a number in (0, {MAX_COST_RATIO:g}]",
+    ),
+    "storage": (_storage, "a storage record: its dtype and finite held-out losses"),
+    "evaluation": (
+        lambda v: isinstance(v, dict) and _greedy_quality(v.get("greedy_quality", {})),
+        "an evaluation: a mapping whose greedy_quality gives prompts, f1 and accuracy in [0, 1]",
+    ),
+}  # fmt: skip
+
+
+def _carried(previous: dict, path: Path) -> dict:
+    """The last manifest's artifacts, whose measurements a build carries over where weights and
+    protocol are unchanged: each checked first as its readers read it (the tables' fields as
+    ``bundle-tables`` does, a cost ratio, a storage record, an evaluation), so a forged manifest
+    is refused naming the field, never copied into the new one."""
+    import reprlib
+
+    from suite.bundle_tables import check_table_fields
+
+    check_table_fields(previous, path)
+    for name, entry in previous["artifacts"].items():
+        for key, (ok, rule) in _CARRIED.items():
+            if key in entry and not ok(entry[key]):
+                raise SpecError(path, f"artifacts.{name}.{key}", reprlib.repr(entry[key]), rule)
+    return previous["artifacts"]
 
 
 @dataclass(frozen=True)
@@ -216,7 +283,8 @@ def _measure_family(root, family, artifacts, old, measure: Measure, eval_prompts
             kept = old.get(name, {}).get("storage")
             folder = root / entry["path"]
             storage = compact(folder, tokenizer, _datasets(entry), 100, measure.fp16_tolerance)
-            entry["storage"] = kept if kept and storage.keys() == {"dtype"} else storage
+            same = kept and storage.keys() == {"dtype"} and kept["dtype"] == storage["dtype"]
+            entry["storage"] = kept if same else storage
         entry["files"] = artifact_files(root / entry["path"])
     target_name = f"{family}/target"
     target_same = _unchanged(old, target_name, artifacts)
@@ -240,6 +308,7 @@ def _measure_family(root, family, artifacts, old, measure: Measure, eval_prompts
         entry["parameter_ratio"] = artifacts[target_name]["parameters"] / entry["parameters"]
         acc = old.get(n, {}).get("acceptance", {})
         measured = all(keys <= set(acc.get(d, {})) for d in _datasets(entry))
+        measured = measured and "cost_ratio" in old.get(n, {})  # both, or both measured again
         if target_same and _unchanged(old, n, artifacts) and measured:
             entry["acceptance"], entry["cost_ratio"] = old[n]["acceptance"], old[n]["cost_ratio"]
         else:

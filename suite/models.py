@@ -260,6 +260,8 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
         message = "this command runs decoder-only (causal) models; an encoder-decoder one is not"
         raise SpecError(where, "model_type", getattr(config, "model_type", None), message)
     auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
+    if is_local(path):
+        _check_size(path, config, auto_cls)
     quiet = _UntiedT5Notice()
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
@@ -294,6 +296,41 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     if seq2seq:
         _check_decoder_start(path, model)
     return model.eval()
+
+
+def _check_size(path, config, auto_cls) -> None:
+    """A local model's config asks for no more parameters than its safetensors hold: its model
+    is built on the meta device (no memory) and counted against the headers. transformers builds
+    the whole model a config describes before it compares shapes with the weights, so a
+    config.json of a larger model than its weights would be allocated first (gigabytes from a
+    file of a few)."""
+    import math
+
+    from suite.safetensors_files import weight_shapes
+
+    files = sorted(p for p in Path(path).iterdir() if p.suffix == ".safetensors")
+    shapes = weight_shapes(files)
+    held = sum(math.prod(shape) for shape in shapes.values())
+    where = _config_where(path)
+    try:
+        with torch.device("meta"):
+            model = auto_cls.from_config(config, attn_implementation=ATTENTION)
+    except ValueError as err:  # transformers' refusal of a config class: a page of names
+        if "Unrecognized configuration class" not in str(err):
+            raise _load_error(path, err) from None
+        message = f"transformers has no {auto_cls.__name__} for this model type"
+        raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
+    except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
+        raise _load_error(path, err) from None
+    needed = sum(p.numel() for p in model.parameters())
+    if needed > held:
+        sizes = f"its model has {needed:,} parameters, its weights hold {held:,}"
+        missing = sorted(name for name, _ in model.named_parameters() if name not in shapes)
+        if missing:  # named as the check after loading names them
+            message = f"{len(missing)} missing keys between config and weights ({sizes})"
+            raise SpecError(path, "missing_keys", missing[0], message)
+        message = f"{sizes}: the config and the weights are not one model"
+        raise SpecError(where, "config.json", f"{needed:,} parameters", message)
 
 
 def _config_where(path) -> Path | str:

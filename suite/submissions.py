@@ -31,6 +31,7 @@ from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT, portable_path, resolve
 from suite.profiles import _HUB_ID, ModelRef, Profile
 from suite.record_read import MAX_TEXT_CHARS as MAX_LOCATION_CHARS
+from suite.safetensors_files import weight_shapes
 from suite.specs import Reader, read_yaml
 from suite.strict import read_config
 from suite.submission_files import (
@@ -42,7 +43,6 @@ from suite.submission_files import (
     model_files,
     remote_code_field,
     remote_code_message,
-    weight_shapes,
 )
 from suite.submission_json import check_submission_json
 from suite.tokenizer_files import (

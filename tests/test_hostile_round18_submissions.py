@@ -111,7 +111,7 @@ def _big_header(folder: Path, size: int) -> None:
 
 
 def test_a_huge_safetensors_header_is_refused_before_it_is_parsed(tiny, tmp_path, capsys):  # noqa: F811
-    from suite.submission_files import MAX_HEADER_BYTES
+    from suite.safetensors_files import MAX_HEADER_BYTES
 
     assert MAX_HEADER_BYTES <= 16 << 20
     folder = _copy(tiny, tmp_path)
