@@ -60,10 +60,11 @@ def run_lm_eval(argv: list[str]) -> int:
     saved = sys.argv
     sys.argv = ["lm_eval", "run", *argv]
     try:
-        setup_logging()
         cli = HarnessCLI()
         with reading_as_written():
             args = cli.parse_args()
+        setup_logging()
+        _log_to_stderr()
         with settings_named():
             cli.execute(args)
     except SystemExit as exit_:
@@ -71,6 +72,17 @@ def run_lm_eval(argv: list[str]) -> int:
     finally:
         sys.argv = saved
     return 0
+
+
+def _log_to_stderr() -> None:
+    """lm-eval's log handler writes to the ``sys.stderr`` of this call: lm-eval binds it once,
+    to the stderr of its first run, which a caller in the same process (a notebook, a test)
+    may have closed since."""
+    import logging
+
+    for handler in logging.getLogger("lm_eval").handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setStream(sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -322,10 +322,12 @@ def _check_size(path, config, auto_cls) -> None:
         raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
     except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
         raise _load_error(path, err) from None
+    built = {name: tuple(p.shape) for name, p in model.named_parameters()}
+    _check_shapes(path, [(n, shapes[n], s) for n, s in built.items() if shapes.get(n, s) != s])
     needed = sum(p.numel() for p in model.parameters())
     if needed > held:
         sizes = f"its model has {needed:,} parameters, its weights hold {held:,}"
-        missing = sorted(name for name, _ in model.named_parameters() if name not in shapes)
+        missing = sorted(name for name in built if name not in shapes)
         if missing:  # named as the check after loading names them
             message = f"{len(missing)} missing keys between config and weights ({sizes})"
             raise SpecError(path, "missing_keys", missing[0], message)

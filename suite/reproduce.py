@@ -41,7 +41,7 @@ def reproduce(
     from suite.report.render import claims_table, render_report
 
     decision = decide_folder(folder)
-    path = render_report(folder, decision=decision)
+    path = render_report(folder, decision=decision, plan=plan)
     total = time.perf_counter() - start
     print(claims_table(decision))
     print(

@@ -377,3 +377,20 @@ def plan_studies(
                     keys.append(_keep(cells, cell, study).key)
         study_cells[study.name] = tuple(dict.fromkeys(keys))
     return Plan(profile, tuple(studies), tuple(cells.values()), study_cells)
+
+
+def with_submission(study: StudySpec, family: str, draft: str) -> StudySpec:
+    """The study for ``family`` with ``draft`` added to its grid and to every drafts override."""
+    chosen = DraftSelector.by_name(draft)
+
+    def add(over: dict) -> dict:
+        return {**over, "drafts": (*over["drafts"], chosen)} if "drafts" in over else over
+
+    profiles = {name: {part: add(o) for part, o in p.items()} for name, p in study.profiles.items()}
+    return replace(
+        study,
+        family=family,
+        grid=replace(study.grid, drafts=(*study.grid.drafts, chosen)),
+        empirical=add(study.empirical),
+        profiles=profiles,
+    )

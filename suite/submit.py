@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite.drafts import SUBMISSION, DraftSelector
+from suite.drafts import SUBMISSION
 from suite.errors import Parser, SpecError, error_line
 from suite.io import save_model
 from suite.number_arguments import ascii_decimal
@@ -30,7 +30,7 @@ from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
 from suite.runner import check_device, check_planned, first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
-from suite.studies import STUDIES_DIR, Plan, StudySpec, load_study, plan_studies
+from suite.studies import STUDIES_DIR, Plan, load_study, plan_studies, with_submission
 from suite.submissions import (
     EXAMPLE,
     HUB_CACHE,
@@ -56,23 +56,6 @@ class SubmitReport:
     cells: int
     ran: int
     seconds: float
-
-
-def with_submission(study: StudySpec, family: str, draft: str) -> StudySpec:
-    """The study for ``family`` with ``draft`` added to its grid and to every drafts override."""
-    chosen = DraftSelector.by_name(draft)
-
-    def add(over: dict) -> dict:
-        return {**over, "drafts": (*over["drafts"], chosen)} if "drafts" in over else over
-
-    profiles = {name: {part: add(o) for part, o in p.items()} for name, p in study.profiles.items()}
-    return replace(
-        study,
-        family=family,
-        grid=replace(study.grid, drafts=(*study.grid.drafts, chosen)),
-        empirical=add(study.empirical),
-        profiles=profiles,
-    )
 
 
 def with_draft(profile: Profile, checked: Checked) -> Profile:
@@ -253,7 +236,7 @@ def submit(
             raise
     from suite.report.render import render_report
 
-    path = render_report(folder_out)
+    path = render_report(folder_out, plan=plan)
     return SubmitReport(folder_out, path, run.cells, run.ran, time.perf_counter() - start)
 
 

@@ -30,6 +30,9 @@ from suite.store import ResultsStore
 from suite.studies import Cell, load_studies
 from tests.hostile import restate_analytic
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 GRID = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 OOD = [0.0, 0.5, 1.0, 1.25, 1.5, 1.75, 2.0]
 PROMPTS = 40

@@ -15,6 +15,9 @@ from suite.errors import SpecError
 from tests.hostile import refused
 from tests.test_hostile_inputs_more import REPO, TEXT, _parser_refused, _spec_folder
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 TOKENIZER = REPO / "reference" / "llama" / "tokenizer"
 
 

@@ -18,6 +18,9 @@ from tests.hostile import refused, restate_analytic, snapshot
 from tests.test_hostile_inputs_more import REPO
 from tests.test_hostile_results import HEADER, LINE, _folder, _sub
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 
 @pytest.mark.parametrize(
     ("cells", "field", "value"),

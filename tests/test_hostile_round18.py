@@ -22,6 +22,9 @@ from tests.test_hostile_inputs_more import REPO
 from tests.test_hostile_round16 import _forged, empirical  # noqa: F401 (a fixture)
 from tests.test_records import header_of, old_analytic
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 LLAMA = REPO / "reference" / "llama"
 
 

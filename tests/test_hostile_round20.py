@@ -16,6 +16,9 @@ from tests.test_hostile_round18 import _analytic_folder, _set
 from tests.test_records import old_analytic
 from tests.test_submissions import tiny  # noqa: F401 (a fixture)
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 REPO = Path(__file__).resolve().parents[1]
 
 

@@ -17,6 +17,9 @@ from tests.hostile import refused
 from tests.test_hostile_round18_submissions import _check
 from tests.test_submissions import _copy, _edit, _profile, tiny  # noqa: F401 (a fixture)
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 
 def _generation(folder, **over):
     path = folder / "model" / "generation_config.json"

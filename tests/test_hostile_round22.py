@@ -14,6 +14,9 @@ from tests.hostile import refused
 from tests.test_hostile_round21 import _bundle, _kd_cache
 from tests.test_submissions import tiny  # noqa: F401 (a fixture)
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 
 def _responses_number(d):
     d["responses"] = 5

@@ -28,7 +28,8 @@ def _report_of(scored, tmp_path, edit):  # noqa: F811
     data = json.loads(info.read_text())
     edit(data, folder)
     info.write_text(json.dumps(data))
-    return ["report", str(folder), "--out", str(tmp_path / "rep")]
+    profile = out.parent / "profiles" / "smoke.yaml"  # the run's profile (tests/test_submissions)
+    return ["report", str(folder), "--out", str(tmp_path / "rep"), "--profile", str(profile)]
 
 
 def _set(**over):
@@ -105,6 +106,7 @@ def test_a_submission_json_as_submit_wrote_it_is_reported(scored, tmp_path):  # 
     assert not _scored_from(hub, "/tmp/submissions/x/model", "x")
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 def test_a_record_naming_no_model_is_refused(tmp_path, capsys):
     """A plain run's records whose provenance names no model at all are not reported."""
     from pathlib import Path

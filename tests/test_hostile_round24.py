@@ -109,6 +109,7 @@ def _second_submission(data, folder):
     (folder / "run.json").write_text(json.dumps(header))
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # the rule before the plan's
 def test_a_submits_folder_holds_the_results_of_the_submission_it_states(
     scored,  # noqa: F811
     tmp_path,
@@ -120,6 +121,7 @@ def test_a_submits_folder_holds_the_results_of_the_submission_it_states(
     refused(argv, tmp_path, capsys, "cells.jsonl", "cell.draft", "'sub-evil'", "does not state")
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # the rule before the plan's
 def test_records_of_a_submitted_draft_need_their_submission_json(scored, tmp_path, capsys):  # noqa: F811
     from tests.test_hostile_round23 import _report_of
 

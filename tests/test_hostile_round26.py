@@ -12,6 +12,9 @@ from tests.hostile import refused
 from tests.test_hostile_round23 import _report_of
 from tests.test_submissions import scored, tiny  # noqa: F401 (fixtures)
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 
 def _model(value):
     def edit(data, folder):

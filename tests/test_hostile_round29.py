@@ -249,6 +249,7 @@ def _submitted(location: bool):
     return record, submission
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 def test_a_submitted_drafts_record_without_its_location_is_refused(tmp_path, capsys):
     from suite.cli import main
 
@@ -262,6 +263,7 @@ def test_a_submitted_drafts_record_without_its_location_is_refused(tmp_path, cap
             "cells.jsonl", "provenance.models.draft.location")  # fmt: skip
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 @pytest.mark.parametrize(
     "model", [{}, {"location": None, "sha256": None}, {"location": ""}],
     ids=["empty", "nulls", "empty-location"],
@@ -276,6 +278,7 @@ def test_a_record_naming_no_location_for_a_model_is_refused(model, tmp_path, cap
             "cells.jsonl", "provenance.models.target")  # fmt: skip
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 @pytest.mark.parametrize(
     ("commit", "ok"),
     [("x", False), ("0" * 39 + "G", False), ("A" * 40, False), ("z" * (1 << 20), False),
@@ -296,6 +299,7 @@ def test_a_records_git_commit_is_one_git_writes(commit, ok, tmp_path, capsys):
         refused(argv, tmp_path, capsys, "cells.jsonl", "git_commit")
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 @pytest.mark.parametrize(
     ("header", "field"),
     [({"studies": [], "profile": "smoke"}, "studies"),
@@ -317,6 +321,7 @@ def test_a_run_header_is_one_a_run_writes(header, field, tmp_path, capsys):
             "run.json", field)  # fmt: skip
 
 
+@pytest.mark.usefixtures("hand_made_plan")
 def test_a_report_out_that_cannot_be_made_names_the_option(tmp_path, capsys):
     from tests.test_records import old_analytic
 

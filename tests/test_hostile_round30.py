@@ -47,7 +47,7 @@ sys.exit(1)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "REFUSED" in done.stdout and "weights hold" in done.stdout, done.stdout
+    assert "REFUSED" in done.stdout and "disagree on shapes" in done.stdout, done.stdout
 
 
 def test_a_model_of_its_weights_loads(tmp_path):
@@ -180,3 +180,91 @@ def test_a_generation_budget_is_bounded_whatever_the_models_positions():
         SpecDecLM.generate_one(lm, "x", {"max_gen_toks": MAX_NEW_TOKENS + 1}, 0)
     with pytest.raises(AssertionError, match=f"a budget of {MAX_NEW_TOKENS} reached"):
         SpecDecLM.generate_one(lm, "x", {"max_gen_toks": MAX_NEW_TOKENS}, 0)  # the control
+
+
+# A results folder held against the plan its run made (rebuilt from run.json's studies and
+# profile, as a resume rebuilds it).
+
+
+@pytest.fixture(scope="module")
+def difficulty(tmp_path_factory):
+    from suite.cli import main
+
+    folder = tmp_path_factory.mktemp("run") / "difficulty"
+    assert main(["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]) == 0
+    return folder
+
+
+def _forged(difficulty, tmp_path, edit):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    records = [json.loads(line) for line in (difficulty / "cells.jsonl").read_text().splitlines()]
+    header = json.loads((difficulty / "run.json").read_text())
+    edit(records, header)
+    (folder / "cells.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "run.json").write_text(json.dumps(header))
+    return folder
+
+
+def _facts(records, header):
+    base = next(r for r in records if r["cell"]["draft"] == "base")
+    base["cell"]["draft_facts"].update(method="kd", seed=7)
+
+
+def _temperature(records, header):
+    one = next(r for r in records if "/t1/" in r["key"])
+    one["cell"]["decode_temperature"] = one["result"]["temperature"] = 1.0000001
+
+
+def _unplanned_k(records, header):
+    import copy
+
+    from tests.hostile import restate_analytic
+
+    other = copy.deepcopy(next(r for r in records if "/K4/" in r["key"]))
+    other["cell"]["num_draft_tokens"] = 8
+    other["key"] = other["key"].replace("/K4/", "/K8/")
+    restate_analytic(other)
+    records.append(other)
+    header["study_cells"]["difficulty"].append(other["key"])
+
+
+def _another_study(records, header):
+    cells = header["study_cells"].pop("difficulty")
+    header.update(studies=["degradation"], study_cells={"degradation": cells},
+                  study_claims={"degradation": [7]}, study_titles={"degradation": "x"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [(_facts, "cell.draft_facts"), (_temperature, "cell.decode_temperature"),
+     (_unplanned_k, "study_cells.difficulty"), (_another_study, "study_cells.degradation"),
+     (lambda r, h: h["study_claims"].update(difficulty=[1, 2, 3]), "study_claims.difficulty"),
+     (lambda r, h: h["study_titles"].update(difficulty="Another"), "study_titles.difficulty")],
+    ids=["draft-facts", "temperature", "unplanned-cell", "another-study", "claims", "title"],
+)  # fmt: skip
+def test_a_report_holds_a_folder_to_the_plan_its_run_made(
+    edit, shown, difficulty, tmp_path, capsys
+):
+    from suite.cli import main
+
+    assert main(["report", str(difficulty), "--out", str(tmp_path / "good")]) == 0  # the control
+    capsys.readouterr()
+    folder = _forged(difficulty, tmp_path, edit)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, shown)
+
+
+def test_a_run_of_a_profile_outside_the_suite_is_reported_with_its_file(tmp_path, capsys):
+    from suite.cli import main
+
+    text = (REPO / "tasks" / "profiles" / "smoke.yaml").read_text()
+    assert "\nname: smoke\n" in text
+    profile = tmp_path / "mine.yaml"
+    profile.write_text(text.replace("\nname: smoke\n", "\nname: mine\n"))
+    folder = tmp_path / "results"
+    argv = ["run", "difficulty", "--profile", str(profile), "--out", str(folder), "--quiet"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    report = ["report", str(folder), "--out", str(tmp_path / "rep")]
+    refused(report, tmp_path, capsys, "run.json", "'mine'", "--profile FILE")
+    assert main([*report, "--profile", str(profile)]) == 0  # given the run's file, reported

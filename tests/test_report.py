@@ -24,6 +24,9 @@ from suite.report.render import CELL_COLUMNS, PROMPT_COLUMNS, claims_table, rend
 from suite.stats.intervals import restated_ratio_bootstrap
 from tests.hostile import restate_timing
 
+# folders built by hand: their plan is the one their run.json states (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("hand_made_plan")
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "results" / "test-artifacts"
 PAYLOAD = "<script>alert(1)</script>"
@@ -244,7 +247,11 @@ def results(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def report(results) -> Path:
-    return render_report(results)
+    from tests.conftest import plan_of_header
+
+    with pytest.MonkeyPatch.context() as patch:
+        plan_of_header(patch)
+        return render_report(results)
 
 
 def test_the_report_is_self_contained_and_holds_the_claims_table(results, report):

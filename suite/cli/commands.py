@@ -232,7 +232,8 @@ def cmd_bench(args) -> int:
 def cmd_report(args) -> int:
     from suite.report.folder import check_folder, unfinished_line
 
-    folder = check_folder(args.dir)  # before the heavy imports: a wrong path fails at once
+    given = {"profile": args.profile, "studies": args.studies}  # the run's files, if not ours
+    folder = check_folder(args.dir, **given)  # before the heavy imports: a bad folder fails now
     if args.out is not None:
         from suite.io import check_out_folder
 
@@ -241,7 +242,7 @@ def cmd_report(args) -> int:
     from suite.report.render import claims_table, render_report
 
     decision = decide_folder(folder)
-    path = render_report(folder, args.out, decision=decision)
+    path = render_report(folder, args.out, decision=decision, **given)
     print(claims_table(decision))
     print(f"report: {path}")
     if unfinished_line(folder):

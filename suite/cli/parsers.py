@@ -234,6 +234,17 @@ def add_report(sub) -> None:
         "dir", metavar="DIR", type=non_empty_path, help="results folder of `python -m suite run`"
     )
     p.add_argument("--out", type=non_empty_path, help="folder for the report files (default: DIR)")
+    p.add_argument(
+        "--profile",
+        type=non_empty_path,
+        help="the run's profile file, where it is not one of the suite's (default: by name)",
+    )
+    p.add_argument(
+        "--studies",
+        nargs="+",
+        type=non_empty_path,
+        help="the run's study files, where they are not the suite's (default: by name)",
+    )
     p.set_defaults(func=commands.cmd_report)
 
 

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from suite.errors import SpecError
+from suite.report.plan_check import check_against_plan, rebuilt_plan
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore
+from suite.studies import Plan
 
 
 def unfinished_line(folder: Path) -> bool:
@@ -26,8 +28,17 @@ def unfinished_line(folder: Path) -> bool:
 ROLES = ("tokenizer", "target", "draft")  # the models a cell loads, each named in its record
 
 
-def check_folder(folder: str | Path) -> Path:
-    """The folder as a Path, or a SpecError that names it (the CLI prints it and exits 2)."""
+def check_folder(
+    folder: str | Path,
+    plan: Plan | None = None,
+    *,
+    profile: str | Path | None = None,
+    studies: list[str] | None = None,
+) -> Path:
+    """The folder as a Path, or a SpecError that names it (the CLI prints it and exits 2).
+    The folder must be what its run's plan writes: ``plan`` where the caller made it (reproduce,
+    submit), else rebuilt from run.json's studies and profile (the suite's own by name, or the
+    files ``profile`` and ``studies``): :mod:`suite.report.plan_check`."""
     path = Path(folder)
     if not path.is_dir():
         raise SpecError(path, None, None, "no such results folder")
@@ -52,7 +63,7 @@ def check_folder(folder: str | Path) -> Path:
         message = "a header without study_cells (written before they were stored): resume the run"
         raise SpecError(store.run_path, "study_cells", None, message)
     planned = {key for keys in planned.values() for key in keys}
-    profile = header.get("profile")
+    run_profile = header.get("profile")
     hashes: dict[tuple[str, str | None], str | None] = {}
     dtypes: dict[str, tuple[str, object]] = {}
     models: dict[tuple, tuple] = {}  # (family, role, draft name): (first key, location, sha256)
@@ -95,7 +106,10 @@ def check_folder(folder: str | Path) -> Path:
             message = f"ran in another dtype than {first[0]} ({first[1]!r}): two runs mixed"
             raise SpecError(store.cells_path, f"{key}: provenance.hardware.dtype", dtype, message)
         made = record.provenance.profile
-        if made != profile:  # a resume recomputes another profile's (or one of none)
-            message = f"made under profile {made!r}, but {RUN_FILE} names profile {profile!r}"
+        if made != run_profile:  # a resume recomputes another profile's (or one of none)
+            message = f"made under profile {made!r}, but {RUN_FILE} names profile {run_profile!r}"
             raise SpecError(store.cells_path, f"{key}: provenance.profile", made, message)
+    if plan is None:
+        plan = rebuilt_plan(store, header, records, profile, studies)
+    check_against_plan(store, header, records, plan)
     return path

@@ -28,6 +28,7 @@ from suite.report import figures, leaderboard, output, views
 from suite.report.folder import check_folder
 from suite.store import CELLS_FILE, RUN_FILE, ResultsStore, clean
 from suite.strict import read_json
+from suite.studies import Plan
 from suite.submission_json import check_submission_json
 from suite.tables import draft_columns, prompt_rows, read_records, seed_means
 
@@ -343,13 +344,17 @@ def render_report(
     decision: Decision | None = None,
     registry: ClaimRegistry = REGISTRY,
     paper_path: str | Path | None = None,
+    plan: Plan | None = None,
+    profile: str | Path | None = None,
+    studies: list[str] | None = None,
 ) -> Path:
     """Write the four report files into ``out_dir`` (default: the results folder); return the HTML.
 
     ``decision`` may be passed when the caller already decided the folder, to skip doing it twice;
-    ``registry`` and ``paper_path`` name the claims and their words (default: the paper's).
+    ``registry`` and ``paper_path`` name the claims and their words (default: the paper's);
+    ``plan``, or ``profile`` and ``studies``, the run's plan (:func:`check_folder`).
     """
-    folder = check_folder(folder)
+    folder = check_folder(folder, plan, profile=profile, studies=studies)
     out = Path(out_dir) if out_dir is not None else folder
     check_out_folder(out)  # made when the files are written, once all are rendered
     if resolve(out, "--out") != resolve(folder, "results") and any(

@@ -1,0 +1,121 @@
+"""A results folder held against the plan its run made.
+
+``run.json`` names the run's studies and profile; the plan is rebuilt from them, as a resume
+rebuilds it (a submit folder's draft added as ``submit`` adds it), and the folder must be what
+that plan writes: each study's ``study_cells`` among the cells the study plans (a run of some
+engines plans fewer), its ``study_claims`` and ``study_titles`` the study file's, and each
+record's cell the planned cell of its key, draft facts and temperature included. A header and
+records forged consistently with each other, but not with any study, are refused: a resume of
+the same folder would recompute or refuse them too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from suite.errors import SpecError
+from suite.profiles import ModelRef, Profile, load_profile
+from suite.store import ResultsStore
+from suite.studies import Cell, Plan, load_studies, plan_studies, with_submission
+
+SUBMISSION_FILE = "submission.json"
+FILES_NOTE = "pass --profile FILE / --studies FILE ... for files outside the suite"
+
+
+def rebuilt_plan(
+    store: ResultsStore,
+    header: dict,
+    records: dict,
+    profile: str | Path | None = None,
+    studies: list[str] | None = None,
+) -> Plan:
+    """The plan of ``run.json``'s studies under its profile: the suite's own by name, or the
+    files given (their names must be run.json's)."""
+    run = store.run_path
+    try:
+        chosen = load_profile(str(profile) if profile is not None else header["profile"])
+    except SpecError as err:
+        message = f"the report rebuilds the run's plan from its profile ({err}); {FILES_NOTE}"
+        raise SpecError(run, "profile", header["profile"], message) from None
+    if chosen.name != header["profile"]:
+        message = f"--profile names profile {chosen.name!r}: not the run's"
+        raise SpecError(run, "profile", header["profile"], message)
+    try:
+        specs = load_studies(list(studies) if studies else list(header["studies"]))
+    except SpecError as err:
+        message = f"the report rebuilds the run's plan from its studies ({err}); {FILES_NOTE}"
+        raise SpecError(run, "studies", header["studies"], message) from None
+    if sorted(s.name for s in specs) != sorted(header["studies"]):
+        message = f"--studies names {sorted(s.name for s in specs)}: not the run's studies"
+        raise SpecError(run, "studies", header["studies"], message)
+    submitted = _submitted(store.folder, chosen, records)
+    if submitted is not None:
+        family, draft, facts = submitted
+        models = chosen.models[family]
+        drafts = {**models.drafts, draft: ModelRef(draft, facts=facts)}
+        chosen = replace(chosen, models={**chosen.models, family: replace(models, drafts=drafts)})
+        specs = [with_submission(s, family, draft) for s in specs]
+    return plan_studies(specs, chosen)
+
+
+def _submitted(folder: Path, profile: Profile, records: dict) -> tuple | None:
+    """A submit folder's draft (family, name, facts): the one draft its records score that the
+    profile does not hold, where the folder has a submission.json."""
+    if not (folder / SUBMISSION_FILE).is_file():
+        return None
+    found = {}
+    for record in records.values():
+        cell = record.cell
+        models = profile.models.get(cell.family)
+        if models is not None and cell.draft not in models.drafts:
+            found.setdefault((cell.family, cell.draft), cell.draft_facts)
+    if len(found) != 1:  # none, or two: refused below as cells no plan holds
+        return None
+    (((family, draft), facts),) = found.items()
+    return family, draft, facts
+
+
+def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: Plan) -> None:
+    """The header and records as ``plan``'s run writes them; a SpecError names the first field
+    that is not."""
+    run = store.run_path
+    names = sorted(s.name for s in plan.studies)
+    if sorted(header["studies"]) != names:
+        raise SpecError(run, "studies", header["studies"], f"the plan's studies are {names}")
+    if header["profile"] != plan.profile.name:
+        message = f"the plan's profile is {plan.profile.name!r}"
+        raise SpecError(run, "profile", header["profile"], message)
+    by_name = {s.name: s for s in plan.studies}
+    for name, keys in (header.get("study_cells") or {}).items():
+        planned = set(plan.study_cells.get(name, ()))
+        for key in keys:
+            if key not in planned:
+                message = f"a cell study {name!r} does not plan under profile {header['profile']!r}"
+                raise SpecError(run, f"study_cells.{name}", key, message)
+    for name, claims in (header.get("study_claims") or {}).items():
+        if list(claims) != list(by_name[name].claims):
+            message = f"study {name!r} decides claims {list(by_name[name].claims)}"
+            raise SpecError(run, f"study_claims.{name}", claims, message)
+    for name, title in (header.get("study_titles") or {}).items():
+        if title != by_name[name].title:
+            message = f"study {name!r} is titled {by_name[name].title!r}"
+            raise SpecError(run, f"study_titles.{name}", title, message)
+    cells = {c.key: c for c in plan.cells}
+    for key, record in records.items():
+        planned = cells.get(key)
+        if planned is None:
+            message = f"a cell no study of {run.name} plans under profile {header['profile']!r}"
+            raise SpecError(store.cells_path, "key", key, message)
+        if record.cell != planned:
+            field, value, expected = _first_difference(record.cell, planned)
+            message = f"the planned cell of this key has {expected!r}; a resume recomputes it"
+            raise SpecError(store.cells_path, f"{key}: cell.{field}", value, message)
+
+
+def _first_difference(cell: Cell, planned: Cell) -> tuple[str, object, object]:
+    mine, theirs = cell.to_dict(), planned.to_dict()
+    for field in sorted(set(mine) | set(theirs)):
+        if mine.get(field) != theirs.get(field):
+            return field, mine.get(field), theirs.get(field)
+    return "(cell)", mine, theirs
