@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import reprlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -255,10 +257,10 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     check_model_files(path, revision)
     config = load_config(path, trust_remote_code=trust_remote_code, revision=revision)
     seq2seq = seq2seq_allowed and getattr(config, "is_encoder_decoder", False)
-    where = _config_where(path)
     if not seq2seq_allowed and getattr(config, "is_encoder_decoder", False):
         message = "this command runs decoder-only (causal) models; an encoder-decoder one is not"
-        raise SpecError(where, "model_type", getattr(config, "model_type", None), message)
+        model_type = getattr(config, "model_type", None)
+        raise SpecError(_config_where(path), "model_type", model_type, message)
     auto_cls = AutoModelForSeq2SeqLM if seq2seq else AutoModelForCausalLM
     if is_local(path):
         _check_size(path, config, auto_cls)
@@ -266,25 +268,19 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     logger = logging.getLogger("transformers.modeling_utils")
     logger.addFilter(quiet)
     try:
-        model, info = auto_cls.from_pretrained(
-            str(path),
-            config=config,
-            dtype=dtype,
-            use_safetensors=True,
-            trust_remote_code=trust_remote_code,
-            revision=revision,
-            output_loading_info=True,
-            # reported in ``info`` and refused below, not raised as a bare RuntimeError
-            ignore_mismatched_sizes=True,
-            attn_implementation=ATTENTION,  # never a kernel the config names
-        )
-    except ValueError as err:  # transformers' refusal of a config class: a page of names
-        if "Unrecognized configuration class" not in str(err):
-            raise _load_error(path, err) from None
-        message = f"transformers has no {auto_cls.__name__} for this model type"
-        raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
-    except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
-        raise _load_error(path, err) from None
+        with _refusals(path, config, auto_cls):
+            model, info = auto_cls.from_pretrained(
+                str(path),
+                config=config,
+                dtype=dtype,
+                use_safetensors=True,
+                trust_remote_code=trust_remote_code,
+                revision=revision,
+                output_loading_info=True,
+                # reported in ``info`` and refused below, not raised as a bare RuntimeError
+                ignore_mismatched_sizes=True,
+                attn_implementation=ATTENTION,  # never a kernel the config names
+            )
     finally:
         logger.removeFilter(quiet)
     _check_shapes(path, info.get("mismatched_keys") or ())
@@ -312,16 +308,8 @@ def _check_size(path, config, auto_cls) -> None:
     shapes = weight_shapes(files)
     held = sum(math.prod(shape) for shape in shapes.values())
     where = _config_where(path)
-    try:
-        with torch.device("meta"):
-            model = auto_cls.from_config(config, attn_implementation=ATTENTION)
-    except ValueError as err:  # transformers' refusal of a config class: a page of names
-        if "Unrecognized configuration class" not in str(err):
-            raise _load_error(path, err) from None
-        message = f"transformers has no {auto_cls.__name__} for this model type"
-        raise SpecError(where, "model_type", getattr(config, "model_type", None), message) from None
-    except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
-        raise _load_error(path, err) from None
+    with _refusals(path, config, auto_cls), torch.device("meta"):
+        model = auto_cls.from_config(config, attn_implementation=ATTENTION)
     built = {name: tuple(p.shape) for name, p in model.named_parameters()}
     _check_shapes(path, [(n, shapes[n], s) for n, s in built.items() if shapes.get(n, s) != s])
     needed = sum(p.numel() for p in model.parameters())
@@ -333,6 +321,22 @@ def _check_size(path, config, auto_cls) -> None:
             raise SpecError(path, "missing_keys", missing[0], message)
         message = f"{sizes}: the config and the weights are not one model"
         raise SpecError(where, "config.json", f"{needed:,} parameters", message)
+
+
+@contextlib.contextmanager
+def _refusals(path, config, auto_cls) -> Iterator[None]:
+    """transformers' refusal of a model it builds, as one line naming the folder (the field
+    where its text names one)."""
+    try:
+        yield
+    except ValueError as err:  # transformers' refusal of a config class: a page of names
+        if "Unrecognized configuration class" not in str(err):
+            raise _load_error(path, err) from None
+        message = f"transformers has no {auto_cls.__name__} for this model type"
+        model_type = getattr(config, "model_type", None)
+        raise SpecError(_config_where(path), "model_type", model_type, message) from None
+    except Exception as err:  # ZeroDivisionError, TypeError...: transformers' own, on a value
+        raise _load_error(path, err) from None
 
 
 def _config_where(path) -> Path | str:
