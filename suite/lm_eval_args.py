@@ -11,7 +11,10 @@ option, an abbreviation, ``-a``, ``-wa``, ``--model_args=...``), and checks it:
 - ``--config FILE``: a regular UTF-8 file of at most 1 MiB, YAML without aliases, a mapping of
   lm-eval's settings whose ``model_args`` (text or mapping) is checked as above;
 - every other option: a number in ASCII digits (``--seed ١,٢`` and ``max_gen_toks=٤`` are not);
-- ``--use_cache`` and ``--cache_requests``: refused, as in a config; lm-eval's caches are pickles.
+- lm-eval's number options (``--limit``, ``--num_fewshot``, ``--max_batch_size``, ``--seed``)
+  as written and bounded;
+- ``--use_cache``, ``--cache_requests`` (lm-eval's caches are pickles) and ``--samples``:
+  refused, as in a config.
 
 :func:`settings_named` turns lm-eval's own refusals of its settings (a ``TypeError`` from a
 setting of the wrong type) into one line naming them.
@@ -169,6 +172,15 @@ def read_config(path: str) -> dict:
     for key in PICKLE_OPTIONS:
         if root.get(key) not in (None, False):
             raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: {PICKLE_MESSAGE}")
+    for key, why in NOT_TAKEN.items():
+        if root.get(key) not in (None, False, {}, ""):
+            raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: not taken here ({why})")
+    for key, rule in _NUMBER_OPTIONS.items():
+        value = root.get(key)
+        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        problem = rule(text) if value is not None else None
+        if problem is not None:
+            raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: expected {problem}")
     args = root.get("model_args")
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
@@ -199,10 +211,68 @@ PICKLE_OPTIONS = ("use_cache", "cache_requests")
 PICKLE_MESSAGE = "lm-eval's caches are pickles and loading one runs code: not taken here"
 
 
+MAX_LIMIT = 10**9  # examples per task
+MAX_FEWSHOT = 10_000
+
+
+def _limit(text: str) -> str | None:
+    """``--limit``: a count of examples (a whole number from 1) or a fraction in (0, 1), as
+    written (lm-eval reads ``1e-400`` as 0, ``1_0`` as 10, and fails on ``inf``)."""
+    from decimal import Decimal
+
+    from suite.number_arguments import _DECIMAL
+
+    if not _DECIMAL.fullmatch(text.strip()):
+        return "a count of examples (1, 2, ...) or a fraction in (0, 1), in ASCII"
+    value = Decimal(text.strip())
+    if 0 < value < 1 and float(value) > 0:
+        return None
+    if value == value.to_integral_value() and 1 <= value <= MAX_LIMIT:
+        return None
+    return f"a count of examples from 1 to {MAX_LIMIT:,} or a fraction in (0, 1)"
+
+
+def _whole(text: str, low: int, high: int) -> str | None:
+    from suite.number_arguments import _INTEGER
+
+    if _INTEGER.fullmatch(text.strip()) and low <= int(text) <= high:
+        return None
+    return f"a whole number from {low:,} to {high:,} in ASCII digits"
+
+
+def _seeds(text: str) -> str | None:
+    """``--seed``: one to four seeds (``0,1234,1234,1234``), each a seed or ``None``."""
+    from suite.seeding import SEED_LIMIT
+
+    for piece in text.split(","):
+        if piece.strip() != "None" and _whole(piece, 0, SEED_LIMIT - 1) is not None:
+            return f"seeds from 0 to {SEED_LIMIT - 1:,} (or None), in ASCII digits, by commas"
+    return None
+
+
+# lm-eval's number options, each read as written here (argparse's int/float take 1_0, ٣, inf)
+_NUMBER_OPTIONS = {
+    "limit": _limit,
+    "num_fewshot": lambda text: _whole(text, 0, MAX_FEWSHOT),
+    "max_batch_size": lambda text: _whole(text, 1, MAX_LIMIT),
+    "seed": _seeds,
+}
+NOT_TAKEN = {
+    "samples": "document ids by task read from JSON or a file of any size: use --limit",
+}
+
+
 def _check_option(action: argparse.Action, text: str) -> None:
     option = action.option_strings[0] if action.option_strings else action.dest
     if action.dest in PICKLE_OPTIONS:
         raise Refused(f"{option} {reprlib.repr(text)}: {PICKLE_MESSAGE}")
+    if action.dest in NOT_TAKEN:
+        message = f"not taken by `suite lm-eval run` ({NOT_TAKEN[action.dest]})"
+        raise Refused(f"{option} {reprlib.repr(text)}: {message}")
+    rule = _NUMBER_OPTIONS.get(action.dest)
+    why = rule(text) if rule is not None else None
+    if why is not None:
+        raise Refused(f"{option} {reprlib.repr(text)}: expected {why}")
     if action.dest == "model_args":
         check_numbers_as_written(text)
     elif action.dest == "config":

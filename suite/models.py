@@ -294,6 +294,9 @@ def _load(path, dtype, trust_remote_code, revision, *, seq2seq_allowed: bool):
     return model.eval()
 
 
+MAX_BUFFER_BYTES = 256 << 20
+
+
 def _check_size(path, config, auto_cls) -> None:
     """A local model's config asks for no more parameters than its safetensors hold: its model
     is built on the meta device (no memory) and counted against the headers. transformers builds
@@ -313,6 +316,14 @@ def _check_size(path, config, auto_cls) -> None:
     built = {name: tuple(p.shape) for name, p in model.named_parameters()}
     _check_shapes(path, [(n, shapes[n], s) for n, s in built.items() if shapes.get(n, s) != s])
     needed = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() * b.element_size() for b in model.buffers())
+    bound = max(4 * held, MAX_BUFFER_BYTES)  # a model's masks and tables: small beside it
+    if buffers > bound:  # a causal mask of n_positions²: quadratic in a size the weights show once
+        message = (
+            f"its model's buffers (masks, tables) take {buffers:,} bytes, over {bound:,}: more "
+            "than its weights could use"
+        )
+        raise SpecError(where, "config.json", f"{buffers:,} bytes", message)
     if needed > held:
         sizes = f"its model has {needed:,} parameters, its weights hold {held:,}"
         missing = sorted(name for name in built if name not in shapes)

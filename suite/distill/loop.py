@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import reprlib
 import stat
 import time
 from collections.abc import Callable
@@ -23,7 +24,7 @@ from safetensors.torch import load, save_file
 from tqdm import tqdm
 
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
-from suite.errors import SpecError
+from suite.errors import SpecError, cut
 from suite.io import atomic_write
 from suite.strict import MAX_CONFIG_BYTES, read_json
 
@@ -300,18 +301,19 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
     there too)."""
     path = ckpt / "optimizer.pt"
     made = _settings(optimizer)
+    why = _saved_state_problem(optimizer, state)  # before load_state_dict casts any tensor
+    if why is not None:
+        raise SpecError(path, "checkpoint", "optimizer.pt", f"{why}; {_restart(ckpt)}")
     try:
         optimizer.load_state_dict(state)
     except Exception as err:  # a state of another optimizer or model
-        message = f"not this model's optimizer state ({err}); {_restart(ckpt)}"
+        message = f"not this model's optimizer state ({cut(str(err), 200)}); {_restart(ckpt)}"
         raise SpecError(path, "checkpoint", "optimizer.pt", message) from None
     for i, (mine, saved) in enumerate(zip(made, _settings(optimizer), strict=True)):
-        for key in sorted(set(mine) | set(saved)):
-            if mine.get(key) != saved.get(key):
-                message = (
-                    f"group {i}'s {key} is {saved.get(key)!r:.80}, this run's {mine.get(key)!r:.80}"
-                    f"; {_restart(ckpt)}"
-                )
+        for key in sorted(set(mine) | set(saved), key=str):
+            if mine.get(key) != saved.get(key):  # shown bounded: a value may share its parts
+                shown = f"{reprlib.repr(saved.get(key))}, this run's {reprlib.repr(mine.get(key))}"
+                message = f"group {i}'s {reprlib.repr(key)} is {shown}; {_restart(ckpt)}"
                 raise SpecError(path, "checkpoint", "optimizer.pt", message)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     kept = sum(1 for p in params if optimizer.state.get(p))
@@ -334,18 +336,62 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
                     raise SpecError(path, "checkpoint", "optimizer.pt", f"{why}; {_restart(ckpt)}")
 
 
+def _saved_state_problem(optimizer, state) -> str | None:
+    """Why a saved optimizer state is not this model's, read before ``load_state_dict`` (which
+    casts each moment to its parameter's dtype: an expanded tensor of a stated shape would be
+    made whole first), or None: state only for the parameters its groups list, each tensor
+    holding its own values and no more of them than its parameter has."""
+    groups = state.get("param_groups") if isinstance(state, dict) else None
+    held = state.get("state") if isinstance(state, dict) else None
+    if not isinstance(groups, list) or not isinstance(held, dict):
+        return "not an optimizer state (param_groups and state)"
+    if not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in groups):
+        return "a parameter group without its list of parameters"
+    ids = [i for g in groups for i in g["params"]]
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+        return "a parameter group listing other than parameter numbers"
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if len(ids) != len(params):
+        return f"a state of {len(ids):,} parameters for a model of {len(params):,}"
+    by_id = dict(zip(ids, params, strict=True))
+    for index, entry in held.items():
+        param = by_id.get(index) if isinstance(index, int) else None
+        if param is None or not isinstance(entry, dict):
+            return f"state for a parameter the model does not have ({reprlib.repr(index)})"
+        for key, value in entry.items():
+            if not torch.is_tensor(value):
+                continue
+            why = _own_values(str(key)[:40], value)
+            if why is None and key != "step" and value.numel() != param.numel():
+                why = f"{key} is {list(value.shape)} for a parameter of {list(param.shape)}"
+            if why is not None:
+                return why
+    return None
+
+
+def _own_values(key: str, value) -> str | None:
+    """Why a state tensor is not a dense one holding its own values (sparse, a view, an
+    expanded or strided tensor, which the update writes through or cannot run on), or None."""
+    if value.layout != torch.strided or value.is_quantized:
+        return f"{key} is not a dense tensor ({type(value).__name__})"
+    if value.is_meta or not value.is_contiguous() or value.storage_offset() != 0:
+        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
+    if value.untyped_storage().nbytes() != value.numel() * value.element_size():
+        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
+    return None
+
+
 def _state_problem(key: str, value, param, step: int, owners: set[int]) -> str | None:
     """Why one entry of a parameter's AdamW state is not one training makes, or None: a dense
     tensor owning its memory (not sparse, a view, an expanded or a shared tensor, which the
     update writes through or cannot run on); ``step`` a float scalar holding a whole number
     from 1 to ``step``; a moment of its parameter's shape, finite, the second not negative."""
-    if not torch.is_tensor(value) or value.layout != torch.strided or value.is_quantized:
+    if not torch.is_tensor(value):
         return f"{key} is not a dense tensor ({type(value).__name__})"
-    if value.is_meta or not value.is_contiguous() or value.storage_offset() != 0:
-        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
+    why = _own_values(key, value)
+    if why is not None:
+        return why
     storage = value.untyped_storage()
-    if storage.nbytes() != value.numel() * value.element_size():
-        return f"{key} is not a tensor holding its own values (a view or a strided tensor)"
     if value.numel() and storage.data_ptr() in owners:
         return f"{key} shares its memory with another tensor of the state"
     owners.add(storage.data_ptr())

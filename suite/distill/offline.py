@@ -153,6 +153,9 @@ def generate_kd_data(
         raise check.refuse(folder, None, str(folder), "a KD data folder that is a symbolic link")
     if final.exists() or final.is_symlink():
         return check.data(final, key)
+    for made in (root, folder):  # a file in a folder's place: refused, not an OSError
+        if made.exists() and not made.is_dir():
+            raise check.refuse(made, None, str(made), "a KD data folder that is not a folder")
     folder.mkdir(parents=True, exist_ok=True)
     size = request.chunk_size
     chunks = [range(i, min(i + size, len(prompts))) for i in range(0, len(prompts), size)]
