@@ -194,6 +194,12 @@ def facts_from_mapping(
     recipe = data.get("recipe", False)
     if not isinstance(recipe, bool):
         raise fail(f"{prefix}recipe", recipe, "expected true or false")
+    if recipe and (tau is not None or not taus):  # a mix of sets: its τ_kd, none of them alone
+        message = "a recipe states its kd_temperatures (one or more) and no single kd_temperature"
+        raise fail(f"{prefix}kd_temperatures", list(taus), message)
+    if not recipe and taus and list(taus) != ([] if tau is None else [tau]):
+        message = f"a draft of one τ_kd states only it, kd_temperature {tau!r}"
+        raise fail(f"{prefix}kd_temperatures", list(taus), message)
     return DraftFacts(
         method=method,
         dataset=_text(data.get("dataset"), f"{prefix}dataset", fail),

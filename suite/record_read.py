@@ -851,7 +851,10 @@ def _timing_agrees(r: _Reader, timing: Timing, result: CellResult, cell: Cell) -
     alpha, k = result.acceptance_rate, cell.num_draft_tokens
     if result.analytic is not None:
         stated = timing.projected_speedup
-        if stated is not None and c is not None and not math.isnan(alpha):
+        if stated is not None and c is None:  # a run states both: γ is computed from c
+            message = "a projected speedup states the cost ratio it is computed from"
+            raise RecordError(r.name("cost_ratio"), None, message)
+        if stated is not None and not math.isnan(alpha):
             expected = accepted_length(alpha, k) / (k * c + 1.0)
             if not _same(stated, expected):
                 message = f"expected Σ α^i / (K·c + 1) = {expected!r}"
@@ -862,7 +865,11 @@ def _timing_agrees(r: _Reader, timing: Timing, result: CellResult, cell: Cell) -
         expected = _per_token_speedup(
             t.baseline_seconds, t.speculative_seconds, e.target.tokens, e.speculative.tokens
         )
-        if t.speedup is not None and expected is not None and not _same(t.speedup, expected):
+        if t.speedup is not None and expected is None:  # a run times every decode it makes
+            message = "a speedup states the seconds it is measured from, speculation's above 0"
+            raise RecordError(f"{r.name('per_prompt')}[{i}].speculative_seconds",
+                              t.speculative_seconds, message)  # fmt: skip
+        if t.speedup is not None and not _same(t.speedup, expected):
             message = f"expected the target's seconds per token over speculation's, {expected!r}"
             raise RecordError(f"{r.name('per_prompt')}[{i}].speedup", t.speedup, message)
     if timing.per_prompt:
@@ -876,6 +883,9 @@ def _timing_agrees(r: _Reader, timing: Timing, result: CellResult, cell: Cell) -
     expected = _per_token_speedup(
         timing.baseline_seconds, timing.speculative_seconds, e.tokens_target, e.tokens_speculative
     )
+    if timing.speedup is not None and expected is None:
+        message = "a speedup states the seconds it is measured from, speculation's above 0"
+        raise RecordError(r.name("speculative_seconds"), timing.speculative_seconds, message)
     known = None not in (timing.speedup, expected, e.tokens_target, e.tokens_speculative)
     if known and not _same(timing.speedup, expected):
         message = f"expected the target's seconds per token over speculation's, {expected!r}"

@@ -379,6 +379,9 @@ def plan_studies(
     return Plan(profile, tuple(studies), tuple(cells.values()), study_cells)
 
 
+LEADERBOARD = STUDIES_DIR / "leaderboard.yaml"  # the study `submit` runs a submission in
+
+
 def with_submission(study: StudySpec, family: str, draft: str) -> StudySpec:
     """The study for ``family`` with ``draft`` added to its grid and to every drafts override."""
     chosen = DraftSelector.by_name(draft)

@@ -30,7 +30,7 @@ from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
 from suite.runner import check_device, check_planned, first_missing, header_for, run_plan
 from suite.store import ResultsStore, write_atomic
-from suite.studies import STUDIES_DIR, Plan, load_study, plan_studies, with_submission
+from suite.studies import LEADERBOARD, Plan, load_study, plan_studies, with_submission
 from suite.submissions import (
     EXAMPLE,
     HUB_CACHE,
@@ -41,7 +41,6 @@ from suite.submissions import (
     validate,
 )
 
-LEADERBOARD = STUDIES_DIR / "leaderboard.yaml"
 SUBMISSION_JSON = "submission.json"  # beside the results: what the report says about the entry
 # Private copies of checked model folders, one per results folder, while its submit runs (a name
 # no submission's Hub cache takes: submission names have no '.')

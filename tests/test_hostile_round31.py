@@ -6,10 +6,13 @@ its fix."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.hostile import refused
 from tests.test_hostile_inputs_more import REPO
+from tests.test_hostile_round30 import _forged, difficulty  # noqa: F401 (fixture)
 
 _FORGED = """
 import resource, sys
@@ -177,3 +180,94 @@ def test_a_good_limit_passes(text):
     from suite.lm_eval_args import _limit
 
     assert _limit(text) is None
+
+
+# Results folders: a submit folder is one `submit` writes; a speedup states what it is made of.
+
+
+def _submitted_draft(records, header):
+    import copy
+
+    other = copy.deepcopy(next(r for r in records if r["cell"]["draft"] == "base"))
+    other["cell"]["draft"] = "sub-x"
+    other["cell"]["draft_facts"] = {"method": "other", "origin": "submission",
+                                    "source": "submission.yaml"}  # fmt: skip
+    other["key"] = other["key"].replace("/base/", "/sub-x/")
+    records.append(other)
+    header["study_cells"]["difficulty"].append(other["key"])
+
+
+def test_a_plain_runs_folder_with_a_forged_submission_is_refused(difficulty, tmp_path, capsys):  # noqa: F811
+    folder = _forged(difficulty, tmp_path, _submitted_draft)
+    submission = {"name": "x", "draft": "sub-x", "model": "model", "sha256": "c" * 64,
+                  "training": {"method": "other"}}  # fmt: skip
+    (folder / "submission.json").write_text(json.dumps(submission))
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "run.json", "sub-x")  # fmt: skip
+
+
+def _no_speculative_seconds(records, header):
+    empirical = next(r for r in records if r["cell"]["engine"] == "empirical")
+    timing = empirical["timing"]
+    timing.pop("speculative_seconds")
+    timing["speedup"] = 999.0
+    for prompt in timing["per_prompt"]:
+        for key in ("speculative_seconds", "draft_seconds", "target_seconds"):
+            prompt.pop(key, None)
+        prompt["speedup"] = 999.0
+
+
+def _zero_seconds(records, header):
+    empirical = next(r for r in records if r["cell"]["engine"] == "empirical")
+    timing = empirical["timing"]
+    timing.update(speculative_seconds=0.0, speedup=999.0)
+    for prompt in timing["per_prompt"]:
+        prompt.update(speculative_seconds=0.0, draft_seconds=0.0, target_seconds=0.0,
+                      speedup=999.0)  # fmt: skip
+
+
+def _no_cost_ratio(records, header):
+    analytic = next(r for r in records if r["cell"]["engine"] == "analytic")
+    analytic["timing"].pop("cost_ratio")
+    analytic["timing"]["projected_speedup"] = analytic["cell"]["num_draft_tokens"] + 1.0
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [(_no_speculative_seconds, "speculative_seconds"), (_zero_seconds, "speculative_seconds"),
+     (_no_cost_ratio, "cost_ratio")],
+    ids=["no-speculative-seconds", "zero-seconds", "no-cost-ratio"],
+)  # fmt: skip
+def test_a_speedup_states_its_clock_readings(edit, field, difficulty, tmp_path, capsys):  # noqa: F811
+    folder = _forged(difficulty, tmp_path, edit)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "cells.jsonl", field)  # fmt: skip
+
+
+# Draft facts that contradict each other.
+
+
+@pytest.mark.parametrize(
+    ("facts", "ok"),
+    [({"method": "online", "kd_temperature": 1.0, "kd_temperatures": [50.0, 99.0],
+       "recipe": True}, False),
+     ({"method": "online", "kd_temperature": 1.0, "kd_temperatures": [50.0, 99.0]}, False),
+     ({"method": "online", "kd_temperature": None, "recipe": True}, False),
+     ({"method": "online", "kd_temperature": 0.6, "kd_temperatures": [0.6]}, True),
+     ({"method": "online", "kd_temperature": 0.6}, True),
+     ({"method": "online", "kd_temperature": None, "kd_temperatures": [0.5, 1.0],
+       "recipe": True}, True)],
+    ids=["recipe-and-one", "one-and-others", "recipe-of-none", "one", "one-alone", "recipe"],
+)  # fmt: skip
+def test_draft_facts_agree_with_each_other(facts, ok):
+    from suite.drafts import facts_from_mapping
+    from suite.errors import SpecError
+
+    def fail(field, value, message):
+        return SpecError("submission.yaml", field, value, message)
+
+    if ok:
+        assert facts_from_mapping(facts, fail, "training.").method == "online"
+    else:
+        with pytest.raises(SpecError, match="kd_temperatures"):
+            facts_from_mapping(facts, fail, "training.")

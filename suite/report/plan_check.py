@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from suite.drafts import SUBMISSION
 from suite.errors import SpecError
 from suite.profiles import ModelRef, Profile, load_profile
 from suite.store import ResultsStore
-from suite.studies import Cell, Plan, load_studies, plan_studies, with_submission
+from suite.studies import LEADERBOARD, Cell, Plan, load_studies, plan_studies, with_submission
 
 SUBMISSION_FILE = "submission.json"
 FILES_NOTE = "pass --profile FILE / --studies FILE ... for files outside the suite"
@@ -49,7 +50,7 @@ def rebuilt_plan(
     if sorted(s.name for s in specs) != sorted(header["studies"]):
         message = f"--studies names {sorted(s.name for s in specs)}: not the run's studies"
         raise SpecError(run, "studies", header["studies"], message)
-    submitted = _submitted(store.folder, chosen, records)
+    submitted = _submitted(store.folder, header, chosen, records)
     if submitted is not None:
         family, draft, facts = submitted
         models = chosen.models[family]
@@ -59,10 +60,11 @@ def rebuilt_plan(
     return plan_studies(specs, chosen)
 
 
-def _submitted(folder: Path, profile: Profile, records: dict) -> tuple | None:
+def _submitted(folder: Path, header: dict, profile: Profile, records: dict) -> tuple | None:
     """A submit folder's draft (family, name, facts): the one draft its records score that the
-    profile does not hold, where the folder has a submission.json."""
-    if not (folder / SUBMISSION_FILE).is_file():
+    profile does not hold, where the folder is one `submit` writes (a submission.json, and the
+    leaderboard study alone)."""
+    if not (folder / SUBMISSION_FILE).is_file() or header["studies"] != [LEADERBOARD.stem]:
         return None
     found = {}
     for record in records.values():
@@ -73,6 +75,8 @@ def _submitted(folder: Path, profile: Profile, records: dict) -> tuple | None:
     if len(found) != 1:  # none, or two: refused below as cells no plan holds
         return None
     (((family, draft), facts),) = found.items()
+    if facts is None or (facts.origin, facts.source) != (SUBMISSION, "submission.yaml"):
+        return None  # not facts `submit` states: the draft's cells are then refused as unplanned
     return family, draft, facts
 
 
