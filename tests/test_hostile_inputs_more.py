@@ -353,6 +353,7 @@ def test_every_other_entry_point_bounds_the_draft_length():
     assert len(generate(model, model, ids, num_draft_tokens=128, **settings).tokens) == 2
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 def test_an_out_that_is_a_file_names_the_option(tmp_path, capsys):
     from suite.lm_eval_cli import main as lm_eval_main
 
@@ -370,6 +371,7 @@ def test_an_out_that_is_a_file_names_the_option(tmp_path, capsys):
     assert snapshot(tmp_path) == before
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 @pytest.mark.parametrize("step", ["render", "write"])
 def test_a_report_that_fails_leaves_no_new_folder(tmp_path, monkeypatch, capsys, step):
     """--out is made only when the files are written, and removed again if writing fails."""

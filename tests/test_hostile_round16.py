@@ -71,6 +71,7 @@ def test_an_empirical_record_whose_counts_disagree_is_refused(empirical, tmp_pat
     refused(["report", folder], tmp_path, capsys, "cells.jsonl", field, shown)
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 def test_a_real_empirical_record_is_read(empirical, tmp_path):
     from suite.report.folder import check_folder
 

@@ -233,6 +233,7 @@ def test_error_bars_are_never_negative():
 # --- the same class in the other figures and claims ---------------------------------------------
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 @pytest.mark.parametrize(
     "edits",
     [
@@ -250,6 +251,7 @@ def test_every_figure_and_claim_takes_undefined_or_constant_values(
     _reported(_tampered(synthetic, tmp_path, *edits), tmp_path, capsys)
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 def test_the_untampered_synthetic_folder_still_draws_every_figure(synthetic, tmp_path, capsys):
     _reported(synthetic, tmp_path, capsys)
     html = (tmp_path / "report" / "report.html").read_text()
