@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import reprlib
 import stat
@@ -103,12 +104,49 @@ def _foreign_number(text: str) -> bool:
     return True
 
 
-def _check_plain_option(option: str, text: str) -> None:
+def _check_plain_option(option: str, text: str, mapping: bool = False) -> None:
     """Any other option's numbers in ASCII digits: ``--seed ١,٢,٣,٤``, ``--limit ٥`` and
-    ``--gen_kwargs max_gen_toks=٤`` are read as numbers by lm-eval."""
+    ``--gen_kwargs max_gen_toks=٤`` are read as numbers by lm-eval. A ``key=value`` option's
+    (``mapping``: ``--gen_kwargs``, ``--metadata``) numbers are ones a float holds: lm-eval
+    reads ``1e400`` and ``inf`` as infinity (written to its results as ``Infinity``, not JSON)
+    and ``1e-400`` as 0."""
     pieces = [p for part in text.split(",") for p in part.split("=")]
     if any(_foreign_number(piece) for piece in pieces):
         raise Refused(f"{option} {reprlib.repr(text)}: a number is written in ASCII digits")
+    if not mapping:
+        return
+    if text.lstrip().startswith("{"):
+        import json
+
+        try:
+            json.loads(text, parse_float=_held_float, parse_constant=_no_constant)
+        except ValueError as err:  # JSON lm-eval cannot read is named by lm-eval
+            if isinstance(err, Refused):
+                raise Refused(f"{option} {reprlib.repr(text)}: {err}") from None
+        return
+    for piece in pieces:
+        try:
+            _held_float(piece.strip().strip("\"'"))
+        except Refused as err:
+            raise Refused(f"{option} {reprlib.repr(text)}: {err}") from None
+
+
+def _no_constant(text: str) -> float:
+    raise Refused(f"{text}: a number a float holds, finite")
+
+
+def _held_float(text: str) -> float | None:
+    """``text`` where lm-eval would read it as a float: refused when the float is not the
+    number written (infinite, not a number, or below the smallest float)."""
+    from suite.strict import underflows
+
+    try:
+        value = float(text)
+    except ValueError:
+        return None  # not a number: lm-eval keeps the text
+    if not math.isfinite(value) or underflows(text, value):
+        raise Refused(f"{reprlib.repr(text)}: a number a float holds, finite and not below 1e-308")
+    return value
 
 
 class _Written(str):
@@ -259,7 +297,10 @@ _NUMBER_OPTIONS = {
 }
 NOT_TAKEN = {
     "samples": "document ids by task read from JSON or a file of any size: use --limit",
+    "apply_chat_template": "specdec renders each task's prompt itself",
+    "check_integrity": "it runs lm-eval's own task tests",
 }
+VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _check_option(action: argparse.Action, text: str) -> None:
@@ -269,6 +310,8 @@ def _check_option(action: argparse.Action, text: str) -> None:
     if action.dest in NOT_TAKEN:
         message = f"not taken by `suite lm-eval run` ({NOT_TAKEN[action.dest]})"
         raise Refused(f"{option} {reprlib.repr(text)}: {message}")
+    if action.dest == "verbosity" and text.strip().upper() not in VERBOSITY:
+        raise Refused(f"{option} {reprlib.repr(text)}: expected one of {', '.join(VERBOSITY)}")
     rule = _NUMBER_OPTIONS.get(action.dest)
     why = rule(text) if rule is not None else None
     if why is not None:
@@ -278,7 +321,16 @@ def _check_option(action: argparse.Action, text: str) -> None:
     elif action.dest == "config":
         read_config(text)
     elif action.option_strings:  # an option's value, not the subcommand's name
-        _check_plain_option(option, text)
+        _check_plain_option(option, text, mapping=type(action).__name__ == "MergeDictAction")
+
+
+def check_parsed(args: argparse.Namespace) -> None:
+    """What the hook cannot see: an option given without a value (``--apply_chat_template``,
+    ``--check_integrity``) that `suite lm-eval run` does not take."""
+    for dest, why in NOT_TAKEN.items():
+        if getattr(args, dest, None) not in (None, False, "", {}):
+            option = "--" + dest
+            raise Refused(f"{option}: not taken by `suite lm-eval run` ({why})")
 
 
 @contextlib.contextmanager

@@ -55,7 +55,7 @@ def run_lm_eval(argv: list[str]) -> int:
     from lm_eval.utils import setup_logging
 
     import suite.lm_eval_model  # noqa: F401  (registers specdec)
-    from suite.lm_eval_args import reading_as_written, settings_named
+    from suite.lm_eval_args import check_parsed, reading_as_written, settings_named
 
     saved = sys.argv
     sys.argv = ["lm_eval", "run", *argv]
@@ -63,6 +63,7 @@ def run_lm_eval(argv: list[str]) -> int:
         cli = HarnessCLI()
         with reading_as_written():
             args = cli.parse_args()
+        check_parsed(args)
         setup_logging()
         _log_to_stderr()
         with settings_named():

@@ -180,7 +180,7 @@ def _until(gen_kwargs: dict) -> tuple[str, ...]:
     until = gen_kwargs.get("until") or ()
     if isinstance(until, str):
         until = (until,)
-    if not all(isinstance(s, str) for s in until):
+    if not isinstance(until, list | tuple) or not all(isinstance(s, str) for s in until):
         raise ValueError(
             f"{MODEL_NAME}: until must be a string or a list of strings, got {until!r}"
         )

@@ -599,6 +599,9 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
         raise RecordError(field, ids, f"prompt ids differ from prompt_ids {list(prompt_ids)}")
     totals = ("proposed", "accepted", "judged", "steps", "tokens_speculative", "tokens_target")
     counts = r.counts(*totals, "identical_outputs")
+    for key, value in counts.items():  # a run states every count of its decodes
+        if value is None:
+            raise RecordError(r.name(key), None, "an empirical record states every count")
     _consistent_counts(
         r,
         r.alpha("acceptance_rate"),

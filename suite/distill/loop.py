@@ -311,7 +311,7 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
         raise SpecError(path, "checkpoint", "optimizer.pt", message) from None
     for i, (mine, saved) in enumerate(zip(made, _settings(optimizer), strict=True)):
         for key in sorted(set(mine) | set(saved), key=str):
-            if mine.get(key) != saved.get(key):  # shown bounded: a value may share its parts
+            if not _same_setting(mine.get(key), saved.get(key)):  # shown bounded: parts shared
                 shown = f"{reprlib.repr(saved.get(key))}, this run's {reprlib.repr(mine.get(key))}"
                 message = f"group {i}'s {reprlib.repr(key)} is {shown}; {_restart(ckpt)}"
                 raise SpecError(path, "checkpoint", "optimizer.pt", message)
@@ -334,6 +334,16 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
                 why = _state_problem(key, held[key], param, step, owners)
                 if why is not None:
                     raise SpecError(path, "checkpoint", "optimizer.pt", f"{why}; {_restart(ckpt)}")
+
+
+def _same_setting(mine, saved) -> bool:
+    """An optimizer setting as this run makes it, type for type at every depth: a tensor (or a
+    float64 tensor of the same value) is not a float, and is never compared element-wise."""
+    if type(mine) is not type(saved):
+        return False
+    if isinstance(mine, tuple | list):
+        return len(mine) == len(saved) and all(map(_same_setting, mine, saved))
+    return mine == saved
 
 
 def _saved_state_problem(optimizer, state) -> str | None:
