@@ -117,3 +117,36 @@ def restate_timing(record: dict) -> dict:
         tokens = (x.get("tokens_target") or 0, x.get("tokens_speculative") or 0)
         timing["speedup"] = gamma(*seconds, *tokens)
     return record
+
+
+_BOUNDED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
+from suite.errors import SpecError
+{setup}
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+try:
+    {call}
+except SpecError as err:
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - before
+    print("REFUSED", grown, "MB", err)
+    sys.exit(0)
+sys.exit(1)
+"""
+
+
+def refused_in_a_subprocess(setup: str, call: str, *, gigabytes: int = 3) -> tuple[int, str]:
+    """Run ``setup`` then ``call`` (one line) in a Python of ``gigabytes`` of address space and a
+    timeout, for memory and time bombs: the call must raise a SpecError. Returns how many MB the
+    call grew the peak memory by, and the error's text."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[1]
+    script = _BOUNDED.format(limit=gigabytes << 30, setup=setup, call=call)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300, cwd=repo,
+                          env=os.environ | {"PYTHONPATH": str(repo)})  # fmt: skip
+    assert done.returncode == 0 and done.stdout.startswith("REFUSED"), done.stderr[-2000:]
+    _, grown, _, text = done.stdout.split(" ", 3)
+    return int(grown), text

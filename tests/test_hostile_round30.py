@@ -27,27 +27,12 @@ def _tiny_folder(tmp_path, **config):
 
 def test_a_config_of_a_larger_model_than_its_weights_is_refused_before_it_is_built(tmp_path):
     """In a subprocess with 3 GB of address space: the config asks for about 40 GB."""
-    import os
-    import subprocess
-    import sys
+    from tests.hostile import refused_in_a_subprocess
 
     folder = _tiny_folder(tmp_path, intermediate_size=50_000_000)
-    script = f"""
-import resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
-from suite.errors import SpecError
-from suite.models import load_model
-try:
-    load_model({str(folder)!r})
-except SpecError as err:
-    print("REFUSED", err)
-    sys.exit(0)
-sys.exit(1)
-"""
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "REFUSED" in done.stdout and "disagree on shapes" in done.stdout, done.stdout
+    setup = "from suite.models import load_model"
+    _, text = refused_in_a_subprocess(setup, f"load_model({str(folder)!r})")
+    assert "disagree on shapes" in text, text
 
 
 def test_a_model_of_its_weights_loads(tmp_path):
@@ -206,6 +191,13 @@ def _forged(difficulty, tmp_path, edit):
     return folder
 
 
+def forged_report_refused(difficulty, tmp_path, capsys, edit, *texts) -> None:
+    """``report`` refuses the genuine folder's copy that ``edit(records, header)`` forged, its
+    message naming ``texts``."""
+    folder = _forged(difficulty, tmp_path, edit)
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, *texts)
+
+
 def _facts(records, header):
     base = next(r for r in records if r["cell"]["draft"] == "base")
     base["cell"]["draft_facts"].update(method="kd", seed=7)
@@ -250,8 +242,7 @@ def test_a_report_holds_a_folder_to_the_plan_its_run_made(
 
     assert main(["report", str(difficulty), "--out", str(tmp_path / "good")]) == 0  # the control
     capsys.readouterr()
-    folder = _forged(difficulty, tmp_path, edit)
-    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys, shown)
+    forged_report_refused(difficulty, tmp_path, capsys, edit, shown)
 
 
 def test_a_run_of_a_profile_outside_the_suite_is_reported_with_its_file(tmp_path, capsys):

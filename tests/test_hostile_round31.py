@@ -11,44 +11,26 @@ import json
 import pytest
 
 from tests.hostile import refused
-from tests.test_hostile_inputs_more import REPO
-from tests.test_hostile_round30 import _forged, difficulty  # noqa: F401 (fixture)
+from tests.test_hostile_round30 import _forged, difficulty, forged_report_refused  # noqa: F401
 
-_FORGED = """
-import resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+
+def _resume_forged(tmp_path, edit: str) -> str:
+    """A resume from an optimizer state ``edit`` forges, in a subprocess with 3 GB of address
+    space and a timeout: the defects were a hang and a memory bomb."""
+    from tests.hostile import refused_in_a_subprocess
+
+    setup = f"""
 from pathlib import Path
 import torch
-from suite.errors import SpecError
 from tests.test_hostile_round24 import _trained
-tmp = Path({tmp!r})
+tmp = Path({str(tmp_path)!r})
 resume = _trained(tmp)
 path = tmp / "ck" / "optimizer.pt"
 state = torch.load(path, weights_only=True)
 {edit}
 torch.save(state, path)
-try:
-    resume()
-except SpecError as err:
-    print("REFUSED", err)
-    sys.exit(0)
-sys.exit(1)
 """
-
-
-def _resume_forged(tmp_path, edit: str):
-    """A resume from an optimizer state ``edit`` forges, in a subprocess with 3 GB of address
-    space and a timeout: the defects were a hang and a memory bomb."""
-    import os
-    import subprocess
-    import sys
-
-    script = _FORGED.format(tmp=str(tmp_path), edit=edit)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120, cwd=REPO,
-                          env=os.environ | {"PYTHONPATH": str(REPO)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
+    return refused_in_a_subprocess(setup, "resume()")[1]
 
 
 def test_a_group_setting_that_shares_its_parts_is_refused_at_once(tmp_path):
@@ -59,7 +41,7 @@ for _ in range(40):
 state["param_groups"][0]["betas"] = value
 """
     out = _resume_forged(tmp_path, edit)
-    assert "REFUSED" in out and "betas" in out and "delete the checkpoint folder" in out, out
+    assert "betas" in out and "delete the checkpoint folder" in out, out
 
 
 def test_an_expanded_moment_of_another_dtype_is_refused_before_it_is_cast(tmp_path):
@@ -68,7 +50,7 @@ for held in state["state"].values():
     held["exp_avg"] = torch.zeros(1, dtype=torch.float64).expand(20000, 20000)
 """
     out = _resume_forged(tmp_path, edit)
-    assert "REFUSED" in out and "its own values" in out, out
+    assert "its own values" in out, out
 
 
 def test_an_optimizer_state_for_no_parameter_is_refused(tmp_path):
@@ -90,18 +72,13 @@ def test_an_optimizer_state_for_no_parameter_is_refused(tmp_path):
 def test_a_config_whose_buffers_grow_past_its_weights_is_refused_before_it_is_built(tmp_path):
     """In a subprocess with 3 GB of address space: the mask alone would take 1.6 GB here, and
     10 GB at 100,000 positions, from weights of about a megabyte."""
-    import os
-    import subprocess
-    import sys
+    from tests.hostile import refused_in_a_subprocess
 
-    script = f"""
-import resource, sys
-resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+    setup = f"""
 from pathlib import Path
 import torch
 from safetensors.torch import save_file
 from transformers import GPTBigCodeConfig, GPTBigCodeForCausalLM
-from suite.errors import SpecError
 from suite.models import load_causal_lm
 config = GPTBigCodeConfig(vocab_size=16, n_positions=40000, n_embd=4, n_layer=1, n_head=1,
                           n_inner=8, bos_token_id=0, eos_token_id=1)
@@ -112,17 +89,9 @@ folder.mkdir()
 weights = {{k: torch.zeros(p.shape) for k, p in model.named_parameters()}}
 save_file(weights, str(folder / "model.safetensors"), metadata={{"format": "pt"}})
 config.save_pretrained(folder)
-try:
-    load_causal_lm(folder)
-except SpecError as err:
-    print("REFUSED", err)
-    sys.exit(0)
-sys.exit(1)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "REFUSED" in done.stdout and "buffers" in done.stdout, done.stdout
+    _, text = refused_in_a_subprocess(setup, "load_causal_lm(folder)")
+    assert "buffers" in text, text
 
 
 @pytest.mark.parametrize("which", ["root", "folder"])
@@ -239,9 +208,7 @@ def _no_cost_ratio(records, header):
     ids=["no-speculative-seconds", "zero-seconds", "no-cost-ratio"],
 )  # fmt: skip
 def test_a_speedup_states_its_clock_readings(edit, field, difficulty, tmp_path, capsys):  # noqa: F811
-    folder = _forged(difficulty, tmp_path, edit)
-    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
-            "cells.jsonl", field)  # fmt: skip
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl", field)
 
 
 # Draft facts that contradict each other.

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from tests.hostile import refused
-from tests.test_hostile_inputs_more import REPO
-from tests.test_hostile_round30 import _forged, difficulty  # noqa: F401 (fixture)
+from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401
 
 
 @pytest.mark.parametrize("kind", ["two-numbers", "a-float64-scalar"])
@@ -36,16 +35,12 @@ def test_weights_padded_to_a_configs_size_are_refused_before_the_model_is_built(
     """A config of 168 M parameters whose weights file holds one unrelated tensor of that size,
     stored as a hole (a few KB on disk): refused naming a missing key before the model is built
     (in a subprocess; its peak memory stays under the 672 MB the model alone would take)."""
-    import os
-    import subprocess
-    import sys
+    from tests.hostile import refused_in_a_subprocess
 
-    script = f"""
-import json, resource, struct, sys
-resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30))
+    setup = f"""
+import json, struct
 from pathlib import Path
 from transformers import LlamaConfig
-from suite.errors import SpecError
 from suite.models import load_causal_lm
 folder = Path({str(tmp_path / "m")!r})
 folder.mkdir()
@@ -60,21 +55,10 @@ header += b" " * (-len(header) % 8)
 with open(folder / "model.safetensors", "wb") as fh:
     fh.write(struct.pack("<Q", len(header)) + header)
     fh.truncate(8 + len(header) + 4 * n)
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
-try:
-    load_causal_lm(folder)
-except SpecError as err:
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - before
-    print("REFUSED", grown, "MB", err)
-    sys.exit(0)
-sys.exit(1)
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=300, env=os.environ | {"PYTHONPATH": str(REPO)})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "REFUSED" in done.stdout and "missing keys" in done.stdout, done.stdout
-    grown = int(done.stdout.split()[1])
-    assert grown < 400, done.stdout  # MB: the model was never allocated
+    grown, text = refused_in_a_subprocess(setup, "load_causal_lm(folder)", gigabytes=6)
+    assert "missing keys" in text, text
+    assert grown < 400, (grown, text)  # MB: the model was never allocated
 
 
 def _without_counts(records, header):
@@ -94,9 +78,7 @@ def _without_identical(records, header):
     ids=["token-counts", "identical-outputs"],
 )
 def test_an_empirical_record_states_every_count(edit, field, difficulty, tmp_path, capsys):  # noqa: F811
-    folder = _forged(difficulty, tmp_path, edit)
-    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
-            "cells.jsonl", field)  # fmt: skip
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl", field)
 
 
 # lm-eval options.
