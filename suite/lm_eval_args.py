@@ -13,8 +13,8 @@ option, an abbreviation, ``-a``, ``-wa``, ``--model_args=...``), and checks it:
 - every other option: a number in ASCII digits (``--seed ١,٢`` and ``max_gen_toks=٤`` are not);
 - lm-eval's number options (``--limit``, ``--num_fewshot``, ``--max_batch_size``, ``--seed``)
   as written and bounded;
-- ``--use_cache``, ``--cache_requests`` (lm-eval's caches are pickles) and ``--samples``:
-  refused, as in a config.
+- options the suite does not take (:data:`NOT_TAKEN`: ``--use_cache`` and ``--cache_requests``,
+  whose caches are pickles, ``--samples``, ...): refused, as in a config.
 
 :func:`settings_named` turns lm-eval's own refusals of its settings (a ``TypeError`` from a
 setting of the wrong type) into one line naming them.
@@ -207,9 +207,6 @@ def read_config(path: str) -> dict:
     for key in root:
         if not isinstance(key, str) or (known is not None and key not in known):
             raise Refused(f"{shown}: {reprlib.repr(key)} is not one of lm-eval's settings")
-    for key in PICKLE_OPTIONS:
-        if root.get(key) not in (None, False):
-            raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: {PICKLE_MESSAGE}")
     for key, why in NOT_TAKEN.items():
         if root.get(key) not in (None, False, {}, ""):
             raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: not taken here ({why})")
@@ -241,12 +238,6 @@ def _scalars(value, field: str = "") -> Iterator[tuple[str, object]]:
             yield from _scalars(item, f"{field}[{i}]")
     else:
         yield field, value
-
-
-# lm-eval options that load pickles (a response cache read with pickle.loads, a request cache
-# with dill): loading one runs whatever code it holds, so `suite lm-eval run` takes neither
-PICKLE_OPTIONS = ("use_cache", "cache_requests")
-PICKLE_MESSAGE = "lm-eval's caches are pickles and loading one runs code: not taken here"
 
 
 MAX_LIMIT = 10**9  # examples per task
@@ -295,7 +286,12 @@ _NUMBER_OPTIONS = {
     "max_batch_size": lambda text: _whole(text, 1, MAX_LIMIT),
     "seed": _seeds,
 }
+# lm-eval options `suite lm-eval run` does not take, each with why; its caches load pickles (a
+# response cache with pickle.loads, a request cache with dill), which run the code they hold
+PICKLES = "lm-eval's caches are pickles, and loading one runs code"
 NOT_TAKEN = {
+    "use_cache": PICKLES,
+    "cache_requests": PICKLES,
     "samples": "document ids by task read from JSON or a file of any size: use --limit",
     "apply_chat_template": "specdec renders each task's prompt itself",
     "check_integrity": "it runs lm-eval's own task tests",
@@ -305,8 +301,6 @@ VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 def _check_option(action: argparse.Action, text: str) -> None:
     option = action.option_strings[0] if action.option_strings else action.dest
-    if action.dest in PICKLE_OPTIONS:
-        raise Refused(f"{option} {reprlib.repr(text)}: {PICKLE_MESSAGE}")
     if action.dest in NOT_TAKEN:
         message = f"not taken by `suite lm-eval run` ({NOT_TAKEN[action.dest]})"
         raise Refused(f"{option} {reprlib.repr(text)}: {message}")

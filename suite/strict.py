@@ -412,11 +412,12 @@ def read_config(path: Path, *, nofollow: bool = False) -> dict:
 
 def same_json(a, b) -> bool:
     """Equal as JSON values, type for type at every depth (``true`` is not ``1.0``, ``3`` is
-    not ``3.0``, a key absent is not a key of null)."""
+    not ``3.0``, a key absent is not a key of null); a tuple is compared as a list is, so
+    values of other types (a tensor) are never compared element-wise."""
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
         return a.keys() == b.keys() and all(same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list):
+    if isinstance(a, list | tuple):
         return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
     return a == b

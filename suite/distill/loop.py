@@ -26,7 +26,7 @@ from tqdm import tqdm
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
 from suite.errors import SpecError, cut
 from suite.io import atomic_write
-from suite.strict import MAX_CONFIG_BYTES, read_json
+from suite.strict import MAX_CONFIG_BYTES, read_json, same_json
 
 
 def checkpoint_root() -> Path:
@@ -311,7 +311,8 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
         raise SpecError(path, "checkpoint", "optimizer.pt", message) from None
     for i, (mine, saved) in enumerate(zip(made, _settings(optimizer), strict=True)):
         for key in sorted(set(mine) | set(saved), key=str):
-            if not _same_setting(mine.get(key), saved.get(key)):  # shown bounded: parts shared
+            # type for type (a tensor is not a float), shown bounded (a value may share its parts)
+            if not same_json(mine.get(key), saved.get(key)):
                 shown = f"{reprlib.repr(saved.get(key))}, this run's {reprlib.repr(mine.get(key))}"
                 message = f"group {i}'s {reprlib.repr(key)} is {shown}; {_restart(ckpt)}"
                 raise SpecError(path, "checkpoint", "optimizer.pt", message)
@@ -334,16 +335,6 @@ def _check_optimizer(ckpt: Path, optimizer, state: Any, step: int, scaled: bool)
                 why = _state_problem(key, held[key], param, step, owners)
                 if why is not None:
                     raise SpecError(path, "checkpoint", "optimizer.pt", f"{why}; {_restart(ckpt)}")
-
-
-def _same_setting(mine, saved) -> bool:
-    """An optimizer setting as this run makes it, type for type at every depth: a tensor (or a
-    float64 tensor of the same value) is not a float, and is never compared element-wise."""
-    if type(mine) is not type(saved):
-        return False
-    if isinstance(mine, tuple | list):
-        return len(mine) == len(saved) and all(map(_same_setting, mine, saved))
-    return mine == saved
 
 
 def _saved_state_problem(optimizer, state) -> str | None:
