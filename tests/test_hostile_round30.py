@@ -102,15 +102,14 @@ def test_a_last_manifest_is_checked_before_its_measurements_are_carried_over(
     refused(argv, tmp_path, capsys, "MANIFEST.json", field)
 
 
-def test_a_last_manifest_without_a_cost_ratio_is_measured_again():
+def test_a_last_manifest_without_a_cost_ratio_is_read_not_refused():
+    """A draft without its cost ratio is not refused by the carry-over check (it was a KeyError
+    later: ``_measure_family`` now measures such a draft again, untested here)."""
     from suite.manifest import _carried
 
     manifest = json.loads((REPO / "reference" / "MANIFEST.json").read_text())
-    assert _carried(manifest, REPO / "reference" / "MANIFEST.json")  # the control: as built
     del manifest["artifacts"]["llama/draft"]["cost_ratio"]
-    assert (
-        "cost_ratio" not in _carried(manifest, REPO / "reference" / "MANIFEST.json")["llama/draft"]
-    )  # read, and (suite.manifest._measure_family) measured again, not carried over
+    assert "llama/draft" in _carried(manifest, REPO / "reference" / "MANIFEST.json")
 
 
 def test_bundle_tables_refuses_a_null_parameter_count(tmp_path, capsys):
