@@ -489,6 +489,18 @@ def _consistent_counts(
     if per is None:
         return
     pp, ap = per
+    first_proposed, first_accepted = (pp[0], ap[0]) if pp and ap else (0, 0)
+    # a step that rejects its first draft judges it: at least accepted + those rejections
+    if judged < accepted + first_proposed - first_accepted:
+        message = (
+            f"expected at least accepted + rejections at position 1 = "
+            f"{accepted} + {first_proposed - first_accepted}"
+        )
+        raise RecordError(r.name("judged"), judged, message)
+    # only the last step, one token short of max_new_tokens, drafts nothing
+    if counts["steps"] - first_proposed > 1:
+        message = f"expected at most one step more than position 1's proposals, {first_proposed}"
+        raise RecordError(r.name("steps"), counts["steps"], message)
     if (
         len(pp) != len(ap)
         or len(pp) > k  # one count per draft position
@@ -521,6 +533,21 @@ def _bounded_tokens(r: _Reader, key: str, generation: Generation, cell: Cell) ->
         raise RecordError(f"{r.name(key)}.tokens", generation.tokens, message)
 
 
+def _emitted_tokens(r: _Reader, spec: Generation, counts: dict, k: int) -> None:
+    """A step keeps its accepted drafts and one token of the target's: the output holds them
+    all when it ends on length, and loses at most its last step's K to an eos or a stop."""
+    emitted = counts["accepted"] + counts["steps"]
+    if spec.finish_reason == "length" and spec.tokens != emitted:
+        message = f"an output ending on length holds accepted + steps = {emitted}"
+    elif spec.finish_reason in ("eos", "stop") and spec.tokens < emitted - k:
+        message = f"a stop cuts only its last step's tokens: at least {emitted} - K = {emitted - k}"
+    elif spec.tokens > emitted:
+        message = f"expected at most accepted + steps = {emitted}"
+    else:
+        return
+    raise RecordError(f"{r.name('speculative')}.tokens", spec.tokens, message)
+
+
 def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
     positions = _positions(cell)
     spec = _generation(r.sub("speculative", optional=True), cell)
@@ -544,9 +571,7 @@ def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
         per,
         cell.num_draft_tokens,
     )
-    if spec.tokens > counts["accepted"] + counts["steps"]:  # a step emits its accepted + 1
-        message = f"expected at most accepted + steps = {counts['accepted'] + counts['steps']}"
-        raise RecordError(f"{r.name('speculative')}.tokens", spec.tokens, message)
+    _emitted_tokens(r, spec, counts, cell.num_draft_tokens)
     if counts["steps"] > spec.tokens:  # and at least one token, which it keeps
         message = f"a step emits at least one token: at most the output's, {spec.tokens}"
         raise RecordError(r.name("steps"), counts["steps"], message)

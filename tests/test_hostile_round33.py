@@ -1,0 +1,153 @@
+"""Inputs of the thirty-third attack and the last one's open findings: empirical prompts whose
+counts agree with each other but that no decoder run can give. Each case failed on the commit
+before its fix."""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import pytest
+
+from suite.decoding import speculative_generate
+from suite.record_read import RecordError, _empirical_prompt, _Reader
+from suite.studies import Cell
+from tests.models import tiny_llama
+
+MAX_NEW = 12
+EOS = 3  # a token the tiny pair samples often: many outputs end on it mid-step
+
+
+def _cell(k: int) -> Cell:
+    return Cell("empirical", "llama", "alpaca", "test", "d", 1.0, k, 0, 1, MAX_NEW)
+
+
+def _prompt_json(out, target_out) -> dict:
+    """An empirical prompt as a run writes it (suite.record_json), from two decoder outputs."""
+    st = out.stats
+
+    def rate(num, den):
+        return num / den if den else None
+
+    def generation(o):
+        return {"tokens": len(o.tokens), "finish_reason": o.finish_reason, "text": None}
+
+    return {
+        "id": "p0",
+        "seed": 1,
+        "acceptance_rate": rate(st.accepted, st.proposed),
+        "judged_acceptance_rate": rate(st.accepted, st.judged),
+        "mean_accepted_length": 1 + st.accepted / st.steps,
+        "steps": st.steps,
+        "proposed": st.proposed,
+        "accepted": st.accepted,
+        "judged": st.judged,
+        "proposed_per_position": list(st.proposed_per_position),
+        "accepted_per_position": list(st.accepted_per_position),
+        "identical": out.tokens == target_out.tokens,
+        "speculative": generation(out),
+        "target": generation(target_out),
+    }
+
+
+@pytest.fixture(scope="module")
+def decoded():
+    """Genuine prompts over temperatures, K and seeds, many ending on eos mid-step."""
+    target = tiny_llama(vocab=8, seed=0, sharpness=2.0)
+    draft = tiny_llama(vocab=8, seed=1, sharpness=2.0)
+    out = []
+    for k, tau, seed in itertools.product((1, 3, 5), (0.0, 0.7, 1.5), range(8)):
+        common = {"temperature": tau, "max_new_tokens": MAX_NEW, "seed": seed, "eos_token_id": EOS}
+        spec = speculative_generate(target, draft, [1, 2], num_draft_tokens=k, **common)
+        base = speculative_generate(target, target, [1, 2], num_draft_tokens=1, **common)
+        out.append((k, _prompt_json(spec, base)))
+    return out
+
+
+def _read(k: int, prompt: dict):
+    return _empirical_prompt(_Reader(prompt, "per_prompt[0]"), _cell(k))
+
+
+def test_every_genuine_prompt_is_read_and_the_grid_reaches_each_bound(decoded):
+    """Controls: each genuine prompt is read; the grid has outputs ending on eos and on length,
+    eos outputs cut inside their last step, and prompts at each new bound."""
+    reasons = set()
+    for k, p in decoded:
+        _read(k, p)
+        reasons.add(p["speculative"]["finish_reason"])
+    assert reasons == {"eos", "length"}
+    assert any(
+        p["speculative"]["finish_reason"] == "eos"
+        and p["speculative"]["tokens"] < p["accepted"] + p["steps"]
+        for _, p in decoded
+    )
+    first = [p["proposed_per_position"][0] - p["accepted_per_position"][0] for _, p in decoded]
+    assert any(p["judged"] == p["accepted"] + f for (_, p), f in zip(decoded, first, strict=True))
+    assert any(p["steps"] == p["proposed_per_position"][0] + 1 for _, p in decoded)
+
+
+def _forged(decoded, reason, edit):
+    """The first genuine prompt ending on ``reason`` that ``edit`` changes, changed."""
+    for k, p in decoded:
+        if p["speculative"]["finish_reason"] == reason:
+            forged = {**p, "speculative": dict(p["speculative"])}
+            if edit(forged, k):
+                return k, forged
+    raise AssertionError(f"no genuine prompt ending on {reason} to forge")
+
+
+def _fewer_accepted(p, n=1):
+    """``n`` fewer accepted drafts, each at its deepest position, every rate restated."""
+    ap = p["accepted_per_position"] = list(p["accepted_per_position"])
+    for _ in range(n):
+        deepest = max((i for i, a in enumerate(ap) if a), default=None)
+        if deepest is None:
+            return False
+        ap[deepest] -= 1
+        p["accepted"] -= 1
+    p["acceptance_rate"] = p["accepted"] / p["proposed"]
+    p["judged_acceptance_rate"] = p["accepted"] / p["judged"]
+    p["mean_accepted_length"] = 1 + p["accepted"] / p["steps"]
+    return True
+
+
+def _one_less_accepted(p, k):  # an output ending on length longer than its steps kept
+    return _fewer_accepted(p)
+
+
+def _cut_past_a_step(p, k):  # an eos output cut further back than its last step
+    emitted = p["accepted"] + p["steps"]
+    p["speculative"]["tokens"] = emitted - k - 1
+    p["identical"] = False
+    return p["steps"] <= p["speculative"]["tokens"]
+
+
+def _judged_too_few(p, k):  # a rejection at position 1 that was never judged
+    low = p["accepted"] + p["proposed_per_position"][0] - p["accepted_per_position"][0]
+    if low - 1 < max(p["accepted"], 1) or p["judged"] != low:
+        return False
+    p["judged"] = low - 1
+    p["judged_acceptance_rate"] = p["accepted"] / p["judged"]
+    return True
+
+
+def _steps_without_drafts(p, k):  # two steps that drafted nothing: only the last one can
+    more = 2 - (p["steps"] - p["proposed_per_position"][0])
+    p["steps"] += more
+    return _fewer_accepted(p, more)  # so that the output keeps its length
+
+
+@pytest.mark.parametrize(
+    ("reason", "edit", "field", "shown"),
+    [
+        ("length", _one_less_accepted, "speculative.tokens", "holds accepted + steps"),
+        ("eos", _cut_past_a_step, "speculative.tokens", "last step's tokens"),
+        ("eos", _judged_too_few, "judged", "rejections at position 1"),
+        ("length", _steps_without_drafts, "steps", "one step more"),
+    ],
+)
+def test_counts_no_decoder_run_gives_are_refused(decoded, reason, edit, field, shown):
+    k, forged = _forged(decoded, reason, edit)
+    with pytest.raises(RecordError, match=re.escape(shown)) as err:
+        _read(k, forged)
+    assert err.value.field == f"per_prompt[0].{field}", str(err.value)
