@@ -489,18 +489,6 @@ def _consistent_counts(
     if per is None:
         return
     pp, ap = per
-    first_proposed, first_accepted = (pp[0], ap[0]) if pp and ap else (0, 0)
-    # a step that rejects its first draft judges it: at least accepted + those rejections
-    if judged < accepted + first_proposed - first_accepted:
-        message = (
-            f"expected at least accepted + rejections at position 1 = "
-            f"{accepted} + {first_proposed - first_accepted}"
-        )
-        raise RecordError(r.name("judged"), judged, message)
-    # only the last step, one token short of max_new_tokens, drafts nothing
-    if counts["steps"] - first_proposed > 1:
-        message = f"expected at most one step more than position 1's proposals, {first_proposed}"
-        raise RecordError(r.name("steps"), counts["steps"], message)
     if (
         len(pp) != len(ap)
         or len(pp) > k  # one count per draft position
@@ -516,6 +504,18 @@ def _consistent_counts(
             "not rise with the position"
         )
         raise RecordError(r.name("accepted_per_position"), list(ap), message)
+    first_proposed, first_accepted = (pp[0], ap[0]) if pp and ap else (0, 0)
+    # a step that rejects its first draft judges it: at least accepted + those rejections
+    if judged < accepted + first_proposed - first_accepted:
+        message = (
+            f"expected at least accepted + rejections at position 1 = "
+            f"{accepted} + {first_proposed - first_accepted}"
+        )
+        raise RecordError(r.name("judged"), judged, message)
+    # only the last step, one token short of max_new_tokens, drafts nothing
+    if counts["steps"] - first_proposed > 1:
+        message = f"expected at most one step more than position 1's proposals, {first_proposed}"
+        raise RecordError(r.name("steps"), counts["steps"], message)
 
 
 def _accepted_length(r: _Reader, value: float, counts: dict) -> None:

@@ -9,7 +9,7 @@ import re
 import reprlib
 from pathlib import Path
 
-from suite.drafts import MAX_KD_TEMPERATURE, MIN_KD_TEMPERATURE
+from suite.drafts import MAX_KD_TEMPERATURE, MAX_KD_TEMPERATURES, MIN_KD_TEMPERATURE
 from suite.errors import SpecError, control_character
 from suite.seeding import seed_problem
 
@@ -111,6 +111,15 @@ _TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("method", "dataset", "di
         _is_kd_temperature,
         f"expected a KD temperature: 0 or from {MIN_KD_TEMPERATURE:g} to {MAX_KD_TEMPERATURE:g}",
     ),
+    "kd_temperatures": (
+        lambda v: (
+            isinstance(v, list)
+            and len(v) <= MAX_KD_TEMPERATURES
+            and all(map(_is_kd_temperature, v))
+        ),
+        f"expected a list of at most {MAX_KD_TEMPERATURES} KD temperatures",
+    ),
+    "recipe": (lambda v: isinstance(v, bool), "expected true or false"),
     "seed": (lambda v: seed_problem(v) is None, "expected a seed: an integer in [0, 2^32)"),
 }
 

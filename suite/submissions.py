@@ -125,6 +125,8 @@ class Submission:
             "training": {
                 "method": self.training.method,
                 "kd_temperature": self.training.kd_temperature,
+                "kd_temperatures": list(self.training.facts.kd_temperatures),
+                "recipe": self.training.facts.recipe,
                 "data": self.training.data,
                 "dataset": self.training.facts.dataset,
                 "divergence": self.training.facts.divergence,

@@ -72,7 +72,7 @@ def _no_draft_model(data, folder):
      (_training(divergence="fkl"), "training.divergence", "None"),
      (_set(training=None), "training.method", "'offline'"),
      (_set(evil={"a": [1, 2]}), "evil", "unknown field"),
-     (_training(kd_temperatures="x"), "training.kd_temperatures", "unknown field"),
+     (_training(kd_temperatures="x"), "training.kd_temperatures", "KD temperatures"),
      (_set(authors=[]), "authors", "1 to 256"),
      (_set(license=""), "license", "not blank"),
      (_set(profile=["smoke"]), "profile", "one line"),

@@ -5,6 +5,7 @@ before its fix."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import pytest
@@ -12,7 +13,10 @@ import pytest
 from suite.decoding import speculative_generate
 from suite.record_read import RecordError, _empirical_prompt, _Reader
 from suite.studies import Cell
+from tests.hostile import refused
 from tests.models import tiny_llama
+from tests.test_hostile_round23 import _report_of, _training
+from tests.test_submissions import scored, tiny  # noqa: F401 (fixtures)
 
 MAX_NEW = 12
 EOS = 3  # a token the tiny pair samples often: many outputs end on it mid-step
@@ -151,3 +155,41 @@ def test_counts_no_decoder_run_gives_are_refused(decoded, reason, edit, field, s
     with pytest.raises(RecordError, match=re.escape(shown)) as err:
         _read(k, forged)
     assert err.value.field == f"per_prompt[0].{field}", str(err.value)
+
+
+def _recipe_in_records(data, folder):
+    """The submission's records restated as a recipe's, submission.json's τ_kd dropped to
+    match: every fact the report compared before agreed."""
+    path = folder / "cells.jsonl"
+    lines = []
+    for line in path.read_text().splitlines():
+        record = json.loads(line)
+        if record["cell"]["draft"] == data["draft"]:
+            facts = record["cell"]["draft_facts"]
+            facts.update(kd_temperature=None, kd_temperatures=[0.5, 1.0], recipe=True)
+        lines.append(json.dumps(record))
+    path.write_text("\n".join(lines) + "\n")
+    data["training"]["kd_temperature"] = None
+    for field in ("kd_temperatures", "recipe"):
+        data["training"].pop(field, None)  # as submit wrote it before it stated them
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "shown"),
+    [(_recipe_in_records, "training.kd_temperatures", "(0.5, 1.0)"),
+     (_training(kd_temperatures=[0.5, 1.0]), "training.kd_temperatures", "(0.5,)"),
+     (_training(recipe=True), "training.recipe", "False"),
+     (_training(recipe="yes"), "training.recipe", "true or false"),
+     (_training(kd_temperatures=[0.5, -1]), "training.kd_temperatures", "KD temperatures")],
+    ids=["recipe-in-records", "more-kd-temperatures", "recipe", "recipe-text", "negative"],
+)  # fmt: skip
+def test_a_submission_json_states_its_drafts_recipe_facts(edit, field, shown, scored, tmp_path,  # noqa: F811
+                                                          capsys):  # fmt: skip
+    refused(_report_of(scored, tmp_path, edit), tmp_path, capsys, "submission.json", field, shown)
+
+
+def test_submit_states_every_draft_fact_it_scored_with(scored):  # noqa: F811
+    """The control: submit writes the recipe facts, and its folder is reported (round 23)."""
+    out, _ = scored
+    training = json.loads((out / "submission.json").read_text())["training"]
+    assert (training["kd_temperatures"], training["recipe"]) == ([0.5], False)

@@ -125,32 +125,39 @@ def _analytic(dataset, draft, tau, rng) -> dict:
 
 
 K_DRAFT = 4  # the empirical cells' draft length (K4 in their keys)
-JUDGED = 20  # drafts judged per synthetic prompt
+MAX_NEW = 16  # every synthetic output ends on length at the cells' max_new_tokens
 
 
 def _counts(alpha: float) -> dict:
-    """Counts a run could have written for a judged acceptance rate near ``alpha``: every rate in
-    a record is the ratio of its counts, and the per-position counts add up to the totals."""
-    accepted = round(min(max(alpha, 0.0), 1.0) * JUDGED)
-    steps = max(JUDGED - accepted, -(-JUDGED // K_DRAFT))  # a step judges at most one rejection
-    left, per_position = accepted, []
-    for _ in range(K_DRAFT):
-        per_position.append(min(left, steps))
-        left -= per_position[-1]
+    """Counts a run could have written for a judged acceptance rate near ``alpha``: the
+    decoder's own bookkeeping (suite.decoding.speculative.GenerationStats) over steps that draft
+    K tokens (fewer near max_new_tokens) and keep each while the judged rate stays at α."""
+    from suite.decoding.speculative import GenerationStats
+
+    alpha = min(max(alpha, 0.0), 1.0)
+    st = GenerationStats(proposed_per_position=[0] * K_DRAFT, accepted_per_position=[0] * K_DRAFT)
+    emitted = 0
+    while emitted < MAX_NEW:
+        k = min(K_DRAFT, MAX_NEW - emitted - 1)
+        kept = 0
+        while kept < k and st.accepted + kept + 1 <= alpha * (st.judged + kept + 1):
+            kept += 1
+        st.add_block(k, kept)
+        emitted += kept + 1
     return {
-        "steps": steps,
-        "proposed": K_DRAFT * steps,
-        "accepted": accepted,
-        "judged": JUDGED,
-        "proposed_per_position": [steps] * K_DRAFT,
-        "accepted_per_position": per_position,
-        "acceptance_rate": accepted / (K_DRAFT * steps),
-        "judged_acceptance_rate": accepted / JUDGED,
+        "steps": st.steps,
+        "proposed": st.proposed,
+        "accepted": st.accepted,
+        "judged": st.judged,
+        "proposed_per_position": list(st.proposed_per_position),
+        "accepted_per_position": list(st.accepted_per_position),
+        "acceptance_rate": st.acceptance_rate,
+        "judged_acceptance_rate": st.judged_acceptance_rate,
     }
 
 
 def _generation(pid: str, text: str, alpha: float) -> dict:
-    out = {"tokens": 16, "finish_reason": "length", "text": text}
+    out = {"tokens": MAX_NEW, "finish_reason": "length", "text": text}
     counts = _counts(alpha)
     return {
         "id": pid,

@@ -223,7 +223,7 @@ def _agrees_with_folder(path: Path, data: dict, folder: Path) -> None:
             message = "its records do not score it as a submission (origin: submission)"
             raise SpecError(path, "draft", draft, message)
         for field in _TRAINING_FACTS:  # the facts the records were made with, as submit wrote
-            stated = training.get(field) if isinstance(training, dict) else None
+            stated = _stated_fact(training, field)
             if stated != getattr(facts, field):
                 message = f"its records state {field} {getattr(facts, field)!r}"
                 raise SpecError(path, f"training.{field}", stated, message)
@@ -243,7 +243,22 @@ def _scored_from(model: str, location: str, name: str) -> bool:
     return held[-len(parts) :] == parts
 
 
-_TRAINING_FACTS = ("method", "kd_temperature", "dataset", "divergence", "seed")
+_TRAINING_FACTS = (
+    "method", "kd_temperature", "kd_temperatures", "recipe", "dataset", "divergence", "seed"
+)  # fmt: skip
+
+
+def _stated_fact(training: Any, field: str) -> Any:
+    """A draft fact as ``submission.json`` states it, read as suite.drafts reads one: a draft
+    of one τ_kd that lists none lists it, and a draft that does not say it is a recipe is not."""
+    training = training if isinstance(training, dict) else {}
+    value = training.get(field)
+    if field == "kd_temperatures":
+        tau = training.get("kd_temperature")
+        return tuple(value) if value is not None else (() if tau is None else (tau,))
+    if field == "recipe":
+        return bool(value)
+    return value
 
 
 def _leaderboard(folder: Path, rows: pd.DataFrame) -> tuple[dict | None, dict | None]:
