@@ -7,12 +7,14 @@ renamed or seed-suffixed folder (``kd-offline-gsm8k-t0.0-s0``) is chosen on the 
 
 from __future__ import annotations
 
-import json
 import math
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from suite.bundle import MANIFEST
+from suite.bundle import MANIFEST, load_manifest
+from suite.errors import SpecError
+from suite.reader import SAFE_NAME
 from suite.strict import read_config
 
 TRAINING = "training.json"
@@ -65,12 +67,20 @@ def kd_drafts(family_dir: Path, kd_temperature: float = KD_TEMPERATURE) -> dict[
     """Folders under ``family_dir`` whose training facts say they were distilled at
     ``kd_temperature`` (a recipe mixing temperatures has ``kd_temperature`` null: left out)."""
     found = {}
-    for folder in sorted(p for p in Path(family_dir).iterdir() if p.is_dir()):
+    for folder in sorted(p for p in Path(family_dir).iterdir() if _is_folder(p)):
         facts = read_training(folder)
         tau = facts.get("kd_temperature") if facts else None
         if isinstance(tau, int | float) and not isinstance(tau, bool) and tau == kd_temperature:
             found[folder.name] = facts
     return found
+
+
+def _is_folder(path: Path) -> bool:
+    """A folder of the family's own: a link to one is refused (a bundle holds its own files)."""
+    mode = path.lstat().st_mode
+    if stat.S_ISLNK(mode):
+        raise SpecError(path, None, None, "a symbolic link in a bundle family folder; refused")
+    return stat.S_ISDIR(mode)
 
 
 def alpha_at(entry: dict, decode_temperature: float = DECODE_TEMPERATURE) -> dict[str, float]:
@@ -102,7 +112,7 @@ def choose_drafts(family_dir: Path, manifest_path: Path | None = None) -> DraftC
         raise NoKDDraft(f"no draft under {family_dir} has kd_temperature 0.0 in its {TRAINING}")
     if not manifest_path.is_file():
         raise NoKDDraft(f"{manifest_path} is missing: α̂ at τ_dec 0 cannot rank the KD drafts")
-    artifacts = json.loads(manifest_path.read_text(encoding="utf-8")).get("artifacts") or {}
+    artifacts = _checked_manifest(manifest_path)["artifacts"]
     candidates, lacking = {}, []
     for name, facts in kd.items():
         alphas = alpha_at(artifacts.get(f"{family_dir.name}/{name}") or {})
@@ -121,7 +131,32 @@ def choose_drafts(family_dir: Path, manifest_path: Path | None = None) -> DraftC
         )
     # Ties go to the first name, so the choice never depends on the order folders are listed.
     best = min(candidates, key=lambda n: (-candidates[n]["alpha_tau_dec_0"], n))
-    base = family_dir / (kd[best].get("base_draft") or DEFAULT_BASE)
+    base = family_dir / _base_draft(family_dir / best / TRAINING, kd[best])
     if not base.is_dir():
         raise NoKDDraft(f"{family_dir / best / TRAINING} names base_draft {base.name!r}: no folder")
     return DraftChoice(base, family_dir / best, candidates, lacking)
+
+
+def _checked_manifest(path: Path) -> dict:
+    """The manifest as ``verify`` and ``bundle-tables`` read it: its shape and every field the
+    choice reads (α̂ in [0, 1] inside its ci95) checked; a SpecError names the field."""
+    from suite.bundle_tables import check_table_fields
+
+    if path.name != MANIFEST:
+        raise SpecError(path, None, None, f"a bundle manifest is named {MANIFEST}")
+    manifest = load_manifest(path.parent)
+    check_table_fields(manifest, path)
+    return manifest
+
+
+def _base_draft(path: Path, facts: dict) -> str:
+    """The base draft a KD draft's training.json names: a folder of its family, by name."""
+    name = facts.get("base_draft")
+    if name is None:
+        return DEFAULT_BASE
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        message = "a draft folder of the same family, by name (letters, digits, '.', '_', '-')"
+        raise SpecError(path, "base_draft", name, message)
+    if (path.parent.parent / name).is_symlink():
+        raise SpecError(path, "base_draft", name, "a symbolic link; a bundle holds its own files")
+    return name

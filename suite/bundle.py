@@ -280,10 +280,12 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
     :func:`load_manifest` refuses two sharing one): missing files, every entry the manifest does
     not list (in subfolders too, at most :data:`MAX_FOLDER_ENTRIES` listed in all), hashes, and
     (``load``) each model and tokenizer loaded."""
+    from suite.bundle_tables import check_table_fields
     from suite.models import load_model, load_tokenizer
 
     root = bundle_dir() if root is None else root
     manifest = load_manifest(root)
+    check_table_fields(manifest, root / MANIFEST)  # what tables and bench read from it
     verdict = Verdict(len(manifest["artifacts"]))
     total = _listed_bytes(root, manifest)
     if total > MAX_BUNDLE_BYTES:
@@ -291,6 +293,12 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
         verdict.add(f"the listed files come to {total:,} bytes, {message}")
         return verdict
     budget = _Budget()
+    try:
+        for problem in _unlisted_entries(root, manifest, budget):
+            verdict.add(problem)
+    except _TooMany:
+        verdict.add(f"more than {MAX_FOLDER_ENTRIES:,} entries in the bundle; none verified")
+        return verdict
     for name, entry in sorted(manifest["artifacts"].items()):
         folder = root / entry["path"]
         link = linked_segment(root, folder)
@@ -329,6 +337,34 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
                         f"{name}: {count} parameters, manifest says {entry.get('parameters')}"
                     )
     return verdict
+
+
+# What a bundle's root holds besides its artifacts' folders: the suite's own files, read and
+# checked where they are used (calibration, data sources, the paper's numbers, the recipes).
+BUNDLE_FILES = ("MANIFEST.json", "calibration.json", "data_sources.yaml", "paper.yaml", "recipes")
+
+
+def _unlisted_entries(root: Path, manifest: dict, budget: _Budget) -> list[str]:
+    """Each entry of the bundle's root and of the folders on the way to its artifacts that is
+    neither one of those folders nor a bundle file: a run would take an unlisted model folder
+    in a family for a draft, so verify names it. Nothing is followed."""
+    paths = {Path(entry["path"]) for entry in manifest["artifacts"].values()}
+    on_the_way = {parent for p in paths for parent in p.parents} - {Path(".")}
+    problems = []
+    for folder in sorted({Path("."), *on_the_way}):
+        if linked_segment(root, root / folder) is not None or not (root / folder).is_dir():
+            continue  # named with the artifacts below it
+        for entry in budget.entries(root / folder):
+            rel = folder / entry.name
+            if (
+                rel in paths
+                or rel in on_the_way
+                or (folder == Path(".") and rel.name in BUNDLE_FILES)
+            ):
+                continue
+            kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
+            problems.append(f"{rel.as_posix()}: a {kind} the manifest does not list")
+    return problems
 
 
 # The facts of a training.json that tables and cards print: a manifest states them only as

@@ -268,7 +268,12 @@ def bundle(tmp_path):
     artifacts = {}
     for i, (name, (facts, alphas)) in enumerate(drafts.items()):
         _draft_folder(family, name, facts, perturbed(small, 0.1, seed=10 + i))
-        artifacts[f"llama/{name}"] = {"acceptance": _acceptance(**alphas)}
+        artifacts[f"llama/{name}"] = {  # the manifest's shape: bench reads it as verify does
+            "kind": "draft",
+            "path": f"llama/{name}",
+            "files": {},
+            "acceptance": _acceptance(**alphas),
+        }
     manifest = family.parent / "MANIFEST.json"
     manifest.write_text(json.dumps({"artifacts": artifacts}))
     return family

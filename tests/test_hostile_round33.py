@@ -15,6 +15,8 @@ from suite.record_read import RecordError, _empirical_prompt, _Reader
 from suite.studies import Cell
 from tests.hostile import refused
 from tests.models import tiny_llama
+from tests.test_bench import bundle  # noqa: F401 (fixture)
+from tests.test_hostile_inputs_more import REPO
 from tests.test_hostile_round23 import _report_of, _training
 from tests.test_submissions import scored, tiny  # noqa: F401 (fixtures)
 
@@ -193,3 +195,119 @@ def test_submit_states_every_draft_fact_it_scored_with(scored):  # noqa: F811
     out, _ = scored
     training = json.loads((out / "submission.json").read_text())["training"]
     assert (training["kd_temperatures"], training["recipe"]) == ([0.5], False)
+
+
+# --- bench and verify: a bundle's manifest, its drafts' training.json, its unlisted folders ---
+
+
+def _bench_refused(bundle, tmp_path, capsys, monkeypatch, *texts):  # noqa: F811
+    from suite import bench_pairs
+    from tests.test_bench import FAST
+
+    monkeypatch.setattr(bench_pairs, "REFERENCE_FAMILY", bundle)
+    argv = ["bench", "--out", str(tmp_path / "out"), *FAST, "--temperatures", "0"]
+    argv += ["--num-draft-tokens", "1"]
+    refused(argv, tmp_path, capsys, *texts)
+
+
+def _rewrite(path, edit):
+    """``path``'s JSON edited in place by ``edit``, or replaced by what it returns."""
+    data = json.loads(path.read_text())
+    replaced = edit(data)
+    path.write_text(json.dumps(data if replaced is None else replaced))
+
+
+def _no_kind(manifest):
+    del manifest["artifacts"]["llama/kd-online-mix-s1"]["kind"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [(lambda m: [1], "(document)"),
+     (lambda m: m["artifacts"]["llama/kd-online-mix-s1"]["acceptance"]["gsm8k"]["0.0"].update(
+         alpha=7.5), "kd-online-mix-s1.acceptance"),
+     (_no_kind, "kd-online-mix-s1")],
+    ids=["a-list", "alpha-7.5", "no-kind"],
+)  # fmt: skip
+def test_bench_reads_the_manifest_as_verify_does(edit, shown, bundle, tmp_path, capsys,  # noqa: F811
+                                                 monkeypatch):  # fmt: skip
+    _rewrite(bundle.parent / "MANIFEST.json", edit)
+    _bench_refused(bundle, tmp_path, capsys, monkeypatch, "MANIFEST.json", shown)
+
+
+@pytest.mark.parametrize("base", ["../../elsewhere/draft", "/tmp", 7, "draft/../draft", ""])
+def test_a_base_draft_outside_its_family_is_refused(base, bundle, tmp_path, capsys, monkeypatch):  # noqa: F811
+    path = bundle / "kd-online-alpaca-t0.0-s2" / "training.json"  # the best KD draft's
+    _rewrite(path, lambda facts: facts.update(base_draft=base))
+    _bench_refused(bundle, tmp_path, capsys, monkeypatch, str(path), "base_draft", repr(base))
+
+
+def test_a_draft_folder_that_is_a_link_is_refused(bundle, tmp_path, capsys, monkeypatch):  # noqa: F811
+    import shutil
+
+    outside = tmp_path / "outside"
+    shutil.copytree(bundle / "kd-online-alpaca-t0.0-s2", outside)
+    (bundle / "kd-online-zz-t0.0").symlink_to(outside, target_is_directory=True)
+    _bench_refused(bundle, tmp_path, capsys, monkeypatch, "kd-online-zz-t0.0", "symbolic link")
+
+
+def test_the_bundle_fixture_is_timed_as_it_was(bundle):  # noqa: F811
+    """The control: the fixture's own manifest and facts still choose as before."""
+    from suite import bench_drafts
+
+    choice = bench_drafts.choose_drafts(bundle)
+    assert (choice.base.name, choice.best_kd.name) == ("draft", "kd-online-alpaca-t0.0-s2")
+
+
+@pytest.fixture
+def linked_reference(tmp_path):
+    """The bundle's manifest beside hard links to its files: a copy verify can check quickly."""
+    import os
+
+    root = tmp_path / "ref"
+    for source in sorted((REPO / "reference").rglob("*")):
+        target = root / source.relative_to(REPO / "reference")
+        if source.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(source, target)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("make", "shown"),
+    [(lambda r: (r / "llama" / "zz-unlisted").mkdir(), "llama/zz-unlisted: a folder"),
+     (lambda r: (r / "llama" / "notes.txt").write_text("hi"), "llama/notes.txt: a file"),
+     (lambda r: (r / "stray.bin").write_bytes(b"x"), "stray.bin: a file"),
+     (lambda r: (r / "t5" / "sub").mkdir(), "t5/sub: a folder")],
+    ids=["draft-folder", "family-file", "root-file", "empty-folder"],
+)  # fmt: skip
+def test_verify_names_what_a_bundle_holds_beyond_its_manifest(make, shown, linked_reference,
+                                                              capsys):  # fmt: skip
+    from suite.cli import main
+
+    make(linked_reference)
+    assert main(["verify", "--hashes-only", "--bundle", str(linked_reference)]) == 1
+    out = capsys.readouterr()
+    assert shown in out.out + out.err and "1 problem" in out.out + out.err, out
+
+
+def test_verify_passes_the_bundle_and_refuses_an_alpha_it_cannot_hold(linked_reference, tmp_path,
+                                                                      capsys):  # fmt: skip
+    """The control (the bundle as shipped: no problem), then an α̂ of 7.5 refused."""
+    from suite.cli import main
+
+    assert main(["verify", "--hashes-only", "--bundle", str(linked_reference)]) == 0
+    assert "0 problems" in capsys.readouterr().out
+
+    def edit(m):
+        m["artifacts"]["llama/draft"]["acceptance"]["alpaca"]["0.0"]["alpha"] = 7.5
+
+    manifest = linked_reference / "MANIFEST.json"
+    manifest.unlink()  # a hard link to the checkout's: replaced, not edited
+    _rewrite_from = json.loads((REPO / "reference" / "MANIFEST.json").read_text())
+    edit(_rewrite_from)
+    manifest.write_text(json.dumps(_rewrite_from))
+    argv = ["verify", "--hashes-only", "--bundle", str(linked_reference)]
+    refused(argv, tmp_path, capsys, "MANIFEST.json", "llama/draft.acceptance")
