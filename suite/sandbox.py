@@ -24,6 +24,7 @@ as literal text and then run by ``regex`` as something else.
 
 from __future__ import annotations
 
+import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -111,10 +112,24 @@ def _numbers_only(name: str, test):
 JINJA = _Environment()
 
 
+def _float_literal_problem(text: str) -> str | None:
+    """A number written in a template is read as written: never one a float cannot hold."""
+    value = float(text.replace("_", ""))
+    mantissa = re.split("[eE]", text)[0]
+    if not math.isfinite(value):
+        return f"the number {text[:40]} is beyond the largest float: it would read as inf"
+    if value == 0 and any(c in "123456789" for c in mantissa):
+        return f"the number {text[:40]} is below the smallest float: it would read as 0"
+    return None
+
+
 def template_problem(source: str) -> str | None:
     """Why a template is refused, or None. Syntax errors raise TemplateSyntaxError."""
     if len(source) > MAX_TEMPLATE_CHARS:
         return f"a template is at most {MAX_TEMPLATE_CHARS:,} characters"
+    for _, kind, text in JINJA.lex(source):
+        if kind == "float" and (problem := _float_literal_problem(text)):
+            return problem
     for node in JINJA.parse(source).find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):
             return f"{type(node).__name__} is not allowed in a task template (fields, if, filters)"

@@ -19,7 +19,7 @@ from suite.drafts import DraftFacts, DraftSelector, read_selectors
 from suite.errors import SpecError
 from suite.keys import temperature_key
 from suite.paths import STUDIES_DIR, spec_file, spec_names
-from suite.profiles import ENGINES, ModelRef, Profile
+from suite.profiles import ENGINES, ModelRef, Profile, profile_names
 from suite.specs import MAX_DRAFT_TOKENS, MIN_TEMPERATURE, Reader, load_task, read_named
 
 _GRID_FIELDS = {"datasets", "drafts", "decode_temperatures", "num_draft_tokens"}
@@ -170,10 +170,22 @@ def _selector_temperatures(r: Reader, raw: list, field: str) -> None:
     """A selector's τ_kd is 0 or at least MIN_TEMPERATURE, as every temperature the suite reads."""
     for i, item in enumerate(raw):
         wanted = item.get("kd_temperature") if isinstance(item, dict) else None
-        for v in wanted if isinstance(wanted, list) else [wanted]:
+        listed = wanted if isinstance(wanted, list) else [wanted]
+        for j, v in enumerate(listed):
+            where = f"{field}[{i}].kd_temperature" + (f"[{j}]" if listed is wanted else "")
             if isinstance(v, int | float) and not isinstance(v, bool) and 0 < v < MIN_TEMPERATURE:
                 message = f"a temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}"
-                raise r.error(f"{field}[{i}].kd_temperature", v, message)
+                raise r.error(where, v, message)
+            if any(_same_value(v, earlier) for earlier in listed[:j]):
+                raise r.error(where, v, "listed twice")  # as every list of a study
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Two list entries that select alike: numbers by value (0 and -0.0 too), never a bool."""
+    number = (int, float)
+    if isinstance(a, number) and isinstance(b, number):
+        return not isinstance(a, bool) and not isinstance(b, bool) and a == b
+    return type(a) is type(b) and a == b
 
 
 def _grid_fields(r: Reader, raw: Any, field: str, required: set[str]) -> dict:
@@ -210,9 +222,19 @@ def load_study(path: str | Path) -> StudySpec:
         r.choice(engine, f"engines[{i}]", ENGINES)
     grid = Grid(**_grid_fields(r, d["grid"], "grid", set(_GRID_FIELDS)))
     empirical = _grid_fields(r, d.get("empirical", {}), "empirical", set())
+    if "empirical" in d and "empirical" not in engines:
+        message = f"an empirical grid for a study whose engines are {list(engines)}"
+        raise r.error("empirical", "(section)", message)
     profiles = {}
+    known = profile_names()
     for prof, over in r.named(d.get("profiles", {}), "profiles", safe=True).items():
+        if prof not in known:  # an override no run would ever apply
+            message = f"unknown profile; a study overrides the suite's own: {', '.join(known)}"
+            raise r.error(f"profiles.{prof}", prof, message)
         o = r.mapping(over, f"profiles.{prof}", set(), {"grid", "empirical"})
+        if "empirical" in o and "empirical" not in engines:
+            message = f"an empirical grid for a study whose engines are {list(engines)}"
+            raise r.error(f"profiles.{prof}.empirical", "(section)", message)
         profiles[prof] = {
             part: _grid_fields(r, o[part], f"profiles.{prof}.{part}", set()) for part in o
         }

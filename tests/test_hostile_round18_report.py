@@ -143,13 +143,17 @@ def _analytic_perfect(record: dict) -> None:
 
 
 def _empirical_judged_all(record: dict) -> None:
-    """Every judged token accepted: the empirical judged α is 1 wherever it is defined."""
+    """Every draft accepted: the empirical α is 1, with the counts a decoder keeps for it (every
+    synthetic output ends on length, at the cells' max_new_tokens)."""
+    from tests.test_report import _counts, _totals
+
     if record["cell"]["engine"] != "empirical":
         return
     x = record["result"]
-    for part in [*x["per_prompt"], x]:
-        part["judged"] = part["accepted"]
-        part["judged_acceptance_rate"] = 1.0 if part["accepted"] else None
+    for prompt in x["per_prompt"]:
+        counts = _counts(1.0)
+        prompt.update(counts, mean_accepted_length=1 + counts["accepted"] / counts["steps"])
+    x.update(_totals(x["per_prompt"]))
 
 
 def _same_cost(record: dict) -> None:

@@ -311,3 +311,107 @@ def test_verify_passes_the_bundle_and_refuses_an_alpha_it_cannot_hold(linked_ref
     manifest.write_text(json.dumps(_rewrite_from))
     argv = ["verify", "--hashes-only", "--bundle", str(linked_reference)]
     refused(argv, tmp_path, capsys, "MANIFEST.json", "llama/draft.acceptance")
+
+
+# --- studies, task templates and run options ---
+
+
+def _grid_with(**over):
+    from tests.test_studies import _study
+
+    study = _study()
+    study["grid"] = study["grid"] | over
+    return study
+
+
+def _study_with(**over):
+    from tests.test_studies import _study
+
+    return _study(**over)
+
+
+STUDIES = [
+    ("misspelt-profile", lambda: _study_with(profiles={"smok": {"grid": {"decode_temperatures":
+     [0.5]}}}), "profiles.smok", "unknown profile"),
+    ("cased-profile", lambda: _study_with(profiles={"smoke": {}, "Smoke": {}}), "profiles.Smoke",
+     "unknown profile"),
+    ("empirical-of-analytic", lambda: _study_with(empirical={"datasets": ["alpaca"]}), "empirical",
+     "['analytic']"),
+    ("profile-empirical-of-analytic", lambda: _study_with(profiles={"smoke": {"empirical":
+     {"datasets": ["alpaca"]}}}), "profiles.smoke.empirical", "['analytic']"),
+    ("kd-temperature-twice", lambda: _grid_with(drafts=[{"method": "offline", "dataset": "alpaca",
+     "kd_temperature": [0.0, 0.0]}]), "grid.drafts[0].kd_temperature[1]", "listed twice"),
+    ("kd-temperature-signed-zero", lambda: _grid_with(drafts=[{"method": "offline", "dataset":
+     "alpaca", "kd_temperature": [0.0, -0.0]}]), "grid.drafts[0].kd_temperature[1]",
+     "listed twice"),
+    ("kd-temperature-int-and-float", lambda: _grid_with(drafts=[{"method": "offline", "dataset":
+     "alpaca", "kd_temperature": [1, 1.0]}]), "grid.drafts[0].kd_temperature[1]", "listed twice"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("make", "field", "shown"), [c[1:] for c in STUDIES],
+                         ids=[c[0] for c in STUDIES])  # fmt: skip
+def test_a_study_part_no_run_would_apply_is_refused(make, field, shown, tmp_path, capsys):
+    import yaml
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(make(), sort_keys=False))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "mini.yaml", field, shown)
+
+
+def test_a_study_overriding_a_suite_profile_and_listing_distinct_temperatures_loads(tmp_path):
+    """The controls: every bundled study loads; an override for each suite profile, an
+    empirical section of a study that runs it, and distinct τ_kd are read."""
+    import yaml
+
+    from suite.profiles import profile_names
+    from suite.studies import load_studies, load_study
+
+    assert len(load_studies(["all"])) >= 8
+    study = _grid_with(drafts=[{"method": "offline", "dataset": "alpaca",
+                                "kd_temperature": [0.0, 1.0]}])  # fmt: skip
+    study |= {"engines": ["analytic", "empirical"], "empirical": {"datasets": ["alpaca"]}}
+    study["profiles"] = {name: {"empirical": {"decode_temperatures": [0.5]}}
+                         for name in profile_names()}  # fmt: skip
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(study, sort_keys=False))
+    assert set(load_study(path).profiles) == set(profile_names())
+
+
+def test_an_engine_listed_twice_is_refused(tmp_path, capsys):
+    import yaml
+
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(_study_with(), sort_keys=False))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
+    refused([*argv, "--engine", "analytic", "analytic"], tmp_path, capsys, "--engine", "twice")
+
+
+@pytest.mark.parametrize(
+    ("template", "shown"),
+    [("{% if 1e-400 == 0 %}ZERO{% endif %}{{ question }}", "would read as 0"),
+     ("{{ 1e400 }}{{ question }}", "would read as inf"),
+     ("{{ question }}{{ 0.000_1e-400 }}", "would read as 0")],
+    ids=["underflow-in-if", "overflow", "underscored"],
+)  # fmt: skip
+def test_a_template_number_a_float_cannot_hold_is_refused(template, shown, tmp_path, capsys):
+    from tests.test_hostile_specs import _folder, _with
+
+    folder = _folder(tmp_path, _with("instruction", template))
+    refused(["tasks", "--tasks-dir", str(folder)], tmp_path, capsys, "toy.yaml", "instruction",
+            shown)  # fmt: skip
+
+
+def test_template_numbers_a_float_holds_are_rendered(tmp_path, capsys):
+    """The control: 0.0, 1e-300 and 2.5e10 are numbers as written; the spec is listed."""
+    from suite.cli import main
+    from suite.sandbox import JINJA, template_problem
+    from tests.test_hostile_specs import _folder, _with
+
+    template = "{{ 0.0 }} {{ 1e-300 > 0 }} {{ 2.5e10 }} {{ question }}"
+    assert template_problem(template) is None
+    assert JINJA.from_string(template).render(question="q") == "0.0 True 25000000000.0 q"
+    folder = _folder(tmp_path, _with("instruction", template))
+    assert main(["tasks", "--tasks-dir", str(folder)]) == 0
+    assert "toy" in capsys.readouterr().out
