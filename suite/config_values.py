@@ -101,10 +101,21 @@ def _layers(value: Any) -> str | None:
     return f"a model's layers must be an integer in [0, {MAX_LAYERS:,}]"
 
 
+MAX_LABELS = 1_024  # a classifier's labels: transformers builds a table of them (a causal LM has 2)
+
+
+def _labels(value: Any) -> str | None:
+    if _integer(value) and 0 <= value <= MAX_LABELS:
+        return None
+    return f"a model's labels must be an integer in [0, {MAX_LABELS:,}]"
+
+
 def _key_rule(key: str):
     """The check for a number under ``key``, wherever it is in the config, or None."""
     if key == "max_position_embeddings":
         return _positions
+    if key == "num_labels":
+        return _labels
     if key.startswith("num_") and key.endswith("layers"):
         return _layers
     if key == "eps" or key.endswith("_eps") or "epsilon" in key:
@@ -167,6 +178,8 @@ def _mapping_field(item: dict, where: str, rope: bool) -> tuple[str, Any, str] |
             return name, value, message
         rule = _key_rule(str(key))
         problem = rule(value) if rule is not None and not isinstance(value, dict | list) else None
+        if key in ("id2label", "label2id") and isinstance(value, dict) and len(value) > MAX_LABELS:
+            value, problem = f"{len(value):,} labels", f"at most {MAX_LABELS:,} labels"
         if problem is None and rope:
             problem = _rope_field(str(key), value)
         if problem is None and isinstance(value, float) and abs(value) > MAX_FLOAT:

@@ -415,3 +415,40 @@ def test_template_numbers_a_float_holds_are_rendered(tmp_path, capsys):
     folder = _folder(tmp_path, _with("instruction", template))
     assert main(["tasks", "--tasks-dir", str(folder)]) == 0
     assert "toy" in capsys.readouterr().out
+
+
+# --- submissions: a config's label table ---
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "shown"),
+    [("num_labels", 10**7, "10000000"),
+     ("num_labels", -1, "-1"),
+     ("id2label", {str(i): f"L{i}" for i in range(2000)}, "2,000 labels")],
+    ids=["ten-million", "negative", "id2label-2000"],
+)  # fmt: skip
+def test_a_config_whose_label_table_is_unbounded_is_refused(key, value, shown, tiny, tmp_path,  # noqa: F811
+                                                            capsys):  # fmt: skip
+    """transformers builds id2label and label2id of num_labels entries, each time a config is
+    built: ten million took minutes and gigabytes before the check refused it."""
+    from tests.test_hostile_round18_submissions import _check
+    from tests.test_submissions import _copy
+
+    folder = _copy(tiny, tmp_path)
+    path = folder / "model" / "config.json"
+    data = json.loads(path.read_text())
+    data[key] = value
+    path.write_text(json.dumps(data))
+    refused(_check(folder, tiny), tmp_path, capsys, "config.json", key, shown, "labels")
+
+
+def test_a_config_of_a_few_labels_is_checked(tiny, tmp_path, capsys):  # noqa: F811
+    """The control: num_labels 3 passes the check."""
+    from suite.cli import main
+    from tests.test_hostile_round18_submissions import _check
+    from tests.test_submissions import _copy
+
+    folder = _copy(tiny, tmp_path)
+    path = folder / "model" / "config.json"
+    path.write_text(json.dumps(json.loads(path.read_text()) | {"num_labels": 3}))
+    assert main(_check(folder, tiny)) == 0, capsys.readouterr().err
