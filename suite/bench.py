@@ -21,7 +21,7 @@ import transformers
 from suite.acceptance import prompt_seed
 from suite.bench_args import PROMPT_TASKS, add_arguments
 from suite.bench_drafts import NoKDDraft
-from suite.bench_pairs import Pair, choose_pair
+from suite.bench_pairs import Pair, choose_pair, random_ids_reason
 from suite.bench_runs import (
     METHODS,
     PROMPT_LENGTHS,
@@ -36,7 +36,7 @@ from suite.bench_summary import best_k, headline, sweep_rows
 from suite.bench_table import format_table
 from suite.decoding.plumbing import check_positive_int
 from suite.decoding.sampling import check_temperature
-from suite.errors import Parser
+from suite.errors import Parser, SpecError
 from suite.io import check_out_folder, check_targets
 from suite.reader import MAX_THREADS, SEED_CEILING
 from suite.specs import MAX_DRAFT_TOKENS, MAX_NEW_TOKENS, MAX_SIZE
@@ -91,8 +91,61 @@ def _check_args(args) -> None:
         raise ValueError(f"{message}, got {args.cost_run_time}")
     if args.target is not None and not args.draft:
         raise ValueError("--target and --draft go together: --target needs at least one --draft")
-    if len(set(args.draft)) != len(args.draft):
-        raise ValueError("a --draft folder is given twice")
+    _check_drafts(args.draft)
+    _check_ignored(args)
+
+
+def _folder_key(folder: Path):
+    """One folder under any spelling (relative, absolute, through ``..`` or a link): its device
+    and inode, or its resolved path where it cannot be read (the load names it later)."""
+    try:
+        st = os.stat(folder)
+    except (OSError, ValueError):
+        try:
+            return str(Path(folder).resolve())
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (3.11)
+            return str(folder)
+    return (st.st_dev, st.st_ino)
+
+
+def _check_drafts(folders) -> None:
+    """Each draft folder is timed once: a later --draft (or --drafts) naming the folder of an
+    earlier one, however spelled, is refused."""
+    seen: dict[object, Path] = {}
+    for folder in folders:
+        key = _folder_key(folder)
+        if key in seen:
+            earlier = seen[key]
+            message = f"the folder of an earlier --draft ({earlier}); each folder is timed once"
+            raise SpecError(folder, "--draft", str(folder), message)
+        seen[key] = folder
+
+
+def _check_ignored(args) -> None:
+    """An option that cannot apply to the run asked for is refused, not silently ignored."""
+    if args.limit_cells and not args.executor_compare:
+        raise ValueError(
+            f"--limit-cells {args.limit_cells}: for --executor-compare's cells only; "
+            "without --executor-compare it would be ignored"
+        )
+    if args.random_pair and args.draft:
+        raise ValueError(
+            "--random-pair and --draft: --draft times the given folders, so --random-pair "
+            "would be ignored; give one of them"
+        )
+    if args.tasks:
+        _check_tasks(args.tasks, random_ids_reason(args))
+
+
+def _check_tasks(tasks, random_ids: str | None) -> None:
+    for i, task in enumerate(tasks):
+        if task in tasks[:i]:
+            message = "listed twice (tasks alternate: each prompt would be timed twice)"
+            raise ValueError(f"--tasks {task!r}: {message}")
+    if random_ids is not None:
+        raise ValueError(
+            f"--tasks {' '.join(map(repr, tasks))}: needs the target's tokenizer; {random_ids}"
+        )
 
 
 def task_prompts(tokenizer, count: int, tasks, target) -> list[list[int]]:
@@ -116,6 +169,8 @@ def _prompts(pair: Pair, args) -> tuple[list[list[int]], str]:
         if args.tasks:
             note = f"test-split instructions of {', '.join(tasks)} (--tasks)"
         return task_prompts(pair.tokenizer, args.prompts, tasks, pair.target), note
+    if args.tasks:  # a pair given without a tokenizer: nothing to turn the tasks into ids
+        _check_tasks(args.tasks, "the pair has no tokenizer: it times random token ids")
     vocab = pair.target.get_output_embeddings().weight.shape[0]
     note = f"random token ids, {PROMPT_LENGTHS[0]}-{PROMPT_LENGTHS[1]} long"
     return make_prompts(args.prompts, vocab, args.seed), note

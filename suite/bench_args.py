@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tasks",
         nargs="+",
-        help="test prompts from these tasks, alternating (default: the best KD draft's KD "
-        f"dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)})",
+        help="test prompts from these tasks, alternating, each task once (default: the best KD "
+        f"draft's KD dataset for the bundled pair, else {' and '.join(PROMPT_TASKS)}); needs the "
+        "target's tokenizer: not with --random-pair or a --target without tokenizer.json",
     )
     parser.add_argument(
         "--seed", type=ascii_integer, default=0, help="seed of prompts and samplers"
@@ -72,7 +73,8 @@ def _add_pair_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--random-pair",
         action="store_true",
-        help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle",
+        help="a random-weight 34M/2.5M pair with shared token geometry instead of the bundle "
+        "(not with --draft); its prompts are random token ids",
     )
 
 

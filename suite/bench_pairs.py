@@ -129,6 +129,24 @@ def load_drafts(folders: list[tuple[str, Path]]) -> tuple[dict[str, object], dic
     return models, facts
 
 
+def _has_tokenizer(target_dir: Path) -> bool:
+    return (Path(target_dir) / "tokenizer.json").exists()
+
+
+def random_ids_reason(args) -> str | None:
+    """Why the pair :func:`choose_pair` gives for ``args`` has no tokenizer, so that its prompts
+    are random token ids (``--tasks`` cannot apply); None where it has one: the bundle's, or a
+    --draft's target with its own tokenizer.json or the bundle's tokenizer."""
+    if args.draft:
+        target = args.target
+        if target is not None and Path(target).is_dir() and not _has_tokenizer(target):
+            return f"the --target folder {target} has no tokenizer.json"
+        return None
+    if args.random_pair:
+        return "--random-pair times random token ids"
+    return None
+
+
 def _given(args) -> Pair:
     from suite.models import load_causal_lm, load_tokenizer
 
@@ -137,7 +155,7 @@ def _given(args) -> Pair:
         raise ValueError(f"no target folder {target_dir}; pass --target")
     drafts, facts = load_drafts([("given", Path(folder)) for folder in args.draft])
     info = {"kind": "given", "target_path": str(target_dir), "drafts": facts}
-    if (target_dir / "tokenizer.json").exists():
+    if _has_tokenizer(target_dir):
         tokenizer = load_tokenizer(target_dir)
     elif args.target is None:
         tokenizer = load_tokenizer(reference_family() / "tokenizer")
