@@ -131,7 +131,7 @@ def choose_drafts(family_dir: Path, manifest_path: Path | None = None) -> DraftC
         )
     # Ties go to the first name, so the choice never depends on the order folders are listed.
     best = min(candidates, key=lambda n: (-candidates[n]["alpha_tau_dec_0"], n))
-    base = family_dir / _base_draft(family_dir / best / TRAINING, kd[best])
+    base = family_dir / _base_draft(family_dir / best / TRAINING, kd[best], artifacts)
     if not base.is_dir():
         raise NoKDDraft(f"{family_dir / best / TRAINING} names base_draft {base.name!r}: no folder")
     return DraftChoice(base, family_dir / best, candidates, lacking)
@@ -149,14 +149,20 @@ def _checked_manifest(path: Path) -> dict:
     return manifest
 
 
-def _base_draft(path: Path, facts: dict) -> str:
-    """The base draft a KD draft's training.json names: a folder of its family, by name."""
+def _base_draft(path: Path, facts: dict, artifacts: dict) -> str:
+    """The base draft a KD draft's training.json names: another draft of its family, by the
+    name of its folder, which the manifest lists as a draft."""
     name = facts.get("base_draft")
     if name is None:
-        return DEFAULT_BASE
-    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
+        name = DEFAULT_BASE
+    elif not isinstance(name, str) or not SAFE_NAME.fullmatch(name):
         message = "a draft folder of the same family, by name (letters, digits, '.', '_', '-')"
         raise SpecError(path, "base_draft", name, message)
-    if (path.parent.parent / name).is_symlink():
+    family, own = path.parent.parent, path.parent.name
+    if (family / name).is_symlink():
         raise SpecError(path, "base_draft", name, "a symbolic link; a bundle holds its own files")
+    listed = artifacts.get(f"{family.name}/{name}") or {}
+    if name == own or listed.get("kind") != "draft":
+        message = f"another draft of the family: one the manifest lists as a draft, not {own}"
+        raise SpecError(path, "base_draft", name, message)
     return name

@@ -188,6 +188,13 @@ def _check_manifest(manifest, path: Path) -> None:
         if not all(map(_plain_name, segments)):
             message = "must stay inside the bundle (plain names, no control character)"
             raise SpecError(path, f"{field}.path", reprlib.repr(rel), message)
+        if rel != name:  # readers look an artifact up by name: its folder is the one so named
+            message = f"an artifact's folder is its name, {name}"
+            raise SpecError(path, f"{field}.path", reprlib.repr(rel), message)
+        for role in ("tokenizer", "target"):  # a family's own folders, as manifest writes them
+            if (entry["kind"] == role) != (segments[-1] == role):
+                message = f"a family's {role} is its folder '{role}', and that folder its {role}"
+                raise SpecError(path, f"{field}.kind", entry["kind"], message)
         files = entry.get("files")
         if not isinstance(files, dict):
             raise SpecError(path, f"{field}.files", reprlib.repr(files), "file names to sha256")
@@ -280,12 +287,10 @@ def check_bundle(root: Path | None = None, *, load: bool = True) -> Verdict:
     :func:`load_manifest` refuses two sharing one): missing files, every entry the manifest does
     not list (in subfolders too, at most :data:`MAX_FOLDER_ENTRIES` listed in all), hashes, and
     (``load``) each model and tokenizer loaded."""
-    from suite.bundle_tables import check_table_fields
     from suite.models import load_model, load_tokenizer
 
     root = bundle_dir() if root is None else root
     manifest = load_manifest(root)
-    check_table_fields(manifest, root / MANIFEST)  # what tables and bench read from it
     verdict = Verdict(len(manifest["artifacts"]))
     total = _listed_bytes(root, manifest)
     if total > MAX_BUNDLE_BYTES:
@@ -356,11 +361,13 @@ def _unlisted_entries(root: Path, manifest: dict, budget: _Budget) -> list[str]:
             continue  # named with the artifacts below it
         for entry in budget.entries(root / folder):
             rel = folder / entry.name
-            if (
-                rel in paths
-                or rel in on_the_way
-                or (folder == Path(".") and rel.name in BUNDLE_FILES)
-            ):
+            if folder == Path(".") and rel.name in BUNDLE_FILES:
+                wanted = stat.S_ISDIR if rel.name == "recipes" else stat.S_ISREG
+                if not wanted(os.lstat(root / rel).st_mode):
+                    kind = "a plain folder" if rel.name == "recipes" else "a regular file"
+                    problems.append(f"{rel.as_posix()}: a bundle file is {kind} of its own")
+                continue
+            if rel in paths or rel in on_the_way:
                 continue
             kind = "folder" if entry.is_dir(follow_symlinks=False) else "file"
             problems.append(f"{rel.as_posix()}: a {kind} the manifest does not list")

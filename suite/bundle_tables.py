@@ -135,7 +135,109 @@ def check_table_fields(manifest: dict, path: Path) -> None:
         if entry.get("method") not in (None, "base") and "kd_temperature" not in entry:
             message = "a KD draft states its kd_temperature (null for a recipe)"
             raise SpecError(path, f"artifacts.{name}.kd_temperature", None, message)
+        if "evaluation" in entry:
+            _check_evaluation(entry["evaluation"], path, f"artifacts.{name}.evaluation")
     _check_table_size(manifest, path)
+
+
+MAX_EVALUATION_PROMPTS = 100_000  # prompts a target's evaluation scored: the bundle's 100
+MAX_SAMPLES = 64  # greedy samples kept (the bundle's 4)
+MAX_SAMPLE_CHARS = 65_536
+_WHO = ("target", "base_draft")
+
+
+def _count(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_evaluation(value: Any, path: Path, field: str) -> None:
+    """A target's evaluation as ``manifest`` measures it and the model card prints it: GSM8K
+    accuracy as its counts' ratio, greedy samples of plain text, and the greedy quality of the
+    target and the base draft by dataset (names the card prints as they are); a SpecError
+    names the first field that is not."""
+
+    def fail(where: str, bad: Any, message: str) -> SpecError:
+        return SpecError(path, f"{field}{where}"[:300], reprlib.repr(bad), message)
+
+    if not isinstance(value, dict):
+        raise fail("", value, "a mapping of greedy_quality, greedy_samples, gsm8k_test_accuracy")
+    for key in value:
+        if key not in ("greedy_quality", "greedy_samples", "gsm8k_test_accuracy"):
+            raise fail(f".{key}", key, "unknown field; known: greedy_quality, greedy_samples, "
+                       "gsm8k_test_accuracy")  # fmt: skip
+    acc = value.get("gsm8k_test_accuracy")
+    if acc is not None:
+        ok = (
+            isinstance(acc, dict)
+            and set(acc) <= {"correct", "prompts", "accuracy", "decoding"}
+            and _count(acc.get("prompts"), 1, MAX_EVALUATION_PROMPTS)
+            and _count(acc.get("correct"), 0, acc["prompts"])
+            and _number(acc.get("accuracy"))
+            and abs(acc["accuracy"] - acc["correct"] / acc["prompts"]) <= ROUNDING
+            and (acc.get("decoding") is None or _line(acc["decoding"]))
+        )
+        if not ok:
+            message = "correct of prompts, accuracy their ratio, decoding one line of text"
+            raise fail(".gsm8k_test_accuracy", acc, message)
+    samples = value.get("greedy_samples", [])
+    if not isinstance(samples, list) or len(samples) > MAX_SAMPLES:
+        raise fail(".greedy_samples", samples, f"a list of at most {MAX_SAMPLES} samples")
+    for i, sample in enumerate(samples):
+        ok = (
+            isinstance(sample, dict)
+            and set(sample) == {"task", "instruction", "greedy"}
+            and isinstance(sample["task"], str)
+            and _DATASET.fullmatch(sample["task"]) is not None
+            and all(_text(sample[k]) for k in ("instruction", "greedy"))
+        )
+        if not ok:
+            message = (
+                f"a task name, and instruction and greedy texts of at most {MAX_SAMPLE_CHARS:,}"
+            )
+            raise fail(f".greedy_samples[{i}]", sample, message)
+    _check_greedy_quality(value.get("greedy_quality", {}), fail)
+
+
+def _check_greedy_quality(quality: Any, fail) -> None:
+    if not isinstance(quality, dict):
+        raise fail(".greedy_quality", quality, "a mapping of target and base_draft by dataset")
+    per = quality.get("prompts_per_dataset")
+    if per is not None and not _count(per, 1, MAX_EVALUATION_PROMPTS):
+        message = f"a count of prompts from 1 to {MAX_EVALUATION_PROMPTS:,}"
+        raise fail(".greedy_quality.prompts_per_dataset", per, message)
+    for who, by_dataset in quality.items():
+        if who == "prompts_per_dataset":
+            continue
+        where = f".greedy_quality.{who}"
+        if who not in _WHO:
+            raise fail(where, who, f"unknown model; known: {', '.join(_WHO)}")
+        if not isinstance(by_dataset, dict):
+            raise fail(where, by_dataset, "a mapping of datasets")
+        for dataset, q in by_dataset.items():
+            if not (isinstance(dataset, str) and _DATASET.fullmatch(dataset)):
+                message = "a dataset name: ASCII letters, digits, '.', '_' and '-' (as gsm8k)"
+                raise fail(where, dataset, message)
+            ok = (
+                isinstance(q, dict)
+                and set(q) == {"prompts", "f1", "accuracy"}
+                and _count(q["prompts"], 1, MAX_EVALUATION_PROMPTS)
+                and (per is None or q["prompts"] == per)
+                and all(_number(q[k]) and 0.0 <= q[k] <= 1.0 for k in ("f1", "accuracy"))
+            )
+            if not ok:
+                message = "prompts (prompts_per_dataset), f1 and accuracy in [0, 1]"
+                raise fail(f"{where}.{dataset}", q, message)
+
+
+def _line(value: Any) -> bool:
+    return (
+        isinstance(value, str) and 0 < len(value) <= 4_096 and control_character(value, "") is None
+    )
+
+
+def _text(value: Any) -> bool:
+    """A sample's text: a model's output may hold any character (a card prints none of it)."""
+    return isinstance(value, str) and len(value) <= MAX_SAMPLE_CHARS
 
 
 MAX_TABLE_CELLS = 100_000  # α̂ cells of all acceptance tables: the bundle's hold 236

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import reprlib
 import unicodedata
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,30 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str):
         self.exit(2, f"error: {self.prog}: {printable(message, keep='')}\n")
+
+    def add_argument(self, *args, **kwargs):
+        """An option of several values (``--engine a b``) is given once: argparse would keep
+        only the last of two (``--engine a --engine b``), dropping the first without a word."""
+        optional = bool(args) and str(args[0]).startswith("-")
+        if optional and kwargs.get("nargs") in ("+", "*") and kwargs.get("action") is None:
+            kwargs["action"] = _GivenOnce
+        return super().add_argument(*args, **kwargs)
+
+
+class _GivenOnce(argparse.Action):
+    """argparse's store, refusing a second occurrence of the option in one command line."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._seen: list[weakref.ref] = []  # the namespaces it stored into (unhashable: by id)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        self._seen = [ref for ref in self._seen if ref() is not None]
+        if any(ref() is namespace for ref in self._seen):
+            message = f"{option_string} given twice: list all its values after one {option_string}"
+            parser.error(message)
+        self._seen.append(weakref.ref(namespace))
+        setattr(namespace, self.dest, values)
 
 
 MAX_MESSAGE_CHARS = 500

@@ -222,11 +222,36 @@ def read_config(path: str) -> dict:
     for field, value in _scalars(root):
         if isinstance(value, str) and _foreign_number(value):
             raise Refused(f"{shown}: {field} = {value!r}: a number is written in ASCII digits")
+        if field.startswith(("gen_kwargs.", "metadata.")) and isinstance(value, str):
+            try:  # as the same value in --gen_kwargs or --metadata
+                _held_float(str(value))
+            except Refused as err:
+                raise Refused(f"{shown}: {field}: {err}") from None
+    gen_kwargs = root.get("gen_kwargs")
+    if isinstance(gen_kwargs, dict) and (problem := until_problem(gen_kwargs.get("until"))):
+        raise Refused(f"{shown}: gen_kwargs.until = {reprlib.repr(gen_kwargs['until'])}: {problem}")
     try:
         check_numbers_as_written(args or "")
     except Refused as err:
         raise Refused(f"{shown}: {err}") from None
     return root
+
+
+def until_problem(until) -> str | None:
+    """Why stop strings (``until``) are refused: at most as many and as long as a task spec's
+    ``generation.stop`` (each is searched for after every generated token), or None."""
+    from suite.specs import MAX_STOP_CHARS, MAX_STOP_STRINGS
+
+    listed = [until] if isinstance(until, str) else until
+    if until is None:
+        return None
+    if not isinstance(listed, list | tuple) or not all(isinstance(s, str) for s in listed):
+        return "a string or a list of strings"
+    if len(listed) > MAX_STOP_STRINGS:
+        return f"{len(listed):,} stop strings; at most {MAX_STOP_STRINGS}, as a task spec's"
+    if any(len(text) > MAX_STOP_CHARS for text in listed):
+        return f"a stop string is at most {MAX_STOP_CHARS} characters, as a task spec's"
+    return None
 
 
 def _scalars(value, field: str = "") -> Iterator[tuple[str, object]]:

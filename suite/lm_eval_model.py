@@ -177,6 +177,9 @@ def default_tokenizer(target: Path) -> Path:
 
 
 def _until(gen_kwargs: dict) -> tuple[str, ...]:
+    """A request's stop strings, bounded as a task spec's (a task's YAML may state any)."""
+    from suite.lm_eval_args import until_problem
+
     until = gen_kwargs.get("until") or ()
     if isinstance(until, str):
         until = (until,)
@@ -184,6 +187,8 @@ def _until(gen_kwargs: dict) -> tuple[str, ...]:
         raise ValueError(
             f"{MODEL_NAME}: until must be a string or a list of strings, got {until!r}"
         )
+    if problem := until_problem(list(until)):
+        raise ValueError(f"{MODEL_NAME}: until: {problem}")
     return tuple(s for s in until if s)
 
 

@@ -98,28 +98,6 @@ def build_manifest(
     return manifest
 
 
-def _fraction(value) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
-
-
-def _greedy_quality(value) -> bool:
-    """``{who: {dataset: {"prompts": n, "f1": x, "accuracy": x}}}`` as model cards print it."""
-    if not isinstance(value, dict):
-        return False
-    for who, by_dataset in value.items():
-        if who == "prompts_per_dataset":
-            continue
-        if not isinstance(by_dataset, dict):
-            return False
-        for q in by_dataset.values():
-            prompts = q.get("prompts") if isinstance(q, dict) else None
-            if not (isinstance(prompts, int) and not isinstance(prompts, bool) and prompts >= 1):
-                return False
-            if not (_fraction(q.get("f1")) and _fraction(q.get("accuracy"))):
-                return False
-    return True
-
-
 def _storage(value) -> bool:
     """``{"dtype": ..., "fp16_heldout": {dataset: nats}, ...}``: a dtype and finite numbers."""
     from suite.cards import _losses
@@ -131,19 +109,17 @@ def _storage(value) -> bool:
     )
 
 
-# What a manifest build carries over besides the fields bundle-tables reads, each as it is used
+# What a manifest build carries over besides the fields bundle-tables reads (a target's
+# evaluation among them, checked whole), each as it is used
 MAX_COST_RATIO = 100.0  # as a record's (suite.record_read)
 _CARRIED = {
     "cost_ratio": (
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool)
-        and 0 < v <= MAX_COST_RATIO,
+        lambda v: (
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= MAX_COST_RATIO
+        ),
         f"a cost ratio: a number in (0, {MAX_COST_RATIO:g}]",
     ),
     "storage": (_storage, "a storage record: its dtype and finite held-out losses"),
-    "evaluation": (
-        lambda v: isinstance(v, dict) and _greedy_quality(v.get("greedy_quality", {})),
-        "an evaluation: a mapping whose greedy_quality gives prompts, f1 and accuracy in [0, 1]",
-    ),
 }  # fmt: skip
 
 

@@ -489,6 +489,9 @@ def _consistent_counts(
     if per is None:
         return
     pp, ap = per
+    if len(pp) != k or len(ap) != k:  # a run counts every draft position, 0 where none ran
+        message = f"one count per draft position: K = {k}"
+        raise RecordError(r.name("proposed_per_position"), [len(pp), len(ap)], message)
     if (
         len(pp) != len(ap)
         or len(pp) > k  # one count per draft position
@@ -516,6 +519,17 @@ def _consistent_counts(
     if counts["steps"] - first_proposed > 1:
         message = f"expected at most one step more than position 1's proposals, {first_proposed}"
         raise RecordError(r.name("steps"), counts["steps"], message)
+    # a step drafts K tokens but near max_new_tokens, where each step drafts fewer than the one
+    # before: at most one step drafts exactly j < K, so proposals drop by at most 1 a position
+    if any(a - b > 1 for a, b in itertools.pairwise(pp)):
+        message = "proposals drop by at most one a position: one step drafts each j < K"
+        raise RecordError(r.name("proposed_per_position"), list(pp), message)
+    # judged = accepted + the steps that rejected a draft: the steps that proposed, less those
+    # that kept all K, less at most each shorter step (pp[0] - pp[K-1] of them) that kept all
+    low, high = accepted + pp[-1] - ap[-1], accepted + pp[0] - ap[-1]
+    if not low <= judged <= high:
+        message = f"expected accepted + the steps that rejected a draft, from {low} to {high}"
+        raise RecordError(r.name("judged"), judged, message)
 
 
 def _accepted_length(r: _Reader, value: float, counts: dict) -> None:

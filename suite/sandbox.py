@@ -33,6 +33,7 @@ import jinja2
 import regex as timed_re
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
+from jinja2.optimizer import optimize
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from suite.chat_output import MESSAGES, name_sizes, output_problem, variable_problem
@@ -76,6 +77,8 @@ class _Environment(ImmutableSandboxedEnvironment):
         self.filters["round"] = bounded_round
         self.filters["join"] = bounded_join
         self.filters["string"] = bounded_string
+        self.filters["float"] = strict_float
+        self.filters["int"] = strict_int
         for name in ("divisibleby", "odd", "even"):  # value % n: printf on a text
             self.tests[name] = _numbers_only(name, self.tests[name])
 
@@ -93,6 +96,40 @@ class _Environment(ImmutableSandboxedEnvironment):
         if callable(value) and not isinstance(value, jinja2.Undefined):
             raise SecurityError(f"'{argument}' is a method, not a field: a template reads fields")
         return value
+
+
+_NUMBER_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def _number_of(value, name: str) -> float | int:
+    """A number, or a number's text in ASCII digits, read as written: jinja's own ``float``
+    and ``int`` give 0 for a text they cannot read, 0 for ``1e-400``, inf for ``1e999`` and 12
+    for Arabic-Indic digits; here each is refused naming the filter."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and len(value) <= 1024 and _NUMBER_TEXT.fullmatch(value.strip()):
+        text = value.strip()
+        number = int(text) if re.fullmatch(r"[+-]?[0-9]+", text) else float(text)
+        if isinstance(number, float) and (problem := _float_literal_problem(text)):
+            raise SecurityError(f"the filter '{name}': {problem}")
+    else:
+        shown = repr(value)[:60] if isinstance(value, str) else type(value).__name__
+        raise SecurityError(f"the filter '{name}' takes a number or a number's text, not {shown}")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise SecurityError(f"the filter '{name}' takes a finite number, not {number}")
+    return number
+
+
+def strict_float(value, default=None):
+    """jinja's ``float`` on numbers and numbers' texts only (:func:`_number_of`)."""
+    return float(_number_of(value, "float"))
+
+
+def strict_int(value, default=None, base=10):
+    """jinja's ``int`` on numbers and decimal numbers' texts only (:func:`_number_of`)."""
+    if base != 10:
+        raise SecurityError("the filter 'int' reads decimal numbers only (base 10)")
+    return int(_number_of(value, "int"))
 
 
 def _numbers_only(name: str, test):
@@ -130,7 +167,11 @@ def template_problem(source: str) -> str | None:
     for _, kind, text in JINJA.lex(source):
         if kind == "float" and (problem := _float_literal_problem(text)):
             return problem
-    for node in JINJA.parse(source).find_all(nodes.Node):
+    tree = JINJA.parse(source)
+    for node in optimize(JINJA.parse(source), JINJA).find_all(nodes.Const):  # folded: 1e308 + 1e308
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            return "a sum of numbers beyond the largest float: it would read as inf"
+    for node in tree.find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):
             return f"{type(node).__name__} is not allowed in a task template (fields, if, filters)"
         if isinstance(node, nodes.Filter) and node.name not in SAFE_FILTERS:

@@ -181,10 +181,11 @@ def _selector_temperatures(r: Reader, raw: list, field: str) -> None:
 
 
 def _same_value(a: Any, b: Any) -> bool:
-    """Two list entries that select alike: numbers by value (0 and -0.0 too), never a bool."""
+    """Two list entries that select alike: numbers within 1e-6 (0 and -0.0 too, as a draft's
+    kd_temperatures count one τ_kd), never a bool; anything else equal and of one type."""
     number = (int, float)
     if isinstance(a, number) and isinstance(b, number):
-        return not isinstance(a, bool) and not isinstance(b, bool) and a == b
+        return not isinstance(a, bool) and not isinstance(b, bool) and abs(a - b) <= 1e-6
     return type(a) is type(b) and a == b
 
 

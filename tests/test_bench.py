@@ -265,7 +265,7 @@ def bundle(tmp_path):
         "kd-offline-gsm8k-t0.0": (kd | {"kd_temperature": 1.0}, {"gsm8k": 0.95}),
         "kd-offline-recipe": (kd | {"kd_temperature": None}, {"gsm8k": 0.97}),
     }
-    artifacts = {}
+    artifacts = {"llama/draft": {"kind": "draft", "path": "llama/draft", "files": {}}}
     for i, (name, (facts, alphas)) in enumerate(drafts.items()):
         _draft_folder(family, name, facts, perturbed(small, 0.1, seed=10 + i))
         artifacts[f"llama/{name}"] = {  # the manifest's shape: bench reads it as verify does

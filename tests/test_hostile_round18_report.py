@@ -107,14 +107,15 @@ def _empirical_undefined(record: dict) -> None:
     x = record["result"]
     for prompt in x["per_prompt"]:
         _counts_zero(prompt)
-        prompt.update(proposed_per_position=[], accepted_per_position=[])
+        k = record["cell"]["num_draft_tokens"]
+        prompt.update(proposed_per_position=[0] * k, accepted_per_position=[0] * k)
         prompt["speculative"]["tokens"] = 0  # a step emits a token: none ran, none came out
         prompt["speculative"]["finish_reason"] = None
         prompt["identical"] = False  # the target's output is not empty
     _counts_zero(x)
     x["tokens_speculative"] = 0
     x["identical_outputs"] = 0
-    x["position_acceptance"] = []
+    x["position_acceptance"] = [None] * record["cell"]["num_draft_tokens"]
 
 
 def _no_timing(record: dict) -> None:

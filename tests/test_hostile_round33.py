@@ -260,11 +260,13 @@ def test_the_bundle_fixture_is_timed_as_it_was(bundle):  # noqa: F811
 
 
 @pytest.fixture
-def linked_reference(tmp_path):
-    """The bundle's manifest beside hard links to its files: a copy verify can check quickly."""
+def linked_reference(tmp_path, monkeypatch):
+    """The bundle's manifest beside hard links to its files: a copy verify can check quickly.
+    ``--bundle`` sets $SUITE_BUNDLE for the process: restored after the test."""
     import os
 
     root = tmp_path / "ref"
+    monkeypatch.setenv("SUITE_BUNDLE", str(root))
     for source in sorted((REPO / "reference").rglob("*")):
         target = root / source.relative_to(REPO / "reference")
         if source.is_dir():

@@ -157,9 +157,12 @@ def cmd_manifest(args) -> int:
 def cmd_verify(args) -> int:
     from pathlib import Path
 
-    from suite.bundle import check_bundle
+    from suite.bundle import MANIFEST, check_bundle, load_manifest
+    from suite.bundle_tables import check_table_fields
 
-    verdict = check_bundle(Path(args.reference), load=not args.hashes_only)
+    root = Path(args.reference)  # what tables, cards and bench read of the manifest, typed
+    check_table_fields(load_manifest(root), root / MANIFEST)
+    verdict = check_bundle(root, load=not args.hashes_only)
     for problem in verdict.problems:
         print(f"FAIL {printable(problem, keep='')}", file=sys.stderr)
     if verdict.count > len(verdict.problems):  # the first ones shown, the rest counted

@@ -416,10 +416,12 @@ def _state_problem(key: str, value, param, step: int, owners: set[int]) -> str |
 
 
 def _check_settings(path: Path, saved, cfg: TrainConfig) -> None:
-    """A checkpoint that states its training settings resumes only under the same ones (one
-    saved before they were stated resumes as it did)."""
+    """A checkpoint resumes only under the training settings it states (every checkpoint
+    states them: one that does not cannot show it was trained under these)."""
     if saved is None:
-        return
+        message = "missing: a checkpoint states the settings it was trained under"
+        message = f"{message}; {_restart(path.parent)}"
+        raise SpecError(path, "train", None, message)
     mine = _settings_of(cfg)
     if not isinstance(saved, dict) or set(saved) != set(mine):
         message = f"expected the training settings {', '.join(mine)}; {_restart(path.parent)}"
