@@ -2,7 +2,8 @@
 proposals that drop by two, lists shorter than K), a forged evaluation carried into a model
 card, a checkpoint that drops its settings, a base draft that is the target, an artifact under
 another's name, numbers a template's filters misread, list options given twice, and stop
-strings without bound. Each case failed on the commit before its fix."""
+strings without bound; and, from the thirty-fifth, a checkpoint path through a file. Each case
+failed on the commit before its fix."""
 
 from __future__ import annotations
 
@@ -319,3 +320,40 @@ def test_a_config_gen_kwargs_number_is_read_as_written(tmp_path, capsys):
     argv = ["lm-eval", "run", "--config", str(config), "--model", "specdec", "--model_args",
             "target=t", "--tasks", "x", "--output_path", str(tmp_path / "o")]  # fmt: skip
     refused(argv, tmp_path, capsys, "gen_kwargs.temperature", "a number a float holds")
+
+
+# --- the thirty-fifth attack (the same areas) ---
+
+
+@pytest.mark.parametrize("which", ["checkpoint", "its-parent"])
+def test_a_checkpoint_path_through_a_file_is_refused_before_training(which, tmp_path):
+    import torch
+
+    from suite.distill.loop import TrainConfig, train
+    from suite.distill.pretrain import lm_loss
+    from tests.models import tiny_llama
+
+    ckpt = tmp_path / "tiny" / "target"
+    blocker = ckpt if which == "checkpoint" else ckpt.parent
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("a file")
+    cfg = TrainConfig(max_steps=2, lr=1e-2, min_lr=1e-3, warmup_steps=0, batch_size=2)
+    batch = torch.randint(0, 8, (2, 5))
+    steps = []
+
+    def batches(step):
+        steps.append(step)
+        return batch
+
+    with pytest.raises(SpecError, match="delete the checkpoint folder") as err:
+        train(tiny_llama(), cfg, batches, lm_loss, ckpt, desc="t")
+    assert err.value.path == blocker and steps == [], str(err.value)
+    assert blocker.read_text() == "a file"
+
+
+def test_an_evaluation_of_a_dataset_with_fewer_prompts_is_read(tmp_path):
+    """The control: a dataset whose test split holds fewer examples than asked scores fewer."""
+    from suite.bundle_tables import check_table_fields
+
+    manifest = _evaluation(lambda e: e["greedy_quality"]["target"]["gsm8k"].update(prompts=30))
+    check_table_fields(manifest, tmp_path / "MANIFEST.json")

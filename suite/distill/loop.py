@@ -439,6 +439,12 @@ def _load(ckpt: Path, model, optimizer, scaler, cfg: TrainConfig) -> dict | None
     if ckpt.is_symlink():  # a checkpoint lives under the checkpoint root, not where a link goes
         message = f"a checkpoint folder that is a symbolic link; {_restart(ckpt)}"
         raise SpecError(ckpt, "checkpoint", ckpt.name, message)
+    for folder in (ckpt, *ckpt.parents):  # the nearest that exists is a folder it can write in
+        if folder.exists() or folder.is_symlink():
+            if not folder.is_dir():
+                message = f"not a folder, where checkpoints are written; {_restart(folder)}"
+                raise SpecError(folder, "checkpoint", folder.name, message)
+            break
     state = ckpt / "state.json"
     if not (state.exists() or state.is_symlink()):  # a dangling link is read, and refused
         return None
