@@ -121,8 +121,30 @@ def _check_drafts(folders) -> None:
         seen[key] = folder
 
 
+EXECUTOR_OPTIONS = ("executor_compare", "threads", "limit_cells", "out", "help")
+
+
+def _executor_compare_ignores(args) -> list[str]:
+    """The options given besides those --executor-compare takes: it times the runner's
+    executors on the studies' cells, with no pair, K, τ or prompt of its own."""
+    defaults = Parser(add_help=False)
+    add_arguments(defaults)
+    return [
+        action.option_strings[0]
+        for action in defaults._actions
+        if action.option_strings
+        and action.dest not in EXECUTOR_OPTIONS
+        and getattr(args, action.dest, action.default) != action.default
+    ]
+
+
 def _check_ignored(args) -> None:
     """An option that cannot apply to the run asked for is refused, not silently ignored."""
+    if args.executor_compare and (ignored := _executor_compare_ignores(args)):
+        raise ValueError(
+            f"{', '.join(ignored)}: not with --executor-compare, which takes only --threads, "
+            "--limit-cells and --out; it would be ignored"
+        )
     if args.limit_cells and not args.executor_compare:
         raise ValueError(
             f"--limit-cells {args.limit_cells}: for --executor-compare's cells only; "

@@ -188,13 +188,6 @@ def _check_manifest(manifest, path: Path) -> None:
         if not all(map(_plain_name, segments)):
             message = "must stay inside the bundle (plain names, no control character)"
             raise SpecError(path, f"{field}.path", reprlib.repr(rel), message)
-        if rel != name:  # readers look an artifact up by name: its folder is the one so named
-            message = f"an artifact's folder is its name, {name}"
-            raise SpecError(path, f"{field}.path", reprlib.repr(rel), message)
-        for role in ("tokenizer", "target"):  # a family's own folders, as manifest writes them
-            if (entry["kind"] == role) != (segments[-1] == role):
-                message = f"a family's {role} is its folder '{role}', and that folder its {role}"
-                raise SpecError(path, f"{field}.kind", entry["kind"], message)
         files = entry.get("files")
         if not isinstance(files, dict):
             raise SpecError(path, f"{field}.files", reprlib.repr(files), "file names to sha256")
@@ -207,6 +200,12 @@ def _check_manifest(manifest, path: Path) -> None:
                 raise SpecError(path, f"{field}.files", reprlib.repr(f), message)
             if not (isinstance(d, str) and len(d) == 64 and set(d) <= _HEX):
                 raise SpecError(path, f"{field}.files.{f}", reprlib.repr(d), "expected a sha256")
+    named = {entry["path"]: name for name, entry in arts.items()}
+    for name, entry in arts.items():  # readers look an artifact up by name (manifest writes
+        other = named.get(name)  # its folder's): a name is no other artifact's folder
+        if other is not None and other != name:
+            message = f"the folder of artifacts.{other}: a name is its own folder or none's"
+            raise SpecError(path, f"artifacts.{name}.path", reprlib.repr(entry["path"]), message)
     _check_own_folders(arts, path)
 
 

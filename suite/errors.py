@@ -103,7 +103,8 @@ class Parser(argparse.ArgumentParser):
 
 
 class _GivenOnce(argparse.Action):
-    """argparse's store, refusing a second occurrence of the option in one command line."""
+    """argparse's store, refusing a second occurrence of the option in one command line, and a
+    value listed twice (it would run twice, or be dropped without a word)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -115,6 +116,10 @@ class _GivenOnce(argparse.Action):
             message = f"{option_string} given twice: list all its values after one {option_string}"
             parser.error(message)
         self._seen.append(weakref.ref(namespace))
+        listed = values if isinstance(values, list) else [values]
+        for i, value in enumerate(listed):
+            if value in listed[:i]:  # as read: 0.0 and -0 are one temperature
+                parser.error(f"{option_string} {value!r}: listed twice")
         setattr(namespace, self.dest, values)
 
 

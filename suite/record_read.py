@@ -20,6 +20,7 @@ from suite.records import (
     ANALYTIC,
     EMPIRICAL,
     LEGACY_TOKEN_CHARS_OPEN,
+    TOKEN_CHARS_OPEN,
     AnalyticResult,
     CellResult,
     EmpiricalPrompt,
@@ -260,6 +261,9 @@ def _read_buckets(r: _Reader, tokens: int, beta: float) -> TokenCharBuckets:
         raise RecordError(field, raw, "expected a mapping of token length to [Σβ, count]")
     open_from = r.integer("token_chars_open_bucket", maximum=MAX_TOKEN_CHARS)
     open_from = LEGACY_TOKEN_CHARS_OPEN if open_from is None else open_from
+    if open_from not in (TOKEN_CHARS_OPEN, LEGACY_TOKEN_CHARS_OPEN):  # as runs write it
+        message = f"runs write {TOKEN_CHARS_OPEN} (records before it, {LEGACY_TOKEN_CHARS_OPEN})"
+        raise RecordError(r.name("token_chars_open_bucket"), open_from, message)
     buckets, seen = [], set()
     for chars, pair in raw.items():
         where = f"{field}.{chars if len(chars) <= 16 else chars[:16] + '...'}"
@@ -564,8 +568,12 @@ def _emitted_tokens(r: _Reader, spec: Generation, counts: dict, k: int) -> None:
 
 def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
     positions = _positions(cell)
-    spec = _generation(r.sub("speculative", optional=True), cell)
-    target = _generation(r.sub("target", optional=True), cell)
+    spec = _generation(r.sub("speculative"), cell)
+    target = _generation(r.sub("target"), cell)
+    for key, output in (("speculative", spec), ("target", target)):
+        if output.finish_reason is None:  # every decode ends on one, after a token at least
+            message = f"expected one of {', '.join(FINISH_REASONS)}: a decode ends on one"
+            raise RecordError(f"{r.name(key)}.finish_reason", None, message)
     _bounded_tokens(r, "speculative", spec, cell)
     _bounded_tokens(r, "target", target, cell)
     identical = r.boolean("identical")
@@ -586,6 +594,9 @@ def _empirical_prompt(r: _Reader, cell: Cell) -> PromptResult:
         cell.num_draft_tokens,
     )
     _emitted_tokens(r, spec, counts, cell.num_draft_tokens)
+    if counts["steps"] < 1:  # a decode of max_new_tokens >= 1 takes a step at least
+        message = "a decode takes one step at least"
+        raise RecordError(r.name("steps"), counts["steps"], message)
     if counts["steps"] > spec.tokens:  # and at least one token, which it keeps
         message = f"a step emits at least one token: at most the output's, {spec.tokens}"
         raise RecordError(r.name("steps"), counts["steps"], message)
@@ -700,6 +711,10 @@ def _read_timing(r: _Reader | None, prompts: int, k: int) -> Timing:
             if None not in (whole, values[part]) and values[part] > whole * (1 + 1e-6) + 1e-9:
                 message = f"a part of the speculative decode: at most its {whole!r} seconds"
                 raise RecordError(t.name(part), values[part], message)
+        draft, target = values["draft_seconds"], values["target_seconds"]
+        if None not in (whole, draft, target) and draft + target > whole * (1 + 1e-6) + 1e-9:
+            message = f"the draft's and target's seconds run within the decode's {whole!r}"
+            raise RecordError(t.name("target_seconds"), target, message)
         per_prompt.append(PromptTiming(**values))
     if per_prompt and len(per_prompt) != prompts:
         raise RecordError(field, len(per_prompt), f"expected one entry per prompt ({prompts})")

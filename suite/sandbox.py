@@ -24,6 +24,7 @@ as literal text and then run by ``regex`` as something else.
 
 from __future__ import annotations
 
+import decimal
 import math
 import re
 import warnings
@@ -33,7 +34,6 @@ import jinja2
 import regex as timed_re
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
-from jinja2.optimizer import optimize
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from suite.chat_output import MESSAGES, name_sizes, output_problem, variable_problem
@@ -82,6 +82,16 @@ class _Environment(ImmutableSandboxedEnvironment):
         for name in ("divisibleby", "odd", "even"):  # value % n: printf on a text
             self.tests[name] = _numbers_only(name, self.tests[name])
 
+    intercepted_binops = frozenset({"+", "-"})  # computed as rendered: checked as rendered
+
+    def call_binop(self, context, operator, left, right):
+        """``+`` and ``-`` whose result a float holds: ``(1e308 if x else 0) + 1e308`` is inf
+        only as it renders (constant sums are refused when the spec is read)."""
+        result = super().call_binop(context, operator, left, right)
+        if isinstance(result, float) and not math.isfinite(result):
+            raise SecurityError(f"'{operator}' gives {result}: beyond the largest float")
+        return result
+
     def getattr(self, obj, attribute):
         """A field, never a method: a template calls nothing, and a method printed uncalled
         (``{{ ID.upper }}``) is its memory address, other in every process."""
@@ -126,10 +136,14 @@ def strict_float(value, default=None):
 
 
 def strict_int(value, default=None, base=10):
-    """jinja's ``int`` on numbers and decimal numbers' texts only (:func:`_number_of`)."""
+    """jinja's ``int`` on numbers and decimal numbers' texts only (:func:`_number_of`); a text
+    is truncated as written (``"1e23"`` is 10**23, not the float nearest it)."""
     if base != 10:
         raise SecurityError("the filter 'int' reads decimal numbers only (base 10)")
-    return int(_number_of(value, "int"))
+    number = _number_of(value, "int")
+    if isinstance(value, str) and isinstance(number, float):
+        return int(decimal.Decimal(value.strip()))  # a float holds it: at most 309 digits
+    return int(number)
 
 
 def _numbers_only(name: str, test):
@@ -147,6 +161,7 @@ def _numbers_only(name: str, test):
 
 
 JINJA = _Environment()
+_FOLDING = jinja2.Environment()  # folds constant sums for template_problem; renders nothing
 
 
 def _float_literal_problem(text: str) -> str | None:
@@ -168,8 +183,13 @@ def template_problem(source: str) -> str | None:
         if kind == "float" and (problem := _float_literal_problem(text)):
             return problem
     tree = JINJA.parse(source)
-    for node in optimize(JINJA.parse(source), JINJA).find_all(nodes.Const):  # folded: 1e308 + 1e308
-        if isinstance(node.value, float) and not math.isfinite(node.value):
+    context = nodes.EvalContext(_FOLDING)
+    for node in tree.find_all((nodes.Add, nodes.Sub, nodes.Neg, nodes.Pos)):
+        try:  # a sum of constants (1e308 + 1e308), wherever it is
+            value = node.as_const(context)
+        except Exception:  # not constant (Impossible), or a sum of a text and a number
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
             return "a sum of numbers beyond the largest float: it would read as inf"
     for node in tree.find_all(nodes.Node):
         if not isinstance(node, _ALLOWED_NODES):

@@ -21,7 +21,7 @@ import pytest
 from suite.claims import engine_agreement
 from suite.cli import main
 from suite.report import figures, plotting
-from tests.hostile import restate_timing
+from tests.hostile import refused, restate_timing
 from tests.test_report import write_results
 
 
@@ -179,9 +179,12 @@ def test_every_analytic_alpha_null_is_reported_without_a_comparison(smoke, tmp_p
     assert {c["verdict"] for c in analytic.values()} <= {"inconclusive", "not run"}
 
 
-def test_every_empirical_count_zero_is_reported_without_a_comparison(smoke, tmp_path, capsys):
-    summary = _reported(_tampered(smoke, tmp_path, _empirical_undefined), tmp_path, capsys)
-    assert summary["agreement"] == {"cells": 0}
+def test_an_empirical_cell_in_which_no_step_ran_is_refused(smoke, tmp_path, capsys):
+    """Every count 0 and no output: no decode writes it (each takes a step and ends on a
+    reason), so a report refuses it rather than report an engine without values."""
+    folder = _tampered(smoke, tmp_path, _empirical_undefined)
+    argv = ["report", str(folder), "--out", str(tmp_path / "report")]
+    refused(argv, tmp_path, capsys, "cells.jsonl", "speculative.finish_reason")
 
 
 def test_the_engine_comparison_of_an_engine_without_values_has_no_cells():
@@ -244,7 +247,7 @@ def test_error_bars_are_never_negative():
     [
         (_analytic_undefined,),
         (_no_timing,),
-        (_analytic_undefined, _empirical_undefined, _no_timing),
+        (_analytic_undefined, _no_timing),
         (_analytic_perfect, _empirical_judged_all, _same_cost),
     ],
     ids=["analytic-null", "no-timing", "all-undefined", "all-constant"],

@@ -275,7 +275,7 @@ def _chars_without_tokens(r):
     ("make", "field", "shown"),
     [(_empirical_edit(_identical), "per_prompt[0].identical", "one token count and one text"),
      (_empirical_edit(_rising), "accepted_per_position", "not rise with the position"),
-     (_empirical_edit(_no_output), "per_prompt[0].steps", "at least one token"),
+     (_empirical_edit(_no_output), "per_prompt[0].speculative", "expected a JSON object"),
      (_empirical_edit(_prompt(steps=4, accepted=12)), None, None),  # the control
      (_empirical_edit(lambda r: r["result"]["per_prompt"][0]["speculative"].update(
          finish_reason="banana")), "speculative.finish_reason", "length, eos, stop"),

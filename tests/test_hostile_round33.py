@@ -384,10 +384,16 @@ def test_a_study_overriding_a_suite_profile_and_listing_distinct_temperatures_lo
 def test_an_engine_listed_twice_is_refused(tmp_path, capsys):
     import yaml
 
+    from suite.cli import main
+
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(_study_with(), sort_keys=False))
     argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "out")]
-    refused([*argv, "--engine", "analytic", "analytic"], tmp_path, capsys, "--engine", "twice")
+    with pytest.raises(SystemExit) as exit_:  # refused as the command line is read
+        main([*argv, "--engine", "analytic", "analytic"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--engine 'analytic': listed twice" in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mini.yaml"]
 
 
 @pytest.mark.parametrize(

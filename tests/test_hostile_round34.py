@@ -2,8 +2,10 @@
 proposals that drop by two, lists shorter than K), a forged evaluation carried into a model
 card, a checkpoint that drops its settings, a base draft that is the target, an artifact under
 another's name, numbers a template's filters misread, list options given twice, and stop
-strings without bound; and, from the thirty-fifth, a checkpoint path through a file. Each case
-failed on the commit before its fix."""
+strings without bound; and, from the thirty-fifth, a checkpoint path through a file, records
+without an output or with an open bucket no run writes, sums that overflow as they render,
+exponent texts cut to an integer, a value listed twice in one option, and options
+--executor-compare would ignore. Each case failed on the commit before its fix."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from suite.record_read import RecordError
 from tests.hostile import refused
 from tests.test_bench import bundle  # noqa: F401 (fixture)
 from tests.test_hostile_inputs_more import REPO
+from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401
 from tests.test_hostile_round33 import (  # noqa: F401 (fixtures)
     _bench_refused,
     _read,
@@ -179,13 +182,13 @@ def _swap(manifest):
     a["llama/target"], a["llama/draft"] = a["llama/draft"], a["llama/target"]
 
 
-def _kind(manifest):
-    manifest["artifacts"]["llama/draft"]["kind"] = "target"
+def _renamed(manifest):  # a draft listed under the target's name, the target under another
+    a = manifest["artifacts"]
+    a["llama/target"], a["llama/target-old"] = a.pop("llama/draft"), a.pop("llama/target")
 
 
-@pytest.mark.parametrize(("edit", "field"), [(_swap, "path"),
-                                             (_kind, "artifacts.llama/draft.kind")],
-                         ids=["names-swapped", "a-draft-called-target"])  # fmt: skip
+@pytest.mark.parametrize(("edit", "field"), [(_swap, "path"), (_renamed, "path")],
+                         ids=["names-swapped", "renamed"])  # fmt: skip
 def test_an_artifact_is_the_folder_of_its_name(edit, field, tmp_path):
     from suite.bundle import load_manifest
 
@@ -357,3 +360,100 @@ def test_an_evaluation_of_a_dataset_with_fewer_prompts_is_read(tmp_path):
 
     manifest = _evaluation(lambda e: e["greedy_quality"]["target"]["gsm8k"].update(prompts=30))
     check_table_fields(manifest, tmp_path / "MANIFEST.json")
+
+
+def _first(records, engine):
+    return next(r for r in records if r["cell"]["engine"] == engine)
+
+
+def _open_bucket_zero(records, header):
+    """Every token of an analytic record moved into bucket 0, the open bucket set to 0."""
+    result = _first(records, "analytic")["result"]
+    buckets = result["acceptance_by_token_chars"]
+    total = [sum(v[0] for v in buckets.values()), sum(v[1] for v in buckets.values())]
+    result.update(acceptance_by_token_chars={"0": total}, token_chars_open_bucket=0)
+
+
+def _no_target(records, header):
+    record = _first(records, "empirical")
+    prompt = record["result"]["per_prompt"][0]
+    record["result"]["tokens_target"] -= prompt["target"]["tokens"]
+    del prompt["target"]
+
+
+def _no_finish(records, header):
+    _first(records, "empirical")["result"]["per_prompt"][0]["speculative"]["finish_reason"] = None
+
+
+def _parts_over_whole(records, header):
+    timing = _first(records, "empirical")["timing"]["per_prompt"][0]
+    timing["draft_seconds"] = timing["target_seconds"] = timing["speculative_seconds"] * 0.6
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [(_open_bucket_zero, "token_chars_open_bucket"),
+     (_no_target, "per_prompt[0].target"),
+     (_no_finish, "speculative.finish_reason"),
+     (_parts_over_whole, "target_seconds")],
+    ids=["open-bucket-0", "no-target", "no-finish-reason", "parts-over-whole"],
+)  # fmt: skip
+def test_a_record_no_run_writes_is_refused(edit, shown, difficulty, tmp_path, capsys):  # noqa: F811
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl", shown)
+
+
+@pytest.mark.parametrize(
+    ("template", "shown"),
+    [("{{ (1e308 if question else 0) + 1e308 }}", "beyond the largest float"),
+     ("{{ (0 if question else 1) - 1e308 - 1e308 }}", "beyond the largest float")],
+    ids=["sum-as-rendered", "difference-as-rendered"],
+)  # fmt: skip
+def test_a_sum_a_float_cannot_hold_is_refused_as_it_renders(template, shown):
+    from jinja2.exceptions import SecurityError
+
+    from suite.sandbox import JINJA, template_problem
+
+    assert template_problem(template) is None
+    with pytest.raises(SecurityError, match=shown):
+        JINJA.from_string(template).render(question="q")
+
+
+def test_a_constant_sum_in_a_list_is_refused_when_read():
+    from suite.sandbox import template_problem
+
+    assert "beyond the largest float" in template_problem("{{ [1e308 + 1e308] ~ question }}")
+
+
+def test_int_truncates_an_exponent_text_as_written():
+    from suite.sandbox import JINJA
+
+    rendered = JINJA.from_string('{{ "1e23"|int }} {{ "1e30"|int }} {{ "-2.5e1"|int }}').render()
+    assert rendered == f"{10**23} {10**30} -25"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["train", "--only", "tokenizer", "tokenizer"],
+     ["calibrate", "--n-sim", "1", "--claims", "1", "1"],
+     ["quality", "--limit", "1", "--temperatures", "0.0", "-0"]],
+    ids=["train-only", "calibrate-claims", "quality-signed-zero"],
+)  # fmt: skip
+def test_a_value_listed_twice_in_one_option_is_refused(argv, tmp_path, capsys):
+    from suite.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "listed twice" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [(["--draft", "x"], "--draft"), (["--prompts", "3"], "--prompts"),
+     (["--temperatures", "0"], "--temperatures")],
+    ids=["draft", "prompts", "temperatures"],
+)  # fmt: skip
+def test_executor_compare_refuses_options_it_would_ignore(extra, shown, tmp_path, capsys):
+    argv = ["bench", "--executor-compare", *extra, "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, shown, "--executor-compare")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from suite.errors import SpecError, printable
+from suite.errors import printable
 
 
 def cmd_tasks(args) -> int:
@@ -203,9 +203,6 @@ def cmd_run(args) -> int:
     profile = load_profile(args.profile)
     studies = load_studies(args.studies)
     engines = tuple(args.engine) if args.engine else None
-    for i, engine in enumerate(engines or ()):
-        if engine in engines[:i]:  # as a study lists each engine once
-            raise SpecError(None, "--engine", engine, "listed twice")
     plan = plan_studies(studies, profile, engines)
     check_plan(studies, plan, engines)
     if args.threads:
