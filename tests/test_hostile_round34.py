@@ -9,6 +9,7 @@ exponent texts cut to an integer, a value listed twice in one option, and option
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 
@@ -457,3 +458,42 @@ def test_a_value_listed_twice_in_one_option_is_refused(argv, tmp_path, capsys):
 def test_executor_compare_refuses_options_it_would_ignore(extra, shown, tmp_path, capsys):
     argv = ["bench", "--executor-compare", *extra, "--out", str(tmp_path / "out")]
     refused(argv, tmp_path, capsys, shown, "--executor-compare")
+
+
+# --- the thirty-sixth attack: an abbreviated --bundle, a train recipe's roles and grad_clip ---
+
+
+@pytest.mark.parametrize("argv", [["verify", "--bund", "DIR"], ["--bun=DIR", "verify"],
+                                  ["verify", "--bundl", "DIR", "--bundle", "DIR"]],
+                         ids=["abbreviated", "abbreviated-equals", "beside-the-full"])  # fmt: skip
+def test_an_abbreviated_bundle_option_is_refused(argv, tmp_path, capsys, monkeypatch):
+    """argparse took --bund for --bundle and its value went unread: the checkout's bundle was
+    verified instead of the folder given."""
+    from suite.cli import main
+
+    monkeypatch.delenv("SUITE_BUNDLE", raising=False)
+    argv = [str(tmp_path) if a == "DIR" else a.replace("DIR", str(tmp_path)) for a in argv]
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--hashes-only"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "write --bundle in full" in err, err
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "shown"),
+    [(lambda r: r["models"].__setitem__("drfat", copy.deepcopy(r["models"]["target"])),
+      "models.drfat", "unknown role"),
+     (lambda r: r["models"].__setitem__("../../escape\u202e",
+                                        copy.deepcopy(r["models"]["target"])),
+      "models.../../escape", "unknown role"),
+     (lambda r: r["models"]["target"]["train"].update(grad_clip=0), "grad_clip", "above 0")],
+    ids=["misspelt-role", "path-role", "grad-clip-0"],
+)  # fmt: skip
+def test_a_train_recipe_part_no_run_would_use_is_refused(edit, field, shown, tmp_path, capsys,
+                                                         monkeypatch):  # fmt: skip
+    from tests.test_hostile_round18_tools import _train_recipe
+
+    monkeypatch.setenv("SUITE_CHECKPOINT_DIR", str(tmp_path / "ckpt"))
+    path = _train_recipe(tmp_path, edit)
+    argv = ["train", "--recipe", path, "--out", str(tmp_path / "out")]
+    refused(argv, tmp_path, capsys, "tiny.yaml", field, shown)

@@ -79,6 +79,9 @@ def _take_bundle(argv: list[str]) -> list[str]:
             if value is None or value.startswith("-"):
                 _usage_error("argument --bundle: expected one argument")
             given.append(value)
+        elif len(option := item.split("=", 1)[0]) > 3 and "--bundle".startswith(option):
+            # argparse would take --bund for --bundle and the value would go unread
+            _usage_error(f"{option}: write --bundle in full")
         else:
             rest.append(item)
     if len(given) > 1:

@@ -111,6 +111,8 @@ def _check_schedule(path: str, raw: dict, field: str = "train") -> None:
     if raw["warmup_steps"] > raw["max_steps"]:
         message = f"must be at most {field}.max_steps ({raw['max_steps']})"
         raise SpecError(path, f"{field}.warmup_steps", raw["warmup_steps"], message)
+    if "grad_clip" in raw and raw["grad_clip"] <= 0:  # clipped to 0: no step moves a weight
+        raise SpecError(path, f"{field}.grad_clip", raw["grad_clip"], "must be above 0")
     if raw.get("batch_size", 0) > MAX_BATCH_SIZE:
         message = f"must be in [1, {MAX_BATCH_SIZE:,}]"
         raise SpecError(path, f"{field}.batch_size", raw["batch_size"], message)

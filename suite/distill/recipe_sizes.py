@@ -101,10 +101,17 @@ def check_tokenizer(path: Path, spec) -> int:
     return _integer(path, "tokenizer.vocab_size", spec.get("vocab_size"), MIN_VOCAB, MAX_VOCAB)
 
 
+ROLES = ("target", "draft")  # besides the tokenizer, what `train --only` builds
+
+
 def check_models(path: Path, models, architecture: str, vocab: int) -> None:
     """Each ``models.<role>.config``: a mapping whose sizes are bounded, alone and together."""
     if not isinstance(models, dict):
         raise SpecError(path, "models", models, "expected a mapping of roles")
+    for role in models:  # train builds these roles, each into a folder of its name
+        if role not in ROLES:
+            message = f"unknown role; a recipe's models are {', '.join(ROLES)}"
+            raise SpecError(path, f"models.{role}"[:200], role, message)
     for role, spec in models.items():
         field = f"models.{role}.config"
         config = spec.get("config") if isinstance(spec, dict) else None
