@@ -228,13 +228,29 @@ def _write_new(path: Path, data: bytes) -> None:
         os.close(dir_fd)
 
 
+class _HttpsRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """urllib's redirects, to https only: an entry's https URL never ends on plain http (or
+    ftp, or a file) on a host and port the server chose."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        import urllib.parse
+
+        if urllib.parse.urlsplit(newurl).scheme.lower() != "https":
+            raise ValueError(f"redirected to {newurl[:200]!r}: only https is followed")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _open_https(url, *args, **kwargs):
+    return urllib.request.build_opener(_HttpsRedirectsOnly).open(url, *args, **kwargs)
+
+
 def fetch_one(
     dest: Path, entry: dict, opener=None, sources: Path = SOURCES, index: int | None = None
 ) -> bool:
     """Download one checked entry (``files[index]`` of ``sources``) into ``dest`` unless it is
     there with its hash; True if written. A hash mismatch raises and writes nothing; nothing is
     written through a link; an error names the sources file, the entry's field and its path."""
-    opener = opener or urllib.request.urlopen
+    opener = opener or _open_https
     path = dest / entry["path"]
     field = "path" if index is None else f"files[{index}].path"
     _inside_without_links(dest, path, sources, entry["path"], field)

@@ -497,3 +497,44 @@ def test_a_train_recipe_part_no_run_would_use_is_refused(edit, field, shown, tmp
     path = _train_recipe(tmp_path, edit)
     argv = ["train", "--recipe", path, "--out", str(tmp_path / "out")]
     refused(argv, tmp_path, capsys, "tiny.yaml", field, shown)
+
+
+@pytest.mark.parametrize(
+    "target", ["http://127.0.0.1:8000/x", "ftp://host/x", "file:///etc/passwd"]
+)
+def test_fetch_follows_redirects_to_https_only(target):
+    """An entry's https URL redirected to plain http was fetched (the hash still held)."""
+    import urllib.request
+
+    from suite.fetch import _HttpsRedirectsOnly
+
+    handler, request = _HttpsRedirectsOnly(), urllib.request.Request("https://example.org/a")
+    with pytest.raises(ValueError, match="only https is followed"):
+        handler.redirect_request(request, None, 302, "Found", {}, target)
+    followed = handler.redirect_request(request, None, 302, "Found", {}, "https://example.org/b")
+    assert followed.full_url == "https://example.org/b"  # the control
+
+
+def test_a_fetch_refused_by_its_redirect_names_the_entrys_url(tmp_path):
+    from suite.fetch import fetch_one
+
+    def redirected(url, *args, **kwargs):
+        raise ValueError("redirected to 'http://127.0.0.1/x': only https is followed")
+
+    entry = {"path": "a.jsonl", "url": "https://example.org/a", "sha256": "0" * 64}
+    with pytest.raises(SpecError, match="only https") as err:
+        fetch_one(tmp_path / "data", entry, opener=redirected, index=3)
+    assert err.value.field == "files[3].url" and not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("executor", ["ray", "local"])
+def test_an_empty_cluster_address_is_refused(executor, tmp_path, capsys):
+    from suite.cli import main
+
+    argv = ["run", "difficulty", "--profile", "smoke", "--executor", executor, "--address", "",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--address" in err and "empty" in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -67,6 +67,13 @@ def _reference_dir():
     return bundle_dir()
 
 
+def non_empty_address(text: str) -> str:
+    """A cluster's address: an empty one (an unset ``$RAY_HEAD``) would start a local Ray."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected HEAD:PORT (an empty one names none)")
+    return text
+
+
 def _executor_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--executor",
@@ -76,6 +83,7 @@ def _executor_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--address",
+        type=non_empty_address,
         help="with --executor ray: the cluster's HEAD:6379 (default: start a local Ray instance)",
     )
 
