@@ -179,6 +179,8 @@ def _level(r: _Reader) -> float | None:
     value = r.number("confidence_level")
     if value is not None and not 0.0 < value < 1.0:
         raise RecordError(r.name("confidence_level"), value, "expected a level in (0, 1)")
+    if value is not None and value != CONFIDENCE:  # runs write it: the tables have no column
+        raise RecordError(r.name("confidence_level"), value, f"runs write {CONFIDENCE}")
     return value
 
 
@@ -540,6 +542,9 @@ def _accepted_length(r: _Reader, value: float, counts: dict) -> None:
     """An empirical mean accepted length is 1 + accepted per step: null when no step ran."""
     steps = counts["steps"]
     expected = 1.0 + counts["accepted"] / steps if steps else math.nan
+    if r.data.get("mean_accepted_length") is None and steps:  # a run writes it where steps ran
+        message = f"expected 1 + accepted / steps = {_json(expected)}"
+        raise RecordError(r.name("mean_accepted_length"), None, message)
     if r.data.get("mean_accepted_length") is not None and not _same(value, expected):
         message = f"expected 1 + accepted / steps = {_json(expected)}"
         raise RecordError(r.name("mean_accepted_length"), _json(value), message)

@@ -24,6 +24,7 @@ from suite.errors import SpecError
 from suite.profiles import ModelRef, Profile
 from suite.reader import MAX_WORKERS
 from suite.records import ResultRecord
+from suite.report.plan_check import planned_prompt_ids
 from suite.specs import load_task
 from suite.store import ResultsStore
 from suite.studies import Cell, Plan
@@ -237,17 +238,6 @@ def check_datasets(plan: Plan) -> None:
         load_examples(dataset, split, limit=count)
 
 
-def _prompt_ids(plan: Plan) -> dict[tuple[str, str, int], list[str]]:
-    """The example ids each (dataset, split, prompts) of the plan scores, in order: a stored
-    record of other prompts is not this cell's result."""
-    out = {}
-    for c in plan.cells:
-        key = (c.dataset, c.split, c.prompts)
-        if key not in out:
-            out[key] = [e.id for e in load_examples(c.dataset, c.split, limit=c.prompts)]
-    return out
-
-
 def check_prompting(plan: Plan, prints: dict[str, str]) -> None:
     """Load each family's tokenizer the plan uses (as its cells will: its regex timing, special
     tokens) and render and tokenize every prompt its cells will, through its chat template where
@@ -367,7 +357,7 @@ def _run_locked(
     prints = recorded_prints(plan, ctx.fingerprints)
     planned = {c.key: c for c in plan.cells}
     tasks = {d: load_task(d).sha256 for d in sorted({c.dataset for c in plan.cells})}
-    ids = _prompt_ids(plan)
+    ids = planned_prompt_ids(plan)
     old = {
         k
         for k, r in done.items()

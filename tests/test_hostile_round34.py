@@ -538,3 +538,40 @@ def test_an_empty_cluster_address_is_refused(executor, tmp_path, capsys):
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and "--address" in err and "empty" in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+def _level_half(records, header):
+    """An analytic record at a 50 % level: its interval restated at that level agrees."""
+    from suite.stats.intervals import restated_ratio_bootstrap
+
+    record = _first(records, "analytic")
+    result = record["result"]
+    tokens = result["prompt_tokens"]
+    accepted = [a * t for a, t in zip(result["prompt_acceptance"], tokens, strict=True)]
+    interval, error = restated_ratio_bootstrap(
+        accepted, tokens, seed=record["cell"]["seed"], n_boot=result["n_boot"], level=0.5
+    )
+    result.update(confidence_level=0.5, confidence_interval=list(interval), standard_error=error)
+
+
+def _no_mean_length(records, header):
+    record = _first(records, "empirical")
+    record["result"]["mean_accepted_length"] = None
+    for prompt in record["result"]["per_prompt"]:
+        prompt["mean_accepted_length"] = None
+
+
+def _prompts_of_another_split(records, header):
+    record = _first(records, "analytic")
+    record["prompt_ids"] = [f"train/{i}" for i in range(len(record["prompt_ids"]))]
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [(_level_half, "confidence_level"),
+     (_no_mean_length, "mean_accepted_length"),
+     (_prompts_of_another_split, "prompt_ids")],
+    ids=["level-0.5", "no-mean-accepted-length", "prompts-of-another-split"],
+)  # fmt: skip
+def test_a_record_a_resume_would_not_keep_is_refused(edit, shown, difficulty, tmp_path, capsys):  # noqa: F811
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl", shown)

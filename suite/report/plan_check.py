@@ -11,6 +11,7 @@ the same folder would recompute or refuse them too.
 
 from __future__ import annotations
 
+import reprlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -80,6 +81,19 @@ def _submitted(folder: Path, header: dict, profile: Profile, records: dict) -> t
     return family, draft, facts
 
 
+def planned_prompt_ids(plan: Plan) -> dict[tuple[str, str, int], list[str]]:
+    """The example ids each (dataset, split, prompts) of the plan scores, in order: a stored
+    record of other prompts is not this cell's result (a resume recomputes it)."""
+    from suite.data import load_examples
+
+    out = {}
+    for c in plan.cells:
+        key = (c.dataset, c.split, c.prompts)
+        if key not in out:
+            out[key] = [e.id for e in load_examples(c.dataset, c.split, limit=c.prompts)]
+    return out
+
+
 def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: Plan) -> None:
     """The header and records as ``plan``'s run writes them; a SpecError names the first field
     that is not."""
@@ -115,6 +129,14 @@ def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: P
             field, value, expected = _first_difference(record.cell, planned)
             message = f"the planned cell of this key has {expected!r}; a resume recomputes it"
             raise SpecError(store.cells_path, f"{key}: cell.{field}", value, message)
+    ids = planned_prompt_ids(plan) if records else {}
+    for key, record in records.items():
+        cell = record.cell
+        held = [p.prompt for p in record.result.prompts]
+        if held != ids[cell.dataset, cell.split, cell.prompts]:
+            expected = ids[cell.dataset, cell.split, cell.prompts]
+            message = f"the planned prompts are {reprlib.repr(expected)}; a resume recomputes it"
+            raise SpecError(store.cells_path, f"{key}: prompt_ids", reprlib.repr(held), message)
 
 
 def _first_difference(cell: Cell, planned: Cell) -> tuple[str, object, object]:
