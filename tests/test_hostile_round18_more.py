@@ -197,17 +197,23 @@ def test_good_lm_eval_devices_are_taken(monkeypatch):
 
 
 def test_bench_reads_minus_zero_as_zero_and_times_each_temperature_once(tmp_path, capsys):
+    """0, -0 and 0.0 are one temperature: listed twice, refused as the command line is read
+    (it was timed once; every option of several values now lists each value once)."""
     from suite import bench
 
     out = tmp_path / "out"
     argv = ["--out", str(out), "--draft", str(LLAMA / "draft"), "--prompts", "1",
             "--max-new-tokens", "2", "--num-draft-tokens", "1", "--temperatures", "0", "-0",
             "0.0", "--cost-rounds", "1", "--cost-run-time", "0.005"]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_:
+        bench.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--temperatures 0.0: listed twice" in err, err
+    assert not out.exists()
+    argv[argv.index("-0") : argv.index("-0") + 2] = []  # the control: 0 alone is timed once
     assert bench.main(argv) == 0, capsys.readouterr().err
     result = json.loads((out / "latest.json").read_text())
-    assert result["temperatures"] == [0.0]
     assert [row["temperature"] for row in result["rows"]] == [0.0]
-    assert "-0.0" not in (out / "latest.json").read_text()
 
 
 def test_bench_keeps_distinct_temperatures_in_order(tmp_path):

@@ -204,9 +204,18 @@ def test_lm_eval_runs_model_args_are_read_as_written(model_args, shown, tmp_path
 
 
 def test_calibrate_states_each_profile_and_claim_once(tmp_path, capsys):
+    """A claim or profile listed twice is refused as the command line is read (it was stated
+    once; every option of several values now lists each value once)."""
     from suite.cli import main
 
-    argv = ["calibrate", "--claims", "1", "1", "--profiles", "quick", "quick", "--n-sim", "1",
+    for listed in (["--claims", "1", "1"], ["--profiles", "quick", "quick"]):
+        argv = ["calibrate", *listed, "--n-sim", "1", "--out", str(tmp_path / "cal")]
+        with pytest.raises(SystemExit) as exit_:
+            main(argv)
+        err = capsys.readouterr().err
+        assert exit_.value.code == 2 and f"{listed[0]} " in err and "listed twice" in err, err
+    assert not (tmp_path / "cal").exists()
+    argv = ["calibrate", "--claims", "1", "--profiles", "quick", "--n-sim", "1",
             "--out", str(tmp_path / "cal")]  # fmt: skip
     assert main(argv) == 0, capsys.readouterr().err
     written = json.loads((tmp_path / "cal" / "calibration.json").read_text())

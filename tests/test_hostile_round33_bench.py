@@ -6,6 +6,7 @@ refusal failed on the commit before its fix; the controls hold the genuine uses.
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 
@@ -99,9 +100,17 @@ def test_two_different_draft_folders_are_taken_in_order(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("tasks", [["gsm8k", "gsm8k"], ["gsm8k", "alpaca", "gsm8k"]])
 def test_a_task_listed_twice_is_refused(tasks, bundle, tmp_path, capsys, monkeypatch):  # noqa: F811
+    """Refused as the command line is read (every option of several values lists each once)."""
+    from suite.cli import main
+
     monkeypatch.setattr(bench_pairs, "REFERENCE_FAMILY", bundle)
-    argv = _bench(tmp_path, "--tasks", *tasks)
-    refused(argv, tmp_path, capsys, "--tasks", "'gsm8k'", "listed twice")
+    with pytest.raises(SystemExit) as exit_:
+        main(_bench(tmp_path, "--tasks", *tasks))
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "--tasks 'gsm8k': listed twice" in err, err
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(ValueError, match="listed twice"):  # and by bench's own check, called alone
+        bench._check_tasks(tasks, None)
 
 
 # --- --tasks where bench times random token ids ---
@@ -175,6 +184,9 @@ def test_limit_cells_without_executor_compare_is_refused(bundle, tmp_path, capsy
 def test_limit_cells_with_executor_compare_is_taken(tmp_path):
     """The control: --limit-cells is --executor-compare's option (its checks only: the
     comparison itself starts Ray)."""
-    args = _args(tmp_path / "out", "--executor-compare", "--limit-cells", "3")
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    argv = ["--out", str(tmp_path / "out"), "--executor-compare", "--limit-cells", "3"]
+    args = parser.parse_args(argv)
     bench._check_args(args)
     assert args.limit_cells == 3 and not (tmp_path / "out").exists()
