@@ -304,7 +304,7 @@ def test_without_a_data_folder_a_sources_file_is_fetched_into_the_cache_on_first
         served["calls"] += 1
         return io.BytesIO(served["bytes"])
 
-    monkeypatch.setattr(suite.fetch.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(suite.fetch, "_open_https", urlopen)  # the default opener
     assert suite.data.data_root() == cache
     write(toy_spec("toy_cached", source={"format": "jsonl"}))
     with pytest.raises(SpecError, match=r"field 'splits\.test\.files\[0\]' = 'toy/test\.jsonl'"):

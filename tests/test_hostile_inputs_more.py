@@ -524,7 +524,7 @@ def test_a_download_that_trickles_is_cut_off_at_the_deadline(tmp_path, capsys, m
 
     real = urllib.request.urlopen
     monkeypatch.setattr(
-        urllib.request, "urlopen",
+        fetch, "_open_https",
         lambda url, timeout: real(url.replace("https://example.org", trickle_server),
                                   timeout=timeout),
     )  # fmt: skip

@@ -376,9 +376,8 @@ def _serve(monkeypatch, data: bytes = b"{}") -> dict:
     """urlopen serves ``data``; the good entry with its sha256."""
     import hashlib
     import io
-    import urllib.request
 
-    monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: io.BytesIO(data))
+    monkeypatch.setattr("suite.fetch._open_https", lambda url, timeout: io.BytesIO(data))
     return GOOD | {"sha256": hashlib.sha256(data).hexdigest()}
 
 
@@ -423,7 +422,7 @@ def test_a_failed_write_or_download_names_the_sources_file_and_field(tmp_path, c
     def down(url, timeout):
         raise OSError(errno.ECONNREFUSED, "Connection refused")
 
-    monkeypatch.setattr("urllib.request.urlopen", down)
+    monkeypatch.setattr("suite.fetch._open_https", down)
     refused(["fetch", str(tmp_path / "dest"), "--sources", str(sources)], tmp_path, capsys,
             "sources.yaml", "files[0].url", entry["url"], "Connection refused")  # fmt: skip
 
