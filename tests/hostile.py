@@ -4,6 +4,7 @@ character, and changes nothing."""
 
 from __future__ import annotations
 
+import math
 import os
 import stat
 from pathlib import Path
@@ -25,6 +26,25 @@ def snapshot(folder: Path) -> dict[str, object]:
         else:
             out[key] = ("kind", stat.S_IFMT(mode))
     return out
+
+
+def stats_counts(st) -> dict:
+    """A decoder's counts (suite.decoding.speculative.GenerationStats) as an empirical record
+    states them, with their rates (null where a count is 0, as JSON writes NaN)."""
+
+    def rate(value: float) -> float | None:
+        return None if math.isnan(value) else value
+
+    return {
+        "steps": st.steps,
+        "proposed": st.proposed,
+        "accepted": st.accepted,
+        "judged": st.judged,
+        "proposed_per_position": list(st.proposed_per_position),
+        "accepted_per_position": list(st.accepted_per_position),
+        "acceptance_rate": rate(st.acceptance_rate),
+        "judged_acceptance_rate": rate(st.judged_acceptance_rate),
+    }
 
 
 def refused(argv: list[str], folder: Path, capsys, *expected: str) -> str:

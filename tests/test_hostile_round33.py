@@ -13,7 +13,7 @@ import pytest
 from suite.decoding import speculative_generate
 from suite.record_read import RecordError, _empirical_prompt, _Reader
 from suite.studies import Cell
-from tests.hostile import refused
+from tests.hostile import refused, stats_counts
 from tests.models import tiny_llama
 from tests.test_bench import bundle  # noqa: F401 (fixture)
 from tests.test_hostile_inputs_more import REPO
@@ -32,24 +32,14 @@ def _prompt_json(out, target_out) -> dict:
     """An empirical prompt as a run writes it (suite.record_json), from two decoder outputs."""
     st = out.stats
 
-    def rate(num, den):
-        return num / den if den else None
-
     def generation(o):
         return {"tokens": len(o.tokens), "finish_reason": o.finish_reason, "text": None}
 
     return {
         "id": "p0",
         "seed": 1,
-        "acceptance_rate": rate(st.accepted, st.proposed),
-        "judged_acceptance_rate": rate(st.accepted, st.judged),
+        **stats_counts(st),
         "mean_accepted_length": 1 + st.accepted / st.steps,
-        "steps": st.steps,
-        "proposed": st.proposed,
-        "accepted": st.accepted,
-        "judged": st.judged,
-        "proposed_per_position": list(st.proposed_per_position),
-        "accepted_per_position": list(st.accepted_per_position),
         "identical": out.tokens == target_out.tokens,
         "speculative": generation(out),
         "target": generation(target_out),

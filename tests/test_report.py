@@ -22,7 +22,7 @@ from suite.claims import REGISTRY
 from suite.cli import main
 from suite.report.render import CELL_COLUMNS, PROMPT_COLUMNS, claims_table, render_report
 from suite.stats.intervals import restated_ratio_bootstrap
-from tests.hostile import restate_timing
+from tests.hostile import restate_timing, stats_counts
 
 # folders built by hand: their plan is the one their run.json states (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("hand_made_plan")
@@ -144,16 +144,7 @@ def _counts(alpha: float) -> dict:
             kept += 1
         st.add_block(k, kept)
         emitted += kept + 1
-    return {
-        "steps": st.steps,
-        "proposed": st.proposed,
-        "accepted": st.accepted,
-        "judged": st.judged,
-        "proposed_per_position": list(st.proposed_per_position),
-        "accepted_per_position": list(st.accepted_per_position),
-        "acceptance_rate": st.acceptance_rate,
-        "judged_acceptance_rate": st.judged_acceptance_rate,
-    }
+    return stats_counts(st)
 
 
 def _generation(pid: str, text: str, alpha: float) -> dict:
