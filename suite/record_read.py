@@ -499,10 +499,8 @@ def _consistent_counts(
         message = f"one count per draft position: K = {k}"
         raise RecordError(r.name("proposed_per_position"), [len(pp), len(ap)], message)
     if (
-        len(pp) != len(ap)
-        or len(pp) > k  # one count per draft position
-        or any(n > counts["steps"] for n in pp)
-        or any(a > p for a, p in zip(ap, pp, strict=False))
+        any(n > counts["steps"] for n in pp)
+        or any(a > p for a, p in zip(ap, pp, strict=True))
         or (sum(pp) != proposed or sum(ap) != accepted)
         # a step proposes positions 1..k and accepts 1..n of them: counts never rise with i
         or any(b > a for a, b in itertools.pairwise(pp))
@@ -513,7 +511,7 @@ def _consistent_counts(
             "not rise with the position"
         )
         raise RecordError(r.name("accepted_per_position"), list(ap), message)
-    first_proposed, first_accepted = (pp[0], ap[0]) if pp and ap else (0, 0)
+    first_proposed, first_accepted = pp[0], ap[0]  # K >= 1: every list holds position 1
     # a step that rejects its first draft judges it: at least accepted + those rejections
     if judged < accepted + first_proposed - first_accepted:
         message = (
