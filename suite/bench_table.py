@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 COLUMNS = (  # header, width, value of a row
-    ("τ", 4, lambda r: f"{r['temperature']:.1f}"),
+    ("τ", 4, lambda r: _tau(r["temperature"])),
     ("K", 2, lambda r: str(r["num_draft_tokens"])),
     ("target", 13, lambda r: _ms(r, "target")),
     ("ours", 13, lambda r: _ms(r, "speculative")),
@@ -30,6 +30,11 @@ LEGEND = (
     "verify forward / one-token forward; γ pred' = MAL(α*)/(verify× + K·c); c is the median of",
     "draft/target ratios of blocked repeats in alternating rounds (torch.utils.benchmark).",
 )
+
+
+def _tau(value) -> str:
+    """τ as its key writes it (6 significant digits): 0.7 and 0.74 are two labels, not one."""
+    return f"{float(value) + 0.0:g}"
 
 
 def _ms(row: dict, method: str) -> str:
@@ -62,7 +67,7 @@ def _best_lines(result: dict) -> list[str]:
     lines = ["best K by measured γ (ours; assisted generation at its own best K):"]
     for draft, per_tau in result["best_num_draft_tokens"].items():
         parts = [
-            f"τ {float(tau):.1f}: K={b['num_draft_tokens']} γ {b['speedup_measured']:.2f}"
+            f"τ {_tau(tau)}: K={b['num_draft_tokens']} γ {b['speedup_measured']:.2f}"
             f"{' (edge of sweep)' if b['at_edge_of_sweep'] else ''}"
             f" [HF K={b['assisted_num_draft_tokens']} γ {b['speedup_assisted']:.2f}]"
             for tau, b in per_tau.items()
@@ -71,7 +76,7 @@ def _best_lines(result: dict) -> list[str]:
     heads = []
     for draft, per_tau in result["headline"].items():
         shown = [
-            f"τ {float(t):.0f} {h['speedup']:.2f} (K={h['num_draft_tokens']})"
+            f"τ {_tau(t)} {h['speedup']:.2f} (K={h['num_draft_tokens']})"
             for t, h in per_tau.items()
             if h
         ]

@@ -32,7 +32,7 @@ from typing import Any
 from suite.errors import SpecError, control_character
 from suite.seeding import seed_problem
 from suite.specs import Reader
-from suite.strict import read_config
+from suite.strict import read_config, whole
 
 TRAINING_FILE = "training.json"
 BASE, OFFLINE, ONLINE, OTHER = "base", "offline", "online", "other"
@@ -159,8 +159,7 @@ def _taus(value: Any, field: str, fail: Fail) -> tuple[float, ...]:
 
 
 def _seed(value: Any, field: str, fail: Fail) -> int | None:
-    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-        value = int(value)  # a whole exponent number (1e3) is that integer, as everywhere
+    value = whole(value)  # a whole exponent number (1e3) is that integer, as everywhere
     problem = None if value is None else seed_problem(value)
     if problem:
         raise fail(field, value, f"{problem} or null")

@@ -112,10 +112,22 @@ def check_out_folder(out: Path, flag: str = "--out") -> None:
     is refused naming ``flag``, before any work is done."""
     out = Path(out)
     for path in (out, *out.parents):
+        where = "it" if path == out else str(path)
         if path.is_dir():
+            try:  # a folder the OS will not write into (read-only, /proc) is named here, once
+                with tempfile.TemporaryFile(dir=path):
+                    pass
+            except OSError as err:
+                message = f"cannot write into {where}: {err.strerror or err}"
+                raise SpecError(out, flag, str(out), message) from None
             return
-        if path.exists() or path.is_symlink():
-            where = "it" if path == out else str(path)
+        if path.is_symlink() and not path.exists():
+            message = (
+                f"{where} is a symbolic link to a missing path ({os.readlink(path)}): "
+                f"{flag} names a folder to write into"
+            )
+            raise SpecError(out, flag, str(out), message)
+        if path.exists():
             message = f"{where} exists and is not a folder: {flag} names a folder to write into"
             raise SpecError(out, flag, str(out), message)
 

@@ -15,6 +15,7 @@ import jinja2
 from suite.errors import SpecError, control_character, control_message
 from suite.keys import temperature_key
 from suite.sandbox import JINJA, template_problem
+from suite.strict import whole
 
 
 @functools.lru_cache(maxsize=256)
@@ -107,8 +108,7 @@ class Reader:
     def positive_int(self, value: Any, field: str, maximum: int = MAX_SIZE) -> int:
         """A positive integer no larger than ``maximum``: no size in a file is unbounded. A
         whole float (``2E6``, YAML 1.2's way to write two million) is that integer."""
-        if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-            value = int(value)
+        value = whole(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.error(field, value, f"expected an integer, got {type(value).__name__}")
         if value <= 0:

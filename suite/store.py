@@ -409,6 +409,15 @@ def _check_header(path: Path, held: dict) -> None:
                 raise SpecError(path, f"{field}.{name}", name, message)
 
 
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
 def _open_regular(path: Path, flags: int, *, linked: bool = False) -> int:
     """A descriptor on a regular file that is not a link: a results folder is not trusted, and a
     link planted in it must not make the store truncate or append to a file elsewhere."""
@@ -422,7 +431,12 @@ def _open_regular(path: Path, flags: int, *, linked: bool = False) -> int:
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
-        raise SpecError(path, None, None, "is not a regular file; refused")
+        kind = _KINDS.get(stat.S_IFMT(st.st_mode), "not a regular file")
+        message = (
+            f"is {kind}, not a regular file: a results folder holds plain files only; "
+            f"remove it (or use another folder)"
+        )
+        raise SpecError(path, path.name, kind, message)
     try:
         if not linked:  # ``linked``: a reader that writes nothing through it may share the file
             _refuse_hard_link(path, st)

@@ -286,6 +286,14 @@ def read_yaml(path: Path, what: str, limit: int = MAX_YAML_BYTES, *, nofollow: b
     return parse_yaml(decode(read_bytes(path, what, limit, nofollow=nofollow), path, what), path)
 
 
+def whole(value: Any) -> Any:
+    """A whole float within 2^53 (``2e3``, YAML 1.2's way to write two thousand) as that integer,
+    where a file's field asks for an integer; any other value as it is, for its reader to judge."""
+    if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+        return int(value)
+    return value
+
+
 def _pairs(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:

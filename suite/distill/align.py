@@ -38,6 +38,7 @@ from suite.distill.offline import (
 from suite.errors import SpecError
 from suite.prompts import encode_texts
 from suite.specs import MIN_TEMPERATURE, format_prompt, load_task
+from suite.strict import whole
 from suite.tokenizer_decode import decode_text
 
 ALIGN_FIELDS = {
@@ -77,6 +78,8 @@ def check_align_spec(spec: dict, path: str, field: str) -> dict:
         if key in OPTIONAL and key not in spec:
             continue
         value = spec.get(key)
+        if kind is int and key in spec:  # a whole exponent number (2e0) is that integer
+            value = spec[key] = whole(value)
         ok = isinstance(value, kind) or (kind is float and isinstance(value, int))
         if value is None or isinstance(value, bool) or not ok:
             raise SpecError(path, f"{field}.{key}", value, f"expected {kind.__name__}")

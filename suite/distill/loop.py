@@ -26,7 +26,7 @@ from tqdm import tqdm
 from suite.distill.precision import CPU_FLOAT32, Precision, model_device, to_device
 from suite.errors import SpecError, cut
 from suite.io import atomic_write
-from suite.strict import MAX_CONFIG_BYTES, read_json, same_json
+from suite.strict import MAX_CONFIG_BYTES, read_json, same_json, whole
 
 
 def checkpoint_root() -> Path:
@@ -83,12 +83,7 @@ def train_config(raw: dict, path: str, field: str = "train") -> TrainConfig:
     for key in ("max_steps", "lr", "min_lr", "warmup_steps"):
         if key not in raw:
             raise SpecError(path, f"{field}.{key}", None, "missing required field")
-    raw = {  # a whole float (``2e3``, YAML 1.2's way to write two thousand) is that integer
-        k: int(v)
-        if kinds[k] in ("int", int) and isinstance(v, float) and v.is_integer() and abs(v) <= 2**53
-        else v
-        for k, v in raw.items()
-    }
+    raw = {k: whole(v) if kinds[k] in ("int", int) else v for k, v in raw.items()}
     for key, value in raw.items():
         _check_number(path, f"{field}.{key}", value, kinds[key] in ("int", int))
     _check_schedule(path, raw, field)

@@ -12,6 +12,7 @@ from suite.errors import SpecError
 from suite.io import check_write_folder
 from suite.seeding import seed_problem
 from suite.specs import read_yaml
+from suite.strict import whole
 
 ARCHITECTURES = ("llama", "t5")
 SAFE_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"  # a recipe's name (and a stage's) is a checkpoint folder
@@ -41,6 +42,7 @@ def load_recipe(path: str | Path) -> dict:
     if not isinstance(name, str) or not re.fullmatch(SAFE_NAME, name):
         message = SAFE_NAME_RULE
         raise SpecError(path, "name", name, message)
+    recipe["seed"] = whole(recipe["seed"])  # each integer stored as read (2e0 is 2)
     problem = seed_problem(recipe["seed"])
     if problem:
         raise SpecError(path, "seed", recipe["seed"], problem)
@@ -52,7 +54,8 @@ def load_recipe(path: str | Path) -> dict:
     check_models(path, recipe["models"], architecture, vocab)
     check_training(path, recipe["models"])
     if "eval_examples" in recipe:  # held-out test prompts per dataset (default 200)
-        _integer(path, "eval_examples", recipe["eval_examples"], 1, MAX_EVAL_EXAMPLES)
+        count = _integer(path, "eval_examples", recipe["eval_examples"], 1, MAX_EVAL_EXAMPLES)
+        recipe["eval_examples"] = count
     recipe["_path"] = str(path)
     return recipe
 
@@ -111,7 +114,9 @@ def check_training(path: Path, models: dict) -> None:
             if key not in MODEL_FIELDS:
                 message = f"unknown field; known: {', '.join(MODEL_FIELDS)}"
                 raise SpecError(path, f"models.{role}.{key}", spec[key], message)
-        every = spec.get("eval_every", 500)  # held-out loss every so many steps; 0: none
+        every = whole(spec.get("eval_every", 500))  # held-out loss every so many steps; 0: none
+        if "eval_every" in spec:
+            spec["eval_every"] = every
         if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 10**7:
             message = "expected 0 (none) or an integer from 1 to 10,000,000 (steps)"
             raise SpecError(path, f"models.{role}.eval_every", every, message)

@@ -22,6 +22,7 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.models import FORWARD_OUTPUTS, load_tokenizer, remote_code_field, remote_code_message
 from suite.paths import resolve
+from suite.strict import whole
 from suite.tokenizer_files import check_tokenizer_vocabulary
 
 MIN_VOCAB = 258  # the 256 byte symbols and the two special tokens
@@ -64,6 +65,8 @@ SET_BY_THE_TOKENIZER = ("vocab_size", "eos_token_id", "pad_token_id", "bos_token
 
 
 def _integer(path: Path, field: str, value, low: int, high: int) -> int:
+    """An integer in [low, high]; a whole exponent number (``2e3``) is that integer."""
+    value = whole(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SpecError(path, field, value, f"expected an integer from {low:,} to {high:,}")
     return value
@@ -96,9 +99,12 @@ def check_tokenizer(path: Path, spec) -> int:
                 )
                 raise SpecError(source / "tokenizer_config.json", name, None, message)
         return MAX_VOCAB
-    if "min_frequency" in spec:
-        _integer(path, "tokenizer.min_frequency", spec["min_frequency"], 1, MAX_MIN_FREQUENCY)
-    return _integer(path, "tokenizer.vocab_size", spec.get("vocab_size"), MIN_VOCAB, MAX_VOCAB)
+    if "min_frequency" in spec:  # each integer stored as read, for the trainer that reads it
+        field = "tokenizer.min_frequency"
+        spec["min_frequency"] = _integer(path, field, spec["min_frequency"], 1, MAX_MIN_FREQUENCY)
+    vocab = _integer(path, "tokenizer.vocab_size", spec.get("vocab_size"), MIN_VOCAB, MAX_VOCAB)
+    spec["vocab_size"] = vocab
+    return vocab
 
 
 ROLES = ("target", "draft")  # besides the tokenizer, what `train --only` builds
@@ -207,8 +213,8 @@ def _sizes(path: Path, field: str, config: dict, architecture: str) -> dict[str,
             raise SpecError(path, f"{field}.{key}", config[key], "set from the tokenizer")
     sizes = {}
     for key, high in bounds.items():
-        if key in config:
-            sizes[key] = _integer(path, f"{field}.{key}", config[key], 1, high)
+        if key in config:  # stored as read, for the model built from the config
+            config[key] = sizes[key] = _integer(path, f"{field}.{key}", config[key], 1, high)
         elif key not in DERIVED:
             sizes[key] = getattr(default, key)
         else:

@@ -105,17 +105,23 @@ def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: P
         message = f"the plan's profile is {plan.profile.name!r}"
         raise SpecError(run, "profile", header["profile"], message)
     by_name = {s.name: s for s in plan.studies}
-    for name, keys in (header.get("study_cells") or {}).items():
+    for field in ("study_cells", "study_claims", "study_titles"):  # a run states each study's
+        stated = header.get(field)
+        if stated is None or sorted(stated) != names:
+            shown = None if stated is None else sorted(stated)
+            message = f"a run states this for each of its studies {names}: resume the run"
+            raise SpecError(run, field, shown, message)
+    for name, keys in header["study_cells"].items():
         planned = set(plan.study_cells.get(name, ()))
         for key in keys:
             if key not in planned:
                 message = f"a cell study {name!r} does not plan under profile {header['profile']!r}"
                 raise SpecError(run, f"study_cells.{name}", key, message)
-    for name, claims in (header.get("study_claims") or {}).items():
+    for name, claims in header["study_claims"].items():
         if list(claims) != list(by_name[name].claims):
             message = f"study {name!r} decides claims {list(by_name[name].claims)}"
             raise SpecError(run, f"study_claims.{name}", claims, message)
-    for name, title in (header.get("study_titles") or {}).items():
+    for name, title in header["study_titles"].items():
         if title != by_name[name].title:
             message = f"study {name!r} is titled {by_name[name].title!r}"
             raise SpecError(run, f"study_titles.{name}", title, message)

@@ -1,0 +1,153 @@
+"""Inputs left open by the thirty-sixth attack and found by the thirty-seventh: a results header
+that leaves out a study's title or claims, ``--out`` onto a folder nothing can be written into or
+through a dangling link, a FIFO in a results folder's place of a file, a pretraining recipe's
+integers written as whole exponent numbers (good input that was refused), and the benchmark table
+printing two τ_dec as one. Each case failed on the commit before its fix, but the controls."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+import yaml
+
+from suite.distill.recipe_file import load_recipe
+from suite.errors import SpecError
+from tests.hostile import refused
+from tests.test_hostile_round18_tools import ALIGN, TINY
+from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401 (fixture)
+
+
+def _without(field, study=None):
+    def edit(records, header):
+        if study is None:
+            del header[field]
+        else:
+            del header[field][study]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [(_without("study_titles"), "study_titles"),
+     (_without("study_claims"), "study_claims"),
+     (_without("study_titles", "difficulty"), "study_titles"),
+     (_without("study_claims", "difficulty"), "study_claims")],
+)  # fmt: skip
+def test_a_header_states_each_studys_title_claims_and_cells(difficulty, edit, field, tmp_path,  # noqa: F811
+                                                            capsys):  # fmt: skip
+    """A header without a study's title reported its figures under the file's name."""
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "run.json", f"'{field}'", "resume")
+
+
+def test_the_genuine_header_is_reported(difficulty, tmp_path, capsys):  # noqa: F811
+    from suite.cli import main
+
+    assert main(["report", str(difficulty), "--out", str(tmp_path / "rep")]) == 0
+    assert "Dataset difficulty" in (tmp_path / "rep" / "report.html").read_text()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs /proc")
+def test_report_out_where_nothing_can_be_written_names_out(difficulty, tmp_path, capsys):  # noqa: F811
+    """``--out /proc/self`` ended on the OS error of a temporary file, naming no option."""
+    refused(["report", str(difficulty), "--out", "/proc/self"], tmp_path, capsys,
+            "field '--out'", "'/proc/self'", "cannot write into it")  # fmt: skip
+
+
+@pytest.mark.parametrize("below", [False, True])
+def test_out_through_a_dangling_link_says_so(difficulty, tmp_path, capsys, below):  # noqa: F811
+    """A link to nothing was described as a path that 'exists and is not a folder'."""
+    link = tmp_path / "dangling"
+    link.symlink_to(tmp_path / "nowhere")
+    out = link / "sub" if below else link
+    refused(["report", str(difficulty), "--out", str(out)], tmp_path, capsys,
+            "field '--out'", "symbolic link to a missing path", "nowhere")  # fmt: skip
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_a_fifo_in_a_results_folder_is_named_as_one(difficulty, tmp_path, capsys):  # noqa: F811
+    import shutil
+
+    folder = tmp_path / "results"
+    shutil.copytree(difficulty, folder)
+    (folder / ".lock").unlink(missing_ok=True)
+    os.mkfifo(folder / ".lock")
+    argv = ["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]
+    before = (folder / "cells.jsonl").read_bytes()
+    refused(argv, tmp_path, capsys, ".lock", "a FIFO", "remove it")
+    assert (folder / "cells.jsonl").read_bytes() == before
+
+
+def _recipe(tmp_path, edit):
+    recipe = copy.deepcopy(TINY)
+    edit(recipe)
+    path = tmp_path / "recipe.yaml"
+    # as a person writes them: ``2e0`` is a float in YAML 1.2 (safe_dump would write 2.0)
+    path.write_text(yaml.safe_dump(recipe).replace(": 2.0\n", ": 2e0\n"))
+    return path
+
+
+def _exponents(recipe):
+    target = recipe["models"]["target"]
+    recipe.update(seed=0.0, eval_examples=2.0)
+    target["config"] = {k: float(v) for k, v in target["config"].items()}
+    target["eval_every"] = 1.0
+    target["align"] = {**copy.deepcopy(ALIGN), "rounds": 1.0, "batch_size": 2.0}
+
+
+def test_a_recipes_whole_exponent_integers_are_those_integers(tmp_path):
+    """Good input: ``eval_examples: 2e0`` (and every size) was refused as 'expected an integer',
+    while the same file's ``train:`` sections read it as 2."""
+    path = _recipe(tmp_path, _exponents)
+    assert "eval_examples: 2e0" in path.read_text()
+    recipe = load_recipe(path)
+    target = recipe["models"]["target"]
+    read = [recipe["seed"], recipe["eval_examples"], target["eval_every"],
+            target["align"]["rounds"], target["align"]["batch_size"], *target["config"].values()]  # fmt: skip
+    assert all(type(v) is int for v in read), read
+    assert target["config"]["hidden_size"] == 8 and recipe["eval_examples"] == 2
+
+
+def test_a_recipes_own_tokenizer_sizes_read_whole_exponents(tmp_path):
+    def edit(recipe):
+        recipe["tokenizer"] = {"vocab_size": 320.0, "min_frequency": 2.0}
+
+    recipe = load_recipe(_recipe(tmp_path, edit))
+    assert recipe["tokenizer"] == {"vocab_size": 320, "min_frequency": 2}
+    assert all(type(v) is int for v in recipe["tokenizer"].values())
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "shown"),
+    [(lambda r: r.update(eval_examples=2.5), "eval_examples", "2.5"),
+     (lambda r: r.update(seed=0.5), "seed", "0.5"),
+     (lambda r: r["models"]["target"]["config"].update(hidden_size=8.5),
+      "models.target.config.hidden_size", "8.5"),
+     (lambda r: r["models"]["target"].update(eval_every=1e300), "models.target.eval_every",
+      "1e+300"),
+     (lambda r: r["models"]["target"].update(align={**ALIGN, "rounds": 1.5}),
+      "models.target.align.rounds", "1.5")],
+)  # fmt: skip
+def test_a_recipes_fractional_integers_are_still_refused(tmp_path, edit, field, shown):
+    """The control: only a whole number is read as an integer."""
+    with pytest.raises(SpecError) as err:
+        load_recipe(_recipe(tmp_path, edit))
+    assert f"'{field}'" in str(err.value) and shown in str(err.value), str(err.value)
+
+
+def test_the_bench_table_tells_close_temperatures_apart():
+    """0.7 and 0.74 were both printed as 0.7 (the table's and the best-K line's labels)."""
+    from suite.bench_table import COLUMNS, _best_lines
+
+    label = COLUMNS[0][2]
+    assert [label({"temperature": t}) for t in (0.7, 0.74, 0.0, -0.0, 1.0)] == [
+        "0.7", "0.74", "0", "0", "1"]  # fmt: skip
+    best = {"num_draft_tokens": 2, "speedup_measured": 1.0, "at_edge_of_sweep": False,
+            "assisted_num_draft_tokens": 2, "speedup_assisted": 1.0}  # fmt: skip
+    result = {"best_num_draft_tokens": {"d": {"0.7": best, "0.74": best}},
+              "headline": {"d": {"0.5": {"speedup": 1.0, "num_draft_tokens": 2}}}}  # fmt: skip
+    lines = _best_lines(result)
+    assert "τ 0.7: K=2" in lines[1] and "τ 0.74: K=2" in lines[1], lines
+    assert "τ 0.5 1.00" in lines[2], lines  # the headline printed 0.5 as "0"
