@@ -200,6 +200,7 @@ def _check_manifest(manifest, path: Path) -> None:
                 raise SpecError(path, f"{field}.files", reprlib.repr(f), message)
             if not (isinstance(d, str) and len(d) == 64 and set(d) <= _HEX):
                 raise SpecError(path, f"{field}.files.{f}", reprlib.repr(d), "expected a sha256")
+    _check_kinds(arts, path)
     named = {entry["path"]: name for name, entry in arts.items()}
     for name, entry in arts.items():  # readers look an artifact up by name (manifest writes
         other = named.get(name)  # its folder's): a name is no other artifact's folder
@@ -207,6 +208,25 @@ def _check_manifest(manifest, path: Path) -> None:
             message = f"the folder of artifacts.{other}: a name is its own folder or none's"
             raise SpecError(path, f"artifacts.{name}.path", reprlib.repr(entry["path"]), message)
     _check_own_folders(arts, path)
+
+
+def _check_kinds(arts: dict, path: Path) -> None:
+    """An artifact's ``kind`` is the one its ``artifact`` (training.json's, which verify holds the
+    entry to) makes, as ``manifest`` derives it; a family has one target and one tokenizer. A
+    draft relabelled as a target left the paper's base-draft rows out of every table."""
+    held: dict[tuple[str, str], str] = {}
+    for name, entry in arts.items():
+        field, stated = f"artifacts.{name}", entry.get("artifact")
+        if isinstance(stated, str):
+            kind = stated if stated in ("tokenizer", "target") else "draft"
+            if entry["kind"] != kind:
+                message = f"the kind of artifact {reprlib.repr(stated)} is {kind!r}"
+                raise SpecError(path, f"{field}.kind", entry["kind"], message)
+        if entry["kind"] != "draft":
+            other = held.setdefault((name.split("/")[0], entry["kind"]), name)
+            if other != name:
+                message = f"artifacts.{other} is this family's {entry['kind']}: it has one"
+                raise SpecError(path, f"{field}.kind", entry["kind"], message)
 
 
 def _check_own_folders(arts: dict, path: Path) -> None:

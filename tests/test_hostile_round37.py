@@ -7,6 +7,7 @@ printing two τ_dec as one. Each case failed on the commit before its fix, but t
 from __future__ import annotations
 
 import copy
+import json
 import os
 
 import pytest
@@ -17,6 +18,7 @@ from suite.errors import SpecError
 from tests.hostile import refused
 from tests.test_hostile_round18_tools import ALIGN, TINY
 from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401 (fixture)
+from tests.test_hostile_round33 import linked_reference  # noqa: F401 (fixture)
 
 
 def _without(field, study=None):
@@ -104,8 +106,9 @@ def test_a_recipes_whole_exponent_integers_are_those_integers(tmp_path):
     assert "eval_examples: 2e0" in path.read_text()
     recipe = load_recipe(path)
     target = recipe["models"]["target"]
-    read = [recipe["seed"], recipe["eval_examples"], target["eval_every"],
-            target["align"]["rounds"], target["align"]["batch_size"], *target["config"].values()]  # fmt: skip
+    align = target["align"]
+    read = [recipe["seed"], recipe["eval_examples"], target["eval_every"], align["rounds"],
+            align["batch_size"], *target["config"].values()]  # fmt: skip
     assert all(type(v) is int for v in read), read
     assert target["config"]["hidden_size"] == 8 and recipe["eval_examples"] == 2
 
@@ -151,3 +154,85 @@ def test_the_bench_table_tells_close_temperatures_apart():
     lines = _best_lines(result)
     assert "τ 0.7: K=2" in lines[1] and "τ 0.74: K=2" in lines[1], lines
     assert "τ 0.5 1.00" in lines[2], lines  # the headline printed 0.5 as "0"
+
+
+# --- round 37: training settings that diverge or never move a weight; a relabelled draft ---
+
+TRAIN_OK = {"max_steps": 3, "lr": 1e-3, "min_lr": 1e-4, "warmup_steps": 0, "batch_size": 2}
+
+
+@pytest.mark.parametrize(
+    ("over", "field", "shown"),
+    [({"weight_decay": 1e9}, "weight_decay", "1000000000.0"),
+     ({"weight_decay": 1e6}, "weight_decay", "1000000.0"),
+     ({"lr": 1.0, "min_lr": 0.0, "weight_decay": 1.0}, "weight_decay", "1.0"),
+     ({"lr": 5e-324, "min_lr": 0.0}, "lr", "5e-324"),
+     ({"grad_clip": 1e-300}, "grad_clip", "1e-300")],
+)  # fmt: skip
+def test_training_settings_that_diverge_or_never_move_a_weight_are_refused(over, field, shown):
+    """``weight_decay: 1e9`` saved a checkpoint of NaN weights with finite losses."""
+    from suite.distill.loop import train_config
+
+    with pytest.raises(SpecError) as err:
+        train_config({**TRAIN_OK, **over}, "r.yaml", "models.target.train")
+    assert err.value.field == f"models.target.train.{field}", str(err.value)
+    assert shown in str(err.value), str(err.value)
+
+
+def test_usual_training_settings_are_read():
+    """The control: the bundled recipes' settings and the loop's defaults."""
+    from suite.distill.loop import train_config
+
+    read = train_config({**TRAIN_OK, "weight_decay": 0.1, "grad_clip": 1.0}, "r.yaml")
+    assert (read.weight_decay, read.grad_clip) == (0.1, 1.0)
+    assert train_config({**TRAIN_OK, "lr": 1.0, "min_lr": 0.0}, "r.yaml").weight_decay == 0.1
+
+
+def test_a_run_whose_weights_diverge_saves_no_checkpoint(tmp_path):
+    """The loss of a model of NaN weights stays finite; the checkpoint is refused, not saved."""
+    import torch
+
+    from suite.distill.loop import TrainConfig, train
+    from suite.distill.pretrain import lm_loss
+    from tests.models import tiny_llama
+
+    cfg = TrainConfig(
+        max_steps=3, lr=1.0, min_lr=1.0, warmup_steps=0, weight_decay=1e9, batch_size=2, log_every=1
+    )  # fmt: skip  (past the reader, as a forged call)
+    batch = torch.randint(0, 8, (2, 5))
+    with pytest.raises(SpecError, match="NaN or infinite weight at step 3") as err:
+        train(tiny_llama(), cfg, lambda s: batch, lm_loss, tmp_path / "ck", desc="t")
+    assert err.value.field == "weights", str(err.value)
+    assert not (tmp_path / "ck" / "model.safetensors").exists()
+
+
+def _relabelled(manifest):
+    manifest["artifacts"]["llama/draft"]["kind"] = "target"
+
+
+def _second_tokenizer(manifest):
+    entry = dict(manifest["artifacts"]["llama/tokenizer"], path="llama/tokenizer-2")
+    manifest["artifacts"]["llama/tokenizer-2"] = entry
+
+
+def _target_as_draft(manifest):
+    manifest["artifacts"]["t5/target"]["kind"] = "draft"
+
+
+@pytest.mark.parametrize(
+    ("edit", "field", "shown"),
+    [(_relabelled, "artifacts.llama/draft.kind", "'target'"),
+     (_second_tokenizer, "artifacts.llama/tokenizer-2.kind", "'tokenizer'"),
+     (_target_as_draft, "artifacts.t5/target.kind", "'draft'")],
+)  # fmt: skip
+def test_an_artifacts_kind_is_the_one_its_facts_make(edit, field, shown, linked_reference, capsys,  # noqa: F811
+                                                     tmp_path):  # fmt: skip
+    """A draft relabelled as a target passed verify and dropped the base-draft rows."""
+    path = linked_reference / "MANIFEST.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.unlink()  # a hard link: replaced, not edited
+    path.write_text(json.dumps(manifest))
+    for argv in (["verify", "--hashes-only"], ["bundle-tables"]):
+        refused([*argv, "--bundle", str(linked_reference)], tmp_path, capsys,
+                "MANIFEST.json", f"'{field}'", shown)  # fmt: skip

@@ -91,6 +91,9 @@ def train_config(raw: dict, path: str, field: str = "train") -> TrainConfig:
 
 
 MAX_LR = 1.0  # AdamW's step is about lr per weight: above 1 a step outgrows the weights
+MIN_LR = 1e-12  # float32's spacing near a weight of 1e-5: a smaller step changes nothing
+MIN_GRAD_CLIP = 1e-6  # a gradient's norm clipped below it is within AdamW's eps (1e-8) per weight
+MAX_DECAY_STEP = 0.5  # lr × weight_decay: at 1 a step zeroes every weight, above it flips them
 MAX_BATCH_SIZE = 4_096  # sequences per step: far above the recipes' 16, and it fits in memory
 
 
@@ -106,8 +109,22 @@ def _check_schedule(path: str, raw: dict, field: str = "train") -> None:
     if raw["warmup_steps"] > raw["max_steps"]:
         message = f"must be at most {field}.max_steps ({raw['max_steps']})"
         raise SpecError(path, f"{field}.warmup_steps", raw["warmup_steps"], message)
-    if "grad_clip" in raw and raw["grad_clip"] <= 0:  # clipped to 0: no step moves a weight
-        raise SpecError(path, f"{field}.grad_clip", raw["grad_clip"], "must be above 0")
+    if lr < MIN_LR:
+        message = f"must be at least {MIN_LR:g}: a smaller step moves no float32 weight"
+        raise SpecError(path, f"{field}.lr", lr, message)
+    if "grad_clip" in raw and raw["grad_clip"] < MIN_GRAD_CLIP:
+        message = (
+            f"must be at least {MIN_GRAD_CLIP:g}: gradients clipped below it fall under AdamW's "
+            "eps, and no step moves a weight"
+        )
+        raise SpecError(path, f"{field}.grad_clip", raw["grad_clip"], message)
+    decay = raw.get("weight_decay", TrainConfig.weight_decay)
+    if lr * decay >= MAX_DECAY_STEP:  # AdamW multiplies each weight by 1 - lr * weight_decay
+        message = (
+            f"{field}.lr × weight_decay is {lr * decay:g}: each step multiplies a weight by "
+            f"1 − lr × weight_decay, so it must be below {MAX_DECAY_STEP:g}"
+        )
+        raise SpecError(path, f"{field}.weight_decay", decay, message)
     if raw.get("batch_size", 0) > MAX_BATCH_SIZE:
         message = f"must be in [1, {MAX_BATCH_SIZE:,}]"
         raise SpecError(path, f"{field}.batch_size", raw["batch_size"], message)
@@ -138,6 +155,18 @@ def _save(ckpt: Path, model, optimizer, scaler, step: int, extra: dict) -> None:
     atomic_write(ckpt / "optimizer.pt", lambda p: torch.save(optimizer.state_dict(), p))
     meta = {"step": step, **extra}
     atomic_write(ckpt / "state.json", lambda p: p.write_text(json.dumps(meta)))
+
+
+def _check_finite(model, step: int, where: tuple) -> None:
+    """Every weight finite before a checkpoint is saved: a run can diverge in its weights while
+    its loss stays finite (a model of NaN weights that outputs a uniform distribution)."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            message = (
+                f"{name} holds a NaN or infinite weight at step {step}: the run diverged, and "
+                "this step is not saved (a lower train.lr or train.weight_decay, or another config)"
+            )
+            raise SpecError(where[0], where[1], name, message)
 
 
 def _tied(model) -> bool:
@@ -612,6 +641,7 @@ def train(
                 end,
                 cfg.max_steps,
             ):
+                _check_finite(model, step, where or (ckpt_dir, "weights"))
                 extra = {"seconds": seconds, "losses": losses, "train": _settings_of(cfg)}
                 _save(ckpt_dir, model, optimizer, scaler, step, extra)
                 last_save = time.monotonic()
