@@ -37,6 +37,7 @@ from suite.strict import read_config, whole
 TRAINING_FILE = "training.json"
 BASE, OFFLINE, ONLINE, OTHER = "base", "offline", "online", "other"
 KD_METHODS = (OFFLINE, ONLINE)
+SUBMISSION_METHODS = (OFFLINE, ONLINE, OTHER)  # what a submission may state it was trained by
 BUNDLE, SUBMISSION = "bundle", "submission"
 ORIGINS = (BUNDLE, SUBMISSION)
 # Where the facts were read: a training record, a YAML that states them, or (old records) a name.
@@ -199,6 +200,10 @@ def facts_from_mapping(
     if not recipe and taus and list(taus) != ([] if tau is None else [tau]):
         message = f"a draft of one τ_kd states only it, kd_temperature {tau!r}"
         raise fail(f"{prefix}kd_temperatures", list(taus), message)
+    origin = _choice(data.get("origin", origin), f"{prefix}origin", fail, ORIGINS)
+    if origin == SUBMISSION and method not in SUBMISSION_METHODS:  # as `submissions check` reads
+        message = f"a submission's method is one of: {', '.join(SUBMISSION_METHODS)}"
+        raise fail(f"{prefix}method", method, message)
     return DraftFacts(
         method=method,
         dataset=_text(data.get("dataset"), f"{prefix}dataset", fail),
@@ -207,7 +212,7 @@ def facts_from_mapping(
         divergence=_text(data.get("divergence"), f"{prefix}divergence", fail),
         seed=_seed(data.get("seed"), f"{prefix}seed", fail),
         recipe=recipe,
-        origin=_choice(data.get("origin", origin), f"{prefix}origin", fail, ORIGINS),
+        origin=origin,
         source=_choice(data.get("source", source), f"{prefix}source", fail, SOURCES),
     )
 

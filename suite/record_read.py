@@ -420,6 +420,8 @@ def _same(value: float, expected: float) -> bool:
     """A stored float is the value its run computed, up to float rounding; NaN is NaN."""
     if math.isnan(expected) or math.isnan(value):
         return math.isnan(expected) and math.isnan(value)
+    if math.isinf(expected) or math.isinf(value):  # inf - x is inf, within any tolerance of inf
+        return value == expected
     return abs(value - expected) <= 1e-9 * max(1.0, abs(expected))
 
 
@@ -692,6 +694,7 @@ def _empirical_result(r: _Reader, prompt_ids: list[str], cell: Cell) -> CellResu
 
 
 MAX_TIMED_SECONDS = 1e7  # a cell's or a prompt's seconds: about 115 days
+MIN_TIMED_SECONDS = 1e-9  # the clock's resolution (time.perf_counter reads nanoseconds)
 MAX_MEASURED_SPEEDUP = 1e3  # a measured γ: K + 1 at most in principle, timing noise aside
 MAX_COST_RATIO = 100.0  # c, the draft's cost over the target's: as projected γ takes it
 
@@ -758,7 +761,10 @@ def _check_timing(r: _Reader, values: dict[str, float | None], k: int) -> None:
         elif key == "cost_ratio":
             high, why = MAX_TIMED_SECONDS, "a cost ratio is a number >= 0"
         else:
-            high, why = MAX_TIMED_SECONDS, f"seconds are in [0, {MAX_TIMED_SECONDS:g}]"
+            high = MAX_TIMED_SECONDS
+            why = f"seconds are 0 or in [{MIN_TIMED_SECONDS:g}, {MAX_TIMED_SECONDS:g}]"
+            if 0.0 < value < MIN_TIMED_SECONDS:  # no clock reads less: a forged time
+                raise RecordError(r.name(key), value, f"{why} (a clock reads nanoseconds)")
         if not 0.0 <= value <= high * (1 + 1e-9):
             raise RecordError(r.name(key), value, why)
 
@@ -867,13 +873,21 @@ def _prompt_ids(r: _Reader, most: int) -> list[str]:
     return prompt_ids
 
 
-def read_record(data: Any) -> ResultRecord:
-    """A record from its stored JSON, every field checked; :class:`RecordError` names a bad one."""
+def read_cell(data: Any) -> Cell:
+    """A record's cell alone, checked as :func:`read_record` checks it (its key the cell's): what
+    a plan is held to before the whole record is read and its interval restated."""
     r = _Reader(data)
     cell = _read_cell(r.sub("cell"))
     key = r.string("key")
     if key != cell.key:
         raise RecordError("key", key, f"does not match its cell ({cell.key})")
+    return cell
+
+
+def read_record(data: Any) -> ResultRecord:
+    """A record from its stored JSON, every field checked; :class:`RecordError` names a bad one."""
+    r = _Reader(data)
+    cell = read_cell(data)
     prompt_ids = _prompt_ids(r, cell.prompts)
     result = r.sub("result")
     if cell.engine == ANALYTIC:

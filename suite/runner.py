@@ -158,8 +158,7 @@ def run_plan(
     check_models(plan)
     store = ResultsStore(out)
     header = header_for(plan)
-    store.check(header)
-    check_planned(store, plan)
+    store.check(header, lambda cells: check_planned(store, plan, cells))
     prints = fingerprints(plan)
     check_prompting(plan, prints)
     created = first_missing(store.folder)
@@ -214,11 +213,13 @@ def check_plan(studies, plan: Plan, engines=None) -> None:
         raise SpecError(studies[0].path, "grid", names, message)
 
 
-def check_planned(store: ResultsStore, plan: Plan) -> None:
+def check_planned(store: ResultsStore, plan: Plan, cells: dict | None = None) -> None:
     """A folder resumed holds records of the plan's cells only: one of another --engine, profile
-    sizes or set of drafts is refused, before the lock, and kept (not dropped as stale)."""
+    sizes or set of drafts is refused, before the lock, and kept (not dropped as stale). Read
+    from the records' cells alone (``cells``, else the store's), before any is read whole."""
     planned = {c.key for c in plan.cells}
-    foreign = sorted(k for k in store.load() if k not in planned)
+    cells = store.cells() if cells is None else cells
+    foreign = sorted(k for k in cells if k not in planned)
     if foreign:
         message = (
             f"holds {len(foreign)} record(s) of cells this run does not plan (another --engine, "

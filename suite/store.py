@@ -23,7 +23,7 @@ import json
 import os
 import socket
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ from suite.errors import SpecError, control_character
 from suite.io import check_out_folder, clean
 from suite.io import write_text_atomic as write_atomic
 from suite.record_json import RecordError, StoredRecord, as_record, record_from_json, record_to_json
+from suite.record_read import read_cell
 from suite.records import ResultRecord
 from suite.strict import MAX_CONFIG_BYTES, FieldError, loads_json, read_json
+from suite.studies import Cell
 
 RUN_FILE = "run.json"
 OWN_FILES = frozenset({".lock", "submission.json"})  # what a run may find before its header
@@ -100,8 +102,10 @@ class ResultsStore:
         self.cells_path = self.folder / CELLS_FILE
         self.run_path = self.folder / RUN_FILE
 
-    def check(self, header: dict) -> None:
-        """Refuse a folder that holds another run's results; writes nothing."""
+    def check(self, header: dict, screen: Callable[[dict[str, Cell]], None] | None = None) -> None:
+        """Refuse a folder that holds another run's results; writes nothing. ``screen`` is given
+        the records' cells by key (:meth:`cells`) before any record is read whole, to refuse
+        cells its run does not plan in the time a parse takes."""
         check_out_folder(self.folder, "out")  # a file at it, or on its way, is named
         if any(_present(self.folder / name) for name in FOREIGN_FILES):
             message = "a submission or model folder, not a results folder; choose another --out"
@@ -117,6 +121,8 @@ class ResultsStore:
                         f"this folder holds the results of another run (asked for "
                         f"{header[field]!r}); choose another --out",
                     )
+            if screen is not None:
+                screen(self.cells())
             self.load(writing=True)  # every line read before the lock is taken or anything written
         elif self.cells_path.exists() or self.cells_path.is_symlink():
             raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
@@ -212,14 +218,36 @@ class ResultsStore:
                 raise SpecError(self.cells_path, f"line {number}: key", record.key, message)
         return records
 
-    def _record(self, number: int, line: bytes) -> StoredRecord:
-        """One line's record; a SpecError names the file, the line, the field and the value."""
+    def cells(self) -> dict[str, Cell]:
+        """Each finished line's cell by key, in file order, read without the rest of its record
+        (no interval is restated): what a reader holds to its plan before it reads records
+        whole, so that a folder of heavy records of no planned cell is refused in the time it
+        takes to parse. A key twice is left to :meth:`load` to judge."""
+        if not (self.cells_path.exists() or self.cells_path.is_symlink()):
+            return {}
+        cells: dict[str, Cell] = {}
+        read: set[bytes] = set()
+        for number, line in _complete_lines(self.cells_path, False, writing=False):
+            digest = hashlib.blake2b(line, digest_size=16).digest()
+            if not line.strip() or digest in read:
+                continue
+            read.add(digest)
+            cell = self._record(number, line, read_cell)
+            cells.setdefault(cell.key, cell)
+            if len(cells) > MAX_FOLDER_PROMPTS:  # each cell scores a prompt at least
+                message = f"over {MAX_FOLDER_PROMPTS:,} prompt results in one folder; refused"
+                raise SpecError(self.cells_path, f"line {number}", cell.key, message)
+        return cells
+
+    def _record(self, number: int, line: bytes, read=record_from_json):
+        """One line's record (or what ``read`` takes of its JSON); a SpecError names the file,
+        the line, the field and the value."""
         values = _values(line)
         if values > MAX_LINE_VALUES:
             message = f"over {MAX_LINE_VALUES:,} JSON values in one line: no record holds that many"
             raise SpecError(self.cells_path, f"line {number}", line[:80], message)
         try:
-            return record_from_json(loads_json(line))
+            return read(loads_json(line))
         except (RecordError, FieldError) as err:
             field = f"line {number}: {err.field}"
             raise SpecError(self.cells_path, field, err.value, err.message) from None

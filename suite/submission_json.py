@@ -9,7 +9,12 @@ import re
 import reprlib
 from pathlib import Path
 
-from suite.drafts import MAX_KD_TEMPERATURE, MAX_KD_TEMPERATURES, MIN_KD_TEMPERATURE
+from suite.drafts import (
+    MAX_KD_TEMPERATURE,
+    MAX_KD_TEMPERATURES,
+    MIN_KD_TEMPERATURE,
+    SUBMISSION_METHODS,
+)
 from suite.errors import SpecError, control_character
 from suite.seeding import seed_problem
 
@@ -105,7 +110,11 @@ _SUBMISSION_FIELDS = {f: (_is_line, _LINE_RULE) for f in _LINES} | {
     ),
     "parameters": (lambda v: _is_int(v) and 1 <= v <= 2**53, "expected a count from 1 to 2^53"),
 }
-_TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("method", "dataset", "divergence")} | {
+_TRAINING_FIELDS = {f: (_is_line, _LINE_RULE) for f in ("dataset", "divergence")} | {
+    "method": (
+        lambda v: v in SUBMISSION_METHODS,
+        f"expected one of: {', '.join(SUBMISSION_METHODS)} (as `submissions check` reads it)",
+    ),
     "data": (_is_text, _TEXT_RULE + ", not blank"),
     "kd_temperature": (
         _is_kd_temperature,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from suite.drafts import SUBMISSION, DraftFacts, facts_from_mapping
+from suite.drafts import SUBMISSION, SUBMISSION_METHODS, DraftFacts, facts_from_mapping
 from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError, control_character
 from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
@@ -57,7 +57,7 @@ SUBMISSION_FILE = "submission.yaml"
 MAX_SUBMISSION_BYTES = 64 << 10  # a few hundred bytes in practice; YAML parses at ~40 KiB/s
 SUBMISSIONS_DIR = REPO_ROOT / "submissions"
 EXAMPLE = "example-base-copy"
-METHODS = ("offline", "online", "other")
+METHODS = SUBMISSION_METHODS
 NAME = re.compile(r"^[a-z0-9_-]+$")
 MAX_RECORD_NAME_CHARS = 128  # a record's draft name (suite.record_read), which is sub-<name>
 MAX_NAME_CHARS = MAX_RECORD_NAME_CHARS - len(DRAFT_PREFIX)

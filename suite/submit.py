@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from suite.drafts import SUBMISSION
+from suite.drafts import SUBMISSION, facts_from_name
 from suite.errors import Parser, SpecError, error_line
 from suite.io import save_model
 from suite.number_arguments import ascii_decimal
@@ -79,20 +79,26 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
         message = f"is inside the submission folder {inside}: results go elsewhere"
         raise SpecError(out, "--out", str(out), message)
     store = ResultsStore(out)
-    store.check(header_for(plan))
     draft = checked.submission.draft
+
+    def screen(cells: dict) -> None:  # from the cells alone, before any record is read whole
+        for cell in cells.values():
+            facts = cell.draft_facts or facts_from_name(cell.draft)  # as a record's facts
+            if facts.origin == SUBMISSION and cell.draft != draft:
+                message = (
+                    f"holds the results of another submission; choose another --out for {draft}"
+                )
+                raise SpecError(store.cells_path, "draft", cell.draft, message)
+        check_planned(store, plan, cells)  # after naming another submission's records
+
+    store.check(header_for(plan), screen)
     for record in store.load().values():
-        name = record.cell.draft
-        if record.facts.origin == SUBMISSION and name != draft:
-            message = f"holds the results of another submission; choose another --out for {draft}"
-            raise SpecError(store.cells_path, "draft", name, message)
         models = record.provenance.models if record.provenance is not None else {}
         held = models["draft"].sha256 if "draft" in models else None
-        if name == draft and held != fingerprint:
+        if record.cell.draft == draft and held != fingerprint:
             message = "the submission's files changed since these results; choose another --out"
             raise SpecError(store.cells_path, "sha256", held, message)
     _own_info(out, checked)
-    check_planned(store, plan)  # after naming another submission's or older weights' records
 
 
 def _own_info(out: Path, checked: Checked) -> None:

@@ -41,3 +41,4 @@ def plan_of_header(patch: pytest.MonkeyPatch) -> None:
 
     patch.setattr(folder, "rebuilt_plan", lambda *args, **kwargs: None)
     patch.setattr(folder, "check_against_plan", lambda *args, **kwargs: None)
+    patch.setattr(folder, "check_prompts_against_plan", lambda *args, **kwargs: None)

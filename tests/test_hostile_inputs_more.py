@@ -420,6 +420,7 @@ def test_a_torn_last_line_is_still_skipped_and_cut_only_on_repair(tmp_path):
     assert cells.read_bytes() == (LINE + "\n").encode()
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 def test_a_key_on_two_lines_with_different_records_is_refused(tmp_path, capsys):
     conflict = _sub('"sample_seconds": 0.4', '"sample_seconds": 0.5')  # another run's clock
     folder = _folder(tmp_path, LINE + "\n" + "\n" + conflict, None)

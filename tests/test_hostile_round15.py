@@ -48,6 +48,7 @@ SMOKE = REPO / "tasks" / "profiles" / "smoke.yaml"
     ids=["prompt-id-escape", "package-escape", "package-nested", "model-role", "model-sha256",
          "bucket-sum", "standard-error", "level", "finished-at", "fewer-ids"],
 )  # fmt: skip
+@pytest.mark.usefixtures("hand_made_plan")  # a folder built by hand
 def test_a_record_a_run_cannot_write_is_refused(tmp_path, capsys, cells, field, value):
     folder = _folder(tmp_path, cells, None)
     refused(["report", str(folder)], tmp_path, capsys, "cells.jsonl", field, value)

@@ -65,6 +65,7 @@ CASES = [
 
 @pytest.mark.parametrize(("edit", "field", "shown"), [c[1:] for c in CASES],
                          ids=[c[0] for c in CASES])  # fmt: skip
+@pytest.mark.usefixtures("hand_made_plan")  # a folder of a study file of its own
 def test_an_empirical_record_whose_counts_disagree_is_refused(empirical, tmp_path, capsys, edit,
                                                               field, shown):  # fmt: skip
     folder = _forged(empirical, tmp_path, edit)

@@ -486,7 +486,7 @@ def test_an_abbreviated_bundle_option_is_refused(argv, tmp_path, capsys, monkeyp
      (lambda r: r["models"].__setitem__("../../escape\u202e",
                                         copy.deepcopy(r["models"]["target"])),
       "models.../../escape", "unknown role"),
-     (lambda r: r["models"]["target"]["train"].update(grad_clip=0), "grad_clip", "above 0")],
+     (lambda r: r["models"]["target"]["train"].update(grad_clip=0), "grad_clip", "at least 1e-06")],
     ids=["misspelt-role", "path-role", "grad-clip-0"],
 )  # fmt: skip
 def test_a_train_recipe_part_no_run_would_use_is_refused(edit, field, shown, tmp_path, capsys,

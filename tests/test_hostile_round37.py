@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 
 import pytest
@@ -17,8 +18,10 @@ from suite.distill.recipe_file import load_recipe
 from suite.errors import SpecError
 from tests.hostile import refused
 from tests.test_hostile_round18_tools import ALIGN, TINY
+from tests.test_hostile_round23 import _report_of
 from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401 (fixture)
 from tests.test_hostile_round33 import linked_reference  # noqa: F401 (fixture)
+from tests.test_submissions import scored, tiny  # noqa: F401 (fixtures)
 
 
 def _without(field, study=None):
@@ -236,3 +239,130 @@ def test_an_artifacts_kind_is_the_one_its_facts_make(edit, field, shown, linked_
     for argv in (["verify", "--hashes-only"], ["bundle-tables"]):
         refused([*argv, "--bundle", str(linked_reference)], tmp_path, capsys,
                 "MANIFEST.json", f"'{field}'", shown)  # fmt: skip
+
+
+# --- round 37: seconds no clock reads, a speedup checked against infinity, heavy records ---
+
+
+def _timed(speculative, baseline=None, speedup=None):
+    def edit(records, header):
+        record = next(r for r in records if r["cell"]["engine"] == "empirical")
+        timing, (prompt,) = record["timing"], record["timing"]["per_prompt"]
+        prompt.update(speculative_seconds=speculative, draft_seconds=0.0, target_seconds=0.0)
+        timing["speculative_seconds"] = speculative
+        for item in (prompt, timing):
+            if baseline is not None:
+                item["baseline_seconds"] = baseline
+            if speedup is None:
+                item.pop("speedup")
+            else:
+                item["speedup"] = speedup
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "shown"),
+    [(_timed(5e-324), "5e-324"), (_timed(1e-310, 1.0, 777.0), "1e-310")],
+    ids=["divides-by-zero", "speedup-of-infinity"],
+)  # fmt: skip
+def test_seconds_no_clock_reads_are_refused(difficulty, edit, shown, tmp_path, capsys):  # noqa: F811
+    """5e-324 s ended report and a resume in a ZeroDivisionError; 1e-310 s made the expected
+    γ infinite, and any stated speedup (777) was 'equal' to it."""
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl",
+                          "speculative_seconds", shown, "a clock reads nanoseconds")  # fmt: skip
+
+
+def test_a_resume_refuses_seconds_no_clock_reads(difficulty, tmp_path, capsys):  # noqa: F811
+    from tests.test_hostile_round30 import _forged
+
+    folder = _forged(difficulty, tmp_path, _timed(5e-324))
+    argv = ["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]
+    refused(argv, tmp_path, capsys, "cells.jsonl", "speculative_seconds", "5e-324")
+
+
+def test_a_value_is_never_the_same_as_infinity():
+    from suite.record_read import _same
+
+    assert not _same(777.0, math.inf) and not _same(math.inf, 1.0)
+    assert _same(math.inf, math.inf) and _same(1.0, 1.0 + 1e-12)  # the control
+
+
+def _unplanned_heavy(records, header):
+    from suite.record_read import _read_cell, _Reader
+
+    extra = copy.deepcopy(next(r for r in records if r["cell"]["engine"] == "analytic"))
+    extra["cell"]["decode_temperature"] = 1.5
+    extra["key"] = _read_cell(_Reader(extra["cell"], "cell")).key
+    records.append(extra)
+
+
+def test_unplanned_records_are_refused_before_restating(difficulty, tmp_path, capsys,  # noqa: F811
+                                                        monkeypatch):  # fmt: skip
+    """Each line of cells.jsonl restated its bootstrap (up to 4M draws) before a key no study
+    plans was refused: about 28 minutes for a folder at the size bound, 2 to parse it."""
+    import suite.record_read
+
+    def restated(*args, **kwargs):
+        raise AssertionError("an interval was restated before the cells were held to the plan")
+
+    monkeypatch.setattr(suite.record_read, "restated_ratio_bootstrap", restated)
+    forged_report_refused(difficulty, tmp_path, capsys, _unplanned_heavy, "cells.jsonl",
+                          "field 'key'", "/t1.5/", "plans")  # fmt: skip
+    folder = tmp_path / "results"  # a resume refuses it as early
+    argv = ["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]
+    refused(argv, tmp_path, capsys, "cells.jsonl", "field 'key'", "/t1.5/", "does not plan")
+
+
+# --- round 37: a submission's method, as `submissions check` reads it ---
+
+
+def _method(method, records=True):
+    def edit(data, folder):
+        data["training"]["method"] = method
+        if not records:
+            return
+        path = folder / "cells.jsonl"
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        for line in lines:
+            if line["cell"]["draft"].startswith("sub-"):
+                line["cell"]["draft_facts"]["method"] = method
+        path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("edit", "where", "field"),
+    [(_method("magic"), "cells.jsonl", "cell.draft_facts.method"),
+     (_method("base"), "cells.jsonl", "cell.draft_facts.method"),
+     (_method("x" * 200), "cells.jsonl", "cell.draft_facts.method"),
+     (_method("magic", records=False), "submission.json", "training.method")],
+    ids=["magic", "base", "long", "json-alone"],
+)  # fmt: skip
+def test_a_submissions_method_is_one_check_takes(scored, edit, where, field, tmp_path, capsys):  # noqa: F811
+    """A method `submissions check` refuses ('magic', or the bundle's 'base') was reported when
+    submission.json and the records stated it alike."""
+    argv = _report_of(scored, tmp_path, edit)
+    refused(argv, tmp_path, capsys, where, field, "offline, online, other")
+
+
+def test_a_records_submission_method_is_one_check_takes():
+    from suite.drafts import SUBMISSION, facts_from_mapping
+
+    def fail(field, value, message):
+        return SpecError("cells.jsonl", field, value, message)
+
+    with pytest.raises(SpecError, match="offline, online, other") as err:
+        facts_from_mapping({"method": "magic", "origin": SUBMISSION}, fail, "cell.draft_facts.")
+    assert err.value.field == "cell.draft_facts.method"
+    assert facts_from_mapping({"method": "other", "origin": SUBMISSION}, fail).method == "other"
+    assert facts_from_mapping({"method": "base"}, fail).method == "base"  # the bundle's own
+
+
+def test_a_submit_folder_with_its_own_method_is_reported(scored, tmp_path, capsys):  # noqa: F811
+    """The control: the folder submit wrote, its method as stated."""
+    from suite.cli import main
+
+    argv = _report_of(scored, tmp_path, lambda data, folder: None)
+    assert main(argv) == 0, capsys.readouterr().err

@@ -28,7 +28,7 @@ FILES_NOTE = "pass --profile FILE / --studies FILE ... for files outside the sui
 def rebuilt_plan(
     store: ResultsStore,
     header: dict,
-    records: dict,
+    cells: dict[str, Cell],
     profile: str | Path | None = None,
     studies: list[str] | None = None,
 ) -> Plan:
@@ -51,7 +51,7 @@ def rebuilt_plan(
     if sorted(s.name for s in specs) != sorted(header["studies"]):
         message = f"--studies names {sorted(s.name for s in specs)}: not the run's studies"
         raise SpecError(run, "studies", header["studies"], message)
-    submitted = _submitted(store.folder, header, chosen, records)
+    submitted = _submitted(store.folder, header, chosen, cells)
     if submitted is not None:
         family, draft, facts = submitted
         models = chosen.models[family]
@@ -61,15 +61,14 @@ def rebuilt_plan(
     return plan_studies(specs, chosen)
 
 
-def _submitted(folder: Path, header: dict, profile: Profile, records: dict) -> tuple | None:
+def _submitted(folder: Path, header: dict, profile: Profile, cells: dict) -> tuple | None:
     """A submit folder's draft (family, name, facts): the one draft its records score that the
     profile does not hold, where the folder is one `submit` writes (a submission.json, and the
     leaderboard study alone)."""
     if not (folder / SUBMISSION_FILE).is_file() or header["studies"] != [LEADERBOARD.stem]:
         return None
     found = {}
-    for record in records.values():
-        cell = record.cell
+    for cell in cells.values():
         models = profile.models.get(cell.family)
         if models is not None and cell.draft not in models.drafts:
             found.setdefault((cell.family, cell.draft), cell.draft_facts)
@@ -94,9 +93,9 @@ def planned_prompt_ids(plan: Plan) -> dict[tuple[str, str, int], list[str]]:
     return out
 
 
-def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: Plan) -> None:
-    """The header and records as ``plan``'s run writes them; a SpecError names the first field
-    that is not."""
+def check_against_plan(store: ResultsStore, header: dict, cells: dict, plan: Plan) -> None:
+    """The header and the records' cells (by key) as ``plan``'s run writes them; a SpecError
+    names the first field that is not."""
     run = store.run_path
     names = sorted(s.name for s in plan.studies)
     if sorted(header["studies"]) != names:
@@ -125,16 +124,20 @@ def check_against_plan(store: ResultsStore, header: dict, records: dict, plan: P
         if title != by_name[name].title:
             message = f"study {name!r} is titled {by_name[name].title!r}"
             raise SpecError(run, f"study_titles.{name}", title, message)
-    cells = {c.key: c for c in plan.cells}
-    for key, record in records.items():
-        planned = cells.get(key)
+    by_key = {c.key: c for c in plan.cells}
+    for key, cell in cells.items():
+        planned = by_key.get(key)
         if planned is None:
             message = f"a cell no study of {run.name} plans under profile {header['profile']!r}"
             raise SpecError(store.cells_path, "key", key, message)
-        if record.cell != planned:
-            field, value, expected = _first_difference(record.cell, planned)
+        if cell != planned:
+            field, value, expected = _first_difference(cell, planned)
             message = f"the planned cell of this key has {expected!r}; a resume recomputes it"
             raise SpecError(store.cells_path, f"{key}: cell.{field}", value, message)
+
+
+def check_prompts_against_plan(store: ResultsStore, records: dict, plan: Plan) -> None:
+    """Each record scores the prompts its planned cell's task gives, in order."""
     ids = planned_prompt_ids(plan) if records else {}
     for key, record in records.items():
         cell = record.cell
