@@ -212,8 +212,8 @@ def _check_manifest(manifest, path: Path) -> None:
 
 def _check_kinds(arts: dict, path: Path) -> None:
     """An artifact's ``kind`` is the one its ``artifact`` (training.json's, which verify holds the
-    entry to) makes, as ``manifest`` derives it; a family has one target and one tokenizer. A
-    draft relabelled as a target left the paper's base-draft rows out of every table."""
+    entry to) makes, as ``manifest`` derives it; a family has one target. A draft relabelled as
+    a target left the paper's base-draft rows out of every table."""
     held: dict[tuple[str, str], str] = {}
     for name, entry in arts.items():
         field, stated = f"artifacts.{name}", entry.get("artifact")
@@ -222,7 +222,7 @@ def _check_kinds(arts: dict, path: Path) -> None:
             if entry["kind"] != kind:
                 message = f"the kind of artifact {reprlib.repr(stated)} is {kind!r}"
                 raise SpecError(path, f"{field}.kind", entry["kind"], message)
-        if entry["kind"] != "draft":
+        if entry["kind"] == "target":
             other = held.setdefault((name.split("/")[0], entry["kind"]), name)
             if other != name:
                 message = f"artifacts.{other} is this family's {entry['kind']}: it has one"

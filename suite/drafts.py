@@ -239,7 +239,7 @@ def read_training_facts(folder: Path, *, base: bool = False) -> DraftFacts:
 
 
 _KD_NAME = re.compile(
-    r"^kd-(?P<method>offline|online)-(?P<dataset>[\w.]+?)-(?:t(?P<tau>[\d.]+)|recipe)"
+    r"^kd-(?P<method>offline|online)-(?P<dataset>[\w.]+?)-(?:t(?P<tau>\d+(?:\.\d+)?)|recipe)"
     r"(?:-s(?P<seed>\d+))?$"
 )
 

@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import reprlib
 import stat
 from collections.abc import Iterator
@@ -153,6 +154,11 @@ class _Written(str):
     """A YAML number's text, as written."""
 
 
+# A number as the command line writes one: YAML 1.1 also reads .inf, .nan, 1:04 (64), 0x4 and
+# 1_0 as numbers, which float() and int() do not.
+_DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
 class _AsWrittenLoader(yaml.SafeLoader):
     """``yaml.safe_load``'s reading, with each int and float kept as the text written."""
 
@@ -220,6 +226,10 @@ def read_config(path: str) -> dict:
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
     for field, value in _scalars(root):
+        if isinstance(value, _Written) and not _DECIMAL.fullmatch(value):
+            read = yaml.safe_load(value)  # lm-eval's reading: YAML 1.1's
+            message = f"a number is written in decimal digits (YAML 1.1 reads it as {read!r})"
+            raise Refused(f"{shown}: {field} = {str(value)!r}: {message}")
         if isinstance(value, str) and _foreign_number(value):
             raise Refused(f"{shown}: {field} = {value!r}: a number is written in ASCII digits")
         if field.startswith(("gen_kwargs.", "metadata.")) and isinstance(value, str):
@@ -350,6 +360,32 @@ def check_parsed(args: argparse.Namespace) -> None:
         if getattr(args, dest, None) not in (None, False, "", {}):
             option = "--" + dest
             raise Refused(f"{option}: not taken by `suite lm-eval run` ({why})")
+    output = getattr(args, "output_path", None)
+    if output is None and getattr(args, "config", None):
+        output = read_config(args.config).get("output_path")
+    if output is not None:
+        _check_output_path(str(output))
+
+
+def _check_output_path(output: str) -> None:
+    """Where lm-eval will write its results (a folder, or a ``.json`` file's name in one) can be
+    written, before the models load: lm-eval only logs a failed save, and the run ends 0 with
+    nothing kept."""
+    from pathlib import Path
+
+    from suite.errors import SpecError
+    from suite.io import check_out_folder
+
+    path = Path(output)
+    folder = path.parent if path.suffix == ".json" else path
+    try:
+        if not output.strip():
+            raise SpecError(path, "--output_path", output, "an empty path names no folder")
+        if path.suffix == ".json" and (path.is_dir() or (path.exists() and not path.is_file())):
+            raise SpecError(path, "--output_path", output, "exists and is not a file")
+        check_out_folder(folder, "--output_path")
+    except SpecError as err:
+        raise Refused(f"--output_path {reprlib.repr(output)}: {err.message}") from None
 
 
 @contextlib.contextmanager

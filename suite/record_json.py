@@ -180,8 +180,38 @@ def _provenance_json(p: Provenance) -> dict:
 
 
 def record_from_json(data: Any) -> StoredRecord:
-    """A stored record from its JSON (read and checked by :func:`suite.record_read.read_record`)."""
+    """A stored record from its JSON (read and checked by :func:`suite.record_read.read_record`),
+    holding no field its record does not write back: a run writes no other, and an unread field
+    would hide megabytes in copies of one record that :meth:`ResultsStore.load` reads as one."""
     record = read_record(data)
-    return StoredRecord(
+    stored = StoredRecord(
         cell=record.cell, result=record.result, provenance=record.provenance, timing=record.timing
     )
+    found = _unwritten_field(data, record_to_json(stored))
+    if found is not None:
+        raise RecordError(found[0], found[1], "a field no run writes; refused")
+    return stored
+
+
+# Fields a record may hold as null that its record then leaves out (older records' layout).
+_NULL_FIELDS = frozenset({"provenance", "provenance.prompt_format", "provenance.task"})
+
+
+def _unwritten_field(line: Any, written: Any, field: str = "") -> tuple[str, Any] | None:
+    """The first field (at any depth) of a stored line that its record does not write back."""
+    if isinstance(line, dict) and isinstance(written, dict):
+        for key, value in line.items():
+            name = f"{field}.{key}" if field else key
+            if key not in written:
+                if value is None and name in _NULL_FIELDS:
+                    continue
+                return name, value
+            found = _unwritten_field(value, written[key], name)
+            if found is not None:
+                return found
+    elif isinstance(line, list) and isinstance(written, list):
+        for i, (item, back) in enumerate(zip(line, written, strict=False)):
+            found = _unwritten_field(item, back, f"{field}[{i}]")
+            if found is not None:
+                return found
+    return None

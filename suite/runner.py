@@ -158,7 +158,7 @@ def run_plan(
     check_models(plan)
     store = ResultsStore(out)
     header = header_for(plan)
-    store.check(header, lambda cells: check_planned(store, plan, cells))
+    store.check(header, planned_screen(store, plan))
     prints = fingerprints(plan)
     check_prompting(plan, prints)
     created = first_missing(store.folder)
@@ -213,19 +213,22 @@ def check_plan(studies, plan: Plan, engines=None) -> None:
         raise SpecError(studies[0].path, "grid", names, message)
 
 
-def check_planned(store: ResultsStore, plan: Plan, cells: dict | None = None) -> None:
-    """A folder resumed holds records of the plan's cells only: one of another --engine, profile
-    sizes or set of drafts is refused, before the lock, and kept (not dropped as stale). Read
-    from the records' cells alone (``cells``, else the store's), before any is read whole."""
+def planned_screen(store: ResultsStore, plan: Plan):
+    """A screen for :meth:`ResultsStore.check`: a folder resumed holds records of the plan's
+    cells only; one of another --engine, profile sizes or set of drafts is refused at its first
+    cell, before the lock and before any record is read whole, and kept (not dropped as
+    stale)."""
     planned = {c.key for c in plan.cells}
-    cells = store.cells() if cells is None else cells
-    foreign = sorted(k for k in cells if k not in planned)
-    if foreign:
-        message = (
-            f"holds {len(foreign)} record(s) of cells this run does not plan (another --engine, "
-            "profile sizes or set of drafts?); choose another --out"
-        )
-        raise SpecError(store.cells_path, "key", foreign[0], message)
+
+    def screen(cell) -> None:
+        if cell.key not in planned:
+            message = (
+                "a record of a cell this run does not plan (another --engine, profile sizes or "
+                "set of drafts?); choose another --out"
+            )
+            raise SpecError(store.cells_path, "key", cell.key, message)
+
+    return screen
 
 
 def check_datasets(plan: Plan) -> None:

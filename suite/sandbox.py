@@ -257,14 +257,24 @@ def _walk(items, inside_repeat: bool, counts: dict) -> str | None:
 _REPEAT_COUNT = re.compile(r"\{(?:\d+(?:,\d*)?|,\d+)\}")
 
 
+# An inline flag group: ``(?x)`` (the pattern's, at its start) or ``(?x-i:...)`` (a group's).
+_FLAG_GROUP = re.compile(r"\(\?([aiLmsux]*)(?:-([imsx]*))?([:)])")
+_NAMED_ESCAPE = re.compile(r"\\[NpP]\{[^}]*\}")  # \N{DIGIT ONE}, \p{L}: one escape, braces and all
+_VERBOSE_SPACE = " \t\n\r\f\v"
+
+
 def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
-    """(index, character) of each character of a regex outside character classes that no
-    backslash escapes: where groups, alternation, repeats and braces are read."""
-    i, in_class = 0, False
+    """(index, character) of each character of a regex outside character classes and comments
+    that no backslash escapes: where groups, alternation, repeats and braces are read. Comments
+    are skipped as the engines skip them: ``(?#...)`` to its first unescaped ``)``, and in
+    verbose mode (``(?x)``, or a group's ``(?x:...)``) whitespace and ``#`` to the line's end,
+    so a ``[`` or ``(`` inside one opens nothing."""
+    i, in_class, verbose = 0, False, [False]  # verbose mode of each open group, the pattern's first
     while i < len(pattern):
         c = pattern[i]
         if c == "\\":
-            i += 2
+            named = _NAMED_ESCAPE.match(pattern, i)
+            i = named.end() if named else i + 2
             continue
         if in_class:
             in_class = c != "]"
@@ -274,7 +284,30 @@ def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
             i += pattern[i : i + 1] == "^"
             i += pattern[i : i + 1] == "]"  # a leading ']' is a member
             continue
+        elif pattern.startswith("(?#", i):
+            i += 3
+            while i < len(pattern) and pattern[i] != ")":
+                i += 2 if pattern[i] == "\\" else 1
+            i += 1
+            continue
+        elif verbose[-1] and c == "#":
+            end = pattern.find("\n", i)
+            i = len(pattern) if end < 0 else end + 1
+            continue
+        elif verbose[-1] and c in _VERBOSE_SPACE:
+            i += 1
+            continue
         else:
+            if c == "(":
+                state, flags = verbose[-1], _FLAG_GROUP.match(pattern, i)
+                if flags is not None:
+                    on, off, end = flags.groups()
+                    if end == ")" and "x" in on:  # the pattern's flags: verbose throughout
+                        verbose = [True] * len(verbose)
+                    state = (state or "x" in on) and "x" not in (off or "")
+                verbose.append(state if flags is None or flags.group(3) == ":" else verbose[-1])
+            elif c == ")" and len(verbose) > 1:
+                verbose.pop()
             yield i, c
         i += 1
 

@@ -102,10 +102,10 @@ class ResultsStore:
         self.cells_path = self.folder / CELLS_FILE
         self.run_path = self.folder / RUN_FILE
 
-    def check(self, header: dict, screen: Callable[[dict[str, Cell]], None] | None = None) -> None:
-        """Refuse a folder that holds another run's results; writes nothing. ``screen`` is given
-        the records' cells by key (:meth:`cells`) before any record is read whole, to refuse
-        cells its run does not plan in the time a parse takes."""
+    def check(self, header: dict, screen: Callable[[Cell], None] | None = None) -> None:
+        """Refuse a folder that holds another run's results; writes nothing. ``screen`` sees
+        each record's cell (:meth:`cells`) before any record is read whole, to refuse a cell its
+        run does not plan at the first one."""
         check_out_folder(self.folder, "out")  # a file at it, or on its way, is named
         if any(_present(self.folder / name) for name in FOREIGN_FILES):
             message = "a submission or model folder, not a results folder; choose another --out"
@@ -122,7 +122,7 @@ class ResultsStore:
                         f"{header[field]!r}); choose another --out",
                     )
             if screen is not None:
-                screen(self.cells())
+                self.cells(screen)
             self.load(writing=True)  # every line read before the lock is taken or anything written
         elif self.cells_path.exists() or self.cells_path.is_symlink():
             raise SpecError(self.cells_path, "out", str(self.folder), f"{RUN_FILE} is missing")
@@ -218,11 +218,12 @@ class ResultsStore:
                 raise SpecError(self.cells_path, f"line {number}: key", record.key, message)
         return records
 
-    def cells(self) -> dict[str, Cell]:
+    def cells(self, screen: Callable[[Cell], None] | None = None) -> dict[str, Cell]:
         """Each finished line's cell by key, in file order, read without the rest of its record
         (no interval is restated): what a reader holds to its plan before it reads records
         whole, so that a folder of heavy records of no planned cell is refused in the time it
-        takes to parse. A key twice is left to :meth:`load` to judge."""
+        takes to parse. ``screen`` sees each new cell as it is read, so the first it refuses
+        ends the reading. A key twice is left to :meth:`load` to judge."""
         if not (self.cells_path.exists() or self.cells_path.is_symlink()):
             return {}
         cells: dict[str, Cell] = {}
@@ -233,6 +234,8 @@ class ResultsStore:
                 continue
             read.add(digest)
             cell = self._record(number, line, read_cell)
+            if cell.key not in cells and screen is not None:
+                screen(cell)
             cells.setdefault(cell.key, cell)
             if len(cells) > MAX_FOLDER_PROMPTS:  # each cell scores a prompt at least
                 message = f"over {MAX_FOLDER_PROMPTS:,} prompt results in one folder; refused"

@@ -28,7 +28,7 @@ from suite.number_arguments import seed as seed_argument
 from suite.path_arguments import non_empty_path
 from suite.paths import bundle_dir, resolve
 from suite.profiles import Profile, load_profile
-from suite.runner import check_device, check_planned, first_missing, header_for, run_plan
+from suite.runner import check_device, first_missing, header_for, planned_screen, run_plan
 from suite.store import ResultsStore, write_atomic
 from suite.studies import LEADERBOARD, Plan, load_study, plan_studies, with_submission
 from suite.submissions import (
@@ -81,15 +81,14 @@ def _check_out(out: Path, plan: Plan, checked: Checked, fingerprint: str) -> Non
     store = ResultsStore(out)
     draft = checked.submission.draft
 
-    def screen(cells: dict) -> None:  # from the cells alone, before any record is read whole
-        for cell in cells.values():
-            facts = cell.draft_facts or facts_from_name(cell.draft)  # as a record's facts
-            if facts.origin == SUBMISSION and cell.draft != draft:
-                message = (
-                    f"holds the results of another submission; choose another --out for {draft}"
-                )
-                raise SpecError(store.cells_path, "draft", cell.draft, message)
-        check_planned(store, plan, cells)  # after naming another submission's records
+    planned = planned_screen(store, plan)
+
+    def screen(cell) -> None:  # from each cell alone, before any record is read whole
+        facts = cell.draft_facts or facts_from_name(cell.draft)  # as a record's facts
+        if facts.origin == SUBMISSION and cell.draft != draft:
+            message = f"holds the results of another submission; choose another --out for {draft}"
+            raise SpecError(store.cells_path, "draft", cell.draft, message)
+        planned(cell)  # after naming another submission's records
 
     store.check(header_for(plan), screen)
     for record in store.load().values():

@@ -44,6 +44,7 @@ def _zero_counts(result):
      (_zero_counts, "per_prompt[0].acceptance_rate", "expected null")],
     ids=["counts-dropped", "counts-zeroed"],
 )  # fmt: skip
+@pytest.mark.usefixtures("hand_made_plan")  # a folder of a study file of its own
 def test_an_empirical_record_cannot_shed_its_counts(empirical, tmp_path, capsys, edit, field,  # noqa: F811
                                                     shown):  # fmt: skip
     folder = _forged(empirical, tmp_path, edit)

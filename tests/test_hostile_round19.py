@@ -8,6 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from tests.hostile import refused
 from tests.test_hostile_round16 import _forged, empirical  # noqa: F401 (a fixture)
 from tests.test_hostile_round18 import _analytic_folder, _read_in_child
@@ -19,6 +21,7 @@ def _one_step(result):
     result["per_prompt"][0]["steps"] = 1  # its proposed drafts: several steps of K
 
 
+@pytest.mark.usefixtures("hand_made_plan")  # a folder of a study file of its own
 def test_proposed_drafts_are_at_most_k_per_step(empirical, tmp_path, capsys):  # noqa: F811
     folder = _forged(empirical, tmp_path, _one_step)
     refused(["report", folder], tmp_path, capsys, "per_prompt[0].proposed", "K x steps")

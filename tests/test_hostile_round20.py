@@ -518,7 +518,7 @@ def test_a_run_header_states_only_its_own_studies(extra, field, shown, tmp_path,
 def test_a_submission_json_a_submit_never_writes_is_refused(over, field, tmp_path, capsys):
     folder = Path(_analytic_folder(tmp_path, lambda result: None))
     data = {"name": "x", "draft": "sub-x", "parameters": 5, "sha256": "a" * 64, "authors": ["A"],
-            "training": {"seed": 1, "kd_temperature": 0.5, "method": "kd"}}  # fmt: skip
+            "training": {"seed": 1, "kd_temperature": 0.5, "method": "offline"}}  # fmt: skip
     (folder / "submission.json").write_text(json.dumps(data))  # the control
     from suite.submission_json import check_submission_json
 

@@ -1,8 +1,12 @@
-"""Inputs left open by the thirty-sixth attack and found by the thirty-seventh: a results header
-that leaves out a study's title or claims, ``--out`` onto a folder nothing can be written into or
-through a dangling link, a FIFO in a results folder's place of a file, a pretraining recipe's
-integers written as whole exponent numbers (good input that was refused), and the benchmark table
-printing two τ_dec as one. Each case failed on the commit before its fix, but the controls."""
+"""Inputs left open by the thirty-sixth attack and found by the thirty-seventh and thirty-eighth
+(each part below names its round). Round 36: a results header that leaves out a study's title or
+claims, ``--out`` onto a folder nothing can be written into or through a dangling link, a FIFO in
+a results folder's place of a file, a pretraining recipe's integers written as whole exponent
+numbers (good input that was refused), the benchmark table printing two τ_dec as one. Round 37:
+training settings that diverge, a relabelled draft, seconds no clock reads, heavy records of
+unplanned cells, a submission's method. Round 38: fuzzy matching behind a regex comment, lm-eval
+config numbers and output path, a blank prompt, fields no run writes, a legacy draft name, the
+first unplanned cell. Each case failed on the commit before its fix, but the controls."""
 
 from __future__ import annotations
 
@@ -213,9 +217,9 @@ def _relabelled(manifest):
     manifest["artifacts"]["llama/draft"]["kind"] = "target"
 
 
-def _second_tokenizer(manifest):
-    entry = dict(manifest["artifacts"]["llama/tokenizer"], path="llama/tokenizer-2")
-    manifest["artifacts"]["llama/tokenizer-2"] = entry
+def _second_target(manifest):
+    entry = dict(manifest["artifacts"]["llama/target"], path="llama/target-2")
+    manifest["artifacts"]["llama/target-2"] = entry
 
 
 def _target_as_draft(manifest):
@@ -225,7 +229,7 @@ def _target_as_draft(manifest):
 @pytest.mark.parametrize(
     ("edit", "field", "shown"),
     [(_relabelled, "artifacts.llama/draft.kind", "'target'"),
-     (_second_tokenizer, "artifacts.llama/tokenizer-2.kind", "'tokenizer'"),
+     (_second_target, "artifacts.llama/target-2.kind", "'target'"),
      (_target_as_draft, "artifacts.t5/target.kind", "'draft'")],
 )  # fmt: skip
 def test_an_artifacts_kind_is_the_one_its_facts_make(edit, field, shown, linked_reference, capsys,  # noqa: F811
@@ -366,3 +370,145 @@ def test_a_submit_folder_with_its_own_method_is_reported(scored, tmp_path, capsy
 
     argv = _report_of(scored, tmp_path, lambda data, folder: None)
     assert main(argv) == 0, capsys.readouterr().err
+
+
+# --- round 38: regex comments, lm-eval config numbers and output path, a blank prompt,
+# --- fields no run writes, legacy draft names, the first unplanned cell ---
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"####\s*(?#[)(99){e<=2}", "(?x)#[\n(?:abc){e<=1}", "(?#[)(42){s<=1}",
+     "(?x:a # [\n){e<=1}", "(?x)(?-x:#[)]){e<=1}", "(?#[)(?:\\d+){e<=3}"],
+)  # fmt: skip
+def test_fuzzy_matching_behind_a_regex_comment_is_refused(pattern):
+    """A '[' in a comment opened a class for the brace check, so a fuzzy repeat after it
+    passed and the regex module matched '99' in '18'."""
+    from suite.sandbox import regex_problem
+
+    assert "not a repeat count" in (regex_problem(pattern) or ""), pattern
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [r"\N{DIGIT ONE}(\d+)", "(?x) (\\d+) # e.g. {42}", "(?x:a # c\n)(?#x)b{2}",
+     r"(?#a\)(\d+)", r"####\s*(\-?[0-9.,]+)"],
+)  # fmt: skip
+def test_regexes_with_comments_and_named_escapes_are_read(pattern):
+    """Good input: a named escape's braces were read as fuzzy matching (and the controls)."""
+    from suite.sandbox import regex_problem
+
+    assert regex_problem(pattern) is None, pattern
+
+
+def test_a_task_spec_hiding_fuzzy_matching_in_a_comment_is_refused(tmp_path, capsys):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "fz.yaml").write_text(
+        "name: fz\ndescription: d\nlicense: MIT\nsource: {format: jsonl}\n"
+        "splits:\n  test:\n    files: [gsm8k/test.jsonl]\ninstruction: '{{ question }}'\n"
+        "answer:\n  template: '{{ answer }}'\n  normalize: number\n  patterns:\n"
+        "    - regex: '####\\s*(?#[)(99){e<=2}'\n"
+    )
+    argv = ["tasks", "fz", "--show", "2", "--tasks-dir", str(folder)]
+    refused(argv, tmp_path, capsys, "fz.yaml", "regex", "not a repeat count")
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [("temperature: .inf", "inf"), ("temperature: .nan", "nan"), ("max_gen_toks: 1:04", "64"),
+     ("max_gen_toks: 0x4", "4"), ("max_gen_toks: 1_0", "10")],
+)  # fmt: skip
+def test_an_lm_eval_configs_numbers_are_decimal_as_written(line, shown, tmp_path, capsys):
+    """YAML 1.1 read these as numbers lm-eval ran with (temperature: Infinity in the results)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"gen_kwargs: {{{line}}}\n")
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x",
+            "--output_path", str(tmp_path / "o")]  # fmt: skip
+    refused(argv, tmp_path, capsys, "c.yaml", "gen_kwargs.", "decimal digits", f"as {shown})")
+
+
+def test_an_lm_eval_configs_decimal_numbers_are_read(tmp_path):
+    from suite.lm_eval_args import read_config
+
+    config = tmp_path / "c.yaml"
+    config.write_text("gen_kwargs: {temperature: 0.5, max_gen_toks: 4, top_p: -1.5E+2}\n")
+    assert read_config(str(config))["gen_kwargs"] == {
+        "temperature": "0.5", "max_gen_toks": "4", "top_p": "-1.5E+2"}  # fmt: skip
+
+
+@pytest.mark.parametrize("where", ["/dev/null", "file/x", "file"])
+def test_an_lm_eval_output_path_that_cannot_hold_results_is_refused(where, tmp_path, capsys):
+    """/dev/null ran the whole evaluation, lm-eval logged a failed save, and it ended 0."""
+    (tmp_path / "file").write_text("x")
+    path = where if where.startswith("/") else str(tmp_path / where)
+    argv = ["lm-eval", "run", "--model", "specdec", "--model_args", "target=t", "--tasks", "x",
+            "--output_path", path]  # fmt: skip
+    refused(argv, tmp_path, capsys, "--output_path", "not a folder")
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n\t"])
+def test_generate_refuses_a_blank_prompt(prompt, tmp_path, capsys):
+    from tests.test_hostile_inputs_more import TARGET
+
+    argv = ["generate", "--target", str(TARGET), "--max-new-tokens", "4", prompt]
+    refused(argv, tmp_path, capsys, "field 'prompt'", "asks nothing")
+
+
+def _field(path, value):
+    def edit(records, header):
+        record = next(r for r in records if r["cell"]["engine"] == "empirical")
+        *parents, last = path.split(".")
+        target = record
+        for name in parents:
+            target = target[name]
+        target[last] = value
+
+    return edit
+
+
+def _junk_copy(records, header):
+    records.append({**copy.deepcopy(records[0]), "x": [[] for _ in range(1000)]})
+
+
+@pytest.mark.parametrize(
+    ("edit", "field"),
+    [(_field("x", []), "'line 5: x'"), (_field("cell.y", 1), "'line 5: cell.y'"),
+     (_field("result.y", 1), "'line 5: result.y'"), (_field("timing.y", 1), "timing.y"),
+     (_field("provenance.models.draft.y", 1), "provenance.models.draft.y"),
+     (_junk_copy, "'line 6: x'")],
+    ids=["top", "cell", "result", "timing", "model", "junk-copy"],
+)  # fmt: skip
+def test_a_field_no_run_writes_is_refused(difficulty, edit, field, tmp_path, capsys):  # noqa: F811
+    """Unknown fields were read past at every level, and copies of one record carrying
+    megabytes of different junk were read as that record, each parsed in full."""
+    forged_report_refused(difficulty, tmp_path, capsys, edit, "cells.jsonl", field,
+                          "no run writes")  # fmt: skip
+
+
+def test_a_legacy_draft_name_with_no_number_for_its_tau_is_another_draft():
+    """``kd-online-gsm8k-t1.2.3`` ended a submit resume on a bare ValueError."""
+    from suite.drafts import facts_from_name
+
+    assert facts_from_name("kd-online-gsm8k-t1.2.3").method == "other"
+    facts = facts_from_name("kd-online-gsm8k-t0.5-s1")  # the control
+    assert (facts.method, facts.kd_temperature, facts.seed) == ("online", 0.5, 1)
+
+
+def _unplanned_first(records, header):
+    _unplanned_heavy(records, header)
+    records.insert(0, records.pop())
+
+
+def test_the_first_unplanned_cell_ends_the_reading(difficulty, tmp_path, capsys):  # noqa: F811
+    """A folder whose first line no study plans was refused only after every line was parsed
+    (seconds for each 3 MiB line after it); the line after it is never read."""
+    from tests.test_hostile_round30 import _forged
+
+    folder = _forged(difficulty, tmp_path, _unplanned_first)
+    with (folder / "cells.jsonl").open("a") as fh:
+        fh.write('{"not": "a record"\n')
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "cells.jsonl", "field 'key'", "/t1.5/")  # fmt: skip
+    argv = ["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]
+    refused(argv, tmp_path, capsys, "cells.jsonl", "field 'key'", "/t1.5/", "does not plan")

@@ -46,6 +46,8 @@ def cmd_generate(args) -> int:
     if any("\ud800" <= ch <= "\udfff" for ch in args.prompt):  # a byte that is not UTF-8
         message = "not valid UTF-8 (the command line held a byte no character decodes from)"
         raise SpecError(None, "prompt", args.prompt, message)
+    if not args.prompt.strip():  # as a task spec's instruction: a prompt asks something
+        raise SpecError(None, "prompt", args.prompt, "an empty or blank prompt asks nothing")
     tokenizer = load_tokenizer(args.tokenizer or args.target)
     target = load_model(args.target)
     ids = torch.tensor([model_prompt_ids(tokenizer, format_prompt(args.prompt), target)])

@@ -60,15 +60,17 @@ def check_folder(
         message = "a header without study_cells (written before they were stored): resume the run"
         raise SpecError(store.run_path, "study_cells", None, message)
     planned = {key for keys in planned.values() for key in keys}
+
     # each record's cell first, held to the plan before a record is read whole (its interval
     # restated): heavy records of cells no plan holds are refused in the time a parse takes
-    cells = store.cells()  # a corrupt line raises a SpecError naming the file and the line
+    def screen(cell) -> None:  # a run writes only what it plans: refused at the first other
+        if cell.key not in planned:
+            message = f"a record of a cell no study in {RUN_FILE} plans; refused"
+            raise SpecError(store.cells_path, "key", cell.key, message)
+
+    cells = store.cells(screen)  # a corrupt line raises a SpecError naming the file and line
     if not cells:
         raise SpecError(store.cells_path, None, None, "no finished cell yet: nothing to report")
-    for key in cells:
-        if key not in planned:  # a run writes only what it plans
-            message = f"a record of a cell no study in {RUN_FILE} plans; refused"
-            raise SpecError(store.cells_path, "key", key, message)
     if plan is None:
         plan = rebuilt_plan(store, header, cells, profile, studies)
     check_against_plan(store, header, cells, plan)
