@@ -296,6 +296,10 @@ def run(args, pair: Pair | None = None) -> int:
         )
         return 1
     prompts, prompt_note = _prompts(pair, args)
+    from suite.prompts import check_positions  # every position a timed decode reads
+
+    longest = max(map(len, prompts), default=0)
+    check_positions(longest, args.max_new_tokens, {"target": pair.target, **pair.drafts})
     started = datetime.now(UTC)
     load_before = os.getloadavg()
     measured = measure(pair, prompts, args)

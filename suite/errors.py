@@ -94,10 +94,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {printable(message, keep='')}\n")
 
     def add_argument(self, *args, **kwargs):
-        """An option of several values (``--engine a b``) is given once: argparse would keep
-        only the last of two (``--engine a --engine b``), dropping the first without a word."""
+        """An option that takes a value (``--out DIR``, ``--engine a b``) is given once: argparse
+        would keep only the last of two (``--engine a --engine b``, ``--sources bad --sources
+        good``), dropping the first without a word (a flag given twice says the same twice)."""
         optional = bool(args) and str(args[0]).startswith("-")
-        if optional and kwargs.get("nargs") in ("+", "*") and kwargs.get("action") is None:
+        if optional and kwargs.get("action") in (None, "store") and kwargs.get("nargs") != 0:
             kwargs["action"] = _GivenOnce
         return super().add_argument(*args, **kwargs)
 

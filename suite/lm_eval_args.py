@@ -225,7 +225,16 @@ def read_config(path: str) -> dict:
     args = root.get("model_args")
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
+    if "output_path" in root and not isinstance(root["output_path"], str | None):
+        shown_path = reprlib.repr(root["output_path"])
+        raise Refused(f"{shown}: output_path = {shown_path}: expected a path (text)")
     for field, value in _scalars(root):
+        if isinstance(value, _Key):
+            raise Refused(f"{shown}: {field}: {value!r} is not a name (YAML reads it as a value)")
+        if not isinstance(value, str | bool | None):  # a date, bytes: YAML's, not lm-eval's
+            kind = type(value).__name__
+            message = f"a {kind}, not text or a number"
+            raise Refused(f"{shown}: {field} = {reprlib.repr(value)}: {message}")
         if isinstance(value, _Written) and not _DECIMAL.fullmatch(value):
             read = yaml.safe_load(value)  # lm-eval's reading: YAML 1.1's
             message = f"a number is written in decimal digits (YAML 1.1 reads it as {read!r})"
@@ -264,9 +273,24 @@ def until_problem(until) -> str | None:
     return None
 
 
+class _Key:
+    """A mapping key YAML reads as something other than text (``1:`` is the integer 1)."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def __repr__(self) -> str:
+        return f"the key {self.key!r}"
+
+
 def _scalars(value, field: str = "") -> Iterator[tuple[str, object]]:
+    """Each scalar of a config with its dotted field; a key that is not text is yielded as a
+    value of its own (YAML reads ``1:`` as the integer 1, a date key as a date)."""
     if isinstance(value, dict):
         for key, item in value.items():
+            if not isinstance(key, str) or isinstance(key, _Written):  # 1:, a date: not names
+                yield f"{field}.{key}" if field else str(key), _Key(key)
+                continue
             yield from _scalars(item, f"{field}.{key}" if field else str(key))
     elif isinstance(value, list):
         for i, item in enumerate(value):

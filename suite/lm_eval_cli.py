@@ -11,7 +11,9 @@ docs/lm-eval.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from pathlib import Path
 
 from suite.errors import Parser
 from suite.lm_eval_tasks import NUMERIC_TASKS
@@ -66,13 +68,45 @@ def run_lm_eval(argv: list[str]) -> int:
         check_parsed(args)
         setup_logging()
         _log_to_stderr()
-        with settings_named():
+        with settings_named(), results_kept():
             cli.execute(args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
     finally:
         sys.argv = saved
     return 0
+
+
+@contextlib.contextmanager
+def results_kept():
+    """lm-eval's save of its aggregated results, held to have written them: lm-eval logs a
+    failed save (a file where its model's sub-folder goes, an output path it cannot use) and
+    ends 0 with nothing kept; here the run ends with an error naming the file it did not write."""
+    from lm_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    from suite.lm_eval_args import Refused
+
+    original = EvaluationTracker.save_results_aggregated
+
+    def save(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        if not self.output_path:
+            return
+        path, date = Path(str(self.output_path)), getattr(self, "date_id", None)
+        if path.suffix == ".json":
+            written = path.with_name(f"{path.stem}_{date}.json")
+        else:
+            written = path / str(self.general_config_tracker.model_name_sanitized)
+            written = written / f"results_{date}.json"
+        if date is None or not written.is_file() or written.is_symlink():
+            message = f"lm-eval could not save its results as {written} (see its log above)"
+            raise Refused(f"--output_path {self.output_path!r}: {message}")
+
+    EvaluationTracker.save_results_aggregated = save
+    try:
+        yield
+    finally:
+        EvaluationTracker.save_results_aggregated = original
 
 
 def _log_to_stderr() -> None:

@@ -278,6 +278,19 @@ def position_limit(model) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
+def check_positions(prompt_tokens: int, max_new_tokens: int, models: dict) -> None:
+    """The longest prompt and the new tokens fit every model's positions (``models``: role to
+    model, None for one not given): a decode past them reads positions the model never had."""
+    for role, model in models.items():
+        positions = position_limit(model) if model is not None else 0
+        if positions and prompt_tokens + max_new_tokens > positions:
+            message = (
+                f"the prompt's {prompt_tokens:,} tokens and {max_new_tokens:,} new tokens pass "
+                f"the {role}'s max_position_embeddings ({positions:,}); ask for fewer"
+            )
+            raise SpecError(None, "--max-new-tokens", max_new_tokens, message)
+
+
 def model_prompt_ids(
     tokenizer, text: str, model, *, special: bool = True, limit: int | None = None
 ) -> list[int]:

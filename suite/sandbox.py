@@ -263,12 +263,13 @@ _NAMED_ESCAPE = re.compile(r"\\[NpP]\{[^}]*\}")  # \N{DIGIT ONE}, \p{L}: one esc
 _VERBOSE_SPACE = " \t\n\r\f\v"
 
 
-def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
+def syntax_chars(pattern: str, comments: list | None = None) -> Iterator[tuple[int, str]]:
     """(index, character) of each character of a regex outside character classes and comments
     that no backslash escapes: where groups, alternation, repeats and braces are read. Comments
     are skipped as the engines skip them: ``(?#...)`` to its first unescaped ``)``, and in
     verbose mode (``(?x)``, or a group's ``(?x:...)``) whitespace and ``#`` to the line's end,
-    so a ``[`` or ``(`` inside one opens nothing."""
+    so a ``[`` or ``(`` inside one opens nothing. ``comments`` (a list) collects each verbose
+    comment's text."""
     i, in_class, verbose = 0, False, [False]  # verbose mode of each open group, the pattern's first
     while i < len(pattern):
         c = pattern[i]
@@ -292,7 +293,10 @@ def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
             continue
         elif verbose[-1] and c == "#":
             end = pattern.find("\n", i)
-            i = len(pattern) if end < 0 else end + 1
+            end = len(pattern) if end < 0 else end
+            if comments is not None:
+                comments.append(pattern[i:end])
+            i = end + 1
             continue
         elif verbose[-1] and c in _VERBOSE_SPACE:
             i += 1
@@ -310,6 +314,18 @@ def syntax_chars(pattern: str) -> Iterator[tuple[int, str]]:
                 verbose.pop()
             yield i, c
         i += 1
+
+
+def _comment_problem(pattern: str) -> str | None:
+    """A verbose comment holding a backslash: ``re`` reads ``\\`` and a newline in one as an
+    escaped character and goes on to the next line, the ``regex`` module ends the comment at the
+    newline and runs what follows, so the checks (on ``re``'s parse) would not see it."""
+    comments: list[str] = []
+    for _ in syntax_chars(pattern, comments):
+        pass
+    if any("\\" in text for text in comments):
+        return "a backslash in a verbose (?x) comment: the regex engines end it differently"
+    return None
 
 
 def _brace_problem(pattern: str) -> str | None:
@@ -337,7 +353,7 @@ def regex_problem(pattern: str) -> str | None:
     with warnings.catch_warnings():  # "possible nested set": a hostile pattern is not our code's
         warnings.simplefilter("ignore", FutureWarning)
         re.compile(pattern)
-    brace = _brace_problem(pattern)
+    brace = _comment_problem(pattern) or _brace_problem(pattern)
     if brace:
         return brace
     try:

@@ -21,7 +21,7 @@ import re
 import warnings
 from typing import Any
 
-from suite.sandbox import MAX_REGEX_CHARS, regex_problem, syntax_chars
+from suite.sandbox import _REPEAT_COUNT, MAX_REGEX_CHARS, regex_problem, syntax_chars
 
 _PROPERTY = re.compile(r"\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z]")
 
@@ -91,13 +91,28 @@ def _class_syntax_problem(pattern: str) -> str | None:
     return None
 
 
+def _repeat_count_suffix_problem(pattern: str) -> str | None:
+    """A repeat count followed by ``+`` (or an exact one by ``?``): Python reads ``a{1,2}+`` as
+    one possessive repeat and ``a{2}?`` as a lazy one; Oniguruma reads them as ``(?:a{1,2})+``,
+    a repeat of a repeat the checks would not see, and ``(?:a{2})?``."""
+    for i, c in syntax_chars(pattern):
+        count = _REPEAT_COUNT.match(pattern, i) if c == "{" else None
+        after = pattern[count.end() : count.end() + 1] if count else ""
+        if after == "+" or (after == "?" and "," not in count.group()):
+            return (
+                f"a repeat count followed by {after!r} ({count.group()}{after}): Oniguruma applies "
+                "it to the repeat again where Python reads one repeat; write (?:...) around it"
+            )
+    return None
+
+
 def tokenizer_regex_problem(pattern: Any) -> str | None:
     """Why a tokenizer's regex is refused, or None (the rules in the module's docstring)."""
     if not isinstance(pattern, str):
         return "a regex must be a string"
     if len(pattern) > MAX_REGEX_CHARS:
         return f"a pattern is at most {MAX_REGEX_CHARS} characters"
-    problem = _class_syntax_problem(pattern)
+    problem = _class_syntax_problem(pattern) or _repeat_count_suffix_problem(pattern)
     if problem:
         return problem
     for part in _alternatives(_python_syntax(pattern)):

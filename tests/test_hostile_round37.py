@@ -512,3 +512,170 @@ def test_the_first_unplanned_cell_ends_the_reading(difficulty, tmp_path, capsys)
             "cells.jsonl", "field 'key'", "/t1.5/")  # fmt: skip
     argv = ["run", "difficulty", "--profile", "smoke", "--out", str(folder), "--quiet"]
     refused(argv, tmp_path, capsys, "cells.jsonl", "field 'key'", "/t1.5/", "does not plan")
+
+
+# --- round 39: --bundle spellings, bench past a model's positions, options given twice ---
+
+
+def test_the_shortest_abbreviation_of_bundle_is_refused(tmp_path, capsys):
+    """``--b DIR`` was taken for --bundle by argparse, and the checkout's bundle was verified."""
+    (tmp_path / "empty").mkdir()
+    for argv in (["verify", "--b", str(tmp_path / "empty"), "--hashes-only"],
+                 ["--b", str(tmp_path / "empty"), "verify", "--hashes-only"]):  # fmt: skip
+        with pytest.raises(SystemExit) as done:
+            from suite.cli import main
+
+            main(argv)
+        assert done.value.code == 2
+        assert "write --bundle in full" in capsys.readouterr().err
+
+
+def test_bundle_and_reference_together_are_refused(tmp_path, capsys):
+    """verify used --reference and dropped --bundle without a word."""
+    from suite.cli import main
+
+    (tmp_path / "empty").mkdir()
+    argv = ["verify", "--bundle", str(tmp_path / "empty"), "--refer", "reference", "--hashes-only"]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    assert "both name the bundle folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["fetch", "DEST", "--sources", "a.yaml", "--sources", "b.yaml"],
+     ["report", "DIR", "--out", "a", "--out", "b"],
+     ["run", "difficulty", "--profile", "smoke", "--out", "a", "--out=b"],
+     ["manifest", "--cells", "a", "--cells", "b"]],
+    ids=["fetch-sources", "report-out", "run-out", "manifest-cells"],
+)  # fmt: skip
+def test_an_option_of_one_value_is_given_once(argv, tmp_path, capsys, monkeypatch):
+    """``fetch --sources bad.yaml --sources good.yaml`` used the second and ended 0."""
+    from suite.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "given twice" in err and err.count("\n") == 1, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_manifest_cells_is_not_an_empty_path(tmp_path, capsys, monkeypatch):
+    """``--cells ''`` made the acceptance cells' results folder in the working folder."""
+    from suite.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["manifest", "--cells", ""])
+    assert done.value.code == 2 and "--cells" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _short_pair(folder):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    for name, seed in (("t", 0), ("d", 1)):
+        torch.manual_seed(seed)
+        config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
+                             num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=2,
+                             max_position_embeddings=16, tie_word_embeddings=False,
+                             bos_token_id=None, eos_token_id=None, pad_token_id=None)  # fmt: skip
+        LlamaForCausalLM(config).eval().save_pretrained(folder / name)
+    return folder / "t", folder / "d"
+
+
+@pytest.mark.parametrize("new", ["40", "2"])
+def test_bench_refuses_a_decode_past_the_models_positions(new, tmp_path, capsys):
+    """A 16-position target was timed over 71 positions and the result written."""
+    target, draft = _short_pair(tmp_path / "pair")
+    argv = ["bench", "--target", str(target), "--draft", str(draft), "--max-new-tokens", new,
+            "--prompts", "1", "--num-draft-tokens", "1", "--temperatures", "0",
+            "--out", str(tmp_path / "out")]  # fmt: skip
+    # random prompts are 16 to 32 ids long: past 16 positions with any new token
+    refused(argv, tmp_path, capsys, "field '--max-new-tokens'", f"= {new}",
+            "max_position_embeddings (16)")  # fmt: skip
+
+
+# --- round 39: a backslash in a verbose comment, Oniguruma's repeat counts, lm-eval's save ---
+
+
+@pytest.mark.parametrize("pattern", ["(?x)a#\\\n(?:(?:b|b)*)*c", "(?x)a#\\\n(b+)\\1"])
+def test_a_backslash_in_a_verbose_comment_is_refused(pattern):
+    """re carried the comment over the next line, the regex module ran it: an exponential
+    pattern (2.2 s on 25 characters) and a back-reference passed every check."""
+    from suite.sandbox import regex_problem
+
+    assert "verbose (?x) comment" in (regex_problem(pattern) or ""), pattern
+
+
+def test_a_task_spec_hiding_a_pattern_behind_a_verbose_comment_is_refused(tmp_path, capsys):
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "ev.yaml").write_text(
+        "name: ev\ndescription: d\nlicense: MIT\nsource: {format: jsonl}\n"
+        "splits:\n  test:\n    files: [gsm8k/test.jsonl]\ninstruction: '{{ question }}'\n"
+        "answer:\n  template: '{{ answer }}'\n  normalize: number\n  patterns:\n"
+        '    - regex: "(?x)a#\\\\\\n(?:(?:b|b)*)*c"\n'
+    )
+    argv = ["tasks", "ev", "--show", "1", "--tasks-dir", str(folder)]
+    refused(argv, tmp_path, capsys, "ev.yaml", "regex", "verbose (?x) comment")
+
+
+@pytest.mark.parametrize("pattern", ["xa{1,2}+c", "a{2}+", "(?:ab){1,2}+", "\\p{L}{1,2}+", "a{2}?"])
+def test_a_tokenizer_repeat_count_oniguruma_repeats_again_is_refused(pattern):
+    """Oniguruma reads ``a{1,2}+`` as ``(?:a{1,2})+``: xa{1,2}+c passed every load check and
+    panicked on 'x' and 32 'a's."""
+    from suite.tokenizer_regex import tokenizer_regex_problem
+
+    assert "Oniguruma applies it" in (tokenizer_regex_problem(pattern) or ""), pattern
+
+
+@pytest.mark.parametrize("pattern", ["\\p{N}{1,3}", "a{2,3}?", "(?:ab){1,2}", " ?\\p{L}+"])
+def test_tokenizer_repeat_counts_both_engines_read_alike_are_read(pattern):
+    from suite.tokenizer_regex import tokenizer_regex_problem
+
+    assert tokenizer_regex_problem(pattern) is None, pattern
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("gen_kwargs:\n  temperature: 2001-01-01\n", "a date"),
+     ("gen_kwargs:\n  1: 2\n", "the key '1'"),
+     ("metadata:\n  x: !!binary aGVsbG8=\n", "a bytes"),
+     ("output_path: 2001-01-01\n", "expected a path"),
+     ("output_path: [a, b]\n", "expected a path")],
+    ids=["date", "number-key", "bytes", "date-path", "list-path"],
+)  # fmt: skip
+def test_an_lm_eval_config_holds_names_text_and_numbers(text, shown, tmp_path, capsys):
+    """A date temperature ran, and a date output path ran and saved nothing, ending 0."""
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "c.yaml", shown)
+
+
+def _tracker(output):
+    from lm_eval.loggers.evaluation_tracker import EvaluationTracker
+
+    tracker = EvaluationTracker(output_path=str(output))
+    tracker.general_config_tracker.model_name_sanitized = "m"
+    return tracker
+
+
+def test_lm_evals_failed_save_ends_the_run_with_an_error(tmp_path):
+    """A file where lm-eval makes its model's folder: it logged the failure and ended 0."""
+    from suite.lm_eval_args import Refused
+    from suite.lm_eval_cli import results_kept
+
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "m").write_text("keep")
+    with results_kept(), pytest.raises(Refused, match="could not save its results"):
+        _tracker(tmp_path / "out").save_results_aggregated(results={"results": {}}, samples=None)
+    assert (tmp_path / "out" / "m").read_text() == "keep"
+    with results_kept():  # the control: a folder it can write
+        _tracker(tmp_path / "ok").save_results_aggregated(results={"results": {}}, samples=None)
+    assert len(list((tmp_path / "ok" / "m").glob("results_*.json"))) == 1

@@ -79,13 +79,17 @@ def _take_bundle(argv: list[str]) -> list[str]:
             if value is None or value.startswith("-"):
                 _usage_error("argument --bundle: expected one argument")
             given.append(value)
-        elif len(option := item.split("=", 1)[0]) > 3 and "--bundle".startswith(option):
+        elif len(option := item.split("=", 1)[0]) > 2 and "--bundle".startswith(option):
             # argparse would take --bund for --bundle and the value would go unread
             _usage_error(f"{option}: write --bundle in full")
         else:
             rest.append(item)
     if len(given) > 1:
         _usage_error(f"--bundle given {len(given)} times: {given!r}")
+    options = rest[: rest.index("--")] if "--" in rest else rest
+    named = [o for o in (i.split("=", 1)[0] for i in options) if "--reference".startswith(o)]
+    if given and any(len(o) > 4 for o in named):  # one of the two would go unread
+        _usage_error(f"--bundle and {named[0]} both name the bundle folder: give one")
     if given and not given[0]:  # an empty path is the working folder to some readers
         _usage_error("argument --bundle: expected a folder, got an empty path")
     if given:

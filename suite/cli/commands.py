@@ -39,7 +39,7 @@ def cmd_generate(args) -> int:
     from suite.errors import SpecError
     from suite.jsonable import finite_or_null
     from suite.models import load_model, load_tokenizer
-    from suite.prompts import model_prompt_ids, position_limit
+    from suite.prompts import check_positions, model_prompt_ids
     from suite.specs import DEFAULT_STOP, format_prompt
     from suite.tokenizer_decode import decode_text
 
@@ -60,14 +60,7 @@ def cmd_generate(args) -> int:
         tokenizer=tokenizer,
     )
     draft = load_model(args.draft) if args.draft else None
-    for role, model in (("target", target), ("draft", draft)):  # every position the run reads
-        positions = position_limit(model) if model is not None else 0
-        if positions and ids.shape[1] + args.max_new_tokens > positions:
-            message = (
-                f"the prompt's {ids.shape[1]:,} tokens and {args.max_new_tokens:,} new tokens "
-                f"pass the {role}'s max_position_embeddings ({positions:,}); ask for fewer"
-            )
-            raise SpecError(None, "--max-new-tokens", args.max_new_tokens, message)
+    check_positions(ids.shape[1], args.max_new_tokens, {"target": target, "draft": draft})
     out = generate_named(
         args.target,
         args.draft,

@@ -198,6 +198,7 @@ def add_manifest(sub) -> None:
     )
     p.add_argument(
         "--cells",
+        type=non_empty_path,
         default="results/manifest",
         help="the runner's results folder for the acceptance cells, the cache of rebuilds "
         "(default: %(default)s)",
