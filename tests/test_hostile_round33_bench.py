@@ -152,7 +152,9 @@ def test_tasks_with_the_bundled_tokenizer_are_timed(bundle, tmp_path, monkeypatc
     prompts of both tasks, alternating, are timed."""
     monkeypatch.setattr(bench_pairs, "REFERENCE_FAMILY", bundle)
     out = tmp_path / "out"
-    argv = ["--out", str(out), *QUICK, "--prompts", "2", "--draft", str(bundle / "draft")]
+    quick = [*QUICK]
+    quick[quick.index("--prompts") + 1] = "2"  # an option is given once
+    argv = ["--out", str(out), *quick, "--draft", str(bundle / "draft")]
     assert bench.main([*argv, "--tasks", "gsm8k", "alpaca"]) == 0
     result = json.loads((out / "latest.json").read_text())
     assert result["pair"]["prompts"] == "test-split instructions of gsm8k, alpaca (--tasks)"
