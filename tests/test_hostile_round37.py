@@ -401,15 +401,21 @@ def test_regexes_with_comments_and_named_escapes_are_read(pattern):
     assert regex_problem(pattern) is None, pattern
 
 
-def test_a_task_spec_hiding_fuzzy_matching_in_a_comment_is_refused(tmp_path, capsys):
+def _spec_folder(tmp_path, name: str, regex: str):
+    """A --tasks-dir folder of one GSM8K-like spec whose answer pattern is ``regex`` (YAML)."""
     folder = tmp_path / "specs"
     folder.mkdir()
-    (folder / "fz.yaml").write_text(
-        "name: fz\ndescription: d\nlicense: MIT\nsource: {format: jsonl}\n"
+    (folder / f"{name}.yaml").write_text(
+        f"name: {name}\ndescription: d\nlicense: MIT\nsource: {{format: jsonl}}\n"
         "splits:\n  test:\n    files: [gsm8k/test.jsonl]\ninstruction: '{{ question }}'\n"
         "answer:\n  template: '{{ answer }}'\n  normalize: number\n  patterns:\n"
-        "    - regex: '####\\s*(?#[)(99){e<=2}'\n"
+        f"    - regex: {regex}\n"
     )
+    return folder
+
+
+def test_a_task_spec_hiding_fuzzy_matching_in_a_comment_is_refused(tmp_path, capsys):
+    folder = _spec_folder(tmp_path, "fz", "'####\\s*(?#[)(99){e<=2}'")
     argv = ["tasks", "fz", "--show", "2", "--tasks-dir", str(folder)]
     refused(argv, tmp_path, capsys, "fz.yaml", "regex", "not a repeat count")
 
@@ -613,14 +619,7 @@ def test_a_backslash_in_a_verbose_comment_is_refused(pattern):
 
 
 def test_a_task_spec_hiding_a_pattern_behind_a_verbose_comment_is_refused(tmp_path, capsys):
-    folder = tmp_path / "specs"
-    folder.mkdir()
-    (folder / "ev.yaml").write_text(
-        "name: ev\ndescription: d\nlicense: MIT\nsource: {format: jsonl}\n"
-        "splits:\n  test:\n    files: [gsm8k/test.jsonl]\ninstruction: '{{ question }}'\n"
-        "answer:\n  template: '{{ answer }}'\n  normalize: number\n  patterns:\n"
-        '    - regex: "(?x)a#\\\\\\n(?:(?:b|b)*)*c"\n'
-    )
+    folder = _spec_folder(tmp_path, "ev", '"(?x)a#\\\\\\n(?:(?:b|b)*)*c"')
     argv = ["tasks", "ev", "--show", "1", "--tasks-dir", str(folder)]
     refused(argv, tmp_path, capsys, "ev.yaml", "regex", "verbose (?x) comment")
 
