@@ -27,6 +27,19 @@ def _install(session: nox.Session, extras: str = "") -> None:
     session.install("-e", f".[{extras}]" if extras else ".")
 
 
+def _out(posargs: list[str], default: str) -> tuple[list[str], str]:
+    """A session's ``--out`` and the user's arguments: the folder the user names after ``--``
+    (``nox -s bench -- --out DIR``), else the session's own ``default``."""
+    for i, arg in enumerate(posargs):
+        if arg == "--":
+            break
+        if arg.startswith("--out="):
+            return [], arg.split("=", 1)[1]
+        if arg == "--out" and i + 1 < len(posargs):
+            return [], posargs[i + 1]
+    return ["--out", default], default
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The test suite (pytest)."""
@@ -46,17 +59,19 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Per-token wall time: target alone, our decoder, transformers' assisted generation, for the
     base and the best KD draft over a sweep of K; then the quick profile's empirical cells
-    in-process versus on local Ray with two workers."""
+    in-process versus on local Ray with two workers. Writes results/bench (`-- --out DIR`: DIR)."""
     _install(session, "ray")
-    session.run("python", "-m", "suite", "bench", "--out", "results/bench", *session.posargs)
-    session.run("python", "-m", "suite", "bench", "--executor-compare", "--out", "results/bench")
+    out, folder = _out(session.posargs, "results/bench")
+    session.run("python", "-m", "suite", "bench", *out, *session.posargs)
+    session.run("python", "-m", "suite", "bench", "--executor-compare", "--out", folder)
 
 
 @nox.session
 def quality(session: nox.Session) -> None:
     """GSM8K accuracy, target alone versus speculative decoding at τ_dec 0 and 0.7 (lm-eval)."""
     _install(session)
-    session.run("python", "-m", "suite", "quality", "--out", "results/quality", *session.posargs)
+    out, _ = _out(session.posargs, "results/quality")
+    session.run("python", "-m", "suite", "quality", *out, *session.posargs)
 
 
 @nox.session
@@ -104,4 +119,5 @@ def calibrate(session: nox.Session) -> None:
     writes results/calibration/calibration.json and .md."""
     _install(session)
     args = session.posargs or ["--profiles", "quick", "--n-sim", "100"]
-    session.run("python", "-m", "suite", "calibrate", "--out", "results/calibration", *args)
+    out, _ = _out(args, "results/calibration")
+    session.run("python", "-m", "suite", "calibrate", *out, *args)

@@ -160,7 +160,21 @@ _DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 class _AsWrittenLoader(yaml.SafeLoader):
-    """``yaml.safe_load``'s reading, with each int and float kept as the text written."""
+    """``yaml.safe_load``'s reading, with each int and float kept as the text written, and a
+    key given twice in one mapping refused (``yaml.safe_load`` keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key, _ in node.value:
+                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                    continue
+                if key.value in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key.value!r} is given twice", key.start_mark
+                    )
+                seen.add(key.value)
+        return super().construct_mapping(node, deep=deep)
 
 
 for _tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
@@ -180,11 +194,12 @@ def _config_fields() -> set[str] | None:
 
 
 def read_config(path: str) -> dict:
-    """A ``--config`` file as lm-eval reads it (``yaml.safe_load``: merge keys applied, the
-    last of a repeated key kept), with every number kept as its text; refused (naming the
-    file, and the key) where it is not a regular file of at most 1 MiB of UTF-8 YAML without
-    aliases, not a mapping of lm-eval's settings, or holds a number not written in ASCII or a
-    ``model_args`` number :func:`check_numbers_as_written` refuses."""
+    """A ``--config`` file as lm-eval reads it (``yaml.safe_load``: merge keys applied), with
+    every number kept as its text; refused (naming the file, and the key) where it is not a
+    regular file of at most 1 MiB of UTF-8 YAML without aliases, gives a key twice in one
+    mapping (lm-eval would keep the last), is not a mapping of lm-eval's settings, or holds a
+    number not written in ASCII or a ``model_args`` number :func:`check_numbers_as_written`
+    refuses."""
     shown = f"--config {reprlib.repr(path)}"
     try:  # never waits on a FIFO: opened without blocking, then required to be a file
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -225,9 +240,11 @@ def read_config(path: str) -> dict:
     args = root.get("model_args")
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
-    if "output_path" in root and not isinstance(root["output_path"], str | None):
+    path = root.get("output_path")
+    if path is not None and (isinstance(path, _Written) or not isinstance(path, str)):
         shown_path = reprlib.repr(root["output_path"])
-        raise Refused(f"{shown}: output_path = {shown_path}: expected a path (text)")
+        message = "expected a path (text; quote a name YAML reads as a number)"
+        raise Refused(f"{shown}: output_path = {shown_path}: {message}")
     for field, value in _scalars(root):
         if isinstance(value, _Key):
             raise Refused(f"{shown}: {field}: {value!r} is not a name (YAML reads it as a value)")
@@ -408,26 +425,106 @@ def _check_output_path(output: str) -> None:
         if path.suffix == ".json" and (path.is_dir() or (path.exists() and not path.is_file())):
             raise SpecError(path, "--output_path", output, "exists and is not a file")
         check_out_folder(folder, "--output_path")
+        saved = f"{path.stem}_{'0' * DATE_ID_CHARS}.json"  # lm-eval adds the date to the name
+        if path.suffix == ".json" and len(saved.encode()) > _name_limit(folder):
+            message = f"the name lm-eval saves ({saved}) is longer than this file system allows"
+            raise SpecError(path, "--output_path", output, message)
     except SpecError as err:
         raise Refused(f"--output_path {reprlib.repr(output)}: {err.message}") from None
+
+
+def _split_pairs(text: str) -> list[str]:
+    """``key=value`` items of one text as lm-eval splits them: at commas outside brackets,
+    braces and quotes (its ``split_top_level``)."""
+    try:
+        from lm_eval._cli.utils import split_top_level
+    except ImportError:  # an lm-eval without it splits at every comma
+        return [part for part in text.split(",") if part]
+    return split_top_level(text)
+
+
+def _unique_pairs(pairs) -> dict:
+    """A JSON object's pairs (``object_pairs_hook``), refused where a key is given twice."""
+    seen: dict = {}
+    for key, value in pairs:
+        if key in seen:
+            raise Refused(f"the key {reprlib.repr(key)} is given twice")
+        seen[key] = value
+    return seen
+
+
+def _mapping_keys(option: str, texts: list[str]) -> None:
+    """One ``--model_args`` (or ``--gen_kwargs``, ``--metadata``, ...) as lm-eval merges it:
+    JSON in its first text (the texts after it unread, so refused), or ``key=value`` items in
+    each; a key given twice is refused (lm-eval keeps the last: ``temperature=0.7,
+    temperature=0`` decoded greedily)."""
+    import json
+
+    shown = f"{option} {reprlib.repr(' '.join(texts))}"
+    first = texts[0].strip() if texts else ""
+    if first.startswith("{"):
+        if len(texts) > 1:
+            raise Refused(f"{shown}: JSON is the option's only value (lm-eval reads no other)")
+        try:
+            json.loads(first, object_pairs_hook=_unique_pairs)
+        except Refused as err:
+            raise Refused(f"{shown}: {err}") from None
+        except (ValueError, RecursionError):  # JSON lm-eval cannot read is named by lm-eval
+            pass
+        return
+    keys: set[str] = set()
+    for text in texts:
+        for item in _split_pairs(text):
+            key = item.partition("=")[0].strip()
+            if key in keys:
+                message = "given twice (lm-eval would keep the last): give each key once"
+                raise Refused(f"{shown}: the key {reprlib.repr(key)} is {message}")
+            keys.add(key)
+
+
+DATE_ID_CHARS = 26  # lm-eval's date in a file name: 2026-12-06T16-20-36.123456
+
+
+def _name_limit(folder) -> int:
+    """The longest file name, in bytes, ``folder``'s file system takes (255 where unknown)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):
+        return 255
 
 
 @contextlib.contextmanager
 def reading_as_written() -> Iterator[None]:
     """While lm-eval parses its command line, every option's text is checked as written
-    (:func:`_check_option`) before argparse converts it."""
+    (:func:`_check_option`) before argparse converts it; an option that takes a value is given
+    once (argparse keeps the last and drops the first: ``--limit 1 --limit 200`` ran 200
+    examples), and a ``key=value`` option's keys are each given once (:func:`_mapping_keys`)."""
     original = argparse.ArgumentParser._get_value
+    original_values = argparse.ArgumentParser._get_values
+    given: set[int] = set()
 
     def checked(parser, action, text):
         if isinstance(text, str):
             _check_option(action, text)
         return original(parser, action, text)
 
+    def each_once(parser, action, texts):
+        if action.option_strings and action.nargs != 0:  # an option that takes a value
+            option = max(action.option_strings, key=len)
+            if id(action) in given:
+                raise Refused(f"{option} given twice: list all its values after one {option}")
+            given.add(id(action))
+            if type(action).__name__ == "MergeDictAction":
+                _mapping_keys(option, [t for t in texts if isinstance(t, str)])
+        return original_values(parser, action, texts)
+
     argparse.ArgumentParser._get_value = checked
+    argparse.ArgumentParser._get_values = each_once
     try:
         yield
     finally:
         argparse.ArgumentParser._get_value = original
+        argparse.ArgumentParser._get_values = original_values
 
 
 @contextlib.contextmanager

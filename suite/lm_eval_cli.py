@@ -79,34 +79,54 @@ def run_lm_eval(argv: list[str]) -> int:
 
 @contextlib.contextmanager
 def results_kept():
-    """lm-eval's save of its aggregated results, held to have written them: lm-eval logs a
-    failed save (a file where its model's sub-folder goes, an output path it cannot use) and
-    ends 0 with nothing kept; here the run ends with an error naming the file it did not write."""
+    """lm-eval's saves, held to have written their files: lm-eval logs a failed save (a file
+    where its model's sub-folder goes, a name too long for the file system) and ends 0 with
+    nothing kept; here the run ends with an error naming the file it did not write. That holds
+    for the aggregated results and, with ``--log_samples``, for each task's samples."""
     from lm_eval.loggers.evaluation_tracker import EvaluationTracker
 
-    from suite.lm_eval_args import Refused
-
-    original = EvaluationTracker.save_results_aggregated
+    originals = (EvaluationTracker.save_results_aggregated, EvaluationTracker.save_results_samples)
 
     def save(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        if not self.output_path:
-            return
-        path, date = Path(str(self.output_path)), getattr(self, "date_id", None)
-        if path.suffix == ".json":
-            written = path.with_name(f"{path.stem}_{date}.json")
-        else:
-            written = path / str(self.general_config_tracker.model_name_sanitized)
-            written = written / f"results_{date}.json"
-        if date is None or not written.is_file() or written.is_symlink():
-            message = f"lm-eval could not save its results as {written} (see its log above)"
-            raise Refused(f"--output_path {self.output_path!r}: {message}")
+        originals[0](self, *args, **kwargs)
+        if self.output_path:
+            _held_written(self, "results", ".json")
+
+    def save_samples(self, task_name, samples):
+        originals[1](self, task_name, samples)
+        if self.output_path:
+            _held_written(self, f"samples_{task_name}", ".jsonl")
 
     EvaluationTracker.save_results_aggregated = save
+    EvaluationTracker.save_results_samples = save_samples
     try:
         yield
     finally:
-        EvaluationTracker.save_results_aggregated = original
+        EvaluationTracker.save_results_aggregated = originals[0]
+        EvaluationTracker.save_results_samples = originals[1]
+
+
+def _held_written(tracker, kind: str, suffix: str) -> None:
+    """The file lm-eval's ``tracker`` has just saved (``kind`` ``results`` or
+    ``samples_<task>``) is there, a regular file; else the run ends with an error naming it."""
+    from suite.lm_eval_args import Refused
+
+    path, date = Path(str(tracker.output_path)), getattr(tracker, "date_id", None)
+    if path.suffix == ".json":
+        name = f"{path.stem}_{date}.json" if kind == "results" else f"{kind}_{date}{suffix}"
+        written = path.with_name(name)
+    else:
+        written = path / str(tracker.general_config_tracker.model_name_sanitized)
+        written = written / f"{kind}_{date}{suffix}"
+    try:
+        kept = date is not None and written.is_file() and not written.is_symlink()
+    except OSError:  # a name too long for the file system, a path through a file
+        kept = False
+    if not kept:
+        what = "results" if kind == "results" else "samples"
+        shown = str(written) if len(str(written)) <= 200 else f"{str(written)[:120]}...{suffix}"
+        message = f"lm-eval could not save its {what} as {shown} (see its log above)"
+        raise Refused(f"--output_path {tracker.output_path!r}: {message}")
 
 
 def _log_to_stderr() -> None:
@@ -117,7 +137,8 @@ def _log_to_stderr() -> None:
 
     for handler in logging.getLogger("lm_eval").handlers:
         if type(handler) is logging.StreamHandler:
-            handler.setStream(sys.stderr)
+            with handler.lock or contextlib.nullcontext():  # not setStream: it flushes the
+                handler.stream = sys.stderr  # old stream, which may be closed (ValueError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -263,13 +263,15 @@ _NAMED_ESCAPE = re.compile(r"\\[NpP]\{[^}]*\}")  # \N{DIGIT ONE}, \p{L}: one esc
 _VERBOSE_SPACE = " \t\n\r\f\v"
 
 
-def syntax_chars(pattern: str, comments: list | None = None) -> Iterator[tuple[int, str]]:
+def syntax_chars(
+    pattern: str, comments: list | None = None, spans: list | None = None
+) -> Iterator[tuple[int, str]]:
     """(index, character) of each character of a regex outside character classes and comments
     that no backslash escapes: where groups, alternation, repeats and braces are read. Comments
     are skipped as the engines skip them: ``(?#...)`` to its first unescaped ``)``, and in
     verbose mode (``(?x)``, or a group's ``(?x:...)``) whitespace and ``#`` to the line's end,
     so a ``[`` or ``(`` inside one opens nothing. ``comments`` (a list) collects each verbose
-    comment's text."""
+    comment's text, ``spans`` each comment's (start, end), of both kinds."""
     i, in_class, verbose = 0, False, [False]  # verbose mode of each open group, the pattern's first
     while i < len(pattern):
         c = pattern[i]
@@ -286,16 +288,20 @@ def syntax_chars(pattern: str, comments: list | None = None) -> Iterator[tuple[i
             i += pattern[i : i + 1] == "]"  # a leading ']' is a member
             continue
         elif pattern.startswith("(?#", i):
-            i += 3
+            start, i = i, i + 3
             while i < len(pattern) and pattern[i] != ")":
                 i += 2 if pattern[i] == "\\" else 1
             i += 1
+            if spans is not None:
+                spans.append((start, min(i, len(pattern))))
             continue
         elif verbose[-1] and c == "#":
             end = pattern.find("\n", i)
             end = len(pattern) if end < 0 else end
             if comments is not None:
                 comments.append(pattern[i:end])
+            if spans is not None:
+                spans.append((i, end))
             i = end + 1
             continue
         elif verbose[-1] and c in _VERBOSE_SPACE:
@@ -328,6 +334,53 @@ def _comment_problem(pattern: str) -> str | None:
     return None
 
 
+def without_comments(pattern: str) -> str:
+    """``pattern`` with each comment's characters (:func:`syntax_chars`) written as spaces, at
+    the same indices: for the scans of character classes, which a comment's ``[`` would open."""
+    spans: list[tuple[int, int]] = []
+    for _ in syntax_chars(pattern, spans=spans):
+        pass
+    chars = list(pattern)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def class_members(pattern: str) -> Iterator[tuple[int, str]]:
+    """(index, character) of each character inside a character class (after its ``[``, ``^``
+    and a leading ``]``), comments and escapes skipped: where a class's own syntax is read."""
+    text, in_class, i = without_comments(pattern), False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if not in_class and c == "[":
+            in_class, i = True, i + 1
+            i += text[i : i + 1] == "^"
+            i += text[i : i + 1] == "]"  # a leading ']' is a member
+            continue
+        if in_class and c == "]":
+            in_class = False
+        elif in_class:
+            yield i, c
+        i += 1
+
+
+def posix_bracket_problem(pattern: str) -> str | None:
+    """A POSIX bracket inside a character class (``[[:digit:]]``, ``[[=a=]]``, ``[[.a.]]``):
+    ``re``, whose parse the checks read, sees the set ``[:digt`` and a literal ``]``, the
+    ``regex`` module (and Oniguruma) a class of digits, so the pattern checked is not the one
+    run."""
+    for i, c in class_members(pattern):
+        if c == "[" and pattern[i + 1 : i + 2] in (":", "=", "."):
+            return (
+                "a POSIX bracket ([:name:]) in a character class: the regex engines read it "
+                "differently; write its characters (0-9), an escape (\\d), or \\[ for a '['"
+            )
+    return None
+
+
 def _brace_problem(pattern: str) -> str | None:
     """A ``{`` outside a character class that is neither escaped nor a repeat count: ``re`` reads
     it as a literal, ``regex`` may read it as fuzzy matching (``{e<=9}``) or another construct."""
@@ -353,7 +406,7 @@ def regex_problem(pattern: str) -> str | None:
     with warnings.catch_warnings():  # "possible nested set": a hostile pattern is not our code's
         warnings.simplefilter("ignore", FutureWarning)
         re.compile(pattern)
-    brace = _comment_problem(pattern) or _brace_problem(pattern)
+    brace = _comment_problem(pattern) or _brace_problem(pattern) or posix_bracket_problem(pattern)
     if brace:
         return brace
     try:

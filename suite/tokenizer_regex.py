@@ -9,8 +9,9 @@ answer-regex rules of :func:`suite.sandbox.regex_problem`, read as follows:
   literals, and POSIX brackets (``[[:alpha:]]``), which ``re`` reads as another class: the
   timing check would probe characters the class does not hold.
 * The top-level alternatives of a pattern (a pre-tokenizer's ``'s|'t| ?\\p{L}+|\\s+``) are tried
-  one after another at a position, so their costs add: each is checked on its own, and the whole
-  pattern is at most :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
+  one after another at a position, so their costs add: each is checked on its own, under the
+  pattern's leading flags (``(?x)``, in force throughout), and the whole pattern is at most
+  :data:`suite.sandbox.MAX_REGEX_CHARS` characters.
 * Last, Oniguruma itself must compile it (``tokenizers.Regex``): a pattern it refuses (``(?si)``,
   an unknown property) is named here, by its field, not by the library's load error.
 """
@@ -21,7 +22,14 @@ import re
 import warnings
 from typing import Any
 
-from suite.sandbox import _REPEAT_COUNT, MAX_REGEX_CHARS, regex_problem, syntax_chars
+from suite.sandbox import (
+    _REPEAT_COUNT,
+    MAX_REGEX_CHARS,
+    class_members,
+    posix_bracket_problem,
+    regex_problem,
+    syntax_chars,
+)
 
 _PROPERTY = re.compile(r"\{\^?[A-Za-z0-9_ =&.-]{1,64}\}|[A-Za-z]")
 
@@ -58,52 +66,58 @@ def _alternatives(pattern: str) -> list[str]:
     return [*parts, pattern[start:]]
 
 
-_POSIX_BRACKET = re.compile(r"\[:\^?[a-z]{1,16}:\]")
-
-
 def _class_syntax_problem(pattern: str) -> str | None:
     """Oniguruma's set operations inside a character class, which Python reads as literals:
     an intersection (``[a-e&&[^ace]]`` is ``[bd]``), a nested set (``[a[^b]]``) or a POSIX
-    bracket (Python reads ``[[:alpha:]]`` as the set ``[:alph`` then ``]``)."""
-    depth, i = 0, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\":
-            i += 2
-            continue
-        if depth and c == "[":
-            if _POSIX_BRACKET.match(pattern, i):
-                return (
-                    "a POSIX bracket ([:alpha:]), which Python reads as other characters, is "
-                    "refused: write a Unicode class (\\p{Alpha})"
-                )
-            return "a nested character class (Oniguruma's set union) is refused"
-        if depth and pattern.startswith("&&", i):
-            return "a class intersection (&&, which Python reads as literals) is refused"
+    bracket (Python reads ``[[:alpha:]]`` as the set ``[:alph`` then ``]``). A comment's
+    brackets are not read (:func:`suite.sandbox.class_members`)."""
+    problem = posix_bracket_problem(pattern)
+    if problem:
+        return problem
+    for i, c in class_members(pattern):
         if c == "[":
-            depth, i = 1, i + 1
-            i += pattern[i] == "^" if i < len(pattern) else 0
-            i += pattern[i] == "]" if i < len(pattern) else 0  # a leading ] is a member
-            continue
-        if depth and c == "]":
-            depth = 0
-        i += 1
+            return "a nested character class (Oniguruma's set union) is refused"
+        if pattern.startswith("&&", i):
+            return "a class intersection (&&, which Python reads as literals) is refused"
     return None
 
 
 def _repeat_count_suffix_problem(pattern: str) -> str | None:
     """A repeat count followed by ``+`` (or an exact one by ``?``): Python reads ``a{1,2}+`` as
     one possessive repeat and ``a{2}?`` as a lazy one; Oniguruma reads them as ``(?:a{1,2})+``,
-    a repeat of a repeat the checks would not see, and ``(?:a{2})?``."""
-    for i, c in syntax_chars(pattern):
+    a repeat of a repeat the checks would not see, and ``(?:a{2})?``. What follows the count is
+    its next character as the engines read it: verbose whitespace and comments between are
+    skipped (``(?x)a{1,2} +`` is ``a{1,2}+`` to Oniguruma)."""
+    chars = list(syntax_chars(pattern))
+    for n, (i, c) in enumerate(chars):
         count = _REPEAT_COUNT.match(pattern, i) if c == "{" else None
-        after = pattern[count.end() : count.end() + 1] if count else ""
+        if count is None:
+            continue
+        after = next((d for j, d in chars[n + 1 :] if j >= count.end()), "")
         if after == "+" or (after == "?" and "," not in count.group()):
             return (
                 f"a repeat count followed by {after!r} ({count.group()}{after}): Oniguruma applies "
                 "it to the repeat again where Python reads one repeat; write (?:...) around it"
             )
     return None
+
+
+# The pattern's own flags, at its start (``(?x)``, ``(?i)(?x)``): in force in every alternative.
+_LEADING_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
+
+
+def _checked_parts(pattern: str) -> list[str]:
+    """The top-level alternatives of ``pattern`` (in Python's syntax), each as it is read in
+    the whole: the pattern's leading flags (``(?x)``) written before each, since Oniguruma
+    reads ``(?x)a|b c`` verbose throughout. Flags anywhere else (``a|(?x)b``, which Oniguruma
+    applies to the end of the pattern) do not compile in Python and are refused."""
+    with warnings.catch_warnings():  # "Possible nested set": refused before this
+        warnings.simplefilter("ignore", FutureWarning)
+        re.compile(pattern)
+    flags = _LEADING_FLAGS.match(pattern)
+    prefix = flags.group() if flags else ""
+    parts = _alternatives(pattern)
+    return [parts[0], *(prefix + part for part in parts[1:])]
 
 
 def tokenizer_regex_problem(pattern: Any) -> str | None:
@@ -115,15 +129,15 @@ def tokenizer_regex_problem(pattern: Any) -> str | None:
     problem = _class_syntax_problem(pattern) or _repeat_count_suffix_problem(pattern)
     if problem:
         return problem
-    for part in _alternatives(_python_syntax(pattern)):
-        try:
+    try:
+        for part in _checked_parts(_python_syntax(pattern)):
             with warnings.catch_warnings():  # "Possible nested set": refused just above
                 warnings.simplefilter("ignore", FutureWarning)
                 problem = regex_problem(part)
-        except re.error as err:
-            return f"not a pattern this suite can check ({err}); refused"
-        if problem:
-            return problem
+            if problem:
+                return problem
+    except re.error as err:
+        return f"not a pattern this suite can check ({err}); refused"
     return _oniguruma_problem(pattern)
 
 

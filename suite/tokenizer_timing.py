@@ -41,8 +41,8 @@ from suite.tokenizer_probes import COMMON, UnsampledRepeat, pattern_chars
 
 RUN = 8192  # characters of one probe
 MAX_SECONDS = 0.05  # one probe through one step; a linear one takes at most a few ms
-TOKENS, TOKEN_CHARS = 8, 1024  # a decoder's probe: tokens of the longest allowed text
-MAX_DECODE_SECONDS = 0.05  # a linear decoder takes about a millisecond
+TOKENS, TOKEN_CHARS = 32, 1024  # a decoder's probe: tokens of the longest allowed text
+MAX_DECODE_SECONDS = 0.05  # a linear decoder takes a few milliseconds on 32 tokens
 # The whole check, every step and probe: real tokenizers' take about a second (GPT-4's pattern
 # and a normalizer's, 0.9 s); steps each just under their limit on hundreds of probes would
 # otherwise take minutes.

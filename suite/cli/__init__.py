@@ -87,9 +87,15 @@ def _take_bundle(argv: list[str]) -> list[str]:
     if len(given) > 1:
         _usage_error(f"--bundle given {len(given)} times: {given!r}")
     options = rest[: rest.index("--")] if "--" in rest else rest
-    named = [o for o in (i.split("=", 1)[0] for i in options) if "--reference".startswith(o)]
-    if given and any(len(o) > 4 for o in named):  # one of the two would go unread
-        _usage_error(f"--bundle and {named[0]} both name the bundle folder: give one")
+    # --r, --re, ... --reference: argparse reads any of them as --reference where no other
+    # option of the command starts so; then one of the two folders would go unread
+    named = [
+        o for o in (i.split("=", 1)[0] for i in options)
+        if len(o) > 2 and "--reference".startswith(o)
+    ]  # fmt: skip
+    if given and named:
+        shown = "" if named[0] == "--reference" else " (short for --reference)"
+        _usage_error(f"--bundle and {named[0]}{shown} both name the bundle folder: give one")
     if given and not given[0]:  # an empty path is the working folder to some readers
         _usage_error("argument --bundle: expected a folder, got an empty path")
     if given:

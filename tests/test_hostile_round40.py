@@ -1,0 +1,319 @@
+"""Inputs the fortieth attack found accepted or refused wrongly: a tokenizer regex whose leading
+``(?x)`` was not read in its later alternatives, POSIX brackets in answer regexes, ``--bundle``
+beside a short ``--reference``, lm-eval ``run`` options and keys given twice, lm-eval output
+names and saves, and the nox sessions' ``--out``. Each case failed on the commit before its
+fix, but the controls."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from suite.sandbox import regex_problem
+from suite.tokenizer_regex import tokenizer_regex_problem
+from tests.hostile import refused
+from tests.test_hostile_round9 import _generate, _split
+from tests.test_hostile_round37 import _spec_folder, _tracker
+from tests.test_hostile_tokenizer_ids import _case
+
+ROOT = Path(__file__).resolve().parents[1]
+GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+# --- a tokenizer regex's leading flags, read in every alternative ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "shown"),
+    [("(?x)z|xa{1,2} +c", "Oniguruma applies it"),
+     ("(?x)b|( a + ) +c", "nested quantifier"),
+     ("(?x)z|( a | ab | b ) * \\d", "alternation inside a repeat"),
+     ("(?x)a{2} ?|b", "Oniguruma applies it"),
+     ("xa{1,2}(?#c)+c", "Oniguruma applies it"),
+     ("a|(?x)b +c", "global flags not at the start")],
+    ids=["verbose-count-plus", "verbose-nested", "verbose-alternation", "verbose-count-lazy",
+         "comment-count-plus", "flags-mid-pattern"],
+)  # fmt: skip
+def test_a_tokenizer_regexs_leading_flags_hold_in_every_alternative(pattern, shown):
+    """``(?x)z|xa{1,2} +c`` passed every load check (Python read ``xa{1,2} +c`` without the
+    verbose flag) and panicked Oniguruma on 'x' and 32 'a's."""
+    assert shown in (tokenizer_regex_problem(pattern) or ""), pattern
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["(?x) a | b  # {x}\n", "(?x) a | b  # (\n", "(?x) a+ # [[:alpha:]] words\n", "(?i)a|b",
+     "(?x) \\p{L}+ | \\p{N}{1,3} | \\s+", GPT2],
+)  # fmt: skip
+def test_verbose_tokenizer_regexes_with_comments_are_read(pattern):
+    """A comment in a later alternative was read as pattern text and refused."""
+    assert tokenizer_regex_problem(pattern) is None, pattern
+
+
+def test_a_tokenizer_hiding_a_repeat_behind_verbose_space_is_refused(tmp_path, capsys):
+    _case(tmp_path, _split("(?x)z|xa{1,2} +c"))
+    refused(_generate(tmp_path / "tok"), tmp_path, capsys, "tokenizer.json",
+            "pattern.Regex", "Oniguruma applies it")  # fmt: skip
+
+
+# --- POSIX brackets in answer regexes -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "pattern", ["####\\s*([[:digit:]]+)", "([[:^alpha:]])", "[a[:digit:]]", "[[=a=]]", "[[.a.]]"]
+)
+def test_a_posix_bracket_in_an_answer_regex_is_refused(pattern):
+    """``re`` (whose parse the checks read) saw the set ``[:digt`` and a ``]``, the ``regex``
+    module that extracts answers a class of digits: answers came from an unchecked pattern."""
+    assert "POSIX bracket" in (regex_problem(pattern) or ""), pattern
+
+
+@pytest.mark.parametrize(
+    "pattern", ["[\\[:a]", "[]:]", "[a-z:]+", "(?x) a # [[:digit:]]\n", "(?#[[:digit:]])a"]
+)
+def test_brackets_and_colons_both_engines_read_alike_are_read(pattern):
+    assert regex_problem(pattern) is None, pattern
+
+
+def test_a_task_spec_with_a_posix_bracket_is_refused(tmp_path, capsys):
+    folder = _spec_folder(tmp_path, "px", "'####\\s*([[:digit:]]+)'")
+    argv = ["tasks", "px", "--show", "1", "--tasks-dir", str(folder)]
+    refused(argv, tmp_path, capsys, "px.yaml", "answer.patterns[0].regex", "POSIX bracket")
+
+
+# --- --bundle beside a short --reference ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("short", ["--r", "--re", "--ref=reference"])
+def test_bundle_beside_a_short_reference_is_refused(short, tmp_path, capsys):
+    """``verify --bundle EMPTY --re reference`` verified reference/ and dropped --bundle."""
+    from suite.cli import main
+
+    (tmp_path / "empty").mkdir()
+    value = [] if "=" in short else ["reference"]
+    argv = ["verify", "--bundle", str(tmp_path / "empty"), short, *value, "--hashes-only"]
+    with pytest.raises(SystemExit) as done:
+        main(argv)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "both name the bundle folder" in err and short.split("=")[0] in err, err
+
+
+# --- lm-eval run: an option, and a key, given once ---------------------------------------------
+
+
+def _parsed(*argv: str):
+    """``suite lm-eval run``'s parse of ``argv`` (lm-eval's parser, the suite's checks)."""
+    from lm_eval._cli.harness import HarnessCLI
+
+    import suite.lm_eval_model  # noqa: F401  (registers specdec)
+    from suite.lm_eval_args import check_parsed, reading_as_written
+
+    saved = sys.argv
+    sys.argv = ["lm_eval", "run", *argv]
+    try:
+        cli = HarnessCLI()
+        with reading_as_written():
+            args = cli.parse_args()
+        check_parsed(args)
+    finally:
+        sys.argv = saved
+    return args
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [(["--limit", "1", "--limit", "200"], "--limit given twice"),
+     (["-L", "1", "--limit", "2"], "--limit given twice"),
+     (["--seed", "1", "--seed", "2"], "--seed given twice"),
+     (["--tasks", "x", "--tasks", "y"], "--tasks given twice"),
+     (["--output_path", "A", "--output_path", "B"], "--output_path given twice"),
+     (["--model_args", "temperature=0.7", "-a", "temperature=0"], "--model_args given twice"),
+     (["--model_args", "temperature=0.7,temperature=0"], "'temperature' is given twice"),
+     (["--model_args", "temperature=0.7", " temperature=0"], "'temperature' is given twice"),
+     (["--model_args", '{"temperature": 0.7, "temperature": 0}'], "'temperature' is given twice"),
+     (["--model_args", '{"temperature": 0.7}', "seed=1"], "JSON is the option's only value"),
+     (["--gen_kwargs", "max_gen_toks=5,max_gen_toks=50"], "'max_gen_toks' is given twice")],
+    ids=["limit", "short-limit", "seed", "tasks", "output-path", "model-args", "key-twice",
+         "key-twice-spaced", "json-key-twice", "json-and-more", "gen-kwargs-key-twice"],
+)  # fmt: skip
+def test_an_lm_eval_option_or_key_given_twice_is_refused(given, shown, tmp_path, capsys,
+                                                         monkeypatch):  # fmt: skip
+    """``--limit 1 --limit 200`` ran 200 examples; ``temperature=0.7,temperature=0`` decoded
+    greedily."""
+    monkeypatch.chdir(tmp_path)
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "suite_none", *given]
+    if given[0] == "--tasks":
+        argv = ["lm-eval", "run", "--model", "specdec", *given]
+    refused(argv, tmp_path, capsys, shown)
+
+
+def test_lm_eval_options_given_once_are_parsed():
+    args = _parsed("--model", "specdec", "--tasks", "a", "b,c", "--limit", "2",
+                   "--model_args", "target=t,draft=d", "temperature=0.7",
+                   "--gen_kwargs", "max_gen_toks=5", "--seed", "1")  # fmt: skip
+    assert args.limit == 2 and args.tasks == ["a", "b", "c"]
+    assert args.model_args == {"target": "t", "draft": "d", "temperature": 0.7}
+    assert args.gen_kwargs == {"max_gen_toks": 5}
+
+
+def test_an_lm_eval_config_giving_a_key_twice_is_refused(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("limit: 1\ngen_kwargs: {max_gen_toks: 5}\nlimit: 200\n")
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "c.yaml", "'limit' is given twice")
+    config.write_text("gen_kwargs: {temperature: 0.5, temperature: 0}\n")
+    refused(argv, tmp_path, capsys, "c.yaml", "'temperature' is given twice")
+
+
+# --- lm-eval output names and saves -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["12", "1.5", "-3"])
+def test_an_lm_eval_config_output_path_written_as_a_number_is_refused(number, tmp_path, capsys,
+                                                                      monkeypatch):  # fmt: skip
+    """``output_path: 12`` passed the early check as the folder "12"; lm-eval got the int 12 and
+    failed to save after the whole evaluation."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"output_path: {number}\n")
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "c.yaml", "output_path", "expected a path")
+
+
+def test_an_lm_eval_config_output_path_quoted_is_read(tmp_path):
+    from suite.lm_eval_args import read_config
+
+    config = tmp_path / "c.yaml"
+    config.write_text("output_path: '12'\n")
+    assert read_config(str(config))["output_path"] == "12"
+
+
+def test_an_lm_eval_json_output_name_too_long_to_save_is_refused_early(tmp_path, capsys):
+    """The name lm-eval saves (the stem, '_', its date, '.json') was too long for the file
+    system: the run evaluated everything, then ended on a bare OSError line."""
+    output = tmp_path / ("r" * 235 + ".json")
+    argv = ["lm-eval", "run", "--model", "specdec", "--model_args", "target=t", "--tasks", "x",
+            "--output_path", str(output)]  # fmt: skip
+    refused(argv, tmp_path, capsys, "--output_path", "longer than this file system allows")
+
+
+def test_an_lm_eval_json_output_name_that_fits_is_taken(tmp_path):
+    args = _parsed("--model", "specdec", "--tasks", "x",
+                   "--output_path", str(tmp_path / ("r" * 200 + ".json")))  # fmt: skip
+    assert args.output_path.endswith(".json")
+
+
+def test_a_failed_samples_save_ends_the_run_with_an_error(tmp_path):
+    """lm-eval logged 'Could not save sample results' (a task name too long for a file name)
+    and the run ended 0 with no samples."""
+    from suite.lm_eval_args import Refused
+    from suite.lm_eval_cli import results_kept
+
+    tracker = _tracker(tmp_path / "out")
+    tracker.date_id = "2026-12-06T16-20-36.123456"  # set by the aggregated save, which comes first
+    with results_kept(), pytest.raises(Refused, match="could not save its samples"):
+        tracker.save_results_samples("t" * 260, [])
+    with results_kept():  # the control: a task name that fits
+        tracker.save_results_samples("t", [])
+    assert len(list((tmp_path / "out" / "m").glob("samples_t_*.jsonl"))) == 1
+
+
+def test_a_results_name_too_long_is_named_by_its_option(tmp_path):
+    """The late check itself raised OSError ('File name too long'), a line naming no option."""
+    from suite.lm_eval_args import Refused
+    from suite.lm_eval_cli import results_kept
+
+    output = tmp_path / ("r" * 250 + ".json")
+    with results_kept(), pytest.raises(Refused, match=r"--output_path .*could not save"):
+        _tracker(output).save_results_aggregated(results={"results": {}}, samples=None)
+
+
+# --- the nox sessions take the user's --out -------------------------------------------------------
+
+
+class _Session:
+    def __init__(self, posargs):
+        self.posargs, self.runs = posargs, []
+
+    def install(self, *args):
+        pass
+
+    def run(self, *args):
+        self.runs.append(list(args))
+
+
+def _noxfile():
+    """noxfile.py, read with a stand-in ``nox`` (its sessions are plain functions)."""
+    fake = types.ModuleType("nox")
+    fake.options = types.SimpleNamespace()
+    fake.session = lambda func: func
+    fake.Session = _Session
+    saved = sys.modules.get("nox")
+    sys.modules["nox"] = fake
+    try:
+        spec = importlib.util.spec_from_file_location("suite_noxfile", ROOT / "noxfile.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        if saved is None:
+            del sys.modules["nox"]
+        else:
+            sys.modules["nox"] = saved
+    return module
+
+
+class _Parsed(BaseException):
+    """The arguments a command's parser read, raised before the command runs."""
+
+
+@pytest.mark.parametrize(
+    ("session", "posargs", "out"),
+    [("bench", ["--out", "D"], "D"), ("bench", ["--out=D", "--prompts", "1"], "D"),
+     ("bench", ["--prompts", "1"], "results/bench"), ("quality", ["--out", "Q"], "Q"),
+     ("quality", [], "results/quality"), ("calibrate", ["--out", "C", "--n-sim", "10"], "C"),
+     ("calibrate", [], "results/calibration")],
+)  # fmt: skip
+def test_a_nox_sessions_out_is_the_users_when_given(session, posargs, out, monkeypatch):
+    """``nox -s bench -- --out DIR`` passed --out twice and was refused."""
+    from suite.cli import main
+    from suite.errors import Parser
+
+    original = Parser.parse_args
+
+    def parsed(self, *args, **kwargs):
+        raise _Parsed(original(self, *args, **kwargs))
+
+    monkeypatch.setattr(Parser, "parse_args", parsed)
+    fake = _Session(posargs)
+    getattr(_noxfile(), session)(fake)
+    assert fake.runs
+    for run in fake.runs:
+        assert run[:3] == ["python", "-m", "suite"]
+        with pytest.raises(_Parsed) as done:  # the suite's own parser, given-once rule and all
+            main(run[3:])
+        assert str(done.value.args[0].out) == out, run
+
+
+def test_lm_evals_log_moves_off_a_closed_stream():
+    """A caller in the same process (a notebook, a test) whose first run's stderr was closed:
+    moving lm-eval's handler flushed the closed stream, and every later run ended on
+    'I/O operation on closed file'."""
+    import io
+    import logging
+
+    from suite.lm_eval_cli import _log_to_stderr
+
+    closed = io.StringIO()
+    handler = logging.StreamHandler(closed)
+    closed.close()
+    logger = logging.getLogger("lm_eval")
+    logger.addHandler(handler)
+    try:
+        _log_to_stderr()
+        assert handler.stream is sys.stderr
+    finally:
+        logger.removeHandler(handler)
