@@ -33,9 +33,12 @@ def _out(posargs: list[str], default: str) -> tuple[list[str], str]:
     for i, arg in enumerate(posargs):
         if arg == "--":
             break
-        if arg.startswith("--out="):
-            return [], arg.split("=", 1)[1]
-        if arg == "--out" and i + 1 < len(posargs):
+        option, given, value = arg.partition("=")
+        if len(option) < 3 or not "--out".startswith(option):  # --o, --ou: argparse's --out
+            continue
+        if given:
+            return [], value
+        if i + 1 < len(posargs):
             return [], posargs[i + 1]
     return ["--out", default], default
 

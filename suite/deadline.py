@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from suite.panic_text import panic_text_held
+
 T = TypeVar("T")
 
 
@@ -111,8 +113,9 @@ def call_with_deadline(call: Callable[[], T], seconds: float) -> tuple[T, float]
         box["seconds"] = time.perf_counter() - start
 
     thread = threading.Thread(target=work, daemon=True, name="tokenizer-call")
-    thread.start()
-    thread.join(seconds)
+    with panic_text_held():  # a Rust panic's report: the caller names the error in one line
+        thread.start()
+        thread.join(seconds)
     if thread.is_alive():
         raise DeadlineExceeded(seconds)
     if "error" in box:

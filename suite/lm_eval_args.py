@@ -161,13 +161,19 @@ _DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 class _AsWrittenLoader(yaml.SafeLoader):
     """``yaml.safe_load``'s reading, with each int and float kept as the text written, and a
-    key given twice in one mapping refused (``yaml.safe_load`` keeps the last)."""
+    key given twice in one mapping, or a merge key (``<<``, whose mapping's keys PyYAML copies
+    in without building it), refused: ``yaml.safe_load`` keeps the last of a key."""
 
     def construct_mapping(self, node, deep=False):
         if isinstance(node, yaml.MappingNode):
             seen = set()
             for key, _ in node.value:
-                if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+                if key.tag == "tag:yaml.org,2002:merge":  # its keys are copied in unbuilt
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a merge key (<<) is refused: write each setting out",
+                        key.start_mark,
+                    )  # fmt: skip
+                if not isinstance(key, yaml.ScalarNode):
                     continue
                 if key.value in seen:
                     raise yaml.constructor.ConstructorError(
@@ -263,6 +269,9 @@ def read_config(path: str) -> dict:
                 _held_float(str(value))
             except Refused as err:
                 raise Refused(f"{shown}: {field}: {err}") from None
+    for key in DICT_SETTINGS:
+        if isinstance(root.get(key), str):
+            _check_setting_text(shown, key, root[key])
     gen_kwargs = root.get("gen_kwargs")
     if isinstance(gen_kwargs, dict) and (problem := until_problem(gen_kwargs.get("until"))):
         raise Refused(f"{shown}: gen_kwargs.until = {reprlib.repr(gen_kwargs['until'])}: {problem}")
@@ -271,6 +280,39 @@ def read_config(path: str) -> dict:
     except Refused as err:
         raise Refused(f"{shown}: {err}") from None
     return root
+
+
+# lm-eval's settings of key=value pairs: a --config file may write one as text (``a=1,b=2``),
+# which lm-eval splits at every comma (``simple_parse_args_string``)
+DICT_SETTINGS = ("model_args", "gen_kwargs", "metadata", "wandb_args", "wandb_config_args",
+                 "hf_hub_log_args", "trackio_args")  # fmt: skip
+
+
+def _setting_keys(value) -> list[str]:
+    """The keys of a key=value setting: a mapping's, or a text's as lm-eval splits it."""
+    if isinstance(value, dict):
+        return [str(key).strip() for key in value]
+    if isinstance(value, str):
+        return [item.split("=", 1)[0].strip() for item in value.strip().split(",") if item]
+    return []
+
+
+def _check_setting_text(shown: str, key: str, text: str) -> None:
+    """A --config setting of key=value pairs written as text, read as the command line's: each
+    key once, and (but ``model_args``, whose numbers :func:`check_numbers_as_written` reads)
+    each number in ASCII digits and one a float holds."""
+    if isinstance(text, _Written):  # a number: lm-eval would read it as a key
+        raise Refused(f"{shown}: {key} = {str(text)!r}: expected key=value text or a mapping")
+    keys = _setting_keys(text)
+    twice = next((k for i, k in enumerate(keys) if k in keys[:i]), None)
+    if twice is not None:
+        message = "is given twice (lm-eval would keep the last): give each key once"
+        raise Refused(f"{shown}: {key}: the key {reprlib.repr(twice)} {message}")
+    if key != "model_args":
+        try:
+            _check_plain_option(key, text, mapping=True)
+        except Refused as err:
+            raise Refused(f"{shown}: {err}") from None
 
 
 def until_problem(until) -> str | None:
@@ -396,14 +438,25 @@ def _check_option(action: argparse.Action, text: str) -> None:
 
 def check_parsed(args: argparse.Namespace) -> None:
     """What the hook cannot see: an option given without a value (``--apply_chat_template``,
-    ``--check_integrity``) that `suite lm-eval run` does not take."""
+    ``--check_integrity``) that `suite lm-eval run` does not take, a ``--metadata`` key that is
+    also a ``model_args`` key, and where the results go (:func:`_check_output_path`)."""
     for dest, why in NOT_TAKEN.items():
         if getattr(args, dest, None) not in (None, False, "", {}):
             option = "--" + dest
             raise Refused(f"{option}: not taken by `suite lm-eval run` ({why})")
+    config = read_config(args.config) if getattr(args, "config", None) else {}
+    model = getattr(args, "model_args", None) or config.get("model_args")
+    metadata = getattr(args, "metadata", None) or config.get("metadata")
+    both = [key for key in _setting_keys(metadata) if key in _setting_keys(model)]
+    if both:  # lm-eval writes model_args | metadata into each task's results: metadata's wins
+        message = (
+            "is also a model_args key: the results would state the metadata's value, not the "
+            "one the model runs with; give it once, in model_args"
+        )
+        raise Refused(f"--metadata: the key {reprlib.repr(both[0])} {message}")
     output = getattr(args, "output_path", None)
-    if output is None and getattr(args, "config", None):
-        output = read_config(args.config).get("output_path")
+    if output is None:
+        output = config.get("output_path")
     if output is not None:
         _check_output_path(str(output))
 

@@ -22,6 +22,7 @@ from transformers import (
 from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.jsonable import entries
+from suite.panic_text import panic_text_held
 from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
@@ -448,9 +449,10 @@ def load_tokenizer(
     if is_local(path):  # strict JSON (transformers reads NaN), special tokens bounded
         check_special_tokens(Path(path))
     try:
-        tokenizer = AutoTokenizer.from_pretrained(
-            str(path), trust_remote_code=trust_remote_code, revision=revision
-        )
+        with panic_text_held():  # a Rust panic's report: named below in one line
+            tokenizer = AutoTokenizer.from_pretrained(
+                str(path), trust_remote_code=trust_remote_code, revision=revision
+            )
     except SpecError:
         raise
     except BaseException as err:  # the tokenizers library's own refusals name no file

@@ -187,7 +187,7 @@ def record_from_json(data: Any) -> StoredRecord:
     stored = StoredRecord(
         cell=record.cell, result=record.result, provenance=record.provenance, timing=record.timing
     )
-    found = _unwritten_field(data, record_to_json(stored))
+    found = _unwritten_field(data, stored._json)  # built once: the view reads it too
     if found is not None:
         raise RecordError(found[0], found[1], "a field no run writes; refused")
     return stored

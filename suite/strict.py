@@ -199,10 +199,16 @@ class StrictLoader(yaml.SafeLoader):
         return int(text)
 
     def construct_yaml_float(self, node):
-        """YAML 1.1's sexagesimal (``1:30.5``) and underscored (``1_0.5``) floats stay strings."""
+        """Only floats written in ASCII decimal (``0.5``, ``-1e-3``, ``.inf``): YAML 1.1's
+        sexagesimal (``1:30.5``) and underscored (``1_0.5``) floats stay strings, which a field
+        that wants a number refuses, and any other text tagged ``!!float`` is refused, naming its
+        node: Python's ``float`` reads other scripts' digits and spaces (``!!float "٠.٥"`` was
+        0.5)."""
         text = str(node.value)
         if ":" in text or "_" in text:
             return self.construct_scalar(node)
+        if not _FLOAT.fullmatch(text):
+            raise _NodeError(f"{text!r:.80} is not a float written in ASCII decimal digits", node)
         value = super().construct_yaml_float(node)
         if underflows(text, value):  # 1e-400: not the number
             raise _NodeError(f"{text!r:.80} is below the smallest float: it would read as 0", node)
@@ -210,6 +216,9 @@ class StrictLoader(yaml.SafeLoader):
 
 
 _DECIMAL = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(
+    r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)"
+)
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:map", StrictLoader.construct_yaml_map)

@@ -22,7 +22,9 @@ import re
 import warnings
 from typing import Any
 
+from suite.panic_text import panic_text_held
 from suite.sandbox import (
+    _FLAG_GROUP,
     _REPEAT_COUNT,
     MAX_REGEX_CHARS,
     class_members,
@@ -102,20 +104,17 @@ def _repeat_count_suffix_problem(pattern: str) -> str | None:
     return None
 
 
-# The pattern's own flags, at its start (``(?x)``, ``(?i)(?x)``): in force in every alternative.
-_LEADING_FLAGS = re.compile(r"(?:\(\?[aiLmsux]+\))+")
-
-
 def _checked_parts(pattern: str) -> list[str]:
     """The top-level alternatives of ``pattern`` (in Python's syntax), each as it is read in
-    the whole: the pattern's leading flags (``(?x)``) written before each, since Oniguruma
-    reads ``(?x)a|b c`` verbose throughout. Flags anywhere else (``a|(?x)b``, which Oniguruma
-    applies to the end of the pattern) do not compile in Python and are refused."""
+    the whole: the pattern's global flags (``(?x)``, ``(?#c)(?i)(?x)``) written before each,
+    since Oniguruma reads ``(?x)a|b c`` verbose throughout. Python compiles global flags only at
+    the pattern's start (past comments); elsewhere (``a|(?x)b``, which Oniguruma applies to the
+    end of the pattern) they are refused."""
     with warnings.catch_warnings():  # "Possible nested set": refused before this
         warnings.simplefilter("ignore", FutureWarning)
         re.compile(pattern)
-    flags = _LEADING_FLAGS.match(pattern)
-    prefix = flags.group() if flags else ""
+    flags = (_FLAG_GROUP.match(pattern, i) for i, c in syntax_chars(pattern) if c == "(")
+    prefix = "".join(m.group() for m in flags if m is not None and m.group(3) == ")")
     parts = _alternatives(pattern)
     return [parts[0], *(prefix + part for part in parts[1:])]
 
@@ -146,7 +145,8 @@ def _oniguruma_problem(pattern: str) -> str | None:
     import tokenizers  # the library that compiles it at load
 
     try:
-        tokenizers.Regex(pattern)
+        with panic_text_held():  # its report: the refusal names the panic in one line
+            tokenizers.Regex(pattern)
     except BaseException as err:  # its errors are plain Exceptions, a panic a BaseException
         if type(err).__name__ != "PanicException" and not isinstance(err, Exception):
             raise

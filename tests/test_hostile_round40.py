@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from suite.errors import SpecError
 from suite.sandbox import regex_problem
 from suite.tokenizer_regex import tokenizer_regex_problem
 from tests.hostile import refused
@@ -275,7 +276,8 @@ class _Parsed(BaseException):
     [("bench", ["--out", "D"], "D"), ("bench", ["--out=D", "--prompts", "1"], "D"),
      ("bench", ["--prompts", "1"], "results/bench"), ("quality", ["--out", "Q"], "Q"),
      ("quality", [], "results/quality"), ("calibrate", ["--out", "C", "--n-sim", "10"], "C"),
-     ("calibrate", [], "results/calibration")],
+     ("calibrate", [], "results/calibration"), ("bench", ["--ou", "D"], "D"),
+     ("quality", ["--ou=Q"], "Q")],
 )  # fmt: skip
 def test_a_nox_sessions_out_is_the_users_when_given(session, posargs, out, monkeypatch):
     """``nox -s bench -- --out DIR`` passed --out twice and was refused."""
@@ -317,3 +319,114 @@ def test_lm_evals_log_moves_off_a_closed_stream():
         assert handler.stream is sys.stderr
     finally:
         logger.removeHandler(handler)
+
+
+# --- round 41: flags after a comment, a Rust panic's report, tagged floats in other digits ---
+
+
+@pytest.mark.parametrize("pattern", ["(?#c)(?x)x|(a+) +$", "(?i)(?#c)(?x)x|(a+) +$"])
+def test_a_tokenizer_regexs_flags_after_a_comment_hold_in_every_alternative(pattern):
+    """Python and Oniguruma take ``(?#c)(?x)`` as the pattern's flags; the check took only a
+    ``(?x)`` at index 0 and read ``(a+) +$`` as a space repeated, not ``(a+)+$``."""
+    assert "nested quantifier" in (tokenizer_regex_problem(pattern) or ""), pattern
+    assert tokenizer_regex_problem("(?x)(?#c)a|b c") is None  # the control
+
+
+PANIC = """
+import functools, os
+from suite.tokenizer_timing import _alone, _encode, _timed
+from suite.panic_text import panic_text_held
+step = {"type": "Split", "pattern": {"Regex": "(a+)+$"}, "behavior": "Isolated", "invert": False}
+print(_timed(functools.partial(_encode, _alone("pre_tokenizer", step)), "a" * 40 + "b", 0.05)[1])
+with panic_text_held():
+    os.write(2, b"other text\\n")
+"""
+
+
+def test_a_rust_panics_report_stays_off_the_terminal():
+    """A probe that pushed Oniguruma past its retry limit printed Rust's 'thread panicked at'
+    report (a 40-frame stack trace with RUST_BACKTRACE=1) before the suite's one-line error."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "RUST_BACKTRACE": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", PANIC], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "retry-limit-in-match" in done.stdout  # the failure, named by the caller
+    assert "panicked" not in done.stderr and "backtrace" not in done.stderr, done.stderr
+    assert done.stderr == "other text\n"  # the control: another writer's text is kept
+
+
+@pytest.mark.parametrize("text", ['"١"', '"٠.٥"', '"१.०"', '" 0.5 "', '"١٢.٥"'])
+def test_a_tagged_float_in_other_digits_is_refused(text, tmp_path):
+    """``!!float "٠.٥"`` went to Python's float() and ran as τ_dec 0.5."""
+    from suite.strict import parse_yaml
+
+    with pytest.raises(SpecError, match="not a float written in ASCII decimal digits") as err:
+        parse_yaml(f"a: !!float {text}", tmp_path / "x.yaml")
+    assert err.value.field == "a", err.value.field
+    assert parse_yaml("a: !!float 0.5", tmp_path / "x.yaml")["a"] == 0.5  # the control
+
+
+def test_a_study_with_a_tagged_float_in_other_digits_is_refused(tmp_path, capsys):
+    study = tmp_path / "arabic.yaml"
+    study.write_text(
+        "name: arabic\ntitle: t\nclaims: [1]\ndescription: d\nfamily: llama\n"
+        "engines: [analytic]\nmissing_drafts: skip\ngrid:\n  datasets: [gsm8k]\n"
+        '  drafts:\n    - {method: base}\n  decode_temperatures: [!!float "٠.٥"]\n'
+        "  num_draft_tokens: 4\n"
+    )
+    argv = ["run", str(study), "--profile", "smoke", "--out", str(tmp_path / "run"), "--quiet"]
+    refused(argv, tmp_path, capsys, "arabic.yaml", "grid.decode_temperatures[0]", "٠.٥",
+            "ASCII decimal digits")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("model_args:\n  target: t\n  <<: {temperature: 0.7, temperature: 0}\n", "merge key"),
+     ("<<: {limit: 1, limit: 2}\n", "merge key"),
+     ("limit: 1\n<<: {limit: 2}\n", "merge key"),
+     ('model_args: "target=t,temperature=0.7,temperature=0"\n', "'temperature' is given twice"),
+     ('gen_kwargs: "max_gen_toks=4,max_gen_toks=6"\n', "'max_gen_toks' is given twice"),
+     ('gen_kwargs: "max_gen_toks=٤"\n', "ASCII digits"),
+     ('metadata: "y=1e-400"\n', "a number a float holds"),
+     ('gen_kwargs: "max_gen_toks=4,foo=1e400"\n', "a number a float holds"),
+     ("gen_kwargs: 5\n", "expected key=value text or a mapping")],
+    ids=["merged-twice", "top-merged-twice", "merged-over", "text-key-twice",
+         "text-gen-kwargs-twice", "text-other-digits", "text-underflow", "text-overflow",
+         "number"],
+)  # fmt: skip
+def test_an_lm_eval_configs_settings_are_read_as_written(text, shown, tmp_path, capsys):
+    """A merge key's mapping and a setting written as text were never checked: ``<<:
+    {temperature: 0.7, temperature: 0}`` and ``"temperature=0.7,temperature=0"`` decoded
+    greedily, and ``max_gen_toks=٤`` ran 4 tokens."""
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "c.yaml", shown)
+
+
+def test_an_lm_eval_configs_text_settings_are_read(tmp_path):
+    from suite.lm_eval_args import read_config
+
+    config = tmp_path / "c.yaml"
+    config.write_text('model_args: "target=t,temperature=0.7"\ngen_kwargs: "max_gen_toks=4"\n')
+    assert read_config(str(config))["gen_kwargs"] == "max_gen_toks=4"
+
+
+@pytest.mark.parametrize("config", [False, True])
+def test_lm_eval_metadata_does_not_restate_a_model_arg(config, tmp_path, capsys):
+    """``--metadata temperature=0`` beside ``--model_args temperature=0.7``: the model ran at
+    0.7 and the results' task metadata stated 0."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x",
+            "--model_args", "target=t,temperature=0.7"]  # fmt: skip
+    if config:
+        (tmp_path / "c.yaml").write_text("metadata: {temperature: 0}\n")
+        argv += ["--config", str(tmp_path / "c.yaml")]
+    else:
+        argv += ["--metadata", "temperature=0"]
+    refused(argv, tmp_path, capsys, "--metadata", "'temperature'", "also a model_args key")
+    args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+                   "--metadata", "note=a")  # fmt: skip
+    assert args.metadata == {"note": "a"}  # the control: a key of its own
