@@ -439,7 +439,8 @@ def _check_option(action: argparse.Action, text: str) -> None:
 def check_parsed(args: argparse.Namespace) -> None:
     """What the hook cannot see: an option given without a value (``--apply_chat_template``,
     ``--check_integrity``) that `suite lm-eval run` does not take, a ``--metadata`` key that is
-    also a ``model_args`` key, and where the results go (:func:`_check_output_path`)."""
+    also a ``model_args`` key, ``--gen_kwargs``' stop strings and budget, and where the results
+    go (:func:`_check_output_path`)."""
     for dest, why in NOT_TAKEN.items():
         if getattr(args, dest, None) not in (None, False, "", {}):
             option = "--" + dest
@@ -454,11 +455,31 @@ def check_parsed(args: argparse.Namespace) -> None:
             "one the model runs with; give it once, in model_args"
         )
         raise Refused(f"--metadata: the key {reprlib.repr(both[0])} {message}")
+    _check_gen_kwargs(getattr(args, "gen_kwargs", None) or config.get("gen_kwargs"))
     output = getattr(args, "output_path", None)
     if output is None:
         output = config.get("output_path")
     if output is not None:
         _check_output_path(str(output))
+
+
+def _check_gen_kwargs(gen_kwargs) -> None:
+    """The run's ``--gen_kwargs`` (or its ``--config`` mapping's) stop strings and token budget,
+    as specdec reads them for each request, before the models load rather than at the first
+    request."""
+    if not isinstance(gen_kwargs, dict):  # text in a --config: read by _check_setting_text
+        return
+    until = gen_kwargs.get("until")
+    if problem := until_problem(until):
+        raise Refused(f"--gen_kwargs until = {reprlib.repr(until)}: {problem}")
+    if "max_gen_toks" in gen_kwargs:
+        from suite.lm_eval_model import _int_arg
+        from suite.specs import MAX_NEW_TOKENS
+
+        try:
+            _int_arg(gen_kwargs["max_gen_toks"], "max_gen_toks", 1, MAX_NEW_TOKENS)
+        except ValueError as err:
+            raise Refused(f"--gen_kwargs: {err}") from None
 
 
 def _check_output_path(output: str) -> None:

@@ -430,3 +430,30 @@ def test_lm_eval_metadata_does_not_restate_a_model_arg(config, tmp_path, capsys)
     args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
                    "--metadata", "note=a")  # fmt: skip
     assert args.metadata == {"note": "a"}  # the control: a key of its own
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [(["--gen_kwargs", "max_gen_toks=abc"], "max_gen_toks must be an integer"),
+     (["--gen_kwargs", "max_gen_toks=0"], "max_gen_toks must be an integer"),
+     (["--gen_kwargs", "max_gen_toks=99999"], "from 1 to 8192"),
+     (["--gen_kwargs", "until=" + str(["s"] * 17)], "17 stop strings"),
+     (["--gen_kwargs", "until=" + str(["x" * 300])], "at most 256 characters")],
+    ids=["text-budget", "zero-budget", "huge-budget", "many-stops", "long-stop"],
+)  # fmt: skip
+def test_lm_eval_gen_kwargs_are_checked_before_the_models_load(given, shown, tmp_path, capsys):
+    """A budget or stop strings specdec refuses were refused at the first request, after the
+    models had loaded."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "suite_none",
+            "--model_args", "target=t", *given]  # fmt: skip
+    refused(argv, tmp_path, capsys, "--gen_kwargs", shown)
+
+
+def test_an_lm_eval_configs_budget_is_checked_before_the_models_load(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("gen_kwargs: {max_gen_toks: 4.5}\n")
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "--gen_kwargs", "max_gen_toks", "'4.5'")
+    config.write_text("gen_kwargs: {max_gen_toks: 4, until: [a, b]}\n")  # the control
+    args = _parsed("--model", "specdec", "--tasks", "x", "--config", str(config))
+    assert args.config == str(config)
