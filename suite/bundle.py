@@ -154,6 +154,7 @@ def load_manifest(root: Path | None = None) -> dict:
 
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_ARTIFACTS = 10_000  # the bundle holds 108
+MAX_PARAMETERS = 10**12  # a model's parameters, as a profile's max_draft_parameters is bounded
 # An artifact's name (``llama/kd-offline-gsm8k-t0.4-s0``): printed in tables and messages.
 ARTIFACT_NAME = re.compile(r"[A-Za-z0-9._-]{1,255}(/[A-Za-z0-9._-]{1,255}){0,15}", re.ASCII)
 ARTIFACT_NAME_RULE = (

@@ -10,7 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from suite.bundle import ARTIFACT_NAME, ARTIFACT_NAME_RULE
+from suite.bundle import ARTIFACT_NAME, ARTIFACT_NAME_RULE, MAX_PARAMETERS
 from suite.drafts import RECIPE_MAX_KD_TEMPERATURE
 from suite.errors import Parser, SpecError, control_character, error_line, printable
 from suite.reader import MAX_TEMPERATURE, MIN_TEMPERATURE
@@ -91,7 +91,7 @@ _TABLE_FIELDS = {
     "heldout_loss": lambda v: _numbers(v, 1, _nats),
     "pretrained": lambda v: isinstance(v, dict) and _numbers(v.get("heldout_loss", {}), 1, _nats),
     "entropy_at_tau_1": lambda v: _numbers(v, 2, _nats),
-    "parameters": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    "parameters": lambda v: type(v) is int and 1 <= v <= MAX_PARAMETERS,
     "method": lambda v: v in _METHODS,
     "kd_temperature": lambda v: v is None or _kd_temperature(v),
 }

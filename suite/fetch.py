@@ -44,6 +44,10 @@ def _entries(sources: Path) -> list[dict]:
     """The sources file's entries, each checked: a relative path that stays inside the folder,
     an https URL and a sha256; errors name the file, the field and the value."""
     raw = read_yaml(sources, "data sources", MAX_SOURCES_BYTES)
+    unknown = sorted(str(k) for k in raw if k != "files") if isinstance(raw, dict) else []
+    if unknown:
+        message = "unknown key; expected ['files']"
+        raise SpecError(sources, unknown[0][:40], unknown[0], message)
     files = raw.get("files") if isinstance(raw, dict) else None
     if not isinstance(files, list):
         raise SpecError(sources, "files", files, "expected a list")

@@ -130,6 +130,42 @@ def _check_plain_option(option: str, text: str, mapping: bool = False) -> None:
             _held_float(piece.strip().strip("\"'"))
         except Refused as err:
             raise Refused(f"{option} {reprlib.repr(text)}: {err}") from None
+    for item in _split_pairs(text):  # a value lm-eval reads as a literal: [1e400], 0x4
+        value = item.partition("=")[2]
+        if problem := _literal_problem(value):
+            raise Refused(f"{option} {reprlib.repr(text)}: {problem}")
+
+
+_DECIMAL_INT = re.compile(r"[0-9]+")
+
+
+def _literal_problem(text: str) -> str | None:
+    """Why a key=value option's value that lm-eval reads as a Python literal (its
+    ``handle_cli_value_string`` falls back to ``ast.literal_eval``: ``[1e400]`` is ``[inf]``,
+    ``0x4`` is 4) holds a number not as written, or None: each number in it is decimal and one
+    a float holds, finite and not below 1e-308."""
+    import ast
+
+    text = text.strip()
+    try:
+        ast.literal_eval(text)
+        tree = ast.parse(text, mode="eval")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None  # lm-eval keeps the text
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or isinstance(node.value, bool | str | bytes):
+            continue
+        written = ast.get_source_segment(text, node) or repr(node.value)
+        if isinstance(node.value, complex):
+            return f"{written}: a complex number"
+        if isinstance(node.value, int) and not _DECIMAL_INT.fullmatch(written):
+            return f"{written}: a number is written in decimal digits"
+        if isinstance(node.value, float):
+            try:
+                _held_float(written)
+            except Refused as err:
+                return str(err)
+    return None
 
 
 def _no_constant(text: str) -> float:
@@ -237,6 +273,10 @@ def read_config(path: str) -> dict:
     for key, why in NOT_TAKEN.items():
         if root.get(key) not in (None, False, {}, ""):
             raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: not taken here ({why})")
+    level = root.get("verbosity")
+    if level is not None and level not in VERBOSITY:  # lm-eval hands it to logging as written
+        message = f"expected one of {', '.join(VERBOSITY)}, in capitals"
+        raise Refused(f"{shown}: verbosity = {reprlib.repr(level)}: {message}")
     for key, rule in _NUMBER_OPTIONS.items():
         value = root.get(key)
         text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
@@ -407,12 +447,17 @@ _NUMBER_OPTIONS = {
 # lm-eval options `suite lm-eval run` does not take, each with why; its caches load pickles (a
 # response cache with pickle.loads, a request cache with dill), which run the code they hold
 PICKLES = "lm-eval's caches are pickles, and loading one runs code"
+NETWORK = "it sends the run's settings and results to a remote service; use --output_path"
 NOT_TAKEN = {
     "use_cache": PICKLES,
     "cache_requests": PICKLES,
     "samples": "document ids by task read from JSON or a file of any size: use --limit",
     "apply_chat_template": "specdec renders each task's prompt itself",
     "check_integrity": "it runs lm-eval's own task tests",
+    "wandb_args": NETWORK,
+    "wandb_config_args": NETWORK,
+    "trackio_args": NETWORK,
+    "hf_hub_log_args": NETWORK,
 }
 VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -467,19 +512,22 @@ def _check_gen_kwargs(gen_kwargs) -> None:
     """The run's ``--gen_kwargs`` (or its ``--config`` mapping's) stop strings and token budget,
     as specdec reads them for each request, before the models load rather than at the first
     request."""
-    if not isinstance(gen_kwargs, dict):  # text in a --config: read by _check_setting_text
+    if isinstance(gen_kwargs, str):  # a --config's text: split as lm-eval splits it
+        gen_kwargs = dict(item.partition("=")[::2] for item in gen_kwargs.split(",") if item)
+        gen_kwargs = {key.strip(): value.strip() for key, value in gen_kwargs.items()}
+    if not isinstance(gen_kwargs, dict):
         return
     until = gen_kwargs.get("until")
     if problem := until_problem(until):
         raise Refused(f"--gen_kwargs until = {reprlib.repr(until)}: {problem}")
-    if "max_gen_toks" in gen_kwargs:
-        from suite.lm_eval_model import _int_arg
+    if "max_gen_toks" in gen_kwargs:  # as specdec reads it: an int, or its ASCII digits
         from suite.specs import MAX_NEW_TOKENS
 
-        try:
-            _int_arg(gen_kwargs["max_gen_toks"], "max_gen_toks", 1, MAX_NEW_TOKENS)
-        except ValueError as err:
-            raise Refused(f"--gen_kwargs: {err}") from None
+        budget = gen_kwargs["max_gen_toks"]
+        text = str(budget) if type(budget) is int else budget
+        if not isinstance(text, str) or _whole(text, 1, MAX_NEW_TOKENS) is not None:
+            message = f"expected a whole number from 1 to {MAX_NEW_TOKENS:,}"
+            raise Refused(f"--gen_kwargs max_gen_toks = {reprlib.repr(budget)}: {message}")
 
 
 def _check_output_path(output: str) -> None:

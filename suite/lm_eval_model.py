@@ -115,7 +115,16 @@ def _int_arg(value, name: str, minimum: int, maximum: int | None = None) -> int:
     return value
 
 
+def _text_arg(value, name: str) -> None:
+    """A model arg that names a folder or a dtype is text: JSON ``--model_args`` and a
+    ``--config`` mapping can give a list or a mapping."""
+    if value is not None and not isinstance(value, str):
+        kind = type(value).__name__
+        raise ValueError(f"{MODEL_NAME}: {name}={value!r:.80}: expected text, got {kind}")
+
+
 def _folder_arg(value, name: str) -> Path:
+    _text_arg(value, name)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ValueError(
             f"{MODEL_NAME}: {name} is required (a save_pretrained folder), got {value!r}"
@@ -156,6 +165,7 @@ def pick_device(device) -> torch.device:
 
 def pick_dtype(dtype, device: torch.device) -> torch.dtype:
     """float32 on a CPU (half precision is slow there), bfloat16 on a GPU, unless told."""
+    _text_arg(dtype, "dtype")
     if dtype in (None, "", "auto"):
         return torch.float32 if device.type == "cpu" else torch.bfloat16
     if dtype not in DTYPES:
@@ -257,6 +267,7 @@ class SpecDecLM(LM):
         if tokenizer is None:
             self.tokenizer_path = default_tokenizer(self.target_path)
         else:
+            _text_arg(tokenizer, "tokenizer")
             self.tokenizer_path = Path(tokenizer)
             if not self.tokenizer_path.is_dir():
                 raise ValueError(f"{MODEL_NAME}: tokenizer={tokenizer!r} is not a folder")

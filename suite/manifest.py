@@ -15,6 +15,7 @@ from pathlib import Path
 
 from suite.bundle import (
     MANIFEST,
+    MAX_PARAMETERS,
     MODEL_FILES,
     artifact_files,
     compact,
@@ -224,9 +225,12 @@ def _read_training(path: Path) -> dict:
             raise fail(key, info[key], "a field the manifest sets; not allowed in training.json")
     parameters = info.get("parameters")
     if artifact != "tokenizer" and not (
-        isinstance(parameters, int) and not isinstance(parameters, bool) and parameters > 0
+        isinstance(parameters, int)
+        and not isinstance(parameters, bool)
+        and 0 < parameters <= MAX_PARAMETERS
     ):
-        raise fail("parameters", parameters, "expected a positive integer")
+        message = f"expected a whole number from 1 to {MAX_PARAMETERS:,}"
+        raise fail("parameters", parameters, message)
     datasets = info.get("datasets")
     if datasets is not None and not (
         isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)

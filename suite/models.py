@@ -23,6 +23,7 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.jsonable import entries
 from suite.panic_text import panic_text_held
+from suite.pickle_sniff import is_pickle
 from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
@@ -84,11 +85,17 @@ def remote_code_message(field: str) -> str:
 
 
 def check_weights_folder(path: str | Path, field: str = "model") -> Path:
-    """A local ``save_pretrained`` folder whose weights are safetensors and nothing else."""
+    """A local ``save_pretrained`` folder whose weights are safetensors and nothing else: no
+    file named as a pickle (any case) or holding one (:func:`suite.pickle_sniff.is_pickle`,
+    as a submission's files are read)."""
     folder = Path(path)
     if not folder.is_dir():
         raise SpecError(folder, field, str(path), "not a folder holding a save_pretrained model")
-    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    pickles = sorted(
+        p.name for p in folder.iterdir()
+        if p.suffix.lower() in PICKLE_SUFFIXES  # training_args.BIN too
+        or (p.suffix != ".safetensors" and p.is_file() and not p.is_symlink() and is_pickle(p))
+    )  # fmt: skip
     if pickles:
         raise SpecError(
             folder, field, pickles[0], "pickle checkpoints are refused; save with safetensors"

@@ -176,44 +176,51 @@ ADDITIONAL_TEMPLATES = "additional_chat_templates"
 MAX_ADDITIONAL_TEMPLATES = 16
 
 
-def _template_text(r: Reader, jinja: Path, field: str, value: Any) -> str:
+def _template_text(jinja: Path) -> str:
     """A chat template file's text: at most MAX_CHAT_TEMPLATE_CHARS characters of UTF-8, sized
     before it is read."""
     if jinja.stat().st_size > MAX_CHAT_TEMPLATE_CHARS * 4:
-        raise r.error(field, value, f"{jinja}: over {MAX_CHAT_TEMPLATE_CHARS:,} characters")
+        raise SpecError(jinja, "chat_template", jinja.name,
+                        f"over {MAX_CHAT_TEMPLATE_CHARS:,} characters")  # fmt: skip
     try:
         return jinja.read_bytes().decode("utf-8")
     except UnicodeDecodeError as err:
-        message = f"{jinja}: not UTF-8 text (byte {err.start}); refused"
-        raise r.error(field, value, message) from None
+        message = f"not UTF-8 text (byte {err.start}); refused"
+        raise SpecError(jinja, "chat_template", jinja.name, message) from None
 
 
-def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
+def check_chat_templates(folder: Path) -> None:
     """A tokenizer folder's chat templates (tokenizer_config.json, chat_template.jinja or .json,
-    additional_chat_templates/*.jinja) obey the sandbox's chat-template rules: refused when the
-    profile is read, before any run."""
-    try:
-        found = []
-        config = folder / "tokenizer_config.json"
-        if config.is_file() and "chat_template" in (data := read_config(config)):
-            found.append((config, data["chat_template"]))
-        extra_dir = folder / ADDITIONAL_TEMPLATES  # transformers reads every .jinja in it
-        extras = sorted(extra_dir.glob("*.jinja")) if extra_dir.is_dir() else []
-        if len(extras) > MAX_ADDITIONAL_TEMPLATES:
-            message = f"{extra_dir}: {len(extras)} templates; at most {MAX_ADDITIONAL_TEMPLATES}"
-            raise r.error(field, value, message)
-        for jinja in [folder / "chat_template.jinja", *extras]:
-            if jinja.is_file():
-                found.append((jinja, _template_text(r, jinja, field, value)))
-        extra = folder / "chat_template.json"
-        if extra.is_file():
-            found.append((extra, read_config(extra).get("chat_template")))
-    except SpecError as err:
-        raise r.error(field, value, f"{err.path}: {err.message}") from None
+    additional_chat_templates/*.jinja) obey the sandbox's chat-template rules; a SpecError names
+    the file otherwise. Read wherever a folder may come to be a tokenizer: a profile's, a
+    submission's."""
+    found = []
+    config = folder / "tokenizer_config.json"
+    if config.is_file() and "chat_template" in (data := read_config(config)):
+        found.append((config, data["chat_template"]))
+    extra_dir = folder / ADDITIONAL_TEMPLATES  # transformers reads every .jinja in it
+    extras = sorted(extra_dir.glob("*.jinja")) if extra_dir.is_dir() else []
+    if len(extras) > MAX_ADDITIONAL_TEMPLATES:
+        message = f"{len(extras)} templates; at most {MAX_ADDITIONAL_TEMPLATES}"
+        raise SpecError(extra_dir, "chat_template", ADDITIONAL_TEMPLATES, message)
+    for jinja in [folder / "chat_template.jinja", *extras]:
+        if jinja.is_file():
+            found.append((jinja, _template_text(jinja)))
+    extra = folder / "chat_template.json"
+    if extra.is_file():
+        found.append((extra, read_config(extra).get("chat_template")))
     for path, template in found:
         problem = chat_template_refusal(template)
         if problem:
-            raise r.error(field, value, f"{path}: {problem}")
+            raise SpecError(path, "chat_template", path.name, problem)
+
+
+def _chat_templates(r: Reader, folder: Path, field: str, value: Any) -> None:
+    """:func:`check_chat_templates`, refused when the profile is read, before any run."""
+    try:
+        check_chat_templates(folder)
+    except SpecError as err:
+        raise r.error(field, value, f"{err.path}: {err.message}") from None
 
 
 def _tokenizer_regexes(r: Reader, folder: Path, field: str, value: Any) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from suite.drafts import facts_from_mapping
 from suite.errors import control_character, control_message
-from suite.reader import MAX_TEMPERATURE
+from suite.reader import MAX_TEMPERATURE, MAX_THREADS
 from suite.records import (
     ANALYTIC,
     EMPIRICAL,
@@ -792,6 +792,21 @@ def _check_scalars(r: _Reader | None) -> None:
             raise RecordError(where, value, "expected a number, true/false, null or text")
 
 
+# The counts a run writes into its hardware (suite.provenance.hardware), each a whole number
+# from 1 to its bound: a record stating 10^99 threads or -2 CPUs was reported.
+HARDWARE_COUNTS = {"cpu_count": 1 << 20, "torch_threads": MAX_THREADS}
+
+
+def _check_counts(r: _Reader | None) -> None:
+    for key, bound in HARDWARE_COUNTS.items():
+        value = r.data.get(key) if r is not None else None
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= bound:
+            shown = value if not isinstance(value, int) or value < 10**12 else f"{value:.3e}"
+            raise RecordError(r.name(key), shown, f"expected a whole number from 1 to {bound:,}")
+
+
 def _read_provenance(r: _Reader | None) -> Provenance | None:
     if r is None:
         return None
@@ -809,6 +824,7 @@ def _read_provenance(r: _Reader | None) -> Provenance | None:
     packages, hardware = r.sub("packages", optional=True), r.sub("hardware", optional=True)
     for part in (packages, hardware):
         _check_scalars(part)
+    _check_counts(hardware)
     return Provenance(
         git_commit=_commit(r),
         git_dirty=r.boolean("git_dirty"),

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import stat
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,8 @@ class StrictLoader(yaml.SafeLoader):
         sexagesimal (``1:30.5``) and underscored (``1_0.5``) floats stay strings, which a field
         that wants a number refuses, and any other text tagged ``!!float`` is refused, naming its
         node: Python's ``float`` reads other scripts' digits and spaces (``!!float "٠.٥"`` was
-        0.5)."""
+        0.5). A float is the number written: ``256.00000000000001`` (read as 256.0, a whole
+        count) and ``4.9e-324`` (5e-324) are refused, as ``1e-400`` is."""
         text = str(node.value)
         if ":" in text or "_" in text:
             return self.construct_scalar(node)
@@ -212,6 +214,10 @@ class StrictLoader(yaml.SafeLoader):
         value = super().construct_yaml_float(node)
         if underflows(text, value):  # 1e-400: not the number
             raise _NodeError(f"{text!r:.80} is below the smallest float: it would read as 0", node)
+        if math.isfinite(value) and Decimal(repr(value)) != Decimal(text):
+            # 256.00000000000001 read as the count 256, 100.00000000000000001 passed "≤ 100"
+            message = f"{text!r:.80} has more digits than a float holds: it would read as {value!r}"
+            raise _NodeError(message, node)
         return value
 
 

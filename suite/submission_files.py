@@ -7,12 +7,9 @@ Every refusal is a :class:`SpecError` naming the file, the field and the value.
 
 from __future__ import annotations
 
-import io
 import os
-import pickletools
 import re
 import stat
-import zipfile
 from pathlib import Path
 
 from suite.config_values import MAX_LAYERS, config_value_field
@@ -26,93 +23,10 @@ from suite.models import (
     remote_code_message,
 )
 from suite.paths import resolve
+from suite.pickle_sniff import SNIFF_BYTES, is_pickle
 from suite.strict import check_side_file, read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
-
-
-# Protocols 0 and 1 are read as far as needed: a first string longer than the part read would
-# hide the rest, so the part grows while the opcodes so far are valid and the file goes on.
-SNIFF_BYTES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)
-MAX_SNIFF_OPCODES = 1_000_000  # valid opcodes in a row: no other file reads as that many
-
-
-def _is_pickle(path: Path) -> bool:
-    """A pickle of any protocol or a torch.save zip, whatever the file is called; a file whose
-    first 64 MiB are valid pickle opcodes that have not ended counts as one."""
-    with path.open("rb") as fh:
-        head = fh.read(SNIFF_BYTES[0])
-    if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
-        return True
-    if head[:4] == b"PK\x03\x04":
-        try:
-            with zipfile.ZipFile(path) as z:
-                return any(n.endswith(".pkl") for n in z.namelist())
-        except zipfile.BadZipFile:
-            return False
-        except (ValueError, OSError, EOFError, NotImplementedError):  # a name it cannot decode
-            return True  # an archive that cannot be listed could hide a torch.save pickle
-    for size in SNIFF_BYTES:
-        if size > len(head):
-            with path.open("rb") as fh:
-                head = fh.read(size)
-        verdict = _parses_as_pickle(head)
-        if verdict is not None:
-            return verdict
-        if len(head) < size:  # the whole file: it ends before STOP
-            return False
-    return True
-
-
-def _parses_as_pickle(data: bytes) -> bool | None:
-    """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
-    the stack what it takes, that ends in STOP with one object left, and calls or imports on
-    the way or holds more than a single constant (read, never executed: the stack is simulated
-    as :func:`pickletools.dis` does; see :data:`CODE_OPCODES`). True at such a STOP (or after
-    MAX_SNIFF_OPCODES valid ones), False where an opcode is invalid or underflows the stack
-    before the end of ``data`` (text such as ``0.41`` is POP then STOP on an empty stack), None
-    where ``data`` ran out first."""
-    stream = io.BytesIO(data)
-    stack: list[str] = []
-    code = False  # an opcode that imports, calls or builds: what makes a pickle run anything
-    try:
-        for count, (opcode, _, _) in enumerate(pickletools.genops(stream)):
-            if not _simulate(stack, opcode):
-                return False
-            code = code or opcode.name in CODE_OPCODES
-            if opcode.name == "STOP":  # a lone constant ("N.B. ...", "I0\n.") is text, not one
-                return not stack and (code or count >= 2)
-            if count >= MAX_SNIFF_OPCODES:
-                return True
-    except (ValueError, EOFError, UnicodeDecodeError):
-        return None if stream.tell() >= len(data) else False
-    return None
-
-
-# Opcodes that import a name, call one or set attributes. A file whose opcodes reach STOP with
-# none of them and a single constant (NONE, STOP: a text file such as "N.B. ...", "I0\n.") is
-# text that happens to parse, not refused; a data pickle of more (``pickle.dumps([1])``) is.
-CODE_OPCODES = frozenset(
-    {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
-     "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"}
-)  # fmt: skip
-
-
-def _simulate(stack: list[str], opcode) -> bool:
-    """One opcode's effect on a stack of ``"mark"`` and ``"obj"``; False where it underflows."""
-    before = opcode.stack_before
-    if pickletools.markobject in before:  # takes everything above the topmost mark, the mark
-        if "mark" not in stack:
-            return False
-        del stack[len(stack) - 1 - stack[::-1].index("mark") :]
-        taken = before.index(pickletools.markobject)  # and the objects below the mark
-    else:
-        taken = len(before)
-    if len(stack) < taken or "mark" in stack[len(stack) - taken :]:
-        return False
-    del stack[len(stack) - taken :]
-    stack.extend("mark" if x is pickletools.markobject else "obj" for x in opcode.stack_after)
-    return True
 
 
 MAX_SNIFFED_BYTES = 64 << 20  # files other than weights read as possible pickles, together
@@ -165,7 +79,7 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
                     if budget < 0:
                         message = f"over {MAX_SNIFFED_BYTES:,} bytes of files to read as pickles"
                         raise SpecError(folder, field, str(folder.name), message)
-                    pickled = sniffed[inode] = _is_pickle(p)
+                    pickled = sniffed[inode] = is_pickle(p)
             if pickled:
                 message = "pickle weights are refused (they can run code); save with safetensors"
                 raise SpecError(p, field, p.name, message)

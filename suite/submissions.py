@@ -29,7 +29,7 @@ from suite.drafts import SUBMISSION_PREFIX as DRAFT_PREFIX
 from suite.errors import SpecError, control_character
 from suite.models import GENERATION_CONFIG, PICKLE_SUFFIXES
 from suite.paths import REPO_ROOT, portable_path, resolve
-from suite.profiles import _HUB_ID, ModelRef, Profile
+from suite.profiles import _HUB_ID, ModelRef, Profile, check_chat_templates
 from suite.record_read import MAX_TEXT_CHARS as MAX_LOCATION_CHARS
 from suite.safetensors_files import weight_shapes
 from suite.specs import Reader, read_yaml
@@ -271,6 +271,7 @@ def _same_vocabulary(folder: Path, config: dict, family, target: str) -> None:
         raise SpecError(folder, "tokenizer", str(folder.name), message)
     where = folder / shipped[0]
     check_special_tokens(folder)  # each at most MAX_SPECIAL_TOKEN_CHARS, before any load
+    check_chat_templates(folder)  # as a profile naming the folder would read them
     if (folder / TOKENIZER_JSON).is_file():  # its regexes, read from the file before any load
         check_tokenizer_file(folder / TOKENIZER_JSON)
     vocab_size = config["vocab_size"]  # the target's (checked first)

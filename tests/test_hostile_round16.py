@@ -196,7 +196,7 @@ def test_a_zip_whose_names_cannot_be_read_is_refused(tmp_path):
     import io
     import zipfile
 
-    from suite.submission_files import _is_pickle
+    from suite.submission_files import is_pickle
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -209,7 +209,7 @@ def test_a_zip_whose_names_cannot_be_read_is_refused(tmp_path):
     path.write_bytes(bytes(data).replace(b"name-x", b"name\xff\xfe"))
     with pytest.raises(UnicodeDecodeError):
         zipfile.ZipFile(path).namelist()  # what the sniffer met
-    assert _is_pickle(path) is True
+    assert is_pickle(path) is True
 
 
 def test_an_output_name_held_by_a_folder_is_refused_before_anything_is_written(tmp_path, capsys):

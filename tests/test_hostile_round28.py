@@ -99,14 +99,16 @@ def test_an_lm_eval_config_is_read_as_lm_eval_reads_it(name, tmp_path, capsys):
     config.write_text(_CONFIGS[name], encoding="utf-8")
     argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x",
             "--output_path", str(tmp_path / "o")]  # fmt: skip
-    refused(argv, tmp_path, capsys, "c.yaml" if name == "too-large" else "model_args")
+    # a merge key is refused whole since round 41 (PyYAML copied its keys in unchecked)
+    shown = {"too-large": "c.yaml", "merge-key": "merge key (<<)"}.get(name, "model_args")
+    refused(argv, tmp_path, capsys, shown)
 
 
 def test_good_model_args_in_each_form_pass_the_check(tmp_path):
     from suite.lm_eval_args import check_numbers_as_written, read_config
 
     config = tmp_path / "c.yaml"
-    config.write_text("model_args: {<<: {temperature: 0.5}, seed: 3, target: t}\n")
+    config.write_text("model_args: {temperature: 0.5, seed: 3, target: t}\n")
     read = read_config(str(config))["model_args"]
     assert read == {"temperature": "0.5", "seed": "3", "target": "t"}  # numbers as written
     for args in (read, '{"temperature": 0.5, "seed": 3, "num_draft_tokens": "4"}',

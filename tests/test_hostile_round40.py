@@ -18,8 +18,10 @@ from suite.sandbox import regex_problem
 from suite.tokenizer_regex import tokenizer_regex_problem
 from tests.hostile import refused
 from tests.test_hostile_round9 import _generate, _split
+from tests.test_hostile_round30 import difficulty, forged_report_refused  # noqa: F401 (fixture)
 from tests.test_hostile_round37 import _spec_folder, _tracker
 from tests.test_hostile_tokenizer_ids import _case
+from tests.test_submissions import tiny  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
@@ -434,9 +436,9 @@ def test_lm_eval_metadata_does_not_restate_a_model_arg(config, tmp_path, capsys)
 
 @pytest.mark.parametrize(
     ("given", "shown"),
-    [(["--gen_kwargs", "max_gen_toks=abc"], "max_gen_toks must be an integer"),
-     (["--gen_kwargs", "max_gen_toks=0"], "max_gen_toks must be an integer"),
-     (["--gen_kwargs", "max_gen_toks=99999"], "from 1 to 8192"),
+    [(["--gen_kwargs", "max_gen_toks=abc"], "whole number from 1 to 8,192"),
+     (["--gen_kwargs", "max_gen_toks=0"], "whole number from 1 to 8,192"),
+     (["--gen_kwargs", "max_gen_toks=99999"], "whole number from 1 to 8,192"),
      (["--gen_kwargs", "until=" + str(["s"] * 17)], "17 stop strings"),
      (["--gen_kwargs", "until=" + str(["x" * 300])], "at most 256 characters")],
     ids=["text-budget", "zero-budget", "huge-budget", "many-stops", "long-stop"],
@@ -457,3 +459,228 @@ def test_an_lm_eval_configs_budget_is_checked_before_the_models_load(tmp_path, c
     config.write_text("gen_kwargs: {max_gen_toks: 4, until: [a, b]}\n")  # the control
     args = _parsed("--model", "specdec", "--tasks", "x", "--config", str(config))
     assert args.config == str(config)
+
+
+# --- round 42: lm-eval model args, network loggers and literal values; pickles; numbers ---
+
+
+@pytest.mark.parametrize("value", [["x"], {"a": 1}, 1])
+def test_a_specdec_folder_or_dtype_arg_is_text(value):
+    """JSON --model_args and a --config mapping gave a list: a TypeError traceback."""
+    import torch
+
+    from suite.lm_eval_model import _folder_arg, pick_dtype
+
+    with pytest.raises(ValueError, match="expected text"):
+        _folder_arg(value, "target")
+    with pytest.raises(ValueError, match="expected text"):
+        pick_dtype(value, torch.device("cpu"))
+
+
+@pytest.mark.parametrize("option", ["--wandb_args", "--wandb_config_args", "--trackio_args",
+                                    "--hf_hub_log_args"])  # fmt: skip
+def test_lm_evals_network_loggers_are_not_taken(option, tmp_path, capsys):
+    """wandb and trackio ended in tracebacks; hf_hub_log_args would push the results to a
+    repository the command line names, with the user's token."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+            option, "project=x"]  # fmt: skip
+    refused(argv, tmp_path, capsys, option, "not taken", "remote service")
+    config = tmp_path / "c.yaml"
+    config.write_text(f"{option[2:]}: {{push_results_to_hub: true}}\n")
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, "c.yaml", option[2:], "not taken")
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [(["--metadata", "note=[1e400]"], "a number a float holds"),
+     (["--metadata", "note=(1e-400,)"], "a number a float holds"),
+     (["--gen_kwargs", "x={'a': -1e400}"], "a number a float holds"),
+     (["--gen_kwargs", "max_gen_toks=0x4"], "decimal digits"),
+     (["--gen_kwargs", "max_gen_toks=0o4"], "decimal digits"),
+     (["--metadata", "x=[0b100]"], "decimal digits"),
+     (["--metadata", "x=1j"], "a complex number")],
+    ids=["list-overflow", "tuple-underflow", "dict-overflow", "hex", "octal", "binary", "complex"],
+)  # fmt: skip
+def test_an_lm_eval_literal_value_holds_numbers_as_written(given, shown, tmp_path, capsys):
+    """lm-eval reads a value it cannot take as a number as a Python literal: [1e400] wrote
+    Infinity into the results, and max_gen_toks=0x4 ran 4 tokens."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+            *given]  # fmt: skip
+    refused(argv, tmp_path, capsys, given[0], shown)
+
+
+def test_an_lm_eval_literal_value_as_written_is_read():
+    args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+                   "--gen_kwargs", "until=['Question:', 'A 1.5'],max_gen_toks=4",
+                   "--metadata", "n=[1, 2.5]")  # fmt: skip
+    assert args.gen_kwargs == {"until": ["Question:", "A 1.5"], "max_gen_toks": 4}
+    assert args.metadata == {"n": [1, 2.5]}
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("verbosity: LOUD\n", "verbosity"), ("verbosity: info\n", "in capitals"),
+     ('gen_kwargs: "max_gen_toks=100000"\n', "from 1 to 8,192")],
+    ids=["unknown-level", "lower-case-level", "text-budget"],
+)  # fmt: skip
+def test_an_lm_eval_configs_settings_are_checked_before_the_models_load(text, shown, tmp_path,
+                                                                        capsys):  # fmt: skip
+    """A config's verbosity and text-form budget failed after the whole evaluation (or at its
+    first request), nothing saved."""
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    argv = ["lm-eval", "run", "--config", str(config), "--tasks", "x"]
+    refused(argv, tmp_path, capsys, shown)
+    config.write_text('verbosity: INFO\ngen_kwargs: "max_gen_toks=4"\n')  # the control
+    assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
+
+
+class _Runs:
+    def __reduce__(self):
+        return (print, ("ran",))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"N" + __import__("pickle").dumps(_Runs(), protocol=5),
+     b"N" + __import__("pickle").dumps(_Runs(), protocol=0),
+     b"(0" + __import__("pickle").dumps(_Runs(), protocol=0),
+     b"I0x1\n0" + __import__("pickle").dumps(_Runs(), protocol=0),
+     b"Ncbuiltins\nprint\n(S'x'\ntR."],
+    ids=["object-below-5", "object-below-0", "pop-mark", "hex-int", "text-pickle"],
+)  # fmt: skip
+def test_a_pickle_the_unpickler_runs_is_sniffed_as_one(data, tmp_path):
+    """Each ran code under pickle.loads and was sniffed as text: the sniffer required an empty
+    stack at STOP, took POP on a mark as an underflow and read an INT only in base 10."""
+    import pickle
+
+    from suite.pickle_sniff import is_pickle
+
+    path = tmp_path / "notes.dat"
+    path.write_bytes(data)
+    assert is_pickle(path)
+    with pytest.raises(pickle.UnpicklingError):  # what it is: a pickle that imports
+        _no_import(data)
+
+
+def _no_import(data):
+    """Load ``data`` with an unpickler that refuses every import (raising UnpicklingError)."""
+    import io
+    import pickle
+
+    class Refusing(pickle.Unpickler):
+        def find_class(self, module, name):
+            raise pickle.UnpicklingError(f"{module}.{name}")
+
+    return Refusing(io.BytesIO(data)).load()
+
+
+@pytest.mark.parametrize(
+    "text", [b"N.B. a note\n", b"0.41\n", b"# Card\nA draft.\n", b'{"a": 1}\n', b"cool\nmodel\n"]
+)
+def test_text_files_are_not_sniffed_as_pickles(text, tmp_path):
+    from suite.pickle_sniff import is_pickle
+
+    path = tmp_path / "README.md"
+    path.write_bytes(text)
+    assert not is_pickle(path)
+
+
+@pytest.mark.parametrize("name", ["training_args.BIN", "weights.dat"])
+def test_a_model_folder_holding_a_pickle_is_refused(name, tmp_path):
+    """A profile's or generate's model folder was checked by lower-case suffix only."""
+    import pickle
+
+    from tests.test_hostile_round37 import _short_pair
+
+    target, _ = _short_pair(tmp_path / "pair")
+    (target / name).write_bytes(pickle.dumps(_Runs(), protocol=4))
+    from suite.models import check_weights_folder
+
+    with pytest.raises(SpecError, match="pickle checkpoints are refused") as err:
+        check_weights_folder(target)
+    assert err.value.value == name
+    (target / name).unlink()
+    assert check_weights_folder(target) == target  # the control
+
+
+def test_a_submissions_chat_template_is_checked(tiny, tmp_path, capsys):  # noqa: F811
+    """A submission's chat_template.jinja looped 10^8 times; the check passed it, where a
+    profile naming the folder refuses it."""
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    loop = "{% for i in range(100000000) %}{{ messages }}{% endfor %}"
+    (folder / "model" / "chat_template.jinja").write_text(loop)
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "chat_template.jinja", "chat_template")
+
+
+def test_fetch_sources_refuse_an_unknown_top_level_key(tmp_path, capsys):
+    """Keys beside ``files:`` were ignored and the download attempted."""
+    sources = tmp_path / "s.yaml"
+    sources.write_text(
+        "files:\n  - path: a/b.json\n    url: https://127.0.0.1:9/x\n"
+        f"    sha256: {'0' * 64}\nextra_top: {{path: /etc/passwd}}\n"
+    )
+    (tmp_path / "dest").mkdir()
+    argv = ["fetch", str(tmp_path / "dest"), "--sources", str(sources)]
+    refused(argv, tmp_path, capsys, "s.yaml", "extra_top", "unknown key")
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [("max_new_tokens: 256.00000000000001", "generation.max_new_tokens"),
+     ("hash_range: [0.5, 1.00000000000000000001]", "splits.test.hash_range[1]"),
+     ("hash_range: [0.5, 0.99999999999999999999]", "splits.test.hash_range[1]")],
+    ids=["count", "above-bound", "below-bound"],
+)  # fmt: skip
+def test_a_task_specs_numbers_are_the_floats_written(line, field, tmp_path, capsys):
+    """256.00000000000001 was the count 256; a bound written above 1 was read as 1.0."""
+    spec = (ROOT / "tasks" / "gsm8k.yaml").read_text()
+    if line.startswith("max_new_tokens"):
+        assert "max_new_tokens: 256" in spec
+        spec = spec.replace("max_new_tokens: 256", line)
+    else:
+        spec = spec.replace("    files: [gsm8k/test.jsonl]\n",
+                            f"    files: [gsm8k/test.jsonl]\n    {line}\n", 1)  # fmt: skip
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "gsm8k.yaml").write_text(spec)
+    argv = ["tasks", "gsm8k", "--show", "0", "--tasks-dir", str(folder)]
+    refused(argv, tmp_path, capsys, "gsm8k.yaml", field, "more digits than a float holds")
+
+
+def _hardware(key, value):
+    def edit(records, header):
+        records[0]["provenance"]["hardware"][key] = value
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("torch_threads", 10**99), ("cpu_count", -2), ("cpu_count", True), ("cpu_count", 2.0),
+     ("torch_threads", 0)],
+)  # fmt: skip
+def test_a_records_hardware_counts_are_ones_a_run_writes(difficulty, key, value, tmp_path,  # noqa: F811
+                                                         capsys):  # fmt: skip
+    """A record stating 10^99 torch threads, or -2 CPUs, was reported."""
+    forged_report_refused(difficulty, tmp_path, capsys, _hardware(key, value), "cells.jsonl",
+                          f"provenance.hardware.{key}", "whole number from 1")  # fmt: skip
+
+
+def test_a_manifests_parameters_are_bounded(tmp_path, capsys, monkeypatch):
+    """A 100-digit parameter count was printed in full by bundle-tables."""
+    import json
+
+    # --bundle sets $SUITE_BUNDLE for the process: set here, so that it is undone after
+    monkeypatch.setenv("SUITE_BUNDLE", str(ROOT / "reference"))
+    manifest = json.loads((ROOT / "reference" / "MANIFEST.json").read_text())
+    name = next(n for n, a in manifest["artifacts"].items() if a.get("parameters"))
+    manifest["artifacts"][name]["parameters"] = 10**99
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "MANIFEST.json").write_text(json.dumps(manifest))
+    refused(["bundle-tables", "--bundle", str(tmp_path / "b")], tmp_path, capsys,
+            "MANIFEST.json", "parameters")  # fmt: skip
