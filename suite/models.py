@@ -35,6 +35,13 @@ from suite.tokenizer_files import (
 )
 from suite.tokenizer_ids import SPECIAL_IDS, special_id_problem
 
+# A PEFT adapter's config: where peft is installed, transformers loads the base model it names
+# (any folder or Hub id) and applies the adapter, so the folder checked is not the model run.
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_MESSAGE = (
+    "a PEFT adapter config makes transformers load the model it names instead; merge the "
+    "adapter into the weights and save them with save_pretrained"
+)
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
 # keys that make transformers import code the model folder names: remote classes, attention or
 # MoE kernels fetched from the Hub, quantizers (which swap in other layers); and keys that patch
@@ -100,6 +107,8 @@ def check_weights_folder(path: str | Path, field: str = "model") -> Path:
         raise SpecError(
             folder, field, pickles[0], "pickle checkpoints are refused; save with safetensors"
         )
+    if (folder / ADAPTER_CONFIG).exists():
+        raise SpecError(folder, field, ADAPTER_CONFIG, ADAPTER_MESSAGE)
     if not any(p.suffix == ".safetensors" for p in folder.iterdir()):
         raise SpecError(folder, field, str(path), "no .safetensors weights in this folder")
     for p in folder.iterdir():  # each is hashed into the model's fingerprint

@@ -15,6 +15,8 @@ from pathlib import Path
 from suite.config_values import MAX_LAYERS, config_value_field
 from suite.errors import SpecError, cut
 from suite.models import (
+    ADAPTER_CONFIG,
+    ADAPTER_MESSAGE,
     ATTENTION,
     PICKLE_SUFFIXES,
     check_generation_config,
@@ -68,6 +70,8 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
             if not stat.S_ISREG(mode):
                 raise SpecError(p, field, p.name, "not a regular file (a FIFO or device); refused")
             check_side_file(p, p.lstat().st_size, field)
+            if p.name == ADAPTER_CONFIG:
+                raise SpecError(p, field, p.name, ADAPTER_MESSAGE)
             pickled = p.suffix.lower() in PICKLE_SUFFIXES
             st = p.lstat()
             if not pickled and p.suffix.lower() not in _UNSNIFFED:

@@ -684,3 +684,21 @@ def test_a_manifests_parameters_are_bounded(tmp_path, capsys, monkeypatch):
     (tmp_path / "b" / "MANIFEST.json").write_text(json.dumps(manifest))
     refused(["bundle-tables", "--bundle", str(tmp_path / "b")], tmp_path, capsys,
             "MANIFEST.json", "parameters")  # fmt: skip
+
+
+def test_a_peft_adapter_config_is_refused_in_a_model_folder(tiny, tmp_path, capsys):  # noqa: F811
+    """Where peft is installed, transformers loads the base model an adapter_config.json names
+    (any folder or Hub id), not the weights checked."""
+    from suite.models import check_weights_folder
+    from tests.test_hostile_round37 import _short_pair
+    from tests.test_submissions import _copy, _profile
+
+    adapter = '{"base_model_name_or_path": "/elsewhere", "peft_type": "LORA"}'
+    folder = _copy(tiny, tmp_path)
+    (folder / "model" / "adapter_config.json").write_text(adapter)
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "adapter_config.json", "PEFT adapter")
+    target, _ = _short_pair(tmp_path / "pair")
+    (target / "adapter_config.json").write_text(adapter)
+    with pytest.raises(SpecError, match="PEFT adapter"):
+        check_weights_folder(target)
