@@ -8,8 +8,10 @@ every file of a submission and of a model folder the suite loads, whatever its n
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import pickletools
+import re
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,22 +51,26 @@ def is_pickle(path: Path) -> bool:
 
 def _parses_as_pickle(data: bytes) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
-    the stack what it takes, that ends in STOP with an object to return, and calls or imports on
-    the way or holds more than a single constant (read, never executed: the stack is simulated
-    as :func:`pickletools.dis` does; see :data:`CODE_OPCODES`). True at such a STOP (or after
-    MAX_SNIFF_OPCODES valid ones), False where an opcode is invalid or underflows the stack
-    before the end of ``data`` (text such as ``0.41`` is POP then STOP on an empty stack), None
-    where ``data`` ran out first."""
+    the stack what it takes (read, never executed: the stack is simulated as
+    :func:`pickletools.dis` does). True at the first opcode that runs code as the unpickler
+    reads it (:data:`RUNS`: an import of a module by name, a call; whatever follows, a STOP or
+    not), at a STOP after an opcode that builds a container (:data:`BUILDS`: a data pickle), or
+    after MAX_SNIFF_OPCODES valid ones; False where an opcode is invalid or underflows the stack
+    before the end of ``data``, or at a STOP after constants only (text such as ``0.41``, POP
+    then STOP on an empty stack, or ``Version 2\nVersion 3\n.``); None where ``data`` ran out
+    first."""
     stream = io.BytesIO(data)
     stack: list[str] = []
-    code = False  # an opcode that imports, calls or builds: what makes a pickle run anything
+    built = False
     try:
-        for count, opcode in enumerate(_opcodes(stream)):
+        for count, (opcode, arg) in enumerate(_opcodes(stream)):
             if not _simulate(stack, opcode):
                 return False
-            code = code or opcode.name in CODE_OPCODES
-            if opcode.name == "STOP":  # a lone constant ("N.B. ...", "I0\n.") is text, not one
-                return code or count >= 2  # objects below the one returned are left, unread
+            if opcode.name in RUNS and _runs(opcode.name, arg):
+                return True  # the unpickler has run it before it reads on
+            built = built or opcode.name in BUILDS
+            if opcode.name == "STOP":  # objects below the one returned are left, unread
+                return built
             if count >= MAX_SNIFF_OPCODES:
                 return True
     except (ValueError, EOFError, UnicodeDecodeError):
@@ -72,14 +78,52 @@ def _parses_as_pickle(data: bytes) -> bool | None:
     return None
 
 
-# Arguments the unpickler reads more loosely than pickletools: an INT or LONG line in any base
-# (``I0x1``: C's strtol and int(s, 0)), a FLOAT line as its float parser takes it. Read here as
-# any line, so a file the unpickler runs is never "text" for a number pickletools refuses.
-_LOOSE_ARGS = frozenset({"decimalnl_short", "decimalnl_long", "floatnl"})
+# Opcodes the unpickler runs code at: an import by name, a call, setting attributes, an
+# extension code (a registered import).
+RUNS = frozenset(
+    {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
+     "EXT1", "EXT2", "EXT4"}
+)  # fmt: skip
+# Opcodes that build a container: a data pickle, not text.
+BUILDS = frozenset(
+    {"LIST", "DICT", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "APPEND", "APPENDS", "SETITEM",
+     "SETITEMS", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "ADDITEMS", "FROZENSET"}
+)  # fmt: skip
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _opcodes(stream: io.BytesIO) -> Iterator:
-    """The opcodes of ``stream`` as :func:`pickletools.genops` reads them, but for
+def _runs(name: str, arg) -> bool:
+    """Whether the unpickler runs code at ``name``: an import by name (GLOBAL, INST) only of a
+    module this Python has and an attribute it can name (``cos\nsystem``; a text line ``cool
+    model`` names no module, ``cat\ndog`` none there is, and importing it fails before anything
+    runs)."""
+    if name not in ("GLOBAL", "INST"):
+        return True
+    module, _, attribute = str(arg).partition(" ")
+    if not (_DOTTED.fullmatch(module) and _DOTTED.fullmatch(attribute)):
+        return False
+    try:  # a top-level module this Python has (found, not imported): a word list's "cat\ndog"
+        return importlib.util.find_spec(module.split(".")[0]) is not None
+    except (ImportError, ValueError):
+        return True
+
+
+# An INT or LONG line the unpickler reads in any base (``I0x1``: C's strtol, then int(s, 0)),
+# which pickletools reads in base 10 only.
+_LOOSE_ARGS = frozenset({"decimalnl_short", "decimalnl_long"})
+_STRTOL = re.compile(rb"\s*[-+]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
+
+
+def _loose_int(line: bytes) -> None:
+    """An INT or LONG argument line (its newline cut) the unpickler reads; ValueError if not."""
+    text = line.rstrip(b"L") if line.endswith(b"L") else line
+    if _STRTOL.fullmatch(text):
+        return
+    int(text.decode("ascii"), 0)  # ValueError, UnicodeDecodeError: not a number to it either
+
+
+def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
+    """(opcode, argument) of ``stream`` as :func:`pickletools.genops` reads them, but for
     :data:`_LOOSE_ARGS`; ValueError at a byte that is no opcode or an argument it cannot read,
     EOFError where the stream ends."""
     while True:
@@ -89,24 +133,18 @@ def _opcodes(stream: io.BytesIO) -> Iterator:
         opcode = pickletools.code2op.get(code.decode("latin-1"))
         if opcode is None:
             raise ValueError(f"no opcode {code!r}")
+        arg = None
         if opcode.arg is not None:
             if opcode.arg.name in _LOOSE_ARGS:
-                if not stream.readline().endswith(b"\n"):
+                line = stream.readline()
+                if not line.endswith(b"\n"):
                     raise EOFError("no newline")
+                _loose_int(line[:-1])
             else:
-                opcode.arg.reader(stream)
-        yield opcode
+                arg = opcode.arg.reader(stream)
+        yield opcode, arg
         if opcode.name == "STOP":
             return
-
-
-# Opcodes that import a name, call one or set attributes. A file whose opcodes reach STOP with
-# none of them and a single constant (NONE, STOP: a text file such as "N.B. ...", "I0\n.") is
-# text that happens to parse, not refused; a data pickle of more (``pickle.dumps([1])``) is.
-CODE_OPCODES = frozenset(
-    {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
-     "EXT1", "EXT2", "EXT4", "PERSID", "BINPERSID"}
-)  # fmt: skip
 
 
 def _simulate(stack: list[str], opcode) -> bool:

@@ -214,7 +214,7 @@ class StrictLoader(yaml.SafeLoader):
         value = super().construct_yaml_float(node)
         if underflows(text, value):  # 1e-400: not the number
             raise _NodeError(f"{text!r:.80} is below the smallest float: it would read as 0", node)
-        if math.isfinite(value) and Decimal(repr(value)) != Decimal(text):
+        if not holds(text, value):
             # 256.00000000000001 read as the count 256, 100.00000000000000001 passed "≤ 100"
             message = f"{text!r:.80} has more digits than a float holds: it would read as {value!r}"
             raise _NodeError(message, node)
@@ -329,7 +329,8 @@ def underflows(text: str, value: float) -> bool:
 
 
 def _float(text: str) -> float:
-    """A JSON number with a fraction or exponent; one that overflows to infinity is refused."""
+    """A JSON number with a fraction or exponent, the number written: one that overflows to
+    infinity, underflows to 0 or has more digits than a float holds is refused."""
     if len(text) > MAX_FLOAT_CHARS:
         raise ValueError(f"a number of over {MAX_FLOAT_CHARS} characters is refused")
     value = float(text)
@@ -337,7 +338,16 @@ def _float(text: str) -> float:
         raise ValueError(f"{text} is refused: numbers must be finite")
     if underflows(text, value):
         raise ValueError(f"{text} is refused: below the smallest float, it would read as 0")
+    if not holds(text, value):  # 1.00000000000000000001 passed a bound of 1 as 1.0
+        raise ValueError(f"{text} is refused: it has more digits than a float holds ({value!r})")
     return value
+
+
+def holds(text: str, value: float) -> bool:
+    """Whether the float ``value`` read from ``text`` is the number written: its shortest
+    decimal (``repr``) and the text are one number (``0.1``, ``1e-3``; not
+    ``256.00000000000001``, which reads as 256.0)."""
+    return not math.isfinite(value) or Decimal(repr(value)) == Decimal(text)
 
 
 def _int(text: str) -> int:

@@ -547,12 +547,17 @@ class _Runs:
      b"N" + __import__("pickle").dumps(_Runs(), protocol=0),
      b"(0" + __import__("pickle").dumps(_Runs(), protocol=0),
      b"I0x1\n0" + __import__("pickle").dumps(_Runs(), protocol=0),
-     b"Ncbuiltins\nprint\n(S'x'\ntR."],
-    ids=["object-below-5", "object-below-0", "pop-mark", "hex-int", "text-pickle"],
+     b"Ncbuiltins\nprint\n(S'x'\ntR.",
+     __import__("pickle").dumps(_Runs(), protocol=0)[:-1],
+     __import__("pickle").dumps(_Runs(), protocol=1)[:-1],
+     b"cos\nsystem\n(S'echo'\ntR\xff"],
+    ids=["object-below-5", "object-below-0", "pop-mark", "hex-int", "text-pickle",
+         "no-stop-0", "no-stop-1", "call-then-junk"],
 )  # fmt: skip
 def test_a_pickle_the_unpickler_runs_is_sniffed_as_one(data, tmp_path):
     """Each ran code under pickle.loads and was sniffed as text: the sniffer required an empty
-    stack at STOP, took POP on a mark as an underflow and read an INT only in base 10."""
+    stack at STOP, took POP on a mark as an underflow, read an INT only in base 10, and (round
+    43) waited for a STOP the unpickler does not need to run a call."""
     import pickle
 
     from suite.pickle_sniff import is_pickle
@@ -577,9 +582,15 @@ def _no_import(data):
 
 
 @pytest.mark.parametrize(
-    "text", [b"N.B. a note\n", b"0.41\n", b"# Card\nA draft.\n", b'{"a": 1}\n', b"cool\nmodel\n"]
-)
+    "text",
+    [b"N.B. a note\n", b"0.41\n", b"# Card\nA draft.\n", b'{"a": 1}\n', b"cool\nmodel\n",
+     b"Fine-tuned from llama\nLearning rate: 1e-4\n0.41 acceptance at tau=1\n",
+     b"Please cite us\n.\n", b"Version 2\nVersion 3\n...\n", b"c\nd\n.\n", b"(N.B. ...)",
+     b"cat\ndog\nbird\n"],
+)  # fmt: skip
 def test_text_files_are_not_sniffed_as_pickles(text, tmp_path):
+    """Round 43: text whose lines read as constants (``F``, ``V``, ``I`` lines then ``.``) or
+    as a persistent id (``P``) was refused as a data pickle."""
     from suite.pickle_sniff import is_pickle
 
     path = tmp_path / "README.md"
@@ -702,3 +713,24 @@ def test_a_peft_adapter_config_is_refused_in_a_model_folder(tiny, tmp_path, caps
     (target / "adapter_config.json").write_text(adapter)
     with pytest.raises(SpecError, match="PEFT adapter"):
         check_weights_folder(target)
+
+
+def test_a_records_json_numbers_are_the_floats_written(difficulty, tmp_path, capsys):  # noqa: F811
+    """Round 43: a record's 1.00000000000000000001 was read as 1.0 within a bound of 1, and a
+    resume rewrote it rounded."""
+    import shutil
+
+    from suite.strict import loads_json
+
+    with pytest.raises(ValueError, match="more digits than a float holds"):
+        loads_json('{"a": 256.00000000000001}')
+    assert loads_json('{"a": 0.1, "b": 1e-05, "c": 5e-324}') == {"a": 0.1, "b": 1e-05, "c": 5e-324}
+    folder = tmp_path / "forged"
+    shutil.copytree(difficulty, folder)
+    path = folder / "cells.jsonl"
+    text = path.read_text()
+    assert '"decode_temperature": 1.0' in text
+    path.write_text(text.replace('"decode_temperature": 1.0',
+                                 '"decode_temperature": 1.00000000000000000001', 1))  # fmt: skip
+    refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
+            "cells.jsonl", "more digits than a float holds")  # fmt: skip
