@@ -302,7 +302,7 @@ def read_config(path: str) -> dict:
             read = yaml.safe_load(value)  # lm-eval's reading: YAML 1.1's
             message = f"a number is written in decimal digits (YAML 1.1 reads it as {read!r})"
             raise Refused(f"{shown}: {field} = {str(value)!r}: {message}")
-        if isinstance(value, str) and _foreign_number(value):
+        if isinstance(value, str) and field not in FREE_TEXT and _foreign_number(value):
             raise Refused(f"{shown}: {field} = {value!r}: a number is written in ASCII digits")
         if field.startswith(("gen_kwargs.", "metadata.")) and isinstance(value, str):
             try:  # as the same value in --gen_kwargs or --metadata
@@ -412,7 +412,7 @@ def _limit(text: str) -> str | None:
     if not _DECIMAL.fullmatch(text.strip()):
         return "a count of examples (1, 2, ...) or a fraction in (0, 1), in ASCII"
     value = Decimal(text.strip())
-    if 0 < value < 1 and float(value) > 0:
+    if 0 < value < 1 and 0 < float(value) < 1:  # 0.99999999999999999 reads as 1.0: 1 example
         return None
     if value == value.to_integral_value() and 1 <= value <= MAX_LIMIT:
         return None
@@ -432,7 +432,7 @@ def _seeds(text: str) -> str | None:
     from suite.seeding import SEED_LIMIT
 
     for piece in text.split(","):
-        if piece.strip() != "None" and _whole(piece, 0, SEED_LIMIT - 1) is not None:
+        if piece.strip().lower() != "none" and _whole(piece, 0, SEED_LIMIT - 1) is not None:
             return f"seeds from 0 to {SEED_LIMIT - 1:,} (or None), in ASCII digits, by commas"
     return None
 
@@ -460,6 +460,14 @@ NOT_TAKEN = {
     "hf_hub_log_args": NETWORK,
 }
 VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# lm-eval options whose text it reads as numbers, beside _NUMBER_OPTIONS' (checked as written):
+# in other scripts' digits they are refused; any other option's text is taken as written
+READ_AS_NUMBERS = frozenset({"batch_size"})
+FREE_TEXT = frozenset({"system_instruction", "output_path", "include_path", "model", "device"})
+# specdec's model args: a --metadata key of one of these would state, in the results, a setting
+# the model did not run with (lm-eval writes model_args | metadata into each task's config)
+SPECDEC_ARGS = ("target", "draft", "tokenizer", "temperature", "num_draft_tokens", "seed",
+                "max_new_tokens", "batch_size", "max_batch_size", "device", "dtype")  # fmt: skip
 
 
 def _check_option(action: argparse.Action, text: str) -> None:
@@ -477,8 +485,10 @@ def _check_option(action: argparse.Action, text: str) -> None:
         check_numbers_as_written(text)
     elif action.dest == "config":
         read_config(text)
-    elif action.option_strings:  # an option's value, not the subcommand's name
-        _check_plain_option(option, text, mapping=type(action).__name__ == "MergeDictAction")
+    elif type(action).__name__ == "MergeDictAction":  # key=value pairs lm-eval reads as values
+        _check_plain_option(option, text, mapping=True)
+    elif action.dest in READ_AS_NUMBERS:  # free text (a system instruction) is taken as written
+        _check_plain_option(option, text)
 
 
 def check_parsed(args: argparse.Namespace) -> None:
@@ -493,11 +503,14 @@ def check_parsed(args: argparse.Namespace) -> None:
     config = read_config(args.config) if getattr(args, "config", None) else {}
     model = getattr(args, "model_args", None) or config.get("model_args")
     metadata = getattr(args, "metadata", None) or config.get("metadata")
-    both = [key for key in _setting_keys(metadata) if key in _setting_keys(model)]
+    named = set(_setting_keys(model))
+    if (getattr(args, "model", None) or config.get("model")) == MODEL_NAME:
+        named |= set(SPECDEC_ARGS)
+    both = [key for key in _setting_keys(metadata) if key in named]
     if both:  # lm-eval writes model_args | metadata into each task's results: metadata's wins
         message = (
-            "is also a model_args key: the results would state the metadata's value, not the "
-            "one the model runs with; give it once, in model_args"
+            "is a model_args key: the results would state the metadata's value, not the one "
+            "the model runs with; give it in model_args"
         )
         raise Refused(f"--metadata: the key {reprlib.repr(both[0])} {message}")
     _check_gen_kwargs(getattr(args, "gen_kwargs", None) or config.get("gen_kwargs"))

@@ -21,7 +21,7 @@ from tqdm import tqdm
 from suite.decoding import GenerationStats, generate_named
 from suite.decoding.plumbing import check_pair, vocab_size
 from suite.decoding.sampling import check_temperature
-from suite.lm_eval_args import MODEL_NAME, check_numbers_as_written
+from suite.lm_eval_args import MODEL_NAME, SPECDEC_ARGS, check_numbers_as_written
 from suite.models import check_weights_folder, load_causal_lm, load_tokenizer
 from suite.prompts import model_prompt_ids
 from suite.seeding import SEED_LIMIT, prompt_seed
@@ -232,7 +232,12 @@ class SpecDecLM(LM):
         ``device=cuda:0`` unless told, so a ``device`` in --model_args wins (lm-eval passed both
         as keywords, a traceback)."""
         extra = {k: v for k, v in (additional_config or {}).items() if v is not None}
-        return cls(**{**extra, **arg_dict})
+        given = {**extra, **arg_dict}
+        unknown = sorted(str(k) for k in given if k not in SPECDEC_ARGS)
+        if unknown:  # before they are keywords: 'self' was a TypeError traceback
+            known = ", ".join(SPECDEC_ARGS)
+            raise ValueError(f"{MODEL_NAME}: unknown model_args key {unknown[0]!r}; known: {known}")
+        return cls(**given)
 
     def __init__(
         self,

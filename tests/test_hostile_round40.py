@@ -428,7 +428,7 @@ def test_lm_eval_metadata_does_not_restate_a_model_arg(config, tmp_path, capsys)
         argv += ["--config", str(tmp_path / "c.yaml")]
     else:
         argv += ["--metadata", "temperature=0"]
-    refused(argv, tmp_path, capsys, "--metadata", "'temperature'", "also a model_args key")
+    refused(argv, tmp_path, capsys, "--metadata", "'temperature'", "a model_args key")
     args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
                    "--metadata", "note=a")  # fmt: skip
     assert args.metadata == {"note": "a"}  # the control: a key of its own
@@ -734,3 +734,43 @@ def test_a_records_json_numbers_are_the_floats_written(difficulty, tmp_path, cap
                                  '"decode_temperature": 1.00000000000000000001', 1))  # fmt: skip
     refused(["report", str(folder), "--out", str(tmp_path / "rep")], tmp_path, capsys,
             "cells.jsonl", "more digits than a float holds")  # fmt: skip
+
+
+# --- round 43: lm-eval's limit, model arg keys, metadata, free text ---------------------------
+
+
+def test_an_lm_eval_limit_that_reads_as_one_is_refused(tmp_path, capsys):
+    """``--limit 0.99999999999999999`` passed as a fraction; lm-eval read 1.0, one example."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+            "--limit", "0.99999999999999999"]  # fmt: skip
+    refused(argv, tmp_path, capsys, "--limit", "0.99999999999999999")
+    assert _parsed("--model", "specdec", "--tasks", "x", "--limit", "0.5").limit == 0.5
+
+
+@pytest.mark.parametrize("key", ["self", "__class__", "Temperature"])
+def test_a_specdec_model_arg_key_is_one_it_takes(key):
+    """``self=1`` was a TypeError traceback (multiple values for argument 'self')."""
+    from lm_eval.api.registry import get_model
+
+    import suite.lm_eval_model  # noqa: F401  (registers specdec)
+
+    with pytest.raises(ValueError, match=f"unknown model_args key '{key}'"):
+        get_model("specdec").create_from_arg_obj({"target": "t", key: 1})
+
+
+def test_lm_eval_metadata_does_not_state_a_specdec_setting(tmp_path, capsys):
+    """``--metadata temperature=0.7`` wrote 0.7 into the results; specdec ran greedy (its
+    default), since model_args did not give it."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+            "--metadata", "num_draft_tokens=9"]  # fmt: skip
+    refused(argv, tmp_path, capsys, "--metadata", "'num_draft_tokens'", "a model_args key")
+
+
+def test_lm_eval_free_text_is_taken_as_written(tmp_path):
+    """``--system_instruction "Answer, ٣"`` was refused as a number in other digits."""
+    args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+                   "--system_instruction", "Answer, ٣ or ½", "--seed", "none")  # fmt: skip
+    assert args.system_instruction == "Answer, ٣ or ½"
+    config = tmp_path / "c.yaml"
+    config.write_text('system_instruction: "٣"\n')
+    assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
