@@ -105,16 +105,18 @@ def _foreign_number(text: str) -> bool:
     return True
 
 
-def _check_plain_option(option: str, text: str, mapping: bool = False) -> None:
-    """Any other option's numbers in ASCII digits: ``--seed ١,٢,٣,٤``, ``--limit ٥`` and
-    ``--gen_kwargs max_gen_toks=٤`` are read as numbers by lm-eval. A ``key=value`` option's
-    (``mapping``: ``--gen_kwargs``, ``--metadata``) numbers are ones a float holds: lm-eval
-    reads ``1e400`` and ``inf`` as infinity (written to its results as ``Infinity``, not JSON)
-    and ``1e-400`` as 0."""
-    pieces = [p for part in text.split(",") for p in part.split("=")]
-    if any(_foreign_number(piece) for piece in pieces):
-        raise Refused(f"{option} {reprlib.repr(text)}: a number is written in ASCII digits")
+def _check_plain_option(option: str, text: str, mapping: bool = False, cli: bool = True) -> None:
+    """Any other option's numbers in ASCII digits: ``--batch_size ٥`` and ``--gen_kwargs
+    max_gen_toks=٤`` are read as numbers by lm-eval. A ``key=value`` option's (``mapping``:
+    ``--gen_kwargs``, ``--metadata``) values are read one by one as lm-eval splits them (at
+    top-level commas on the command line, at every comma in a ``--config`` text, ``cli``
+    False): a number is one a float holds (lm-eval reads ``1e400`` and ``inf`` as infinity,
+    written to its results as ``Infinity``, not JSON, and ``1e-400`` as 0), a value it reads as
+    a Python literal holds such numbers (:func:`_literal_problem`), a quoted value is text."""
+    shown = f"{option} {reprlib.repr(text)}"
     if not mapping:
+        if any(_foreign_number(p) for part in text.split(",") for p in part.split("=")):
+            raise Refused(f"{shown}: a number is written in ASCII digits")
         return
     if text.lstrip().startswith("{"):
         import json
@@ -123,17 +125,25 @@ def _check_plain_option(option: str, text: str, mapping: bool = False) -> None:
             json.loads(text, parse_float=_held_float, parse_constant=_no_constant)
         except ValueError as err:  # JSON lm-eval cannot read is named by lm-eval
             if isinstance(err, Refused):
-                raise Refused(f"{option} {reprlib.repr(text)}: {err}") from None
+                raise Refused(f"{shown}: {err}") from None
         return
-    for piece in pieces:
+    items = _split_pairs(text) if cli else [item for item in text.split(",") if item]
+    for item in items:
+        value = item.partition("=")[2].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            continue  # quoted: text, as written
+        if cli and value[:1] in "[({":
+            if problem := _literal_problem(value):
+                raise Refused(f"{shown}: {problem}")
+            continue
+        if _foreign_number(value):
+            raise Refused(f"{shown}: a number is written in ASCII digits")
         try:
-            _held_float(piece.strip().strip("\"'"))
+            _held_float(value)
         except Refused as err:
-            raise Refused(f"{option} {reprlib.repr(text)}: {err}") from None
-    for item in _split_pairs(text):  # a value lm-eval reads as a literal: [1e400], 0x4
-        value = item.partition("=")[2]
-        if problem := _literal_problem(value):
-            raise Refused(f"{option} {reprlib.repr(text)}: {problem}")
+            raise Refused(f"{shown}: {err}") from None
+        if cli and (problem := _literal_problem(value)):  # 0x4, 1j
+            raise Refused(f"{shown}: {problem}")
 
 
 _DECIMAL_INT = re.compile(r"[0-9]+")
@@ -192,7 +202,8 @@ class _Written(str):
 
 # A number as the command line writes one: YAML 1.1 also reads .inf, .nan, 1:04 (64), 0x4 and
 # 1_0 as numbers, which float() and int() do not.
-_DECIMAL = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+# and 010 as octal (8): a whole part is 0 or starts with another digit
+_DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 class _AsWrittenLoader(yaml.SafeLoader):
@@ -279,10 +290,21 @@ def read_config(path: str) -> dict:
         raise Refused(f"{shown}: verbosity = {reprlib.repr(level)}: {message}")
     for key, rule in _NUMBER_OPTIONS.items():
         value = root.get(key)
-        text = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        listed = isinstance(value, list) and key == "seed" and len(value) == 4  # one per generator
+        if isinstance(value, list | dict | bool) and not listed:  # [1] was joined into 1
+            expected = "one number" + (" or four seeds" if key == "seed" else "")
+            raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: expected {expected}")
+        text = ",".join(map(str, value)) if listed else str(value)
         problem = rule(text) if value is not None else None
         if problem is not None:
             raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: expected {problem}")
+    for key in TEXT_SETTINGS:  # lm-eval takes each as text: a number or true was a traceback
+        value = root.get(key)
+        lists = key in ("tasks", "include_path")
+        values = value if lists and isinstance(value, list) else [value]
+        if value is not None and not all(_text(v) for v in values):
+            message = "expected text" + (" or a list of texts" if lists else "")
+            raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: {message} (quote a number)")
     args = root.get("model_args")
     if args is not None and (isinstance(args, _Written) or not isinstance(args, str | dict)):
         raise Refused(f"{shown}: model_args = {reprlib.repr(args)}: expected text or a mapping")
@@ -350,9 +372,14 @@ def _check_setting_text(shown: str, key: str, text: str) -> None:
         raise Refused(f"{shown}: {key}: the key {reprlib.repr(twice)} {message}")
     if key != "model_args":
         try:
-            _check_plain_option(key, text, mapping=True)
+            _check_plain_option(key, text, mapping=True, cli=False)
         except Refused as err:
             raise Refused(f"{shown}: {err}") from None
+
+
+def _text(value) -> bool:
+    """A YAML text as written, not a number's (:class:`_Written`) or a boolean."""
+    return isinstance(value, str) and not isinstance(value, _Written)
 
 
 def until_problem(until) -> str | None:
@@ -463,6 +490,8 @@ VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # lm-eval options whose text it reads as numbers, beside _NUMBER_OPTIONS' (checked as written):
 # in other scripts' digits they are refused; any other option's text is taken as written
 READ_AS_NUMBERS = frozenset({"batch_size"})
+# a --config's settings lm-eval takes as text (tasks and include_path also as lists of texts)
+TEXT_SETTINGS = ("model", "tasks", "include_path", "system_instruction", "device")
 FREE_TEXT = frozenset({"system_instruction", "output_path", "include_path", "model", "device"})
 # specdec's model args: a --metadata key of one of these would state, in the results, a setting
 # the model did not run with (lm-eval writes model_args | metadata into each task's config)

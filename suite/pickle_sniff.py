@@ -8,8 +8,11 @@ every file of a submission and of a model folder the suite loads, whatever its n
 
 from __future__ import annotations
 
+import _compat_pickle
+import functools
 import importlib.util
 import io
+import os
 import pickletools
 import re
 import zipfile
@@ -29,6 +32,8 @@ def is_pickle(path: Path) -> bool:
         head = fh.read(SNIFF_BYTES[0])
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
+    if head[257:262] == b"ustar":  # torch.save's legacy tar: storages, tensors, pickle
+        return _tar_holds_pickle(path)
     if head[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(path) as z:
@@ -41,7 +46,7 @@ def is_pickle(path: Path) -> bool:
         if size > len(head):
             with path.open("rb") as fh:
                 head = fh.read(size)
-        verdict = _parses_as_pickle(head)
+        verdict = _parses_as_pickle(head, path.parent)
         if verdict is not None:
             return verdict
         if len(head) < size:  # the whole file: it ends before STOP
@@ -49,7 +54,39 @@ def is_pickle(path: Path) -> bool:
     return True
 
 
-def _parses_as_pickle(data: bytes) -> bool | None:
+@functools.lru_cache(maxsize=64)
+def _stems_at(folder: str, mtime_ns: int) -> frozenset:
+    return frozenset(name.split(".")[0] for name in os.listdir(folder))
+
+
+def _stems(folder: Path) -> frozenset:
+    """The names of ``folder``'s entries up to their first dot (``helper`` for helper.py), read
+    once while the folder is unchanged."""
+    try:
+        return _stems_at(str(folder), os.stat(folder).st_mtime_ns)
+    except OSError:
+        return frozenset()
+
+
+def _tar_holds_pickle(path: Path) -> bool:
+    """A tar archive holding torch's legacy checkpoint members (``pickle``, ``storages``,
+    ``tensors``) or a ``.pkl``; one that cannot be listed could hide them."""
+    import tarfile
+
+    try:
+        with tarfile.open(path) as tar:
+            for count, member in enumerate(tar):
+                name = member.name.rsplit("/", 1)[-1]
+                if name in ("pickle", "storages", "tensors") or name.endswith(".pkl"):
+                    return True
+                if count >= MAX_SNIFF_OPCODES:
+                    return True
+    except (tarfile.TarError, OSError, ValueError, EOFError):
+        return True
+    return False
+
+
+def _parses_as_pickle(data: bytes, folder: Path | None = None) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
     the stack what it takes (read, never executed: the stack is simulated as
     :func:`pickletools.dis` does). True at the first opcode that runs code as the unpickler
@@ -66,7 +103,7 @@ def _parses_as_pickle(data: bytes) -> bool | None:
         for count, (opcode, arg) in enumerate(_opcodes(stream)):
             if not _simulate(stack, opcode):
                 return False
-            if opcode.name in RUNS and _runs(opcode.name, arg):
+            if opcode.name in RUNS and _runs(opcode.name, arg, folder):
                 return True  # the unpickler has run it before it reads on
             built = built or opcode.name in BUILDS
             if opcode.name == "STOP":  # objects below the one returned are left, unread
@@ -92,18 +129,24 @@ BUILDS = frozenset(
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _runs(name: str, arg) -> bool:
+def _runs(name: str, arg, folder: Path | None = None) -> bool:
     """Whether the unpickler runs code at ``name``: an import by name (GLOBAL, INST) only of a
     module this Python has and an attribute it can name (``cos\nsystem``; a text line ``cool
     model`` names no module, ``cat\ndog`` none there is, and importing it fails before anything
-    runs)."""
+    runs), or one ``folder`` (the file's) holds a file or folder of that name for."""
     if name not in ("GLOBAL", "INST"):
         return True
     module, _, attribute = str(arg).partition(" ")
     if not (_DOTTED.fullmatch(module) and _DOTTED.fullmatch(attribute)):
         return False
+    # the unpickler maps Python 2's names first (__builtin__ is builtins, commands subprocess)
+    module, _ = _compat_pickle.NAME_MAPPING.get((module, attribute), (module, attribute))
+    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    top = module.split(".")[0]
+    if folder is not None and top in _stems(folder):
+        return True  # a module shipped beside the file, found where the file is loaded from
     try:  # a top-level module this Python has (found, not imported): a word list's "cat\ndog"
-        return importlib.util.find_spec(module.split(".")[0]) is not None
+        return importlib.util.find_spec(top) is not None
     except (ImportError, ValueError):
         return True
 

@@ -774,3 +774,77 @@ def test_lm_eval_free_text_is_taken_as_written(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text('system_instruction: "٣"\n')
     assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
+
+
+# --- round 44: Python 2 names, shipped modules, legacy torch tars; lm-eval config readings ---
+
+
+def _legacy_tar(path):
+    """torch's pre-1.6 checkpoint: a tar of ``storages``, ``tensors`` and ``pickle``."""
+    import io
+    import pickle
+    import tarfile
+
+    payload = pickle.dumps(_Runs(), protocol=2)
+    with tarfile.open(path, "w:", format=tarfile.PAX_FORMAT) as tar:
+        for name in ("storages", "tensors", "pickle"):
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("p2.txt", b"(S'import os'\ni__builtin__\nexec\n."),
+     ("p1.txt", b"c__builtin__\n__dict__\nS'ascii'\nccommands\ngetoutput\ns"),
+     ("extra.dat", b"cshipped_helper\nx\n."),
+     ("optimizer.dat", None)],
+    ids=["python2-builtin-inst", "python2-store", "shipped-module", "legacy-torch-tar"],
+)  # fmt: skip
+def test_a_pickle_naming_a_module_the_unpickler_finds_is_sniffed(name, data, tmp_path):
+    """Round 44: Python 2 names (the unpickler maps __builtin__ to builtins), a module shipped
+    beside the file, and torch's legacy tar were each called text."""
+    from suite.pickle_sniff import is_pickle
+
+    (tmp_path / "shipped_helper.py").write_text("x = 1\n")
+    path = tmp_path / name
+    if data is None:
+        _legacy_tar(path)
+    else:
+        path.write_bytes(data)
+    assert is_pickle(path)
+    (tmp_path / "words.txt").write_bytes(b"cat\ndog\nbird\n")  # the control: no module "at"
+    assert not is_pickle(tmp_path / "words.txt")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("model_args: {target: t, num_draft_tokens: 010}\n", "YAML 1.1 reads it as 8"),
+     ("gen_kwargs: {max_gen_toks: 010}\n", "YAML 1.1 reads it as 8"),
+     ("tasks: 1\n", "expected text or a list of texts"),
+     ("include_path: 5\n", "expected text or a list of texts"),
+     ("system_instruction: true\n", "expected text"),
+     ("limit: [1]\n", "expected one number"),
+     ("num_fewshot: [0]\n", "expected one number"),
+     ("seed: [7]\n", "one number or four seeds")],
+    ids=["octal-model-arg", "octal-budget", "number-tasks", "number-include", "bool-text",
+         "list-limit", "list-fewshot", "one-seed-list"],
+)  # fmt: skip
+def test_an_lm_eval_configs_values_are_read_as_lm_eval_reads_them(text, shown, tmp_path, capsys):
+    """Round 44: 010 ran as 8 (YAML 1.1 octal); a number where text goes was a traceback;
+    limit: [1] was joined into 1 and failed after the models loaded."""
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    argv = ["lm-eval", "run", "--model", "specdec", "--config", str(config), "--tasks", "x"]
+    if text.startswith("tasks"):
+        argv = argv[:-2]
+    refused(argv, tmp_path, capsys, "c.yaml", shown)
+    config.write_text("limit: 0.5\nseed: [1, 2, 3, 4]\ntasks: [a, b]\nsystem_instruction: A\n")
+    assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
+
+
+def test_a_quoted_stop_string_inside_a_list_is_text():
+    """Round 44: a quoted "nan" in the middle of until=[...] was read as a number."""
+    args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+                   "--gen_kwargs", "until=['a', \"nan\", 'b'],max_gen_toks=4")  # fmt: skip
+    assert args.gen_kwargs["until"] == ["a", "nan", "b"]
