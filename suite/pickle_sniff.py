@@ -121,10 +121,12 @@ RUNS = frozenset(
     {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
      "EXT1", "EXT2", "EXT4"}
 )  # fmt: skip
-# Opcodes that build a container: a data pickle, not text.
+# Opcodes that build a container or memoize an object (pickle.dumps memoizes every string and
+# container): a data pickle, not text.
 BUILDS = frozenset(
     {"LIST", "DICT", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "APPEND", "APPENDS", "SETITEM",
-     "SETITEMS", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "ADDITEMS", "FROZENSET"}
+     "SETITEMS", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "ADDITEMS", "FROZENSET",
+     "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
 )  # fmt: skip
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
