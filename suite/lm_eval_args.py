@@ -298,6 +298,12 @@ def read_config(path: str) -> dict:
         problem = rule(text) if value is not None else None
         if problem is not None:
             raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: expected {problem}")
+    for key in _bool_settings():  # lm-eval takes any non-empty text as true: 'no' logged
+        if root.get(key) is not None and not isinstance(root[key], bool):
+            message = "expected true or false (unquoted)"
+            raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: {message}")
+    if isinstance(root.get("batch_size"), bool):  # yes ran as a batch of 1
+        raise Refused(f"{shown}: batch_size = {root['batch_size']!r}: expected a number or auto")
     for key in TEXT_SETTINGS:  # lm-eval takes each as text: a number or true was a traceback
         value = root.get(key)
         lists = key in ("tasks", "include_path")
@@ -375,6 +381,17 @@ def _check_setting_text(shown: str, key: str, text: str) -> None:
             _check_plain_option(key, text, mapping=True, cli=False)
         except Refused as err:
             raise Refused(f"{shown}: {err}") from None
+
+
+def _bool_settings() -> list[str]:
+    """lm-eval's settings that are true or false (``log_samples``, ``predict_only``, ...)."""
+    try:
+        from dataclasses import fields
+
+        from lm_eval.config.evaluate_config import EvaluatorConfig
+    except ImportError:
+        return []
+    return [f.name for f in fields(EvaluatorConfig) if str(f.type).startswith("bool")]
 
 
 def _text(value) -> bool:
@@ -490,6 +507,10 @@ VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # lm-eval options whose text it reads as numbers, beside _NUMBER_OPTIONS' (checked as written):
 # in other scripts' digits they are refused; any other option's text is taken as written
 READ_AS_NUMBERS = frozenset({"batch_size"})
+# generation settings that are numbers: a boolean for one (YAML's yes, on) is refused
+NUMBER_GEN_KWARGS = frozenset({"temperature", "top_p", "top_k", "min_p", "max_gen_toks",
+                               "max_new_tokens", "min_new_tokens", "repetition_penalty",
+                               "num_beams", "length_penalty"})  # fmt: skip
 # a --config's settings lm-eval takes as text (tasks and include_path also as lists of texts)
 TEXT_SETTINGS = ("model", "tasks", "include_path", "system_instruction", "device")
 FREE_TEXT = frozenset({"system_instruction", "output_path", "include_path", "model", "device"})
@@ -559,6 +580,10 @@ def _check_gen_kwargs(gen_kwargs) -> None:
         gen_kwargs = {key.strip(): value.strip() for key, value in gen_kwargs.items()}
     if not isinstance(gen_kwargs, dict):
         return
+    for key in NUMBER_GEN_KWARGS & set(gen_kwargs):  # temperature: yes was recorded as True
+        value = gen_kwargs[key]
+        if isinstance(value, bool) or str(value).strip().lower() in ("true", "false"):
+            raise Refused(f"--gen_kwargs {key} = {value!r}: expected a number")
     until = gen_kwargs.get("until")
     if problem := until_problem(until):
         raise Refused(f"--gen_kwargs until = {reprlib.repr(until)}: {problem}")

@@ -139,7 +139,7 @@ def _runs(name: str, arg, folder: Path | None = None) -> bool:
     if name not in ("GLOBAL", "INST"):
         return True
     module, _, attribute = str(arg).partition(" ")
-    if not (_DOTTED.fullmatch(module) and _DOTTED.fullmatch(attribute)):
+    if not _DOTTED.fullmatch(module):  # the module is imported before its attribute is read
         return False
     # the unpickler maps Python 2's names first (__builtin__ is builtins, commands subprocess)
     module, _ = _compat_pickle.NAME_MAPPING.get((module, attribute), (module, attribute))
@@ -153,18 +153,23 @@ def _runs(name: str, arg, folder: Path | None = None) -> bool:
         return True
 
 
-# An INT or LONG line the unpickler reads in any base (``I0x1``: C's strtol, then int(s, 0)),
-# which pickletools reads in base 10 only.
-_LOOSE_ARGS = frozenset({"decimalnl_short", "decimalnl_long"})
+# A number line (INT, LONG, FLOAT; GET and PUT's memo keys) as the C unpickler reads it: as a C
+# string, so up to its first NUL (``I1\x00x``), an INT or LONG in any base (``I0x1``: strtol,
+# then int(s, 0)); pickletools reads the whole line, in base 10.
+_LOOSE_ARGS = frozenset({"decimalnl_short", "decimalnl_long", "floatnl"})
 _STRTOL = re.compile(rb"\s*[-+]?(?:0[xX][0-9a-fA-F]+|[0-9]+)")
 
 
-def _loose_int(line: bytes) -> None:
-    """An INT or LONG argument line (its newline cut) the unpickler reads; ValueError if not."""
-    text = line.rstrip(b"L") if line.endswith(b"L") else line
+def _loose_number(line: bytes, kind: str) -> None:
+    """A number argument line (its newline cut) the unpickler reads; ValueError if not."""
+    text = line.split(b"\x00", 1)[0]
+    if kind == "floatnl":
+        float(text.decode("ascii"))  # ValueError, UnicodeDecodeError: not a float to it either
+        return
+    text = text[:-1] if text.endswith(b"L") else text
     if _STRTOL.fullmatch(text):
         return
-    int(text.decode("ascii"), 0)  # ValueError, UnicodeDecodeError: not a number to it either
+    int(text.decode("ascii"), 0)
 
 
 def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
@@ -184,7 +189,7 @@ def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
                 line = stream.readline()
                 if not line.endswith(b"\n"):
                     raise EOFError("no newline")
-                _loose_int(line[:-1])
+                _loose_number(line[:-1], opcode.arg.name)
             else:
                 arg = opcode.arg.reader(stream)
         yield opcode, arg

@@ -848,3 +848,46 @@ def test_a_quoted_stop_string_inside_a_list_is_text():
     args = _parsed("--model", "specdec", "--tasks", "x", "--model_args", "target=t",
                    "--gen_kwargs", "until=['a', \"nan\", 'b'],max_gen_toks=4")  # fmt: skip
     assert args.gen_kwargs["until"] == ["a", "nan", "b"]
+
+
+# --- round 45: a NUL in a number line, an import by an odd name, lm-eval config booleans -------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"I1\x00x\n0cbuiltins\nprint\n(S'x'\ntR.", b"F1.5\x00x\n0cbuiltins\nprint\n(S'x'\ntR.",
+     b"L1\x00x\n0cbuiltins\nprint\n(S'x'\ntR.", b"cthis\n-\n."],
+    ids=["nul-int", "nul-float", "nul-long", "import-by-odd-attribute"],
+)  # fmt: skip
+def test_a_pickle_the_c_unpickler_reads_as_c_strings_is_sniffed(data, tmp_path):
+    """The C unpickler reads a number line up to its first NUL, and imports a module before it
+    reads the attribute: each was called text, and pickle.load ran it."""
+    from suite.pickle_sniff import is_pickle
+
+    path = tmp_path / "NOTES.txt"
+    path.write_bytes(data)
+    assert is_pickle(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("log_samples: 'no'\n", "expected true or false"),
+     ("predict_only: 'false'\n", "expected true or false"),
+     ("write_out: 'off'\n", "expected true or false"),
+     ("log_samples: 0\n", "expected true or false"),
+     ("confirm_run_unsafe_code: 'no'\n", "expected true or false"),
+     ("gen_kwargs: {max_gen_toks: 4, temperature: yes}\n", "expected a number"),
+     ("batch_size: yes\n", "expected a number or auto")],
+    ids=["text-no", "text-false", "text-off", "zero", "unsafe-code-no", "bool-temperature",
+         "bool-batch"],
+)  # fmt: skip
+def test_an_lm_eval_configs_booleans_are_booleans(text, shown, tmp_path, capsys):
+    """lm-eval takes any non-empty text as true: log_samples: 'no' wrote samples; YAML's yes
+    for a temperature was recorded as True."""
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    argv = ["lm-eval", "run", "--model", "specdec", "--model_args", "target=t",
+            "--config", str(config), "--tasks", "x"]  # fmt: skip
+    refused(argv, tmp_path, capsys, shown)
+    config.write_text("log_samples: false\nwrite_out: no\ngen_kwargs: {do_sample: false}\n")
+    assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
