@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from suite.errors import Parser, SpecError, error_line
+from suite.io import file_mode
 
 # Only suite.paths and suite.strict (yaml and the standard library): this runs before the
 # package's other dependencies are installed.
@@ -67,6 +68,8 @@ def _entries(sources: Path) -> list[dict]:
         _check_path(path, f"{where}.path'")
         if not isinstance(url, str) or url[:8].lower() != "https://":
             raise ValueError(f"{where}.url' = {url!r:.80}: expected an https URL")
+        if not url.isascii():  # urllib's request line is ASCII: its own error named nothing
+            raise ValueError(f"{where}.url' = {url!r:.80}: a URL is ASCII; percent-encode it")
         if not isinstance(digest, str) or len(digest) != 64 or not set(digest) <= _HEX:
             message = "expected 64 lower-case hex digits (as sha256sum prints them)"
             raise ValueError(f"{where}.sha256' = {digest!r:.80}: {message}")
@@ -216,6 +219,7 @@ def _write_new(path: Path, data: bytes) -> None:
     # a short name: the file's own may be 255 bytes, the longest a folder holds
     fd, tmp = tempfile.mkstemp(prefix=".fetch-", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, file_mode(path))  # mkstemp's file is private (0600): a shared data folder
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -891,3 +891,39 @@ def test_an_lm_eval_configs_booleans_are_booleans(text, shown, tmp_path, capsys)
     refused(argv, tmp_path, capsys, shown)
     config.write_text("log_samples: false\nwrite_out: no\ngen_kwargs: {do_sample: false}\n")
     assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
+
+
+def _cell_twice(records, header):
+    cells = header["study_cells"]["difficulty"]
+    cells.append(cells[0])
+
+
+def test_a_header_lists_each_cell_once(difficulty, tmp_path, capsys):  # noqa: F811
+    """Round 45: run.json's study_cells took 320,000 copies of one key (6 s, 555 MB)."""
+    forged_report_refused(difficulty, tmp_path, capsys, _cell_twice, "run.json",
+                          "study_cells.difficulty", "each once")  # fmt: skip
+
+
+def test_a_fetched_file_is_readable_as_the_umask_allows(tmp_path):
+    """Round 45: fetch wrote every data file 0600 (mkstemp's), whatever the umask."""
+    import os
+    import stat
+
+    from suite.fetch import _write_new
+
+    mask = os.umask(0o022)
+    try:
+        _write_new(tmp_path / "data.json", b"{}")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "data.json").stat().st_mode) == 0o644
+
+
+def test_fetch_names_a_url_that_is_not_ascii(tmp_path, capsys):
+    """Round 45: urllib's 'ascii' codec error named no field."""
+    sources = tmp_path / "s.yaml"
+    sources.write_text(f"files:\n  - path: a/b.json\n    url: https://127.0.0.1:9/gööd\n"
+                       f"    sha256: {'0' * 64}\n")  # fmt: skip
+    (tmp_path / "dest").mkdir()
+    argv = ["fetch", str(tmp_path / "dest"), "--sources", str(sources)]
+    refused(argv, tmp_path, capsys, "s.yaml", "files[0].url", "percent-encode")
