@@ -126,6 +126,8 @@ def _check_plain_option(option: str, text: str, mapping: bool = False, cli: bool
         except ValueError as err:  # JSON lm-eval cannot read is named by lm-eval
             if isinstance(err, Refused):
                 raise Refused(f"{shown}: {err}") from None
+        except (RecursionError, MemoryError):
+            raise Refused(f"{shown}: JSON nested too deep to read") from None
         return
     items = _split_pairs(text) if cli else [item for item in text.split(",") if item]
     for item in items:
@@ -160,8 +162,10 @@ def _literal_problem(text: str) -> str | None:
     try:
         ast.literal_eval(text)
         tree = ast.parse(text, mode="eval")
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    except (ValueError, TypeError, SyntaxError):
         return None  # lm-eval keeps the text
+    except (MemoryError, RecursionError):  # lm-eval's own literal_eval would end in a traceback
+        return "a value nested too deep to read"
     for node in ast.walk(tree):
         if not isinstance(node, ast.Constant) or isinstance(node.value, bool | str | bytes):
             continue
@@ -290,9 +294,10 @@ def read_config(path: str) -> dict:
         raise Refused(f"{shown}: verbosity = {reprlib.repr(level)}: {message}")
     for key, rule in _NUMBER_OPTIONS.items():
         value = root.get(key)
-        listed = isinstance(value, list) and key == "seed" and len(value) == 4  # one per generator
-        if isinstance(value, list | dict | bool) and not listed:  # [1] was joined into 1
-            expected = "one number" + (" or four seeds" if key == "seed" else "")
+        listed = isinstance(value, list) and key == "seed" and len(value) in (1, 3, 4)
+        quoted = isinstance(value, str) and not isinstance(value, _Written)  # "1": lm-eval's text
+        if (isinstance(value, list | dict | bool) and not listed) or quoted:  # [1] was joined
+            expected = "one number, unquoted" + (" (or 1, 3 or 4 seeds)" if key == "seed" else "")
             raise Refused(f"{shown}: {key} = {reprlib.repr(value)}: expected {expected}")
         text = ",".join(map(str, value)) if listed else str(value)
         problem = rule(text) if value is not None else None
@@ -304,6 +309,9 @@ def read_config(path: str) -> dict:
             raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: {message}")
     if isinstance(root.get("batch_size"), bool):  # yes ran as a batch of 1
         raise Refused(f"{shown}: batch_size = {root['batch_size']!r}: expected a number or auto")
+    instruction = root.get("system_instruction")
+    if isinstance(instruction, str) and len(instruction) > MAX_INSTRUCTION_CHARS:
+        _long_instruction(shown, "system_instruction", instruction)
     for key in TEXT_SETTINGS:  # lm-eval takes each as text: a number or true was a traceback
         value = root.get(key)
         lists = key in ("tasks", "include_path")
@@ -381,6 +389,17 @@ def _check_setting_text(shown: str, key: str, text: str) -> None:
             _check_plain_option(key, text, mapping=True, cli=False)
         except Refused as err:
             raise Refused(f"{shown}: {err}") from None
+
+
+# A system instruction goes before every prompt: at most a task field's length (900 KB was
+# refused only after the models loaded, naming the tokenizer)
+MAX_INSTRUCTION_CHARS = 16_384
+
+
+def _long_instruction(shown: str, key: str, text: str) -> None:
+    where = f"{shown}: {key} =" if key else shown
+    message = f"{len(text):,} characters; a system instruction is at most {MAX_INSTRUCTION_CHARS:,}"
+    raise Refused(f"{where} {reprlib.repr(text)}: {message}")
 
 
 def _bool_settings() -> list[str]:
@@ -525,7 +544,9 @@ def _check_option(action: argparse.Action, text: str) -> None:
     if action.dest in NOT_TAKEN:
         message = f"not taken by `suite lm-eval run` ({NOT_TAKEN[action.dest]})"
         raise Refused(f"{option} {reprlib.repr(text)}: {message}")
-    if action.dest == "verbosity" and text.strip().upper() not in VERBOSITY:
+    if action.dest == "system_instruction" and len(text) > MAX_INSTRUCTION_CHARS:
+        _long_instruction(option, "", text)
+    if action.dest == "verbosity" and text.upper() not in VERBOSITY:  # ' info': lm-eval's too
         raise Refused(f"{option} {reprlib.repr(text)}: expected one of {', '.join(VERBOSITY)}")
     rule = _NUMBER_OPTIONS.get(action.dest)
     why = rule(text) if rule is not None else None
@@ -651,6 +672,12 @@ def _mapping_keys(option: str, texts: list[str]) -> None:
 
     shown = f"{option} {reprlib.repr(' '.join(texts))}"
     first = texts[0].strip() if texts else ""
+    try:  # lm-eval reads its first text as JSON whatever it is: [[[...]]] was a RecursionError
+        json.loads(first)
+    except ValueError:
+        pass
+    except (RecursionError, MemoryError):
+        raise Refused(f"{shown}: JSON nested too deep to read") from None
     if first.startswith("{"):
         if len(texts) > 1:
             raise Refused(f"{shown}: JSON is the option's only value (lm-eval reads no other)")

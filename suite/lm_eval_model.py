@@ -32,6 +32,7 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 # Sampling is fixed by the model's own arguments: a task asking for greedy decoding must not
 # silently turn a τ_dec = 0.7 run into a greedy one, so these request keys are ignored, once noted.
 IGNORED_GEN_KWARGS = ("do_sample", "temperature", "top_p", "top_k")
+USED_GEN_KWARGS = frozenset({"until", "max_gen_toks"})  # every other one is logged as ignored
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # The decoder's counts for the latest generation of each document, by the document's own id:
 # lm-eval's process_results hook sees the document and the text only, so the hooks of our exported
@@ -337,8 +338,8 @@ class SpecDecLM(LM):
         )
 
     def _note_ignored(self, gen_kwargs: dict) -> None:
-        for key in IGNORED_GEN_KWARGS:
-            if key in gen_kwargs and key not in self._ignored_noted:
+        for key in sorted(set(gen_kwargs) - USED_GEN_KWARGS, key=str):  # each named once
+            if key not in self._ignored_noted:
                 self._ignored_noted.add(key)
                 log.warning(
                     "%s: request asks for %s=%r; ignored, sampling uses temperature=%s",

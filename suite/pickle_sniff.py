@@ -32,7 +32,7 @@ def is_pickle(path: Path) -> bool:
         head = fh.read(SNIFF_BYTES[0])
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    if head[257:262] == b"ustar":  # torch.save's legacy tar: storages, tensors, pickle
+    if head[257:262] == b"ustar" or _is_tar(path):  # torch's legacy tar: storages, tensors, ...
         return _tar_holds_pickle(path)
     if head[:4] == b"PK\x03\x04":
         try:
@@ -68,6 +68,16 @@ def _stems(folder: Path) -> frozenset:
         return frozenset()
 
 
+def _is_tar(path: Path) -> bool:
+    """A tar of any format, the old v7 one without ``ustar`` too (its header's checksum)."""
+    import tarfile
+
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, ValueError, EOFError):
+        return False
+
+
 def _tar_holds_pickle(path: Path) -> bool:
     """A tar archive holding torch's legacy checkpoint members (``pickle``, ``storages``,
     ``tensors``) or a ``.pkl``; one that cannot be listed could hide them."""
@@ -98,12 +108,14 @@ def _parses_as_pickle(data: bytes, folder: Path | None = None) -> bool | None:
     first."""
     stream = io.BytesIO(data)
     stack: list[str] = []
-    built = False
+    built, proto = False, 0
     try:
         for count, (opcode, arg) in enumerate(_opcodes(stream)):
             if not _simulate(stack, opcode):
                 return False
-            if opcode.name in RUNS and _runs(opcode.name, arg, folder):
+            if opcode.name == "PROTO":  # from here on, Python 2's names are not mapped
+                proto = arg
+            if opcode.name in RUNS and _runs(opcode.name, arg, folder, proto):
                 return True  # the unpickler has run it before it reads on
             built = built or opcode.name in BUILDS
             if opcode.name == "STOP":  # objects below the one returned are left, unread
@@ -128,29 +140,55 @@ BUILDS = frozenset(
      "SETITEMS", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "ADDITEMS", "FROZENSET",
      "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
 )  # fmt: skip
-_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
-def _runs(name: str, arg, folder: Path | None = None) -> bool:
-    """Whether the unpickler runs code at ``name``: an import by name (GLOBAL, INST) only of a
-    module this Python has and an attribute it can name (``cos\nsystem``; a text line ``cool
-    model`` names no module, ``cat\ndog`` none there is, and importing it fails before anything
-    runs), or one ``folder`` (the file's) holds a file or folder of that name for."""
+def _runs(name: str, arg, folder: Path | None = None, proto: int = 0) -> bool:
+    """Whether the unpickler runs code at ``name``: an import by name (GLOBAL, INST: ``arg`` is
+    the module and the attribute, as the C unpickler decodes them) only of a module it can find,
+    one this Python has (``cos\nsystem``; a text line ``cool model`` names no module, ``cat\ndog``
+    none there is, and importing it fails before anything runs) or one ``folder`` (the file's)
+    holds a file or folder of that name for; Python 2's names mapped below protocol 3."""
     if name not in ("GLOBAL", "INST"):
         return True
-    module, _, attribute = str(arg).partition(" ")
-    if not _DOTTED.fullmatch(module):  # the module is imported before its attribute is read
-        return False
-    # the unpickler maps Python 2's names first (__builtin__ is builtins, commands subprocess)
-    module, _ = _compat_pickle.NAME_MAPPING.get((module, attribute), (module, attribute))
-    module = _compat_pickle.IMPORT_MAPPING.get(module, module)
+    module, attribute = arg
+    if proto < 3:  # the unpickler maps Python 2's names (__builtin__ is builtins)
+        module, _ = _compat_pickle.NAME_MAPPING.get((module, attribute), (module, attribute))
+        module = _compat_pickle.IMPORT_MAPPING.get(module, module)
     top = module.split(".")[0]
+    if not top:  # "c.f. the paper": a relative name, which the import refuses
+        return False
     if folder is not None and top in _stems(folder):
         return True  # a module shipped beside the file, found where the file is loaded from
-    try:  # a top-level module this Python has (found, not imported): a word list's "cat\ndog"
+    try:  # a top-level module this Python has (found, not imported)
         return importlib.util.find_spec(top) is not None
-    except (ImportError, ValueError):
-        return True
+    except (ImportError, ValueError):  # a name no import takes
+        return False
+
+
+def _line(stream: io.BytesIO) -> bytes:
+    """One argument line, its newline cut; EOFError where the stream ends first."""
+    line = stream.readline()
+    if not line.endswith(b"\n"):
+        raise EOFError("no newline")
+    return line[:-1]
+
+
+def _names_as_c_reads(stream: io.BytesIO) -> tuple[str, str]:
+    """GLOBAL and INST's module and attribute lines as the C unpickler reads them: each decoded
+    as UTF-8, no escapes (pickletools takes ASCII and escapes: ``é``, ``x\\`` stopped it)."""
+    module = _line(stream).decode("utf-8")
+    attribute = _line(stream)
+    if not attribute:
+        raise ValueError("an empty attribute line")
+    return module, attribute.decode("utf-8")
+
+
+def _quoted_as_c_reads(stream: io.BytesIO) -> None:
+    """STRING's line as the C unpickler takes it: quoted at both ends; its escapes and its
+    bytes are decoded later, as the load's ``encoding`` says (latin-1 takes any)."""
+    line = _line(stream)
+    if not (len(line) >= 2 and line[:1] == line[-1:] and line[:1] in (b"'", b'"')):
+        raise ValueError("the STRING argument must be quoted")
 
 
 # A number line (INT, LONG, FLOAT; GET and PUT's memo keys) as the C unpickler reads it: as a C
@@ -185,7 +223,11 @@ def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
             raise ValueError(f"no opcode {code!r}")
         arg = None
         if opcode.arg is not None:
-            if opcode.arg.name in _LOOSE_ARGS:
+            if opcode.arg.name == "stringnl_noescape_pair":
+                arg = _names_as_c_reads(stream)
+            elif opcode.arg.name == "stringnl":
+                _quoted_as_c_reads(stream)
+            elif opcode.arg.name in _LOOSE_ARGS:
                 line = stream.readline()
                 if not line.endswith(b"\n"):
                     raise EOFError("no newline")

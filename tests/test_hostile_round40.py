@@ -826,9 +826,10 @@ def test_a_pickle_naming_a_module_the_unpickler_finds_is_sniffed(name, data, tmp
      ("system_instruction: true\n", "expected text"),
      ("limit: [1]\n", "expected one number"),
      ("num_fewshot: [0]\n", "expected one number"),
-     ("seed: [7]\n", "one number or four seeds")],
+     ("seed: [1, 2]\n", "1, 3 or 4 seeds"),
+     ('limit: "1"\n', "unquoted")],
     ids=["octal-model-arg", "octal-budget", "number-tasks", "number-include", "bool-text",
-         "list-limit", "list-fewshot", "one-seed-list"],
+         "list-limit", "list-fewshot", "two-seeds", "quoted-limit"],
 )  # fmt: skip
 def test_an_lm_eval_configs_values_are_read_as_lm_eval_reads_them(text, shown, tmp_path, capsys):
     """Round 44: 010 ran as 8 (YAML 1.1 octal); a number where text goes was a traceback;
@@ -839,8 +840,9 @@ def test_an_lm_eval_configs_values_are_read_as_lm_eval_reads_them(text, shown, t
     if text.startswith("tasks"):
         argv = argv[:-2]
     refused(argv, tmp_path, capsys, "c.yaml", shown)
-    config.write_text("limit: 0.5\nseed: [1, 2, 3, 4]\ntasks: [a, b]\nsystem_instruction: A\n")
-    assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
+    for seeds in ("[1, 2, 3, 4]", "[1, 2, 3]", "[7]"):  # lm-eval takes 1, 3 or 4 (round 46)
+        config.write_text(f"limit: 0.5\nseed: {seeds}\ntasks: [a, b]\nsystem_instruction: A\n")
+        assert _parsed("--config", str(config), "--tasks", "x").config == str(config)
 
 
 def test_a_quoted_stop_string_inside_a_list_is_text():
@@ -927,3 +929,78 @@ def test_fetch_names_a_url_that_is_not_ascii(tmp_path, capsys):
     (tmp_path / "dest").mkdir()
     argv = ["fetch", str(tmp_path / "dest"), "--sources", str(sources)]
     refused(argv, tmp_path, capsys, "s.yaml", "files[0].url", "percent-encode")
+
+
+# --- round 46: the C unpickler's name and string lines, protocol switches, v7 tars; lm-eval ---
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("antigravity.txt", "cantigravity\né\n.".encode()),
+     ("backslash.txt", b"cshipped_helper\nx\\\n."),
+     ("hyphen.txt", b"cmy-mod\nx\n."),
+     ("latin.txt", b"S'\xe9'\np0\n0cos\nsystem\n(S'echo'\ntR."),
+     ("protocol-switch.txt", b"N0\x80\x03c_winreg\nx\n."),
+     ("v7.dat", None)],
+    ids=["non-ascii-attribute", "trailing-backslash", "hyphen-module", "latin-1-string",
+         "protocol-3-mid-stream", "v7-tar"],
+)  # fmt: skip
+def test_a_pickle_read_as_the_c_unpickler_reads_it_is_sniffed(name, data, tmp_path):
+    """Round 46: pickletools reads GLOBAL's lines as ASCII with escapes and STRING's bytes as
+    ASCII; the C unpickler takes UTF-8 names, any quoted bytes (under encoding='latin1'), maps
+    Python 2 names only below protocol 3; tarfile reads a v7 tar without 'ustar'."""
+    import tarfile
+
+    from suite.pickle_sniff import is_pickle
+
+    for module in ("shipped_helper.py", "my-mod.py", "_winreg.py"):
+        (tmp_path / module).write_text("x = 1\n")
+    path = tmp_path / name
+    if data is None:
+        _legacy_tar(path)
+        raw = bytearray(path.read_bytes())  # the header without ustar: a v7 tar
+        raw[257:265] = bytes(8)
+        raw[148:156] = b" " * 8
+        raw[148:156] = b"%06o\0 " % sum(raw[:512])
+        path.write_bytes(bytes(raw[:512]) + bytes(raw[512:]))
+        assert tarfile.is_tarfile(path) and raw[257:262] != b"ustar"
+    else:
+        path.write_bytes(data)
+    assert is_pickle(path)
+    (tmp_path / "cf.txt").write_bytes(b"c.f. the paper\nfoo\n")  # the control: a relative name
+    assert not is_pickle(tmp_path / "cf.txt")
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [(["--metadata", "x=" + "-" * 3000 + "1"], "nested too deep"),
+     (["--gen_kwargs", "x=" + "-" * 100_000 + "1"], "nested too deep"),
+     (["--metadata", "[" * 50_000 + "]" * 50_000], "nested too deep"),
+     (["--metadata", '{"a": ' + "[" * 50_000 + "]" * 50_000 + "}"], "nested too deep"),
+     (["--verbosity", " info"], "expected one of"),
+     (["--system_instruction", "x" * 20_000], "at most 16,384")],
+    ids=["minus-chain", "long-minus-chain", "deep-list", "deep-json", "spaced-verbosity",
+         "long-instruction"],
+)  # fmt: skip
+def test_lm_eval_values_lm_eval_cannot_read_are_refused(given, shown, tmp_path, capsys):
+    """Round 46: a 3,000-sign chain or 50,000-deep JSON was a RecursionError traceback;
+    ' info' ran the evaluation and failed at its end; a 900 KB instruction was refused after
+    the models loaded, naming the tokenizer."""
+    argv = ["lm-eval", "run", "--model", "specdec", "--tasks", "x", "--model_args", "target=t",
+            *given]  # fmt: skip
+    refused(argv, tmp_path, capsys, given[0], shown)
+
+
+def test_specdec_names_every_gen_kwarg_it_ignores(caplog):
+    """Round 46: max_new_tokens=100000 in --gen_kwargs was ignored without a word."""
+    import logging
+
+    from suite.lm_eval_model import USED_GEN_KWARGS
+
+    assert {"until", "max_gen_toks"} == USED_GEN_KWARGS
+    from suite import lm_eval_model
+
+    fake = types.SimpleNamespace(_ignored_noted=set(), temperature=0.0)
+    with caplog.at_level(logging.WARNING):
+        lm_eval_model.SpecDecLM._note_ignored(fake, {"max_new_tokens": 100000, "until": ["x"]})
+    assert "max_new_tokens=100000; ignored" in caplog.text and "until" not in caplog.text
