@@ -137,8 +137,10 @@ def old_empirical(draft: str = "kd-online-gsm8k-t1.0") -> dict:
 
 
 def header_of(*records: dict, header: dict = HEADER) -> dict:
-    """A run header planning exactly these records, as a run states them (``study_cells``)."""
-    return header | {"study_cells": {header["studies"][0]: [r["key"] for r in records]}}
+    """A run header planning exactly these records, as a run states them (``study_cells``, each
+    key once)."""
+    keys = list(dict.fromkeys(r["key"] for r in records))
+    return header | {"study_cells": {header["studies"][0]: keys}}
 
 
 def header_planning(cells: str, header: dict = HEADER) -> dict:
