@@ -211,11 +211,12 @@ def test_a_good_lm_eval_config_is_read_with_numbers_as_written(tmp_path):
     from suite.lm_eval_args import read_config
 
     config = tmp_path / "c.yaml"
-    config.write_text("model: specdec\nseed: '1,2,3,4'\nlimit: 5\n"
+    # seeds as a YAML list: a quoted '1,2,3,4' is one text to lm-eval, whose int() refuses it
+    config.write_text("model: specdec\nseed: [1, 2, 3, 4]\nlimit: 5\n"
                       "model_args: {target: t, temperature: 0.7, seed: 3}\n")  # fmt: skip
     read = read_config(str(config))
     assert read["model_args"] == {"target": "t", "temperature": "0.7", "seed": "3"}
-    assert read["limit"] == "5" and read["seed"] == "1,2,3,4"
+    assert read["limit"] == "5" and read["seed"] == ["1", "2", "3", "4"]
 
 
 # Results folders: records naming where each model came from, a commit as git writes one, and
