@@ -49,15 +49,14 @@ def _count(text: str) -> int:
     return value
 
 
-def run_lm_eval(argv: list[str]) -> int:
-    """lm-eval's own ``run`` with ``specdec`` registered; returns its exit status. Its parser
-    reads the arguments, each text checked as written as it hands it over
-    (:mod:`suite.lm_eval_args`)."""
+def parse_run(argv: list[str]):
+    """lm-eval's parse of ``run ARGV`` with ``specdec`` registered, each text checked as written
+    as its parser hands it over, then what the parse holds (:mod:`suite.lm_eval_args`), before
+    any model loads: (lm-eval's command line, the parsed arguments)."""
     from lm_eval._cli.harness import HarnessCLI
-    from lm_eval.utils import setup_logging
 
     import suite.lm_eval_model  # noqa: F401  (registers specdec)
-    from suite.lm_eval_args import check_parsed, reading_as_written, settings_named
+    from suite.lm_eval_args import check_parsed, reading_as_written
 
     saved = sys.argv
     sys.argv = ["lm_eval", "run", *argv]
@@ -66,6 +65,22 @@ def run_lm_eval(argv: list[str]) -> int:
         with reading_as_written():
             args = cli.parse_args()
         check_parsed(args)
+    finally:
+        sys.argv = saved
+    return cli, args
+
+
+def run_lm_eval(argv: list[str]) -> int:
+    """lm-eval's own ``run`` with ``specdec`` registered (:func:`parse_run`); returns its exit
+    status."""
+    from lm_eval.utils import setup_logging
+
+    from suite.lm_eval_args import settings_named
+
+    saved = sys.argv
+    sys.argv = ["lm_eval", "run", *argv]
+    try:
+        cli, args = parse_run(argv)
         setup_logging()
         _log_to_stderr()
         with settings_named(), results_kept():

@@ -110,21 +110,9 @@ def test_bundle_beside_a_short_reference_is_refused(short, tmp_path, capsys):
 
 def _parsed(*argv: str):
     """``suite lm-eval run``'s parse of ``argv`` (lm-eval's parser, the suite's checks)."""
-    from lm_eval._cli.harness import HarnessCLI
+    from suite.lm_eval_cli import parse_run
 
-    import suite.lm_eval_model  # noqa: F401  (registers specdec)
-    from suite.lm_eval_args import check_parsed, reading_as_written
-
-    saved = sys.argv
-    sys.argv = ["lm_eval", "run", *argv]
-    try:
-        cli = HarnessCLI()
-        with reading_as_written():
-            args = cli.parse_args()
-        check_parsed(args)
-    finally:
-        sys.argv = saved
-    return args
+    return parse_run(list(argv))[1]
 
 
 @pytest.mark.parametrize(
