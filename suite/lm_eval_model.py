@@ -31,7 +31,6 @@ from suite.tokenizer_decode import decode_text
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 # Sampling is fixed by the model's own arguments: a task asking for greedy decoding must not
 # silently turn a τ_dec = 0.7 run into a greedy one, so these request keys are ignored, once noted.
-IGNORED_GEN_KWARGS = ("do_sample", "temperature", "top_p", "top_k")
 USED_GEN_KWARGS = frozenset({"until", "max_gen_toks"})  # every other one is logged as ignored
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 # The decoder's counts for the latest generation of each document, by the document's own id:
