@@ -1,9 +1,12 @@
 """Whether a file is a pickle, read by its bytes, never run.
 
 Protocols 2 to 5 start with a PROTO header; a ``torch.save`` archive is a zip holding a
-``.pkl``; protocols 0 and 1 have no header, so their bytes are read as opcodes (the stack
-simulated as :func:`pickletools.dis` does, the arguments as the unpickler reads them). Used for
-every file of a submission and of a model folder the suite loads, whatever its name.
+``.pkl``; protocols 0 and 1 have no header, so their bytes are read twice: as opcodes (the stack
+simulated as :func:`pickletools.dis` does, the arguments as the unpickler reads them), then by
+CPython's own unpickler in a child process whose every import stops it before it happens
+(:func:`_unpickler_imports`), so that what the C unpickler would run is named by the C
+unpickler itself. Used for every file of a submission and of a model folder the suite loads,
+whatever its name.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ import _compat_pickle
 import functools
 import importlib.util
 import io
+import json
 import os
 import pickletools
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,11 +53,84 @@ def is_pickle(path: Path) -> bool:
             with path.open("rb") as fh:
                 head = fh.read(size)
         verdict = _parses_as_pickle(head, path.parent)
-        if verdict is not None:
-            return verdict
-        if len(head) < size:  # the whole file: it ends before STOP
-            return False
-    return True
+        if verdict is not None or len(head) < size:  # decided, or the file ends before STOP
+            break
+    else:
+        return True
+    if verdict:
+        return True
+    if not head or head[:1].decode("latin-1") not in pickletools.code2op:
+        return False  # the unpickler stops at the first byte
+    return _unpickler_imports(path)
+
+
+# The C unpickler, run on the file in a child process: every import raises before it happens
+# (``find_class`` is the only way the unpickler reaches code: REDUCE, BUILD, OBJ and the rest
+# call only what it returned; an extension code goes through it too), persistent ids load as
+# None. It prints what it asked for first, or "data" where a load returns a container or
+# memoizes, or "constants" where each of the pickles one after another (up to MAX_PROBE_LOADS,
+# torch's legacy format writes five) holds constants only, or "error".
+_PROBE = r"""
+import json, pickle, resource, sys
+_, hard = resource.getrlimit(resource.RLIMIT_AS)
+limit = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
+resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+class Asked(Exception):
+    pass
+class Probe(pickle.Unpickler):
+    def find_class(self, module, name):
+        raise Asked(module, name)
+    def persistent_load(self, pid):
+        return None
+out = "error"
+try:
+    with open(sys.argv[1], "rb") as fh:
+        unpickler = Probe(fh, encoding="latin-1")
+        for _ in range(int(sys.argv[3])):
+            value = unpickler.load()
+            built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
+            if built or unpickler.memo.copy():
+                out = "data"
+                break
+            if not fh.read(1):
+                out = "constants"
+                break
+            fh.seek(-1, 1)
+        else:
+            out = "data"
+except Asked as asked:
+    out = list(asked.args)
+except BaseException:
+    pass
+sys.stdout.write(json.dumps(out))
+"""
+PROBE_MEMORY = 2 << 30  # bytes of address space: a memo index read from text can ask for more
+PROBE_SECONDS = 20
+MAX_PROBE_LOADS = 16
+
+
+def _unpickler_imports(path: Path) -> bool:
+    """Whether CPython's unpickler, reading ``path`` as ``pickle.load`` does, would import a
+    module :func:`_runs` finds (Python 2's names mapped or not) before it fails, or loads a data
+    pickle (a container, a memoized object, more than MAX_PROBE_LOADS pickles in a row). Run
+    with PROBE_MEMORY of address space and PROBE_SECONDS: past them the file is what the opcode
+    reading called it (a memo index read from text, as in ``Kernel ...``, asks for gigabytes and
+    stops the unpickler there)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _PROBE, str(path), str(PROBE_MEMORY),
+             str(MAX_PROBE_LOADS)],
+            capture_output=True, timeout=PROBE_SECONDS, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        asked = json.loads(done.stdout or b'"error"')
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        return False
+    if asked == "data":
+        return True
+    if isinstance(asked, list) and len(asked) == 2 and all(isinstance(a, str) for a in asked):
+        folder = path.parent
+        return _runs("GLOBAL", tuple(asked), folder, 0) or _runs("GLOBAL", tuple(asked), folder, 3)
+    return False
 
 
 @functools.lru_cache(maxsize=64)

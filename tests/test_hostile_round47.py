@@ -1,0 +1,111 @@
+"""The forty-seventh attack round and the pickle sniffer's second reading: a file the opcode
+reading calls text is read again by CPython's own unpickler, in a child process bounded in
+memory and time, whose every import stops it before it happens."""
+
+from __future__ import annotations
+
+import pickle
+import time
+from pathlib import Path
+
+import pytest
+
+from suite import pickle_sniff
+from suite.pickle_sniff import _unpickler_imports, is_pickle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class _Touch:
+    """Unpickled by ``pickle.loads``, it would create the file it names."""
+
+    def __init__(self, path: Path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+# --- the unpickler's own reading -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"cos\nsystem\n(S'echo'\ntR.",
+     b"cos\nsystem\n",  # no STOP: the import happens as the opcode is read
+     b"I1\x00x\n0cos\nsystem\n.",  # an INT line read up to its NUL
+     b"\x8c\x02os\x8c\x06system\x93.",  # STACK_GLOBAL with no PROTO header
+     b"c__builtin__\neval\n.",  # a Python 2 name the unpickler maps
+     b"N.cos\nsystem\n.",  # a constant pickle, then one that imports
+     b"(lp0\nI1\na.",  # a data pickle: a list, memoized
+     b"Pid\ncos\nsystem\n."],  # a persistent id first
+    ids=["reduce", "no-stop", "int-nul", "stack-global", "python2-name", "second-pickle",
+         "data", "persistent-id"],
+)  # fmt: skip
+def test_the_unpickler_names_what_a_pickle_imports(data, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_bytes(data)
+    assert _unpickler_imports(path)
+
+
+def test_a_module_shipped_beside_the_file_counts(tmp_path):
+    (tmp_path / "helper_mod.py").write_text("x = 1\n")
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"chelper_mod\nx\n.")
+    assert _unpickler_imports(path)
+    (tmp_path / "helper_mod.py").unlink()  # the control: no such module, the import fails
+    assert not _unpickler_imports(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"Kernel system variables configuration files\n\nFiles found under /etc/sysctl.d\n",
+     b"Copyright (c) 1992-2013 The University of Tennessee and The University\n" + b" " * 40
+     + b"of Tennessee Research Foundation.  All rights reserved.\n",
+     b"Please cite us\n.\n", b"PNG\r\n", b"hello world\n", b"cnot_a_module_anywhere\nf\n.",
+     b"Version 2\nVersion 3\n.", b"N.B. a note\n"],
+    ids=["memo-index-from-text", "licence", "persistent-id-text", "persistent-id-png", "text",
+         "no-such-module", "constants", "note"],
+)  # fmt: skip
+def test_text_the_unpickler_fails_on_is_not_a_pickle(text, tmp_path):
+    """``Kernel ...`` reads as a LONG_BINPUT at memo index ``b"nel "``: the unpickler asks for
+    gigabytes there, and stops at the child's memory bound, in well under its time bound."""
+    path = tmp_path / "README"
+    path.write_bytes(text)
+    started = time.monotonic()
+    assert not _unpickler_imports(path)
+    assert not is_pickle(path)
+    assert time.monotonic() - started < pickle_sniff.PROBE_SECONDS
+
+
+def test_the_second_reading_catches_what_the_opcode_reading_misses(tmp_path, monkeypatch):
+    """Were the opcode reading to call a pickle text (as each earlier round's bypass made it),
+    the unpickler's own reading still names the import."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(pickle.dumps(_Touch(tmp_path / "ran"), protocol=0))
+    monkeypatch.setattr(pickle_sniff, "_parses_as_pickle", lambda data, folder=None: False)
+    assert is_pickle(path)
+    path.write_bytes(b"hello world\n")  # the control
+    assert not is_pickle(path)
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+def test_no_code_runs_while_a_pickle_is_read(protocol, tmp_path):
+    ran = tmp_path / "ran"
+    path = tmp_path / "notes.txt"
+    path.write_bytes(pickle.dumps(_Touch(ran), protocol=protocol))
+    assert _unpickler_imports(path)
+    assert is_pickle(path)
+    assert not ran.exists()
+    pickle.loads(path.read_bytes()).close()  # the control: pickle.loads runs it
+    assert ran.exists()
+
+
+def test_many_pickles_in_a_row_count_as_one(tmp_path):
+    """Constants only, but more than MAX_PROBE_LOADS pickles one after another: no text file
+    reads so."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"N." * (pickle_sniff.MAX_PROBE_LOADS + 1))
+    assert _unpickler_imports(path)
+    path.write_bytes(b"N." * 2)  # the control
+    assert not _unpickler_imports(path)
