@@ -64,45 +64,47 @@ def is_pickle(path: Path) -> bool:
     return _unpickler_imports(path)
 
 
-# The C unpickler, run on the file in a child process: every import raises before it happens
+# CPython's unpicklers, C then pure Python (joblib's), run on the file in a child process: every
+# import raises before it happens
 # (``find_class`` is the only way the unpickler reaches code: REDUCE, BUILD, OBJ and the rest
 # call only what it returned; an extension code goes through it too), persistent ids load as
-# None. It prints what it asked for first, or "data" where a load returns a container or
-# memoizes, or "constants" where each of the pickles one after another (up to MAX_PROBE_LOADS,
-# torch's legacy format writes five) holds constants only, or "error".
+# None. Each prints a line: what it asked for first, or "data" where a load returns a container
+# or memoizes, or "constants" where each of the pickles one after another (up to
+# MAX_PROBE_LOADS, torch's legacy format writes five) holds constants only, or "error".
 _PROBE = r"""
-import json, pickle, resource, sys
+import gc, json, pickle, resource, sys
 _, hard = resource.getrlimit(resource.RLIMIT_AS)
 limit = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
 resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 class Asked(Exception):
     pass
-class Probe(pickle.Unpickler):
-    def find_class(self, module, name):
-        raise Asked(module, name)
-    def persistent_load(self, pid):
-        return None
-out = "error"
-try:
-    with open(sys.argv[1], "rb") as fh:
-        unpickler = Probe(fh, encoding="latin-1")
-        for _ in range(int(sys.argv[3])):
-            value = unpickler.load()
-            built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
-            if built or unpickler.memo.copy():
-                out = "data"
-                break
-            if not fh.read(1):
-                out = "constants"
-                break
-            fh.seek(-1, 1)
-        else:
-            out = "data"
-except Asked as asked:
-    out = list(asked.args)
-except BaseException:
-    pass
-sys.stdout.write(json.dumps(out))
+def read(unpickler_class):
+    class Probe(unpickler_class):
+        def find_class(self, module, name):
+            raise Asked(module, name)
+        def persistent_load(self, pid):
+            return None
+    try:
+        with open(sys.argv[1], "rb") as fh:
+            unpickler = Probe(fh, encoding="latin-1")
+            for _ in range(int(sys.argv[3])):
+                value = unpickler.load()
+                built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
+                memo = unpickler.memo
+                if built or len(memo.copy() if hasattr(memo, "copy") else memo):
+                    return "data"
+                if not fh.read(1):
+                    return "constants"
+                fh.seek(-1, 1)
+            return "data"
+    except Asked as asked:
+        return list(asked.args)
+    except BaseException:
+        return "error"
+for unpickler_class in (pickle.Unpickler, pickle._Unpickler):
+    sys.stdout.write(json.dumps(read(unpickler_class)) + "\n")
+    sys.stdout.flush()
+    gc.collect()
 """
 PROBE_MEMORY = 2 << 30  # bytes of address space: a memo index read from text can ask for more
 PROBE_SECONDS = 20
@@ -110,26 +112,33 @@ MAX_PROBE_LOADS = 16
 
 
 def _unpickler_imports(path: Path) -> bool:
-    """Whether CPython's unpickler, reading ``path`` as ``pickle.load`` does, would import a
-    module :func:`_runs` finds (Python 2's names mapped or not) before it fails, or loads a data
-    pickle (a container, a memoized object, more than MAX_PROBE_LOADS pickles in a row). Run
-    with PROBE_MEMORY of address space and PROBE_SECONDS: past them the file is what the opcode
-    reading called it (a memo index read from text, as in ``Kernel ...``, asks for gigabytes and
-    stops the unpickler there)."""
+    """Whether CPython's unpicklers, C or pure Python, reading ``path`` as ``pickle.load``
+    does, would import a module :func:`_runs` finds (Python 2's names mapped or not) before they
+    fail, or load a data pickle (a container, a memoized object, more than MAX_PROBE_LOADS
+    pickles in a row). Run with PROBE_MEMORY of address space and PROBE_SECONDS: past them the
+    file is what the opcode reading called it (a memo index read from text, as in
+    ``Kernel ...``, asks the C unpickler for gigabytes and stops it there)."""
+    argv = [sys.executable, "-I", "-S", "-c", _PROBE, str(path), str(PROBE_MEMORY),
+            str(MAX_PROBE_LOADS)]  # fmt: skip
     try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-S", "-c", _PROBE, str(path), str(PROBE_MEMORY),
-             str(MAX_PROBE_LOADS)],
-            capture_output=True, timeout=PROBE_SECONDS, check=False, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        asked = json.loads(done.stdout or b'"error"')
-    except (subprocess.TimeoutExpired, ValueError, OSError):
+        out = subprocess.run(
+            argv, capture_output=True, timeout=PROBE_SECONDS, check=False, stdin=subprocess.DEVNULL
+        ).stdout
+    except subprocess.TimeoutExpired as late:  # the lines printed so far
+        out = late.stdout or b""
+    except OSError:
         return False
-    if asked == "data":
-        return True
-    if isinstance(asked, list) and len(asked) == 2 and all(isinstance(a, str) for a in asked):
-        folder = path.parent
-        return _runs("GLOBAL", tuple(asked), folder, 0) or _runs("GLOBAL", tuple(asked), folder, 3)
+    for line in out.splitlines():
+        try:
+            asked = json.loads(line)
+        except ValueError:
+            continue
+        if asked == "data":
+            return True
+        if isinstance(asked, list) and len(asked) == 2 and all(isinstance(a, str) for a in asked):
+            folder, names = path.parent, tuple(asked)
+            if _runs("GLOBAL", names, folder, 0) or _runs("GLOBAL", names, folder, 3):
+                return True
     return False
 
 

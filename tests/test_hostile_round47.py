@@ -109,3 +109,13 @@ def test_many_pickles_in_a_row_count_as_one(tmp_path):
     assert _unpickler_imports(path)
     path.write_bytes(b"N." * 2)  # the control
     assert not _unpickler_imports(path)
+
+
+def test_the_pure_python_unpickler_reads_on_where_the_c_one_runs_out(tmp_path, monkeypatch):
+    """A memo index of 2**31 asks the C unpickler for 32 GiB, past the child's bound; a machine
+    with that memory, or joblib's pure-Python unpickler (a memo dict), reads on to the import."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"Nr\x00\x00\x00\x80cos\nsystem\n.")
+    monkeypatch.setattr(pickle_sniff, "_parses_as_pickle", lambda data, folder=None: False)
+    assert _unpickler_imports(path)
+    assert is_pickle(path)
