@@ -572,11 +572,11 @@ def check_parsed(args: argparse.Namespace) -> None:
             option = "--" + dest
             raise Refused(f"{option}: not taken by `suite lm-eval run` ({why})")
     config = read_config(args.config) if getattr(args, "config", None) else {}
+    _check_model(args, config)
     model = getattr(args, "model_args", None) or config.get("model_args")
     metadata = getattr(args, "metadata", None) or config.get("metadata")
     named = set(_setting_keys(model))
-    if (getattr(args, "model", None) or config.get("model")) == MODEL_NAME:
-        named |= set(SPECDEC_ARGS)
+    named |= set(SPECDEC_ARGS)
     both = [key for key in _setting_keys(metadata) if key in named]
     if both:  # lm-eval writes model_args | metadata into each task's results: metadata's wins
         message = (
@@ -590,6 +590,23 @@ def check_parsed(args: argparse.Namespace) -> None:
         output = config.get("output_path")
     if output is not None:
         _check_output_path(str(output))
+
+
+def _check_model(args: argparse.Namespace, config: dict) -> None:
+    """``specdec`` only, the default where neither the command line nor ``--config`` names a
+    model (lm-eval's own default, ``hf``, and its other models load pickles, run a model
+    folder's code or send each prompt over the network: run ``lm_eval`` itself for them)."""
+    named = getattr(args, "model", None)
+    where = "--model"
+    if named is None and "model" in config:
+        named, where = config["model"], f"--config {reprlib.repr(args.config)}: field 'model'"
+    if named is None:
+        args.model = MODEL_NAME
+    elif named != MODEL_NAME:
+        raise Refused(
+            f"{where} = {reprlib.repr(named)}: `suite lm-eval run` runs the suite's model, "
+            f"{MODEL_NAME!r}, only (run lm_eval itself for its other models)"
+        )
 
 
 def _check_gen_kwargs(gen_kwargs) -> None:

@@ -119,3 +119,44 @@ def test_the_pure_python_unpickler_reads_on_where_the_c_one_runs_out(tmp_path, m
     monkeypatch.setattr(pickle_sniff, "_parses_as_pickle", lambda data, folder=None: False)
     assert _unpickler_imports(path)
     assert is_pickle(path)
+
+
+# --- lm-eval run: the suite's model only ------------------------------------------------------
+
+
+def _parsed(*argv: str):
+    from suite.lm_eval_cli import parse_run
+
+    return parse_run(list(argv))[1]
+
+
+@pytest.mark.parametrize(
+    "model", ["hf", "dummy", "local-completions", "vllm", "specdec2", "hf-auto"]
+)  # fmt: skip
+def test_lm_eval_run_refuses_another_lm_eval_model(model, tmp_path, capsys):
+    """``--model hf`` (with ``trust_remote_code=True`` it runs a folder's code), ``dummy`` (scored
+    and saved, exit 0) and the API models (every prompt sent to a URL) were taken."""
+    from tests.hostile import refused
+
+    argv = ["lm-eval", "run", "--model", model, "--tasks", "x", "--output_path", str(tmp_path)]
+    refused(argv, tmp_path, capsys, f"--model = {model!r}", "'specdec', only")
+
+
+def test_lm_eval_run_refuses_another_model_in_its_config(tmp_path, capsys):
+    from tests.hostile import refused
+
+    config = tmp_path / "run.yaml"
+    config.write_text("model: dummy\ntasks: x\n")
+    argv = ["lm-eval", "run", "--config", str(config)]
+    refused(argv, tmp_path, capsys, "run.yaml", "field 'model'", "'dummy'")
+    config.write_text("model: specdec\ntasks: x\n")  # the control
+    assert _parsed("--config", str(config)).config == str(config)
+
+
+def test_lm_eval_run_defaults_to_specdec(tmp_path):
+    """With no model named, lm-eval's default (``hf``) ended in a traceback."""
+    assert _parsed("--tasks", "x").model == "specdec"
+    config = tmp_path / "run.yaml"
+    config.write_text("tasks: x\n")
+    assert _parsed("--config", str(config)).model == "specdec"
+    assert _parsed("--model", "specdec", "--tasks", "x").model == "specdec"
