@@ -31,6 +31,7 @@ import warnings
 from collections.abc import Iterator
 
 import jinja2
+import jinja2.ext
 import regex as timed_re
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
@@ -433,7 +434,37 @@ MAX_CHAT_TEMPLATE_CHARS = 65_536
 CHAT_FILTERS = SAFE_FILTERS | {"tojson"}
 _CHAT_METHODS = frozenset({"strip", "lstrip", "rstrip", "lower", "upper", "title", "capitalize"})
 _CHAT_METHODS |= {"startswith", "endswith"}
-_CHAT_NODES = (*_ALLOWED_NODES, nodes.For, nodes.Assign, nodes.Call, nodes.Mod)
+_CHAT_NODES = (*_ALLOWED_NODES, nodes.For, nodes.Assign, nodes.Call, nodes.Mod, nodes.Break)
+_CHAT_NODES = (*_CHAT_NODES, nodes.Continue)
+# Tests that compute ``value % n``: printf formatting on a text (see _numbers_only), which
+# transformers' environment does not guard.
+_MOD_TESTS = frozenset({"divisibleby", "odd", "even"})
+
+
+class _Generation(jinja2.ext.Extension):
+    """transformers' ``{% generation %}...{% endgeneration %}`` (it marks the assistant's tokens
+    for a mask), parsed for the check as its body alone."""
+
+    tags = frozenset({"generation"})
+
+    def parse(self, parser):
+        next(parser.stream)
+        return parser.parse_statements(("name:endgeneration",), drop_needle=True)
+
+
+# Chat templates parse as transformers compiles them: with loop controls and its generation tag.
+_CHAT_PARSER = jinja2.Environment(extensions=[jinja2.ext.loopcontrols, _Generation])
+
+
+def _is_loop_number(node: nodes.Node) -> bool:
+    """``loop.index0`` (any ``loop`` attribute) or an integer constant."""
+    if isinstance(node, nodes.Const):
+        return type(node.value) is int
+    return (
+        isinstance(node, nodes.Getattr)
+        and isinstance(node.node, nodes.Name)
+        and node.node.name == "loop"
+    )
 
 
 def _is_messages(expr: nodes.Node, names: frozenset) -> bool:
@@ -479,6 +510,11 @@ def _chat_node_problem(node: nodes.Node, names: frozenset) -> str | None:
         ok = ok or (isinstance(f, nodes.Getattr) and f.attr in _CHAT_METHODS)
         if not ok or node.dyn_args or node.dyn_kwargs:
             return "a call may only be raise_exception() or a string method that does not grow"
+    if isinstance(node, nodes.Test) and node.name in _MOD_TESTS and not _is_loop_number(node.node):
+        return (
+            f"the test '{node.name}' may only test a loop attribute or an integer "
+            "(on a text it is printf formatting)"
+        )
     if isinstance(node, nodes.Mod) and not (
         isinstance(node.left, nodes.Getattr)
         and isinstance(node.left.node, nodes.Name)
@@ -497,7 +533,7 @@ def chat_template_problem(source: str) -> str | None:
     TemplateSyntaxError; a template nested too deeply to parse raises RecursionError."""
     if len(source) > MAX_CHAT_TEMPLATE_CHARS:
         return f"a chat template is at most {MAX_CHAT_TEMPLATE_CHARS:,} characters"
-    tree = JINJA.parse(source)
+    tree = _CHAT_PARSER.parse(source)
     names = _message_lists(tree)
     for node in tree.find_all(nodes.Node):
         problem = _chat_node_problem(node, names)
@@ -517,12 +553,16 @@ def chat_template_refusal(value) -> str | None:
     tokenizer_config.json may hold, or the mapping of name to template transformers makes of
     them and of ``additional_chat_templates/``) is refused, or None."""
     if isinstance(value, list | dict):
-        named = value if isinstance(value, dict) else {
-            t.get("name") if isinstance(t, dict) else None: t.get("template")
-            if isinstance(t, dict) else t for t in value
-        }  # fmt: skip
         if len(value) > MAX_NAMED_TEMPLATES:
             return f"{len(value)} named chat templates; at most {MAX_NAMED_TEMPLATES}"
+        if isinstance(value, list) and not all(
+            isinstance(t, dict) and {"name", "template"} <= set(t) and isinstance(t["name"], str)
+            for t in value
+        ):
+            return "each named chat template is a mapping of a text 'name' and its 'template'"
+        named = value if isinstance(value, dict) else {t["name"]: t["template"] for t in value}
+        if not all(isinstance(name, str) for name in named):
+            return "a named chat template's name must be a text"
         if len(named) > 1 and "default" not in named:  # transformers would refuse every render
             return "named chat templates without a 'default' one"
         templates = list(named.values())

@@ -12,6 +12,7 @@ import pytest
 
 from suite import pickle_sniff
 from suite.pickle_sniff import _unpickler_imports, is_pickle
+from tests.test_submissions import tiny  # noqa: F401 (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -160,3 +161,98 @@ def test_lm_eval_run_defaults_to_specdec(tmp_path):
     config.write_text("tasks: x\n")
     assert _parsed("--config", str(config)).model == "specdec"
     assert _parsed("--model", "specdec", "--tasks", "x").model == "specdec"
+
+
+# --- chat templates: printf tests, named templates, transformers' own tags --------------------
+
+
+@pytest.mark.parametrize(
+    "where", ["chat_template.jinja", "additional_chat_templates/default.jinja"]
+)  # fmt: skip
+@pytest.mark.parametrize("test", ["odd", "even", "divisibleby 3"])
+def test_a_submissions_chat_template_formatting_a_text_in_a_test_is_refused(
+    where,
+    test,
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+):
+    """transformers computes ``odd``, ``even`` and ``divisibleby`` as ``value % n``: on the text
+    ``"%01500000000d"`` it built 1.5 GB per render; the check passed it."""
+    from tests.hostile import refused
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    path = folder / "model" / where
+    path.parent.mkdir(exist_ok=True)
+    body = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    path.write_text('{{ "%01500000000d" is ' + test + " }}" + body)
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, f"the test '{test.split()[0]}'", "chat_template")
+
+
+@pytest.mark.parametrize(
+    "template",
+    ['{% for m in messages %}{% if m.content is even %}{{ m.content }}{% endif %}{% endfor %}',
+     '{% set x = "%099999999d" %}{% for m in messages %}{% if x is odd %}.{% endif %}{% endfor %}'],
+    ids=["message-text", "named-text"],
+)  # fmt: skip
+def test_a_printf_test_on_a_text_is_refused_wherever_the_text_comes_from(template):
+    from suite.sandbox import chat_template_refusal
+
+    assert "printf" in chat_template_refusal(template)
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["{% for m in messages %}{% if loop.index0 is even %}{{ m.content }}{% endif %}{% endfor %}",
+     "{% for m in messages %}{% if loop.index is divisibleby 1 %}{{ m.content }}{% endif %}"
+     "{% endfor %}",
+     "{% for m in messages %}{% generation %}{{ m.content }}{% endgeneration %}{% endfor %}",
+     "{% for m in messages %}{{ m.content }}{% if loop.index0 > 3 %}{% break %}{% endif %}"
+     "{% endfor %}",
+     "{% for m in messages %}{% if m.role == 'system' %}{% continue %}{% endif %}{{ m.content }}"
+     "{% endfor %}"],
+    ids=["loop-even", "loop-divisibleby", "generation", "break", "continue"],
+)  # fmt: skip
+def test_chat_templates_transformers_renders_are_taken(template, tiny, tmp_path):  # noqa: F811
+    """``{% generation %}`` and ``{% break %}`` / ``{% continue %}`` (transformers compiles chat
+    templates with them) were refused as bad Jinja2; a loop index's ``is even`` is the control
+    of the printf rule. Each renders as a run renders a prompt."""
+    from suite import prompts
+    from suite.models import load_tokenizer
+    from suite.sandbox import chat_template_refusal
+    from tests.test_submissions import _copy
+
+    assert chat_template_refusal(template) is None
+    folder = _copy(tiny, tmp_path)
+    (folder / "model" / "chat_template.jinja").write_text(template)
+    assert prompts._chat_ids(load_tokenizer(folder / "model"), "What is 2+2?")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [[{"name": ["default"], "template": "hi"}],
+     [{"name": {"a": 1}, "template": "hi"}, {"name": "default", "template": "x"}],
+     [{"name": "default"}], ["{{ messages }}"], [{"name": 1, "template": "hi"}]],
+    ids=["list-name", "mapping-name", "no-template", "bare-text", "number-name"],
+)  # fmt: skip
+def test_named_chat_templates_need_a_text_name_and_a_template(value, tiny, tmp_path, capsys):  # noqa: F811
+    """A list or mapping as a template's name ended in ``TypeError: unhashable type``."""
+    import json
+
+    from tests.hostile import refused
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    config = folder / "model" / "tokenizer_config.json"
+    data = json.loads(config.read_text())
+    data["chat_template"] = value
+    config.write_text(json.dumps(data))
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "tokenizer_config.json", "chat_template")
+    data["chat_template"] = [{"name": "default", "template": "{{ messages }}"}]  # the control
+    config.write_text(json.dumps(data))
+    from suite.cli import main
+
+    assert main(argv) == 0
