@@ -286,6 +286,9 @@ _SELECTABLE = {
     "origin": str,
 }
 
+# Facts whose every value is known: a selector naming another selects no draft there can be.
+_CHOICES = {"method": (BASE, OFFLINE, ONLINE, OTHER), "origin": ORIGINS}
+
 
 @dataclass(frozen=True)
 class DraftSelector:
@@ -349,6 +352,8 @@ def _wanted(r: Reader, key: str, value: Any, field: str) -> Any:
                 raise r.error(field, v, "a temperature must be finite and >= 0")
             out.append(float(v))
         elif _of_kind(v, kind):
+            if v not in _CHOICES.get(key, (v,)):  # a typo would select nothing, silently
+                raise r.error(field, v, f"a draft's {key} is one of: {', '.join(_CHOICES[key])}")
             out.append(v)
         else:
             expected = {float: "a number", int: "an integer", str: "a string", bool: "true/false"}

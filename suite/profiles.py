@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import reprlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -327,6 +328,19 @@ def bundle_family(folder: Path, family: str, where: Path) -> FamilyModels:
 
 
 def _family(r: Reader, family: str, raw: Any) -> FamilyModels:
+    """A family's models; a folder the system cannot read (a name too long for it, a loop of
+    links, no permission) is refused naming the family's field and the value."""
+    try:
+        return _family_models(r, family, raw)
+    except OSError as err:
+        key = next((k for k in ("bundle", "target") if isinstance(raw, dict) and k in raw), None)
+        field = f"models.{family}" + (f".{key}" if key else "")
+        shown = raw[key] if key else raw
+        message = f"cannot be read: {err.strerror or err} ({reprlib.repr(str(err.filename))})"
+        raise r.error(field, shown, message) from None
+
+
+def _family_models(r: Reader, family: str, raw: Any) -> FamilyModels:
     field = f"models.{family}"
     d = r.mapping(raw, field, set(), {"bundle", "target", "tokenizer", "drafts", "drafts_dir"})
     if "bundle" in d:

@@ -146,11 +146,13 @@ def run_plan(
     executor: str = "local",
     address: str | None = None,
     threads: int = 0,
+    submitting: bool = False,
 ) -> RunReport:
     """Run every cell not yet in ``out``; a rerun of the same command resumes.
 
     ``executor="ray"`` runs units on ``workers`` Ray actors (a local instance, or the cluster at
     ``address``); ``threads`` (0: the machine's CPUs shared out) is torch's per worker.
+    ``submitting``: submit's run, whose new folder already holds its ``submission.json``.
     """
     _check_options(workers, executor, address)
     check_device(plan.profile, executor)
@@ -158,7 +160,7 @@ def run_plan(
     check_models(plan)
     store = ResultsStore(out)
     header = header_for(plan)
-    store.check(header, planned_screen(store, plan))
+    store.check(header, planned_screen(store, plan), submitting=submitting)
     prints = fingerprints(plan)
     check_prompting(plan, prints)
     created = first_missing(store.folder)

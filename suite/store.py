@@ -102,10 +102,19 @@ class ResultsStore:
         self.cells_path = self.folder / CELLS_FILE
         self.run_path = self.folder / RUN_FILE
 
-    def check(self, header: dict, screen: Callable[[Cell], None] | None = None) -> None:
+    def check(
+        self,
+        header: dict,
+        screen: Callable[[Cell], None] | None = None,
+        *,
+        submitting: bool = True,
+    ) -> None:
         """Refuse a folder that holds another run's results; writes nothing. ``screen`` sees
         each record's cell (:meth:`cells`) before any record is read whole, to refuse a cell its
-        run does not plan at the first one."""
+        run does not plan at the first one. A new folder may hold ``submission.json`` only for
+        ``submitting`` (submit writes it before the run's header; for another run it is a
+        stray the report would hold against every record)."""
+        own = OWN_FILES if submitting else OWN_FILES - {"submission.json"}
         check_out_folder(self.folder, "out")  # a file at it, or on its way, is named
         if any(_present(self.folder / name) for name in FOREIGN_FILES):
             message = "a submission or model folder, not a results folder; choose another --out"
@@ -131,7 +140,7 @@ class ResultsStore:
                 other = sorted(
                     e.name
                     for e in entries
-                    if not (e.name in OWN_FILES and e.is_file(follow_symlinks=False))
+                    if not (e.name in own and e.is_file(follow_symlinks=False))
                     and not _placeholder(e)
                 )
             if other:

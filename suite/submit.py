@@ -234,7 +234,7 @@ def submit(
         try:
             folder_out.mkdir(parents=True, exist_ok=True)
             write_atomic(info_path, json.dumps(info, indent=2, ensure_ascii=False))
-            run = run_plan(plan, folder_out, workers=workers, progress=progress)
+            run = run_plan(plan, folder_out, workers=workers, progress=progress, submitting=True)
         except BaseException:
             _discard_new(folder_out, created, wrote_info)
             raise

@@ -256,3 +256,61 @@ def test_named_chat_templates_need_a_text_name_and_a_template(value, tiny, tmp_p
     from suite.cli import main
 
     assert main(argv) == 0
+
+
+# --- results folders, profiles, studies ------------------------------------------------------
+
+
+def test_a_run_refuses_a_new_folder_holding_a_stray_submission_json(tmp_path, capsys):
+    """``run`` and ``reproduce`` took a folder holding only a ``submission.json``, scored every
+    cell, and then the report refused the folder for good (no record scores its draft)."""
+    from tests.hostile import refused
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "submission.json").write_text('{"name": "x", "draft": "sub-x"}')
+    argv = ["run", "difficulty", "--profile", "smoke", "--out", str(out), "--quiet"]
+    refused(argv, tmp_path, capsys, "'submission.json'", "not a results folder")
+
+
+def test_a_profile_folder_the_system_cannot_read_is_named(tmp_path, capsys):
+    """A 300-character ``bundle`` ended in a bare ``[Errno 36] File name too long`` naming
+    neither the profile nor the field."""
+    from tests.hostile import refused
+
+    profile = tmp_path / "smoke.yaml"
+    text = (ROOT / "tasks" / "profiles" / "smoke.yaml").read_text()
+    assert "{bundle: reference/llama}" in text
+    profile.write_text(text.replace("{bundle: reference/llama}", "{bundle: " + "x" * 300 + "}"))
+    argv = ["run", "difficulty", "--profile", str(profile), "--out", str(tmp_path / "o")]
+    refused(argv, tmp_path, capsys, "smoke.yaml", "models.llama.bundle", "File name too long")
+
+
+@pytest.mark.parametrize(
+    ("fact", "value"),
+    [("method", "bogus"), ("method", "Base"), ("method", "base\n"), ("origin", "bundel")],
+)
+def test_a_study_selector_naming_no_possible_draft_is_refused(fact, value, tmp_path, capsys):
+    """A misspelt ``method`` selected nothing, silently dropping that arm of a study under
+    ``missing_drafts: skip``."""
+    import yaml
+
+    from tests.hostile import refused
+
+    study = yaml.safe_load((ROOT / "tasks" / "studies" / "difficulty.yaml").read_text())
+    study["grid"]["drafts"] = [{"method": "base"}, {fact: value}]
+    path = tmp_path / "studies" / "difficulty.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(study))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "o")]
+    refused(
+        argv, tmp_path, capsys, "difficulty.yaml", f"grid.drafts[1].{fact}", f"a draft's {fact}"
+    )
+    study["grid"]["drafts"] = [
+        {"method": "base"},
+        {fact: "online" if fact == "method" else "bundle"},
+    ]
+    path.write_text(yaml.safe_dump(study))  # the control
+    from suite.studies import load_study
+
+    assert load_study(path).name == "difficulty"
