@@ -186,10 +186,24 @@ def _mapping_field(item: dict, where: str, rope: bool) -> tuple[str, Any, str] |
             problem = f"a float in a model config is at most {MAX_FLOAT:g} in size"
         if problem:
             return name, value, problem
+    both = [item.get(key) for key in ROPE_MAPPINGS]
+    if all(isinstance(m, dict) for m in both) and _rope_setting(both[0]) != _rope_setting(both[1]):
+        name = f"{where}.rope_scaling" if where else "rope_scaling"
+        message = (
+            "states a RoPE setting other than rope_parameters' (transformers builds the model "
+            "from rope_scaling): state one"
+        )
+        return name, both[1], message
     buckets = _t5_buckets(item)
     if buckets:
         return (f"{where}.{buckets[0]}" if where else buckets[0]), buckets[1], buckets[2]
     return None
+
+
+def _rope_setting(mapping: dict) -> dict:
+    """A RoPE mapping as transformers reads it: ``type`` is ``rope_type``; the base,
+    ``rope_theta``, may be stated apart."""
+    return {("rope_type" if k == "type" else k): v for k, v in mapping.items() if k != "rope_theta"}
 
 
 def config_value_field(config: Any) -> tuple[str, Any, str] | None:

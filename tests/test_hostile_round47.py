@@ -314,3 +314,25 @@ def test_a_study_selector_naming_no_possible_draft_is_refused(fact, value, tmp_p
     from suite.studies import load_study
 
     assert load_study(path).name == "difficulty"
+
+
+def test_a_config_stating_two_rope_settings_is_refused(tiny, tmp_path, capsys):  # noqa: F811
+    """``rope_parameters`` said default and ``rope_scaling`` linear by 1000: transformers built
+    the model from ``rope_scaling``, and the check passed it."""
+    import json
+
+    from suite.cli import main
+    from tests.hostile import refused
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    config = folder / "model" / "config.json"
+    data = json.loads(config.read_text())
+    assert data["rope_parameters"]["rope_type"] == "default"
+    data["rope_scaling"] = {"rope_type": "linear", "factor": 1000.0}
+    config.write_text(json.dumps(data))
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "config.json", "rope_scaling", "other than rope_parameters")
+    data["rope_scaling"] = {"type": "default"}  # the control: the same setting, stated twice
+    config.write_text(json.dumps(data))
+    assert main(argv) == 0
