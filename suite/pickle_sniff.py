@@ -29,6 +29,7 @@ from pathlib import Path
 # hide the rest, so the part grows while the opcodes so far are valid and the file goes on.
 SNIFF_BYTES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)
 MAX_SNIFF_OPCODES = 1_000_000  # valid opcodes in a row: no other file reads as that many
+MAX_TAR_MEMBERS = 4_096  # torch's legacy tar holds three; a tar of more in a model folder is odd
 
 
 def is_pickle(path: Path) -> bool:
@@ -70,38 +71,64 @@ def is_pickle(path: Path) -> bool:
 # call only what it returned; an extension code goes through it too), persistent ids load as
 # None. Each prints a line: what it asked for first, or "data" where a load returns a container
 # or memoizes, or "constants" where each of the pickles one after another (up to
-# MAX_PROBE_LOADS, torch's legacy format writes five) holds constants only, or "error".
+# MAX_PROBE_LOADS, torch's legacy format writes five) holds constants only, "exhausted" where it
+# ran out of memory, or "error". Counts past the file's end read what is there.
 _PROBE = r"""
-import gc, json, pickle, resource, sys
+import gc, json, os, pickle, resource, struct, sys
 _, hard = resource.getrlimit(resource.RLIMIT_AS)
 limit = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
 resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 class Asked(Exception):
     pass
+class Bounded:
+    # The file, read as it is: a count past its end reads what is there (the load fails as
+    # truncated, as it would anywhere) instead of allocating the count first.
+    def __init__(self, fh):
+        self.fh, self.size = fh, os.fstat(fh.fileno()).st_size
+    def left(self):
+        return self.size - self.fh.tell()
+    def read(self, n=-1):
+        return self.fh.read(self.left() if n is None or n < 0 else min(n, self.left()))
+    def readline(self, *args):
+        return self.fh.readline(*args)
+    def readinto(self, buffer):
+        return self.fh.readinto(buffer)
+class Python(pickle._Unpickler):
+    dispatch = dict(pickle._Unpickler.dispatch)
+    def load_bytearray8(self):  # bytearray(n) is written before it is read: n past the end fails
+        (n,) = struct.unpack("<Q", self.read(8))
+        if n > self._file_size():
+            raise pickle.UnpicklingError("BYTEARRAY8 past the end of the file")
+        self.append(bytearray(self.read(n)))
+    dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
 def read(unpickler_class):
     class Probe(unpickler_class):
         def find_class(self, module, name):
             raise Asked(module, name)
         def persistent_load(self, pid):
             return None
+        def _file_size(self):
+            return bounded.left()
     try:
         with open(sys.argv[1], "rb") as fh:
-            unpickler = Probe(fh, encoding="latin-1")
+            bounded = Bounded(fh)
+            unpickler = Probe(bounded, encoding="latin-1")
             for _ in range(int(sys.argv[3])):
                 value = unpickler.load()
                 built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
                 memo = unpickler.memo
                 if built or len(memo.copy() if hasattr(memo, "copy") else memo):
                     return "data"
-                if not fh.read(1):
+                if not bounded.left():
                     return "constants"
-                fh.seek(-1, 1)
             return "data"
     except Asked as asked:
         return list(asked.args)
+    except (MemoryError, RecursionError):
+        return "exhausted"
     except BaseException:
         return "error"
-for unpickler_class in (pickle.Unpickler, pickle._Unpickler):
+for unpickler_class in (pickle.Unpickler, Python):
     sys.stdout.write(json.dumps(read(unpickler_class)) + "\n")
     sys.stdout.flush()
     gc.collect()
@@ -115,9 +142,11 @@ def _unpickler_imports(path: Path) -> bool:
     """Whether CPython's unpicklers, C or pure Python, reading ``path`` as ``pickle.load``
     does, would import a module :func:`_runs` finds (Python 2's names mapped or not) before they
     fail, or load a data pickle (a container, a memoized object, more than MAX_PROBE_LOADS
-    pickles in a row). Run with PROBE_MEMORY of address space and PROBE_SECONDS: past them the
-    file is what the opcode reading called it (a memo index read from text, as in
-    ``Kernel ...``, asks the C unpickler for gigabytes and stops it there)."""
+    pickles in a row). Each runs within PROBE_MEMORY of address space, both within
+    PROBE_SECONDS. The C unpickler running out is left to the Python one: a memo index read
+    from text (``Kernel ...``) asks the C unpickler for gigabytes, the Python one keeps a
+    dictionary. The Python one running out (or the time) is a pickle: its objects are the
+    file's own, and no text builds gigabytes of them."""
     argv = [sys.executable, "-I", "-S", "-c", _PROBE, str(path), str(PROBE_MEMORY),
             str(MAX_PROBE_LOADS)]  # fmt: skip
     try:
@@ -128,18 +157,21 @@ def _unpickler_imports(path: Path) -> bool:
         out = late.stdout or b""
     except OSError:
         return False
-    for line in out.splitlines():
+    outcomes = []
+    for line in out.splitlines()[:2]:
         try:
-            asked = json.loads(line)
+            outcomes.append(json.loads(line))
         except ValueError:
-            continue
+            outcomes.append("exhausted")
+    outcomes += ["exhausted"] * (2 - len(outcomes))  # a reading the time or a crash cut short
+    for asked in outcomes:
         if asked == "data":
             return True
         if isinstance(asked, list) and len(asked) == 2 and all(isinstance(a, str) for a in asked):
             folder, names = path.parent, tuple(asked)
             if _runs("GLOBAL", names, folder, 0) or _runs("GLOBAL", names, folder, 3):
                 return True
-    return False
+    return outcomes[1] == "exhausted"
 
 
 @functools.lru_cache(maxsize=64)
@@ -157,12 +189,15 @@ def _stems(folder: Path) -> frozenset:
 
 
 def _is_tar(path: Path) -> bool:
-    """A tar of any format, the old v7 one without ``ustar`` too (its header's checksum)."""
+    """An uncompressed tar of any format, the old v7 one without ``ustar`` too (its header's
+    checksum). torch reads only those; a compressed one is never opened (listing it would
+    decompress every member: 53 kB of bz2 can hold 64 GiB)."""
     import tarfile
 
     try:
-        return tarfile.is_tarfile(path)
-    except (OSError, ValueError, EOFError):
+        with tarfile.open(path, "r:"):
+            return True
+    except (tarfile.TarError, OSError, ValueError, EOFError):
         return False
 
 
@@ -172,12 +207,12 @@ def _tar_holds_pickle(path: Path) -> bool:
     import tarfile
 
     try:
-        with tarfile.open(path) as tar:
+        with tarfile.open(path, "r:") as tar:
             for count, member in enumerate(tar):
                 name = member.name.rsplit("/", 1)[-1]
                 if name in ("pickle", "storages", "tensors") or name.endswith(".pkl"):
                     return True
-                if count >= MAX_SNIFF_OPCODES:
+                if count >= MAX_TAR_MEMBERS:
                     return True
     except (tarfile.TarError, OSError, ValueError, EOFError):
         return True
@@ -187,40 +222,43 @@ def _tar_holds_pickle(path: Path) -> bool:
 def _parses_as_pickle(data: bytes, folder: Path | None = None) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
     the stack what it takes (read, never executed: the stack is simulated as
-    :func:`pickletools.dis` does). True at the first opcode that runs code as the unpickler
-    reads it (:data:`RUNS`: an import of a module by name, a call; whatever follows, a STOP or
-    not), at a STOP after an opcode that builds a container (:data:`BUILDS`: a data pickle), or
-    after MAX_SNIFF_OPCODES valid ones; False where an opcode is invalid or underflows the stack
-    before the end of ``data``, or at a STOP after constants only (text such as ``0.41``, POP
-    then STOP on an empty stack, or ``Version 2\nVersion 3\n.``); None where ``data`` ran out
-    first."""
+    :func:`pickletools.dis` does). True at the first opcode that imports as the unpickler reads
+    it (:data:`RUNS`: a module by name that :func:`_runs` finds, whatever follows, a STOP or
+    not; a call runs only what an import returned), at a STOP after an opcode that builds a
+    container (:data:`BUILDS`: a data pickle), past MAX_PROBE_LOADS pickles one after another
+    (a loader such as torch's legacy one reads on after a STOP: constants first, then anything),
+    or after MAX_SNIFF_OPCODES valid opcodes; False where an opcode is invalid or underflows the
+    stack before the end of ``data``, or where ``data`` ends at a STOP after constants only (text
+    such as ``0.41``, POP then STOP on an empty stack, or ``Version 2\nVersion 3\n.``); None
+    where ``data`` ran out first."""
     stream = io.BytesIO(data)
-    stack: list[str] = []
-    built, proto = False, 0
-    try:
-        for count, (opcode, arg) in enumerate(_opcodes(stream)):
-            if not _simulate(stack, opcode):
-                return False
-            if opcode.name == "PROTO":  # from here on, Python 2's names are not mapped
-                proto = arg
-            if opcode.name in RUNS and _runs(opcode.name, arg, folder, proto):
-                return True  # the unpickler has run it before it reads on
-            built = built or opcode.name in BUILDS
-            if opcode.name == "STOP":  # objects below the one returned are left, unread
-                return built
-            if count >= MAX_SNIFF_OPCODES:
-                return True
-    except (ValueError, EOFError, UnicodeDecodeError):
-        return None if stream.tell() >= len(data) else False
-    return None
+    count = 0
+    for _ in range(MAX_PROBE_LOADS):  # each pickle, read by a loader that reads on after a STOP
+        stack, built, proto = _Stack(), False, 0
+        try:
+            for opcode, arg in _opcodes(stream):
+                count += 1
+                if not _simulate(stack, opcode):
+                    return False
+                if opcode.name == "PROTO":  # from here on, Python 2's names are not mapped
+                    proto = arg
+                if opcode.name in RUNS and _runs(opcode.name, arg, folder, proto):
+                    return True  # the unpickler has run it before it reads on
+                built = built or opcode.name in BUILDS
+                if count >= MAX_SNIFF_OPCODES:
+                    return True
+        except (ValueError, EOFError, UnicodeDecodeError):
+            return None if stream.tell() >= len(data) else False
+        if built:  # at its STOP; objects below the one returned are left, unread
+            return True
+        if stream.tell() >= len(data):
+            return None  # the file may go on (the caller knows whether it does)
+    return True
 
 
-# Opcodes the unpickler runs code at: an import by name, a call, setting attributes, an
-# extension code (a registered import).
-RUNS = frozenset(
-    {"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "BUILD", "NEWOBJ", "NEWOBJ_EX",
-     "EXT1", "EXT2", "EXT4"}
-)  # fmt: skip
+# Opcodes the unpickler reaches code at: an import by name, an extension code (a registered
+# import). A call (REDUCE, OBJ, BUILD, NEWOBJ) runs only what one of them returned.
+RUNS = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "EXT1", "EXT2", "EXT4"})
 # Opcodes that build a container or memoize an object (pickle.dumps memoizes every string and
 # container): a data pickle, not text.
 BUILDS = frozenset(
@@ -327,22 +365,36 @@ def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
             return
 
 
-def _simulate(stack: list[str], opcode) -> bool:
-    """One opcode's effect on a stack of ``"mark"`` and ``"obj"``; False where it underflows.
+class _Stack:
+    """The simulated stack: its depth and where its marks are (each opcode costs O(1))."""
+
+    __slots__ = ("depth", "marks")
+
+    def __init__(self) -> None:
+        self.depth, self.marks = 0, []
+
+
+def _simulate(stack: _Stack, opcode) -> bool:
+    """One opcode's effect on the stack of marks and objects; False where it underflows.
     POP on a mark pops the mark, as the unpickler does."""
-    if opcode.name == "POP" and stack[-1:] == ["mark"]:
-        stack.pop()
+    marks = stack.marks
+    if opcode.name == "POP" and marks and marks[-1] == stack.depth - 1:
+        marks.pop()
+        stack.depth -= 1
         return True
     before = opcode.stack_before
     if pickletools.markobject in before:  # takes everything above the topmost mark, the mark
-        if "mark" not in stack:
+        if not marks:
             return False
-        del stack[len(stack) - 1 - stack[::-1].index("mark") :]
+        stack.depth = marks.pop()
         taken = before.index(pickletools.markobject)  # and the objects below the mark
     else:
         taken = len(before)
-    if len(stack) < taken or "mark" in stack[len(stack) - taken :]:
+    if stack.depth < taken or (marks and marks[-1] >= stack.depth - taken):
         return False
-    del stack[len(stack) - taken :]
-    stack.extend("mark" if x is pickletools.markobject else "obj" for x in opcode.stack_after)
+    stack.depth -= taken
+    for item in opcode.stack_after:
+        if item is pickletools.markobject:
+            marks.append(stack.depth)
+        stack.depth += 1
     return True

@@ -336,3 +336,106 @@ def test_a_config_stating_two_rope_settings_is_refused(tiny, tmp_path, capsys): 
     data["rope_scaling"] = {"type": "default"}  # the control: the same setting, stated twice
     config.write_text(json.dumps(data))
     assert main(argv) == 0
+
+
+# --- the sniffer: pickles after a constant one, time and decompression bombs, calls ----------
+
+
+def _legacy_with_memo_bomb(marker: Path) -> bytes:
+    """torch's legacy stream (magic number, protocol, system info, then the object), the object
+    one putting at memo index 150,000,000 (a 2.4 GB memo to the C unpickler) before it runs."""
+    return (
+        pickle.dumps(0x1950A86A20F9469CFC6C, protocol=0)
+        + pickle.dumps(1001, protocol=0)
+        + b"N."
+        + b"Np150000000\n0cos\nsystem\n(S'touch "
+        + str(marker).encode()
+        + b"'\ntR."
+    )
+
+
+def test_a_pickle_after_constant_ones_is_sniffed(tmp_path):
+    """The opcode reading stopped at the first STOP (constants: text), and the unpickler's
+    reading ran out of memory at the memo index: the file passed, where torch.load (weights_only
+    False) ran its command."""
+    path = tmp_path / "extra_state.dat"
+    path.write_bytes(_legacy_with_memo_bomb(tmp_path / "ran"))
+    assert pickle_sniff._parses_as_pickle(path.read_bytes(), tmp_path)
+    assert _unpickler_imports(path)
+    assert is_pickle(path)
+    assert not (tmp_path / "ran").exists()
+    path.write_bytes(b"N.N.")  # the control: two constant pickles, then the end
+    assert not is_pickle(path)
+
+
+def test_a_submission_holding_a_pickle_after_constant_ones_is_refused(tiny, tmp_path, capsys):  # noqa: F811
+    from tests.hostile import refused
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    (folder / "model" / "extra_state.dat").write_bytes(_legacy_with_memo_bomb(tmp_path / "ran"))
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "extra_state.dat", "pickle")
+    assert not (tmp_path / "ran").exists()
+
+
+def _in_a_subprocess(code: str, seconds: int) -> str:
+    """Run ``code`` (which prints its answer) in a fresh Python of 4 GB, within ``seconds``."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", f"import resource; resource.setrlimit(resource.RLIMIT_AS, "
+         f"(4 << 30, 4 << 30))\n{code}"],
+        capture_output=True, text=True, timeout=seconds, cwd=ROOT, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def test_marks_are_simulated_in_constant_time(tmp_path):
+    """100,000 objects then 100,000 MARK-LIST pairs (300 kB): each mark scanned and copied the
+    whole simulated stack, about 160 s; the sniff is now linear in the file."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"N" * 100_000 + b"(l" * 100_000)
+    code = (
+        "from pathlib import Path; from suite.pickle_sniff import is_pickle; "
+        f"print(is_pickle(Path({str(path)!r})))"
+    )
+    assert _in_a_subprocess(code, 60) == "False"
+
+
+def test_a_compressed_tar_is_never_opened(tmp_path):
+    """A bz2 tar of one member of 4 GiB of zeros (a few kB): listing it decompressed all of it.
+    torch reads uncompressed tars only."""
+    import bz2
+    import tarfile
+
+    member = tarfile.TarInfo("pickle")
+    member.size = 4 << 30
+    chunk = bz2.compress(b"\0" * (16 << 20), 9)
+    data = bz2.compress(member.tobuf(format=tarfile.GNU_FORMAT), 9) + chunk * 256
+    path = tmp_path / "samples.dat"
+    path.write_bytes(data)
+    code = (
+        "from pathlib import Path; from suite.pickle_sniff import is_pickle; "
+        f"print(is_pickle(Path({str(path)!r})))"
+    )
+    assert _in_a_subprocess(code, 60) == "False"
+    with tarfile.open(tmp_path / "legacy.tar", "w:") as tar:  # the control: torch's kind
+        tar.addfile(tarfile.TarInfo("pickle"))
+    assert is_pickle(tmp_path / "legacy.tar")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"(Note: this card describes the draft model.)\n", b"(NNR.", b"(Nb."],
+    ids=["note", "call-none", "build-none"],
+)  # fmt: skip
+def test_a_call_with_nothing_imported_is_not_a_pickle(text, tmp_path):
+    """``(Note ...`` reads as MARK, NONE, OBJ: a call, flagged though nothing was imported; the
+    unpickler only calls ``None()`` and fails."""
+    path = tmp_path / "README.md"
+    path.write_bytes(text)
+    assert not is_pickle(path)
+    path.write_bytes(b"(cos\nsystem\no.")  # the control: the call's object was imported
+    assert is_pickle(path)
