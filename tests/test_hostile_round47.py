@@ -439,3 +439,33 @@ def test_a_call_with_nothing_imported_is_not_a_pickle(text, tmp_path):
     assert not is_pickle(path)
     path.write_bytes(b"(cos\nsystem\no.")  # the control: the call's object was imported
     assert is_pickle(path)
+
+
+# --- round 48 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["run", "degradation", "--profile", "smoke", "--engine", "analytic", "--out", "OUT"],
+     ["report", "OUT"], ["report", "DIR", "--out", "OUT"]],
+    ids=["run-out", "report-dir", "report-out"],
+)  # fmt: skip
+@pytest.mark.parametrize("character", ["\x1b[31m", "\n", "\u202e", "\r"])
+def test_a_path_option_holding_a_control_character_is_refused(argv, character, tmp_path, capsys):
+    """``--out $'...\\x1b[31mRED'`` ran, and its summary line printed the escape raw (a newline
+    split it, forging a line)."""
+    from suite.cli import main
+    from suite.errors import control_character
+    from tests.hostile import snapshot
+
+    out = str(tmp_path / f"esc{character}RED")
+    given = [out if a == "OUT" else str(tmp_path) if a == "DIR" else a for a in argv]
+    before = snapshot(tmp_path)
+    with pytest.raises(SystemExit) as done:  # argparse's refusal: usage, then the error
+        main(given)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert "a path holds no control or invisible character" in err, err
+    assert character.encode("unicode_escape").decode() in err, err
+    assert "Traceback" not in err and control_character(err, allowed="\n") is None, err
+    assert snapshot(tmp_path) == before
