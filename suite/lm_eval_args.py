@@ -195,6 +195,8 @@ def _held_float(text: str) -> float | None:
         value = float(text)
     except ValueError:
         return None  # not a number: lm-eval keeps the text
+    if not _FLOAT_WRITTEN.fullmatch(text.strip()):  # float() takes 1_0.5 (10.5) and ١.٥
+        raise Refused(f"{reprlib.repr(text)}: a number is written in decimal digits")
     if not math.isfinite(value) or underflows(text, value):
         raise Refused(f"{reprlib.repr(text)}: a number a float holds, finite and not below 1e-308")
     return value
@@ -208,6 +210,10 @@ class _Written(str):
 # 1_0 as numbers, which float() and int() do not.
 # and 010 as octal (8): a whole part is 0 or starts with another digit
 _DECIMAL = re.compile(r"[-+]?(?:(?:0|[1-9]\d*)(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+# a float as float() reads it, in ASCII digits without separators (inf and nan are refused apart)
+_FLOAT_WRITTEN = re.compile(
+    r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|[-+]?(?:inf|infinity|nan)", re.I
+)
 
 
 class _AsWrittenLoader(yaml.SafeLoader):
@@ -286,7 +292,8 @@ def read_config(path: str) -> dict:
         if not isinstance(key, str) or (known is not None and key not in known):
             raise Refused(f"{shown}: {reprlib.repr(key)} is not one of lm-eval's settings")
     for key, why in NOT_TAKEN.items():
-        if root.get(key) not in (None, False, {}, ""):
+        stated = key in root and (key in ABSENT_ONLY or root[key] not in (None, False, {}, ""))
+        if stated:  # lm-eval turns its caches on for "" and fails on false or null
             raise Refused(f"{shown}: {key} = {reprlib.repr(root[key])}: not taken here ({why})")
     level = root.get("verbosity")
     if level is not None and level not in VERBOSITY:  # lm-eval hands it to logging as written
@@ -494,7 +501,10 @@ def _seeds(text: str) -> str | None:
     """``--seed``: one to four seeds (``0,1234,1234,1234``), each a seed or ``None``."""
     from suite.seeding import SEED_LIMIT
 
-    for piece in text.split(","):
+    pieces = text.split(",")
+    if len(pieces) not in (1, 3, 4):
+        return f"1, 3 or 4 seeds (lm-eval's), not {len(pieces)}"
+    for piece in pieces:
         if piece.strip().lower() != "none" and _whole(piece, 0, SEED_LIMIT - 1) is not None:
             return f"seeds from 0 to {SEED_LIMIT - 1:,} (or None), in ASCII digits, by commas"
     return None
@@ -517,11 +527,14 @@ NOT_TAKEN = {
     "samples": "document ids by task read from JSON or a file of any size: use --limit",
     "apply_chat_template": "specdec renders each task's prompt itself",
     "check_integrity": "it runs lm-eval's own task tests",
+    "trust_remote_code": "specdec loads safetensors only, never a model folder's or dataset's code",
     "wandb_args": NETWORK,
     "wandb_config_args": NETWORK,
     "trackio_args": NETWORK,
     "hf_hub_log_args": NETWORK,
 }
+# caches lm-eval turns on for any value but None (a path of "" too): refused whatever is given
+ABSENT_ONLY = frozenset({"use_cache", "cache_requests"})
 VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # lm-eval options whose text it reads as numbers, beside _NUMBER_OPTIONS' (checked as written):
 # in other scripts' digits they are refused; any other option's text is taken as written
@@ -568,7 +581,8 @@ def check_parsed(args: argparse.Namespace) -> None:
     also a ``model_args`` key, ``--gen_kwargs``' stop strings and budget, and where the results
     go (:func:`_check_output_path`)."""
     for dest, why in NOT_TAKEN.items():
-        if getattr(args, dest, None) not in (None, False, "", {}):
+        value = getattr(args, dest, None)
+        if (dest in ABSENT_ONLY and value is not None) or value not in (None, False, "", {}):
             option = "--" + dest
             raise Refused(f"{option}: not taken by `suite lm-eval run` ({why})")
     config = read_config(args.config) if getattr(args, "config", None) else {}

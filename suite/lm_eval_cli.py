@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import re
 import sys
 from pathlib import Path
 
@@ -62,12 +63,31 @@ def parse_run(argv: list[str]):
     sys.argv = ["lm_eval", "run", *argv]
     try:
         cli = HarnessCLI()
-        with reading_as_written():
+        with reading_as_written(), _one_line_errors():
             args = cli.parse_args()
         check_parsed(args)
     finally:
         sys.argv = saved
     return cli, args
+
+
+@contextlib.contextmanager
+def _one_line_errors():
+    """lm-eval's parser's errors as the suite's: one line (a Refused), not the usage block; a
+    type function's repr (``invalid functools.partial(<function ... at 0x7f...>) value``) is
+    left out of it."""
+    from suite.lm_eval_args import Refused
+
+    def error(parser, message):
+        message = re.sub(r"invalid .*? value: ", "invalid value: ", message)
+        raise Refused(f"{parser.prog}: {message}")
+
+    original = argparse.ArgumentParser.error
+    argparse.ArgumentParser.error = error
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original
 
 
 def run_lm_eval(argv: list[str]) -> int:

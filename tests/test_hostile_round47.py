@@ -469,3 +469,47 @@ def test_a_path_option_holding_a_control_character_is_refused(argv, character, t
     assert character.encode("unicode_escape").decode() in err, err
     assert "Traceback" not in err and control_character(err, allowed="\n") is None, err
     assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['use_cache: ""', "use_cache: false", "use_cache: null", "cache_requests: false",
+     "cache_requests: null", 'cache_requests: ""', "trust_remote_code: true"],
+)  # fmt: skip
+def test_lm_eval_run_refuses_a_cache_or_remote_code_in_its_config(line, tmp_path, capsys):
+    """``use_cache: ""`` turned lm-eval's response cache on (``_rank0.db``, read back with
+    pickle.loads: a poisoned one ran its code); ``false`` and ``null`` ended in tracebacks;
+    ``trust_remote_code: true`` was refused only after the tasks loaded, as a model arg."""
+    from tests.hostile import refused
+
+    config = tmp_path / "run.yaml"
+    config.write_text(f"tasks: x\n{line}\n")
+    argv = ["lm-eval", "run", "--config", str(config)]
+    refused(argv, tmp_path, capsys, "run.yaml", line.split(":")[0], "not taken here")
+    config.write_text("tasks: x\napply_chat_template: false\n")  # the control: lm-eval's default
+    assert _parsed("--config", str(config)).config == str(config)
+
+
+@pytest.mark.parametrize(
+    ("given", "shown"),
+    [(["--use_cache", ""], "--use_cache ''"), (["--trust_remote_code"], "--trust_remote_code"),
+     (["--seed", "1,2"], "1, 3 or 4 seeds"), (["--seed", "1,2,3,4,5"], "not 5"),
+     (["--metadata", "a=1_0.5"], "decimal digits"), (["--metadata", "a=1e5_0"], "decimal digits"),
+     (["--gen_kwargs", "temperature=١.٥"], "ASCII digits"),
+     (["--limit"], "expected one argument"), (["--no_such_option"], "unrecognized arguments")],
+    ids=["use-cache-empty", "trust-remote-code", "two-seeds", "five-seeds", "float-separator",
+         "exponent-separator", "arabic-float", "no-value", "unknown-option"],
+)  # fmt: skip
+def test_lm_eval_run_refuses_in_one_line(given, shown, tmp_path, capsys):
+    """Each was run, read as another number, or refused by lm-eval's parser with its usage
+    block and a ``functools.partial`` repr with a memory address."""
+    from tests.hostile import refused
+
+    err = refused(["lm-eval", "run", "--tasks", "x", *given], tmp_path, capsys, shown)
+    assert "usage:" not in err and "0x7" not in err
+
+
+def test_lm_eval_run_takes_three_or_four_seeds_and_plain_floats():
+    assert _parsed("--tasks", "x", "--seed", "1,2,3").seed
+    assert _parsed("--tasks", "x", "--seed", "0,None,8,52").seed
+    assert _parsed("--tasks", "x", "--metadata", "a=10.5,b=1e5").metadata == {"a": 10.5, "b": 1e5}
