@@ -23,7 +23,7 @@ from suite.config_values import config_value_field
 from suite.errors import SpecError, cut
 from suite.jsonable import entries
 from suite.panic_text import panic_text_held
-from suite.pickle_sniff import is_pickle
+from suite.pickle_sniff import SniffTooSlow, pickles
 from suite.strict import check_side_file, read_config
 from suite.tokenizer_files import (
     TOKENIZER_JSON,
@@ -93,19 +93,23 @@ def remote_code_message(field: str) -> str:
 
 def check_weights_folder(path: str | Path, field: str = "model") -> Path:
     """A local ``save_pretrained`` folder whose weights are safetensors and nothing else: no
-    file named as a pickle (any case) or holding one (:func:`suite.pickle_sniff.is_pickle`,
+    file named as a pickle (any case) or holding one (:func:`suite.pickle_sniff.pickles`,
     as a submission's files are read)."""
     folder = Path(path)
     if not folder.is_dir():
         raise SpecError(folder, field, str(path), "not a folder holding a save_pretrained model")
-    pickles = sorted(
-        p.name for p in folder.iterdir()
-        if p.suffix.lower() in PICKLE_SUFFIXES  # training_args.BIN too
-        or (p.suffix != ".safetensors" and p.is_file() and not p.is_symlink() and is_pickle(p))
+    named = [p.name for p in folder.iterdir() if p.suffix.lower() in PICKLE_SUFFIXES]
+    read = sorted(
+        p for p in folder.iterdir()
+        if p.suffix != ".safetensors" and p.is_file() and not p.is_symlink()
     )  # fmt: skip
-    if pickles:
+    try:
+        found = sorted(named) or [p.name for p in pickles(read)]  # training_args.BIN too
+    except SniffTooSlow as slow:
+        raise SpecError(folder, field, slow.path.name, str(slow)) from None
+    if found:
         raise SpecError(
-            folder, field, pickles[0], "pickle checkpoints are refused; save with safetensors"
+            folder, field, found[0], "pickle checkpoints are refused; save with safetensors"
         )
     if (folder / ADAPTER_CONFIG).exists():
         raise SpecError(folder, field, ADAPTER_CONFIG, ADAPTER_MESSAGE)

@@ -21,6 +21,7 @@ import pickletools
 import re
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,12 +36,37 @@ MAX_TAR_MEMBERS = 4_096  # torch's legacy tar holds three; a tar of more in a mo
 def is_pickle(path: Path) -> bool:
     """A pickle of any protocol or a torch.save zip, whatever the file is called; a file whose
     first 64 MiB are valid pickle opcodes that have not ended counts as one."""
+    return bool(pickles([path]))
+
+
+class SniffTooSlow(Exception):
+    """The unpicklers' reading of a folder's files ran past MAX_PROBE_TOTAL_SECONDS."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"reading the files as possible pickles took over "
+                         f"{MAX_PROBE_TOTAL_SECONDS} s (at {path.name})")  # fmt: skip
+        self.path = path
+
+
+def pickles(paths: list[Path]) -> list[Path]:
+    """The files of ``paths`` that are pickles (:func:`is_pickle`), in order: each read by its
+    bytes first (:func:`_first_reading`), then those that reading leaves open by the
+    unpicklers, all in one child process (:func:`_unpickler_verdicts`). SniffTooSlow where that
+    runs past MAX_PROBE_TOTAL_SECONDS."""
+    verdicts = {path: _first_reading(path) for path in paths}
+    open_ = [path for path, verdict in verdicts.items() if verdict is None]
+    verdicts.update(zip(open_, _unpickler_verdicts(open_), strict=True))
+    return [path for path in paths if verdicts[path]]
+
+
+def _first_reading(path: Path) -> bool | None:
+    """True or False by the file's bytes; None where the unpicklers must read it."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES[0])
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
-    if head[257:262] == b"ustar" or _is_tar(path):  # torch's legacy tar: storages, tensors, ...
-        return _tar_holds_pickle(path)
+    if _is_tar(path) and _tar_holds_pickle(path):  # torch's legacy tar: storages, tensors, ...
+        return True  # (a tar whose first member's name is a pickle is read on as one below)
     if head[:4] == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(path) as z:
@@ -62,7 +88,7 @@ def is_pickle(path: Path) -> bool:
         return True
     if not head or head[:1].decode("latin-1") not in pickletools.code2op:
         return False  # the unpickler stops at the first byte
-    return _unpickler_imports(path)
+    return None
 
 
 # CPython's unpicklers, C then pure Python (joblib's), run on the file in a child process: every
@@ -74,12 +100,18 @@ def is_pickle(path: Path) -> bool:
 # MAX_PROBE_LOADS, torch's legacy format writes five) holds constants only, "exhausted" where it
 # ran out of memory, or "error". Counts past the file's end read what is there.
 _PROBE = r"""
-import gc, json, os, pickle, resource, struct, sys
+import gc, json, os, pickle, resource, signal, struct, sys
 _, hard = resource.getrlimit(resource.RLIMIT_AS)
-limit = int(sys.argv[2]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[2]), hard)
+limit = int(sys.argv[1]) if hard == resource.RLIM_INFINITY else min(int(sys.argv[1]), hard)
 resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+LOADS, SECONDS = int(sys.argv[2]), float(sys.argv[3])
 class Asked(Exception):
     pass
+class Late(BaseException):
+    pass
+def late(signum, frame):
+    raise Late
+signal.signal(signal.SIGALRM, late)
 class Bounded:
     # The file, read as it is: a count past its end reads what is there (the load fails as
     # truncated, as it would anywhere) instead of allocating the count first.
@@ -97,23 +129,24 @@ class Python(pickle._Unpickler):
     dispatch = dict(pickle._Unpickler.dispatch)
     def load_bytearray8(self):  # bytearray(n) is written before it is read: n past the end fails
         (n,) = struct.unpack("<Q", self.read(8))
-        if n > self._file_size():
+        if n > self._file_left():
             raise pickle.UnpicklingError("BYTEARRAY8 past the end of the file")
         self.append(bytearray(self.read(n)))
     dispatch[pickle.BYTEARRAY8[0]] = load_bytearray8
-def read(unpickler_class):
+def read(path, unpickler_class):
     class Probe(unpickler_class):
         def find_class(self, module, name):
             raise Asked(module, name)
         def persistent_load(self, pid):
             return None
-        def _file_size(self):
+        def _file_left(self):
             return bounded.left()
+    signal.setitimer(signal.ITIMER_REAL, SECONDS)
     try:
-        with open(sys.argv[1], "rb") as fh:
+        with open(path, "rb") as fh:
             bounded = Bounded(fh)
             unpickler = Probe(bounded, encoding="latin-1")
-            for _ in range(int(sys.argv[3])):
+            for _ in range(LOADS):
                 value = unpickler.load()
                 built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
                 memo = unpickler.memo
@@ -124,46 +157,87 @@ def read(unpickler_class):
             return "data"
     except Asked as asked:
         return list(asked.args)
-    except (MemoryError, RecursionError):
+    except (MemoryError, RecursionError, Late):
         return "exhausted"
     except BaseException:
         return "error"
-for unpickler_class in (pickle.Unpickler, Python):
-    sys.stdout.write(json.dumps(read(unpickler_class)) + "\n")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        gc.collect()
+for index, path in enumerate(json.load(sys.stdin)):
+    outcomes = [read(path, pickle.Unpickler), read(path, Python)]
+    sys.stdout.write(json.dumps([index, outcomes]) + "\n")
     sys.stdout.flush()
-    gc.collect()
 """
-PROBE_MEMORY = 2 << 30  # bytes of address space: a memo index read from text can ask for more
-PROBE_SECONDS = 20
+PROBE_MEMORY = 256 << 20  # bytes of address space: a memo index read from text asks for more
+PROBE_SECONDS = 20  # each unpickler, each file
+MAX_PROBE_TOTAL_SECONDS = 120  # all the files of one call
 MAX_PROBE_LOADS = 16
 
 
 def _unpickler_imports(path: Path) -> bool:
-    """Whether CPython's unpicklers, C or pure Python, reading ``path`` as ``pickle.load``
-    does, would import a module :func:`_runs` finds (Python 2's names mapped or not) before they
-    fail, or load a data pickle (a container, a memoized object, more than MAX_PROBE_LOADS
-    pickles in a row). Each runs within PROBE_MEMORY of address space, both within
-    PROBE_SECONDS. The C unpickler running out is left to the Python one: a memo index read
-    from text (``Kernel ...``) asks the C unpickler for gigabytes, the Python one keeps a
-    dictionary. The Python one running out (or the time) is a pickle: its objects are the
-    file's own, and no text builds gigabytes of them."""
-    argv = [sys.executable, "-I", "-S", "-c", _PROBE, str(path), str(PROBE_MEMORY),
-            str(MAX_PROBE_LOADS)]  # fmt: skip
+    """:func:`_unpickler_verdicts` of one file."""
+    return _unpickler_verdicts([path])[0]
+
+
+def _unpickler_verdicts(paths: list[Path]) -> list[bool]:
+    """For each file, whether CPython's unpicklers, C or pure Python, reading it as
+    ``pickle.load`` does, would import a module :func:`_runs` finds (Python 2's names mapped or
+    not) before they fail, or load a data pickle (a container, a memoized object, more than
+    MAX_PROBE_LOADS pickles in a row). One child process reads them all, each unpickler within
+    PROBE_MEMORY of address space and PROBE_SECONDS. The C unpickler running out is left to the
+    Python one: a memo index read from text (``Kernel ...``) asks the C unpickler for gigabytes,
+    the Python one keeps a dictionary. The Python one running out is a pickle: its objects are
+    the file's own, and no text builds that many. SniffTooSlow past MAX_PROBE_TOTAL_SECONDS."""
+    verdicts: list[bool] = []
+    deadline = time.monotonic() + MAX_PROBE_TOTAL_SECONDS
+    while len(verdicts) < len(paths):
+        rest = paths[len(verdicts) :]
+        lines, finished = _probe_run(rest, deadline)
+        verdicts += [_verdict(path, line) for path, line in zip(rest, lines, strict=False)]
+        if len(verdicts) < len(paths):
+            if not finished:
+                raise SniffTooSlow(paths[len(verdicts)])
+            verdicts.append(True)  # the child died on this file (no line): read as exhausted
+    return verdicts
+
+
+def _probe_run(paths: list[Path], deadline: float) -> tuple[list, bool]:
+    """The child's lines for ``paths``, in order, and whether it ended before the deadline."""
+    if not paths:
+        return [], True
+    argv = [sys.executable, "-I", "-S", "-c", _PROBE, str(PROBE_MEMORY), str(MAX_PROBE_LOADS),
+            str(PROBE_SECONDS)]  # fmt: skip
+    given = json.dumps([str(p) for p in paths]).encode()
     try:
-        out = subprocess.run(
-            argv, capture_output=True, timeout=PROBE_SECONDS, check=False, stdin=subprocess.DEVNULL
-        ).stdout
-    except subprocess.TimeoutExpired as late:  # the lines printed so far
-        out = late.stdout or b""
+        child = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
     except OSError:
-        return False
-    outcomes = []
-    for line in out.splitlines()[:2]:
+        return [["error", "error"]] * len(paths), True
+    finished = True
+    try:
+        out, _ = child.communicate(given, timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        child.kill()
+        out, _ = child.communicate()
+        finished = False
+    lines = []
+    for line in out.splitlines():
         try:
-            outcomes.append(json.loads(line))
+            index, outcomes = json.loads(line)
         except ValueError:
-            outcomes.append("exhausted")
-    outcomes += ["exhausted"] * (2 - len(outcomes))  # a reading the time or a crash cut short
+            break
+        if index != len(lines):
+            break
+        lines.append(outcomes)
+    return lines, finished
+
+
+def _verdict(path: Path, outcomes) -> bool:
+    """A file's verdict from its two unpicklers' outcomes (C, then Python)."""
+    if not (isinstance(outcomes, list) and len(outcomes) == 2):
+        return True
     for asked in outcomes:
         if asked == "data":
             return True

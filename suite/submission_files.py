@@ -25,7 +25,7 @@ from suite.models import (
     remote_code_message,
 )
 from suite.paths import resolve
-from suite.pickle_sniff import SNIFF_BYTES, is_pickle
+from suite.pickle_sniff import SNIFF_BYTES, SniffTooSlow, pickles
 from suite.strict import check_side_file, read_config
 
 _UNSNIFFED = (".safetensors", ".json")  # parsed strictly elsewhere; every other file is sniffed
@@ -40,7 +40,7 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
     """Every file under ``folder``: plain files and folders only (a symbolic link could change
     what is loaded after the check, a FIFO or device would block a reader), and no pickles."""
     files, stack, seen = [], [folder], 0
-    sniffed: dict[tuple[int, int], bool] = {}
+    sniffed: dict[tuple[int, int], Path] = {}
     budget = MAX_SNIFFED_BYTES
     while stack:
         current = stack.pop()
@@ -72,23 +72,28 @@ def model_files(folder: Path, root: Path, field: str) -> list[Path]:
             check_side_file(p, p.lstat().st_size, field)
             if p.name == ADAPTER_CONFIG:
                 raise SpecError(p, field, p.name, ADAPTER_MESSAGE)
-            pickled = p.suffix.lower() in PICKLE_SUFFIXES
+            if p.suffix.lower() in PICKLE_SUFFIXES:
+                raise SpecError(p, field, p.name, PICKLE_MESSAGE)
             st = p.lstat()
-            if not pickled and p.suffix.lower() not in _UNSNIFFED:
+            if p.suffix.lower() not in _UNSNIFFED:
                 inode = (st.st_dev, st.st_ino)
-                if inode in sniffed:  # a hard link to a file read already: its verdict
-                    pickled = sniffed[inode]
-                else:
+                if inode not in sniffed:  # a hard link to a file read already: read once
                     budget -= min(st.st_size, SNIFF_BYTES[-1])
                     if budget < 0:
                         message = f"over {MAX_SNIFFED_BYTES:,} bytes of files to read as pickles"
                         raise SpecError(folder, field, str(folder.name), message)
-                    pickled = sniffed[inode] = is_pickle(p)
-            if pickled:
-                message = "pickle weights are refused (they can run code); save with safetensors"
-                raise SpecError(p, field, p.name, message)
+                    sniffed[inode] = p
             files.append(p)
+    try:  # read together: the unpicklers' reading runs in one child process
+        found = pickles(list(sniffed.values()))
+    except SniffTooSlow as slow:
+        raise SpecError(slow.path, field, slow.path.name, str(slow)) from None
+    if found:
+        raise SpecError(found[0], field, found[0].name, PICKLE_MESSAGE)
     return files
+
+
+PICKLE_MESSAGE = "pickle weights are refused (they can run code); save with safetensors"
 
 
 _SIZES = frozenset({"head_dim", "hidden_size", "intermediate_size"})  # and num_*heads

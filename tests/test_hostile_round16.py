@@ -196,7 +196,7 @@ def test_a_zip_whose_names_cannot_be_read_is_refused(tmp_path):
     import io
     import zipfile
 
-    from suite.submission_files import is_pickle
+    from suite.pickle_sniff import is_pickle
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:

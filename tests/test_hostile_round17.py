@@ -164,8 +164,8 @@ def test_a_hard_linked_file_is_sniffed_once_and_sniffing_is_bounded(tmp_path, mo
     from suite.errors import SpecError
 
     calls = []
-    real = submission_files.is_pickle
-    monkeypatch.setattr(submission_files, "is_pickle", lambda p: calls.append(p) or real(p))
+    real = submission_files.pickles
+    monkeypatch.setattr(submission_files, "pickles", lambda ps: calls.extend(ps) or real(ps))
     folder = tmp_path / "model"
     folder.mkdir()
     (folder / "a.dat").write_bytes(b"N" * 4096)

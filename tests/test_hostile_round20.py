@@ -382,14 +382,29 @@ def test_a_record_its_reader_refuses_is_never_appended(tmp_path):
 
 
 @pytest.mark.parametrize("part", ["a\tb", "x\ny", "x\u202ey"], ids=["tab", "newline", "bidi"])
-def test_a_submission_folder_no_record_can_name_is_refused_by_check(part, tiny, tmp_path, capsys):  # noqa: F811
-    """check said ok; submit scored every cell, then refused its own records, leaving them."""
+def test_a_submission_folder_no_record_can_name_is_refused_by_check(
+    part,
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    """check said ok; submit scored every cell, then refused its own records, leaving them.
+    Named on the command line, such a path is refused as an argument (round 48); named from
+    inside it, by the records' rule."""
+    from suite.cli import main
     from tests.test_hostile_round18_submissions import _check
     from tests.test_submissions import _copy
 
     (tmp_path / part).mkdir()
     folder = _copy(tiny, tmp_path / part)
-    refused(_check(folder, tiny), tmp_path, capsys, "model.path", "records hold plain text")
+    with pytest.raises(SystemExit) as done:
+        main(_check(folder, tiny))
+    assert done.value.code == 2
+    assert "a path holds no control or invisible character" in capsys.readouterr().err
+    monkeypatch.chdir(tmp_path / part)
+    relative = Path(folder.name)
+    refused(_check(relative, tiny), tmp_path, capsys, "model.path", "records hold plain text")
 
 
 @pytest.mark.parametrize(

@@ -513,3 +513,57 @@ def test_lm_eval_run_takes_three_or_four_seeds_and_plain_floats():
     assert _parsed("--tasks", "x", "--seed", "1,2,3").seed
     assert _parsed("--tasks", "x", "--seed", "0,None,8,52").seed
     assert _parsed("--tasks", "x", "--metadata", "a=10.5,b=1e5").metadata == {"a": 10.5, "b": 1e5}
+
+
+def test_a_tar_whose_first_member_name_is_a_pickle_is_sniffed(tmp_path):
+    """A tar is also read by its bytes: a first member named as a whole protocol-0 pickle runs
+    under pickle.load and joblib; the tar check read only the member names."""
+    import tarfile
+
+    path = tmp_path / "samples.dat"
+    with tarfile.open(path, "w:") as tar:
+        tar.addfile(tarfile.TarInfo("cos\nsystem\n(S'echo x'\ntR."))
+    assert is_pickle(path)
+    with tarfile.open(path, "w:") as tar:  # the control: a tar of data
+        tar.addfile(tarfile.TarInfo("data/notes.txt"))
+    assert not is_pickle(path)
+
+
+def test_text_with_ustar_where_a_tar_says_it_is_not_a_pickle(tmp_path):
+    """``mustard`` at byte 257 of a model card sent it to the tar check, which could not list
+    it and called it a pickle."""
+    path = tmp_path / "README.md"
+    path.write_bytes(b"A draft model card. " * 12 + b"x" * 16 + b"mustard and more text\n")
+    assert path.read_bytes()[257:262] == b"ustar"
+    assert not is_pickle(path)
+
+
+def test_many_small_memo_bombs_are_read_in_one_child_within_its_memory(tmp_path):
+    """600 files of ``I1\\np30000000\\nZ`` (a 480 MB memo each to the C unpickler): a child
+    each, zeroing its memo, took over 2 minutes; one child within 256 MiB refuses the memo at
+    once."""
+    paths = []
+    for i in range(600):
+        paths.append(tmp_path / f"m{i}.txt")
+        paths[-1].write_bytes(b"I1\np30000000\nZ")
+    code = (
+        "from pathlib import Path; from suite.pickle_sniff import pickles; "
+        f"print(len(pickles(sorted(Path({str(tmp_path)!r}).glob('m*.txt')))))"
+    )
+    assert _in_a_subprocess(code, 60) == "0"
+
+
+def test_the_unpicklers_reading_past_its_budget_is_refused_naming_the_file(
+    tiny,  # noqa: F811
+    tmp_path,
+    capsys,
+    monkeypatch,
+):
+    from tests.hostile import refused
+    from tests.test_submissions import _copy, _profile
+
+    folder = _copy(tiny, tmp_path)
+    (folder / "model" / "notes.txt").write_bytes(b"Kernel system variables\n")
+    monkeypatch.setattr(pickle_sniff, "MAX_PROBE_TOTAL_SECONDS", 0)
+    argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
+    refused(argv, tmp_path, capsys, "notes.txt", "took over 0 s")
