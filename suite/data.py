@@ -200,7 +200,7 @@ def _render(spec: TaskSpec, field: str, source: str, record: dict, index: int, s
         )
         raise SpecError(spec.path, field, source, message)
     text = "".join(pieces)
-    _check_rendered(spec, field, text, where)
+    _check_rendered(spec, field, text, where, source)
     return text
 
 
@@ -208,13 +208,13 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 MAX_ID_CHARS = 256  # an example id is copied into every record of every cell that uses it
 
 
-def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
+def _check_rendered(spec: TaskSpec, field: str, text: str, where: str, source: str) -> None:
     """A rendered field holds characters, not halves of one (a surrogate, from a template's
     ``"\\ud800"`` escape, cannot be written as UTF-8); an id is also short and plain text (no
     control or invisible character), as records, tables and the report show it."""
     if field == "id":
         if not text:  # records, tables and the report key a prompt by its id
-            raise SpecError(spec.path, field, text, f"renders {where} to an empty id")
+            raise SpecError(spec.path, field, source, f"renders {where} to an empty id")
         if len(text) > MAX_ID_CHARS:
             message = (
                 f"renders {where} to {len(text):,} characters; an id is at most {MAX_ID_CHARS}"
@@ -222,7 +222,7 @@ def _check_rendered(spec: TaskSpec, field: str, text: str, where: str) -> None:
             raise SpecError(spec.path, field, text, message)
         c = control_character(text, allowed="")
     elif field == "instruction" and not text.strip():  # a prompt asks something
-        raise SpecError(spec.path, field, text, f"renders {where} to an empty instruction")
+        raise SpecError(spec.path, field, source, f"renders {where} to an empty instruction")
     else:
         surrogate = None if text.isprintable() else _SURROGATE.search(text)
         c = surrogate.group() if surrogate else None

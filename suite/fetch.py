@@ -75,6 +75,8 @@ def _entries(sources: Path) -> list[dict]:
             raise ValueError(f"{where}.sha256' = {digest!r:.80}: {message}")
         if len(url) > 2048 or any(c.isspace() or not c.isprintable() for c in url):
             raise ValueError(f"{where}.url' = {url!r:.80}: at most 2,048 printable characters")
+        if problem := _url_problem(url):
+            raise ValueError(f"{where}.url' = {url!r:.80}: {problem}")
         license_ = entry.get("license", "")
         if not isinstance(license_, str) or len(license_) > 1024 or not license_.isprintable():
             raise ValueError(
@@ -133,6 +135,21 @@ def _check_no_file_is_a_folder(files: list[dict], seen: dict[str, int], sources:
 SOCKET_SECONDS = 120.0  # one connect or read
 DOWNLOAD_SECONDS = 900.0  # one whole file: a server that trickles bytes is cut off
 _CHUNK = 1 << 16
+
+
+def _url_problem(url: str) -> str | None:
+    """Why an https URL is refused before any download: credentials in it (they would be sent
+    to the host and shown in every message), no host, or a port no socket has."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks it: ValueError outside 0 to 65535
+    except ValueError as err:
+        return f"not a URL to download from ({err})"
+    if "@" in parts.netloc:
+        return "credentials in a URL are refused (they would be sent and shown); remove them"
+    if not parts.hostname:
+        return "no host"
+    return None
 
 
 def _download(url: str, opener, seconds: float | None = None) -> bytes:

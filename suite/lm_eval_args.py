@@ -591,6 +591,12 @@ def check_parsed(args: argparse.Namespace) -> None:
     metadata = getattr(args, "metadata", None) or config.get("metadata")
     named = set(_setting_keys(model))
     named |= set(SPECDEC_ARGS)
+    from suite.lm_eval_tasks import TASK_METADATA
+
+    task = [key for key in _setting_keys(metadata) if key in TASK_METADATA]
+    if task:  # lm-eval writes metadata over each task's own: the results would state another task
+        message = "is what each task states of itself: the results would state another task"
+        raise Refused(f"--metadata: the key {reprlib.repr(task[0])} {message}")
     both = [key for key in _setting_keys(metadata) if key in named]
     if both:  # lm-eval writes model_args | metadata into each task's results: metadata's wins
         message = (

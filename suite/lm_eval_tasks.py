@@ -25,6 +25,9 @@ from suite.lm_eval_hooks import score
 from suite.paths import resolve
 from suite.specs import MAX_NEW_TOKENS, TaskSpec, load_task
 
+# What each exported task states of itself in its results: a run's --metadata may not restate it
+TASK_METADATA = ("version", "spec", "split")
+
 NUMERIC_TASKS = ("gsm8k", "svamp", "asdiv")
 TASK_PREFIX = "suite_"
 DECODER_METRICS = ("acceptance_rate", "mean_accepted_length")
@@ -92,7 +95,7 @@ def task_config(spec, split, path, examples, *, max_gen_toks=None, repeats=1) ->
         "metric_list": metric_list,
         "num_fewshot": 0,
         "repeats": repeats,
-        "metadata": {"version": 1, "spec": spec.path.name, "split": split},
+        "metadata": dict(zip(TASK_METADATA, (1, spec.path.name, split), strict=True)),
     }
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 # hide the rest, so the part grows while the opcodes so far are valid and the file goes on.
 SNIFF_BYTES = (1 << 16, 1 << 20, 1 << 24, 1 << 26)
 MAX_SNIFF_OPCODES = 1_000_000  # valid opcodes in a row: no other file reads as that many
-MAX_TAR_MEMBERS = 4_096  # torch's legacy tar holds three; a tar of more in a model folder is odd
+MAX_ARCHIVE_MEMBERS = 4_096  # torch's tar holds three, its zip a few per tensor: more is odd
 
 
 def is_pickle(path: Path) -> bool:
@@ -69,8 +69,15 @@ def _first_reading(path: Path) -> bool | None:
         return True  # (a tar whose first member's name is a pickle is read on as one below)
     if head[:4] == b"PK\x03\x04":
         try:
-            with zipfile.ZipFile(path) as z:
-                return any(n.endswith(".pkl") for n in z.namelist())
+            with path.open("rb") as fh:  # its directory's size and count, before listing it
+                end = zipfile._EndRecData(fh)  # zipfile's own reader of its end record
+            if end is None:
+                raise zipfile.BadZipFile
+            listed = end[zipfile._ECD_SIZE], end[zipfile._ECD_ENTRIES_TOTAL]
+            if listed[0] > MAX_ARCHIVE_MEMBERS * 512 or listed[1] > MAX_ARCHIVE_MEMBERS:
+                return True  # listing it would take memory; no model ships such an archive
+            with zipfile.ZipFile(path) as z:  # torch finds data.pkl in any case
+                return any(n.lower().endswith(".pkl") for n in z.namelist())
         except zipfile.BadZipFile:
             return False
         except (ValueError, OSError, EOFError, NotImplementedError):  # a name it cannot decode
@@ -286,7 +293,7 @@ def _tar_holds_pickle(path: Path) -> bool:
                 name = member.name.rsplit("/", 1)[-1]
                 if name in ("pickle", "storages", "tensors") or name.endswith(".pkl"):
                     return True
-                if count >= MAX_TAR_MEMBERS:
+                if count >= MAX_ARCHIVE_MEMBERS:
                     return True
     except (tarfile.TarError, OSError, ValueError, EOFError):
         return True
@@ -427,6 +434,8 @@ def _opcodes(stream: io.BytesIO) -> Iterator[tuple]:
                 arg = _names_as_c_reads(stream)
             elif opcode.arg.name == "stringnl":
                 _quoted_as_c_reads(stream)
+            elif opcode.arg.name == "stringnl_noescape":  # PERSID: ASCII, no escapes (\\x too)
+                arg = _line(stream).decode("ascii")
             elif opcode.arg.name in _LOOSE_ARGS:
                 line = stream.readline()
                 if not line.endswith(b"\n"):

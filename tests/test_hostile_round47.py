@@ -567,3 +567,86 @@ def test_the_unpicklers_reading_past_its_budget_is_refused_naming_the_file(
     monkeypatch.setattr(pickle_sniff, "MAX_PROBE_TOTAL_SECONDS", 0)
     argv = ["submissions", "check", str(folder), "--profile", _profile(tiny)]
     refused(argv, tmp_path, capsys, "notes.txt", "took over 0 s")
+
+
+# --- round 49 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["version", "spec", "split"])
+def test_lm_eval_run_refuses_metadata_restating_the_task(key, tmp_path, capsys):
+    """``--metadata version=7 split=train spec=svamp.yaml`` ran GSM8K's test split and stated
+    SVAMP's train split, version 7, in its results."""
+    from tests.hostile import refused
+
+    argv = ["lm-eval", "run", "--tasks", "x", "--metadata", f"{key}=7"]
+    refused(argv, tmp_path, capsys, f"--metadata: the key '{key}'", "another task")
+    assert _parsed("--tasks", "x", "--metadata", "note=7").metadata == {"note": 7}  # the control
+
+
+def test_a_negative_zero_temperature_is_zero():
+    """``temperature=-0.0`` decoded greedily and was recorded as ``-0.0``."""
+    import math
+
+    from suite.decoding.sampling import check_temperature
+
+    for given in (-0.0, "-0.0", "-0"):
+        value = check_temperature(given)
+        assert value == 0 and math.copysign(1, value) == 1, given
+    with pytest.raises(ValueError, match=">= 0"):  # the control
+        check_temperature(-0.5)
+
+
+@pytest.mark.parametrize("name", ["archive/data.PKL", "archive/Data.Pkl"])
+def test_a_torch_zip_with_its_pickle_named_in_another_case_is_sniffed(name, tmp_path):
+    """torch finds ``data.pkl`` in any case; the sniffer matched ``.pkl`` only."""
+    import zipfile
+
+    path = tmp_path / "state.dat"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(name, pickle.dumps(1))
+    assert is_pickle(path)
+    with zipfile.ZipFile(path, "w") as z:  # the control: a zip of text
+        z.writestr("notes/readme.txt", "hi")
+    assert not is_pickle(path)
+
+
+def test_a_zip_too_large_to_list_is_not_listed(tmp_path):
+    """A zip of a million entries was listed in the suite's own process (380 MB, 6.7 s)."""
+    import zipfile
+
+    path = tmp_path / "samples.dat"
+    with zipfile.ZipFile(path, "w") as z:
+        for i in range(pickle_sniff.MAX_ARCHIVE_MEMBERS + 1):
+            z.writestr(str(i), b"")
+    code = (
+        "import resource; from pathlib import Path; from suite.pickle_sniff import is_pickle\n"
+        "peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"before = peak(); print(is_pickle(Path({str(path)!r})), peak() - before < 50_000)"
+    )
+    assert _in_a_subprocess(code, 60) == "True True"
+
+
+def test_a_persistent_id_with_a_backslash_is_read_as_the_c_unpickler_reads_it(tmp_path):
+    """pickletools decodes a PERSID line's escapes (``\\x`` stopped the opcode reading), the C
+    unpickler takes it as ASCII; the unpicklers' reading then ran out at a memo index."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"P\\x\nNp100000000\n0cos\nsystem\n.")
+    assert pickle_sniff._parses_as_pickle(path.read_bytes(), tmp_path)
+    assert is_pickle(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [("https://user:pw@127.0.0.1/x", "credentials"), ("https://u@127.0.0.1/x", "credentials"),
+     ("https://127.0.0.1:99999/x", "out of range"), ("https:///x", "no host")],
+    ids=["user-password", "user", "port", "no-host"],
+)  # fmt: skip
+def test_fetch_sources_refuse_a_url_no_download_should_take(url, shown, tmp_path, capsys):
+    """A URL with credentials passed and failed at download, blaming DNS."""
+    from tests.hostile import refused
+
+    sources = tmp_path / "s.yaml"
+    sources.write_text(f"files:\n  - path: a/b.json\n    url: {url}\n    sha256: {'0' * 64}\n")
+    (tmp_path / "dest").mkdir()
+    argv = ["fetch", str(tmp_path / "dest"), "--sources", str(sources)]
+    refused(argv, tmp_path, capsys, "s.yaml", "url", shown)

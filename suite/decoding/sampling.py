@@ -34,7 +34,7 @@ def check_temperature(temperature: float, name: str = "temperature") -> float:
         raise ValueError(
             f"{name} must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {value!r}"
         )
-    return value
+    return value if value else 0.0  # -0.0 is 0: recorded as written it reads as negative
 
 
 class NonFiniteLogits(ValueError):
