@@ -650,3 +650,41 @@ def test_fetch_sources_refuse_a_url_no_download_should_take(url, shown, tmp_path
     (tmp_path / "dest").mkdir()
     argv = ["fetch", str(tmp_path / "dest"), "--sources", str(sources)]
     refused(argv, tmp_path, capsys, "s.yaml", "url", shown)
+
+
+# --- round 50 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("seconds", 1e308), ("seconds", 2e9)], ids=["1e308", "63-years"]
+)  # fmt: skip
+def test_a_checkpoints_time_so_far_is_bounded(field, value, tmp_path):
+    """A checkpoint's ``seconds`` of 1e308 was resumed and carried into its training.json."""
+    import json
+
+    from suite.errors import SpecError
+    from tests.test_hostile_round24 import _resumable
+
+    resume, ckpt = _resumable(tmp_path)
+    state = json.loads((ckpt / "state.json").read_text())
+    state[field] = value
+    (ckpt / "state.json").write_text(json.dumps(state))
+    with pytest.raises(SpecError, match="delete the checkpoint folder") as err:
+        resume()
+    assert err.value.field == field, str(err.value)
+
+
+def test_a_float16_runs_loss_scale_is_a_float32():
+    """A scale of 1e308 passed: the scaler keeps it as a float32 tensor, where it is inf."""
+    import torch
+
+    from suite.distill.loop import _check_scaler
+    from suite.errors import SpecError
+
+    scaler = torch.amp.GradScaler("cpu")
+    saved = scaler.state_dict()
+    path = Path("state.json")
+    _check_scaler(path, saved, scaler)  # the control
+    with pytest.raises(SpecError, match="range") as err:
+        _check_scaler(path, saved | {"scale": 1e308}, scaler)
+    assert err.value.field == "scaler.scale"

@@ -193,6 +193,10 @@ def _settings_of(cfg: TrainConfig) -> dict:
     return {key: getattr(cfg, key) for key in TRAIN_SETTINGS}
 
 
+MAX_TRAIN_SECONDS = 1e9  # a training's wall time so far, carried into its training.json
+FLOAT32_MAX = 3.4028234663852886e38  # the scaler keeps its scale as a float32 tensor
+
+
 def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -218,8 +222,9 @@ def check_state(path: Path, meta, max_steps: int) -> dict:
     step, seconds, losses = meta["step"], meta["seconds"], meta["losses"]
     if isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= max_steps:
         raise refuse("step", step, f"expected an integer from 1 to train.max_steps ({max_steps:,})")
-    if not _number(seconds) or seconds < 0:
-        raise refuse("seconds", seconds, "expected a finite number >= 0")
+    if not _number(seconds) or not 0 <= seconds <= MAX_TRAIN_SECONDS:
+        message = f"expected a number of seconds from 0 to {MAX_TRAIN_SECONDS:g} (30 years)"
+        raise refuse("seconds", seconds, message)
     want = min(step, LOSS_WINDOW)
     bounded = (
         all(_number(v) and -LOSS_ROUNDING <= v <= MAX_LOSS for v in losses)
@@ -502,7 +507,7 @@ def _load(ckpt: Path, model, optimizer, scaler, cfg: TrainConfig) -> dict | None
 # A float16 run's gradient scaler as it saves it (torch.amp.GradScaler.state_dict): each
 # field's rule. A float32 run has none.
 _SCALER = {
-    "scale": lambda v: v > 0,
+    "scale": lambda v: 0 < v <= FLOAT32_MAX,  # past it the float32 scale is inf
     "growth_factor": lambda v: v > 1,
     "backoff_factor": lambda v: 0 < v < 1,
     "growth_interval": lambda v: isinstance(v, int) and v >= 1,
