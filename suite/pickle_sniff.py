@@ -53,40 +53,34 @@ def pickles(paths: list[Path]) -> list[Path]:
     bytes first (:func:`_first_reading`), then those that reading leaves open by the
     unpicklers, all in one child process (:func:`_unpickler_verdicts`). SniffTooSlow where that
     runs past MAX_PROBE_TOTAL_SECONDS."""
-    verdicts = {path: _first_reading(path) for path in paths}
+    deadline = time.monotonic() + MAX_PROBE_TOTAL_SECONDS
+    verdicts = {path: _first_reading(path, deadline) for path in paths}
     open_ = [path for path, verdict in verdicts.items() if verdict is None]
-    verdicts.update(zip(open_, _unpickler_verdicts(open_), strict=True))
+    verdicts.update(zip(open_, _unpickler_verdicts(open_, deadline), strict=True))
     return [path for path in paths if verdicts[path]]
 
 
-def _first_reading(path: Path) -> bool | None:
-    """True or False by the file's bytes; None where the unpicklers must read it."""
+def _first_reading(path: Path, deadline: float | None = None) -> bool | None:
+    """True or False by the file's bytes; None where the unpicklers must read it. SniffTooSlow
+    past ``deadline``."""
     with path.open("rb") as fh:
         head = fh.read(SNIFF_BYTES[0])
     if len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5:
         return True
     if _is_tar(path) and _tar_holds_pickle(path):  # torch's legacy tar: storages, tensors, ...
         return True  # (a tar whose first member's name is a pickle is read on as one below)
+    if head[:6] == b"\x93NUMPY":
+        return _npy_holds_objects(head)
     if head[:4] == b"PK\x03\x04":
-        try:
-            with path.open("rb") as fh:  # its directory's size and count, before listing it
-                end = zipfile._EndRecData(fh)  # zipfile's own reader of its end record
-            if end is None:
-                raise zipfile.BadZipFile
-            listed = end[zipfile._ECD_SIZE], end[zipfile._ECD_ENTRIES_TOTAL]
-            if listed[0] > MAX_ARCHIVE_MEMBERS * 512 or listed[1] > MAX_ARCHIVE_MEMBERS:
-                return True  # listing it would take memory; no model ships such an archive
-            with zipfile.ZipFile(path) as z:  # torch finds data.pkl in any case
-                return any(n.lower().endswith(".pkl") for n in z.namelist())
-        except zipfile.BadZipFile:
-            return False
-        except (ValueError, OSError, EOFError, NotImplementedError):  # a name it cannot decode
-            return True  # an archive that cannot be listed could hide a torch.save pickle
+        return _zip_holds_pickle(path, head)
     for size in SNIFF_BYTES:
         if size > len(head):
             with path.open("rb") as fh:
                 head = fh.read(size)
-        verdict = _parses_as_pickle(head, path.parent)
+        try:
+            verdict = _parses_as_pickle(head, path.parent, deadline)
+        except _Late:
+            raise SniffTooSlow(path) from None
         if verdict is not None or len(head) < size:  # decided, or the file ends before STOP
             break
     else:
@@ -187,7 +181,7 @@ def _unpickler_imports(path: Path) -> bool:
     return _unpickler_verdicts([path])[0]
 
 
-def _unpickler_verdicts(paths: list[Path]) -> list[bool]:
+def _unpickler_verdicts(paths: list[Path], deadline: float | None = None) -> list[bool]:
     """For each file, whether CPython's unpicklers, C or pure Python, reading it as
     ``pickle.load`` does, would import a module :func:`_runs` finds (Python 2's names mapped or
     not) before they fail, or load a data pickle (a container, a memoized object, more than
@@ -197,7 +191,7 @@ def _unpickler_verdicts(paths: list[Path]) -> list[bool]:
     the Python one keeps a dictionary. The Python one running out is a pickle: its objects are
     the file's own, and no text builds that many. SniffTooSlow past MAX_PROBE_TOTAL_SECONDS."""
     verdicts: list[bool] = []
-    deadline = time.monotonic() + MAX_PROBE_TOTAL_SECONDS
+    deadline = deadline or time.monotonic() + MAX_PROBE_TOTAL_SECONDS
     while len(verdicts) < len(paths):
         rest = paths[len(verdicts) :]
         lines, finished = _probe_run(rest, deadline)
@@ -269,6 +263,53 @@ def _stems(folder: Path) -> frozenset:
         return frozenset()
 
 
+def _zip_holds_pickle(path: Path, head: bytes) -> bool:
+    """A zip holding a ``.pkl`` (torch finds ``data.pkl`` in any case, its first entry) or an
+    ``.npy`` of objects (numpy's ``.npz``); one ``zipfile`` cannot list (torch's reader takes
+    some of those: an entry's broken extra field, a stray end record) or too large to list is
+    one too."""
+    first = _local_name(head)
+    if first is not None and first.lower().endswith(".pkl"):
+        return True
+    try:
+        with path.open("rb") as fh:  # its directory's size and count, before listing it
+            end = zipfile._EndRecData(fh)  # zipfile's own reader of its end record
+        if end is None:
+            return True
+        listed = end[zipfile._ECD_SIZE], end[zipfile._ECD_ENTRIES_TOTAL]
+        if listed[0] > MAX_ARCHIVE_MEMBERS * 512 or listed[1] > MAX_ARCHIVE_MEMBERS:
+            return True  # listing it would take memory; no model ships such an archive
+        with zipfile.ZipFile(path) as z:
+            names = z.namelist()
+            if any(n.lower().endswith(".pkl") for n in names):
+                return True
+            for name in (n for n in names if n.lower().endswith(".npy")):
+                with z.open(name) as member:
+                    if _npy_holds_objects(member.read(NPY_HEADER_BYTES)):
+                        return True
+    except Exception:  # zipfile raises many kinds on a damaged archive
+        return True  # an archive that cannot be listed could hide a torch.save pickle
+    return False
+
+
+def _local_name(head: bytes) -> str | None:
+    """The name in a zip's first local header (torch.save writes ``archive/data.pkl`` there)."""
+    if len(head) < 30:
+        return None
+    size = int.from_bytes(head[26:28], "little")
+    return head[30 : 30 + size].decode("latin-1")
+
+
+NPY_HEADER_BYTES = 4_096  # numpy's header: magic, version, length, the dtype's text
+_NPY_OBJECT = re.compile(rb"'[|<>=]?O\d*'")  # an object field ('|O', 'O8'): numpy pickles it
+
+
+def _npy_holds_objects(head: bytes) -> bool:
+    """An ``.npy`` whose dtype holds objects: ``numpy.load(allow_pickle=True)`` unpickles its
+    data (the pickle starts after the header, not at the file's first byte)."""
+    return head[:6] == b"\x93NUMPY" and _NPY_OBJECT.search(head[:NPY_HEADER_BYTES]) is not None
+
+
 def _is_tar(path: Path) -> bool:
     """An uncompressed tar of any format, the old v7 one without ``ustar`` too (its header's
     checksum). torch reads only those; a compressed one is never opened (listing it would
@@ -300,7 +341,13 @@ def _tar_holds_pickle(path: Path) -> bool:
     return False
 
 
-def _parses_as_pickle(data: bytes, folder: Path | None = None) -> bool | None:
+class _Late(Exception):
+    """The opcode reading ran past its deadline."""
+
+
+def _parses_as_pickle(
+    data: bytes, folder: Path | None = None, deadline: float | None = None
+) -> bool | None:
     """Protocols 0 and 1 have no header: a pickle is a run of valid opcodes, each finding on
     the stack what it takes (read, never executed: the stack is simulated as
     :func:`pickletools.dis` does). True at the first opcode that imports as the unpickler reads
@@ -328,6 +375,8 @@ def _parses_as_pickle(data: bytes, folder: Path | None = None) -> bool | None:
                 built = built or opcode.name in BUILDS
                 if count >= MAX_SNIFF_OPCODES:
                     return True
+                if deadline is not None and not count % 65_536 and time.monotonic() > deadline:
+                    raise _Late
         except (ValueError, EOFError, UnicodeDecodeError):
             return None if stream.tell() >= len(data) else False
         if built:  # at its STOP; objects below the one returned are left, unread
@@ -366,7 +415,13 @@ def _runs(name: str, arg, folder: Path | None = None, proto: int = 0) -> bool:
         return False
     if folder is not None and top in _stems(folder):
         return True  # a module shipped beside the file, found where the file is loaded from
-    try:  # a top-level module this Python has (found, not imported)
+    return _module_found(top)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _module_found(top: str) -> bool:
+    """A top-level module this Python has (found, not imported), each name looked up once."""
+    try:
         return importlib.util.find_spec(top) is not None
     except (ImportError, ValueError):  # a name no import takes
         return False

@@ -688,3 +688,73 @@ def test_a_float16_runs_loss_scale_is_a_float32():
     with pytest.raises(SpecError, match="range") as err:
         _check_scaler(path, saved | {"scale": 1e308}, scaler)
     assert err.value.field == "scaler.scale"
+
+
+def _torch_zip(tmp_path: Path, ran: Path) -> bytes:
+    """A torch.save zip whose pickle would create ``ran``."""
+    import torch
+
+    path = tmp_path / "saved.pt"
+    torch.save(_Touch(ran), path)
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+def test_a_damaged_torch_zip_is_a_pickle(tmp_path):
+    """A stray end record after a torch.save zip: zipfile could not list it (text, then), torch's
+    own reader took it and ran its pickle."""
+    path = tmp_path / "NOTES"
+    path.write_bytes(_torch_zip(tmp_path, tmp_path / "ran") + b"PK\x05\x06\0\0\0\0")
+    assert is_pickle(path)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_a_zip_whose_first_entry_is_a_pickle_is_one(tmp_path):
+    """torch.save writes ``archive/data.pkl`` first: read from the first local header, whatever
+    the directory says."""
+    import zipfile
+
+    path = tmp_path / "state.dat"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", pickle.dumps(1))
+    data = bytearray(path.read_bytes())
+    start = data.rindex(b"PK\x01\x02")  # the directory's entry: its name made another
+    data[start + 46 : start + 46 + len("archive/data.pkl")] = b"archive/data.txt"
+    path.write_bytes(bytes(data))
+    assert is_pickle(path)
+
+
+@pytest.mark.parametrize("kind", ["npy", "npz"])
+def test_numpy_files_of_objects_are_pickles(kind, tmp_path):
+    """numpy.load(allow_pickle=True) unpickles an object array's data, which starts after the
+    .npy header; the sniffer read only a file's first bytes."""
+    import numpy as np
+
+    path = tmp_path / f"a.{kind}"
+    objects = np.array([1, "a", None], dtype=object)
+    save = np.save if kind == "npy" else np.savez
+    save(path, objects) if kind == "npy" else save(path, a=objects)
+    assert is_pickle(path)
+    save(path, np.arange(3.0)) if kind == "npy" else save(path, a=np.arange(3.0))  # the control
+    assert not is_pickle(path)
+
+
+def test_the_opcode_reading_looks_each_module_up_once(tmp_path):
+    """5 MB of ``cq\\nz\\n`` (a million imports of a module that does not exist) took over a
+    minute: each looked the module up again."""
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"cq\nz\n" * 1_000_000)
+    code = (
+        "from pathlib import Path; from suite.pickle_sniff import is_pickle; "
+        f"print(is_pickle(Path({str(path)!r})))"
+    )
+    assert _in_a_subprocess(code, 60) == "True"  # a million valid opcodes: a pickle
+
+
+def test_the_opcode_reading_shares_the_folders_deadline(tmp_path, monkeypatch):
+    path = tmp_path / "words.txt"
+    path.write_bytes(b"N" * 200_000)
+    monkeypatch.setattr(pickle_sniff, "MAX_PROBE_TOTAL_SECONDS", -1)
+    with pytest.raises(pickle_sniff.SniffTooSlow, match=r"words\.txt"):
+        pickle_sniff.pickles([path])
