@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from suite.errors import SpecError, control_character
-from suite.seeding import seed_problem
+from suite.seeding import SEED_LIMIT, seed_problem
 from suite.specs import Reader
 from suite.strict import read_config, whole
 
@@ -351,6 +351,8 @@ def _wanted(r: Reader, key: str, value: Any, field: str) -> Any:
             if not math.isfinite(v) or v < 0:
                 raise r.error(field, v, "a temperature must be finite and >= 0")
             out.append(float(v))
+        elif key == "seed" and _of_kind(v, kind) and not 0 <= v < SEED_LIMIT:
+            raise r.error(field, v, f"a draft's seed is from 0 to {SEED_LIMIT - 1:,}")
         elif _of_kind(v, kind):
             if v not in _CHOICES.get(key, (v,)):  # a typo would select nothing, silently
                 raise r.error(field, v, f"a draft's {key} is one of: {', '.join(_CHOICES[key])}")

@@ -70,7 +70,8 @@ def _first_reading(path: Path, deadline: float | None = None) -> bool | None:
     if _is_tar(path) and _tar_holds_pickle(path):  # torch's legacy tar: storages, tensors, ...
         return True  # (a tar whose first member's name is a pickle is read on as one below)
     if head[:6] == b"\x93NUMPY":
-        return _npy_holds_objects(head)
+        with path.open("rb") as fh:
+            return _npy_holds_objects(fh)
     if head[:4] == b"PK\x03\x04":
         return _zip_holds_pickle(path, head)
     for size in SNIFF_BYTES:
@@ -149,7 +150,7 @@ def read(path, unpickler_class):
             unpickler = Probe(bounded, encoding="latin-1")
             for _ in range(LOADS):
                 value = unpickler.load()
-                built = isinstance(value, (list, tuple, dict, set, frozenset, bytearray))
+                built = isinstance(value, (list, tuple, dict, set, frozenset)) and len(value)
                 memo = unpickler.memo
                 if built or len(memo.copy() if hasattr(memo, "copy") else memo):
                     return "data"
@@ -285,7 +286,7 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
                 return True
             for name in (n for n in names if n.lower().endswith(".npy")):
                 with z.open(name) as member:
-                    if _npy_holds_objects(member.read(NPY_HEADER_BYTES)):
+                    if _npy_holds_objects(member):
                         return True
     except Exception:  # zipfile raises many kinds on a damaged archive
         return True  # an archive that cannot be listed could hide a torch.save pickle
@@ -300,14 +301,23 @@ def _local_name(head: bytes) -> str | None:
     return head[30 : 30 + size].decode("latin-1")
 
 
-NPY_HEADER_BYTES = 4_096  # numpy's header: magic, version, length, the dtype's text
-_NPY_OBJECT = re.compile(rb"'[|<>=]?O\d*'")  # an object field ('|O', 'O8'): numpy pickles it
+NPY_HEADER_BYTES = 10_000  # numpy's own bound on an .npy header
 
 
-def _npy_holds_objects(head: bytes) -> bool:
-    """An ``.npy`` whose dtype holds objects: ``numpy.load(allow_pickle=True)`` unpickles its
-    data (the pickle starts after the header, not at the file's first byte)."""
-    return head[:6] == b"\x93NUMPY" and _NPY_OBJECT.search(head[:NPY_HEADER_BYTES]) is not None
+def _npy_holds_objects(fh) -> bool:
+    """An ``.npy`` (``fh`` at its start) whose dtype holds objects, read by numpy's own header
+    reader (``'|O'``, ``"object"``, a field of them): ``numpy.load(allow_pickle=True)``
+    unpickles its data, which starts after the header, not at the file's first byte. A header
+    numpy cannot read is called one."""
+    import numpy.lib.format as npy
+
+    try:
+        version = npy.read_magic(fh)
+        read = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        _, _, dtype = read(fh, max_header_size=NPY_HEADER_BYTES)
+    except Exception:  # numpy raises several kinds on a header it cannot read
+        return True
+    return bool(dtype.hasobject)
 
 
 def _is_tar(path: Path) -> bool:
@@ -389,11 +399,11 @@ def _parses_as_pickle(
 # Opcodes the unpickler reaches code at: an import by name, an extension code (a registered
 # import). A call (REDUCE, OBJ, BUILD, NEWOBJ) runs only what one of them returned.
 RUNS = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "EXT1", "EXT2", "EXT4"})
-# Opcodes that build a container or memoize an object (pickle.dumps memoizes every string and
-# container): a data pickle, not text.
+# Opcodes that fill a container or memoize an object (pickle.dumps memoizes every string and
+# container): a data pickle, not text. An empty container alone is not one (a licence text
+# "C... )." reads as bytes, an empty tuple, STOP).
 BUILDS = frozenset(
-    {"LIST", "DICT", "TUPLE", "TUPLE1", "TUPLE2", "TUPLE3", "APPEND", "APPENDS", "SETITEM",
-     "SETITEMS", "EMPTY_LIST", "EMPTY_DICT", "EMPTY_TUPLE", "EMPTY_SET", "ADDITEMS", "FROZENSET",
+    {"APPEND", "APPENDS", "SETITEM", "SETITEMS", "ADDITEMS", "TUPLE1", "TUPLE2", "TUPLE3",
      "PUT", "BINPUT", "LONG_BINPUT", "MEMOIZE"}
 )  # fmt: skip
 
@@ -415,12 +425,14 @@ def _runs(name: str, arg, folder: Path | None = None, proto: int = 0) -> bool:
         return False
     if folder is not None and top in _stems(folder):
         return True  # a module shipped beside the file, found where the file is loaded from
-    return _module_found(top)
+    return top in sys.modules or _module_found(top)
 
 
 @functools.lru_cache(maxsize=4_096)
 def _module_found(top: str) -> bool:
-    """A top-level module this Python has (found, not imported), each name looked up once."""
+    """A top-level module this Python has (found, not imported), each name looked up once. One
+    already loaded counts before this (:func:`_runs`): ``__main__`` under a console script has
+    no spec, find_spec raises there, and the unpickler takes it from sys.modules."""
     try:
         return importlib.util.find_spec(top) is not None
     except (ImportError, ValueError):  # a name no import takes

@@ -84,7 +84,9 @@ def test_the_second_reading_catches_what_the_opcode_reading_misses(tmp_path, mon
     the unpickler's own reading still names the import."""
     path = tmp_path / "notes.txt"
     path.write_bytes(pickle.dumps(_Touch(tmp_path / "ran"), protocol=0))
-    monkeypatch.setattr(pickle_sniff, "_parses_as_pickle", lambda data, folder=None: False)
+    monkeypatch.setattr(
+        pickle_sniff, "_parses_as_pickle", lambda data, folder=None, deadline=None: False
+    )
     assert is_pickle(path)
     path.write_bytes(b"hello world\n")  # the control
     assert not is_pickle(path)
@@ -117,7 +119,9 @@ def test_the_pure_python_unpickler_reads_on_where_the_c_one_runs_out(tmp_path, m
     with that memory, or joblib's pure-Python unpickler (a memo dict), reads on to the import."""
     path = tmp_path / "notes.txt"
     path.write_bytes(b"Nr\x00\x00\x00\x80cos\nsystem\n.")
-    monkeypatch.setattr(pickle_sniff, "_parses_as_pickle", lambda data, folder=None: False)
+    monkeypatch.setattr(
+        pickle_sniff, "_parses_as_pickle", lambda data, folder=None, deadline=None: False
+    )
     assert _unpickler_imports(path)
     assert is_pickle(path)
 
@@ -758,3 +762,78 @@ def test_the_opcode_reading_shares_the_folders_deadline(tmp_path, monkeypatch):
     monkeypatch.setattr(pickle_sniff, "MAX_PROBE_TOTAL_SECONDS", -1)
     with pytest.raises(pickle_sniff.SniffTooSlow, match=r"words\.txt"):
         pickle_sniff.pickles([path])
+
+
+# --- round 51 -------------------------------------------------------------------------------
+
+
+def test_a_pickle_importing_from_a_loaded_module_without_a_spec_is_sniffed(tmp_path, monkeypatch):
+    """Under the ``suite`` console script ``__main__`` has no spec: find_spec raised, the module
+    counted as absent, and a file taking ``eval`` from ``__main__.__builtins__`` was text."""
+    import sys
+    import types
+
+    loaded = types.ModuleType("loaded_without_spec")
+    loaded.__spec__ = None
+    monkeypatch.setitem(sys.modules, "loaded_without_spec", loaded)
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"cloaded_without_spec\n__builtins__\n.")
+    assert is_pickle(path)
+    path.write_bytes(b"cnot_loaded_anywhere_at_all\n__builtins__\n.")  # the control
+    assert not is_pickle(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"C" + b"o" + b"x" * 111 + b").", b"U\x03abc).", b"(t.", b"]."],
+    ids=["licence-tuple", "short-string-tuple", "mark-tuple", "empty-list"],
+)  # fmt: skip
+def test_an_empty_container_alone_is_not_a_data_pickle(text, tmp_path):
+    """``Copyright ...`` with ``).`` at bytes 113 and 114 read as bytes, an empty tuple, STOP:
+    refused as a data pickle, though loading it gives ``()`` and runs nothing."""
+    path = tmp_path / "LICENSE"
+    path.write_bytes(text)
+    assert not is_pickle(path)
+    path.write_bytes(b"(I1\ntp0\n.")  # the control: a tuple as pickle.dumps writes it
+    assert is_pickle(path)
+
+
+@pytest.mark.parametrize("descr", ['"|O"', "'object'", "'\\x4f'", "[('a', '<f8'), ('b', '|O')]"])
+@pytest.mark.parametrize("kind", ["npy", "npz"])
+def test_an_object_dtype_written_any_way_numpy_reads_is_a_pickle(descr, kind, tmp_path):
+    """Only ``'|O'`` in single quotes was matched; numpy reads ``"|O"``, ``'object'`` and
+    ``'\\x4f'`` too, and unpickles the data."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    header = "{'descr': " + descr + ", 'fortran_order': False, 'shape': (1,), }"
+    header = header.ljust(118) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode("latin-1")
+    npy += pickle.dumps(np.array([None], dtype=object), protocol=2)
+    assert np.lib.format.read_array_header_1_0(io.BytesIO(npy[8:]))[2].hasobject  # as objects
+    path = tmp_path / f"extra.{kind}"
+    if kind == "npy":
+        path.write_bytes(npy)
+    else:
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("a.npy", npy)
+    assert is_pickle(path)
+
+
+@pytest.mark.parametrize("seed", [10**22, -1, 2**32])
+def test_a_study_selector_seed_no_draft_can_have_is_refused(seed, tmp_path, capsys):
+    """``{seed: 10000000000000000000000}`` selected nothing, dropping cells under
+    ``missing_drafts: skip``."""
+    import yaml
+
+    from tests.hostile import refused
+
+    study = yaml.safe_load((ROOT / "tasks" / "studies" / "difficulty.yaml").read_text())
+    study["grid"]["drafts"] = [{"method": "base"}, {"method": "offline", "seed": seed}]
+    path = tmp_path / "studies" / "difficulty.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump(study))
+    argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "o")]
+    refused(argv, tmp_path, capsys, "difficulty.yaml", "grid.drafts[1].seed", "a draft's seed")
