@@ -267,8 +267,9 @@ def _stems(folder: Path) -> frozenset:
 def _zip_holds_pickle(path: Path, head: bytes) -> bool:
     """A zip holding a ``.pkl`` (torch finds ``data.pkl`` in any case, its first entry) or an
     ``.npy`` of objects (numpy's ``.npz``); one ``zipfile`` cannot list (torch's reader takes
-    some of those: an entry's broken extra field, a stray end record) or too large to list is
-    one too."""
+    some of those: an entry's broken extra field, a stray end record), one too large to list,
+    one whose directory is not where its end record says (zipfile and torch would read two
+    archives) and one whose entries' local names differ from the directory's are one too."""
     first = _local_name(head)
     if first is not None and first.lower().endswith(".pkl"):
         return True
@@ -280,7 +281,16 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
         listed = end[zipfile._ECD_SIZE], end[zipfile._ECD_ENTRIES_TOTAL]
         if listed[0] > MAX_ARCHIVE_MEMBERS * 512 or listed[1] > MAX_ARCHIVE_MEMBERS:
             return True  # listing it would take memory; no model ships such an archive
+        # zipfile reads the directory just before the end record, torch (miniz) where the end
+        # record says it starts: where they differ, each reads another archive
+        concat = end[zipfile._ECD_LOCATION] - listed[0] - end[zipfile._ECD_OFFSET]
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+            concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+        if concat != 0:
+            return True
         with zipfile.ZipFile(path) as z:
+            for info in z.infolist():  # each entry's local header names it as the directory
+                z.open(info).close()  # does (BadZipFile where they differ)
             names = z.namelist()
             if any(n.lower().endswith(".pkl") for n in names):
                 return True

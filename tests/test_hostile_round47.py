@@ -837,3 +837,50 @@ def test_a_study_selector_seed_no_draft_can_have_is_refused(seed, tmp_path, caps
     path.write_text(yaml.safe_dump(study))
     argv = ["run", str(path), "--profile", "smoke", "--out", str(tmp_path / "o")]
     refused(argv, tmp_path, capsys, "difficulty.yaml", "grid.drafts[1].seed", "a draft's seed")
+
+
+# --- round 52 -------------------------------------------------------------------------------
+
+
+def _two_directory_zip(payload: bytes, stated: bytes, read: bytes) -> bytes:
+    """A zip of two central directories of one size: the end record states the offset of the
+    first (naming ``stated``, where torch's reader looks), zipfile reads the one just before
+    the end record (naming ``read``)."""
+    import struct
+    import zlib
+
+    files = [(read, stated, payload), (b"archive/version", b"archive/version", b"3\n")]
+    body, offsets = b"", []
+    for local, _, data in files:
+        offsets.append(len(body))
+        crc = zlib.crc32(data)
+        header = (b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(data), len(data), len(local), 0)
+        body += struct.pack("<4s5H3L2H", *header) + local + data
+
+    def directory(torch_reads: bool) -> bytes:
+        out = b""
+        for (local, torch_name, data), offset in zip(files, offsets, strict=True):
+            name = torch_name if torch_reads else local
+            entry = (b"PK\x01\x02", 20, 20, 0, 0, 0, 0, zlib.crc32(data), len(data), len(data),
+                     len(name), 0, 0, 0, 0, 0, offset)  # fmt: skip
+            out += struct.pack("<4s6H3L5H2L", *entry) + name
+        return out
+
+    first, second = directory(True), directory(False)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 2, 2, len(second), len(body), 0)
+    return body + first + second + end
+
+
+def test_a_zip_whose_directory_is_not_where_its_end_record_says_is_a_pickle(tmp_path):
+    """zipfile read the directory before the end record (``archive/data.aaa``), torch the one
+    the end record states (``archive/data.pkl``) and ran it; the file passed the check."""
+    import zipfile
+
+    payload = b"cos\nsystem\n(S'echo x'\ntR."
+    path = tmp_path / "notes.txt"
+    path.write_bytes(_two_directory_zip(payload, b"archive/data.pkl", b"archive/data.aaa"))
+    assert zipfile.ZipFile(path).namelist() == ["archive/data.aaa", "archive/version"]
+    assert is_pickle(path)
+    with zipfile.ZipFile(path, "w") as z:  # the control: a zip as zipfile writes one
+        z.writestr("archive/data.aaa", b"hello")
+    assert not is_pickle(path)
