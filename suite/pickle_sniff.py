@@ -267,7 +267,9 @@ def _stems(folder: Path) -> frozenset:
 def _zip_holds_pickle(path: Path, head: bytes) -> bool:
     """A zip holding a ``.pkl`` (torch finds ``data.pkl`` in any case, its first entry) or an
     ``.npy`` of objects (numpy's ``.npz``); one ``zipfile`` cannot list (torch's reader takes
-    some of those: an entry's broken extra field, a stray end record), one too large to list,
+    some of those: an entry's broken extra field, a stray end record), one with zip64 records
+    (torch's reader follows their offsets, zipfile does not; a model ships no 4 GiB zip), one
+    too large to list,
     one whose directory is not where its end record says (zipfile and torch would read two
     archives) and one whose entries' local names differ from the directory's are one too."""
     first = _local_name(head)
@@ -275,6 +277,9 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
         return True
     try:
         with path.open("rb") as fh:  # its directory's size and count, before listing it
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - ZIP_TAIL_BYTES))
+            if ZIP64_SIGNATURES.search(fh.read()):  # torch's reader follows a zip64 locator's
+                return True  # offset, zipfile does not: each could read another directory
             end = zipfile._EndRecData(fh)  # zipfile's own reader of its end record
         if end is None:
             return True
@@ -301,6 +306,11 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
     except Exception:  # zipfile raises many kinds on a damaged archive
         return True  # an archive that cannot be listed could hide a torch.save pickle
     return False
+
+
+# Where a zip's end record, zip64 records and comment lie: its last 64 KiB and the record.
+ZIP_TAIL_BYTES = (1 << 16) + 22 + 56 + 20
+ZIP64_SIGNATURES = re.compile(b"PK\x06\x06|PK\x06\x07")
 
 
 def _local_name(head: bytes) -> str | None:

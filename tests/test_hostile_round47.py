@@ -884,3 +884,56 @@ def test_a_zip_whose_directory_is_not_where_its_end_record_says_is_a_pickle(tmp_
     with zipfile.ZipFile(path, "w") as z:  # the control: a zip as zipfile writes one
         z.writestr("archive/data.aaa", b"hello")
     assert not is_pickle(path)
+
+
+# --- round 53 -------------------------------------------------------------------------------
+
+
+def _zip64_hidden(payload: bytes) -> bytes:
+    """A zip whose last directory entry's comment holds a zip64 locator: zipfile lists a text
+    file, torch's reader follows the locator to another directory naming ``archive/data.pkl``."""
+    import struct
+    import zlib
+
+    def local(name: bytes, data: bytes) -> bytes:
+        fields = (b"PK\x03\x04", 20, 0, 0, 0, 0, 0x21, zlib.crc32(data), len(data), len(data),
+                  len(name), 0)  # fmt: skip
+        return struct.pack("<4s2B4HL2L2H", *fields) + name + data
+
+    def central(name: bytes, data: bytes, offset: int, comment: bytes = b"") -> bytes:
+        fields = (b"PK\x01\x02", 20, 3, 20, 0, 0, 0, 0, 0x21, zlib.crc32(data), len(data),
+                  len(data), len(name), 0, len(comment), 0, 0, 0, offset)  # fmt: skip
+        return struct.pack("<4s4B4HL2L5H2L", *fields) + name + comment
+
+    text = (b"a.txt", b"hello\n")
+    hidden = [(b"archive/data.pkl", payload), (b"archive/version", b"3\n")]
+    data, offsets = b"", {}
+    for name, body in [text, *hidden]:
+        offsets[name] = len(data)
+        data += local(name, body)
+    hidden_at = len(data)
+    hidden_directory = b"".join(central(n, b, offsets[n]) for n, b in hidden)
+    data += hidden_directory
+    record_at = len(data)
+    data += struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2,
+                        len(hidden_directory), hidden_at)  # fmt: skip
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, record_at, 1)
+    directory_at = len(data)
+    directory = central(*text, offsets[text[0]], comment=locator)
+    data += directory
+    return data + struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 1, 1, len(directory),
+                              directory_at, 0)  # fmt: skip
+
+
+def test_a_zip_with_a_hidden_zip64_locator_is_a_pickle(tmp_path):
+    """zipfile listed ``a.txt``; torch followed the zip64 locator in an entry's comment to a
+    directory naming ``archive/data.pkl`` and ran it."""
+    import zipfile
+
+    path = tmp_path / "notes.zip"
+    path.write_bytes(_zip64_hidden(b"cos\nsystem\n(S'echo x'\ntR."))
+    assert zipfile.ZipFile(path).namelist() == ["a.txt"]
+    assert is_pickle(path)
+    with zipfile.ZipFile(path, "w") as z:  # the control: no zip64 record
+        z.writestr("a.txt", "hello\n")
+    assert not is_pickle(path)
