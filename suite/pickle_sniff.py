@@ -291,7 +291,7 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
         concat = end[zipfile._ECD_LOCATION] - listed[0] - end[zipfile._ECD_OFFSET]
         if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
             concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
-        if concat != 0:
+        if concat != 0 or _torch_reads_a_pickle(path):
             return True
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():  # each entry's local header names it as the directory
@@ -306,6 +306,19 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
     except Exception:  # zipfile raises many kinds on a damaged archive
         return True  # an archive that cannot be listed could hide a torch.save pickle
     return False
+
+
+def _torch_reads_a_pickle(path: Path) -> bool:
+    """Whether torch's own zip reader (miniz, as ``torch.load`` opens an archive) finds a
+    ``.pkl`` record in ``path``: what torch would unpickle, named by torch itself. False where
+    it cannot open the file (torch.load fails there too) or this torch has no such reader."""
+    try:
+        import torch
+
+        records = torch._C.PyTorchFileReader(str(path)).get_all_records()
+    except Exception:  # not an archive torch reads: it loads nothing from it
+        return False
+    return any(str(name).lower().endswith(".pkl") for name in records)
 
 
 # Where a zip's end record, zip64 records and comment lie: its last 64 KiB and the record.

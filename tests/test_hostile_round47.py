@@ -937,3 +937,24 @@ def test_a_zip_with_a_hidden_zip64_locator_is_a_pickle(tmp_path):
     with zipfile.ZipFile(path, "w") as z:  # the control: no zip64 record
         z.writestr("a.txt", "hello\n")
     assert not is_pickle(path)
+
+
+@pytest.mark.parametrize("kind", ["two-directories", "hidden-zip64"])
+def test_torch_s_own_zip_reader_names_the_pickle_zipfile_misses(kind, tmp_path):
+    """The zip check asks torch's reader (miniz, as torch.load opens an archive) what it would
+    unpickle, besides its rules on how zipfile and miniz differ."""
+    import zipfile
+
+    payload = b"cos\nsystem\n(S'echo x'\ntR."
+    data = (
+        _two_directory_zip(payload, b"archive/data.pkl", b"archive/data.aaa")
+        if kind == "two-directories"
+        else _zip64_hidden(payload)
+    )
+    path = tmp_path / "notes.zip"
+    path.write_bytes(data)
+    assert not any(n.endswith(".pkl") for n in zipfile.ZipFile(path).namelist())
+    assert pickle_sniff._torch_reads_a_pickle(path)
+    with zipfile.ZipFile(path, "w") as z:  # the control: a zip of text in a folder
+        z.writestr("notes/a.txt", "hello\n")
+    assert not pickle_sniff._torch_reads_a_pickle(path)
