@@ -533,6 +533,9 @@ NOT_TAKEN = {
     "trackio_args": NETWORK,
     "hf_hub_log_args": NETWORK,
 }
+# What each exported task states of itself in its results (suite.lm_eval_tasks writes it): a
+# run's --metadata may not restate it, lm-eval writes the metadata over the task's own
+TASK_METADATA = ("version", "spec", "split")
 # caches lm-eval turns on for any value but None (a path of "" too): refused whatever is given
 ABSENT_ONLY = frozenset({"use_cache", "cache_requests"})
 VERBOSITY = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -591,8 +594,6 @@ def check_parsed(args: argparse.Namespace) -> None:
     metadata = getattr(args, "metadata", None) or config.get("metadata")
     named = set(_setting_keys(model))
     named |= set(SPECDEC_ARGS)
-    from suite.lm_eval_tasks import TASK_METADATA
-
     task = [key for key in _setting_keys(metadata) if key in TASK_METADATA]
     if task:  # lm-eval writes metadata over each task's own: the results would state another task
         message = "is what each task states of itself: the results would state another task"

@@ -21,12 +21,10 @@ from suite import lm_eval_hooks as hooks
 from suite.data import Example, load_examples
 from suite.decoding.plumbing import check_positive_int
 from suite.io import check_out_folder, check_targets, write_text_atomic
+from suite.lm_eval_args import TASK_METADATA
 from suite.lm_eval_hooks import score
 from suite.paths import resolve
 from suite.specs import MAX_NEW_TOKENS, TaskSpec, load_task
-
-# What each exported task states of itself in its results: a run's --metadata may not restate it
-TASK_METADATA = ("version", "spec", "split")
 
 NUMERIC_TASKS = ("gsm8k", "svamp", "asdiv")
 TASK_PREFIX = "suite_"
