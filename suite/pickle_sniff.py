@@ -72,7 +72,7 @@ def _first_reading(path: Path, deadline: float | None = None) -> bool | None:
     if head[:6] == b"\x93NUMPY":
         with path.open("rb") as fh:
             return _npy_holds_objects(fh)
-    if head[:4] == b"PK\x03\x04":
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # numpy opens both as an .npz
         return _zip_holds_pickle(path, head)
     for size in SNIFF_BYTES:
         if size > len(head):
@@ -272,7 +272,7 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
     too large to list,
     one whose directory is not where its end record says (zipfile and torch would read two
     archives) and one whose entries' local names differ from the directory's are one too."""
-    first = _local_name(head)
+    first = _local_name(head) if head[:4] == b"PK\x03\x04" else None
     if first is not None and first.lower().endswith(".pkl"):
         return True
     try:
@@ -299,13 +299,48 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
             names = z.namelist()
             if any(n.lower().endswith(".pkl") for n in names):
                 return True
-            for name in (n for n in names if n.lower().endswith(".npy")):
+            for name in names:  # numpy reads any member that starts as an .npy as one
+                with z.open(name) as member:
+                    if member.read(6) != b"\x93NUMPY":
+                        continue
                 with z.open(name) as member:
                     if _npy_holds_objects(member):
                         return True
     except Exception:  # zipfile raises many kinds on a damaged archive
         return True  # an archive that cannot be listed could hide a torch.save pickle
     return False
+
+
+def stored_zip_problem(data: bytes) -> str | None:
+    """Why a ``torch.save`` archive held in ``data`` is refused before torch reads it, or
+    None: torch.save stores every record uncompressed, and torch allocates a compressed
+    record's stated size before it inflates it (a 2 MB file asked for gigabytes). Its
+    directory must be where its end record says, and torch's own reader must list the records
+    zipfile lists (torch.save writes zip64 records, whose offsets torch's reader follows and
+    zipfile does not: where they differ, each reads another archive)."""
+    try:
+        end = zipfile._EndRecData(io.BytesIO(data))
+        if end is None:
+            return "no zip end record"
+        concat = end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE] - end[zipfile._ECD_OFFSET]
+        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+            concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+        if concat != 0:
+            return "its directory is not where its end record says"
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            infos = z.infolist()
+            for info in infos:
+                if info.compress_type != zipfile.ZIP_STORED or info.file_size > len(data):
+                    return f"record {info.filename[:80]!r} is compressed (torch.save stores)"
+        import torch
+
+        theirs = sorted(torch._C.PyTorchFileReader(io.BytesIO(data)).get_all_records())
+    except Exception as err:  # zipfile and torch raise many kinds on a damaged archive
+        return f"not a zip archive both zipfile and torch read ({type(err).__name__})"
+    ours = sorted(info.filename.split("/", 1)[-1] for info in infos)
+    if ours != theirs:
+        return "torch's reader lists other records than zipfile"
+    return None
 
 
 def _torch_reads_a_pickle(path: Path) -> bool:

@@ -958,3 +958,67 @@ def test_torch_s_own_zip_reader_names_the_pickle_zipfile_misses(kind, tmp_path):
     with zipfile.ZipFile(path, "w") as z:  # the control: a zip of text in a folder
         z.writestr("notes/a.txt", "hello\n")
     assert not pickle_sniff._torch_reads_a_pickle(path)
+
+
+# --- round 54 -------------------------------------------------------------------------------
+
+
+def _object_npy() -> bytes:
+    import io
+
+    import numpy as np
+
+    out = io.BytesIO()
+    np.save(out, np.array([1, None], dtype=object), allow_pickle=True)
+    return out.getvalue()
+
+
+def test_an_npz_member_of_objects_under_any_name_is_a_pickle(tmp_path):
+    """numpy reads any member that starts as an .npy as one; only ``*.npy`` names were read."""
+    import zipfile
+
+    path = tmp_path / "extra.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("weights.dat", _object_npy())
+    assert is_pickle(path)
+    with zipfile.ZipFile(path, "w") as z:  # the control: a member of text
+        z.writestr("weights.dat", b"hello")
+    assert not is_pickle(path)
+
+
+def test_a_zip_behind_an_empty_end_record_is_read_as_numpy_reads_it(tmp_path):
+    """numpy opens a file starting ``PK\\x05\\x06`` as an .npz; the sniffer read it as opcodes."""
+    import io
+    import zipfile
+
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("arr.npy", _object_npy())
+    path = tmp_path / "extra.dat"
+    path.write_bytes(b"PK\x05\x06" + b"\0" * 18 + inner.getvalue())
+    assert is_pickle(path)
+
+
+def test_a_compressed_optimizer_checkpoint_is_refused_before_torch_reads_it(tmp_path):
+    """torch allocates a deflated record's stated size before inflating it: a 2.2 MB
+    ``optimizer.pt`` took the resume to 2.5 GB before it was refused."""
+    import io
+    import zipfile
+
+    from suite.errors import SpecError
+    from tests.test_hostile_round24 import _resumable
+
+    resume, ckpt = _resumable(tmp_path)
+    saved = (ckpt / "optimizer.pt").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(saved)) as original:
+        records = [(i.filename, original.read(i.filename)) for i in original.infolist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in records:
+            z.writestr(name, data + (bytes(64 << 20) if name.endswith("/data/1") else b""))
+    (ckpt / "optimizer.pt").write_bytes(out.getvalue())
+    with pytest.raises(SpecError, match="compressed") as err:
+        resume()
+    assert err.value.value == "optimizer.pt"
+    (ckpt / "optimizer.pt").write_bytes(saved)  # the control: as torch.save wrote it
+    resume()

@@ -494,7 +494,7 @@ def _load(ckpt: Path, model, optimizer, scaler, cfg: TrainConfig) -> dict | None
     state = _read_checkpoint(  # two moments of every weight, in float32 at most
         ckpt,
         "optimizer.pt",
-        lambda data: torch.load(io.BytesIO(data), weights_only=True),
+        _optimizer_state,
         2 * sum(t.numel() * 4 for t in own.values()) + slack,
     )
     _check_optimizer(ckpt, optimizer, state, meta["step"], scaler.is_enabled())
@@ -502,6 +502,18 @@ def _load(ckpt: Path, model, optimizer, scaler, cfg: TrainConfig) -> dict | None
     if meta.get("scaler"):
         scaler.load_state_dict(meta["scaler"])
     return meta
+
+
+def _optimizer_state(data: bytes) -> dict:
+    """``optimizer.pt`` as torch.save wrote it, loaded with torch's weights-only unpickler; its
+    zip checked first (:func:`suite.pickle_sniff.stored_zip_problem`): torch allocates a
+    compressed record's stated size before inflating it."""
+    from suite.pickle_sniff import stored_zip_problem
+
+    problem = stored_zip_problem(data)
+    if problem:
+        raise ValueError(problem)
+    return torch.load(io.BytesIO(data), weights_only=True)
 
 
 # A float16 run's gradient scaler as it saves it (torch.amp.GradScaler.state_dict): each
