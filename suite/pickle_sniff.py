@@ -395,10 +395,30 @@ def _is_tar(path: Path) -> bool:
     import tarfile
 
     try:
-        with tarfile.open(path, "r:"):
+        with path.open("rb") as fh, tarfile.open(fileobj=_Clamped(fh), mode="r:"):
             return True
     except (tarfile.TarError, OSError, ValueError, EOFError):
         return False
+    except MemoryError:  # a header that read as a tar's and claims more than there is
+        return True
+
+
+class _Clamped:
+    """A file for tarfile whose reads past the end read what is there: a GNU long-name or pax
+    header claiming 2**40 bytes had tarfile allocate them before reading."""
+
+    def __init__(self, fh):
+        self._fh, self._size = fh, os.fstat(fh.fileno()).st_size
+
+    def read(self, n: int = -1) -> bytes:
+        left = max(0, self._size - self._fh.tell())
+        return self._fh.read(left if n is None or n < 0 else min(n, left))
+
+    def seek(self, *args) -> int:
+        return self._fh.seek(*args)
+
+    def tell(self) -> int:
+        return self._fh.tell()
 
 
 def _tar_holds_pickle(path: Path) -> bool:
@@ -407,14 +427,14 @@ def _tar_holds_pickle(path: Path) -> bool:
     import tarfile
 
     try:
-        with tarfile.open(path, "r:") as tar:
+        with path.open("rb") as fh, tarfile.open(fileobj=_Clamped(fh), mode="r:") as tar:
             for count, member in enumerate(tar):
                 name = member.name.rsplit("/", 1)[-1]
                 if name in ("pickle", "storages", "tensors") or name.endswith(".pkl"):
                     return True
                 if count >= MAX_ARCHIVE_MEMBERS:
                     return True
-    except (tarfile.TarError, OSError, ValueError, EOFError):
+    except (tarfile.TarError, OSError, ValueError, EOFError, MemoryError):
         return True
     return False
 

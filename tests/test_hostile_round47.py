@@ -1022,3 +1022,25 @@ def test_a_compressed_optimizer_checkpoint_is_refused_before_torch_reads_it(tmp_
     assert err.value.value == "optimizer.pt"
     (ckpt / "optimizer.pt").write_bytes(saved)  # the control: as torch.save wrote it
     resume()
+
+
+# --- round 55 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["gnu-long-name", "pax"])
+def test_a_tar_header_claiming_a_terabyte_is_read_within_the_file(kind, tmp_path):
+    """A 2 KB tar whose long-name (or pax) header claims 2**40 bytes: tarfile allocated them,
+    and the sniff ended in MemoryError ("out of memory" naming no file)."""
+    import tarfile
+
+    header = tarfile.TarInfo("././@LongLink")
+    header.type = tarfile.GNUTYPE_LONGNAME if kind == "gnu-long-name" else tarfile.XHDTYPE
+    header.size = 2**40
+    form = tarfile.GNU_FORMAT if kind == "gnu-long-name" else tarfile.PAX_FORMAT
+    path = tmp_path / "notes.txt"
+    path.write_bytes(header.tobuf(format=form)[:512] + b"x" * 1536)
+    code = (
+        "from pathlib import Path; from suite.pickle_sniff import is_pickle; "
+        f"print(is_pickle(Path({str(path)!r})))"
+    )
+    assert _in_a_subprocess(code, 60) == "False"  # torch's tarfile fails there too: no pickle
