@@ -33,11 +33,13 @@ def control_character(text: str, allowed: str = "\t\n") -> str | None:
     return None
 
 
-def control_message(c: str) -> str:
-    """Why a text holding :func:`control_character`'s character is refused."""
+def control_message(c: str, allowed: str = "\t\n") -> str:
+    """Why a text holding :func:`control_character`'s character is refused; ``allowed`` as
+    the check was given it, so the message says what the field takes."""
     if unicodedata.category(c) == "Cs":
         return f"a lone surrogate (U+{ord(c):04X}) is not a character: refused"
-    return f"control and invisible characters (U+{ord(c):04X}) are refused (tab and newline aside)"
+    aside = {"\t\n": " (tab and newline aside)", "\t": " (tab aside)", "\n": " (newline aside)"}
+    return f"control and invisible characters (U+{ord(c):04X}) are refused{aside.get(allowed, '')}"
 
 
 def printable(text: str, keep: str = "\n") -> str:

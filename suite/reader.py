@@ -80,7 +80,7 @@ class Reader:
                 raise self.error(field, key, "keys must be non-empty strings")
             c = control_character(key, allowed="")
             if c is not None:
-                raise self.error(field, key, control_message(c))
+                raise self.error(field, key, control_message(c, allowed=""))
             if safe and not SAFE_NAME.fullmatch(key):
                 raise self.error(field, key, f"a name is {SAFE_NAME_RULE}")
         return value

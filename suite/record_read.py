@@ -84,7 +84,7 @@ class _Reader:
             raise RecordError(self.name(key), value, "expected a string")
         c = None if text else control_character(value, allowed="")
         if c is not None:
-            raise RecordError(self.name(key), value, control_message(c))
+            raise RecordError(self.name(key), value, control_message(c, allowed=""))
         return value
 
     def integer(self, key: str, *, optional: bool = True, maximum: int = MAX_COUNT) -> int | None:
@@ -786,7 +786,9 @@ def _check_scalars(r: _Reader | None) -> None:
         for text in (key, value) if isinstance(value, str) else (key,):
             c = control_character(text, allowed="")
             if c is not None or len(text) > MAX_TEXT_CHARS:
-                reason = control_message(c) if c else f"at most {MAX_TEXT_CHARS} characters"
+                reason = (
+                    control_message(c, allowed="") if c else f"at most {MAX_TEXT_CHARS} characters"
+                )
                 raise RecordError(where, text, reason)
         if not (value is None or isinstance(value, str | int | float | bool)):
             raise RecordError(where, value, "expected a number, true/false, null or text")
@@ -881,7 +883,11 @@ def _prompt_ids(r: _Reader, most: int) -> list[str]:
             raise RecordError(f"prompt_ids[{i}]", pid, "expected a string")
         c = control_character(pid, allowed="")
         if c is not None or not pid or len(pid) > MAX_TEXT_CHARS:
-            reason = control_message(c) if c else f"an id is 1 to {MAX_TEXT_CHARS} characters"
+            reason = (
+                control_message(c, allowed="")
+                if c
+                else f"an id is 1 to {MAX_TEXT_CHARS} characters"
+            )
             raise RecordError(f"prompt_ids[{i}]", pid, reason)
         if pid in seen:
             raise RecordError(f"prompt_ids[{i}]", pid, "listed twice")

@@ -1044,3 +1044,13 @@ def test_a_tar_header_claiming_a_terabyte_is_read_within_the_file(kind, tmp_path
         f"print(is_pickle(Path({str(path)!r})))"
     )
     assert _in_a_subprocess(code, 60) == "False"  # torch's tarfile fails there too: no pickle
+
+
+def test_a_refusal_of_a_newline_does_not_say_newlines_are_taken():
+    """A record's provenance text holding a newline was refused with "(tab and newline
+    aside)": the field takes neither."""
+    from suite.errors import control_message
+
+    assert "aside" not in control_message("\n", allowed="")
+    assert "(tab and newline aside)" in control_message("\x1b")  # the default check's
+    assert "(tab aside)" in control_message("\x1b", allowed="\t")
