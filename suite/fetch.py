@@ -99,7 +99,8 @@ ENTRY_KEYS = frozenset({"path", "url", "sha256", "license"})
 
 def _check_path(path, where: str) -> None:
     """A plain relative POSIX path: segments separated by single '/', none empty, '.' or '..',
-    none hidden (a leading '.': no '.git/config'), each at most 255 bytes, printable, no '\\'."""
+    none hidden (a leading '.': no '.git/config'), each at most 255 bytes, printable, no '\\',
+    none starting or ending with a space or ending with a dot."""
     problem = None
     if not isinstance(path, str) or not path:
         problem = "expected a relative path inside DEST"
@@ -115,6 +116,9 @@ def _check_path(path, where: str) -> None:
             if len(segment.encode("utf-8")) > 255:
                 problem = "a path segment longer than 255 bytes"
                 break
+            if segment != segment.strip() or segment.endswith("."):  # Windows drops them:
+                problem = "a path segment starts or ends with a space, or ends with a dot"
+                break  # "a.jsonl " and "a.jsonl" would be one file there
     if problem:
         raise ValueError(f"{where} = {path!r:.80}: {problem}")
 

@@ -295,6 +295,9 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
             return True
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():  # each entry's local header names it as the directory
+                if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                    return True  # zipfile inflates bzip2 and lzma without bound (1.3 million
+                    # to one); numpy would read such a member, numpy and torch write none
                 z.open(info).close()  # does (BadZipFile where they differ)
             names = z.namelist()
             if any(n.lower().endswith(".pkl") for n in names):
