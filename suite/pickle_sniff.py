@@ -1,12 +1,13 @@
 """Whether a file is a pickle, read by its bytes, never run.
 
 Protocols 2 to 5 start with a PROTO header; a ``torch.save`` archive is a zip holding a
-``.pkl``; protocols 0 and 1 have no header, so their bytes are read twice: as opcodes (the stack
-simulated as :func:`pickletools.dis` does, the arguments as the unpickler reads them), then by
-CPython's own unpickler in a child process whose every import stops it before it happens
-(:func:`_unpickler_imports`), so that what the C unpickler would run is named by the C
-unpickler itself. Used for every file of a submission and of a model folder the suite loads,
-whatever its name.
+``.pkl`` (listed by zipfile and by torch's own reader), a legacy one an uncompressed tar, and
+numpy's ``.npy``/``.npz`` pickle object arrays. Protocols 0 and 1 have no header, so their
+bytes are read twice: as opcodes (the stack simulated as :func:`pickletools.dis` does, the
+arguments as the C unpickler reads them), then by CPython's own unpicklers, C and pure Python,
+in one child process per folder whose every import stops them before it happens
+(:func:`_unpickler_verdicts`), so that what they would run is named by them. Used for every
+file of a submission and of a model folder the suite loads, whatever its name.
 """
 
 from __future__ import annotations
@@ -265,13 +266,13 @@ def _stems(folder: Path) -> frozenset:
 
 
 def _zip_holds_pickle(path: Path, head: bytes) -> bool:
-    """A zip holding a ``.pkl`` (torch finds ``data.pkl`` in any case, its first entry) or an
-    ``.npy`` of objects (numpy's ``.npz``); one ``zipfile`` cannot list (torch's reader takes
-    some of those: an entry's broken extra field, a stray end record), one with zip64 records
-    (torch's reader follows their offsets, zipfile does not; a model ships no 4 GiB zip), one
-    too large to list,
-    one whose directory is not where its end record says (zipfile and torch would read two
-    archives) and one whose entries' local names differ from the directory's are one too."""
+    """A zip holding a ``.pkl`` (torch finds ``data.pkl`` in any case, its first entry; torch's
+    own reader lists it too) or an ``.npy`` of objects (numpy's ``.npz``). So is one that
+    ``zipfile`` cannot list (torch's reader takes some: a broken extra field, a stray end
+    record), one with zip64 records (torch's reader follows their offsets, zipfile does not; a
+    model ships no 4 GiB zip), one too large to list, one of bzip2 or lzma members (zipfile
+    inflates those without bound), one whose directory is not where its end record says (each
+    reader would read another archive), and one whose local names differ from its directory's."""
     first = _local_name(head) if head[:4] == b"PK\x03\x04" else None
     if first is not None and first.lower().endswith(".pkl"):
         return True
