@@ -144,11 +144,14 @@ import resource, sys
 resource.setrlimit(resource.RLIMIT_AS, ({limit}, {limit}))
 from suite.errors import SpecError
 {setup}
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+def peak():  # this process's own high-water mark (ru_maxrss keeps the forking parent's)
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmHWM:")[1].split()[0]) // 1024
+before = peak()
 try:
     {call}
 except SpecError as err:
-    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024 - before
+    grown = peak() - before
     print("REFUSED", grown, "MB", err)
     sys.exit(0)
 sys.exit(1)
