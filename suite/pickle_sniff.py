@@ -287,12 +287,7 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
         listed = end[zipfile._ECD_SIZE], end[zipfile._ECD_ENTRIES_TOTAL]
         if listed[0] > MAX_ARCHIVE_MEMBERS * 512 or listed[1] > MAX_ARCHIVE_MEMBERS:
             return True  # listing it would take memory; no model ships such an archive
-        # zipfile reads the directory just before the end record, torch (miniz) where the end
-        # record says it starts: where they differ, each reads another archive
-        concat = end[zipfile._ECD_LOCATION] - listed[0] - end[zipfile._ECD_OFFSET]
-        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-            concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
-        if concat != 0 or _torch_reads_a_pickle(path):
+        if _directory_moved(end) or _torch_reads_a_pickle(path):
             return True
         with zipfile.ZipFile(path) as z:
             for info in z.infolist():  # each entry's local header names it as the directory
@@ -307,12 +302,22 @@ def _zip_holds_pickle(path: Path, head: bytes) -> bool:
                 with z.open(name) as member:
                     if member.read(6) != b"\x93NUMPY":
                         continue
-                with z.open(name) as member:
+                    member.seek(0)
                     if _npy_holds_objects(member):
                         return True
     except Exception:  # zipfile raises many kinds on a damaged archive
         return True  # an archive that cannot be listed could hide a torch.save pickle
     return False
+
+
+def _directory_moved(end: list) -> bool:
+    """Whether a zip's directory is not where its end record (zipfile's ``_EndRecData``) says:
+    zipfile then reads the one just before the end record, torch's reader (miniz) the one the
+    record names, and each reads another archive."""
+    concat = end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE] - end[zipfile._ECD_OFFSET]
+    if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+        concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
+    return concat != 0
 
 
 def stored_zip_problem(data: bytes) -> str | None:
@@ -326,10 +331,7 @@ def stored_zip_problem(data: bytes) -> str | None:
         end = zipfile._EndRecData(io.BytesIO(data))
         if end is None:
             return "no zip end record"
-        concat = end[zipfile._ECD_LOCATION] - end[zipfile._ECD_SIZE] - end[zipfile._ECD_OFFSET]
-        if end[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-            concat -= zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator
-        if concat != 0:
+        if _directory_moved(end):
             return "its directory is not where its end record says"
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             infos = z.infolist()
